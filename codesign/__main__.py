@@ -1,0 +1,4 @@
+"""`python -m codesign` runs the CLI."""
+from .cli import run
+
+run()

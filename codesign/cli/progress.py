@@ -1,0 +1,53 @@
+"""Rich progress display for the library's event callbacks (the library itself never prints)."""
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .console import err_console
+
+
+class TrainProgress:
+    """Context manager; pass ``self.event`` as the ``events`` callback of ``fit``."""
+
+    def __init__(self, title: str = "train"):
+        self.title = title
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=err_console, transient=False)
+        self.task = None
+        self.steps_per_epoch = 1
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def event(self, kind: str, payload: Dict[str, Any]) -> None:
+        if kind == "start":
+            self.steps_per_epoch = payload["steps_per_epoch"]
+            total = payload["total_epochs"] * self.steps_per_epoch
+            done = payload["start_epoch"] * self.steps_per_epoch
+            self.task = self.progress.add_task(self.title, total=total, completed=done, info="")
+            if payload.get("resumed"):
+                self.progress.console.print(f"resumed after epoch {payload['start_epoch']}", markup=False)
+        elif kind == "step" and self.task is not None:
+            if payload["step"] % 10 == 0 or payload["step"] == self.steps_per_epoch:
+                self.progress.update(self.task, completed=payload["epoch"] * self.steps_per_epoch + payload["step"],
+                                     info=f"epoch {payload['epoch'] + 1} loss {payload['loss']:.4f} "
+                                          f"acc {payload['acc']:.4f}")
+        elif kind == "epoch":
+            parts = [f"epoch {payload['epoch']}", f"train_loss {payload['train_loss']:.4f}"]
+            for key in ("val_acc", "test_acc"):
+                if payload.get(key) is not None:
+                    parts.append(f"{key} {payload[key]:.4f}")
+            parts.append(f"params {payload['params']:,} nonzeros {payload['nonzeros']:,}")
+            for key, value in payload.items():
+                if key.startswith("method_"):
+                    parts.append(f"{key[7:]} {value}")
+            self.progress.console.print("  ".join(parts), markup=False)
+        elif kind == "message":
+            self.progress.console.print(payload["text"], markup=False)

@@ -1,0 +1,55 @@
+"""`codesign train`: train a recipe (YAML or shipped name) with CLI overrides."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import app
+from .console import console
+from .options import build_overrides, show_summary
+
+
+@app.command()
+def train(
+    recipe: Optional[str] = typer.Argument(None, help="Recipe: a YAML path or a shipped name (codesign list recipes)."),
+    model: Optional[str] = typer.Option(None, help="Zoo model (codesign list models)."),
+    width: Optional[float] = typer.Option(None, help="Width multiplier on hidden layers."),
+    dataset: Optional[str] = typer.Option(None, help="Dataset (codesign list datasets)."),
+    method: Optional[str] = typer.Option(None, help="Grow/prune method (codesign list methods)."),
+    param: List[str] = typer.Option([], "--param", help="Method parameter KEY=VALUE (repeatable)."),
+    epochs: Optional[int] = typer.Option(None, help="Training epochs (methods may add phases)."),
+    batch_size: Optional[int] = typer.Option(None, help="Mini-batch size."),
+    lr: Optional[float] = typer.Option(None, help="Base learning rate."),
+    optimizer: Optional[str] = typer.Option(None, help="sgd, adam or adamw."),
+    schedule: Optional[str] = typer.Option(None, help="constant, step, multistep or cosine."),
+    seed: Optional[int] = typer.Option(None, help="Random seed (same seed, same result)."),
+    val_fraction: Optional[float] = typer.Option(None, help="Fraction of training data held out for validation."),
+    train_limit: Optional[int] = typer.Option(None, help="Use only the first N training samples."),
+    test_limit: Optional[int] = typer.Option(None, help="Use only the first N test samples."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
+    set_: List[str] = typer.Option([], "--set", help="Override any recipe key, e.g. --set optim.momentum=0.8."),
+    out: Optional[Path] = typer.Option(None, help="Run directory (default runs/<recipe name>)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    force: bool = typer.Option(False, "--force", help="Start over even if --out holds a run."),
+    data_dir: Optional[Path] = typer.Option(None, help="Data folder (default $CODESIGN_DATA or ~/.cache/codesign/data)."),
+) -> None:
+    """Train a model with the single training loop (checkpoint every epoch; --resume continues exactly)."""
+    from ..config import load_recipe
+    from ..train import fit
+    from .progress import TrainProgress
+
+    overrides = build_overrides(set_, {
+        "model.name": model, "model.width": width, "data.name": dataset, "method.name": method,
+        "train.epochs": epochs, "train.batch_size": batch_size, "optim.lr": lr, "optim.name": optimizer,
+        "schedule.name": schedule, "train.seed": seed, "data.val_fraction": val_fraction,
+        "data.train_limit": train_limit, "data.test_limit": test_limit, "train.threads": threads,
+    }, param)
+    cfg = load_recipe(recipe, overrides)
+    run_dir = out or Path("runs") / cfg.name
+    with TrainProgress(f"train {cfg.model.name}") as progress:
+        result = fit(cfg, run_dir, resume=resume, overwrite=force, events=progress.event, data_dir=data_dir)
+    show_summary(result.summary, f"{cfg.model.name} on {cfg.data.name} ({cfg.method.name})")
+    console.print(f"artifacts: {run_dir}/config.yaml, {run_dir}/train/{{ckpt.pt,model.pt,history.csv,cost.json}}",
+                  markup=False)

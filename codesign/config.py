@@ -1,0 +1,207 @@
+"""Recipes: YAML → validated, frozen config objects.
+
+A recipe names a model, a dataset, an optimiser and schedule, a training length, a method with its
+parameters and a hardware target. Unknown keys, wrong types and unknown names are one-line
+:class:`ConfigError`\\ s that point at the key and suggest close matches. CLI options override keys
+with ``--set section.key=value``.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Dict, List, Literal, Optional, Tuple, Type, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError, close_matches
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelCfg(Strict):
+    name: str = "lenet5"
+    width: float = Field(1.0, gt=0)
+
+
+class DataCfg(Strict):
+    name: str = "mnist"
+    val_fraction: float = Field(0.0, ge=0, lt=1)
+    train_limit: Optional[int] = Field(None, ge=1)
+    test_limit: Optional[int] = Field(None, ge=1)
+    options: Dict[str, Any] = Field(default_factory=dict)   # e.g. synthetic: in_shape, num_classes
+
+
+class OptimCfg(Strict):
+    name: Literal["sgd", "adam", "adamw"] = "sgd"
+    lr: float = Field(0.05, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(5e-4, ge=0)
+    nesterov: bool = False
+
+
+class ScheduleCfg(Strict):
+    name: Literal["constant", "step", "multistep", "cosine"] = "cosine"
+    milestones: List[int] = Field(default_factory=list)     # epochs (multistep)
+    step_size: int = Field(30, ge=1)                          # epochs (step)
+    gamma: float = Field(0.1, gt=0, le=1)
+    warmup_epochs: int = Field(0, ge=0)
+    min_lr: float = Field(0.0, ge=0)
+
+
+class TrainCfg(Strict):
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(128, ge=1)
+    eval_batch_size: int = Field(1000, ge=1)
+    seed: int = 0
+    threads: Optional[int] = Field(None, ge=1)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+
+
+class MethodCfg(Strict):
+    name: str = "dense"
+    params: Dict[str, Any] = Field(default_factory=dict)
+
+
+class TargetCfg(Strict):
+    device: str = "xc7z020"
+    template: Literal["dataflow", "tiled"] = "dataflow"
+    reuse_factor: int = Field(1, ge=1)
+    precision: str = "auto"
+    strategy: Literal["Latency", "Resource"] = "Latency"
+    io_type: Literal["auto", "io_parallel", "io_stream"] = "auto"
+    clock_period_ns: float = Field(5.0, gt=0)
+
+
+class Recipe(Strict):
+    name: str = "run"
+    model: ModelCfg = ModelCfg()
+    data: DataCfg = DataCfg()
+    optim: OptimCfg = OptimCfg()
+    schedule: ScheduleCfg = ScheduleCfg()
+    train: TrainCfg = TrainCfg()
+    method: MethodCfg = MethodCfg()
+    target: TargetCfg = TargetCfg()
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+def _field_names(cls: Type[BaseModel], loc: Tuple[Any, ...]) -> list[str]:
+    """Field names allowed at ``loc`` (the parent path of an unknown key)."""
+    for key in loc:
+        field = cls.model_fields.get(key) if isinstance(key, str) else None
+        ann = getattr(field, "annotation", None) if field else None
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return []
+        cls = ann
+    return list(cls.model_fields)
+
+
+def describe_validation_error(err: ValidationError, cls: Type[BaseModel], source: str) -> str:
+    """The first problem of a pydantic error as one readable line."""
+    first = err.errors()[0]
+    loc = tuple(first["loc"])
+    where = ".".join(str(p) for p in loc) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        allowed = _field_names(cls, loc[:-1])
+        return (f"{source}: unknown key '{where}'{close_matches(str(loc[-1]), allowed)}"
+                + (f"; allowed: {', '.join(allowed)}" if allowed else ""))
+    got = first.get("input")
+    shown = f" (got {got!r})" if got is not None and not isinstance(got, dict) else ""
+    more = f" [and {len(err.errors()) - 1} more problem(s)]" if len(err.errors()) > 1 else ""
+    return f"{source}: {where}: {first['msg']}{shown}{more}"
+
+
+def validate(cls: Type[M], data: Any, source: str) -> M:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys to values at the top level, got {type(data).__name__}")
+    try:
+        return cls.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(describe_validation_error(err, cls, source)) from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read {path}: {err}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: malformed YAML ({problem})") from None
+
+
+def parse_assignment(text: str) -> Tuple[List[str], Any]:
+    """'optim.lr=0.01' → (['optim', 'lr'], 0.01); the value is parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects KEY=VALUE (e.g. optim.lr=0.01), got '{text}'")
+    key, raw = text.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"--set expects KEY=VALUE with a non-empty key, got '{text}'")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def apply_overrides(data: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[str, Any]:
+    """Deep-set dotted keys ('optim.lr') into a copy of ``data``."""
+    out = copy.deepcopy(data) if data else {}
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        node = out
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                raise ConfigError(f"cannot set '{dotted}': '{part}' is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def shipped_recipes() -> Dict[str, Path]:
+    from importlib import resources
+
+    folder = resources.files("codesign").joinpath("recipes")
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
+
+
+def load_recipe(path_or_name: str | Path | None = None, overrides: Dict[str, Any] | None = None) -> Recipe:
+    """A recipe from a YAML path, a shipped recipe name (models/NAME.yaml), or the defaults."""
+    data: Dict[str, Any] = {}
+    source = "recipe"
+    if path_or_name:
+        path = Path(path_or_name)
+        if not path.exists() and path.suffix == "":
+            recipes = shipped_recipes()
+            if str(path_or_name) not in recipes:
+                raise ConfigError(f"recipe '{path_or_name}' is neither a file nor a shipped recipe"
+                                  f"{close_matches(str(path_or_name), recipes)}; shipped: {', '.join(sorted(recipes))}")
+            path = recipes[str(path_or_name)]
+        data = read_yaml(path)
+        source = str(path)
+        if data is not None and not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a mapping of keys to values at the top level, got {type(data).__name__}")
+    data = apply_overrides(data or {}, overrides or {})
+    return validate(Recipe, data, source)
+
+
+def recipe_to_dict(recipe: Recipe) -> Dict[str, Any]:
+    return recipe.model_dump(mode="json")

@@ -1,0 +1,99 @@
+"""Datasets: a registry of loaders that return in-memory tensors.
+
+``load_dataset(name, ...)`` gives :class:`Splits` (train / optional validation / test), each a
+pair of a float32 input tensor (N, *in_shape), normalised, and an int64 label tensor. Real sets:
+``mnist``, ``fashion_mnist`` (IDX files), ``cifar10`` / ``cifar100`` (the python-pickle layout
+from a local folder), ``mnist_mini`` (6,000 + 1,000 real MNIST digits shipped with the package,
+so everything runs offline); and ``synthetic`` data of any shape.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence, Tuple
+
+import torch
+
+from ..errors import DataError
+from ..registry import Registry
+
+TensorPair = Tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    in_shape: Tuple[int, ...]
+    num_classes: int
+    description: str
+    load: Callable[..., Tuple[TensorPair, TensorPair]]   # (data_dir, **options) -> (train, test)
+    augment: Optional[str] = None                         # 'crop_flip' for CIFAR-style training
+    fetchable: bool = False
+
+
+@dataclass
+class Splits:
+    spec: DatasetSpec
+    train: TensorPair
+    test: TensorPair
+    val: Optional[TensorPair] = None
+    in_shape: Tuple[int, ...] = field(default=())
+    num_classes: int = 0
+
+    def sizes(self) -> dict:
+        return {"train": len(self.train[1]), "val": len(self.val[1]) if self.val else 0,
+                "test": len(self.test[1])}
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset")
+
+
+def default_data_dir() -> Path:
+    """$CODESIGN_DATA, else ~/.cache/codesign/data."""
+    env = os.environ.get("CODESIGN_DATA")
+    return Path(env) if env else Path.home() / ".cache" / "codesign" / "data"
+
+
+def list_datasets() -> list[str]:
+    return DATASETS.names()
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, val_fraction: float = 0.0,
+                 train_limit: int | None = None, test_limit: int | None = None, seed: int = 0,
+                 **options) -> Splits:
+    """Load a registered dataset. ``val_fraction`` holds out part of the training set (seeded)."""
+    spec = DATASETS.get(name)
+    if not 0.0 <= val_fraction < 1.0:
+        raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    train, test = spec.load(Path(data_dir) if data_dir else default_data_dir(), **options)
+    in_shape = tuple(train[0].shape[1:])
+    num_classes = int(options.get("num_classes", spec.num_classes))
+    val = None
+    if val_fraction > 0:
+        gen = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(train[1]), generator=gen)
+        n_val = max(1, int(round(val_fraction * len(order))))
+        val = _take(train, order[:n_val])
+        train = _take(train, order[n_val:])
+    if train_limit:
+        train = _take(train, torch.arange(min(train_limit, len(train[1]))))
+    if test_limit:
+        test = _take(test, torch.arange(min(test_limit, len(test[1]))))
+    return Splits(spec, train, test, val, in_shape, num_classes)
+
+
+def _take(pair: TensorPair, index: torch.Tensor) -> TensorPair:
+    return pair[0][index], pair[1][index]
+
+
+def check_input_shape(model_in_shape: Sequence[int], splits: Splits, model_name: str) -> None:
+    if tuple(model_in_shape) != tuple(splits.in_shape):
+        raise DataError(f"model '{model_name}' was built for inputs {tuple(model_in_shape)} but dataset "
+                        f"'{splits.spec.name}' has {tuple(splits.in_shape)}; build the model with "
+                        f"in_shape={tuple(splits.in_shape)}")
+
+
+from . import sources  # noqa: E402,F401  (registration side effects)
+from .augment import augment_batch  # noqa: E402,F401
+from .download import fetch  # noqa: E402,F401

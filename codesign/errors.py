@@ -1,0 +1,49 @@
+"""User-facing errors.
+
+Every error a user can cause (bad name, bad config, missing file, wrong shape ...) is raised as a
+:class:`CodesignError` whose message is one line saying what is wrong and what to do. The CLI prints
+that line and exits with code 2; library callers catch the class like any other exception.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class CodesignError(Exception):
+    """An error caused by the user's input; its message is one actionable line."""
+
+    exit_code = 2
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))
+
+
+class ConfigError(CodesignError):
+    """A recipe, sweep spec, device file or CLI option is malformed or inconsistent."""
+
+
+class DataError(CodesignError):
+    """A dataset is missing, corrupt, or does not fit the model."""
+
+
+class ExportError(CodesignError):
+    """A model cannot be exported (unsupported layer or op, missing tool)."""
+
+
+def close_matches(name: str, choices: Iterable[str], n: int = 3) -> str:
+    """' (did you mean: a, b?)' for the choices closest to ``name``, or '' when none is close."""
+    choices = list(choices)
+    hits = difflib.get_close_matches(str(name), choices, n=n, cutoff=0.5)
+    if not hits:
+        lowered = str(name).lower()
+        hits = [c for c in choices if lowered and (lowered in c.lower() or c.lower() in lowered)][:n]
+    return f" (did you mean: {', '.join(hits)}?)" if hits else ""
+
+
+def unknown_name(kind: str, name: str, choices: Iterable[str]) -> CodesignError:
+    """The standard error for an unknown registry key."""
+    choices = sorted(choices)
+    return CodesignError(
+        f"unknown {kind} '{name}'{close_matches(name, choices)}; choose one of: {', '.join(choices)}"
+    )

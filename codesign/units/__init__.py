@@ -1,0 +1,1 @@
+"""Units: which channels/neurons are tied together (graph), their masks, and physical resizing."""

@@ -1,0 +1,42 @@
+"""Model zoo. A model is one decorated function; its name is its registry key and its CLI name.
+
+Every builder takes the same keywords: ``width`` (multiplier on every hidden layer's channels or
+neurons, e.g. 0.125 for a CGaP seed), ``in_shape`` (C, H, W of one input sample) and
+``num_classes``.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch.nn as nn
+
+from ..errors import CodesignError
+from ..registry import Registry
+
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
+register_model = MODELS.register
+
+
+def scaled(channels: int, width: float) -> int:
+    """Hidden width after the multiplier: at least one unit."""
+    return max(1, int(round(channels * width)))
+
+
+def create_model(name: str, width: float = 1.0, in_shape: Sequence[int] = (1, 28, 28),
+                 num_classes: int = 10) -> nn.Module:
+    builder = MODELS.get(name)
+    if not width > 0:
+        raise CodesignError(f"width multiplier must be > 0, got {width}")
+    if num_classes < 1:
+        raise CodesignError(f"num_classes must be >= 1, got {num_classes}")
+    model = builder(width=float(width), in_shape=tuple(int(d) for d in in_shape), num_classes=int(num_classes))
+    model.codesign_spec = {"name": name, "width": float(width), "in_shape": list(in_shape),
+                           "num_classes": int(num_classes)}
+    return model
+
+
+def list_models() -> list[str]:
+    return MODELS.names()
+
+
+from . import lenet, mlp, resnet, vgg  # noqa: E402,F401  (registration side effects)

@@ -1,0 +1,64 @@
+import pytest
+
+
+def one_line_error(result):
+    lines = [line for line in result.err.strip().splitlines() if line.strip()]
+    return result.code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.err
+
+
+def test_train_from_cli_on_bundled_mnist(cli, tmp_path):
+    r = cli("train", "lenet5_mnist_mini", "--width", "0.25", "--epochs", "1", "--train-limit", "512",
+            "--out", tmp_path)
+    assert r.code == 0, r.err
+    assert "test_acc" in r.out and (tmp_path / "train" / "model.pt").exists()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["train", "--model", "lenet55"], "unknown model 'lenet55' (did you mean: lenet5"),
+    (["train", "--model", "lenet5", "--dataset", "mnst"], "unknown dataset 'mnst' (did you mean: mnist"),
+    (["train", "--method", "cgapp"], "unknown method 'cgapp'"),
+    (["train", "--lr", "-1"], "optim.lr"),
+    (["train", "--set", "optm.lr=1"], "unknown key 'optm'"),
+    (["train", "--modle", "x"], "No such option: --modle"),
+    (["train", "--epochs", "many"], "Invalid value for '--epochs'"),
+    (["list", "things"], "things"),
+])
+def test_bad_inputs_are_one_line_exit_2(cli, args, needle):
+    r = cli(*args)
+    assert one_line_error(r), (r.code, r.err)
+    assert needle in r.err
+
+
+def test_malformed_yaml_recipe(cli, tmp_path):
+    bad = tmp_path / "r.yaml"
+    bad.write_text("model: {name: lenet5\n")
+    r = cli("train", bad)
+    assert one_line_error(r) and "malformed YAML" in r.err
+
+
+def test_missing_dataset_names_the_fetch_command(cli, tmp_path):
+    r = cli("train", "--model", "lenet5", "--dataset", "mnist", "--data-dir", tmp_path, "--out", tmp_path / "o")
+    assert one_line_error(r) and "codesign data fetch mnist" in r.err
+
+
+def test_existing_run_dir_is_refused_without_resume(cli, tmp_path):
+    args = ["train", "lenet5_mnist_mini", "--width", "0.1", "--epochs", "1", "--train-limit", "128",
+            "--out", tmp_path]
+    assert cli(*args).code == 0
+    r = cli(*args)
+    assert one_line_error(r) and "--resume" in r.err
+
+
+@pytest.mark.parametrize("what,needle", [("models", "lenet300_100"), ("datasets", "mnist_mini"),
+                                         ("methods", "dense"), ("recipes", "lenet5_mnist")])
+def test_list(cli, what, needle):
+    r = cli("list", what)
+    assert r.code == 0 and needle in r.out
+
+
+def test_every_subcommand_has_help(cli):
+    r = cli("--help")
+    assert r.code == 0
+    for command in ("train", "list", "data"):
+        assert command in r.out
+        assert cli(command, "--help").code == 0

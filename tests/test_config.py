@@ -1,0 +1,56 @@
+import pytest
+
+from codesign.config import load_recipe, parse_assignment, shipped_recipes
+from codesign.errors import ConfigError
+
+
+def test_shipped_recipes_validate():
+    recipes = shipped_recipes()
+    assert "lenet5_mnist" in recipes
+    for name in recipes:
+        assert load_recipe(name).name == name
+
+
+def test_overrides_win_and_are_typed():
+    r = load_recipe("lenet5_mnist", {"optim.lr": 0.2, "train.epochs": 3})
+    assert r.optim.lr == 0.2 and r.train.epochs == 3 and r.model.name == "lenet5"
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"optm.lr": 1}, r"unknown key 'optm' \(did you mean: optim\?\)"),
+    ({"optim.lrr": 1}, r"unknown key 'optim.lrr' \(did you mean: lr\?\)"),
+    ({"optim.lr": "fast"}, r"optim.lr: Input should be a valid number"),
+    ({"optim.lr": -1}, r"optim.lr: Input should be greater than 0"),
+    ({"optim.name": "sgdd"}, r"optim.name: Input should be 'sgd', 'adam' or 'adamw'"),
+    ({"train.epochs": 0}, r"train.epochs"),
+])
+def test_bad_values_are_one_line_errors(overrides, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_recipe(None, overrides)
+    assert "\n" not in str(info.value)
+
+
+def test_malformed_yaml_names_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model:\n  name: [lenet5\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: line \d+.*malformed YAML"):
+        load_recipe(path)
+
+
+def test_non_mapping_yaml(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_recipe(path)
+
+
+def test_unknown_recipe_name():
+    with pytest.raises(ConfigError, match=r"did you mean: lenet5_mnist"):
+        load_recipe("lenet5_mnsit")
+
+
+def test_parse_assignment():
+    assert parse_assignment("optim.lr=0.01") == (["optim", "lr"], 0.01)
+    assert parse_assignment("data.options.in_shape=[3, 8, 8]") == (["data", "options", "in_shape"], [3, 8, 8])
+    with pytest.raises(ConfigError):
+        parse_assignment("nokey")

@@ -1,0 +1,133 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from codesign.checkpoint import load_model
+from codesign.config import load_recipe
+from codesign.errors import CodesignError
+from codesign.flops import model_cost
+from codesign.train import fit
+from codesign.zoo import create_model
+
+TINY = {"model.name": "lenet300_100", "model.width": 0.1, "data.name": "synthetic",
+        "data.options": {"in_shape": [1, 28, 28], "n_train": 512, "n_test": 128},
+        "train.epochs": 3, "train.batch_size": 64, "optim.lr": 0.05}
+
+
+def recipe(**more):
+    return load_recipe(None, {**TINY, **more})
+
+
+def weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_fit_learns_and_writes_artifacts(tmp_path):
+    res = fit(recipe(), tmp_path)
+    assert len(res.history) == 3
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+    for name in ("config.yaml", "train/ckpt.pt", "train/model.pt", "train/history.csv", "train/cost.json"):
+        assert (tmp_path / name).exists(), name
+    model, meta = load_model(tmp_path / "train" / "model.pt")
+    assert meta["source"] == "trained"
+    assert same(weights(model), weights(res.model))
+
+
+def test_same_seed_same_weights_different_seed_differs(tmp_path):
+    a = fit(recipe(), tmp_path / "a").model
+    b = fit(recipe(), tmp_path / "b").model
+    c = fit(recipe(**{"train.seed": 1}), tmp_path / "c").model
+    assert same(weights(a), weights(b))
+    assert not same(weights(a), weights(c))
+
+
+class Crash(Exception):
+    pass
+
+
+def test_crash_mid_epoch_then_resume_is_bit_identical(tmp_path):
+    reference = weights(fit(recipe(), tmp_path / "ref").model)
+
+    def crash_in_epoch_two(kind, payload):
+        if kind == "step" and payload["epoch"] == 1 and payload["step"] == 3:
+            raise Crash()
+
+    with pytest.raises(Crash):
+        fit(recipe(), tmp_path / "run", events=crash_in_epoch_two)
+    assert (tmp_path / "run" / "train" / "ckpt.pt").exists()
+    resumed = fit(recipe(), tmp_path / "run", resume=True)
+    assert resumed.history[0]["epoch"] == 1 and len(resumed.history) == 3
+    assert same(weights(resumed.model), reference)
+
+
+def test_existing_run_needs_resume_or_force(tmp_path):
+    fit(recipe(**{"train.epochs": 1}), tmp_path)
+    with pytest.raises(CodesignError, match="--resume"):
+        fit(recipe(**{"train.epochs": 1}), tmp_path)
+    fit(recipe(**{"train.epochs": 1}), tmp_path, overwrite=True)
+
+
+def test_resume_with_a_different_recipe_is_refused(tmp_path):
+    fit(recipe(**{"train.epochs": 1}), tmp_path)
+    with pytest.raises(CodesignError, match="different 'optim'"):
+        fit(recipe(**{"train.epochs": 2, "optim.lr": 0.01}), tmp_path, resume=True)
+
+
+def test_resume_can_extend_epochs(tmp_path):
+    fit(recipe(**{"train.epochs": 1}), tmp_path)
+    res = fit(recipe(**{"train.epochs": 2}), tmp_path, resume=True)
+    assert [h["epoch"] for h in res.history] == [1, 2]
+
+
+def test_training_flops_follow_model_size(tmp_path):
+    res = fit(recipe(**{"train.epochs": 1}), tmp_path)
+    cost = model_cost(create_model("lenet300_100", width=0.1), (1, 28, 28))
+    assert res.summary["flops_dense"] == cost.flops_dense
+    assert res.summary["train_flops_dense"] == pytest.approx(3 * cost.flops_dense * 512)
+
+
+def test_flop_counts_by_hand():
+    cost = model_cost(create_model("lenet5"), (1, 28, 28))
+    macs = 20 * 25 * 24 * 24 + 50 * 20 * 25 * 8 * 8 + 800 * 500 + 500 * 10
+    assert cost.flops_dense == 2 * macs and cost.params == 431_080
+    model = create_model("lenet300_100")
+    with torch.no_grad():
+        model.fc1.weight[:, :392] = 0
+    sparse = model_cost(model, (1, 28, 28))
+    assert sparse.flops_sparse == sparse.flops_dense - 2 * 300 * 392
+    assert sparse.nonzeros == 266_610 - 300 * 392
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_kill_minus_nine_then_resume_matches_unkilled_run(tmp_path):
+    args = [sys.executable, "-m", "codesign", "train", "--model", "lenet300_100", "--width", "0.1",
+            "--dataset", "synthetic", "--set", "data.options={n_train: 4096, n_test: 128}",
+            "--epochs", "4", "--batch-size", "32", "--threads", "1"]
+    ref = subprocess.run(args + ["--out", str(tmp_path / "ref")], capture_output=True, text=True, timeout=300)
+    assert ref.returncode == 0, ref.stderr
+    proc = subprocess.Popen(args + ["--out", str(tmp_path / "run")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "run" / "train" / "ckpt.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    killed = proc.poll() is None
+    os.kill(proc.pid, signal.SIGKILL) if killed else None
+    proc.wait()
+    again = subprocess.run(args + ["--out", str(tmp_path / "run"), "--resume"], capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr
+    a, _ = load_model(tmp_path / "ref" / "train" / "model.pt")
+    b, _ = load_model(tmp_path / "run" / "train" / "model.pt")
+    assert same(weights(a), weights(b))
+    assert killed, "the run finished before it could be killed; make it longer"
