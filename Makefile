@@ -8,7 +8,11 @@ STAMP  := $(VENV)/.installed-stamp
 
 # The one install path (README, CI and the Dockerfile all use it): a virtualenv with the
 # versions pinned in constraints.txt (torch==2.13.0, CPU build) and codesign in editable mode.
+# hls4ml C simulation compiles with g++: installed here when root on Debian/Ubuntu, else named.
 $(STAMP): pyproject.toml constraints.txt
+	@command -v g++ >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && apt-get install -y -qq --no-install-recommends g++ >/dev/null; } \
+	  || { echo "error: g++ not found; install a C++ compiler (Debian/Ubuntu: apt-get install g++)" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
