@@ -27,6 +27,7 @@ from .flops import TRAIN_FLOPS_PER_FORWARD, ModelCost, measure, output_positions
 from .methods import build_method
 from .methods.base import Method
 from .optim import lr_at, make_optimizer, set_lr
+from .units.engine import UnitEngine
 from .units.resize import conform
 from .zoo import create_model
 
@@ -67,10 +68,25 @@ class TrainContext:
     train_flops_sparse: float = 0.0
     events: Events = _quiet
     last_loss: Optional[torch.Tensor] = None
+    epoch_metrics: Dict[str, float] = field(default_factory=dict)  # this epoch's train_loss/train_acc
+    _units: Optional[UnitEngine] = field(default=None, repr=False)
+    _cost_version: int = field(default=-1, repr=False)
 
     @property
     def in_shape(self) -> Tuple[int, ...]:
         return tuple(self.splits.in_shape)
+
+    @property
+    def units(self) -> UnitEngine:
+        """The structural-plasticity engine over the live model (traced on first use): unit groups,
+        masks, physical keep/extend with optimiser-state remapping. See codesign.units.engine."""
+        if self._units is None:
+            self._units = UnitEngine(self.model, self.in_shape, optimizer=lambda: self.optimizer)
+        return self._units
+
+    def structure_changed(self) -> bool:
+        """True when the engine edited structure or masks since the cost was last measured."""
+        return self._units is not None and self._units.version != self._cost_version
 
     def new_optimizer(self) -> torch.optim.Optimizer:
         """A fresh optimiser over the current parameters (no state) at the current LR."""
@@ -80,7 +96,11 @@ class TrainContext:
         return self.optimizer
 
     def refresh_cost(self) -> ModelCost:
-        self.cost = measure(self.model, self.positions)
+        if self._units is None:
+            self.cost = measure(self.model, self.positions)
+        else:
+            self.cost = self._units.cost(self.positions)
+            self._cost_version = self._units.version
         return self.cost
 
     def batches(self, split: str = "train", batch_size: Optional[int] = None, limit: Optional[int] = None
@@ -153,7 +173,7 @@ def _save_checkpoint(ctx: TrainContext, history: List[Dict[str, Any]], elapsed: 
         "epoch": ctx.epoch + 1, "step": ctx.step, "model": ctx.model.state_dict(),
         "optimizer": ctx.optimizer.state_dict(), "method": ctx.method.state_dict(), "history": history,
         "train_flops": [ctx.train_flops_dense, ctx.train_flops_sparse], "elapsed": elapsed,
-        "metrics": ctx.metrics,
+        "metrics": ctx.metrics, "units": ctx._units.state_dict() if ctx._units is not None else None,
     })
     atomic.write_csv(ctx.run_dir / "train" / "history.csv", history)
 
@@ -161,6 +181,8 @@ def _save_checkpoint(ctx: TrainContext, history: List[Dict[str, Any]], elapsed: 
 def _restore(ctx: TrainContext, ckpt: Dict[str, Any]) -> Tuple[int, List[Dict[str, Any]], float]:
     conform(ctx.model, ckpt["model"])
     ctx.model.load_state_dict(ckpt["model"])
+    if ckpt.get("units") is not None:
+        ctx.units.load_state_dict(ckpt["units"])
     ctx.method.load_state_dict(ckpt["method"])
     ctx.new_optimizer()
     ctx.optimizer.load_state_dict(ckpt["optimizer"])
@@ -208,8 +230,9 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
         ctx.epoch = epoch
         t0 = time.perf_counter()
         row = _train_epoch(ctx, steps_per_epoch)
+        ctx.epoch_metrics = {k: v for k, v in row.items() if isinstance(v, (int, float))}
         changed = ctx.method.on_epoch_end(ctx)
-        if changed:
+        if changed or ctx.structure_changed():
             ctx.refresh_cost()
         row.update(_epoch_metrics(ctx))
         elapsed += time.perf_counter() - t0
@@ -220,8 +243,11 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
         events("epoch", dict(row))
     summary = _summary(ctx, history, elapsed)
     if run_dir is not None:
+        masks = ctx._units.masks.state_dict() if ctx._units is not None else None
         save_model(run_dir / "train" / "model.pt", ctx.model, source="trained",
-                   recipe=recipe_to_dict(recipe), metrics=summary)
+                   recipe=recipe_to_dict(recipe), metrics=summary, masks=masks)
+        if ctx._units is not None and ctx._units.pruned_anything:
+            summary.update(_compact_run(ctx, run_dir))
         atomic.write_json(run_dir / "train" / "cost.json", summary)
     events("end", summary)
     return FitResult(ctx.model, history, summary, run_dir)
@@ -250,12 +276,16 @@ def _train_epoch(ctx: TrainContext, steps_per_epoch: int) -> Dict[str, Any]:
         total = loss + reg if reg is not None else loss
         ctx.last_loss = loss.detach()
         total.backward()
-        ctx.method.after_backward(ctx)
+        ctx.method.after_backward(ctx)     # sees dense gradients (before masking)
+        if ctx._units is not None:
+            ctx._units.mask_gradients()
         ctx.optimizer.step()
+        if ctx._units is not None:
+            ctx._units.apply_masks()       # masked weights stay exactly zero
         ctx.step += 1
         ctx.train_flops_dense += TRAIN_FLOPS_PER_FORWARD * ctx.cost.flops_dense * len(y)
         ctx.train_flops_sparse += TRAIN_FLOPS_PER_FORWARD * ctx.cost.flops_sparse * len(y)
-        if ctx.method.after_step(ctx):
+        if ctx.method.after_step(ctx) or ctx.structure_changed():
             ctx.refresh_cost()
         n = len(y)
         loss_sum += loss.item() * n
@@ -291,6 +321,16 @@ def _summary(ctx: TrainContext, history: List[Dict[str, Any]], elapsed: float) -
         "training = 3 x forward per sample",
         **{f"method_{k}": v for k, v in ctx.method.summary().items()},
     }
+
+
+def _compact_run(ctx: TrainContext, run_dir: Path) -> Dict[str, Any]:
+    """Write run_dir/compact/{model.pt,shapes.json} for a run that pruned something."""
+    from .compact import write_compact
+
+    manifest = write_compact(run_dir / "compact", ctx.model, ctx._units.masks, recipe=recipe_to_dict(ctx.recipe))
+    ctx.events("message", {"text": f"compacted: {manifest['params_before']:,} → {manifest['params_after']:,} "
+                                   f"params ({run_dir / 'compact'})"})
+    return {"compact_params": manifest["params_after"], "compact_flops_dense": manifest["flops_dense_after"]}
 
 
 def _yaml(obj: Dict[str, Any]) -> str:

@@ -29,4 +29,14 @@ def list_methods() -> list[str]:
     return METHODS.names()
 
 
-from . import dense  # noqa: E402,F401  (registration side effects)
+def _import_all() -> None:
+    """Import every module of this package: each method file registers itself (key = file stem)."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "base":
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_import_all()

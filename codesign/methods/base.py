@@ -8,7 +8,15 @@ The loop owns data, optimiser, schedule, checkpoints and cost accounting. A meth
   score units, grow connections); ``after_step`` returns True when it changed structure or masks;
 - ``on_epoch_end(ctx)``: decide growth/pruning from the epoch's metrics; True when it changed;
 - ``state_dict()`` / ``load_state_dict()``: everything needed to resume exactly.
-When a hook changes tensor shapes it calls ``ctx.rebuild_optimizer()`` via the resize engine.
+
+Structure and masks are changed only through the engine ``ctx.units``
+(:class:`codesign.units.engine.UnitEngine`): ``keep``/``remove``/``extend`` resize tensors for
+real and remap the optimiser state in place (no optimiser rebuild), ``set_units`` /
+``set_connections`` set masks, which the loop applies to gradients after ``after_backward`` and to
+weights after every optimiser step. The loop re-measures cost whenever the engine changed
+anything, saves the engine's masks in every checkpoint and compacts the final model of a run that
+pruned something into ``run_dir/compact``. Methods keep no Parameter references across edits
+(look them up by name with ``ctx.units.param(name)``).
 """
 from __future__ import annotations
 

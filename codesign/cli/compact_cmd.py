@@ -1,0 +1,40 @@
+"""`codesign compact RUN_DIR|MODEL.pt`: a physically smaller dense model and its shapes manifest."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from . import app
+from .console import console
+
+
+@app.command()
+def compact(
+    source: Path = typer.Argument(..., help="A run directory of `codesign train` (uses train/model.pt and its "
+                                            "masks) or a model file."),
+    out: Optional[Path] = typer.Option(None, help="Folder for model.pt and shapes.json (default: RUN_DIR/compact)."),
+    samples: int = typer.Option(8, min=1, help="Random inputs of the equivalence check."),
+    check: bool = typer.Option(True, "--check/--no-check", help="Check that the compact model's outputs equal the "
+                                                                 "masked model's (on by default)."),
+) -> None:
+    """Remove pruned filters/neurons for real (zeros stay exact zeros) and check the outputs are unchanged."""
+    from ..compact import compact_file
+
+    folder, manifest = compact_file(source, out, check=check, samples=samples)
+    table = Table(title=f"compact {manifest['model']}")
+    for column in ("group", "units before", "units after"):
+        table.add_column(column, justify="left" if column == "group" else "right")
+    for g in manifest["groups"]:
+        if g["prunable"]:
+            table.add_row(g["name"], str(g["before"]), str(g["after"]))
+    console.print(table)
+    eq = manifest.get("equivalence")
+    check_text = (f"equivalence: max |Δ| {eq['max_abs_diff']:.3g} on {eq['samples']} random inputs "
+                  f"(tolerance {eq['tolerance']:.3g})") if eq else "equivalence: not checked (--no-check)"
+    console.print(f"params {manifest['params_before']:,} → {manifest['params_after']:,}  "
+                  f"nonzeros {manifest['nonzeros']:,}  dense FLOPs {manifest['flops_dense_before']:.4g} → "
+                  f"{manifest['flops_dense_after']:.4g}\n{check_text}\nwrote {folder}/model.pt, {folder}/shapes.json",
+                  markup=False)

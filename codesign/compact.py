@@ -1,0 +1,163 @@
+"""Compaction: a physically smaller dense model that computes what the masked model computes.
+
+``compact(model, masks)`` removes, group by group and until nothing changes:
+- units whose unit mask is off;
+- units nothing reads (every consumer column is zero: Han et al.'s "no out-connections");
+- units that always output zero (producer rows, biases and BatchNorm weight/bias zero, and only
+  zero-preserving ops before their consumers: "no in-connections").
+Zeros left by unstructured pruning stay exact zeros. The result is checked automatically against
+the masked model on random inputs (eval mode) and a mismatch raises. ``write_compact`` also writes
+``model.pt`` (a zoo model file: ``codesign.checkpoint.load_model`` reads it) and ``shapes.json``.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+
+from . import atomic
+from .errors import CodesignError
+from .flops import model_cost
+from .units.engine import UnitEngine
+from .units.graph import NORMS, UnitGroup
+from .units.masks import Masks
+
+MAX_PASSES = 20
+
+
+def compact(model: nn.Module, masks: Optional[Masks] = None, *, example: Any = None, check: bool = True,
+            samples: int = 8, seed: int = 0) -> Tuple[nn.Module, Dict[str, Any]]:
+    """(dense smaller copy of ``model`` with ``masks`` applied, shapes manifest). ``model`` is untouched."""
+    reference = copy.deepcopy(model).eval()
+    engine_ref = UnitEngine(reference, example, graph=masks.graph if masks is not None else None)
+    if masks is not None:
+        engine_ref.masks.load_state_dict(masks.state_dict())
+        engine_ref.apply_masks()
+    small = copy.deepcopy(reference)
+    engine = UnitEngine(small, graph=engine_ref.graph)
+    engine.masks.load_state_dict(engine_ref.masks.state_dict())
+    before = {g.name: engine.size(g) for g in engine.graph.groups}
+    for _ in range(MAX_PASSES):
+        if not _remove_pass(engine):
+            break
+    engine.masks.clear()   # every unit left is on; connection zeros are in the weights already
+    in_shape = tuple(engine.graph.in_shape)
+    manifest = _manifest(reference, small, engine, before, in_shape)
+    if check:
+        manifest["equivalence"] = check_equivalence(reference, small, in_shape, samples, seed)
+    if hasattr(model, "codesign_spec"):
+        small.codesign_spec = dict(model.codesign_spec)
+    return small, manifest
+
+
+def _remove_pass(engine: UnitEngine) -> bool:
+    changed = False
+    for g in engine.groups():
+        live = engine.masks.unit_mask(g) & ~_dead_units(engine, g)
+        if not live.any():
+            live[0] = True      # a group keeps one (silent) unit; zero-width layers are not supported
+        if not live.all():
+            engine.keep(g, live.nonzero().flatten())
+            changed = True
+    return changed
+
+
+def _dead_units(engine: UnitEngine, g: UnitGroup) -> torch.Tensor:
+    """Units whose removal cannot change any output."""
+    dead = torch.zeros(engine.size(g), dtype=torch.bool)
+    if g.consumers:
+        reads = engine.unit_sum(g, lambda ax, t: t.detach().abs(), roles=("consumer",))
+        dead |= reads == 0
+    affine = all(getattr(engine.model.get_submodule(f), "weight", None) is not None for f in g.followers)
+    if g.zero_preserving and affine:
+        writes = engine.unit_sum(g, lambda ax, t: t.detach().abs(), roles=("producer", "follower"))
+        dead |= writes == 0
+    return dead
+
+
+def check_equivalence(reference: nn.Module, small: nn.Module, in_shape, samples: int = 8, seed: int = 0
+                      ) -> Dict[str, float]:
+    """Max |Δ| of the two models' outputs on random inputs; raises when above float tolerance."""
+    gen = torch.Generator().manual_seed(seed)
+    dtype = next(reference.parameters()).dtype
+    x = torch.randn(samples, *in_shape, generator=gen, dtype=dtype)
+    with torch.no_grad():
+        a, b = reference.eval()(x), small.eval()(x)
+    if a.shape != b.shape:
+        raise CodesignError(f"compaction changed the output shape {tuple(a.shape)} → {tuple(b.shape)}; "
+                            f"this is a bug in codesign, please report it")
+    diff = float((a - b).abs().max())
+    tolerance = 1e-4 * (1.0 + float(a.abs().max()))
+    if not diff <= tolerance:
+        raise CodesignError(f"compaction check failed: compact and masked outputs differ by {diff:.3g} "
+                            f"(tolerance {tolerance:.3g}); this is a bug in codesign, please report it")
+    return {"samples": samples, "max_abs_diff": diff, "tolerance": tolerance}
+
+
+def _layer_shapes(model: nn.Module) -> Dict[str, Dict[str, List[int]]]:
+    out = {}
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear) + NORMS):
+            out[name] = {k: list(v.shape) for k, v in module.named_parameters(recurse=False)}
+    return out
+
+
+def _manifest(reference: nn.Module, small: nn.Module, engine: UnitEngine, before: Dict[str, int],
+              in_shape) -> Dict[str, Any]:
+    old, new = model_cost(reference, in_shape), model_cost(small, in_shape)
+    spec = getattr(reference, "codesign_spec", None)
+    return {
+        "model": spec["name"] if spec else type(reference).__name__, "in_shape": list(in_shape),
+        "groups": [{"name": g.name, "before": before[g.name], "after": engine.size(g), "prunable": g.prunable}
+                   for g in engine.graph.groups],
+        "layers": _layer_shapes(small),
+        "params_before": old.params, "params_after": new.params, "nonzeros": new.nonzeros,
+        "flops_dense_before": old.flops_dense, "flops_dense_after": new.flops_dense,
+        "flops_sparse": new.flops_sparse,
+    }
+
+
+def write_compact(out_dir: str | Path, model: nn.Module, masks: Optional[Masks] = None, *, example: Any = None,
+                  check: bool = True, samples: int = 8, **meta: Any) -> Dict[str, Any]:
+    """Compact ``model`` and write ``out_dir``/model.pt and ``out_dir``/shapes.json; returns the manifest."""
+    from .checkpoint import save_model
+
+    small, manifest = compact(model, masks, example=example, check=check, samples=samples)
+    out_dir = Path(out_dir)
+    save_model(out_dir / "model.pt", small, source="compact", shapes=manifest, **meta)
+    atomic.write_json(out_dir / "shapes.json", manifest)
+    return manifest
+
+
+def resolve_model_file(path: str | Path) -> Tuple[Path, Path]:
+    """(model file, default output folder) for a run directory or a model file."""
+    path = Path(path)
+    if path.is_dir():
+        for candidate in (path / "train" / "model.pt", path / "model.pt"):
+            if candidate.exists():
+                return candidate, path / "compact"
+        raise CodesignError(f"{path} holds no train/model.pt; pass a run directory of `codesign train` or a model file")
+    if not path.exists():
+        raise CodesignError(f"not found: {path}; pass a run directory of `codesign train` or a model file")
+    run_dir = path.parent.parent if path.parent.name == "train" else path.parent
+    return path, run_dir / "compact"
+
+
+def compact_file(path: str | Path, out_dir: str | Path | None = None, *, check: bool = True,
+                 samples: int = 8) -> Tuple[Path, Dict[str, Any]]:
+    """Compact a run's model (with the masks saved beside it); returns (output folder, manifest)."""
+    from .checkpoint import load_model
+
+    model_file, default_out = resolve_model_file(path)
+    model, meta = load_model(model_file)
+    masks = None
+    if meta.get("masks"):
+        engine = UnitEngine(model)
+        engine.masks.load_state_dict(meta["masks"])
+        masks = engine.masks
+    out = Path(out_dir) if out_dir is not None else default_out
+    manifest = write_compact(out, model, masks, check=check, samples=samples, compacted_from=str(model_file))
+    return out, manifest

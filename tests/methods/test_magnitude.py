@@ -1,0 +1,79 @@
+import pytest
+import torch
+
+from codesign.config import load_recipe
+from codesign.methods import build_method
+from codesign.train import fit
+from codesign.zoo import create_model
+
+TINY = [("lenet300_100", 0.1, [1, 28, 28]), ("lenet5", 0.25, [1, 28, 28]), ("resnet20", 0.25, [3, 16, 16])]
+IDS = [t[0] for t in TINY]
+
+
+def recipe(name, width, shape, params, epochs=4):
+    return load_recipe(None, {"model.name": name, "model.width": width, "data.name": "synthetic",
+                              "data.options": {"in_shape": shape, "n_train": 128, "n_test": 32},
+                              "train.epochs": epochs, "train.batch_size": 64, "method.name": "magnitude",
+                              "method.params": params})
+
+
+def spy(method, record):
+    original = method.on_epoch_end
+
+    def on_epoch_end(ctx):
+        changed = original(ctx)
+        record.append(({n: ctx.units.masks.connection_mask(n) for n in ctx.units.weight_names()},
+                       ctx.units.sizes()))
+        return changed
+
+    method.on_epoch_end = on_epoch_end
+    return method
+
+
+def weight_density(model):
+    ws = [m.weight for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    return sum(int(torch.count_nonzero(w)) for w in ws) / sum(w.numel() for w in ws)
+
+
+@pytest.mark.parametrize("name,width,shape", TINY, ids=IDS)
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_unstructured_reaches_target_density_and_only_prunes_further(name, width, shape, scope):
+    params = {"target_density": 0.2, "scope": scope, "iterations": 2}
+    record = []
+    method = spy(build_method("magnitude", params), record)
+    res = fit(recipe(name, width, shape, params), None, method=method)
+    assert res.summary["method_density"] == pytest.approx(0.2, abs=0.01)
+    assert weight_density(res.model) <= 0.2 + 0.01
+    assert res.summary["nonzeros"] < res.summary["params"]
+    for (before, _), (after, _) in zip(record, record[1:]):   # a pruned weight never comes back
+        assert all(bool((after[n] & ~before[n]).sum() == 0) for n in before)
+
+
+@pytest.mark.parametrize("name,width,shape", TINY, ids=IDS)
+def test_structured_removes_units_physically(name, width, shape):
+    params = {"target_density": 0.5, "structure": "structured", "iterations": 2}
+    record = []
+    method = spy(build_method("magnitude", params), record)
+    res = fit(recipe(name, width, shape, params), None, method=method)
+    full = dict(method.original_units)
+    assert record[0][1] != full                                 # round 1 already removed units
+    assert record[-1][1] == {k: max(1, round(0.5 * v)) for k, v in full.items()}
+    for (_, before), (_, after) in zip(record, record[1:]):    # units only ever disappear
+        assert all(after[k] <= before[k] for k in before)
+    full_params = sum(p.numel() for p in create_model(name, width=width, in_shape=shape).parameters())
+    assert res.summary["params"] < full_params
+
+
+def test_prune_schedule_spreads_rounds_and_leaves_fine_tuning():
+    method = build_method("magnitude", {"iterations": 3})
+    assert method.prune_epochs(12) == [2, 5, 8]
+    assert method.prune_epochs(1) == [0, 0, 0]
+    assert method.density_after(3) == pytest.approx(0.1)
+
+
+def test_magnitude_from_the_cli_on_mnist_mini(cli, tmp_path):
+    r = cli("train", "--model", "lenet5", "--width", "0.25", "--dataset", "mnist_mini", "--train-limit", "512",
+            "--test-limit", "256", "--epochs", "2", "--method", "magnitude", "--param", "structure=structured",
+            "--param", "target_density=0.5", "--out", tmp_path)
+    assert r.code == 0, r.err
+    assert "method_density" in r.out and (tmp_path / "compact" / "shapes.json").exists()
