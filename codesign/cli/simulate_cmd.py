@@ -1,0 +1,107 @@
+"""`codesign simulate`: latency, DRAM traffic, energy and resources of a model on a device, before synthesis."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import CodesignError
+from . import app
+from .console import console, err_console
+
+
+def _source(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Path]) -> tuple[Any, str]:
+    given = [x for x in (model if not checkpoint else None, checkpoint, onnx) if x]
+    if len(given) != 1:
+        raise CodesignError("give exactly one of --model NAME, --checkpoint model.pt or --onnx FILE "
+                            "(see `codesign simulate --help`)")
+    if onnx:
+        return onnx, onnx.stem
+    if checkpoint:
+        return checkpoint, checkpoint.parent.name or checkpoint.stem
+    return model, model
+
+
+def _layer_table(data: Dict[str, Any], all_layers: bool) -> Table:
+    from ..sim.markdown import fmt
+
+    tiled = data["template"]["template"] == "tiled"
+    table = Table(title="layers" + ("" if all_layers else " (with work; --all-layers shows every layer)"),
+                  header_style="bold")
+    for col in ("layer", "op", "MACs", "cycles", "DRAM", "bound", *(("util", "tiles") if tiled else ("RF", "DSP"))):
+        table.add_column(col, justify="left" if col in ("layer", "op", "bound", "tiles") else "right",
+                         overflow="fold")
+    for r in data["layers"]:
+        if not all_layers and r["cycles"] <= 0 and not r["weights"]:
+            continue
+        d = r["detail"]
+        extra = ((f"{d['mac_utilisation']:.0%}", "/".join(str(v) for v in d["tiles"].values())) if "tiles" in d else
+                 ("", "") if tiled else (fmt(d.get("reuse_factor")), fmt(round(r["dsp"]))))
+        table.add_row(r["name"], r["op"], fmt(r["macs"]), fmt(round(r["cycles"])),
+                      fmt(r["dram_read_bytes"] + r["dram_write_bytes"], "B"), r["bound"], *extra)
+    return table
+
+
+def _summary_table(data: Dict[str, Any]) -> Table:
+    from ..sim.markdown import fmt
+
+    t, res = data["totals"], data["device"]["resources"]
+    table = Table(title=f"{data['model']['name']} on {data['device']['name']} ({data['template']['template']})",
+                  show_header=False)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    rows = [("latency", f"{fmt(t['latency_s'], 's')} ({fmt(round(t['latency_cycles']))} cycles)"),
+            ("interval / throughput", f"{fmt(t['interval_s'], 's')} / {fmt(t['throughput_per_s'])} per s"),
+            ("DRAM read / written", f"{fmt(t['dram_read_bytes'], 'B')} / {fmt(t['dram_write_bytes'], 'B')}"),
+            ("energy per inference", fmt(t["energy_j"], "J")),
+            ("  DRAM / on-chip", f"{fmt(t['energy_dram_j'], 'J')} / {fmt(t['energy_onchip_j'], 'J')}"),
+            ("  compute / static", f"{fmt(t['energy_compute_j'], 'J')} / {fmt(t['energy_static_j'], 'J')}")]
+    rows += [(k.upper(), f"{fmt(round(t[k]))} of {fmt(res[k])} ({100 * t[f'{k}_util']:.1f}%)")
+             for k in ("dsp", "bram", "lut", "ff")]
+    rows.append(("fits the device", "yes" if t["fits"] else f"NO ({', '.join(t['over'])} over budget)"))
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+@app.command()
+def simulate(
+    model: Optional[str] = typer.Option(None, help="Zoo model (codesign list models); with --checkpoint, ignored."),
+    width: float = typer.Option(1.0, help="Width multiplier of the zoo model."),
+    checkpoint: Optional[Path] = typer.Option(None, help="A model file (model.pt from train/compact)."),
+    onnx: Optional[Path] = typer.Option(None, help="Any ONNX file (NCHW or qonnx channels-last)."),
+    device: str = typer.Option(..., help="Device name or alias (codesign list devices) or your own YAML file."),
+    template: str = typer.Option("dataflow", help="dataflow (hls4ml, weights on chip) or tiled (DRAM-streaming "
+                                                  "loop-tiled accelerator)."),
+    reuse_factor: int = typer.Option(1, help="dataflow: hls4ml ReuseFactor (II of each layer)."),
+    precision: str = typer.Option("auto", help="e.g. ap_fixed<16,6> (auto), ap_int<8>, 8, float32, or "
+                                               "WEIGHTS/ACTIVATIONS like 8/16."),
+    strategy: str = typer.Option("Latency", help="dataflow: Latency (zeros save multipliers) or Resource."),
+    io_type: str = typer.Option("auto", help="dataflow: io_parallel, io_stream or auto (stream for CNNs)."),
+    clock_mhz: Optional[float] = typer.Option(None, help="Clock in MHz (default: the device's)."),
+    unroll: str = typer.Option("auto", help="tiled: auto, ma (Pox x Poy x Pof), zhang (Tm x Tn) or fixed "
+                                            "Pof,Pif,Pox,Poy."),
+    zero_skip: bool = typer.Option(False, "--zero-skip", help="tiled: model an idealised zero-skipping engine."),
+    out: Optional[Path] = typer.Option(None, help="Report folder (default runs/sim/<model>-<device>-<template>)."),
+    plot: bool = typer.Option(True, "--plot/--no-plot", help="Write roofline.png."),
+    all_layers: bool = typer.Option(False, "--all-layers", help="Show every layer in the terminal table."),
+) -> None:
+    """Estimate latency, throughput, DRAM traffic, energy and FPGA resources before synthesis."""
+    from ..sim import Mapping, estimate, write_report
+
+    source, label = _source(model, checkpoint, onnx)
+    mapping = Mapping(template=template, reuse_factor=reuse_factor, precision=precision, strategy=strategy,
+                      io_type=io_type, clock_mhz=clock_mhz, zero_skip=zero_skip, unroll=unroll)
+    report = estimate(source, device, mapping, width=width)
+    data = report.to_dict()
+    console.print(_layer_table(data, all_layers))
+    console.print(_summary_table(data))
+    for note in data["notes"]:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    for warning in data["warnings"]:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False)
+    folder = out or Path("runs") / "sim" / f"{label}-{report.device.name}-{mapping.template}"
+    paths = write_report(report, folder, plot=plot)
+    console.print("report: " + ", ".join(str(p) for p in paths.values()), markup=False, highlight=False)

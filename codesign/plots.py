@@ -1,0 +1,77 @@
+"""Plots (matplotlib lives only here): the simulator's roofline. Every figure is written atomically."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, Dict
+
+from . import atomic
+
+OP_MARKERS = {"conv": "o", "dense": "s", "maxpool": "v", "avgpool": "v", "globalpool": "^", "add": "D", "mul": "D"}
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
+    atomic.write_bytes(path, buf.getvalue())
+
+
+def roofline_plot(report: Dict[str, Any], path: str | Path) -> Path:
+    """Roofline of a simulator report (``Report.to_dict()``): compute roof, DRAM-bandwidth roof and every
+    layer with work at (ops per DRAM byte, achieved GOP/s). The dataflow template moves no DRAM bytes;
+    its layers are placed at ops per byte of on-chip stream traffic (activations in + out) instead."""
+    plt = _figure()
+    roof = report["roofline"]
+    peak, bw = roof["peak_gops"], roof["bandwidth_gbps"]
+    dataflow = bw == 0
+    act_bytes = report["template"].get("act_bits", 16) / 8.0 if dataflow else None
+    points = []
+    for row in report["layers"]:
+        if not row["gops"] or row["ops"] <= 0:
+            continue
+        x = row["intensity_ops_per_byte"]
+        if x is None:
+            traffic = (_elements(row["in_shape"]) + _elements(row["out_shape"])) * act_bytes if act_bytes else 0
+            x = row["ops"] / traffic if traffic else None
+        if x:
+            points.append((x, row["gops"], row["op"], row["bound"]))
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    xs = [p[0] for p in points] or [1.0]
+    lo, hi = min(xs + [peak / bw if bw else 1.0]) / 4, max(xs + [peak / bw if bw else 1.0]) * 4
+    grid = [lo * (hi / lo) ** (i / 200) for i in range(201)]
+    ax.plot(grid, [peak] * len(grid), color="black", lw=1.5, label=f"compute roof {peak:.3g} GOP/s")
+    if bw:
+        ax.plot(grid, [min(peak, bw * g) for g in grid], color="tab:red", lw=1.5,
+                label=f"DRAM roof {bw:.3g} GB/s")
+    for op, marker in sorted(set((p[2], OP_MARKERS.get(p[2], "x")) for p in points)):
+        sel = [p for p in points if p[2] == op]
+        ax.scatter([p[0] for p in sel], [p[1] for p in sel], marker=marker, s=26, alpha=0.75,
+                   c=["tab:red" if p[3] == "memory" else "tab:blue" for p in sel], label=f"{op} ({len(sel)})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (ops per " + ("on-chip stream byte" if dataflow else "DRAM byte") + ")")
+    ax.set_ylabel("achieved GOP/s")
+    m, d, t = report["model"], report["device"], report["template"]
+    ax.set_title(f"{m['name']} on {d['name']} — {t['template']} template"
+                 + (" (weights on chip: no DRAM roof)" if dataflow else ""), fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    _save(fig, path)
+    plt.close(fig)
+    return Path(path)
+
+
+def _elements(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n

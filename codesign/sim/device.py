@@ -1,0 +1,264 @@
+"""FPGA device database: one YAML file per device in ``codesign/sim/devices/`` (or a user's own file).
+
+Every constant is ``{value, unit, source, confidence}``; the unit is checked against the field's
+expected unit, and ``confidence`` is one of V (verified in a primary source), V2 (secondary source),
+D (derived by arithmetic), M (from memory / vendor tables, unverified) or fit (fitted to a published
+result named in ``source``). Template calibration constants default to ``devices/_calibration.yaml``
+and a device file may override any of them. A malformed file is a one-line :class:`ConfigError`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Dict, Iterator, List, Literal, Mapping, Optional, Tuple, Union
+
+from pydantic import AfterValidator, Field
+
+from ..config import Strict, read_yaml, validate
+from ..errors import ConfigError, close_matches
+
+Confidence = Literal["V", "V2", "D", "M", "fit"]
+
+
+class Quantity(Strict):
+    value: Union[float, List[float]]
+    unit: str
+    source: str = Field(min_length=3)
+    confidence: Confidence
+
+
+def _unit(*expected: str):
+    def check(q: Quantity) -> Quantity:
+        if q.unit not in expected:
+            raise ValueError(f"unit must be {' or '.join(repr(e) for e in expected)}, got '{q.unit}'")
+        if isinstance(q.value, list) or q.value < 0:
+            raise ValueError(f"expected one non-negative number, got {q.value!r}")
+        return q
+    return Annotated[Quantity, AfterValidator(check)]
+
+
+def _pair_of_bits(q: Quantity) -> Quantity:
+    if q.unit != "bit" or not isinstance(q.value, list) or len(q.value) != 2:
+        raise ValueError("expected a pair of bit widths, e.g. {value: [27, 18], unit: bit, ...}")
+    return q
+
+
+class Resources(Strict):
+    lut: _unit("count")
+    ff: _unit("count")
+    dsp: _unit("count")
+    bram: _unit("BRAM18", "M20K")
+    uram: Optional[_unit("count")] = None
+
+
+class Memory(Strict):
+    bram_block_bits: _unit("bit")
+
+
+class DspModel(Strict):
+    mult_width: Annotated[Quantity, AfterValidator(_pair_of_bits)]
+    fixed_mults_per_dsp: _unit("mult")
+    int8_mults_per_dsp: _unit("mult")
+    fp32_dsp_per_mac: _unit("DSP")
+
+
+class Clock(Strict):
+    default: _unit("MHz")
+
+
+class Dram(Strict):
+    type: str
+    peak_bandwidth: _unit("GB/s")
+    efficiency: _unit("fraction")
+    energy: _unit("pJ/bit")
+
+
+class Energy(Strict):
+    mac_16x16: _unit("pJ")
+    fp32_mac: _unit("pJ")
+    alu_op_16b: _unit("pJ")
+    bram_access: _unit("pJ/bit")
+    static_power: _unit("W")
+
+
+class DeviceFile(Strict):
+    name: str
+    board: str
+    part: str
+    vendor: Literal["xilinx", "intel"]
+    family: str
+    description: str
+    aliases: List[str] = []
+    resources: Resources
+    memory: Memory
+    dsp: DspModel
+    clock: Clock
+    dram: Dram
+    energy: Energy
+    calibration: Dict[str, Dict[str, Quantity]] = {}
+
+
+class CalibrationFile(Strict):
+    calibration: Dict[str, Dict[str, Quantity]]
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device's numbers in the units the cost models use (counts, bits, Hz, bytes/s, pJ, W)."""
+
+    name: str
+    board: str
+    part: str
+    vendor: str
+    family: str
+    description: str
+    lut: int
+    ff: int
+    dsp: int
+    bram: int                 # blocks of bram_kind
+    bram_kind: str            # "BRAM18" or "M20K"
+    bram_block_bits: int
+    uram: int
+    mult_width: Tuple[int, int]
+    fixed_mults_per_dsp: float
+    int8_mults_per_dsp: float
+    fp32_dsp_per_mac: float
+    clock_mhz: float
+    dram_type: str
+    dram_peak_gbps: float     # GB/s (1e9 bytes/s)
+    dram_efficiency: float
+    dram_pj_per_bit: float
+    mac_pj_16x16: float
+    fp32_mac_pj: float
+    alu_pj_16b: float
+    bram_pj_per_bit: float
+    static_w: float
+    calibration: Mapping[str, float]
+    constants: Mapping[str, Dict[str, Any]] = field(compare=False, hash=False)
+    path: str = ""
+    aliases: Tuple[str, ...] = ()
+
+    @property
+    def dram_bytes_per_s(self) -> float:
+        return self.dram_peak_gbps * 1e9 * self.dram_efficiency
+
+    def cal(self, key: str) -> float:
+        try:
+            return self.calibration[key]
+        except KeyError:
+            raise ConfigError(f"device '{self.name}' lacks calibration constant '{key}'") from None
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+def _package_dir() -> Path:
+    return Path(str(resources.files("codesign.sim").joinpath("devices")))
+
+
+def _flatten(sections: Dict[str, Dict[str, Quantity]]) -> Dict[str, Quantity]:
+    return {f"{sec}.{key}": q for sec, items in sections.items() for key, q in items.items()}
+
+
+@lru_cache(maxsize=1)
+def _default_calibration() -> Dict[str, Quantity]:
+    path = _package_dir() / "_calibration.yaml"
+    return _flatten(validate(CalibrationFile, read_yaml(path), str(path)).calibration)
+
+
+def _merge_calibration(spec: DeviceFile, source: str) -> Dict[str, Quantity]:
+    merged = dict(_default_calibration())
+    for key, q in _flatten(spec.calibration).items():
+        if key not in merged:
+            raise ConfigError(f"{source}: unknown calibration constant '{key}'{close_matches(key, merged)}; "
+                              f"known: {', '.join(sorted(merged))}")
+        if q.unit != merged[key].unit:
+            raise ConfigError(f"{source}: calibration.{key}: unit must be '{merged[key].unit}', got '{q.unit}'")
+        merged[key] = q
+    return merged
+
+
+def _constants(spec: DeviceFile, calibration: Dict[str, Quantity]) -> Dict[str, Dict[str, Any]]:
+    out: Dict[str, Dict[str, Any]] = {}
+    for section in ("resources", "memory", "dsp", "clock", "dram", "energy"):
+        for key, q in getattr(spec, section):
+            if isinstance(q, Quantity):
+                out[f"{section}.{key}"] = q.model_dump()
+    out.update({f"calibration.{k}": q.model_dump() for k, q in calibration.items()})
+    return out
+
+
+def _from_spec(spec: DeviceFile, source: str) -> Device:
+    r, e, d = spec.resources, spec.energy, spec.dsp
+    cal = _merge_calibration(spec, source)
+    width = tuple(int(v) for v in d.mult_width.value)
+    return Device(
+        name=spec.name, board=spec.board, part=spec.part, vendor=spec.vendor, family=spec.family,
+        description=spec.description, lut=int(r.lut.value), ff=int(r.ff.value), dsp=int(r.dsp.value),
+        bram=int(r.bram.value), bram_kind=r.bram.unit, bram_block_bits=int(spec.memory.bram_block_bits.value),
+        uram=int(r.uram.value) if r.uram else 0, mult_width=(max(width), min(width)),
+        fixed_mults_per_dsp=float(d.fixed_mults_per_dsp.value), int8_mults_per_dsp=float(d.int8_mults_per_dsp.value),
+        fp32_dsp_per_mac=float(d.fp32_dsp_per_mac.value), clock_mhz=float(spec.clock.default.value),
+        dram_type=spec.dram.type, dram_peak_gbps=float(spec.dram.peak_bandwidth.value),
+        dram_efficiency=float(spec.dram.efficiency.value), dram_pj_per_bit=float(spec.dram.energy.value),
+        mac_pj_16x16=float(e.mac_16x16.value), fp32_mac_pj=float(e.fp32_mac.value),
+        alu_pj_16b=float(e.alu_op_16b.value), bram_pj_per_bit=float(e.bram_access.value),
+        static_w=float(e.static_power.value),
+        calibration=MappingProxyType({k: float(q.value) for k, q in cal.items()}),
+        constants=MappingProxyType(_constants(spec, cal)), path=source, aliases=tuple(spec.aliases))
+
+
+def load_device_file(path: str | Path) -> Device:
+    path = Path(path)
+    data = read_yaml(path)
+    spec = validate(DeviceFile, data, str(path))
+    if spec.dram.efficiency.value > 1:
+        raise ConfigError(f"{path}: dram.efficiency must be a fraction in 0..1, got {spec.dram.efficiency.value}")
+    return _from_spec(spec, str(path))
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> Dict[str, Device]:
+    devices = {}
+    for path in sorted(_package_dir().glob("*.yaml")):
+        if not path.name.startswith("_"):
+            device = load_device_file(path)
+            devices[device.name] = device
+    return devices
+
+
+@lru_cache(maxsize=1)
+def _aliases() -> Dict[str, str]:
+    table = {}
+    for name, device in _shipped().items():
+        table[name.lower()] = name
+        table.update({a.lower(): name for a in device.aliases})
+    return table
+
+
+def load_device(name_or_path: "str | Path | Device") -> Device:
+    """A shipped device by name or alias (``codesign list devices``), or a user's YAML file by path."""
+    if isinstance(name_or_path, Device):
+        return name_or_path
+    text = str(name_or_path)
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return load_device_file(path)
+    aliases = _aliases()
+    if text.lower() not in aliases:
+        raise ConfigError(f"unknown device '{text}'{close_matches(text.lower(), aliases)}; choose one of: "
+                          f"{', '.join(sorted(_shipped()))} (codesign list devices), an alias such as pynq-z2, "
+                          f"or the path of your own device YAML")
+    return _shipped()[aliases[text.lower()]]
+
+
+def list_devices() -> Iterator[Tuple[str, str, str]]:
+    """(name, part, description) of every shipped device, sorted by name."""
+    for name, device in sorted(_shipped().items()):
+        yield name, device.part, f"{device.board}: {device.description}"
+
+
+def shipped_device_names() -> List[str]:
+    return sorted(_shipped())

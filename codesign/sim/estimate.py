@@ -1,0 +1,84 @@
+"""``estimate(model, device, ...) -> Report``: the simulator's single entry point.
+
+``model`` may be a :class:`Network`, a PyTorch module, a zoo model name, a model file (``.pt`` from
+train/compact) or an ONNX file; ``device`` a :class:`Device`, a shipped name/alias or a YAML path.
+"""
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+from ..errors import CodesignError
+from .costs import Costs
+from .dataflow import dataflow_costs
+from .device import Device, load_device
+from .energy import energy
+from .layers import Network
+from .mapping import Mapping
+from .report import Report
+from .tiled import tiled_costs
+
+ModelLike = Union[Network, "object", str, Path]
+
+
+def zoo_network(name: str, width: float = 1.0, in_shape: Optional[Sequence[int]] = None,
+                num_classes: Optional[int] = None) -> Network:
+    """A zoo model at its native input shape and class count (or the ones given)."""
+    from ..zoo import MODELS, create_model
+    from .torch_layers import network_from_model
+
+    params = inspect.signature(MODELS.get(name)).parameters
+    shape = tuple(in_shape or params["in_shape"].default)
+    classes = num_classes or params["num_classes"].default
+    model = create_model(name, width=width, in_shape=shape, num_classes=classes)
+    net = network_from_model(model, shape, source=f"zoo:{name}" + (f"@width={width:g}" if width != 1 else ""))
+    return net
+
+
+def load_network(model: ModelLike, width: float = 1.0, in_shape: Optional[Sequence[int]] = None) -> Network:
+    """Any model-like thing as a :class:`Network` (see the module doc)."""
+    if isinstance(model, Network):
+        return model
+    if isinstance(model, (str, Path)):
+        path = Path(model)
+        if path.suffix == ".onnx":
+            from .onnx_layers import network_from_onnx
+            return network_from_onnx(path)
+        if path.suffix in (".pt", ".pth"):
+            from ..checkpoint import load_model
+            from .torch_layers import network_from_model
+            module, meta = load_model(path)
+            return network_from_model(module, in_shape, source=f"checkpoint:{path}")
+        if path.exists():
+            raise CodesignError(f"{path}: unknown model file type '{path.suffix}'; use a .onnx or a .pt model file")
+        return zoo_network(str(model), width, in_shape)
+    try:
+        import torch.nn as nn
+    except ImportError:  # pragma: no cover
+        nn = None
+    if nn is not None and isinstance(model, nn.Module):
+        from .torch_layers import network_from_model
+        return network_from_model(model, in_shape)
+    raise CodesignError(f"cannot simulate a {type(model).__name__}; give a Network, nn.Module, zoo name, "
+                        f".pt or .onnx file")
+
+
+def template_costs(net: Network, device: Device, mapping: Mapping) -> Costs:
+    if mapping.template == "dataflow":
+        return dataflow_costs(net, device, mapping)
+    return tiled_costs(net, device, mapping)
+
+
+def estimate(model: ModelLike, device: "Device | str | Path", mapping: Optional[Mapping] = None, *,
+             width: float = 1.0, in_shape: Optional[Sequence[int]] = None, **options) -> Report:
+    """Latency, throughput, DRAM traffic, energy and resources of ``model`` on ``device``.
+
+    ``mapping`` (a :class:`Mapping`) or keyword ``options`` choose the template and its settings:
+    template='dataflow'|'tiled', reuse_factor, strategy, io_type, precision, clock_mhz, zero_skip, unroll.
+    """
+    net = load_network(model, width, in_shape)
+    dev = load_device(device)
+    mapping = (mapping or Mapping()).with_(**options) if options else (mapping or Mapping())
+    costs = template_costs(net, dev, mapping)
+    return Report(net, dev, mapping, costs, energy(costs, dev, mapping.precision))

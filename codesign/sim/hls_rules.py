@@ -1,0 +1,105 @@
+"""hls4ml's own rules for multipliers, reuse factors, DSPs and BRAM, re-stated so they can be
+evaluated quickly and tested against hls4ml itself (tests/sim/test_hls4ml_agreement.py).
+
+Sources (hls4ml 1.3.0, the installed version):
+- ``backends/vivado/passes/core_templates.py``: ``multiplier_limit = DIV_ROUNDUP(n_in*n_out, reuse_factor)
+  - n_zeros / reuse_factor`` (conv: ``convolution_templates.py``, same expression);
+- ``backends/fpga/fpga_backend.py::_validate_reuse_factor`` and ``get_closest_reuse_factor``;
+- ``optimization/dsp_aware_pruning/objectives/vivado_objectives.py``: DSP = prod(weight shape) // RF when
+  the weight precision is >= 9 bits, else 0; BRAM (Resource strategy, RF > 1) = ceil(n_w * bits / (RF * 36));
+  unstructured zeros save DSPs under Resource only when RF == 1.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+from functools import lru_cache
+from typing import Tuple
+
+HLS4ML_VERSION = "1.3.0"
+DSP_MIN_WEIGHT_BITS = 9        # vivado_objectives.py: weight precision < 9 bits -> multiplications in LUTs
+
+
+def _divisors(n: int) -> list[int]:
+    small, large = [], []
+    for d in range(1, math.isqrt(n) + 1):
+        if n % d == 0:
+            small.append(d)
+            if d != n // d:
+                large.append(n // d)
+    return small + large[::-1]
+
+
+def is_valid_reuse_factor(n_in: int, n_out: int, rf: int) -> bool:
+    """hls4ml's FPGABackend._validate_reuse_factor."""
+    mult_factor = min(n_in, rf)
+    mult_limit = int(math.ceil((n_in * n_out) / float(mult_factor)))
+    ok = (mult_limit % n_out == 0) or (rf >= n_in)
+    ok = ok and ((rf % n_in == 0) or (rf < n_in))
+    return ok and (n_in * n_out) % rf == 0
+
+
+@lru_cache(maxsize=65536)
+def valid_reuse_factors(n_in: int, n_out: int) -> Tuple[int, ...]:
+    """All valid reuse factors, ascending (they divide n_in*n_out, so only divisors are checked)."""
+    return tuple(rf for rf in _divisors(n_in * n_out) if is_valid_reuse_factor(n_in, n_out, rf))
+
+
+@lru_cache(maxsize=65536)
+def closest_reuse_factor(n_in: int, n_out: int, rf: int) -> int:
+    """The reuse factor hls4ml actually uses: ``rf`` if valid, else the closest valid one (ties: smaller)."""
+    valid = valid_reuse_factors(n_in, n_out)
+    pos = bisect.bisect_left(valid, rf)
+    if pos < len(valid) and valid[pos] == rf:
+        return rf
+    if pos == 0:
+        return valid[0]
+    if pos == len(valid):
+        return valid[-1]
+    before, after = valid[pos - 1], valid[pos]
+    return after if after - rf < rf - before else before
+
+
+def zeros_save_multipliers(strategy: str, rf: int) -> bool:
+    """Latency strategy: zero weights are constants HLS removes. Resource: only when fully unrolled (RF 1)."""
+    return strategy == "Latency" or rf == 1
+
+
+def multiplier_limit(n_weights: int, rf: int, n_zeros: int, zeros_free: bool) -> int:
+    """DIV_ROUNDUP(n_in*n_out, RF) - n_zeros / RF (integer division, as in the C++ template)."""
+    return -(-n_weights // rf) - (n_zeros // rf if zeros_free else 0)
+
+
+def dsp_per_mult(w_bits: int, a_bits: int, is_float: bool, device) -> float:
+    """DSP blocks per multiplier: 0 below 9 weight bits (hls4ml's rule), 1 up to the DSP's native width."""
+    if is_float:
+        return device.fp32_dsp_per_mac
+    if w_bits < DSP_MIN_WEIGHT_BITS:
+        return 0.0
+    wide, narrow = max(w_bits, a_bits), min(w_bits, a_bits)
+    a, b = device.mult_width
+    blocks = math.ceil(wide / a) * math.ceil(narrow / b)
+    return blocks / device.fixed_mults_per_dsp if blocks == 1 else float(blocks)
+
+
+def weight_bram_columns(n_weights: int, w_bits: int, rf: int, strategy: str) -> int:
+    """hls4ml's BRAM estimate for weights: 36-bit wide columns, ceil(n_w * bits / (RF * 36)) (Resource, RF > 1)."""
+    if strategy != "Resource" or rf <= 1:
+        return 0
+    return math.ceil(n_weights * w_bits / (rf * 36))
+
+
+def weight_bram_blocks(n_weights: int, w_bits: int, rf: int, strategy: str, block_bits: int) -> int:
+    """Device blocks holding the weight columns: each column is RF words deep (RF <= 512 fits one 18 Kb block)."""
+    columns = weight_bram_columns(n_weights, w_bits, rf, strategy)
+    if columns == 0:
+        return 0
+    depth_per_block = max(1, block_bits // 36)          # 512 words of 36 bits in an 18 Kb block
+    return columns * math.ceil(rf / depth_per_block)
+
+
+def fifo_bram_blocks(depth: int, width_bits: int, block_bits: int, srl_max_depth: float) -> int:
+    """Blocks for one stream FIFO: shift registers up to ``srl_max_depth`` words, else block RAM."""
+    if depth <= srl_max_depth:
+        return 0
+    return max(1, math.ceil(depth * width_bits / block_bits))

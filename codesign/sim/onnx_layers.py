@@ -1,0 +1,226 @@
+"""Layers of any ONNX file a user brings: standard NCHW graphs (torch export) and the channels-last
+graphs qonnx produces for hls4ml (ops in a ``...channels_last`` domain, NHWC tensors).
+
+Shapes come from ONNX shape inference; weights from initializers (also behind QONNX Quant nodes).
+Layout-only ops pass through, constant sub-graphs (Shape → Gather → Reshape targets) are skipped,
+and an op the simulator cannot map is a one-line error naming it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..errors import CodesignError
+from .layers import Layer, Network
+
+ACT_OPS = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Elu", "Selu", "HardSigmoid", "HardSwish", "Softplus",
+           "PRelu", "Gelu", "MultiThreshold", "Celu", "Mish"}
+PASS_OPS = {"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout", "Cast", "Pad",
+            "Quant", "BipolarQuant", "Trunc", "QuantizeLinear", "DequantizeLinear", "Upsample"}
+CONST_PASS = {"Quant", "BipolarQuant", "Trunc", "Identity", "Cast", "DequantizeLinear", "Transpose"}
+POOL_OPS = {"MaxPool": "maxpool", "AveragePool": "avgpool"}
+SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool",
+                    "GlobalMaxPool", "ReduceMean", "Add", "Sum", "Sub", "Mul", "Div", "Concat", "Softmax",
+                    "LogSoftmax"} | ACT_OPS | PASS_OPS)
+Src = Tuple[Optional[str], Tuple[int, int, int]]
+
+
+def _load(path: Path):
+    import onnx
+
+    if not path.exists():
+        raise CodesignError(f"ONNX file not found: {path}")
+    try:
+        model = onnx.load(str(path))
+    except Exception as err:  # protobuf raises DecodeError and friends
+        raise CodesignError(f"{path} is not a readable ONNX file ({type(err).__name__}); re-export it") from None
+    try:
+        return onnx.shape_inference.infer_shapes(model)
+    except Exception:  # custom domains (qonnx) may defeat inference; stored value_info still helps
+        return model
+
+
+def _attrs(node) -> Dict[str, object]:
+    import onnx
+
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+class _Parser:
+    def __init__(self, model):
+        from onnx import numpy_helper
+
+        graph = model.graph
+        self.graph = graph
+        self.const: Dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        self.shapes: Dict[str, Tuple[int, ...]] = {}
+        for vi in list(graph.input) + list(graph.value_info) + list(graph.output):
+            dims = vi.type.tensor_type.shape.dim
+            self.shapes[vi.name] = tuple(int(d.dim_value) if d.dim_value > 0 else 1 for d in dims)
+        self.nhwc = any(n.domain.endswith("channels_last") for n in graph.node)
+        self.source: Dict[str, Src] = {}
+        self.layers: List[Layer] = []
+        self.by_name: Dict[str, Layer] = {}
+        self.consumers: Dict[str, int] = {}
+        for node in graph.node:
+            for name in node.input:
+                self.consumers[name] = self.consumers.get(name, 0) + 1
+
+    # ----------------------------------------------------------------------------- helpers
+    def chw(self, tensor: str, nhwc: bool) -> Tuple[int, int, int]:
+        shape = self.shapes.get(tensor)
+        if shape is None:
+            raise CodesignError(f"ONNX tensor '{tensor}' has no shape; run onnx shape inference (or qonnx "
+                                f"cleanup) on the file first")
+        dims = list(shape[1:])
+        if len(dims) == 1:
+            return dims[0], 1, 1
+        if len(dims) == 2:
+            return (dims[1], 1, dims[0]) if nhwc else (dims[0], 1, dims[1])
+        if len(dims) == 3:
+            return (dims[2], dims[0], dims[1]) if nhwc else (dims[0], dims[1], dims[2])
+        raise CodesignError(f"ONNX tensor '{tensor}' has rank {len(shape)}; the simulator maps rank 2-4 tensors")
+
+    def weight(self, tensor: str) -> Optional[np.ndarray]:
+        return self.const.get(tensor)
+
+    def dynamic(self, node) -> List[str]:
+        return [t for t in node.input if t in self.source]
+
+    def add(self, layer: Layer, output: str) -> None:
+        self.layers.append(layer)
+        self.by_name[layer.name] = layer
+        self.source[output] = (layer.name, layer.out_shape)
+
+    def simple(self, node, op: str, out_shape=None, **kw) -> None:
+        ins = self.dynamic(node)
+        producers = tuple(dict.fromkeys(self.source[t][0] for t in ins if self.source[t][0]))
+        in_shape = self.source[ins[0]][1]
+        self.add(Layer(self.name(node), op, producers, in_shape, out_shape or in_shape, **kw), node.output[0])
+
+    def name(self, node) -> str:
+        base = node.name or f"{node.op_type}_{len(self.layers)}"
+        return base if base not in self.by_name else f"{base}_{len(self.layers)}"
+
+    # ----------------------------------------------------------------------------- ops
+    def conv(self, node, nhwc: bool) -> None:
+        x = self.dynamic(node)[0]
+        w = self.weight(node.input[1])
+        if w is None:
+            raise CodesignError(f"Conv '{node.name}': weights are not a constant initializer")
+        a = _attrs(node)
+        kernel = [int(k) for k in a.get("kernel_shape", w.shape[2:])]
+        strides = [int(s) for s in a.get("strides", [1] * len(kernel))]
+        kernel, strides = ([1] + kernel, [1] + strides) if len(kernel) == 1 else (kernel, strides)
+        producer, in_shape = self.source[x]
+        bias = int(np.prod(self.const[node.input[2]].shape)) if len(node.input) > 2 and node.input[2] in self.const else 0
+        self.add(Layer(self.name(node), "conv", (producer,) if producer else (), in_shape,
+                       self.chw(node.output[0], nhwc), kernel=tuple(kernel), stride=tuple(strides),
+                       groups=int(a.get("group", 1)), weights=int(w.size), nonzero_weights=int(np.count_nonzero(w)),
+                       bias=bias), node.output[0])
+
+    def dense(self, node) -> None:
+        ins = self.dynamic(node)
+        if len(ins) != 1:
+            raise CodesignError(f"{node.op_type} '{node.name}' multiplies two activations; only products with "
+                                f"constant weights are supported")
+        w = self.weight(node.input[1]) if node.input[0] == ins[0] else self.weight(node.input[0])
+        if w is None or w.ndim != 2:
+            raise CodesignError(f"{node.op_type} '{node.name}': weights are not a constant 2-D initializer")
+        trans_b = node.op_type == "Gemm" and int(_attrs(node).get("transB", 0))
+        n_out = w.shape[0] if trans_b else w.shape[1]
+        producer, in_shape = self.source[ins[0]]
+        bias = int(self.const[node.input[2]].size) if len(node.input) > 2 and node.input[2] in self.const else 0
+        self.add(Layer(self.name(node), "dense", (producer,) if producer else (), in_shape, (int(n_out), 1, 1),
+                       weights=int(w.size), nonzero_weights=int(np.count_nonzero(w)), bias=bias), node.output[0])
+
+    def norm(self, node) -> None:
+        x = self.dynamic(node)[0]
+        producer = self.source[x][0]
+        prev = self.by_name.get(producer) if producer else None
+        if prev is not None and prev.op in ("conv", "dense") and self.consumers.get(x, 0) == 1:
+            self.source[node.output[0]] = self.source[x]     # folded, as hls4ml does
+        else:
+            self.simple(node, "bn")
+
+    def pool(self, node, nhwc: bool) -> None:
+        a = _attrs(node)
+        kernel = [int(k) for k in a["kernel_shape"]]
+        strides = [int(s) for s in a.get("strides", kernel)]
+        kernel, strides = ([1] + kernel, [1] + strides) if len(kernel) == 1 else (kernel, strides)
+        self.simple(node, POOL_OPS[node.op_type], self.chw(node.output[0], nhwc), kernel=tuple(kernel),
+                    stride=tuple(strides))
+
+    def global_pool(self, node) -> None:
+        c, h, w = self.source[self.dynamic(node)[0]][1]
+        self.simple(node, "globalpool", (c, 1, 1), kernel=(h, w), stride=(h, w))
+
+    def elementwise(self, node) -> None:
+        ins = self.dynamic(node)
+        if len(ins) == 1:       # bias add, scaling by a constant: folded into the producer
+            self.source[node.output[0]] = self.source[ins[0]]
+        elif node.op_type in ("Add", "Sum", "Sub"):
+            self.simple(node, "add")
+        else:
+            self.simple(node, "mul")
+
+    def concat(self, node) -> None:
+        ins = self.dynamic(node)
+        c, h, w = self.source[ins[0]][1]
+        total = sum(self.source[t][1][0] for t in ins)
+        self.simple(node, "concat", (total, h, w))
+
+    def node(self, node) -> None:
+        op = node.op_type
+        nhwc = self.nhwc or node.domain.endswith("channels_last")
+        ins = self.dynamic(node)
+        if not ins:                 # constant sub-graph (weights behind Quant, shape arithmetic)
+            if op in CONST_PASS and node.input and node.input[0] in self.const:
+                self.const[node.output[0]] = self.const[node.input[0]]
+            elif op == "Constant":
+                from onnx import numpy_helper
+                self.const[node.output[0]] = numpy_helper.to_array(_attrs(node)["value"])
+            return
+        if op in PASS_OPS:
+            self.source[node.output[0]] = self.source[ins[0]]
+        elif op == "Conv":
+            self.conv(node, nhwc)
+        elif op in ("Gemm", "MatMul"):
+            self.dense(node)
+        elif op == "BatchNormalization":
+            self.norm(node)
+        elif op in ACT_OPS:
+            self.simple(node, "act")
+        elif op in ("Softmax", "LogSoftmax"):
+            self.simple(node, "softmax")
+        elif op in POOL_OPS:
+            self.pool(node, nhwc)
+        elif op in ("GlobalAveragePool", "GlobalMaxPool", "ReduceMean"):
+            self.global_pool(node)
+        elif op in ("Add", "Sum", "Sub", "Mul", "Div"):
+            self.elementwise(node)
+        elif op == "Concat":
+            self.concat(node)
+        else:
+            raise CodesignError(f"ONNX op '{op}' (node '{node.name}') is not supported by the simulator; "
+                                f"supported: {', '.join(SUPPORTED)}")
+
+    def run(self) -> Tuple[List[Layer], Tuple[int, ...]]:
+        inputs = [i for i in self.graph.input if i.name not in self.const]
+        if len(inputs) != 1:
+            raise CodesignError(f"the ONNX graph has {len(inputs)} inputs; the simulator maps single-input networks")
+        rank = len(self.shapes.get(inputs[0].name, ()))
+        shape = self.chw(inputs[0].name, self.nhwc and rank >= 3)
+        self.source[inputs[0].name] = (None, shape)
+        for node in self.graph.node:
+            self.node(node)
+        return self.layers, shape
+
+
+def network_from_onnx(path: str | Path, name: Optional[str] = None) -> Network:
+    """The :class:`Network` of an ONNX file (any producer; NCHW or qonnx channels-last)."""
+    path = Path(path)
+    layers, in_shape = _Parser(_load(path)).run()
+    return Network(name or path.stem, tuple(layers), tuple(in_shape), f"onnx:{path}")

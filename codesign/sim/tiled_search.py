@@ -1,0 +1,158 @@
+"""Design-space search of the tiled accelerator: unroll factors under the DSP (and LUT) budget and a
+split of the block-RAM budget between the three ping-pong buffers.
+
+Zhang FPGA'15 picks one unified (Tm, Tn) for all layers; Ma FPGA'17 one (Pox, Poy, Pof). Both
+families are enumerated (``unroll='auto'``), ranked by total compute cycles, and the best few are
+evaluated with the full tiling/DRAM model for each buffer split; the design with the lowest network
+latency wins (ties: fewer DRAM bytes). Results are cached per (network, device, precision, options).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+from ..errors import ConfigError
+from .device import Device
+from .layers import Network
+from .mapping import Mapping
+from .precision import Precision
+
+FACTORS = (1, 2, 3, 4, 6, 7, 8, 12, 14, 16, 24, 28, 32, 48, 56, 64, 96, 112, 128, 192, 256, 384, 512)
+SPATIAL = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16)
+SPLITS = ((1 / 3, 1 / 3, 1 / 3), (0.5, 0.25, 0.25), (0.25, 0.5, 0.25), (0.25, 0.25, 0.5), (0.45, 0.45, 0.1),
+          (0.15, 0.7, 0.15), (0.7, 0.15, 0.15))
+TOP_UNROLLS = 4
+_CACHE: Dict[tuple, "TiledDesign"] = {}
+
+
+@dataclass(frozen=True)
+class TiledDesign:
+    pof: int
+    pif: int
+    pox: int
+    poy: int
+    cap_in: int       # blocks per buffer (both ping-pong copies)
+    cap_w: int
+    cap_out: int
+    family: str = "fixed"
+
+    @property
+    def macs(self) -> int:
+        return self.pof * self.pif * self.pox * self.poy
+
+    def arrays(self) -> Dict[str, np.ndarray]:
+        return {k: np.array([getattr(self, k)]) for k in ("pof", "pif", "pox", "poy", "cap_in", "cap_w", "cap_out")}
+
+    def describe(self) -> dict:
+        return {"unroll": {"Pof": self.pof, "Pif": self.pif, "Pox": self.pox, "Poy": self.poy},
+                "mac_units": self.macs, "family": self.family,
+                "buffer_blocks": {"input": self.cap_in, "weight": self.cap_w, "output": self.cap_out}}
+
+
+def dsp_per_mac(p: Precision, device: Device) -> float:
+    if p.is_float:
+        return device.fp32_dsp_per_mac
+    if p.widest <= 8:
+        return 1.0 / device.int8_mults_per_dsp
+    a, b = device.mult_width
+    blocks = math.ceil(max(p.weight_bits, p.act_bits) / a) * math.ceil(min(p.weight_bits, p.act_bits) / b)
+    return 1.0 / device.fixed_mults_per_dsp if blocks == 1 else float(blocks)
+
+
+def environment(device: Device, m: Mapping) -> Dict[str, float]:
+    p = m.precision
+    return {"f": m.clock_hz(device), "bw": device.dram_bytes_per_s, "a_bytes": p.act_bytes, "w_bytes": p.weight_bytes,
+            "a_bits": float(p.act_bits), "w_bits": float(p.weight_bits), "block_bits": device.bram_block_bits,
+            "zero_skip": bool(m.zero_skip), "index_bits": device.cal("tiled.zero_skip_index_bits"),
+            "overhead": device.cal("tiled.tile_overhead_cycles")}
+
+
+def _unrolls(family: str, max_macs: int, net: Network) -> List[Tuple[int, int, int, int, str]]:
+    a = net.arrays
+    mac = a.mask("conv", "dense")
+    max_of, max_if = int(a.cout[mac].max()), int((a.cin // a.groups)[mac].max())
+    max_x, max_y = int(a.out_w[mac].max()), int(a.out_h[mac].max())
+    out = []
+    if family in ("auto", "ma"):
+        out += [(f, 1, s, s, "ma") for f in FACTORS for s in SPATIAL
+                if f <= max(max_of, 1) * 2 and s <= max(max_x, max_y) and f * s * s <= max_macs]
+    if family in ("auto", "zhang"):
+        out += [(f, n, 1, 1, "zhang") for f in FACTORS for n in FACTORS
+                if f <= max(max_of, 1) * 2 and n <= max(max_if, 1) * 2 and f * n <= max_macs and n > 1]
+    if not out:
+        raise ConfigError(f"no {family} unrolling fits {max_macs} MAC units on this device; use a smaller precision "
+                          f"or another device")
+    best = max(u[0] * u[1] * u[2] * u[3] for u in out)
+    return [u for u in out if u[0] * u[1] * u[2] * u[3] >= best / 2]
+
+
+def _rank_by_cycles(net: Network, units: List[tuple]) -> List[tuple]:
+    a = net.arrays
+    mac = a.mask("conv", "dense")
+    dense = a.mask("dense")
+    nif = np.where(dense, a.n_in, a.cin // a.groups)[mac]
+    nox, noy = np.where(dense, 1, a.out_w)[mac], np.where(dense, 1, a.out_h)[mac]
+    k2 = np.where(dense, 1, a.kh * a.kw)[mac]
+    nof, g = (a.cout // a.groups)[mac], a.groups[mac]
+    u = np.array([x[:4] for x in units], dtype=float)
+    cyc = (k2 * g * np.ceil(nof / u[:, :1]) * np.ceil(nif / u[:, 1:2]) * np.ceil(nox / u[:, 2:3]) *
+           np.ceil(noy / u[:, 3:4])).sum(axis=1)
+    order = np.lexsort((u.prod(axis=1), cyc))
+    return [units[i] for i in order[:TOP_UNROLLS]]
+
+
+def _budgets(device: Device, m: Mapping) -> Tuple[int, float]:
+    per_mac = dsp_per_mac(m.precision, device)
+    kind = "float" if m.precision.is_float else "fixed"
+    by_dsp = device.dsp * device.cal("tiled.dsp_budget_fraction") / per_mac
+    by_lut = (device.lut * 0.9 - device.cal("tiled.lut_base")) / device.cal(f"tiled.lut_per_mac_{kind}")
+    return max(1, int(min(by_dsp, by_lut))), device.bram * device.cal("tiled.bram_budget_fraction")
+
+
+def _designs(units: List[tuple], bram_budget: float) -> List["TiledDesign"]:
+    out = []
+    for pof, pif, pox, poy, fam in units:
+        for s_in, s_w, s_out in SPLITS:
+            caps = [int(bram_budget * s) for s in (s_in, s_w, s_out)]
+            if caps[0] >= pif * pox * poy and caps[1] >= pof * pif and caps[2] >= pof:
+                out.append(TiledDesign(pof, pif, pox, poy, *caps, family=fam))
+    return out
+
+
+def search_design(net: Network, device: Device, m: Mapping) -> "TiledDesign":
+    """The fastest design for ``net`` on ``device`` (cached)."""
+    from .tiled import passes, problems
+    from .tiled_model import evaluate
+
+    key = (net.signature, device.name, device.path, m.precision.label, m.zero_skip, m.unroll, m.clock_mhz)
+    if key in _CACHE:
+        return _CACHE[key]
+    max_macs, bram_budget = _budgets(device, m)
+    if isinstance(m.unroll, tuple):
+        units = [(*m.unroll, "fixed")]
+    else:
+        units = _rank_by_cycles(net, _unrolls(m.unroll, max_macs, net))
+    designs = _designs(units, bram_budget)
+    if not designs:
+        raise ConfigError(f"the unrolling {units[0][:4]} needs more {device.bram_kind} banks than "
+                          f"{device.name} offers; choose smaller unroll factors")
+    env = environment(device, m)
+    prob, index, counts = problems(net, m.zero_skip)
+    arrays = {k: np.array([getattr(d, k) for d in designs]) for k in designs[0].arrays()}
+    best = evaluate(prob, arrays, env)
+    mac_time = (best["time"] * counts[None, :]).sum(axis=1)
+    mac_bytes = ((best["read"] + best["write"]) * counts[None, :]).sum(axis=1)
+    lanes = {d.pof * d.pox * d.poy: d for d in designs}
+    by_lanes = {n: passes(net, d, env)["time"].sum() for n, d in lanes.items()}
+    pass_time = np.array([by_lanes[d.pof * d.pox * d.poy] for d in designs])
+    total = mac_time + pass_time
+    if not np.isfinite(total).any():
+        raise ConfigError(f"no tiling of the network fits the {device.bram_kind} budget of {device.name}")
+    choice = designs[int(np.lexsort((mac_bytes, total))[0])]
+    if len(_CACHE) > 4096:
+        _CACHE.clear()
+    _CACHE[key] = choice
+    return choice

@@ -1,0 +1,224 @@
+"""Layers of a PyTorch model, traced once with torch.fx and shaped by one forward pass of zeros.
+
+Works on zoo models, loaded checkpoints (grown, pruned or compacted: shapes are read from the live
+tensors) and any ``nn.Module`` built from the supported pieces. An op the simulator cannot map is
+a one-line error naming it.
+"""
+from __future__ import annotations
+
+import operator
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.fx.passes.shape_prop import ShapeProp
+
+from ..errors import CodesignError
+from .layers import Layer, Network
+
+ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.ELU, nn.GELU, nn.SiLU,
+               nn.Hardswish, nn.Hardsigmoid, nn.Softplus, nn.PReLU)
+PASS_MODULES = (nn.Flatten, nn.Identity, nn.Dropout, nn.Dropout2d, nn.Unflatten)
+NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+ACT_FUNCS = {F.relu, torch.relu, F.relu6, torch.sigmoid, F.sigmoid, torch.tanh, F.tanh, F.leaky_relu, F.gelu,
+             F.silu, F.hardtanh, F.elu}
+PASS_FUNCS = {torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, F.dropout}
+ADD_FUNCS = {operator.add, operator.iadd, torch.add}
+MUL_FUNCS = {operator.mul, operator.imul, torch.mul}
+PASS_METHODS = {"view", "reshape", "flatten", "contiguous", "squeeze", "unsqueeze", "clone", "detach"}
+ACT_METHODS = {"relu", "sigmoid", "tanh", "relu_"}
+SUPPORTED = ("Conv1d/Conv2d, Linear, BatchNorm, ReLU-family activations, MaxPool/AvgPool/AdaptiveAvgPool, "
+             "Flatten/Identity/Dropout, Softmax, +, *, torch.cat")
+
+
+def _chw(node: fx.Node) -> Tuple[int, int, int]:
+    meta = node.meta.get("tensor_meta")
+    if meta is None or not hasattr(meta, "shape"):
+        raise CodesignError(f"cannot simulate node '{node.name}': its output is not a single tensor")
+    dims = [int(d) for d in meta.shape[1:]]
+    if len(dims) == 1:
+        return dims[0], 1, 1
+    if len(dims) == 2:
+        return dims[0], 1, dims[1]
+    if len(dims) == 3:
+        return dims[0], dims[1], dims[2]
+    raise CodesignError(f"cannot simulate node '{node.name}': {len(dims) + 1}-D tensors are not supported")
+
+
+class _Tracer:
+    def __init__(self, gm: fx.GraphModule):
+        self.gm = gm
+        self.modules = dict(gm.named_modules())
+        self.layers: List[Layer] = []
+        self.by_name: Dict[str, Layer] = {}
+        self.source: Dict[str, Tuple[Optional[str], Tuple[int, int, int]]] = {}  # node → (layer, shape seen)
+
+    def add(self, layer: Layer, node: fx.Node) -> None:
+        self.layers.append(layer)
+        self.by_name[layer.name] = layer
+        self.source[node.name] = (layer.name, layer.out_shape)
+
+    def alias(self, node: fx.Node, arg: fx.Node) -> None:
+        self.source[node.name] = self.source[arg.name]
+
+    def tensor_args(self, node: fx.Node) -> List[fx.Node]:
+        flat = list(node.args) + list(node.kwargs.values())
+        out = []
+        for a in flat:
+            items = a if isinstance(a, (list, tuple)) else [a]
+            out += [x for x in items if isinstance(x, fx.Node) and x.name in self.source]
+        return out
+
+    def simple(self, node: fx.Node, op: str, name: str, **kw) -> None:
+        args = self.tensor_args(node)
+        producers = tuple(dict.fromkeys(self.source[a.name][0] for a in args if self.source[a.name][0]))
+        in_shape = self.source[args[0].name][1] if args else _chw(node)
+        self.add(Layer(name, op, producers, in_shape, _chw(node), **kw), node)
+
+    # ----------------------------------------------------------------------------- modules
+    def module(self, node: fx.Node) -> None:
+        mod = self.modules[node.target]
+        name = str(node.target)
+        arg = self.tensor_args(node)[0]
+        if isinstance(mod, PASS_MODULES):
+            return self.alias(node, arg)
+        if isinstance(mod, (nn.Conv1d, nn.Conv2d)):
+            return self.conv(node, mod, name, arg)
+        if isinstance(mod, nn.Linear):
+            return self.dense(node, mod, name, arg)
+        if isinstance(mod, NORMS):
+            return self.norm(node, name, arg)
+        if isinstance(mod, ACTIVATIONS):
+            return self.simple(node, "act", name)
+        if isinstance(mod, (nn.Softmax, nn.LogSoftmax)):
+            return self.simple(node, "softmax", name)
+        if isinstance(mod, (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d)):
+            op = "maxpool" if isinstance(mod, (nn.MaxPool1d, nn.MaxPool2d)) else "avgpool"
+            one_d = isinstance(mod, (nn.MaxPool1d, nn.AvgPool1d))
+            return self.simple(node, op, name, kernel=_pair(mod.kernel_size, one_d),
+                               stride=_pair(mod.stride or mod.kernel_size, one_d))
+        if isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool1d)):
+            return self.adaptive(node, name, arg)
+        raise CodesignError(f"cannot simulate module '{name}' ({type(mod).__name__}); supported: {SUPPORTED}")
+
+    def conv(self, node, mod, name, arg) -> None:
+        one_d = isinstance(mod, nn.Conv1d)
+        producer, in_shape = self.source[arg.name]
+        w = mod.weight.detach()
+        self.add(Layer(name, "conv", (producer,) if producer else (), in_shape, _chw(node),
+                       kernel=_pair(mod.kernel_size, one_d), stride=_pair(mod.stride, one_d), groups=mod.groups,
+                       weights=w.numel(), nonzero_weights=int(torch.count_nonzero(w)),
+                       bias=0 if mod.bias is None else mod.bias.numel()), node)
+
+    def dense(self, node, mod, name, arg) -> None:
+        producer, in_shape = self.source[arg.name]
+        if in_shape[0] * in_shape[1] * in_shape[2] != mod.in_features:
+            raise CodesignError(f"cannot simulate '{name}': Linear applied along one axis of a "
+                                f"{in_shape} tensor (only Linear on flattened inputs is supported)")
+        w = mod.weight.detach()
+        self.add(Layer(name, "dense", (producer,) if producer else (), in_shape, (mod.out_features, 1, 1),
+                       weights=w.numel(), nonzero_weights=int(torch.count_nonzero(w)),
+                       bias=0 if mod.bias is None else mod.bias.numel()), node)
+
+    def norm(self, node, name, arg) -> None:
+        producer, _ = self.source[arg.name]
+        prev = self.by_name.get(producer) if producer else None
+        if prev is not None and prev.op in ("conv", "dense") and len(arg.users) == 1 and arg.target == prev.name:
+            return self.alias(node, arg)      # folded into the convolution, as ONNX export and hls4ml do
+        self.simple(node, "bn", name)
+
+    def adaptive(self, node, name, arg) -> None:
+        c, h, w = self.source[arg.name][1]
+        oc, oh, ow = _chw(node)
+        if oh * ow == 1:
+            return self.simple(node, "globalpool", name, kernel=(h, w), stride=(h, w))
+        if h % oh or w % ow:
+            raise CodesignError(f"cannot simulate '{name}': adaptive pooling {h}x{w} -> {oh}x{ow} is not a "
+                                f"whole-window pooling")
+        self.simple(node, "avgpool", name, kernel=(h // oh, w // ow), stride=(h // oh, w // ow))
+
+    # ----------------------------------------------------------------------------- functions / methods
+    def function(self, node: fx.Node) -> None:
+        args = self.tensor_args(node)
+        fn = node.target
+        if fn in PASS_FUNCS or (fn in ADD_FUNCS | MUL_FUNCS and len(args) == 1):
+            return self.alias(node, args[0])
+        if fn in ADD_FUNCS:
+            return self.simple(node, "add", node.name)
+        if fn in MUL_FUNCS:
+            return self.simple(node, "mul", node.name)
+        if fn in ACT_FUNCS:
+            return self.simple(node, "act", node.name)
+        if fn in (F.softmax, torch.softmax, F.log_softmax):
+            return self.simple(node, "softmax", node.name)
+        if fn is torch.cat:
+            return self.simple(node, "concat", node.name)
+        if fn in (F.adaptive_avg_pool2d, F.adaptive_max_pool2d):
+            return self.adaptive(node, node.name, args[0])
+        if fn is getattr and not args:
+            return None
+        raise CodesignError(f"cannot simulate function '{getattr(fn, '__name__', fn)}' (node '{node.name}'); "
+                            f"supported: {SUPPORTED}")
+
+    def method(self, node: fx.Node) -> None:
+        args = self.tensor_args(node)
+        if node.target in PASS_METHODS:
+            return self.alias(node, args[0])
+        if node.target in ACT_METHODS:
+            return self.simple(node, "act", node.name)
+        if node.target in ("size", "dim"):
+            return None
+        if node.target == "mean" and _chw(node)[1:] == (1, 1):
+            c, h, w = self.source[args[0].name][1]
+            return self.simple(node, "globalpool", node.name, kernel=(h, w), stride=(h, w))
+        raise CodesignError(f"cannot simulate tensor method '.{node.target}()' (node '{node.name}'); "
+                            f"supported: {SUPPORTED}")
+
+    def run(self) -> List[Layer]:
+        for node in self.gm.graph.nodes:
+            if node.op == "placeholder":
+                self.source[node.name] = (None, _chw(node))
+            elif node.op == "call_module":
+                self.module(node)
+            elif node.op == "call_function":
+                self.function(node)
+            elif node.op == "call_method":
+                self.method(node)
+            elif node.op == "get_attr":
+                raise CodesignError(f"cannot simulate '{node.target}': parameters used outside a module")
+        return self.layers
+
+
+def _pair(value, one_d: bool) -> Tuple[int, int]:
+    if isinstance(value, (tuple, list)):
+        return (1, int(value[0])) if one_d else (int(value[0]), int(value[-1]))
+    return (1, int(value)) if one_d else (int(value), int(value))
+
+
+def network_from_model(model: nn.Module, in_shape: Optional[Sequence[int]] = None, name: Optional[str] = None,
+                       source: Optional[str] = None) -> "Network":
+    """The :class:`Network` of a PyTorch model (``in_shape`` defaults to the zoo spec's)."""
+    spec = getattr(model, "codesign_spec", None) or {}
+    in_shape = tuple(in_shape or spec.get("in_shape") or ())
+    if not in_shape:
+        raise CodesignError("network_from_model needs in_shape=(C, H, W) for a model that is not from the zoo")
+    try:
+        gm = fx.symbolic_trace(model)
+    except Exception as err:  # fx raises many types for untraceable control flow
+        raise CodesignError(f"cannot trace the model with torch.fx ({type(err).__name__}: "
+                            f"{str(err).splitlines()[0]}); export it to ONNX and use --onnx") from None
+    first = next(model.parameters(), None)
+    dtype = first.dtype if first is not None else torch.float32
+    was_training = model.training
+    try:
+        gm.eval()
+        with torch.no_grad():
+            ShapeProp(gm).propagate(torch.zeros(1, *in_shape, dtype=dtype))
+    finally:
+        model.train(was_training)
+    layers = _Tracer(gm).run()
+    label = name or spec.get("name") or type(model).__name__
+    meta = {"width": spec.get("width")} if spec else {}
+    return Network(label, tuple(layers), in_shape, source or (f"zoo:{spec['name']}" if spec else "torch"), meta)
