@@ -84,6 +84,8 @@ def simulate(
     unroll: str = typer.Option("auto", help="tiled: auto, ma (Pox x Poy x Pof), zhang (Tm x Tn) or fixed "
                                             "Pof,Pif,Pox,Poy."),
     zero_skip: bool = typer.Option(False, "--zero-skip", help="tiled: model an idealised zero-skipping engine."),
+    dram_layout: str = typer.Option("packed", help="tiled: packed, or aligned (channels padded to the array's "
+                                                   "Pof-wide DRAM words)."),
     out: Optional[Path] = typer.Option(None, help="Report folder (default runs/sim/<model>-<device>-<template>)."),
     plot: bool = typer.Option(True, "--plot/--no-plot", help="Write roofline.png."),
     all_layers: bool = typer.Option(False, "--all-layers", help="Show every layer in the terminal table."),
@@ -93,7 +95,8 @@ def simulate(
 
     source, label = _source(model, checkpoint, onnx)
     mapping = Mapping(template=template, reuse_factor=reuse_factor, precision=precision, strategy=strategy,
-                      io_type=io_type, clock_mhz=clock_mhz, zero_skip=zero_skip, unroll=unroll)
+                      io_type=io_type, clock_mhz=clock_mhz, zero_skip=zero_skip, unroll=unroll,
+                      dram_layout=dram_layout)
     report = estimate(source, device, mapping, width=width)
     data = report.to_dict()
     console.print(_layer_table(data, all_layers))

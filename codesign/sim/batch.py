@@ -36,6 +36,7 @@ class DesignPoint:
     clock_mhz: Optional[float] = None
     zero_skip: bool = False
     unroll: str = "auto"
+    dram_layout: str = "packed"
 
 
 @lru_cache(maxsize=256)
@@ -44,9 +45,10 @@ def _device(name: str) -> Device:
 
 
 @lru_cache(maxsize=65536)
-def _mapping(template, reuse_factor, precision, strategy, io_type, clock_mhz, zero_skip, unroll) -> Mapping:
+def _mapping(template, reuse_factor, precision, strategy, io_type, clock_mhz, zero_skip, unroll,
+             dram_layout) -> Mapping:
     return Mapping(template=template, reuse_factor=reuse_factor, precision=precision, strategy=strategy,
-                   io_type=io_type, clock_mhz=clock_mhz, zero_skip=zero_skip, unroll=unroll)
+                   io_type=io_type, clock_mhz=clock_mhz, zero_skip=zero_skip, unroll=unroll, dram_layout=dram_layout)
 
 
 def evaluate_point(point: DesignPoint, networks: MappingT[str, Network]) -> Dict:
@@ -55,7 +57,7 @@ def evaluate_point(point: DesignPoint, networks: MappingT[str, Network]) -> Dict
     net = networks[point.model]
     dev = _device(point.device)
     m = _mapping(point.template, point.reuse_factor, point.precision, point.strategy, point.io_type,
-                 point.clock_mhz, point.zero_skip, point.unroll)
+                 point.clock_mhz, point.zero_skip, point.unroll, point.dram_layout)
     costs = template_costs(net, dev, m)
     return {**asdict(point), **summarize(net, dev, costs, energy(costs, dev, m.precision))}
 

@@ -3,8 +3,8 @@
 One engine per layer, all weights on chip, no DRAM traffic. Per layer:
 
 - multipliers = ceil(n_w / RF) - n_zeros // RF, zeros subtracted under the Latency strategy (the
-  weights are constants HLS removes) and under Resource only at RF 1 (hls4ml's estimator); the RF
-  is first moved to the closest valid one, as hls4ml does (:mod:`codesign.sim.hls_rules`);
+  weights are constants HLS removes) and under Resource only at RF 1 (hls4ml's estimator); under
+  Resource the RF is first moved to the closest valid one, as hls4ml does (:mod:`codesign.sim.hls_rules`);
 - DSP = multipliers × DSPs per multiplier (0 below 9 weight bits: LUT multipliers);
 - io_stream: a convolution reads one input pixel per RF cycles (H_in·W_in·RF + depth cycles); pooling
   and activations one pixel per cycle; layers run concurrently (DATAFLOW), so the network's interval
@@ -33,12 +33,14 @@ from .mapping import Mapping
 ELEMENTWISE = ("act", "bn", "add", "mul", "concat")
 
 
-def _reuse_factors(net: Network, rf: int) -> Tuple[np.ndarray, List[str]]:
+def _reuse_factors(net: Network, rf: int, strategy: str) -> Tuple[np.ndarray, List[str]]:
+    """hls4ml's Vivado backend moves the RF to the closest valid one under the Resource strategy only
+    (vivado_backend.py init_dense/init_conv*); the Latency strategy uses it as given."""
     a = net.arrays
     used = np.ones(len(net), dtype=np.int64)
     changed = []
     for i in np.flatnonzero(a.mask("conv", "dense")):
-        r = hls_rules.closest_reuse_factor(int(a.n_in[i]), int(a.n_out[i]), rf)
+        r = hls_rules.closest_reuse_factor(int(a.n_in[i]), int(a.n_out[i]), rf) if strategy == "Resource" else rf
         used[i] = r
         if r != rf:
             changed.append(f"{net.layers[i].name}: {r}")
@@ -153,7 +155,7 @@ def dataflow_costs(net: Network, device: Device, m: Mapping) -> Costs:
     a, p, cal = net.arrays, m.precision, device.calibration
     io = m.resolved_io_type(net)
     stream = io == "io_stream"
-    rf, changed = _reuse_factors(net, m.reuse_factor)
+    rf, changed = _reuse_factors(net, m.reuse_factor, m.strategy)
     mults = _multipliers(net, m, rf, stream)
     dpm = hls_rules.dsp_per_mult(p.weight_bits, p.act_bits, p.is_float, device)
     bram, lut, ff, onchip = _memory_and_logic(net, m, device, mults, dpm, rf, stream)
@@ -171,8 +173,8 @@ def dataflow_costs(net: Network, device: Device, m: Mapping) -> Costs:
     f = m.clock_hz(device)
     warnings = []
     if changed:
-        warnings.append(f"reuse factor {m.reuse_factor} is not valid for every layer; hls4ml uses the closest "
-                        f"valid one: {', '.join(changed)}")
+        warnings.append(f"reuse factor {m.reuse_factor} is not valid for every layer under the Resource strategy; "
+                        f"hls4ml uses the closest valid one: {', '.join(changed)}")
     limit = cal["dataflow.unroll_limit"]
     big = [l.name for l, nm in zip(net.layers, mults) if m.strategy == "Latency" and nm > limit]
     if big:

@@ -2,7 +2,8 @@
 
 ``dataflow`` is what hls4ml generates (one engine per layer, weights on chip); ``tiled`` is a
 loop-tiled accelerator streaming weights and feature maps from DRAM (Zhang FPGA'15 / Ma FPGA'17).
-Reuse factor, strategy and I/O type apply to ``dataflow``; ``unroll`` and ``zero_skip`` to ``tiled``.
+Reuse factor, strategy and I/O type apply to ``dataflow``; ``unroll``, ``zero_skip`` and ``dram_layout``
+to ``tiled``.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ TEMPLATES = ("dataflow", "tiled")
 STRATEGIES = ("Latency", "Resource")
 IO_TYPES = ("auto", "io_parallel", "io_stream")
 UNROLL_FAMILIES = ("auto", "ma", "zhang")
+DRAM_LAYOUTS = ("packed", "aligned")
 Unroll = Union[str, Tuple[int, int, int, int]]
 
 
@@ -52,6 +54,7 @@ class Mapping:
     clock_mhz: Optional[float] = None          # None: the device's default clock
     zero_skip: bool = False                    # tiled only: idealised skipping of zero weights
     unroll: Unroll = "auto"                    # tiled only
+    dram_layout: str = "packed"                # tiled only: "packed" or channel-"aligned" to the array width
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen dataclass normalisation)
@@ -60,6 +63,7 @@ class Mapping:
         set_("io_type", _choice("io type", self.io_type, IO_TYPES))
         set_("precision", parse_precision(self.precision))
         set_("unroll", parse_unroll(self.unroll))
+        set_("dram_layout", _choice("DRAM layout", self.dram_layout, DRAM_LAYOUTS))
         if int(self.reuse_factor) != self.reuse_factor or self.reuse_factor < 1:
             raise ConfigError(f"reuse factor must be an integer >= 1, got {self.reuse_factor}")
         set_("reuse_factor", int(self.reuse_factor))
@@ -92,5 +96,5 @@ class Mapping:
             out.update(reuse_factor=self.reuse_factor, strategy=self.strategy, io_type=self.io_type)
         else:
             out.update(unroll=self.unroll if isinstance(self.unroll, str) else list(self.unroll),
-                       zero_skip=self.zero_skip)
+                       zero_skip=self.zero_skip, dram_layout=self.dram_layout)
         return out

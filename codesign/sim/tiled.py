@@ -35,12 +35,13 @@ def problems(net: Network, zero_skip: bool) -> Tuple[Problems, np.ndarray, np.nd
     rows = np.stack([
         a.cout // g, np.where(dense, a.n_in, a.cin // g), np.where(dense, 1, a.out_w), np.where(dense, 1, a.out_h),
         np.where(dense, 1, a.kh), np.where(dense, 1, a.kw), np.where(dense, 1, a.stride),
-        np.where(dense, 1, a.in_h), np.where(dense, 1, a.in_w), g, np.round(density, 6)], axis=1)[is_mac]
+        np.where(dense, 1, a.in_h), np.where(dense, 1, a.in_w), g, np.round(density, 6),
+        np.array([0 if l.inputs else 1 for l in net.layers])], axis=1)[is_mac]
     uniq, inverse, counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
     index = np.full(len(net), -1)
     index[is_mac] = inverse.ravel()
     cols = uniq.T
-    prob = Problems(*(cols[i] for i in range(10)), density=cols[10])
+    prob = Problems(*(cols[i] for i in range(10)), density=cols[10], first=cols[11])
     return prob, index, counts
 
 
@@ -51,8 +52,9 @@ def passes(net: Network, design: TiledDesign, env: Dict[str, float]) -> Dict[str
     window = np.where(a.mask("maxpool", "avgpool"), a.kh * a.kw, 1)
     ops = np.where(a.mask("globalpool"), a.in_elems, a.out_elems * window)
     is_pass = a.mask(*PASS_OPS)
-    read = np.where(is_pass, a.in_elems * env["a_bytes"], 0.0)
-    write = np.where(is_pass, a.out_elems * env["a_bytes"], 0.0)
+    pad = np.ceil(a.cout / design.pof) * design.pof / a.cout if env["aligned"] else 1.0
+    read = np.where(is_pass, a.in_elems * env["a_bytes"] * pad, 0.0)
+    write = np.where(is_pass, a.out_elems * env["a_bytes"] * pad, 0.0)
     cycles = np.where(is_pass, np.ceil(ops / lanes), 0.0)
     t_comp, t_mem = cycles / env["f"], (read + write) / env["bw"]
     return {"time": np.maximum(t_comp, t_mem), "read": read, "write": write, "cycles": cycles,
@@ -99,6 +101,9 @@ def tiled_costs(net: Network, device: Device, m: Mapping, design: TiledDesign | 
               "density, plus an index per nonzero weight)" if m.zero_skip else
               "unstructured zeros save nothing (no zero skipping; enable the documented --zero-skip option to model it)"),
              "structured pruning shrinks the loops: fewer tiles, fewer cycles and less DRAM traffic",
+             (f"DRAM layout {m.dram_layout}: " + ("channels padded to whole Pof-wide words (maps) and Pof x Pif "
+              "blocks (weights), so channels pruned inside one word save no traffic" if m.dram_layout == "aligned"
+              else "tensors stored densely, traffic scales with the channel counts")),
              "activations, BatchNorm and softmax are fused into the producing pass; pooling and element-wise sums "
              "are separate passes through DRAM")
     return Costs(

@@ -9,12 +9,14 @@ written to DRAM once. Per layer and tile choice (Tof, Tif, Tox, Toy):
 
     compute cycles = K² · ⌈Nif/Pif⌉ · ⌈Nox/Pox⌉ · ⌈Noy/Poy⌉ · ⌈Nof/Pof⌉      (tiles are multiples of P)
     DRAM words     = inputs re-read per output-map tile, weights re-read per pixel tile, unless the
-                     other operand is fully buffered; the cheaper of the two loop orders (Ma FPGA'17)
+                     other operand is fully buffered; the cheaper of the two loop orders (Ma FPGA'17).
+                     With the 'aligned' DRAM layout, channels are padded to whole Pof-wide words
+                     (feature maps) and Pof x Pif blocks (weights); 'packed' stores them densely.
     layer time     = max(compute, DRAM bytes / bandwidth) + first-tile load + last-tile store
                      (double buffering overlaps transfers with compute; Ma's MATLAB model)
 
 The tile choice minimises max(compute, transfer) time, then DRAM bytes, then the fill/drain time,
-under the buffer capacities.
+under the buffer capacities; candidate tiles are P·2^j (j = 0..5) or the whole loop dimension.
 """
 from __future__ import annotations
 
@@ -23,15 +25,18 @@ from typing import Dict
 
 import numpy as np
 
-# tile-count candidates per loop dimension (tile = ⌈N / count⌉ rounded up to a multiple of P)
-N_OF = np.array([1, 2, 4, 8, 16, 32])
-N_IF = np.array([1, 2, 4, 8, 16, 32])
-N_XY = np.array([(1, 1), (1, 2), (2, 2), (2, 4), (4, 4), (4, 8), (8, 8), (8, 16), (16, 16)])
+# Tile-size candidates per loop dimension: the unroll factor times 2^j, or the whole dimension (code
+# FULL). Absolute sizes (not tile counts) keep the model monotone: a smaller layer can always use the
+# clamped tiles of a larger one, so shrinking a layer never makes its best tiling worse.
+FULL = 64
+SIZES = (1, 2, 4, 8, 16, 32, FULL)
+SPATIAL_PAIRS = tuple((x, y) for x in SIZES for y in SIZES
+                      if abs(SIZES.index(x) - SIZES.index(y)) <= 1)
 
 
 def _candidates():
-    g_of, g_if, g_xy = np.meshgrid(N_OF, N_IF, np.arange(len(N_XY)), indexing="ij")
-    xy = N_XY[g_xy.ravel()]
+    g_of, g_if, g_xy = np.meshgrid(SIZES, SIZES, np.arange(len(SPATIAL_PAIRS)), indexing="ij")
+    xy = np.array(SPATIAL_PAIRS)[g_xy.ravel()]
     return g_of.ravel(), g_if.ravel(), xy[:, 0], xy[:, 1]
 
 
@@ -53,6 +58,7 @@ class Problems:
     in_w: np.ndarray
     groups: np.ndarray
     density: np.ndarray
+    first: np.ndarray     # 1 when the layer reads the network input (stored packed by the host)
 
 
 def words_per_block(bits: float, block_bits: int) -> int:
@@ -67,9 +73,9 @@ def blocks(words, banks, bits: float, block_bits: int):
     return banks * np.ceil(2 * np.ceil(words / banks) / per)
 
 
-def _tile(n, p, count):
-    """Tile size: ⌈n / count⌉ rounded up to a multiple of the unroll factor, at most n."""
-    return np.minimum(n, np.ceil(np.ceil(n / count) / p) * p)
+def _tile(n, p, size):
+    """Tile size: ``size`` times the unroll factor (FULL: the whole dimension), at most n."""
+    return np.where(size == FULL, n, np.minimum(n, size * p))
 
 
 def _lexargmin(first, second, third):
@@ -84,7 +90,7 @@ def _lexargmin(first, second, third):
 def evaluate(pr: Problems, d: Dict[str, np.ndarray], env: Dict[str, float]) -> Dict[str, np.ndarray]:
     """Best tiling of every problem on every design. ``d``: arrays of shape (D,) with pof, pif, pox,
     poy and cap_in, cap_w, cap_out (blocks per buffer, both copies). ``env``: f, bw, a_bytes, w_bytes,
-    a_bits, w_bits, block_bits, zero_skip, index_bits, overhead. Returns arrays of shape (D, U)."""
+    a_bits, w_bits, block_bits, zero_skip, index_bits, overhead, aligned. Returns arrays of shape (D, U)."""
     P = {k: np.asarray(v, dtype=float)[:, None, None] for k, v in d.items()}
     U = {k: np.asarray(getattr(pr, k), dtype=float)[None, :, None] for k in Problems.__dataclass_fields__}
     t_of = _tile(U["nof"], P["pof"], CAND_OF[None, None, :])
@@ -101,8 +107,13 @@ def evaluate(pr: Problems, d: Dict[str, np.ndarray], env: Dict[str, float]) -> D
     use_w = blocks(w_tile, P["pof"] * P["pif"], env["w_bits"], bb)
     use_out = blocks(out_tile, P["pof"], env["a_bits"], bb)
     fits = (use_in <= P["cap_in"]) & (use_w <= P["cap_w"]) & (use_out <= P["cap_out"])
-    in_pass = U["nif"] * n_px * t_ix * t_iy                  # input words read once per pass (halo included)
-    w_all = U["nof"] * U["nif"] * U["kh"] * U["kw"]
+    nif_d, nof_d, nif_w = U["nif"], U["nof"], U["nif"]
+    if env["aligned"]:      # channel-vector DRAM layout: maps in Pof-channel words, weights in Pof x Pif blocks
+        nof_d = np.ceil(U["nof"] / P["pof"]) * P["pof"]
+        nif_d = np.where(U["first"] > 0, U["nif"], np.ceil(U["nif"] / P["pof"]) * P["pof"])
+        nif_w = np.ceil(U["nif"] / P["pif"]) * P["pif"]
+    in_pass = nif_d * n_px * t_ix * t_iy                     # input words read once per pass (halo included)
+    w_all = nof_d * nif_w * U["kh"] * U["kw"]
     one_if = n_if == 1
     in_a = in_pass * np.where(one_if, 1, n_of)                          # pixel tiles outer
     w_a = w_all * np.where(one_if & (n_of == 1), 1, n_px)
@@ -113,7 +124,7 @@ def evaluate(pr: Problems, d: Dict[str, np.ndarray], env: Dict[str, float]) -> D
     bytes_b = in_b * env["a_bytes"] + w_b * w_scale
     order_b = bytes_b < bytes_a
     read = np.minimum(bytes_a, bytes_b) * U["groups"]
-    write = U["nof"] * U["nox"] * U["noy"] * env["a_bytes"] * U["groups"]
+    write = nof_d * U["nox"] * U["noy"] * env["a_bytes"] * U["groups"]
     cycles = (U["kh"] * U["kw"] * np.ceil(U["nif"] / P["pif"]) * np.ceil(U["nox"] / P["pox"]) *
               np.ceil(U["noy"] / P["poy"]) * np.ceil(U["nof"] / P["pof"]))
     if env["zero_skip"]:

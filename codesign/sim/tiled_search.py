@@ -4,7 +4,8 @@ split of the block-RAM budget between the three ping-pong buffers.
 Zhang FPGA'15 picks one unified (Tm, Tn) for all layers; Ma FPGA'17 one (Pox, Poy, Pof). Both
 families are enumerated (``unroll='auto'``), ranked by total compute cycles, and the best few are
 evaluated with the full tiling/DRAM model for each buffer split; the design with the lowest network
-latency wins (ties: fewer DRAM bytes). Results are cached per (network, device, precision, options).
+latency wins (ties: fewer DRAM bytes): first over the unrollings with an even buffer split, then over
+the buffer splits of the winner. Results are cached per (network, device, precision, options).
 """
 from __future__ import annotations
 
@@ -67,10 +68,11 @@ def environment(device: Device, m: Mapping) -> Dict[str, float]:
     return {"f": m.clock_hz(device), "bw": device.dram_bytes_per_s, "a_bytes": p.act_bytes, "w_bytes": p.weight_bytes,
             "a_bits": float(p.act_bits), "w_bits": float(p.weight_bits), "block_bits": device.bram_block_bits,
             "zero_skip": bool(m.zero_skip), "index_bits": device.cal("tiled.zero_skip_index_bits"),
-            "overhead": device.cal("tiled.tile_overhead_cycles")}
+            "overhead": device.cal("tiled.tile_overhead_cycles"), "aligned": m.dram_layout == "aligned"}
 
 
-def _unrolls(family: str, max_macs: int, net: Network) -> List[Tuple[int, int, int, int, str]]:
+def _unrolls(family: str, max_macs: int, net: Network, banks_fit) -> List[Tuple[int, int, int, int, str]]:
+    """Unrollings of the family within the MAC budget whose buffer banks fit, at least half the best size."""
     a = net.arrays
     mac = a.mask("conv", "dense")
     max_of, max_if = int(a.cout[mac].max()), int((a.cin // a.groups)[mac].max())
@@ -82,9 +84,10 @@ def _unrolls(family: str, max_macs: int, net: Network) -> List[Tuple[int, int, i
     if family in ("auto", "zhang"):
         out += [(f, n, 1, 1, "zhang") for f in FACTORS for n in FACTORS
                 if f <= max(max_of, 1) * 2 and n <= max(max_if, 1) * 2 and f * n <= max_macs and n > 1]
+    out = [u for u in out if banks_fit(u)]
     if not out:
-        raise ConfigError(f"no {family} unrolling fits {max_macs} MAC units on this device; use a smaller precision "
-                          f"or another device")
+        raise ConfigError(f"no {family} unrolling fits {max_macs} MAC units and the block-RAM banks of this "
+                          f"device; use a smaller precision or another device")
     best = max(u[0] * u[1] * u[2] * u[3] for u in out)
     return [u for u in out if u[0] * u[1] * u[2] * u[3] >= best / 2]
 
@@ -112,46 +115,59 @@ def _budgets(device: Device, m: Mapping) -> Tuple[int, float]:
     return max(1, int(min(by_dsp, by_lut))), device.bram * device.cal("tiled.bram_budget_fraction")
 
 
-def _designs(units: List[tuple], bram_budget: float) -> List["TiledDesign"]:
+def _designs(units: List[tuple], bram_budget: float, splits) -> List["TiledDesign"]:
     out = []
     for pof, pif, pox, poy, fam in units:
-        for s_in, s_w, s_out in SPLITS:
+        for s_in, s_w, s_out in splits:
             caps = [int(bram_budget * s) for s in (s_in, s_w, s_out)]
             if caps[0] >= pif * pox * poy and caps[1] >= pof * pif and caps[2] >= pof:
                 out.append(TiledDesign(pof, pif, pox, poy, *caps, family=fam))
     return out
 
 
-def search_design(net: Network, device: Device, m: Mapping) -> "TiledDesign":
-    """The fastest design for ``net`` on ``device`` (cached)."""
-    from .tiled import passes, problems
+def _best(net: Network, designs: List["TiledDesign"], prob, counts, env) -> "TiledDesign | None":
+    """The design with the lowest network latency (ties: fewer DRAM bytes); None if none fits."""
+    from .tiled import passes
     from .tiled_model import evaluate
 
-    key = (net.signature, device.name, device.path, m.precision.label, m.zero_skip, m.unroll, m.clock_mhz)
-    if key in _CACHE:
-        return _CACHE[key]
-    max_macs, bram_budget = _budgets(device, m)
-    if isinstance(m.unroll, tuple):
-        units = [(*m.unroll, "fixed")]
-    else:
-        units = _rank_by_cycles(net, _unrolls(m.unroll, max_macs, net))
-    designs = _designs(units, bram_budget)
     if not designs:
-        raise ConfigError(f"the unrolling {units[0][:4]} needs more {device.bram_kind} banks than "
-                          f"{device.name} offers; choose smaller unroll factors")
-    env = environment(device, m)
-    prob, index, counts = problems(net, m.zero_skip)
+        return None
     arrays = {k: np.array([getattr(d, k) for d in designs]) for k in designs[0].arrays()}
     best = evaluate(prob, arrays, env)
     mac_time = (best["time"] * counts[None, :]).sum(axis=1)
     mac_bytes = ((best["read"] + best["write"]) * counts[None, :]).sum(axis=1)
     lanes = {d.pof * d.pox * d.poy: d for d in designs}
     by_lanes = {n: passes(net, d, env)["time"].sum() for n, d in lanes.items()}
-    pass_time = np.array([by_lanes[d.pof * d.pox * d.poy] for d in designs])
-    total = mac_time + pass_time
+    total = mac_time + np.array([by_lanes[d.pof * d.pox * d.poy] for d in designs])
     if not np.isfinite(total).any():
-        raise ConfigError(f"no tiling of the network fits the {device.bram_kind} budget of {device.name}")
-    choice = designs[int(np.lexsort((mac_bytes, total))[0])]
+        return None
+    return designs[int(np.lexsort((mac_bytes, total))[0])]
+
+
+def search_design(net: Network, device: Device, m: Mapping) -> "TiledDesign":
+    """The fastest design for ``net`` on ``device`` (cached)."""
+    from .tiled import problems
+
+    key = (net.signature, device.name, device.path, m.precision.label, m.zero_skip, m.unroll, m.clock_mhz,
+           m.dram_layout)
+    if key in _CACHE:
+        return _CACHE[key]
+    max_macs, bram_budget = _budgets(device, m)
+    if isinstance(m.unroll, tuple):
+        units = [(*m.unroll, "fixed")]
+    else:
+        units = _rank_by_cycles(net, _unrolls(m.unroll, max_macs, net,
+                                              lambda u: bool(_designs([u], bram_budget, SPLITS))))
+    env = environment(device, m)
+    prob, index, counts = problems(net, m.zero_skip)
+    # stage 1: every unrolling with an even buffer split; stage 2: every split for the best unrolling
+    first = _best(net, _designs(units, bram_budget, SPLITS[:1]), prob, counts, env)
+    if first is not None:
+        units = [u for u in units if u[:4] == (first.pof, first.pif, first.pox, first.poy)]
+    choice = _best(net, _designs(units, bram_budget, SPLITS), prob, counts, env)
+    if choice is None:
+        raise ConfigError(f"no tiling of the network fits the {device.bram_kind} budget of {device.name} with "
+                          f"unrolling {units[0][:4]}; choose smaller unroll factors or another device")
     if len(_CACHE) > 4096:
         _CACHE.clear()
     _CACHE[key] = choice

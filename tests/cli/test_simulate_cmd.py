@@ -1,0 +1,55 @@
+"""`codesign simulate` end to end (in-process)."""
+import json
+
+import pytest
+
+
+def test_simulate_zoo_model_dataflow(cli, tmp_path):
+    out = tmp_path / "sim"
+    r = cli("simulate", "--model", "jet_mlp", "--device", "xcku115", "--reuse-factor", "2", "--out", out)
+    assert r.code == 0, r.err
+    assert "jet_mlp on xcku115 (dataflow)" in r.out and "fits the device" in r.out
+    data = json.loads((out / "report.json").read_text())
+    assert data["template"]["reuse_factor"] == 2 and (out / "report.md").exists() and (out / "roofline.png").exists()
+
+
+def test_simulate_tiled_width_and_options(cli, tmp_path):
+    r = cli("simulate", "--model", "resnet20", "--width", "0.5", "--device", "zcu102", "--template", "tiled",
+            "--precision", "8", "--unroll", "ma", "--dram-layout", "aligned", "--zero-skip", "--no-plot",
+            "--all-layers", "--out", tmp_path / "t")
+    assert r.code == 0, r.err
+    data = json.loads((tmp_path / "t" / "report.json").read_text())
+    assert data["template"]["design"]["family"] == "ma" and data["template"]["weight_bits"] == 8
+    assert data["model"]["source"] == "zoo:resnet20@width=0.5" and not (tmp_path / "t" / "roofline.png").exists()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_simulate_onnx_and_checkpoint(cli, tmp_path):
+    import torch
+
+    from codesign.checkpoint import save_model
+    from codesign.zoo import create_model
+
+    model = create_model("lenet5", width=0.5, in_shape=(1, 28, 28))
+    save_model(tmp_path / "model.pt", model, source="test")
+    torch.onnx.export(model.eval(), (torch.zeros(1, 1, 28, 28),), str(tmp_path / "m.onnx"), dynamo=False)
+    a = cli("simulate", "--checkpoint", tmp_path / "model.pt", "--device", "pynq-z2", "--out", tmp_path / "a",
+            "--no-plot")
+    b = cli("simulate", "--onnx", tmp_path / "m.onnx", "--device", "pynq-z2", "--out", tmp_path / "b", "--no-plot")
+    assert a.code == 0 and b.code == 0, a.err + b.err
+    ta = json.loads((tmp_path / "a" / "report.json").read_text())["totals"]
+    tb = json.loads((tmp_path / "b" / "report.json").read_text())["totals"]
+    assert ta["macs"] == tb["macs"] and ta["dsp"] == tb["dsp"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--device", "pynq-z2"], "exactly one of --model"),
+    (["--model", "lenet5", "--onnx", "x.onnx", "--device", "pynq-z2"], "exactly one of --model"),
+    (["--model", "lenet6", "--device", "pynq-z2"], "lenet5"),
+    (["--model", "lenet5", "--device", "pynq"], "pynq-z2"),
+    (["--model", "lenet5", "--device", "pynq-z2", "--template", "systolic"], "dataflow, tiled"),
+    (["--model", "lenet5", "--device", "pynq-z2", "--precision", "ap_fixed<>"], "precision"),
+])
+def test_simulate_user_errors_are_one_line(cli, tmp_path, args, message):
+    r = cli("simulate", *args, "--out", tmp_path / "x")
+    assert r.code == 2 and message in r.err and r.err.count("error:") == 1

@@ -1,0 +1,78 @@
+"""Reports: files written atomically, JSON content, Markdown sections, the roofline plot, the API."""
+import json
+
+import pytest
+
+import codesign
+from codesign.sim import Mapping, estimate, write_report
+
+
+def test_public_api_names():
+    assert codesign.estimate is estimate
+    assert codesign.load_device("pynq-z2").name == "xc7z020"
+
+
+def test_write_report_files(tmp_path, nets):
+    report = estimate(nets.chain_cnn(), "xczu9eg", template="tiled")
+    paths = write_report(report, tmp_path / "sim")
+    assert set(paths) == {"json", "markdown", "roofline"}
+    data = json.loads(paths["json"].read_text())
+    assert data["format"] == "codesign.sim/1" and data["template"]["template"] == "tiled"
+    assert len(data["layers"]) == len(report.network) and data["totals"]["latency_s"] > 0
+    assert {"dram", "onchip", "compute", "static", "total"} <= set(data["layers"][0]["energy_j"])
+    assert data["constants"]["dram.energy"]["unit"] == "pJ/bit"
+    md = paths["markdown"].read_text()
+    for section in ("## Totals", "## Energy per inference", "## Resources", "## Layers", "## Device constants used"):
+        assert section in md
+    png = paths["roofline"].read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert not list((tmp_path / "sim").glob(".*.tmp"))
+
+
+def test_dataflow_report_states_zero_handling_and_fit(nets):
+    net = nets.chain_cnn(zeros=0.5)
+    lat = estimate(net, "pynq-z2", Mapping(strategy="Latency"))
+    res = estimate(net, "pynq-z2", Mapping(strategy="Resource", reuse_factor=4))
+    assert any("zeros remove multipliers" in n for n in lat.to_dict()["notes"])
+    assert any("zeros save nothing" in n for n in res.to_dict()["notes"])
+    assert lat.totals["dram_read_bytes"] == 0 and lat.totals["fits"] in (True, False)
+    assert all(r["bound"] in ("compute", "-") for r in lat.layer_rows())
+
+
+def test_does_not_fit_is_reported():
+    t = estimate("lenet5", "pynq-z2").totals              # fully unrolled LeNet-5: 430k multipliers
+    assert not t["fits"] and "dsp" in t["over"] and t["dsp_util"] > 1
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_estimate_accepts_files(tmp_path):
+    import torch
+
+    from codesign.checkpoint import save_model
+    from codesign.zoo import create_model
+
+    model = create_model("jet_mlp", in_shape=(16,), num_classes=5)
+    save_model(tmp_path / "model.pt", model, source="test")
+    a = estimate(tmp_path / "model.pt", "xcku115")
+    torch.onnx.export(model.eval(), (torch.zeros(1, 16),), str(tmp_path / "m.onnx"), dynamo=False)
+    b = estimate(tmp_path / "m.onnx", "xcku115")
+    c = estimate("jet_mlp", "xcku115")
+    assert a.totals["dsp"] == b.totals["dsp"] == c.totals["dsp"] == 4256
+    assert a.network.source.startswith("checkpoint:") and b.network.source.startswith("onnx:")
+
+
+def test_bad_options_are_one_line_errors(nets):
+    from codesign.errors import ConfigError
+
+    for bad in (dict(template="systolic"), dict(strategy="fast"), dict(reuse_factor=0), dict(io_type="axi"),
+                dict(unroll="1,2"), dict(dram_layout="tiled"), dict(clock_mhz=-5)):
+        with pytest.raises(ConfigError) as err:
+            estimate(nets.chain_cnn(), "pynq-z2", **bad)
+        assert "\n" not in str(err.value)
+
+
+def test_mapping_from_recipe_target():
+    from codesign.config import TargetCfg
+
+    m = Mapping.from_target(TargetCfg(reuse_factor=4, strategy="Resource", clock_period_ns=10.0))
+    assert m.reuse_factor == 4 and m.strategy == "Resource" and m.clock_mhz == pytest.approx(100.0)
