@@ -128,6 +128,15 @@ class UnitGraph:
                     offset += self.size(model, seg.group) * seg.factor
         return out
 
+    def input_layout(self, model: nn.Module, module: str) -> List[Tuple[int, int, int, int]]:
+        """How a consumer's input columns map to units: (group id, first column, factor, units)."""
+        out, offset = [], 0
+        for seg in self.inputs[module]:
+            n = self.size(model, seg.group)
+            out.append((seg.group, offset, seg.factor, n))
+            offset += n * seg.factor
+        return out
+
     def describe(self, model: nn.Module) -> str:
         lines = []
         for g in self.groups:
@@ -178,8 +187,8 @@ class _Tracer:
             self.union(x.group, y.group)
 
     # ---- graph roles
-    def produce(self, name: str, inp: Tuple[Segment, ...]) -> Tuple[Segment, ...]:
-        self.consume(name, inp)
+    def produce(self, name: str, inp: Tuple[Segment, ...], node: fx.Node) -> Tuple[Segment, ...]:
+        self.consume(name, inp, node)
         if name in self.outputs:  # a module called twice: same output channels
             return (Segment(self.outputs[name]),)
         space = self.new_space()
@@ -188,7 +197,7 @@ class _Tracer:
         self.layers.append(name)
         return (Segment(space),)
 
-    def consume(self, name: str, inp: Tuple[Segment, ...], node: Optional[fx.Node] = None) -> None:
+    def consume(self, name: str, inp: Tuple[Segment, ...], node: fx.Node) -> None:
         if name in self.inputs:
             self.unify(self.inputs[name], inp, node)
         else:
@@ -201,7 +210,7 @@ class _Tracer:
 
 def _example(model: nn.Module, example: Any) -> torch.Tensor:
     if isinstance(example, torch.Tensor):
-        return example[:1] if example.dim() > 1 else example
+        return example[:1] if example.dim() > 1 else example.unsqueeze(0)   # 1-D: one unbatched sample
     if example is None:
         spec = getattr(model, "codesign_spec", None)
         if spec is None:

@@ -137,7 +137,7 @@ def _module(tracer, module: nn.Module, node: fx.Node, values: Dict[fx.Node, Spac
             raise unsupported(node, f"{describe(node, module)} applied to a tensor that is not (batch, features)")
         if segs is None:
             raise unsupported(node, f"{describe(node, module)} on a value without channels")
-        return tracer.produce(name, segs)
+        return tracer.produce(name, segs, node)
     if isinstance(module, NORMS):
         if segs is None:
             raise unsupported(node, describe(node, module))

@@ -111,3 +111,10 @@ def test_softmax_output_keeps_classes_fixed():
     model = nn.Sequential(nn.Flatten(), nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3), nn.Softmax(dim=1))
     graph = trace_units(model, (4,))
     assert [g.prunable for g in graph.groups] == [False, True, False]
+
+
+def test_input_layout_maps_columns_to_units():
+    model = CatSigmoid()
+    graph = trace_units(model, (2, 4, 4))
+    a, b = graph.group("a").id, graph.group("b").id
+    assert graph.input_layout(model, "fc") == [(a, 0, 4, 3), (b, 12, 4, 4)]
