@@ -1,0 +1,136 @@
+"""C simulation of an hls4ml project (g++ only) and its agreement with PyTorch.
+
+hls4ml's ``compile`` script builds the project's bridge library; the samples then run through it
+in worker processes (one per core by default), so a crash inside the generated C++ (a SIGILL or
+SIGSEGV) becomes a one-line error instead of killing the caller, and the cores work in parallel.
+"""
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+import torch
+
+from ..errors import ExportError
+from .hls import HlsProject, as_graph_input
+
+Events = Callable[[str, Dict[str, Any]], None]
+
+
+def _quiet(_kind: str, _payload: Dict[str, Any]) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class CsimReport:
+    samples: int
+    top1_agreement: float              # csim argmax == PyTorch argmax
+    max_abs_error: float               # over all outputs of all samples, vs PyTorch
+    mean_abs_error: float
+    accuracy_csim: Optional[float]     # with labels
+    accuracy_pytorch: Optional[float]
+    compile_seconds: float
+    predict_seconds: float
+    samples_per_second: float
+    jobs: int
+
+    def summary(self) -> dict:
+        return asdict(self)
+
+
+def require_gxx() -> str:
+    gxx = shutil.which("g++")
+    if gxx is None:
+        raise ExportError("C simulation needs g++, which is not on PATH; install it (e.g. apt-get install g++) "
+                          "or use --target hls to write the project without simulating it")
+    return gxx
+
+
+def compile_project(project: HlsProject) -> Path:
+    """Build the project's C simulation library with hls4ml's build_lib.sh (g++)."""
+    require_gxx()
+    try:
+        lib = project.hls_model.config.backend.compile(project.hls_model)
+    except Exception as err:  # hls4ml raises a bare Exception and prints the compiler output
+        raise ExportError(f"g++ could not compile the hls4ml project in {project.path} ({err}); run "
+                          f"{project.path}/build_lib.sh there to see the compiler errors") from None
+    return Path(lib)
+
+
+def _run_chunk(lib: str, function: str, x: np.ndarray, n_out: int) -> np.ndarray:
+    """Worker: load the bridge library and run samples one by one (hls4ml's calling convention)."""
+    top = getattr(ctypes.CDLL(lib), function)
+    arg = np.ctypeslib.ndpointer(ctypes.c_double, flags="C_CONTIGUOUS")
+    top.argtypes, top.restype = [arg, arg], None
+    out = np.zeros((len(x), n_out), dtype=np.float64)
+    for i in range(len(x)):
+        row = np.zeros(n_out, dtype=np.float64)
+        top(np.ascontiguousarray(x[i], dtype=np.float64), row)
+        out[i] = row
+    return out
+
+
+def predict(project: HlsProject, lib: Path, x: torch.Tensor, jobs: int = 0, events: Events = _quiet) -> np.ndarray:
+    """Run NCHW samples ``x`` through the compiled library in ``jobs`` processes (0: all cores)."""
+    data = as_graph_input(x.float(), project.input_layout).reshape(len(x), -1).double().numpy()
+    n_out = int(project.hls_model.get_output_variables()[0].size())
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(x)))
+    chunk = max(1, min(64, -(-len(x) // (jobs * 4))))
+    pieces: List[np.ndarray] = []
+    function = f"{project.settings.project_name}_double"
+    context = multiprocessing.get_context("fork")
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = [pool.submit(_run_chunk, str(lib), function, data[i:i + chunk], n_out)
+                       for i in range(0, len(data), chunk)]
+            for k, future in enumerate(futures):
+                pieces.append(future.result())
+                events("csim", {"done": min((k + 1) * chunk, len(data)), "total": len(data)})
+    except BrokenProcessPool:
+        raise ExportError(f"the C simulation of {project.path} crashed (a signal in the generated C++); "
+                          f"this is a bug, report it with the model") from None
+    return np.concatenate(pieces) if pieces else np.zeros((0, n_out))
+
+
+def csim(project: HlsProject, inputs: torch.Tensor, *, reference: Optional[torch.Tensor] = None,
+         model: Optional[torch.nn.Module] = None, labels: Optional[torch.Tensor] = None, jobs: int = 0,
+         events: Events = _quiet) -> CsimReport:
+    """Compile ``project``, simulate NCHW ``inputs`` and compare with PyTorch: ``reference``
+    outputs, or ``model``'s outputs on the same inputs."""
+    if reference is None:
+        if model is None:
+            raise ExportError("csim needs the PyTorch reference: pass reference outputs or the model")
+        with torch.no_grad():
+            reference = torch.cat([model.eval()(inputs[i:i + 256].float()) for i in range(0, len(inputs), 256)])
+    events("stage", {"stage": "compile"})
+    t0 = time.perf_counter()
+    lib = compile_project(project)
+    compiled = time.perf_counter() - t0
+    events("stage", {"stage": "csim", "samples": len(inputs)})
+    t0 = time.perf_counter()
+    got = predict(project, lib, inputs, jobs, events)
+    predicted = time.perf_counter() - t0
+    return compare(got, reference.double().numpy().reshape(len(inputs), -1), labels, compiled, predicted,
+                   max(1, min(jobs or os.cpu_count() or 1, len(inputs))))
+
+
+def compare(got: np.ndarray, ref: np.ndarray, labels: Optional[torch.Tensor], compile_s: float,
+            predict_s: float, jobs: int) -> CsimReport:
+    n = len(got)
+    err = np.abs(got - ref)
+    acc_c = acc_p = None
+    if labels is not None and n:
+        y = labels.numpy()[:n]
+        acc_c, acc_p = float((got.argmax(1) == y).mean()), float((ref.argmax(1) == y).mean())
+    return CsimReport(n, float((got.argmax(1) == ref.argmax(1)).mean()) if n else 1.0,
+                      float(err.max()) if n else 0.0, float(err.mean()) if n else 0.0, acc_c, acc_p,
+                      compile_s, predict_s, n / predict_s if predict_s > 0 else 0.0, jobs)

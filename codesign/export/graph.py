@@ -1,0 +1,139 @@
+"""A small editable view of an ONNX graph: nodes, initializers as numpy arrays, and the shape of
+every activation tensor. Our export passes work on it in linear time and turn it back into a
+``ModelProto`` whose ``value_info`` lists every tensor (hls4ml does no shape inference itself)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from ..errors import ExportError
+
+CHANNELS_LAST = "qonnx.custom_op.channels_last"
+Shape = Tuple[int, ...]
+
+
+@dataclass
+class OnnxGraph:
+    nodes: List[onnx.NodeProto]
+    inits: Dict[str, np.ndarray]
+    shapes: Dict[str, Shape]                 # every activation tensor, batch dimension included
+    inputs: List[str]
+    outputs: List[str]
+    opset: int
+    _names: set = field(default_factory=set, repr=False)
+
+    # ------------------------------------------------------------------ conversion
+    @classmethod
+    def from_model(cls, model: onnx.ModelProto) -> "OnnxGraph":
+        inferred = onnx.shape_inference.infer_shapes(model)
+        g = inferred.graph
+        inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+        shapes: Dict[str, Shape] = {}
+        for info in list(g.value_info) + list(g.input) + list(g.output):
+            if info.name not in inits:
+                dims = info.type.tensor_type.shape.dim
+                shapes[info.name] = tuple(int(d.dim_value) if d.dim_value > 0 else 1 for d in dims)
+        opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=13)
+        graph = cls(list(g.node), inits, shapes, [i.name for i in g.input if i.name not in inits],
+                    [o.name for o in g.output], opset)
+        graph._names = set(shapes) | set(inits) | {n.name for n in g.node}
+        missing = [o for n in graph.nodes for o in n.output if o and o not in shapes]
+        if missing:
+            raise ExportError(f"ONNX shape inference left tensor '{missing[0]}' without a shape; "
+                              f"export with a fixed input shape")
+        return graph
+
+    def to_model(self, name: str = "codesign") -> onnx.ModelProto:
+        used = {i for n in self.nodes for i in n.input if i}
+        initializers = [numpy_helper.from_array(np.asarray(v), k) for k, v in self.inits.items() if k in used]
+        value_info = [_info(k, self.inits[k].dtype, self.inits[k].shape) for k in self.inits if k in used]
+        value_info += [_info(k, np.float32, s) for k, s in self.shapes.items()
+                       if k not in self.inputs and k not in self.outputs]
+        graph = helper.make_graph(self.nodes, name, [_info(k, np.float32, self.shapes[k]) for k in self.inputs],
+                                  [_info(k, np.float32, self.shapes[k]) for k in self.outputs],
+                                  initializer=initializers, value_info=value_info)
+        opsets = [helper.make_opsetid("", self.opset)]
+        if any(n.domain == CHANNELS_LAST for n in self.nodes):
+            opsets.append(helper.make_opsetid(CHANNELS_LAST, 1))
+        model = helper.make_model(graph, opset_imports=opsets, producer_name="codesign")
+        model.ir_version = min(model.ir_version, 10)
+        return model
+
+    # ------------------------------------------------------------------ queries
+    def producers(self) -> Dict[str, onnx.NodeProto]:
+        return {o: n for n in self.nodes for o in n.output}
+
+    def consumers(self) -> Dict[str, List[onnx.NodeProto]]:
+        out: Dict[str, List[onnx.NodeProto]] = {}
+        for n in self.nodes:
+            for i in n.input:
+                out.setdefault(i, []).append(n)
+        return out
+
+    def fresh(self, base: str) -> str:
+        """A tensor or node name not used yet, derived from ``base``."""
+        name, k = base, 1
+        while name in self._names:
+            k += 1
+            name = f"{base}_{k}"
+        self._names.add(name)
+        return name
+
+    def add_init(self, base: str, value: np.ndarray) -> str:
+        name = self.fresh(base)
+        self.inits[name] = np.asarray(value)
+        return name
+
+    def rename_tensor(self, old: str, new: str) -> None:
+        for n in self.nodes:
+            for seq in (n.input, n.output):
+                for k, t in enumerate(seq):
+                    if t == old:
+                        seq[k] = new
+        for seq in (self.inputs, self.outputs):
+            for k, t in enumerate(seq):
+                if t == old:
+                    seq[k] = new
+        if old in self.shapes:
+            self.shapes[new] = self.shapes.pop(old)
+
+    def ops(self) -> List[str]:
+        return [n.op_type for n in self.nodes]
+
+
+def attribute(node: onnx.NodeProto, name: str, default=None):
+    for a in node.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
+
+
+def set_attribute(node: onnx.NodeProto, name: str, value) -> None:
+    for k, a in enumerate(node.attribute):
+        if a.name == name:
+            del node.attribute[k]
+            break
+    node.attribute.append(helper.make_attribute(name, value))
+
+
+def _info(name: str, dtype, shape: Iterable[int]) -> onnx.ValueInfoProto:
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype)) if dtype is not np.float32 else TensorProto.FLOAT
+    return helper.make_tensor_value_info(name, elem, list(shape))
+
+
+def torch_scope(node: onnx.NodeProto) -> Optional[str]:
+    """The PyTorch module path of a node exported by torch.onnx, or None for a node outside any
+    module ('/Add'). torch writes a child of a container as '<container>.<child>'
+    ('/layers/layers.1/layers.1.0/shortcut/conv/Conv' → 'layers.1.0.shortcut.conv')."""
+    parts = [p for p in node.name.split("/") if p][:-1]
+    path: List[str] = []
+    for part in parts:
+        if path and part.startswith(path[-1] + "."):
+            path[-1] = part
+        else:
+            path.append(part)
+    return ".".join(path) or None

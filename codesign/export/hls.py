@@ -1,0 +1,202 @@
+"""The hls4ml project: configuration from our settings and precision plan, conversion of the
+channels-last ONNX graph, and the project written to disk, ready for vendor synthesis (hls4ml's
+own ``build_prj.tcl`` is in it)."""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Union
+
+import onnx
+import torch
+import torch.nn as nn
+
+from .. import atomic
+from ..errors import ConfigError, ExportError
+from .onnx import in_shape_of, to_onnx_proto
+from .passes import CleanGraph, clean_graph, hls_ready
+from .precision import PrecisionPlan, PrecisionSpec, choose_precision, parse_precision
+from .sparsity import multiplier_report
+
+BACKENDS = ("Vitis", "Vivado")
+IO_TYPES = ("auto", "io_parallel", "io_stream")
+STRATEGIES = ("Latency", "Resource")
+Events = Callable[[str, Dict[str, Any]], None]
+
+
+def _quiet(_kind: str, _payload: Dict[str, Any]) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class HlsSettings:
+    backend: str = "Vitis"
+    io_type: str = "auto"              # auto: io_parallel for MLPs, io_stream for conv nets
+    part: Optional[str] = None         # None: the backend's default part
+    clock_period: float = 5.0          # ns
+    reuse_factor: int = 1
+    strategy: str = "Latency"
+    project_name: str = "myproject"
+
+    def checked(self) -> "HlsSettings":
+        backend = {b.lower(): b for b in BACKENDS}.get(self.backend.lower())
+        strategy = {s.lower(): s for s in STRATEGIES}.get(self.strategy.lower())
+        if backend is None:
+            raise ConfigError(f"unknown backend '{self.backend}'; choose one of: {', '.join(BACKENDS)}")
+        if strategy is None:
+            raise ConfigError(f"unknown strategy '{self.strategy}'; choose Latency or Resource "
+                              f"(Latency: zero weights cost no multipliers)")
+        if self.io_type not in IO_TYPES:
+            raise ConfigError(f"unknown io_type '{self.io_type}'; choose one of: {', '.join(IO_TYPES)}")
+        if self.reuse_factor < 1 or self.clock_period <= 0:
+            raise ConfigError("reuse factor must be >= 1 and the clock period > 0 ns")
+        return HlsSettings(backend, self.io_type, self.part, self.clock_period, self.reuse_factor, strategy,
+                           self.project_name)
+
+
+@dataclass
+class HlsProject:
+    path: Path                         # the hls4ml project folder
+    hls_model: Any                     # hls4ml ModelGraph (written, not compiled)
+    settings: HlsSettings              # io_type resolved
+    input_layout: str                  # how csim feeds NCHW samples: 'nhwc', 'flat' or 'nchw'
+    precision: PrecisionPlan
+    multipliers: Dict[str, Any]
+    layer_names: Dict[str, str]
+    seconds: Dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {"path": str(self.path), "settings": asdict(self.settings), "input_layout": self.input_layout,
+                "build_script": str(self.path / "build_prj.tcl"), "seconds": self.seconds,
+                "precision": self.precision.summary(), "multipliers": self.multipliers}
+
+
+def source_graph(source: Union[nn.Module, onnx.ModelProto, str, Path]) -> CleanGraph:
+    """A torch model, an ONNX model or an .onnx path → the cleaned export graph."""
+    if isinstance(source, nn.Module):
+        return clean_graph(to_onnx_proto(source, in_shape_of(source)))
+    if isinstance(source, (str, Path)):
+        if not Path(source).is_file():
+            raise ExportError(f"ONNX file not found: {source}")
+        source = onnx.load(str(source))
+    return clean_graph(source)
+
+
+def as_graph_input(x: torch.Tensor, layout: str) -> torch.Tensor:
+    """NCHW samples → the layout of the graph input ('flat', 'nhwc' or unchanged)."""
+    if layout == "flat":
+        return x.reshape(len(x), -1)
+    if layout == "nhwc":
+        return x.permute(0, *range(2, x.dim()), 1).contiguous()
+    return x
+
+
+def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Union[str, Path], *,
+              settings: HlsSettings = HlsSettings(), precision: Union[str, Path, PrecisionSpec] = "auto",
+              calibration: Optional[torch.Tensor] = None, events: Events = _quiet) -> HlsProject:
+    """Convert a model to an hls4ml project in ``out_dir`` (replaced atomically when complete).
+
+    ``calibration``: NCHW input samples for the precision choice (default: 256 seeded Gaussian
+    samples of the model's input shape)."""
+    settings = settings.checked()
+    spec = parse_precision(precision)
+    times: Dict[str, float] = {}
+    t0 = time.perf_counter()
+    clean = source_graph(source)
+    times["clean_graph"] = time.perf_counter() - t0
+    if calibration is None:
+        shape = clean.graph.shapes[clean.graph.inputs[0]][1:]
+        calibration = torch.randn(256, *shape, generator=torch.Generator().manual_seed(0))
+    events("stage", {"stage": "precision", "samples": len(calibration)})
+    t0 = time.perf_counter()
+    plan = choose_precision(clean, as_graph_input(calibration.float(), clean.input_layout), spec)
+    times["precision"] = time.perf_counter() - t0
+    events("stage", {"stage": "hls4ml"})
+    t0 = time.perf_counter()
+    model, layout = hls_ready(clean)
+    if settings.io_type == "auto":
+        settings = HlsSettings(**{**asdict(settings), "io_type": "io_stream" if layout == "nhwc" else "io_parallel"})
+    final = Path(out_dir)
+    partial = final.with_name(f".{final.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    onnx_path = partial / "model_channels_last.onnx"
+    atomic.write_bytes(onnx_path, model.SerializeToString())
+    hls_model = _convert(onnx_path, partial, settings, plan, set(clean.fused_bias.values()))
+    times["hls4ml_convert"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        hls_model.write()
+    _move_into_place(hls_model, partial, final)
+    times["hls4ml_write"] = time.perf_counter() - t0
+    return HlsProject(final, hls_model, settings, layout, plan, multiplier_report(hls_model, clean.layer_names),
+                      clean.layer_names, times)
+
+
+def hls_config(model_path: Path, settings: HlsSettings, plan: PrecisionPlan, fused_matmuls=()) -> Dict[str, Any]:
+    import hls4ml
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        cfg = hls4ml.utils.config_from_onnx_model(onnx.load(str(model_path)), granularity="name",
+                                                  backend=settings.backend,
+                                                  default_reuse_factor=settings.reuse_factor)
+    cfg["Model"]["Strategy"] = settings.strategy
+    for name, layer_cfg in plan.hls_layer_config().items():
+        if name not in cfg["LayerName"]:
+            raise ExportError(f"internal: precision plan names layer '{name}' that hls4ml does not see")
+        precision = dict(layer_cfg["Precision"])
+        if name in fused_matmuls:
+            precision.pop("result", None)   # set after conversion, see _set_dense_results
+        cfg["LayerName"][name].setdefault("Precision", {}).update(precision)
+    return cfg
+
+
+def _set_dense_results(hls_model, plan: PrecisionPlan, fused_matmuls) -> None:
+    """hls4ml folds a MatMul's bias Add into the Dense layer only while the Dense result type is
+    unset ('auto', which it then infers as the lossless accumulator width); give it the planned
+    result type once the bias is folded."""
+    from hls4ml.backends.fpga.fpga_types import APTypeConverter
+
+    backend, converter = hls_model.config.backend, APTypeConverter()
+    for layer in hls_model.get_layers():
+        name = layer.name[len("Dense_"):] if layer.name.startswith("Dense_") else None
+        if name in fused_matmuls and plan.types[name].result is not None:
+            precision = backend.convert_precision_string(plan.types[name].result.hls())
+            layer.get_output_variable().type.precision = converter.convert(precision)
+
+
+def _convert(model_path: Path, out_dir: Path, settings: HlsSettings, plan: PrecisionPlan, fused_matmuls):
+    import hls4ml
+
+    cfg = hls_config(model_path, settings, plan, fused_matmuls)
+    kwargs = dict(output_dir=str(out_dir.resolve()), project_name=settings.project_name, backend=settings.backend,
+                  io_type=settings.io_type, clock_period=settings.clock_period, hls_config=cfg)
+    if settings.part:
+        kwargs["part"] = settings.part
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            hls_model = hls4ml.converters.convert_from_onnx_model(str(model_path), **kwargs)
+    except Exception as err:  # hls4ml raises bare Exceptions for unsupported layers/settings
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ExportError(f"hls4ml could not convert the model ({first})") from None
+    _set_dense_results(hls_model, plan, fused_matmuls)
+    return hls_model
+
+
+def _move_into_place(hls_model, partial: Path, final: Path) -> None:
+    """Rename the complete project over ``final`` and point hls4ml's config file at it."""
+    old, new = str(partial.resolve()), str(final.resolve())
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(partial, final)
+    hls_model.config.config["OutputDir"] = new
+    hls_model.config.config["OnnxModel"] = str(final / "model_channels_last.onnx")
+    cfg_file = final / "hls4ml_config.yml"
+    if cfg_file.exists():
+        atomic.write_text(cfg_file, cfg_file.read_text().replace(old, new))
+

@@ -1,0 +1,101 @@
+"""Channels-last conversion in one linear pass (hls4ml's ONNX frontend needs NHWC tensors and
+qonnx's channels-last op domain on Conv, pooling and BatchNormalization).
+
+Instead of inserting Transpose pairs and moving them through the graph (qonnx's approach, which
+leaves a Transpose in front of a ResNet's global average pool: hls4ml then reads the NCHW tensor
+as NHWC and C simulation dies with SIGILL in ``global_pooling2d_cl``), every 4-D activation tensor
+is declared NHWC at once, and the few places where the order of elements matters are fixed:
+
+- Conv weights become (out, kH, kW, in), the layout hls4ml's channels-last Conv expects;
+- the graph input becomes NHWC (csim feeds ``x.permute(0, 2, 3, 1)``);
+- GlobalAveragePool/GlobalMaxPool become channels-last pooling with a kernel the size of the
+  feature map (hls4ml's global-pool handler reads NCHW dimensions even on NHWC tensors);
+- a Flatten of a feature map larger than 1×1 that feeds a MatMul has the MatMul's weight rows
+  permuted from (c, h, w) to (h, w, c) order, so no Transpose is needed in hardware;
+- constants broadcast against feature maps ((1, C, 1, 1) or (C, 1, 1)) are permuted to match.
+"""
+from __future__ import annotations
+
+from typing import Dict, List
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from ..errors import ExportError
+from .graph import CHANNELS_LAST, OnnxGraph
+
+LAYOUT_OPS = {"Conv", "MaxPool", "AveragePool", "BatchNormalization"}
+GLOBAL_POOLS = {"GlobalAveragePool": "AveragePool", "GlobalMaxPool": "MaxPool"}
+ELEMENTWISE = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Add", "Sub", "Mul", "Clip", "Quant"}
+
+
+def nchw_to_nhwc(shape):
+    return (shape[0], *shape[2:], shape[1])
+
+
+def to_channels_last(g: OnnxGraph) -> bool:
+    """Convert every 4-D (and 3-D) activation tensor to channels-last; no-op for MLPs."""
+    spatial = {name for name, s in g.shapes.items() if len(s) in (3, 4)}
+    if not spatial:
+        return False
+    consumers = g.consumers()
+    out: List[onnx.NodeProto] = []
+    for n in g.nodes:
+        if not any(i in spatial for i in n.input):
+            out.append(n)
+            continue
+        if n.op_type in LAYOUT_OPS:
+            n.domain = CHANNELS_LAST
+            if n.op_type == "Conv":      # channels-last Conv weights are (out, *kernel, in)
+                g.inits[n.input[1]] = np.ascontiguousarray(np.moveaxis(g.inits[n.input[1]], 1, -1))
+        elif n.op_type in GLOBAL_POOLS:
+            n = _global_pool_as_pool(n, g.shapes[n.input[0]])
+        elif n.op_type == "Flatten":
+            _flatten_to_nhwc(g, n, consumers)
+        elif n.op_type in ELEMENTWISE:
+            _permute_broadcast_constants(g, n, spatial)
+        else:
+            raise ExportError(f"layer '{n.name}': {n.op_type} on a feature map is not supported by the "
+                              f"channels-last conversion; replace it or export the layers before it")
+        out.append(n)
+    g.nodes[:] = out
+    for name in spatial:
+        g.shapes[name] = nchw_to_nhwc(g.shapes[name])
+    return True
+
+
+def _global_pool_as_pool(n: onnx.NodeProto, nchw) -> onnx.NodeProto:
+    kernel = list(nchw[2:])
+    zeros = [0] * (2 * len(kernel))
+    return helper.make_node(GLOBAL_POOLS[n.op_type], list(n.input), list(n.output), name=n.name,
+                            domain=CHANNELS_LAST, kernel_shape=kernel, strides=kernel, pads=zeros)
+
+
+def _flatten_to_nhwc(g: OnnxGraph, flat: onnx.NodeProto, consumers: Dict[str, list]) -> None:
+    nchw = g.shapes[flat.input[0]]
+    if int(np.prod(nchw[2:])) == 1:
+        return                                     # 1×1 maps flatten the same in both layouts
+    users = consumers.get(flat.output[0], [])
+    if not users or any(u.op_type != "MatMul" or u.input[1] not in g.inits for u in users):
+        raise ExportError(f"layer '{flat.name}': a flattened feature map must feed Linear layers only "
+                          f"(found {', '.join(u.op_type for u in users) or 'a graph output'})")
+    c, rest = nchw[1], nchw[2:]
+    # row r of the NHWC-flattened vector holds element (h, w, c) = NCHW row c*H*W + h*W + w
+    order = np.arange(int(np.prod(nchw[1:]))).reshape(c, *rest)
+    order = np.moveaxis(order, 0, -1).reshape(-1)
+    for u in users:
+        g.inits[u.input[1]] = np.ascontiguousarray(g.inits[u.input[1]][order])
+
+
+def _permute_broadcast_constants(g: OnnxGraph, n: onnx.NodeProto, spatial) -> None:
+    rank = max(len(g.shapes[i]) for i in n.input if i in spatial)
+    for i in n.input:
+        value = g.inits.get(i)
+        if value is None or value.ndim < 2:
+            continue
+        if value.ndim == rank:
+            g.inits[i] = np.ascontiguousarray(np.moveaxis(value, 1, -1))
+        elif value.ndim == rank - 1:
+            g.inits[i] = np.ascontiguousarray(np.moveaxis(value, 0, -1))
+

@@ -1,0 +1,227 @@
+"""Fixed-point precision for every hls4ml layer: chosen automatically from calibration ranges, or
+one type for all, with per-layer overrides from YAML.
+
+Automatic choice: integer bits per layer from the largest magnitude seen (weights and biases
+from their values, layer results from calibration data; negative integer bits for small values,
+unsigned types where a result is never negative), rounding RND_CONV (round half to even: no bias)
+and saturation SAT (no wrap-around). Two widths are shared by all layers and searched by
+bisection against the emulated top-1 agreement with the float model on the calibration data: the
+total width of weights and biases, then the fractional bits of layer results. Accumulators are
+left to hls4ml's lossless 'auto' inference.
+
+YAML file (``--precision my.yaml``)::
+
+    default: auto                  # or one type for every layer, e.g. fixed<16,6,RND_CONV,SAT>
+    target_agreement: 0.999        # auto only
+    layers:                        # per-layer overrides, PyTorch (fc1, layers.0.0.conv1) or hls4ml names
+      fc1: {weight: "fixed<8,1,RND_CONV,SAT>", result: "fixed<12,5,RND_CONV,SAT>"}
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Optional, Union
+
+import torch
+from pydantic import Field
+
+from ..config import Strict, read_yaml, validate
+from ..errors import ConfigError, close_matches
+from .emulate import Emulator, LayerTypes, Ranges, batched, layer_names
+from .fixed import FixedType, fixed_for_range, parse_fixed
+from .passes import CleanGraph, c_identifier
+
+MIN_FRACTIONAL, MAX_FRACTIONAL, MAX_WIDTH = 0, 24, 24
+
+
+class LayerOverride(Strict):
+    result: Optional[str] = None
+    weight: Optional[str] = None
+    bias: Optional[str] = None
+
+
+class PrecisionFile(Strict):
+    default: str = "auto"
+    target_agreement: float = Field(0.999, gt=0, le=1)
+    max_output_error: float = Field(0.01, gt=0)
+    layers: Dict[str, LayerOverride] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PrecisionSpec:
+    """What the user asked for: 'auto' or one fixed type, plus overrides by layer name."""
+    default: Union[str, FixedType] = "auto"
+    target_agreement: float = 0.999
+    max_output_error: float = 0.01       # mean |y_fixed - y_float| / mean |y_float| on calibration data
+    overrides: Mapping[str, LayerOverride] = field(default_factory=dict)
+    source: str = "auto"
+
+
+def parse_precision(option: Union[str, Path, PrecisionSpec, None], target_agreement: float = 0.999) -> PrecisionSpec:
+    """'auto' | a fixed-point type string | a YAML file path → PrecisionSpec."""
+    if isinstance(option, PrecisionSpec):
+        return option
+    text = "auto" if option is None else str(option)
+    if text == "auto":
+        return PrecisionSpec("auto", target_agreement)
+    if text.endswith((".yaml", ".yml")) or Path(text).is_file():
+        cfg = validate(PrecisionFile, read_yaml(text), text)
+        default = cfg.default if cfg.default == "auto" else parse_fixed(cfg.default, f"{text}: default")
+        for name, layer in cfg.layers.items():
+            for key, value in layer.model_dump(exclude_none=True).items():
+                parse_fixed(value, f"{text}: layers.{name}.{key}")
+        return PrecisionSpec(default, cfg.target_agreement, cfg.max_output_error, dict(cfg.layers), text)
+    return PrecisionSpec(parse_fixed(text, "--precision"), target_agreement, source=text)
+
+
+@dataclass
+class PrecisionPlan:
+    types: Dict[str, LayerTypes]
+    rows: List[dict]                       # the per-layer report
+    emulated_agreement: float
+    emulated_output_error: float
+    target_agreement: Optional[float]
+    widths: Optional[tuple]                # auto: (weight width, result fractional bits)
+    calibration_samples: int
+    source: str
+
+    def hls_layer_config(self) -> Dict[str, dict]:
+        out = {}
+        for name, t in self.types.items():
+            prec = {k: getattr(t, k).hls() for k in ("result", "weight", "bias") if getattr(t, k) is not None}
+            out[name] = {"Precision": prec}
+        return out
+
+    def summary(self) -> dict:
+        return {"source": self.source, "target_agreement": self.target_agreement,
+                "emulated_agreement": self.emulated_agreement,
+                "emulated_output_error": self.emulated_output_error,
+                "weight_width": self.widths[0] if self.widths else None,
+                "result_fractional_bits": self.widths[1] if self.widths else None,
+                "calibration_samples": self.calibration_samples, "layers": self.rows}
+
+
+def agreement(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.argmax(1) == b.argmax(1)).double().mean()) if len(a) else 1.0
+
+
+def output_error(got: torch.Tensor, reference: torch.Tensor) -> float:
+    """Mean absolute output error relative to the mean absolute float output."""
+    scale = float(reference.abs().mean())
+    return float((got - reference).abs().mean()) / scale if scale > 0 else 0.0
+
+
+def choose_precision(clean: CleanGraph, calibration: torch.Tensor, spec: PrecisionSpec) -> PrecisionPlan:
+    """Pick every layer's types (see the module docstring) and emulate the result."""
+    emu = Emulator(clean.graph, clean.fused_bias)
+    ranges = Ranges()
+    reference = batched(lambda x: emu.run(x, ranges=ranges), calibration)
+    weights = _weight_magnitudes(clean)
+    if spec.default == "auto":
+        widths, plan = _search_widths(emu, clean, calibration, reference, ranges, weights, spec)
+    else:
+        widths, plan = None, {name: LayerTypes(spec.default, *_param_types(name, weights, spec.default))
+                            for name in layer_names(clean.graph, clean.fused_bias)}
+    plan = _apply_overrides(plan, spec.overrides, clean)
+    emulated = batched(lambda x: emu.run(x, plan), calibration)
+    rows = [_row(name, clean, plan[name], ranges, weights) for name in plan]
+    return PrecisionPlan(plan, rows, agreement(emulated, reference), output_error(emulated, reference),
+                         spec.target_agreement if spec.default == "auto" else None, widths, len(calibration), spec.source)
+
+
+def _weight_magnitudes(clean: CleanGraph) -> Dict[str, Dict[str, float]]:
+    """{layer: {'weight': max|w|, 'bias': max|b|}} for Conv and Dense layers."""
+    g, out = clean.graph, {}
+    for n in g.nodes:
+        if n.op_type in ("Conv", "MatMul") and n.input[1] in g.inits:
+            entry = out.setdefault(n.name, {})
+            entry["weight"] = float(abs(g.inits[n.input[1]]).max(initial=0.0))
+            if n.op_type == "Conv" and len(n.input) > 2 and n.input[2]:
+                entry["bias"] = float(abs(g.inits[n.input[2]]).max(initial=0.0))
+    for n in g.nodes:
+        if n.name in clean.fused_bias:
+            const = [i for i in n.input if i in g.inits]
+            out.setdefault(clean.fused_bias[n.name], {})["bias"] = float(abs(g.inits[const[0]]).max(initial=0.0))
+    return out
+
+
+def _param_types(name: str, weights, fixed: FixedType):
+    entry = weights.get(name, {})
+    return (fixed if "weight" in entry else None), (fixed if "bias" in entry else None)
+
+
+def _auto_types(clean: CleanGraph, ranges: Ranges, weights, weight_width: Optional[int],
+                frac: Optional[int]) -> Dict[str, LayerTypes]:
+    """Weights and biases: ``weight_width`` bits each, integer bits from their own range; layer
+    results: ``frac`` fractional bits, integer bits from the calibration range (None: float)."""
+    plan = {}
+    for name in layer_names(clean.graph, clean.fused_bias):
+        lo, hi = ranges.out_min.get(name, 0.0), ranges.out_max.get(name, 0.0)
+        result = None if frac is None else fixed_for_range(max(abs(lo), abs(hi)), lo < 0, fractional=frac)
+        entry = weights.get(name, {})
+        weight = bias = None
+        if weight_width is not None and "weight" in entry:
+            weight = fixed_for_range(entry["weight"], True, width=weight_width)
+        if weight_width is not None and "bias" in entry:
+            bias = fixed_for_range(entry["bias"], True, width=weight_width)
+        plan[name] = LayerTypes(result, weight, bias)
+    return plan
+
+
+def _search_widths(emu, clean, calibration, reference, ranges, weights, spec: PrecisionSpec):
+    """Smallest weight width (results in float), then smallest result fractional width (weights
+    at that width), each by bisection; both grow together until the pair meets the targets (top-1
+    agreement, and a bound on the output error so that a model whose predictions barely depend on
+    its input, such as a randomly initialised one, still gets meaningful widths)."""
+    def good(weight_width, frac):
+        plan = _auto_types(clean, ranges, weights, weight_width, frac)
+        got = batched(lambda x: emu.run(x, plan), calibration)
+        return (agreement(got, reference) >= spec.target_agreement
+                and output_error(got, reference) <= spec.max_output_error), plan
+
+    weight_width = _smallest(lambda w: good(w, None)[0], 2, MAX_WIDTH)
+    frac = _smallest(lambda f: good(weight_width, f)[0], MIN_FRACTIONAL, MAX_FRACTIONAL)
+    ok, plan = good(weight_width, frac)
+    while not ok and weight_width < MAX_WIDTH and frac < MAX_FRACTIONAL:
+        weight_width, frac = weight_width + 1, frac + 1
+        ok, plan = good(weight_width, frac)
+    return (weight_width, frac), plan
+
+
+def _smallest(ok: Callable[[int], bool], lo: int, hi: int) -> int:
+    """Smallest value in [lo, hi] for which the monotone predicate holds (hi if none does)."""
+    if not ok(hi):
+        return hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+def _apply_overrides(plan: Dict[str, LayerTypes], overrides: Mapping[str, LayerOverride],
+                     clean: CleanGraph) -> Dict[str, LayerTypes]:
+    by_torch = {c_identifier(torch_name): hls for hls, torch_name in clean.layer_names.items()}
+    out = dict(plan)
+    for given, layer in overrides.items():
+        name = c_identifier(given)
+        name = name if name in out else by_torch.get(name, name)
+        if name not in out:
+            choices = sorted(clean.layer_names[n] for n in out if n in clean.layer_names)
+            raise ConfigError(f"precision override for unknown layer '{given}'{close_matches(given, choices)}; "
+                              f"layers: {', '.join(choices[:12])}{' ...' if len(choices) > 12 else ''}")
+        values = {k: parse_fixed(v, f"layers.{given}.{k}") for k, v in layer.model_dump(exclude_none=True).items()}
+        out[name] = replace(out[name], **values)
+    return out
+
+
+def _row(name: str, clean: CleanGraph, types: LayerTypes, ranges: Ranges, weights) -> dict:
+    node_op = next((n.op_type for n in clean.graph.nodes if n.name == name), "Input")
+    return {"layer": clean.layer_names.get(name, name), "hls_name": name, "op": node_op,
+            "result": types.result.hls() if types.result else None,
+            "weight": types.weight.hls() if types.weight else None,
+            "bias": types.bias.hls() if types.bias else None,
+            "out_min": ranges.out_min.get(name), "out_max": ranges.out_max.get(name),
+            "weight_max_abs": weights.get(name, {}).get("weight")}

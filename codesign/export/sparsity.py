@@ -1,0 +1,51 @@
+"""How many multipliers pruned zeros save in the hls4ml design.
+
+hls4ml's own rule (the ``multiplier_limit`` of every Dense and Conv config it writes, e.g.
+``backends/vivado/passes/core_templates.py``): under the Latency strategy
+
+    multiplier_limit = ceil(n_in * n_out / reuse_factor) - n_zeros / reuse_factor   (integer division)
+
+where n_zeros counts the exact zeros of the layer's weights (a Conv's n_in is kernel × input
+channels). The HLS tool drops multiplications by a constant zero. Under the Resource strategy the
+weights live in memories and every weight, zero or not, takes its slot: nothing is saved.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Mapping
+
+COMPUTE_CLASSES = ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D")
+
+
+def layer_multipliers(n_in: int, n_out: int, n_zeros: int, reuse_factor: int, strategy: str) -> Dict[str, int]:
+    dense = math.ceil(n_in * n_out / reuse_factor)
+    saved = n_zeros // reuse_factor if strategy.lower() == "latency" else 0
+    return {"dense_multipliers": dense, "multipliers": dense - saved, "saved_by_zeros": saved}
+
+
+def _fan(layer) -> tuple:
+    if layer.class_name == "Dense":
+        return int(layer.get_attr("n_in")), int(layer.get_attr("n_out"))
+    kernel = int(layer.get_attr("filt_height", 1)) * int(layer.get_attr("filt_width", 1))
+    return kernel * int(layer.get_attr("n_chan")), int(layer.get_attr("n_filt"))
+
+
+def multiplier_report(hls_model, layer_names: Mapping[str, str] | None = None) -> Dict[str, Any]:
+    """Per compute layer: weights, zeros, reuse factor, multipliers with and without the zeros."""
+    layer_names = layer_names or {}
+    rows: List[Dict[str, Any]] = []
+    for layer in hls_model.get_layers():
+        if layer.class_name not in COMPUTE_CLASSES:
+            continue
+        weights = layer.get_weights("weight")
+        n_in, n_out = _fan(layer)
+        rf, strategy = int(layer.get_attr("reuse_factor")), str(layer.get_attr("strategy"))
+        onnx_name = layer.name.split("_", 1)[1] if layer.name.startswith(("Dense_", "Conv")) else layer.name
+        rows.append({"layer": layer_names.get(onnx_name, onnx_name), "hls_layer": layer.name,
+                     "n_in": n_in, "n_out": n_out, "weights": int(weights.data_length),
+                     "zeros": int(weights.nzeros), "reuse_factor": rf, "strategy": strategy,
+                     **layer_multipliers(n_in, n_out, int(weights.nzeros), rf, strategy)})
+    total = {k: sum(r[k] for r in rows) for k in ("weights", "zeros", "dense_multipliers", "multipliers",
+                                                  "saved_by_zeros")}
+    return {"rule": "multiplier_limit = ceil(n_in*n_out/RF) - n_zeros/RF (Latency strategy; hls4ml)",
+            "total": total, "layers": rows}

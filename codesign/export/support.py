@@ -1,0 +1,58 @@
+"""What the export supports, checked on the raw ONNX graph right after torch.onnx, before any slow
+step: an unsupported op is one line naming the PyTorch layer and what to do."""
+from __future__ import annotations
+
+import onnx
+
+from ..errors import ExportError
+from .graph import OnnxGraph, attribute, torch_scope
+
+# ONNX ops → the PyTorch modules users know them as (for the error message)
+SUPPORTED = {
+    "Conv": "Conv1d/Conv2d", "Gemm": "Linear", "MatMul": "Linear", "Add": "+ (residual add)",
+    "Sub": "-", "Mul": "* (by a tensor of the same shape)", "Max": "torch.maximum", "Min": "torch.minimum",
+    "Relu": "ReLU", "LeakyRelu": "LeakyReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Softmax": "Softmax",
+    "MaxPool": "MaxPool1d/2d", "AveragePool": "AvgPool1d/2d", "GlobalAveragePool": "AdaptiveAvgPool2d(1)",
+    "GlobalMaxPool": "AdaptiveMaxPool2d(1)", "Flatten": "Flatten", "BatchNormalization": "BatchNorm",
+    "Identity": "Identity", "Dropout": "Dropout", "Constant": "(constants)",
+}
+
+
+def layer_of(node: onnx.NodeProto) -> str:
+    scope = torch_scope(node)
+    return f"layer '{scope}' ({node.op_type})" if scope else f"op {node.op_type} ('{node.name}')"
+
+
+def check_supported(g: OnnxGraph) -> None:
+    """Raise ExportError for the first op or attribute hls4ml's ONNX path cannot take."""
+    if len(g.inputs) != 1 or len(g.outputs) != 1:
+        raise ExportError(f"the model has {len(g.inputs)} inputs and {len(g.outputs)} outputs; the export "
+                          f"supports one of each")
+    for node in g.nodes:
+        if node.op_type not in SUPPORTED:
+            raise ExportError(f"{layer_of(node)} is not supported by the hls4ml export; use only "
+                              f"{', '.join(sorted(set(SUPPORTED.values()) - {'(constants)'}))}, or replace it")
+        _check_attributes(g, node)
+
+
+def _check_attributes(g: OnnxGraph, node: onnx.NodeProto) -> None:
+    where = layer_of(node)
+    if node.op_type == "Conv":
+        rank = len(g.shapes[node.input[0]]) - 2
+        group = attribute(node, "group", 1)
+        if rank not in (1, 2):
+            raise ExportError(f"{where}: only 1-D and 2-D convolutions export to hls4ml")
+        if group != 1:
+            raise ExportError(f"{where}: grouped or depthwise convolution (groups={group}) is not supported; "
+                              f"use groups=1")
+        if attribute(node, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            raise ExportError(f"{where}: padding='same' is not supported; give explicit padding")
+    if node.op_type in ("MaxPool", "AveragePool") and attribute(node, "ceil_mode", 0):
+        raise ExportError(f"{where}: ceil_mode=True pooling is not supported; use ceil_mode=False")
+    if node.op_type == "Flatten" and attribute(node, "axis", 1) != 1:
+        raise ExportError(f"{where}: only Flatten(start_dim=1) is supported")
+    if node.op_type in ("Mul", "Add", "Sub", "Max", "Min"):
+        shapes = [g.shapes.get(i) for i in node.input if i not in g.inits]
+        if len(shapes) == 2 and shapes[0] != shapes[1]:
+            raise ExportError(f"{where}: broadcasting between tensors of shapes {shapes[0]} and {shapes[1]} "
+                              f"is not supported")
