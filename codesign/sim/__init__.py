@@ -16,6 +16,7 @@ from .layers import Layer, Network
 from .mapping import Mapping
 from .onnx_layers import network_from_onnx
 from .precision import Precision, parse_precision
+from . import references
 from .report import Report, summarize, write_report
 
 __all__ = ["DesignPoint", "Device", "Layer", "Mapping", "Network", "Precision", "Report", "estimate",

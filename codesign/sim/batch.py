@@ -6,7 +6,8 @@
 any iterable of :class:`DesignPoint`. Each result row is the point's fields plus the report totals
 (:func:`codesign.sim.report.summarize`): latency, interval, throughput, DRAM bytes, the energy split,
 DSP/BRAM/LUT/FF with utilisation, ``fits``. Devices, mappings, per-network arrays, hls4ml reuse-factor
-rules and tiled design searches are cached, so a point costs a few hundred microseconds. With
+rules, tiled design searches and the totals of equivalent points (points differing only in options their
+template ignores, e.g. the reuse factor of a tiled point) are cached. With
 ``errors='record'`` an invalid point yields a row with an ``error`` message instead of raising.
 """
 from __future__ import annotations
@@ -51,15 +52,42 @@ def _mapping(template, reuse_factor, precision, strategy, io_type, clock_mhz, ze
                    io_type=io_type, clock_mhz=clock_mhz, zero_skip=zero_skip, unroll=unroll, dram_layout=dram_layout)
 
 
+FIELDS = tuple(DesignPoint.__dataclass_fields__)
+_TOTALS: Dict[tuple, Dict] = {}
+
+
+def _equivalence_key(point: DesignPoint, net: Network) -> tuple:
+    """Points that differ only in options their template ignores share one evaluation."""
+    if point.template == "tiled":
+        options = (point.zero_skip, point.unroll, point.dram_layout)
+    else:
+        options = (point.reuse_factor, point.strategy, point.io_type)
+    return (net.signature, point.device, point.template, point.precision, point.clock_mhz) + options
+
+
 def evaluate_point(point: DesignPoint, networks: MappingT[str, Network]) -> Dict:
     if point.model not in networks:
         raise CodesignError(f"design point names model '{point.model}', which is not among the networks given")
     net = networks[point.model]
-    dev = _device(point.device)
-    m = _mapping(point.template, point.reuse_factor, point.precision, point.strategy, point.io_type,
-                 point.clock_mhz, point.zero_skip, point.unroll, point.dram_layout)
-    costs = template_costs(net, dev, m)
-    return {**asdict(point), **summarize(net, dev, costs, energy(costs, dev, m.precision))}
+    key = _equivalence_key(point, net)
+    totals = _TOTALS.get(key)
+    if totals is None:
+        dev = _device(point.device)
+        m = _mapping(point.template, point.reuse_factor, point.precision, point.strategy, point.io_type,
+                     point.clock_mhz, point.zero_skip, point.unroll, point.dram_layout)
+        costs = template_costs(net, dev, m)
+        totals = summarize(net, dev, costs, energy(costs, dev, m.precision))
+        if len(_TOTALS) > 200_000:
+            _TOTALS.clear()
+        _TOTALS[key] = totals
+    return {**{f: getattr(point, f) for f in FIELDS}, **totals}
+
+
+def clear_cache() -> None:
+    """Forget cached evaluations (design searches included)."""
+    from . import tiled_search
+    _TOTALS.clear()
+    tiled_search._CACHE.clear()
 
 
 def evaluate_batch(points: Iterable[DesignPoint], networks: MappingT[str, Network], errors: str = "raise",

@@ -93,30 +93,23 @@ def _layer_timing(net: Network, rf: np.ndarray, stream: bool, cal) -> Tuple[np.n
 def _stream_latency(net: Network, cyc: np.ndarray, depth: np.ndarray) -> float:
     """Critical path of concurrently running engines: a layer ends when its own pass is done and
     ``depth`` cycles after its last input arrived."""
-    start = np.zeros(len(net))
-    end = np.zeros(len(net))
+    cyc_l, depth_l = cyc.tolist(), depth.tolist()
+    start, end = [0.0] * len(cyc_l), [0.0] * len(cyc_l)
     for i, preds in enumerate(net.arrays.preds):
         if preds:
-            start[i] = max(start[p] + depth[p] for p in preds)
-            end[i] = max(start[i] + cyc[i], max(end[p] for p in preds) + depth[i])
+            start[i] = max(start[p] + depth_l[p] for p in preds)
+            end[i] = max(start[i] + cyc_l[i], max(end[p] for p in preds) + depth_l[i])
         else:
-            end[i] = cyc[i]
-    return float(end.max())
+            end[i] = cyc_l[i]
+    return max(end)
 
 
 def _critical_path(net: Network, cyc: np.ndarray) -> float:
-    total = np.zeros(len(net))
+    cyc_l = cyc.tolist()
+    total = [0.0] * len(cyc_l)
     for i, preds in enumerate(net.arrays.preds):
-        total[i] = cyc[i] + (max(total[p] for p in preds) if preds else 0.0)
-    return float(total.max())
-
-
-def _consumers(net: Network) -> np.ndarray:
-    count = np.zeros(len(net), dtype=np.int64)
-    for preds in net.arrays.preds:
-        for p in preds:
-            count[p] += 1
-    return count
+        total[i] = cyc_l[i] + (max(total[p] for p in preds) if preds else 0.0)
+    return max(total)
 
 
 def _memory_and_logic(net: Network, m: Mapping, device: Device, mults: np.ndarray, dpm: float,
@@ -132,21 +125,20 @@ def _memory_and_logic(net: Network, m: Mapping, device: Device, mults: np.ndarra
     elem = a.mask(*ELEMENTWISE, "maxpool", "avgpool", "globalpool")
     lut = lut + np.where(elem, lanes * window * ab * cal["dataflow.lut_per_act_bit"], 0)
     ff = ff + np.where(elem, lanes * ab, 0)
-    bram = np.array([hls_rules.weight_bram_blocks(int(nw), w, int(r), m.strategy, device.bram_block_bits)
-                     for nw, r in zip(a.weights, rf)], dtype=float)
+    bram = hls_rules.weight_bram_blocks_array(a.weights, w, rf, m.strategy, device.bram_block_bits)
     weight_reads = np.where(bram > 0, a.weights * np.maximum(a.out_h * a.out_w, 1) * w, 0)
     onchip = weight_reads.astype(float)
     if stream:
         lines = a.mask("conv", "maxpool", "avgpool") & (a.kh > 1)
         lut = lut + np.where(lines, (a.kh - 1) * a.cin * ab * np.ceil(a.in_w / 32.0), 0)
         depth = a.out_h * a.out_w
-        fifos = _consumers(net) * a.cout
-        per_fifo = np.array([hls_rules.fifo_bram_blocks(int(d), ab, device.bram_block_bits,
-                                                        cal["dataflow.fifo_srl_max_depth"]) for d in depth])
+        fifos = a.consumers * a.cout
+        per_fifo = hls_rules.fifo_bram_blocks_array(depth, ab, device.bram_block_bits,
+                                                    cal["dataflow.fifo_srl_max_depth"])
         bram = bram + fifos * per_fifo
         srl = np.where(per_fifo == 0, ab * np.ceil(depth / 32.0), 0)
         lut = lut + fifos * (cal["dataflow.lut_per_fifo"] + srl)
-        onchip = onchip + 2.0 * _consumers(net) * a.out_elems * ab
+        onchip = onchip + 2.0 * a.consumers * a.out_elems * ab
     bram = bram + np.where(a.mask("softmax"), cal["dataflow.softmax_bram18"], 0)
     return bram, lut.astype(float), ff.astype(float), onchip
 

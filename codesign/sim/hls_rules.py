@@ -16,6 +16,8 @@ import math
 from functools import lru_cache
 from typing import Tuple
 
+import numpy as np
+
 HLS4ML_VERSION = "1.3.0"
 DSP_MIN_WEIGHT_BITS = 9        # vivado_objectives.py: weight precision < 9 bits -> multiplications in LUTs
 
@@ -103,3 +105,17 @@ def fifo_bram_blocks(depth: int, width_bits: int, block_bits: int, srl_max_depth
     if depth <= srl_max_depth:
         return 0
     return max(1, math.ceil(depth * width_bits / block_bits))
+
+
+def weight_bram_blocks_array(n_weights: np.ndarray, w_bits: int, rf: np.ndarray, strategy: str,
+                             block_bits: int) -> np.ndarray:
+    """:func:`weight_bram_blocks` for arrays of layers."""
+    if strategy != "Resource":
+        return np.zeros(len(n_weights))
+    columns = np.where(rf > 1, np.ceil(n_weights * w_bits / (rf * 36.0)), 0.0)
+    return columns * np.ceil(rf / max(1, block_bits // 36))
+
+
+def fifo_bram_blocks_array(depth: np.ndarray, width_bits: int, block_bits: int, srl_max_depth: float) -> np.ndarray:
+    """:func:`fifo_bram_blocks` for arrays of FIFO depths."""
+    return np.where(depth <= srl_max_depth, 0.0, np.maximum(1.0, np.ceil(depth * width_bits / block_bits)))

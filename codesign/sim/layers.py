@@ -144,15 +144,15 @@ class Network:
                            l.nonzero_weights) for l in self.layers))
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
-    @property
+    @cached_property
     def weights(self) -> int:
         return sum(l.weights for l in self.layers)
 
-    @property
+    @cached_property
     def nonzero_weights(self) -> int:
         return sum(l.nonzero_weights for l in self.layers)
 
-    @property
+    @cached_property
     def macs(self) -> int:
         return sum(l.macs for l in self.layers)
 
@@ -180,6 +180,8 @@ class LayerArrays:
     in_elems: np.ndarray      # summed over all inputs (Add reads two tensors)
     out_elems: np.ndarray
     preds: Tuple[Tuple[int, ...], ...]
+    consumers: np.ndarray     # how many layers read each layer's output
+    _masks: Dict[Tuple[str, ...], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, net: Network) -> "LayerArrays":
@@ -189,6 +191,11 @@ class LayerArrays:
         sizes = {l.name: l.out_elements for l in ls}
         in_elems = np.array([sum(sizes[p] for p in l.inputs) if l.inputs else l.in_elements for l in ls],
                             dtype=np.int64)
+        preds = tuple(tuple(index[p] for p in l.inputs) for l in ls)
+        consumers = np.zeros(len(ls), dtype=np.int64)
+        for ps in preds:
+            for p in ps:
+                consumers[p] += 1
         return cls(op=np.array([l.op for l in ls]), cin=ints(lambda l: l.in_shape[0]),
                    cout=ints(lambda l: l.out_shape[0]), in_h=ints(lambda l: l.in_shape[1]),
                    in_w=ints(lambda l: l.in_shape[2]), out_h=ints(lambda l: l.out_shape[1]),
@@ -198,7 +205,11 @@ class LayerArrays:
                    nonzero=ints(lambda l: l.nonzero_weights), macs=ints(lambda l: l.macs),
                    n_in=ints(lambda l: l.n_in), n_out=ints(lambda l: l.n_out), in_elems=in_elems,
                    out_elems=ints(lambda l: l.out_elements),
-                   preds=tuple(tuple(index[p] for p in l.inputs) for l in ls))
+                   preds=preds, consumers=consumers)
 
     def mask(self, *ops: str) -> np.ndarray:
-        return np.isin(self.op, ops)
+        """Boolean array: which layers have one of ``ops`` (cached; treat as read-only)."""
+        found = self._masks.get(ops)
+        if found is None:
+            found = self._masks[ops] = np.isin(self.op, ops)
+        return found

@@ -71,25 +71,35 @@ def environment(device: Device, m: Mapping) -> Dict[str, float]:
             "overhead": device.cal("tiled.tile_overhead_cycles"), "aligned": m.dram_layout == "aligned"}
 
 
-def _unrolls(family: str, max_macs: int, net: Network, banks_fit) -> List[Tuple[int, int, int, int, str]]:
+def _all_unrolls() -> Tuple[np.ndarray, np.ndarray]:
+    """Every candidate (Pof, Pif, Pox, Poy) of both families, and the family of each (0 ma, 1 zhang)."""
+    ma = [(f, 1, s, s) for f in FACTORS for s in SPATIAL]
+    zhang = [(f, n, 1, 1) for f in FACTORS for n in FACTORS if n > 1]
+    return np.array(ma + zhang, dtype=np.int64), np.array([0] * len(ma) + [1] * len(zhang))
+
+
+UNROLLS, UNROLL_FAMILY = _all_unrolls()
+
+
+def _unrolls(family: str, max_macs: int, net: Network, bram_budget: float) -> List[Tuple[int, int, int, int, str]]:
     """Unrollings of the family within the MAC budget whose buffer banks fit, at least half the best size."""
     a = net.arrays
     mac = a.mask("conv", "dense")
     max_of, max_if = int(a.cout[mac].max()), int((a.cin // a.groups)[mac].max())
-    max_x, max_y = int(a.out_w[mac].max()), int(a.out_h[mac].max())
-    out = []
-    if family in ("auto", "ma"):
-        out += [(f, 1, s, s, "ma") for f in FACTORS for s in SPATIAL
-                if f <= max(max_of, 1) * 2 and s <= max(max_x, max_y) and f * s * s <= max_macs]
-    if family in ("auto", "zhang"):
-        out += [(f, n, 1, 1, "zhang") for f in FACTORS for n in FACTORS
-                if f <= max(max_of, 1) * 2 and n <= max(max_if, 1) * 2 and f * n <= max_macs and n > 1]
-    out = [u for u in out if banks_fit(u)]
-    if not out:
+    max_xy = int(max(a.out_w[mac].max(), a.out_h[mac].max()))
+    pof, pif, pox, poy = UNROLLS.T
+    macs = UNROLLS.prod(axis=1)
+    ok = (macs <= max_macs) & (pof <= max(max_of, 1) * 2) & (pif <= max(max_if, 1) * 2) & (pox <= max_xy)
+    if family != "auto":
+        ok &= UNROLL_FAMILY == ("ma", "zhang").index(family)
+    caps = np.floor(bram_budget * np.array(SPLITS))                          # (splits, 3)
+    need = np.stack([pif * pox * poy, pof * pif, pof], axis=1)               # (units, 3)
+    ok &= (caps[None, :, :] >= need[:, None, :]).all(axis=2).any(axis=1)
+    if not ok.any():
         raise ConfigError(f"no {family} unrolling fits {max_macs} MAC units and the block-RAM banks of this "
                           f"device; use a smaller precision or another device")
-    best = max(u[0] * u[1] * u[2] * u[3] for u in out)
-    return [u for u in out if u[0] * u[1] * u[2] * u[3] >= best / 2]
+    ok &= macs >= macs[ok].max() / 2
+    return [(*map(int, UNROLLS[i]), ("ma", "zhang")[UNROLL_FAMILY[i]]) for i in np.flatnonzero(ok)]
 
 
 def _rank_by_cycles(net: Network, units: List[tuple]) -> List[tuple]:
@@ -156,8 +166,7 @@ def search_design(net: Network, device: Device, m: Mapping) -> "TiledDesign":
     if isinstance(m.unroll, tuple):
         units = [(*m.unroll, "fixed")]
     else:
-        units = _rank_by_cycles(net, _unrolls(m.unroll, max_macs, net,
-                                              lambda u: bool(_designs([u], bram_budget, SPLITS))))
+        units = _rank_by_cycles(net, _unrolls(m.unroll, max_macs, net, bram_budget))
     env = environment(device, m)
     prob, index, counts = problems(net, m.zero_skip)
     # stage 1: every unrolling with an even buffer split; stage 2: every split for the best unrolling

@@ -7,30 +7,16 @@ every residual block (the residual streams, coupled across each stage, stay whol
 parameters, 62.8% fewer FLOPs. Mapped on one accelerator designed for the baseline (Arria 10 GX 1150,
 16-bit), the tiled template gives the numbers asserted below; BENCHMARKS.md lists them beside the paper's.
 """
-import torch.nn as nn
-
 from codesign.flops import model_cost
-from codesign.sim import Mapping, load_device, network_from_model
+from codesign.sim import Mapping, load_device, network_from_model, references
 from codesign.sim.energy import energy
 from codesign.sim.tiled import tiled_costs
 from codesign.sim.tiled_search import search_design
 from codesign.zoo import create_model
 
 
-def cgap_like_resnet110(keep: float = 0.36):
-    model = create_model("resnet110", in_shape=(3, 32, 32))
-    for stage in model.layers:
-        for block in stage:
-            c_in, c = block.conv1.in_channels, block.conv1.out_channels
-            k = max(1, round(c * keep))
-            block.conv1 = nn.Conv2d(c_in, k, 3, block.conv1.stride, 1, bias=False)
-            block.bn1 = nn.BatchNorm2d(k)
-            block.conv2 = nn.Conv2d(k, c, 3, 1, 1, bias=False)
-    return model
-
-
 def _reductions(layout: str):
-    base_model, pruned_model = create_model("resnet110", in_shape=(3, 32, 32)), cgap_like_resnet110()
+    base_model, pruned_model = create_model("resnet110", in_shape=(3, 32, 32)), references.cgap_like_resnet110()
     base, pruned = network_from_model(base_model), network_from_model(pruned_model)
     device = load_device("arria10")
     m = Mapping(template="tiled", precision="ap_fixed<16,6>", dram_layout=layout)

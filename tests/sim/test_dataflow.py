@@ -1,7 +1,7 @@
 """The hls4ml dataflow template: hand-computed small cases and a published hls4ml synthesis result."""
 import pytest
 
-from codesign.sim import Mapping, Network, estimate, load_device
+from codesign.sim import Mapping, Network, estimate, load_device, references
 from codesign.sim.dataflow import dataflow_costs
 
 U250 = "xcu250"
@@ -59,35 +59,15 @@ def test_unroll_limit_warning(nets):
     assert not dataflow_costs(net, load_device(U250), Mapping(reuse_factor=4)).warnings
 
 
-def svhn_cnn(nets) -> Network:
-    """The hls4ml tutorial's SVHN CNN (part 6; Aarrestad et al. 2021, arXiv 2101.05108), 50% of the weights
-    of every layer but the output layer pruned; BatchNorm folded as hls4ml does."""
-    L = [nets.conv("c0", None, 3, 32, 16, nonzero=216), nets.simple("r0", "act", ["c0"], (16, 30, 30)),
-         nets.simple("p0", "maxpool", ["r0"], (16, 30, 30), (16, 15, 15), k=2),
-         nets.conv("c1", "p0", 16, 15, 16, nonzero=1152), nets.simple("r1", "act", ["c1"], (16, 13, 13)),
-         nets.simple("p1", "maxpool", ["r1"], (16, 13, 13), (16, 6, 6), k=2),
-         nets.conv("c2", "p1", 16, 6, 24, nonzero=1728), nets.simple("r2", "act", ["c2"], (24, 4, 4)),
-         nets.simple("p2", "maxpool", ["r2"], (24, 4, 4), (24, 2, 2), k=2),
-         nets.dense("d0", "p2", (24, 2, 2), 42, nonzero=2016), nets.simple("r3", "act", ["d0"], (42, 1, 1)),
-         nets.dense("d1", "r3", 42, 64, nonzero=1344), nets.simple("r4", "act", ["d1"], (64, 1, 1)),
-         nets.dense("d2", "r4", 64, 10), nets.simple("sm", "softmax", ["d2"], (10, 1, 1))]
-    return Network("svhn_cnn", tuple(L), (3, 32, 32))
-
-
-# Published result: fastmachinelearning/hls4ml-tutorial, pruned_cnn_reference/.../myproject_csynth.rpt (Vivado HLS
-# 2020.1: latency 1055 cycles, interval 1029) and pruned_cnn/vivado_synth.rpt (Vivado 2020.1 synthesis:
-# 5,864 DSP48E2, 113 RAMB18, 129,289 LUT, 43,298 FF); xcu250, 5 ns, ap_fixed<16,6>, io_stream, RF 1.
-SVHN = {"latency": 1055, "interval": 1029, "dsp": 5864, "bram": 113, "lut": 129289, "ff": 43298}
-
-
-def test_reproduces_hls4ml_svhn_synthesis(nets):
-    r = estimate(svhn_cnn(nets), U250, Mapping(io_type="io_stream", clock_mhz=200))
-    t = r.totals
-    err = {k: t[k] / SVHN[k] - 1 for k in ("dsp", "bram", "lut", "ff")}
-    err["latency"] = t["latency_cycles"] / SVHN["latency"] - 1
-    err["interval"] = t["interval_cycles"] / SVHN["interval"] - 1
-    assert abs(err["interval"]) < 0.005                  # II: the first conv reads 32x32 pixels at RF 1
-    assert abs(err["latency"]) < 0.03                     # measured +1.5%
+def test_reproduces_hls4ml_svhn_synthesis():
+    """Published: the hls4ml tutorial's pruned SVHN CNN, Vivado HLS / Vivado 2020.1 (references.SVHN_SOURCE)."""
+    cfg = references.SVHN_SETTINGS
+    r = estimate(references.svhn_cnn(), cfg["device"], Mapping(io_type=cfg["io_type"], clock_mhz=cfg["clock_mhz"],
+                                                                precision=cfg["precision"]))
+    t, pub = r.totals, references.SVHN_PUBLISHED
+    err = {k: t[k] / pub[k] - 1 for k in pub}
+    assert abs(err["interval_cycles"]) < 0.005           # II: the first conv reads 32x32 pixels at RF 1
+    assert abs(err["latency_cycles"]) < 0.03              # measured +1.5%
     # DSP: +21% -- exactly hls4ml's multiplier count; Vivado maps multiplications by small/power-of-two
     # quantised constants to LUTs, which hls4ml's accounting (and ours) does not see
     assert 0.15 < err["dsp"] < 0.25

@@ -2,7 +2,7 @@
 import pytest
 
 from codesign.errors import ConfigError
-from codesign.sim import Layer, Mapping, Network, estimate, load_device
+from codesign.sim import Mapping, Network, estimate, load_device, references
 from codesign.sim.tiled import tiled_costs
 from codesign.sim.tiled_search import TiledDesign, search_design
 
@@ -79,27 +79,19 @@ def test_fixed_unroll_that_cannot_fit_is_one_line_error(nets):
         search_design(net, load_device("pynq-z2"), Mapping(template="tiled", unroll="512,64,1,1"))
 
 
-def alexnet_conv() -> Network:
-    """AlexNet's five convolutions as in Zhang et al. FPGA'15 (two groups in layers 2, 4 and 5)."""
-    def conv(name, inp, cin, h, cout, k, s, oh, g=1):
-        w = cout * cin // g * k * k
-        return Layer(name, "conv", (inp,) if inp else (), (cin, h, h), (cout, oh, oh), (k, k), (s, s), g, w, w)
-    return Network("alexnet_conv", (
-        conv("conv1", None, 3, 227, 96, 11, 4, 55), conv("conv2", "conv1", 96, 31, 256, 5, 1, 27, 2),
-        conv("conv3", "conv2", 256, 15, 384, 3, 1, 13), conv("conv4", "conv3", 384, 15, 384, 3, 1, 13, 2),
-        conv("conv5", "conv4", 384, 15, 256, 3, 1, 13, 2)), (3, 227, 227))
-
-
 def test_reproduces_zhang_fpga15_alexnet_on_vc707():
-    """Zhang et al. FPGA'15: AlexNet convolutions, fp32, VC707 at 100 MHz, unified (Tm, Tn) = (64, 7):
-    61.62 GFLOPS [V2], i.e. 1.3316 GFLOP in 21.61 ms [D]; 2,240 DSPs (448 MACs x 5) [V2]."""
-    r = estimate(alexnet_conv(), VC707, template="tiled", precision="float32", unroll="64,7,1,1", clock_mhz=100)
+    """Zhang et al. FPGA'15 (references.ZHANG_SOURCE): AlexNet convolutions, fp32, VC707 at 100 MHz,
+    unified (Tm, Tn) = (64, 7): 61.62 GFLOPS, i.e. 1.3316 GFLOP in 21.61 ms; 2,240 DSPs."""
+    cfg, pub = references.ZHANG_SETTINGS, references.ZHANG_PUBLISHED
+    net = references.alexnet_conv()
+    r = estimate(net, cfg["device"], template="tiled", precision=cfg["precision"], unroll=cfg["unroll"],
+                 clock_mhz=cfg["clock_mhz"])
     t = r.totals
-    ops = 2 * alexnet_conv().macs
+    ops = 2 * net.macs
     assert ops == pytest.approx(1.3316e9, rel=1e-3)
     # the compute cycles are Zhang's formula exactly: sum of ceil(M/64) ceil(N/7) R C K^2 per group
     assert r.costs.detail["mac_cycles"].sum() == 2_005_892
-    assert t["dsp"] == 2240
-    assert t["latency_s"] == pytest.approx(21.61e-3, rel=0.10)            # measured -6.6%
-    assert ops / t["latency_s"] / 1e9 == pytest.approx(61.62, rel=0.10)   # measured +7.0%
+    assert t["dsp"] == pub["dsp"]
+    assert t["latency_s"] == pytest.approx(pub["latency_s"], rel=0.10)            # measured -6.6%
+    assert ops / t["latency_s"] / 1e9 == pytest.approx(pub["gflops"], rel=0.10)   # measured +7.0%
     assert all(b == "compute" for b in r.costs.bound)
