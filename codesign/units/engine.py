@@ -15,6 +15,12 @@ module types:
 Every edit remaps the optimiser state in place (same Parameter objects, so no rebuild is needed),
 remaps the masks, zeroes the state of newly masked entries and bumps :attr:`version`; the loop
 refreshes the cost accounting when the version changes and applies masks after every step.
+
+Where things are: ``graph.layers`` (Conv/Linear names, input → output), ``graph.outputs[layer]``
+(the group a layer writes), ``graph.input_layout(model, layer)`` (which input columns belong to
+which group's units), ``axes(group)`` / ``unit_view(axis, start, count)`` (the rows/columns of
+units, e.g. to write a grown unit's weights), ``param(name)`` (a parameter by state-dict name;
+never keep Parameter references across edits), ``masks`` (:class:`~codesign.units.masks.Masks`).
 """
 from __future__ import annotations
 
