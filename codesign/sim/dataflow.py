@@ -30,7 +30,7 @@ from .device import Device
 from .layers import Network
 from .mapping import Mapping
 
-ELEMENTWISE = ("act", "bn", "add", "mul", "concat")
+ELEMENTWISE = ("act", "bn", "add", "mul", "concat")     # element-wise: one lane per channel (io_stream)
 
 
 def _reuse_factors(net: Network, rf: int, strategy: str) -> Tuple[np.ndarray, List[str]]:
@@ -54,9 +54,10 @@ def _multipliers(net: Network, m: Mapping, rf: np.ndarray, stream: bool) -> np.n
     zeros_free = (m.strategy == "Latency") | (rf == 1)
     zeros = a.weights - a.nonzero
     compute = -(-a.weights // rf) - np.where(zeros_free, zeros // rf, 0)
-    bn_inputs = a.cout if stream else a.out_elems          # hls4ml BatchNormalization: DIV_ROUNDUP(n_in, RF)
-    bn = -(-bn_inputs // rf)
-    return np.select([a.mask("conv", "dense"), a.mask("bn"), a.mask("softmax")], [compute, bn, a.cout], 0)
+    lanes = a.cout if stream else a.out_elems              # elements handled per cycle
+    bn = -(-lanes // rf)                                    # hls4ml BatchNormalization: DIV_ROUNDUP(n_in, RF)
+    return np.select([a.mask("conv", "dense"), a.mask("bn"), a.mask("softmax"), a.mask("mul")],
+                     [compute, bn, a.cout, lanes], 0)
 
 
 def _layer_timing(net: Network, rf: np.ndarray, stream: bool, cal) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -61,3 +61,11 @@ def energy(costs: Costs, device: Device, p: Precision) -> Energy:
         static = np.zeros(len(costs.cycles))
         total = costs.interval_s * device.static_w
     return Energy(dram, onchip, compute, static, total)
+
+
+def energy_note(template: str) -> str:
+    if template == "tiled":
+        return ("energy per inference: DRAM bytes x pJ/bit, buffer bits x pJ/bit, executed MACs x MAC energy, "
+                "static power x the engine's busy time (layers run one after another)")
+    return ("energy per inference in steady state: no DRAM, FIFO/BRAM-weight bits x pJ/bit, executed MACs x MAC "
+            "energy, static power x the initiation interval (all engines run concurrently)")

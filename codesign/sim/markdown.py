@@ -47,6 +47,7 @@ def _totals(d: Dict[str, Any]) -> List[str]:
 
 
 def _layers(d: Dict[str, Any]) -> List[str]:
+    shared = d["template"]["template"] == "tiled"          # one engine: resources are in the totals only
     rows = []
     for r in d["layers"]:
         if r["cycles"] <= 0 and not r["weights"]:
@@ -57,7 +58,8 @@ def _layers(d: Dict[str, Any]) -> List[str]:
                   if "tiles" in detail else ""))
         rows.append([r["name"], r["op"], "x".join(map(str, r["out_shape"])), fmt(r["macs"]), fmt(round(r["cycles"])),
                      fmt(r["dram_read_bytes"] + r["dram_write_bytes"], "B"), fmt(r["intensity_ops_per_byte"]),
-                     r["bound"], fmt(round(r["dsp"])), fmt(round(r["bram"])), fmt(r["energy_j"]["total"], "J"), extra])
+                     r["bound"], "-" if shared else fmt(round(r["dsp"])), "-" if shared else fmt(round(r["bram"])),
+                     fmt(r["energy_j"]["total"], "J"), extra])
     return ["## Layers", ""] + _table(["layer", "op", "output", "MACs", "cycles", "DRAM", "ops/B", "bound", "DSP",
                                        "BRAM", "energy", "detail"], rows)
 

@@ -15,7 +15,7 @@ import numpy as np
 from .. import __version__, atomic
 from .costs import Costs
 from .device import Device
-from .energy import Energy
+from .energy import Energy, energy_note
 from .layers import Network
 from .mapping import Mapping
 
@@ -132,7 +132,7 @@ class Report:
             "totals": self.totals,
             "roofline": {"peak_gops": c.peak_ops_per_s / 1e9, "bandwidth_gbps": c.dram_bytes_per_s / 1e9},
             "layers": self.layer_rows(),
-            "notes": list(c.notes), "warnings": list(c.warnings),
+            "notes": list(c.notes) + [energy_note(c.template)], "warnings": list(c.warnings),
             "constants": dict(dev.constants),
         })
 

@@ -87,6 +87,28 @@ def _lexargmin(first, second, third):
     return np.argmin(np.where(near, third, np.inf), axis=2)[..., None]
 
 
+def _dram_bytes(U, P, env, n_of, n_if, n_px, in_tile_px):
+    """(bytes read, bytes written, maps-outer loop order chosen, bytes per weight) of every candidate."""
+    nif_d, nof_d, nif_w = U["nif"], U["nof"], U["nif"]
+    if env["aligned"]:      # channel-vector DRAM layout: maps in Pof-channel words, weights in Pof x Pif blocks
+        nof_d = np.ceil(U["nof"] / P["pof"]) * P["pof"]
+        nif_d = np.where(U["first"] > 0, U["nif"], np.ceil(U["nif"] / P["pof"]) * P["pof"])
+        nif_w = np.ceil(U["nif"] / P["pif"]) * P["pif"]
+    in_pass = nif_d * n_px * in_tile_px                      # input words read once per pass (halo included)
+    w_all = nof_d * nif_w * U["kh"] * U["kw"]
+    one_if = n_if == 1
+    in_a = in_pass * np.where(one_if, 1, n_of)                          # pixel tiles outer
+    w_a = w_all * np.where(one_if & (n_of == 1), 1, n_px)
+    in_b = in_pass * np.where(one_if & (n_px == 1), 1, n_of)            # output-map tiles outer
+    w_b = w_all * np.where(one_if, 1, n_px)
+    w_scale = env["w_bytes"] * (U["density"] * (1 + env["index_bits"] / env["w_bits"]) if env["zero_skip"] else 1.0)
+    bytes_a = in_a * env["a_bytes"] + w_a * w_scale
+    bytes_b = in_b * env["a_bytes"] + w_b * w_scale
+    read = np.minimum(bytes_a, bytes_b) * U["groups"]
+    write = nof_d * U["nox"] * U["noy"] * env["a_bytes"] * U["groups"]
+    return read, write, bytes_b < bytes_a, w_scale
+
+
 def evaluate(pr: Problems, d: Dict[str, np.ndarray], env: Dict[str, float]) -> Dict[str, np.ndarray]:
     """Best tiling of every problem on every design. ``d``: arrays of shape (D,) with pof, pif, pox,
     poy and cap_in, cap_w, cap_out (blocks per buffer, both copies). ``env``: f, bw, a_bytes, w_bytes,
@@ -107,24 +129,7 @@ def evaluate(pr: Problems, d: Dict[str, np.ndarray], env: Dict[str, float]) -> D
     use_w = blocks(w_tile, P["pof"] * P["pif"], env["w_bits"], bb)
     use_out = blocks(out_tile, P["pof"], env["a_bits"], bb)
     fits = (use_in <= P["cap_in"]) & (use_w <= P["cap_w"]) & (use_out <= P["cap_out"])
-    nif_d, nof_d, nif_w = U["nif"], U["nof"], U["nif"]
-    if env["aligned"]:      # channel-vector DRAM layout: maps in Pof-channel words, weights in Pof x Pif blocks
-        nof_d = np.ceil(U["nof"] / P["pof"]) * P["pof"]
-        nif_d = np.where(U["first"] > 0, U["nif"], np.ceil(U["nif"] / P["pof"]) * P["pof"])
-        nif_w = np.ceil(U["nif"] / P["pif"]) * P["pif"]
-    in_pass = nif_d * n_px * t_ix * t_iy                     # input words read once per pass (halo included)
-    w_all = nof_d * nif_w * U["kh"] * U["kw"]
-    one_if = n_if == 1
-    in_a = in_pass * np.where(one_if, 1, n_of)                          # pixel tiles outer
-    w_a = w_all * np.where(one_if & (n_of == 1), 1, n_px)
-    in_b = in_pass * np.where(one_if & (n_px == 1), 1, n_of)            # output-map tiles outer
-    w_b = w_all * np.where(one_if, 1, n_px)
-    w_scale = env["w_bytes"] * (U["density"] * (1 + env["index_bits"] / env["w_bits"]) if env["zero_skip"] else 1.0)
-    bytes_a = in_a * env["a_bytes"] + w_a * w_scale
-    bytes_b = in_b * env["a_bytes"] + w_b * w_scale
-    order_b = bytes_b < bytes_a
-    read = np.minimum(bytes_a, bytes_b) * U["groups"]
-    write = nof_d * U["nox"] * U["noy"] * env["a_bytes"] * U["groups"]
+    read, write, order_b, w_scale = _dram_bytes(U, P, env, n_of, n_if, n_px, t_ix * t_iy)
     cycles = (U["kh"] * U["kw"] * np.ceil(U["nif"] / P["pif"]) * np.ceil(U["nox"] / P["pox"]) *
               np.ceil(U["noy"] / P["poy"]) * np.ceil(U["nof"] / P["pof"]))
     if env["zero_skip"]:
