@@ -10,8 +10,9 @@ precision) in <= 10 s. Times are medians of ``--repeats`` runs in one process, s
 - Batch: 6 models x 7 devices x 10 reuse factors x 8 precisions x 3 (dataflow-Latency, dataflow-Resource,
   tiled) = 10,080 points through ``evaluate_batch``, caches cleared before every run (every tiled design
   search cold). Tiled points differing only in the reuse factor (which the tiled template ignores) share
-  one evaluation, as they would in a sweep: 7,056 distinct evaluations. Network extraction is reported
-  separately ("end to end" adds it).
+  one evaluation, as they would in a sweep (7,056 distinct evaluations); the same batch with every point
+  evaluated separately (``share=False``) is timed too. Network extraction is reported separately
+  ("end to end" adds it).
 
     python benchmarks/sim_speed.py [--repeats 5]
 """
@@ -70,17 +71,19 @@ def batch(repeats: int) -> dict:
               for m, d, r, p, (t, s) in itertools.product(MODELS, shipped_device_names(), REUSE, PRECISIONS,
                                                            VARIANTS)]
 
-    def run():
+    def run(share: bool):
         clear_cache()                   # no evaluation or design search survives from the previous run
-        rows = evaluate_batch(points, networks, errors="record")
+        rows = evaluate_batch(points, networks, errors="record", share=share)
         assert len(rows) == len(points)
         return rows
 
-    rows = run()
-    times = _timed(run, repeats)
+    rows = run(True)
+    times = _timed(lambda: run(True), repeats)
+    unshared = _timed(lambda: run(False), repeats)
     errors = sum("error" in r for r in rows)
     return {"points": len(points), "median_s": median(times), "runs": times, "build_networks_s": build,
             "end_to_end_s": build + median(times), "points_per_s": len(points) / median(times),
+            "unshared_median_s": median(unshared), "unshared_runs": unshared,
             "error_rows": errors, "fits": sum(bool(r.get("fits")) for r in rows), "target_s": 10.0}
 
 
@@ -95,7 +98,8 @@ def main() -> None:
           f"(target <= 20 ms); network extraction {r110['extract_network_s'] * 1e3:.0f} ms")
     b = batch(max(1, args.repeats // 2))
     print(f"batch: {b['points']} points in {b['median_s']:.2f} s ({b['points_per_s']:.0f}/s, target <= 10 s); "
-          f"networks built in {b['build_networks_s']:.2f} s; end to end {b['end_to_end_s']:.2f} s; "
+          f"every point evaluated separately: {b['unshared_median_s']:.2f} s; networks built in "
+          f"{b['build_networks_s']:.2f} s; end to end {b['end_to_end_s']:.2f} s; "
           f"{b['error_rows']} error rows, {b['fits']} fit their device")
     path = save("sim_speed", {"command": "python benchmarks/sim_speed.py --repeats %d" % args.repeats,
                               "resnet110": r110, "batch": b})

@@ -65,12 +65,13 @@ def _equivalence_key(point: DesignPoint, net: Network) -> tuple:
     return (net.signature, point.device, point.template, point.precision, point.clock_mhz) + options
 
 
-def evaluate_point(point: DesignPoint, networks: MappingT[str, Network]) -> Dict:
+def evaluate_point(point: DesignPoint, networks: MappingT[str, Network], share: bool = True) -> Dict:
+    """Totals of one point; ``share=False`` evaluates it even if an equivalent point was evaluated before."""
     if point.model not in networks:
         raise CodesignError(f"design point names model '{point.model}', which is not among the networks given")
     net = networks[point.model]
     key = _equivalence_key(point, net)
-    totals = _TOTALS.get(key)
+    totals = _TOTALS.get(key) if share else None
     if totals is None:
         dev = _device(point.device)
         m = _mapping(point.template, point.reuse_factor, point.precision, point.strategy, point.io_type,
@@ -91,14 +92,14 @@ def clear_cache() -> None:
 
 
 def evaluate_batch(points: Iterable[DesignPoint], networks: MappingT[str, Network], errors: str = "raise",
-                   events: Optional[Callable[[str, dict], None]] = None) -> List[Dict]:
+                   events: Optional[Callable[[str, dict], None]] = None, share: bool = True) -> List[Dict]:
     """One totals row per design point, in order (see the module doc)."""
     if errors not in ("raise", "record"):
         raise CodesignError(f"errors must be 'raise' or 'record', got '{errors}'")
     rows: List[Dict] = []
     for i, point in enumerate(points):
         try:
-            rows.append(evaluate_point(point, networks))
+            rows.append(evaluate_point(point, networks, share))
         except CodesignError as err:
             if errors == "raise":
                 raise
