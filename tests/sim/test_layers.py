@@ -76,6 +76,25 @@ def test_onnx_matches_torch(tmp_path, name):
     assert a.macs == b.macs and a.weights == b.weights and b.source.startswith("onnx:")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:The GemmToMatMul:UserWarning")
+def test_qonnx_channels_last_graph_matches_torch(tmp_path):
+    """The hls4ml-ready ONNX the exporter writes: qonnx cleanup, channels-last ops, Gemm -> MatMul."""
+    qonnx = pytest.importorskip("qonnx")
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+    from qonnx.util.cleanup import cleanup_model
+
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 8, 3), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(8 * 3 * 3, 10)).eval()
+    wrapper = cleanup_model(ModelWrapper(str(_export(model, (1, 12, 12), tmp_path / "m.onnx"))))
+    wrapper = wrapper.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
+    cleanup_model(wrapper.transform(GemmToMatMul())).save(str(tmp_path / "cl.onnx"))
+    a, b = network_from_model(model, in_shape=(1, 12, 12)), network_from_onnx(tmp_path / "cl.onnx")
+    assert [l.out_shape for l in a.layers] == [l.out_shape for l in b.layers] and a.macs == b.macs
+    assert next(l for l in b.layers if l.op == "dense").in_shape == (8, 3, 3)
+
+
 def test_onnx_unsupported_op_is_one_line_error(tmp_path):
     import onnx
     from onnx import TensorProto, helper
