@@ -19,7 +19,6 @@ hls4ml synthesis report (devices/_calibration.yaml).
 """
 from __future__ import annotations
 
-import math
 from typing import List, Tuple
 
 import numpy as np

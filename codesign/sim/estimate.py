@@ -32,8 +32,7 @@ def zoo_network(name: str, width: float = 1.0, in_shape: Optional[Sequence[int]]
     shape = tuple(in_shape or params["in_shape"].default)
     classes = num_classes or params["num_classes"].default
     model = create_model(name, width=width, in_shape=shape, num_classes=classes)
-    net = network_from_model(model, shape, source=f"zoo:{name}" + (f"@width={width:g}" if width != 1 else ""))
-    return net
+    return network_from_model(model, shape, source=f"zoo:{name}" + (f"@width={width:g}" if width != 1 else ""))
 
 
 def load_network(model: ModelLike, width: float = 1.0, in_shape: Optional[Sequence[int]] = None) -> Network:
@@ -48,16 +47,14 @@ def load_network(model: ModelLike, width: float = 1.0, in_shape: Optional[Sequen
         if path.suffix in (".pt", ".pth"):
             from ..checkpoint import load_model
             from .torch_layers import network_from_model
-            module, meta = load_model(path)
+            module, _meta = load_model(path)
             return network_from_model(module, in_shape, source=f"checkpoint:{path}")
         if path.exists():
             raise CodesignError(f"{path}: unknown model file type '{path.suffix}'; use a .onnx or a .pt model file")
         return zoo_network(str(model), width, in_shape)
-    try:
-        import torch.nn as nn
-    except ImportError:  # pragma: no cover
-        nn = None
-    if nn is not None and isinstance(model, nn.Module):
+    import torch.nn as nn
+
+    if isinstance(model, nn.Module):
         from .torch_layers import network_from_model
         return network_from_model(model, in_shape)
     raise CodesignError(f"cannot simulate a {type(model).__name__}; give a Network, nn.Module, zoo name, "

@@ -11,7 +11,7 @@ that also stores a small index per nonzero weight) is switched on.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 

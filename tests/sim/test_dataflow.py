@@ -1,5 +1,4 @@
 """The hls4ml dataflow template: hand-computed small cases and a published hls4ml synthesis result."""
-import pytest
 
 from codesign.sim import Mapping, Network, estimate, load_device, references
 from codesign.sim.dataflow import dataflow_costs

@@ -1,8 +1,7 @@
 """Fewer units never cost more: removing channels/neurons (structured pruning) or zeroing weights never
 raises latency, interval, DRAM traffic, energy or resources (property-based)."""
-import math
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codesign.sim import Mapping, load_device
@@ -12,13 +11,7 @@ from codesign.sim.report import summarize
 from codesign.sim.tiled import tiled_costs
 from codesign.sim.tiled_search import TiledDesign
 
-import importlib.util
-import pathlib
-
-_spec = importlib.util.spec_from_file_location("sim_conftest", pathlib.Path(__file__).with_name("conftest.py"))
-_conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_conftest)
-chain_cnn = _conftest.chain_cnn
+STATELESS_FIXTURE = [HealthCheck.function_scoped_fixture]      # `nets` only holds builder functions
 
 KEYS = ("latency_cycles", "interval_cycles", "dram_read_bytes", "dram_write_bytes", "dsp", "bram", "lut", "ff",
         "energy_dram_j", "energy_onchip_j", "energy_compute_j", "energy_static_j", "energy_j")
@@ -43,50 +36,50 @@ def _shrunk(ws, layer, cut):
     return ws2
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=STATELESS_FIXTURE)
 @given(ws=widths, layer=st.integers(0, 2), cut=st.integers(1, 23), rf=st.sampled_from([1, 2, 3, 8]),
        io=st.sampled_from(["io_stream", "io_parallel"]), zeros=st.sampled_from([0.0, 0.5]),
        device=st.sampled_from(["xcu250", "pynq-z2"]))
-def test_dataflow_latency_strategy_monotone(ws, layer, cut, rf, io, zeros, device):
+def test_dataflow_latency_strategy_monotone(nets, ws, layer, cut, rf, io, zeros, device):
     dev = load_device(device)
     m = Mapping(reuse_factor=rf, io_type=io, strategy="Latency")
-    big = _totals(chain_cnn(ws, zeros=zeros), dev, m)
-    _no_more(_totals(chain_cnn(_shrunk(ws, layer, cut), zeros=zeros), dev, m), big)
-    _no_more(_totals(chain_cnn(ws, zeros=min(1.0, zeros + 0.25)), dev, m), big)     # more zeros
+    big = _totals(nets.chain_cnn(ws, zeros=zeros), dev, m)
+    _no_more(_totals(nets.chain_cnn(_shrunk(ws, layer, cut), zeros=zeros), dev, m), big)
+    _no_more(_totals(nets.chain_cnn(ws, zeros=min(1.0, zeros + 0.25)), dev, m), big)     # more zeros
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, suppress_health_check=STATELESS_FIXTURE)
 @given(ws=widths, layer=st.integers(0, 2), cut=st.integers(1, 23), io=st.sampled_from(["io_stream", "io_parallel"]))
-def test_dataflow_resource_strategy_monotone_at_rf1(ws, layer, cut, io):
+def test_dataflow_resource_strategy_monotone_at_rf1(nets, ws, layer, cut, io):
     dev = load_device("xczu9eg")
     m = Mapping(reuse_factor=1, io_type=io, strategy="Resource")
-    _no_more(_totals(chain_cnn(_shrunk(ws, layer, cut)), dev, m), _totals(chain_cnn(ws), dev, m))
+    _no_more(_totals(nets.chain_cnn(_shrunk(ws, layer, cut)), dev, m), _totals(nets.chain_cnn(ws), dev, m))
 
 
 DESIGNS = [TiledDesign(8, 1, 2, 2, 120, 120, 60), TiledDesign(4, 4, 1, 1, 40, 60, 20),
            TiledDesign(16, 1, 4, 4, 30, 30, 30)]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=STATELESS_FIXTURE)
 @given(ws=widths, layer=st.integers(0, 2), cut=st.integers(1, 23), design=st.sampled_from(DESIGNS),
        layout=st.sampled_from(["packed", "aligned"]), skip=st.booleans(), size=st.sampled_from([30, 38]))
-def test_tiled_fixed_design_monotone(ws, layer, cut, design, layout, skip, size):
+def test_tiled_fixed_design_monotone(nets, ws, layer, cut, design, layout, skip, size):
     dev = load_device("vc707")
     m = Mapping(template="tiled", dram_layout=layout, zero_skip=skip)
-    big = _totals(chain_cnn(ws, size=size), dev, m, design)
+    big = _totals(nets.chain_cnn(ws, size=size), dev, m, design)
     # BRAM is excluded: the design's buffer budget is fixed, and a smaller layer may use more of it
     # (buffering a whole operand) precisely to cut DRAM traffic
     keys = tuple(k for k in KEYS if k != "bram")
-    _no_more(_totals(chain_cnn(_shrunk(ws, layer, cut), size=size), dev, m, design), big, keys)
+    _no_more(_totals(nets.chain_cnn(_shrunk(ws, layer, cut), size=size), dev, m, design), big, keys)
     if skip:
-        _no_more(_totals(chain_cnn(ws, size=size, zeros=0.5), dev, m, design), big, keys)
+        _no_more(_totals(nets.chain_cnn(ws, size=size, zeros=0.5), dev, m, design), big, keys)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, suppress_health_check=STATELESS_FIXTURE)
 @given(ws=widths, layer=st.integers(0, 2), cut=st.integers(1, 23))
-def test_tiled_searched_design_latency_monotone(ws, layer, cut):
+def test_tiled_searched_design_latency_monotone(nets, ws, layer, cut):
     dev = load_device("xczu9eg")
     m = Mapping(template="tiled")
-    big = _totals(chain_cnn(ws, size=30), dev, m)
-    small = _totals(chain_cnn(_shrunk(ws, layer, cut), size=30), dev, m)
+    big = _totals(nets.chain_cnn(ws, size=30), dev, m)
+    small = _totals(nets.chain_cnn(_shrunk(ws, layer, cut), size=30), dev, m)
     assert small["latency_cycles"] <= big["latency_cycles"] * (1 + 1e-9)
