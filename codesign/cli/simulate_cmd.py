@@ -19,8 +19,8 @@ def _source(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Pat
                             "(see `codesign simulate --help`)")
     if onnx:
         return onnx, onnx.stem
-    if checkpoint:
-        return checkpoint, checkpoint.parent.name or checkpoint.stem
+    if checkpoint:                      # runs/mag/compact/model.pt -> "mag-compact"
+        return checkpoint, "-".join(checkpoint.resolve().parent.parts[-2:]) or checkpoint.stem
     return model, model
 
 
