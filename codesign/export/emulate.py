@@ -86,6 +86,23 @@ def _batchnorm(x, scale, bias, mean, var, node):
     return (x - mean.view(shape)) / torch.sqrt(var.view(shape) + eps) * scale.view(shape) + bias.view(shape)
 
 
+ROUNDING = {"ROUND": torch.round, "FLOOR": torch.floor, "CEIL": torch.ceil, "ROUND_TO_ZERO": torch.trunc}
+
+
+def _quant(x, scale, zeropt, bitwidth, node):
+    """QONNX Quant (brevitas' integer quantizer): scale, shift, clamp, round, undo the scale."""
+    bits = int(bitwidth.reshape(-1)[0])
+    signed, narrow = attribute(node, "signed", 1), attribute(node, "narrow", 0)
+    mode = attribute(node, "rounding_mode", "ROUND")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode not in ROUNDING:
+        raise ExportError(f"layer '{node.name}': Quant rounding mode {mode} is not supported")
+    lo = -(2 ** (bits - 1)) + narrow if signed else 0
+    hi = 2 ** (bits - 1) - 1 if signed else 2 ** bits - 1 - narrow
+    y = (x / scale + zeropt).clamp(lo, hi)
+    return (ROUNDING[mode](y) - zeropt) * scale
+
+
 UNARY: Dict[str, Callable] = {
     "Relu": lambda x, n: torch.relu(x),
     "LeakyRelu": lambda x, n: F.leaky_relu(x, attribute(n, "alpha", 0.01)),
@@ -100,7 +117,7 @@ UNARY: Dict[str, Callable] = {
 }
 BINARY: Dict[str, Callable] = {"Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Max": torch.maximum,
                                "Min": torch.minimum}
-EMULATED_OPS = set(UNARY) | set(BINARY) | {"Conv", "MatMul", "BatchNormalization"}
+EMULATED_OPS = set(UNARY) | set(BINARY) | {"Conv", "MatMul", "BatchNormalization", "Quant"}
 
 
 class Emulator:
@@ -154,6 +171,8 @@ class Emulator:
             return _conv(values[ins[0]], self._arg(ins[1], values, types.weight), bias, node)
         if op == "MatMul":
             return values[ins[0]] @ self._arg(ins[1], values, types.weight)
+        if op == "Quant":
+            return _quant(*(self._arg(i, values) for i in ins[:4]), node)
         if op == "BatchNormalization":
             return _batchnorm(values[ins[0]], *(self._arg(i, values) for i in ins[1:5]), node)
         if op in BINARY:

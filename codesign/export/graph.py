@@ -29,7 +29,7 @@ class OnnxGraph:
     # ------------------------------------------------------------------ conversion
     @classmethod
     def from_model(cls, model: onnx.ModelProto) -> "OnnxGraph":
-        inferred = onnx.shape_inference.infer_shapes(model)
+        inferred = onnx.shape_inference.infer_shapes(_shape_compatible(model))
         g = inferred.graph
         inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
         shapes: Dict[str, Shape] = {}
@@ -38,7 +38,7 @@ class OnnxGraph:
                 dims = info.type.tensor_type.shape.dim
                 shapes[info.name] = tuple(int(d.dim_value) if d.dim_value > 0 else 1 for d in dims)
         opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=13)
-        graph = cls(list(g.node), inits, shapes, [i.name for i in g.input if i.name not in inits],
+        graph = cls([_copy(n) for n in model.graph.node], inits, shapes, [i.name for i in g.input if i.name not in inits],
                     [o.name for o in g.output], opset)
         graph._names = set(shapes) | set(inits) | {n.name for n in g.node}
         missing = [o for n in graph.nodes for o in n.output if o and o not in shapes]
@@ -57,8 +57,7 @@ class OnnxGraph:
                                   [_info(k, np.float32, self.shapes[k]) for k in self.outputs],
                                   initializer=initializers, value_info=value_info)
         opsets = [helper.make_opsetid("", self.opset)]
-        if any(n.domain == CHANNELS_LAST for n in self.nodes):
-            opsets.append(helper.make_opsetid(CHANNELS_LAST, 1))
+        opsets += [helper.make_opsetid(d, 1) for d in sorted({n.domain for n in self.nodes} - {"", "ai.onnx"})]
         model = helper.make_model(graph, opset_imports=opsets, producer_name="codesign")
         model.ir_version = min(model.ir_version, 10)
         return model
@@ -104,6 +103,55 @@ class OnnxGraph:
     def ops(self) -> List[str]:
         return [n.op_type for n in self.nodes]
 
+    def param_init(self, tensor: str, producers: Dict[str, onnx.NodeProto]) -> Optional[str]:
+        """The initializer holding a parameter's values: ``tensor`` itself, or the input of the
+        QONNX quantizer (brevitas' weight and bias quantizers) that produces it."""
+        if tensor in self.inits:
+            return tensor
+        node = producers.get(tensor)
+        if node is not None and node.op_type in QUANT_OPS and node.input[0] in self.inits:
+            return node.input[0]
+        return None
+
+    def set_param(self, tensor: str, value: np.ndarray, producers: Dict[str, onnx.NodeProto]) -> None:
+        """Replace a parameter's values (through its quantizer, whose output shape follows)."""
+        name = self.param_init(tensor, producers)
+        self.inits[name] = np.ascontiguousarray(value)
+        if name != tensor:
+            self.shapes[tensor] = tuple(value.shape)
+
+    def constant_tensors(self) -> set:
+        """Tensors computed from initializers only (quantized weights and biases)."""
+        const = set(self.inits)
+        for n in self.nodes:
+            if all(i in const for i in n.input if i):
+                const.update(n.output)
+        return const - set(self.inits)
+
+
+QUANT_OPS = ("Quant", "Trunc", "BipolarQuant")
+BREVITAS_INTERNALS = ("act_quant", "weight_quant", "bias_quant", "input_quant", "output_quant")
+
+
+def _copy(node: onnx.NodeProto) -> onnx.NodeProto:
+    out = onnx.NodeProto()
+    out.CopyFrom(node)
+    return out
+
+
+def _shape_compatible(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy in which QONNX quantizers (elementwise: output shape = input shape) are Identity nodes,
+    so that ONNX shape inference passes through them (qonnx's own swap costs a text dump of
+    every node)."""
+    if not any(n.op_type in QUANT_OPS and n.domain.startswith("qonnx") for n in model.graph.node):
+        return model
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    for k, n in enumerate(copy.graph.node):
+        if n.op_type in QUANT_OPS and n.domain.startswith("qonnx"):
+            copy.graph.node[k].CopyFrom(helper.make_node("Identity", [n.input[0]], list(n.output), name=n.name))
+    return copy
+
 
 def attribute(node: onnx.NodeProto, name: str, default=None):
     for a in node.attribute:
@@ -132,6 +180,10 @@ def torch_scope(node: onnx.NodeProto) -> Optional[str]:
     parts = [p for p in node.name.split("/") if p][:-1]
     path: List[str] = []
     for part in parts:
+        if part in BREVITAS_INTERNALS:             # brevitas' quantizer plumbing: keep the layer's name
+            if node.op_type in QUANT_OPS and path:
+                path[-1] += "_" + part.replace("act_quant", "quant")
+            break
         if path and part.startswith(path[-1] + "."):
             path[-1] = part
         else:

@@ -36,10 +36,11 @@ def nchw_to_nhwc(shape):
 
 def to_channels_last(g: OnnxGraph) -> bool:
     """Convert every 4-D (and 3-D) activation tensor to channels-last; no-op for MLPs."""
-    spatial = {name for name, s in g.shapes.items() if len(s) in (3, 4)}
+    constant = g.constant_tensors()
+    spatial = {name for name, s in g.shapes.items() if len(s) in (3, 4) and name not in constant}
     if not spatial:
         return False
-    consumers = g.consumers()
+    consumers, producers = g.consumers(), g.producers()
     out: List[onnx.NodeProto] = []
     for n in g.nodes:
         if not any(i in spatial for i in n.input):
@@ -48,11 +49,12 @@ def to_channels_last(g: OnnxGraph) -> bool:
         if n.op_type in LAYOUT_OPS:
             n.domain = CHANNELS_LAST
             if n.op_type == "Conv":      # channels-last Conv weights are (out, *kernel, in)
-                g.inits[n.input[1]] = np.ascontiguousarray(np.moveaxis(g.inits[n.input[1]], 1, -1))
+                weight = g.inits[g.param_init(n.input[1], producers)]
+                g.set_param(n.input[1], np.moveaxis(weight, 1, -1), producers)
         elif n.op_type in GLOBAL_POOLS:
             n = _global_pool_as_pool(n, g.shapes[n.input[0]])
         elif n.op_type == "Flatten":
-            _flatten_to_nhwc(g, n, consumers)
+            _flatten_to_nhwc(g, n, consumers, producers)
         elif n.op_type in ELEMENTWISE:
             _permute_broadcast_constants(g, n, spatial)
         else:
@@ -72,12 +74,12 @@ def _global_pool_as_pool(n: onnx.NodeProto, nchw) -> onnx.NodeProto:
                             domain=CHANNELS_LAST, kernel_shape=kernel, strides=kernel, pads=zeros)
 
 
-def _flatten_to_nhwc(g: OnnxGraph, flat: onnx.NodeProto, consumers: Dict[str, list]) -> None:
+def _flatten_to_nhwc(g: OnnxGraph, flat: onnx.NodeProto, consumers: Dict[str, list], producers) -> None:
     nchw = g.shapes[flat.input[0]]
     if int(np.prod(nchw[2:])) == 1:
         return                                     # 1×1 maps flatten the same in both layouts
     users = consumers.get(flat.output[0], [])
-    if not users or any(u.op_type != "MatMul" or u.input[1] not in g.inits for u in users):
+    if not users or any(u.op_type != "MatMul" or g.param_init(u.input[1], producers) is None for u in users):
         raise ExportError(f"layer '{flat.name}': a flattened feature map must feed Linear layers only "
                           f"(found {', '.join(u.op_type for u in users) or 'a graph output'})")
     c, rest = nchw[1], nchw[2:]
@@ -85,7 +87,7 @@ def _flatten_to_nhwc(g: OnnxGraph, flat: onnx.NodeProto, consumers: Dict[str, li
     order = np.arange(int(np.prod(nchw[1:]))).reshape(c, *rest)
     order = np.moveaxis(order, 0, -1).reshape(-1)
     for u in users:
-        g.inits[u.input[1]] = np.ascontiguousarray(g.inits[u.input[1]][order])
+        g.set_param(u.input[1], g.inits[g.param_init(u.input[1], producers)][order], producers)
 
 
 def _permute_broadcast_constants(g: OnnxGraph, n: onnx.NodeProto, spatial) -> None:

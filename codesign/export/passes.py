@@ -107,25 +107,35 @@ def name_parameters(g: OnnxGraph) -> bool:
 
 
 def gemm_to_matmul(g: OnnxGraph, fused: Optional[Dict[str, str]] = None) -> bool:
-    """Gemm(A, B, C) → MatMul(A, B') + Add(C') with transposes and alpha/beta folded into the
-    constants (hls4ml has no Gemm handler; MatMul with a constant becomes a Dense layer, which
-    absorbs the Add as its bias). ``fused`` collects {bias Add name: MatMul name}."""
-    out, changed = [], False
+    """Gemm(A, B, C) → MatMul(A, B') + Add(C) with B transposed to (in, out) and alpha/beta folded
+    into the constants (hls4ml has no Gemm handler; MatMul with a constant, quantized or not,
+    becomes a Dense layer, which absorbs the Add as its bias). ``fused`` collects
+    {bias Add name: MatMul name}."""
+    out, changed, producers = [], False, g.producers()
     for n in g.nodes:
         if n.op_type != "Gemm":
             out.append(n)
             continue
-        if attribute(n, "transA", 0) or n.input[1] not in g.inits:
+        weight = g.param_init(n.input[1], producers)
+        quantized = weight != n.input[1]
+        alpha, beta = attribute(n, "alpha", 1.0), attribute(n, "beta", 1.0)
+        if attribute(n, "transA", 0) or weight is None or (quantized and (alpha != 1.0 or beta != 1.0)):
             raise ExportError(f"layer '{n.name}': Gemm with a transposed or non-constant input is not supported; "
                               f"use nn.Linear")
-        weight = g.inits[n.input[1]]
-        weight = (weight.T if attribute(n, "transB", 0) else weight) * attribute(n, "alpha", 1.0)
-        w_name = g.add_init(f"{n.name}_weight", weight.astype(np.float32))
+        value = g.inits[weight]
+        value = (value.T if attribute(n, "transB", 0) else value) * (1.0 if quantized else alpha)
+        if quantized:
+            g.set_param(n.input[1], value.astype(np.float32), producers)
+            w_name = n.input[1]
+        else:
+            w_name = g.add_init(f"{n.name}_weight", value.astype(np.float32))
         if len(n.input) > 2 and n.input[2]:
             mm_out = g.fresh(f"{n.output[0]}_matmul")
             g.shapes[mm_out] = g.shapes[n.output[0]]
-            bias = g.inits[n.input[2]] * attribute(n, "beta", 1.0)
-            b_name = g.add_init(f"{n.name}_bias", np.broadcast_to(bias, weight.shape[1:]).astype(np.float32))
+            b_name = n.input[2]
+            if b_name in g.inits:
+                b_name = g.add_init(f"{n.name}_bias", np.broadcast_to(g.inits[b_name] * beta,
+                                                                      value.shape[1:]).astype(np.float32))
             out.append(helper.make_node("MatMul", [n.input[0], w_name], [mm_out], name=n.name))
             out.append(helper.make_node("Add", [mm_out, b_name], [n.output[0]], name=f"{n.name}_bias"))
             if fused is not None:
@@ -138,21 +148,24 @@ def gemm_to_matmul(g: OnnxGraph, fused: Optional[Dict[str, str]] = None) -> bool
 
 
 def flatten_graph_input(g: OnnxGraph) -> bool:
-    """An input that only feeds a Flatten (an MLP) becomes a flat input: hls4ml's Dense needs
-    no reshape and the hardware sees a vector."""
+    """An input that only feeds a Flatten (an MLP), possibly through elementwise quantizers,
+    becomes a flat input: hls4ml's Dense needs no reshape and the hardware sees a vector."""
     if len(g.inputs) != 1:
         return False
-    name = g.inputs[0]
-    users = g.consumers().get(name, [])
-    if len(users) != 1 or users[0].op_type != "Flatten" or len(g.shapes[name]) <= 2:
+    consumers = g.consumers()
+    chain, tensor = [g.inputs[0]], g.inputs[0]
+    while len(consumers.get(tensor, [])) == 1 and consumers[tensor][0].op_type == "Quant":
+        tensor = consumers[tensor][0].output[0]
+        chain.append(tensor)
+    users = consumers.get(tensor, [])
+    if len(users) != 1 or users[0].op_type != "Flatten" or len(g.shapes[tensor]) <= 2:
         return False
     flat = users[0]
-    if attribute(flat, "axis", 1) != 1:
-        return False
     g.nodes.remove(flat)
-    g.shapes[name] = (g.shapes[name][0], int(np.prod(g.shapes[name][1:])))
-    g.rename_tensor(flat.output[0], name)
-    g.shapes[name] = g.shapes.get(name) or g.shapes[flat.output[0]]
+    flat_shape = g.shapes[flat.output[0]]
+    g.rename_tensor(flat.output[0], tensor)
+    for name in chain:
+        g.shapes[name] = flat_shape
     return True
 
 

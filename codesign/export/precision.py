@@ -32,6 +32,7 @@ from .fixed import FixedType, fixed_for_range, parse_fixed
 from .passes import CleanGraph, c_identifier
 
 MIN_FRACTIONAL, MAX_FRACTIONAL, MAX_WIDTH = 0, 24, 24
+QUANTIZERS = "quantizers"      # QONNX graphs: types come from the Quant nodes (quantization-aware path)
 
 
 class LayerOverride(Strict):
@@ -119,6 +120,8 @@ def choose_precision(clean: CleanGraph, calibration: torch.Tensor, spec: Precisi
     weights = _weight_magnitudes(clean)
     if spec.default == "auto":
         widths, plan = _search_widths(emu, clean, calibration, reference, ranges, weights, spec)
+    elif spec.default == QUANTIZERS:
+        widths, plan = None, _wide_types(clean, ranges)
     else:
         widths, plan = None, {name: LayerTypes(spec.default, *_param_types(name, weights, spec.default))
                             for name in layer_names(clean.graph, clean.fused_bias)}
@@ -131,17 +134,21 @@ def choose_precision(clean: CleanGraph, calibration: torch.Tensor, spec: Precisi
 
 def _weight_magnitudes(clean: CleanGraph) -> Dict[str, Dict[str, float]]:
     """{layer: {'weight': max|w|, 'bias': max|b|}} for Conv and Dense layers."""
-    g, out = clean.graph, {}
+    g, out, producers = clean.graph, {}, clean.graph.producers()
+
+    def max_abs(tensor: str) -> Optional[float]:
+        init = g.param_init(tensor, producers)
+        return None if init is None else float(abs(g.inits[init]).max(initial=0.0))
+
     for n in g.nodes:
-        if n.op_type in ("Conv", "MatMul") and n.input[1] in g.inits:
-            entry = out.setdefault(n.name, {})
-            entry["weight"] = float(abs(g.inits[n.input[1]]).max(initial=0.0))
+        if n.op_type in ("Conv", "MatMul") and max_abs(n.input[1]) is not None:
+            out.setdefault(n.name, {})["weight"] = max_abs(n.input[1])
             if n.op_type == "Conv" and len(n.input) > 2 and n.input[2]:
-                entry["bias"] = float(abs(g.inits[n.input[2]]).max(initial=0.0))
-    for n in g.nodes:
+                out[n.name]["bias"] = max_abs(n.input[2])
         if n.name in clean.fused_bias:
-            const = [i for i in n.input if i in g.inits]
-            out.setdefault(clean.fused_bias[n.name], {})["bias"] = float(abs(g.inits[const[0]]).max(initial=0.0))
+            found = [v for v in (max_abs(i) for i in n.input) if v is not None]
+            if found:
+                out.setdefault(clean.fused_bias[n.name], {})["bias"] = found[0]
     return out
 
 
@@ -165,6 +172,22 @@ def _auto_types(clean: CleanGraph, ranges: Ranges, weights, weight_width: Option
         if weight_width is not None and "bias" in entry:
             bias = fixed_for_range(entry["bias"], True, width=weight_width)
         plan[name] = LayerTypes(result, weight, bias)
+    return plan
+
+
+def _wide_types(clean: CleanGraph, ranges: Ranges) -> Dict[str, LayerTypes]:
+    """Quantization-aware graphs: the Quant nodes fix weights and activations (hls4ml reads them);
+    every other layer result keeps MAX_FRACTIONAL fractional bits, enough to hold the exact value
+    of sums of products of quantized numbers, so the next Quant rounds what PyTorch rounds."""
+    constant = clean.graph.constant_tensors()
+    ops = {n.name: n for n in clean.graph.nodes}
+    plan = {}
+    for name in layer_names(clean.graph, clean.fused_bias):
+        node = ops.get(name)
+        if node is not None and (node.op_type == "Quant" or node.output[0] in constant):
+            continue
+        lo, hi = ranges.out_min.get(name, 0.0), ranges.out_max.get(name, 0.0)
+        plan[name] = LayerTypes(fixed_for_range(max(abs(lo), abs(hi)), lo < 0, fractional=MAX_FRACTIONAL))
     return plan
 
 

@@ -15,6 +15,7 @@ SUPPORTED = {
     "MaxPool": "MaxPool1d/2d", "AveragePool": "AvgPool1d/2d", "GlobalAveragePool": "AdaptiveAvgPool2d(1)",
     "GlobalMaxPool": "AdaptiveMaxPool2d(1)", "Flatten": "Flatten", "BatchNormalization": "BatchNorm",
     "Identity": "Identity", "Dropout": "Dropout", "Constant": "(constants)",
+    "Quant": "brevitas quantizers (QONNX Quant)",
 }
 
 

@@ -1,0 +1,150 @@
+"""`codesign export`: model → ONNX → hls4ml project → C simulation, with reports."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import typer
+from rich.table import Table
+
+from . import app
+from .console import console, err_console
+from .options import show_summary
+
+MAX_LAYER_ROWS = 40
+
+
+@app.command("export")
+def export(
+    model: Optional[str] = typer.Option(None, help="Zoo model (codesign list models); without --checkpoint its "
+                                                   "embedded default or a seeded random init is used."),
+    checkpoint: Optional[Path] = typer.Option(None, help="Model file to export (train/model.pt, compact/model.pt)."),
+    target: str = typer.Option("fpga", help="onnx: ONNX checked with onnxruntime; hls: + hls4ml project; "
+                                            "fpga: + C simulation and agreement report."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default: runs/<run>/export beside the "
+                                                  "checkpoint's run, else runs/<model>/export)."),
+    width: Optional[float] = typer.Option(None, help="Width multiplier for a randomly initialised model."),
+    backend: str = typer.Option("Vitis", help="hls4ml backend: Vitis or Vivado."),
+    io_type: str = typer.Option("auto", help="auto (io_parallel for MLPs, io_stream for conv nets), "
+                                             "io_parallel or io_stream."),
+    part: Optional[str] = typer.Option(None, help="FPGA part (default: the backend's)."),
+    clock_period: float = typer.Option(5.0, help="Clock period in ns."),
+    reuse_factor: int = typer.Option(1, help="hls4ml reuse factor (multiplications per multiplier)."),
+    strategy: str = typer.Option("Latency", help="Latency (pruned zeros save multipliers) or Resource."),
+    precision: str = typer.Option("auto", help="auto (per layer from calibration ranges), one type for all "
+                                               "(e.g. 'fixed<16,6,RND_CONV,SAT>'), or a YAML file with "
+                                               "per-layer overrides."),
+    target_agreement: float = typer.Option(0.999, help="Top-1 agreement the automatic precision must reach on "
+                                                       "calibration data."),
+    csim_samples: Optional[int] = typer.Option(None, help="Samples to simulate (default: by model size, 10-1000)."),
+    calibration_samples: Optional[int] = typer.Option(None, help="Samples for the precision choice "
+                                                                 "(default: by model size, 32-1000)."),
+    dataset: Optional[str] = typer.Option(None, help="Dataset for calibration and csim samples (default: the "
+                                                     "model's training set, MNIST for 1x28x28 models, else "
+                                                     "synthetic)."),
+    data_dir: Optional[Path] = typer.Option(None, help="Data folder."),
+    jobs: int = typer.Option(0, help="C simulation processes (0: one per core)."),
+    qat_epochs: int = typer.Option(0, "--qat-epochs", help="Quantization-aware path: fine-tune this many epochs "
+                                                          "with brevitas power-of-two quantizers and export "
+                                                          "through QONNX (0: off)."),
+    seed: int = typer.Option(0, help="Seed for random init, synthetic samples and QAT."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
+) -> None:
+    """Export a model to ONNX, an hls4ml project and a C-simulated FPGA design."""
+    from ..export.hls import HlsSettings
+    from ..export.pipeline import ExportRequest, run_export
+
+    if out is None:
+        out = checkpoint.parent.parent / "export" if checkpoint else Path("runs") / (model or "model") / "export"
+    req = ExportRequest(
+        out=out,
+        target=target, model=model, checkpoint=checkpoint, width=width,
+        settings=HlsSettings(backend, io_type, part, clock_period, reuse_factor, strategy),
+        precision=precision, target_agreement=target_agreement, calibration_samples=calibration_samples,
+        csim_samples=csim_samples, dataset=dataset, data_dir=data_dir, jobs=jobs, force=force, seed=seed,
+        qat_epochs=qat_epochs)
+    with ExportProgress() as progress:
+        report = run_export(req, events=progress.event)
+    render(report, req.out)
+
+
+class ExportProgress:
+    """Stage lines and a csim progress bar on stderr."""
+
+    def __init__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=err_console, transient=True)
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def event(self, kind: str, payload: Dict[str, Any]) -> None:
+        if kind == "stage":
+            extra = f" ({payload['samples']} samples)" if "samples" in payload else ""
+            self.progress.console.print(f"{payload['stage']}{extra} ...", markup=False)
+        elif kind in ("csim", "qat"):
+            if self.task is None:
+                self.task = self.progress.add_task(kind, total=payload["total"])
+            self.progress.update(self.task, completed=payload["done"], total=payload["total"])
+
+
+def render(report: Dict[str, Any], out: Path) -> None:
+    weights = report["weights"]
+    console.print(f"{report['model']['name']}: weights from {weights['kind']} ({weights['detail']})", markup=False)
+    if "onnx" in report:
+        onnx = report["onnx"]
+        console.print(f"ONNX opset {onnx['opset']}: {onnx['path']}  max |onnxruntime - PyTorch| = "
+                      f"{onnx['max_abs_diff_vs_pytorch']:.3g} on {onnx['checked_samples']} samples", markup=False)
+    if "qat" in report:
+        show_summary(report["qat"], "quantization-aware training")
+    if "hls" in report:
+        hls = report["hls"]
+        s = hls["settings"]
+        console.print(f"hls4ml project: {hls['path']} ({s['backend']}, {s['io_type']}, reuse {s['reuse_factor']}, "
+                      f"{s['strategy']}, {s['clock_period']} ns{', part ' + s['part'] if s['part'] else ''}); "
+                      f"build script {hls['build_script']}", markup=False)
+    if "precision" in report:
+        _precision_table(report["precision"])
+    if "multipliers" in report:
+        total = report["multipliers"]["total"]
+        console.print(f"multipliers: {total['multipliers']:,} (dense {total['dense_multipliers']:,}; "
+                      f"{total['zeros']:,} zero weights saved {total['saved_by_zeros']:,})", markup=False)
+    if "csim" in report:
+        show_summary({k: v for k, v in report["csim"].items()}, f"C simulation vs PyTorch ({report['samples']['dataset']})")
+    for key, section in report.items():
+        if key not in _CORE and isinstance(section, dict):
+            show_summary({k: v for k, v in section.items() if isinstance(v, (int, float, str))}, key)
+    console.print(f"reports: {out / 'export.json'}" + (f", {out / 'csim.json'}" if "csim" in report else ""),
+                  markup=False)
+
+
+_CORE = {"model", "weights", "samples", "onnx", "hls", "precision", "multipliers", "csim", "target", "qat"}
+
+
+def _precision_table(precision: Dict[str, Any]) -> None:
+    layers = precision["layers"]
+    title = (f"precision ({precision['source']}): emulated top-1 agreement {precision['emulated_agreement']:.4f}, "
+             f"output error {precision['emulated_output_error']:.4f} on {precision['calibration_samples']} "
+             f"calibration samples")
+    if len(layers) > MAX_LAYER_ROWS:
+        console.print(f"{title}; {len(layers)} layers (per-layer types in export.json)", markup=False)
+        return
+    table = Table(title=title, show_header=True, header_style="bold")
+    for column in ("layer", "op", "weight", "bias", "result", "range"):
+        table.add_column(column)
+    for row in layers:
+        lo, hi = row.get("out_min"), row.get("out_max")
+        table.add_row(row["layer"], row["op"], _short(row["weight"]), _short(row["bias"]), _short(row["result"]),
+                      f"[{lo:.3g}, {hi:.3g}]" if lo is not None else "")
+    console.print(table)
+
+
+def _short(hls_type: Optional[str]) -> str:
+    return hls_type.replace(",RND_CONV,SAT>", ">") if hls_type else ""

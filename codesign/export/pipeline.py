@@ -1,0 +1,102 @@
+"""`codesign export`: model → DIR/model.onnx → DIR/hls/ → C simulation, with a report per target.
+
+Cheap checks come first (output folder, g++ for fpga, model, supported ops), so a mistake is one
+line before any slow step. Reports: DIR/export.json (every target) and, for fpga, DIR/csim.json
+(:func:`codesign.export.report.assemble_fpga_report`).
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional
+
+from .. import atomic
+from ..errors import ConfigError
+from .csim import csim, require_gxx
+from .hls import HlsSettings, build_hls
+from .onnx import export_onnx
+from .passes import clean_graph
+from .precision import parse_precision
+from .report import FpgaContext, assemble_fpga_report
+from .samples import choose_samples, default_counts, macs_per_sample
+from .weights import resolve_model
+
+TARGETS = ("onnx", "hls", "fpga")
+Events = Callable[[str, Dict[str, Any]], None]
+
+
+def _quiet(_kind: str, _payload: Dict[str, Any]) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    out: Path
+    target: str = "fpga"
+    model: Optional[str] = None
+    checkpoint: Optional[Path] = None
+    width: Optional[float] = None
+    settings: HlsSettings = field(default_factory=HlsSettings)
+    precision: str = "auto"                 # auto | fixed<...> | YAML path
+    target_agreement: float = 0.999
+    calibration_samples: Optional[int] = None
+    csim_samples: Optional[int] = None
+    dataset: Optional[str] = None
+    data_dir: Optional[Path] = None
+    jobs: int = 0                           # csim worker processes (0: all cores)
+    force: bool = False
+    seed: int = 0
+    qat_epochs: int = 0                     # > 0: quantization-aware fine-tuning (see qat.py)
+
+
+def prepare_out_dir(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; choose a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise ConfigError(f"--out {out} already exists and is not empty; pass --force to replace it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def run_export(req: ExportRequest, events: Events = _quiet) -> Dict[str, Any]:
+    """Run the export up to ``req.target`` and return the report (also written as JSON)."""
+    if req.target not in TARGETS:
+        raise ConfigError(f"unknown target '{req.target}'; choose one of: {', '.join(TARGETS)}")
+    settings = req.settings.checked()
+    spec = parse_precision(req.precision, req.target_agreement)
+    if req.target == "fpga":
+        require_gxx()
+    model, source = resolve_model(req.model, req.checkpoint, req.width, req.seed)
+    if req.qat_epochs:
+        from .qat import check_qat_supported
+        check_qat_supported(model)
+    prepare_out_dir(req.out, req.force)
+    in_shape = tuple(model.codesign_spec["in_shape"])
+    counts = default_counts(macs_per_sample(model, in_shape))
+    samples = choose_samples(model, source.meta, req.dataset, n_calibration=req.calibration_samples or counts["calibration"],
+                             n_csim=req.csim_samples or counts["csim"], data_dir=req.data_dir, seed=req.seed)
+    parts: Dict[str, Any] = {"model": dict(model.codesign_spec), "weights": source.summary(), "target": req.target}
+    if req.qat_epochs:
+        from .qat import quantization_aware
+        return quantization_aware(req, model, samples, settings, parts, events)
+    events("stage", {"stage": "onnx"})
+    onnx_export = export_onnx(model, req.out / "model.onnx", samples=samples.test_x)
+    clean_graph(onnx_export.model)                      # unsupported layers fail here, before slow steps
+    parts["onnx"] = onnx_export.summary()
+    if req.target != "onnx":
+        parts["samples"] = samples.summary()
+        project = build_hls(onnx_export.model, req.out / "hls", settings=settings, precision=spec,
+                            calibration=samples.calibration, events=events)
+        parts["hls"] = {k: v for k, v in project.summary().items() if k not in ("precision", "multipliers")}
+        parts["precision"], parts["multipliers"] = project.precision.summary(), project.multipliers
+    if req.target == "fpga":
+        report = csim(project, samples.test_x, model=model, labels=samples.test_y, jobs=req.jobs, events=events)
+        parts["csim"] = report.summary()
+        fpga = assemble_fpga_report(parts, FpgaContext(model, req.out, project, report, dict(parts)))
+        atomic.write_json(req.out / "csim.json", fpga)
+        parts = fpga
+    atomic.write_json(req.out / "export.json", parts)
+    return parts
+
