@@ -13,7 +13,7 @@ import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
@@ -42,9 +42,10 @@ class CsimReport:
     predict_seconds: float
     samples_per_second: float
     jobs: int
+    outputs: Optional[np.ndarray] = field(default=None, repr=False, compare=False)   # csim outputs
 
     def summary(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "outputs"}
 
 
 def require_gxx() -> str:
@@ -133,4 +134,4 @@ def compare(got: np.ndarray, ref: np.ndarray, labels: Optional[torch.Tensor], co
         acc_c, acc_p = float((got.argmax(1) == y).mean()), float((ref.argmax(1) == y).mean())
     return CsimReport(n, float((got.argmax(1) == ref.argmax(1)).mean()) if n else 1.0,
                       float(err.max()) if n else 0.0, float(err.mean()) if n else 0.0, acc_c, acc_p,
-                      compile_s, predict_s, n / predict_s if predict_s > 0 else 0.0, jobs)
+                      compile_s, predict_s, n / predict_s if predict_s > 0 else 0.0, jobs, got)

@@ -18,7 +18,7 @@ import torch.nn as nn
 
 from .. import atomic
 from ..errors import ConfigError, ExportError
-from .onnx import in_shape_of, to_onnx_proto
+from .onnx import in_shape_of, module_types, to_onnx_proto
 from .passes import CleanGraph, clean_graph, hls_ready
 from .precision import PrecisionPlan, PrecisionSpec, choose_precision, parse_precision
 from .sparsity import multiplier_report
@@ -79,7 +79,7 @@ class HlsProject:
 def source_graph(source: Union[nn.Module, onnx.ModelProto, str, Path]) -> CleanGraph:
     """A torch model, an ONNX model or an .onnx path → the cleaned export graph."""
     if isinstance(source, nn.Module):
-        return clean_graph(to_onnx_proto(source, in_shape_of(source)))
+        return clean_graph(to_onnx_proto(source, in_shape_of(source)), module_types(source))
     if isinstance(source, (str, Path)):
         if not Path(source).is_file():
             raise ExportError(f"ONNX file not found: {source}")

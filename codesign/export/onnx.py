@@ -29,12 +29,14 @@ class OnnxExport:
     path: Optional[Path]
     opset: int
     max_abs_diff: float          # onnxruntime vs PyTorch on the checked samples
+    max_abs_output: float        # the scale of PyTorch's outputs on them
     checked_samples: int
     model: onnx.ModelProto
 
     def summary(self) -> dict:
         return {"path": str(self.path) if self.path else None, "opset": self.opset,
-                "max_abs_diff_vs_pytorch": self.max_abs_diff, "checked_samples": self.checked_samples}
+                "max_abs_diff_vs_pytorch": self.max_abs_diff, "max_abs_output": self.max_abs_output,
+                "checked_samples": self.checked_samples}
 
 
 def in_shape_of(model: nn.Module) -> Sequence[int]:
@@ -42,6 +44,11 @@ def in_shape_of(model: nn.Module) -> Sequence[int]:
     if spec is None:
         raise ExportError("the model has no input shape; build it with codesign.create_model or pass samples")
     return tuple(spec["in_shape"])
+
+
+def module_types(model: nn.Module) -> dict:
+    """{module path: class name}, for error messages that name the PyTorch layer."""
+    return {name: type(m).__name__ for name, m in model.named_modules() if name}
 
 
 def to_onnx_proto(model: nn.Module, in_shape: Sequence[int], opset: int = OPSET) -> onnx.ModelProto:
@@ -90,6 +97,7 @@ def export_onnx(model: nn.Module, path: Optional[str | Path] = None, *, samples:
         expected = model.eval()(x).numpy()
     got = run_onnxruntime(proto, x.numpy())
     diff = float(np.abs(got - expected).max()) if len(x) else 0.0
+    scale = float(np.abs(expected).max()) if len(x) else 0.0
     if path is not None:
         atomic.write_bytes(path, proto.SerializeToString())
-    return OnnxExport(Path(path) if path else None, opset, diff, len(x), proto)
+    return OnnxExport(Path(path) if path else None, opset, diff, scale, len(x), proto)

@@ -222,12 +222,13 @@ class CleanGraph:
     fused_bias: Dict[str, str]           # bias Add node → the MatMul node whose Dense layer it joins
 
 
-def clean_graph(model: onnx.ModelProto) -> CleanGraph:
-    """Raw torch.onnx export → a checked, named graph of ops hls4ml takes (linear time)."""
+def clean_graph(model: onnx.ModelProto, module_types: Optional[Dict[str, str]] = None) -> CleanGraph:
+    """Raw torch.onnx export → a checked, named graph of ops hls4ml takes (linear time).
+    ``module_types`` ({PyTorch module path: class name}) improves unsupported-layer messages."""
     from .support import check_supported
 
     g = OnnxGraph.from_model(model)
-    check_supported(g)
+    check_supported(g, module_types)
     constants_to_initializers(g)
     drop_identities(g)
     names = readable_names(g)

@@ -15,9 +15,9 @@ from .. import atomic
 from ..errors import ConfigError
 from .csim import csim, require_gxx
 from .hls import HlsSettings, build_hls
-from .onnx import export_onnx
+from .onnx import export_onnx, module_types
 from .passes import clean_graph
-from .precision import parse_precision
+from .precision import override_targets, parse_precision
 from .report import FpgaContext, assemble_fpga_report
 from .samples import choose_samples, default_counts, macs_per_sample
 from .weights import resolve_model
@@ -81,9 +81,9 @@ def run_export(req: ExportRequest, events: Events = _quiet) -> Dict[str, Any]:
     if req.qat_epochs:
         from .qat import quantization_aware
         return quantization_aware(req, model, samples, settings, parts, events)
-    events("stage", {"stage": "onnx"})
     onnx_export = export_onnx(model, req.out / "model.onnx", samples=samples.test_x)
-    clean_graph(onnx_export.model)                      # unsupported layers fail here, before slow steps
+    # unsupported layers and unknown layer names in a precision file fail here, before slow steps
+    override_targets(spec, clean_graph(onnx_export.model, module_types(model)))
     parts["onnx"] = onnx_export.summary()
     if req.target != "onnx":
         parts["samples"] = samples.summary()

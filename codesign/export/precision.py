@@ -125,7 +125,7 @@ def choose_precision(clean: CleanGraph, calibration: torch.Tensor, spec: Precisi
     else:
         widths, plan = None, {name: LayerTypes(spec.default, *_param_types(name, weights, spec.default))
                             for name in layer_names(clean.graph, clean.fused_bias)}
-    plan = _apply_overrides(plan, spec.overrides, clean)
+    plan = _apply_overrides(plan, spec, clean)
     emulated = batched(lambda x: emu.run(x, plan), calibration)
     rows = [_row(name, clean, plan[name], ranges, weights) for name in plan]
     return PrecisionPlan(plan, rows, agreement(emulated, reference), output_error(emulated, reference),
@@ -224,19 +224,29 @@ def _smallest(ok: Callable[[int], bool], lo: int, hi: int) -> int:
     return hi
 
 
-def _apply_overrides(plan: Dict[str, LayerTypes], overrides: Mapping[str, LayerOverride],
-                     clean: CleanGraph) -> Dict[str, LayerTypes]:
+def override_targets(spec: PrecisionSpec, clean: CleanGraph) -> Dict[str, str]:
+    """{name given in the YAML: hls4ml layer name}; unknown names are one-line errors (checked
+    before any slow step)."""
+    layers = list(layer_names(clean.graph, clean.fused_bias))
     by_torch = {c_identifier(torch_name): hls for hls, torch_name in clean.layer_names.items()}
-    out = dict(plan)
-    for given, layer in overrides.items():
+    out = {}
+    for given in spec.overrides:
         name = c_identifier(given)
-        name = name if name in out else by_torch.get(name, name)
-        if name not in out:
-            choices = sorted(clean.layer_names[n] for n in out if n in clean.layer_names)
+        name = name if name in layers else by_torch.get(name, name)
+        if name not in layers:
+            choices = sorted(clean.layer_names[n] for n in layers if n in clean.layer_names)
             raise ConfigError(f"precision override for unknown layer '{given}'{close_matches(given, choices)}; "
                               f"layers: {', '.join(choices[:12])}{' ...' if len(choices) > 12 else ''}")
+        out[given] = name
+    return out
+
+
+def _apply_overrides(plan: Dict[str, LayerTypes], spec: PrecisionSpec, clean: CleanGraph) -> Dict[str, LayerTypes]:
+    out = dict(plan)
+    for given, name in override_targets(spec, clean).items():
+        layer = spec.overrides[given]
         values = {k: parse_fixed(v, f"layers.{given}.{k}") for k, v in layer.model_dump(exclude_none=True).items()}
-        out[name] = replace(out[name], **values)
+        out[name] = replace(out.get(name, LayerTypes()), **values)
     return out
 
 

@@ -51,12 +51,15 @@ def load_section_providers() -> None:
                 raise
 
 
-def assemble_fpga_report(parts: Mapping[str, Any], context: Optional[FpgaContext] = None) -> Dict[str, Any]:
+def assemble_fpga_report(parts: Mapping[str, Any], context: Optional[FpgaContext] = None,
+                         sections: Optional[Registry] = None) -> Dict[str, Any]:
     """Core parts in a fixed order, then every registered section computed from ``context``."""
     report = {key: parts[key] for key in CORE_ORDER if key in parts}
     report.update({k: v for k, v in parts.items() if k not in report})
     if context is not None:
-        load_section_providers()
-        for name in FPGA_SECTIONS.names():
-            report[name] = FPGA_SECTIONS.get(name)(context)
+        if sections is None:
+            load_section_providers()
+            sections = FPGA_SECTIONS
+        for name in sections.names():
+            report[name] = sections.get(name)(context)
     return report

@@ -2,6 +2,8 @@
 step: an unsupported op is one line naming the PyTorch layer and what to do."""
 from __future__ import annotations
 
+from typing import Mapping, Optional
+
 import onnx
 
 from ..errors import ExportError
@@ -19,19 +21,23 @@ SUPPORTED = {
 }
 
 
-def layer_of(node: onnx.NodeProto) -> str:
+def layer_of(node: onnx.NodeProto, module_types: Optional[Mapping[str, str]] = None) -> str:
+    """"layer 'fc1' (Gemm)", or with the PyTorch module type: "layer 'act' (GELU, ONNX Erf)"."""
     scope = torch_scope(node)
-    return f"layer '{scope}' ({node.op_type})" if scope else f"op {node.op_type} ('{node.name}')"
+    kind = (module_types or {}).get(scope or "")
+    what = f"{kind}, ONNX {node.op_type}" if kind and kind.lower() != node.op_type.lower() else node.op_type
+    return f"layer '{scope}' ({what})" if scope else f"op {node.op_type} ('{node.name}')"
 
 
-def check_supported(g: OnnxGraph) -> None:
-    """Raise ExportError for the first op or attribute hls4ml's ONNX path cannot take."""
+def check_supported(g: OnnxGraph, module_types: Optional[Mapping[str, str]] = None) -> None:
+    """Raise ExportError for the first op or attribute hls4ml's ONNX path cannot take;
+    ``module_types`` ({module path: class name}) lets the message name the PyTorch layer type."""
     if len(g.inputs) != 1 or len(g.outputs) != 1:
         raise ExportError(f"the model has {len(g.inputs)} inputs and {len(g.outputs)} outputs; the export "
                           f"supports one of each")
     for node in g.nodes:
         if node.op_type not in SUPPORTED:
-            raise ExportError(f"{layer_of(node)} is not supported by the hls4ml export; use only "
+            raise ExportError(f"{layer_of(node, module_types)} is not supported by the hls4ml export; use only "
                               f"{', '.join(sorted(set(SUPPORTED.values()) - {'(constants)'}))}, or replace it")
         _check_attributes(g, node)
 

@@ -73,7 +73,28 @@ def resolve_model(name: Optional[str], checkpoint: Optional[Path] = None, width:
     model = create_model(name, width=1.0 if width is None else width, in_shape=builder_default(name, "in_shape"),
                          num_classes=builder_default(name, "num_classes")).eval()
     why = "no trained default ships for this model" if name not in EMBEDDED else "width differs from the default"
+    if set_batchnorm_statistics(model, seed):
+        why += "; BatchNorm statistics from 64 synthetic inputs, so activations keep their scale"
     return model, WeightSource("random init", f"seed {seed} ({why}; pass --checkpoint for trained weights)", {})
+
+
+def set_batchnorm_statistics(model: nn.Module, seed: int, samples: int = 64) -> bool:
+    """Give a randomly initialised model's BatchNorm layers the statistics of seeded Gaussian
+    inputs (at initialisation they are 0/1, and a deep ResNet's outputs then grow to ~1e6)."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return False
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None                                 # cumulative average over the batch
+    x = torch.randn(samples, *model.codesign_spec["in_shape"], generator=torch.Generator().manual_seed(seed))
+    model.train()
+    with torch.no_grad():
+        model(x)
+    for m in norms:
+        m.momentum = 0.1
+    model.eval()
+    return True
 
 
 def save_embedded_default(checkpoint: Path, path: Path) -> None:

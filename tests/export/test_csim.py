@@ -1,0 +1,84 @@
+"""C simulation (g++): MLP, CNN and ResNet projects compile, agree with PyTorch, and reproduce the
+fixed-point emulation bit for bit; the quantization-aware path reproduces brevitas bit for bit."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from codesign.data import load_dataset
+from codesign.export import build_hls, csim
+from codesign.export.emulate import Emulator
+from codesign.export.hls import as_graph_input, source_graph
+from codesign.export.weights import resolve_model, set_batchnorm_statistics
+from codesign.zoo import create_model
+
+pytestmark = pytest.mark.csim
+
+
+def emulated(model, project, x):
+    clean = source_graph(model)
+    with torch.no_grad():
+        return Emulator(clean.graph, clean.fused_bias).run(as_graph_input(x, clean.input_layout),
+                                                           project.precision.types).double().numpy()
+
+
+def check_bit_exact_and_agreement(model, tmp_path, x, calibration, labels=None, min_agreement=0.95):
+    project = build_hls(model, tmp_path / "hls", calibration=calibration)
+    report = csim(project, x, model=model, labels=labels)
+    assert report.samples == len(x) and report.top1_agreement >= min_agreement
+    np.testing.assert_array_equal(report.outputs, emulated(model, project, x))
+    return project, report
+
+
+def test_trained_mlp_on_real_digits(tmp_path):
+    model, _ = resolve_model("lenet300_100")
+    digits = load_dataset("mnist_mini")
+    project, report = check_bit_exact_and_agreement(model, tmp_path, digits.test[0][:100], digits.train[0][:200],
+                                                    digits.test[1][:100], min_agreement=0.99)
+    assert project.settings.io_type == "io_parallel" and project.input_layout == "flat"
+    assert abs(report.accuracy_csim - report.accuracy_pytorch) <= 0.02
+
+
+def test_cnn_io_stream(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("lenet5", width=0.25).eval()
+    digits = load_dataset("mnist_mini")
+    project, _ = check_bit_exact_and_agreement(model, tmp_path, digits.test[0][:40], digits.train[0][:100])
+    assert project.settings.io_type == "io_stream" and project.input_layout == "nhwc"
+
+
+def test_tiny_resnet_with_global_average_pool(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("resnet20", width=0.125, in_shape=(3, 32, 32))
+    set_batchnorm_statistics(model, 0)
+    x = torch.randn(12, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    check_bit_exact_and_agreement(model, tmp_path, x, torch.randn(64, 3, 32, 32))
+
+
+def test_quantization_aware_mlp_is_bit_exact(cli, tmp_path):
+    r = cli("export", "--model", "lenet300_100", "--width", "0.1", "--qat-epochs", "1", "--dataset", "mnist_mini",
+            "--csim-samples", "50", "--calibration-samples", "50", "--out", tmp_path / "qat")
+    assert r.code == 0, r.err
+    import json
+    report = json.loads((tmp_path / "qat" / "csim.json").read_text())
+    assert report["csim"]["bit_exact"] and report["csim"]["max_abs_error"] == 0.0
+    assert report["qat"]["epochs"] == 1 and report["onnx"]["format"] == "QONNX"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["vgg19", "resnet56", "jet_mlp", "resnet18"])
+def test_more_zoo_models_simulate(tmp_path, name):
+    model, _ = resolve_model(name, width=0.0625)
+    x = torch.randn(8, *model.codesign_spec["in_shape"], generator=torch.Generator().manual_seed(1))
+    check_bit_exact_and_agreement(model, tmp_path, x, torch.randn(64, *model.codesign_spec["in_shape"]),
+                                  min_agreement=0.75)
+
+
+@pytest.mark.slow
+def test_quantization_aware_cnn_is_bit_exact(cli, tmp_path):
+    r = cli("export", "--model", "lenet5", "--width", "0.25", "--qat-epochs", "1", "--dataset", "mnist_mini",
+            "--csim-samples", "100", "--out", tmp_path / "qat")
+    assert r.code == 0, r.err
+    import json
+    assert json.loads((tmp_path / "qat" / "csim.json").read_text())["csim"]["bit_exact"]

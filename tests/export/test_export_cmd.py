@@ -1,0 +1,114 @@
+"""`codesign export` from the command line: targets, reports, and one-line errors."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from codesign.checkpoint import save_model
+from codesign.zoo import create_model
+
+
+def one_line_error(result):
+    lines = [line for line in result.err.strip().splitlines() if line.strip()]
+    return result.code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.err
+
+
+def test_onnx_target_out_of_the_box(cli, tmp_path):
+    r = cli("export", "--model", "lenet5", "--target", "onnx", "--out", tmp_path / "o")
+    assert r.code == 0, r.err
+    report = json.loads((tmp_path / "o" / "export.json").read_text())
+    assert report["weights"]["kind"] == "embedded default" and "embedded default" in r.out
+    assert report["onnx"]["opset"] >= 17 and report["onnx"]["max_abs_diff_vs_pytorch"] < 1e-4
+    assert (tmp_path / "o" / "model.onnx").exists() and not (tmp_path / "o" / "hls").exists()
+
+
+def test_hls_target_writes_a_project_for_vendor_synthesis(cli, tmp_path):
+    r = cli("export", "--model", "resnet20", "--width", "0.125", "--target", "hls", "--backend", "Vivado",
+            "--reuse-factor", "4", "--part", "xc7z020clg400-1", "--clock-period", "10", "--out", tmp_path / "o")
+    assert r.code == 0, r.err
+    report = json.loads((tmp_path / "o" / "export.json").read_text())
+    settings = report["hls"]["settings"]
+    assert settings == {"backend": "Vivado", "io_type": "io_stream", "part": "xc7z020clg400-1", "clock_period": 10.0,
+                        "reuse_factor": 4, "strategy": "Latency", "project_name": "myproject"}
+    assert report["weights"]["kind"] == "random init" and "random init" in r.out
+    assert (tmp_path / "o" / "hls" / "build_prj.tcl").exists()
+    assert "per-layer types in export.json" in r.out and len(report["precision"]["layers"]) > 40
+
+
+def test_sparse_checkpoint_reports_saved_multipliers(cli, tmp_path):
+    torch.manual_seed(0)
+    model = create_model("lenet300_100", width=0.1)
+    with torch.no_grad():
+        model.fc1.weight[:, ::4] = 0
+    save_model(tmp_path / "run" / "train" / "model.pt", model, source="trained")
+    r = cli("export", "--checkpoint", tmp_path / "run" / "train" / "model.pt", "--target", "hls",
+            "--calibration-samples", "100")
+    assert r.code == 0, r.err
+    report = json.loads((tmp_path / "run" / "export" / "export.json").read_text())
+    zeros = model.fc1.weight.numel() // 4
+    assert report["weights"]["kind"] == "trained checkpoint"
+    assert report["multipliers"]["total"]["saved_by_zeros"] >= zeros
+    assert f"saved {report['multipliers']['total']['saved_by_zeros']:,}" in r.out
+
+
+@pytest.mark.csim
+def test_fpga_target_reports_agreement_in_json_and_terminal(cli, tmp_path):
+    r = cli("export", "--model", "lenet300_100", "--target", "fpga", "--csim-samples", "60", "--out", tmp_path / "o")
+    assert r.code == 0, r.err
+    report = json.loads((tmp_path / "o" / "csim.json").read_text())
+    assert report["csim"]["samples"] == 60 and report["csim"]["top1_agreement"] >= 0.98
+    assert report["samples"]["dataset"] in ("mnist", "mnist_mini")
+    assert list(report)[:3] == ["model", "weights", "samples"]
+    assert "top1_agreement" in r.out and "C simulation vs PyTorch" in r.out
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--model", "lenet55"], "unknown model 'lenet55' (did you mean: lenet5"),
+    (["--model", "lenet5", "--target", "bitstream"], "unknown target 'bitstream'"),
+    (["--model", "lenet5", "--backend", "Quartus"], "unknown backend 'Quartus'"),
+    (["--model", "lenet5", "--strategy", "Unrolled"], "unknown strategy 'Unrolled'"),
+    (["--model", "lenet5", "--io-type", "io_serial"], "unknown io_type 'io_serial'"),
+    (["--model", "lenet5", "--precision", "fixed<16>"], "is not a fixed-point type"),
+    (["--model", "lenet5", "--precision", "missing.yaml"], "file not found: missing.yaml"),
+    (["--model", "resnet20", "--qat-epochs", "1"], "has residual connections"),
+    (["--checkpoint", "nowhere/model.pt"], "checkpoint not found"),
+    (["--model", "lenet5", "--width", "0.5", "--checkpoint", "x.pt"], "--width applies to models without"),
+    ([], "give --model NAME"),
+])
+def test_bad_inputs_are_one_line_errors(cli, tmp_path, args, needle):
+    r = cli("export", *args, "--target", "hls", "--out", tmp_path / "o") if "--target" not in args else \
+        cli("export", *args, "--out", tmp_path / "o")
+    assert one_line_error(r), (r.code, r.err)
+    assert needle in r.err
+
+
+def test_existing_output_needs_force(cli, tmp_path):
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "keep.txt").write_text("x")
+    r = cli("export", "--model", "lenet300_100", "--target", "onnx", "--out", tmp_path / "o")
+    assert one_line_error(r) and "--force" in r.err
+    assert cli("export", "--model", "lenet300_100", "--target", "onnx", "--out", tmp_path / "o", "--force").code == 0
+    assert not (tmp_path / "o" / "keep.txt").exists()
+
+
+def test_missing_gxx_is_one_line_before_any_work(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    r = cli("export", "--model", "lenet5", "--target", "fpga", "--out", tmp_path / "o")
+    assert one_line_error(r) and "needs g++" in r.err and not (tmp_path / "o").exists()
+
+
+def test_unknown_layer_in_precision_yaml(cli, tmp_path):
+    spec = tmp_path / "p.yaml"
+    spec.write_text("layers:\n  fc9: {result: 'fixed<8,3>'}\n")
+    r = cli("export", "--model", "lenet300_100", "--width", "0.1", "--target", "hls", "--precision", spec,
+            "--calibration-samples", "50", "--out", tmp_path / "o")
+    assert one_line_error(r) and "unknown layer 'fc9'" in r.err
+
+
+def test_help_lists_the_options(cli):
+    r = cli("export", "--help")
+    assert r.code == 0
+    for option in ("--target", "--precision", "--reuse-factor", "--qat-epochs", "--csim-samples", "--force"):
+        assert option in r.out

@@ -1,0 +1,135 @@
+"""ONNX export of every zoo model, our clean-up and channels-last passes, and the float emulator."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+import torch.nn as nn
+
+from codesign.errors import ExportError
+from codesign.export import export_onnx
+from codesign.export.emulate import Emulator
+from codesign.export.graph import CHANNELS_LAST, torch_scope
+from codesign.export.hls import as_graph_input
+from codesign.export.onnx import module_types, to_onnx_proto
+from codesign.export.passes import clean_graph, hls_ready
+from codesign.export.weights import builder_default, set_batchnorm_statistics
+from codesign.zoo import MODELS, create_model
+
+TINY_WIDTH = {"resnet18": 0.0625, "vgg19": 0.0625}
+
+
+def tiny(name: str, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    model = create_model(name, width=TINY_WIDTH.get(name, 0.125), in_shape=builder_default(name, "in_shape"),
+                         num_classes=builder_default(name, "num_classes"))
+    set_batchnorm_statistics(model, seed)      # non-trivial statistics, so BatchNorm folding is exercised
+    return model.eval()
+
+
+def inputs(model: nn.Module, n: int = 4) -> torch.Tensor:
+    return torch.randn(n, *model.codesign_spec["in_shape"], generator=torch.Generator().manual_seed(1))
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_every_zoo_model_exports_and_matches_onnxruntime(name, tmp_path):
+    model = tiny(name)
+    result = export_onnx(model, tmp_path / "m.onnx", samples=inputs(model))
+    assert result.opset >= 17 and result.checked_samples == 4
+    assert result.max_abs_diff < 1e-4 * max(1.0, result.max_abs_output)
+    assert onnx.load(str(tmp_path / "m.onnx")).graph.node
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_cleaned_graph_computes_what_pytorch_computes(name):
+    model = tiny(name)
+    clean = clean_graph(to_onnx_proto(model, model.codesign_spec["in_shape"]))
+    x = inputs(model)
+    with torch.no_grad():
+        got = Emulator(clean.graph, clean.fused_bias).run(as_graph_input(x, clean.input_layout))
+        assert torch.allclose(got, model(x), atol=1e-4)
+    assert "Gemm" not in clean.graph.ops() and "Identity" not in clean.graph.ops()
+
+
+@pytest.mark.parametrize("name", ["resnet20", "vgg19"])
+def test_global_average_pool_becomes_channels_last_pooling_without_transposes(name):
+    model = tiny(name)
+    proto, layout = hls_ready(clean_graph(to_onnx_proto(model, model.codesign_spec["in_shape"])))
+    ops = [(n.op_type, n.domain) for n in proto.graph.node]
+    assert layout == "nhwc"
+    assert "Transpose" not in [op for op, _ in ops] and "GlobalAveragePool" not in [op for op, _ in ops]
+    assert ("AveragePool", CHANNELS_LAST) in ops
+    assert all(domain == CHANNELS_LAST for op, domain in ops if op in ("Conv", "MaxPool", "AveragePool"))
+    dims = [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    assert dims[1:] == [32, 32, 3]
+
+
+def test_mlp_gets_a_flat_input_and_lenet_gets_permuted_dense_weights():
+    mlp = tiny("lenet300_100")
+    clean = clean_graph(to_onnx_proto(mlp, (1, 28, 28)))
+    assert clean.input_layout == "flat" and "Flatten" not in clean.graph.ops()
+    lenet = tiny("lenet5")
+    _, layout = hls_ready(clean_graph(to_onnx_proto(lenet, (1, 28, 28))))
+    assert layout == "nhwc"
+
+
+def test_layers_are_named_after_pytorch_modules():
+    model = tiny("resnet20")
+    clean = clean_graph(to_onnx_proto(model, (3, 32, 32)))
+    dotted = set(clean.layer_names.values())
+    assert {"conv1", "layers.1.0.shortcut.conv", "layers.2.2.add", "fc"} <= dotted
+    assert clean.layer_names["fc_bias"] == "fc" and clean.fused_bias == {"fc_bias": "fc"}
+    assert all(name.isidentifier() for name in clean.layer_names)
+
+
+def test_torch_scope_reconstructs_module_paths():
+    node = onnx.helper.make_node("Conv", [], [], name="/layers/layers.1/layers.1.0/shortcut/conv/Conv")
+    assert torch_scope(node) == "layers.1.0.shortcut.conv"
+    quant = onnx.helper.make_node("Quant", [], [], name="/relu1/act_quant/export_handler/Quant")
+    assert torch_scope(quant) == "relu1_quant"
+    assert torch_scope(onnx.helper.make_node("Add", [], [], name="/Add")) is None
+
+
+class Upsampler(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+        self.up = nn.Upsample(scale_factor=2)
+
+    def forward(self, x):
+        return self.up(self.conv(x))
+
+
+class Grouped(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, groups=2)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+@pytest.mark.parametrize("model,shape,needle", [
+    (Upsampler(), (1, 8, 8), "layer 'up' (Upsample, ONNX Resize) is not supported"),
+    (Grouped(), (4, 8, 8), "layer 'conv' (Conv): grouped or depthwise convolution"),
+    (nn.Sequential(nn.Linear(4, 4), nn.GELU()), (4,), "layer '1' (GELU, ONNX"),
+])
+def test_unsupported_layers_are_named_before_any_slow_step(model, shape, needle):
+    with pytest.raises(ExportError) as err:
+        clean_graph(to_onnx_proto(model.eval(), shape), module_types(model))
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_opset_below_17_is_refused():
+    with pytest.raises(ExportError, match="opset"):
+        to_onnx_proto(tiny("lenet300_100"), (1, 28, 28), opset=13)
+
+
+def test_pruned_zeros_survive_the_passes():
+    model = tiny("lenet300_100")
+    with torch.no_grad():
+        model.fc1.weight[:, ::2] = 0
+    clean = clean_graph(to_onnx_proto(model, (1, 28, 28)))
+    weight = next(clean.graph.inits[n.input[1]] for n in clean.graph.nodes if n.name == "fc1")
+    assert int(np.sum(weight == 0)) >= model.fc1.weight.numel() // 2
