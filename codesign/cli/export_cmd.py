@@ -115,7 +115,8 @@ def render(report: Dict[str, Any], out: Path) -> None:
     if "multipliers" in report:
         total = report["multipliers"]["total"]
         console.print(f"multipliers: {total['multipliers']:,} (dense {total['dense_multipliers']:,}; "
-                      f"{total['zeros']:,} zero weights saved {total['saved_by_zeros']:,})", markup=False)
+                      f"{total['zeros']:,} zero weights, {total['pruned_zeros']:,} of them pruned and the rest "
+                      f"rounded to zero, saved {total['saved_by_zeros']:,})", markup=False)
     if "csim" in report:
         show_summary({k: v for k, v in report["csim"].items()}, f"C simulation vs PyTorch ({report['samples']['dataset']})")
     for key, section in report.items():

@@ -4,6 +4,7 @@ own ``build_prj.tcl`` is in it)."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import os
 import shutil
@@ -12,12 +13,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Union
 
+import numpy as np
 import onnx
 import torch
 import torch.nn as nn
 
 from .. import atomic
 from ..errors import ConfigError, ExportError
+from .fixed import quantize
 from .onnx import in_shape_of, module_types, to_onnx_proto
 from .passes import CleanGraph, clean_graph, hls_ready
 from .precision import PrecisionPlan, PrecisionSpec, choose_precision, parse_precision
@@ -118,7 +121,8 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     times["precision"] = time.perf_counter() - t0
     events("stage", {"stage": "hls4ml"})
     t0 = time.perf_counter()
-    model, layout = hls_ready(clean)
+    pruned = exact_zeros(clean)
+    model, layout = hls_ready(with_quantized_parameters(clean, plan))
     if settings.io_type == "auto":
         settings = HlsSettings(**{**asdict(settings), "io_type": "io_stream" if layout == "nhwc" else "io_parallel"})
     final = Path(out_dir)
@@ -134,8 +138,43 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
         hls_model.write()
     _move_into_place(hls_model, partial, final)
     times["hls4ml_write"] = time.perf_counter() - t0
-    return HlsProject(final, hls_model, settings, layout, plan, multiplier_report(hls_model, clean.layer_names),
+    return HlsProject(final, hls_model, settings, layout, plan, multiplier_report(hls_model, clean.layer_names, pruned),
                       clean.layer_names, times)
+
+
+def _weighted_layers(clean: CleanGraph):
+    """(layer name, weight tensor, bias tensor or None) of every Conv and Dense layer."""
+    bias_of = {mm: add for add, mm in clean.fused_bias.items()}
+    adds = {n.name: n for n in clean.graph.nodes if n.name in clean.fused_bias}
+    for n in clean.graph.nodes:
+        if n.op_type == "Conv":
+            yield n.name, n.input[1], (n.input[2] if len(n.input) > 2 and n.input[2] else None)
+        elif n.op_type == "MatMul":
+            add = adds.get(bias_of.get(n.name, ""))
+            yield n.name, n.input[1], (next((i for i in add.input if i != n.output[0]), None) if add else None)
+
+
+def exact_zeros(clean: CleanGraph) -> Dict[str, int]:
+    """Exact zeros (pruned weights) per Conv/Dense layer of the model as exported."""
+    g, producers = clean.graph, clean.graph.producers()
+    out = {}
+    for name, weight, _ in _weighted_layers(clean):
+        init = g.param_init(weight, producers)
+        if init is not None:
+            out[name] = int((g.inits[init] == 0).sum())
+    return out
+
+
+def with_quantized_parameters(clean: CleanGraph, plan: PrecisionPlan) -> CleanGraph:
+    """A copy whose weights and biases are already cast to their planned types: hls4ml writes the
+    same values, and counts weights that round to zero among the zeros that save multipliers."""
+    g = copy.deepcopy(clean.graph)
+    for name, weight, bias in _weighted_layers(clean):
+        types = plan.types.get(name)
+        for tensor, t in ((weight, types and types.weight), (bias, types and types.bias)):
+            if tensor is not None and t is not None and tensor in g.inits:
+                g.inits[tensor] = quantize(torch.from_numpy(np.array(g.inits[tensor], dtype=np.float64)), t).numpy()
+    return CleanGraph(g, clean.input_layout, clean.layer_names, clean.fused_bias)
 
 
 def hls_config(model_path: Path, settings: HlsSettings, plan: PrecisionPlan, fused_matmuls=()) -> Dict[str, Any]:

@@ -30,9 +30,12 @@ def _fan(layer) -> tuple:
     return kernel * int(layer.get_attr("n_chan")), int(layer.get_attr("n_filt"))
 
 
-def multiplier_report(hls_model, layer_names: Mapping[str, str] | None = None) -> Dict[str, Any]:
-    """Per compute layer: weights, zeros, reuse factor, multipliers with and without the zeros."""
-    layer_names = layer_names or {}
+def multiplier_report(hls_model, layer_names: Mapping[str, str] | None = None,
+                      pruned: Mapping[str, int] | None = None) -> Dict[str, Any]:
+    """Per compute layer: weights, zeros in hls4ml's weights (``pruned``: how many of them were
+    exact zeros in the model; the rest are weights that round to zero at the chosen precision),
+    reuse factor, multipliers with and without the zeros."""
+    layer_names, pruned = layer_names or {}, pruned or {}
     rows: List[Dict[str, Any]] = []
     for layer in hls_model.get_layers():
         if layer.class_name not in COMPUTE_CLASSES:
@@ -43,9 +46,10 @@ def multiplier_report(hls_model, layer_names: Mapping[str, str] | None = None) -
         onnx_name = layer.name.split("_", 1)[1] if layer.name.startswith(("Dense_", "Conv")) else layer.name
         rows.append({"layer": layer_names.get(onnx_name, onnx_name), "hls_layer": layer.name,
                      "n_in": n_in, "n_out": n_out, "weights": int(weights.data_length),
-                     "zeros": int(weights.nzeros), "reuse_factor": rf, "strategy": strategy,
+                     "zeros": int(weights.nzeros), "pruned_zeros": pruned.get(onnx_name),
+                     "reuse_factor": rf, "strategy": strategy,
                      **layer_multipliers(n_in, n_out, int(weights.nzeros), rf, strategy)})
-    total = {k: sum(r[k] for r in rows) for k in ("weights", "zeros", "dense_multipliers", "multipliers",
-                                                  "saved_by_zeros")}
+    total = {k: sum(r[k] or 0 for r in rows) for k in ("weights", "zeros", "pruned_zeros", "dense_multipliers",
+                                                       "multipliers", "saved_by_zeros")}
     return {"rule": "multiplier_limit = ceil(n_in*n_out/RF) - n_zeros/RF (Latency strategy; hls4ml)",
             "total": total, "layers": rows}
