@@ -1,4 +1,5 @@
-"""C simulation throughput (samples/s) of LeNet-5 and ResNet-20, one worker process and one per core.
+"""C simulation throughput (samples/s) of LeNet-5 and ResNet-20: codesign's csim with one worker
+process and with one per core, and hls4ml's own predict() on the same compiled project.
 
     python benchmarks/export_csim_throughput.py                     # lenet5 (500 samples), resnet20 (16)
 
@@ -8,22 +9,39 @@ the samples through the compiled library, median of --repeats runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import median, save  # noqa: E402
 from codesign.export import build_hls  # noqa: E402
 from codesign.export.csim import compile_project, predict  # noqa: E402
+from codesign.export.hls import as_graph_input  # noqa: E402
 from codesign.export.samples import macs_per_sample  # noqa: E402
 from codesign.export.weights import resolve_model  # noqa: E402
 
 SAMPLES = {"lenet5": 500, "resnet20": 16}
+
+
+def hls4ml_predict_rate(project, x, repeats: int) -> float:
+    """Baseline: hls4ml's own ModelGraph.compile() + predict() (one process, in the caller)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        project.hls_model.compile()
+    data = np.ascontiguousarray(as_graph_input(x, project.input_layout).reshape(len(x), -1).double().numpy())
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        project.hls_model.predict(data)
+        rates.append(len(x) / (time.perf_counter() - t0))
+    return median(rates)
 
 
 def main() -> None:
@@ -52,6 +70,7 @@ def main() -> None:
                     rates.append(len(x) / (time.perf_counter() - t0))
                 entry[f"samples_per_second_jobs{jobs}"] = median(rates)
                 entry[f"runs_jobs{jobs}"] = rates
+            entry["hls4ml_predict_samples_per_second"] = hls4ml_predict_rate(project, x, args.repeats)
         results[name] = entry
         print(name, entry, flush=True)
     print(f"saved {save('export_csim_throughput', {'command': ' '.join(sys.argv), 'results': results})}")

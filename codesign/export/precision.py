@@ -160,11 +160,14 @@ def _param_types(name: str, weights, fixed: FixedType):
 def _auto_types(clean: CleanGraph, ranges: Ranges, weights, weight_width: Optional[int],
                 frac: Optional[int]) -> Dict[str, LayerTypes]:
     """Weights and biases: ``weight_width`` bits each, integer bits from their own range; layer
-    results: ``frac`` fractional bits, integer bits from the calibration range (None: float)."""
-    plan = {}
+    results: ``frac`` fractional bits, integer bits from the calibration range (None: float), one
+    more for the model's output layer, whose values users compare (unseen inputs may exceed the
+    calibration range, and saturating there would show as a large output error)."""
+    plan, output = {}, output_layer(clean)
     for name in layer_names(clean.graph, clean.fused_bias):
         lo, hi = ranges.out_min.get(name, 0.0), ranges.out_max.get(name, 0.0)
-        result = None if frac is None else fixed_for_range(max(abs(lo), abs(hi)), lo < 0, fractional=frac)
+        headroom = 2.0 if name == output else 1.0
+        result = None if frac is None else fixed_for_range(headroom * max(abs(lo), abs(hi)), lo < 0, fractional=frac)
         entry = weights.get(name, {})
         weight = bias = None
         if weight_width is not None and "weight" in entry:
@@ -189,6 +192,12 @@ def _wide_types(clean: CleanGraph, ranges: Ranges) -> Dict[str, LayerTypes]:
         lo, hi = ranges.out_min.get(name, 0.0), ranges.out_max.get(name, 0.0)
         plan[name] = LayerTypes(fixed_for_range(max(abs(lo), abs(hi)), lo < 0, fractional=MAX_FRACTIONAL))
     return plan
+
+
+def output_layer(clean: CleanGraph) -> Optional[str]:
+    """The layer that writes the model's output."""
+    node = clean.graph.producers().get(clean.graph.outputs[0])
+    return None if node is None else clean.fused_bias.get(node.name, node.name)
 
 
 def _search_widths(emu, clean, calibration, reference, ranges, weights, spec: PrecisionSpec):
