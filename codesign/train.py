@@ -68,6 +68,7 @@ class TrainContext:
     train_flops_sparse: float = 0.0
     events: Events = _quiet
     last_loss: Optional[torch.Tensor] = None
+    batch: Optional[Tuple[torch.Tensor, torch.Tensor]] = None   # the step's (inputs, targets), set before forward
     epoch_metrics: Dict[str, float] = field(default_factory=dict)  # this epoch's train_loss/train_acc
     _units: Optional[UnitEngine] = field(default=None, repr=False)
     _cost_version: int = field(default=-1, repr=False)
@@ -229,6 +230,7 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
     for epoch in range(start_epoch, ctx.total_epochs):
         ctx.epoch = epoch
         t0 = time.perf_counter()
+        ctx.method.on_epoch_start(ctx)
         row = _train_epoch(ctx, steps_per_epoch)
         ctx.epoch_metrics = {k: v for k, v in row.items() if isinstance(v, (int, float))}
         changed = ctx.method.on_epoch_end(ctx)
@@ -270,6 +272,7 @@ def _train_epoch(ctx: TrainContext, steps_per_epoch: int) -> Dict[str, Any]:
         lr = lr_at(ctx.epoch + i / steps_per_epoch, ctx.total_epochs, recipe.optim.lr, recipe.schedule)
         set_lr(ctx.optimizer, lr)
         ctx.optimizer.zero_grad(set_to_none=True)
+        ctx.batch = (x, y)
         out = model(x)
         loss = F.cross_entropy(out, y, label_smoothing=recipe.train.label_smoothing)
         reg = ctx.method.regulariser(ctx)

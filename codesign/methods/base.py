@@ -3,9 +3,12 @@
 The loop owns data, optimiser, schedule, checkpoints and cost accounting. A method may:
 - ``setup(ctx)``: prepare the model before the first epoch of a fresh run (e.g. shrink to a seed);
 - ``total_epochs(base)``: say how many epochs its schedule needs (e.g. grow + prune + fine-tune);
+- ``on_epoch_start(ctx)``: before each epoch's first step, also the first epoch of a resumed run
+  (e.g. set a stage's parameters, attach forward hooks);
 - ``regulariser(ctx)``: add a term to the loss (e.g. an L0 gate cost);
 - ``after_backward(ctx)`` / ``after_step(ctx)``: see gradients / weights each step (mask them,
-  score units, grow connections); ``after_step`` returns True when it changed structure or masks;
+  score units, grow connections; ``ctx.batch`` is the step's (inputs, targets), e.g. for an extra
+  forward pass); ``after_step`` returns True when it changed structure or masks;
 - ``on_epoch_end(ctx)``: decide growth/pruning from the epoch's metrics; True when it changed;
 - ``state_dict()`` / ``load_state_dict()``: everything needed to resume exactly.
 
@@ -44,6 +47,9 @@ class Method:
 
     def total_epochs(self, base_epochs: int) -> int:
         return base_epochs
+
+    def on_epoch_start(self, ctx: "TrainContext") -> None:
+        return None
 
     def regulariser(self, ctx: "TrainContext") -> Optional[torch.Tensor]:
         return None

@@ -1,0 +1,275 @@
+"""NPN: Neural Plasticity Networks (Li & Ji, IJCNN 2021, arXiv 1908.08118; code leo-yangli/npns).
+
+Every unit (filter/neuron) of every prunable unit group gets a stochastic binary gate
+z ~ Bernoulli(π), π = σ(k·φ), trained with the ARM gradient estimator next to the weights; an L0
+cost on the expected network size switches gates off. One parameter k interpolates between
+dropout (k = 0: π ≡ ½, the ARM gradient is 0, z is Bernoulli(½) dropout with the test-time scale
+½) and plain training (k → ∞, here ``k_hard`` = 5000 as in the code: deterministic gates).
+How the gates attach (on the inputs of the group's consumers) is explained in
+:mod:`codesign.methods.npn_gates`.
+
+Three stages, as in the official training scripts (their epoch boundaries become fractions of the
+run here, so short runs keep the shape; stage 2 always gets at least one epoch):
+  1. epochs [0, stage1·E): k = ``k_hard``, plain training of the units that are on;
+  2. [stage1·E, stage2·E): k = ``k`` (plastic): ARM (two forward passes sharing u, one u per gate
+     per mini-batch), gates stepped by their own Adam (``gate_lr`` 1e-3), only in this stage;
+  3. [stage2·E, E): hardened. At the end of stage 2 every unit whose test-time gate
+     (π if π ≥ ½ else 0, at the k of the next stage) is off is removed physically and π is folded
+     into the consumers' weights; stage 3 fine-tunes that plain, smaller model. A run without a
+     stage 3 is hardened at its last epoch with the stage-2 k, so the final model always computes
+     the gated model's test-time outputs and compacts/exports like any zoo model.
+
+Modes: ``sparsify`` starts with every gate on; ``expand`` starts from the recipe's full-width model
+(the headroom, as in the official code) with only ``init_size`` gates per group on and the others
+hibernating (π ≈ 0; their weights keep their initialisation and get no gradient). After each
+stage-2 epoch (but the last) whose validation objective (cross-entropy + regulariser, as the code's
+``criterion``; the epoch's training loss when no validation split is held out) is the best so far,
+every group whose allocated gates are all on switches on ``expand_by`` more (code: 1) with
+φ = fill/k (π = σ(fill)). Expand mode therefore trains at full-width cost; only the hardened model
+is small.
+
+Regulariser, divided by the number of training samples when ``scale_by_n`` (LeNet/MLP code; the
+ResNet-56 code does not divide):
+  λ · E[#Conv/Linear weights between units that are on] = λ Σ_layers Σ_o π_o Σ_i π_i·(kernel)
+  + ``weight_decay``/2 · Σ π_o π_i ‖W_oi‖²  (π detached: the official π-weighted weight decay).
+The code charges each gate λ_layer × the weights on one side of it, with λ = (10, 0.5, 0.1, 10)
+for LeNet-5's gate layers; the expected count charges a unit for its weights on both sides and
+needs one λ. ``lam`` 0.1 gives per-unit costs within 2× of the code's for LeNet-5 (conv1 unit
+1275·0.1 vs 250, conv2 850 vs 250+800, fc1 neuron 81 vs 100); ``layer_lam`` overrides λ per layer.
+Deviations: no gates on the network input (the MLP code gates input pixels; input channels are a
+fixed group here), the antithetic pass runs in training mode with BatchNorm statistics restored
+(the code switches to eval mode for it), expansion also after the first stage-2 epoch and not
+after the last, and the gate learning rate is constant.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Dict, Literal, Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field, model_validator
+
+from ..config import Strict
+from ..errors import ConfigError, close_matches
+from . import register_method
+from .base import Method
+from .npn_gates import UnitGates
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..train import TrainContext
+
+
+@register_method(__name__)
+class NPN(Method):
+    name = "npn"
+
+    class Config(Strict):
+        mode: Literal["sparsify", "expand"] = "sparsify"
+        k: Optional[float] = Field(None, ge=0)      # stage-2 k; default 7 (sparsify) / 1 (expand), the README's
+        k_hard: float = Field(5000.0, gt=0)         # "k = ∞" of stages 1 and 3 (code: 5000)
+        lam: float = Field(0.1, ge=0)               # L0 strength per expected weight (see the module docstring)
+        layer_lam: Dict[str, float] = Field(default_factory=dict)   # per Conv/Linear layer overrides of lam
+        weight_decay: float = Field(5e-4, ge=0)     # π-weighted L2 inside the regulariser (code: 5e-4)
+        scale_by_n: bool = True                     # regulariser × 1/#train samples (LeNet/MLP code)
+        gate_lr: float = Field(1e-3, gt=0)          # Adam on φ, stepped only in stage 2 (code: 1e-3)
+        stage1: float = Field(0.2, ge=0, le=1)      # stage 2 starts here, fraction of epochs (LeNet code: 100/500)
+        stage2: float = Field(0.7, ge=0, le=1)      # stage 3 (hardened) starts here (LeNet code: 350/500)
+        init_size: Union[int, Dict[str, int]] = 3   # expand: gates on at the start, all groups or per group
+        expand_by: int = Field(1, ge=1)             # expand: gates switched on per group per expansion (code: 1)
+        fill: float = 0.0                           # expand: new gate φ = fill/k, π = σ(fill) (LeNet 0, ResNet-56 3)
+
+        @model_validator(mode="after")
+        def _stages_in_order(self) -> "NPN.Config":
+            if self.stage1 > self.stage2:
+                raise ValueError(f"stage1 ({self.stage1}) must not exceed stage2 ({self.stage2})")
+            if isinstance(self.init_size, dict) and any(v < 1 for v in self.init_size.values()) \
+                    or isinstance(self.init_size, int) and self.init_size < 1:
+                raise ValueError("init_size must be >= 1 per group")
+            return self
+
+    def __init__(self, cfg: "NPN.Config"):
+        super().__init__(cfg)
+        self.k2 = cfg.k if cfg.k is not None else (7.0 if cfg.mode == "sparsify" else 1.0)
+        self.gates: Optional[UnitGates] = None
+        self.gate_optimizer: Optional[torch.optim.Optimizer] = None
+        self.stage, self.k = 1, cfg.k_hard
+        self.allocated: Dict[str, int] = {}
+        self.best_objective = math.inf
+        self.expansions = 0
+        self.hardened = False
+        self.units_total = 0
+        self.units_kept = 0
+        self.n_train = 1
+        self._pending: Optional[Dict[str, Any]] = None
+
+    # ------------------------------------------------------------------ setup and stages
+    def setup(self, ctx: "TrainContext") -> None:
+        self.n_train = len(ctx.splits.train[1])
+        units = ctx.units
+        _check_names(self.cfg.layer_lam, units.graph.layers, "layer_lam", "layer")
+        sizes = units.sizes()
+        if self.cfg.mode == "sparsify":
+            active = dict(sizes)
+        elif isinstance(self.cfg.init_size, int):
+            active = {name: self.cfg.init_size for name in sizes}
+        else:
+            _check_names(self.cfg.init_size, list(sizes), "init_size", "unit group")
+            active = {name: self.cfg.init_size.get(name, sizes[name]) for name in sizes}
+        self.gates = UnitGates(units)
+        self.gates.init_phi(active)
+        self.allocated = {name: min(active[name], sizes[name]) for name in sizes}
+        self.units_total = sum(sizes.values())
+        self._new_gate_optimizer()
+        ctx.say(f"npn ({self.cfg.mode}): {sum(self.allocated.values())} of {self.units_total} units gated on")
+
+    def _new_gate_optimizer(self) -> None:
+        self.gate_optimizer = torch.optim.Adam(list(self.gates.phi.values()), lr=self.cfg.gate_lr)
+
+    def stage_bounds(self, total_epochs: int) -> Tuple[int, int]:
+        """(first stage-2 epoch, first stage-3 epoch); stage 2 has at least one epoch."""
+        s1 = max(0, min(round(self.cfg.stage1 * total_epochs), total_epochs - 1))
+        s2 = min(max(s1 + 1, round(self.cfg.stage2 * total_epochs)), total_epochs)
+        return s1, s2
+
+    def on_epoch_start(self, ctx: "TrainContext") -> None:
+        self._restore_gates(ctx)
+        s1, s2 = self.stage_bounds(ctx.total_epochs)
+        stage = 1 if ctx.epoch < s1 else 2 if ctx.epoch < s2 else 3
+        if stage != self.stage or ctx.epoch == 0:
+            ctx.say(f"npn: stage {stage} (epochs {[1, s1 + 1, s2 + 1][stage - 1]}-"
+                    f"{[s1, s2, ctx.total_epochs][stage - 1]})")
+        self.stage = stage
+        self.k = self.k2 if stage == 2 else self.cfg.k_hard
+        if not self.hardened:
+            self.gates.k = self.k
+            self.gates.attach()
+
+    def _restore_gates(self, ctx: "TrainContext") -> None:
+        """After a resume: rebuild the gates and their optimiser from the checkpointed state."""
+        if self.gates is not None:
+            return
+        self.gates = UnitGates(ctx.units)
+        state = self._pending or {}
+        self.gates.phi = {name: phi.detach().clone().requires_grad_() for name, phi in state.get("phi", {}).items()}
+        if self.gates.phi:
+            self._new_gate_optimizer()
+            self.gate_optimizer.load_state_dict(state["gate_optimizer"])
+        self._pending = None
+
+    # ------------------------------------------------------------------ objective and ARM
+    def regulariser(self, ctx: "TrainContext") -> Optional[torch.Tensor]:
+        return self._regulariser(with_l0=self.stage == 2 and not self.hardened)
+
+    def _regulariser(self, with_l0: bool) -> Optional[torch.Tensor]:
+        terms = []
+        if with_l0 and (self.cfg.lam > 0 or self.cfg.layer_lam):
+            terms.append(self.gates.expected_weights(scale=lambda layer: self.cfg.layer_lam.get(layer, self.cfg.lam)))
+        if self.cfg.weight_decay > 0:
+            terms.append(self.cfg.weight_decay * self.gates.weight_decay())
+        if not terms:
+            return None
+        return sum(terms) / (self.n_train if self.cfg.scale_by_n else 1)
+
+    def after_backward(self, ctx: "TrainContext") -> None:
+        """Stage 2: add the ARM gradient to φ (the L0 part is already there) and step the gates."""
+        if self.stage != 2 or self.hardened:
+            return
+        x, y = ctx.batch
+        f2 = float(ctx.last_loss)
+        f1 = self._antithetic_loss(ctx, x, y) if self.k > 0 else f2
+        for name, grad in self.gates.arm_gradient(f1, f2).items():
+            phi = self.gates.phi[name]
+            phi.grad = grad if phi.grad is None else phi.grad + grad
+        self.gate_optimizer.step()
+        self.gate_optimizer.zero_grad(set_to_none=True)
+
+    def _antithetic_loss(self, ctx: "TrainContext", x: torch.Tensor, y: torch.Tensor) -> float:
+        with torch.no_grad(), self.gates.antithetic_pass():
+            out = ctx.model(x)
+        ctx.train_flops_dense += ctx.cost.flops_dense * len(y)     # the extra forward pass costs too
+        ctx.train_flops_sparse += ctx.cost.flops_sparse * len(y)
+        return float(F.cross_entropy(out, y, label_smoothing=ctx.recipe.train.label_smoothing))
+
+    # ------------------------------------------------------------------ expansion and hardening
+    def on_epoch_end(self, ctx: "TrainContext") -> bool:
+        if self.hardened:
+            return False
+        s1, s2 = self.stage_bounds(ctx.total_epochs)
+        if self.cfg.mode == "expand" and self.stage == 2 and ctx.epoch < s2 - 1:
+            self._maybe_expand(ctx)
+        if ctx.epoch + 1 == s2:
+            self.harden(ctx, self.cfg.k_hard if s2 < ctx.total_epochs else self.k)
+            return True
+        return False
+
+    def _objective(self, ctx: "TrainContext") -> float:
+        """Validation cross-entropy (else the epoch's training loss) + the regulariser."""
+        if getattr(ctx.splits, "val", None) is not None:
+            loss = ctx.evaluate("val")[0]
+        else:
+            loss = float(ctx.epoch_metrics.get("train_loss", math.inf))
+        with torch.no_grad():
+            reg = self._regulariser(with_l0=True)
+        return loss + (float(reg) if reg is not None else 0.0)
+
+    def _maybe_expand(self, ctx: "TrainContext") -> None:
+        objective = self._objective(ctx)
+        if objective >= self.best_objective:
+            return
+        self.best_objective = objective
+        for name, phi in self.gates.phi.items():
+            start = self.allocated[name]
+            if start >= len(phi) or self.gates.active(name) < start:
+                continue
+            n = min(self.cfg.expand_by, len(phi) - start)
+            with torch.no_grad():
+                phi[start:start + n].normal_(self.cfg.fill / self.k if self.k > 0 else 0.0, 0.01)
+            self.allocated[name] = start + n
+            self.expansions += n
+
+    def harden(self, ctx: "TrainContext", k: float) -> None:
+        """Test-time gates at ``k`` folded into the weights, units that are off removed; no gates after."""
+        kept = self.gates.harden(k)
+        self.hardened = True
+        self.gate_optimizer = None
+        self.units_kept = sum(a for a, _ in kept.values())
+        ctx.say(f"npn: hardened, kept {self.units_kept} of {self.units_total} units "
+                f"({', '.join(f'{n} {a}/{b}' for n, (a, b) in kept.items())})")
+
+    # ------------------------------------------------------------------ reporting and state
+    def summary(self) -> Dict[str, Any]:
+        if self.gates is None:
+            return {}
+        on = self.units_kept if self.hardened else sum(self.gates.active(n) for n in self.gates.phi)
+        indicator = lambda name: (self.gates.test_gate(name) > 0).float()  # noqa: E731
+        weights = int(self.gates.expected_weights(indicator).detach())
+        return {"stage": self.stage, "k": self.k, "units_on": on, "units": self.units_total, "weights_on": weights}
+
+    def state_dict(self) -> Dict[str, Any]:
+        phi = self.gates.phi if self.gates is not None else (self._pending or {}).get("phi", {})
+        optimizer = self.gate_optimizer.state_dict() if self.gate_optimizer is not None \
+            else (self._pending or {}).get("gate_optimizer")
+        return {"phi": {n: p.detach().clone() for n, p in phi.items()}, "gate_optimizer": optimizer,
+                "allocated": dict(self.allocated), "best_objective": self.best_objective,
+                "expansions": self.expansions, "hardened": self.hardened, "units_total": self.units_total,
+                "units_kept": self.units_kept, "n_train": self.n_train, "stage": self.stage, "k": self.k}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self._pending = {"phi": state.get("phi", {}), "gate_optimizer": state.get("gate_optimizer")}
+        self.gates, self.gate_optimizer = None, None
+        self.allocated = dict(state.get("allocated", {}))
+        self.best_objective = float(state.get("best_objective", math.inf))
+        self.expansions = int(state.get("expansions", 0))
+        self.hardened = bool(state.get("hardened", False))
+        self.units_total = int(state.get("units_total", 0))
+        self.units_kept = int(state.get("units_kept", 0))
+        self.n_train = int(state.get("n_train", 1))
+        self.stage, self.k = int(state.get("stage", 1)), float(state.get("k", self.cfg.k_hard))
+
+
+def _check_names(given: Dict[str, Any], known: list, key: str, what: str) -> None:
+    for name in given:
+        if name not in known:
+            raise ConfigError(f"method 'npn' params: {key}: no {what} named '{name}'{close_matches(name, known)}; "
+                              f"{what}s: {', '.join(known)}")
