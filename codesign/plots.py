@@ -1,9 +1,10 @@
-"""Plots (matplotlib lives only here): the simulator's roofline. Every figure is written atomically."""
+"""Plots (matplotlib lives only here): the simulator's roofline, and a sweep's Pareto fronts and
+density-vs-latency curves. Every figure is written atomically."""
 from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List, Sequence, Tuple
 
 from . import atomic
 
@@ -75,3 +76,64 @@ def _elements(shape) -> int:
     for s in shape:
         n *= int(s)
     return n
+
+
+# --------------------------------------------------------------------------- sweeps
+
+Series = Tuple[str, List[Tuple[float, float]]]
+
+
+def pareto_plot(points: Sequence[Tuple[float, float, bool]], front: Sequence[Tuple[float, float]], path: str | Path,
+                *, x_label: str, y_label: str, title: str, log_x: bool = False, log_y: bool = False) -> Path:
+    """Every point (x, y, fits the device: filled, else hollow) in grey and the Pareto front in
+    colour, joined by a staircase in front order."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    fits = [(x, y) for x, y, ok in points if ok]
+    over = [(x, y) for x, y, ok in points if not ok]
+    if fits:
+        ax.scatter(*zip(*fits), s=14, color="0.6", alpha=0.6, label=f"design points ({len(fits)})")
+    if over:
+        ax.scatter(*zip(*over), s=14, facecolors="none", edgecolors="0.6", alpha=0.6,
+                   label=f"do not fit the device ({len(over)})")
+    if front:
+        xs, ys = zip(*front)
+        ax.step(xs, ys, where="post", color="tab:red", lw=1.2, alpha=0.8)
+        ax.scatter(xs, ys, s=36, color="tab:red", zorder=3, label=f"Pareto front ({len(front)})")
+    if log_x:
+        ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    _save(fig, path)
+    plt.close(fig)
+    return Path(path)
+
+
+def series_plot(series: Sequence[Series], path: str | Path, *, x_label: str, y_label: str, title: str,
+                log_x: bool = False, log_y: bool = True, legend_max: int = 12) -> Path:
+    """One line per named series of (x, y) pairs (e.g. density vs latency per device and precision)."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for name, pairs in series:
+        pairs = sorted(pairs)
+        if pairs:
+            ax.plot([p[0] for p in pairs], [p[1] for p in pairs], marker="o", ms=3.5, lw=1.2, label=name)
+    if log_x:
+        ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(title if len(series) <= legend_max else f"{title} ({len(series)} series; legend omitted)",
+                 fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    if 0 < len(series) <= legend_max:
+        ax.legend(fontsize=7, loc="best")
+    _save(fig, path)
+    plt.close(fig)
+    return Path(path)

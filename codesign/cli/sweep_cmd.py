@@ -1,0 +1,131 @@
+"""`codesign sweep SPEC`: a design-space sweep with a progress bar, a results table and a report."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import app
+from .console import console, err_console
+
+
+class SweepProgress:
+    """Context manager; pass ``self.event`` as the ``events`` callback of ``run_sweep``."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=err_console, transient=False)
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def say(self, text: str) -> None:
+        self.progress.console.print(text, markup=False, highlight=False)
+
+    def event(self, kind: str, payload: Dict[str, Any]) -> None:
+        if kind == "start":
+            self.task = self.progress.add_task(self.title, total=payload["total"], completed=payload["done"], info="")
+            work = [f"{payload['total']} points ({payload['done']} already done)", f"{payload['models']} models to make"]
+            if payload["bases"]:
+                work.append(f"{payload['bases']} shared dense run(s)")
+            if payload["csims"]:
+                work.append(f"{payload['csims']} C simulations")
+            self.say(f"sweep {payload['name']}: " + ", ".join(work) +
+                     f"; {payload['workers']} worker(s), executor {payload['executor']}")
+        elif kind == "points" and self.task is not None:
+            self.progress.update(self.task, advance=payload["new"],
+                                 info=f"failed {payload['failed']}" if payload["failed"] else "")
+        elif kind == "job":
+            self.say(_job_line(payload))
+
+
+def _job_line(payload: Dict[str, Any]) -> str:
+    if payload["error"]:
+        return f"failed {payload['kind']} {payload['label']}: {payload['error']}"
+    value = payload.get("value") or {}
+    facts = []
+    for key, fmt in (("accuracy", "acc {:.4f}"), ("test_acc", "acc {:.4f}"), ("csim_accuracy", "csim acc {:.4f}"),
+                     ("params", "{:,} params"), ("nonzeros", "{:,} nonzeros")):
+        if value.get(key) is not None:
+            facts.append(fmt.format(value[key]))
+    seconds = value.get("make_seconds", value.get("wall_seconds"))
+    if seconds is not None:
+        facts.append(f"{seconds:.1f} s")
+    return f"done {payload['kind']} {payload['label']}" + (f" ({', '.join(facts)})" if facts else "")
+
+
+def _front_table(rows: List[Dict[str, Any]]) -> Optional[Table]:
+    from ..sweep import front_rows
+    from ..sweep.results import number
+
+    good = [r for r in rows if not r.get("error") and r.get("fits") is True]
+    has_acc = any(number(r.get("accuracy")) is not None for r in good)
+    objectives = {"latency_s": "min", "accuracy": "max"} if has_acc else {"latency_s": "min", "util_max": "min"}
+    front = front_rows(good, objectives)[:15]
+    if not front:
+        return None
+    axes = ["model", "width", "method", "density", "device", "template", "reuse_factor", "precision", "strategy",
+            "io_type"]
+    cols = [a for a in axes if len({str(r.get(a)) for r in rows}) > 1]
+    cols += [c for c in ("accuracy", "latency_s", "energy_j", "util_max") if any(r.get(c) is not None for r in front)]
+    table = Table(title=f"Pareto front ({' vs '.join(objectives)}; first {len(front)})", header_style="bold")
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("model", "method", "device", "template", "precision",
+                                                    "strategy") else "right")
+    for r in front:
+        table.add_row(*[_fmt(r.get(c)) for c in cols])
+    return table
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+@app.command()
+def sweep(
+    spec: str = typer.Argument(..., help="Sweep spec: a YAML path (e.g. sweeps/lenet5_density.yaml) or a shipped "
+                                         "spec name (lenet5_density, resnet110_density, jet_mlp_reuse)."),
+    out: Optional[Path] = typer.Option(None, help="Run folder (default runs/sweeps/<spec name>)."),
+    workers: int = typer.Option(1, min=1, help="Parallel jobs (local processes, or Ray CPUs)."),
+    executor: str = typer.Option("local", help="local (this machine; a process pool when --workers > 1) or ray "
+                                               "(a local Ray instance, or the cluster in $RAY_ADDRESS)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the sweep in --out: finished points are kept, "
+                                                         "unfinished training resumes from its last epoch."),
+    force: bool = typer.Option(False, "--force", help="Delete the sweep in --out and start over."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Run only the first N points of the spec."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="With --resume: compute failed points again."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write report/ (plots and index.html)."),
+    data_dir: Optional[Path] = typer.Option(None, help="Data folder (default $CODESIGN_DATA or ~/.cache/codesign/data)."),
+) -> None:
+    """Sweep model × method × density × device × template × reuse factor × precision: train each model
+    once, simulate every hardware point, write results.csv and a report with Pareto fronts."""
+    from ..sweep import load_spec, run_sweep
+
+    cfg = load_spec(spec)
+    with SweepProgress(f"sweep {cfg.name}") as progress:
+        result = run_sweep(cfg, out, workers=workers, executor=executor, resume=resume, force=force, limit=limit,
+                           retry_failed=retry_failed, report=report, data_dir=data_dir, events=progress.event)
+    table = _front_table(result.rows)
+    if table is not None:
+        console.print(table)
+    console.print(f"{len(result.rows)} of {result.total} points finished ({result.computed} computed now) in "
+                  f"{result.seconds:.1f} s; " + ", ".join(f"{k}: {v}" for k, v in result.paths.items()),
+                  markup=False, highlight=False)
+    if result.failed:
+        err_console.print(f"warning: {result.failed} point(s) failed; their error is in the 'error' column of "
+                          f"{result.paths['csv']} (rerun with --resume --retry-failed after fixing the cause)",
+                          markup=False, highlight=False)

@@ -1,0 +1,84 @@
+"""Hardware evaluation of a made model: the simulator for every hardware point, and (optionally)
+hls4ml C simulation for the fixed-point accuracy at a precision.
+
+Both run in workers. The simulator's batch API evaluates all hardware points of one model in one
+call (devices, mappings, design searches and equivalent points are cached per process); the
+network of a model file is extracted once per process.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .. import atomic
+from .plan import CsimTask
+from .models import set_threads
+
+_NETWORKS: Dict[Tuple[str, float], Any] = {}
+DROPPED = ("model", "device", "template", "reuse_factor", "precision", "strategy", "io_type", "clock_mhz",
+           "zero_skip", "unroll", "dram_layout")
+
+
+def network_of(model_file: str):
+    """The simulator's Network of a model file (cached per process by path and modification time)."""
+    from ..checkpoint import load_model
+    from ..sim.torch_layers import network_from_model
+
+    key = (str(model_file), Path(model_file).stat().st_mtime)
+    if key not in _NETWORKS:
+        if len(_NETWORKS) > 64:
+            _NETWORKS.clear()
+        model, _meta = load_model(model_file)
+        _NETWORKS[key] = network_from_model(model, source=f"checkpoint:{model_file}")
+    return _NETWORKS[key]
+
+
+def simulate_points(model_file: str, items: Sequence[Tuple[str, Dict[str, Any]]],
+                    threads: Optional[int] = None) -> List[Dict[str, Any]]:
+    """One row of simulator totals per (point id, hardware axes); invalid points carry 'error'."""
+    from ..sim import DesignPoint, evaluate_batch
+
+    set_threads(threads)
+    net = network_of(model_file)
+    points = [DesignPoint(model="m", device=h["device"], template=h["template"], reuse_factor=int(h["reuse_factor"]),
+                          precision=h["precision"], strategy=h["strategy"], io_type=h["io_type"]) for _, h in items]
+    rows = evaluate_batch(points, {"m": net}, errors="record")
+    return [{"point_id": pid, **sim_fields(row)} for (pid, _), row in zip(items, rows)]
+
+
+def sim_fields(row: Dict[str, Any]) -> Dict[str, Any]:
+    out = {k: v for k, v in row.items() if k not in DROPPED}
+    if "over" in out:
+        out["over"] = ";".join(out["over"])
+    utils = [out[k] for k in ("dsp_util", "bram_util", "lut_util", "ff_util") if k in out]
+    if utils:
+        out["util_max"] = max(utils)
+    return out
+
+
+def run_csim(task: CsimTask, model_file: str, data_dir: Optional[str] = None,
+             threads: Optional[int] = None) -> Dict[str, Any]:
+    """Export the model to hls4ml at the task's precision and C-simulate it; cached in out_dir."""
+    from ..checkpoint import load_model
+    from ..export import HlsSettings, build_hls, csim
+    from ..export.samples import choose_samples, default_counts, macs_per_sample
+
+    out = Path(task.out_dir)
+    result_file = out / f"{task.key}.json"
+    if result_file.exists():
+        return json.loads(result_file.read_text())
+    set_threads(threads)
+    model, meta = load_model(model_file)
+    in_shape = tuple(model.codesign_spec["in_shape"])
+    counts = default_counts(macs_per_sample(model, in_shape))
+    samples = choose_samples(model, meta, None, n_calibration=min(500, counts["calibration"]), n_csim=task.samples,
+                             data_dir=Path(data_dir) if data_dir else None)
+    project = build_hls(model, out / task.key / "hls", settings=HlsSettings(), precision=task.precision,
+                        calibration=samples.calibration)
+    report = csim(project, samples.test_x, model=model, labels=samples.test_y, jobs=task.jobs)
+    result = {"csim_precision": task.precision, "csim_samples": report.samples, "csim_dataset": samples.dataset,
+              "csim_accuracy": report.accuracy_csim, "csim_float_accuracy": report.accuracy_pytorch,
+              "csim_agreement": report.top1_agreement, "csim_max_abs_error": report.max_abs_error}
+    atomic.write_json(result_file, result)
+    return result

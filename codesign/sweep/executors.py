@@ -1,0 +1,105 @@
+"""Where a sweep's jobs run: in this process, in a local process pool, or on a Ray cluster.
+
+Every executor takes ``submit(fn, *args)`` and returns a ``concurrent.futures.Future`` whose
+result is an :class:`Outcome` (a job never raises through the executor: its error becomes the
+outcome's message, so one failing point cannot stop the sweep). ``fn`` must be a module-level
+function of an importable module (workers import it by name).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import traceback
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from ..errors import CodesignError, ConfigError
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    value: Any = None
+    error: Optional[str] = None
+
+
+def guarded(fn: Callable, *args: Any) -> Outcome:
+    """Run a job; a failure becomes a one-line message (internal errors name where they happened)."""
+    try:
+        return Outcome(fn(*args))
+    except CodesignError as err:
+        return Outcome(error=str(err))
+    except Exception as err:  # a bug or an unexpected library error: recorded, the sweep goes on
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        where = f"{os.path.basename(frame.filename)}:{frame.lineno}"
+        return Outcome(error=" ".join(f"{type(err).__name__}: {err} (at {where})".split()))
+
+
+class InlineExecutor:
+    """Runs each job at once in this process (``--workers 1``)."""
+
+    workers = 1
+    threads: Optional[int] = None          # torch keeps its own default
+
+    def submit(self, fn: Callable, *args: Any) -> Future:
+        future: Future = Future()
+        future.set_result(guarded(fn, *args))
+        return future
+
+    def shutdown(self, cancel: bool = False) -> None:
+        return None
+
+
+class PoolExecutor:
+    """A local process pool (spawned workers: safe with torch's thread pools)."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.threads = max(1, (os.cpu_count() or 1) // workers)
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, fn: Callable, *args: Any) -> Future:
+        return self._pool.submit(guarded, fn, *args)
+
+    def shutdown(self, cancel: bool = False) -> None:
+        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+class RayExecutor:
+    """Ray tasks: a local Ray instance with ``workers`` CPUs, or the cluster named by the
+    ``RAY_ADDRESS`` environment variable (``ray start --head`` / a cluster's address)."""
+
+    def __init__(self, workers: int):
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("--executor ray needs Ray: pip install 'codesign[ray]' (or pip install ray)") from None
+        import logging
+
+        self._ray = ray
+        self._started = not ray.is_initialized()
+        if self._started:
+            options = {} if os.environ.get("RAY_ADDRESS") else {"num_cpus": workers, "include_dashboard": False}
+            ray.init(logging_level=logging.WARNING, log_to_driver=False, **options)
+        self.workers = max(1, int(ray.cluster_resources().get("CPU", workers)))
+        self.threads = 1
+        self._remote = ray.remote(num_cpus=1, max_retries=0)(guarded)
+
+    def submit(self, fn: Callable, *args: Any) -> Future:
+        return self._remote.remote(fn, *args).future()
+
+    def shutdown(self, cancel: bool = False) -> None:
+        if self._started:
+            self._ray.shutdown()
+
+
+def make_executor(kind: str, workers: int):
+    if kind not in EXECUTORS:
+        raise ConfigError(f"unknown executor '{kind}'; choose one of: {', '.join(EXECUTORS)}")
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    if kind == "ray":
+        return RayExecutor(workers)
+    return InlineExecutor() if workers == 1 else PoolExecutor(workers)

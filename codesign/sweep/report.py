@@ -1,0 +1,173 @@
+"""A sweep's report: Pareto fronts and density-vs-latency plots (PNG) and one self-contained HTML
+page (summary, embedded figures, the Pareto table and the results table), from results.csv.
+
+``build_report(run_dir)`` is what ``codesign report RUN_DIR`` runs; the sweep calls it at the end.
+Fronts are taken over the points that fit their device and did not fail; the plots show every
+successful point (hollow: does not fit).
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .. import atomic
+from ..errors import CodesignError
+from .pareto import front_rows
+from .plan import AXES
+from .results import CSV, read_table, number
+
+TABLE_COLUMNS = ("model", "width", "method", "density", "density_reached", "device", "template", "reuse_factor",
+                 "precision", "strategy", "io_type", "accuracy", "csim_accuracy", "params", "nonzeros", "latency_s",
+                 "interval_s", "energy_j", "dsp", "bram", "lut", "ff", "util_max", "fits", "error")
+TABLE_ROWS_MAX = 1000
+LABELS = {"accuracy": "test accuracy", "latency_s": "latency (s)", "energy_j": "energy per inference (J)",
+          "util_max": "largest resource utilisation (DSP/BRAM/LUT/FF, fraction of the device)",
+          "density_reached": "density reached (nonzeros / original parameters)"}
+Figure = Tuple[str, str, Path]        # (title, caption, png path)
+
+
+def build_report(run_dir: str | Path, rows: Optional[Sequence[Dict[str, Any]]] = None) -> Path:
+    """Write run_dir/report/{*.png,index.html} from ``rows`` (default: run_dir/results.csv)."""
+    run_dir = Path(run_dir)
+    if rows is None:
+        if not (run_dir / CSV).exists():
+            raise CodesignError(f"{run_dir} holds no {CSV}; run `codesign sweep SPEC --out {run_dir}` first")
+        rows = read_table(run_dir / CSV)
+    meta = _meta(run_dir)
+    out = run_dir / "report"
+    good = [r for r in rows if not r.get("error") and number(r.get("latency_s")) is not None]
+    figures = _figures(good, out)
+    for stale in set(out.glob("*.png")) - {path for _, _, path in figures}:
+        stale.unlink()
+    objectives = _main_objectives(good)
+    front = front_rows([r for r in good if r.get("fits") is True], objectives)
+    page = _html(meta, rows, good, figures, front, objectives)
+    atomic.write_text(out / "index.html", page)
+    return out / "index.html"
+
+
+def _meta(run_dir: Path) -> Dict[str, Any]:
+    path = run_dir / "sweep.json"
+    try:
+        return json.loads(path.read_text()) if path.exists() else {"name": run_dir.name}
+    except ValueError:
+        return {"name": run_dir.name}
+
+
+def _has(rows: Sequence[Dict[str, Any]], column: str) -> bool:
+    return any(number(r.get(column)) is not None for r in rows)
+
+
+def _main_objectives(rows) -> Dict[str, str]:
+    return {"latency_s": "min", "accuracy": "max"} if _has(rows, "accuracy") else {"latency_s": "min", "util_max": "min"}
+
+
+# --------------------------------------------------------------------------- figures
+
+def _figures(rows: List[Dict[str, Any]], out: Path) -> List[Figure]:
+    from ..plots import pareto_plot, series_plot
+
+    if not rows:
+        return []
+    figures: List[Figure] = []
+    pairs = ([("latency_s", "accuracy"), ("energy_j", "accuracy"), ("util_max", "accuracy")] if _has(rows, "accuracy")
+             else [("latency_s", "util_max"), ("latency_s", "energy_j")])
+    for x, y in pairs:
+        if not (_has(rows, x) and _has(rows, y)):
+            continue
+        y_sense = "max" if y == "accuracy" else "min"
+        front = front_rows([r for r in rows if r.get("fits") is True], {x: "min", y: y_sense})
+        path = out / f"pareto_{y.split('_')[0]}_{x.split('_')[0]}.png"
+        points = [(number(r[x]), number(r[y]), r.get("fits") is True) for r in rows
+                  if number(r.get(x)) is not None and number(r.get(y)) is not None]
+        title = f"{LABELS.get(y, y)} vs {LABELS.get(x, x)}"
+        pareto_plot(points, [(number(r[x]), number(r[y])) for r in front], path, x_label=LABELS.get(x, x),
+                    y_label=LABELS.get(y, y), title=f"Pareto front: {title}", log_x=True, log_y=y != "accuracy")
+        figures.append((f"Pareto front: {title}", f"{len(front)} of {len(points)} points are on the front "
+                        f"(among points that fit their device).", path))
+    if len({round(number(r.get("density_reached")) or 0, 6) for r in rows}) > 1:
+        figures.append(_density_figure(rows, out, "latency_s", series_plot))
+        if _has(rows, "accuracy"):
+            figures.append(_density_figure(rows, out, "accuracy", series_plot))
+    return figures
+
+
+def _density_figure(rows, out: Path, y: str, series_plot) -> Figure:
+    axes = [a for a in AXES if a != "density" and len({str(r.get(a)) for r in rows}) > 1]
+    if y == "accuracy":                          # accuracy does not depend on hardware axes
+        axes = [a for a in axes if a in ("model", "width", "method")]
+    groups: Dict[str, Dict[float, float]] = {}
+    for r in rows:
+        x, v = number(r.get("density_reached")), number(r.get(y))
+        if x is not None and v is not None:
+            name = ", ".join(f"{a}={r.get(a)}" for a in axes) or "all points"
+            groups.setdefault(name, {})[x] = v
+    series = [(name, sorted(values.items())) for name, values in groups.items()]
+    path = out / f"density_{y.split('_')[0]}.png"
+    title = f"{LABELS.get(y, y)} vs density"
+    series_plot(series, path, x_label=LABELS["density_reached"], y_label=LABELS.get(y, y), title=title,
+                log_y=y != "accuracy")
+    return title, f"one line per combination of the other axes that vary ({len(series)} lines).", path
+
+
+# --------------------------------------------------------------------------- HTML
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
+table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
+th{background:#f0f0f0}td.t{text-align:left}tr.err td{color:#a00}img{max-width:100%;border:1px solid #ddd}
+figure{margin:1.5em 0}figcaption{font-size:13px;color:#555}"""
+
+
+def _html(meta, rows, good, figures: List[Figure], front, objectives) -> str:
+    name = html.escape(str(meta.get("name", "sweep")))
+    failed = [r for r in rows if r.get("error")]
+    facts = [("points finished", f"{len(rows)}" + (f" of {meta['points']}" if meta.get("points") else "")),
+             ("succeeded / failed", f"{len(good)} / {len(failed)}"),
+             ("fit their device", str(sum(1 for r in good if r.get("fits") is True)))]
+    if meta.get("seconds") is not None:
+        facts.append(("last run", f"{meta['seconds']:.1f} s, {meta.get('workers', 1)} worker(s), "
+                                  f"executor {meta.get('executor', 'local')}"))
+    if meta.get("spec"):
+        facts.append(("spec", str(meta["spec"])))
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{name}</title><style>{STYLE}</style>"
+             f"</head><body><h1>Sweep: {name}</h1>"]
+    if meta.get("description"):
+        parts.append(f"<p>{html.escape(str(meta['description']))}</p>")
+    parts.append("<table>" + "".join(f"<tr><th>{html.escape(k)}</th><td class='t'>{html.escape(v)}</td></tr>"
+                                      for k, v in facts) + "</table>")
+    for title, caption, path in figures:
+        data = base64.b64encode(path.read_bytes()).decode()
+        parts.append(f"<figure><img alt='{html.escape(title)}' src='data:image/png;base64,{data}'>"
+                     f"<figcaption>{html.escape(title)}: {html.escape(caption)}</figcaption></figure>")
+    goal = ", ".join(f"{'lowest' if s == 'min' else 'highest'} {LABELS.get(k, k)}" for k, s in objectives.items())
+    parts.append(f"<h2>Pareto front ({len(front)} points)</h2><p>Points that fit their device and that no other "
+                 f"such point beats on both {html.escape(goal)}.</p>" + _table(front))
+    shown = list(rows[:TABLE_ROWS_MAX])
+    note = "" if len(rows) <= TABLE_ROWS_MAX else f" (first {TABLE_ROWS_MAX} of {len(rows)}; all are in {CSV})"
+    parts.append(f"<h2>All points{note}</h2>" + _table(shown) + "</body></html>")
+    return "\n".join(parts)
+
+
+def _table(rows: Sequence[Dict[str, Any]]) -> str:
+    cols = [c for c in TABLE_COLUMNS if any(r.get(c) not in (None, "") for r in rows)]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = []
+    for r in rows:
+        cells = "".join(_cell(r.get(c)) for c in cols)
+        body.append(f"<tr{' class=err' if r.get('error') else ''}>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "<td></td>"
+    if isinstance(value, bool):
+        return f"<td>{'yes' if value else 'no'}</td>"
+    if isinstance(value, float):
+        return f"<td>{value:.4g}</td>"
+    if isinstance(value, int):
+        return f"<td>{value:,}</td>"
+    return f"<td class='t'>{html.escape(str(value))}</td>"

@@ -1,0 +1,247 @@
+"""Sweep specs: YAML → a validated, frozen :class:`SweepSpec`.
+
+A spec names the axes of a design-space sweep and how each trained point is made::
+
+    name: lenet5_density
+    recipe: lenet5_mnist                 # model, data, optimiser (a shipped recipe or a YAML path)
+    overrides: {data.test_limit: 5000}   # dotted recipe keys
+    train:
+      mode: finetune                     # none | scratch | finetune (see TrainPlan)
+      base_epochs: 2
+      finetune_epochs: 1
+    grid:
+      method: [{name: magnitude, params: {structure: unstructured, scope: global}}]
+      density: [1.0, 0.5, 0.25]          # or {low: 0.05, high: 1.0, num: 8, log: true}
+      device: [xc7z020, xcu250]
+      reuse_factor: [1, 4, 16]
+      precision: ["ap_fixed<16,6>", "ap_fixed<8,3>"]
+    search: {kind: grid}                 # or {kind: random, samples: 50, seed: 0}
+
+Training axes (model, width, method, density) decide which models are trained; hardware axes
+(device, template, reuse_factor, precision, strategy, io_type) are only simulated, so they never
+retrain anything. Unknown keys, wrong types and unknown names are one-line :class:`ConfigError`\\ s.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Literal, Optional, Union
+
+from pydantic import Field, model_validator
+
+from ..config import Strict, read_yaml, validate
+from ..errors import CodesignError, ConfigError
+
+TEMPLATES = Literal["dataflow", "tiled"]
+STRATEGIES = Literal["Latency", "Resource"]
+IO_TYPES = Literal["auto", "io_parallel", "io_stream"]
+
+
+class Range(Strict):
+    """A numeric axis given by its bounds: ``num`` grid values (linear or logarithmic spacing), or
+    sampled uniformly (log-uniformly with ``log``) by a random search."""
+    low: float = Field(gt=0)
+    high: float = Field(gt=0)
+    num: Optional[int] = Field(None, ge=1)
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Range":
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) must be >= low ({self.low})")
+        return self
+
+
+class MethodChoice(Strict):
+    name: str
+    params: Dict[str, Any] = Field(default_factory=dict)
+    label: Optional[str] = None        # column value in the results (default: the method name)
+
+    @property
+    def shown(self) -> str:
+        return self.label or self.name
+
+
+class Grid(Strict):
+    model: List[str] = Field(default_factory=list)           # default: the recipe's model
+    width: List[float] = Field(default_factory=list)         # default: the recipe's width (or 1.0)
+    method: List[Union[str, MethodChoice]] = Field(default_factory=lambda: ["dense"])
+    density: Union[List[float], Range, None] = None          # into each method's density parameter
+    device: List[str] = Field(default_factory=lambda: ["xc7z020"])
+    template: List[TEMPLATES] = Field(default_factory=lambda: ["dataflow"])
+    reuse_factor: Union[List[int], Range] = Field(default_factory=lambda: [1])
+    precision: List[str] = Field(default_factory=lambda: ["ap_fixed<16,6>"])
+    strategy: List[STRATEGIES] = Field(default_factory=lambda: ["Latency"])
+    io_type: List[IO_TYPES] = Field(default_factory=lambda: ["auto"])
+
+    def methods(self) -> List[MethodChoice]:
+        return [MethodChoice(name=m) if isinstance(m, str) else m for m in self.method]
+
+
+class Search(Strict):
+    kind: Literal["grid", "random"] = "grid"
+    samples: Optional[int] = Field(None, ge=1)   # random: how many distinct points
+    seed: int = 0
+
+
+class TrainPlan(Strict):
+    """How the model of each training point is made.
+
+    - ``none``: no training; the starting weights (``weights``: ``auto`` = the embedded trained
+      default where one ships, else a seeded random init; ``random``; or a model file) are pruned
+      one-shot to the point's density (method ``magnitude``) and compacted. Simulation only.
+    - ``scratch``: the recipe is trained from scratch with the point's method at its density.
+    - ``finetune``: one dense run per model (``base_epochs``, or the model file ``start_from``) is
+      shared by every density: ``magnitude`` prunes it one-shot to the density and fine-tunes
+      ``finetune_epochs`` with the masks held; other methods run their own schedule for
+      ``finetune_epochs`` starting from it.
+    """
+    mode: Literal["none", "scratch", "finetune"] = "none"
+    base_epochs: int = Field(5, ge=1)
+    finetune_epochs: int = Field(1, ge=1)
+    finetune_lr: Optional[float] = Field(None, gt=0)          # default: the recipe's lr / 10
+    finetune_train_limit: Optional[int] = Field(None, ge=1)   # training samples of a fine-tune
+    start_from: Optional[str] = None                           # finetune: a trained model file
+    density_param: str = "target_density"
+    weights: str = "auto"                                      # none: auto | random | a model file
+    seed: int = 0
+
+
+class Csim(Strict):
+    """Fixed-point accuracy of each trained point by hls4ml C simulation (needs g++; slow)."""
+    enabled: bool = False
+    samples: int = Field(200, ge=1)
+    precision: str = "point"           # 'point': the point's precision; or auto | fixed<W,I,...>
+    jobs: int = Field(1, ge=1)
+
+
+class SweepSpec(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    recipe: Optional[str] = None
+    overrides: Dict[str, Any] = Field(default_factory=dict)
+    train: TrainPlan = TrainPlan()
+    grid: Grid = Grid()
+    search: Search = Search()
+    csim: Csim = Csim()
+    source: str = Field("sweep spec", exclude=True)
+
+
+def load_spec(path_or_spec: Union[str, Path, SweepSpec, Dict[str, Any]], check: bool = True) -> SweepSpec:
+    """A spec from a YAML path, a shipped spec name (sweeps/NAME.yaml) or a dict; checked unless told not to."""
+    if isinstance(path_or_spec, SweepSpec):
+        spec = path_or_spec
+    elif isinstance(path_or_spec, dict):
+        spec = validate(SweepSpec, path_or_spec, "sweep spec")
+    else:
+        path = _find(path_or_spec)
+        spec = validate(SweepSpec, read_yaml(path), str(path)).model_copy(update={"source": str(path)})
+    if check:
+        check_spec(spec)
+    return spec
+
+
+def shipped_specs() -> Dict[str, Path]:
+    from importlib import resources
+
+    folder = resources.files("codesign").joinpath("sweep_specs")
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
+
+
+def _find(path_or_name: Union[str, Path]) -> Path:
+    path = Path(path_or_name)
+    if path.exists() or path.suffix:
+        return path
+    specs = shipped_specs()
+    if str(path_or_name) in specs:
+        return specs[str(path_or_name)]
+    from ..errors import close_matches
+    raise ConfigError(f"sweep spec '{path_or_name}' is neither a file nor a shipped spec"
+                      f"{close_matches(str(path_or_name), specs)}; shipped: {', '.join(sorted(specs))}")
+
+
+def check_spec(spec: SweepSpec) -> None:
+    """Names and combinations pydantic cannot check: models, methods and their parameters, devices,
+    precisions, the recipe, and what each training mode needs. Raises a one-line ConfigError."""
+    src = spec.source
+    _check_names(spec, src)
+    mode = spec.train.mode
+    if mode != "none" and not spec.recipe:
+        raise ConfigError(f"{src}: train.mode '{mode}' trains models and needs 'recipe' (a shipped recipe name or "
+                          f"a recipe YAML: model, data, optimiser)")
+    if spec.recipe:
+        _recipe(spec)
+    if spec.train.start_from and not Path(spec.train.start_from).is_file():
+        raise ConfigError(f"{src}: train.start_from: model file not found: {spec.train.start_from}")
+    if spec.search.kind == "random" and spec.search.samples is None:
+        raise ConfigError(f"{src}: search.kind 'random' needs search.samples (how many points to draw)")
+    for axis in ("density", "reuse_factor"):
+        value = getattr(spec.grid, axis)
+        if isinstance(value, Range) and spec.search.kind == "grid" and value.num is None:
+            raise ConfigError(f"{src}: grid.{axis}: a range in a grid search needs 'num' (how many values)")
+    if spec.grid.density is not None and isinstance(spec.grid.density, list):
+        bad = [d for d in spec.grid.density if not 0 < d <= 1]
+        if bad:
+            raise ConfigError(f"{src}: grid.density: densities are fractions in (0, 1], got {bad[0]}")
+    if isinstance(spec.grid.density, Range) and spec.grid.density.high > 1:
+        raise ConfigError(f"{src}: grid.density: densities are fractions in (0, 1], got high={spec.grid.density.high}")
+    for method in spec.grid.methods():
+        _check_method(spec, method, src)
+
+
+def _check_names(spec: SweepSpec, src: str) -> None:
+    from ..sim.device import load_device
+    from ..sim.precision import parse_precision
+    from ..zoo import MODELS
+
+    checks = [("model", spec.grid.model, MODELS.get), ("device", spec.grid.device, load_device),
+              ("precision", spec.grid.precision, parse_precision)]
+    for axis, values, check in checks:
+        for value in values:
+            try:
+                check(value)
+            except CodesignError as err:
+                raise ConfigError(f"{src}: grid.{axis}: {err}") from None
+    for axis in ("model", "device", "precision", "template", "strategy", "io_type", "method"):
+        if not getattr(spec.grid, axis) and not (axis == "model" and spec.recipe):
+            raise ConfigError(f"{src}: grid.{axis} is empty; give at least one value"
+                              + (" (or a recipe whose model is used)" if axis == "model" else ""))
+    if isinstance(spec.grid.reuse_factor, list) and any(r < 1 for r in spec.grid.reuse_factor):
+        raise ConfigError(f"{src}: grid.reuse_factor: reuse factors are integers >= 1")
+
+
+def _recipe(spec: SweepSpec):
+    from ..config import load_recipe
+
+    try:
+        return load_recipe(spec.recipe, spec.overrides)
+    except CodesignError as err:
+        raise ConfigError(f"{spec.source}: recipe: {err}") from None
+
+
+def _check_method(spec: SweepSpec, method: MethodChoice, src: str) -> None:
+    from ..methods import METHODS, build_method
+
+    try:
+        cls = METHODS.get(method.name)
+    except CodesignError as err:
+        raise ConfigError(f"{src}: grid.method: {err}") from None
+    takes_density = spec.train.density_param in cls.Config.model_fields
+    params = dict(method.params)
+    if takes_density and spec.grid.density is not None:
+        params[spec.train.density_param] = 0.5
+    if spec.train.mode != "scratch" and method.name in ONE_SHOT:
+        params.update(ONE_SHOT[method.name])
+    try:
+        build_method(method.name, params)
+    except CodesignError as err:
+        raise ConfigError(f"{src}: grid.method: {err}") from None
+    mode = spec.train.mode
+    if mode == "none" and method.name not in ONE_SHOT and method.name != "dense":
+        raise ConfigError(f"{src}: method '{method.name}' needs training; with train.mode 'none' only "
+                          f"{', '.join(sorted(ONE_SHOT))} (one-shot pruning) and dense are possible; "
+                          f"use train.mode scratch or finetune")
+
+
+#: methods whose pruning decision can be taken once, on a trained (or given) model, with the
+#: parameters that make it a single decision (see codesign.sweep.oneshot)
+ONE_SHOT = {"magnitude": {"iterations": 1, "pretrain_epochs": None}}

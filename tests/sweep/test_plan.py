@@ -1,0 +1,92 @@
+"""Spec checking and planning: which points exist, which models they share, stable keys."""
+from __future__ import annotations
+
+import pytest
+
+from codesign.errors import ConfigError
+from codesign.sweep import load_spec, shipped_specs
+from codesign.sweep.plan import make_plan
+
+
+def plan_of(data, tmp_path):
+    return make_plan(load_spec(data), tmp_path)
+
+
+def test_hardware_axes_never_add_models(sim_spec, tmp_path):
+    sim_spec["grid"].update(device=["xc7z020", "xcu250"], template=["dataflow", "tiled"])
+    plan = plan_of(sim_spec, tmp_path)
+    assert len(plan.points) == 2 * 2 * 2 * 2 * 2            # density x device x template x reuse x precision
+    assert len(plan.models) == 2                            # one model per density
+    assert len({p.point_id for p in plan.points}) == len(plan.points)
+
+
+def test_methods_without_a_density_appear_once(sim_spec, tmp_path):
+    sim_spec["grid"]["method"] = ["dense", {"name": "magnitude", "params": {"structure": "structured"}}]
+    sim_spec["grid"]["density"] = [1.0, 0.5, 0.25]
+    plan = plan_of(sim_spec, tmp_path)
+    assert sorted((m.method, m.density or 0) for m in plan.models.values()) == [
+        ("dense", 0), ("magnitude", 0.25), ("magnitude", 0.5), ("magnitude", 1.0)]
+
+
+def test_finetune_shares_one_dense_run_and_keys_follow_training_settings(finetune_spec, tmp_path):
+    first = plan_of(finetune_spec, tmp_path)
+    assert len(first.bases) == 1 and len(first.models) == 3
+    assert all(m.base_key in first.bases for m in first.models.values())
+    again = plan_of(finetune_spec, tmp_path)
+    assert [p.point_id for p in again.points] == [p.point_id for p in first.points]
+    finetune_spec["train"]["finetune_epochs"] = 2           # models change, the shared dense run does not
+    changed = plan_of(finetune_spec, tmp_path)
+    assert set(changed.models).isdisjoint(first.models) and set(changed.bases) == set(first.bases)
+
+
+def test_log_range_grid(sim_spec, tmp_path):
+    sim_spec["grid"]["density"] = {"low": 0.01, "high": 1.0, "num": 3, "log": True}
+    plan = plan_of(sim_spec, tmp_path)
+    assert sorted(m.density for m in plan.models.values()) == [0.01, 0.1, 1.0]
+
+
+def test_random_search_is_seeded_and_distinct(sim_spec, tmp_path):
+    sim_spec["grid"].update(density={"low": 0.05, "high": 1.0, "log": True}, reuse_factor=[1, 2, 4, 8, 16])
+    sim_spec["search"] = {"kind": "random", "samples": 6, "seed": 3}
+    a, b = plan_of(sim_spec, tmp_path), plan_of(sim_spec, tmp_path)
+    assert len(a.points) == 6 and len({p.point_id for p in a.points}) == 6
+    assert [p.point_id for p in a.points] == [p.point_id for p in b.points]
+    assert all(0.05 <= m.density <= 1.0 for m in a.models.values())
+    sim_spec["search"]["seed"] = 4
+    assert [p.point_id for p in plan_of(sim_spec, tmp_path).points] != [p.point_id for p in a.points]
+
+
+def test_random_search_of_a_small_grid_is_the_grid(sim_spec, tmp_path):
+    sim_spec["search"] = {"kind": "random", "samples": 100}
+    assert len(plan_of(sim_spec, tmp_path).points) == 8
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"grid": {"devise": ["xc7z020"]}}, "unknown key 'grid.devise' (did you mean: device?)"),
+    ({"grid": {"device": ["pynq-z3"]}}, "grid.device: unknown device 'pynq-z3'"),
+    ({"grid": {"model": ["lenet6"]}}, "grid.model: unknown model 'lenet6'"),
+    ({"grid": {"precision": ["fixed16"]}}, "grid.precision: precision 'fixed16' not understood"),
+    ({"grid": {"method": ["magnitud"]}}, "grid.method: unknown method 'magnitud'"),
+    ({"grid": {"method": [{"name": "magnitude", "params": {"structur": "x"}}]}}, "unknown key 'structur'"),
+    ({"grid": {"density": [0.5, 1.5]}}, "densities are fractions in (0, 1], got 1.5"),
+    ({"grid": {"template": ["systolic"]}}, "grid.template.0: Input should be 'dataflow' or 'tiled'"),
+    ({"train": {"mode": "finetune"}}, "train.mode 'finetune' trains models and needs 'recipe'"),
+    ({"grid": {"method": ["cgap"]}}, "method 'cgap' needs training"),
+    ({"search": {"kind": "random"}}, "search.kind 'random' needs search.samples"),
+    ({"grid": {"density": {"low": 0.1, "high": 1.0}}}, "a range in a grid search needs 'num'"),
+])
+def test_bad_specs_are_one_line_errors(sim_spec, change, message):
+    for section, values in change.items():
+        sim_spec[section] = {**sim_spec.get(section, {}), **values}
+    with pytest.raises(ConfigError) as err:
+        load_spec(sim_spec)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["lenet5_density", "resnet110_density", "jet_mlp_reuse"])
+def test_shipped_specs_are_valid(name, tmp_path):
+    assert name in shipped_specs()
+    plan = make_plan(load_spec(name), tmp_path)
+    expected_models = {"lenet5_density": 20, "resnet110_density": 10, "jet_mlp_reuse": 4}[name]
+    assert len(plan.models) == expected_models
+    assert len(plan.bases) == (0 if name == "resnet110_density" else 1)

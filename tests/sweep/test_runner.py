@@ -1,0 +1,132 @@
+"""run_sweep end to end on tiny specs: results, caching, failures, kill and resume, executors."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from codesign.errors import CodesignError
+from codesign.sweep import read_table, run_sweep
+from codesign.sweep import models as sweep_models
+
+METRICS = ("latency_s", "interval_s", "energy_j", "dsp", "lut", "util_max", "fits", "params", "nonzeros")
+
+
+def journal_lines(run_dir: Path) -> list[str]:
+    return (run_dir / "results.jsonl").read_text().splitlines()
+
+
+def test_sim_only_sweep_writes_every_metric_and_never_recomputes(sim_spec, tmp_path):
+    events = []
+    result = run_sweep(sim_spec, tmp_path / "run", events=lambda kind, payload: events.append((kind, payload)))
+    assert (result.total, result.failed, result.computed) == (8, 0, 8)
+    rows = read_table(result.paths["csv"])
+    assert len(rows) == 8 and all(r["error"] is None for r in rows)
+    for column in METRICS + ("density_reached", "flops_dense", "energy_dram_j", "bram_util", "model_key"):
+        assert all(r[column] is not None for r in rows), column
+    by_density = {r["density"]: r for r in rows if r["reuse_factor"] == 1 and r["precision"] == "8"}
+    assert by_density[0.5]["params"] < by_density[1.0]["params"]           # structured pruning shrank it
+    assert sum(1 for kind, _ in events if kind == "job") == 2                # one model per density
+    again = run_sweep(sim_spec, tmp_path / "run", resume=True, events=lambda kind, payload: events.append(kind))
+    assert again.computed == 0 and "job" not in events[-3:] and len(journal_lines(tmp_path / "run")) == 8
+    assert [r["point_id"] for r in again.rows] == [r["point_id"] for r in rows]
+
+
+def test_existing_sweep_needs_resume_or_force(sim_spec, tmp_path):
+    run_sweep(sim_spec, tmp_path / "run", report=False)
+    with pytest.raises(CodesignError, match="already holds a sweep; pass --resume"):
+        run_sweep(sim_spec, tmp_path / "run")
+    forced = run_sweep(sim_spec, tmp_path / "run", force=True, report=False)
+    assert forced.computed == 8 and len(journal_lines(tmp_path / "run")) == 8
+
+
+def test_a_failing_point_is_recorded_and_the_sweep_goes_on(sim_spec, tmp_path, monkeypatch):
+    real = sweep_models._pruned_only
+
+    def flaky(task, out):
+        if task.density == 0.5:
+            raise RuntimeError("injected failure")
+        return real(task, out)
+
+    monkeypatch.setattr(sweep_models, "_pruned_only", flaky)
+    result = run_sweep(sim_spec, tmp_path / "run", limit=None)
+    assert (result.total, result.failed) == (8, 4)
+    failed = [r for r in result.rows if r.get("error")]
+    assert {r["density"] for r in failed} == {0.5}
+    assert all("RuntimeError: injected failure" in r["error"] for r in failed)
+    assert all(r["latency_s"] > 0 for r in result.rows if not r.get("error"))
+    assert (tmp_path / "run" / "report" / "index.html").exists()
+    monkeypatch.setattr(sweep_models, "_pruned_only", real)
+    kept = run_sweep(sim_spec, tmp_path / "run", resume=True, report=False)
+    assert kept.failed == 4 and kept.computed == 0                         # a recorded failure is finished
+    retried = run_sweep(sim_spec, tmp_path / "run", resume=True, retry_failed=True, report=False)
+    assert retried.failed == 0 and retried.computed == 4
+
+
+def test_limit_runs_the_first_points(sim_spec, tmp_path):
+    result = run_sweep(sim_spec, tmp_path / "run", limit=3, report=False)
+    assert result.total == 3 and len(result.rows) == 3
+
+
+def test_finetune_sweep_trains_the_dense_model_once(finetune_spec, tmp_path):
+    events = []
+    result = run_sweep(finetune_spec, tmp_path / "run", events=lambda kind, payload: events.append((kind, payload)))
+    jobs = [p["kind"] for kind, p in events if kind == "job"]
+    assert jobs.count("base") == 1 and jobs.count("model") == 3 and result.failed == 0
+    rows = {(r["density"], r["reuse_factor"]): r for r in result.rows}
+    assert rows[(0.25, 1)]["nonzeros"] < rows[(0.5, 1)]["nonzeros"] < rows[(1.0, 1)]["nonzeros"]
+    assert rows[(0.25, 1)]["accuracy"] == rows[(0.25, 16)]["accuracy"]      # hardware axes share the model
+    assert all(0 <= r["accuracy"] <= 1 and r["train_seconds"] > 0 for r in result.rows)
+    assert len(list((tmp_path / "run" / "base").iterdir())) == 1
+
+
+def test_killed_sweep_resumes_without_recomputing(finetune_spec, spec_file, tmp_path):
+    finetune_spec["grid"]["density"] = [1.0, 0.7, 0.5, 0.3, 0.2, 0.1]        # 12 points, 6 models
+    path, run_dir = spec_file(finetune_spec), tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "codesign", "sweep", str(path), "--out", str(run_dir),
+                             "--no-report"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (run_dir / "results.jsonl").exists() and len(journal_lines(run_dir)) >= 2:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the sweep finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = journal_lines(run_dir)
+    assert 2 <= len(before) < 12
+    done_models = {p.parent.name for p in (run_dir / "models").glob("*/result.json")}
+    stamps = {m: (run_dir / "models" / m / "result.json").stat().st_mtime_ns for m in done_models}
+    events = []
+    result = run_sweep(path, run_dir, resume=True, events=lambda kind, payload: events.append((kind, payload)))
+    start = next(p for kind, p in events if kind == "start")
+    assert start["done"] == len(before) and result.computed == 12 - len(before) and result.failed == 0
+    after = journal_lines(run_dir)
+    assert after[:len(before)] == before and len(after) == 12               # every point exactly once
+    assert all((run_dir / "models" / m / "result.json").stat().st_mtime_ns == stamps[m] for m in done_models)
+    assert json.loads(after[0])["point_id"] in {r["point_id"] for r in result.rows}
+
+
+def _metrics(rows):
+    return {r["point_id"]: tuple(r[m] for m in METRICS) for r in rows}
+
+
+def test_process_pool_gives_the_same_results(sim_spec, tmp_path):
+    inline = run_sweep(sim_spec, tmp_path / "one", report=False)
+    pooled = run_sweep(sim_spec, tmp_path / "two", workers=2, report=False)
+    assert _metrics(pooled.rows) == _metrics(inline.rows)
+
+
+def test_ray_executor_with_a_local_instance(sim_spec, tmp_path):
+    pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'codesign[ray]'")
+    inline = run_sweep(sim_spec, tmp_path / "one", report=False)
+    on_ray = run_sweep(sim_spec, tmp_path / "ray", executor="ray", workers=2, report=False)
+    assert _metrics(on_ray.rows) == _metrics(inline.rows)
+    assert json.loads((tmp_path / "ray" / "sweep.json").read_text())["executor"] == "ray"
