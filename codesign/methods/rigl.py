@@ -61,6 +61,7 @@ class RigL(Method):
         self.last_fraction = 0.0
         self.seed = 0
         self._grads: Optional[Dict[str, torch.Tensor]] = None
+        self._updated_this_epoch = False
 
     # ------------------------------------------------------------------ sparse start
     def setup(self, ctx: "TrainContext") -> None:
@@ -110,7 +111,14 @@ class RigL(Method):
         self._grads = None
         self.updates += 1
         self.last_fraction = fraction
+        self._updated_this_epoch = True
         return True
+
+    def on_epoch_end(self, ctx: "TrainContext") -> bool:
+        """True after an epoch with updates: the loop then re-measures the cost, so the epoch's
+        nonzeros count the connections grown at the last update once they have trained."""
+        updated, self._updated_this_epoch = self._updated_this_epoch, False
+        return updated
 
     def _sparse_layers(self, units: "UnitEngine") -> list:
         return [n for n in units.weight_names() if self.densities.get(n, 1.0) < 1.0]

@@ -138,6 +138,7 @@ def test_density_stays_constant_and_grown_connections_start_at_zero(name, width,
     assert sum(r[1] for r in record) > 0
     assert method.last_fraction == pytest.approx(method.fraction_at(14, 0.9 * 16))   # f of the last update step
     assert res.summary["nonzeros"] < res.summary["params"]
+    assert res.summary["nonzeros"] == sum(int(torch.count_nonzero(p)) for p in res.model.parameters())
 
 
 def test_adam_moments_of_grown_connections_start_at_zero():
