@@ -34,6 +34,15 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     force: bool = typer.Option(False, "--force", help="Start over even if --out holds a run."),
     data_dir: Optional[Path] = typer.Option(None, help="Data folder (default $CODESIGN_DATA or ~/.cache/codesign/data)."),
+    resume_from: Optional[Path] = typer.Option(None, "--resume-from", help="Incremental update of a trained model "
+                                               "(RUN_DIR, RUN_DIR/compact/model.pt or a model file) on --new-data: "
+                                               "NeST grows on the new (+ replayed old) data, then prunes."),
+    new_data: Optional[str] = typer.Option(None, "--new-data", help="With --resume-from: the new training samples, "
+                                           "[DATASET:]START:STOP; the samples before START are the old data."),
+    replay: float = typer.Option(0.2, "--replay", min=0.0, max=1.0, help="With --resume-from: fraction of the old "
+                                 "samples trained on again with the new ones."),
+    compare: str = typer.Option("estimate", "--compare", help="With --resume-from: training cost of the "
+                                "comparators (scratch, fine-tuning, NeST from scratch): estimate, run or none."),
 ) -> None:
     """Train a model with the single training loop (checkpoint every epoch; --resume continues exactly)."""
     from ..config import load_recipe
@@ -46,6 +55,10 @@ def train(
         "schedule.name": schedule, "train.seed": seed, "data.val_fraction": val_fraction,
         "data.train_limit": train_limit, "data.test_limit": test_limit, "train.threads": threads,
     }, param)
+    if resume_from is not None or new_data is not None:
+        from .update_view import train_update
+
+        return train_update(recipe, overrides, resume_from, new_data, replay, compare, out, resume, force, data_dir)
     cfg = load_recipe(recipe, overrides)
     run_dir = out or Path("runs") / cfg.name
     with TrainProgress(f"train {cfg.model.name}") as progress:

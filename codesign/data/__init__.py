@@ -66,6 +66,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, val_fr
     spec = DATASETS.get(name)
     if not 0.0 <= val_fraction < 1.0:
         raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    subset = options.pop("subset", None)     # a training slice (+ replay): see codesign.data.subset
     train, test = spec.load(Path(data_dir) if data_dir else default_data_dir(), **options)
     in_shape = tuple(train[0].shape[1:])
     num_classes = int(options.get("num_classes", spec.num_classes))
@@ -76,6 +77,10 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, val_fr
         n_val = max(1, int(round(val_fraction * len(order))))
         val = _take(train, order[:n_val])
         train = _take(train, order[n_val:])
+    if subset is not None:
+        from .subset import select
+
+        train = select(train, subset, seed)
     if train_limit:
         train = _take(train, torch.arange(min(train_limit, len(train[1]))))
     if test_limit:

@@ -1,0 +1,292 @@
+"""NeST grow-and-prune (Dai, Yin, Jha, arXiv 1711.02017; incremental: arXiv 1905.10952).
+
+Training starts from a *seed*: the recipe's architecture at ``seed_width`` of its widths with a
+random ``seed_density`` fraction of its connections (connection masks; kept weights rescaled by
+1/sqrt(density) so every layer's output variance matches a dense Kaiming init, and every unit
+keeps at least one incoming and one outgoing connection). ``start: model`` instead adopts the
+model handed to ``fit`` as it is (its zero weights become dormant connections): the incremental
+update of an already compact network.
+
+Growth phase — at the end of each of the first ``growth_epochs`` epochs (see nest_growth.py):
+connection growth (the ``connection_growth`` α fraction of every layer's dormant connections with
+the largest gradient), neuron growth for hidden fully-connected layers (a two-connection neuron
+for each of the top ``neuron_pairs`` β fraction of (n, m) pairs ranked by |G_{m,n}|), feature-map
+growth for convolutional groups (``fmap_candidates`` random candidates per kept map, ranked by the
+gradient of their outgoing weights); neurons and maps are capped at ``unit_growth`` of a layer's
+current size per step. New weights start at one gradient step, ``-η·∂L/∂w`` with η = the
+current learning rate (``init_step`` sets it; ``init: zero`` starts grown connections at 0).
+
+Pruning phase — ``prune_rounds`` rounds of magnitude pruning of active connections spread over
+the remaining epochs with retraining in between; round k keeps n₀·(n_T/n₀)^(k/K) connections
+(``prune_schedule: cubic``: n_T + (n₀ − n_T)(1 − k/K)³) where n₀ is the number active after
+growth and n_T = ``target_density`` × the Conv/Linear weights of the recipe's architecture
+(``model.width``, not the seed), so the target means what it means for dense training and for
+the ``magnitude`` method). ``scope: global`` ranks all layers together (it keeps more of the small
+output layer), ``layer`` prunes every layer by the same fraction. After every round, units with
+no incoming or no outgoing connections are removed physically (Han et al.; a removed unit's bias
+is dropped, and retraining absorbs it). The epochs after the last round fine-tune.
+
+Defaults where the papers are silent (METHODS.md §2 marks them [A]/[M]): α 0.2 and β 0.01 are in
+the middle of the ranges METHODS.md suggests; the unit cap 0.1 keeps neuron growth from adding
+hundreds of neurons per step (β·pairs is 784 for LeNet-300-100's first layer); a seed at half the
+width and 10% of the connections, a third of the run growing, four pruning rounds, a growth pass
+over 1,024 samples (about 2% of an MNIST epoch; its FLOPs are added to the run's training cost)
+and η = learning rate (one SGD step, the papers' "gradient-based initialisation").
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional
+
+import torch
+import torch.nn as nn
+from pydantic import Field
+
+from ..config import Strict
+from ..units.resize import conform
+from . import register_method
+from .base import Method
+from .nest_growth import fc_bridge, grow_connections, grow_feature_maps, grow_neurons, growth_pass, top_mask
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..train import TrainContext
+    from ..units.engine import UnitEngine
+
+MAX_CLEANUP_PASSES = 10
+
+
+@register_method(__name__)
+class NeST(Method):
+    name = "nest"
+
+    class Config(Strict):
+        start: Literal["seed", "model"] = "seed"          # seed: sparse random seed; model: adopt the given model
+        seed_width: float = Field(0.5, gt=0, le=1)        # seed widths = this fraction of the recipe's
+        seed_density: float = Field(0.1, gt=0, le=1)      # fraction of the seed's connections that are active
+        growth_epochs: Optional[int] = Field(None, ge=0)  # epochs ending with a growth step; default a third
+        connection_growth: float = Field(0.2, ge=0, le=1)  # α: fraction of dormant connections grown per step
+        neuron_pairs: float = Field(0.01, ge=0, le=1)     # β: top fraction of (n, m) pairs that get a neuron
+        unit_growth: float = Field(0.1, ge=0)             # at most this fraction of a layer's units added per step
+        fmap_candidates: float = Field(2.0, ge=1)         # conv: random candidate maps per map kept
+        init: Literal["gradient", "zero"] = "gradient"    # grown connections: -η·gradient or 0
+        init_step: Optional[float] = Field(None, gt=0)    # η; default: the current learning rate
+        growth_samples: int = Field(1024, ge=1)           # training samples of each growth gradient pass
+        target_density: float = Field(0.05, gt=0, le=1)   # active connections / recipe architecture's weights
+        prune_rounds: int = Field(4, ge=1)
+        prune_schedule: Literal["geometric", "cubic"] = "geometric"   # connections kept after each round
+        scope: Literal["global", "layer"] = "global"
+
+    def __init__(self, cfg: "NeST.Config"):
+        super().__init__(cfg)
+        self.phase = "grow"
+        self.reference_weights = 0
+        self.prune_start = 0
+        self.rounds_done = 0
+        self.counts = {"grown_connections": 0, "grown_neurons": 0, "grown_maps": 0, "pruned_connections": 0,
+                       "dead_units_removed": 0}
+        self.growth_flops = 0.0
+
+    # ------------------------------------------------------------------ start
+    def setup(self, ctx: "TrainContext") -> None:
+        self.reference_weights = self._reference_weights(ctx)
+        if self.cfg.start == "seed":
+            self._make_seed(ctx)
+        else:
+            for name in ctx.units.weight_names():
+                ctx.units.set_connections(name, ctx.units.param(name).detach() != 0)
+        self.remove_dead_units(ctx.units)
+        ctx.say(f"nest: {self.cfg.start} with {active_connections(ctx.units):,} active connections "
+                f"({self.density(ctx.units):.4f} of {self.reference_weights:,}), units {ctx.units.sizes()}")
+
+    def _reference_weights(self, ctx: "TrainContext") -> int:
+        model, names = ctx.model, ctx.units.weight_names()
+        if self.cfg.start == "model" and ctx.recipe.model.name == getattr(model, "codesign_spec", {}).get("name"):
+            from ..zoo import create_model
+
+            model = create_model(ctx.recipe.model.name, width=ctx.recipe.model.width, in_shape=ctx.in_shape,
+                                 num_classes=ctx.splits.num_classes)
+        return sum(model.get_parameter(name).numel() for name in names)
+
+    def _make_seed(self, ctx: "TrainContext") -> None:
+        units, d = ctx.units, self.cfg.seed_density
+        spec = getattr(ctx.model, "codesign_spec", None)
+        if self.cfg.seed_width < 1 and spec is not None:
+            from ..zoo import create_model
+
+            seed = create_model(spec["name"], width=spec["width"] * self.cfg.seed_width, in_shape=spec["in_shape"],
+                                num_classes=spec["num_classes"])
+            conform(ctx.model, seed.state_dict())
+            ctx.model.load_state_dict(seed.state_dict())
+            units.masks.invalidate()
+        elif self.cfg.seed_width < 1:
+            for g in units.groups():
+                units.keep(g, range(max(1, round(units.size(g) * self.cfg.seed_width))))
+        gen = torch.Generator().manual_seed(ctx.recipe.train.seed * 7919 + 4049)
+        for name in units.weight_names():
+            mask = seed_mask(units.param(name).shape, d, gen)
+            with torch.no_grad():
+                units.param(name).mul_(1.0 / math.sqrt(d))
+            units.set_connections(name, mask)
+
+    # ------------------------------------------------------------------ schedule
+    def growth_epochs(self, total_epochs: int) -> int:
+        wanted = self.cfg.growth_epochs if self.cfg.growth_epochs is not None else max(1, total_epochs // 3)
+        return min(wanted, total_epochs - 1)
+
+    def prune_epochs(self, total_epochs: int) -> List[int]:
+        """The epoch (0-based) at whose end each pruning round k = 1..K runs."""
+        grow = self.growth_epochs(total_epochs)
+        rest, k = total_epochs - grow, self.cfg.prune_rounds
+        first = min(grow, total_epochs - 1)
+        return [min(total_epochs - 1, max(first, grow - 1 + round((i + 1) * rest / (k + 1)))) for i in range(k)]
+
+    def on_epoch_end(self, ctx: "TrainContext") -> bool:
+        changed = False
+        if ctx.epoch < self.growth_epochs(ctx.total_epochs):
+            self.grow(ctx)
+            changed = True
+        due = [i + 1 for i, e in enumerate(self.prune_epochs(ctx.total_epochs)) if e == ctx.epoch]
+        if due and max(due) > self.rounds_done:
+            self.prune(ctx, max(due))
+            changed = True
+        return changed
+
+    # ------------------------------------------------------------------ growth
+    def step_size(self, ctx: "TrainContext") -> float:
+        return self.cfg.init_step or float(ctx.optimizer.param_groups[0]["lr"])
+
+    def grow(self, ctx: "TrainContext") -> None:
+        units, step = ctx.units, self.step_size(ctx)
+        bridges = {g.name: b for g in units.groups() if (b := fc_bridge(units, g)) is not None}
+        others = [g for g in units.groups() if g.name not in bridges]
+        grad_pass = growth_pass(ctx, self.cfg.growth_samples, bridges if self.cfg.neuron_pairs > 0 else {}, salt=1)
+        self._charge(ctx, grad_pass.flops_dense, grad_pass.flops_sparse)
+        conn_step = step if self.cfg.init == "gradient" else 0.0
+        self.counts["grown_connections"] += grow_connections(units, grad_pass.grads, self.cfg.connection_growth,
+                                                             conn_step)
+        if self.cfg.unit_growth > 0 and self.cfg.neuron_pairs > 0:
+            self.counts["grown_neurons"] += grow_neurons(units, bridges, grad_pass, self.cfg.neuron_pairs,
+                                                         self.cfg.unit_growth, step)
+        if self.cfg.unit_growth > 0 and others:
+            kept, flops_dense, flops_sparse = grow_feature_maps(ctx, others, self.cfg.unit_growth,
+                                                                self.cfg.fmap_candidates, self.cfg.growth_samples,
+                                                                conn_step)
+            self.counts["grown_maps"] += kept
+            self._charge(ctx, flops_dense, flops_sparse)
+        ctx.say(f"nest: growth step {ctx.epoch + 1}: {active_connections(units):,} active connections, "
+                f"units {units.sizes()}")
+
+    def _charge(self, ctx: "TrainContext", flops_dense: float, flops_sparse: float) -> None:
+        """Growth passes are training work: they count in the run's training FLOPs."""
+        ctx.train_flops_dense += flops_dense
+        ctx.train_flops_sparse += flops_sparse
+        self.growth_flops += flops_sparse
+
+    # ------------------------------------------------------------------ pruning
+    def prune(self, ctx: "TrainContext", round_number: int) -> None:
+        units = ctx.units
+        self.phase = "prune" if round_number < self.cfg.prune_rounds else "finetune"
+        if self.rounds_done == 0:
+            self.prune_start = active_connections(units)
+        self.rounds_done = round_number
+        keep = self.kept_after(round_number)
+        before = active_connections(units)
+        if keep < before:
+            self._prune_to(units, keep)
+        self.counts["pruned_connections"] += before - active_connections(units)
+        self.remove_dead_units(units)
+        ctx.say(f"nest: pruning round {round_number}/{self.cfg.prune_rounds}: {active_connections(units):,} "
+                f"active connections (density {self.density(units):.4f}), units {units.sizes()}")
+
+    def kept_after(self, round_number: int) -> int:
+        """Active connections after pruning round k: geometric n₀·(n_T/n₀)^(k/K) (every round
+        removes the same fraction) or cubic n_T + (n₀ − n_T)·(1 − k/K)³ (Zhu & Gupta 2017: large
+        cuts while the network is big, small ones near the target)."""
+        target = max(1, round(self.cfg.target_density * self.reference_weights))
+        start, progress = max(self.prune_start, target), round_number / self.cfg.prune_rounds
+        if self.cfg.prune_schedule == "cubic":
+            return round(target + (start - target) * (1.0 - progress) ** 3)
+        return round(start * (target / start) ** progress)
+
+    def _prune_to(self, units: "UnitEngine", keep: int) -> None:
+        names = units.weight_names()
+        masks = {n: units.masks.connection_mask(n) for n in names}
+        scores = {n: torch.where(masks[n], units.param(n).detach().abs(), torch.tensor(-1.0)) for n in names}
+        if self.cfg.scope == "layer":
+            fraction = keep / max(1, sum(int(m.sum()) for m in masks.values()))
+            kept = {n: top_mask(s, max(1, round(fraction * int(masks[n].sum())))) for n, s in scores.items()}
+        else:
+            flat = top_mask(torch.cat([s.flatten() for s in scores.values()]), keep)
+            kept, start = {}, 0
+            for n, s in scores.items():
+                kept[n] = flat[start:start + s.numel()].view_as(s)
+                start += s.numel()
+                if not kept[n].any():          # never cut a layer off completely
+                    kept[n] = top_mask(s, 1)
+        for n in names:
+            units.set_connections(n, kept[n] & masks[n])
+
+    def remove_dead_units(self, units: "UnitEngine") -> int:
+        """Physically remove units with no active incoming or no active outgoing connection."""
+        removed = 0
+        for _ in range(MAX_CLEANUP_PASSES):
+            changed = False
+            for g in units.groups():
+                dead = dead_units(units, g)
+                if dead.all():                 # a layer keeps one unit (zero-width layers are not supported)
+                    dead[0] = False
+                if dead.any():
+                    units.remove(g, dead.nonzero().flatten())
+                    removed += int(dead.sum())
+                    changed = True
+            if not changed:
+                break
+        self.counts["dead_units_removed"] += removed
+        return removed
+
+    # ------------------------------------------------------------------ reporting and state
+    def density(self, units: "UnitEngine") -> float:
+        return active_connections(units) / max(1, self.reference_weights)
+
+    def summary(self) -> Dict[str, Any]:
+        return {"phase": self.phase, "rounds": self.rounds_done, **self.counts,
+                "growth_pass_flops": self.growth_flops}
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"phase": self.phase, "reference_weights": self.reference_weights, "prune_start": self.prune_start,
+                "rounds_done": self.rounds_done, "counts": dict(self.counts), "growth_flops": self.growth_flops}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        for key, value in state.items():
+            setattr(self, key, dict(value) if isinstance(value, dict) else value)
+
+
+def active_connections(units: "UnitEngine") -> int:
+    effective = units.masks.effective()
+    return sum(int(effective[n].sum()) if n in effective else units.param(n).numel() for n in units.weight_names())
+
+
+def dead_units(units: "UnitEngine", g) -> torch.Tensor:
+    """Units of ``g`` with no active incoming or no active outgoing connection."""
+    def active(ax, t):
+        return units.masks.connection_mask(ax.name).to(torch.float64) if ax.attr == "weight" else None
+
+    incoming = units.unit_sum(g, active, roles=("producer",))
+    outgoing = units.unit_sum(g, active, roles=("consumer",))
+    return (incoming == 0) | (outgoing == 0)
+
+
+def seed_mask(shape: torch.Size, density: float, gen: torch.Generator) -> torch.Tensor:
+    """Random connections at ``density``; every row (output unit) and every column (input unit)
+    keeps at least one, so the seed has no dead units."""
+    score = torch.rand(shape, generator=gen)
+    mask = score < density
+    n_out, n_in = shape[0], shape[1]
+    per_pair = score.reshape(n_out, n_in, -1)          # [out, in, kernel positions]
+    rest = per_pair.shape[2]
+    flat = mask.view(n_out, n_in, rest)
+    row_pick = per_pair.reshape(n_out, -1).argmin(1)
+    flat[torch.arange(n_out), row_pick // rest, row_pick % rest] = True
+    col_pick = per_pair.transpose(0, 1).reshape(n_in, -1).argmin(1)
+    flat[col_pick // rest, torch.arange(n_in), col_pick % rest] = True
+    return mask

@@ -1,0 +1,245 @@
+"""NeST growth (Dai, Yin, Jha): gradient-based connection, neuron and feature-map growth.
+
+Every growth decision reads gradients from a *growth pass*: the mean training loss over a seeded
+sample of training data, backpropagated through the masked model in eval mode (BatchNorm uses
+its running statistics, so the pass changes nothing in the model). A dormant connection is a
+masked weight held at exactly zero, so autograd's dense weight gradient at its position is the
+gradient that connection would receive if it were active: NeST's growth signal.
+
+- :func:`grow_connections`: per weight tensor, the ``ratio`` fraction of the dormant connections
+  with the largest |∂L/∂w| become active, initialised to ``-step·∂L/∂w`` (one gradient step).
+- :func:`grow_neurons` (hidden fully-connected layers): G[m, n] = Σ_batch ∂L/∂u_m^{l+1}·x_n^{l-1}
+  (the mean-loss gradient a direct n → m connection would get); every selected pair (m, n) gets a
+  new neuron k with exactly two connections, w[k←n] = s·a and w[m←k] = -sign(G)·s·a with
+  a = sqrt(step·|G|) and s the sign of the mean of x_n (so k is active on typical inputs: s = +1
+  after a ReLU); while k is active the path n → k → m acts like a direct connection of weight
+  w[m←k]·w[k←n] = -step·G: one gradient step on the bridged pair.
+- :func:`grow_feature_maps` (convolutional and other groups): candidate units with random
+  (Kaiming) inputs and zero outputs are added, a growth pass scores them by the norm of the
+  gradient of their outgoing weights (the first-order loss reduction they offer), the best are
+  kept with outgoing weights ``-step·∂L/∂w`` and the rest removed. A kept map's incoming and
+  outgoing connections are sparsified to the density of the layers they belong to.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from ..units.resize import GrowthInit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..train import TrainContext
+    from ..units.engine import UnitEngine
+    from ..units.graph import Axis, UnitGroup
+
+CHUNK = 256          # samples per forward/backward of a growth pass (memory only; results are sums)
+
+Bridge = Tuple[str, str]   # (producer layer, consumer layer) of a hidden fully-connected group
+
+
+@dataclass
+class GrowthPass:
+    grads: Dict[str, torch.Tensor]      # dense mean-loss gradient of every Conv/Linear weight
+    bridges: Dict[str, torch.Tensor]    # group name → G[m, n] (consumer outputs × producer inputs)
+    input_means: Dict[str, torch.Tensor]  # group name → mean of each producer input x_n over the sample
+    flops_dense: float                  # cost of the pass, dense-structural convention
+    flops_sparse: float                 # cost of the pass, nonzero-weight convention
+
+
+def fc_bridge(units: "UnitEngine", g: "UnitGroup") -> Optional[Bridge]:
+    """(producer, consumer) when ``g`` is a hidden layer of a fully-connected chain, else None."""
+    if len(g.producers) != 1 or len(g.consumers) != 1 or g.followers:
+        return None
+    producer, consumer = g.producers[0], g.consumers[0]
+    if units.param(f"{producer}.weight").dim() != 2 or units.param(f"{consumer}.weight").dim() != 2:
+        return None
+    layout = units.graph.input_layout(units.model, consumer)
+    if any(gid == g.id and factor != 1 for gid, _, factor, _ in layout):
+        return None
+    return producer, consumer
+
+
+def _consumer_offset(units: "UnitEngine", g: "UnitGroup", consumer: str) -> int:
+    return next(first for gid, first, _, _ in units.graph.input_layout(units.model, consumer) if gid == g.id)
+
+
+def growth_pass(ctx: "TrainContext", samples: int, bridges: Dict[str, Bridge], salt: int) -> GrowthPass:
+    """Dense gradients (and bridge matrices G) of the mean loss over a seeded training sample."""
+    from ..train import epoch_seed
+
+    units, model = ctx.units, ctx.model
+    x_all, y_all = ctx.splits.train
+    n = min(samples, len(y_all))
+    gen = torch.Generator().manual_seed(epoch_seed(ctx.recipe.train.seed, ctx.epoch) + salt)
+    index = torch.randperm(len(y_all), generator=gen)[:n]
+    seen: Dict[Tuple[str, str], torch.Tensor] = {}
+
+    def keep_input(key):
+        def hook(_module, inputs, _output) -> None:
+            seen[key] = inputs[0].detach().flatten(1)
+        return hook
+
+    def keep_output_grad(key):
+        def hook(_module, _inputs, output) -> None:
+            output.register_hook(lambda grad: seen.__setitem__(key, grad))
+        return hook
+
+    hooks = []
+    for gname, (producer, consumer) in bridges.items():
+        hooks.append(model.get_submodule(producer).register_forward_hook(keep_input((gname, "x"))))
+        hooks.append(model.get_submodule(consumer).register_forward_hook(keep_output_grad((gname, "d"))))
+    sums = {g: torch.zeros(units.param(f"{c}.weight").shape[0], units.param(f"{p}.weight").shape[1])
+            for g, (p, c) in bridges.items()}
+    x_sums = {g: torch.zeros(units.param(f"{p}.weight").shape[1]) for g, (p, _) in bridges.items()}
+    was_training = model.training
+    model.eval()
+    model.zero_grad(set_to_none=True)
+    try:
+        for start in range(0, n, CHUNK):
+            idx = index[start:start + CHUNK]
+            out = model(x_all[idx])
+            loss = F.cross_entropy(out, y_all[idx], reduction="sum",
+                                   label_smoothing=ctx.recipe.train.label_smoothing) / n
+            loss.backward()
+            for gname in bridges:
+                sums[gname] += seen[(gname, "d")].T @ seen[(gname, "x")]
+                x_sums[gname] += seen[(gname, "x")].sum(0)
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    grads = {name: units.param(name).grad.detach().clone() for name in units.weight_names()}
+    model.zero_grad(set_to_none=True)
+    cost = units.cost(ctx.positions)
+    extra = 2.0 * n * sum(G.numel() for G in sums.values())
+    return GrowthPass(grads, sums, {g: t / n for g, t in x_sums.items()}, 3.0 * n * cost.flops_dense + extra,
+                      n * (2.0 * cost.flops_sparse + cost.flops_dense) + extra)
+
+
+def top_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Bool mask of the ``k`` largest entries; ties broken by position (deterministic)."""
+    flat = scores.flatten()
+    keep = torch.zeros(flat.numel(), dtype=torch.bool)
+    if k > 0:
+        keep[torch.argsort(flat, descending=True, stable=True)[:k]] = True
+    return keep.view_as(scores)
+
+
+# --------------------------------------------------------------------------- connections
+
+@torch.no_grad()
+def grow_connections(units: "UnitEngine", grads: Dict[str, torch.Tensor], ratio: float, step: float) -> int:
+    """Activate the ``ratio`` fraction (rounded up) of each weight's dormant connections with the
+    largest |gradient|; new weights start at ``-step·gradient``. Returns the number activated."""
+    grown = 0
+    for name in units.weight_names():
+        mask = units.masks.connection_mask(name)
+        dormant = ~mask
+        k = math.ceil(ratio * int(dormant.sum()))
+        if k == 0:
+            continue
+        chosen = top_mask(torch.where(dormant, grads[name].abs(), torch.tensor(-1.0)), k)
+        units.param(name).data[chosen] = -step * grads[name][chosen]
+        units.set_connections(name, mask | chosen)
+        grown += k
+    return grown
+
+
+# --------------------------------------------------------------------------- neurons
+
+@torch.no_grad()
+def grow_neurons(units: "UnitEngine", bridges: Dict[str, Bridge], grad_pass: GrowthPass, pair_ratio: float,
+                 cap: float, step: float) -> int:
+    """One new two-connection neuron per top pair (m, n) of each hidden FC layer (see module doc)."""
+    added, G = 0, grad_pass.bridges
+    for gname, (producer, consumer) in bridges.items():
+        g = units.group(gname)
+        scores = G[gname].abs().flatten()
+        k = min(math.ceil(pair_ratio * scores.numel()), math.ceil(cap * units.size(g)), int((scores > 0).sum()))
+        if k < 1:
+            continue
+        pick = torch.argsort(scores, descending=True, stable=True)[:k]
+        n_in = G[gname].shape[1]
+        m, n, value = pick // n_in, pick % n_in, G[gname].flatten()[pick]
+        rows = torch.tensor(list(units.extend(g, k, GrowthInit("zeros"))))
+        cols = rows + _consumer_offset(units, g, consumer)
+        a = (step * value.abs()).sqrt()
+        side = torch.where(grad_pass.input_means[gname][n] < 0, -1.0, 1.0)   # active on the typical x_n
+        w_in, w_out = f"{producer}.weight", f"{consumer}.weight"
+        in_mask, out_mask = units.masks.connection_mask(w_in), units.masks.connection_mask(w_out)
+        in_mask[rows] = False
+        in_mask[rows, n] = True
+        out_mask[:, cols] = False
+        out_mask[m, cols] = True
+        units.param(w_in).data[rows, n] = side * a
+        units.param(w_out).data[m, cols] = -torch.sign(value) * side * a
+        units.set_connections(w_in, in_mask)
+        units.set_connections(w_out, out_mask)
+        added += k
+    return added
+
+
+# --------------------------------------------------------------------------- feature maps
+
+def _density(units: "UnitEngine", name: str) -> float:
+    return float(units.masks.connection_mask(name).float().mean())
+
+
+def _block(t: torch.Tensor, axis: "Axis", first: int, count: int) -> torch.Tensor:
+    return t.narrow(axis.dim, axis.offset + first * axis.factor, count * axis.factor)
+
+
+@torch.no_grad()
+def _sparsify_new_units(units: "UnitEngine", g: "UnitGroup", first: int, count: int, grads: Dict[str, torch.Tensor],
+                        densities: Dict[str, float], step: float) -> None:
+    """New units keep a random subset of their (Kaiming) incoming weights at the producer's
+    density, rescaled by 1/sqrt(density) like the seed; their outgoing weights start at
+    ``-step·gradient`` on the entries with the largest |gradient|, at the consumer's density."""
+    for axis in units.axes(g):
+        if axis.attr != "weight" or axis.role == "follower":
+            continue
+        d = densities.get(axis.name, 1.0)
+        view = units.unit_view(axis, first, count)
+        if axis.role == "consumer":
+            view.copy_(-step * _block(grads[axis.name], axis, first, count))
+            score = _block(grads[axis.name], axis, first, count).abs()
+        else:
+            view.mul_(1.0 / math.sqrt(d))
+            score = torch.rand(view.shape)
+        mask = units.masks.connection_mask(axis.name)
+        _block(mask, axis, first, count).copy_(top_mask(score, max(1, math.ceil(d * score.numel()))))
+        units.set_connections(axis.name, mask)
+
+
+def grow_feature_maps(ctx: "TrainContext", groups: List["UnitGroup"], cap: float, candidates: float, samples: int,
+                      step: float) -> Tuple[int, float, float]:
+    """Add candidate units to every group, keep the ``cap`` fraction (of the group's size) whose
+    outgoing weights have the largest gradient norm. Returns (units kept, pass FLOPs dense, sparse)."""
+    units = ctx.units
+    densities = {name: _density(units, name) for name in units.weight_names()}
+    plan: Dict[str, Tuple[int, int, int]] = {}
+    for g in groups:
+        size = units.size(g)
+        keep = math.ceil(cap * size)
+        n_cand = max(keep, math.ceil(candidates * keep))
+        if keep > 0:
+            plan[g.name] = (size, n_cand, keep)
+            units.extend(g, n_cand, GrowthInit("kaiming"))
+    if not plan:
+        return 0, 0.0, 0.0
+    grad_pass = growth_pass(ctx, samples, {}, salt=2)
+    grads = grad_pass.grads
+    scores = {name: units.unit_sum(name, lambda ax, t: grads[ax.name] ** 2 if ax.name in grads else None,
+                                   roles=("consumer",))[first:first + n_cand]
+              for name, (first, n_cand, _) in plan.items()}
+    for name, (first, n_cand, _) in plan.items():      # writes only: every shape stays as the pass saw it
+        _sparsify_new_units(units, units.group(name), first, n_cand, grads, densities, step)
+    for name, (first, _, keep) in plan.items():
+        losers = first + torch.argsort(scores[name], descending=True, stable=True)[keep:]
+        if len(losers):
+            units.remove(name, losers)
+    return sum(keep for _, _, keep in plan.values()), grad_pass.flops_dense, grad_pass.flops_sparse
