@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import atomic
 from .plan import CsimTask
-from .models import set_threads
+from .models import torch_threads
 
 _NETWORKS: Dict[Tuple[str, float], Any] = {}
 DROPPED = ("model", "device", "template", "reuse_factor", "precision", "strategy", "io_type", "clock_mhz",
@@ -39,8 +39,8 @@ def simulate_points(model_file: str, items: Sequence[Tuple[str, Dict[str, Any]]]
     """One row of simulator totals per (point id, hardware axes); invalid points carry 'error'."""
     from ..sim import DesignPoint, evaluate_batch
 
-    set_threads(threads)
-    net = network_of(model_file)
+    with torch_threads(1):
+        net = network_of(model_file)
     points = [DesignPoint(model="m", device=h["device"], template=h["template"], reuse_factor=int(h["reuse_factor"]),
                           precision=h["precision"], strategy=h["strategy"], io_type=h["io_type"]) for _, h in items]
     rows = evaluate_batch(points, {"m": net}, errors="record")
@@ -60,15 +60,19 @@ def sim_fields(row: Dict[str, Any]) -> Dict[str, Any]:
 def run_csim(task: CsimTask, model_file: str, data_dir: Optional[str] = None,
              threads: Optional[int] = None) -> Dict[str, Any]:
     """Export the model to hls4ml at the task's precision and C-simulate it; cached in out_dir."""
+    result_file = Path(task.out_dir) / f"{task.key}.json"
+    if result_file.exists():
+        return json.loads(result_file.read_text())
+    with torch_threads(threads):
+        return _csim(task, model_file, data_dir, result_file)
+
+
+def _csim(task: CsimTask, model_file: str, data_dir: Optional[str], result_file: Path) -> Dict[str, Any]:
     from ..checkpoint import load_model
     from ..export import HlsSettings, build_hls, csim
     from ..export.samples import choose_samples, default_counts, macs_per_sample
 
     out = Path(task.out_dir)
-    result_file = out / f"{task.key}.json"
-    if result_file.exists():
-        return json.loads(result_file.read_text())
-    set_threads(threads)
     model, meta = load_model(model_file)
     in_shape = tuple(model.codesign_spec["in_shape"])
     counts = default_counts(macs_per_sample(model, in_shape))

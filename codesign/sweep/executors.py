@@ -41,7 +41,9 @@ class InlineExecutor:
     """Runs each job at once in this process (``--workers 1``)."""
 
     workers = 1
-    threads: Optional[int] = None          # torch keeps its own default
+
+    def threads_for(self, busy: int) -> Optional[int]:
+        return None                        # torch keeps its own default
 
     def submit(self, fn: Callable, *args: Any) -> Future:
         future: Future = Future()
@@ -57,8 +59,12 @@ class PoolExecutor:
 
     def __init__(self, workers: int):
         self.workers = workers
-        self.threads = max(1, (os.cpu_count() or 1) // workers)
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def threads_for(self, busy: int) -> int:
+        """Torch threads for a job while ``busy`` jobs (this one included) run: the cores are shared
+        among the running jobs (a lone shared dense run gets them all)."""
+        return max(1, (os.cpu_count() or 1) // max(1, min(self.workers, busy)))
 
     def submit(self, fn: Callable, *args: Any) -> Future:
         return self._pool.submit(guarded, fn, *args)
@@ -84,8 +90,10 @@ class RayExecutor:
             options = {} if os.environ.get("RAY_ADDRESS") else {"num_cpus": workers, "include_dashboard": False}
             ray.init(logging_level=logging.WARNING, log_to_driver=False, **options)
         self.workers = max(1, int(ray.cluster_resources().get("CPU", workers)))
-        self.threads = 1
         self._remote = ray.remote(num_cpus=1, max_retries=0)(guarded)
+
+    def threads_for(self, busy: int) -> int:
+        return 1                           # one CPU per task
 
     def submit(self, fn: Callable, *args: Any) -> Future:
         return self._remote.remote(fn, *args).future()

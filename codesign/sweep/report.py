@@ -95,10 +95,29 @@ def _figures(rows: List[Dict[str, Any]], out: Path) -> List[Figure]:
     return figures
 
 
-def _density_figure(rows, out: Path, y: str, series_plot) -> Figure:
+SERIES_MAX = 12
+FIX_FIRST = ("io_type", "strategy", "precision", "reuse_factor", "template", "device", "width", "method", "model")
+
+
+def _series_axes(rows, y: str) -> Tuple[List[str], Dict[str, Any]]:
+    """The axes that name a line, and the axes held at one value (their first) to keep <= SERIES_MAX lines."""
     axes = [a for a in AXES if a != "density" and len({str(r.get(a)) for r in rows}) > 1]
     if y == "accuracy":                          # accuracy does not depend on hardware axes
         axes = [a for a in axes if a in ("model", "width", "method")]
+    fixed: Dict[str, Any] = {}
+    for axis in FIX_FIRST:
+        if len({tuple(str(r.get(a)) for a in axes) for r in rows}) <= SERIES_MAX:
+            break
+        if axis in axes:
+            axes.remove(axis)
+            fixed[axis] = rows[0].get(axis)
+            rows = [r for r in rows if r.get(axis) == fixed[axis]]
+    return axes, fixed
+
+
+def _density_figure(rows, out: Path, y: str, series_plot) -> Figure:
+    axes, fixed = _series_axes(rows, y)
+    rows = [r for r in rows if all(r.get(a) == v for a, v in fixed.items())]
     groups: Dict[str, Dict[float, float]] = {}
     for r in rows:
         x, v = number(r.get("density_reached")), number(r.get(y))
@@ -110,7 +129,9 @@ def _density_figure(rows, out: Path, y: str, series_plot) -> Figure:
     title = f"{LABELS.get(y, y)} vs density"
     series_plot(series, path, x_label=LABELS["density_reached"], y_label=LABELS.get(y, y), title=title,
                 log_y=y != "accuracy")
-    return title, f"one line per combination of the other axes that vary ({len(series)} lines).", path
+    held = "; " + ", ".join(f"{a}={v}" for a, v in fixed.items()) + " (one value of each, to keep the plot readable)"
+    return title, (f"one line per combination of the other axes that vary ({len(series)} lines)"
+                   + (held if fixed else "") + "."), path
 
 
 # --------------------------------------------------------------------------- HTML

@@ -148,7 +148,7 @@ class _Scheduler:
         self.executor.shutdown()
 
     def _submit(self, kind: str, key: Any, fn, *args) -> None:
-        future = self.executor.submit(fn, *args, self.executor.threads)
+        future = self.executor.submit(fn, *args, self.executor.threads_for(len(self.pending) + 1))
         self.pending[future] = (kind, key)
 
     # ------------------------------------------------------------------ outcomes

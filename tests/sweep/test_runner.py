@@ -87,11 +87,12 @@ def test_finetune_sweep_trains_the_dense_model_once(finetune_spec, tmp_path):
 
 
 def test_killed_sweep_resumes_without_recomputing(finetune_spec, spec_file, tmp_path):
-    finetune_spec["grid"]["density"] = [1.0, 0.7, 0.5, 0.3, 0.2, 0.1]        # 12 points, 6 models
+    finetune_spec["grid"]["density"] = [1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]   # 16 points, 8 models
+    finetune_spec["overrides"]["data"]["options"]["n_train"] = 2048                # ~0.3 s per model
     path, run_dir = spec_file(finetune_spec), tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "codesign", "sweep", str(path), "--out", str(run_dir),
                              "--no-report"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if (run_dir / "results.jsonl").exists() and len(journal_lines(run_dir)) >= 2:
@@ -101,15 +102,15 @@ def test_killed_sweep_resumes_without_recomputing(finetune_spec, spec_file, tmp_
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = journal_lines(run_dir)
-    assert 2 <= len(before) < 12
+    assert 2 <= len(before) < 16
     done_models = {p.parent.name for p in (run_dir / "models").glob("*/result.json")}
     stamps = {m: (run_dir / "models" / m / "result.json").stat().st_mtime_ns for m in done_models}
     events = []
     result = run_sweep(path, run_dir, resume=True, events=lambda kind, payload: events.append((kind, payload)))
     start = next(p for kind, p in events if kind == "start")
-    assert start["done"] == len(before) and result.computed == 12 - len(before) and result.failed == 0
+    assert start["done"] == len(before) and result.computed == 16 - len(before) and result.failed == 0
     after = journal_lines(run_dir)
-    assert after[:len(before)] == before and len(after) == 12               # every point exactly once
+    assert after[:len(before)] == before and len(after) == 16               # every point exactly once
     assert all((run_dir / "models" / m / "result.json").stat().st_mtime_ns == stamps[m] for m in done_models)
     assert json.loads(after[0])["point_id"] in {r["point_id"] for r in result.rows}
 

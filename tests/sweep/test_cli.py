@@ -1,0 +1,64 @@
+"""`codesign sweep` and `codesign report`: exit codes, one-line errors, the rebuilt report."""
+from __future__ import annotations
+
+from codesign.sweep import front_rows, read_table
+
+
+def test_sweep_then_report_rebuilds_plots_and_html(cli, sim_spec, spec_file, tmp_path):
+    sim_spec.update(recipe="jet_mlp_synthetic",                      # mode none evaluates accuracy on its data
+                    overrides={"data.options": {"in_shape": [16], "num_classes": 5, "n_train": 64, "n_test": 200}})
+    run_dir = tmp_path / "run"
+    result = cli("sweep", spec_file(sim_spec), "--out", run_dir)
+    assert result.code == 0, result.err
+    assert "8 of 8 points finished (8 computed now)" in result.out and "Pareto front" in result.out
+    report_dir = run_dir / "report"
+    for path in report_dir.iterdir():
+        path.unlink()
+    rebuilt = cli("report", run_dir)
+    assert rebuilt.code == 0, rebuilt.err
+    figures = {p.name for p in report_dir.glob("*.png")}
+    assert {"pareto_accuracy_latency.png", "pareto_accuracy_energy.png", "pareto_accuracy_util.png",
+            "density_latency.png", "density_accuracy.png"} <= figures
+    page = (report_dir / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == len(figures)
+    rows = read_table(run_dir / "results.csv")
+    front = front_rows([r for r in rows if r["fits"]], {"latency_s": "min", "accuracy": "max"})
+    assert f"Pareto front ({len(front)} points)" in page
+    front_section, all_section = page.split("<h2>")[1:]
+    assert front_section.count("<tr") == 1 + len(front) and all_section.count("<tr") == 1 + len(rows)
+
+
+def test_rerun_without_resume_is_an_error_and_resume_computes_nothing(cli, sim_spec, spec_file, tmp_path):
+    path, run_dir = spec_file(sim_spec), tmp_path / "run"
+    assert cli("sweep", path, "--out", run_dir, "--no-report").code == 0
+    again = cli("sweep", path, "--out", run_dir)
+    assert again.code == 2 and again.err.strip().startswith("error: ") and "--resume" in again.err
+    assert len(again.err.strip().splitlines()) == 1
+    resumed = cli("sweep", path, "--out", run_dir, "--resume", "--no-report")
+    assert resumed.code == 0 and "(0 computed now)" in resumed.out
+
+
+def test_bad_spec_is_one_line_and_exit_2(cli, sim_spec, spec_file):
+    sim_spec["grid"]["device"] = ["zcu1O2"]
+    result = cli("sweep", spec_file(sim_spec))
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and "grid.device: unknown device 'zcu1O2'" in lines[0]
+    malformed = spec_file({"name": "x"}, "bad.yaml")
+    malformed.write_text("name: [unclosed\n")
+    result = cli("sweep", malformed)
+    assert result.code == 2 and "malformed YAML" in result.err
+
+
+def test_unknown_spec_name_and_missing_results(cli, tmp_path):
+    result = cli("sweep", "lenet5_densty")
+    assert result.code == 2 and "did you mean: lenet5_density" in result.err
+    result = cli("report", tmp_path)
+    assert result.code == 2 and "holds no results.csv" in result.err
+
+
+def test_bad_executor_and_workers(cli, sim_spec, spec_file, tmp_path):
+    result = cli("sweep", spec_file(sim_spec), "--out", tmp_path / "r", "--executor", "slurm")
+    assert result.code == 2 and "unknown executor 'slurm'" in result.err
+    result = cli("sweep", spec_file(sim_spec), "--out", tmp_path / "r2", "--workers", "0")
+    assert result.code == 2
