@@ -52,7 +52,7 @@ from __future__ import annotations
 import copy
 import math
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Tuple
 
 import torch
