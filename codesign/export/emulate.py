@@ -2,8 +2,9 @@
 
 The float run records every layer's output range on calibration data; the quantized run casts
 the input, weights, biases and every layer result to the types of a precision plan, as hls4ml's
-generated C++ does (accumulators are hls4ml's lossless 'auto' width, so products and sums are
-exact up to float32 rounding). It is what the automatic precision search evaluates, thousands of
+generated C++ does. Accumulators are hls4ml's lossless 'auto' width, and float64 holds their sums
+exactly while they fit in its 53-bit mantissa (float32 would round the wide sums of deep ResNets
+by an LSB now and then), so the result is bit-exact with the C simulation. It is what the automatic precision search evaluates, many
 samples per second, before the slow C simulation checks the chosen types.
 """
 from __future__ import annotations
@@ -123,11 +124,11 @@ EMULATED_OPS = set(UNARY) | set(BINARY) | {"Conv", "MatMul", "BatchNormalization
 class Emulator:
     """Evaluates an :class:`OnnxGraph` (NCHW, after the clean-up passes) batch by batch."""
 
-    def __init__(self, g: OnnxGraph, fused_bias: Mapping[str, str]):
-        self.g = g
+    def __init__(self, g: OnnxGraph, fused_bias: Mapping[str, str], dtype: torch.dtype = torch.float64):
+        self.g, self.dtype = g, dtype
         self.fused_bias = dict(fused_bias)           # bias Add node → the MatMul whose layer it joins
         self._biased = set(self.fused_bias.values())
-        self.consts = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in g.inits.items()}
+        self.consts = {k: torch.from_numpy(np.array(v)).to(dtype) for k, v in g.inits.items()}
         unknown = sorted({n.op_type for n in g.nodes} - EMULATED_OPS)
         if unknown:
             raise ExportError(f"cannot emulate op {unknown[0]} for precision selection; it is not supported for export")
@@ -135,7 +136,7 @@ class Emulator:
     def run(self, x: torch.Tensor, plan: Optional[Mapping[str, LayerTypes]] = None,
             ranges: Optional[Ranges] = None) -> torch.Tensor:
         plan = plan or {}
-        x = x.float()
+        x = x.to(self.dtype)
         name = self.g.inputs[0]
         if name in plan and plan[name].result is not None:
             x = quantize(x, plan[name].result)

@@ -67,7 +67,7 @@ def test_quantization_aware_mlp_is_bit_exact(cli, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["vgg19", "resnet56", "jet_mlp", "resnet18"])
+@pytest.mark.parametrize("name", ["vgg19", "resnet32", "resnet56", "resnet110", "jet_mlp", "resnet18"])
 def test_more_zoo_models_simulate(tmp_path, name):
     model, _ = resolve_model(name, width=0.0625)
     x = torch.randn(8, *model.codesign_spec["in_shape"], generator=torch.Generator().manual_seed(1))
