@@ -21,7 +21,8 @@ run here, so short runs keep the shape; stage 2 always gets at least one epoch):
 
 Modes: ``sparsify`` starts with every gate on; ``expand`` starts from the recipe's full-width model
 (the headroom, as in the official code) with only ``init_size`` gates per group on and the others
-hibernating (π ≈ 0; their weights keep their initialisation and get no gradient). After each
+hibernating (π ≈ 0; their weights get no gradient and keep their initialisation, as long as
+the recipe's own ``optim.weight_decay`` is 0 as in the shipped NPN recipes). After each
 stage-2 epoch (but the last) whose validation objective (cross-entropy + regulariser, as the code's
 ``criterion``; the epoch's training loss when no validation split is held out) is the best so far,
 every group whose allocated gates are all on switches on ``expand_by`` more (code: 1) with
@@ -31,7 +32,8 @@ is small.
 Regulariser, divided by the number of training samples when ``scale_by_n`` (LeNet/MLP code; the
 ResNet-56 code does not divide):
   λ · E[#Conv/Linear weights between units that are on] = λ Σ_layers Σ_o π_o Σ_i π_i·(kernel)
-  + ``weight_decay``/2 · Σ π_o π_i ‖W_oi‖²  (π detached: the official π-weighted weight decay).
+  + ``weight_decay``/2 · Σ π_o π_i ‖W_oi‖²  (π detached: the expected L2 of the gated weights;
+  the code's π-weighted decay weights each gate's weights by that one gate's π).
 The code charges each gate λ_layer × the weights on one side of it, with λ = (10, 0.5, 0.1, 10)
 for LeNet-5's gate layers; the expected count charges a unit for its weights on both sides and
 needs one λ. ``lam`` 0.1 gives per-unit costs within 2× of the code's for LeNet-5 (conv1 unit
