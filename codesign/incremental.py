@@ -108,7 +108,8 @@ def load_previous(source: str | Path) -> Previous:
 def update_recipe(previous: Previous, new: NewData, replay: float, recipe: str | None = None,
                   overrides: Optional[Dict[str, Any]] = None) -> Recipe:
     """The update's recipe: the previous run's (or ``recipe``), method ``nest`` with ``start: model``
-    (unless ``overrides`` name another method), trained on the new slice plus ``replay``."""
+    (unless ``overrides`` name another method) and its default growth phase (a third of the
+    update's epochs), trained on the new slice plus ``replay``; then ``overrides``."""
     if recipe is not None:
         base = recipe_to_dict(load_recipe(recipe))
     elif previous.recipe is not None:
@@ -125,6 +126,8 @@ def update_recipe(previous: Previous, new: NewData, replay: float, recipe: str |
         _check_old_before_new(previous.recipe["data"], new)
     if base["method"]["name"] != "nest":
         base["method"] = {"name": "nest", "params": {}}
+    # the growth phase of the first training says nothing about an update: a third of its epochs
+    base["method"]["params"] = {k: v for k, v in base["method"]["params"].items() if k != "growth_epochs"}
     base["name"] = base["name"] if base["name"].endswith("_update") else f"{base['name']}_update"
     options = {**base["data"].get("options", {}), "subset": {"start": new.start, "stop": new.stop, "replay": replay}}
     base["data"] = {**base["data"], "name": dataset, "train_limit": None, "options": options}
@@ -264,7 +267,8 @@ def run_comparators(recipe: Recipe, previous: Previous, run_dir: Path, n_all: in
         d = copy.deepcopy(start or base)
         d["name"] = f"{base['name']}_{name}"
         d["method"] = method
-        d["data"] = {**d["data"], "train_limit": None, "options": {**d["data"].get("options", {}), "subset": data_subset}}
+        options = {**d["data"].get("options", {}), "subset": data_subset}
+        d["data"] = {**d["data"], "train_limit": None, "options": options}
         d["train"] = {**d["train"], "epochs": epochs}
         return validate(Recipe, d, f"comparator '{name}'")
 

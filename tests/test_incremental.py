@@ -9,7 +9,7 @@ from codesign.incremental import estimate_comparators, load_previous, parse_new_
 
 OLD = ["--model", "lenet300_100", "--width", "0.25", "--dataset", "mnist_mini", "--test-limit", "200",
        "--epochs", "2", "--batch-size", "100", "--method", "nest", "--param", "growth_samples=128",
-       "--param", "target_density=0.1"]
+       "--param", "target_density=0.1", "--param", "growth_epochs=1"]
 
 
 def one_line_error(result):
@@ -59,6 +59,7 @@ def test_update_recipe_adopts_the_model_and_selects_new_plus_replayed_data(old_r
     cfg = update_recipe(previous, parse_new_data("mnist_mini:600:"), 0.5, overrides={"train.epochs": 1})
     assert cfg.method.name == "nest" and cfg.method.params["start"] == "model"
     assert cfg.method.params["target_density"] == 0.1 and cfg.data.train_limit is None
+    assert "growth_epochs" not in cfg.method.params                 # the update's own growth phase
     assert cfg.data.options["subset"] == {"start": 600, "stop": None, "replay": 0.5}
     assert cfg.name.endswith("_update") and cfg.train.epochs == 1
 

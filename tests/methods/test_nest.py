@@ -97,7 +97,8 @@ def test_neuron_growth_adds_two_connection_neurons_whose_path_opposes_the_gradie
         k = min(-(-G.numel() * 2 // 100), -(-sizes[gname] // 2))
         assert units.size(gname) == sizes[gname] + k                 # tensors really grew
         w_in, w_out = units.param(f"{producer}.weight").detach(), units.param(f"{consumer}.weight").detach()
-        m_in, m_out = units.masks.connection_mask(f"{producer}.weight"), units.masks.connection_mask(f"{consumer}.weight")
+        m_in = units.masks.connection_mask(f"{producer}.weight")
+        m_out = units.masks.connection_mask(f"{consumer}.weight")
         top = set(torch.topk(G.abs().flatten(), k).indices.tolist())
         for j in range(sizes[gname], sizes[gname] + k):
             (n,), (m,) = m_in[j].nonzero()[:, 0].tolist(), m_out[:, j].nonzero()[:, 0].tolist()
