@@ -90,6 +90,7 @@ def main() -> None:
     parser.add_argument("--profile", nargs="*", default=["resnet20"],
                         help="models whose stock route is also run once under cProfile (adds overhead)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--save-as", default="export_resnet110", help="results file name (benchmarks/results/)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = {}
@@ -112,7 +113,7 @@ def main() -> None:
                          "speedup_auto": stock_s / median(ours_auto) if stock_s else None,
                          "weights": source.describe()}
         print(name, {k: v for k, v in results[name].items() if not isinstance(v, (list, dict))}, flush=True)
-    path = save("export_resnet110", {"command": " ".join(sys.argv), "threads": args.threads,
+    path = save(args.save_as, {"command": " ".join(sys.argv), "threads": args.threads,
                                      "target_s": 120, "results": results})
     print(f"saved {path}")
 
