@@ -35,7 +35,8 @@ class SweepProgress:
     def event(self, kind: str, payload: Dict[str, Any]) -> None:
         if kind == "start":
             self.task = self.progress.add_task(self.title, total=payload["total"], completed=payload["done"], info="")
-            work = [f"{payload['total']} points ({payload['done']} already done)", f"{payload['models']} models to make"]
+            work = [f"{payload['total']} points ({payload['done']} already done)",
+                    f"{payload['models']} models to make"]
             if payload["bases"]:
                 work.append(f"{payload['bases']} shared dense run(s)")
             if payload["csims"]:
@@ -66,11 +67,10 @@ def _job_line(payload: Dict[str, Any]) -> str:
 
 def _front_table(rows: List[Dict[str, Any]]) -> Optional[Table]:
     from ..sweep import front_rows
-    from ..sweep.results import number
+    from ..sweep.report import main_objectives
 
     good = [r for r in rows if not r.get("error") and r.get("fits") is True]
-    has_acc = any(number(r.get("accuracy")) is not None for r in good)
-    objectives = {"latency_s": "min", "accuracy": "max"} if has_acc else {"latency_s": "min", "util_max": "min"}
+    objectives = main_objectives(good)
     front = front_rows(good, objectives)[:15]
     if not front:
         return None
@@ -109,7 +109,8 @@ def sweep(
     limit: Optional[int] = typer.Option(None, min=1, help="Run only the first N points of the spec."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="With --resume: compute failed points again."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report/ (plots and index.html)."),
-    data_dir: Optional[Path] = typer.Option(None, help="Data folder (default $CODESIGN_DATA or ~/.cache/codesign/data)."),
+    data_dir: Optional[Path] = typer.Option(None, help="Data folder (default $CODESIGN_DATA or "
+                                                       "~/.cache/codesign/data)."),
 ) -> None:
     """Sweep model × method × density × device × template × reuse factor × precision: train each model
     once, simulate every hardware point, write results.csv and a report with Pareto fronts."""

@@ -1,18 +1,19 @@
 """Where a sweep's jobs run: in this process, in a local process pool, or on a Ray cluster.
 
 Every executor takes ``submit(fn, *args)`` and returns a ``concurrent.futures.Future`` whose
-result is an :class:`Outcome` (a job never raises through the executor: its error becomes the
-outcome's message, so one failing point cannot stop the sweep). ``fn`` must be a module-level
-function of an importable module (workers import it by name).
+result is an :class:`Outcome`; ``wait_any(futures)`` returns those that are done. A job never
+raises through the executor: its error becomes the outcome's message, so one failing point cannot
+stop the sweep. ``fn`` must be a module-level function of an importable module (workers import it
+by name).
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
 import traceback
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 from ..errors import CodesignError, ConfigError
 
@@ -37,21 +38,34 @@ def guarded(fn: Callable, *args: Any) -> Outcome:
         return Outcome(error=" ".join(f"{type(err).__name__}: {err} (at {where})".split()))
 
 
+def wait_any(futures: List[Future]) -> List[Future]:
+    return list(wait(futures, return_when=FIRST_COMPLETED)[0])
+
+
 class InlineExecutor:
-    """Runs each job at once in this process (``--workers 1``)."""
+    """Runs jobs one at a time in this process (``--workers 1``), newest first: the points of a model
+    are simulated and saved right after the model is made, before the next model trains."""
 
     workers = 1
+
+    def __init__(self) -> None:
+        self._queue: List[Tuple[Future, Callable, Tuple[Any, ...]]] = []
 
     def threads_for(self, busy: int) -> Optional[int]:
         return None                        # torch keeps its own default
 
     def submit(self, fn: Callable, *args: Any) -> Future:
         future: Future = Future()
-        future.set_result(guarded(fn, *args))
+        self._queue.append((future, fn, args))
         return future
 
+    def wait_any(self, futures: List[Future]) -> List[Future]:
+        future, fn, args = self._queue.pop()
+        future.set_result(guarded(fn, *args))
+        return [future]
+
     def shutdown(self, cancel: bool = False) -> None:
-        return None
+        self._queue.clear()
 
 
 class PoolExecutor:
@@ -63,11 +77,17 @@ class PoolExecutor:
 
     def threads_for(self, busy: int) -> int:
         """Torch threads for a job while ``busy`` jobs (this one included) run: the cores are shared
-        among the running jobs (a lone shared dense run gets them all)."""
-        return max(1, (os.cpu_count() or 1) // max(1, min(self.workers, busy)))
+        among the running jobs (a lone shared dense run gets them all), never more than an
+        OMP_NUM_THREADS the user set."""
+        cores = (os.cpu_count() or 1) // max(1, min(self.workers, busy))
+        cap = os.environ.get("OMP_NUM_THREADS", "")
+        return max(1, min(cores, int(cap)) if cap.isdigit() and int(cap) > 0 else cores)
 
     def submit(self, fn: Callable, *args: Any) -> Future:
         return self._pool.submit(guarded, fn, *args)
+
+    def wait_any(self, futures: List[Future]) -> List[Future]:
+        return wait_any(futures)
 
     def shutdown(self, cancel: bool = False) -> None:
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
@@ -97,6 +117,9 @@ class RayExecutor:
 
     def submit(self, fn: Callable, *args: Any) -> Future:
         return self._remote.remote(fn, *args).future()
+
+    def wait_any(self, futures: List[Future]) -> List[Future]:
+        return wait_any(futures)
 
     def shutdown(self, cancel: bool = False) -> None:
         if self._started:

@@ -42,7 +42,7 @@ def build_report(run_dir: str | Path, rows: Optional[Sequence[Dict[str, Any]]] =
     figures = _figures(good, out)
     for stale in set(out.glob("*.png")) - {path for _, _, path in figures}:
         stale.unlink()
-    objectives = _main_objectives(good)
+    objectives = main_objectives(good)
     front = front_rows([r for r in good if r.get("fits") is True], objectives)
     page = _html(meta, rows, good, figures, front, objectives)
     atomic.write_text(out / "index.html", page)
@@ -61,8 +61,11 @@ def _has(rows: Sequence[Dict[str, Any]], column: str) -> bool:
     return any(number(r.get(column)) is not None for r in rows)
 
 
-def _main_objectives(rows) -> Dict[str, str]:
-    return {"latency_s": "min", "accuracy": "max"} if _has(rows, "accuracy") else {"latency_s": "min", "util_max": "min"}
+def main_objectives(rows) -> Dict[str, str]:
+    """The report's Pareto objectives: latency and accuracy, or latency and resources without accuracy."""
+    if _has(rows, "accuracy"):
+        return {"latency_s": "min", "accuracy": "max"}
+    return {"latency_s": "min", "util_max": "min"}
 
 
 # --------------------------------------------------------------------------- figures

@@ -112,7 +112,11 @@ def _write_parquet(path: Path, rows: Sequence[Dict[str, Any]], fields: Sequence[
         return None
     import io
 
-    table = pa.table({f: [r.get(f) for r in rows] for f in fields})
+    data = {f: [r.get(f) for r in rows] for f in fields}
+    for name, values in data.items():                # a column mixing text and numbers is stored as text
+        if len({isinstance(v, str) for v in values if v is not None}) > 1:
+            data[name] = [None if v is None else str(v) for v in values]
+    table = pa.table(data)
     buf = io.BytesIO()
     pq.write_table(table, buf)
     atomic.write_bytes(path, buf.getvalue())

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -137,8 +137,7 @@ class _Scheduler:
                 if not task.base_key:
                     self._submit("model", task.key, run_model, task, None)
             while self.pending:
-                done, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
-                for future in done:
+                for future in self.executor.wait_any(list(self.pending)):
                     kind, key = self.pending.pop(future)
                     getattr(self, f"_on_{kind}")(key, future.result())
         except BaseException:

@@ -131,3 +131,18 @@ def test_ray_executor_with_a_local_instance(sim_spec, tmp_path):
     on_ray = run_sweep(sim_spec, tmp_path / "ray", executor="ray", workers=2, report=False)
     assert _metrics(on_ray.rows) == _metrics(inline.rows)
     assert json.loads((tmp_path / "ray" / "sweep.json").read_text())["executor"] == "ray"
+
+
+@pytest.mark.slow
+@pytest.mark.csim
+def test_csim_adds_fixed_point_accuracy(sim_spec, tmp_path):
+    sim_spec.update(recipe="jet_mlp_synthetic", csim={"enabled": True, "samples": 50},
+                    overrides={"data.options": {"in_shape": [16], "num_classes": 5, "n_train": 64, "n_test": 100}})
+    sim_spec["grid"].update(density=[0.5], reuse_factor=[1], precision=["ap_fixed<16,6>", "ap_fixed<6,2>"])
+    result = run_sweep(sim_spec, tmp_path / "run", report=False)
+    assert result.failed == 0 and len(result.rows) == 2
+    by_precision = {r["precision"]: r for r in result.rows}
+    wide, narrow = by_precision["ap_fixed<16,6>"], by_precision["ap_fixed<6,2>"]
+    assert wide["csim_samples"] == 50 and wide["csim_agreement"] >= 0.9
+    assert narrow["csim_max_abs_error"] > wide["csim_max_abs_error"]
+    assert len(list((tmp_path / "run" / "models").glob("*/csim/*.json"))) == 2
