@@ -21,7 +21,7 @@ install: $(STAMP)
 
 # The main job on an embedded default (no download needed).
 demo: $(STAMP)
-	$(BIN)/codesign train lenet5_mnist_mini --out runs/demo --force
+	$(BIN)/codesign export --model resnet110 --target fpga --out runs/demo --force
 
 # The test suite (slow tests are marked and run by the benchmarks instead).
 test: $(STAMP)

@@ -34,17 +34,17 @@ def export(
     precision: str = typer.Option("auto", help="auto (per layer from calibration ranges), one type for all "
                                                "(e.g. 'fixed<16,6,RND_CONV,SAT>'), or a YAML file with "
                                                "per-layer overrides."),
-    target_agreement: float = typer.Option(0.999, help="Top-1 agreement the automatic precision must reach on "
+    target_agreement: float = typer.Option(0.999, min=0.0, max=1.0, help="Top-1 agreement the automatic precision must reach on "
                                                        "calibration data."),
-    csim_samples: Optional[int] = typer.Option(None, help="Samples to simulate (default: by model size, 10-1000)."),
-    calibration_samples: Optional[int] = typer.Option(None, help="Samples for the precision choice "
+    csim_samples: Optional[int] = typer.Option(None, min=1, help="Samples to simulate (default: by model size, 10-1000)."),
+    calibration_samples: Optional[int] = typer.Option(None, min=1, help="Samples for the precision choice "
                                                                  "(default: by model size, 32-1000)."),
     dataset: Optional[str] = typer.Option(None, help="Dataset for calibration and csim samples (default: the "
                                                      "model's training set, MNIST for 1x28x28 models, else "
                                                      "synthetic)."),
     data_dir: Optional[Path] = typer.Option(None, help="Data folder."),
-    jobs: int = typer.Option(0, help="C simulation processes (0: one per core)."),
-    qat_epochs: int = typer.Option(0, "--qat-epochs", help="Quantization-aware path: fine-tune this many epochs "
+    jobs: int = typer.Option(0, min=0, help="C simulation processes (0: one per core)."),
+    qat_epochs: int = typer.Option(0, "--qat-epochs", min=0, help="Quantization-aware path: fine-tune this many epochs "
                                                           "with brevitas power-of-two quantizers and export "
                                                           "through QONNX (0: off)."),
     seed: int = typer.Option(0, help="Seed for random init, synthetic samples and QAT."),
@@ -122,8 +122,9 @@ def render(report: Dict[str, Any], out: Path) -> None:
     for key, section in report.items():
         if key not in _CORE and isinstance(section, dict):
             show_summary({k: v for k, v in section.items() if isinstance(v, (int, float, str))}, key)
-    console.print(f"reports: {out / 'export.json'}" + (f", {out / 'csim.json'}" if "csim" in report else ""),
-                  markup=False)
+    files = [out / "export.json"] + ([out / "csim.json"] if "csim" in report else [])
+    files += [Path(report["estimate"]["markdown"])] if "estimate" in report else []
+    console.print("reports: " + ", ".join(str(f) for f in files), markup=False)
 
 
 _CORE = {"model", "weights", "samples", "onnx", "hls", "precision", "multipliers", "csim", "target", "qat"}

@@ -260,5 +260,27 @@ def list_devices() -> Iterator[Tuple[str, str, str]]:
         yield name, device.part, f"{device.board}: {device.description}"
 
 
+# FPGA dies sold under another part name on the card a shipped device models: same resources.
+SAME_DIE = {"xcvu13p": "xcu250", "xcvu9p": "xcu200"}
+
+
+def device_for_part(part: str) -> Tuple[Optional[Device], str]:
+    """The shipped device whose part is ``part`` (speed grade and package may differ) and how it matched.
+
+    Returns (None, reason) when no shipped device models that part."""
+    text = part.strip().lower()
+    for name, device in sorted(_shipped().items()):
+        if text == device.part.lower():
+            return device, f"part {part} is the {device.board}'s"
+    for name, device in sorted(_shipped().items()):
+        if text.startswith(name.lower()):
+            return device, f"part {part} is the {device.board}'s die ({name}) in another package or speed grade"
+    for die, name in SAME_DIE.items():
+        if text.startswith(die) and name in _shipped():
+            device = _shipped()[name]
+            return device, f"part {part} ({die}) has the same die and resources as the {device.board}'s {name}"
+    return None, f"no shipped device models part {part}"
+
+
 def shipped_device_names() -> List[str]:
     return sorted(_shipped())

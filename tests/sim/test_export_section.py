@@ -1,0 +1,76 @@
+"""The simulator's section of the fpga export report: device by part, project settings, report files."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from codesign.export.hls import HlsSettings, build_hls
+from codesign.export.report import FpgaContext, assemble_fpga_report
+from codesign.sim import estimate, load_device
+from codesign.sim.device import device_for_part
+from codesign.sim.export_section import estimate_section, plan_precision
+from codesign.zoo import create_model
+
+
+@pytest.mark.parametrize("part,device", [
+    ("xc7z020clg400-1", "xc7z020"),            # the board's own part
+    ("xc7z020clg484-2", "xc7z020"),            # same die, other package / grade
+    ("xcvu13p-flga2577-2-e", "xcu250"),        # hls4ml's default part: the U250's die
+    ("xcvu9p-flga2104-2L-e", "xcu200"),
+])
+def test_device_for_part(part, device):
+    found, how = device_for_part(part)
+    assert found is not None and found.name == device and part in how
+
+
+def test_unknown_part_has_no_device():
+    found, how = device_for_part("xc7a35tcpg236-1")
+    assert found is None and "no shipped device" in how
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    torch.manual_seed(0)
+    model = create_model("jet_mlp").eval()
+    settings = HlsSettings(part="xc7z020clg400-1", clock_period=10.0, reuse_factor=4)
+    out = tmp_path_factory.mktemp("export")
+    return model, out, build_hls(model, out / "hls", settings=settings, precision="fixed<10,4,RND_CONV,SAT>")
+
+
+def test_section_estimates_the_project_as_configured(project):
+    model, out, hls = project
+    section = estimate_section(FpgaContext(model, out, hls, None, {}))
+    assert section["device"] == "xc7z020" and section["precision"].startswith("widest of the export plan: 10-bit")
+    expected = estimate(model, load_device("xc7z020"), reuse_factor=4, clock_mhz=100.0, precision="10/10",
+                        io_type=hls.settings.io_type)
+    assert section["latency_cycles"] == int(expected.totals["latency_cycles"])
+    assert section["dsp"] == round(expected.totals["dsp"])
+    assert section["latency_us"] == pytest.approx(expected.totals["latency_s"] * 1e6)
+    written = json.loads((out / "sim" / "report.json").read_text())
+    assert written["device"]["name"] == "xc7z020" and (out / "sim" / "roofline.png").exists()
+
+
+def test_section_joins_the_fpga_report_after_the_core_parts(project):
+    model, out, hls = project
+    report = assemble_fpga_report({"model": {}, "csim": {}}, FpgaContext(model, out, hls, None, {}))
+    assert list(report)[-1] == "estimate" and report["estimate"]["fits"] in (True, False)
+
+
+def test_plan_precision_takes_the_widest_types(project):
+    _, _, hls = project
+    p = plan_precision(hls.precision)
+    assert (p.weight_bits, p.act_bits) == (10, 10)
+
+
+def test_hint_names_the_smallest_power_of_two_reuse_factor_that_fits():
+    import re
+    from codesign.sim import load_network
+    from codesign.sim.export_section import fitting_hint
+    from codesign.sim.mapping import Mapping
+    network, device = load_network("lenet300_100"), load_device("xc7z020")
+    hint = fitting_hint(network, device, Mapping(precision="8/14"))
+    reuse = int(re.search(r"--reuse-factor (\d+)", hint).group(1))
+    fits = lambda rf: estimate(network, device, strategy="Resource", reuse_factor=rf, precision="8/14").totals["fits"]  # noqa: E731
+    assert fits(reuse) and (reuse == 2 or not fits(reuse // 2))
