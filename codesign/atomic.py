@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import io
 import json
 import os
@@ -14,15 +13,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from .errors import CodesignError
+from .errors import CodesignError, os_error
 
 
 def _explain(err: OSError, path: Path) -> CodesignError:
-    if err.errno == errno.ENOSPC:
-        return CodesignError(f"disk full while writing {path}; free some space and rerun (finished work is kept)")
-    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return CodesignError(f"no permission to write {path}; choose another output folder")
-    return CodesignError(f"cannot write {path}: {err.strerror or err}")
+    return os_error(err, path)
 
 
 @contextlib.contextmanager
@@ -93,3 +88,28 @@ def torch_save(path: str | os.PathLike, obj: Any) -> None:
 
     with atomic_open(path, "wb") as f:
         torch.save(obj, f)
+
+
+def check_output_dir(path: str | os.PathLike, force: bool, option: str = "--out", own: Sequence[str] = ()) -> Path:
+    """Refuse an output folder that exists and holds anything but the names in ``own`` (the command's own
+    artifacts, which its --resume/--force logic handles) unless ``force``; refuse a file in its place.
+    Nothing is deleted here."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CodesignError(f"{option} {path} is a file; choose a folder")
+    if not force and path.is_dir() and any(p.name not in own for p in path.iterdir()):
+        raise CodesignError(f"{option} {path} already exists and is not empty; pass --force to write over it "
+                            f"or choose another folder")
+    return path
+
+
+def remove_artifacts(folder: str | os.PathLike, names: Sequence[str]) -> None:
+    """Delete ``folder``/NAME for each name (files or folders), so a fresh run never sits beside stale results."""
+    import shutil
+
+    for name in names:
+        path = Path(folder) / name
+        try:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
+        except OSError as err:
+            raise os_error(err, path, "remove") from err

@@ -7,7 +7,9 @@ that line and exits with code 2; library callers catch the class like any other 
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+import errno
+import os
+from typing import Iterable, Optional
 
 
 class CodesignError(Exception):
@@ -47,3 +49,31 @@ def unknown_name(kind: str, name: str, choices: Iterable[str]) -> CodesignError:
     return CodesignError(
         f"unknown {kind} '{name}'{close_matches(name, choices)}; choose one of: {', '.join(choices)}"
     )
+
+
+def os_error(err: OSError, path: "str | os.PathLike | None" = None, action: str = "write") -> CodesignError:
+    """One actionable line for an operating-system error (disk full, no permission, not a folder ...)."""
+    where = path if path is not None else (err.filename or "a file")
+    if err.errno == errno.ENOSPC:
+        return CodesignError(f"disk full while writing {where}; free some space and rerun (finished work is kept)")
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return CodesignError(f"no permission to {action} {where}; choose another folder or fix its permissions")
+    if err.errno == errno.ENOTDIR:
+        return CodesignError(f"cannot {action} {where}: a part of the path is a file, not a folder")
+    if err.errno == errno.ENOENT:
+        return CodesignError(f"cannot {action} {where}: no such file or folder")
+    return CodesignError(f"cannot {action} {where}: {err.strerror or err}")
+
+
+_SHAPE_MESSAGES = ("size mismatch", "shapes cannot be multiplied", "Expected 3D (unbatched) or 4D",
+                   "Expected 2D (unbatched) or 3D", "must match the size of tensor", "Given groups=",
+                   "input image (", "Calculated padded input size", "Kernel size can't be greater")
+
+
+def shape_error(err: BaseException) -> Optional[CodesignError]:
+    """A torch error saying a model and its input do not fit together, as a one-line user error."""
+    first = (str(err).strip().splitlines() or [""])[0]
+    if isinstance(err, RuntimeError) and any(m in first for m in _SHAPE_MESSAGES):
+        return DataError(f"the model does not fit its input ({first}); check that --model/--width/--checkpoint "
+                         f"and the dataset's input shape (data.options.in_shape) belong together")
+    return None

@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from ..errors import CodesignError
+from ..errors import CodesignError, os_error, shape_error
 from .console import err_console
 
 app = typer.Typer(
@@ -38,8 +38,22 @@ def _register_commands() -> None:
 
 
 def _fail(message: str, code: int = 2) -> int:
+    message = " ".join(str(message).split())      # one line, always
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     return code
+
+
+_RESUMABLE = {"train": "rerun the same command with --resume to continue from the last finished epoch",
+              "sweep": "rerun the same command with --resume to continue (finished points are kept)"}
+
+
+def _rerun_hint(args: List[str]) -> str:
+    command = next((a for a in args if not a.startswith("-")), "")
+    if command in _RESUMABLE:
+        return _RESUMABLE[command]
+    if command in ("export", "compact", "simulate"):
+        return "no partial file was kept as finished; rerun the same command with --force to start over"
+    return "nothing was changed"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -57,7 +71,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except typer.Exit as err:
         return err.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        return _fail("interrupted; finished work is kept (rerun with --resume to continue)", 130)
+        if debug:
+            raise
+        return _fail(f"interrupted; {_rerun_hint(args)}", 130)
     except typer.TyperException as err:  # click's usage errors (unknown option, bad value, ...)
         if type(err).__name__ == "NoArgsIsHelpError":
             err_console.print(err.format_message(), markup=False, highlight=False)
@@ -65,6 +81,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         ctx = getattr(err, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         return _fail(f"{err.format_message()}{hint}", getattr(err, "exit_code", 2) or 2)
+    except OSError as err:  # disk full, no permission, a file where a folder should be ...
+        if debug:
+            raise
+        return _fail(str(os_error(err)), 2)
     except MemoryError:
         if debug:
             raise
@@ -72,9 +92,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     except Exception as err:  # a bug, not a user error: still one line unless --debug
         if debug:
             raise
+        mismatch = shape_error(err)
+        if mismatch is not None:
+            return _fail(str(mismatch), 2)
         return _fail(f"internal error ({type(err).__name__}: {err}); this is a bug in codesign, "
                      f"rerun with --debug for the traceback and report it", 1)
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops like Ctrl-C: temporary files are removed, exit code 130
+
+
 def run() -> None:  # pragma: no cover
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(main())

@@ -19,10 +19,13 @@ def compact(
     samples: int = typer.Option(8, min=1, help="Random inputs of the equivalence check."),
     check: bool = typer.Option(True, "--check/--no-check", help="Check that the compact model's outputs equal the "
                                                                  "masked model's (on by default)."),
+    force: bool = typer.Option(False, "--force", help="Write over an existing, non-empty output folder."),
 ) -> None:
     """Remove pruned filters/neurons for real (zeros stay exact zeros) and check the outputs are unchanged."""
-    from ..compact import compact_file
+    from ..atomic import check_output_dir
+    from ..compact import compact_file, resolve_model_file
 
+    check_output_dir(out if out is not None else resolve_model_file(source)[1], force)
     folder, manifest = compact_file(source, out, check=check, samples=samples)
     table = Table(title=f"compact {manifest['model']}")
     for column in ("group", "units before", "units after"):

@@ -89,11 +89,15 @@ def simulate(
     out: Optional[Path] = typer.Option(None, help="Report folder (default runs/sim/<model>-<device>-<template>)."),
     plot: bool = typer.Option(True, "--plot/--no-plot", help="Write roofline.png."),
     all_layers: bool = typer.Option(False, "--all-layers", help="Show every layer in the terminal table."),
+    force: bool = typer.Option(False, "--force", help="Write over an existing, non-empty report folder."),
 ) -> None:
     """Estimate latency, throughput, DRAM traffic, energy and FPGA resources before synthesis."""
+    from ..atomic import check_output_dir
     from ..sim import Mapping, estimate, write_report
 
     source, label = _source(model, checkpoint, onnx)
+    if out is not None:
+        check_output_dir(out, force)
     mapping = Mapping(template=template, reuse_factor=reuse_factor, precision=precision, strategy=strategy,
                       io_type=io_type, clock_mhz=clock_mhz, zero_skip=zero_skip, unroll=unroll,
                       dram_layout=dram_layout)
@@ -105,6 +109,6 @@ def simulate(
         console.print(f"note: {note}", markup=False, highlight=False)
     for warning in data["warnings"]:
         err_console.print(f"warning: {warning}", markup=False, highlight=False)
-    folder = out or Path("runs") / "sim" / f"{label}-{report.device.name}-{mapping.template}"
+    folder = out or check_output_dir(Path("runs") / "sim" / f"{label}-{report.device.name}-{mapping.template}", force)
     paths = write_report(report, folder, plot=plot)
     console.print("report: " + ", ".join(str(p) for p in paths.values()), markup=False, highlight=False)

@@ -10,6 +10,8 @@ from . import app
 from .console import console
 from .options import build_overrides, show_summary
 
+RUN_ARTIFACTS = ("config.yaml", "train", "compact", "export")   # what a training run folder holds
+
 
 @app.command()
 def train(
@@ -45,6 +47,7 @@ def train(
                                 "comparators (scratch, fine-tuning, NeST from scratch): estimate, run or none."),
 ) -> None:
     """Train a model with the single training loop (checkpoint every epoch; --resume continues exactly)."""
+    from ..atomic import check_output_dir, remove_artifacts
     from ..config import load_recipe
     from ..train import fit
     from .progress import TrainProgress
@@ -60,7 +63,9 @@ def train(
 
         return train_update(recipe, overrides, resume_from, new_data, replay, compare, out, resume, force, data_dir)
     cfg = load_recipe(recipe, overrides)
-    run_dir = out or Path("runs") / cfg.name
+    run_dir = check_output_dir(out or Path("runs") / cfg.name, force, own=RUN_ARTIFACTS)
+    if force and not resume:
+        remove_artifacts(run_dir, RUN_ARTIFACTS)   # a new run never sits beside an old run's model files
     with TrainProgress(f"train {cfg.model.name}") as progress:
         result = fit(cfg, run_dir, resume=resume, overwrite=force, events=progress.event, data_dir=data_dir)
     show_summary(result.summary, f"{cfg.model.name} on {cfg.data.name} ({cfg.method.name})")
