@@ -1,4 +1,5 @@
 """`python -m codesign` runs the CLI."""
-from .cli import run
+from codesign.cli import run
 
-run()
+if __name__ == "__main__":
+    run()
