@@ -31,6 +31,9 @@ def export(
     clock_period: float = typer.Option(5.0, help="Clock period in ns."),
     reuse_factor: int = typer.Option(1, help="hls4ml reuse factor (multiplications per multiplier)."),
     strategy: str = typer.Option("Latency", help="Latency (pruned zeros save multipliers) or Resource."),
+    sparse_kernel: str = typer.Option("auto", help="Dense layers on the sparse kernel (only nonzero weights stored "
+                                                   "and multiplied, in every strategy): auto (where the density is "
+                                                   "below the storage break-even, about 0.3), on or off."),
     precision: str = typer.Option("auto", help="auto (per layer from calibration ranges), one type for all "
                                                "(e.g. 'fixed<16,6,RND_CONV,SAT>'), or a YAML file with "
                                                "per-layer overrides."),
@@ -59,7 +62,8 @@ def export(
     req = ExportRequest(
         out=out,
         target=target, model=model, checkpoint=checkpoint, width=width,
-        settings=HlsSettings(backend, io_type, part, clock_period, reuse_factor, strategy),
+        settings=HlsSettings(backend, io_type, part, clock_period, reuse_factor, strategy,
+                             sparse_kernel=sparse_kernel),
         precision=precision, target_agreement=target_agreement, calibration_samples=calibration_samples,
         csim_samples=csim_samples, dataset=dataset, data_dir=data_dir, jobs=jobs, force=force, seed=seed,
         qat_epochs=qat_epochs)
@@ -117,6 +121,7 @@ def render(report: Dict[str, Any], out: Path) -> None:
         console.print(f"multipliers: {total['multipliers']:,} (dense {total['dense_multipliers']:,}; "
                       f"{total['zeros']:,} zero weights, {total['pruned_zeros']:,} of them pruned and the rest "
                       f"rounded to zero, saved {total['saved_by_zeros']:,})", markup=False)
+        _kernel_lines(report["multipliers"]["layers"])
     if "csim" in report:
         show_summary({k: v for k, v in report["csim"].items()}, f"C simulation vs PyTorch ({report['samples']['dataset']})")
     for key, section in report.items():
@@ -128,6 +133,15 @@ def render(report: Dict[str, Any], out: Path) -> None:
 
 
 _CORE = {"model", "weights", "samples", "onnx", "hls", "precision", "multipliers", "csim", "target", "qat"}
+
+
+def _kernel_lines(layers) -> None:
+    for row in layers[:MAX_LAYER_ROWS]:
+        if row.get("kernel") == "sparse":
+            console.print(f"  {row['layer']}: sparse kernel, {row['multipliers']:,} multipliers (dense "
+                          f"{row['dense_multipliers']:,}), II {row['initiation_interval']}, storage "
+                          f"{row['sparse_weight_bits']:,} weight + {row['sparse_index_bits']:,} index bits (dense "
+                          f"{row['dense_bits']:,})", markup=False)
 
 
 def _precision_table(precision: Dict[str, Any]) -> None:

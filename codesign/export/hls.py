@@ -24,6 +24,7 @@ from .fixed import quantize
 from .onnx import in_shape_of, module_types, to_onnx_proto
 from .passes import CleanGraph, clean_graph, hls_ready
 from .precision import PrecisionPlan, PrecisionSpec, choose_precision, parse_precision
+from .sparse_kernel import check_mode
 from .sparsity import multiplier_report
 
 BACKENDS = ("Vitis", "Vivado")
@@ -45,6 +46,7 @@ class HlsSettings:
     reuse_factor: int = 1
     strategy: str = "Latency"
     project_name: str = "myproject"
+    sparse_kernel: str = "auto"        # auto (by density) | on | off: see sparse_kernel.py
 
     def checked(self) -> "HlsSettings":
         backend = {b.lower(): b for b in BACKENDS}.get(self.backend.lower())
@@ -59,7 +61,7 @@ class HlsSettings:
         if self.reuse_factor < 1 or self.clock_period <= 0:
             raise ConfigError("reuse factor must be >= 1 and the clock period > 0 ns")
         return HlsSettings(backend, self.io_type, self.part, self.clock_period, self.reuse_factor, strategy,
-                           self.project_name)
+                           self.project_name, check_mode(self.sparse_kernel))
 
 
 @dataclass
@@ -122,7 +124,8 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     events("stage", {"stage": "hls4ml"})
     t0 = time.perf_counter()
     pruned = exact_zeros(clean)
-    model, layout = hls_ready(with_quantized_parameters(clean, plan))
+    quantized = with_quantized_parameters(clean, plan)
+    model, layout = hls_ready(quantized)
     if settings.io_type == "auto":
         settings = HlsSettings(**{**asdict(settings), "io_type": "io_stream" if layout == "nhwc" else "io_parallel"})
     final = Path(out_dir)
@@ -131,7 +134,8 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     partial.mkdir(parents=True)
     onnx_path = partial / "model_channels_last.onnx"
     atomic.write_bytes(onnx_path, model.SerializeToString())
-    hls_model = _convert(onnx_path, partial, settings, plan, set(clean.fused_bias.values()))
+    sparse = sparse_layers(quantized, plan, settings.sparse_kernel)
+    hls_model = _convert(onnx_path, partial, settings, plan, set(clean.fused_bias.values()), sparse)
     times["hls4ml_convert"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
@@ -177,7 +181,25 @@ def with_quantized_parameters(clean: CleanGraph, plan: PrecisionPlan) -> CleanGr
     return CleanGraph(g, clean.input_layout, clean.layer_names, clean.fused_bias)
 
 
-def hls_config(model_path: Path, settings: HlsSettings, plan: PrecisionPlan, fused_matmuls=()) -> Dict[str, Any]:
+def sparse_layers(quantized: CleanGraph, plan: PrecisionPlan, mode: str) -> set:
+    """Dense (MatMul) layers that get the sparse kernel under ``mode`` (sparse_kernel.use_sparse)."""
+    from .sparse_kernel import use_sparse
+
+    g, producers, chosen = quantized.graph, quantized.graph.producers(), set()
+    ops = {n.name: n.op_type for n in g.nodes}
+    for name, weight, _ in _weighted_layers(quantized):
+        init = g.param_init(weight, producers)
+        types = plan.types.get(name)
+        if ops[name] != "MatMul" or init is None or types is None or types.weight is None:
+            continue
+        w = np.asarray(g.inits[init])
+        if w.ndim == 2 and use_sparse(mode, w.shape[0], w.shape[1], int(np.count_nonzero(w)), types.weight.width):
+            chosen.add(name)
+    return chosen
+
+
+def hls_config(model_path: Path, settings: HlsSettings, plan: PrecisionPlan, fused_matmuls=(),
+               sparse=()) -> Dict[str, Any]:
     import hls4ml
 
     with contextlib.redirect_stdout(io.StringIO()):
@@ -192,6 +214,11 @@ def hls_config(model_path: Path, settings: HlsSettings, plan: PrecisionPlan, fus
         if name in fused_matmuls:
             precision.pop("result", None)   # set after conversion, see _set_dense_results
         cfg["LayerName"][name].setdefault("Precision", {}).update(precision)
+    if sparse:
+        from .sparse_kernel_hls4ml import register
+        register()
+    for name in sparse:   # hls4ml copies MatMul 'name's config to the Dense layer it makes of it
+        cfg["LayerName"].setdefault(name, {})["SparseKernel"] = True
     return cfg
 
 
@@ -209,10 +236,10 @@ def _set_dense_results(hls_model, plan: PrecisionPlan, fused_matmuls) -> None:
             layer.get_output_variable().type.precision = converter.convert(precision)
 
 
-def _convert(model_path: Path, out_dir: Path, settings: HlsSettings, plan: PrecisionPlan, fused_matmuls):
+def _convert(model_path: Path, out_dir: Path, settings: HlsSettings, plan: PrecisionPlan, fused_matmuls, sparse=()):
     import hls4ml
 
-    cfg = hls_config(model_path, settings, plan, fused_matmuls)
+    cfg = hls_config(model_path, settings, plan, fused_matmuls, sparse)
     kwargs = dict(output_dir=str(out_dir.resolve()), project_name=settings.project_name, backend=settings.backend,
                   io_type=settings.io_type, clock_period=settings.clock_period, hls_config=cfg)
     if settings.part:

@@ -8,13 +8,16 @@ hls4ml's own rule (the ``multiplier_limit`` of every Dense and Conv config it wr
 where n_zeros counts the exact zeros of the layer's weights (a Conv's n_in is kernel × input
 channels). The HLS tool drops multiplications by a constant zero. Under the Resource strategy the
 weights live in memories and every weight, zero or not, takes its slot: nothing is saved.
+A Dense layer on the sparse kernel (``SparseDense``, see ``sparse_kernel.py``) has
+ceil(n_nonzeros / reuse_factor) multipliers in every strategy and stores only the nonzeros with
+their input and output indices.
 """
 from __future__ import annotations
 
 import math
 from typing import Any, Dict, List, Mapping
 
-COMPUTE_CLASSES = ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D")
+COMPUTE_CLASSES = ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "SparseDense")
 
 
 def layer_multipliers(n_in: int, n_out: int, n_zeros: int, reuse_factor: int, strategy: str) -> Dict[str, int]:
@@ -24,7 +27,7 @@ def layer_multipliers(n_in: int, n_out: int, n_zeros: int, reuse_factor: int, st
 
 
 def _fan(layer) -> tuple:
-    if layer.class_name == "Dense":
+    if layer.class_name in ("Dense", "SparseDense"):
         return int(layer.get_attr("n_in")), int(layer.get_attr("n_out"))
     kernel = int(layer.get_attr("filt_height", 1)) * int(layer.get_attr("filt_width", 1))
     return kernel * int(layer.get_attr("n_chan")), int(layer.get_attr("n_filt"))
@@ -40,16 +43,31 @@ def multiplier_report(hls_model, layer_names: Mapping[str, str] | None = None,
     for layer in hls_model.get_layers():
         if layer.class_name not in COMPUTE_CLASSES:
             continue
-        weights = layer.get_weights("weight")
-        n_in, n_out = _fan(layer)
-        rf, strategy = int(layer.get_attr("reuse_factor")), str(layer.get_attr("strategy"))
         onnx_name = layer.name.split("_", 1)[1] if layer.name.startswith(("Dense_", "Conv")) else layer.name
         rows.append({"layer": layer_names.get(onnx_name, onnx_name), "hls_layer": layer.name,
-                     "n_in": n_in, "n_out": n_out, "weights": int(weights.data_length),
-                     "zeros": int(weights.nzeros), "pruned_zeros": pruned.get(onnx_name),
-                     "reuse_factor": rf, "strategy": strategy,
-                     **layer_multipliers(n_in, n_out, int(weights.nzeros), rf, strategy)})
+                     "pruned_zeros": pruned.get(onnx_name), **_layer_row(layer)})
     total = {k: sum(r[k] or 0 for r in rows) for k in ("weights", "zeros", "pruned_zeros", "dense_multipliers",
-                                                       "multipliers", "saved_by_zeros")}
-    return {"rule": "multiplier_limit = ceil(n_in*n_out/RF) - n_zeros/RF (Latency strategy; hls4ml)",
+                                                       "multipliers", "saved_by_zeros", "storage_bits")}
+    return {"rule": "multiplier_limit = ceil(n_in*n_out/RF) - n_zeros/RF (Latency strategy; hls4ml); "
+                    "sparse kernel: ceil(n_nonzeros/RF) in every strategy",
             "total": total, "layers": rows}
+
+
+def _layer_row(layer) -> Dict[str, Any]:
+    """Kernel, weights, zeros, multipliers and weight storage of one compute layer."""
+    from .sparse_kernel import sparse_layer_row
+
+    weights = layer.get_weights("weight")
+    n_in, n_out = _fan(layer)
+    rf, strategy = int(layer.get_attr("reuse_factor")), str(layer.get_attr("strategy"))
+    bits = int(weights.type.precision.width)
+    row = {"n_in": n_in, "n_out": n_out, "weights": n_in * n_out, "reuse_factor": rf, "strategy": strategy,
+           "weight_bits": bits}
+    if layer.class_name == "SparseDense":
+        nnz = int(layer.get_attr("n_nonzeros"))
+        sparse = sparse_layer_row(n_in, n_out, nnz, rf, bits)
+        return {**row, "zeros": n_in * n_out - nnz, "saved_by_zeros": sparse["dense_multipliers"] - sparse["multipliers"],
+                **sparse, "storage_bits": sparse["sparse_bits"]}
+    return {**row, "weights": int(weights.data_length), "zeros": int(weights.nzeros), "kernel": "dense",
+            "storage_bits": int(weights.data_length) * bits,
+            **layer_multipliers(n_in, n_out, int(weights.nzeros), rf, strategy)}

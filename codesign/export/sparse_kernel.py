@@ -1,0 +1,95 @@
+"""The sparse dense kernel (``hls_templates/nnet_dense_sparse.h``): weight packing, per-layer choice
+and its resource accounting. No hls4ml import here (see ``sparse_kernel_hls4ml.py`` for the hook).
+
+Storage: only the nonzero weights, each with its input index and output index (three parallel
+arrays; ``ceil(log2 n_in)`` and ``ceil(log2 n_out)`` bits). The nonzeros, ordered by output then
+input, are dealt to ``n_mult = ceil(nnz / RF)`` multiplier lanes in blocks of ``RF`` (lane ``m``
+gets nonzeros ``m*RF .. m*RF+RF-1``, so a lane walks along few output rows) and stored slot-major,
+``[RF][n_mult]``: clock cycle ``r`` of the reuse loop reads one memory word with every lane's
+triplet. Padding entries (``n_mult*RF - nnz`` of them) have weight 0.
+
+``--sparse-kernel auto`` takes the sparse kernel for a Dense layer when its compressed storage
+(weight + two indices per nonzero) is smaller than the dense weight array, i.e. when the density is
+below ``weight_bits / (weight_bits + in_index_bits + out_index_bits)`` (about 0.3 for LeNet-300-100's
+first layer at 8-bit weights). Below that density it also needs fewer multipliers than the Resource
+strategy (which gives zeros a multiplier slot) and g++/HLS compile far less code than the fully
+unrolled Latency and ``resource_unrolled`` kernels (measured in ``benchmarks/sparse_kernels.py``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Dict
+
+import numpy as np
+
+from ..errors import ConfigError
+
+MODES = ("auto", "on", "off")
+HEADER = "nnet_dense_sparse.h"
+KERNEL = "nnet::dense_sparse"
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ConfigError(f"unknown sparse kernel mode '{mode}'; choose auto (by density), on or off")
+    return mode
+
+
+def index_bits(n: int) -> int:
+    return max(1, math.ceil(math.log2(n))) if n > 1 else 1
+
+
+@dataclass(frozen=True)
+class PackedWeights:
+    weights: np.ndarray        # (n_mult * RF,) slot-major, padded with zeros
+    in_index: np.ndarray       # (n_mult * RF,) int64
+    out_index: np.ndarray      # (n_mult * RF,) int64
+    n_nonzeros: int
+    n_mult: int                # multipliers = ceil(nnz / RF), at least 1
+    reuse_factor: int
+
+
+def pack(weight: np.ndarray, reuse_factor: int) -> PackedWeights:
+    """hls4ml's Dense weight matrix ``(n_in, n_out)`` → slot-major COO triplets."""
+    w = np.asarray(weight, dtype=np.float64)
+    if w.ndim != 2 or reuse_factor < 1:
+        raise ValueError(f"pack needs an (n_in, n_out) matrix and a reuse factor >= 1, got {w.shape}, {reuse_factor}")
+    outs, ins = np.nonzero(w.T)                       # ordered by output, then input
+    nnz = len(outs)
+    n_mult = max(1, math.ceil(nnz / reuse_factor))
+    slots = n_mult * reuse_factor
+    k = np.arange(nnz)
+    position = (k % reuse_factor) * n_mult + k // reuse_factor   # lane k // RF, cycle k % RF
+    values, in_index, out_index = np.zeros(slots), np.zeros(slots, np.int64), np.zeros(slots, np.int64)
+    values[position], in_index[position], out_index[position] = w[ins, outs], ins, outs
+    return PackedWeights(values, in_index, out_index, nnz, n_mult, reuse_factor)
+
+
+def storage_bits(n_in: int, n_out: int, nnz: int, reuse_factor: int, weight_bits: int) -> Dict[str, int]:
+    """Bits of weight storage: the sparse kernel's triplets versus a dense weight array."""
+    slots = max(1, math.ceil(nnz / reuse_factor)) * reuse_factor
+    ib, ob = index_bits(n_in), index_bits(n_out)
+    return {"sparse_weight_bits": slots * weight_bits, "sparse_index_bits": slots * (ib + ob),
+            "sparse_bits": slots * (weight_bits + ib + ob), "dense_bits": n_in * n_out * weight_bits,
+            "in_index_bits": ib, "out_index_bits": ob}
+
+
+def break_even_density(n_in: int, n_out: int, weight_bits: int) -> float:
+    """Density below which the compressed storage is smaller than the dense array."""
+    return weight_bits / (weight_bits + index_bits(n_in) + index_bits(n_out))
+
+
+def use_sparse(mode: str, n_in: int, n_out: int, nnz: int, weight_bits: int) -> bool:
+    if mode == "on":
+        return True
+    if mode == "off":
+        return False
+    return nnz / max(1, n_in * n_out) < break_even_density(n_in, n_out, weight_bits)
+
+
+def sparse_layer_row(n_in: int, n_out: int, nnz: int, reuse_factor: int, weight_bits: int) -> Dict[str, Any]:
+    """Report fields of one layer on the sparse kernel (multipliers and storage)."""
+    mult = max(1, math.ceil(nnz / reuse_factor))
+    return {"kernel": "sparse", "multipliers": mult, "dense_multipliers": math.ceil(n_in * n_out / reuse_factor),
+            "initiation_interval": reuse_factor, **storage_bits(n_in, n_out, nnz, reuse_factor, weight_bits)}

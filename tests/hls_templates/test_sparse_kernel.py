@@ -1,0 +1,100 @@
+"""The sparse dense kernel: weight packing and choice (fast), and C simulation bit for bit equal to
+hls4ml's dense kernels for random sparse layers (several densities, precisions, reuse factors,
+strategies, io_parallel and io_stream)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from codesign.errors import ConfigError
+from codesign.export.sparse_kernel import break_even_density, check_mode, pack, storage_bits, use_sparse
+
+
+def unpack(packed, n_in, n_out):
+    dense = np.zeros((n_in, n_out))
+    np.add.at(dense, (packed.in_index, packed.out_index), packed.weights)
+    return dense
+
+
+@pytest.mark.parametrize("density", [0.0, 0.02, 0.3, 1.0])
+@pytest.mark.parametrize("reuse", [1, 3, 16])
+def test_pack_keeps_every_nonzero_once_in_its_slot(density, reuse):
+    rng = np.random.default_rng(7)
+    w = rng.normal(size=(23, 11)) * (rng.random((23, 11)) < density)
+    packed = pack(w, reuse)
+    nnz = int(np.count_nonzero(w))
+    assert packed.n_nonzeros == nnz and packed.n_mult == max(1, math.ceil(nnz / reuse))
+    assert len(packed.weights) == packed.n_mult * reuse
+    assert np.count_nonzero(packed.weights) == nnz
+    np.testing.assert_array_equal(unpack(packed, 23, 11), w)
+    slots = packed.out_index.reshape(reuse, packed.n_mult)       # slot-major [RF][n_mult]
+    lanes = packed.weights.reshape(reuse, packed.n_mult) != 0
+    assert lanes.sum(axis=0).max() <= reuse and slots.shape == (reuse, packed.n_mult)
+
+
+def test_auto_chooses_the_sparse_kernel_below_the_storage_break_even():
+    threshold = break_even_density(784, 300, 8)
+    assert threshold == pytest.approx(8 / (8 + 10 + 9))
+    assert use_sparse("auto", 784, 300, int(0.1 * 784 * 300), 8)
+    assert not use_sparse("auto", 784, 300, int(0.5 * 784 * 300), 8)
+    assert use_sparse("on", 4, 4, 16, 8) and not use_sparse("off", 4, 4, 0, 8)
+    bits = storage_bits(784, 300, 23520, 4, 8)
+    assert bits["sparse_bits"] == 23520 * (8 + 10 + 9) and bits["dense_bits"] == 784 * 300 * 8
+    with pytest.raises(ConfigError, match="auto"):
+        check_mode("sometimes")
+
+
+def sparse_mlp(densities, seed=0):
+    from codesign.zoo import create_model
+
+    torch.manual_seed(seed)
+    model = create_model("lenet300_100", width=0.1, in_shape=(1, 8, 8)).eval()
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for layer, density in zip(layers, densities):
+            layer.weight.mul_((torch.rand(layer.weight.shape, generator=g) < density).float())
+    return model
+
+
+CASES = [  # densities of the three layers, io type, reuse factor, strategy, precision
+    ((0.02, 0.1, 0.5), "io_parallel", 1, "Latency", "auto"),
+    ((0.1, 0.3, 0.05), "io_stream", 3, "Resource", "fixed<12,4,RND_CONV,SAT>"),
+]
+
+
+@pytest.mark.csim
+@pytest.mark.parametrize("densities,io_type,reuse,strategy,precision", CASES)
+def test_csim_matches_the_dense_kernels_bit_for_bit(tmp_path, densities, io_type, reuse, strategy, precision):
+    from codesign.export import build_hls, csim
+    from codesign.export.hls import HlsSettings
+
+    model = sparse_mlp(densities)
+    x = torch.randn(30, 1, 8, 8, generator=torch.Generator().manual_seed(3)) * 2
+    calibration = torch.randn(64, 1, 8, 8, generator=torch.Generator().manual_seed(4))
+    outputs, kernels = {}, {}
+    for mode in ("off", "on"):
+        settings = HlsSettings(io_type=io_type, reuse_factor=reuse, strategy=strategy, sparse_kernel=mode)
+        project = build_hls(model, tmp_path / mode, settings=settings, precision=precision, calibration=calibration)
+        outputs[mode] = csim(project, x, model=model, jobs=1).outputs
+        kernels[mode] = [row["kernel"] for row in project.multipliers["layers"]]
+    assert kernels == {"off": ["dense"] * 3, "on": ["sparse"] * 3}
+    assert np.abs(outputs["off"]).max() > 0
+    np.testing.assert_array_equal(outputs["on"], outputs["off"])
+    assert (tmp_path / "on" / "firmware" / "nnet_utils" / "nnet_dense_sparse.h").is_file()
+
+
+def test_export_report_states_the_kernel_per_layer(tmp_path):
+    from codesign.export import build_hls
+
+    project = build_hls(sparse_mlp((0.05, 0.1, 0.9)), tmp_path / "hls", precision="fixed<10,3,RND_CONV,SAT>")
+    rows = project.multipliers["layers"]
+    assert [r["kernel"] for r in rows] == ["sparse", "sparse", "dense"]
+    first = rows[0]
+    nnz = first["weights"] - first["zeros"]
+    assert first["multipliers"] == nnz and first["sparse_index_bits"] == nnz * (6 + 5)
+    assert first["sparse_weight_bits"] == nnz * 10 and first["dense_bits"] == 64 * 30 * 10
+    assert "nnet::dense_sparse<" in (tmp_path / "hls" / "firmware" / "myproject.cpp").read_text()
