@@ -79,21 +79,8 @@ def test_magnitude_from_the_cli_on_mnist_mini(cli, tmp_path):
     assert "method_density" in r.out and (tmp_path / "compact" / "shapes.json").exists()
 
 
-class Crash(Exception):
-    pass
 
-
-def test_crash_then_resume_keeps_masks_and_is_bit_identical(tmp_path):
+def test_crash_then_resume_keeps_masks_and_is_bit_identical(crash_resume, tmp_path):
     cfg = recipe("lenet5", 0.25, [1, 28, 28], {"target_density": 0.3, "iterations": 2})
-    reference = fit(cfg, tmp_path / "ref")
-
-    def crash(kind, payload):
-        if kind == "step" and payload["epoch"] == 2 and payload["step"] == 1:   # after both rounds
-            raise Crash()
-
-    with pytest.raises(Crash):
-        fit(cfg, tmp_path / "run", events=crash)
-    resumed = fit(cfg, tmp_path / "run", resume=True)
-    a, b = reference.model.state_dict(), resumed.model.state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    reference, resumed = crash_resume(cfg, tmp_path, epoch=2, step=1)
     assert resumed.summary["nonzeros"] == reference.summary["nonzeros"] < reference.summary["params"]

@@ -184,24 +184,9 @@ def test_schedule_grows_first_then_spreads_pruning_rounds_and_leaves_fine_tuning
     assert method.growth_epochs(1) == 0 and method.prune_epochs(1) == [0, 0, 0, 0]
 
 
-class Crash(Exception):
-    pass
-
 
 @pytest.mark.parametrize("crash_epoch", [1, 3])
-def test_crash_then_resume_is_bit_identical(tmp_path, crash_epoch):
+def test_crash_then_resume_is_bit_identical(crash_resume, tmp_path, crash_epoch):
     cfg = recipe("lenet5", 0.25, [1, 28, 28], FAST, epochs=5, n_train=64)
-    reference = fit(cfg, tmp_path / "ref")
-
-    def crash(kind, payload):
-        if kind == "step" and payload["epoch"] == crash_epoch and payload["step"] == 1:
-            raise Crash()
-
-    with pytest.raises(Crash):
-        fit(cfg, tmp_path / "run", events=crash)
-    resumed = fit(cfg, tmp_path / "run", resume=True)
-    a, b = reference.model.state_dict(), resumed.model.state_dict()
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    reference, resumed = crash_resume(cfg, tmp_path, epoch=crash_epoch, step=1)
     assert resumed.summary["train_flops_sparse"] == reference.summary["train_flops_sparse"]
-    assert [{k: v for k, v in r.items() if k != "seconds"} for r in resumed.history] == \
-        [{k: v for k, v in r.items() if k != "seconds"} for r in reference.history]

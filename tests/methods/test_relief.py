@@ -219,21 +219,8 @@ def test_relief_from_the_cli_on_mnist_mini(cli, tmp_path):
     assert "method_kept" in r.out and (tmp_path / "compact" / "shapes.json").exists()
 
 
-class Crash(Exception):
-    pass
 
-
-def test_crash_then_resume_is_bit_identical(tmp_path):
+def test_crash_then_resume_is_bit_identical(crash_resume, tmp_path):
     cfg = recipe("lenet300_100", 0.1, [1, 28, 28], {"iterations": 2, "prune_set": 64, "rewind": True}, epochs=4)
-    reference = fit(cfg, tmp_path / "ref")
-
-    def crash(kind, payload):
-        if kind == "step" and payload["epoch"] == 3 and payload["step"] == 1:   # after both rounds
-            raise Crash()
-
-    with pytest.raises(Crash):
-        fit(cfg, tmp_path / "run", events=crash)
-    resumed = fit(cfg, tmp_path / "run", resume=True)
-    a, b = reference.model.state_dict(), resumed.model.state_dict()
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    reference, resumed = crash_resume(cfg, tmp_path, epoch=3, step=1)
     assert resumed.summary["method_kept"] == reference.summary["method_kept"] < 1.0

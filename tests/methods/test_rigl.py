@@ -157,21 +157,8 @@ def test_rigl_from_the_cli_on_mnist_mini(cli, tmp_path):
     assert "method_updates" in r.out and (tmp_path / "compact" / "shapes.json").exists()
 
 
-class Crash(Exception):
-    pass
 
-
-def test_crash_then_resume_is_bit_identical(tmp_path):
+def test_crash_then_resume_is_bit_identical(crash_resume, tmp_path):
     cfg = recipe("lenet5", 0.25, [1, 28, 28], {"density": 0.2, "update_interval": 3}, epochs=3)
-    reference = fit(cfg, tmp_path / "ref")
-
-    def crash(kind, payload):
-        if kind == "step" and payload["epoch"] == 2 and payload["step"] == 2:
-            raise Crash()
-
-    with pytest.raises(Crash):
-        fit(cfg, tmp_path / "run", events=crash)
-    resumed = fit(cfg, tmp_path / "run", resume=True)
-    a, b = reference.model.state_dict(), resumed.model.state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    reference, resumed = crash_resume(cfg, tmp_path, epoch=2, step=2)
     assert resumed.summary["method_moved"] == reference.summary["method_moved"] > 0
