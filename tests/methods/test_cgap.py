@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 from codesign.config import load_recipe
 from codesign.flops import model_cost
