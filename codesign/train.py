@@ -217,6 +217,7 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
     if ckpt is not None:
         _check_same_recipe(ckpt["recipe"], recipe, ckpt_path)
         start_epoch, history, elapsed = _restore(ctx, ckpt)
+        atomic.write_csv(run_dir / "train" / "history.csv", history)   # a kill may have hit between the two
     else:
         ctx.method.setup(ctx)
         ctx.new_optimizer()
