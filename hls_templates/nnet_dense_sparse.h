@@ -2,9 +2,10 @@
 //
 // Only the nonzero weights are stored, each with its input and output index (COO triplets in
 // three parallel arrays, so each index has its own narrow type). The n_nonzeros weights are laid out
-// slot-major as [reuse_factor][n_mult] with n_mult = ceil(n_nonzeros / reuse_factor); the padding
-// entries have weight 0. Every clock cycle of the reuse loop (II = 1, so the layer's II is
-// reuse_factor) reads one slot: n_mult (weight, input, output) triplets, n_mult multiplications.
+// slot-major as [reuse_factor][n_mult] with n_mult = ceil(n_nonzeros / reuse_factor) multipliers;
+// the padding entries have weight 0. Two hardware forms of the same arithmetic (CONFIG_T::unrolled):
+// constants unrolled into n_nonzeros shared multiply-accumulates, or a ROM of reuse_factor words
+// read one per cycle. Either way the layer's II is reuse_factor.
 //
 // Bit-exact with nnet::dense_latency / dense_resource: every product is cast to accum_t through
 // CONFIG_T::product exactly as they do, the bias initialises the accumulator and the result is
@@ -33,35 +34,73 @@ struct dense_sparse_config {
     static const unsigned reuse_factor = 1;
     static const unsigned n_mult = 10;   // DIV_ROUNDUP(n_nonzeros, reuse_factor): multipliers
     static const unsigned io_type = io_parallel;
+    static const bool unrolled = true;    // true: dense_sparse_unrolled, false: dense_sparse_rom
 
     template <class x_T, class y_T> using product = nnet::product::mult<x_T, y_T>;
 };
 
+// Unrolled form (CONFIG_T::unrolled): every nonzero is its own multiply-accumulate; the function
+// is pipelined at II = reuse_factor and HLS shares n_mult multipliers among them (ALLOCATION), as
+// nnet::dense_latency does. With function_instantiate the weights and both index arrays are
+// constants, so the indices become wiring and only the nonzeros exist in hardware. For layers whose
+// nonzeros HLS can unroll (a few thousand).
 template <class data_T, class res_T, typename CONFIG_T>
-void dense_sparse(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
-                  typename CONFIG_T::weight_t weights[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
-                  typename CONFIG_T::in_index_t in_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
-                  typename CONFIG_T::out_index_t out_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
-                  typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
-    #pragma HLS INLINE off
+void dense_sparse_unrolled(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
+                           typename CONFIG_T::weight_t weights[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
+                           typename CONFIG_T::in_index_t in_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
+                           typename CONFIG_T::out_index_t out_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
+                           typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+    #pragma HLS PIPELINE II=CONFIG_T::reuse_factor
     #pragma HLS function_instantiate variable=weights,in_index,out_index,biases
+    #pragma HLS ARRAY_PARTITION variable=weights complete
+    #pragma HLS ARRAY_PARTITION variable=in_index complete
+    #pragma HLS ARRAY_PARTITION variable=out_index complete
+    #pragma HLS ARRAY_PARTITION variable=biases complete
+    #pragma HLS ALLOCATION operation instances=mul limit=CONFIG_T::n_mult
 
     typename CONFIG_T::accum_t acc[CONFIG_T::n_out];
     #pragma HLS ARRAY_PARTITION variable=acc complete
+
+InitAccum:
+    for (unsigned i = 0; i < CONFIG_T::n_out; i++) {
+        acc[i] = (typename CONFIG_T::accum_t)biases[i];
+    }
+NonzeroLoop:
+    for (unsigned k = 0; k < CONFIG_T::n_mult * CONFIG_T::reuse_factor; k++) {
+        acc[out_index[k]] +=
+            CONFIG_T::template product<data_T, typename CONFIG_T::weight_t>::product(data[in_index[k]], weights[k]);
+    }
+Result:
+    for (unsigned i = 0; i < CONFIG_T::n_out; i++) {
+        res[i] = cast<data_T, res_T, CONFIG_T>(acc[i]);
+    }
+}
+
+// ROM form: the triplets live in a memory of reuse_factor words (one word per reuse slot holds
+// the slot's n_mult triplets: block RAM or LUTRAM), read one word per clock cycle (II = 1 inside,
+// reuse_factor for the layer). Each multiplier lane selects its input through a multiplexer and
+// adds into the accumulator its output index names. For layers too large to unroll.
+template <class data_T, class res_T, typename CONFIG_T>
+void dense_sparse_rom(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
+                      typename CONFIG_T::weight_t weights[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
+                      typename CONFIG_T::in_index_t in_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
+                      typename CONFIG_T::out_index_t out_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
+                      typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+    #pragma HLS function_instantiate variable=weights,in_index,out_index,biases
     #pragma HLS ARRAY_PARTITION variable=biases complete
-    #pragma HLS ARRAY_PARTITION variable=data complete
-    // one memory word per reuse slot holds the slot's n_mult triplets
     #pragma HLS ARRAY_RESHAPE variable=weights cyclic factor=CONFIG_T::n_mult
     #pragma HLS ARRAY_RESHAPE variable=in_index cyclic factor=CONFIG_T::n_mult
     #pragma HLS ARRAY_RESHAPE variable=out_index cyclic factor=CONFIG_T::n_mult
     #pragma HLS ALLOCATION operation instances=mul limit=CONFIG_T::n_mult
+
+    typename CONFIG_T::accum_t acc[CONFIG_T::n_out];
+    #pragma HLS ARRAY_PARTITION variable=acc complete
 
 InitAccum:
     for (unsigned i = 0; i < CONFIG_T::n_out; i++) {
         #pragma HLS UNROLL
         acc[i] = (typename CONFIG_T::accum_t)biases[i];
     }
-
 ReuseLoop:
     for (unsigned ir = 0; ir < CONFIG_T::reuse_factor; ir++) {
         #pragma HLS PIPELINE II=1 rewind
@@ -69,16 +108,28 @@ ReuseLoop:
         for (unsigned im = 0; im < CONFIG_T::n_mult; im++) {
             #pragma HLS UNROLL
             const unsigned k = ir * CONFIG_T::n_mult + im;
-            typename CONFIG_T::accum_t prod =
+            acc[out_index[k]] +=
                 CONFIG_T::template product<data_T, typename CONFIG_T::weight_t>::product(data[in_index[k]], weights[k]);
-            acc[out_index[k]] += prod;
         }
     }
-
 Result:
     for (unsigned i = 0; i < CONFIG_T::n_out; i++) {
         #pragma HLS UNROLL
         res[i] = cast<data_T, res_T, CONFIG_T>(acc[i]);
+    }
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void dense_sparse(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
+                  typename CONFIG_T::weight_t weights[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
+                  typename CONFIG_T::in_index_t in_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
+                  typename CONFIG_T::out_index_t out_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
+                  typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+    #pragma HLS INLINE
+    if (CONFIG_T::unrolled) {
+        dense_sparse_unrolled<data_T, res_T, CONFIG_T>(data, res, weights, in_index, out_index, biases);
+    } else {
+        dense_sparse_rom<data_T, res_T, CONFIG_T>(data, res, weights, in_index, out_index, biases);
     }
 }
 

@@ -134,7 +134,7 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     partial.mkdir(parents=True)
     onnx_path = partial / "model_channels_last.onnx"
     atomic.write_bytes(onnx_path, model.SerializeToString())
-    sparse = sparse_layers(quantized, plan, settings.sparse_kernel)
+    sparse = sparse_layers(quantized, plan, settings.sparse_kernel, settings.reuse_factor)
     hls_model = _convert(onnx_path, partial, settings, plan, set(clean.fused_bias.values()), sparse)
     times["hls4ml_convert"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -181,7 +181,7 @@ def with_quantized_parameters(clean: CleanGraph, plan: PrecisionPlan) -> CleanGr
     return CleanGraph(g, clean.input_layout, clean.layer_names, clean.fused_bias)
 
 
-def sparse_layers(quantized: CleanGraph, plan: PrecisionPlan, mode: str) -> set:
+def sparse_layers(quantized: CleanGraph, plan: PrecisionPlan, mode: str, reuse_factor: int = 1) -> set:
     """Dense (MatMul) layers that get the sparse kernel under ``mode`` (sparse_kernel.use_sparse)."""
     from .sparse_kernel import use_sparse
 
@@ -193,7 +193,8 @@ def sparse_layers(quantized: CleanGraph, plan: PrecisionPlan, mode: str) -> set:
         if ops[name] != "MatMul" or init is None or types is None or types.weight is None:
             continue
         w = np.asarray(g.inits[init])
-        if w.ndim == 2 and use_sparse(mode, w.shape[0], w.shape[1], int(np.count_nonzero(w)), types.weight.width):
+        nnz = int(np.count_nonzero(w))
+        if w.ndim == 2 and use_sparse(mode, w.shape[0], w.shape[1], nnz, types.weight.width, reuse_factor):
             chosen.add(name)
     return chosen
 

@@ -8,12 +8,22 @@ gets nonzeros ``m*RF .. m*RF+RF-1``, so a lane walks along few output rows) and 
 ``[RF][n_mult]``: clock cycle ``r`` of the reuse loop reads one memory word with every lane's
 triplet. Padding entries (``n_mult*RF - nnz`` of them) have weight 0.
 
-``--sparse-kernel auto`` takes the sparse kernel for a Dense layer when its compressed storage
-(weight + two indices per nonzero) is smaller than the dense weight array, i.e. when the density is
-below ``weight_bits / (weight_bits + in_index_bits + out_index_bits)`` (about 0.3 for LeNet-300-100's
-first layer at 8-bit weights). Below that density it also needs fewer multipliers than the Resource
-strategy (which gives zeros a multiplier slot) and g++/HLS compile far less code than the fully
-unrolled Latency and ``resource_unrolled`` kernels (measured in ``benchmarks/sparse_kernels.py``).
+Two hardware forms of the same arithmetic: ``unrolled`` (up to ``UNROLL_LIMIT`` nonzeros, the
+Vivado HLS unroll limit hls4ml documents): the triplets are constants HLS folds into wiring, the
+nonzero multiply-accumulates share ``n_mult`` multipliers at II = RF, the weights live in logic as
+in hls4ml's Latency strategy; ``rom`` (larger layers): the triplets live in a memory of RF words
+(block RAM above RF 1), each multiplier selects its input through an ``n_in``-way multiplexer.
+
+``--sparse-kernel auto`` takes the sparse kernel for a Dense layer when (1) its compressed storage
+(weight + two indices per nonzero) is smaller than the dense weight array, i.e. the density is below
+``weight_bits / (weight_bits + in_index_bits + out_index_bits)`` (about 0.3 for LeNet-300-100's first
+layer at 8-bit weights), and (2) the layer fits the unrolled form, or the reuse factor is at least
+its mean nonzeros per output: only then are the ROM form's ``n_in``-way input multiplexers (one per
+multiplier, ``density * n_in * n_out / RF`` multipliers) no larger in total than the ``RF``-way ones
+of hls4ml's Resource kernel (``n_in * n_out / RF`` multipliers). Below that density the sparse
+kernel needs ``density`` times the multipliers and weight bits of the Resource strategy (which gives
+zeros a multiplier slot and a memory word), and g++ builds it as fast as hls4ml's dense kernels,
+unlike ``resource_unrolled`` (measured in ``benchmarks/sparse_kernels.py``).
 """
 from __future__ import annotations
 
@@ -26,6 +36,7 @@ import numpy as np
 from ..errors import ConfigError
 
 MODES = ("auto", "on", "off")
+UNROLL_LIMIT = 4096
 HEADER = "nnet_dense_sparse.h"
 KERNEL = "nnet::dense_sparse"
 
@@ -80,16 +91,21 @@ def break_even_density(n_in: int, n_out: int, weight_bits: int) -> float:
     return weight_bits / (weight_bits + index_bits(n_in) + index_bits(n_out))
 
 
-def use_sparse(mode: str, n_in: int, n_out: int, nnz: int, weight_bits: int) -> bool:
+def use_sparse(mode: str, n_in: int, n_out: int, nnz: int, weight_bits: int, reuse_factor: int = 1) -> bool:
     if mode == "on":
         return True
     if mode == "off":
         return False
-    return nnz / max(1, n_in * n_out) < break_even_density(n_in, n_out, weight_bits)
+    small_storage = nnz / max(1, n_in * n_out) < break_even_density(n_in, n_out, weight_bits)
+    return small_storage and (unrolled(nnz) or reuse_factor == 1 or reuse_factor >= nnz / n_out)
+
+
+def unrolled(nnz: int) -> bool:
+    return nnz <= UNROLL_LIMIT
 
 
 def sparse_layer_row(n_in: int, n_out: int, nnz: int, reuse_factor: int, weight_bits: int) -> Dict[str, Any]:
     """Report fields of one layer on the sparse kernel (multipliers and storage)."""
     mult = max(1, math.ceil(nnz / reuse_factor))
-    return {"kernel": "sparse", "multipliers": mult, "dense_multipliers": math.ceil(n_in * n_out / reuse_factor),
+    return {"kernel": "sparse", "form": "unrolled" if unrolled(nnz) else "rom", "multipliers": mult, "dense_multipliers": math.ceil(n_in * n_out / reuse_factor),
             "initiation_interval": reuse_factor, **storage_bits(n_in, n_out, nnz, reuse_factor, weight_bits)}

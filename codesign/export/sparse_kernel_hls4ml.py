@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .sparse_kernel import HEADER, index_bits, pack
+from .sparse_kernel import HEADER, index_bits, pack, unrolled
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "hls_templates"
 PASS_NAME = "codesign_sparse_dense"
@@ -28,6 +28,7 @@ CONFIG_TEMPLATE = """struct config{index} : nnet::dense_sparse_config {{
     static const unsigned n_mult = {n_mult};
     static const unsigned multiplier_limit = {n_mult};
     static const unsigned io_type = nnet::{iotype};
+    static const bool unrolled = {unrolled};
     typedef {accum_t.name} accum_t;
     typedef {bias_t.name} bias_t;
     typedef {weight_t.name} weight_t;
@@ -112,6 +113,7 @@ def _template_classes(layer_cls):
 
         def format(self, node):
             params = self._default_config_params(node)
+            params["unrolled"] = "true" if unrolled(int(node.get_attr("n_nonzeros"))) else "false"
             params["product_type"] = get_backend("vivado").product_type(node.get_input_variable().type.precision,
                                                                         node.get_weights("weight").type.precision)
             return self.template.format(**params)

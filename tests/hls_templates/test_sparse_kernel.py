@@ -38,7 +38,9 @@ def test_pack_keeps_every_nonzero_once_in_its_slot(density, reuse):
 def test_auto_chooses_the_sparse_kernel_below_the_storage_break_even():
     threshold = break_even_density(784, 300, 8)
     assert threshold == pytest.approx(8 / (8 + 10 + 9))
-    assert use_sparse("auto", 784, 300, int(0.1 * 784 * 300), 8)
+    assert use_sparse("auto", 784, 300, int(0.1 * 784 * 300), 8, reuse_factor=100)
+    assert not use_sparse("auto", 784, 300, int(0.1 * 784 * 300), 8, reuse_factor=28)   # ROM form, RF < 78
+    assert use_sparse("auto", 300, 100, 3000, 8, reuse_factor=4)                        # unrolled form
     assert not use_sparse("auto", 784, 300, int(0.5 * 784 * 300), 8)
     assert use_sparse("on", 4, 4, 16, 8) and not use_sparse("off", 4, 4, 0, 8)
     bits = storage_bits(784, 300, 23520, 4, 8)
@@ -47,11 +49,11 @@ def test_auto_chooses_the_sparse_kernel_below_the_storage_break_even():
         check_mode("sometimes")
 
 
-def sparse_mlp(densities, seed=0):
+def sparse_mlp(densities, seed=0, side=8):
     from codesign.zoo import create_model
 
     torch.manual_seed(seed)
-    model = create_model("lenet300_100", width=0.1, in_shape=(1, 8, 8)).eval()
+    model = create_model("lenet300_100", width=0.1, in_shape=(1, side, side)).eval()
     layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
@@ -60,28 +62,29 @@ def sparse_mlp(densities, seed=0):
     return model
 
 
-CASES = [  # densities of the three layers, io type, reuse factor, strategy, precision
-    ((0.02, 0.1, 0.5), "io_parallel", 1, "Latency", "auto"),
-    ((0.1, 0.3, 0.05), "io_stream", 3, "Resource", "fixed<12,4,RND_CONV,SAT>"),
+CASES = [  # densities of the three layers, input side, io type, reuse factor, strategy, precision, forms
+    ((0.02, 0.1, 0.5), 8, "io_parallel", 1, "Latency", "auto", ["unrolled"] * 3),
+    ((0.7, 0.3, 0.05), 16, "io_stream", 3, "Resource", "fixed<12,4,RND_CONV,SAT>", ["rom", "unrolled", "unrolled"]),
 ]
 
 
 @pytest.mark.csim
-@pytest.mark.parametrize("densities,io_type,reuse,strategy,precision", CASES)
-def test_csim_matches_the_dense_kernels_bit_for_bit(tmp_path, densities, io_type, reuse, strategy, precision):
+@pytest.mark.parametrize("densities,side,io_type,reuse,strategy,precision,forms", CASES)
+def test_csim_matches_the_dense_kernels_bit_for_bit(tmp_path, densities, side, io_type, reuse, strategy, precision,
+                                                    forms):
     from codesign.export import build_hls, csim
     from codesign.export.hls import HlsSettings
 
-    model = sparse_mlp(densities)
-    x = torch.randn(30, 1, 8, 8, generator=torch.Generator().manual_seed(3)) * 2
-    calibration = torch.randn(64, 1, 8, 8, generator=torch.Generator().manual_seed(4))
+    model = sparse_mlp(densities, side=side)
+    x = torch.randn(30, 1, side, side, generator=torch.Generator().manual_seed(3)) * 2
+    calibration = torch.randn(64, 1, side, side, generator=torch.Generator().manual_seed(4))
     outputs, kernels = {}, {}
     for mode in ("off", "on"):
         settings = HlsSettings(io_type=io_type, reuse_factor=reuse, strategy=strategy, sparse_kernel=mode)
         project = build_hls(model, tmp_path / mode, settings=settings, precision=precision, calibration=calibration)
         outputs[mode] = csim(project, x, model=model, jobs=1).outputs
-        kernels[mode] = [row["kernel"] for row in project.multipliers["layers"]]
-    assert kernels == {"off": ["dense"] * 3, "on": ["sparse"] * 3}
+        kernels[mode] = [row.get("form", row["kernel"]) for row in project.multipliers["layers"]]
+    assert kernels == {"off": ["dense"] * 3, "on": forms}
     assert np.abs(outputs["off"]).max() > 0
     np.testing.assert_array_equal(outputs["on"], outputs["off"])
     assert (tmp_path / "on" / "firmware" / "nnet_utils" / "nnet_dense_sparse.h").is_file()
