@@ -62,8 +62,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("CODESIGN_DEBUG") == "1"
     try:
-        app(args=args, prog_name="codesign", standalone_mode=False)
-        return 0
+        code = app(args=args, prog_name="codesign", standalone_mode=False)
+        if code == 130:       # typer turns KeyboardInterrupt into Exit(130) and, here, returns the code
+            return _fail(f"interrupted; {_rerun_hint(args)}", 130)
+        return code if isinstance(code, int) else 0
     except CodesignError as err:
         if debug:
             raise
