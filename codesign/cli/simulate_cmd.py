@@ -80,6 +80,9 @@ def simulate(
                                                "WEIGHTS/ACTIVATIONS like 8/16."),
     strategy: str = typer.Option("Latency", help="dataflow: Latency (zeros save multipliers) or Resource."),
     io_type: str = typer.Option("auto", help="dataflow: io_parallel, io_stream or auto (stream for CNNs)."),
+    sparse_kernel: str = typer.Option("off", help="dataflow: Dense layers on codesign's sparse kernel (only "
+                                                  "nonzeros stored and multiplied): off, on, or auto (as "
+                                                  "codesign export --sparse-kernel auto chooses)."),
     clock_mhz: Optional[float] = typer.Option(None, help="Clock in MHz (default: the device's)."),
     unroll: str = typer.Option("auto", help="tiled: auto, ma (Pox x Poy x Pof), zhang (Tm x Tn) or fixed "
                                             "Pof,Pif,Pox,Poy."),
@@ -100,7 +103,7 @@ def simulate(
         check_output_dir(out, force)
     mapping = Mapping(template=template, reuse_factor=reuse_factor, precision=precision, strategy=strategy,
                       io_type=io_type, clock_mhz=clock_mhz, zero_skip=zero_skip, unroll=unroll,
-                      dram_layout=dram_layout)
+                      dram_layout=dram_layout, sparse_kernel=sparse_kernel)
     report = estimate(source, device, mapping, width=width)
     data = report.to_dict()
     console.print(_layer_table(data, all_layers))

@@ -38,6 +38,7 @@ class DesignPoint:
     zero_skip: bool = False
     unroll: str = "auto"
     dram_layout: str = "packed"
+    sparse_kernel: str = "off"
 
 
 @lru_cache(maxsize=256)
@@ -47,9 +48,10 @@ def _device(name: str) -> Device:
 
 @lru_cache(maxsize=65536)
 def _mapping(template, reuse_factor, precision, strategy, io_type, clock_mhz, zero_skip, unroll,
-             dram_layout) -> Mapping:
+             dram_layout, sparse_kernel="off") -> Mapping:
     return Mapping(template=template, reuse_factor=reuse_factor, precision=precision, strategy=strategy,
-                   io_type=io_type, clock_mhz=clock_mhz, zero_skip=zero_skip, unroll=unroll, dram_layout=dram_layout)
+                   io_type=io_type, clock_mhz=clock_mhz, zero_skip=zero_skip, unroll=unroll, dram_layout=dram_layout,
+                   sparse_kernel=sparse_kernel)
 
 
 FIELDS = tuple(DesignPoint.__dataclass_fields__)
@@ -61,7 +63,7 @@ def _equivalence_key(point: DesignPoint, net: Network) -> tuple:
     if point.template == "tiled":
         options = (point.zero_skip, point.unroll, point.dram_layout)
     else:
-        options = (point.reuse_factor, point.strategy, point.io_type)
+        options = (point.reuse_factor, point.strategy, point.io_type, point.sparse_kernel)
     return (net.signature, point.device, point.template, point.precision, point.clock_mhz) + options
 
 
@@ -75,7 +77,7 @@ def evaluate_point(point: DesignPoint, networks: MappingT[str, Network], share: 
     if totals is None:
         dev = _device(point.device)
         m = _mapping(point.template, point.reuse_factor, point.precision, point.strategy, point.io_type,
-                     point.clock_mhz, point.zero_skip, point.unroll, point.dram_layout)
+                     point.clock_mhz, point.zero_skip, point.unroll, point.dram_layout, point.sparse_kernel)
         costs = template_costs(net, dev, m)
         totals = summarize(net, dev, costs, energy(costs, dev, m.precision))
         if len(_TOTALS) > 200_000:

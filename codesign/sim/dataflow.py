@@ -14,6 +14,16 @@ One engine per layer, all weights on chip, no DRAM traffic. Per layer:
   network is one pipeline (II = max RF) unless it has convolutions or Resource layers (then DATAFLOW),
   following hls4ml's pipeline-style pass.
 
+``sparse_kernel`` (``auto``/``on``; default ``off``) maps Dense layers onto codesign's sparse kernel
+(``hls_templates/nnet_dense_sparse.h``, chosen as ``codesign export --sparse-kernel`` does): in every
+strategy multipliers = ceil(nonzeros / RF) at the RF given (no valid-RF rounding), II = RF. Up to
+4096 nonzeros (or at RF 1) the kernel is unrolled: weights and indices are constants (no memory),
+each shared multiplier gets RF-way operand multiplexers. Larger layers at RF > 1 use the ROM form:
+the nonzeros with their input and output indices (``ceil(log2 n)`` bits each) in a memory RF words
+deep (block RAM by hls4ml's 36-bit column rule), and each multiplier an ``n_in``-way input
+multiplexer and an ``n_out``-way accumulator select in LUTs. The LUT terms are estimates (6-input
+LUT: a 4-way multiplexer per bit), not calibrated against synthesis.
+
 Small pipeline-depth constants are calibration parameters in the device YAML, fitted to a published
 hls4ml synthesis report (devices/_calibration.yaml).
 """
@@ -32,14 +42,33 @@ from .mapping import Mapping
 ELEMENTWISE = ("act", "bn", "add", "mul", "concat")     # element-wise: one lane per channel (io_stream)
 
 
-def _reuse_factors(net: Network, rf: int, strategy: str) -> Tuple[np.ndarray, List[str]]:
+def _sparse_layers(net: Network, m: Mapping) -> np.ndarray:
+    """Dense layers on the sparse kernel (the export's per-layer choice, sparse_kernel.use_sparse)."""
+    from ..export.sparse_kernel import use_sparse
+
+    a = net.arrays
+    dense = a.mask("dense") & (a.weights > 0)
+    if m.sparse_kernel == "off":
+        return np.zeros(len(net), dtype=bool)
+    w, rf = m.precision.weight_bits, m.reuse_factor
+    chosen = [bool(d) and use_sparse(m.sparse_kernel, int(i), int(o), int(nz), w, rf)
+              for d, i, o, nz in zip(dense, a.n_in, a.n_out, a.nonzero)]
+    return np.array(chosen, dtype=bool)
+
+
+def _index_bits(n: np.ndarray) -> np.ndarray:
+    return np.maximum(1, np.ceil(np.log2(np.maximum(n, 2))))
+
+
+def _reuse_factors(net: Network, rf: int, strategy: str, sparse: np.ndarray) -> Tuple[np.ndarray, List[str]]:
     """hls4ml's Vivado backend moves the RF to the closest valid one under the Resource strategy only
     (vivado_backend.py init_dense/init_conv*); the Latency strategy uses it as given."""
     a = net.arrays
     used = np.ones(len(net), dtype=np.int64)
     changed = []
     for i in np.flatnonzero(a.mask("conv", "dense")):
-        r = hls_rules.closest_reuse_factor(int(a.n_in[i]), int(a.n_out[i]), rf) if strategy == "Resource" else rf
+        resource = strategy == "Resource" and not sparse[i]
+        r = hls_rules.closest_reuse_factor(int(a.n_in[i]), int(a.n_out[i]), rf) if resource else rf
         used[i] = r
         if r != rf:
             changed.append(f"{net.layers[i].name}: {r}")
@@ -48,11 +77,12 @@ def _reuse_factors(net: Network, rf: int, strategy: str) -> Tuple[np.ndarray, Li
     return used, changed
 
 
-def _multipliers(net: Network, m: Mapping, rf: np.ndarray, stream: bool) -> np.ndarray:
+def _multipliers(net: Network, m: Mapping, rf: np.ndarray, stream: bool, sparse: np.ndarray) -> np.ndarray:
     a = net.arrays
     zeros_free = (m.strategy == "Latency") | (rf == 1)
     zeros = a.weights - a.nonzero
     compute = -(-a.weights // rf) - np.where(zeros_free, zeros // rf, 0)
+    compute = np.where(sparse, np.maximum(1, -(-a.nonzero // rf)), compute)
     lanes = a.cout if stream else a.out_elems              # elements handled per cycle
     bn = -(-lanes // rf)                                    # hls4ml BatchNormalization: DIV_ROUNDUP(n_in, RF)
     return np.select([a.mask("conv", "dense"), a.mask("bn"), a.mask("softmax"), a.mask("mul")],
@@ -112,8 +142,26 @@ def _critical_path(net: Network, cyc: np.ndarray) -> float:
     return max(total)
 
 
+def _sparse_storage(net: Network, m: Mapping, device: Device, mults: np.ndarray, rf: np.ndarray,
+                    sparse: np.ndarray):
+    """(bram, lut, onchip weight-read bits) of the sparse kernel's layers (zeros elsewhere)."""
+    from ..export.sparse_kernel import UNROLL_LIMIT
+
+    a, w, ab = net.arrays, m.precision.weight_bits, m.precision.act_bits
+    triplet = w + _index_bits(a.n_in) + _index_bits(a.n_out)
+    rom = sparse & (rf > 1) & (a.nonzero > UNROLL_LIMIT)
+    shared = sparse & (rf > 1) & ~rom
+    columns = np.ceil(mults * triplet / 36.0)
+    bram = np.where(rom, columns * np.ceil(rf / max(1, device.bram_block_bits // 36)), 0.0)
+    acc_bits = w + ab + _index_bits(a.n_in)
+    lut = np.where(rom, mults * (ab * np.ceil(a.n_in / 4.0) + acc_bits * np.ceil(a.n_out / 4.0)), 0.0)
+    lut = lut + np.where(shared, mults * (ab + w) * np.ceil(rf / 4.0), 0.0)
+    onchip = np.where(rom, mults * rf * triplet, 0.0)
+    return bram, lut, onchip
+
+
 def _memory_and_logic(net: Network, m: Mapping, device: Device, mults: np.ndarray, dpm: float,
-                      rf: np.ndarray, stream: bool):
+                      rf: np.ndarray, stream: bool, sparse: np.ndarray):
     """(bram, lut, ff, onchip_bits) per layer."""
     a, p, cal = net.arrays, m.precision, device.calibration
     w, ab = p.weight_bits, p.act_bits
@@ -127,7 +175,9 @@ def _memory_and_logic(net: Network, m: Mapping, device: Device, mults: np.ndarra
     ff = ff + np.where(elem, lanes * ab, 0)
     bram = hls_rules.weight_bram_blocks_array(a.weights, w, rf, m.strategy, device.bram_block_bits)
     weight_reads = np.where(bram > 0, a.weights * np.maximum(a.out_h * a.out_w, 1) * w, 0)
-    onchip = weight_reads.astype(float)
+    sp_bram, sp_lut, sp_reads = _sparse_storage(net, m, device, mults, rf, sparse)
+    bram, lut = np.where(sparse, sp_bram, bram), lut + sp_lut
+    onchip = np.where(sparse, sp_reads, weight_reads).astype(float)
     if stream:
         lines = a.mask("conv", "maxpool", "avgpool") & (a.kh > 1)
         lut = lut + np.where(lines, (a.kh - 1) * a.cin * ab * np.ceil(a.in_w / 32.0), 0)
@@ -147,12 +197,13 @@ def dataflow_costs(net: Network, device: Device, m: Mapping) -> Costs:
     a, p, cal = net.arrays, m.precision, device.calibration
     io = m.resolved_io_type(net)
     stream = io == "io_stream"
-    rf, changed = _reuse_factors(net, m.reuse_factor, m.strategy)
-    mults = _multipliers(net, m, rf, stream)
+    sparse = _sparse_layers(net, m)
+    rf, changed = _reuse_factors(net, m.reuse_factor, m.strategy, sparse)
+    mults = _multipliers(net, m, rf, stream, sparse)
     dpm = hls_rules.dsp_per_mult(p.weight_bits, p.act_bits, p.is_float, device)
-    bram, lut, ff, onchip = _memory_and_logic(net, m, device, mults, dpm, rf, stream)
+    bram, lut, ff, onchip = _memory_and_logic(net, m, device, mults, dpm, rf, stream, sparse)
     cyc, depth, interval = _layer_timing(net, rf, stream, cal)
-    zeros_free = (m.strategy == "Latency") | (rf == 1)
+    zeros_free = (m.strategy == "Latency") | (rf == 1) | sparse
     macs_exec = np.where(zeros_free & (a.weights > 0), a.macs * a.nonzero / np.maximum(a.weights, 1), a.macs)
     window = np.where(a.mask("maxpool", "avgpool", "globalpool"), a.kh * a.kw, 1)
     other = np.where(a.mask("conv", "dense"), 0, a.out_elems * window).astype(float)
@@ -179,6 +230,9 @@ def dataflow_costs(net: Network, device: Device, m: Mapping) -> Costs:
     notes = (f"dataflow template (hls4ml {hls_rules.HLS4ML_VERSION} Vivado/Vitis rules): one engine per layer, "
              f"weights on chip, {io}, {'pipeline' if pipeline_style else 'DATAFLOW'} top level; no DRAM traffic",
              zero_note, "structured pruning shrinks the tensors themselves (fewer multipliers and FIFOs)")
+    if sparse.any():
+        notes += (f"sparse kernel (only nonzeros stored and multiplied) on "
+                  f"{', '.join(l.name for l, s in zip(net.layers, sparse) if s)}",)
     if device.vendor != "xilinx":
         warnings.append(f"{device.name} is an Intel device: the dataflow rules are hls4ml's Vivado/Vitis ones")
     return Costs(
@@ -188,5 +242,6 @@ def dataflow_costs(net: Network, device: Device, m: Mapping) -> Costs:
         bound=np.where(cyc > 0, "compute", "-"), latency_cycles=latency, interval_cycles=net_interval,
         peak_ops_per_s=2.0 * float(mults.sum()) * f, dram_bytes_per_s=0.0,
         detail={"io_type": io, "reuse_factor": rf, "multipliers": mults, "dsp_per_mult": dpm,
+                "kernel": np.where(sparse, "sparse", np.where(a.mask("conv", "dense"), "dense", "-")),
                 "pipeline_style": "pipeline" if pipeline_style else "dataflow"},
         notes=notes, warnings=tuple(warnings))

@@ -18,6 +18,7 @@ STRATEGIES = ("Latency", "Resource")
 IO_TYPES = ("auto", "io_parallel", "io_stream")
 UNROLL_FAMILIES = ("auto", "ma", "zhang")
 DRAM_LAYOUTS = ("packed", "aligned")
+SPARSE_KERNEL_MODES = ("auto", "on", "off")
 Unroll = Union[str, Tuple[int, int, int, int]]
 
 
@@ -55,6 +56,7 @@ class Mapping:
     zero_skip: bool = False                    # tiled only: idealised skipping of zero weights
     unroll: Unroll = "auto"                    # tiled only
     dram_layout: str = "packed"                # tiled only: "packed" or channel-"aligned" to the array width
+    sparse_kernel: str = "off"                 # dataflow: Dense layers on the sparse kernel (auto|on|off)
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen dataclass normalisation)
@@ -64,6 +66,7 @@ class Mapping:
         set_("precision", parse_precision(self.precision))
         set_("unroll", parse_unroll(self.unroll))
         set_("dram_layout", _choice("DRAM layout", self.dram_layout, DRAM_LAYOUTS))
+        set_("sparse_kernel", _choice("sparse kernel mode", self.sparse_kernel, SPARSE_KERNEL_MODES))
         if int(self.reuse_factor) != self.reuse_factor or self.reuse_factor < 1:
             raise ConfigError(f"reuse factor must be an integer >= 1, got {self.reuse_factor}")
         set_("reuse_factor", int(self.reuse_factor))
@@ -94,6 +97,8 @@ class Mapping:
                "clock_mhz": self.clock_mhz}
         if self.template == "dataflow":
             out.update(reuse_factor=self.reuse_factor, strategy=self.strategy, io_type=self.io_type)
+            if self.sparse_kernel != "off":
+                out["sparse_kernel"] = self.sparse_kernel
         else:
             out.update(unroll=self.unroll if isinstance(self.unroll, str) else list(self.unroll),
                        zero_skip=self.zero_skip, dram_layout=self.dram_layout)

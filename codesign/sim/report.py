@@ -96,7 +96,8 @@ class Report:
     def _detail(self, i: int) -> Dict[str, Any]:
         d = self.costs.detail
         if self.costs.template == "dataflow":
-            return {"reuse_factor": int(d["reuse_factor"][i]), "multipliers": int(d["multipliers"][i])}
+            return {"reuse_factor": int(d["reuse_factor"][i]), "multipliers": int(d["multipliers"][i]),
+                    **({"kernel": "sparse"} if "kernel" in d and d["kernel"][i] == "sparse" else {})}
         if self.network.layers[i].op not in ("conv", "dense"):
             return {}
         design = d["design"]
