@@ -97,10 +97,14 @@ def check_output_dir(path: str | os.PathLike, force: bool, option: str = "--out"
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise CodesignError(f"{option} {path} is a file; choose a folder")
-    if not force and path.is_dir() and any(p.name not in own for p in path.iterdir()):
+    if not force and path.is_dir() and any(p.name not in own and not _temporary(p) for p in path.iterdir()):
         raise CodesignError(f"{option} {path} already exists and is not empty; pass --force to write over it "
                             f"or choose another folder")
     return path
+
+
+def _temporary(path: Path) -> bool:
+    return path.name.startswith(".") and path.name.endswith(".tmp")
 
 
 def remove_artifacts(folder: str | os.PathLike, names: Sequence[str]) -> None:
@@ -113,3 +117,14 @@ def remove_artifacts(folder: str | os.PathLike, names: Sequence[str]) -> None:
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
         except OSError as err:
             raise os_error(err, path, "remove") from err
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> int:
+    """Delete the hidden ``.NAME.*.tmp`` files a killed writer left under ``folder`` (never trusted, only
+    litter); call it before a resumed run starts writing. Returns how many were removed."""
+    removed = 0
+    for tmp in Path(folder).rglob(".*.tmp") if Path(folder).is_dir() else ():
+        if tmp.is_file():
+            _remove_quietly(str(tmp))
+            removed += 1
+    return removed

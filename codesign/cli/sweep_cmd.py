@@ -114,12 +114,13 @@ def sweep(
 ) -> None:
     """Sweep model × method × density × device × template × reuse factor × precision: train each model
     once, simulate every hardware point, write results.csv and a report with Pareto fronts."""
-    from ..atomic import check_output_dir
+    from ..atomic import check_output_dir, remove_stale_temporaries
     from ..sweep import load_spec, run_sweep
     from ..sweep.runner import ARTIFACTS
 
     cfg = load_spec(spec)
     out = check_output_dir(out or Path("runs") / "sweeps" / cfg.name, force, own=ARTIFACTS)
+    remove_stale_temporaries(out)                   # left by a killed run; never read, only litter
     with SweepProgress(f"sweep {cfg.name}") as progress:
         result = run_sweep(cfg, out, workers=workers, executor=executor, resume=resume, force=force, limit=limit,
                            retry_failed=retry_failed, report=report, data_dir=data_dir, events=progress.event)

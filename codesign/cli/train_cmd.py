@@ -47,7 +47,7 @@ def train(
                                 "comparators (scratch, fine-tuning, NeST from scratch): estimate, run or none."),
 ) -> None:
     """Train a model with the single training loop (checkpoint every epoch; --resume continues exactly)."""
-    from ..atomic import check_output_dir, remove_artifacts
+    from ..atomic import check_output_dir, remove_artifacts, remove_stale_temporaries
     from ..config import load_recipe
     from ..train import fit
     from .progress import TrainProgress
@@ -66,6 +66,7 @@ def train(
     run_dir = check_output_dir(out or Path("runs") / cfg.name, force, own=RUN_ARTIFACTS)
     if force and not resume:
         remove_artifacts(run_dir, RUN_ARTIFACTS)   # a new run never sits beside an old run's model files
+    remove_stale_temporaries(run_dir)               # left by a killed run; never read, only litter
     with TrainProgress(f"train {cfg.model.name}") as progress:
         result = fit(cfg, run_dir, resume=resume, overwrite=force, events=progress.event, data_dir=data_dir)
     show_summary(result.summary, f"{cfg.model.name} on {cfg.data.name} ({cfg.method.name})")

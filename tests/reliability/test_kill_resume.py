@@ -71,7 +71,7 @@ def test_train_killed_after_the_first_epoch_resumes_bit_identically(cli, tmp_pat
     assert resumed.code == 0, resumed.err
     same_weights(ref / "train" / "model.pt", run / "train" / "model.pt")
     assert table(ref / "train" / "history.csv") == table(run / "train" / "history.csv")
-    assert not list(run.rglob("*.tmp"))
+    assert not list(run.rglob("*.tmp"))          # a killed writer's temporary file is cleaned up on resume
 
 
 @pytest.mark.slow
@@ -113,6 +113,7 @@ def test_sweep_killed_in_mid_training_resumes_to_the_same_results(cli, tmp_path)
     assert refused.code == 2 and "--resume" in refused.err
     resumed = cli("sweep", spec, "--out", run, "--no-report", "--resume")
     assert resumed.code == 0, resumed.err
+    assert not list(run.rglob("*.tmp"))
     lines = (run / "results.jsonl").read_text().splitlines()
     assert len(lines) == len({json.loads(line)["point_id"] for line in lines}) == 4
     same_weights(next(ref.glob("base/*/train/model.pt")), next(run.glob("base/*/train/model.pt")))
