@@ -34,7 +34,9 @@ def read(path: str | Path, expected_format: str | None = None) -> Dict[str, Any]
         raise CodesignError(f"{path} is not a codesign checkpoint (a plain state_dict? save it with "
                             f"codesign.checkpoint.save_model)")
     if expected_format and obj["format"] != expected_format:
-        raise CodesignError(f"{path} is a '{obj['format']}' file, expected '{expected_format}'")
+        hint = (f"; use the model file beside it ({path.parent / 'model.pt'}), or continue training with "
+                f"`codesign train ... --resume`" if obj["format"] == CKPT_FORMAT else "")
+        raise CodesignError(f"{path} is a '{obj['format']}' file, expected '{expected_format}'{hint}")
     return obj
 
 

@@ -170,3 +170,13 @@ def test_force_writes_over_an_existing_folder(cli, bad, tmp_path):
     assert cli(*args, "--force").code == 0
     compact = ["compact", str(bad / "good.pt"), "--out", str(tmp_path / "c"), "--samples", "2"]
     assert cli(*compact).code == 0 and cli(*compact).code == 2 and cli(*compact, "--force").code == 0
+
+
+def test_incremental_update_into_a_foreign_folder_and_from_a_training_checkpoint(cli, bad, tmp_path):
+    run = tmp_path / "run"
+    tiny = ["--model", "jet_mlp", "--width", "0.25", "--dataset", "synthetic", "--set",
+            "data.options={in_shape: [16], num_classes: 5, n_train: 256, n_test: 32}", "--epochs", "1"]
+    assert cli("train", *tiny, "--train-limit", "100", "--out", run).code == 0
+    update = ["train", *tiny, "--resume-from", run, "--new-data", "100:200", "--compare", "none"]
+    assert_one_line_error(cli(*update, "--out", bad / "full"), "--force")
+    assert_one_line_error(cli("compact", run / "train" / "ckpt.pt", "--out", tmp_path / "c"), "model.pt")
