@@ -1,6 +1,7 @@
 """`codesign sweep SPEC`: a design-space sweep with a progress bar, a results table and a report."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -8,6 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..errors import CodesignError
 from . import app
 from .console import console, err_console
 
@@ -119,6 +121,9 @@ def sweep(
     from ..sweep.runner import ARTIFACTS
 
     cfg = load_spec(spec)
+    if cfg.csim.enabled and shutil.which("g++") is None:
+        raise CodesignError(f"sweep {cfg.name}: csim.enabled needs g++, which is not on PATH; install it "
+                            f"(e.g. apt-get install g++) or set csim.enabled: false in the spec")
     out = check_output_dir(out or Path("runs") / "sweeps" / cfg.name, force, own=ARTIFACTS)
     remove_stale_temporaries(out)                   # left by a killed run; never read, only litter
     with SweepProgress(f"sweep {cfg.name}") as progress:

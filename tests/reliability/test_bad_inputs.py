@@ -180,3 +180,18 @@ def test_incremental_update_into_a_foreign_folder_and_from_a_training_checkpoint
     update = ["train", *tiny, "--resume-from", run, "--new-data", "100:200", "--compare", "none"]
     assert_one_line_error(cli(*update, "--out", bad / "full"), "--force")
     assert_one_line_error(cli("compact", run / "train" / "ckpt.pt", "--out", tmp_path / "c"), "model.pt")
+
+
+@pytest.mark.parametrize("command", [
+    ["export", "--checkpoint", "{bad}/good.pt", "--target", "fpga", "--out", "{tmp}/e"],
+    ["sweep", "{tmp}/csim.yaml", "--out", "{tmp}/w"],
+])
+def test_csim_without_gxx_is_one_line_before_any_work(cli, bad, tmp_path, monkeypatch, command):
+    import shutil
+
+    (tmp_path / "csim.yaml").write_text("name: c\ntrain: {mode: none, weights: random}\n"
+                                        "grid: {model: [jet_mlp]}\ncsim: {enabled: true}\n")
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "g++" else real(name, *a, **k))
+    assert_one_line_error(cli(*_args(command, bad, tmp_path)), "needs g++")
+    assert not (tmp_path / "e").exists() and not (tmp_path / "w").exists()
