@@ -202,3 +202,21 @@ def test_the_shipped_files_load():
         for path in files:
             load(path)
     assert not math.isnan(load_recipe(SHIPPED["recipe"][1][0]).optim.lr)
+
+
+set_keys = st.lists(st.sampled_from(KEYS + ["", " ", "0"]), min_size=1, max_size=3).map(".".join)
+set_values = st.one_of(st.text(max_size=15), st.sampled_from(["[1, 2", "{a: 1}", "1e400", "-0", "null", "'x'",
+                                                             "[]", "{in_shape: [16]}", "!!binary xx"]))
+
+
+@fuzz_settings(300)
+@given(st.lists(st.tuples(set_keys, set_values).map("=".join) | st.text(max_size=12), min_size=1, max_size=4))
+def test_recipe_set_overrides(assignments):
+    """`codesign train RECIPE --set KEY=VALUE ...` with random keys and values."""
+    from codesign.cli.options import build_overrides
+
+    def load(_path):
+        recipe = load_recipe("jet_mlp_synthetic", build_overrides(assignments, {}))
+        build_method(recipe.method.name, recipe.method.params)
+
+    only_codesign_errors(load, FOLDER)
