@@ -1,0 +1,148 @@
+"""What `reproduce.py` runs: the experiments of the results tables and the papers' reported numbers.
+
+Each :class:`Experiment` is one row of a table: a shipped recipe (models/*.yaml) plus overrides
+(dotted recipe keys, as `codesign train --set`), the seeds to run, and what the paper reports.
+The list is in priority order: a time-boxed run finishes the first rows first (headline seeds
+before extra seeds). ``quick`` mode keeps the same rows but scales epochs and data down.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+NOT_RETRIEVED = "n/r"   # the paper's number is not in its retrieved text (abstract only; METHODS.md)
+
+# reported numbers (papers/METHODS.md): error %, compression x (params), FLOPs remaining, source
+HAN = "Han et al. 2015, Table 1"
+NEST = "NeST (Dai, Yin, Jha), abstract v3"
+PAPER: Dict[Tuple[str, str], Dict[str, Any]] = {
+    ("lenet300_100", "dense"): {"error": 1.64, "source": HAN + " (reference model)"},
+    ("lenet300_100", "magnitude"): {"error": 1.59, "compression": 12.0, "flops_left": 0.08, "source": HAN},
+    ("lenet300_100", "nest"): {"compression": 70.2, "flops_left": 1 / 79.4, "source": NEST},
+    ("lenet5", "dense"): {"error": 0.80, "source": HAN + " (reference model)"},
+    ("lenet5", "magnitude"): {"error": 0.77, "compression": 12.0, "flops_left": 0.16, "source": HAN},
+    ("lenet5", "nest"): {"compression": 74.3, "flops_left": 1 / 43.7, "source": NEST},
+}
+# the issue's moonshots: compression >= x at test error <= e (%)
+TARGETS = {"lenet300_100": (70.0, 1.6), "lenet5": (75.0, 0.9)}
+INCREMENTAL_PAPER = {"lenet300_100": {"scratch": 0.64, "finetune": 0.63, "gp_scratch": 0.69},
+                     "lenet5": {"scratch": 0.67, "finetune": 0.63, "gp_scratch": 0.73}}
+INCREMENTAL_TARGET = {"scratch": 0.64, "finetune": 0.63}
+CNN_TARGET = {"params": 0.75, "flops": 0.50, "acc_loss_pp": 0.3}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str                     # row id (file names): <name>_s<seed>
+    table: str                    # mnist | incremental | cnn | resnet110
+    model: str
+    method: str
+    recipe: Optional[str] = None
+    overrides: Dict[str, Any] = field(default_factory=dict)
+    seeds: Tuple[int, ...] = (0,)
+    csim: bool = True
+    label: str = ""
+    extra: Dict[str, Any] = field(default_factory=dict)   # incremental: first-run / update overrides
+
+    def runs(self) -> List[Tuple["Experiment", int]]:
+        return [(self, s) for s in self.seeds]
+
+
+def _m(method: str, **params) -> Dict[str, Any]:
+    return {"method.name": method, **{f"method.params.{k}": v for k, v in params.items()}}
+
+
+NPN_MLP = {"optim.name": "adam", "optim.lr": 1e-3, "optim.weight_decay": 0.0, "schedule.name": "multistep",
+           "schedule.milestones": [16], "data.val_fraction": 0.1}
+MNIST: List[Experiment] = [
+    Experiment("l300_dense", "mnist", "lenet300_100", "dense", "lenet300_100_mnist", seeds=(0, 1, 2)),
+    Experiment("l300_nest", "mnist", "lenet300_100", "nest", "lenet300_100_nest_mnist", seeds=(0, 1, 2)),
+    Experiment("l300_magnitude", "mnist", "lenet300_100", "magnitude", "lenet300_100_magnitude_mnist"),
+    Experiment("l300_relief", "mnist", "lenet300_100", "relief", "lenet300_100_relief_mnist"),
+    Experiment("l300_rigl", "mnist", "lenet300_100", "rigl", "lenet300_100_rigl_mnist"),
+    Experiment("l300_cgap", "mnist", "lenet300_100", "cgap", "lenet300_100_mnist",
+               {**_m("cgap", seed_width=0.125, growth_ratio=0.5, patience=2, prune_ratio=0.4),
+                "data.val_fraction": 0.1}),
+    Experiment("l300_npn_sparsify", "mnist", "lenet300_100", "npn sparsify", "lenet300_100_mnist",
+               {**_m("npn", mode="sparsify", k=7, lam=0.1), **NPN_MLP}),
+    Experiment("l300_npn_expand", "mnist", "lenet300_100", "npn expand", "lenet300_100_mnist",
+               {**_m("npn", mode="expand", k=1, init_size=3, expand_by=30, fill=3.0, lam=0.1), **NPN_MLP}),
+    Experiment("l5_dense", "mnist", "lenet5", "dense", "lenet5_mnist", seeds=(0, 1, 2)),
+    Experiment("l5_nest", "mnist", "lenet5", "nest", "lenet5_nest_mnist", seeds=(0,)),
+    Experiment("l5_cgap", "mnist", "lenet5", "cgap", "lenet5_cgap_mnist"),
+    Experiment("l5_magnitude", "mnist", "lenet5", "magnitude", "lenet5_mnist",
+               _m("magnitude", target_density=0.08, structure="unstructured", scope="global", iterations=4,
+                  pretrain_epochs=4)),
+    Experiment("l5_relief", "mnist", "lenet5", "relief", "lenet5_relief_mnist"),
+    Experiment("l5_rigl", "mnist", "lenet5", "rigl", "lenet5_mnist", _m("rigl", density=0.05)),
+    Experiment("l5_npn_sparsify", "mnist", "lenet5", "npn sparsify", "lenet5_npn_sparsify_mnist"),
+    Experiment("l5_npn_expand", "mnist", "lenet5", "npn expand", "lenet5_npn_expand_mnist"),
+]
+# extra seeds of the costly LeNet-5 NeST headline row: run last
+MNIST_EXTRA = [Experiment("l5_nest", "mnist", "lenet5", "nest", "lenet5_nest_mnist", seeds=(1, 2))]
+
+INCREMENTAL = [Experiment(
+    "inc_l300", "incremental", "lenet300_100", "nest", "lenet300_100_nest_mnist", csim=False,
+    extra={"old": {"train.epochs": 30, "method.params.growth_epochs": 6, "method.params.target_density": 0.03,
+                   "data.train_limit": 30000},
+           "new_data": [30000, 60000], "replay": 0.2,
+           "update": {"train.epochs": 10, "method.params.growth_epochs": 3, "method.params.prune_rounds": 4}})]
+
+# seed at 1/8 width, doubled after epochs 1-3 (full width in epoch 4), then half of every layer's
+# units pruned (about a quarter of the parameters left) and 4 epochs of fine-tuning
+CNN_CGAP = _m("cgap", seed_width=0.125, growth_ratio=1.0, growth_epochs=4, patience=2, prune_ratio=0.5)
+CNN_MAGNITUDE = _m("magnitude", target_density=0.5, structure="structured", scope="layer", iterations=2,
+                   pretrain_epochs=4)
+CNN: List[Experiment] = []
+for _model, _recipe in (("resnet20", "resnet20_fashion_mnist"), ("vgg19", "vgg19_fashion_mnist")):
+    CNN += [Experiment(f"{_model}_fm_dense", "cnn", _model, "dense", _recipe, csim=False),
+            Experiment(f"{_model}_fm_cgap", "cnn", _model, "cgap", _recipe, CNN_CGAP, csim=False),
+            Experiment(f"{_model}_fm_magnitude", "cnn", _model, "magnitude (structured)", _recipe, CNN_MAGNITUDE,
+                       csim=False)]
+
+RESNET110 = [Experiment("resnet110_sim", "resnet110", "resnet110", "cgap-like pruning", csim=False)]
+
+
+def experiments(quick: bool) -> List[Experiment]:
+    """All rows in priority order (cheap tables first, the costly NPN LeNet-5 rows and the extra NeST
+    LeNet-5 seeds last); quick mode: one seed each, no extra seeds."""
+    costly = [e for e in MNIST if e.model == "lenet5" and e.method.startswith("npn")]
+    l300 = [e for e in MNIST if e.model == "lenet300_100"]
+    l5 = [e for e in MNIST if e.model == "lenet5" and e not in costly]
+    rows = RESNET110 + l300 + INCREMENTAL + l5 + CNN + costly + ([] if quick else MNIST_EXTRA)
+    if quick:
+        rows = [Experiment(**{**e.__dict__, "seeds": e.seeds[:1]}) for e in rows]
+    return rows
+
+
+def mnist_rows(quick: bool) -> List[Experiment]:
+    """Table 1's rows in table order, each with all its seeds (the extra seeds merged in)."""
+    extra = {e.name: e.seeds for e in MNIST_EXTRA}
+    return [Experiment(**{**e.__dict__, "seeds": e.seeds[:1] if quick else e.seeds + extra.get(e.name, ())})
+            for e in MNIST]
+
+
+# quick mode: the same rows on a slice of the data and a few epochs (shape checks, not results)
+QUICK_TRAIN_LIMIT = 6000
+QUICK_TEST_LIMIT = 2000
+
+
+def quick_overrides(exp: Experiment, recipe_epochs: int) -> Dict[str, Any]:
+    epochs = max(3, min(6, recipe_epochs // 4))
+    out: Dict[str, Any] = {"train.epochs": epochs, "data.train_limit": QUICK_TRAIN_LIMIT,
+                           "data.test_limit": QUICK_TEST_LIMIT}
+    params = {k.split(".")[-1] for k in exp.overrides if k.startswith("method.params.")}
+    if exp.method.startswith("nest"):
+        out.update({"method.params.growth_epochs": 1, "method.params.prune_rounds": 2})
+    if exp.table == "cnn":      # Fashion-MNIST's local test set is sorted by class: never cut it
+        out.update({"data.train_limit": QUICK_TRAIN_LIMIT // 2})
+        out.pop("data.test_limit")
+    if "growth_epochs" in params:
+        out["method.params.growth_epochs"] = 2
+    if "pretrain_epochs" in params:
+        out["method.params.pretrain_epochs"] = 1
+    if "magnitude" in exp.method and exp.table == "mnist":
+        out.update({"method.params.pretrain_epochs": 1, "method.params.iterations": 2})
+    if exp.method == "relief":
+        out["method.params.iterations"] = 2
+    return out

@@ -1,0 +1,87 @@
+"""benchmarks/reproduce.py: tables, caching and the BENCHMARKS.md block, with fake results (no training)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import reproduce  # noqa: E402
+import reproduce_plan as plan  # noqa: E402
+import reproduce_tables as tables  # noqa: E402
+from reproduce_runs import Options  # noqa: E402
+
+DENSE = plan.Experiment("t_dense", "mnist", "lenet300_100", "dense", "lenet300_100_mnist", seeds=(0, 1))
+NEST = plan.Experiment("t_nest", "mnist", "lenet300_100", "nest", "lenet300_100_nest_mnist")
+
+
+def fake_train(acc: float, nonzeros: int, wall: float = 10.0, csim=None) -> dict:
+    summary = {"test_acc": acc, "nonzeros": nonzeros, "params": 266_610, "flops_sparse": 2.0 * nonzeros,
+               "flops_dense": 532_000.0, "train_flops_sparse": 1e12, "train_flops_dense": 2e12, "wall_seconds": wall}
+    return {"summary": summary, "reference": {"params": 266_610, "flops_dense": 532_000.0}, "csim": csim}
+
+
+def test_multi_seed_row_shows_mean_and_std_and_missing_rows_say_not_run():
+    records = {"t_dense_s0": fake_train(0.98, 266_610), "t_dense_s1": fake_train(0.982, 266_610)}
+    lines = tables.mnist_table([DENSE, NEST], records)
+    dense, nest = lines[2], lines[3]
+    assert "| 2 | 1.90 ± 0.14 |" in dense           # errors 2.0 and 1.8 %: mean 1.9, std 0.141
+    assert "1.64%" in dense                          # Han et al.'s reference error in the paper column
+    assert "not run" in nest and "70.2×" in nest     # NeST's reported compression still shown
+
+
+def test_target_cell_and_failed_row():
+    records = {"t_nest_s0": fake_train(0.979, 3_741, csim={"accuracy_csim": 0.978, "samples": 1000,
+                                                            "top1_agreement": 0.999})}
+    row = tables.mnist_table([NEST], records)[2]
+    assert "71.3×/70× ✓" in row and "2.10%/1.6% ✗ (+0.50 pp)" in row and row.count("missed") == 1
+    assert "97.80% (n=1000, agree 99.9%)" in row
+    failed = tables.mnist_table([NEST], {"t_nest_s0": {"error": "RuntimeError: boom"}})[2]
+    assert "failed: RuntimeError: boom" in failed
+
+
+def test_replace_block_keeps_everything_outside_the_markers():
+    doc = "# Benchmarks\n\n## Other\ntext\n"
+    once = tables.replace_block(doc, "table v1", "## Reproduce")
+    assert once.startswith(doc.rstrip("\n")) and "table v1" in once and once.count(tables.BEGIN) == 1
+    edited = once + "\n## Later section\nkept\n"
+    twice = tables.replace_block(edited, "table v2", "## Reproduce")
+    assert "table v1" not in twice and "table v2" in twice and twice.endswith("## Later section\nkept\n")
+    assert twice.count("## Reproduce") == 1
+
+
+def test_run_all_caches_by_key_and_skips_finished_runs(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_execute(exp, seed, opts, run):
+        calls.append(run)
+        if run == "t_nest_s0" and len(calls) < 4:
+            raise RuntimeError("killed")
+        return fake_train(0.98, 5_000 if exp.method == "nest" else 266_610)
+
+    monkeypatch.setattr(reproduce, "execute", fake_execute)
+    opts = Options(runs_dir=tmp_path / "runs")
+    reproduce.run_all([DENSE, NEST], opts, tmp_path, [], float("inf"))
+    assert calls == ["t_dense_s0", "t_dense_s1", "t_nest_s0"]
+    assert "error" in json.loads((tmp_path / "t_nest_s0.json").read_text())
+    reproduce.run_all([DENSE, NEST], opts, tmp_path, [], float("inf"))   # finished runs skipped, failures retried
+    assert calls[3:] == ["t_nest_s0"]
+    records = reproduce.load_records(tmp_path, reproduce.plan_keys([DENSE, NEST], opts))
+    assert sorted(records) == ["t_dense_s0", "t_dense_s1", "t_nest_s0"] and tables.not_run([DENSE, NEST], records) == []
+    changed = plan.Experiment(**{**NEST.__dict__, "overrides": {"train.epochs": 3}})
+    assert reproduce.load_records(tmp_path, reproduce.plan_keys([changed], opts)) == {}   # other recipe: stale
+    reproduce.run_all([DENSE], Options(runs_dir=tmp_path / "runs", fresh=True), tmp_path, ["t_dense_s1"], 0.0)
+    assert calls[4:] == []                                                 # budget spent before the first run
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_plan_recipes_resolve(quick):
+    opts = Options(quick=quick)
+    keys = reproduce.plan_keys(plan.experiments(quick), opts)
+    assert len(keys) == len(set(keys.values()))            # every run has its own key
+    if quick:
+        assert all(not k.endswith(("_s1", "_s2")) for k in keys)
