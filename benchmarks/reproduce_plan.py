@@ -127,7 +127,7 @@ QUICK_TRAIN_LIMIT = 6000
 QUICK_TEST_LIMIT = 2000
 
 
-def quick_overrides(exp: Experiment, recipe_epochs: int) -> Dict[str, Any]:
+def quick_overrides(exp: Experiment, recipe_epochs: int, recipe_width: float) -> Dict[str, Any]:
     epochs = max(3, min(6, recipe_epochs // 4))
     out: Dict[str, Any] = {"train.epochs": epochs, "data.train_limit": QUICK_TRAIN_LIMIT,
                            "data.test_limit": QUICK_TEST_LIMIT}
@@ -135,7 +135,7 @@ def quick_overrides(exp: Experiment, recipe_epochs: int) -> Dict[str, Any]:
     if exp.method.startswith("nest"):
         out.update({"method.params.growth_epochs": 1, "method.params.prune_rounds": 2})
     if exp.table == "cnn":      # Fashion-MNIST's local test set is sorted by class: never cut it
-        out.update({"data.train_limit": QUICK_TRAIN_LIMIT // 2})
+        out.update({"data.train_limit": QUICK_TRAIN_LIMIT // 2, "model.width": recipe_width / 2})
         out.pop("data.test_limit")
     if "growth_epochs" in params:
         out["method.params.growth_epochs"] = 2

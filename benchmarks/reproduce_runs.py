@@ -48,7 +48,8 @@ def overrides_for(exp: Experiment, seed: int, opts: Options) -> Dict[str, Any]:
 
     out = {**exp.overrides, "train.seed": seed}
     if opts.quick:
-        out.update(quick_overrides(exp, load_recipe(exp.recipe, out).train.epochs))
+        recipe = load_recipe(exp.recipe, out)
+        out.update(quick_overrides(exp, recipe.train.epochs, recipe.model.width))
     return out
 
 
