@@ -1,7 +1,8 @@
 // codesign sparse dense kernel for hls4ml projects (Vivado/Vitis HLS, io_parallel and io_stream).
 //
-// Only the nonzero weights are stored, each with its input and output index (COO triplets in
-// three parallel arrays, so each index has its own narrow type). The n_nonzeros weights are laid out
+// Only the nonzero weights are stored, each with its input index and the offset of its output from
+// its multiplier lane's first output (parallel arrays, each index with its own narrow type; one
+// first-output constant per lane). The n_nonzeros weights are laid out
 // slot-major as [reuse_factor][n_mult] with n_mult = ceil(n_nonzeros / reuse_factor) multipliers;
 // the padding entries have weight 0. Two hardware forms of the same arithmetic (CONFIG_T::unrolled):
 // constants unrolled into n_nonzeros shared multiply-accumulates, or a ROM of reuse_factor words
@@ -26,7 +27,8 @@ struct dense_sparse_config {
     typedef float bias_t;
     typedef float weight_t;
     typedef unsigned in_index_t;
-    typedef unsigned out_index_t;
+    typedef unsigned out_index_t;   // offset from the lane's first output
+    typedef unsigned lane_out_t;    // a lane's first output
 
     static const unsigned n_in = 10;
     static const unsigned n_out = 10;
@@ -49,9 +51,11 @@ void dense_sparse_unrolled(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_ou
                            typename CONFIG_T::weight_t weights[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
                            typename CONFIG_T::in_index_t in_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
                            typename CONFIG_T::out_index_t out_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
+                           typename CONFIG_T::lane_out_t lane_out[CONFIG_T::n_mult],
                            typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
     #pragma HLS PIPELINE II=CONFIG_T::reuse_factor
-    #pragma HLS function_instantiate variable=weights,in_index,out_index,biases
+    #pragma HLS function_instantiate variable=weights,in_index,out_index,lane_out,biases
+    #pragma HLS ARRAY_PARTITION variable=lane_out complete
     #pragma HLS ARRAY_PARTITION variable=weights complete
     #pragma HLS ARRAY_PARTITION variable=in_index complete
     #pragma HLS ARRAY_PARTITION variable=out_index complete
@@ -67,7 +71,7 @@ InitAccum:
     }
 NonzeroLoop:
     for (unsigned k = 0; k < CONFIG_T::n_mult * CONFIG_T::reuse_factor; k++) {
-        acc[out_index[k]] +=
+        acc[lane_out[k % CONFIG_T::n_mult] + out_index[k]] +=
             CONFIG_T::template product<data_T, typename CONFIG_T::weight_t>::product(data[in_index[k]], weights[k]);
     }
 Result:
@@ -78,16 +82,20 @@ Result:
 
 // ROM form: the triplets live in a memory of reuse_factor words (one word per reuse slot holds
 // the slot's n_mult triplets: block RAM or LUTRAM), read one word per clock cycle (II = 1 inside,
-// reuse_factor for the layer). Each multiplier lane selects its input through a multiplexer and
-// adds into the accumulator its output index names. For layers too large to unroll.
+// reuse_factor for the layer). Each multiplier lane selects its input through an n_in-way
+// multiplexer and adds into the accumulator lane_out[lane] + out_index: a lane's nonzeros are
+// consecutive in output order, so the offset is a few bits and the lane reaches only the few
+// accumulators after its constant first output. For layers too large to unroll.
 template <class data_T, class res_T, typename CONFIG_T>
 void dense_sparse_rom(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
                       typename CONFIG_T::weight_t weights[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
                       typename CONFIG_T::in_index_t in_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
                       typename CONFIG_T::out_index_t out_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
+                      typename CONFIG_T::lane_out_t lane_out[CONFIG_T::n_mult],
                       typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
-    #pragma HLS function_instantiate variable=weights,in_index,out_index,biases
+    #pragma HLS function_instantiate variable=weights,in_index,out_index,lane_out,biases
     #pragma HLS ARRAY_PARTITION variable=biases complete
+    #pragma HLS ARRAY_PARTITION variable=lane_out complete
     #pragma HLS ARRAY_RESHAPE variable=weights cyclic factor=CONFIG_T::n_mult
     #pragma HLS ARRAY_RESHAPE variable=in_index cyclic factor=CONFIG_T::n_mult
     #pragma HLS ARRAY_RESHAPE variable=out_index cyclic factor=CONFIG_T::n_mult
@@ -108,7 +116,7 @@ ReuseLoop:
         for (unsigned im = 0; im < CONFIG_T::n_mult; im++) {
             #pragma HLS UNROLL
             const unsigned k = ir * CONFIG_T::n_mult + im;
-            acc[out_index[k]] +=
+            acc[lane_out[im] + out_index[k]] +=
                 CONFIG_T::template product<data_T, typename CONFIG_T::weight_t>::product(data[in_index[k]], weights[k]);
         }
     }
@@ -124,12 +132,13 @@ void dense_sparse(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
                   typename CONFIG_T::weight_t weights[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
                   typename CONFIG_T::in_index_t in_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
                   typename CONFIG_T::out_index_t out_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
+                  typename CONFIG_T::lane_out_t lane_out[CONFIG_T::n_mult],
                   typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
     #pragma HLS INLINE
     if (CONFIG_T::unrolled) {
-        dense_sparse_unrolled<data_T, res_T, CONFIG_T>(data, res, weights, in_index, out_index, biases);
+        dense_sparse_unrolled<data_T, res_T, CONFIG_T>(data, res, weights, in_index, out_index, lane_out, biases);
     } else {
-        dense_sparse_rom<data_T, res_T, CONFIG_T>(data, res, weights, in_index, out_index, biases);
+        dense_sparse_rom<data_T, res_T, CONFIG_T>(data, res, weights, in_index, out_index, lane_out, biases);
     }
 }
 
@@ -140,6 +149,7 @@ void dense_sparse(hls::stream<data_T> &data_stream, hls::stream<res_T> &res_stre
                   typename CONFIG_T::weight_t weights[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
                   typename CONFIG_T::in_index_t in_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
                   typename CONFIG_T::out_index_t out_index[CONFIG_T::n_mult * CONFIG_T::reuse_factor],
+                  typename CONFIG_T::lane_out_t lane_out[CONFIG_T::n_mult],
                   typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
     typename data_T::value_type data[CONFIG_T::n_in];
     #pragma HLS ARRAY_PARTITION variable=data complete
@@ -158,7 +168,7 @@ DataPrepare:
     }
 
     dense_sparse<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(data, res, weights, in_index,
-                                                                                   out_index, biases);
+                                                                                   out_index, lane_out, biases);
 
 ResWrite:
     for (unsigned i_out = 0; i_out < CONFIG_T::n_out / res_T::size; i_out++) {

@@ -1,10 +1,12 @@
 """The sparse dense kernel (``hls_templates/nnet_dense_sparse.h``): weight packing, per-layer choice
 and its resource accounting. No hls4ml import here (see ``sparse_kernel_hls4ml.py`` for the hook).
 
-Storage: only the nonzero weights, each with its input index and output index (three parallel
-arrays; ``ceil(log2 n_in)`` and ``ceil(log2 n_out)`` bits). The nonzeros, ordered by output then
-input, are dealt to ``n_mult = ceil(nnz / RF)`` multiplier lanes in blocks of ``RF`` (lane ``m``
-gets nonzeros ``m*RF .. m*RF+RF-1``, so a lane walks along few output rows) and stored slot-major,
+Storage: only the nonzero weights, each with its input index (``ceil(log2 n_in)`` bits) and an
+output offset. The nonzeros, ordered by output then input, are dealt to ``n_mult = ceil(nnz / RF)``
+multiplier lanes in blocks of ``RF`` (lane ``m`` gets nonzeros ``m*RF .. m*RF+RF-1``, so a lane walks
+along few output rows); each lane has one constant, its first output (``lane_out``), and each
+nonzero stores its output as the offset from it (``ceil(log2 span)`` bits, span = the most outputs
+a lane touches: about ``RF / (nonzeros per output) + 1``). The triplets are stored slot-major,
 ``[RF][n_mult]``: clock cycle ``r`` of the reuse loop reads one memory word with every lane's
 triplet. Padding entries (``n_mult*RF - nnz`` of them) have weight 0.
 
@@ -55,7 +57,8 @@ def index_bits(n: int) -> int:
 class PackedWeights:
     weights: np.ndarray        # (n_mult * RF,) slot-major, padded with zeros
     in_index: np.ndarray       # (n_mult * RF,) int64
-    out_index: np.ndarray      # (n_mult * RF,) int64
+    out_index: np.ndarray      # (n_mult * RF,) int64: output - lane_out[lane]
+    lane_out: np.ndarray       # (n_mult,) int64: each lane's first output
     n_nonzeros: int
     n_mult: int                # multipliers = ceil(nnz / RF), at least 1
     reuse_factor: int
@@ -72,22 +75,41 @@ def pack(weight: np.ndarray, reuse_factor: int) -> PackedWeights:
     slots = n_mult * reuse_factor
     k = np.arange(nnz)
     position = (k % reuse_factor) * n_mult + k // reuse_factor   # lane k // RF, cycle k % RF
+    lane_out = np.zeros(n_mult, np.int64)
+    lane_out[: -(-nnz // reuse_factor)] = outs[::reuse_factor]      # first nonzero of every used lane
     values, in_index, out_index = np.zeros(slots), np.zeros(slots, np.int64), np.zeros(slots, np.int64)
-    values[position], in_index[position], out_index[position] = w[ins, outs], ins, outs
-    return PackedWeights(values, in_index, out_index, nnz, n_mult, reuse_factor)
+    values[position], in_index[position] = w[ins, outs], ins
+    out_index[position] = outs - lane_out[k // reuse_factor]
+    return PackedWeights(values, in_index, out_index, lane_out, nnz, n_mult, reuse_factor)
 
 
-def storage_bits(n_in: int, n_out: int, nnz: int, reuse_factor: int, weight_bits: int) -> Dict[str, int]:
-    """Bits of weight storage: the sparse kernel's triplets versus a dense weight array."""
-    slots = max(1, math.ceil(nnz / reuse_factor)) * reuse_factor
-    ib, ob = index_bits(n_in), index_bits(n_out)
-    return {"sparse_weight_bits": slots * weight_bits, "sparse_index_bits": slots * (ib + ob),
-            "sparse_bits": slots * (weight_bits + ib + ob), "dense_bits": n_in * n_out * weight_bits,
-            "in_index_bits": ib, "out_index_bits": ob}
+def offset_span(packed: PackedWeights) -> int:
+    """Values the output offsets take (the most outputs one lane touches)."""
+    return int(packed.out_index.max()) + 1 if len(packed.out_index) else 1
+
+
+def estimated_span(n_out: int, nnz: int, reuse_factor: int) -> int:
+    """Outputs a lane of RF consecutive nonzeros touches, at a uniform nnz / n_out per output."""
+    per_output = max(1.0, nnz / max(1, n_out))
+    return min(n_out, math.ceil((reuse_factor - 1) / per_output) + 1)
+
+
+def storage_bits(n_in: int, n_out: int, nnz: int, reuse_factor: int, weight_bits: int,
+                 span: int = 0) -> Dict[str, int]:
+    """Bits of weight storage: the sparse kernel's weights, input indices, output offsets and lane
+    constants versus a dense weight array (``span``: offset values, 0 = estimated)."""
+    n_mult = max(1, math.ceil(nnz / reuse_factor))
+    slots = n_mult * reuse_factor
+    ib, ob = index_bits(n_in), index_bits(span or estimated_span(n_out, nnz, reuse_factor))
+    index = slots * (ib + ob) + n_mult * index_bits(n_out)
+    return {"sparse_weight_bits": slots * weight_bits, "sparse_index_bits": index,
+            "sparse_bits": slots * weight_bits + index, "dense_bits": n_in * n_out * weight_bits,
+            "in_index_bits": ib, "out_offset_bits": ob}
 
 
 def break_even_density(n_in: int, n_out: int, weight_bits: int) -> float:
-    """Density below which the compressed storage is smaller than the dense array."""
+    """Density below which the compressed storage is smaller than the dense array (counting a
+    full output index per nonzero: the offsets are never wider)."""
     return weight_bits / (weight_bits + index_bits(n_in) + index_bits(n_out))
 
 
@@ -104,8 +126,9 @@ def unrolled(nnz: int) -> bool:
     return nnz <= UNROLL_LIMIT
 
 
-def sparse_layer_row(n_in: int, n_out: int, nnz: int, reuse_factor: int, weight_bits: int) -> Dict[str, Any]:
+def sparse_layer_row(n_in: int, n_out: int, nnz: int, reuse_factor: int, weight_bits: int,
+                     span: int = 0) -> Dict[str, Any]:
     """Report fields of one layer on the sparse kernel (multipliers and storage)."""
     mult = max(1, math.ceil(nnz / reuse_factor))
     return {"kernel": "sparse", "form": "unrolled" if unrolled(nnz) else "rom", "multipliers": mult, "dense_multipliers": math.ceil(n_in * n_out / reuse_factor),
-            "initiation_interval": reuse_factor, **storage_bits(n_in, n_out, nnz, reuse_factor, weight_bits)}
+            "initiation_interval": reuse_factor, **storage_bits(n_in, n_out, nnz, reuse_factor, weight_bits, span)}

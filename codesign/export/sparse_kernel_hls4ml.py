@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .sparse_kernel import HEADER, index_bits, pack, unrolled
+from .sparse_kernel import HEADER, index_bits, offset_span, pack, unrolled
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "hls_templates"
 PASS_NAME = "codesign_sparse_dense"
@@ -34,12 +34,13 @@ CONFIG_TEMPLATE = """struct config{index} : nnet::dense_sparse_config {{
     typedef {weight_t.name} weight_t;
     typedef {in_index_t.name} in_index_t;
     typedef {out_index_t.name} out_index_t;
+    typedef {lane_out_t.name} lane_out_t;
     template<class x_T, class y_T>
     using product = nnet::product::{product_type}<x_T, y_T>;
 }};\n"""
 
 FUNCTION_TEMPLATE = ("nnet::dense_sparse<{input_t}, {output_t}, {config}>"
-                     "({input}, {output}, {w}, {win}, {wout}, {b});")
+                     "({input}, {output}, {w}, {win}, {wout}, {wlane}, {b});")
 
 
 def _layer_class():
@@ -52,8 +53,9 @@ def _layer_class():
         _expected_attributes = [
             Attribute("n_in"), Attribute("n_out"), Attribute("n_nonzeros"), Attribute("n_mult"),
             WeightAttribute("weight"), WeightAttribute("bias"), WeightAttribute("in_index"),
-            WeightAttribute("out_index"), TypeAttribute("accum"), TypeAttribute("weight"), TypeAttribute("bias"),
-            TypeAttribute("in_index"), TypeAttribute("out_index"),
+            WeightAttribute("out_index"), WeightAttribute("lane_out"), TypeAttribute("accum"),
+            TypeAttribute("weight"), TypeAttribute("bias"), TypeAttribute("in_index"), TypeAttribute("out_index"),
+            TypeAttribute("lane_out"),
         ]
 
         def initialize(self):
@@ -62,15 +64,18 @@ def _layer_class():
             packed = pack(self.get_attr("dense_weight_data"), int(self.get_attr("reuse_factor")))
             self.set_attr("n_nonzeros", packed.n_nonzeros)
             self.set_attr("n_mult", packed.n_mult)
+            self.set_attr("out_span", offset_span(packed))
             self.add_output_variable(list(self.get_attr("out_shape")), precision=self.get_attr("result_precision"))
             self.add_weights_variable(name="weight", var_name="w{index}", type_name="weight{index}_t",
                                       precision=self.get_attr("weight_precision"), data=packed.weights)
             self.add_weights_variable(name="bias", var_name="b{index}", type_name="bias{index}_t",
                                       precision=self.get_attr("bias_precision"), data=self.get_attr("bias_data"))
-            for name, n in (("in_index", self.get_attr("n_in")), ("out_index", self.get_attr("n_out"))):
-                data = getattr(packed, name)
-                self.add_weights_variable(name=name, var_name=f"{name[:-6]}idx{{index}}", type_name=f"{name}{{index}}_t",
-                                          precision=IntegerPrecisionType(index_bits(n), signed=False), data=data)
+            sizes = {"in_index": ("inidx", self.get_attr("n_in")), "out_index": ("outoff", offset_span(packed)),
+                     "lane_out": ("laneout", self.get_attr("n_out"))}
+            for name, (var, n) in sizes.items():
+                self.add_weights_variable(name=name, var_name=f"{var}{{index}}", type_name=f"{name}{{index}}_t",
+                                          precision=IntegerPrecisionType(index_bits(n), signed=False),
+                                          data=getattr(packed, name))
 
     return SparseDense
 
@@ -126,7 +131,8 @@ def _template_classes(layer_cls):
         def format(self, node):
             params = self._default_function_params(node)
             params.update(w=node.get_weights("weight").name, b=node.get_weights("bias").name,
-                          win=node.get_weights("in_index").name, wout=node.get_weights("out_index").name)
+                          win=node.get_weights("in_index").name, wout=node.get_weights("out_index").name,
+                          wlane=node.get_weights("lane_out").name)
             return self.template.format(**params)
 
     return SparseDenseConfigTemplate, SparseDenseFunctionTemplate

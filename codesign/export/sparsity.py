@@ -65,7 +65,7 @@ def _layer_row(layer) -> Dict[str, Any]:
            "weight_bits": bits}
     if layer.class_name == "SparseDense":
         nnz = int(layer.get_attr("n_nonzeros"))
-        sparse = sparse_layer_row(n_in, n_out, nnz, rf, bits)
+        sparse = sparse_layer_row(n_in, n_out, nnz, rf, bits, int(layer.get_attr("out_span")))
         return {**row, "zeros": n_in * n_out - nnz, "saved_by_zeros": sparse["dense_multipliers"] - sparse["multipliers"],
                 **sparse, "storage_bits": sparse["sparse_bits"]}
     return {**row, "weights": int(weights.data_length), "zeros": int(weights.nzeros), "kernel": "dense",

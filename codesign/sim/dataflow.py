@@ -19,9 +19,9 @@ One engine per layer, all weights on chip, no DRAM traffic. Per layer:
 strategy multipliers = ceil(nonzeros / RF) at the RF given (no valid-RF rounding), II = RF. Up to
 4096 nonzeros (or at RF 1) the kernel is unrolled: weights and indices are constants (no memory),
 each shared multiplier gets RF-way operand multiplexers. Larger layers at RF > 1 use the ROM form:
-the nonzeros with their input and output indices (``ceil(log2 n)`` bits each) in a memory RF words
-deep (block RAM by hls4ml's 36-bit column rule), and each multiplier an ``n_in``-way input
-multiplexer and an ``n_out``-way accumulator select in LUTs. The LUT terms are estimates (6-input
+the nonzeros with their input index and output offset in a memory RF words deep (block RAM by
+hls4ml's 36-bit column rule), each multiplier an ``n_in``-way input multiplexer and a ``span``-way
+accumulator select in LUTs (span: outputs a lane touches, ``sparse_kernel.estimated_span``). The LUT terms are estimates (6-input
 LUT: a 4-way multiplexer per bit), not calibrated against synthesis.
 
 Small pipeline-depth constants are calibration parameters in the device YAML, fitted to a published
@@ -145,16 +145,17 @@ def _critical_path(net: Network, cyc: np.ndarray) -> float:
 def _sparse_storage(net: Network, m: Mapping, device: Device, mults: np.ndarray, rf: np.ndarray,
                     sparse: np.ndarray):
     """(bram, lut, onchip weight-read bits) of the sparse kernel's layers (zeros elsewhere)."""
-    from ..export.sparse_kernel import UNROLL_LIMIT
+    from ..export.sparse_kernel import UNROLL_LIMIT, estimated_span
 
     a, w, ab = net.arrays, m.precision.weight_bits, m.precision.act_bits
-    triplet = w + _index_bits(a.n_in) + _index_bits(a.n_out)
+    span = np.array([estimated_span(int(o), int(nz), int(r)) for o, nz, r in zip(a.n_out, a.nonzero, rf)])
+    triplet = w + _index_bits(a.n_in) + _index_bits(span)
     rom = sparse & (rf > 1) & (a.nonzero > UNROLL_LIMIT)
     shared = sparse & (rf > 1) & ~rom
     columns = np.ceil(mults * triplet / 36.0)
     bram = np.where(rom, columns * np.ceil(rf / max(1, device.bram_block_bits // 36)), 0.0)
     acc_bits = w + ab + _index_bits(a.n_in)
-    lut = np.where(rom, mults * (ab * np.ceil(a.n_in / 4.0) + acc_bits * np.ceil(a.n_out / 4.0)), 0.0)
+    lut = np.where(rom, mults * (ab * np.ceil(a.n_in / 4.0) + acc_bits * np.ceil(span / 4.0)), 0.0)
     lut = lut + np.where(shared, mults * (ab + w) * np.ceil(rf / 4.0), 0.0)
     onchip = np.where(rom, mults * rf * triplet, 0.0)
     return bram, lut, onchip

@@ -10,12 +10,14 @@ import pytest
 import torch
 
 from codesign.errors import ConfigError
-from codesign.export.sparse_kernel import break_even_density, check_mode, pack, storage_bits, use_sparse
+from codesign.export.sparse_kernel import (break_even_density, check_mode, estimated_span, offset_span, pack,
+                                           storage_bits, use_sparse)
 
 
 def unpack(packed, n_in, n_out):
+    lanes = np.arange(len(packed.weights)) % packed.n_mult                 # slot-major [RF][n_mult]
     dense = np.zeros((n_in, n_out))
-    np.add.at(dense, (packed.in_index, packed.out_index), packed.weights)
+    np.add.at(dense, (packed.in_index, packed.lane_out[lanes] + packed.out_index), packed.weights)
     return dense
 
 
@@ -30,9 +32,7 @@ def test_pack_keeps_every_nonzero_once_in_its_slot(density, reuse):
     assert len(packed.weights) == packed.n_mult * reuse
     assert np.count_nonzero(packed.weights) == nnz
     np.testing.assert_array_equal(unpack(packed, 23, 11), w)
-    slots = packed.out_index.reshape(reuse, packed.n_mult)       # slot-major [RF][n_mult]
-    lanes = packed.weights.reshape(reuse, packed.n_mult) != 0
-    assert lanes.sum(axis=0).max() <= reuse and slots.shape == (reuse, packed.n_mult)
+    assert packed.out_index.min() >= 0 and offset_span(packed) <= max(1, estimated_span(11, nnz, reuse) + 1)
 
 
 def test_auto_chooses_the_sparse_kernel_below_the_storage_break_even():
@@ -43,8 +43,9 @@ def test_auto_chooses_the_sparse_kernel_below_the_storage_break_even():
     assert use_sparse("auto", 300, 100, 3000, 8, reuse_factor=4)                        # unrolled form
     assert not use_sparse("auto", 784, 300, int(0.5 * 784 * 300), 8)
     assert use_sparse("on", 4, 4, 16, 8) and not use_sparse("off", 4, 4, 0, 8)
-    bits = storage_bits(784, 300, 23520, 4, 8)
-    assert bits["sparse_bits"] == 23520 * (8 + 10 + 9) and bits["dense_bits"] == 784 * 300 * 8
+    bits = storage_bits(784, 300, 23520, 4, 8)           # 78 nonzeros per output: a lane spans <= 2 outputs
+    assert bits["out_offset_bits"] == 1 and bits["dense_bits"] == 784 * 300 * 8
+    assert bits["sparse_bits"] == 23520 * (8 + 10 + 1) + 5880 * 9
     with pytest.raises(ConfigError, match="auto"):
         check_mode("sometimes")
 
@@ -98,6 +99,6 @@ def test_export_report_states_the_kernel_per_layer(tmp_path):
     assert [r["kernel"] for r in rows] == ["sparse", "sparse", "dense"]
     first = rows[0]
     nnz = first["weights"] - first["zeros"]
-    assert first["multipliers"] == nnz and first["sparse_index_bits"] == nnz * (6 + 5)
+    assert first["multipliers"] == nnz and first["sparse_index_bits"] == nnz * (6 + 1) + nnz * 5   # RF 1: offset 0
     assert first["sparse_weight_bits"] == nnz * 10 and first["dense_bits"] == 64 * 30 * 10
     assert "nnet::dense_sparse<" in (tmp_path / "hls" / "firmware" / "myproject.cpp").read_text()
