@@ -37,9 +37,10 @@ def export(
     precision: str = typer.Option("auto", help="auto (per layer from calibration ranges), one type for all "
                                                "(e.g. 'fixed<16,6,RND_CONV,SAT>'), or a YAML file with "
                                                "per-layer overrides."),
-    target_agreement: float = typer.Option(0.999, min=0.0, max=1.0, help="Top-1 agreement the automatic precision must reach on "
-                                                       "calibration data."),
-    csim_samples: Optional[int] = typer.Option(None, min=1, help="Samples to simulate (default: by model size, 10-1000)."),
+    target_agreement: float = typer.Option(0.999, min=0.0, max=1.0, help="Top-1 agreement the automatic precision "
+                                                                         "must reach on calibration data."),
+    csim_samples: Optional[int] = typer.Option(None, min=1, help="Samples to simulate (default: by model size, "
+                                                                 "10-1000)."),
     calibration_samples: Optional[int] = typer.Option(None, min=1, help="Samples for the precision choice "
                                                                  "(default: by model size, 32-1000)."),
     dataset: Optional[str] = typer.Option(None, help="Dataset for calibration and csim samples (default: the "

@@ -4,7 +4,7 @@ returns a validated object or raises a one-line CodesignError -- never any other
 
 Inputs are random YAML-like trees keyed by the real field names (so validation goes deep), structural
 mutations of the shipped files (a leaf or subtree replaced, a key dropped) and byte-level mutations of
-their text. The default run is derandomized and takes a few seconds; CODESIGN_FUZZ_SCALE=N multiplies
+their text. The default run is derandomized: about 2,150 cases in a few seconds; CODESIGN_FUZZ_SCALE=N multiplies
 every example count by N (e.g. 20 for a long run).
 """
 from __future__ import annotations
@@ -139,6 +139,9 @@ def mutate_tree(tree: Any, data: st.DataObject) -> Any:
     return [mutate_tree(x, data) if i == index else x for i, x in enumerate(tree)]
 
 
+YAML_BITS = [b":", b"- ", b"{", b"]", b"\n  ", b"\t", b"&a", b"*a", b"!!python"]
+
+
 def mutate_text(text: str, data: st.DataObject) -> bytes:
     raw = text.encode()
     for _ in range(data.draw(st.integers(1, 4))):
@@ -148,8 +151,7 @@ def mutate_text(text: str, data: st.DataObject) -> bytes:
         if op == "delete":
             raw = raw[:a] + raw[b:]
         elif op == "insert":
-            raw = raw[:a] + data.draw(st.binary(max_size=6) | st.sampled_from([b":", b"- ", b"{", b"]", b"\n  ",
-                                                                                b"\t", b"&a", b"*a", b"!!python"])) + raw[a:]
+            raw = raw[:a] + data.draw(st.binary(max_size=6) | st.sampled_from(YAML_BITS)) + raw[a:]
         elif op == "duplicate":
             raw = raw[:b] + raw[a:b] + raw[b:]
         else:
@@ -158,7 +160,7 @@ def mutate_text(text: str, data: st.DataObject) -> bytes:
 
 
 def _random_documents(kind: str):
-    @fuzz_settings(400)
+    @fuzz_settings(250)
     @given(documents)
     def test(in_memory, tree):
         only_codesign_errors(SHIPPED[kind][0], remember(tree))
@@ -168,7 +170,7 @@ def _random_documents(kind: str):
 def _tree_mutations(kind: str):
     load, files = SHIPPED[kind]
 
-    @fuzz_settings(400)
+    @fuzz_settings(300)
     @given(st.sampled_from(files), st.data())
     def test(in_memory, path, data):
         only_codesign_errors(load, remember(mutate_tree(copy.deepcopy(parsed(path)), data)))
@@ -209,7 +211,7 @@ set_values = st.one_of(st.text(max_size=15), st.sampled_from(["[1, 2", "{a: 1}",
                                                              "[]", "{in_shape: [16]}", "!!binary xx"]))
 
 
-@fuzz_settings(300)
+@fuzz_settings(200)
 @given(st.lists(st.tuples(set_keys, set_values).map("=".join) | st.text(max_size=12), min_size=1, max_size=4))
 def test_recipe_set_overrides(assignments):
     """`codesign train RECIPE --set KEY=VALUE ...` with random keys and values."""
