@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -150,11 +151,14 @@ def fetch_cifar(name: str, data_dir: Path, say: Say) -> str:
                         f"extract it into {data_dir / name}") from err
     if md5(blob) != expected:
         raise DataError(f"{url} has md5 {md5(blob)}, expected {expected}")
-    with tempfile.TemporaryDirectory() as tmp:
+    (data_dir / name).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=data_dir / name, prefix=".partial-") as tmp:
         archive = Path(tmp) / "archive.tar.gz"
         archive.write_bytes(blob)
         with tarfile.open(archive) as tar:
-            tar.extractall(data_dir / name, filter="data")
+            tar.extractall(Path(tmp) / "extracted", filter="data")
+        for entry in (Path(tmp) / "extracted").iterdir():   # renamed into place only once complete
+            os.replace(entry, data_dir / name / entry.name)
     return "standard download"
 
 
