@@ -139,3 +139,23 @@ def test_export_killed_midway_is_refused_then_rebuilt_with_force(cli, bad, tmp_p
     assert sorted(p.relative_to(ref).as_posix() for p in ref.rglob("*") if p.is_file()) == \
         sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert not list(out.rglob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_sweep_killed_at_random_moments_still_ends_with_the_same_results(cli, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({**SWEEP, "grid": {**SWEEP["grid"], "density": [1.0, 0.7, 0.5, 0.3]}}))
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    assert cli("sweep", spec, "--out", ref, "--no-report").code == 0
+    rng = random.Random(1)
+    kills = 0
+    for _ in range(5):
+        proc = start(["sweep", spec, "--out", run, "--no-report", "--resume"])
+        kills += kill_when(proc, lambda: False, timeout=rng.uniform(2.0, 5.0))
+    assert kills >= 3
+    assert cli("sweep", spec, "--out", run, "--no-report", "--resume").code == 0
+    lines = (run / "results.jsonl").read_text().splitlines()
+    assert len(lines) == len({json.loads(line)["point_id"] for line in lines}) == 8
+    drop = {"model_file", "run_dir"}
+    assert ([{k: v for k, v in r.items() if k not in drop} for r in table(ref / "results.csv")] ==
+            [{k: v for k, v in r.items() if k not in drop} for r in table(run / "results.csv")])
