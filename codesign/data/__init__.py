@@ -15,7 +15,7 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, close_matches
 from ..registry import Registry
 
 TensorPair = Tuple[torch.Tensor, torch.Tensor]
@@ -67,6 +67,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, val_fr
     if not 0.0 <= val_fraction < 1.0:
         raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
     subset = options.pop("subset", None)     # a training slice (+ replay): see codesign.data.subset
+    check_options(spec, options)
     train, test = spec.load(Path(data_dir) if data_dir else default_data_dir(), **options)
     in_shape = tuple(train[0].shape[1:])
     num_classes = int(options.get("num_classes", spec.num_classes))
@@ -86,6 +87,18 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, val_fr
     if test_limit:
         test = _take(test, torch.arange(min(test_limit, len(test[1]))))
     return Splits(spec, train, test, val, in_shape, num_classes)
+
+
+def check_options(spec: DatasetSpec, options: dict) -> None:
+    """Unknown ``data.options`` keys are an error (a typo would otherwise be ignored silently)."""
+    import inspect
+
+    params = list(inspect.signature(spec.load).parameters.values())[1:]
+    allowed = sorted(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    for key in options:
+        if key not in allowed:
+            raise DataError(f"dataset '{spec.name}' has no option '{key}'{close_matches(str(key), allowed)}; "
+                            + (f"its options: {', '.join(allowed)}" if allowed else "it takes no data.options"))
 
 
 def _take(pair: TensorPair, index: torch.Tensor) -> TensorPair:

@@ -75,6 +75,10 @@ CASES = {
                                       "--out", "{tmp}/e"], "does not match"),
     "simulate corrupt checkpoint": (["simulate", "--checkpoint", "{bad}/truncated.pt", "--device", "xc7z020"],
                                     "corrupt"),
+    "train unknown data option": (["train", "--model", "jet_mlp", "--dataset", "synthetic", "--set",
+                                   "data.options={in_shap: [16]}", "--out", "{tmp}/r"], "did you mean: in_shape"),
+    "train option of another dataset": (["train", "--model", "lenet5", "--dataset", "mnist_mini", "--set",
+                                         "data.options.num_classes=5", "--out", "{tmp}/r"], "no option"),
     "train --resume-from missing": ([*TRAIN, "--resume-from", "{bad}/nope", "--new-data", "0:10"], "not found"),
     "train resume of another recipe": (None, "different"),   # built in the test below
     # ONNX
