@@ -40,7 +40,6 @@ from ..errors import ConfigError
 MODES = ("auto", "on", "off")
 UNROLL_LIMIT = 4096
 HEADER = "nnet_dense_sparse.h"
-KERNEL = "nnet::dense_sparse"
 
 
 def check_mode(mode: str) -> str:
@@ -130,5 +129,6 @@ def sparse_layer_row(n_in: int, n_out: int, nnz: int, reuse_factor: int, weight_
                      span: int = 0) -> Dict[str, Any]:
     """Report fields of one layer on the sparse kernel (multipliers and storage)."""
     mult = max(1, math.ceil(nnz / reuse_factor))
-    return {"kernel": "sparse", "form": "unrolled" if unrolled(nnz) else "rom", "multipliers": mult, "dense_multipliers": math.ceil(n_in * n_out / reuse_factor),
+    return {"kernel": "sparse", "form": "unrolled" if unrolled(nnz) else "rom", "multipliers": mult,
+            "dense_multipliers": math.ceil(n_in * n_out / reuse_factor),
             "initiation_interval": reuse_factor, **storage_bits(n_in, n_out, nnz, reuse_factor, weight_bits, span)}

@@ -95,7 +95,8 @@ def _pass_class():
             out = node.get_output_variable()
             attrs = {k: node.get_attr(k) for k in ("n_in", "n_out", "trace") if k in node.attributes}
             attrs["reuse_factor"] = model.config.get_reuse_factor(node)   # as asked: any RF suits the kernel
-            attrs.update(dense_weight_data=np.asarray(weight.data, dtype=np.float64).reshape(attrs["n_in"], attrs["n_out"]),
+            matrix = np.asarray(weight.data, dtype=np.float64).reshape(attrs["n_in"], attrs["n_out"])
+            attrs.update(dense_weight_data=matrix,
                          bias_data=np.asarray(bias.data, dtype=np.float64), out_shape=list(out.shape),
                          weight_precision=weight.type.precision, bias_precision=bias.type.precision,
                          result_precision=out.type.precision, accum_t=node.get_attr("accum_t"),

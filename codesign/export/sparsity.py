@@ -66,7 +66,8 @@ def _layer_row(layer) -> Dict[str, Any]:
     if layer.class_name == "SparseDense":
         nnz = int(layer.get_attr("n_nonzeros"))
         sparse = sparse_layer_row(n_in, n_out, nnz, rf, bits, int(layer.get_attr("out_span")))
-        return {**row, "zeros": n_in * n_out - nnz, "saved_by_zeros": sparse["dense_multipliers"] - sparse["multipliers"],
+        saved = sparse["dense_multipliers"] - sparse["multipliers"]
+        return {**row, "zeros": n_in * n_out - nnz, "saved_by_zeros": saved,
                 **sparse, "storage_bits": sparse["sparse_bits"]}
     return {**row, "weights": int(weights.data_length), "zeros": int(weights.nzeros), "kernel": "dense",
             "storage_bits": int(weights.data_length) * bits,

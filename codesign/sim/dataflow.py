@@ -21,8 +21,8 @@ strategy multipliers = ceil(nonzeros / RF) at the RF given (no valid-RF rounding
 each shared multiplier gets RF-way operand multiplexers. Larger layers at RF > 1 use the ROM form:
 the nonzeros with their input index and output offset in a memory RF words deep (block RAM by
 hls4ml's 36-bit column rule), each multiplier an ``n_in``-way input multiplexer and a ``span``-way
-accumulator select in LUTs (span: outputs a lane touches, ``sparse_kernel.estimated_span``). The LUT terms are estimates (6-input
-LUT: a 4-way multiplexer per bit), not calibrated against synthesis.
+accumulator select in LUTs (span: outputs a lane touches, ``sparse_kernel.estimated_span``). The LUT
+terms are estimates (6-input LUT: a 4-way multiplexer per bit), not calibrated against synthesis.
 
 Small pipeline-depth constants are calibration parameters in the device YAML, fitted to a published
 hls4ml synthesis report (devices/_calibration.yaml).
