@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from ..errors import CodesignError
 from ..export.report import FpgaContext, register_fpga_section
 from .device import device_for_part, load_device
 from .estimate import estimate, load_network
@@ -19,6 +20,7 @@ from .report import write_report
 
 FALLBACK_DEVICE = "xcu250"
 MAX_REUSE = 1 << 16
+ONNX_FILES = ("model.onnx", "model_qonnx.onnx")     # what the float and the quantization-aware paths write
 RESOURCES = ("dsp", "bram", "lut", "ff")
 
 
@@ -67,6 +69,18 @@ def fitting_hint(network, device, mapping: Mapping) -> str:
             f"prune or compact the model, lower the precision, or target a larger part")
 
 
+def exported_network(ctx: FpgaContext):
+    """The network from the PyTorch model, or from the exported ONNX file when the model does not trace
+    (brevitas quantizers); returns (network, where it came from)."""
+    try:
+        return load_network(ctx.model), "PyTorch model"
+    except CodesignError:
+        onnx = [Path(ctx.out_dir) / name for name in ONNX_FILES if (Path(ctx.out_dir) / name).exists()]
+        if not onnx:
+            raise
+        return load_network(onnx[0]), onnx[0].name
+
+
 @register_fpga_section("estimate")
 def estimate_section(ctx: FpgaContext) -> Dict[str, Any]:
     part = project_part(ctx.project)
@@ -79,11 +93,11 @@ def estimate_section(ctx: FpgaContext) -> Dict[str, Any]:
     mapping = Mapping(template="dataflow", reuse_factor=settings.reuse_factor, strategy=settings.strategy,
                       io_type=settings.io_type, clock_mhz=1000.0 / settings.clock_period,
                       **({"precision": precision} if precision is not None else {}))
-    network = load_network(ctx.model)
+    network, network_source = exported_network(ctx)
     report = estimate(network, device, mapping)
     paths = write_report(report, Path(ctx.out_dir) / "sim")
-    section: Dict[str, Any] = {"device": device.name, "device_match": how, "template": "dataflow",
-                               "precision": mapping.precision.label}
+    section: Dict[str, Any] = {"device": device.name, "device_match": how, "network": network_source,
+                               "template": "dataflow", "precision": mapping.precision.label}
     section.update(summary_totals(report.totals))
     if not section["fits"]:
         section["hint"] = fitting_hint(network, device, mapping)
