@@ -6,6 +6,7 @@ sparse kernel against the dense Latency kernel (bit for bit).
 
     .venv/bin/python benchmarks/sparse_kernels.py [--densities 0.02 0.1] [--reuse-factor 28]
         [--timeout 1200] [--repeats 1] [--skip-unrolled]
+    .venv/bin/python benchmarks/sparse_kernels.py --sim [--sim-reuse 28 128]   # simulator estimates only
 
 Weights: the packaged trained LeNet-300-100, magnitude-pruned per layer to the density. Build time
 and peak memory: ``/usr/bin/time -v bash build_lib.sh`` (hls4ml's own g++ build script) in a fresh
@@ -140,6 +141,24 @@ def compare_to_resource(variants: dict, density: float) -> dict:
     return {"layers": rows}
 
 
+def simulate(densities, reuse_factors, device: str = "xcu250") -> list:
+    """Simulator (dataflow template) totals of hls4ml's Resource strategy and of the sparse kernel."""
+    from codesign.sim import estimate
+
+    rows = []
+    for density in densities:
+        model = pruned_lenet(density)
+        for rf in reuse_factors:
+            for mode in ("off", "auto", "on"):
+                report = estimate(model, device, reuse_factor=rf, strategy="Resource", precision="fixed<16,6>",
+                                  sparse_kernel=mode)
+                t = report.totals
+                kernels = [r["detail"].get("kernel", "dense") for r in report.layer_rows() if r["op"] == "dense"]
+                rows.append({"density": density, "reuse_factor": rf, "sparse_kernel": mode, "kernels": kernels,
+                             **{k: t[k] for k in ("dsp", "bram", "lut", "ff", "interval_cycles", "latency_cycles")}})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--densities", type=float, nargs="+", default=[0.02, 0.10])
@@ -149,7 +168,15 @@ def main() -> None:
     parser.add_argument("--skip-unrolled", action="store_true")
     parser.add_argument("--csim-samples", type=int, default=200)
     parser.add_argument("--save-as", default="sparse_kernels")
+    parser.add_argument("--sim", action="store_true", help="only the simulator estimates (results/<save-as>_sim)")
+    parser.add_argument("--sim-reuse", type=int, nargs="+", default=[28, 128])
     args = parser.parse_args()
+    if args.sim:
+        rows = simulate(args.densities, args.sim_reuse)
+        for row in rows:
+            print(row, flush=True)
+        print(f"saved {save(args.save_as + '_sim', {'command': ' '.join(sys.argv), 'device': 'xcu250', 'rows': rows})}")
+        return
     x = load_dataset("mnist_mini").test[0][:args.csim_samples]
     with tempfile.TemporaryDirectory(prefix="sparse_kernels_") as tmp:
         results = [run_density(d, args, Path(tmp), x) for d in args.densities]
