@@ -102,3 +102,13 @@ def test_export_report_states_the_kernel_per_layer(tmp_path):
     assert first["multipliers"] == nnz and first["sparse_index_bits"] == nnz * (6 + 1) + nnz * 5   # RF 1: offset 0
     assert first["sparse_weight_bits"] == nnz * 10 and first["dense_bits"] == 64 * 30 * 10
     assert "nnet::dense_sparse<" in (tmp_path / "hls" / "firmware" / "myproject.cpp").read_text()
+
+
+def test_export_cli_option_and_report_lines(cli, tmp_path):
+    r = cli("export", "--model", "lenet300_100", "--width", "0.1", "--target", "hls", "--sparse-kernel", "on",
+            "--reuse-factor", "4", "--csim-samples", "10", "--calibration-samples", "32", "--out", tmp_path / "o")
+    assert r.code == 0, r.err
+    assert "fc1: sparse kernel" in r.out and "II 4" in r.out
+    r = cli("export", "--model", "lenet300_100", "--target", "hls", "--sparse-kernel", "sometimes",
+            "--out", tmp_path / "bad")
+    assert r.code == 2 and "sparse kernel mode" in r.err
