@@ -32,8 +32,9 @@ def export(
     reuse_factor: int = typer.Option(1, help="hls4ml reuse factor (multiplications per multiplier)."),
     strategy: str = typer.Option("Latency", help="Latency (pruned zeros save multipliers) or Resource."),
     sparse_kernel: str = typer.Option("auto", help="Dense layers on the sparse kernel (only nonzero weights stored "
-                                                   "and multiplied, in every strategy): auto (where the density is "
-                                                   "below the storage break-even, about 0.3), on or off."),
+                                                   "and multiplied, in every strategy): auto (density below the "
+                                                   "storage break-even, about 0.3, and for layers over 4096 "
+                                                   "nonzeros a reuse factor >= nonzeros per output), on or off."),
     precision: str = typer.Option("auto", help="auto (per layer from calibration ranges), one type for all "
                                                "(e.g. 'fixed<16,6,RND_CONV,SAT>'), or a YAML file with "
                                                "per-layer overrides."),
