@@ -103,6 +103,10 @@ def _pass_class():
                          strategy="sparse", sparse_kernel=True, dense_strategy=node.get_attr("strategy"))
             new = model.make_node(LAYER_NAME, node.name, attrs, list(node.inputs), list(node.outputs))
             model.replace_node(node, new)
+            if not unrolled(int(new.get_attr("n_nonzeros"))) and int(attrs["reuse_factor"]) > 1:
+                # a top-level PIPELINE would unroll the ROM form's reuse loop: run the layers as DATAFLOW
+                # (hls4ml's set_pipeline_style keeps a style that is already set)
+                model.config.pipeline_style = "dataflow"
             return True
 
     return SwapDenseForSparse

@@ -208,7 +208,9 @@ def dataflow_costs(net: Network, device: Device, m: Mapping) -> Costs:
     macs_exec = np.where(zeros_free & (a.weights > 0), a.macs * a.nonzero / np.maximum(a.weights, 1), a.macs)
     window = np.where(a.mask("maxpool", "avgpool", "globalpool"), a.kh * a.kw, 1)
     other = np.where(a.mask("conv", "dense"), 0, a.out_elems * window).astype(float)
-    pipeline_style = (not stream) and m.strategy == "Latency" and not a.mask("conv").any()
+    from ..export.sparse_kernel import UNROLL_LIMIT
+    rom = sparse & (rf > 1) & (a.nonzero > UNROLL_LIMIT)      # the export runs these as DATAFLOW
+    pipeline_style = (not stream) and m.strategy == "Latency" and not a.mask("conv").any() and not rom.any()
     if stream:
         latency, net_interval = _stream_latency(net, cyc, depth), float(interval.max())
     else:

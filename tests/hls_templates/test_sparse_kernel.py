@@ -109,6 +109,8 @@ def test_export_cli_option_and_report_lines(cli, tmp_path):
             "--reuse-factor", "4", "--csim-samples", "10", "--calibration-samples", "32", "--out", tmp_path / "o")
     assert r.code == 0, r.err
     assert "fc1: sparse kernel" in r.out and "II 4" in r.out
+    top = (tmp_path / "o" / "hls" / "firmware" / "myproject.cpp").read_text()
+    assert "#pragma HLS DATAFLOW" in top          # fc1's ROM form (23,520 nonzeros at RF 4) is not unrolled
     r = cli("export", "--model", "lenet300_100", "--target", "hls", "--sparse-kernel", "sometimes",
             "--out", tmp_path / "bad")
     assert r.code == 2 and "sparse kernel mode" in r.err
