@@ -2,7 +2,7 @@
 
 After the C simulation, the exported model is estimated with the ``dataflow`` template (what hls4ml
 generates) on the device whose part the project targets, with the project's reuse factor, strategy,
-I/O type, clock and the widest weight/result types of its precision plan. The full report
+I/O type, clock, sparse-kernel choice and the widest weight/result types of its precision plan. The full report
 (report.json, report.md, roofline.png) is written to ``DIR/sim/``; the section holds the totals.
 """
 from __future__ import annotations
@@ -92,6 +92,7 @@ def estimate_section(ctx: FpgaContext) -> Dict[str, Any]:
     precision = plan_precision(ctx.project.precision)
     mapping = Mapping(template="dataflow", reuse_factor=settings.reuse_factor, strategy=settings.strategy,
                       io_type=settings.io_type, clock_mhz=1000.0 / settings.clock_period,
+                      sparse_kernel=settings.sparse_kernel,
                       **({"precision": precision} if precision is not None else {}))
     network, network_source = exported_network(ctx)
     report = estimate(network, device, mapping)

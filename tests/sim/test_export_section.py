@@ -74,3 +74,19 @@ def test_hint_names_the_smallest_power_of_two_reuse_factor_that_fits():
     reuse = int(re.search(r"--reuse-factor (\d+)", hint).group(1))
     fits = lambda rf: estimate(network, device, strategy="Resource", reuse_factor=rf, precision="8/14").totals["fits"]  # noqa: E731
     assert fits(reuse) and (reuse == 2 or not fits(reuse // 2))
+
+
+def test_sparse_kernel_setting_reaches_the_estimate(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("lenet300_100", width=0.1).eval()
+    with torch.no_grad():
+        for layer in (model.fc1, model.fc2):
+            layer.weight.mul_(torch.rand_like(layer.weight) < 0.05)
+    settings = HlsSettings(strategy="Resource", reuse_factor=4, sparse_kernel="on")
+    hls = build_hls(model, tmp_path / "hls", settings=settings, precision="fixed<16,6,RND_CONV,SAT>")
+    section = estimate_section(FpgaContext(model, tmp_path, hls, None, {}))
+    options = dict(strategy="Resource", reuse_factor=4, precision="16/16", io_type=hls.settings.io_type)
+    sparse = estimate(model, load_device("xcu250"), sparse_kernel="on", **options).totals
+    stock = estimate(model, load_device("xcu250"), sparse_kernel="off", **options).totals
+    assert (section["dsp"], section["lut"]) == (round(sparse["dsp"]), round(sparse["lut"]))
+    assert 0 < sparse["dsp"] < stock["dsp"]
