@@ -17,7 +17,7 @@ from .models import torch_threads
 
 _NETWORKS: Dict[Tuple[str, float], Any] = {}
 DROPPED = ("model", "device", "template", "reuse_factor", "precision", "strategy", "io_type", "clock_mhz",
-           "zero_skip", "unroll", "dram_layout")
+           "zero_skip", "unroll", "dram_layout", "sparse_kernel")
 
 
 def network_of(model_file: str):
@@ -42,7 +42,8 @@ def simulate_points(model_file: str, items: Sequence[Tuple[str, Dict[str, Any]]]
     with torch_threads(1):
         net = network_of(model_file)
     points = [DesignPoint(model="m", device=h["device"], template=h["template"], reuse_factor=int(h["reuse_factor"]),
-                          precision=h["precision"], strategy=h["strategy"], io_type=h["io_type"]) for _, h in items]
+                          precision=h["precision"], strategy=h["strategy"], io_type=h["io_type"],
+                          sparse_kernel=h.get("sparse_kernel", "off")) for _, h in items]
     rows = evaluate_batch(points, {"m": net}, errors="record")
     return [{"point_id": pid, **sim_fields(row)} for (pid, _), row in zip(items, rows)]
 

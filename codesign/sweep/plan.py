@@ -20,7 +20,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 from .spec import ONE_SHOT, MethodChoice, Range, SweepSpec
 
 TRAINING_AXES = ("model", "width", "method", "density")
-HARDWARE_AXES = ("device", "template", "reuse_factor", "precision", "strategy", "io_type")
+HARDWARE_AXES = ("device", "template", "reuse_factor", "precision", "strategy", "io_type", "sparse_kernel")
 AXES = TRAINING_AXES + HARDWARE_AXES
 
 
@@ -127,7 +127,8 @@ def axis_values(spec: SweepSpec, recipe_model: Tuple[str, float]) -> Dict[str, A
     return {"model": g.model or [recipe_model[0]], "width": g.width or [recipe_model[1]],
             "method": g.methods(), "density": g.density if g.density is not None else [None],
             "device": g.device, "template": g.template, "reuse_factor": g.reuse_factor,
-            "precision": g.precision, "strategy": g.strategy, "io_type": g.io_type}
+            "precision": g.precision, "strategy": g.strategy, "io_type": g.io_type,
+            "sparse_kernel": g.sparse_kernel}
 
 
 def grid_combinations(values: Dict[str, Any]) -> Iterator[Dict[str, Any]]:

@@ -25,7 +25,7 @@ PARQUET = "results.parquet"
 #: column order of the results table (any other field follows, in order of appearance)
 COLUMNS = (
     "point_id", "model", "width", "method", "density", "device", "template", "reuse_factor", "precision",
-    "strategy", "io_type",
+    "strategy", "io_type", "sparse_kernel",
     "accuracy", "val_accuracy", "csim_accuracy", "csim_agreement", "csim_max_abs_error",
     "params", "nonzeros", "params_original", "density_reached", "flops_dense", "flops_sparse",
     "latency_s", "latency_cycles", "interval_s", "interval_cycles", "throughput_per_s",
@@ -36,7 +36,7 @@ COLUMNS = (
 )
 
 TEXT_COLUMNS = {"point_id", "model_key", "model", "method", "device", "template", "precision", "strategy",
-                "io_type", "over", "slowest_layer", "error", "csim_precision", "csim_dataset", "weights_source"}
+                "io_type", "sparse_kernel", "over", "slowest_layer", "error", "csim_precision", "csim_dataset", "weights_source"}
 
 
 class Journal:

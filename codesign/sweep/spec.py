@@ -18,7 +18,7 @@ A spec names the axes of a design-space sweep and how each trained point is made
     search: {kind: grid}                 # or {kind: random, samples: 50, seed: 0}
 
 Training axes (model, width, method, density) decide which models are trained; hardware axes
-(device, template, reuse_factor, precision, strategy, io_type) are only simulated, so they never
+(device, template, reuse_factor, precision, strategy, io_type, sparse_kernel) are only simulated, so they never
 retrain anything. Unknown keys, wrong types and unknown names are one-line :class:`ConfigError`\\ s.
 """
 from __future__ import annotations
@@ -34,6 +34,7 @@ from ..errors import CodesignError, ConfigError
 TEMPLATES = Literal["dataflow", "tiled"]
 STRATEGIES = Literal["Latency", "Resource"]
 IO_TYPES = Literal["auto", "io_parallel", "io_stream"]
+SPARSE_KERNELS = Literal["off", "on", "auto"]
 
 
 class Range(Strict):
@@ -72,6 +73,7 @@ class Grid(Strict):
     precision: List[str] = Field(default_factory=lambda: ["ap_fixed<16,6>"])
     strategy: List[STRATEGIES] = Field(default_factory=lambda: ["Latency"])
     io_type: List[IO_TYPES] = Field(default_factory=lambda: ["auto"])
+    sparse_kernel: List[SPARSE_KERNELS] = Field(default_factory=lambda: ["off"])   # codesign's sparse Dense kernel
 
     def methods(self) -> List[MethodChoice]:
         return [MethodChoice(name=m) if isinstance(m, str) else m for m in self.method]
@@ -201,7 +203,7 @@ def _check_names(spec: SweepSpec, src: str) -> None:
                 check(value)
             except CodesignError as err:
                 raise ConfigError(f"{src}: grid.{axis}: {err}") from None
-    for axis in ("model", "device", "precision", "template", "strategy", "io_type", "method"):
+    for axis in ("model", "device", "precision", "template", "strategy", "io_type", "sparse_kernel", "method"):
         if not getattr(spec.grid, axis) and not (axis == "model" and spec.recipe):
             raise ConfigError(f"{src}: grid.{axis} is empty; give at least one value"
                               + (" (or a recipe whose model is used)" if axis == "model" else ""))

@@ -38,6 +38,16 @@ def test_sim_only_sweep_writes_every_metric_and_never_recomputes(sim_spec, tmp_p
     assert [r["point_id"] for r in again.rows] == [r["point_id"] for r in rows]
 
 
+def test_sparse_kernel_axis_shows_the_saving_of_unstructured_zeros(sim_spec, tmp_path):
+    sim_spec["grid"].update({"method": [{"name": "magnitude", "params": {"structure": "unstructured"}}],
+                             "density": [0.1], "reuse_factor": [4], "precision": ["ap_fixed<16,6>"],
+                             "strategy": ["Resource"], "sparse_kernel": ["off", "on"]})
+    result = run_sweep(sim_spec, tmp_path / "run", report=False)
+    rows = {r["sparse_kernel"]: r for r in read_table(result.paths["csv"])}
+    assert set(rows) == {"off", "on"} and rows["on"]["model_key"] == rows["off"]["model_key"]
+    assert rows["on"]["dsp"] < rows["off"]["dsp"] / 2                      # Resource keeps a slot per zero
+
+
 def test_existing_sweep_needs_resume_or_force(sim_spec, tmp_path):
     run_sweep(sim_spec, tmp_path / "run", report=False)
     with pytest.raises(CodesignError, match="already holds a sweep; pass --resume"):
