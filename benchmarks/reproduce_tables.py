@@ -43,7 +43,7 @@ def stat(values: Sequence[float], fmt: str, scale: float = 1.0) -> str:
     vals = [v * scale for v in values if v is not None]
     if not vals:
         return "–"
-    if len(vals) == 1:
+    if len(vals) == 1 or max(vals) == min(vals):     # deterministic across seeds: no spread to show
         return format(vals[0], fmt)
     return f"{format(statistics.mean(vals), fmt)} ± {format(statistics.stdev(vals), fmt)}"
 
@@ -82,7 +82,7 @@ def paper_cell(model: str, method: str) -> str:
 def target_cell(model: str, metrics: List[Dict[str, Any]]) -> str:
     want_x, want_err = TARGETS[model]
     x = statistics.mean(m["compression"] for m in metrics)
-    err = statistics.mean(m["error"] for m in metrics)
+    err = round(statistics.mean(m["error"] for m in metrics), 6)     # 0.9000000000000008 is 0.90%
     ok_x, ok_err = x >= want_x, err <= want_err
     text = (f"{x:.1f}×/{want_x:g}× {'✓' if ok_x else '✗'}, {err:.2f}%/{want_err:g}% "
             f"{'✓' if ok_err else f'✗ (+{err - want_err:.2f} pp)'}")

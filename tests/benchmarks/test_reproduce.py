@@ -29,7 +29,7 @@ def test_multi_seed_row_shows_mean_and_std_and_missing_rows_say_not_run():
     records = {"t_dense_s0": fake_train(0.98, 266_610), "t_dense_s1": fake_train(0.982, 266_610)}
     lines = tables.mnist_table([DENSE, NEST], records)
     dense, nest = lines[2], lines[3]
-    assert "| 2 | 1.90 ± 0.14 |" in dense           # errors 2.0 and 1.8 %: mean 1.9, std 0.141
+    assert "| 2 | 1.90 ± 0.14 | 266,610 |" in dense   # errors 2.0 and 1.8 %: mean 1.9, std 0.141; equal params
     assert "1.64%" in dense                          # Han et al.'s reference error in the paper column
     assert "not run" in nest and "70.2×" in nest     # NeST's reported compression still shown
 
@@ -40,6 +40,8 @@ def test_target_cell_and_failed_row():
     row = tables.mnist_table([NEST], records)[2]
     assert "71.3×/70× ✓" in row and "2.10%/1.6% ✗ (+0.50 pp)" in row and row.count("missed") == 1
     assert "97.80% (n=1000, agree 99.9%)" in row
+    at_target = tables.mnist_table([NEST], {"t_nest_s0": fake_train(0.984, 3_000)})[2]
+    assert "1.60%/1.6% ✓" in at_target                  # 1 - 0.984 is 0.016000000000000014
     failed = tables.mnist_table([NEST], {"t_nest_s0": {"error": "RuntimeError: boom"}})[2]
     assert "failed: RuntimeError: boom" in failed
 
