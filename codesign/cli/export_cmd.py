@@ -8,8 +8,9 @@ import typer
 from rich.table import Table
 
 from . import app
-from .console import console, err_console
+from .console import console
 from .options import show_summary
+from .progress import BarProgress
 
 MAX_LAYER_ROWS = 40
 
@@ -74,22 +75,11 @@ def export(
     render(report, req.out)
 
 
-class ExportProgress:
+class ExportProgress(BarProgress):
     """Stage lines and a csim progress bar on stderr."""
 
     def __init__(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=err_console, transient=True)
-        self.task = None
-
-    def __enter__(self):
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self.progress.__exit__(*exc)
+        super().__init__(info=False, transient=True)
 
     def event(self, kind: str, payload: Dict[str, Any]) -> None:
         if kind == "stage":

@@ -8,16 +8,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .console import err_console
 
 
-class TrainProgress:
-    """Context manager; pass ``self.event`` as the ``events`` callback of ``fit``."""
+class BarProgress:
+    """A rich progress bar on stderr as a context manager: description, bar, n/total, elapsed, and
+    (``info``) a free text field and the remaining time; ``transient`` bars vanish when done."""
 
-    def __init__(self, title: str = "train"):
+    def __init__(self, title: str = "", info: bool = True, transient: bool = False):
         self.title = title
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                 console=err_console, transient=False)
+        columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
+        columns += [TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn()] if info \
+            else [TimeElapsedColumn()]
+        self.progress = Progress(*columns, console=err_console, transient=transient)
         self.task = None
-        self.steps_per_epoch = 1
 
     def __enter__(self):
         self.progress.__enter__()
@@ -25,6 +26,14 @@ class TrainProgress:
 
     def __exit__(self, *exc):
         return self.progress.__exit__(*exc)
+
+
+class TrainProgress(BarProgress):
+    """Context manager; pass ``self.event`` as the ``events`` callback of ``fit``."""
+
+    def __init__(self, title: str = "train"):
+        super().__init__(title)
+        self.steps_per_epoch = 1
 
     def event(self, kind: str, payload: Dict[str, Any]) -> None:
         if kind == "start":

@@ -6,30 +6,16 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..errors import CodesignError
 from . import app
 from .console import console, err_console
+from .progress import BarProgress
 
 
-class SweepProgress:
+class SweepProgress(BarProgress):
     """Context manager; pass ``self.event`` as the ``events`` callback of ``run_sweep``."""
-
-    def __init__(self, title: str):
-        self.title = title
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                 console=err_console, transient=False)
-        self.task = None
-
-    def __enter__(self):
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self.progress.__exit__(*exc)
 
     def say(self, text: str) -> None:
         self.progress.console.print(text, markup=False, highlight=False)
