@@ -182,19 +182,17 @@ def cnn_table(exps: Sequence[Experiment], records: Dict[str, dict]) -> List[str]
     header = ["model", "method", "test acc", "params (structural)", "FLOPs/sample", "params saved", "FLOPs saved",
               "acc vs dense", "training FLOPs", "train wall s (vs dense)", "target (≥75% params, ≥50% FLOPs, "
               "≤0.3 pp, wall < pruning-only)"]
-    rows, dense, pruning = [], {}, {}
+    done = {e.name: cnn_metrics(finished(records_of(e, records))[0]) for e in exps
+            if finished(records_of(e, records))}
+    dense = {e.model: done[e.name] for e in exps if e.method == "dense" and e.name in done}
+    pruning = {e.model: done[e.name] for e in exps if e.method.startswith("magnitude") and e.name in done}
+    rows = []
     for exp in exps:
-        recs = records_of(exp, records)
-        miss = missing_cell(exp, recs)
-        if miss:
-            rows.append([MODEL_NAMES[exp.model], exp.method, miss] + ["–"] * 8)
+        if exp.name not in done:
+            rows.append([MODEL_NAMES[exp.model], exp.method, missing_cell(exp, records_of(exp, records))]
+                        + ["–"] * 8)
             continue
-        m = cnn_metrics(finished(recs)[0])
-        if exp.method == "dense":
-            dense[exp.model] = m
-        if exp.method.startswith("magnitude"):
-            pruning[exp.model] = m
-        rows.append(_cnn_row(exp, m, dense.get(exp.model), pruning.get(exp.model)))
+        rows.append(_cnn_row(exp, done[exp.name], dense.get(exp.model), pruning.get(exp.model)))
     return md_table(header, rows)
 
 
@@ -211,8 +209,8 @@ def _cnn_target(m: dict, d: Optional[dict], pruning: Optional[dict]) -> str:
     if d is None:
         return "no dense row"
     p, f, loss = 1 - m["params"] / d["params"], 1 - m["flops"] / d["flops"], d["acc"] - m["acc"]
-    checks = [f"params {100 * p:.0f}% {'✓' if p >= CNN_TARGET['params'] else '✗'}",
-              f"FLOPs {100 * f:.0f}% {'✓' if f >= CNN_TARGET['flops'] else '✗'}",
+    checks = [f"params −{100 * p:.1f}% {'✓' if p >= CNN_TARGET['params'] else '✗'}",
+              f"FLOPs −{100 * f:.1f}% {'✓' if f >= CNN_TARGET['flops'] else '✗'}",
               f"loss {loss:.2f} pp {'✓' if loss <= CNN_TARGET['acc_loss_pp'] else '✗'}"]
     if pruning is not None:
         checks.append(f"wall {m['wall']:.0f} vs {pruning['wall']:.0f} s {'✓' if m['wall'] < pruning['wall'] else '✗'}")

@@ -87,3 +87,17 @@ def test_plan_recipes_resolve(quick):
     assert len(keys) == len(set(keys.values()))            # every run has its own key
     if quick:
         assert all(not k.endswith(("_s1", "_s2")) for k in keys)
+
+
+def test_cnn_table_compares_cgap_with_dense_and_pruning_only():
+    def rec(acc, params, flops, wall):
+        return {"summary": {"test_acc": acc, "params": params, "flops_dense": flops, "wall_seconds": wall,
+                            "train_flops_dense": 1e12}}
+    exps = [plan.Experiment(f"c_{m}", "cnn", "resnet20", m, "resnet20_fashion_mnist", csim=False)
+            for m in ("dense", "cgap", "magnitude (structured)")]
+    records = {"c_dense_s0": rec(0.9, 1000, 100.0, 100.0), "c_cgap_s0": rec(0.898, 200, 40.0, 50.0),
+               "c_magnitude (structured)_s0": rec(0.89, 250, 50.0, 80.0)}
+    cgap_row = tables.cnn_table(exps, records)[3]
+    assert "| 80.0% | 60.0% | -0.20 pp |" in cgap_row
+    assert "params −80.0% ✓, FLOPs −60.0% ✓, loss 0.20 pp ✓, wall 50 vs 80 s ✓" in cgap_row
+    assert "not run" in tables.cnn_table(exps, {"c_cgap_s0": records["c_cgap_s0"]})[2]
