@@ -66,6 +66,7 @@ def train_metrics(rec: dict) -> Dict[str, Any]:
             "compression": ref["params"] / max(s["nonzeros"], 1), "flops": s["flops_sparse"],
             "flops_left": s["flops_sparse"] / ref["flops_dense"], "train_flops": s["train_flops_sparse"],
             "wall": s["wall_seconds"], "csim_acc": csim.get("accuracy_csim"), "csim_n": csim.get("samples"),
+            "torch_acc": csim.get("accuracy_pytorch"),
             "csim_agree": csim.get("top1_agreement")}
 
 
@@ -97,7 +98,8 @@ def mnist_row(exp: Experiment, recs: Sequence[dict]) -> List[str]:
     ms = [train_metrics(r) for r in finished(recs)]
     first = ms[0]
     csim = "–" if first["csim_acc"] is None else \
-        f"{100 * first['csim_acc']:.2f}% (n={first['csim_n']}, agree {100 * first['csim_agree']:.1f}%)"
+        f"{100 * first['csim_acc']:.2f}% (PyTorch {100 * first['torch_acc']:.2f}%, n={first['csim_n']}, " \
+        f"agree {100 * first['csim_agree']:.1f}%)"
     return head + [
         str(len(ms)), stat([m["error"] for m in ms], ".2f"), stat([m["nonzeros"] for m in ms], ",.0f"),
         stat([m["compression"] for m in ms], ".1f"), stat([m["flops"] for m in ms], ".3g"),

@@ -36,10 +36,10 @@ def test_multi_seed_row_shows_mean_and_std_and_missing_rows_say_not_run():
 
 def test_target_cell_and_failed_row():
     records = {"t_nest_s0": fake_train(0.979, 3_741, csim={"accuracy_csim": 0.978, "samples": 1000,
-                                                            "top1_agreement": 0.999})}
+                                                            "top1_agreement": 0.999, "accuracy_pytorch": 0.979})}
     row = tables.mnist_table([NEST], records)[2]
     assert "71.3×/70× ✓" in row and "2.10%/1.6% ✗ (+0.50 pp)" in row and row.count("missed") == 1
-    assert "97.80% (n=1000, agree 99.9%)" in row
+    assert "97.80% (PyTorch 97.90%, n=1000, agree 99.9%)" in row
     at_target = tables.mnist_table([NEST], {"t_nest_s0": fake_train(0.984, 3_000)})[2]
     assert "1.60%/1.6% ✓" in at_target                  # 1 - 0.984 is 0.016000000000000014
     failed = tables.mnist_table([NEST], {"t_nest_s0": {"error": "RuntimeError: boom"}})[2]
