@@ -159,8 +159,9 @@ def _preamble(records: Dict[str, dict], opts: Options, rel: str) -> str:
             f"at the model's size at each step (growth passes included). hls4ml csim: the exported fixed-point "
             f"model (automatic precision) in C simulation on the first {opts.csim_samples} test images, seed 0 "
             f"only (PyTorch = the float model on the same images; *agree* = top-1 agreement with it). Paper "
-            f"columns: `{plan.NOT_RETRIEVED}` = not in the papers' retrieved text (only abstracts were retrievable for NeST, CGaP, NPN, NNrelief; "
-            f"shared/papers/METHODS.md); mean ± std over seeds where seeds > 1.")
+            f"columns: `{plan.NOT_RETRIEVED}` = not in the papers' retrieved text (only abstracts were "
+            f"retrievable for NeST, CGaP, NPN, NNrelief; shared/papers/METHODS.md); mean ± std over seeds where "
+            f"seeds > 1.")
 
 
 def main(argv=None) -> None:

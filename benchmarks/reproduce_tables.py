@@ -215,7 +215,8 @@ def _cnn_target(m: dict, d: Optional[dict], pruning: Optional[dict]) -> str:
               f"FLOPs −{100 * f:.1f}% {'✓' if f >= CNN_TARGET['flops'] else '✗'}",
               f"loss {loss:.2f} pp {'✓' if loss <= CNN_TARGET['acc_loss_pp'] else '✗'}"]
     if pruning is not None:
-        checks.append(f"wall {m['wall']:.0f} vs {pruning['wall']:.0f} s {'✓' if m['wall'] < pruning['wall'] else '✗'}")
+        faster = "✓" if m["wall"] < pruning["wall"] else "✗"
+        checks.append(f"wall {m['wall']:.0f} vs {pruning['wall']:.0f} s {faster}")
     return ", ".join(checks)
 
 
@@ -230,11 +231,12 @@ def resnet110_table(exp: Experiment, records: Dict[str, dict]) -> List[str]:
         return md_table(header, [[miss] + ["–"] * 7])
     sim = finished(recs)[0]["sim"]
     pub = sim["published"]
-    rows = [["**paper (CGaP, JETCAS 2019)**", "not reported", "Ma et al. accelerator", f"−{100 * pub['params']:.1f}%",
-             f"−{100 * pub['flops']:.1f}%", f"−{100 * pub['latency']:.1f}%", f"−{100 * pub['dram_energy']:.1f}%", "–"]]
+    cut = lambda r, k: f"−{100 * r[k]:.1f}%"  # noqa: E731
+    rows = [["**paper (CGaP, JETCAS 2019)**", "not reported", "Ma et al. accelerator", cut(pub, "params"),
+             cut(pub, "flops"), cut(pub, "latency"), cut(pub, "dram_energy"), "–"]]
     for r in sim["rows"]:
-        rows.append([r["structure"], r["dram_layout"], r["hardware"], f"−{100 * r['params']:.1f}%",
-                     f"−{100 * r['flops']:.1f}%", f"−{100 * r['latency']:.1f}%", f"−{100 * r['dram_energy']:.1f}%",
+        rows.append([r["structure"], r["dram_layout"], r["hardware"], cut(r, "params"), cut(r, "flops"),
+                     cut(r, "latency"), cut(r, "dram_energy"),
                      f"{_pp(r['latency'] - pub['latency'])} / {_pp(r['dram_energy'] - pub['dram_energy'])} pp"])
     return md_table(header, rows)
 
