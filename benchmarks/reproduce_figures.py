@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -25,7 +26,7 @@ def _save(fig, path: Path) -> Path:
 
 def mnist_figure(exps: Sequence[Experiment], records: Dict[str, dict], path: Path) -> Path:
     models = list(dict.fromkeys(e.model for e in exps))
-    fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 6), squeeze=False)
     for ax, model in zip(axes[0], models):
         for i, exp in enumerate(e for e in exps if e.model == model):
             ms = [train_metrics(r) for r in finished(records_of(exp, records))]
@@ -47,10 +48,12 @@ def mnist_figure(exps: Sequence[Experiment], records: Dict[str, dict], path: Pat
         ax.axhline(want_err, color="grey", ls="--", lw=0.8, label=f"target ≥{want_x:g}× at ≤{want_err:g}%")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.ScalarFormatter())
         ax.set(title=f"{MODEL_NAMES[model]} on MNIST", xlabel="compression × (dense params / nonzeros)",
                ylabel="test error %")
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, ncol=2)
+            ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     return _save(fig, path)
 
 
