@@ -2,8 +2,9 @@
 
 After the C simulation, the exported model is estimated with the ``dataflow`` template (what hls4ml
 generates) on the device whose part the project targets, with the project's reuse factor, strategy,
-I/O type, clock, sparse-kernel choice and the widest weight/result types of its precision plan. The full report
-(report.json, report.md, roofline.png) is written to ``DIR/sim/``; the section holds the totals.
+I/O type, clock, sparse-kernel choice and the widest weight/result types of its precision plan. The
+full report (report.json, report.md, roofline.png) is written to ``DIR/sim/``; the section holds the
+totals and, when the design does not fit, a hint with a reuse factor at which it would.
 """
 from __future__ import annotations
 

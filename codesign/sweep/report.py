@@ -20,8 +20,8 @@ from .plan import AXES
 from .results import CSV, read_table, number
 
 TABLE_COLUMNS = ("model", "width", "method", "density", "density_reached", "device", "template", "reuse_factor",
-                 "precision", "strategy", "io_type", "sparse_kernel", "accuracy", "csim_accuracy", "params", "nonzeros", "latency_s",
-                 "interval_s", "energy_j", "dsp", "bram", "lut", "ff", "util_max", "fits", "error")
+                 "precision", "strategy", "io_type", "sparse_kernel", "accuracy", "csim_accuracy", "params",
+                 "nonzeros", "latency_s", "interval_s", "energy_j", "dsp", "bram", "lut", "ff", "util_max", "fits", "error")
 TABLE_ROWS_MAX = 1000
 LABELS = {"accuracy": "test accuracy", "latency_s": "latency (s)", "energy_j": "energy per inference (J)",
           "util_max": "largest resource utilisation (DSP/BRAM/LUT/FF, fraction of the device)",
@@ -99,7 +99,8 @@ def _figures(rows: List[Dict[str, Any]], out: Path) -> List[Figure]:
 
 
 SERIES_MAX = 12
-FIX_FIRST = ("sparse_kernel", "io_type", "strategy", "precision", "reuse_factor", "template", "device", "width", "method", "model")
+FIX_FIRST = ("sparse_kernel", "io_type", "strategy", "precision", "reuse_factor", "template", "device", "width",
+             "method", "model")
 
 
 def _series_axes(rows, y: str) -> Tuple[List[str], Dict[str, Any]]:

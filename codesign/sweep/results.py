@@ -36,7 +36,8 @@ COLUMNS = (
 )
 
 TEXT_COLUMNS = {"point_id", "model_key", "model", "method", "device", "template", "precision", "strategy",
-                "io_type", "sparse_kernel", "over", "slowest_layer", "error", "csim_precision", "csim_dataset", "weights_source"}
+                "io_type", "sparse_kernel", "over", "slowest_layer", "error", "csim_precision", "csim_dataset",
+                "weights_source"}
 
 
 class Journal:

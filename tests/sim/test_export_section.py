@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
 
 from codesign.export.hls import HlsSettings, build_hls
 from codesign.export.report import FpgaContext, assemble_fpga_report
-from codesign.sim import estimate, load_device
+from codesign.sim import Mapping, estimate, load_device, load_network
 from codesign.sim.device import device_for_part
-from codesign.sim.export_section import estimate_section, plan_precision
+from codesign.sim.export_section import estimate_section, fitting_hint, plan_precision
 from codesign.zoo import create_model
 
 
@@ -65,14 +66,13 @@ def test_plan_precision_takes_the_widest_types(project):
 
 
 def test_hint_names_the_smallest_power_of_two_reuse_factor_that_fits():
-    import re
-    from codesign.sim import load_network
-    from codesign.sim.export_section import fitting_hint
-    from codesign.sim.mapping import Mapping
     network, device = load_network("lenet300_100"), load_device("xc7z020")
     hint = fitting_hint(network, device, Mapping(precision="8/14"))
     reuse = int(re.search(r"--reuse-factor (\d+)", hint).group(1))
-    fits = lambda rf: estimate(network, device, strategy="Resource", reuse_factor=rf, precision="8/14").totals["fits"]  # noqa: E731
+
+    def fits(rf):
+        return estimate(network, device, strategy="Resource", reuse_factor=rf, precision="8/14").totals["fits"]
+
     assert fits(reuse) and (reuse == 2 or not fits(reuse // 2))
 
 
