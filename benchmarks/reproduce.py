@@ -28,7 +28,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -44,6 +44,18 @@ SECTION = "## Reproducing the papers: the results tables (issue 7)"
 
 def key_of(content: dict) -> str:
     return hashlib.sha1(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def repo_relative(value: Any) -> Any:
+    """``value`` with this checkout's absolute paths made relative to the repository root, so that
+    cached records name ``runs/reproduce/...`` on any machine."""
+    if isinstance(value, str):
+        return value.replace(f"{ROOT}{os.sep}", "")
+    if isinstance(value, dict):
+        return {k: repo_relative(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [repo_relative(v) for v in value]
+    return value
 
 
 def load_records(folder: Path, keys: Dict[str, str]) -> Dict[str, dict]:
@@ -88,7 +100,7 @@ def run_all(exps, opts: Options, folder: Path, only: List[str], budget_s: float)
             traceback.print_exc()
             record = {**base, "error": f"{type(err).__name__}: {err}"}
         record["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
-        atomic.write_json(folder / f"{run}.json", record)
+        atomic.write_json(folder / f"{run}.json", repo_relative(record))
         say(f"[{i}/{len(todo)}] {run}: {'FAILED ' + record['error'] if 'error' in record else 'done'} "
             f"({record.get('process_seconds', 0):.0f} s)")
 

@@ -101,3 +101,13 @@ def test_cnn_table_compares_cgap_with_dense_and_pruning_only():
     assert "| 80.0% | 60.0% | -0.20 pp |" in cgap_row
     assert "params −80.0% ✓, FLOPs −60.0% ✓, loss 0.20 pp ✓, wall 50 vs 80 s ✓" in cgap_row
     assert "not run" in tables.cnn_table(exps, {"c_cgap_s0": records["c_cgap_s0"]})[2]
+
+
+def test_cached_records_name_paths_relative_to_the_repository():
+    root = reproduce.ROOT
+    record = {"run_dir": f"{root}/runs/reproduce/x_s0", "n": 3,
+              "csim": {"command": f"codesign export --out {root}/runs/reproduce/x_s0/export"},
+              "list": [f"{root}/a", "elsewhere/b"]}
+    assert reproduce.repo_relative(record) == {
+        "run_dir": "runs/reproduce/x_s0", "n": 3,
+        "csim": {"command": "codesign export --out runs/reproduce/x_s0/export"}, "list": ["a", "elsewhere/b"]}
