@@ -100,6 +100,12 @@ def pareto_plot(points: Sequence[Tuple[float, float, bool]], front: Sequence[Tup
         xs, ys = zip(*front)
         ax.step(xs, ys, where="post", color="tab:red", lw=1.2, alpha=0.8)
         ax.scatter(xs, ys, s=36, color="tab:red", zorder=3, label=f"Pareto front ({len(front)})")
+    return _finish(plt, fig, ax, path, x_label, y_label, title, log_x, log_y, legend_size=8)
+
+
+def _finish(plt, fig, ax, path, x_label: str, y_label: str, title: str, log_x: bool, log_y: bool,
+            legend_size: int | None) -> Path:
+    """Scales, labels, title, grid and legend (``legend_size`` None: no legend); write and close."""
     if log_x:
         ax.set_xscale("log")
     if log_y:
@@ -108,7 +114,8 @@ def pareto_plot(points: Sequence[Tuple[float, float, bool]], front: Sequence[Tup
     ax.set_ylabel(y_label)
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    if legend_size is not None:
+        ax.legend(fontsize=legend_size, loc="best")
     _save(fig, path)
     plt.close(fig)
     return Path(path)
@@ -123,17 +130,7 @@ def series_plot(series: Sequence[Series], path: str | Path, *, x_label: str, y_l
         pairs = sorted(pairs)
         if pairs:
             ax.plot([p[0] for p in pairs], [p[1] for p in pairs], marker="o", ms=3.5, lw=1.2, label=name)
-    if log_x:
-        ax.set_xscale("log")
-    if log_y:
-        ax.set_yscale("log")
-    ax.set_xlabel(x_label)
-    ax.set_ylabel(y_label)
-    ax.set_title(title if len(series) <= legend_max else f"{title} ({len(series)} series; legend omitted)",
-                 fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    if 0 < len(series) <= legend_max:
-        ax.legend(fontsize=7, loc="best")
-    _save(fig, path)
-    plt.close(fig)
-    return Path(path)
+    shown = 0 < len(series) <= legend_max
+    if len(series) > legend_max:
+        title = f"{title} ({len(series)} series; legend omitted)"
+    return _finish(plt, fig, ax, path, x_label, y_label, title, log_x, log_y, legend_size=7 if shown else None)
