@@ -27,6 +27,7 @@ from pydantic import Field
 from ..config import Strict
 from . import register_method
 from .base import Method
+from .ranking import global_top_masks
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..train import TrainContext
@@ -88,14 +89,8 @@ class Magnitude(Method):
         if self.cfg.scope == "layer":
             keep = {n: _top_mask(s, max(1, round(density * s.numel()))) for n, s in scores.items()}
         else:
-            flat = torch.cat([s.flatten() for s in scores.values()])
-            kept = _top_mask(flat, max(1, round(density * flat.numel())))
-            keep, start = {}, 0
-            for n, s in scores.items():
-                keep[n] = kept[start:start + s.numel()].view_as(s)
-                start += s.numel()
-                if not keep[n].any():  # never cut a layer off completely
-                    keep[n] = _top_mask(s, 1)
+            total = sum(s.numel() for s in scores.values())
+            keep = global_top_masks(scores, max(1, round(density * total)), top=_top_mask)
         for n, mask in keep.items():
             units.set_connections(n, mask)
 

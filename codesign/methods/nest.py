@@ -48,7 +48,8 @@ from ..config import Strict
 from ..units.resize import conform
 from . import register_method
 from .base import Method
-from .nest_growth import fc_bridge, grow_connections, grow_feature_maps, grow_neurons, growth_pass, top_mask
+from .nest_growth import fc_bridge, grow_connections, grow_feature_maps, grow_neurons, growth_pass
+from .ranking import global_top_masks, top_mask
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..train import TrainContext
@@ -218,13 +219,7 @@ class NeST(Method):
             fraction = keep / max(1, sum(int(m.sum()) for m in masks.values()))
             kept = {n: top_mask(s, max(1, round(fraction * int(masks[n].sum())))) for n, s in scores.items()}
         else:
-            flat = top_mask(torch.cat([s.flatten() for s in scores.values()]), keep)
-            kept, start = {}, 0
-            for n, s in scores.items():
-                kept[n] = flat[start:start + s.numel()].view_as(s)
-                start += s.numel()
-                if not kept[n].any():          # never cut a layer off completely
-                    kept[n] = top_mask(s, 1)
+            kept = global_top_masks(scores, keep)
         for n in names:
             units.set_connections(n, kept[n] & masks[n])
 

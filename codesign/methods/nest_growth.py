@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from ..units.resize import GrowthInit
+from .ranking import top_mask
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..train import TrainContext
@@ -118,15 +119,6 @@ def growth_pass(ctx: "TrainContext", samples: int, bridges: Dict[str, Bridge], s
     extra = 2.0 * n * sum(G.numel() for G in sums.values())
     return GrowthPass(grads, sums, {g: t / n for g, t in x_sums.items()}, 3.0 * n * cost.flops_dense + extra,
                       n * (2.0 * cost.flops_sparse + cost.flops_dense) + extra)
-
-
-def top_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
-    """Bool mask of the ``k`` largest entries; ties broken by position (deterministic)."""
-    flat = scores.flatten()
-    keep = torch.zeros(flat.numel(), dtype=torch.bool)
-    if k > 0:
-        keep[torch.argsort(flat, descending=True, stable=True)[:k]] = True
-    return keep.view_as(scores)
 
 
 # --------------------------------------------------------------------------- connections
