@@ -80,8 +80,8 @@ def cnn_figure(exps: Sequence[Experiment], records: Dict[str, dict], path: Path)
     fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4), squeeze=False)
     keys = ("params", "flops", "wall")
     for ax, model in zip(axes[0], models):
-        rows = [(e.method, cnn_metrics(finished(records_of(e, records))[0]))
-                for e in exps if e.model == model and finished(records_of(e, records))]
+        done = [(e, finished(records_of(e, records))) for e in exps if e.model == model]
+        rows = [(e.method, cnn_metrics(recs[0])) for e, recs in done if recs]
         dense = next((m for name, m in rows if name == "dense"), None)
         if dense:
             for i, (name, m) in enumerate(rows):
