@@ -63,17 +63,3 @@ def os_error(err: OSError, path: "str | os.PathLike | None" = None, action: str 
     if err.errno == errno.ENOENT:
         return CodesignError(f"cannot {action} {where}: no such file or folder")
     return CodesignError(f"cannot {action} {where}: {err.strerror or err}")
-
-
-_SHAPE_MESSAGES = ("size mismatch", "shapes cannot be multiplied", "Expected 3D (unbatched) or 4D",
-                   "Expected 2D (unbatched) or 3D", "must match the size of tensor", "Given groups=",
-                   "input image (", "Calculated padded input size", "Kernel size can't be greater")
-
-
-def shape_error(err: BaseException) -> Optional[CodesignError]:
-    """A torch error saying a model and its input do not fit together, as a one-line user error."""
-    first = (str(err).strip().splitlines() or [""])[0]
-    if isinstance(err, RuntimeError) and any(m in first for m in _SHAPE_MESSAGES):
-        return DataError(f"the model does not fit its input ({first}); check that --model/--width/--checkpoint "
-                         f"and the dataset's input shape (data.options.in_shape) belong together")
-    return None

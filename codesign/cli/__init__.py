@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from ..errors import CodesignError, os_error, shape_error
+from ..errors import CodesignError, os_error
 from .console import err_console
 
 app = typer.Typer(
@@ -94,9 +94,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     except Exception as err:  # a bug, not a user error: still one line unless --debug
         if debug:
             raise
-        mismatch = shape_error(err)
-        if mismatch is not None:
-            return _fail(str(mismatch), 2)
         return _fail(f"internal error ({type(err).__name__}: {err}); this is a bug in codesign, "
                      f"rerun with --debug for the traceback and report it", 1)
 

@@ -6,8 +6,9 @@ neurons, e.g. 0.125 for a CGaP seed), ``in_shape`` (C, H, W of one input sample)
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Sequence, Tuple
 
+import torch
 import torch.nn as nn
 
 from ..errors import CodesignError
@@ -29,10 +30,29 @@ def create_model(name: str, width: float = 1.0, in_shape: Sequence[int] = (1, 28
         raise CodesignError(f"width multiplier must be > 0, got {width}")
     if num_classes < 1:
         raise CodesignError(f"num_classes must be >= 1, got {num_classes}")
-    model = builder(width=float(width), in_shape=tuple(int(d) for d in in_shape), num_classes=int(num_classes))
+    shape = tuple(int(d) for d in in_shape)
+    try:
+        model = builder(width=float(width), in_shape=shape, num_classes=int(num_classes))
+        _trial_forward(model, shape)
+    except RuntimeError as err:   # the architecture cannot take inputs of this shape
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise CodesignError(f"model '{name}' does not fit its input of shape {tuple(in_shape)} ({first}); check "
+                            f"that --model/--width/--checkpoint and the dataset's input shape "
+                            f"(data.options.in_shape) belong together") from None
     model.codesign_spec = {"name": name, "width": float(width), "in_shape": list(in_shape),
                            "num_classes": int(num_classes)}
     return model
+
+
+def _trial_forward(model: nn.Module, in_shape: Tuple[int, ...]) -> None:
+    """One sample of zeros through the model in eval mode (no statistics updated, no randomness used)."""
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *in_shape))
+    finally:
+        model.train(training)
 
 
 def list_models() -> list[str]:
