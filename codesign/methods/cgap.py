@@ -5,8 +5,8 @@ salient filters/neurons, stops growing on a validation plateau or when the group
 then prunes the secondary units (structured, physically) and fine-tunes. All growth is real
 (:meth:`UnitEngine.extend`): a seed at 1/8 width trains at the cost of a 1/8-width network.
 
-The papers' abstracts fix only the outline; every number below is an assumption (METHODS.md §1
-marks them [A]/[M]) chosen as follows:
+The papers' abstracts fix only the outline; every number below is an assumption (docs/methods.md#cgap
+marks them A) chosen as follows:
 
 - ``seed_width`` 0.125: the recipe's ``model.width`` is the *full* architecture; ``setup`` builds
   the seed as the same zoo model at ``width × seed_width`` (its own fresh initialisation), so the

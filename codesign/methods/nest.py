@@ -26,8 +26,8 @@ output layer), ``layer`` prunes every layer by the same fraction. After every ro
 no incoming or no outgoing connections are removed physically (Han et al.; a removed unit's bias
 is dropped, and retraining absorbs it). The epochs after the last round fine-tune.
 
-Defaults where the papers are silent (METHODS.md §2 marks them [A]/[M]): α 0.1 and β 0.01 are
-at the low end / middle of the ranges METHODS.md suggests (on MNIST LeNet-300-100, α 0.2 was no
+Defaults where the papers are silent (docs/methods.md#nest marks them A): α 0.1 and β 0.01 are
+at the low end of the starting ranges in docs/methods.md#nest (on MNIST LeNet-300-100, α 0.2 was no
 more accurate than 0.1, 97.68% vs 97.81%, and cost 40% more training FLOPs);
 the unit cap 0.1 keeps neuron growth from adding hundreds of neurons per step (β·pairs is 784
 for LeNet-300-100's first layer); a seed at half the width and 10% of the connections, a third
