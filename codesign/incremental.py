@@ -1,4 +1,4 @@
-"""Incremental learning with grow-and-prune (Dai, Yin, Jha, arXiv 1905.10952; METHODS.md §2).
+"""Incremental learning with grow-and-prune (Dai, Yin, Jha, arXiv 1905.10952; docs/methods.md#incremental-learning).
 
 A model trained on part of a dataset — the *old* data, training samples ``0 .. start-1`` — is
 updated when new samples of the same task arrive (``start .. stop-1``): ``nest`` with ``start:
