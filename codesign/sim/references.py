@@ -1,7 +1,8 @@
 """Published design points the simulator is checked against (tests/sim, benchmarks/sim_validation.py).
 
 Each reference gives the network exactly as published, the settings, the published numbers and where
-they come from, with the trust tags of SIMULATOR.md ([V] primary source, [V2] secondary, [D] derived).
+they come from, with the confidence tags of docs/references.md#confidence-tags (V primary source, V2
+secondary, D derived).
 """
 from __future__ import annotations
 
