@@ -172,7 +172,7 @@ def _preamble(records: Dict[str, dict], opts: Options, rel: str) -> str:
             f"model (automatic precision) in C simulation on the first {opts.csim_samples} test images, seed 0 "
             f"only (PyTorch = the float model on the same images; *agree* = top-1 agreement with it). Paper "
             f"columns: `{plan.NOT_RETRIEVED}` = not in the papers' retrieved text (only abstracts were "
-            f"retrievable for NeST, CGaP, NPN, NNrelief; shared/papers/METHODS.md); mean ± std over seeds where "
+            f"retrievable for NeST, CGaP, NPN, NNrelief; docs/references.md); mean ± std over seeds where "
             f"seeds > 1.")
 
 

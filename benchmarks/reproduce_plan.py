@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-NOT_RETRIEVED = "n/r"   # the paper's number is not in its retrieved text (abstract only; METHODS.md)
+NOT_RETRIEVED = "n/r"   # the paper's number is not in its retrieved text (abstract only; docs/references.md)
 
-# reported numbers (papers/METHODS.md): error %, compression x (params), FLOPs remaining, source
+# reported numbers (docs/references.md): error %, compression x (params), FLOPs remaining, source
 HAN = "Han et al. 2015, Table 1"
 NEST = "NeST (Dai, Yin, Jha), abstract v3"
 PAPER: Dict[Tuple[str, str], Dict[str, Any]] = {
