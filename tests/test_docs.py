@@ -1,6 +1,7 @@
 """The docs the code cites exist: every ``docs/<file>.md#<anchor>`` reference in the repository and
-every relative Markdown link resolves to a file and a heading, and every method's parameters are
-documented in its section of docs/methods.md."""
+every relative Markdown link resolves to a file and a heading, nothing cites reference files that
+live outside the repository, and every method's parameters are documented in its section of
+docs/methods.md."""
 from __future__ import annotations
 
 import re
@@ -16,6 +17,8 @@ SCANNED = ("codesign", "tests", "benchmarks", "docs", "hls_templates", "models",
 SUFFIXES = {".py", ".md", ".yaml", ".yml", ".json", ".txt", ".h", ".toml"}
 CITATION = re.compile(r"docs/([\w-]+\.md)(?:#([\w-]+))?")
 MD_LINK = re.compile(r"\]\(([^)#\s]+\.md)(?:#([^)\s]+))?\)")
+# reference notes kept outside the repository (developers' copies); users do not have them
+OUTSIDE = re.compile(r"METHODS\.md|SIMULATOR\.md|SEEDS\.md|\.\./shared|shared/(papers|data)")
 
 
 def slug(heading: str) -> str:
@@ -77,6 +80,16 @@ def test_every_docs_citation_and_markdown_link_resolves():
                     if "://" not in m.group(1):
                         _check((path.parent / m.group(1)).resolve(), m.group(2), where, problems)
     assert not problems, "broken documentation references:\n" + "\n".join(problems)
+
+
+def test_nothing_cites_reference_files_outside_the_repository():
+    hits = []
+    for path in text_files():
+        for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            if OUTSIDE.search(line):
+                hits.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()[:100]}")
+    assert not hits, ("cite the repository's docs/ (see CONTRIBUTING.md, 'Cite sources') instead of files "
+                      "users do not have:\n" + "\n".join(hits))
 
 
 def _method_sections() -> Dict[str, str]:
