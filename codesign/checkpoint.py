@@ -53,16 +53,20 @@ def model_from_state(spec: Dict[str, Any], state_dict: Dict[str, torch.Tensor]) 
 
 
 def save_model(path: str | Path, model: nn.Module, source: str, **extra: Any) -> None:
+    """A zoo model is saved as its spec and state_dict; any other module is pickled whole
+    (``module``; loading it needs its class importable under the same name)."""
     spec = getattr(model, "codesign_spec", None)
-    if spec is None:
-        raise CodesignError("only zoo models (codesign.create_model) can be saved as model files")
-    atomic.torch_save(path, {"format": MODEL_FORMAT, "model_spec": dict(spec),
-                             "state_dict": model.state_dict(), "source": source, **extra})
+    whole = {} if spec is not None else {"module": model}
+    atomic.torch_save(path, {"format": MODEL_FORMAT, "model_spec": dict(spec) if spec is not None else None,
+                             "state_dict": model.state_dict(), "source": source, **whole, **extra})
 
 
 def load_model(path: str | Path) -> tuple[nn.Module, Dict[str, Any]]:
     """(model in eval mode, the file's metadata without the tensors)."""
     obj = read(path, MODEL_FORMAT)
-    model = model_from_state(obj["model_spec"], obj["state_dict"]).eval()
-    meta = {k: v for k, v in obj.items() if k != "state_dict"}
+    if obj.get("model_spec") is None and isinstance(obj.get("module"), nn.Module):
+        model = obj["module"].eval()
+    else:
+        model = model_from_state(obj["model_spec"], obj["state_dict"]).eval()
+    meta = {k: v for k, v in obj.items() if k not in ("state_dict", "module")}
     return model, meta

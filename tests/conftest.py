@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import contextlib
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -33,6 +34,25 @@ def cli(monkeypatch):
         return CliResult(code, out.getvalue(), err.getvalue())
 
     return run
+
+
+@pytest.fixture(scope="session")
+def _empty_data_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("codesign-data")
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(_empty_data_home, monkeypatch):
+    """No test reads the user's data cache or the network: $CODESIGN_DATA is an empty folder (also for
+    the CLI subprocesses tests start), and downloading or `npm pack` fails unless a test fakes it."""
+    from codesign.data import download
+
+    def offline(*_args, **_kwargs):
+        raise OSError("the tests run offline")
+
+    monkeypatch.setenv("CODESIGN_DATA", str(_empty_data_home))
+    monkeypatch.setattr(download, "_download", offline)
+    monkeypatch.setattr(download, "subprocess", SimpleNamespace(run=offline))   # npm pack
 
 
 @pytest.fixture(autouse=True)

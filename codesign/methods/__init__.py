@@ -5,7 +5,7 @@ See :class:`codesign.methods.base.Method` for the hooks the loop calls.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Type
+from typing import Any, Dict, Optional, Type
 
 from ..config import validate
 from ..registry import Registry
@@ -27,6 +27,19 @@ def build_method(name: str, params: Dict[str, Any] | None = None) -> Method:
 
 def list_methods() -> list[str]:
     return METHODS.names()
+
+
+def one_shot_methods() -> list[str]:
+    """Methods whose pruning decision can be taken once, on a trained model (see Method.one_shot)."""
+    return [name for name in METHODS.names() if METHODS.get(name).one_shot is not None]
+
+
+def density_knob(name: str, override: Optional[str] = None) -> Optional[str]:
+    """The Config field that sets method ``name``'s final density (``override`` if it has that field),
+    or None when the method has none."""
+    cls = METHODS.get(name)
+    knob = override or cls.density_knob
+    return knob if knob is not None and knob in cls.Config.model_fields else None
 
 
 def _import_all() -> None:

@@ -9,8 +9,10 @@ The papers' abstracts fix only the outline; every number below is an assumption 
 marks them A) chosen as follows:
 
 - ``seed_width`` 0.125: the recipe's ``model.width`` is the *full* architecture; ``setup`` builds
-  the seed as the same zoo model at ``width × seed_width`` (its own fresh initialisation), so the
-  full width is also the natural growth cap (``cap`` = 1.0 × the full size of each group).
+  the seed as the same architecture at ``width × seed_width`` with a fresh initialisation
+  (:meth:`UnitEngine.reset_width`: a zoo model is rebuilt by its builder, any other module keeps its
+  first units and re-initialises), so the full width is also the natural growth cap (``cap`` =
+  1.0 × the full size of each group).
 - growth every epoch (``growth_interval`` 0; or every N optimiser steps) by ``growth_ratio`` 0.5
   of each group's current size: from 1/8 to full width in about five growth steps, so growth ends
   within the first half of a typical run (``growth_epochs``, default half the epochs).
@@ -33,16 +35,14 @@ import math
 from typing import TYPE_CHECKING, Any, Dict, Literal, Optional
 
 import torch
-import torch.nn as nn
 from pydantic import Field
 
 from ..config import Strict
-from ..units.resize import GrowthInit, conform
+from ..units.resize import GrowthInit
 from . import register_method
-from .base import Method
+from .base import Method, MethodContext
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..train import TrainContext
     from ..units.graph import UnitGroup
 
 ACCUMULATED = ("taylor", "grad_l2")
@@ -78,23 +78,9 @@ class CGaP(Method):
         self.stop_reason = ""
 
     # ------------------------------------------------------------------ seed
-    def setup(self, ctx: "TrainContext") -> None:
+    def setup(self, ctx: MethodContext) -> None:
         self.full_sizes = ctx.units.sizes()
-        spec = getattr(ctx.model, "codesign_spec", None)
-        if spec is not None:
-            from ..zoo import create_model
-
-            seed = create_model(spec["name"], width=spec["width"] * self.cfg.seed_width, in_shape=spec["in_shape"],
-                                num_classes=spec["num_classes"])
-            conform(ctx.model, seed.state_dict())
-            ctx.model.load_state_dict(seed.state_dict())
-            ctx.units.masks.invalidate()
-        else:
-            for g in ctx.units.groups():
-                ctx.units.keep(g, range(max(1, round(ctx.units.size(g) * self.cfg.seed_width))))
-            for module in ctx.model.modules():
-                if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.modules.batchnorm._BatchNorm)):
-                    module.reset_parameters()
+        ctx.units.reset_width(self.cfg.seed_width)
         ctx.say(f"cgap: seed {sum(ctx.units.sizes().values())} units "
                 f"(full width {sum(self.full_sizes.values())})")
 
@@ -103,7 +89,7 @@ class CGaP(Method):
         return max(1, min(budget, total_epochs - 1)) if total_epochs > 1 else 1
 
     # ------------------------------------------------------------------ saliency
-    def after_backward(self, ctx: "TrainContext") -> None:
+    def after_backward(self, ctx: MethodContext) -> None:
         if self.phase != "grow" or self.cfg.saliency not in ACCUMULATED:
             return
         units = ctx.units
@@ -116,7 +102,7 @@ class CGaP(Method):
             self.scores[g.name] = step if acc is None or acc.shape != step.shape else acc + step
         self.score_steps += 1
 
-    def saliency(self, ctx: "TrainContext", g: "UnitGroup") -> torch.Tensor:
+    def saliency(self, ctx: MethodContext, g: "UnitGroup") -> torch.Tensor:
         units = ctx.units
         kind = self.cfg.saliency
         acc = self.scores.get(g.name)
@@ -130,13 +116,13 @@ class CGaP(Method):
         self.scores, self.score_steps = {}, 0
 
     # ------------------------------------------------------------------ growth
-    def after_step(self, ctx: "TrainContext") -> bool:
+    def after_step(self, ctx: MethodContext) -> bool:
         every = self.cfg.growth_interval
         if self.phase == "grow" and every and ctx.step % every == 0:
             return self.grow(ctx) > 0
         return False
 
-    def grow(self, ctx: "TrainContext") -> int:
+    def grow(self, ctx: MethodContext) -> int:
         """One growth step: every group below its cap gets copies of its most salient units."""
         units, added = ctx.units, 0
         for g in units.groups():
@@ -156,11 +142,11 @@ class CGaP(Method):
         self.growth_steps += added > 0
         return added
 
-    def _at_cap(self, ctx: "TrainContext") -> bool:
+    def _at_cap(self, ctx: MethodContext) -> bool:
         return all(ctx.units.size(g) >= math.ceil(self.cfg.cap * self.full_sizes[g.name])
                    for g in ctx.units.groups())
 
-    def on_epoch_end(self, ctx: "TrainContext") -> bool:
+    def on_epoch_end(self, ctx: MethodContext) -> bool:
         if self.phase != "grow":
             return False
         metric = self._plateau_metric(ctx)
@@ -181,13 +167,13 @@ class CGaP(Method):
             self.grow(ctx)
         return True
 
-    def _plateau_metric(self, ctx: "TrainContext") -> float:
-        if getattr(ctx.splits, "val", None) is not None:
+    def _plateau_metric(self, ctx: MethodContext) -> float:
+        if ctx.has_validation:
             return ctx.evaluate("val")[1]
         return -float(ctx.epoch_metrics.get("train_loss", 0.0))
 
     # ------------------------------------------------------------------ pruning
-    def prune(self, ctx: "TrainContext") -> None:
+    def prune(self, ctx: MethodContext) -> None:
         """Remove the ``prune_ratio`` least salient units of every group; fine-tuning follows."""
         units = ctx.units
         for g in units.groups():

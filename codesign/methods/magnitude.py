@@ -19,23 +19,22 @@ original rate: a cosine or step schedule gives the late rounds a low rate).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional
+from typing import Any, Dict, List, Literal, Optional
 
 import torch
 from pydantic import Field
 
 from ..config import Strict
 from . import register_method
-from .base import Method
+from .base import Method, MethodContext
 from .ranking import global_top_masks
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..train import TrainContext
 
 
 @register_method(__name__)
 class Magnitude(Method):
     name = "magnitude"
+    density_knob = "target_density"
+    one_shot = {"iterations": 1, "pretrain_epochs": None}     # a single round, pruning at once
 
     class Config(Strict):
         target_density: float = Field(0.1, gt=0, le=1)   # fraction of weights (or units) kept at the end
@@ -52,7 +51,7 @@ class Magnitude(Method):
         self.density_reached = 1.0
         self.original_units: Dict[str, int] = {}
 
-    def setup(self, ctx: "TrainContext") -> None:
+    def setup(self, ctx: MethodContext) -> None:
         self.original_units = ctx.units.sizes()
 
     def prune_epochs(self, total_epochs: int) -> List[int]:
@@ -66,7 +65,7 @@ class Magnitude(Method):
     def density_after(self, round_number: int) -> float:
         return self.cfg.target_density ** (round_number / self.cfg.iterations)
 
-    def on_epoch_end(self, ctx: "TrainContext") -> bool:
+    def on_epoch_end(self, ctx: MethodContext) -> bool:
         due = [i + 1 for i, e in enumerate(self.prune_epochs(ctx.total_epochs)) if e == ctx.epoch]
         if not due or max(due) <= self.rounds_done:
             return False
@@ -81,7 +80,7 @@ class Magnitude(Method):
         return True
 
     # ------------------------------------------------------------------ unstructured
-    def _prune_connections(self, ctx: "TrainContext", density: float) -> None:
+    def _prune_connections(self, ctx: MethodContext, density: float) -> None:
         units = ctx.units
         names = units.weight_names(include_output=self.cfg.prune_output)
         scores = {n: torch.where(units.masks.connection_mask(n), units.param(n).detach().abs(),
@@ -95,7 +94,7 @@ class Magnitude(Method):
             units.set_connections(n, mask)
 
     # ------------------------------------------------------------------ structured
-    def _prune_units(self, ctx: "TrainContext", density: float) -> None:
+    def _prune_units(self, ctx: MethodContext, density: float) -> None:
         units = ctx.units
         p = 1 if self.cfg.norm == "l1" else 2
         scores = {g.name: units.unit_norm(g, p=p) for g in units.groups()}
@@ -109,7 +108,7 @@ class Magnitude(Method):
                 units.keep(name, idx)
 
     # ------------------------------------------------------------------ reporting and state
-    def _measure_density(self, ctx: "TrainContext") -> float:
+    def _measure_density(self, ctx: MethodContext) -> float:
         units = ctx.units
         if self.cfg.structure == "unstructured":
             return units.masks.density(include_output=self.cfg.prune_output)

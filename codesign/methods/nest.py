@@ -45,14 +45,12 @@ import torch
 from pydantic import Field
 
 from ..config import Strict
-from ..units.resize import conform
 from . import register_method
-from .base import Method
+from .base import Method, MethodContext
 from .nest_growth import fc_bridge, grow_connections, grow_feature_maps, grow_neurons, growth_pass
 from .ranking import global_top_masks, top_mask
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..train import TrainContext
     from ..units.engine import UnitEngine
 
 MAX_CLEANUP_PASSES = 10
@@ -61,6 +59,7 @@ MAX_CLEANUP_PASSES = 10
 @register_method(__name__)
 class NeST(Method):
     name = "nest"
+    density_knob = "target_density"
 
     class Config(Strict):
         start: Literal["seed", "model"] = "seed"          # seed: sparse random seed; model: adopt the given model
@@ -90,7 +89,7 @@ class NeST(Method):
         self.growth_flops = 0.0
 
     # ------------------------------------------------------------------ start
-    def setup(self, ctx: "TrainContext") -> None:
+    def setup(self, ctx: MethodContext) -> None:
         self.reference_weights = self._reference_weights(ctx)
         if self.cfg.start == "seed":
             self._make_seed(ctx)
@@ -101,30 +100,17 @@ class NeST(Method):
         ctx.say(f"nest: {self.cfg.start} with {active_connections(ctx.units):,} active connections "
                 f"({self.density(ctx.units):.4f} of {self.reference_weights:,}), units {ctx.units.sizes()}")
 
-    def _reference_weights(self, ctx: "TrainContext") -> int:
-        model, names = ctx.model, ctx.units.weight_names()
-        if self.cfg.start == "model" and ctx.recipe.model.name == getattr(model, "codesign_spec", {}).get("name"):
-            from ..zoo import create_model
+    def _reference_weights(self, ctx: MethodContext) -> int:
+        """Conv/Linear weights of the run's architecture at its configured size (``start: model``
+        may start from a smaller, compacted model: the density still refers to the full one)."""
+        model = ctx.reference_model() if self.cfg.start == "model" else ctx.model
+        return sum(model.get_parameter(name).numel() for name in ctx.units.weight_names())
 
-            model = create_model(ctx.recipe.model.name, width=ctx.recipe.model.width, in_shape=ctx.in_shape,
-                                 num_classes=ctx.splits.num_classes)
-        return sum(model.get_parameter(name).numel() for name in names)
-
-    def _make_seed(self, ctx: "TrainContext") -> None:
+    def _make_seed(self, ctx: MethodContext) -> None:
         units, d = ctx.units, self.cfg.seed_density
-        spec = getattr(ctx.model, "codesign_spec", None)
-        if self.cfg.seed_width < 1 and spec is not None:
-            from ..zoo import create_model
-
-            seed = create_model(spec["name"], width=spec["width"] * self.cfg.seed_width, in_shape=spec["in_shape"],
-                                num_classes=spec["num_classes"])
-            conform(ctx.model, seed.state_dict())
-            ctx.model.load_state_dict(seed.state_dict())
-            units.masks.invalidate()
-        elif self.cfg.seed_width < 1:
-            for g in units.groups():
-                units.keep(g, range(max(1, round(units.size(g) * self.cfg.seed_width))))
-        gen = torch.Generator().manual_seed(ctx.recipe.train.seed * 7919 + 4049)
+        if self.cfg.seed_width < 1:
+            units.reset_width(self.cfg.seed_width)
+        gen = torch.Generator().manual_seed(ctx.seed * 7919 + 4049)
         for name in units.weight_names():
             mask = seed_mask(units.param(name).shape, d, gen)
             with torch.no_grad():
@@ -143,7 +129,7 @@ class NeST(Method):
         first = min(grow, total_epochs - 1)
         return [min(total_epochs - 1, max(first, grow - 1 + round((i + 1) * rest / (k + 1)))) for i in range(k)]
 
-    def on_epoch_end(self, ctx: "TrainContext") -> bool:
+    def on_epoch_end(self, ctx: MethodContext) -> bool:
         changed = False
         if ctx.epoch < self.growth_epochs(ctx.total_epochs):
             self.grow(ctx)
@@ -155,10 +141,10 @@ class NeST(Method):
         return changed
 
     # ------------------------------------------------------------------ growth
-    def step_size(self, ctx: "TrainContext") -> float:
-        return self.cfg.init_step or float(ctx.optimizer.param_groups[0]["lr"])
+    def step_size(self, ctx: MethodContext) -> float:
+        return self.cfg.init_step or ctx.lr
 
-    def grow(self, ctx: "TrainContext") -> None:
+    def grow(self, ctx: MethodContext) -> None:
         units, step = ctx.units, self.step_size(ctx)
         bridges = {g.name: b for g in units.groups() if (b := fc_bridge(units, g)) is not None}
         others = [g for g in units.groups() if g.name not in bridges]
@@ -179,14 +165,13 @@ class NeST(Method):
         ctx.say(f"nest: growth step {ctx.epoch + 1}: {active_connections(units):,} active connections, "
                 f"units {units.sizes()}")
 
-    def _charge(self, ctx: "TrainContext", flops_dense: float, flops_sparse: float) -> None:
+    def _charge(self, ctx: MethodContext, flops_dense: float, flops_sparse: float) -> None:
         """Growth passes are training work: they count in the run's training FLOPs."""
-        ctx.train_flops_dense += flops_dense
-        ctx.train_flops_sparse += flops_sparse
+        ctx.charge(flops_dense, flops_sparse)
         self.growth_flops += flops_sparse
 
     # ------------------------------------------------------------------ pruning
-    def prune(self, ctx: "TrainContext", round_number: int) -> None:
+    def prune(self, ctx: MethodContext, round_number: int) -> None:
         units = ctx.units
         self.phase = "prune" if round_number < self.cfg.prune_rounds else "finetune"
         if self.rounds_done == 0:

@@ -27,15 +27,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 
 from ..units.resize import GrowthInit
 from .ranking import top_mask
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..train import TrainContext
     from ..units.engine import UnitEngine
     from ..units.graph import Axis, UnitGroup
+    from .base import MethodContext
 
 CHUNK = 256          # samples per forward/backward of a growth pass (memory only; results are sums)
 
@@ -68,14 +67,12 @@ def _consumer_offset(units: "UnitEngine", g: "UnitGroup", consumer: str) -> int:
     return next(first for gid, first, _, _ in units.graph.input_layout(units.model, consumer) if gid == g.id)
 
 
-def growth_pass(ctx: "TrainContext", samples: int, bridges: Dict[str, Bridge], salt: int) -> GrowthPass:
+def growth_pass(ctx: "MethodContext", samples: int, bridges: Dict[str, Bridge], salt: int) -> GrowthPass:
     """Dense gradients (and bridge matrices G) of the mean loss over a seeded training sample."""
-    from ..train import epoch_seed
-
     units, model = ctx.units, ctx.model
-    x_all, y_all = ctx.splits.train
+    x_all, y_all = ctx.train_data
     n = min(samples, len(y_all))
-    gen = torch.Generator().manual_seed(epoch_seed(ctx.recipe.train.seed, ctx.epoch) + salt)
+    gen = ctx.generator(salt)
     index = torch.randperm(len(y_all), generator=gen)[:n]
     seen: Dict[Tuple[str, str], torch.Tensor] = {}
 
@@ -103,8 +100,7 @@ def growth_pass(ctx: "TrainContext", samples: int, bridges: Dict[str, Bridge], s
         for start in range(0, n, CHUNK):
             idx = index[start:start + CHUNK]
             out = model(x_all[idx])
-            loss = F.cross_entropy(out, y_all[idx], reduction="sum",
-                                   label_smoothing=ctx.recipe.train.label_smoothing) / n
+            loss = ctx.loss(out, y_all[idx], reduction="sum") / n
             loss.backward()
             for gname in bridges:
                 sums[gname] += seen[(gname, "d")].T @ seen[(gname, "x")]
@@ -115,7 +111,7 @@ def growth_pass(ctx: "TrainContext", samples: int, bridges: Dict[str, Bridge], s
         model.train(was_training)
     grads = {name: units.param(name).grad.detach().clone() for name in units.weight_names()}
     model.zero_grad(set_to_none=True)
-    cost = units.cost(ctx.positions)
+    cost = ctx.measure()
     extra = 2.0 * n * sum(G.numel() for G in sums.values())
     return GrowthPass(grads, sums, {g: t / n for g, t in x_sums.items()}, 3.0 * n * cost.flops_dense + extra,
                       n * (2.0 * cost.flops_sparse + cost.flops_dense) + extra)
@@ -129,14 +125,12 @@ def grow_connections(units: "UnitEngine", grads: Dict[str, torch.Tensor], ratio:
     largest |gradient|; new weights start at ``-step·gradient``. Returns the number activated."""
     grown = 0
     for name in units.weight_names():
-        mask = units.masks.connection_mask(name)
-        dormant = ~mask
+        dormant = ~units.masks.connection_mask(name)
         k = math.ceil(ratio * int(dormant.sum()))
         if k == 0:
             continue
         chosen = top_mask(torch.where(dormant, grads[name].abs(), torch.tensor(-1.0)), k)
-        units.param(name).data[chosen] = -step * grads[name][chosen]
-        units.set_connections(name, mask | chosen)
+        units.activate(name, chosen, -step * grads[name][chosen])
         grown += k
     return grown
 
@@ -207,7 +201,7 @@ def _sparsify_new_units(units: "UnitEngine", g: "UnitGroup", first: int, count: 
         units.set_connections(axis.name, mask)
 
 
-def grow_feature_maps(ctx: "TrainContext", groups: List["UnitGroup"], cap: float, candidates: float, samples: int,
+def grow_feature_maps(ctx: "MethodContext", groups: List["UnitGroup"], cap: float, candidates: float, samples: int,
                       step: float) -> Tuple[int, float, float]:
     """Add candidate units to every group, keep the ``cap`` fraction (of the group's size) whose
     outgoing weights have the largest gradient norm. Returns (units kept, pass FLOPs dense, sparse)."""

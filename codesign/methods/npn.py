@@ -46,20 +46,16 @@ after the last, and the gate learning rate is constant.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Dict, Literal, Optional, Tuple, Union
+from typing import Any, Dict, Literal, Optional, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from pydantic import Field, model_validator
 
 from ..config import Strict
 from ..errors import ConfigError, close_matches
 from . import register_method
-from .base import Method
+from .base import Method, MethodContext
 from .npn_gates import UnitGates
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..train import TrainContext
 
 
 @register_method(__name__)
@@ -106,8 +102,8 @@ class NPN(Method):
         self._pending: Optional[Dict[str, Any]] = None
 
     # ------------------------------------------------------------------ setup and stages
-    def setup(self, ctx: "TrainContext") -> None:
-        self.n_train = len(ctx.splits.train[1])
+    def setup(self, ctx: MethodContext) -> None:
+        self.n_train = ctx.train_samples
         units = ctx.units
         _check_names(self.cfg.layer_lam, units.graph.layers, "layer_lam", "layer")
         sizes = units.sizes()
@@ -134,7 +130,7 @@ class NPN(Method):
         s2 = min(max(s1 + 1, round(self.cfg.stage2 * total_epochs)), total_epochs)
         return s1, s2
 
-    def on_epoch_start(self, ctx: "TrainContext") -> None:
+    def on_epoch_start(self, ctx: MethodContext) -> None:
         self._restore_gates(ctx)
         s1, s2 = self.stage_bounds(ctx.total_epochs)
         stage = 1 if ctx.epoch < s1 else 2 if ctx.epoch < s2 else 3
@@ -147,7 +143,7 @@ class NPN(Method):
             self.gates.k = self.k
             self.gates.attach()
 
-    def _restore_gates(self, ctx: "TrainContext") -> None:
+    def _restore_gates(self, ctx: MethodContext) -> None:
         """After a resume: rebuild the gates and their optimiser from the checkpointed state."""
         if self.gates is not None:
             return
@@ -160,7 +156,7 @@ class NPN(Method):
         self._pending = None
 
     # ------------------------------------------------------------------ objective and ARM
-    def regulariser(self, ctx: "TrainContext") -> Optional[torch.Tensor]:
+    def regulariser(self, ctx: MethodContext) -> Optional[torch.Tensor]:
         return self._regulariser(with_l0=self.stage == 2 and not self.hardened)
 
     def _regulariser(self, with_l0: bool) -> Optional[torch.Tensor]:
@@ -173,7 +169,7 @@ class NPN(Method):
             return None
         return sum(terms) / (self.n_train if self.cfg.scale_by_n else 1)
 
-    def after_backward(self, ctx: "TrainContext") -> None:
+    def after_backward(self, ctx: MethodContext) -> None:
         """Stage 2: add the ARM gradient to φ (the L0 part is already there) and step the gates."""
         if self.stage != 2 or self.hardened:
             return
@@ -186,15 +182,14 @@ class NPN(Method):
         self.gate_optimizer.step()
         self.gate_optimizer.zero_grad(set_to_none=True)
 
-    def _antithetic_loss(self, ctx: "TrainContext", x: torch.Tensor, y: torch.Tensor) -> float:
+    def _antithetic_loss(self, ctx: MethodContext, x: torch.Tensor, y: torch.Tensor) -> float:
         with torch.no_grad(), self.gates.antithetic_pass():
             out = ctx.model(x)
-        ctx.train_flops_dense += ctx.cost.flops_dense * len(y)     # the extra forward pass costs too
-        ctx.train_flops_sparse += ctx.cost.flops_sparse * len(y)
-        return float(F.cross_entropy(out, y, label_smoothing=ctx.recipe.train.label_smoothing))
+        ctx.charge_forward(len(y))     # the extra forward pass costs too
+        return float(ctx.loss(out, y))
 
     # ------------------------------------------------------------------ expansion and hardening
-    def on_epoch_end(self, ctx: "TrainContext") -> bool:
+    def on_epoch_end(self, ctx: MethodContext) -> bool:
         if self.hardened:
             return False
         s1, s2 = self.stage_bounds(ctx.total_epochs)
@@ -205,9 +200,9 @@ class NPN(Method):
             return True
         return False
 
-    def _objective(self, ctx: "TrainContext") -> float:
+    def _objective(self, ctx: MethodContext) -> float:
         """Validation cross-entropy (else the epoch's training loss) + the regulariser."""
-        if getattr(ctx.splits, "val", None) is not None:
+        if ctx.has_validation:
             loss = ctx.evaluate("val")[0]
         else:
             loss = float(ctx.epoch_metrics.get("train_loss", math.inf))
@@ -215,7 +210,7 @@ class NPN(Method):
             reg = self._regulariser(with_l0=True)
         return loss + (float(reg) if reg is not None else 0.0)
 
-    def _maybe_expand(self, ctx: "TrainContext") -> None:
+    def _maybe_expand(self, ctx: MethodContext) -> None:
         objective = self._objective(ctx)
         if objective >= self.best_objective:
             return
@@ -230,7 +225,7 @@ class NPN(Method):
             self.allocated[name] = start + n
             self.expansions += n
 
-    def harden(self, ctx: "TrainContext", k: float) -> None:
+    def harden(self, ctx: MethodContext, k: float) -> None:
         """Test-time gates at ``k`` folded into the weights, units that are off removed; no gates after."""
         kept = self.gates.harden(k)
         self.hardened = True

@@ -51,8 +51,6 @@ from __future__ import annotations
 
 import copy
 import math
-import operator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Tuple
 
 import torch
@@ -62,15 +60,14 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from ..config import Strict
+from ..units.adds import ResidualAdd
 from ..units.engine import UnitEngine
 from . import register_method
-from .base import Method
+from .base import Method, MethodContext
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..train import TrainContext
-    from ..units.graph import UnitGraph, UnitGroup
+    from ..units.graph import UnitGroup
 
-ADDS = {operator.add, operator.iadd, torch.add}
 CONVS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
@@ -99,7 +96,7 @@ class Relief(Method):
         self.removed_units = 0
         self.init_state: Optional[Dict[str, torch.Tensor]] = None
 
-    def setup(self, ctx: "TrainContext") -> None:
+    def setup(self, ctx: MethodContext) -> None:
         self.original_params = count_kept(ctx.units)
         if self.cfg.rewind:
             self.init_state = {k: v.detach().clone() for k, v in ctx.model.state_dict().items()}
@@ -111,7 +108,7 @@ class Relief(Method):
         rest = total_epochs - pre
         return [min(total_epochs - 1, pre - 1 + (i * rest) // k) for i in range(k)]
 
-    def on_epoch_end(self, ctx: "TrainContext") -> bool:
+    def on_epoch_end(self, ctx: MethodContext) -> bool:
         due = [i + 1 for i, e in enumerate(self.prune_epochs(ctx.total_epochs)) if e == ctx.epoch]
         if not due or max(due) <= self.rounds_done:
             return False
@@ -122,18 +119,18 @@ class Relief(Method):
         return True
 
     # ------------------------------------------------------------------ one pruning round
-    def prune_round(self, ctx: "TrainContext") -> None:
+    def prune_round(self, ctx: MethodContext) -> None:
         """Score and prune every layer input → output, clean up backwards, remove dead units."""
         units, model = ctx.units, ctx.model
         x = self.pruning_set(ctx)
-        gm = fx.symbolic_trace(model)
-        adds = residual_adds(gm, units.graph) if self.cfg.residual_rule else {}
+        gm = units.traced()
+        adds = units.adds() if self.cfg.residual_rule else {}
         was_training = model.training
         model.eval()
         try:
             for layer in units.graph.layers:
                 stats = probe(gm, units.graph.layers, [a.node for a in adds.get(layer, [])], x,
-                              ctx.recipe.train.eval_batch_size)
+                              ctx.eval_batch_size)
                 group = units.graph.group(units.graph.outputs[layer])
                 if self.cfg.dead_units and group.prunable:
                     switch_off(units, group, unit_reads(units, group, stats) == 0)
@@ -149,9 +146,9 @@ class Relief(Method):
             self._rewind(ctx)
         self.kept = count_kept(units) / max(1, self.original_params)
 
-    def pruning_set(self, ctx: "TrainContext") -> torch.Tensor:
-        x = ctx.splits.train[0]
-        seed = self.cfg.prune_seed if self.cfg.prune_seed is not None else ctx.recipe.train.seed
+    def pruning_set(self, ctx: MethodContext) -> torch.Tensor:
+        x = ctx.train_data[0]
+        seed = self.cfg.prune_seed if self.cfg.prune_seed is not None else ctx.seed
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
         return x[order[:min(self.cfg.prune_set, len(x))]]
 
@@ -169,7 +166,7 @@ class Relief(Method):
         if has_bias:
             _restrict(units, bias_name, keep[:, n_in])
 
-    def _residual_rule(self, units: UnitEngine, add: "ResidualAdd", stats: Dict) -> None:
+    def _residual_rule(self, units: UnitEngine, add: ResidualAdd, stats: Dict) -> None:
         if (add.node, 0) not in stats:
             return
         a, b = stats[(add.node, 0)], stats[(add.node, 1)]
@@ -182,7 +179,7 @@ class Relief(Method):
                 _drop_rows(units, producer, rows)
 
     # ------------------------------------------------------------------ removal and rewinding
-    def _remove_off_units(self, ctx: "TrainContext") -> None:
+    def _remove_off_units(self, ctx: MethodContext) -> None:
         units = ctx.units
         shadow = None
         if self.init_state is not None:
@@ -201,11 +198,11 @@ class Relief(Method):
         if shadow is not None:
             self.init_state = {k: v.detach().clone() for k, v in shadow.model.state_dict().items()}
 
-    def _rewind(self, ctx: "TrainContext") -> None:
+    def _rewind(self, ctx: MethodContext) -> None:
         with torch.no_grad():
             ctx.model.load_state_dict(self.init_state)
         ctx.units.apply_masks()
-        ctx.new_optimizer()
+        ctx.reset_optimizer()
 
     # ------------------------------------------------------------------ reporting and state
     def summary(self) -> Dict[str, Any]:
@@ -270,12 +267,6 @@ def alpha_keep(scores: torch.Tensor, alpha: float) -> torch.Tensor:
 
 # ---------------------------------------------------------------------- pruning-set statistics
 
-@dataclass(frozen=True)
-class ResidualAdd:
-    node: str                                    # fx node of the Add
-    producers: Tuple[Optional[str], Optional[str]]   # layer feeding each operand (through BatchNorm), or None
-
-
 class _Probe(fx.Interpreter):
     """Runs the traced model and sums |x| over the batch at the watched nodes' inputs."""
 
@@ -310,32 +301,6 @@ def probe(gm: fx.GraphModule, layers: List[str], adds: List[str], x: torch.Tenso
     for key in [k for k in out if k[0] in runner.adds]:
         t = out[key]
         out[key] = t.reshape(t.shape[0], -1).norm(dim=1)
-    return out
-
-
-def residual_adds(gm: fx.GraphModule, graph: "UnitGraph") -> Dict[str, List[ResidualAdd]]:
-    """Adds of two tensors fed by a layer (through its BatchNorm), keyed by the last such layer."""
-    followers = {f for g in graph.groups for f in g.followers}
-    order = {name: i for i, name in enumerate(graph.layers)}
-
-    def producer(node: Any) -> Optional[str]:
-        while isinstance(node, fx.Node) and node.op == "call_module":
-            if node.target in order:
-                return str(node.target)
-            if node.target not in followers and not isinstance(gm.get_submodule(node.target), nn.Identity):
-                return None
-            node = node.args[0]
-        return None
-
-    out: Dict[str, List[ResidualAdd]] = {}
-    for n in gm.graph.nodes:
-        is_add = (n.op == "call_function" and n.target in ADDS) or (n.op == "call_method" and n.target == "add")
-        if not is_add or len(n.args) < 2 or not all(isinstance(a, fx.Node) for a in n.args[:2]):
-            continue
-        feeds = (producer(n.args[0]), producer(n.args[1]))
-        named = [p for p in feeds if p is not None]
-        if named:
-            out.setdefault(max(named, key=order.__getitem__), []).append(ResidualAdd(n.name, feeds))
     return out
 
 

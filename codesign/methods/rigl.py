@@ -31,16 +31,16 @@ from pydantic import Field
 
 from ..config import Strict
 from . import register_method
-from .base import Method
+from .base import Method, MethodContext
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..train import TrainContext
     from ..units.engine import UnitEngine
 
 
 @register_method(__name__)
 class RigL(Method):
     name = "rigl"
+    density_knob = "density"
 
     class Config(Strict):
         density: float = Field(0.1, gt=0, le=1)         # fraction of Conv/Linear weights active (90% sparse)
@@ -64,9 +64,9 @@ class RigL(Method):
         self._updated_this_epoch = False
 
     # ------------------------------------------------------------------ sparse start
-    def setup(self, ctx: "TrainContext") -> None:
+    def setup(self, ctx: MethodContext) -> None:
         units = ctx.units
-        self.seed = ctx.recipe.train.seed
+        self.seed = ctx.seed
         shapes = {n: tuple(units.param(n).shape) for n in units.weight_names()}
         dense = [next(iter(shapes))] if self.cfg.first_layer_dense else []
         self.densities = layer_densities(shapes, self.cfg.density, self.cfg.distribution,
@@ -78,9 +78,8 @@ class RigL(Method):
         ctx.say(f"rigl: {self.cfg.distribution} start at density {units.masks.density():.4f}")
 
     # ------------------------------------------------------------------ schedule
-    def end_step(self, ctx: "TrainContext") -> float:
-        steps_per_epoch = -(-len(ctx.splits.train[1]) // ctx.recipe.train.batch_size)
-        return self.cfg.end_fraction * ctx.total_epochs * steps_per_epoch
+    def end_step(self, ctx: MethodContext) -> float:
+        return self.cfg.end_fraction * ctx.total_epochs * ctx.steps_per_epoch
 
     def is_update_step(self, t: int, end: float) -> bool:
         return t % self.cfg.update_interval == 0 and t < end
@@ -92,7 +91,7 @@ class RigL(Method):
         return self.cfg.drop_fraction / 2 * (1 + math.cos(math.pi * min(t, end) / end))
 
     # ------------------------------------------------------------------ hooks
-    def after_backward(self, ctx: "TrainContext") -> None:
+    def after_backward(self, ctx: MethodContext) -> None:
         if not self.is_update_step(ctx.step, self.end_step(ctx)):
             return
         self._grads = {}
@@ -101,7 +100,7 @@ class RigL(Method):
             if grad is not None:
                 self._grads[name] = grad.detach().abs().clone()
 
-    def after_step(self, ctx: "TrainContext") -> bool:
+    def after_step(self, ctx: MethodContext) -> bool:
         if self._grads is None:
             return False
         t = ctx.step - 1                      # the step whose gradient was stored
@@ -114,7 +113,7 @@ class RigL(Method):
         self._updated_this_epoch = True
         return True
 
-    def on_epoch_end(self, ctx: "TrainContext") -> bool:
+    def on_epoch_end(self, ctx: MethodContext) -> bool:
         """True after an epoch with updates: the loop then re-measures the cost, so the epoch's
         nonzeros count the connections grown at the last update once they have trained."""
         updated, self._updated_this_epoch = self._updated_this_epoch, False
@@ -123,7 +122,7 @@ class RigL(Method):
     def _sparse_layers(self, units: "UnitEngine") -> list:
         return [n for n in units.weight_names() if self.densities.get(n, 1.0) < 1.0]
 
-    def _update_layer(self, ctx: "TrainContext", name: str, grad: torch.Tensor, fraction: float, salt: int) -> int:
+    def _update_layer(self, ctx: MethodContext, name: str, grad: torch.Tensor, fraction: float, salt: int) -> int:
         units = ctx.units
         active = units.masks.connection_mask(name)
         n_active = int(active.sum())
@@ -137,11 +136,8 @@ class RigL(Method):
         kept = _top(drop_score, n_active - n_move)
         grow_score = torch.where(kept, torch.tensor(-math.inf, dtype=grad.dtype), grad)
         grown = _top(grow_score, n_move)
-        new = grown & ~active                 # newly activated: weight 0, optimiser state 0
-        with torch.no_grad():
-            units.param(name).masked_fill_(new, 0.0)
-        units.set_connections(name, kept | grown)
-        _zero_state(units, name, new)
+        units.set_connections(name, kept | (grown & active))   # dropped and regrown at once: value kept
+        units.activate(name, grown & ~active)                  # newly activated: weight 0, optimiser state 0
         return n_move
 
     # ------------------------------------------------------------------ reporting and state
@@ -211,12 +207,3 @@ def _top(scores: torch.Tensor, k: int) -> torch.Tensor:
         keep[torch.topk(flat, k, sorted=False).indices] = True
     return keep.view_as(scores)
 
-
-@torch.no_grad()
-def _zero_state(units: "UnitEngine", name: str, entries: torch.Tensor) -> None:
-    optimizer = units.optimizer
-    if optimizer is None or not entries.any():
-        return
-    for value in optimizer.state.get(units.param(name), {}).values():
-        if torch.is_tensor(value) and value.shape == entries.shape:
-            value.masked_fill_(entries, 0.0)

@@ -29,7 +29,6 @@ from ..data import Splits, check_input_shape, load_dataset
 from ..flops import model_cost
 from .oneshot import OneShot, prune_model
 from .plan import BaseTask, ModelTask, content_key
-from .spec import ONE_SHOT
 
 _SPLITS: Dict[str, Splits] = {}
 _STARTS: Dict[Tuple[str, float, str, int], Tuple[nn.Module, str, int]] = {}
@@ -127,12 +126,12 @@ def _make_starting_model(task: ModelTask) -> Tuple[nn.Module, str]:
 
 def _pruned_only(task: ModelTask, out: Path) -> Dict[str, Any]:
     from ..compact import compact
-    from ..methods import build_method
+    from ..methods import METHODS, build_method
 
     model, weights, original_params = _starting_model(task)
     in_shape = tuple(model.codesign_spec["in_shape"])
     masks = None
-    if task.method in ONE_SHOT:
+    if METHODS.get(task.method).one_shot is not None:
         masks = prune_model(model, in_shape, build_method(task.method, task.params)).masks
     small, manifest = compact(model, masks, example=None)
     model_file = out / "model.pt"
@@ -159,7 +158,7 @@ def test_accuracy(model: nn.Module, splits: Splits) -> float:
 # --------------------------------------------------------------------------- scratch and finetune
 
 def _trained(task: ModelTask, out: Path, base_file: Optional[str]) -> Dict[str, Any]:
-    from ..methods import build_method
+    from ..methods import METHODS, build_method
     from ..train import fit
     from ..zoo import create_model
 
@@ -169,7 +168,7 @@ def _trained(task: ModelTask, out: Path, base_file: Optional[str]) -> Dict[str, 
     if task.mode == "finetune":
         model, _meta = load_model(base_file or task.start_from)
         model.train()
-        if task.method in ONE_SHOT:
+        if METHODS.get(task.method).one_shot is not None:
             method = OneShot(build_method(task.method, task.params))
         original = model_cost(model, splits.in_shape).params
     else:

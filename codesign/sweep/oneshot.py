@@ -8,34 +8,30 @@ the physically smaller model (structured). The decision is the method's own: its
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Dict
+from typing import Any, Dict
 
 import torch.nn as nn
 
-from ..methods.base import Method
+from ..methods.base import Method, MethodContext
 from ..units.engine import UnitEngine
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..train import TrainContext
 
-
-def prune_now(method: Method, ctx: Any) -> None:
+def prune_now(method: Method, ctx: MethodContext) -> None:
     """Let ``method`` (configured for a single round) take its pruning decision on ``ctx.units`` now."""
-    saved = (ctx.epoch, ctx.total_epochs)
-    ctx.epoch, ctx.total_epochs = 0, 1
+    p = ctx.progress
+    saved = (p.epoch, p.total_epochs)
+    p.epoch, p.total_epochs = 0, 1
     try:
         method.setup(ctx)
         method.on_epoch_end(ctx)
     finally:
-        ctx.epoch, ctx.total_epochs = saved
+        p.epoch, p.total_epochs = saved
 
 
-def prune_model(model: nn.Module, in_shape, method: Method) -> UnitEngine:
+def prune_model(model: nn.Module, in_shape, method: Method, seed: int = 0) -> UnitEngine:
     """Prune ``model`` in place outside a training loop; returns the engine holding its masks."""
     engine = UnitEngine(model, tuple(in_shape))
-    ctx = SimpleNamespace(units=engine, epoch=0, total_epochs=1, say=lambda _text: None)
-    prune_now(method, ctx)
+    prune_now(method, MethodContext(model, engine, seed=seed))
     engine.apply_masks()
     return engine
 
@@ -50,7 +46,7 @@ class OneShot(Method):
         super().__init__(inner.cfg)
         self.inner = inner
 
-    def setup(self, ctx: "TrainContext") -> None:
+    def setup(self, ctx: MethodContext) -> None:
         prune_now(self.inner, ctx)
 
     def state_dict(self) -> Dict[str, Any]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .spec import ONE_SHOT, MethodChoice, Range, SweepSpec
+from .spec import MethodChoice, Range, SweepSpec
 
 TRAINING_AXES = ("model", "width", "method", "density")
 HARDWARE_AXES = ("device", "template", "reuse_factor", "precision", "strategy", "io_type", "sparse_kernel")
@@ -182,12 +182,13 @@ def _recipe_dict(spec: SweepSpec) -> Optional[Dict[str, Any]]:
 
 
 def _method_params(spec: SweepSpec, method: MethodChoice, density: Optional[float]) -> Tuple[Dict, Optional[float]]:
-    from ..methods import METHODS
+    from ..methods import density_knob
 
     params = dict(method.params)
-    if density is None or spec.train.density_param not in METHODS.get(method.name).Config.model_fields:
+    knob = density_knob(method.name, spec.train.density_param)
+    if density is None or knob is None:
         return params, None                       # this method has no density: the axis does not apply
-    params[spec.train.density_param] = density
+    params[knob] = density
     return params, density
 
 
@@ -210,10 +211,13 @@ def _add_point(plan: Plan, spec: SweepSpec, recipe, combo: Dict[str, Any], run_d
 
 def _model_task(plan: Plan, spec: SweepSpec, recipe, model: str, width: float, method: MethodChoice,
                 params: Dict, density, run_dir: Path, data_dir) -> ModelTask:
+    from ..methods import METHODS
+
     t = spec.train
     recipe = _with_model(recipe, model, width) if recipe else None
-    if t.mode != "scratch" and method.name in ONE_SHOT:
-        params = {**params, **ONE_SHOT[method.name]}
+    one_shot = METHODS.get(method.name).one_shot
+    if t.mode != "scratch" and one_shot is not None:
+        params = {**params, **one_shot}
     base_key = None
     if t.mode == "finetune" and not t.start_from:
         base_recipe = _set(recipe, {"method": {"name": "dense", "params": {}},
@@ -225,7 +229,7 @@ def _model_task(plan: Plan, spec: SweepSpec, recipe, model: str, width: float, m
     if t.mode == "finetune":
         recipe = _finetune_recipe(recipe, spec, method.name, params)
         training.update(base=base_key or content_key({"file": str(t.start_from)}), recipe=_training_part(recipe),
-                        one_shot=method.name in ONE_SHOT)
+                        one_shot=one_shot is not None)
     elif t.mode == "scratch":
         recipe = _set(recipe, {"method": {"name": method.name, "params": params}})
         training["recipe"] = _training_part(recipe)

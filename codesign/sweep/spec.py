@@ -103,7 +103,7 @@ class TrainPlan(Strict):
     finetune_lr: Optional[float] = Field(None, gt=0)          # default: the recipe's lr / 10
     finetune_train_limit: Optional[int] = Field(None, ge=1)   # training samples of a fine-tune
     start_from: Optional[str] = None                           # finetune: a trained model file
-    density_param: str = "target_density"
+    density_param: Optional[str] = None     # the method parameter the density axis sets; default: each method's own
     weights: str = "auto"                                      # none: auto | random | a model file
     seed: int = 0
 
@@ -221,29 +221,24 @@ def _recipe(spec: SweepSpec):
 
 
 def _check_method(spec: SweepSpec, method: MethodChoice, src: str) -> None:
-    from ..methods import METHODS, build_method
+    from ..methods import METHODS, build_method, density_knob, one_shot_methods
 
     try:
         cls = METHODS.get(method.name)
     except CodesignError as err:
         raise ConfigError(f"{src}: grid.method: {err}") from None
-    takes_density = spec.train.density_param in cls.Config.model_fields
     params = dict(method.params)
-    if takes_density and spec.grid.density is not None:
-        params[spec.train.density_param] = 0.5
-    if spec.train.mode != "scratch" and method.name in ONE_SHOT:
-        params.update(ONE_SHOT[method.name])
+    knob = density_knob(method.name, spec.train.density_param)
+    if knob is not None and spec.grid.density is not None:
+        params[knob] = 0.5
+    mode = spec.train.mode
+    if mode != "scratch" and cls.one_shot is not None:
+        params.update(cls.one_shot)
     try:
         build_method(method.name, params)
     except CodesignError as err:
         raise ConfigError(f"{src}: grid.method: {err}") from None
-    mode = spec.train.mode
-    if mode == "none" and method.name not in ONE_SHOT and method.name != "dense":
+    if mode == "none" and cls.one_shot is None and method.name != "dense":
         raise ConfigError(f"{src}: method '{method.name}' needs training; with train.mode 'none' only "
-                          f"{', '.join(sorted(ONE_SHOT))} (one-shot pruning) and dense are possible; "
+                          f"{', '.join(sorted(one_shot_methods()))} (one-shot pruning) and dense are possible; "
                           f"use train.mode scratch or finetune")
-
-
-#: methods whose pruning decision can be taken once, on a trained (or given) model, with the
-#: parameters that make it a single decision (see codesign.sweep.oneshot)
-ONE_SHOT = {"magnitude": {"iterations": 1, "pretrain_epochs": None}}

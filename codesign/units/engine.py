@@ -11,6 +11,9 @@ module types:
         ctx.units.set_units(g, keep_bool)             # unit mask (removed later by compaction)
     for name in ctx.units.weight_names():             # Conv/Linear weights ("fc1.weight", ...)
         ctx.units.set_connections(name, keep_bool)    # connection mask (unstructured sparsity)
+        ctx.units.activate(name, grow_bool, values)   # grow connections: new weights, fresh optimiser state
+    ctx.units.reset_width(0.25)                       # restart as a fresh seed at 1/4 of the widths (setup)
+    ctx.units.adds()                                  # residual Adds and the layers feeding them
 
 Every edit remaps the optimiser state in place (same Parameter objects, so no rebuild is needed),
 remaps the masks, zeroes the state of newly masked entries and bumps :attr:`version`; the loop
@@ -29,9 +32,11 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Unio
 import torch
 import torch.nn as nn
 
+from ..errors import CodesignError
 from ..flops import ModelCost, measure
-from . import resize
-from .graph import Axis, UnitGraph, UnitGroup, trace_units
+from . import resize, restart
+from .adds import ResidualAdd, residual_adds
+from .graph import Axis, UnitGraph, UnitGroup, _symbolic_trace, trace_units
 from .masks import Masks
 from .resize import GrowthInit
 
@@ -50,6 +55,7 @@ class UnitEngine:
         self.version = 0
         self.units_added = 0
         self.units_removed = 0
+        self._traced = None
 
     @property
     def optimizer(self) -> Optional[torch.optim.Optimizer]:
@@ -112,6 +118,16 @@ class UnitEngine:
         return self.unit_sum(group, lambda ax, t: t.detach() * t.grad if t.grad is not None else None,
                              roles).abs()
 
+    def traced(self):
+        """The live model traced by torch.fx (made once; it calls the model's own modules)."""
+        if self._traced is None:
+            self._traced = _symbolic_trace(self.model)
+        return self._traced
+
+    def adds(self) -> Dict[str, List[ResidualAdd]]:
+        """Residual Adds (see codesign.units.adds), keyed by the last layer feeding each."""
+        return residual_adds(self.traced(), self.graph)
+
     def weight_names(self, include_output: bool = True) -> List[str]:
         """Connection-prunable weights (Conv/Linear), input layer first."""
         return self.masks.weight_names(include_output)
@@ -141,6 +157,21 @@ class UnitEngine:
         self._changed()
         return new
 
+    def reset_width(self, fraction: float) -> None:
+        """Restart from a freshly initialised model at ``fraction`` of the current widths (a seed):
+        works on any traced module (see codesign.units.restart). Masks are cleared."""
+        self.adopt(restart.fresh_at_width(self, fraction))
+
+    def adopt(self, source: nn.Module) -> None:
+        """Restart as ``source`` (same architecture, any widths): its tensors and values, no masks.
+        Parameters are replaced, so call it before an optimiser exists (a method's ``setup``)."""
+        if self.optimizer is not None:
+            raise CodesignError("adopt/reset_width replace the parameters; call them before the optimiser is made "
+                                "(in a method's setup)")
+        restart.adopt(self.model, source)
+        self.masks.clear()
+        self._changed()
+
     # ------------------------------------------------------------------ masks
     def set_units(self, group: GroupRef, keep: torch.Tensor) -> None:
         """Unit mask of ``group`` (bool per unit; False = off, disconnected on both sides)."""
@@ -151,6 +182,22 @@ class UnitEngine:
         """Connection mask of weight ``name`` (bool, the weight's shape; False = held at zero)."""
         self.masks.set_connections(name, keep)
         self._masks_changed()
+
+    @torch.no_grad()
+    def activate(self, name: str, entries: torch.Tensor, values: Optional[torch.Tensor] = None) -> None:
+        """Connections ``entries`` (bool, the weight's shape) of weight ``name`` become active, starting
+        at ``values`` (the chosen entries' new weights, in order; default 0) with zero optimiser state."""
+        entries = torch.as_tensor(entries, dtype=torch.bool)
+        if not entries.any():
+            return
+        param = self.param(name)
+        param.data[entries] = 0.0 if values is None else values
+        self.set_connections(name, self.masks.connection_mask(name) | entries)
+        optimizer = self.optimizer
+        if optimizer is not None:
+            for value in optimizer.state.get(param, {}).values():
+                if torch.is_tensor(value) and value.shape == entries.shape:
+                    value.masked_fill_(entries, 0.0)
 
     def apply_masks(self) -> None:
         if not self.masks.empty:

@@ -3,11 +3,10 @@ import torch
 
 from codesign.config import load_recipe
 from codesign.data import load_dataset
-from codesign.flops import output_positions
 from codesign.methods import build_method
 from codesign.methods.nest import active_connections, dead_units
 from codesign.methods.nest_growth import fc_bridge, grow_connections, grow_neurons, growth_pass
-from codesign.train import TrainContext, fit
+from codesign.train import fit, method_context
 from codesign.units.engine import UnitEngine
 from codesign.zoo import create_model
 
@@ -23,17 +22,14 @@ def recipe(name, width, shape, params, epochs=4, n_train=96):
                               "method.params": params})
 
 
-def context(name, width, shape, params):
-    """A TrainContext on a freshly seeded model, as fit() builds it before the first epoch."""
+def context(name, width, shape, params, with_method=False):
+    """The method context on a freshly seeded model, as fit() builds it before the first epoch."""
     torch.manual_seed(0)
     cfg = recipe(name, width, shape, params)
     splits = load_dataset("synthetic", in_shape=shape, n_train=96, n_test=16)
-    ctx = TrainContext(recipe=cfg, model=create_model(name, width=width, in_shape=shape), splits=splits,
-                       method=build_method("nest", params))
-    ctx.positions = output_positions(ctx.model, shape)
-    ctx.method.setup(ctx)
-    ctx.new_optimizer()
-    return ctx
+    method = build_method("nest", params)
+    ctx = method_context(cfg, method, create_model(name, width=width, in_shape=shape), splits)
+    return (ctx, method) if with_method else ctx
 
 
 def masks_of(units):
@@ -69,7 +65,7 @@ def test_growth_gradient_is_the_gradient_of_each_dormant_connection():
     units = ctx.units
     name = "fc2.weight"
     dormant = (~units.masks.connection_mask(name)).nonzero()[0].tolist()
-    x, y = ctx.splits.train
+    x, y = ctx.train_data
     w = units.param(name)
     with torch.no_grad():
         w[tuple(dormant)] = 1e-3                                       # activate it by hand
@@ -114,7 +110,7 @@ def test_neuron_growth_signal_is_the_gradient_of_a_direct_connection():
     units = ctx.units
     bridges = {"fc2": fc_bridge(units, units.group("fc2"))}
     G = growth_pass(ctx, 96, bridges, salt=1).bridges["fc2"]           # fc3 outputs × fc1 activations
-    x, y = ctx.splits.train
+    x, y = ctx.train_data
     model = ctx.model.eval()
     h1 = model.relu1(model.fc1(model.flatten(x)))
     skip = torch.zeros(G.shape, requires_grad=True)
@@ -160,7 +156,7 @@ def test_nest_grows_then_prunes_to_the_target_density_without_dead_units(name, w
 
 @pytest.mark.parametrize("name,width,shape", TINY, ids=IDS)
 def test_units_without_outgoing_or_incoming_connections_are_removed_physically(name, width, shape):
-    ctx = context(name, width, shape, FAST)
+    ctx, method = context(name, width, shape, FAST, with_method=True)
     units = ctx.units
     g = units.groups()[-1]
     sizes = units.sizes()
@@ -171,7 +167,7 @@ def test_units_without_outgoing_or_incoming_connections_are_removed_physically(n
     x = torch.randn(4, *shape)
     with torch.no_grad():
         before = ctx.model.eval()(x)
-    removed = ctx.method.remove_dead_units(units)
+    removed = method.remove_dead_units(units)
     assert removed >= 2 and units.size(g) == sizes[g.name] - 2
     with torch.no_grad():
         torch.testing.assert_close(ctx.model.eval()(x), before)         # nothing read them

@@ -7,8 +7,9 @@ import torch.nn as nn
 from codesign.config import load_recipe
 from codesign.data import load_dataset
 from codesign.methods import build_method
-from codesign.methods.relief import alpha_keep, backward_cleanup, relief_scores, residual_adds
-from codesign.train import TrainContext, fit
+from codesign.methods.relief import alpha_keep, backward_cleanup, relief_scores
+from codesign.train import fit, method_context
+from codesign.units.adds import residual_adds
 from codesign.zoo import create_model
 
 TINY = [("lenet300_100", 0.1, [1, 28, 28]), ("lenet5", 0.25, [1, 28, 28]), ("resnet20", 0.25, [3, 16, 16])]
@@ -23,16 +24,13 @@ def recipe(name, width, shape, params, epochs=3):
 
 
 def context(name, width, shape, params):
-    """A TrainContext outside the loop: model, data, method set up, no optimiser steps."""
+    """The method context outside the loop: model, data, method set up, no optimiser steps."""
     torch.manual_seed(0)
     cfg = recipe(name, width, shape, params)
     splits = load_dataset("synthetic", in_shape=shape, num_classes=10, n_train=96, n_test=16)
     model = create_model(name, width=width, in_shape=shape)
     method = build_method("relief", params)
-    ctx = TrainContext(recipe=cfg, model=model, splits=splits, method=method)
-    method.setup(ctx)
-    ctx.new_optimizer()
-    return ctx, method
+    return method_context(cfg, method, model, splits), method
 
 
 # ---------------------------------------------------------------------- scores and the α rule

@@ -7,7 +7,7 @@ from codesign.config import load_recipe
 from codesign.data import load_dataset
 from codesign.methods import build_method
 from codesign.methods.rigl import layer_densities, random_mask
-from codesign.train import TrainContext, fit
+from codesign.train import fit, method_context
 from codesign.zoo import create_model
 
 TINY = [("lenet300_100", 0.1, [1, 28, 28]), ("lenet5", 0.25, [1, 28, 28]), ("resnet20", 0.25, [3, 16, 16])]
@@ -74,9 +74,7 @@ def test_update_drops_smallest_weights_and_grows_largest_gradients():
                                                      "noise_std": 0.0})
     splits = load_dataset("synthetic", in_shape=(1, 28, 28), num_classes=10, n_train=32, n_test=8)
     method = build_method("rigl", dict(cfg.method.params))
-    ctx = TrainContext(recipe=cfg, model=create_model("lenet300_100", width=0.1), splits=splits, method=method)
-    method.setup(ctx)
-    ctx.new_optimizer()
+    ctx = method_context(cfg, method, create_model("lenet300_100", width=0.1), splits)
     name = "fc3.weight"                                 # 10 × 10, 50 active
     active = ctx.units.masks.connection_mask(name)
     w = ctx.units.param(name)
@@ -84,7 +82,7 @@ def test_update_drops_smallest_weights_and_grows_largest_gradients():
         w.copy_(torch.where(active, 1.0 + torch.arange(100.0).view(10, 10) / 100, torch.zeros(())))
         smallest = active.flatten().nonzero().flatten()[:5]            # 5 smallest |w| among active
         w.view(-1)[smallest] = 1e-3
-    ctx.optimizer.state[w]["momentum_buffer"] = torch.ones_like(w)
+    ctx.units.optimizer.state[w]["momentum_buffer"] = torch.ones_like(w)
     grad = torch.zeros(10, 10)
     inactive = (~active).flatten().nonzero().flatten()
     grad.view(-1)[inactive[-5:]] = 5.0                                  # 5 inactive with the largest |g|
@@ -94,8 +92,8 @@ def test_update_drops_smallest_weights_and_grows_largest_gradients():
     assert not new.view(-1)[smallest].any() and new.view(-1)[inactive[-5:]].all()
     grown = new & ~active
     assert bool((w.detach()[grown] == 0).all())
-    assert bool((ctx.optimizer.state[w]["momentum_buffer"][grown] == 0).all())
-    assert bool((ctx.optimizer.state[w]["momentum_buffer"][new & active] == 1).all())
+    assert bool((ctx.units.optimizer.state[w]["momentum_buffer"][grown] == 0).all())
+    assert bool((ctx.units.optimizer.state[w]["momentum_buffer"][new & active] == 1).all())
 
 
 # ---------------------------------------------------------------------- whole runs
@@ -108,7 +106,7 @@ def spy(method, record):
         changed = original(ctx)
         if changed:
             after = {n: ctx.units.masks.connection_mask(n) for n in ctx.units.weight_names()}
-            state = ctx.optimizer.state
+            state = ctx.units.optimizer.state
             grown = {n: after[n] & ~before[n] for n in after}
             zero_w = all(bool((ctx.units.param(n).detach()[g] == 0).all()) for n, g in grown.items())
             zero_state = all(bool((v[g] == 0).all()) for n, g in grown.items()

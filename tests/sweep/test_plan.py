@@ -28,6 +28,20 @@ def test_methods_without_a_density_appear_once(sim_spec, tmp_path):
         ("dense", 0), ("magnitude", 0.25), ("magnitude", 0.5), ("magnitude", 1.0)]
 
 
+def test_the_density_axis_sets_each_methods_own_knob(finetune_spec, tmp_path):
+    finetune_spec["train"]["mode"] = "scratch"
+    finetune_spec["grid"]["method"] = ["magnitude", "rigl", "nest", "cgap"]
+    finetune_spec["grid"]["density"] = [0.5, 0.25]
+    plan = plan_of(finetune_spec, tmp_path)
+    seen = sorted((m.method, m.density or 0, m.params.get("density", m.params.get("target_density")))
+                  for m in plan.models.values())
+    assert seen == [("cgap", 0, None), ("magnitude", 0.25, 0.25), ("magnitude", 0.5, 0.5), ("nest", 0.25, 0.25),
+                    ("nest", 0.5, 0.5), ("rigl", 0.25, 0.25), ("rigl", 0.5, 0.5)]
+    assert all("target_density" not in m.params for m in plan.models.values() if m.method == "rigl")
+    finetune_spec["train"]["density_param"] = "target_density"     # an explicit knob: rigl has none of that name
+    assert sorted(m.method for m in plan_of(finetune_spec, tmp_path).models.values()).count("rigl") == 1
+
+
 def test_finetune_shares_one_dense_run_and_keys_follow_training_settings(finetune_spec, tmp_path):
     first = plan_of(finetune_spec, tmp_path)
     assert len(first.bases) == 1 and len(first.models) == 3
