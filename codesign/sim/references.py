@@ -95,3 +95,101 @@ def cgap_like_resnet110(keep: float = 0.36, width: float = 1.0):
             block.bn1 = nn.BatchNorm2d(k)
             block.conv2 = nn.Conv2d(k, c, 3, 1, 1, bias=False)
     return model
+
+
+# --------------------------------------------------------------------------------------- hls4ml io_stream baselines
+
+BASELINES_SOURCE = ("hls4ml's synthesis baselines, fastmachinelearning/hls4ml test/pytest/baselines (commit "
+                    "ef92ebdf2fc6b9573170465ada2200bb782d1164), models of test/pytest/test_keras_api.py; Copyright "
+                    "the hls4ml authors, Apache License 2.0. C-synthesis latency and interval (cycles), xcu250, 5 ns, "
+                    "Latency strategy, reuse factor 1")
+#: test id -> {tool: (latency, interval)}; the io_stream designs with more than one stream word.
+STREAM_BASELINES: Dict[str, Dict[str, Tuple[int, int]]] = {
+    "depthwise2d_io_stream": {"Vivado 2020.1": (1028, 1029), "Vitis 2024.1": (1028, 1029)},
+    "depthwise1d_io_stream": {"Vivado 2020.1": (35, 36), "Vitis 2024.1": (35, 36)},
+}
+#: one-word io_stream designs (Dense(1 -> n) + activation): latency, interval
+STREAM_BASELINES_ONE_WORD: Dict[str, Dict[str, Tuple[int, int]]] = {
+    "dense_io_stream (1->2, ELU)": {"Vivado 2020.1": (3, 1), "Vitis 2023.1": (4, 4), "Vitis 2024.1": (4, 4)},
+    "activations_io_stream-relu (1->64)": {"Vivado 2020.1": (2, 1), "Vitis 2023.1": (2, 2), "Vitis 2024.1": (2, 2)},
+    "activations_io_stream-leaky_relu": {"Vivado 2020.1": (2, 1), "Vitis 2023.1": (2, 2), "Vitis 2024.1": (2, 2)},
+    "activations_io_stream-prelu": {"Vivado 2020.1": (2, 1), "Vitis 2023.1": (2, 2), "Vitis 2024.1": (2, 2)},
+    "activations_io_stream-elu": {"Vivado 2020.1": (3, 1), "Vitis 2023.1": (4, 4), "Vitis 2024.1": (4, 4)},
+    "activations_io_stream-sigmoid": {"Vivado 2020.1": (4, 1), "Vitis 2023.1": (4, 4), "Vitis 2024.1": (4, 4)},
+}
+
+
+def depthwise2d_baseline() -> Network:
+    """test_depthwise2d: DepthwiseConv2D(3x3) on 32x32x3, 'valid'."""
+    return Network("depthwise2d", (_conv("depthwise", None, 3, 32, 3, 3, 1, 30, groups=3),), (3, 32, 32),
+                   "reference:hls4ml-baseline-depthwise2d")
+
+
+def depthwise1d_baseline() -> Network:
+    """test_depthwise1d: DepthwiseConv1D(3) on 32 steps x 3 channels, 'valid' (1-D: height 1)."""
+    w = 3 * 3
+    return Network("depthwise1d", (Layer("depthwise", "conv", (), (3, 1, 32), (3, 1, 30), (1, 3), (1, 1), 3, w, w),),
+                   (3, 1, 32), "reference:hls4ml-baseline-depthwise1d")
+
+
+# --------------------------------------------------------------------------------------- MLPerf Tiny RN07 (board)
+
+RN07_SOURCE = ("MLPerf Tiny v0.7 open submission hls4ml-finn (github.com/mlcommons/tiny_results_v0.7, "
+               "open/hls4ml-finn): code/ic/RN07 (training/RN07.yml + resnet_v1_eembc.py: the model; "
+               "inference/pynq-z2/accuracy_power.yml + convert.py: the hls4ml configuration; "
+               "inference/max_depth_rf16384.json: the FIFO occupancies the build used; "
+               "inference/pynq-z2/vivado_project/hdf/design_1_wrapper.hdf: the block design), "
+               "results/pynq-z2/ic/RN07 (performance: 36.596 inferences/s; power: 44,190.54 uJ/inference "
+               "median at 1.6165 W) [V]")
+#: HLS target 6.67 ns (150 MHz); the block design clocks the HLS IP from the Zynq's FCLK_CLK0 at 100 MHz
+#: (design_1_bd.tcl: PCW_FPGA0_PERIPHERAL_FREQMHZ 100, myproject_axi_0/ap_clk on FCLK_CLK0), so the board ran
+#: the design at 100 MHz.
+RN07_SETTINGS = {"device": "xc7z020", "part": "xc7z020clg400-1", "clock_mhz": 100, "hls_clock_mhz": 150,
+                 "io_type": "io_stream", "strategy": "Resource", "reuse_factor": 16384,
+                 "precision": "ap_fixed<12,7>", "board": "pynq-z2"}
+RN07_PUBLISHED = {"latency_s": 1 / 36.596, "energy_j": 44.19054e-3, "power_w": 1.6165}
+_RN07_CONVS = ("q_conv2d_batchnorm", "q_conv2d_batchnorm_1", "q_conv2d_batchnorm_2", "q_conv2d_batchnorm_3",
+               "q_conv2d_batchnorm_4")
+_RN07_CONV = {"Precision": {"weight": "ap_fixed<8,3>", "bias": "ap_fixed<8,3>", "accum": "ap_fixed<17,7>",
+                            "result": "ap_fixed<9,3,AP_RND,AP_SAT>"}}
+#: The published per-layer configuration in hls4ml's form (convert.py: every layer ReuseFactor 16384 and
+#: ap_fixed<12,7>, then the yml's overrides; its ``accum_t`` is written as Precision.accum here). The design
+#: merged each ReLU into its convolution (``MergedRelu: 1``), so a convolution writes the ReLU's result type
+#: ap_fixed<9,3,AP_RND,AP_SAT>; the dense layer keeps ap_fixed<12,7>. The softmax was removed.
+RN07_HLS_CONFIG = {
+    "Model": {"ReuseFactor": 16384, "Strategy": "Resource", "Precision": "ap_fixed<12,7>"},
+    "LayerName": {
+        **{name: {"ReuseFactor": 16384, **_RN07_CONV} for name in _RN07_CONVS},
+        "q_dense": {"ReuseFactor": 16384, "Precision": {"weight": "ap_fixed<8,3>", "bias": "ap_fixed<8,3>",
+                                                        "accum": "ap_fixed<17,7>", "result": "ap_fixed<12,7>"}},
+    },
+}
+#: max_depth_rf16384.json: the largest occupancy hls4ml's co-simulation saw per FIFO (the build set max + 1);
+#: hls4ml's numbering: layer4/7/10/13/16 = the convolutions' outputs, layer20..23 = the padding layers'.
+RN07_FIFO_MAX = {"q_conv2d_batchnorm": 1, "zp2d_q_conv2d_batchnorm_1": 1066, "q_conv2d_batchnorm_1": 1,
+                 "zp2d_q_conv2d_batchnorm_2": 71, "q_conv2d_batchnorm_2": 1, "zp2d_q_conv2d_batchnorm_3": 34,
+                 "q_conv2d_batchnorm_3": 1, "zp2d_q_conv2d_batchnorm_4": 23, "q_conv2d_batchnorm_4": 1}
+
+
+def _pad(name: str, inp: str, c: int, h: int, padded: int) -> Layer:
+    return Layer(name, "pad", (inp,), (c, h, h), (c, padded, padded))
+
+
+def rn07() -> Network:
+    """RN07 as built for the board (RN07.yml: filters 32, 4, 32, 32; kernels 1, 4, 4, 4, 4; strides '111',
+    '414'; no skip connection, no pooling; 8x8x32 -> Dense(10)), with the ZeroPadding layers the build's
+    hls4ml inserted before every 'same' convolution with a kernel > 1: 'same' 4x4 pads 1 top/left and 2
+    bottom/right (35x35), the stride-4 conv needs no padding but got a (copying) padding layer all the same
+    (its FIFO is in max_depth_rf16384.json)."""
+    def conv(i, inp, cin, h, cout, k, s, out):
+        name = _RN07_CONVS[i]
+        return _conv(name, inp, cin, h, cout, k, s, out)
+
+    c = _RN07_CONVS
+    L = [conv(0, None, 3, 32, 32, 1, 1, 32),
+         _pad("zp2d_" + c[1], c[0], 32, 32, 35), conv(1, "zp2d_" + c[1], 32, 35, 4, 4, 1, 32),
+         _pad("zp2d_" + c[2], c[1], 4, 32, 35), conv(2, "zp2d_" + c[2], 4, 35, 32, 4, 1, 32),
+         _pad("zp2d_" + c[3], c[2], 32, 32, 32), conv(3, "zp2d_" + c[3], 32, 32, 32, 4, 4, 8),
+         _pad("zp2d_" + c[4], c[3], 32, 8, 11), conv(4, "zp2d_" + c[4], 32, 11, 32, 4, 1, 8),
+         _dense("q_dense", c[4], (32, 8, 8), 10)]
+    return Network("rn07", tuple(L), (3, 32, 32), "reference:mlperf-tiny-v0.7-hls4ml-rn07")

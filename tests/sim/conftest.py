@@ -47,3 +47,20 @@ def nets():
     """Namespace of network builders: conv, dense, simple, chain_cnn."""
     import types
     return types.SimpleNamespace(conv=conv, dense=dense, simple=simple, chain_cnn=chain_cnn)
+
+
+def stream_chain(*profiles):
+    """A hand-built io_stream pipeline: process i feeds process i+1 through FIFO i (every FIFO is sized; the
+    last one is the output port). ``profiles``: one :class:`~codesign.sim.stream_timing.RateProfile` each."""
+    from codesign.sim.stream_graph import Fifo, Process, StreamGraph
+
+    procs, fifos = [], []
+    for i, p in enumerate(profiles):
+        procs.append(Process(f"p{i}", "source" if i == 0 else "layer", i, (i - 1,) if i else (), (i,)))
+        fifos.append(Fifo(f"p{i}", i, i + 1 if i + 1 < len(profiles) else -1, len(p.write_iter), 1, i))
+    return StreamGraph(None, tuple(procs), tuple(fifos))
+
+
+@pytest.fixture
+def chain():
+    return stream_chain

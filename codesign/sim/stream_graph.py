@@ -1,0 +1,216 @@
+"""The io_stream project's process graph: what hls4ml builds around the layers, and every FIFO.
+
+hls4ml 1.3.0 adds two kinds of processes to an io_stream design that the network itself does not show:
+
+- a **ZeroPadding2D/1D layer before every padded convolution** (``backends/vivado/passes/conv_same_pad.py``,
+  ``InsertZeroPaddingBeforeConv2D``: named ``zp2d_<conv>``; the conv then runs 'valid' on the padded
+  tensor, e.g. ``in_height = 34`` after ``zeropad2d_cl`` for a 32x32 'same' 3x3 conv). It has its own
+  cycles and output FIFO. :func:`stream_network` inserts these as ``pad`` layers;
+- a **Clone after every output read by more than one layer** (``backends/fpga/passes/clone.py``,
+  ``CloneOutput``: ``clone_<layer>`` copies the stream into ``<var>_cpy1``, ``<var>_cpy2``, ...; at most 7).
+
+Every stream between two processes is one FIFO (``#pragma HLS STREAM variable=<var> depth=<D>``); the
+network input and output streams are the design's ports (not sized by hls4ml's FIFO optimisation).
+A stream word is one pixel with all its channels (hls4ml packs the last dimension into one word).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..errors import CodesignError
+from .layers import Layer, Network
+
+PAD_OP = "pad"
+PAD_PREFIX = "zp2d_"
+MAX_CLONES = 7                      # clone.py: more than 7 copies of one stream are refused
+
+
+def conv_padding(layer: Layer) -> Tuple[int, int, int, int]:
+    """(top, bottom, left, right) zero padding of a convolution, as hls4ml's ZeroPadding layer adds it.
+
+    Taken from ``layer.padding`` when the layer carries it; otherwise inferred from the shapes: the
+    padding the output size needs, made symmetric (PyTorch and its ONNX export pad both sides equally,
+    e.g. 1+1 for a stride-2 3x3 conv on 32x32 that strictly needs 1); an odd total that cannot be
+    symmetric puts the extra row/column at the bottom/right, as Keras 'same' does.
+    """
+    explicit = getattr(layer, "padding", None)
+    if explicit:
+        return tuple(int(p) for p in explicit)
+    (_, h_in, w_in), (_, h_out, w_out) = layer.in_shape, layer.out_shape
+    (kh, kw), (sh, sw) = layer.kernel, layer.stride
+
+    def split(n_in: int, n_out: int, k: int, s: int) -> Tuple[int, int]:
+        need = max((n_out - 1) * s + k - n_in, 0)
+        if need == 0:
+            return 0, 0
+        sym = need + need % 2
+        if (n_in + sym - k) // s + 1 == n_out:
+            return sym // 2, sym // 2
+        return need // 2, need - need // 2
+
+    top, bottom = split(h_in, h_out, kh, sh)
+    left, right = split(w_in, w_out, kw, sw)
+    return top, bottom, left, right
+
+
+@dataclass(frozen=True)
+class StreamNetwork:
+    """A network as the io_stream project contains it: ``origin[i]`` is the index of layer ``i`` in the
+    network it was made from, -1 for an inserted padding layer."""
+
+    network: Network
+    origin: np.ndarray
+
+    def take(self, values: np.ndarray, fill=0) -> np.ndarray:
+        """Per-layer ``values`` of the original network, spread onto this one (``fill`` for pads)."""
+        values = np.asarray(values)
+        out = np.full(len(self.origin), fill, dtype=values.dtype)
+        known = self.origin >= 0
+        out[known] = values[self.origin[known]]
+        return out
+
+
+def stream_network(net: Network) -> StreamNetwork:
+    """``net`` with hls4ml's ZeroPadding layer before every padded convolution (idempotent: a conv whose
+    input is already padded needs none)."""
+    layers: List[Layer] = []
+    origin: List[int] = []
+    renamed: Dict[str, str] = {}
+    for i, layer in enumerate(net.layers):
+        inputs = tuple(renamed.get(p, p) for p in layer.inputs)
+        pads = conv_padding(layer) if layer.op == "conv" else (0, 0, 0, 0)
+        if any(pads):
+            c, h, w = layer.in_shape
+            padded = (c, h + pads[0] + pads[1], w + pads[2] + pads[3])
+            layers.append(Layer(PAD_PREFIX + layer.name, PAD_OP, inputs, layer.in_shape, padded))
+            origin.append(-1)
+            layer = replace(layer, inputs=(PAD_PREFIX + layer.name,), in_shape=padded)
+            if hasattr(layer, "padding"):
+                layer = replace(layer, padding=(0, 0, 0, 0))
+        elif inputs != layer.inputs:
+            layer = replace(layer, inputs=inputs)
+        layers.append(layer)
+        origin.append(i)
+    if len(layers) == len(net.layers):
+        return StreamNetwork(net, np.arange(len(net.layers)))
+    out = Network(net.name, tuple(layers), net.input_shape, net.source, dict(net.meta))
+    return StreamNetwork(out, np.array(origin, dtype=np.int64))
+
+
+# --------------------------------------------------------------------------------------- processes and FIFOs
+
+@dataclass(frozen=True)
+class Fifo:
+    """One stream: ``name`` is hls4ml's variable stem (the producer layer's name, ``<name>_cpyK`` after a
+    clone, ``input`` for the network input); ``consumer`` -1 is the network output port."""
+
+    name: str
+    producer: int            # process index
+    consumer: int            # process index, -1: the design's output port
+    words: int               # words per inference
+    lanes: int               # elements per word (channels)
+    layer: int               # network layer whose result it carries (-1: the network input)
+
+    @property
+    def external(self) -> bool:
+        """A port of the design (the input or output stream), not a FIFO hls4ml sizes."""
+        return self.layer < 0 or self.consumer < 0
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    kind: str                # 'source' (the input port), 'layer', 'clone'
+    layer: int               # network layer index; the copied layer for a clone; -1 for the source
+    inputs: Tuple[int, ...]  # FIFO indices, in the layer's input order
+    outputs: Tuple[int, ...]  # FIFO indices (a clone writes every word to all of them)
+
+
+@dataclass(frozen=True)
+class StreamGraph:
+    network: Network
+    processes: Tuple[Process, ...]
+    fifos: Tuple[Fifo, ...]
+
+    def fifo_index(self) -> Dict[str, int]:
+        return {f.name: i for i, f in enumerate(self.fifos)}
+
+    def internal(self) -> np.ndarray:
+        """Indices of the FIFOs hls4ml sizes (every stream but the design's ports)."""
+        return np.array([i for i, f in enumerate(self.fifos) if not f.external], dtype=np.int64)
+
+
+def stream_graph(net: Network, input_name: str = "input") -> StreamGraph:
+    """The processes (input port, layers, clones) and FIFOs of ``net`` built with io_stream.
+
+    ``net`` is taken as given: pass :func:`stream_network`'s network to include hls4ml's padding layers.
+    """
+    a = net.arrays
+    procs: List[Process] = []
+    fifos: List[Fifo] = []
+    # the stream each layer's consumers read: (producer process, layer) -> list of consumer slots
+    readers: Dict[int, List[Tuple[int, int]]] = {-1: []}
+    for i, preds in enumerate(a.preds):
+        readers.setdefault(i, [])
+        for slot, p in enumerate(preds or (-1,)):
+            readers.setdefault(p, []).append((i, slot))
+    in_fifos: Dict[Tuple[int, int], int] = {}
+    proc_of_layer: Dict[int, int] = {}
+
+    def words_lanes(layer: int) -> Tuple[int, int]:
+        if layer < 0:
+            shape = tuple(int(d) for d in net.input_shape)
+            return (shape[1] * shape[2], shape[0]) if len(shape) == 3 else (1, int(np.prod(shape)))
+        return int(a.out_h[layer] * a.out_w[layer]), int(a.cout[layer])
+
+    def emit(producer_proc: int, layer: int, name: str) -> List[int]:
+        """FIFOs out of ``producer_proc`` for ``layer``'s result (through a clone when shared)."""
+        users = readers[layer]
+        words, lanes = words_lanes(layer)
+        if len(users) <= 1:
+            consumer = users[0] if users else None
+            fifos.append(Fifo(name, producer_proc, -1 if consumer is None else -2, words, lanes, layer))
+            if consumer is not None:
+                in_fifos[consumer] = len(fifos) - 1
+            return [len(fifos) - 1]
+        if len(users) > MAX_CLONES:
+            raise CodesignError(f"'{name}' is read by {len(users)} layers; hls4ml clones a stream at most "
+                                f"{MAX_CLONES} times")
+        fifos.append(Fifo(name, producer_proc, len(procs), words, lanes, layer))
+        clone_in = len(fifos) - 1
+        outs = []
+        for k, consumer in enumerate(users, 1):
+            fifos.append(Fifo(f"{name}_cpy{k}", len(procs), -2, words, lanes, layer))
+            in_fifos[consumer] = len(fifos) - 1
+            outs.append(len(fifos) - 1)
+        procs.append(Process(f"clone_{name}", "clone", layer, (clone_in,), tuple(outs)))
+        return [clone_in]
+
+    procs.append(Process(input_name, "source", -1, (), ()))
+    src_out = emit(0, -1, input_name)
+    procs[0] = replace(procs[0], outputs=tuple(src_out))
+    for i, layer in enumerate(net.layers):
+        slots = len(a.preds[i]) or 1
+        inputs = tuple(in_fifos[(i, s)] for s in range(slots))
+        proc_of_layer[i] = len(procs)
+        procs.append(Process(layer.name, "layer", i, inputs, ()))
+        outs = emit(len(procs) - 1, i, layer.name)
+        procs[proc_of_layer[i]] = replace(procs[proc_of_layer[i]], outputs=tuple(outs))
+    # resolve consumers (-2 placeholders) now that every process has its index
+    consumer_of: Dict[int, int] = {}
+    for pi, proc in enumerate(procs):
+        for f in proc.inputs:
+            consumer_of[f] = pi
+    fifos = [replace(f, consumer=consumer_of.get(i, -1)) for i, f in enumerate(fifos)]
+    return StreamGraph(net, tuple(procs), tuple(fifos))
+
+
+def fifo_for_layer(graph: StreamGraph, name: str) -> Optional[int]:
+    """The index of the FIFO carrying layer ``name``'s result out of the layer (None if unknown)."""
+    for i, f in enumerate(graph.fifos):
+        if f.name == name:
+            return i
+    return None

@@ -1,0 +1,376 @@
+"""io_stream timing that follows hls4ml's stream kernels (hls4ml 1.3.0, ``templates/vivado/nnet_utils``).
+
+Every layer is a DATAFLOW process that loops over its input stream one word (one pixel, all channels)
+per iteration. Its **rate profile** says, per iteration, how many cycles it takes, whether it reads a word,
+and which output words it writes how many cycles after the iteration starts:
+
+- **convolution** (``nnet_conv2d_stream.h::conv_2d_buffer_cl``, ``nnet_conv_stream.h::compute_output_buffer_2d``,
+  1-D and depthwise alike): one iteration per input pixel of the *padded* input (hls4ml's ZeroPadding layer
+  comes first, :mod:`codesign.sim.stream_graph`); the pixel enters the line buffer and, only where a kernel
+  window ends at the stride (``sX == filt_width-1`` and ``sY == filt_height-1``), the dense step runs and one
+  output word is written. Under the Latency strategy the pixel loop is ``PIPELINE II=reuse_factor``: every pixel
+  costs RF cycles and the output comes ``conv_depth`` cycles later. Under Resource the loop is not pipelined:
+  a window costs the dense loop (``dense_resource``: RF iterations at II=1) plus ``stream_window_extra_cycles``,
+  any other pixel only shifts the line buffer (``stream_shift_cycles``) -- a stride-4 conv computes at 1/16 of
+  its pixels;
+- **pooling** (``nnet_pooling_stream.h::pooling2d_buffer_cl``): pipelined II=1 per input pixel in every
+  strategy, one output at each window end; global pooling reads the whole stream and writes one word;
+- **ZeroPadding** (``nnet_padding_stream.h::zeropad2d_cl``): one iteration per *output* word, reading an
+  input word only inside the image;
+- **activations, BatchNorm, Add/Concat/Multiply, Clone** (``nnet_activation_stream.h``,
+  ``nnet_batchnorm_stream.h``, ``nnet_merge_stream.h``, ``nnet_stream.h``): pipelined II=1 per word; on a
+  one-word stream they are inlined (0 cycles, as the SVHN report shows);
+- **dense** (``nnet_dense_stream.h``): reads all its input words (II=1), then one dense call (Latency:
+  ``PIPELINE II=RF``; Resource: the RF-iteration loop) writes the result word; softmax is one call.
+
+A process runs one inference per call: its call ends when its last write is done (latency = last write + 1)
+and the next call starts a cycle later (process interval = latency + 1, the DATAFLOW region's interval is
+the slowest process's, as HLS reports it). :func:`stream_schedule` runs the whole DATAFLOW pipeline with
+unbounded FIFOs, word by word but vectorised (a max-plus scan per process), for the network latency and
+interval; :mod:`codesign.sim.fifo_depths` sizes the FIFOs from it, :mod:`codesign.sim.stream_events`
+checks them with bounded FIFOs.
+
+Constants are calibration parameters (``devices/_calibration.yaml``, section ``dataflow``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import CodesignError
+from .stream_graph import PAD_OP, StreamGraph
+
+ELEMENTWISE = ("act", "bn", "add", "mul", "concat")
+POOLS = ("maxpool", "avgpool")
+
+
+@dataclass(frozen=True)
+class StreamCal:
+    """The timing constants (cycles) the stream kernels need, read from a device's calibration."""
+
+    conv_depth: float = 2.0
+    conv1d_depth: float = 1.0
+    pool_depth: float = 5.0
+    act_depth: float = 2.0
+    add_depth: float = 2.0
+    mult: float = 1.0
+    adder_levels: float = 6.0
+    softmax: float = 7.0
+    window_extra: float = 5.0
+    shift: float = 4.0
+    pad_per_word: float = 1.0
+    clone_depth: float = 1.0
+    fifo_latency: float = 1.0
+
+    KEYS = {"conv_depth": "stream_conv2d_extra_cycles", "conv1d_depth": "stream_conv1d_extra_cycles",
+            "pool_depth": "pool_depth_cycles", "act_depth": "act_depth_cycles", "add_depth": "add_depth_cycles",
+            "mult": "mult_cycles", "adder_levels": "adder_levels_per_cycle", "softmax": "softmax_cycles",
+            "window_extra": "stream_window_extra_cycles", "shift": "stream_shift_cycles",
+            "pad_per_word": "stream_pad_cycles_per_word", "clone_depth": "stream_clone_depth_cycles",
+            "fifo_latency": "stream_fifo_latency_cycles"}
+
+    @classmethod
+    def from_calibration(cls, cal: Mapping[str, float]) -> "StreamCal":
+        """From a device's calibration (keys ``dataflow.<name>``); missing keys keep the defaults above."""
+        values = {}
+        for field, key in cls.KEYS.items():
+            try:
+                values[field] = float(cal[f"dataflow.{key}"])
+            except KeyError:
+                pass
+        return cls(**values)
+
+
+def as_cal(cal) -> StreamCal:
+    if isinstance(cal, StreamCal):
+        return cal
+    if cal is None:
+        return StreamCal()
+    return StreamCal.from_calibration(getattr(cal, "calibration", cal))
+
+
+# --------------------------------------------------------------------------------------- rate profiles
+
+@dataclass(frozen=True)
+class RateProfile:
+    """One call (one inference) of a process: ``cost[i]`` cycles from iteration i's start to the earliest
+    start of i+1; ``reads[i]``: it reads one word from every input stream; output word j is written by
+    iteration ``write_iter[j]``, ``write_off[j]`` cycles after that iteration starts; the call ends ``drain``
+    cycles after its last iteration starts (a pipelined loop empties its pipeline whether or not the last
+    iteration writes)."""
+
+    cost: np.ndarray
+    reads: np.ndarray
+    write_iter: np.ndarray
+    write_off: np.ndarray
+    drain: float
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Iteration starts of a call that never waits."""
+        return np.concatenate(([0.0], np.cumsum(self.cost[:-1])))
+
+    @property
+    def latency(self) -> float:
+        """Cycles of one call that never waits (0: inlined)."""
+        return float(self.starts[-1] + self.drain)
+
+    @property
+    def interval(self) -> float:
+        """Cycles between the starts of two calls: a loop's latency + 1; a one-iteration call is a pipelined
+        function (II = its latency, as Vitis reports it)."""
+        if len(self.cost) == 1:
+            return max(self.latency, 1.0)
+        return self.latency + 1.0
+
+    @property
+    def first_output(self) -> float:
+        """Cycles from the first read to the first write when inputs arrive at full rate."""
+        if not len(self.write_iter):
+            return self.latency
+        return float(self.starts[self.write_iter[0]] + self.write_off[0])
+
+
+def rate_profile(cost, reads, write_iter, write_off, drain: Optional[float] = None) -> RateProfile:
+    """``drain`` None: a loop that is not pipelined (the call ends with its last iteration or last write)."""
+    n = len(cost)
+    cost = np.asarray(cost, dtype=float).reshape(n)
+    write_iter = np.asarray(write_iter, dtype=np.int64)
+    write_off = np.asarray(write_off, dtype=float)
+    if drain is None:
+        drain = float(cost[-1])
+        if len(write_iter) and write_iter[-1] == n - 1:
+            drain = max(drain, float(write_off[-1]) + 1.0)
+    return RateProfile(cost, np.asarray(reads, dtype=bool).reshape(n), write_iter, write_off, float(drain))
+
+
+def uniform_profile(n: int, cost: float, off: float, reads: bool = True) -> RateProfile:
+    """A loop pipelined at II = ``cost``, each iteration writing one word ``off`` cycles after it starts."""
+    return rate_profile(np.full(n, float(cost)), np.full(n, reads), np.arange(n), np.full(n, float(off)),
+                        off + 1.0 if cost else 0.0)
+
+
+def window_ends(height: int, width: int, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
+    """Pixels (row-major) where hls4ml's line buffer completes a kernel window (its ``sX``/``sY`` counters)."""
+    wy = (np.arange(height) >= kh - 1) & ((np.arange(height) - (kh - 1)) % sh == 0)
+    wx = (np.arange(width) >= kw - 1) & ((np.arange(width) - (kw - 1)) % sw == 0)
+    return (wy[:, None] & wx[None, :]).ravel()
+
+
+def dense_cycles(n_in: int, rf: int, resource: bool, cal: StreamCal) -> float:
+    """One dense call: Resource runs RF loop iterations plus the window overhead; Latency pipelines at
+    II=RF with a multiply and ceil(log2 n_in / levels-per-cycle) adder stages."""
+    if resource:
+        return float(rf + cal.window_extra)
+    adder = np.ceil(np.log2(max(n_in, 1)) / cal.adder_levels)
+    return float(cal.mult + adder + rf - 1)
+
+
+def conv_pixel_depth(n_in: int, rf: int, kh: int, cal: StreamCal) -> float:
+    """Cycles from a pixel's read to its output under the Latency strategy: the dense call plus the line
+    buffer (2-D) or the kernel shift (1-D)."""
+    return dense_cycles(n_in, rf, False, cal) + (cal.conv_depth if kh > 1 else cal.conv1d_depth)
+
+
+def layer_profile(net_layer, rf: int, resource: bool, cal: StreamCal) -> RateProfile:
+    """The rate profile of one layer (a :class:`~codesign.sim.layers.Layer`) at reuse factor ``rf``."""
+    op = net_layer.op
+    _, h_in, w_in = net_layer.in_shape
+    words_in = h_in * w_in
+    if op == "conv":
+        (kh, kw), (sh, sw) = net_layer.kernel, net_layer.stride
+        ends = window_ends(h_in, w_in, kh, kw, sh, sw)
+        it = np.flatnonzero(ends)
+        if resource:
+            win = float(rf + cal.window_extra)
+            return rate_profile(np.where(ends, win, cal.shift), np.ones(words_in, bool), it, np.full(len(it), win - 1.0))
+        off = conv_pixel_depth(net_layer.n_in, rf, kh, cal)
+        return rate_profile(np.full(words_in, float(rf)), np.ones(words_in, bool), it, np.full(len(it), off), off + 1.0)
+    if op in POOLS:
+        (kh, kw), (sh, sw) = net_layer.kernel, net_layer.stride
+        it = np.flatnonzero(window_ends(h_in, w_in, kh, kw, sh, sw))
+        return rate_profile(np.ones(words_in), np.ones(words_in, bool), it, np.full(len(it), cal.pool_depth),
+                        cal.pool_depth + 1.0)
+    if op == "globalpool":
+        return rate_profile(np.ones(words_in), np.ones(words_in, bool), [words_in - 1], [cal.pool_depth])
+    if op == PAD_OP:
+        _, h_out, w_out = net_layer.out_shape
+        top, left = (h_out - h_in) // 2, (w_out - w_in) // 2
+        y, x = np.divmod(np.arange(h_out * w_out), w_out)
+        reads = (y >= top) & (y < top + h_in) & (x >= left) & (x < left + w_in)
+        n = h_out * w_out
+        return rate_profile(np.full(n, cal.pad_per_word), reads, np.arange(n), np.full(n, cal.pad_per_word - 1.0))
+    if op == "dense":
+        call = dense_cycles(net_layer.n_in, rf, resource, cal)
+        cost = np.concatenate((np.ones(words_in), [call]))
+        reads = np.concatenate((np.ones(words_in, bool), [False]))
+        return rate_profile(cost, reads, [words_in], [call - 1.0])
+    if op == "softmax":
+        return rate_profile(np.concatenate((np.ones(words_in - 1), [cal.softmax])), np.ones(words_in, bool),
+                        [words_in - 1], [cal.softmax - 1.0])
+    if op in ELEMENTWISE:
+        if words_in == 1:
+            return uniform_profile(1, 0.0, 0.0)
+        depth = cal.add_depth if op in ("add", "mul", "concat") else cal.act_depth
+        return uniform_profile(words_in, 1.0, depth)
+    raise ValueError(f"no io_stream timing for op '{op}'")
+
+
+def clone_profile(words: int, cal: StreamCal) -> RateProfile:
+    return uniform_profile(words, 1.0, cal.clone_depth)
+
+
+def source_profile(words: int) -> RateProfile:
+    """The input port: one word per cycle."""
+    return rate_profile(np.ones(words), np.zeros(words, bool), np.arange(words), np.zeros(words))
+
+
+def process_profiles(graph: StreamGraph, rf: np.ndarray, resource: np.ndarray, cal) -> List[RateProfile]:
+    """The rate profile of every process of ``graph`` (``rf``/``resource`` indexed like its network)."""
+    cal = as_cal(cal)
+    out = []
+    for p in graph.processes:
+        if p.kind == "source":
+            out.append(source_profile(graph.fifos[p.outputs[0]].words))
+        elif p.kind == "clone":
+            out.append(clone_profile(graph.fifos[p.inputs[0]].words, cal))
+        else:
+            out.append(layer_profile(graph.network.layers[p.layer], int(rf[p.layer]), bool(resource[p.layer]), cal))
+    return out
+
+
+# --------------------------------------------------------------------------------------- closed form
+
+def layer_timing(net, rf: np.ndarray, resource: np.ndarray, cal) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cycles, first-output depth, interval) per layer of ``net``, vectorised: the rate profiles'
+    ``latency``, ``first_output`` and ``latency + 1`` in closed form. Layers without a stream kernel: 0."""
+    cal = as_cal(cal)
+    a = net.arrays
+    rf = np.asarray(rf, dtype=float)
+    resource = np.asarray(resource, dtype=bool)
+    px = (a.in_h * a.in_w).astype(float)
+    kh, kw = a.kh.astype(float), a.kw.astype(float)
+    sh = np.maximum(a.stride, 1).astype(float)
+    sw = np.array([max(l.stride[1], 1) for l in net.layers], dtype=float)
+    out_h = np.floor((a.in_h - kh) / sh) + 1
+    out_w = np.floor((a.in_w - kw) / sw) + 1
+    windows = np.maximum(out_h, 0) * np.maximum(out_w, 0)
+    first_end = (kh - 1) * a.in_w + kw - 1                               # pixel of the first window end
+    last_end = ((out_h - 1) * sh + kh - 1) * a.in_w + (out_w - 1) * sw + kw - 1
+    win = rf + cal.window_extra
+    dense = np.array([dense_cycles(int(n), int(r), bool(s), cal) for n, r, s in zip(a.n_in, rf, resource)]) \
+        if len(net) else np.zeros(0)
+    dense_lat = np.array([dense_cycles(int(n), int(r), False, cal) for n, r in zip(a.n_in, rf)]) \
+        if len(net) else np.zeros(0)
+    depth = dense_lat + np.where(kh > 1, cal.conv_depth, cal.conv1d_depth)
+    conv_cyc = np.where(resource, windows * win + (px - windows) * cal.shift, (px - 1) * rf + depth + 1)
+    conv_first = np.where(resource, first_end * cal.shift + win - 1, first_end * rf + depth)
+    elem_d = np.where(a.mask("add", "mul", "concat"), cal.add_depth, cal.act_depth)
+    px_out = (a.out_h * a.out_w).astype(float)
+    kinds = [a.mask("conv"), a.mask(*POOLS), a.mask("globalpool"), a.mask("dense"), a.mask("softmax"),
+             a.mask(*ELEMENTWISE) & (px > 1), a.mask(PAD_OP)]
+    cycles = np.select(kinds, [conv_cyc, px + cal.pool_depth, px + cal.pool_depth,
+                               px + dense, px - 1 + cal.softmax, px + elem_d, px_out * cal.pad_per_word], 0.0)
+    first = np.select(kinds, [conv_first, first_end + cal.pool_depth, px - 1 + cal.pool_depth, px + dense - 1,
+                              px - 2 + cal.softmax, elem_d, cal.pad_per_word - 1.0], 0.0)
+    return cycles, first, cycles + 1.0
+
+
+# --------------------------------------------------------------------------------------- the DATAFLOW schedule
+
+def repeat_calls(profile: RateProfile, calls: int) -> RateProfile:
+    """``calls`` back-to-back inferences: the next call starts a cycle after the previous one ended."""
+    if calls == 1:
+        return profile
+    n = len(profile.cost)
+    cost = profile.cost.copy()
+    cost[-1] = profile.interval - profile.starts[-1]
+    return RateProfile(np.tile(cost, calls), np.tile(profile.reads, calls),
+                       (profile.write_iter[None, :] + n * np.arange(calls)[:, None]).ravel(),
+                       np.tile(profile.write_off, calls), profile.drain)
+
+
+def maxplus_starts(cost: np.ndarray, earliest: np.ndarray) -> np.ndarray:
+    """Iteration starts s with s[i] = max(s[i-1] + cost[i-1], earliest[i]), s[0] = max(0, earliest[0])."""
+    c = np.concatenate(([0.0], np.cumsum(cost[:-1])))
+    e = earliest.copy()
+    e[0] = max(e[0], 0.0)
+    return c + np.maximum.accumulate(e - c)
+
+
+def minplus_latest(cost: np.ndarray, deadline: np.ndarray) -> np.ndarray:
+    """Latest starts u with u[i] = min(u[i+1] - cost[i], deadline[i])."""
+    c = np.concatenate(([0.0], np.cumsum(cost[:-1])))
+    return c + np.minimum.accumulate((deadline - c)[::-1])[::-1]
+
+
+@dataclass
+class Schedule:
+    """Iteration starts per process and write/read times per FIFO of ``calls`` inferences."""
+
+    graph: StreamGraph
+    profiles: List[RateProfile]        # per process, repeated ``calls`` times
+    starts: List[np.ndarray]
+    writes: List[np.ndarray]           # per FIFO: write time of every word
+    reads: List[np.ndarray]            # per FIFO: read time of every word (the port: write + latency)
+    calls: int
+    single: List[RateProfile]          # per process, one call
+
+    def process_ends(self) -> np.ndarray:
+        """(processes, calls): when each process ends each call."""
+        out = np.zeros((len(self.single), self.calls))
+        for p, (prof, s) in enumerate(zip(self.single, self.starts)):
+            n = len(prof.cost)
+            out[p] = s[n - 1::n] + prof.drain
+        return out
+
+    def call_end(self) -> np.ndarray:
+        """End of each inference: when the last process ends its call (the DATAFLOW region's ap_done)."""
+        return self.process_ends().max(axis=0)
+
+    @property
+    def latency(self) -> float:
+        return float(self.call_end()[0])
+
+    @property
+    def interval(self) -> float:
+        """Cycles between inferences: the slowest process's call (latency + 1), as HLS reports a DATAFLOW region."""
+        return max(p.interval for p in self.single)
+
+
+def stream_schedule(graph: StreamGraph, profiles: Sequence[RateProfile], calls: int = 1,
+                    cal=None, not_before: Optional[Mapping[int, np.ndarray]] = None) -> Schedule:
+    """The free-running DATAFLOW schedule (unbounded FIFOs) of ``calls`` inferences back to back.
+
+    ``not_before``: {process index: earliest start of each of its iterations} (e.g. a throttled input)."""
+    fifo_lat = as_cal(cal).fifo_latency
+    lats = [0.0 if f.external else fifo_lat for f in graph.fifos]
+    reps = [repeat_calls(p, calls) for p in profiles]
+    nf = len(graph.fifos)
+    writes: List[Optional[np.ndarray]] = [None] * nf
+    reads: List[Optional[np.ndarray]] = [None] * nf
+    starts: List[np.ndarray] = []
+    for proc, prof in zip(graph.processes, reps):
+        earliest = np.full(len(prof.cost), -np.inf)
+        if not_before and len(starts) in not_before:
+            earliest = np.maximum(earliest, not_before[len(starts)])
+        read_it = np.flatnonzero(prof.reads)
+        for f in proc.inputs:
+            w = writes[f]
+            if len(w) != len(read_it):
+                raise CodesignError(f"stream '{graph.fifos[f].name}' carries {len(w) // calls} words per inference "
+                                    f"but '{proc.name}' reads {len(read_it) // calls}")
+            earliest[read_it] = np.maximum(earliest[read_it], w + lats[f])
+        s = maxplus_starts(prof.cost, earliest)
+        starts.append(s)
+        for f in proc.inputs:
+            reads[f] = s[read_it]
+        w = s[prof.write_iter] + prof.write_off
+        for f in proc.outputs:
+            writes[f] = w
+    for i, f in enumerate(graph.fifos):
+        if reads[i] is None:                 # the output port reads as soon as it can
+            reads[i] = writes[i] + lats[i]
+    return Schedule(graph, reps, starts, writes, reads, calls, list(profiles))
