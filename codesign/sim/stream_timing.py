@@ -35,6 +35,7 @@ Constants are calibration parameters (``devices/_calibration.yaml``, section ``d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -93,7 +94,7 @@ def as_cal(cal) -> StreamCal:
 
 # --------------------------------------------------------------------------------------- rate profiles
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RateProfile:
     """One call (one inference) of a process: ``cost[i]`` cycles from iteration i's start to the earliest
     start of i+1; ``reads[i]``: it reads one word from every input stream; output word j is written by
@@ -107,10 +108,15 @@ class RateProfile:
     write_off: np.ndarray
     drain: float
 
-    @property
+    @cached_property
     def starts(self) -> np.ndarray:
         """Iteration starts of a call that never waits."""
         return np.concatenate(([0.0], np.cumsum(self.cost[:-1])))
+
+    @cached_property
+    def read_iters(self) -> np.ndarray:
+        """The iterations that read a word."""
+        return np.flatnonzero(self.reads)
 
     @property
     def latency(self) -> float:
@@ -175,7 +181,27 @@ def conv_pixel_depth(n_in: int, rf: int, kh: int, cal: StreamCal) -> float:
 
 
 def layer_profile(net_layer, rf: int, resource: bool, cal: StreamCal) -> RateProfile:
-    """The rate profile of one layer (a :class:`~codesign.sim.layers.Layer`) at reuse factor ``rf``."""
+    """The rate profile of one layer (a :class:`~codesign.sim.layers.Layer`) at reuse factor ``rf``
+    (cached by shape: the blocks of a deep network share theirs; treat it as read-only)."""
+    l = net_layer
+    return _layer_profile(_Shape(l.op, l.in_shape, l.out_shape, l.kernel, l.stride, l.n_in,
+                                 getattr(l, "activation", "")), int(rf), bool(resource), cal)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a layer's rate profile depends on."""
+    op: str
+    in_shape: Tuple[int, int, int]
+    out_shape: Tuple[int, int, int]
+    kernel: Tuple[int, int]
+    stride: Tuple[int, int]
+    n_in: int
+    activation: str
+
+
+@lru_cache(maxsize=4096)
+def _layer_profile(net_layer: _Shape, rf: int, resource: bool, cal: StreamCal) -> RateProfile:
     op = net_layer.op
     _, h_in, w_in = net_layer.in_shape
     words_in = h_in * w_in
@@ -218,10 +244,12 @@ def layer_profile(net_layer, rf: int, resource: bool, cal: StreamCal) -> RatePro
     raise ValueError(f"no io_stream timing for op '{op}'")
 
 
+@lru_cache(maxsize=1024)
 def clone_profile(words: int, cal: StreamCal) -> RateProfile:
     return uniform_profile(words, 1.0, cal.clone_depth)
 
 
+@lru_cache(maxsize=1024)
 def source_profile(words: int) -> RateProfile:
     """The input port: one word per cycle."""
     return rate_profile(np.ones(words), np.zeros(words, bool), np.arange(words), np.zeros(words))
@@ -292,12 +320,13 @@ def repeat_calls(profile: RateProfile, calls: int) -> RateProfile:
                        np.tile(profile.write_off, calls), profile.drain)
 
 
-def maxplus_starts(cost: np.ndarray, earliest: np.ndarray) -> np.ndarray:
-    """Iteration starts s with s[i] = max(s[i-1] + cost[i-1], earliest[i]), s[0] = max(0, earliest[0])."""
-    c = np.concatenate(([0.0], np.cumsum(cost[:-1])))
-    e = earliest.copy()
+def maxplus_starts(cost: np.ndarray, earliest: np.ndarray, starts: Optional[np.ndarray] = None) -> np.ndarray:
+    """Iteration starts s with s[i] = max(s[i-1] + cost[i-1], earliest[i]), s[0] = max(0, earliest[0]);
+    ``starts``: the cost's running sum when known (``RateProfile.starts``)."""
+    c = np.concatenate(([0.0], np.cumsum(cost[:-1]))) if starts is None else starts
+    e = earliest - c
     e[0] = max(e[0], 0.0)
-    return c + np.maximum.accumulate(e - c)
+    return c + np.maximum.accumulate(e)
 
 
 def minplus_latest(cost: np.ndarray, deadline: np.ndarray) -> np.ndarray:
@@ -353,17 +382,24 @@ def stream_schedule(graph: StreamGraph, profiles: Sequence[RateProfile], calls: 
     reads: List[Optional[np.ndarray]] = [None] * nf
     starts: List[np.ndarray] = []
     for proc, prof in zip(graph.processes, reps):
-        earliest = np.full(len(prof.cost), -np.inf)
-        if not_before and len(starts) in not_before:
-            earliest = np.maximum(earliest, not_before[len(starts)])
-        read_it = np.flatnonzero(prof.reads)
+        n = len(prof.cost)
+        read_it = prof.read_iters
+        every = len(read_it) == n
+        earliest = None if every and proc.inputs else np.full(n, -np.inf)
         for f in proc.inputs:
             w = writes[f]
             if len(w) != len(read_it):
                 raise CodesignError(f"stream '{graph.fifos[f].name}' carries {len(w) // calls} words per inference "
                                     f"but '{proc.name}' reads {len(read_it) // calls}")
-            earliest[read_it] = np.maximum(earliest[read_it], w + lats[f])
-        s = maxplus_starts(prof.cost, earliest)
+            if earliest is None:
+                earliest = w + lats[f]
+            elif every:
+                earliest = np.maximum(earliest, w + lats[f])
+            else:
+                earliest[read_it] = np.maximum(earliest[read_it], w + lats[f])
+        if not_before and len(starts) in not_before:
+            earliest = np.maximum(earliest, not_before[len(starts)])
+        s = maxplus_starts(prof.cost, earliest, prof.starts)
         starts.append(s)
         for f in proc.inputs:
             reads[f] = s[read_it]
