@@ -131,8 +131,11 @@ def fifo_depths(network: Network, plan, cal=None, mode: str = "interval", calls:
     ``rf`` and ``resource`` arrays, indexed like ``network`` or like its :func:`stream_network`).
 
     ``mode``: 'interval' -- the smallest depths this schedule proves keep the latency and interval;
-    'no_stall' -- no write ever waits (the free-running occupancy). ``cal``: a device, its calibration
-    or a :class:`~codesign.sim.stream_timing.StreamCal`.
+    'no_stall' -- no write ever waits (the free-running occupancy). ``calls``: inferences back to back
+    (2: the DATAFLOW region starts the next inference while the last drains, as its interval assumes; 1:
+    one inference at a time, as a driver that waits for each result -- hls4ml's co-simulation profile
+    through the accelerator wrapper). ``cal``: a device, its calibration or a
+    :class:`~codesign.sim.stream_timing.StreamCal`.
     """
     if mode not in MODES:
         raise ConfigError(f"unknown FIFO depth mode '{mode}'; choose one of: {', '.join(MODES)}")

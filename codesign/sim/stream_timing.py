@@ -45,6 +45,8 @@ from .stream_graph import PAD_OP, StreamGraph
 
 ELEMENTWISE = ("act", "bn", "add", "mul", "concat")
 POOLS = ("maxpool", "avgpool")
+#: activations hls4ml computes with lookup tables (nnet_activation_stream.h); their lookup adds cycles
+TABLE_ACTIVATIONS = ("elu", "selu", "sigmoid", "tanh", "softplus", "softsign")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class StreamCal:
     mult: float = 1.0
     adder_levels: float = 6.0
     softmax: float = 7.0
+    table: float = 2.0
     window_extra: float = 5.0
     shift: float = 4.0
     pad_per_word: float = 1.0
@@ -67,7 +70,7 @@ class StreamCal:
 
     KEYS = {"conv_depth": "stream_conv2d_extra_cycles", "conv1d_depth": "stream_conv1d_extra_cycles",
             "pool_depth": "pool_depth_cycles", "act_depth": "act_depth_cycles", "add_depth": "add_depth_cycles",
-            "mult": "mult_cycles", "adder_levels": "adder_levels_per_cycle", "softmax": "softmax_cycles",
+            "mult": "mult_cycles", "adder_levels": "adder_levels_per_cycle", "softmax": "softmax_cycles", "table": "stream_table_activation_cycles",
             "window_extra": "stream_window_extra_cycles", "shift": "stream_shift_cycles",
             "pad_per_word": "stream_pad_cycles_per_word", "clone_depth": "stream_clone_depth_cycles",
             "fifo_latency": "stream_fifo_latency_cycles"}
@@ -230,6 +233,8 @@ def _layer_profile(net_layer: _Shape, rf: int, resource: bool, cal: StreamCal) -
         return rate_profile(np.full(n, cal.pad_per_word), reads, np.arange(n), np.full(n, cal.pad_per_word - 1.0))
     if op == "dense":
         call = dense_cycles(net_layer.n_in, rf, resource, cal)
+        if words_in == 1:                                # no read loop: one pipelined call
+            return rate_profile([1.0 + call], [True], [0], [call])
         cost = np.concatenate((np.ones(words_in), [call]))
         reads = np.concatenate((np.ones(words_in, bool), [False]))
         return rate_profile(cost, reads, [words_in], [call - 1.0])
@@ -237,9 +242,10 @@ def _layer_profile(net_layer: _Shape, rf: int, resource: bool, cal: StreamCal) -
         return rate_profile(np.concatenate((np.ones(words_in - 1), [cal.softmax])), np.ones(words_in, bool),
                         [words_in - 1], [cal.softmax - 1.0])
     if op in ELEMENTWISE:
-        if words_in == 1:
-            return uniform_profile(1, 0.0, 0.0)
-        depth = cal.add_depth if op in ("add", "mul", "concat") else cal.act_depth
+        table = cal.table if net_layer.activation in TABLE_ACTIVATIONS else 0.0
+        if words_in == 1:                                # inlined, but for a table lookup
+            return uniform_profile(1, table, table - 1.0) if table else uniform_profile(1, 0.0, 0.0)
+        depth = (cal.add_depth if op in ("add", "mul", "concat") else cal.act_depth) + table
         return uniform_profile(words_in, 1.0, depth)
     raise ValueError(f"no io_stream timing for op '{op}'")
 
@@ -273,7 +279,7 @@ def process_profiles(graph: StreamGraph, rf: np.ndarray, resource: np.ndarray, c
 
 def layer_timing(net, rf: np.ndarray, resource: np.ndarray, cal) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(cycles, first-output depth, interval) per layer of ``net``, vectorised: the rate profiles'
-    ``latency``, ``first_output`` and ``latency + 1`` in closed form. Layers without a stream kernel: 0."""
+    ``latency``, ``first_output`` and ``interval`` in closed form. Layers without a stream kernel: 0."""
     cal = as_cal(cal)
     a = net.arrays
     rf = np.asarray(rf, dtype=float)
@@ -295,15 +301,20 @@ def layer_timing(net, rf: np.ndarray, resource: np.ndarray, cal) -> Tuple[np.nda
     depth = dense_lat + np.where(kh > 1, cal.conv_depth, cal.conv1d_depth)
     conv_cyc = np.where(resource, windows * win + (px - windows) * cal.shift, (px - 1) * rf + depth + 1)
     conv_first = np.where(resource, first_end * cal.shift + win - 1, first_end * rf + depth)
-    elem_d = np.where(a.mask("add", "mul", "concat"), cal.add_depth, cal.act_depth)
+    table = np.where(np.isin(np.array([getattr(l, "activation", "") for l in net.layers], dtype=object),
+                             TABLE_ACTIVATIONS), cal.table, 0.0) if len(net) else np.zeros(0)
+    elem_d = np.where(a.mask("add", "mul", "concat"), cal.add_depth, cal.act_depth) + table
     px_out = (a.out_h * a.out_w).astype(float)
+    elem = a.mask(*ELEMENTWISE)
     kinds = [a.mask("conv"), a.mask(*POOLS), a.mask("globalpool"), a.mask("dense"), a.mask("softmax"),
-             a.mask(*ELEMENTWISE) & (px > 1), a.mask(PAD_OP)]
-    cycles = np.select(kinds, [conv_cyc, px + cal.pool_depth, px + cal.pool_depth,
-                               px + dense, px - 1 + cal.softmax, px + elem_d, px_out * cal.pad_per_word], 0.0)
+             elem & (px > 1), elem & (px == 1) & (table > 0), a.mask(PAD_OP)]
+    cycles = np.select(kinds, [conv_cyc, px + cal.pool_depth, px + cal.pool_depth, px + dense,
+                               px - 1 + cal.softmax, px + elem_d, table, px_out * cal.pad_per_word], 0.0)
     first = np.select(kinds, [conv_first, first_end + cal.pool_depth, px - 1 + cal.pool_depth, px + dense - 1,
-                              px - 2 + cal.softmax, elem_d, cal.pad_per_word - 1.0], 0.0)
-    return cycles, first, cycles + 1.0
+                              px - 2 + cal.softmax, elem_d, table - 1, cal.pad_per_word - 1.0], 0.0)
+    iterations = np.where(a.mask(PAD_OP), px_out, np.where(a.mask("dense") & (px > 1), px + 1, px))
+    interval = np.where(iterations == 1, np.maximum(cycles, 1.0), cycles + 1.0)
+    return cycles, first, interval
 
 
 # --------------------------------------------------------------------------------------- the DATAFLOW schedule

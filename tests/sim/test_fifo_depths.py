@@ -123,3 +123,8 @@ def test_fifo_depths_of_a_network():
     assert not checked.deadlock and np.array_equal(checked.call_end, simulate(g, profiles, None, 2, CAL).call_end)
     with pytest.raises(ConfigError, match="mode"):
         fifo_depths(net, plan, CAL, mode="fast")
+    # one inference at a time, as the board's harness ran it: the free-running occupancy is the build's
+    # co-simulation profile (max_depth_rf16384.json) within a word on every FIFO, 1,066 words included
+    one = fifo_depths(net, plan, CAL, mode="no_stall", calls=1).by_name()
+    assert all(abs(one[name] - seen) <= 1 for name, seen in references.RN07_FIFO_MAX.items()), one
+    assert fifo_depths(net, plan, CAL, calls=1).by_name()["zp2d_q_conv2d_batchnorm_1"] == 72
