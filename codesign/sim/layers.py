@@ -31,7 +31,7 @@ OPS = {
     "act": "element-wise activation (ReLU, sigmoid, tanh, ...)",
     "bn": "per-channel scale and shift (a BatchNorm not folded into a convolution)",
     "softmax": "softmax",
-    "pad": "zero padding (hls4ml's ZeroPadding layer before a padded io_stream convolution)",
+    "pad": "zero padding (hls4ml's ZeroPadding1D/2D)",
 }
 COMPUTE_OPS = ("conv", "dense")
 Shape = Tuple[int, int, int]
