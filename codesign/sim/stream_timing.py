@@ -421,3 +421,30 @@ def stream_schedule(graph: StreamGraph, profiles: Sequence[RateProfile], calls: 
         if reads[i] is None:                 # the output port reads as soon as it can
             reads[i] = writes[i] + lats[i]
     return Schedule(graph, reps, starts, writes, reads, calls, list(profiles))
+
+
+# --------------------------------------------------------------------------------------- the estimator's interface
+
+def stream_layer_timing(net, plan, cal, adder=None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cycles, first-output depth, interval) per layer of ``net`` under io_stream, read from ``plan``
+    (``rf``, ``resource`` per layer). A padded convolution is timed on the padded stream hls4ml gives it;
+    the padding layers themselves count in :func:`stream_network_timing`. ``adder`` is unused (the
+    kernels' own adder stages are in :func:`dense_cycles`)."""
+    from .stream_graph import stream_network
+
+    sn = stream_network(net)
+    cycles, first, interval = layer_timing(sn.network, sn.take(plan.rf, 1), sn.take(plan.resource, False), cal)
+    keep = sn.origin >= 0
+    return cycles[keep], first[keep], interval[keep]
+
+
+def stream_network_timing(net, plan, cyc=None, depth=None, interval=None, cal=None) -> Tuple[float, float]:
+    """(latency, interval) of ``net``'s io_stream DATAFLOW region, cycles: the schedule of the processes
+    hls4ml builds (padding layers and clones included). The per-layer arrays are not needed."""
+    from .stream_graph import stream_graph, stream_network
+
+    sn = stream_network(net)
+    graph = stream_graph(sn.network)
+    profiles = process_profiles(graph, sn.take(plan.rf, 1), sn.take(plan.resource, False), cal)
+    sched = stream_schedule(graph, profiles, 1, cal)
+    return sched.latency, sched.interval

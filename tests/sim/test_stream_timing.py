@@ -116,3 +116,18 @@ def test_rn07_board_latency():
     assert abs(seconds / references.RN07_PUBLISHED["latency_s"] - 1) < 0.10      # 26.5 ms: -2.9%
     # the two 4x4 stride-1 convs at RF 2,048 set the interval: 1,024 windows of RF + 5 cycles, 201 shifts
     assert sched.interval == 1024 * (2048 + CAL.window_extra) + (35 * 35 - 1024) * CAL.shift + 1
+
+
+def test_estimator_interface_times_padded_convs_on_the_padded_stream():
+    from types import SimpleNamespace
+
+    from codesign.sim.stream_timing import stream_layer_timing, stream_network_timing
+
+    w = 2 * 2 * 9
+    net = Network("n", (Layer("conv", "conv", (), (2, 8, 8), (2, 8, 8), (3, 3), (1, 1), 1, w, w),
+                        Layer("relu", "act", ("conv",), (2, 8, 8), (2, 8, 8))), (2, 8, 8))
+    plan = SimpleNamespace(rf=np.array([1, 1]), resource=np.zeros(2, bool))
+    cycles, first, interval = stream_layer_timing(net, plan, CAL)
+    assert len(cycles) == 2 and cycles[0] == 10 * 10 - 1 + (CAL.mult + 1 + CAL.conv_depth) + 1   # 10x10 padded
+    latency, ii = stream_network_timing(net, plan, cycles, first, interval, cal=CAL)
+    assert (latency, ii) == (_network_timing(net).latency, _network_timing(net).interval)
