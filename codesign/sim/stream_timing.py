@@ -287,22 +287,21 @@ def layer_timing(net, rf: np.ndarray, resource: np.ndarray, cal) -> Tuple[np.nda
     px = (a.in_h * a.in_w).astype(float)
     kh, kw = a.kh.astype(float), a.kw.astype(float)
     sh = np.maximum(a.stride, 1).astype(float)
-    sw = np.array([max(l.stride[1], 1) for l in net.layers], dtype=float)
+    sw = np.array([l.stride[1] for l in net.layers], dtype=float).clip(1)
     out_h = np.floor((a.in_h - kh) / sh) + 1
     out_w = np.floor((a.in_w - kw) / sw) + 1
     windows = np.maximum(out_h, 0) * np.maximum(out_w, 0)
     first_end = (kh - 1) * a.in_w + kw - 1                               # pixel of the first window end
     last_end = ((out_h - 1) * sh + kh - 1) * a.in_w + (out_w - 1) * sw + kw - 1
     win = rf + cal.window_extra
-    dense = np.array([dense_cycles(int(n), int(r), bool(s), cal) for n, r, s in zip(a.n_in, rf, resource)]) \
-        if len(net) else np.zeros(0)
-    dense_lat = np.array([dense_cycles(int(n), int(r), False, cal) for n, r in zip(a.n_in, rf)]) \
-        if len(net) else np.zeros(0)
+    dense_lat = cal.mult + np.ceil(np.log2(np.maximum(a.n_in, 1)) / cal.adder_levels) + rf - 1
+    dense = np.where(resource, rf + cal.window_extra, dense_lat)                  # dense_cycles, vectorised
     depth = dense_lat + np.where(kh > 1, cal.conv_depth, cal.conv1d_depth)
     conv_cyc = np.where(resource, windows * win + (px - windows) * cal.shift, (px - 1) * rf + depth + 1)
     conv_first = np.where(resource, first_end * cal.shift + win - 1, first_end * rf + depth)
-    table = np.where(np.isin(np.array([getattr(l, "activation", "") for l in net.layers], dtype=object),
-                             TABLE_ACTIVATIONS), cal.table, 0.0) if len(net) else np.zeros(0)
+    kinds_of = getattr(a, "activation", None)
+    table = np.where(np.isin(kinds_of, TABLE_ACTIVATIONS), cal.table, 0.0) if kinds_of is not None \
+        else np.zeros(len(net))
     elem_d = np.where(a.mask("add", "mul", "concat"), cal.add_depth, cal.act_depth) + table
     px_out = (a.out_h * a.out_w).astype(float)
     elem = a.mask(*ELEMENTWISE)
