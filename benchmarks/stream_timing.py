@@ -16,7 +16,7 @@ import numpy as np
 
 from codesign.sim import hls_rules, load_device, references
 from codesign.sim.estimate import zoo_network
-from codesign.sim.fifo_depths import depths_from_schedule
+from codesign.sim.fifo_depths import MIN_DEPTH, depths_from_schedule
 from codesign.sim.stream_events import simulate
 from codesign.sim.stream_graph import stream_graph, stream_network
 from codesign.sim.stream_timing import StreamCal, layer_timing, process_profiles, stream_schedule
@@ -65,8 +65,8 @@ def rn07() -> dict:
     g = stream_graph(stream_network(net).network)
     profiles = process_profiles(g, rfs, res, CAL)
     sched = stream_schedule(g, profiles, 2, CAL)
-    depths = depths_from_schedule(sched, CAL)
-    one = depths_from_schedule(stream_schedule(g, profiles, 1, CAL), CAL)
+    depths = depths_from_schedule(sched, CAL, min_depth=MIN_DEPTH)
+    one = depths_from_schedule(stream_schedule(g, profiles, 1, CAL), CAL, min_depth=MIN_DEPTH)
     published = references.RN07_PUBLISHED["latency_s"]
     cycles, first, interval = layer_timing(net, rfs, res, CAL)
     fifos = {}
@@ -107,7 +107,7 @@ def speed(name: str) -> dict:
         one = stream_schedule(g, profiles, 1, CAL)
         t3 = time.perf_counter()
         two = stream_schedule(g, profiles, 2, CAL)
-        depths = depths_from_schedule(two, CAL)
+        depths = depths_from_schedule(two, CAL, min_depth=MIN_DEPTH)
         t4 = time.perf_counter()
         check = simulate(g, profiles, depths.depth, 2, CAL)
         t5 = time.perf_counter()

@@ -44,6 +44,7 @@ from .stream_graph import StreamGraph, stream_graph, stream_network
 from .stream_timing import Schedule, as_cal, minplus_latest, process_profiles, stream_schedule
 
 MODES = ("interval", "no_stall")
+MIN_DEPTH = 2
 
 
 def occupancy(writes: np.ndarray, reads: np.ndarray) -> int:
@@ -126,7 +127,8 @@ def _plan_arrays(network: Network, plan, stream_net):
     return stream_net.take(rf, fill=1), stream_net.take(resource, fill=False)
 
 
-def fifo_depths(network: Network, plan, cal=None, mode: str = "interval", calls: int = 2) -> FifoDepths:
+def fifo_depths(network: Network, plan, cal=None, mode: str = "interval", calls: int = 2,
+                min_depth: int = MIN_DEPTH) -> FifoDepths:
     """The depth of every io_stream FIFO of ``network`` built with ``plan`` (anything with per-layer
     ``rf`` and ``resource`` arrays, indexed like ``network`` or like its :func:`stream_network`).
 
@@ -135,7 +137,8 @@ def fifo_depths(network: Network, plan, cal=None, mode: str = "interval", calls:
     (2: the DATAFLOW region starts the next inference while the last drains, as its interval assumes; 1:
     one inference at a time, as a driver that waits for each result -- hls4ml's co-simulation profile
     through the accelerator wrapper). ``cal``: a device, its calibration or a
-    :class:`~codesign.sim.stream_timing.StreamCal`.
+    :class:`~codesign.sim.stream_timing.StreamCal`. ``min_depth``: the smallest depth given (hls4ml's
+    co-simulation sizing never goes below 2: its largest occupancy + 1).
     """
     if mode not in MODES:
         raise ConfigError(f"unknown FIFO depth mode '{mode}'; choose one of: {', '.join(MODES)}")
@@ -144,10 +147,10 @@ def fifo_depths(network: Network, plan, cal=None, mode: str = "interval", calls:
     graph = stream_graph(sn.network)
     profiles = process_profiles(graph, rf, resource, cal)
     sched = stream_schedule(graph, profiles, calls, cal)
-    return depths_from_schedule(sched, cal, mode)
+    return depths_from_schedule(sched, cal, mode, min_depth)
 
 
-def depths_from_schedule(sched: Schedule, cal=None, mode: str = "interval") -> FifoDepths:
+def depths_from_schedule(sched: Schedule, cal=None, mode: str = "interval", min_depth: int = 1) -> FifoDepths:
     graph = sched.graph
     no_stall = np.zeros(len(graph.fifos), dtype=np.int64)
     depth = np.zeros(len(graph.fifos), dtype=np.int64)
@@ -160,5 +163,6 @@ def depths_from_schedule(sched: Schedule, cal=None, mode: str = "interval") -> F
             depth[i] = occupancy(throttled.writes[i], throttled.reads[i])
     else:
         depth[internal] = no_stall[internal]
+    depth[internal] = np.maximum(depth[internal], min_depth)
     default = np.array([0 if f.external else f.words for f in graph.fifos], dtype=np.int64)
     return FifoDepths(graph, depth, no_stall, default, sched.latency, sched.interval, mode)
