@@ -19,7 +19,8 @@ from codesign.sim.estimate import zoo_network
 from codesign.sim.fifo_depths import MIN_DEPTH, depths_from_schedule
 from codesign.sim.stream_events import simulate
 from codesign.sim.stream_graph import stream_graph, stream_network
-from codesign.sim.stream_timing import StreamCal, layer_timing, process_profiles, stream_schedule
+from codesign.sim.stream_schedule import stream_schedule
+from codesign.sim.stream_timing import StreamCal, layer_timing, process_profiles
 
 from common import save
 
@@ -129,10 +130,12 @@ def main():
         print(f"{r['design']:24s} {r['tool']:14s} latency {r['latency'][0]:5d} -> {r['latency'][1]:7.0f}   "
               f"interval {r['interval'][0]:5d} -> {r['interval'][1]:7.0f}")
     s = payload["svhn"]
-    print(f"SVHN latency {s['latency'][0]} -> {s['latency'][1]:.0f}, interval {s['interval'][0]} -> {s['interval'][1]:.0f}")
+    print(f"SVHN latency {s['latency'][0]} -> {s['latency'][1]:.0f}, "
+          f"interval {s['interval'][0]} -> {s['interval'][1]:.0f}")
     r = payload["rn07"]
     print(f"RN07 {r['latency_cycles']:.0f} cycles: {r['latency_ms']['100']:.2f} ms at 100 MHz "
-          f"({r['error_at_board_clock']:+.1%} vs {r['published_ms']:.2f} ms), {r['latency_ms']['150']:.2f} ms at 150 MHz")
+          f"({r['error_at_board_clock']:+.1%} vs {r['published_ms']:.2f} ms), "
+          f"{r['latency_ms']['150']:.2f} ms at 150 MHz")
     print("  FIFO (words)                 default  co-sim max | one inference: no-stall chosen | back to back: "
           "no-stall chosen")
     for name, f in r["fifos"].items():

@@ -41,7 +41,8 @@ import numpy as np
 from ..errors import ConfigError
 from .layers import Network
 from .stream_graph import StreamGraph, stream_graph, stream_network
-from .stream_timing import Schedule, as_cal, minplus_latest, process_profiles, stream_schedule
+from .stream_schedule import Schedule, minplus_latest, stream_schedule
+from .stream_timing import as_cal, process_profiles
 
 MODES = ("interval", "no_stall")
 MIN_DEPTH = 2

@@ -21,7 +21,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from .stream_graph import StreamGraph
-from .stream_timing import RateProfile, as_cal, maxplus_starts, repeat_calls
+from .stream_schedule import maxplus_starts, repeat_calls
+from .stream_timing import RateProfile, as_cal
 
 INF = np.iinfo(np.int64).max // 4
 

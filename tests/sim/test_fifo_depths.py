@@ -9,7 +9,8 @@ from codesign.sim import Layer, Network, hls_rules, references
 from codesign.sim.fifo_depths import depths_from_schedule, fifo_depths, occupancy
 from codesign.sim.stream_events import minimal_depths, simulate
 from codesign.sim.stream_graph import stream_graph, stream_network
-from codesign.sim.stream_timing import StreamCal, process_profiles, rate_profile, stream_schedule, uniform_profile
+from codesign.sim.stream_schedule import stream_schedule
+from codesign.sim.stream_timing import StreamCal, process_profiles, rate_profile, uniform_profile
 
 CAL = StreamCal()                 # FIFO latency 1: a word written at t is read at t + 1 at the earliest
 N = 64

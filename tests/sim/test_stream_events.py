@@ -5,8 +5,8 @@ import pytest
 from codesign.sim import Layer, Network, references
 from codesign.sim.stream_events import INF, _fire_all, simulate
 from codesign.sim.stream_graph import stream_graph, stream_network
-from codesign.sim.stream_timing import StreamCal, process_profiles, rate_profile, repeat_calls, stream_schedule, \
-    uniform_profile
+from codesign.sim.stream_schedule import repeat_calls, stream_schedule
+from codesign.sim.stream_timing import StreamCal, process_profiles, rate_profile, uniform_profile
 
 CAL = StreamCal()
 

@@ -7,8 +7,8 @@ import pytest
 
 from codesign.sim import Layer, Network, hls_rules, load_device, references
 from codesign.sim.stream_graph import stream_graph, stream_network
-from codesign.sim.stream_timing import (StreamCal, layer_profile, layer_timing, process_profiles, stream_schedule,
-                                        window_ends)
+from codesign.sim.stream_schedule import stream_schedule
+from codesign.sim.stream_timing import StreamCal, layer_profile, layer_timing, process_profiles, window_ends
 
 CAL = StreamCal.from_calibration(load_device("xcu250").calibration)
 
