@@ -10,6 +10,7 @@ an inference is when its last process ends it (HLS's ``ap_done``), the interval 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import List, Mapping, Optional, Sequence
 
 import numpy as np
@@ -18,6 +19,7 @@ from ..errors import CodesignError
 from .stream_graph import StreamGraph
 from .stream_timing import RateProfile, as_cal
 
+@lru_cache(maxsize=8192)
 def repeat_calls(profile: RateProfile, calls: int) -> RateProfile:
     """``calls`` back-to-back inferences: the next call starts a cycle after the previous one ended."""
     if calls == 1:
