@@ -18,7 +18,7 @@ SUFFIXES = {".py", ".md", ".yaml", ".yml", ".json", ".txt", ".h", ".toml"}
 CITATION = re.compile(r"docs/([\w-]+\.md)(?:#([\w-]+))?")
 MD_LINK = re.compile(r"\]\(([^)#\s]+\.md)(?:#([^)\s]+))?\)")
 # reference notes kept outside the repository (developers' copies); users do not have them
-OUTSIDE = re.compile(r"METHODS\.md|SIMULATOR\.md|SEEDS\.md|\.\./shared|shared/(papers|data)")
+OUTSIDE = re.compile(r"(METHODS|SIMULATOR|SEEDS)(\.md| ?§)|\.\./shared|shared/(papers|data)")
 
 
 def slug(heading: str) -> str:
