@@ -86,15 +86,18 @@ def reference_cost(cfg) -> Dict[str, float]:
 
 def fit_resumable(cfg, run_dir: Path, opts: Options, name: str):
     from codesign import fit
+    from codesign.compact import compact_run
     from codesign.errors import CodesignError
 
     try:
-        return fit(cfg, run_dir, resume=not opts.fresh, overwrite=opts.fresh, events=printer(name))
+        result = fit(cfg, run_dir, resume=not opts.fresh, overwrite=opts.fresh, events=printer(name))
     except CodesignError as err:
         if "different" not in str(err) and "written with" not in str(err):
             raise
         say(f"  [{name}] checkpoint from other settings: starting over")
-        return fit(cfg, run_dir, overwrite=True, events=printer(name))
+        result = fit(cfg, run_dir, overwrite=True, events=printer(name))
+    result.summary.update(compact_run(run_dir, events=printer(name)))    # the compaction stage
+    return result
 
 
 def train_run(exp: Experiment, seed: int, opts: Options, run: str) -> Dict[str, Any]:

@@ -12,6 +12,7 @@ the masked model on random inputs (eval mode) and a mismatch raises. ``write_com
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -20,9 +21,12 @@ import torch.nn as nn
 
 from . import atomic
 from .errors import CodesignError
+from .events import Events, quiet, say
 from .flops import model_cost
 from .units.engine import UnitEngine
-from .units.graph import NORMS, UnitGroup
+from .layertypes import COMPUTE, NORMS
+from .rundir import RunDir
+from .units.graph import UnitGroup
 from .units.masks import Masks
 
 MAX_PASSES = 20
@@ -100,7 +104,7 @@ def check_equivalence(reference: nn.Module, small: nn.Module, in_shape, samples:
 def _layer_shapes(model: nn.Module) -> Dict[str, Dict[str, List[int]]]:
     out = {}
     for name, module in model.named_modules():
-        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear) + NORMS):
+        if isinstance(module, COMPUTE + NORMS):
             out[name] = {k: list(v.shape) for k, v in module.named_parameters(recurse=False)}
     return out
 
@@ -127,7 +131,7 @@ def write_compact(out_dir: str | Path, model: nn.Module, masks: Optional[Masks] 
 
     small, manifest = compact(model, masks, example=example, check=check, samples=samples)
     out_dir = Path(out_dir)
-    save_model(out_dir / "model.pt", small, source="compact", shapes=manifest, **meta)
+    save_model(out_dir / "model.pt", small, source="compact", shapes=manifest, in_shape=manifest["in_shape"], **meta)
     atomic.write_json(out_dir / "shapes.json", manifest)
     return manifest
 
@@ -136,14 +140,23 @@ def resolve_model_file(path: str | Path) -> Tuple[Path, Path]:
     """(model file, default output folder) for a run directory or a model file."""
     path = Path(path)
     if path.is_dir():
-        for candidate in (path / "train" / "model.pt", path / "model.pt"):
+        run = RunDir(path)
+        for candidate in (run.trained_model, path / "model.pt"):
             if candidate.exists():
-                return candidate, path / "compact"
+                return candidate, run.compact
         raise CodesignError(f"{path} holds no train/model.pt; pass a run directory of `codesign train` or a model file")
     if not path.exists():
         raise CodesignError(f"not found: {path}; pass a run directory of `codesign train` or a model file")
-    run_dir = path.parent.parent if path.parent.name == "train" else path.parent
-    return path, run_dir / "compact"
+    run = RunDir(path.parent.parent if path.parent.name == "train" else path.parent)
+    return path, run.compact
+
+
+def _masks_of(model: nn.Module, meta: Dict[str, Any]) -> Optional[Masks]:
+    if not meta.get("masks"):
+        return None
+    engine = UnitEngine(model, meta.get("in_shape"))
+    engine.masks.load_state_dict(meta["masks"])
+    return engine.masks
 
 
 def compact_file(path: str | Path, out_dir: str | Path | None = None, *, check: bool = True,
@@ -153,11 +166,26 @@ def compact_file(path: str | Path, out_dir: str | Path | None = None, *, check: 
 
     model_file, default_out = resolve_model_file(path)
     model, meta = load_model(model_file)
-    masks = None
-    if meta.get("masks"):
-        engine = UnitEngine(model)
-        engine.masks.load_state_dict(meta["masks"])
-        masks = engine.masks
     out = Path(out_dir) if out_dir is not None else default_out
-    manifest = write_compact(out, model, masks, check=check, samples=samples, compacted_from=str(model_file))
+    manifest = write_compact(out, model, _masks_of(model, meta), example=meta.get("in_shape"), check=check,
+                             samples=samples, compacted_from=str(model_file))
     return out, manifest
+
+
+def compact_run(run_dir: str | Path, events: Events = quiet) -> Dict[str, Any]:
+    """The compaction stage of a run directory, after training: when the method pruned anything,
+    ``train/model.pt`` (with its masks) is compacted into ``compact/`` and the compact size is added
+    to ``train/cost.json``. Returns what it added to the run's summary ({} when nothing was pruned)."""
+    from .checkpoint import load_model
+
+    run = RunDir(run_dir)
+    model, meta = load_model(run.trained_model)
+    if not meta.get("pruned", bool(meta.get("masks"))):
+        return {}
+    manifest = write_compact(run.compact, model, _masks_of(model, meta), example=meta.get("in_shape"),
+                             recipe=meta.get("recipe"))
+    added = {"compact_params": manifest["params_after"], "compact_flops_dense": manifest["flops_dense_after"]}
+    if run.cost.exists():
+        atomic.write_json(run.cost, {**json.loads(run.cost.read_text()), **added})
+    say(events, f"compacted: {manifest['params_before']:,} → {manifest['params_after']:,} params ({run.compact})")
+    return added

@@ -1,6 +1,7 @@
 """Cost accounting: parameters, nonzeros and forward FLOPs of a model at its *current* size.
 
-Convention (stated in every report): FLOPs = 2 × multiply-accumulates of Conv and Linear layers
+Convention (stated in every report): FLOPs = 2 × multiply-accumulates of Conv (1-D, 2-D, 3-D) and Linear
+layers
 (BatchNorm, activations, pooling and additions are not counted; they are < 1% for the zoo).
 *Dense-structural* FLOPs count every weight of the current tensors (what a dense engine runs
 after compaction); *sparse* FLOPs count only nonzero weights (what a zero-skipping engine runs).
@@ -14,7 +15,7 @@ from typing import Dict, Sequence
 import torch
 import torch.nn as nn
 
-COMPUTE_LAYERS = (nn.Conv2d, nn.Conv1d, nn.Linear)
+from .layertypes import COMPUTE as COMPUTE_LAYERS
 TRAIN_FLOPS_PER_FORWARD = 3.0
 
 

@@ -27,7 +27,7 @@ import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Dict, Optional
 
 import torch.nn as nn
 
@@ -36,14 +36,16 @@ from .checkpoint import load_model
 from .config import Recipe, apply_overrides, load_recipe, read_yaml, recipe_to_dict, validate
 from .data import load_dataset
 from .data.subset import Subset
+from .compact import compact_run
 from .errors import CodesignError
+from .events import Events, quiet, say
 from .flops import TRAIN_FLOPS_PER_FORWARD, model_cost
+from .rundir import RunDir
 from .train import FitResult, evaluate, fit
 from .zoo import create_model
 
 COMPARE_MODES = ("estimate", "run", "none")
 CONVENTIONS = ("sparse", "dense")
-Events = Optional[Callable[[str, Dict[str, Any]], None]]
 
 
 @dataclass(frozen=True)
@@ -85,23 +87,21 @@ def load_previous(source: str | Path) -> Previous:
     """A run directory (its compact/model.pt, else train/model.pt) or a model file."""
     path = Path(source)
     if path.is_dir():
-        files = [path / "compact" / "model.pt", path / "train" / "model.pt", path / "model.pt"]
-        model_file = next((f for f in files if f.exists()), None)
+        run: Optional[RunDir] = RunDir(path)
+        model_file = run.final_model() or (path / "model.pt" if (path / "model.pt").exists() else None)
         if model_file is None:
             raise CodesignError(f"{path} holds no compact/model.pt or train/model.pt; pass a run directory of "
                                 f"`codesign train` or a model file")
-        run_dir: Optional[Path] = path
     elif path.exists():
         model_file = path
-        run_dir = path.parent.parent if path.parent.name in ("train", "compact") else None
+        run = RunDir(path.parent.parent) if path.parent.name in ("train", "compact") else None
     else:
         raise CodesignError(f"--resume-from: not found: {path}; pass a run directory or a model file")
     model, meta = load_model(model_file)
     recipe = meta.get("recipe")
-    if recipe is None and run_dir is not None and (run_dir / "config.yaml").exists():
-        recipe = read_yaml(run_dir / "config.yaml")
-    cost_file = run_dir / "train" / "cost.json" if run_dir is not None else None
-    cost = json.loads(cost_file.read_text()) if cost_file is not None and cost_file.exists() else None
+    if recipe is None and run is not None and run.config.exists():
+        recipe = read_yaml(run.config)
+    cost = json.loads(run.cost.read_text()) if run is not None and run.cost.exists() else None
     return Previous(model, model_file, recipe, cost)
 
 
@@ -176,8 +176,9 @@ PROTOCOL = ("data-incremental: the same task and classes; old = training samples
 
 
 def update(recipe: Recipe, previous: Previous, run_dir: str | Path, *, compare: str = "estimate",
-           resume: bool = False, overwrite: bool = False, events: Events = None, data_dir=None) -> UpdateResult:
+           resume: bool = False, overwrite: bool = False, events: Events = quiet, data_dir=None) -> UpdateResult:
     """Grow-and-prune update of ``previous`` on the recipe's new data; writes RUN/incremental.json."""
+    events = events or quiet
     if compare not in COMPARE_MODES:
         raise CodesignError(f"--compare must be one of {', '.join(COMPARE_MODES)}, got '{compare}'")
     run_dir = Path(run_dir)
@@ -192,6 +193,7 @@ def update(recipe: Recipe, previous: Previous, run_dir: str | Path, *, compare: 
     before = evaluate(previous.model, _chunks(full.test, recipe.train.eval_batch_size))[1]
     result = fit(recipe, run_dir, resume=resume, overwrite=overwrite, events=events, data_dir=data_dir,
                  model=previous.model)
+    result.summary.update(compact_run(run_dir, events))
     s = result.summary
     report: Dict[str, Any] = {
         "protocol": PROTOCOL,
@@ -212,7 +214,7 @@ def update(recipe: Recipe, previous: Previous, run_dir: str | Path, *, compare: 
         report["comparators"] = run_comparators(recipe, previous, run_dir, n_all, n_update,
                                                 events=events, data_dir=data_dir, overwrite=overwrite)
     report["savings"] = savings(report["update"], report["comparators"])
-    atomic.write_json(run_dir / "incremental.json", report)
+    atomic.write_json(RunDir(run_dir).incremental, report)
     return UpdateResult(result, report)
 
 
@@ -256,8 +258,9 @@ def estimate_comparators(recipe: Recipe, previous: Previous, n_all: int, n_updat
 
 
 def run_comparators(recipe: Recipe, previous: Previous, run_dir: Path, n_all: int, n_update: int, *,
-                    events: Events = None, data_dir=None, overwrite: bool = False) -> Dict[str, Dict[str, Any]]:
+                    events: Events = quiet, data_dir=None, overwrite: bool = False) -> Dict[str, Dict[str, Any]]:
     """Train the comparators in RUN/compare/<name> and report their measured cost and accuracy."""
+    events = events or quiet
     base = recipe_to_dict(recipe)
     subset = dict(base["data"]["options"]["subset"])
     prev_epochs = _previous_epochs(recipe, previous)
@@ -273,10 +276,12 @@ def run_comparators(recipe: Recipe, previous: Previous, run_dir: Path, n_all: in
         return validate(Recipe, d, f"comparator '{name}'")
 
     def train(name: str, cfg: Recipe, model=None) -> FitResult:
-        if events:
-            events("message", {"text": f"compare: training {name} ({cfg.method.name}, {cfg.train.epochs} epochs)"})
-        return fit(cfg, run_dir / "compare" / name, resume=not overwrite, overwrite=overwrite, events=events,
-                   data_dir=data_dir, model=model)
+        say(events, f"compare: training {name} ({cfg.method.name}, {cfg.train.epochs} epochs)")
+        where = RunDir(run_dir).comparator(name).root
+        result = fit(cfg, where, resume=not overwrite, overwrite=overwrite, events=events, data_dir=data_dir,
+                     model=model)
+        result.summary.update(compact_run(where, events))
+        return result
 
     dense = {"name": "dense", "params": {}}
     plan = {"scratch": (train("scratch", variant("scratch", dense, everything, prev_epochs)), n_all)}

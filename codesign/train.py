@@ -11,7 +11,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -23,19 +23,15 @@ from .checkpoint import CKPT_FORMAT, read, save_model
 from .config import Recipe, recipe_to_dict
 from .data import Splits, augment_batch, check_input_shape, load_dataset
 from .errors import CodesignError
+from .events import Events, quiet
 from .flops import TRAIN_FLOPS_PER_FORWARD, ModelCost, measure, output_positions
 from .methods import build_method
 from .methods.base import Ledger, Method, MethodContext, Progress, RunData, epoch_seed
 from .optim import lr_at, make_optimizer, set_lr
+from .rundir import RunDir
 from .units.engine import UnitEngine
 from .units.resize import conform
 from .zoo import MODELS, create_model
-
-Events = Callable[[str, Dict[str, Any]], None]
-
-
-def _quiet(_kind: str, _payload: Dict[str, Any]) -> None:
-    return None
 
 
 def seed_everything(seed: int) -> None:
@@ -48,7 +44,7 @@ class _Run:
     """The loop's own state of one fit() call; methods see it through ``self.ctx`` only."""
 
     def __init__(self, recipe: Recipe, model: nn.Module, splits: Splits, method: Method,
-                 run_dir: Optional[Path], events: Events):
+                 run_dir: Optional[RunDir], events: Events):
         self.recipe, self.model, self.splits, self.method = recipe, model, splits, method
         self.run_dir, self.events = run_dir, events
         self.optimizer: Optional[torch.optim.Optimizer] = None
@@ -168,7 +164,7 @@ def _save_checkpoint(run: _Run, history: List[Dict[str, Any]], elapsed: float) -
     if run.run_dir is None:
         return
     p = run.progress
-    atomic.torch_save(run.run_dir / "train" / "ckpt.pt", {
+    atomic.torch_save(run.run_dir.checkpoint, {
         "format": CKPT_FORMAT, "recipe": recipe_to_dict(run.recipe),
         "model_spec": getattr(run.model, "codesign_spec", None),
         "epoch": p.epoch + 1, "step": p.step, "model": run.model.state_dict(),
@@ -177,7 +173,7 @@ def _save_checkpoint(run: _Run, history: List[Dict[str, Any]], elapsed: float) -
         "metrics": run.metrics, "units": run._units.state_dict() if run._units is not None else None,
         "cost": run.ledger.cost.as_dict(),
     })
-    atomic.write_csv(run.run_dir / "train" / "history.csv", history)
+    atomic.write_csv(run.run_dir.history, history)
 
 
 def _restore(run: _Run, ckpt: Dict[str, Any]) -> Tuple[int, List[Dict[str, Any]], float]:
@@ -200,12 +196,14 @@ def _restore(run: _Run, ckpt: Dict[str, Any]) -> Tuple[int, List[Dict[str, Any]]
 def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = False, overwrite: bool = False,
         events: Events | None = None, splits: Splits | None = None, data_dir=None,
         model: nn.Module | None = None, method: Method | None = None) -> FitResult:
-    """Train ``recipe`` (optionally starting from ``model``); artifacts go to ``run_dir``/train."""
-    events = events or _quiet
-    run_dir = Path(run_dir) if run_dir is not None else None
-    ckpt_path = run_dir / "train" / "ckpt.pt" if run_dir else None
-    if ckpt_path and ckpt_path.exists() and not (resume or overwrite):
-        raise CodesignError(f"{run_dir} already holds a training run; pass --resume to continue it "
+    """The training stage: train ``recipe`` (optionally starting from ``model``, any module the unit
+    tracer handles); artifacts go to ``run_dir``/train (see codesign.rundir). Compaction is the next
+    stage: :func:`codesign.compact.compact_run`."""
+    events = events or quiet
+    rd = RunDir(run_dir) if run_dir is not None else None
+    ckpt_path = rd.checkpoint if rd is not None else None
+    if rd is not None and rd.holds_training() and not (resume or overwrite):
+        raise CodesignError(f"{rd.root} already holds a training run; pass --resume to continue it "
                             f"or --force to start over")
     if model is None:
         MODELS.get(recipe.model.name)      # names are checked before any data is loaded
@@ -214,18 +212,18 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
         torch.set_num_threads(recipe.train.threads)
     seed_everything(recipe.train.seed)
     splits = splits if splits is not None else _load_splits(recipe, data_dir)
-    run = _Run(recipe, _model_for(recipe, model, splits), splits, method, run_dir, events)
+    run = _Run(recipe, _model_for(recipe, model, splits), splits, method, rd, events)
     ckpt = read(ckpt_path, CKPT_FORMAT) if (ckpt_path and resume and ckpt_path.exists()) else None
     start_epoch, history, elapsed = 0, [], 0.0
     if ckpt is not None:
         _check_same_recipe(ckpt["recipe"], recipe, ckpt_path)
         start_epoch, history, elapsed = _restore(run, ckpt)
-        atomic.write_csv(run_dir / "train" / "history.csv", history)   # a kill may have hit between the two
+        atomic.write_csv(rd.history, history)   # a kill may have hit between the two
     else:
         method.setup(run.ctx)
         run.new_optimizer()
-    if run_dir is not None:
-        atomic.write_text(run_dir / "config.yaml", _yaml(recipe_to_dict(recipe)))
+    if rd is not None:
+        atomic.write_text(rd.config, _yaml(recipe_to_dict(recipe)))
     p = run.progress
     p.total_epochs = method.total_epochs(recipe.train.epochs)
     p.steps_per_epoch = -(-len(splits.train[1]) // recipe.train.batch_size)
@@ -250,21 +248,20 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
         _save_checkpoint(run, history, elapsed)
         events("epoch", dict(row))
     summary = _summary(run, history, elapsed)
-    if run_dir is not None:
-        masks = run._units.masks.state_dict() if run._units is not None else None
-        save_model(run_dir / "train" / "model.pt", run.model, source="trained",
-                   recipe=recipe_to_dict(recipe), metrics=summary, masks=masks)
-        if run._units is not None and run._units.pruned_anything:
-            summary.update(_compact_run(run, run_dir))
-        atomic.write_json(run_dir / "train" / "cost.json", summary)
+    if rd is not None:
+        units = run._units
+        save_model(rd.trained_model, run.model, source="trained", recipe=recipe_to_dict(recipe), metrics=summary,
+                   masks=units.masks.state_dict() if units is not None else None, in_shape=list(splits.in_shape),
+                   pruned=units is not None and units.pruned_anything)
+        atomic.write_json(rd.cost, summary)
     events("end", summary)
-    return FitResult(run.model, history, summary, run_dir)
+    return FitResult(run.model, history, summary, rd.root if rd is not None else None)
 
 
 def method_context(recipe: Recipe, method: Method, model: nn.Module, splits: Splits) -> MethodContext:
     """The context fit() hands ``method`` before the first epoch of a fresh run (set up, optimiser
     made), for driving a method's hooks by hand (tests, tools); nothing is written."""
-    run = _Run(recipe, model, splits, method, None, _quiet)
+    run = _Run(recipe, model, splits, method, None, quiet)
     method.setup(run.ctx)
     run.new_optimizer()
     run.progress.total_epochs = method.total_epochs(recipe.train.epochs)
@@ -342,15 +339,6 @@ def _summary(run: _Run, history: List[Dict[str, Any]], elapsed: float) -> Dict[s
         "training = 3 x forward per sample",
         **{f"method_{k}": v for k, v in run.method.summary().items()},
     }
-
-
-def _compact_run(run: _Run, run_dir: Path) -> Dict[str, Any]:
-    """Write run_dir/compact/{model.pt,shapes.json} for a run that pruned something."""
-    from .compact import write_compact
-
-    manifest = write_compact(run_dir / "compact", run.model, run._units.masks, recipe=recipe_to_dict(run.recipe))
-    run.say(f"compacted: {manifest['params_before']:,} → {manifest['params_after']:,} params ({run_dir / 'compact'})")
-    return {"compact_params": manifest["params_after"], "compact_flops_dense": manifest["flops_dense_after"]}
 
 
 def _yaml(obj: Dict[str, Any]) -> str:

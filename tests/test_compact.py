@@ -5,8 +5,11 @@ import pytest
 import torch
 
 from codesign.checkpoint import load_model
-from codesign.compact import check_equivalence, compact, write_compact
+from codesign.compact import check_equivalence, compact, compact_run, write_compact
+from codesign.config import load_recipe
 from codesign.errors import CodesignError
+from codesign.flops import model_cost
+from codesign.train import fit
 from codesign.units.engine import UnitEngine
 from codesign.zoo import create_model
 
@@ -102,3 +105,20 @@ def test_compact_cli_on_a_trained_run(cli, tmp_path):
     assert "equivalence: max" in r.out and (tmp_path / "again" / "shapes.json").exists()
     r = cli("compact", tmp_path / "nothing")
     assert r.code == 2 and "not found" in r.err
+
+
+def test_compaction_is_the_stage_after_training(tmp_path):
+    base = {"model.name": "lenet300_100", "model.width": 0.1, "data.name": "synthetic", "train.batch_size": 64,
+            "data.options": {"in_shape": [1, 28, 28], "n_train": 128, "n_test": 32}, "train.epochs": 2}
+    cfg = load_recipe(None, {**base, "method.name": "magnitude", "method.params": {
+        "structure": "structured", "target_density": 0.5, "iterations": 1, "pretrain_epochs": 1}})
+    result = fit(cfg, tmp_path)
+    assert not (tmp_path / "compact").exists() and "compact_params" not in result.summary
+    added = compact_run(tmp_path)
+    manifest = json.loads((tmp_path / "compact" / "shapes.json").read_text())
+    assert added == {"compact_params": manifest["params_after"], "compact_flops_dense": manifest["flops_dense_after"]}
+    full = model_cost(create_model("lenet300_100", width=0.1), (1, 28, 28)).params
+    assert added["compact_params"] <= manifest["params_before"] == result.summary["params"] < full
+    assert json.loads((tmp_path / "train" / "cost.json").read_text())["compact_params"] == added["compact_params"]
+    dense = fit(load_recipe(None, base), tmp_path / "dense")
+    assert compact_run(dense.run_dir) == {} and not (tmp_path / "dense" / "compact").exists()

@@ -59,9 +59,10 @@ def export(
     """Export a model to ONNX, an hls4ml project and a C-simulated FPGA design."""
     from ..export.hls import HlsSettings
     from ..export.pipeline import ExportRequest, run_export
+    from ..rundir import RunDir
 
-    if out is None:
-        out = checkpoint.parent.parent / "export" if checkpoint else Path("runs") / (model or "model") / "export"
+    if out is None:     # beside the run the checkpoint comes from (RUN/train|compact/model.pt → RUN/export)
+        out = RunDir(checkpoint.parent.parent if checkpoint else Path("runs") / (model or "model")).export
     req = ExportRequest(
         out=out,
         target=target, model=model, checkpoint=checkpoint, width=width,

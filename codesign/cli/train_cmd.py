@@ -10,8 +10,6 @@ from . import app
 from .console import console
 from .options import build_overrides, show_summary
 
-RUN_ARTIFACTS = ("config.yaml", "train", "compact", "export")   # what a training run folder holds
-
 
 @app.command()
 def train(
@@ -47,8 +45,9 @@ def train(
                                 "comparators (scratch, fine-tuning, NeST from scratch): estimate, run or none."),
 ) -> None:
     """Train a model with the single training loop (checkpoint every epoch; --resume continues exactly)."""
-    from ..atomic import check_output_dir, remove_artifacts, remove_stale_temporaries
+    from ..compact import compact_run
     from ..config import load_recipe
+    from ..rundir import TRAINING, RunDir
     from ..train import fit
     from .progress import TrainProgress
 
@@ -63,12 +62,13 @@ def train(
 
         return train_update(recipe, overrides, resume_from, new_data, replay, compare, out, resume, force, data_dir)
     cfg = load_recipe(recipe, overrides)
-    run_dir = check_output_dir(out or Path("runs") / cfg.name, force, own=RUN_ARTIFACTS)
-    if force and not resume:
-        remove_artifacts(run_dir, RUN_ARTIFACTS)   # a new run never sits beside an old run's model files
-    remove_stale_temporaries(run_dir)               # left by a killed run; never read, only litter
+    # a new run (--force) never sits beside an old run's model files; a killed run's temporaries go
+    run = RunDir(out or Path("runs") / cfg.name).prepare(force, own=TRAINING, fresh=TRAINING if force and not resume
+                                                         else ())
     with TrainProgress(f"train {cfg.model.name}") as progress:
-        result = fit(cfg, run_dir, resume=resume, overwrite=force, events=progress.event, data_dir=data_dir)
+        result = fit(cfg, run.root, resume=resume, overwrite=force, events=progress.event, data_dir=data_dir)
+        result.summary.update(compact_run(run.root, events=progress.event))
     show_summary(result.summary, f"{cfg.model.name} on {cfg.data.name} ({cfg.method.name})")
-    console.print(f"artifacts: {run_dir}/config.yaml, {run_dir}/train/{{ckpt.pt,model.pt,history.csv,cost.json}}",
+    compacted = f", {run.compact}/{{model.pt,shapes.json}}" if run.compact_model.exists() else ""
+    console.print(f"artifacts: {run.config}, {run.train}/{{ckpt.pt,model.pt,history.csv,cost.json}}{compacted}",
                   markup=False)

@@ -13,20 +13,17 @@ from .options import _fmt, show_summary
 def train_update(recipe: Optional[str], overrides: Dict[str, Any], resume_from: Optional[Path],
                  new_data: Optional[str], replay: float, compare: str, out: Optional[Path], resume: bool,
                  force: bool, data_dir: Optional[Path]) -> None:
-    from ..atomic import check_output_dir, remove_stale_temporaries
     from ..errors import CodesignError
     from ..incremental import load_previous, parse_new_data, update, update_recipe
+    from ..rundir import ARTIFACTS, RunDir
     from .progress import TrainProgress
-    from .train_cmd import RUN_ARTIFACTS
 
     if resume_from is None or new_data is None:
         raise CodesignError("an incremental update needs both --resume-from (the trained model) and --new-data "
                             "(e.g. --new-data 30000:60000)")
     previous = load_previous(resume_from)
     cfg = update_recipe(previous, parse_new_data(new_data), replay, recipe, overrides)
-    run_dir = check_output_dir(out or Path("runs") / cfg.name, force,
-                               own=(*RUN_ARTIFACTS, "incremental.json", "compare"))
-    remove_stale_temporaries(run_dir)
+    run_dir = RunDir(out or Path("runs") / cfg.name).prepare(force, own=ARTIFACTS).root
     with TrainProgress(f"update {cfg.model.name}") as progress:
         result = update(cfg, previous, run_dir, compare=compare, resume=resume, overwrite=force,
                         events=progress.event, data_dir=data_dir)

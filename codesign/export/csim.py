@@ -15,19 +15,14 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
 
 from ..errors import ExportError
+from ..events import Events, quiet
 from .hls import HlsProject, as_graph_input
-
-Events = Callable[[str, Dict[str, Any]], None]
-
-
-def _quiet(_kind: str, _payload: Dict[str, Any]) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -80,7 +75,7 @@ def _run_chunk(lib: str, function: str, x: np.ndarray, n_out: int) -> np.ndarray
     return out
 
 
-def predict(project: HlsProject, lib: Path, x: torch.Tensor, jobs: int = 0, events: Events = _quiet) -> np.ndarray:
+def predict(project: HlsProject, lib: Path, x: torch.Tensor, jobs: int = 0, events: Events = quiet) -> np.ndarray:
     """Run NCHW samples ``x`` through the compiled library in ``jobs`` processes (0: all cores)."""
     data = as_graph_input(x.float(), project.input_layout).reshape(len(x), -1).double().numpy()
     n_out = int(project.hls_model.get_output_variables()[0].size())
@@ -104,7 +99,7 @@ def predict(project: HlsProject, lib: Path, x: torch.Tensor, jobs: int = 0, even
 
 def csim(project: HlsProject, inputs: torch.Tensor, *, reference: Optional[torch.Tensor] = None,
          model: Optional[torch.nn.Module] = None, labels: Optional[torch.Tensor] = None, jobs: int = 0,
-         events: Events = _quiet) -> CsimReport:
+         events: Events = quiet) -> CsimReport:
     """Compile ``project``, simulate NCHW ``inputs`` and compare with PyTorch: ``reference``
     outputs, or ``model``'s outputs on the same inputs."""
     if reference is None:

@@ -11,7 +11,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Dict, Optional, Union
 
 import numpy as np
 import onnx
@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from .. import atomic
 from ..errors import ConfigError, ExportError
+from ..events import Events, quiet
 from .fixed import quantize
 from .onnx import in_shape_of, module_types, to_onnx_proto
 from .passes import CleanGraph, clean_graph, hls_ready
@@ -30,11 +31,6 @@ from .sparsity import multiplier_report
 BACKENDS = ("Vitis", "Vivado")
 IO_TYPES = ("auto", "io_parallel", "io_stream")
 STRATEGIES = ("Latency", "Resource")
-Events = Callable[[str, Dict[str, Any]], None]
-
-
-def _quiet(_kind: str, _payload: Dict[str, Any]) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -103,7 +99,7 @@ def as_graph_input(x: torch.Tensor, layout: str) -> torch.Tensor:
 
 def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Union[str, Path], *,
               settings: HlsSettings = HlsSettings(), precision: Union[str, Path, PrecisionSpec] = "auto",
-              calibration: Optional[torch.Tensor] = None, events: Events = _quiet) -> HlsProject:
+              calibration: Optional[torch.Tensor] = None, events: Events = quiet) -> HlsProject:
     """Convert a model to an hls4ml project in ``out_dir`` (replaced atomically when complete).
 
     ``calibration``: NCHW input samples for the precision choice (default: 256 seeded Gaussian

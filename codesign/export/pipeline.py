@@ -9,10 +9,11 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Dict, Optional
 
 from .. import atomic
 from ..errors import ConfigError
+from ..events import Events, quiet
 from .csim import csim, require_gxx
 from .hls import HlsSettings, build_hls
 from .onnx import export_onnx, module_types
@@ -23,11 +24,6 @@ from .samples import choose_samples, default_counts, macs_per_sample
 from .weights import resolve_model
 
 TARGETS = ("onnx", "hls", "fpga")
-Events = Callable[[str, Dict[str, Any]], None]
-
-
-def _quiet(_kind: str, _payload: Dict[str, Any]) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ def prepare_out_dir(out: Path, force: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def run_export(req: ExportRequest, events: Events = _quiet) -> Dict[str, Any]:
+def run_export(req: ExportRequest, events: Events = quiet) -> Dict[str, Any]:
     """Run the export up to ``req.target`` and return the report (also written as JSON)."""
     if req.target not in TARGETS:
         raise ConfigError(f"unknown target '{req.target}'; choose one of: {', '.join(TARGETS)}")

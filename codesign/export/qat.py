@@ -21,16 +21,16 @@ import io
 import os
 import warnings
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import torch
 import torch.nn as nn
 
 from ..errors import ExportError
+from ..events import Events
 
 PASS_THROUGH = (nn.MaxPool1d, nn.MaxPool2d, nn.Flatten, nn.Dropout, nn.Identity)
 BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
-Events = Callable[[str, Dict[str, Any]], None]
 
 
 def check_qat_supported(model: nn.Module) -> None:

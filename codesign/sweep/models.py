@@ -6,7 +6,7 @@ atomically), so a resumed sweep never repeats it and a killed one continues its 
 last epoch checkpoint (``fit(resume=True)``).
 
     RUN/base/<base key>/train/{ckpt.pt,model.pt,cost.json}     the dense run of a fine-tune sweep
-    RUN/models/<model key>/train/…  compact/model.pt            a trained point (fit's layout)
+    RUN/models/<model key>/train/…  compact/model.pt            a trained point (a run directory, codesign.rundir)
     RUN/models/<model key>/model.pt                             a pruned-only point (train.mode none)
     RUN/models/<model key>/result.json                          accuracy, size, FLOPs, training cost
 """
@@ -27,6 +27,7 @@ from ..checkpoint import load_model, save_model
 from ..config import Recipe, validate
 from ..data import Splits, check_input_shape, load_dataset
 from ..flops import model_cost
+from ..rundir import RunDir
 from .oneshot import OneShot, prune_model
 from .plan import BaseTask, ModelTask, content_key
 
@@ -64,13 +65,13 @@ def run_base(task: BaseTask, data_dir: Optional[str] = None, threads: Optional[i
     """Train (or resume, or find finished) the dense run a fine-tune sweep shares."""
     from ..train import fit
 
-    out = Path(task.out_dir)
-    model_file, cost_file = out / "train" / "model.pt", out / "train" / "cost.json"
+    run = RunDir(task.out_dir)
+    model_file, cost_file = run.trained_model, run.cost
     if model_file.exists() and cost_file.exists():
         return {"model_file": str(model_file), **json.loads(cost_file.read_text())}
     recipe = validate(Recipe, task.recipe, f"base run {task.key}")
     with torch_threads(threads):
-        result = fit(recipe, out, resume=True, splits=load_splits(recipe, data_dir))
+        result = fit(recipe, run.root, resume=True, splits=load_splits(recipe, data_dir))
     return {"model_file": str(model_file), **result.summary}
 
 
@@ -158,6 +159,7 @@ def test_accuracy(model: nn.Module, splits: Splits) -> float:
 # --------------------------------------------------------------------------- scratch and finetune
 
 def _trained(task: ModelTask, out: Path, base_file: Optional[str]) -> Dict[str, Any]:
+    from ..compact import compact_run
     from ..methods import METHODS, build_method
     from ..train import fit
     from ..zoo import create_model
@@ -175,8 +177,8 @@ def _trained(task: ModelTask, out: Path, base_file: Optional[str]) -> Dict[str, 
         original = model_cost(create_model(recipe.model.name, recipe.model.width, splits.in_shape,
                                            splits.num_classes), splits.in_shape).params
     fitted = fit(recipe, out, resume=True, splits=splits, model=model, method=method)
-    compact_file = out / "compact" / "model.pt"
-    model_file = compact_file if compact_file.exists() else out / "train" / "model.pt"
+    fitted.summary.update(compact_run(out))
+    model_file = RunDir(out).final_model()
     final, _meta = load_model(model_file)
     s = fitted.summary
     result = _describe(final, splits.in_shape, original, str(model_file))

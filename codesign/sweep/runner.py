@@ -23,6 +23,7 @@ import yaml
 
 from .. import atomic
 from ..errors import CodesignError
+from ..events import Events, quiet
 from .evaluate import run_csim, simulate_points
 from .executors import Outcome, make_executor
 from .models import run_base, run_model
@@ -30,14 +31,9 @@ from .plan import HARDWARE_AXES, Plan, Point, make_plan
 from .results import CSV, JOURNAL, Journal, write_table
 from .spec import SweepSpec, load_spec
 
-Events = Callable[[str, Dict[str, Any]], None]
 ARTIFACTS = ("spec.yaml", "sweep.json", JOURNAL, CSV, "results.parquet", "base", "models", "report")
 TABLE_EVERY_S = 2.0
 MODEL_FIELDS_SKIPPED = ("model_file", "in_shape")
-
-
-def _quiet(_kind: str, _payload: Dict[str, Any]) -> None:
-    return None
 
 
 @dataclass
@@ -57,7 +53,7 @@ def run_sweep(spec: Union[SweepSpec, str, Path, Dict[str, Any]], run_dir: Union[
               data_dir: Union[str, Path, None] = None, events: Optional[Events] = None) -> SweepResult:
     """Run (or continue) a sweep; results in ``run_dir``/results.csv and a report in ``run_dir``/report."""
     start = time.perf_counter()
-    events = events or _quiet
+    events = events or quiet
     spec = load_spec(spec)
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / "sweeps" / spec.name
     if limit is not None and limit < 1:

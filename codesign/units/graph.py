@@ -23,9 +23,8 @@ import torch.nn as nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from ..errors import CodesignError
+from ..layertypes import COMPUTE, NORMS  # noqa: F401  (the one layer-type table; ops.py reads them here)
 
-COMPUTE = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
-NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 FOLLOWER_ATTRS = ("weight", "bias", "running_mean", "running_var")
 
 

@@ -18,7 +18,8 @@ from typing import Any, Dict, List, Optional
 import torch
 import torch.nn as nn
 
-from ..flops import COMPUTE_LAYERS, ModelCost
+from ..flops import ModelCost
+from ..layertypes import COMPUTE as COMPUTE_LAYERS
 from .graph import UnitGraph
 
 

@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import CodesignError
+from ..layertypes import CONVS, RESIZABLE
 
 if TYPE_CHECKING:  # pragma: no cover
     from .graph import Axis, UnitGraph, UnitGroup
@@ -28,16 +29,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def _sync_attributes(module: nn.Module) -> None:
-    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+    if isinstance(module, CONVS):
         module.out_channels = module.weight.shape[0]
         module.in_channels = module.weight.shape[1] * module.groups
     elif isinstance(module, nn.Linear):
         module.out_features, module.in_features = module.weight.shape
     elif isinstance(module, nn.modules.batchnorm._BatchNorm):
         module.num_features = module.weight.shape[0] if module.weight is not None else module.running_mean.shape[0]
-
-
-RESIZABLE = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.modules.batchnorm._BatchNorm)
 
 
 def conform(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> nn.Module:

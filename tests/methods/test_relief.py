@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from codesign.compact import compact_run
 from codesign.config import load_recipe
 from codesign.data import load_dataset
 from codesign.methods import build_method
@@ -165,6 +166,7 @@ def test_residual_rule_prunes_a_weak_branch_channel(rule):
 
 def test_resnet_prunes_consistently_and_compacts(tmp_path):
     res = fit(recipe("resnet20", 0.25, [3, 16, 16], {"iterations": 2, "prune_set": 64}), tmp_path)
+    compact_run(tmp_path)
     assert res.summary["method_kept"] < 1.0 and res.summary["nonzeros"] < res.summary["params"]
     x = torch.randn(2, 3, 16, 16)
     assert res.model.eval()(x).shape == (2, 10)
