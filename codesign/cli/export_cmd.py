@@ -37,8 +37,9 @@ def export(
                                                    "storage break-even, about 0.3, and for layers over 4096 "
                                                    "nonzeros a reuse factor >= nonzeros per output), on or off."),
     precision: str = typer.Option("auto", help="auto (per layer from calibration ranges), one type for all "
-                                               "(e.g. 'fixed<16,6,RND_CONV,SAT>'), or a YAML file with "
-                                               "per-layer overrides."),
+                                               "(e.g. 'fixed<16,6,RND_CONV,SAT>'; no modes: TRN, WRAP as in "
+                                               "hls4ml), WEIGHT/RESULT such as 'ap_fixed<8,3>/ap_fixed<16,6>', "
+                                               "or a YAML file with per-layer overrides."),
     target_agreement: float = typer.Option(0.999, min=0.0, max=1.0, help="Top-1 agreement the automatic precision "
                                                                          "must reach on calibration data."),
     csim_samples: Optional[int] = typer.Option(None, min=1, help="Samples to simulate (default: by model size, "

@@ -76,8 +76,9 @@ def simulate(
     template: str = typer.Option("dataflow", help="dataflow (hls4ml, weights on chip) or tiled (DRAM-streaming "
                                                   "loop-tiled accelerator)."),
     reuse_factor: int = typer.Option(1, help="dataflow: hls4ml ReuseFactor (II of each layer)."),
-    precision: str = typer.Option("auto", help="e.g. ap_fixed<16,6> (auto), ap_int<8>, 8, float32, or "
-                                               "WEIGHTS/ACTIVATIONS like 8/16."),
+    precision: str = typer.Option("auto", help="auto (hls4ml's ap_fixed<16,6>), a type as hls4ml reads it "
+                                               "(ap_fixed<8,3>, fixed<16,6,RND_CONV,SAT>, ap_int<8>, float), a "
+                                               "bare width (8), or WEIGHT/RESULT like ap_fixed<8,3>/ap_fixed<16,6>."),
     strategy: str = typer.Option("Latency", help="dataflow: Latency (zeros save multipliers) or Resource."),
     io_type: str = typer.Option("auto", help="dataflow: io_parallel, io_stream or auto (stream for CNNs)."),
     sparse_kernel: str = typer.Option("off", help="dataflow: Dense layers on codesign's sparse kernel (only "

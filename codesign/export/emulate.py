@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ExportError
-from .fixed import FixedType, quantize
+from ..fixed_point import FixedType
+from .fixed import quantize
 from .graph import OnnxGraph, attribute
 
 

@@ -24,7 +24,7 @@ from ..events import Events, quiet
 from .fixed import quantize
 from .onnx import in_shape_of, module_types, to_onnx_proto
 from .passes import CleanGraph, clean_graph, hls_ready
-from .precision import PrecisionPlan, PrecisionSpec, choose_precision, parse_precision
+from .precision import PrecisionPlan, PrecisionSpec, choose_precision, precision_spec
 from .sparse_kernel import check_mode
 from .sparsity import multiplier_report
 
@@ -105,7 +105,7 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     ``calibration``: NCHW input samples for the precision choice (default: 256 seeded Gaussian
     samples of the model's input shape)."""
     settings = settings.checked()
-    spec = parse_precision(precision)
+    spec = precision_spec(precision)
     times: Dict[str, float] = {}
     t0 = time.perf_counter()
     clean = source_graph(source)

@@ -18,7 +18,7 @@ from .csim import csim, require_gxx
 from .hls import HlsSettings, build_hls
 from .onnx import export_onnx, module_types
 from .passes import clean_graph
-from .precision import override_targets, parse_precision
+from .precision import override_targets, precision_spec
 from .report import FpgaContext, assemble_fpga_report
 from .samples import choose_samples, default_counts, macs_per_sample
 from .weights import resolve_model
@@ -61,7 +61,7 @@ def run_export(req: ExportRequest, events: Events = quiet) -> Dict[str, Any]:
     if req.target not in TARGETS:
         raise ConfigError(f"unknown target '{req.target}'; choose one of: {', '.join(TARGETS)}")
     settings = req.settings.checked()
-    spec = parse_precision(req.precision, req.target_agreement)
+    spec = precision_spec(req.precision, req.target_agreement)
     if req.target == "fpga":
         require_gxx()
     model, source = resolve_model(req.model, req.checkpoint, req.width, req.seed)

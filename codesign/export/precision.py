@@ -9,9 +9,11 @@ bisection against the emulated top-1 agreement with the float model on the calib
 total width of weights and biases, then the fractional bits of layer results. Accumulators are
 left to hls4ml's lossless 'auto' inference.
 
-YAML file (``--precision my.yaml``)::
+``--precision`` takes the one precision syntax of every command (:mod:`codesign.fixed_point`):
+``auto``, one type for every layer (``fixed<16,6,RND_CONV,SAT>``), ``WEIGHT/RESULT`` (weights and biases
+take the first type, layer results the second), or a YAML file::
 
-    default: auto                  # or one type for every layer, e.g. fixed<16,6,RND_CONV,SAT>
+    default: auto                  # or any precision option above
     target_agreement: 0.999        # auto only
     layers:                        # per-layer overrides, PyTorch (fc1, layers.0.0.conv1) or hls4ml names
       fc1: {weight: "fixed<8,1,RND_CONV,SAT>", result: "fixed<12,5,RND_CONV,SAT>"}
@@ -27,8 +29,8 @@ from pydantic import Field
 
 from ..config import Strict, read_yaml, validate
 from ..errors import ConfigError, close_matches
+from ..fixed_point import FixedType, Precision, fixed_for_range, parse_fixed, parse_precision
 from .emulate import Emulator, LayerTypes, Ranges, batched, layer_names
-from .fixed import FixedType, fixed_for_range, parse_fixed
 from .passes import CleanGraph, c_identifier
 
 MIN_FRACTIONAL, MAX_FRACTIONAL, MAX_WIDTH = 0, 24, 24
@@ -50,29 +52,41 @@ class PrecisionFile(Strict):
 
 @dataclass(frozen=True)
 class PrecisionSpec:
-    """What the user asked for: 'auto' or one fixed type, plus overrides by layer name."""
-    default: Union[str, FixedType] = "auto"
+    """What the user asked for: 'auto', the quantizers of a QONNX graph, or weight/result types (a
+    :class:`~codesign.fixed_point.Precision`), plus overrides by layer name."""
+    default: Union[str, Precision] = "auto"
     target_agreement: float = 0.999
     max_output_error: float = 0.01       # mean |y_fixed - y_float| / mean |y_float| on calibration data
     overrides: Mapping[str, LayerOverride] = field(default_factory=dict)
     source: str = "auto"
 
 
-def parse_precision(option: Union[str, Path, PrecisionSpec, None], target_agreement: float = 0.999) -> PrecisionSpec:
-    """'auto' | a fixed-point type string | a YAML file path → PrecisionSpec."""
+def precision_spec(option: Union[str, Path, PrecisionSpec, None], target_agreement: float = 0.999) -> PrecisionSpec:
+    """A precision option (:func:`codesign.fixed_point.parse_precision`) or a YAML file path → PrecisionSpec."""
     if isinstance(option, PrecisionSpec):
         return option
     text = "auto" if option is None else str(option)
-    if text == "auto":
-        return PrecisionSpec("auto", target_agreement)
     if text.endswith((".yaml", ".yml")) or Path(text).is_file():
         cfg = validate(PrecisionFile, read_yaml(text), text)
-        default = cfg.default if cfg.default == "auto" else parse_fixed(cfg.default, f"{text}: default")
         for name, layer in cfg.layers.items():
             for key, value in layer.model_dump(exclude_none=True).items():
                 parse_fixed(value, f"{text}: layers.{name}.{key}")
-        return PrecisionSpec(default, cfg.target_agreement, cfg.max_output_error, dict(cfg.layers), text)
-    return PrecisionSpec(parse_fixed(text, "--precision"), target_agreement, source=text)
+        return PrecisionSpec(_default(cfg.default, f"{text}: default"), cfg.target_agreement,
+                             cfg.max_output_error, dict(cfg.layers), text)
+    return PrecisionSpec(_default(text, "--precision"), target_agreement, source=text)
+
+
+def _default(text: str, where: str) -> Union[str, Precision]:
+    """'auto', or a Precision whose weight and result are both fixed-point types."""
+    p = parse_precision(text, where)
+    if p.auto:
+        return "auto"
+    for side in (p.weight, p.result):
+        if not isinstance(side, FixedType):
+            raise ConfigError(f"{where}: '{text}': the export needs fixed-point types (e.g. fixed<16,6,RND_CONV,SAT> "
+                              f"or ap_fixed<8,3>/ap_fixed<16,6>) or auto; a bare width or float is not a type "
+                              f"hls4ml can build")
+    return p
 
 
 @dataclass
@@ -126,7 +140,7 @@ def choose_precision(clean: CleanGraph, calibration: torch.Tensor, spec: Precisi
     elif spec.default == QUANTIZERS:
         widths, plan = None, _wide_types(clean, ranges)
     else:
-        widths, plan = None, {name: LayerTypes(spec.default, *_param_types(name, weights, spec.default))
+        widths, plan = None, {name: LayerTypes(spec.default.result, *_param_types(name, weights, spec.default.weight))
                             for name in layer_names(clean.graph, clean.fused_bias)}
     plan = _apply_overrides(plan, spec, clean)
     emulated = batched(lambda x: emu.run(x, plan), calibration)

@@ -13,15 +13,16 @@ from .batch import DesignPoint, evaluate_batch, evaluate_point
 from .device import Device, list_devices, load_device
 from .estimate import estimate, load_network, template_costs, zoo_network
 from .layers import Layer, Network
-from .mapping import Mapping
+from .mapping import LayerSettings, Mapping
 from .onnx_layers import network_from_onnx
-from .precision import Precision, parse_precision
+from .plan import LayerPlan, resolve_plan
+from ..fixed_point import Precision, parse_precision
 from . import references
 from .report import Report, summarize, write_report
 
-__all__ = ["DesignPoint", "Device", "Layer", "Mapping", "Network", "Precision", "Report", "estimate",
+__all__ = ["DesignPoint", "Device", "Layer", "LayerPlan", "LayerSettings", "Mapping", "Network", "Precision", "Report", "estimate",
            "evaluate_batch", "evaluate_point", "list_devices", "load_device", "load_network", "network_from_model",
-           "network_from_onnx", "parse_precision", "summarize", "template_costs", "write_report", "zoo_network"]
+           "network_from_onnx", "parse_precision", "resolve_plan", "summarize", "template_costs", "write_report", "zoo_network"]
 
 
 def __getattr__(name: str):

@@ -35,6 +35,7 @@ class Costs:
     detail: Dict[str, Any] = field(default_factory=dict)     # template specifics (per-layer arrays, design)
     notes: Tuple[str, ...] = ()
     warnings: Tuple[str, ...] = ()
+    plan: Any = None            # the per-layer plan the costs were computed from (dataflow: sim.plan.LayerPlan)
 
     @property
     def latency_s(self) -> float:

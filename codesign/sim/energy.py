@@ -19,7 +19,7 @@ import numpy as np
 
 from .costs import Costs
 from .device import Device
-from .precision import Precision
+from ..fixed_point import Precision
 
 PJ = 1e-12
 
@@ -49,11 +49,22 @@ def mac_energy_pj(p: Precision, device: Device) -> float:
     return device.mac_pj_16x16 * p.weight_bits * p.act_bits / 256.0
 
 
+def _per_layer_pj(plan, device: Device):
+    """(MAC pJ, ALU pJ) per layer from a dataflow plan's widths (weights × the data each layer reads)."""
+    mac = np.where(plan.is_float, device.fp32_mac_pj, device.mac_pj_16x16 * plan.w_bits * plan.in_bits / 256.0)
+    alu = device.alu_pj_16b * np.where(plan.is_float, 1.0, plan.in_bits / 16.0)
+    return mac, alu
+
+
 def energy(costs: Costs, device: Device, p: Precision) -> Energy:
+    """Energy of ``costs``; the MAC/ALU widths come from ``costs.plan`` when the template made one, else ``p``."""
     dram = (costs.dram_read + costs.dram_write) * 8.0 * device.dram_pj_per_bit * PJ
     onchip = costs.onchip_bits * device.bram_pj_per_bit * PJ
-    alu = device.alu_pj_16b * (1.0 if p.is_float else p.act_bits / 16.0)
-    compute = (costs.macs_exec * mac_energy_pj(p, device) + costs.other_ops * alu) * PJ
+    if costs.plan is not None:
+        mac, alu = _per_layer_pj(costs.plan, device)
+    else:
+        mac, alu = mac_energy_pj(p, device), device.alu_pj_16b * (1.0 if p.is_float else p.act_bits / 16.0)
+    compute = (costs.macs_exec * mac + costs.other_ops * alu) * PJ
     if costs.template == "tiled":
         static = costs.cycles / costs.clock_hz * device.static_w
         total = float(static.sum())

@@ -16,7 +16,7 @@ from ..export.report import FpgaContext, register_fpga_section
 from .device import device_for_part, load_device
 from .estimate import estimate, load_network
 from .mapping import Mapping
-from .precision import Precision
+from ..fixed_point import Precision
 from .report import write_report
 
 FALLBACK_DEVICE = "xcu250"
@@ -32,7 +32,7 @@ def plan_precision(plan) -> Optional[Precision]:
     if not weights or not results:
         return None
     label = f"widest of the export plan: {max(weights)}-bit weights / {max(results)}-bit results"
-    return Precision(max(weights), max(results), False, label)
+    return Precision(None, None, max(weights), max(results), label)
 
 
 def project_part(project) -> str:

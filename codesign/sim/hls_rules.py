@@ -107,12 +107,10 @@ def fifo_bram_blocks(depth: int, width_bits: int, block_bits: int, srl_max_depth
     return max(1, math.ceil(depth * width_bits / block_bits))
 
 
-def weight_bram_blocks_array(n_weights: np.ndarray, w_bits: int, rf: np.ndarray, strategy: str,
+def weight_bram_blocks_array(n_weights: np.ndarray, w_bits: np.ndarray, rf: np.ndarray, resource: np.ndarray,
                              block_bits: int) -> np.ndarray:
-    """:func:`weight_bram_blocks` for arrays of layers."""
-    if strategy != "Resource":
-        return np.zeros(len(n_weights))
-    columns = np.where(rf > 1, np.ceil(n_weights * w_bits / (rf * 36.0)), 0.0)
+    """:func:`weight_bram_blocks` for arrays of layers (``resource``: the layer's strategy is Resource)."""
+    columns = np.where(resource & (rf > 1), np.ceil(n_weights * w_bits / (rf * 36.0)), 0.0)
     return columns * np.ceil(rf / max(1, block_bits // 36))
 
 

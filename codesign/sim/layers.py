@@ -34,6 +34,13 @@ OPS = {
     "pad": "zero padding (hls4ml's ZeroPadding1D/2D)",
 }
 COMPUTE_OPS = ("conv", "dense")
+#: what an ``act`` (or ``softmax``) layer computes, named as hls4ml's activation kernels
+#: (templates/vivado/nnet_utils/nnet_activation.h); "" = not known (a hand-built layer).
+ACTIVATIONS = ("relu", "relu6", "leaky_relu", "thresholded_relu", "prelu", "elu", "selu", "gelu", "silu", "mish",
+               "celu", "sigmoid", "hard_sigmoid", "tanh", "hard_tanh", "hard_swish", "softplus", "softsign", "clip",
+               "threshold", "linear", "softmax", "log_softmax")
+#: activations hls4ml computes with lookup tables (ROM: block RAM or LUTs), nnet_activation.h's *_table
+TABLE_ACTIVATIONS = ("elu", "selu", "sigmoid", "tanh", "softplus", "softsign", "softmax", "log_softmax")
 Shape = Tuple[int, int, int]
 
 
@@ -50,10 +57,14 @@ class Layer:
     weights: int = 0                   # weight elements (bias excluded)
     nonzero_weights: int = 0
     bias: int = 0
+    activation: str = ""               # act/softmax: one of ACTIVATIONS; "" = not known
 
     def __post_init__(self):
         if self.op not in OPS:
             raise CodesignError(f"layer '{self.name}': unknown op '{self.op}'; known: {', '.join(OPS)}")
+        if self.activation and self.activation not in ACTIVATIONS:
+            raise CodesignError(f"layer '{self.name}': unknown activation '{self.activation}'; known: "
+                                f"{', '.join(ACTIVATIONS)}")
         if min(self.in_shape) < 1 or min(self.out_shape) < 1:
             raise CodesignError(f"layer '{self.name}': empty tensor shape {self.in_shape} -> {self.out_shape}")
         if not 0 <= self.nonzero_weights <= self.weights:
@@ -142,7 +153,7 @@ class Network:
     def signature(self) -> str:
         """A digest of everything the cost models read (cache key for batch evaluation)."""
         text = repr(tuple((l.op, l.inputs, l.in_shape, l.out_shape, l.kernel, l.stride, l.groups, l.weights,
-                           l.nonzero_weights) for l in self.layers))
+                           l.nonzero_weights, l.activation) for l in self.layers))
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
     @cached_property
@@ -173,6 +184,7 @@ class LayerArrays:
     kw: np.ndarray
     stride: np.ndarray
     groups: np.ndarray
+    activation: np.ndarray    # str
     weights: np.ndarray
     nonzero: np.ndarray
     macs: np.ndarray
@@ -202,7 +214,8 @@ class LayerArrays:
                    in_w=ints(lambda l: l.in_shape[2]), out_h=ints(lambda l: l.out_shape[1]),
                    out_w=ints(lambda l: l.out_shape[2]), kh=ints(lambda l: l.kernel[0]),
                    kw=ints(lambda l: l.kernel[1]), stride=ints(lambda l: l.stride[0]),
-                   groups=ints(lambda l: l.groups), weights=ints(lambda l: l.weights),
+                   groups=ints(lambda l: l.groups), activation=np.array([l.activation for l in ls]),
+                   weights=ints(lambda l: l.weights),
                    nonzero=ints(lambda l: l.nonzero_weights), macs=ints(lambda l: l.macs),
                    n_in=ints(lambda l: l.n_in), n_out=ints(lambda l: l.n_out), in_elems=in_elems,
                    out_elems=ints(lambda l: l.out_elements),

@@ -1,17 +1,25 @@
-"""How a network is mapped onto a device: template, reuse factor, strategy, I/O type, precision, clock.
+"""How a network is mapped onto a device: template, reuse factor, strategy, I/O type, precision, clock,
+network-wide and per layer.
 
 ``dataflow`` is what hls4ml generates (one engine per layer, weights on chip); ``tiled`` is a
 loop-tiled accelerator streaming weights and feature maps from DRAM (Zhang FPGA'15 / Ma FPGA'17).
-Reuse factor, strategy and I/O type apply to ``dataflow``; ``unroll``, ``zero_skip`` and ``dram_layout``
-to ``tiled``.
+Reuse factor, strategy, I/O type and the per-layer ``layers`` apply to ``dataflow``; ``unroll``,
+``zero_skip`` and ``dram_layout`` to ``tiled``.
+
+Per-layer settings use hls4ml's vocabulary (:class:`LayerSettings`); :meth:`Mapping.from_hls_config`
+reads an hls4ml configuration (``{Model: {...}, LayerName: {name: {ReuseFactor, Strategy, Precision}}}``,
+also wrapped in ``HLSConfig:`` as in hls4ml's yml). :func:`codesign.sim.plan.resolve_plan` turns a
+Mapping into per-layer arrays; the cost models read only that plan.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Optional, Tuple, Union
+import difflib
+import re
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..errors import ConfigError, close_matches
-from .precision import Precision, parse_precision
+from ..fixed_point import NumType, Precision, parse_precision, parse_type
 
 TEMPLATES = ("dataflow", "tiled")
 STRATEGIES = ("Latency", "Resource")
@@ -19,7 +27,9 @@ IO_TYPES = ("auto", "io_parallel", "io_stream")
 UNROLL_FAMILIES = ("auto", "ma", "zhang")
 DRAM_LAYOUTS = ("packed", "aligned")
 SPARSE_KERNEL_MODES = ("auto", "on", "off")
+AUTO = "auto"                      # a type hls4ml infers (accumulators: lossless width)
 Unroll = Union[str, Tuple[int, int, int, int]]
+TypeSetting = Union[None, str, NumType]     # None: not set here (the network default applies); "auto"; a type
 
 
 def _choice(kind: str, value: str, choices) -> str:
@@ -46,6 +56,47 @@ def parse_unroll(value: "Unroll") -> "Unroll":
 
 
 @dataclass(frozen=True)
+class LayerSettings:
+    """hls4ml's per-layer settings (None: the network-wide value applies). Types are parsed types or
+    'auto' (hls4ml infers it: the lossless accumulator width for a Conv/Dense accumulator or result)."""
+
+    reuse_factor: Optional[int] = None
+    strategy: Optional[str] = None
+    weight: TypeSetting = None
+    bias: TypeSetting = None
+    result: TypeSetting = None
+    accum: TypeSetting = None
+    fifo_depth: Optional[int] = None        # io_stream: words of the layer's output FIFO
+
+    def __post_init__(self):
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        if self.reuse_factor is not None:
+            set_("reuse_factor", checked_reuse_factor(self.reuse_factor))
+        if self.strategy is not None:
+            set_("strategy", _choice("strategy", self.strategy, STRATEGIES))
+        for name in ("weight", "bias", "result", "accum"):
+            set_(name, type_setting(getattr(self, name), name))
+        if self.fifo_depth is not None and (isinstance(self.fifo_depth, bool) or not isinstance(self.fifo_depth, int)
+                                            or self.fifo_depth < 1):
+            raise ConfigError(f"FIFO depth must be an integer >= 1, got {self.fifo_depth!r}")
+
+
+def type_setting(value: Any, name: str = "precision") -> TypeSetting:
+    """None, 'auto', or a parsed type (strings are parsed as hls4ml reads them)."""
+    if value is None or not isinstance(value, str):
+        return value
+    return AUTO if value.strip().lower() == AUTO else parse_type(value, name)
+
+
+def checked_reuse_factor(value: Any) -> int:
+    """An integer >= 1 (strings, booleans and fractions are errors, not coerced)."""
+    ok = isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and value.is_integer()
+    if not ok or value < 1:
+        raise ConfigError(f"reuse factor must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
 class Mapping:
     template: str = "dataflow"
     reuse_factor: int = 1
@@ -57,6 +108,8 @@ class Mapping:
     unroll: Unroll = "auto"                    # tiled only
     dram_layout: str = "packed"                # tiled only: "packed" or channel-"aligned" to the array width
     sparse_kernel: str = "off"                 # dataflow: Dense layers on the sparse kernel (auto|on|off)
+    accum: TypeSetting = AUTO                  # dataflow: accumulators (auto: hls4ml's lossless inference)
+    layers: Dict[str, LayerSettings] = field(default_factory=dict, hash=False)   # dataflow: by layer name
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen dataclass normalisation)
@@ -67,9 +120,10 @@ class Mapping:
         set_("unroll", parse_unroll(self.unroll))
         set_("dram_layout", _choice("DRAM layout", self.dram_layout, DRAM_LAYOUTS))
         set_("sparse_kernel", _choice("sparse kernel mode", self.sparse_kernel, SPARSE_KERNEL_MODES))
-        if int(self.reuse_factor) != self.reuse_factor or self.reuse_factor < 1:
-            raise ConfigError(f"reuse factor must be an integer >= 1, got {self.reuse_factor}")
-        set_("reuse_factor", int(self.reuse_factor))
+        set_("reuse_factor", checked_reuse_factor(self.reuse_factor))
+        set_("accum", type_setting(self.accum, "accum") or AUTO)
+        set_("layers", {str(k): v if isinstance(v, LayerSettings) else LayerSettings(**v)
+                        for k, v in dict(self.layers).items()})
         if self.clock_mhz is not None and not self.clock_mhz > 0:
             raise ConfigError(f"clock must be > 0 MHz, got {self.clock_mhz}")
 
@@ -99,7 +153,153 @@ class Mapping:
             out.update(reuse_factor=self.reuse_factor, strategy=self.strategy, io_type=self.io_type)
             if self.sparse_kernel != "off":
                 out["sparse_kernel"] = self.sparse_kernel
+            if self.accum != AUTO:
+                out["accum"] = self.accum.hls()
+            if self.layers:
+                out["layers"] = {name: describe_settings(ls) for name, ls in self.layers.items()}
         else:
             out.update(unroll=self.unroll if isinstance(self.unroll, str) else list(self.unroll),
                        zero_skip=self.zero_skip, dram_layout=self.dram_layout)
         return out
+
+    @classmethod
+    def from_hls_config(cls, config: Dict[str, Any], **base) -> "Mapping":
+        """A dataflow Mapping from an hls4ml configuration (see :func:`read_hls_config`); ``base`` gives the
+        other Mapping fields (e.g. template, sparse_kernel). ``Model`` sets the network-wide values,
+        ``LayerName`` the layers' (names are matched to the network's by :func:`match_layers`)."""
+        return read_hls_config(config, base)
+
+    def layer_settings(self, names: List[str]) -> List[LayerSettings]:
+        """The per-layer settings in the order of ``names`` (the network's layer names)."""
+        found = match_layers(self.layers, names)
+        return [found.get(i, EMPTY) for i in range(len(names))]
+
+
+EMPTY = LayerSettings()
+
+
+def describe_settings(ls: LayerSettings) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for f in fields(ls):
+        value = getattr(ls, f.name)
+        if value is not None:
+            out[f.name] = value if isinstance(value, (str, int)) else value.hls()
+    return out
+
+
+def _name_key(name: str) -> str:
+    """hls4ml compares layer names in lower case, and writes C identifiers: 'layers.0.conv1' ≡ 'layers_0_conv1'."""
+    return re.sub(r"[^0-9a-z_]", "_", name.lower())
+
+
+def match_layers(settings: Dict[str, LayerSettings], names: List[str]) -> Dict[int, LayerSettings]:
+    """{layer index: settings}; a name the network does not have is a one-line error with close matches."""
+    index = {}
+    for i, name in enumerate(names):
+        index.setdefault(name, i)
+        index.setdefault(_name_key(name), i)
+    out = {}
+    for given, ls in settings.items():
+        i = index.get(given, index.get(_name_key(given)))
+        if i is None:
+            shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
+            raise ConfigError(f"per-layer settings for unknown layer '{given}'{close_matches(given, names)}; "
+                              f"layers: {shown}")
+        out[i] = ls
+    return out
+
+
+# ----------------------------------------------------------------------------- hls4ml configurations
+
+MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy")
+LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "FifoDepth")
+PRECISION_KEYS = ("default", "weight", "bias", "result", "accum")
+IO_KEYS = {"IOType": "io_type"}
+
+
+def _strict_keys(section: Dict[str, Any], read: Tuple[str, ...], where: str) -> None:
+    """hls4ml ignores keys it does not know; a near miss of a key we read is most likely a typo."""
+    lowered = {k.lower(): k for k in read}
+    for key in section:
+        near = difflib.get_close_matches(str(key).lower(), list(lowered), n=1, cutoff=0.8)
+        if key not in read and near:
+            raise ConfigError(f"{where}: unknown key '{key}' (did you mean: {lowered[near[0]]}?)")
+
+
+def _section(config: Any, key: str, where: str) -> Dict[str, Any]:
+    value = config.get(key) if isinstance(config, dict) else None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}.{key} must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _precision_entries(value: Any, where: str) -> Dict[str, TypeSetting]:
+    """hls4ml's Precision: one string (the default of every type) or {default, weight, bias, result, accum, ...}."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        return {"default": type_setting(value, f"{where}.Precision")}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}.Precision must be a type string or a mapping, got {type(value).__name__}")
+    return {k: type_setting(str(v), f"{where}.Precision.{k}") for k, v in value.items() if k in PRECISION_KEYS}
+
+
+def _layer_settings(name: str, cfg: Any) -> LayerSettings:
+    where = f"LayerName.{name}"
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{where} must be a mapping, got {type(cfg).__name__}")
+    _strict_keys(cfg, LAYER_KEYS, where)
+    types = _precision_entries(cfg.get("Precision"), where)
+    default = types.get("default")
+    try:
+        return LayerSettings(reuse_factor=cfg.get("ReuseFactor"), strategy=cfg.get("Strategy"),
+                             fifo_depth=cfg.get("FifoDepth"),
+                             **{k: types.get(k, default) for k in ("weight", "bias", "result", "accum")})
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def read_hls_config(config: Dict[str, Any], base: Optional[Dict[str, Any]] = None) -> Mapping:
+    """hls4ml's config dict (``HLSConfig`` wrapper optional) → a dataflow :class:`Mapping`."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"an hls4ml configuration is a mapping with Model and LayerName, got {type(config).__name__}")
+    top = config
+    hls = _section(config, "HLSConfig", "config") if "HLSConfig" in config else config
+    if not hls.get("Model") and not hls.get("LayerName"):
+        raise ConfigError("hls4ml configuration: no Model or LayerName section (keys: "
+                          f"{', '.join(map(str, config)) or 'none'})")
+    model = _section(hls, "Model", "HLSConfig")
+    _strict_keys(model, MODEL_KEYS, "Model")
+    values: Dict[str, Any] = {"template": "dataflow", **(base or {})}
+    if "ReuseFactor" in model:
+        values["reuse_factor"] = checked_reuse_factor(model["ReuseFactor"])
+    if "Strategy" in model:
+        values["strategy"] = model["Strategy"]
+    if "IOType" in top:
+        values["io_type"] = top["IOType"]
+    if "ClockPeriod" in top:
+        period = top["ClockPeriod"]
+        if isinstance(period, bool) or not isinstance(period, (int, float)) or not period > 0:
+            raise ConfigError(f"ClockPeriod must be a number of ns > 0, got {period!r}")
+        values["clock_mhz"] = 1000.0 / period
+    types = _precision_entries(model.get("Precision"), "Model")
+    if types:
+        values["precision"], values["accum"] = _model_precision(types)
+    values["layers"] = {str(name): _layer_settings(str(name), cfg)
+                        for name, cfg in _section(hls, "LayerName", "HLSConfig").items()}
+    return Mapping(**values)
+
+
+def _model_precision(types: Dict[str, TypeSetting]) -> Tuple[Precision, TypeSetting]:
+    """Model-level types: weight/result (default where not given) and the accumulator."""
+    default = types.get("default")
+    weight, result = types.get("weight", default), types.get("result", default)
+    for side, t in (("weight", weight), ("result", result)):
+        if t is None or t == AUTO:
+            raise ConfigError(f"Model.Precision: give the {side} type (or a default), e.g. ap_fixed<16,6>")
+    if weight.is_float != result.is_float:
+        raise ConfigError("Model.Precision: mixing float and fixed point is not modelled; use one kind")
+    label = weight.hls() if weight == result else f"{weight.hls()}/{result.hls()}"
+    return Precision(weight, result, weight.width, result.width, label), types.get("accum", default)

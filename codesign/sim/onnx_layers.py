@@ -15,15 +15,19 @@ import numpy as np
 from ..errors import CodesignError
 from .layers import Layer, Network
 
-ACT_OPS = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Elu", "Selu", "HardSigmoid", "HardSwish", "Softplus",
-           "PRelu", "Gelu", "MultiThreshold", "Celu", "Mish"}
-PASS_OPS = {"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout", "Cast", "Pad",
+#: ONNX activation op → the function it computes (codesign.sim.layers.ACTIVATIONS)
+ACT_OPS = {"Relu": "relu", "LeakyRelu": "leaky_relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Clip": "clip",
+           "Elu": "elu", "Selu": "selu", "HardSigmoid": "hard_sigmoid", "HardSwish": "hard_swish",
+           "Softplus": "softplus", "Softsign": "softsign", "PRelu": "prelu", "Gelu": "gelu",
+           "MultiThreshold": "threshold", "Celu": "celu", "Mish": "mish", "ThresholdedRelu": "thresholded_relu"}
+SOFTMAX_OPS = {"Softmax": "softmax", "LogSoftmax": "log_softmax"}
+PASS_OPS = {"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout", "Cast",
             "Quant", "BipolarQuant", "Trunc", "QuantizeLinear", "DequantizeLinear", "Upsample"}
 CONST_PASS = {"Quant", "BipolarQuant", "Trunc", "Identity", "Cast", "DequantizeLinear", "Transpose"}
 POOL_OPS = {"MaxPool": "maxpool", "AveragePool": "avgpool"}
 SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool",
-                    "GlobalMaxPool", "ReduceMean", "Add", "Sum", "Sub", "Mul", "Div", "Concat", "Softmax",
-                    "LogSoftmax"} | ACT_OPS | PASS_OPS)
+                    "GlobalMaxPool", "ReduceMean", "Add", "Sum", "Sub", "Mul", "Div", "Concat", "Pad"}
+                   | set(SOFTMAX_OPS) | set(ACT_OPS) | PASS_OPS)
 Src = Tuple[Optional[str], Tuple[int, int, int]]
 
 
@@ -192,9 +196,11 @@ class _Parser:
         elif op == "BatchNormalization":
             self.norm(node)
         elif op in ACT_OPS:
-            self.simple(node, "act")
-        elif op in ("Softmax", "LogSoftmax"):
-            self.simple(node, "softmax")
+            self.simple(node, "act", activation=ACT_OPS[op])
+        elif op in SOFTMAX_OPS:
+            self.simple(node, "softmax", activation=SOFTMAX_OPS[op])
+        elif op == "Pad":
+            self.simple(node, "pad", self.chw(node.output[0], nhwc))
         elif op in POOL_OPS:
             self.pool(node, nhwc)
         elif op in ("GlobalAveragePool", "GlobalMaxPool", "ReduceMean"):

@@ -34,22 +34,27 @@ def _dense(name: str, inp: str, in_shape: Tuple[int, int, int], n_out: int, nonz
                  else nonzero)
 
 
-def _unary(name: str, op: str, inp: str, shape, out=None, k: int = 1) -> Layer:
-    return Layer(name, op, (inp,), tuple(shape), tuple(out or shape), (k, k), (k, k))
+def _unary(name: str, op: str, inp: str, shape, out=None, k: int = 1, activation: str = "") -> Layer:
+    return Layer(name, op, (inp,), tuple(shape), tuple(out or shape), (k, k), (k, k), activation=activation)
+
+
+def _relu(name: str, inp: str, shape) -> Layer:
+    return _unary(name, "act", inp, shape, activation="relu")
 
 
 def svhn_cnn() -> Network:
     """The tutorial's SVHN CNN: three conv(3x3)-ReLU-maxpool(2) blocks (16, 16, 24 filters), dense 42 and 64,
     a 10-way softmax; BatchNorm folded; 50% of every layer's weights pruned except the output layer's."""
-    L = [_conv("conv_0", None, 3, 32, 16, 3, 1, 30, nonzero=216), _unary("act_0", "act", "conv_0", (16, 30, 30)),
+    L = [_conv("conv_0", None, 3, 32, 16, 3, 1, 30, nonzero=216), _relu("act_0", "conv_0", (16, 30, 30)),
          _unary("pool_0", "maxpool", "act_0", (16, 30, 30), (16, 15, 15), 2),
-         _conv("conv_1", "pool_0", 16, 15, 16, 3, 1, 13, nonzero=1152), _unary("act_1", "act", "conv_1", (16, 13, 13)),
+         _conv("conv_1", "pool_0", 16, 15, 16, 3, 1, 13, nonzero=1152), _relu("act_1", "conv_1", (16, 13, 13)),
          _unary("pool_1", "maxpool", "act_1", (16, 13, 13), (16, 6, 6), 2),
-         _conv("conv_2", "pool_1", 16, 6, 24, 3, 1, 4, nonzero=1728), _unary("act_2", "act", "conv_2", (24, 4, 4)),
+         _conv("conv_2", "pool_1", 16, 6, 24, 3, 1, 4, nonzero=1728), _relu("act_2", "conv_2", (24, 4, 4)),
          _unary("pool_2", "maxpool", "act_2", (24, 4, 4), (24, 2, 2), 2),
-         _dense("dense_0", "pool_2", (24, 2, 2), 42, nonzero=2016), _unary("act_3", "act", "dense_0", (42, 1, 1)),
-         _dense("dense_1", "act_3", (42, 1, 1), 64, nonzero=1344), _unary("act_4", "act", "dense_1", (64, 1, 1)),
-         _dense("output_dense", "act_4", (64, 1, 1), 10), _unary("softmax", "softmax", "output_dense", (10, 1, 1))]
+         _dense("dense_0", "pool_2", (24, 2, 2), 42, nonzero=2016), _relu("act_3", "dense_0", (42, 1, 1)),
+         _dense("dense_1", "act_3", (42, 1, 1), 64, nonzero=1344), _relu("act_4", "dense_1", (64, 1, 1)),
+         _dense("output_dense", "act_4", (64, 1, 1), 10), _unary("softmax", "softmax", "output_dense", (10, 1, 1),
+                                                                   activation="softmax")]
     return Network("svhn_cnn", tuple(L), (3, 32, 32), "reference:hls4ml-tutorial-svhn")
 
 

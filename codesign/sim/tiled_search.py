@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from .device import Device
 from .layers import Network
 from .mapping import Mapping
-from .precision import Precision
+from ..fixed_point import Precision
 
 FACTORS = (1, 2, 3, 4, 6, 7, 8, 12, 14, 16, 24, 28, 32, 48, 56, 64, 96, 112, 128, 192, 256, 384, 512)
 SPATIAL = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16)

@@ -18,19 +18,26 @@ from torch.fx.passes.shape_prop import ShapeProp
 from ..errors import CodesignError
 from .layers import Layer, Network
 
-ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.ELU, nn.GELU, nn.SiLU,
-               nn.Hardswish, nn.Hardsigmoid, nn.Softplus, nn.PReLU)
+#: activation module → the function it computes (codesign.sim.layers.ACTIVATIONS)
+ACTIVATIONS = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.LeakyReLU: "leaky_relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh",
+               nn.Hardtanh: "hard_tanh", nn.ELU: "elu", nn.SELU: "selu", nn.CELU: "celu", nn.GELU: "gelu",
+               nn.SiLU: "silu", nn.Mish: "mish", nn.Hardswish: "hard_swish", nn.Hardsigmoid: "hard_sigmoid",
+               nn.Softplus: "softplus", nn.Softsign: "softsign", nn.PReLU: "prelu"}
+SOFTMAX = {nn.Softmax: "softmax", nn.LogSoftmax: "log_softmax"}
 PASS_MODULES = (nn.Flatten, nn.Identity, nn.Dropout, nn.Dropout2d, nn.Unflatten)
+PAD_MODULES = (nn.ZeroPad1d, nn.ZeroPad2d)
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
-ACT_FUNCS = {F.relu, torch.relu, F.relu6, torch.sigmoid, F.sigmoid, torch.tanh, F.tanh, F.leaky_relu, F.gelu,
-             F.silu, F.hardtanh, F.elu}
+ACT_FUNCS = {F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid",
+             torch.tanh: "tanh", F.tanh: "tanh", F.leaky_relu: "leaky_relu", F.gelu: "gelu", F.silu: "silu",
+             F.hardtanh: "hard_tanh", F.elu: "elu"}
+SOFTMAX_FUNCS = {F.softmax: "softmax", torch.softmax: "softmax", F.log_softmax: "log_softmax"}
 PASS_FUNCS = {torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, F.dropout}
 ADD_FUNCS = {operator.add, operator.iadd, torch.add}
 MUL_FUNCS = {operator.mul, operator.imul, torch.mul}
 PASS_METHODS = {"view", "reshape", "flatten", "contiguous", "squeeze", "unsqueeze", "clone", "detach"}
-ACT_METHODS = {"relu", "sigmoid", "tanh", "relu_"}
+ACT_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
 SUPPORTED = ("Conv1d/Conv2d, Linear, BatchNorm, ReLU-family activations, MaxPool/AvgPool/AdaptiveAvgPool, "
-             "Flatten/Identity/Dropout, Softmax, +, *, torch.cat")
+             "ZeroPad1d/2d, Flatten/Identity/Dropout, Softmax, +, *, torch.cat")
 
 
 def _chw(node: fx.Node) -> Tuple[int, int, int]:
@@ -90,10 +97,12 @@ class _Tracer:
             return self.dense(node, mod, name, arg)
         if isinstance(mod, NORMS):
             return self.norm(node, name, arg)
-        if isinstance(mod, ACTIVATIONS):
-            return self.simple(node, "act", name)
-        if isinstance(mod, (nn.Softmax, nn.LogSoftmax)):
-            return self.simple(node, "softmax", name)
+        if isinstance(mod, tuple(ACTIVATIONS)):
+            return self.simple(node, "act", name, activation=_lookup(ACTIVATIONS, mod))
+        if isinstance(mod, tuple(SOFTMAX)):
+            return self.simple(node, "softmax", name, activation=_lookup(SOFTMAX, mod))
+        if isinstance(mod, PAD_MODULES):
+            return self.simple(node, "pad", name)
         if isinstance(mod, (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d)):
             op = "maxpool" if isinstance(mod, (nn.MaxPool1d, nn.MaxPool2d)) else "avgpool"
             one_d = isinstance(mod, (nn.MaxPool1d, nn.AvgPool1d))
@@ -150,9 +159,9 @@ class _Tracer:
         if fn in MUL_FUNCS:
             return self.simple(node, "mul", node.name)
         if fn in ACT_FUNCS:
-            return self.simple(node, "act", node.name)
-        if fn in (F.softmax, torch.softmax, F.log_softmax):
-            return self.simple(node, "softmax", node.name)
+            return self.simple(node, "act", node.name, activation=ACT_FUNCS[fn])
+        if fn in SOFTMAX_FUNCS:
+            return self.simple(node, "softmax", node.name, activation=SOFTMAX_FUNCS[fn])
         if fn is torch.cat:
             return self.simple(node, "concat", node.name)
         if fn in (F.adaptive_avg_pool2d, F.adaptive_max_pool2d):
@@ -167,7 +176,7 @@ class _Tracer:
         if node.target in PASS_METHODS:
             return self.alias(node, args[0])
         if node.target in ACT_METHODS:
-            return self.simple(node, "act", node.name)
+            return self.simple(node, "act", node.name, activation=ACT_METHODS[node.target])
         if node.target in ("size", "dim"):
             return None
         if node.target == "mean" and _chw(node)[1:] == (1, 1):
@@ -189,6 +198,11 @@ class _Tracer:
             elif node.op == "get_attr":
                 raise CodesignError(f"cannot simulate '{node.target}': parameters used outside a module")
         return self.layers
+
+
+def _lookup(table, mod: nn.Module) -> str:
+    """The table entry of ``mod``'s class (or the nearest base class in the table)."""
+    return table.get(type(mod)) or next(v for cls, v in table.items() if isinstance(mod, cls))
 
 
 def _pair(value, one_d: bool) -> Tuple[int, int]:

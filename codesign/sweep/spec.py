@@ -192,7 +192,7 @@ def check_spec(spec: SweepSpec) -> None:
 
 def _check_names(spec: SweepSpec, src: str) -> None:
     from ..sim.device import load_device
-    from ..sim.precision import parse_precision
+    from ..fixed_point import parse_precision
     from ..zoo import MODELS
 
     checks = [("model", spec.grid.model, MODELS.get), ("device", spec.grid.device, load_device),

@@ -70,7 +70,7 @@ def test_fpga_target_reports_agreement_in_json_and_terminal(cli, tmp_path):
     (["--model", "lenet5", "--backend", "Quartus"], "unknown backend 'Quartus'"),
     (["--model", "lenet5", "--strategy", "Unrolled"], "unknown strategy 'Unrolled'"),
     (["--model", "lenet5", "--io-type", "io_serial"], "unknown io_type 'io_serial'"),
-    (["--model", "lenet5", "--precision", "fixed<16>"], "is not a fixed-point type"),
+    (["--model", "lenet5", "--precision", "fixed<16>"], "--precision 'fixed<16>' not understood"),
     (["--model", "lenet5", "--precision", "missing.yaml"], "file not found: missing.yaml"),
     (["--model", "resnet20", "--qat-epochs", "1"], "has residual connections"),
     (["--checkpoint", "nowhere/model.pt"], "checkpoint not found"),

@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 
 from codesign.data import load_dataset
 from codesign.errors import ConfigError
-from codesign.export.fixed import FixedType, fixed_for_range, integer_bits, parse_fixed, quantize
+from codesign.export.fixed import quantize
+from codesign.fixed_point import FixedType, fixed_for_range, integer_bits, parse_fixed
 from codesign.export.hls import as_graph_input, source_graph
-from codesign.export.precision import choose_precision, parse_precision
+from codesign.export.precision import choose_precision, precision_spec
 from codesign.export.weights import resolve_model
 
 
@@ -59,7 +60,7 @@ def mlp_and_data():
 def test_auto_precision_meets_its_target_and_reports_every_layer(mlp_and_data):
     model, clean, digits = mlp_and_data
     calibration = as_graph_input(digits.train[0][:300], clean.input_layout)
-    plan = choose_precision(clean, calibration, parse_precision("auto", target_agreement=0.999))
+    plan = choose_precision(clean, calibration, precision_spec("auto", target_agreement=0.999))
     assert plan.emulated_agreement >= 0.999 and plan.emulated_output_error <= 0.01
     assert [r["layer"] for r in plan.rows] == ["model_input", "fc1", "relu1", "fc2", "relu2", "fc3"]
     assert all("RND_CONV,SAT" in r["result"] for r in plan.rows)
@@ -72,7 +73,7 @@ def test_auto_precision_meets_its_target_and_reports_every_layer(mlp_and_data):
 def test_one_type_for_all_layers(mlp_and_data):
     _, clean, digits = mlp_and_data
     plan = choose_precision(clean, as_graph_input(digits.train[0][:50], clean.input_layout),
-                            parse_precision("fixed<16,6,RND_CONV,SAT>"))
+                            precision_spec("fixed<16,6,RND_CONV,SAT>"))
     assert {t.result.hls() for t in plan.types.values()} == {"fixed<16,6,RND_CONV,SAT>"}
     assert plan.target_agreement is None and plan.widths is None
 
@@ -83,7 +84,7 @@ def test_yaml_overrides_by_pytorch_or_hls4ml_name(mlp_and_data, tmp_path):
     spec_file.write_text("default: auto\ntarget_agreement: 0.99\nlayers:\n"
                          "  fc1: {weight: 'fixed<6,0,RND_CONV,SAT>'}\n  fc3: {result: 'fixed<20,8,RND_CONV,SAT>'}\n")
     plan = choose_precision(clean, as_graph_input(digits.train[0][:100], clean.input_layout),
-                            parse_precision(str(spec_file)))
+                            precision_spec(str(spec_file)))
     assert plan.types["fc1"].weight.hls() == "fixed<6,0,RND_CONV,SAT>"
     assert plan.types["fc3"].result.hls() == "fixed<20,8,RND_CONV,SAT>"
 
@@ -94,14 +95,14 @@ def test_yaml_with_an_unknown_layer_names_the_close_match(mlp_and_data, tmp_path
     spec_file.write_text("layers:\n  fc_1: {result: 'fixed<8,3>'}\n")
     with pytest.raises(ConfigError, match=r"unknown layer 'fc_1' \(did you mean: fc1"):
         choose_precision(clean, as_graph_input(digits.train[0][:20], clean.input_layout),
-                         parse_precision(str(spec_file)))
+                         precision_spec(str(spec_file)))
 
 
 def test_yaml_typos_are_one_line_config_errors(tmp_path):
     bad = tmp_path / "p.yaml"
     bad.write_text("defualt: auto\n")
     with pytest.raises(ConfigError, match="unknown key 'defualt'"):
-        parse_precision(str(bad))
+        precision_spec(str(bad))
     bad.write_text("layers:\n  fc1: {result: 'fixd<8,3>'}\n")
     with pytest.raises(ConfigError, match="layers.fc1.result"):
-        parse_precision(str(bad))
+        precision_spec(str(bad))

@@ -99,8 +99,8 @@ CASES = {
     # impossible configs
     "export reuse factor 0": ([*EXPORT_HLS, "--reuse-factor", "0"], "reuse factor"),
     "export negative clock": ([*EXPORT_HLS, "--clock-period", "-1"], "clock period"),
-    "export precision does not parse": ([*EXPORT_HLS, "--precision", "fixed<16"], "not a fixed-point type"),
-    "export precision nonsense": ([*EXPORT_HLS, "--precision", "banana"], "not a fixed-point type"),
+    "export precision does not parse": ([*EXPORT_HLS, "--precision", "fixed<16"], "not understood"),
+    "export precision nonsense": ([*EXPORT_HLS, "--precision", "banana"], "not understood"),
     "export unknown strategy": ([*EXPORT_HLS, "--strategy", "Fast"], "Latency or Resource"),
     "export unknown io type": ([*EXPORT_HLS, "--io-type", "io_x"], "io_type"),
     "export agreement above 1": ([*EXPORT_HLS, "--target-agreement", "2"], "--target-agreement"),

@@ -15,7 +15,7 @@ def test_parses_hls4ml_types(spec, w, a, flt):
     assert (p.weight_bits, p.act_bits, p.is_float) == (w, a, flt)
 
 
-@pytest.mark.parametrize("spec", ["ap_fixed<>", "bfloat16x", "8/16/32", "float/8", "0", "ap_int<99>"])
+@pytest.mark.parametrize("spec", ["ap_fixed<>", "bfloat16x", "8/16/32", "float/8", "0", "ap_int<2000>", "ap_fixed<16>", "auto/8"])
 def test_bad_precision_is_one_line_error(spec):
     with pytest.raises(ConfigError) as err:
         parse_precision(spec)

@@ -1,0 +1,107 @@
+"""Timing of the dataflow template from the :class:`~codesign.sim.plan.LayerPlan`: per-layer cycles,
+first-output depth and interval, and the network's latency and interval.
+
+io_parallel: fully partitioned arrays; a convolution loops over output pixels at II = RF; the network
+is one pipeline (II = max RF) unless it has convolutions, Resource layers or sparse-kernel ROM layers
+(then DATAFLOW), following hls4ml's pipeline-style pass.
+
+io_stream (the model :mod:`codesign.sim.stream_timing` replaces, through ``stream_layer_timing`` and
+``stream_network_timing`` with the same signatures as the two functions here): a convolution reads
+one input pixel per RF cycles (H_in·W_in·RF + depth cycles); Dense layers take one stream word per
+cycle and need RF cycles per output; pooling and element-wise layers one pixel per cycle. Layers run
+concurrently, so the network's interval is the slowest layer's and its latency follows the DAG: each
+layer ends ``depth`` cycles after its last input.
+
+Small pipeline-depth constants are calibration parameters in the device YAML.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+
+from .device import Device
+from .layers import Network
+from .plan import LayerPlan
+
+
+ELEMENTWISE = ("act", "bn", "add", "mul", "concat")     # element-wise: one lane per channel (io_stream)
+POOLS = ("maxpool", "avgpool", "globalpool")
+
+
+def stream_layer_timing(net: Network, plan: LayerPlan, cal, adder: np.ndarray
+                        ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cycles, first-output depth, interval) per layer under io_stream (softmax is set by the caller)."""
+    a, rf = net.arrays, plan.rf
+    px_in = a.in_h * a.in_w
+    conv_d, pool_d = cal["dataflow.conv_depth_cycles"], cal["dataflow.pool_depth_cycles"]
+    elem_d = np.where(a.mask("add", "mul", "concat"), cal["dataflow.add_depth_cycles"],
+                      cal["dataflow.act_depth_cycles"])
+    multi_px = px_in > 1
+    dense_d = cal["dataflow.mult_cycles"] + adder + rf - 1
+    kinds = [a.mask("conv"), a.mask("dense"), a.mask(*POOLS), a.mask(*ELEMENTWISE) & multi_px]
+    cyc = np.select(kinds, [px_in * rf + conv_d, px_in + dense_d, px_in + pool_d, px_in + elem_d], 0.0)
+    depth = np.select(kinds, [conv_d, dense_d, pool_d, elem_d], 0.0)
+    interval = np.where(cyc > 0, cyc + 1, 1.0)
+    interval = np.where(a.mask("dense"), np.maximum(px_in, rf), interval)
+    return cyc, depth, interval
+
+
+def stream_network_timing(net: Network, plan: LayerPlan, cyc: np.ndarray, depth: np.ndarray,
+                          interval: np.ndarray, cal=None) -> Tuple[float, float]:
+    """(latency, interval) of the io_stream DATAFLOW pipeline: a layer ends when its own pass is done and
+    ``depth`` cycles after its last input arrived; the interval is the slowest layer's."""
+    cyc_l, depth_l = cyc.tolist(), depth.tolist()
+    start, end = [0.0] * len(cyc_l), [0.0] * len(cyc_l)
+    for i, preds in enumerate(net.arrays.preds):
+        if preds:
+            start[i] = max(start[p] + depth_l[p] for p in preds)
+            end[i] = max(start[i] + cyc_l[i], max(end[p] for p in preds) + depth_l[i])
+        else:
+            end[i] = cyc_l[i]
+    return max(end), float(interval.max())
+
+
+def layer_timing(net: Network, plan: LayerPlan, device: Device) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cycles, first-output depth, interval) per layer."""
+    a, rf, cal = net.arrays, plan.rf, device.calibration
+    adder = np.ceil(np.log2(np.maximum(a.n_in, 2)) / cal["dataflow.adder_levels_per_cycle"])
+    if plan.io_stream:
+        cyc, depth, interval = stream_layer_timing(net, plan, cal, adder)
+    else:
+        px_out = a.out_h * a.out_w
+        conv_d, pool_d = cal["dataflow.conv_depth_cycles"], cal["dataflow.pool_depth_cycles"]
+        elem_d = np.where(a.mask("add", "mul", "concat"), cal["dataflow.add_depth_cycles"],
+                          cal["dataflow.act_depth_cycles"])
+        dense_d = cal["dataflow.mult_cycles"] + adder + rf - 1
+        cyc = np.select([a.mask("conv"), a.mask("dense"), a.mask("maxpool", "avgpool"), a.mask("globalpool"),
+                         a.mask(*ELEMENTWISE) & (a.in_h * a.in_w > 1)],
+                        [px_out * rf + conv_d, dense_d + 1, pool_d, pool_d + adder, elem_d], 0.0)
+        depth = cyc
+        interval = np.select([a.mask("conv"), a.mask("dense")], [px_out * rf, rf], 1.0)
+    soft = a.mask("softmax")
+    cyc = np.where(soft, cal["dataflow.softmax_cycles"], cyc)
+    depth = np.where(soft, cal["dataflow.softmax_cycles"], depth)
+    return cyc.astype(float), depth.astype(float), interval.astype(float)
+
+
+def pipeline_style(net: Network, plan: LayerPlan) -> bool:
+    """hls4ml's io_parallel pipeline style: one pipeline for Latency-only networks without convolutions
+    (and without the sparse kernel's ROM form, which the export runs as DATAFLOW)."""
+    return (not plan.io_stream and not plan.resource.any() and not net.arrays.mask("conv").any()
+            and not plan.sparse_rom.any())
+
+
+def network_timing(net: Network, plan: LayerPlan, cyc: np.ndarray, depth: np.ndarray,
+                   interval: np.ndarray, device: Device) -> Tuple[float, float]:
+    """(latency, interval) of the network, cycles."""
+    if plan.io_stream:
+        return stream_network_timing(net, plan, cyc, depth, interval, cal=device.calibration)
+    total = [0.0] * len(cyc)
+    cyc_l = cyc.tolist()
+    for i, preds in enumerate(net.arrays.preds):
+        total[i] = cyc_l[i] + (max(total[p] for p in preds) if preds else 0.0)
+    latency = max(total)
+    if pipeline_style(net, plan):
+        return latency, float(plan.rf[net.arrays.mask("conv", "dense")].max(initial=1))
+    return latency, float(interval.max())

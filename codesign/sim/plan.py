@@ -1,0 +1,202 @@
+"""The per-layer hardware plan of a dataflow design: what hls4ml builds for each layer, as numpy arrays.
+
+    plan = resolve_plan(network, mapping, device)
+
+Everything downstream of the :class:`~codesign.sim.mapping.Mapping` (timing, resources, energy) reads
+this plan, never the Mapping. Arrays are indexed like ``network.layers``:
+
+- ``rf``: the reuse factor hls4ml uses: the layer's (or the network's) request, moved to the closest
+  valid one for Conv/Dense layers under the Resource strategy (hls4ml's Vivado backend does so only
+  there; the sparse kernel takes any RF); BatchNorm uses the request; other layers 1;
+- ``resource``: the layer's strategy is Resource;
+- ``w_bits``, ``w_int``, ``b_bits``: weight width and integer bits, bias width (-1 integer bits: a bare
+  width, whose integer bits an automatic choice picks per layer);
+- ``in_bits``: the width of the data the layer reads (its first producer's result; the network input:
+  the network-wide result type, as hls4ml's input layer); ``out_bits``, ``out_int``: its result type;
+- ``acc_bits``: the accumulator; ``auto`` is hls4ml's lossless inference
+  (``InferPrecisionTypes._infer_common_precision``): weight + input + ceil(log2(n_ops)) bits, widened by the
+  bias (one more integer bit, and the bias' fractional bits if more); layers without an accumulator:
+  their result width;
+- ``is_float``: floating-point arithmetic; ``sparse``: a Dense layer on codesign's sparse kernel
+  (``--sparse-kernel``, chosen as the export chooses); ``sparse_rom``: its ROM form (over
+  ``UNROLL_LIMIT`` nonzeros at RF > 1, run as DATAFLOW by the export);
+- ``fifo_depth``: words of the layer's output FIFO (io_stream), default hls4ml's: H·W of the output;
+- ``io_stream``: the network-wide I/O type.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Tuple
+
+import numpy as np
+
+from ..fixed_point import FixedType, FloatType, parse_type
+from . import hls_rules
+from .layers import COMPUTE_OPS, Network
+from .mapping import AUTO, Mapping
+
+HLS_DEFAULT = parse_type("ap_fixed<16,6>")
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    rf: np.ndarray
+    resource: np.ndarray
+    w_bits: np.ndarray
+    w_int: np.ndarray
+    b_bits: np.ndarray
+    in_bits: np.ndarray
+    out_bits: np.ndarray
+    out_int: np.ndarray
+    acc_bits: np.ndarray
+    is_float: np.ndarray
+    sparse: np.ndarray
+    sparse_rom: np.ndarray
+    fifo_depth: np.ndarray
+    io_stream: bool
+    io_type: str
+    rf_requested: np.ndarray          # the RF asked for (before hls4ml's rounding)
+
+
+def _bits(t, fallback: int) -> int:
+    return fallback if t is None or t == AUTO else int(t.width)
+
+
+def _int_bits(t, fallback: int) -> int:
+    if isinstance(t, FixedType):
+        return t.integer
+    if isinstance(t, FloatType):
+        return 0
+    return fallback
+
+
+def _defaults(m: Mapping):
+    """(weight width, weight integer bits, result width, result integer bits, float) of the network default."""
+    p = m.precision
+    if p.auto:
+        return HLS_DEFAULT.width, HLS_DEFAULT.integer, HLS_DEFAULT.width, HLS_DEFAULT.integer, False
+    return p.weight_bits, _int_bits(p.weight, -1), p.act_bits, _int_bits(p.result, -1), p.is_float
+
+
+def lossless_accumulator(w_bits: int, w_int: int, in_bits: int, in_int: int, b_bits: int, b_int: int,
+                         n_ops: int) -> Tuple[int, int]:
+    """hls4ml's accumulator for signed weights: (width, integer bits); -1 integer bits: not known, the
+    bias then adds one bit."""
+    log = math.ceil(math.log2(max(n_ops, 1)))
+    width = w_bits + in_bits + log
+    if min(w_int, in_int, b_int) < 0:
+        return width + 1, -1
+    integer = w_int + in_int + log
+    frac = width - integer
+    integer = max(integer, b_int) + 1
+    return integer + max(frac, b_bits - b_int), integer
+
+
+def _sparse(net: Network, m: Mapping, w_bits: np.ndarray, rf_req: np.ndarray) -> np.ndarray:
+    """Dense layers on the sparse kernel (the export's per-layer choice, sparse_kernel.use_sparse)."""
+    if m.sparse_kernel == "off":
+        return np.zeros(len(net), dtype=bool)
+    from ..export.sparse_kernel import use_sparse
+
+    a = net.arrays
+    dense = a.mask("dense") & (a.weights > 0)
+    return np.array([bool(d) and use_sparse(m.sparse_kernel, int(i), int(o), int(nz), int(w), int(r))
+                     for d, i, o, nz, w, r in zip(dense, a.n_in, a.n_out, a.nonzero, w_bits, rf_req)], dtype=bool)
+
+
+def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:
+    """The :class:`LayerPlan` of ``network`` under ``mapping`` (``device`` is reserved for device rules)."""
+    net, m, a = network, mapping, network.arrays
+    n = len(net)
+    w_def, wi_def, _, _, float_def = _defaults(m)
+    if m.layers:
+        settings = m.layer_settings([l.name for l in net.layers])
+        rf_req = np.array([ls.reuse_factor or m.reuse_factor for ls in settings], dtype=np.int64)
+        resource = np.array([(ls.strategy or m.strategy) == "Resource" for ls in settings], dtype=bool)
+        w_bits = np.array([_bits(ls.weight, w_def) for ls in settings], dtype=np.int64)
+        w_int = np.array([_int_bits(ls.weight, wi_def) for ls in settings], dtype=np.int64)
+        b_bits = np.array([_bits(_bias(ls), w_def) for ls in settings], dtype=np.int64)
+        b_int = np.array([_int_bits(_bias(ls), wi_def) for ls in settings], dtype=np.int64)
+        is_float = np.array([isinstance(ls.weight, FloatType) if ls.weight not in (None, AUTO) else float_def
+                             for ls in settings], dtype=bool)
+        depth = np.array([ls.fifo_depth or 0 for ls in settings], dtype=np.int64)
+    else:
+        settings = None
+        rf_req = np.full(n, m.reuse_factor, dtype=np.int64)
+        resource = np.full(n, m.strategy == "Resource", dtype=bool)
+        w_bits, b_bits = np.full(n, w_def, dtype=np.int64), np.full(n, w_def, dtype=np.int64)
+        w_int, b_int = np.full(n, wi_def, dtype=np.int64), np.full(n, wi_def, dtype=np.int64)
+        is_float, depth = np.full(n, float_def, dtype=bool), np.zeros(n, dtype=np.int64)
+    compute, bn = a.mask(*COMPUTE_OPS), a.mask("bn")
+    sparse = _sparse(net, m, w_bits, rf_req)
+    rf = np.ones(n, dtype=np.int64)
+    for i in np.flatnonzero(compute).tolist():
+        r = int(rf_req[i])
+        if resource[i] and not sparse[i]:
+            r = hls_rules.closest_reuse_factor(int(a.n_in[i]), int(a.n_out[i]), r)
+        rf[i] = r
+    rf[bn] = rf_req[bn]
+    if settings is None:
+        in_bits, out_bits, out_int, acc_bits = _uniform_types(net, m, w_bits, w_int, b_bits, b_int)
+    else:
+        in_bits, out_bits, out_int, acc_bits = _data_types(net, m, settings, w_bits, w_int, b_bits, b_int)
+    sparse_rom = sparse & (rf > 1) & (a.nonzero > _unroll_limit()) if sparse.any() else sparse
+    io = m.resolved_io_type(net)
+    return LayerPlan(rf=rf, resource=resource, w_bits=w_bits, w_int=w_int, b_bits=b_bits, in_bits=in_bits,
+                     out_bits=out_bits, out_int=out_int, acc_bits=acc_bits, is_float=is_float, sparse=sparse,
+                     sparse_rom=sparse_rom, fifo_depth=np.where(depth > 0, depth, a.out_h * a.out_w),
+                     io_stream=io == "io_stream", io_type=io, rf_requested=np.where(compute | bn, rf_req, 1))
+
+
+def _bias(ls):
+    """A layer's bias type: its own, else its weight type (hls4ml's default follows the same precision)."""
+    return ls.bias if ls.bias is not None else ls.weight
+
+
+def _uniform_types(net: Network, m: Mapping, w_bits, w_int, b_bits, b_int):
+    """(in, out, out integer, accumulator) bits when no layer has its own settings (vectorised)."""
+    a, n = net.arrays, len(net)
+    _, _, r_def, ri_def, _ = _defaults(m)
+    in_bits, out_bits, out_int = (np.full(n, v, dtype=np.int64) for v in (r_def, r_def, ri_def))
+    acc_bits = out_bits.copy()
+    compute = a.mask(*COMPUTE_OPS)
+    if m.accum != AUTO:
+        acc_bits[compute] = m.accum.width
+    elif compute.any():
+        w, wi, b, bi = int(w_bits[0]), int(w_int[0]), int(b_bits[0]), int(b_int[0])
+        acc_bits[compute] = [lossless_accumulator(w, wi, r_def, ri_def, b, bi, k)[0] for k in a.n_in[compute].tolist()]
+    return in_bits, out_bits, out_int, acc_bits
+
+
+def _data_types(net: Network, m: Mapping, settings, w_bits, w_int, b_bits, b_int):
+    """(in, out, out integer, accumulator) bits layer by layer: each reads its producer's result."""
+    a, n = net.arrays, len(net)
+    _, _, r_def, ri_def, _ = _defaults(m)
+    compute = a.mask(*COMPUTE_OPS)
+    out_bits, out_int, in_bits, acc_bits = (np.zeros(n, dtype=np.int64) for _ in range(4))
+    for i, (ls, preds) in enumerate(zip(settings, a.preds)):
+        in_bits[i], in_int = (out_bits[preds[0]], int(out_int[preds[0]])) if preds else (r_def, ri_def)
+        acc = _type_width(ls.accum if ls.accum is not None else m.accum, None)
+        if compute[i] and acc is None:
+            acc = lossless_accumulator(int(w_bits[i]), int(w_int[i]), int(in_bits[i]), in_int, int(b_bits[i]),
+                                       int(b_int[i]), int(a.n_in[i]))
+        result = ls.result
+        if result == AUTO and compute[i]:
+            out_bits[i], out_int[i] = acc
+        else:
+            out_bits[i], out_int[i] = _type_width(result, None) or (r_def, ri_def)
+        acc_bits[i] = acc[0] if acc is not None else out_bits[i]
+    return in_bits, out_bits, out_int, acc_bits
+
+
+def _type_width(t, default):
+    """(width, integer bits) of an explicit type; ``default`` for None and 'auto'."""
+    if t is None or t == AUTO:
+        return default
+    return int(t.width), _int_bits(t, -1)
+
+
+def _unroll_limit() -> int:
+    from ..export.sparse_kernel import UNROLL_LIMIT
+    return UNROLL_LIMIT

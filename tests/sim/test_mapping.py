@@ -1,0 +1,60 @@
+"""Mapping.from_hls_config: hls4ml's own configuration form, as hls4ml reads it."""
+import json
+
+import pytest
+
+from codesign.errors import ConfigError
+from codesign.fixed_point import FixedType
+from codesign.sim import Mapping, Network, estimate
+from codesign.sim.mapping import AUTO
+from codesign.sim.plan import resolve_plan
+
+CONFIG = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 4, "Strategy": "Latency", "BramFactor": 10**9},
+          "LayerName": {"fc1": {"ReuseFactor": 16, "Strategy": "Resource", "Trace": False,
+                                "Precision": {"weight": "ap_fixed<8,3>", "bias": "ap_fixed<8,3>", "result": "auto",
+                                              "accum": "auto"}},
+                        "fc2": {"Precision": "ap_fixed<10,4,RND_CONV,SAT>"}}}
+
+
+def _mlp(nets):
+    return Network("m", (nets.dense("fc1", None, 16, 64), nets.simple("relu1", "act", ["fc1"], (64, 1, 1)),
+                         nets.dense("fc2", "relu1", 64, 5)), (16, 1, 1))
+
+
+def test_reads_model_and_layer_sections():
+    m = Mapping.from_hls_config(CONFIG)
+    assert (m.reuse_factor, m.strategy, m.precision.weight_bits, m.precision.act_bits) == (4, "Latency", 16, 16)
+    assert m.accum == FixedType(16, 6)                       # hls4ml: not set per layer -> the Model default
+    fc1, fc2 = m.layers["fc1"], m.layers["fc2"]
+    assert (fc1.reuse_factor, fc1.strategy, fc1.weight, fc1.result, fc1.accum) == (16, "Resource", FixedType(8, 3),
+                                                                                     AUTO, AUTO)
+    assert fc2.weight == fc2.result == fc2.accum == FixedType(10, 4, True, "RND_CONV", "SAT")
+
+
+def test_hlsconfig_wrapper_of_hls4ml_yml(nets):
+    yml = {"Backend": "Vitis", "OutputDir": "prj", "ProjectName": "myproject", "Part": "xcu250-figd2104-2L-e",
+           "ClockPeriod": 4, "IOType": "io_parallel", "HLSConfig": json.loads(json.dumps(CONFIG))}
+    m = Mapping.from_hls_config(yml)
+    assert m.clock_mhz == 250 and m.io_type == "io_parallel" and set(m.layers) == {"fc1", "fc2"}
+    plan = resolve_plan(_mlp(nets), m)
+    assert plan.rf.tolist() == [16, 1, 4] and plan.resource.tolist() == [True, False, False]
+    assert plan.w_bits.tolist() == [8, 16, 10]
+    assert plan.out_bits[0] == plan.acc_bits[0] == 8 + 16 + 4 + 1   # result 'auto' on a Dense: lossless
+    assert plan.in_bits[1] == plan.out_bits[0]
+    assert estimate(_mlp(nets), "xcu250", m).totals["dsp"] == 0 + 0 + 64 * 5 // 4   # 8-bit fc1: LUTs
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"Model": {"ReuseFactr": 2}}, "unknown key 'ReuseFactr' (did you mean: ReuseFactor?)"),
+    ({"Model": {"ReuseFactor": "2"}}, "reuse factor must be an integer"),
+    ({"Model": {"ReuseFactor": True}}, "reuse factor must be an integer"),
+    ({"Model": {"Strategy": "Unrolled"}}, "unknown strategy 'Unrolled'"),
+    ({"Model": {"Precision": "fixed<16>"}}, "Model.Precision 'fixed<16>' not understood"),
+    ({"LayerName": {"fc1": {"Precision": {"weight": "banana"}}}}, "LayerName.fc1.Precision.weight 'banana'"),
+    ({"LayerName": {"fc1": {"ReuseFactor": 0}}}, "LayerName.fc1: reuse factor must be an integer >= 1"),
+    ({"Backend": "Vitis"}, "no Model or LayerName section"),
+])
+def test_bad_configs_are_one_line_errors(config, message):
+    with pytest.raises(ConfigError) as err:
+        Mapping.from_hls_config(config)
+    assert message in str(err.value) and "\n" not in str(err.value)
