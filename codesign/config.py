@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Literal, Optional, Tuple, Type, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import target
 from .errors import ConfigError, close_matches
 
 M = TypeVar("M", bound=BaseModel)
@@ -68,13 +69,16 @@ class MethodCfg(Strict):
 
 
 class TargetCfg(Strict):
+    """The hardware a recipe's model is meant for (codesign.target's vocabulary and defaults). A sweep
+    over the recipe takes every hardware axis its grid leaves out from here."""
     device: str = "xc7z020"
-    template: Literal["dataflow", "tiled"] = "dataflow"
-    reuse_factor: int = Field(1, ge=1)
-    precision: str = "auto"
-    strategy: Literal["Latency", "Resource"] = "Latency"
-    io_type: Literal["auto", "io_parallel", "io_stream"] = "auto"
-    clock_period_ns: float = Field(5.0, gt=0)
+    template: Literal[target.TEMPLATES] = target.DEFAULT_TEMPLATE
+    reuse_factor: int = Field(target.DEFAULT_REUSE_FACTOR, ge=1)
+    precision: str = target.DEFAULT_SWEEP_PRECISION
+    strategy: Literal[target.STRATEGIES] = target.DEFAULT_STRATEGY
+    io_type: Literal[target.IO_TYPES] = target.DEFAULT_IO_TYPE
+    sparse_kernel: Literal[target.SPARSE_KERNEL_MODES] = target.DEFAULT_SPARSE_KERNEL
+    clock_period_ns: Optional[float] = Field(None, gt=0)   # None: the device's clock (export: 5 ns)
 
 
 class Recipe(Strict):

@@ -25,21 +25,29 @@ def export(
     out: Optional[Path] = typer.Option(None, help="Output folder (default: runs/<run>/export beside the "
                                                   "checkpoint's run, else runs/<model>/export)."),
     width: Optional[float] = typer.Option(None, help="Width multiplier for a randomly initialised model."),
-    backend: str = typer.Option("Vitis", help="hls4ml backend: Vitis or Vivado."),
-    io_type: str = typer.Option("auto", help="auto (io_parallel for MLPs, io_stream for conv nets), "
-                                             "io_parallel or io_stream."),
+    backend: Optional[str] = typer.Option(None, help="hls4ml backend: Vitis (default) or Vivado."),
+    io_type: Optional[str] = typer.Option(None, help="auto (default: io_parallel for MLPs, io_stream for conv "
+                                                     "nets), io_parallel or io_stream."),
     part: Optional[str] = typer.Option(None, help="FPGA part (default: the backend's)."),
-    clock_period: float = typer.Option(5.0, help="Clock period in ns."),
-    reuse_factor: int = typer.Option(1, help="hls4ml reuse factor (multiplications per multiplier)."),
-    strategy: str = typer.Option("Latency", help="Latency (pruned zeros save multipliers) or Resource."),
+    clock_period: Optional[float] = typer.Option(None, help="Clock period in ns (default 5)."),
+    reuse_factor: Optional[int] = typer.Option(None, help="hls4ml reuse factor (multiplications per multiplier; "
+                                                          "default 1)."),
+    strategy: Optional[str] = typer.Option(None, help="Latency (default: pruned zeros save multipliers) or "
+                                                      "Resource."),
     sparse_kernel: str = typer.Option("auto", help="Dense layers on the sparse kernel (only nonzero weights stored "
                                                    "and multiplied, in every strategy): auto (density below the "
                                                    "storage break-even, about 0.3, and for layers over 4096 "
                                                    "nonzeros a reuse factor >= nonzeros per output), on or off."),
-    precision: str = typer.Option("auto", help="auto (per layer from calibration ranges), one type for all "
-                                               "(e.g. 'fixed<16,6,RND_CONV,SAT>'; no modes: TRN, WRAP as in "
-                                               "hls4ml), WEIGHT/RESULT such as 'ap_fixed<8,3>/ap_fixed<16,6>', "
-                                               "or a YAML file with per-layer overrides."),
+    precision: Optional[str] = typer.Option(None, help="auto (default: per layer from calibration ranges), one "
+                                               "type for all (e.g. 'fixed<16,6,RND_CONV,SAT>'; no modes: TRN, "
+                                               "WRAP as in hls4ml), WEIGHT/RESULT such as "
+                                               "'ap_fixed<8,3>/ap_fixed<16,6>', widths such as 8 or 8/16 (integer "
+                                               "bits per layer from the ranges), or a YAML file with per-layer "
+                                               "overrides."),
+    hls_config: Optional[Path] = typer.Option(None, "--hls-config", help="An hls4ml configuration (YAML/JSON, "
+                                              "e.g. a project's hls4ml_config.yml): Model and per-layer "
+                                              "Precision, ReuseFactor, Strategy; IOType, ClockPeriod, Part. "
+                                              "Options given on the command line win over its Model values."),
     target_agreement: float = typer.Option(0.999, min=0.0, max=1.0, help="Top-1 agreement the automatic precision "
                                                                          "must reach on calibration data."),
     csim_samples: Optional[int] = typer.Option(None, min=1, help="Samples to simulate (default: by model size, "
@@ -64,12 +72,20 @@ def export(
 
     if out is None:     # beside the run the checkpoint comes from (RUN/train|compact/model.pt → RUN/export)
         out = RunDir(checkpoint.parent.parent if checkpoint else Path("runs") / (model or "model")).export
+    given = {k: v for k, v in dict(backend=backend, io_type=io_type, part=part, clock_period=clock_period,
+                                   reuse_factor=reuse_factor, strategy=strategy, sparse_kernel=sparse_kernel).items()
+             if v is not None}
+    if hls_config is not None:
+        from ..export.hls_config import read_export_config
+        settings, chosen = read_export_config(hls_config, given, precision, target_agreement)
+    else:
+        settings, chosen = HlsSettings(**given), precision
     req = ExportRequest(
         out=out,
-        target=target, model=model, checkpoint=checkpoint, width=width,
-        settings=HlsSettings(backend, io_type, part, clock_period, reuse_factor, strategy,
-                             sparse_kernel=sparse_kernel),
-        precision=precision, target_agreement=target_agreement, calibration_samples=calibration_samples,
+        target=target, model=model, checkpoint=checkpoint, width=width, settings=settings,
+        precision=chosen if chosen is not None else "auto",
+        precision_given=(precision or "auto") != "auto" or hls_config is not None,
+        target_agreement=target_agreement, calibration_samples=calibration_samples,
         csim_samples=csim_samples, dataset=dataset, data_dir=data_dir, jobs=jobs, force=force, seed=seed,
         qat_epochs=qat_epochs)
     with ExportProgress() as progress:

@@ -24,6 +24,25 @@ def _source(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Pat
     return model, model
 
 
+def _like_export(model: Optional[str], checkpoint: Optional[Path], width: float, mapping):
+    """precision auto: the types `codesign export` would choose for this model, per layer, and the
+    zeros of its weights cast to them (the export's calibration samples; takes seconds to minutes)."""
+    from dataclasses import replace
+
+    from ..export.estimate import plan_like_export
+    from ..export.weights import resolve_model
+
+    net, source = resolve_model(model, checkpoint, None if width == 1.0 else width)
+    err_console.print("precision auto: choosing every layer's types as `codesign export` does "
+                      "(give --precision, e.g. ap_fixed<16,6>, to skip)", markup=False, highlight=False)
+    planned = plan_like_export(net, source.meta)
+    console.print(f"note: precision per layer as the export chooses it: {planned.summary['calibration_samples']} "
+                  f"calibration samples ({planned.summary['samples']}), emulated top-1 agreement "
+                  f"{planned.summary['emulated_agreement']:.4f}", markup=False, highlight=False)
+    label = replace(mapping.precision, label="auto (the export's choice per layer)")
+    return planned.network, mapping.with_(precision=label, layers={**planned.layers, **mapping.layers})
+
+
 def _layer_table(data: Dict[str, Any], all_layers: bool) -> Table:
     from ..sim.markdown import fmt
 
@@ -75,15 +94,24 @@ def simulate(
     device: str = typer.Option(..., help="Device name or alias (codesign list devices) or your own YAML file."),
     template: str = typer.Option("dataflow", help="dataflow (hls4ml, weights on chip) or tiled (DRAM-streaming "
                                                   "loop-tiled accelerator)."),
-    reuse_factor: int = typer.Option(1, help="dataflow: hls4ml ReuseFactor (II of each layer)."),
-    precision: str = typer.Option("auto", help="auto (hls4ml's ap_fixed<16,6>), a type as hls4ml reads it "
-                                               "(ap_fixed<8,3>, fixed<16,6,RND_CONV,SAT>, ap_int<8>, float), a "
-                                               "bare width (8), or WEIGHT/RESULT like ap_fixed<8,3>/ap_fixed<16,6>."),
-    strategy: str = typer.Option("Latency", help="dataflow: Latency (zeros save multipliers) or Resource."),
-    io_type: str = typer.Option("auto", help="dataflow: io_parallel, io_stream or auto (stream for CNNs)."),
-    sparse_kernel: str = typer.Option("off", help="dataflow: Dense layers on codesign's sparse kernel (only "
-                                                  "nonzeros stored and multiplied): off, on, or auto (as "
-                                                  "codesign export --sparse-kernel auto chooses)."),
+    reuse_factor: Optional[int] = typer.Option(None, help="dataflow: hls4ml ReuseFactor (II of each layer); "
+                                                          "default 1."),
+    precision: Optional[str] = typer.Option(None, help="auto (default: for --model/--checkpoint on dataflow, each "
+                                                        "layer's types as `codesign export` chooses them; else "
+                                                        "ap_fixed<16,6>), a type as hls4ml reads it (ap_fixed<8,3>, "
+                                                        "fixed<16,6,RND_CONV,SAT>, ap_int<8>, float), a bare width "
+                                                        "(8), or WEIGHT/RESULT like ap_fixed<8,3>/ap_fixed<16,6>."),
+    strategy: Optional[str] = typer.Option(None, help="dataflow: Latency (zeros save multipliers; default) or "
+                                                      "Resource."),
+    io_type: Optional[str] = typer.Option(None, help="dataflow: io_parallel, io_stream or auto (stream for CNNs; "
+                                                     "default)."),
+    hls_config: Optional[Path] = typer.Option(None, "--hls-config", help="dataflow: an hls4ml configuration "
+                                              "(YAML/JSON: Model and LayerName with Precision, ReuseFactor, "
+                                              "Strategy per layer; also hls4ml's hls4ml_config.yml). Options "
+                                              "given on the command line win over its Model values."),
+    sparse_kernel: str = typer.Option("auto", help="dataflow: Dense layers on codesign's sparse kernel (only "
+                                                   "nonzeros stored and multiplied): auto (default: as `codesign "
+                                                   "export` chooses, by density), on or off."),
     clock_mhz: Optional[float] = typer.Option(None, help="Clock in MHz (default: the device's)."),
     unroll: str = typer.Option("auto", help="tiled: auto, ma (Pox x Poy x Pof), zhang (Tm x Tn) or fixed "
                                             "Pof,Pif,Pox,Poy."),
@@ -97,14 +125,19 @@ def simulate(
 ) -> None:
     """Estimate latency, throughput, DRAM traffic, energy and FPGA resources before synthesis."""
     from ..atomic import check_output_dir
-    from ..sim import Mapping, estimate, write_report
+    from ..sim import Mapping, estimate, load_device, write_report
 
     source, label = _source(model, checkpoint, onnx)
     if out is not None:
         check_output_dir(out, force)
-    mapping = Mapping(template=template, reuse_factor=reuse_factor, precision=precision, strategy=strategy,
-                      io_type=io_type, clock_mhz=clock_mhz, zero_skip=zero_skip, unroll=unroll,
-                      dram_layout=dram_layout, sparse_kernel=sparse_kernel)
+    given = dict(reuse_factor=reuse_factor, precision=precision, strategy=strategy, io_type=io_type,
+                 clock_mhz=clock_mhz)
+    options = dict(template=template, zero_skip=zero_skip, unroll=unroll, dram_layout=dram_layout,
+                   sparse_kernel=sparse_kernel, **{k: v for k, v in given.items() if v is not None})
+    mapping = Mapping.from_hls_config(hls_config, **options) if hls_config else Mapping(**options)
+    device = load_device(device)                # a wrong name fails before any slow step
+    if template == "dataflow" and not onnx and not hls_config and (precision or "auto").strip().lower() == "auto":
+        source, mapping = _like_export(model if not checkpoint else None, checkpoint, width, mapping)
     report = estimate(source, device, mapping, width=width)
     data = report.to_dict()
     console.print(_layer_table(data, all_layers))

@@ -25,6 +25,7 @@ class OnnxGraph:
     outputs: List[str]
     opset: int
     _names: set = field(default_factory=set, repr=False)
+    unknown: Dict[str, str] = field(default_factory=dict, repr=False)   # tensor -> its node, dims not inferred
 
     # ------------------------------------------------------------------ conversion
     @classmethod
@@ -33,19 +34,33 @@ class OnnxGraph:
         g = inferred.graph
         inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
         shapes: Dict[str, Shape] = {}
+        unknown: List[str] = []
         for info in list(g.value_info) + list(g.input) + list(g.output):
             if info.name not in inits:
                 dims = info.type.tensor_type.shape.dim
                 shapes[info.name] = tuple(int(d.dim_value) if d.dim_value > 0 else 1 for d in dims)
+                if len(dims) >= 2 and any(d.dim_value <= 0 for d in list(dims)[1:]):
+                    unknown.append(info.name)       # the batch (axis 0) may stay symbolic
         opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=13)
         graph = cls([_copy(n) for n in model.graph.node], inits, shapes, [i.name for i in g.input if i.name not in inits],
                     [o.name for o in g.output], opset)
         graph._names = set(shapes) | set(inits) | {n.name for n in g.node}
+        producers = {o: n for n in graph.nodes for o in n.output}
+        graph.unknown = {t: (f"{producers[t].name} ({producers[t].op_type})" if t in producers else "the graph input")
+                         for t in unknown}
         missing = [o for n in graph.nodes for o in n.output if o and o not in shapes]
         if missing:
             raise ExportError(f"ONNX shape inference left tensor '{missing[0]}' without a shape; "
                               f"export with a fixed input shape")
         return graph
+
+    def require_shapes(self) -> None:
+        """One line naming the first tensor (and its node) whose dimensions shape inference left open: the
+        export would size that layer wrongly."""
+        for tensor, node in self.unknown.items():
+            raise ExportError(f"ONNX shape inference could not resolve the shape of '{tensor}', the output of "
+                              f"{node}; export the model with a fixed input shape and without shape-dependent "
+                              f"padding or reshapes")
 
     def to_model(self, name: str = "codesign") -> onnx.ModelProto:
         used = {i for n in self.nodes for i in n.input if i}

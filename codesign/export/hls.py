@@ -18,46 +18,37 @@ import onnx
 import torch
 import torch.nn as nn
 
-from .. import atomic
+from .. import atomic, target
 from ..errors import ConfigError, ExportError
 from ..events import Events, quiet
 from .fixed import quantize
 from .onnx import in_shape_of, module_types, to_onnx_proto
 from .passes import CleanGraph, clean_graph, hls_ready
 from .precision import PrecisionPlan, PrecisionSpec, choose_precision, precision_spec
-from .sparse_kernel import check_mode
 from .sparsity import multiplier_report
-
-BACKENDS = ("Vitis", "Vivado")
-IO_TYPES = ("auto", "io_parallel", "io_stream")
-STRATEGIES = ("Latency", "Resource")
 
 
 @dataclass(frozen=True)
 class HlsSettings:
-    backend: str = "Vitis"
-    io_type: str = "auto"              # auto: io_parallel for MLPs, io_stream for conv nets
+    """The hls4ml project's settings, in the hardware-target vocabulary of :mod:`codesign.target`."""
+    backend: str = target.DEFAULT_BACKEND
+    io_type: str = target.DEFAULT_IO_TYPE   # auto: io_parallel for MLPs, io_stream for conv nets
     part: Optional[str] = None         # None: the backend's default part
-    clock_period: float = 5.0          # ns
-    reuse_factor: int = 1
-    strategy: str = "Latency"
+    clock_period: float = target.DEFAULT_CLOCK_PERIOD_NS
+    reuse_factor: int = target.DEFAULT_REUSE_FACTOR
+    strategy: str = target.DEFAULT_STRATEGY
     project_name: str = "myproject"
-    sparse_kernel: str = "auto"        # auto (by density) | on | off: see sparse_kernel.py
+    sparse_kernel: str = target.DEFAULT_SPARSE_KERNEL   # auto (by density) | on | off: see sparse_kernel.py
+    layers: Dict[str, Dict[str, Any]] = field(default_factory=dict, hash=False)   # per layer: ReuseFactor, Strategy
 
     def checked(self) -> "HlsSettings":
-        backend = {b.lower(): b for b in BACKENDS}.get(self.backend.lower())
-        strategy = {s.lower(): s for s in STRATEGIES}.get(self.strategy.lower())
-        if backend is None:
-            raise ConfigError(f"unknown backend '{self.backend}'; choose one of: {', '.join(BACKENDS)}")
-        if strategy is None:
-            raise ConfigError(f"unknown strategy '{self.strategy}'; choose Latency or Resource "
-                              f"(Latency: zero weights cost no multipliers)")
-        if self.io_type not in IO_TYPES:
-            raise ConfigError(f"unknown io_type '{self.io_type}'; choose one of: {', '.join(IO_TYPES)}")
-        if self.reuse_factor < 1 or self.clock_period <= 0:
-            raise ConfigError("reuse factor must be >= 1 and the clock period > 0 ns")
-        return HlsSettings(backend, self.io_type, self.part, self.clock_period, self.reuse_factor, strategy,
-                           self.project_name, check_mode(self.sparse_kernel))
+        from ..sim.mapping import checked_reuse_factor
+
+        if not self.clock_period > 0 or self.clock_period == float("inf"):
+            raise ConfigError(f"the clock period must be a number of ns > 0, got {self.clock_period}")
+        return HlsSettings(target.backend(self.backend), target.io_type(self.io_type), self.part, self.clock_period,
+                           checked_reuse_factor(self.reuse_factor), target.strategy(self.strategy), self.project_name,
+                           target.sparse_kernel(self.sparse_kernel), dict(self.layers))
 
 
 @dataclass
@@ -124,13 +115,18 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     model, layout = hls_ready(quantized)
     if settings.io_type == "auto":
         settings = HlsSettings(**{**asdict(settings), "io_type": "io_stream" if layout == "nhwc" else "io_parallel"})
+    if settings.layers:                 # per-layer hls4ml settings, keyed by the graph's layer names
+        from .precision import layer_targets
+        targets = layer_targets(settings.layers, clean, "per-layer hls4ml settings")
+        settings = HlsSettings(**{**asdict(settings), "layers": {targets[k]: v for k, v in settings.layers.items()}})
     final = Path(out_dir)
     partial = final.with_name(f".{final.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     onnx_path = partial / "model_channels_last.onnx"
     atomic.write_bytes(onnx_path, model.SerializeToString())
-    sparse = sparse_layers(quantized, plan, settings.sparse_kernel, settings.reuse_factor)
+    sparse = sparse_layers(quantized, plan, settings.sparse_kernel, settings.reuse_factor,
+                           {k: v["ReuseFactor"] for k, v in settings.layers.items() if "ReuseFactor" in v})
     hls_model = _convert(onnx_path, partial, settings, plan, set(clean.fused_bias.values()), sparse)
     times["hls4ml_convert"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -177,9 +173,11 @@ def with_quantized_parameters(clean: CleanGraph, plan: PrecisionPlan) -> CleanGr
     return CleanGraph(g, clean.input_layout, clean.layer_names, clean.fused_bias)
 
 
-def sparse_layers(quantized: CleanGraph, plan: PrecisionPlan, mode: str, reuse_factor: int = 1) -> set:
-    """Dense (MatMul) layers that get the sparse kernel under ``mode`` (sparse_kernel.use_sparse)."""
-    from .sparse_kernel import use_sparse
+def sparse_layers(quantized: CleanGraph, plan: PrecisionPlan, mode: str, reuse_factor: int = 1,
+                  layer_reuse: Optional[Dict[str, int]] = None) -> set:
+    """Dense (MatMul) layers that get the sparse kernel under ``mode`` (hls_rules.use_sparse), at the
+    layer's own reuse factor where ``layer_reuse`` gives one."""
+    from ..sim.hls_rules import use_sparse
 
     g, producers, chosen = quantized.graph, quantized.graph.producers(), set()
     ops = {n.name: n.op_type for n in g.nodes}
@@ -190,7 +188,8 @@ def sparse_layers(quantized: CleanGraph, plan: PrecisionPlan, mode: str, reuse_f
             continue
         w = np.asarray(g.inits[init])
         nnz = int(np.count_nonzero(w))
-        if w.ndim == 2 and use_sparse(mode, w.shape[0], w.shape[1], nnz, types.weight.width, reuse_factor):
+        rf = (layer_reuse or {}).get(name, reuse_factor)
+        if w.ndim == 2 and use_sparse(mode, w.shape[0], w.shape[1], nnz, types.weight.width, rf):
             chosen.add(name)
     return chosen
 
@@ -216,6 +215,8 @@ def hls_config(model_path: Path, settings: HlsSettings, plan: PrecisionPlan, fus
         register()
     for name in sparse:   # hls4ml copies MatMul 'name's config to the Dense layer it makes of it
         cfg["LayerName"].setdefault(name, {})["SparseKernel"] = True
+    for name, extra in settings.layers.items():     # per-layer ReuseFactor / Strategy (--hls-config)
+        cfg["LayerName"].setdefault(name, {}).update(extra)
     return cfg
 
 
@@ -231,6 +232,9 @@ def _set_dense_results(hls_model, plan: PrecisionPlan, fused_matmuls) -> None:
         if name in fused_matmuls and plan.types[name].result is not None:
             precision = backend.convert_precision_string(plan.types[name].result.hls())
             layer.get_output_variable().type.precision = converter.convert(precision)
+            entry = hls_model.config.config["HLSConfig"]["LayerName"].get(layer.name)
+            if entry is not None:       # and say so in the project's hls4ml_config.yml
+                entry["Precision"] = {**entry.get("Precision", {}), "result": plan.types[name].result.hls()}
 
 
 def _convert(model_path: Path, out_dir: Path, settings: HlsSettings, plan: PrecisionPlan, fused_matmuls, sparse=()):

@@ -229,6 +229,7 @@ def clean_graph(model: onnx.ModelProto, module_types: Optional[Dict[str, str]] =
 
     g = OnnxGraph.from_model(model)
     check_supported(g, module_types)
+    g.require_shapes()
     constants_to_initializers(g)
     drop_identities(g)
     names = readable_names(g)

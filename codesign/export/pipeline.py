@@ -34,7 +34,8 @@ class ExportRequest:
     checkpoint: Optional[Path] = None
     width: Optional[float] = None
     settings: HlsSettings = field(default_factory=HlsSettings)
-    precision: str = "auto"                 # auto | fixed<...> | YAML path
+    precision: Any = "auto"                 # auto | a type | WEIGHT/RESULT | widths | YAML path | PrecisionSpec
+    precision_given: bool = False           # --precision or --hls-config on the command line
     target_agreement: float = 0.999
     calibration_samples: Optional[int] = None
     csim_samples: Optional[int] = None
@@ -62,6 +63,12 @@ def run_export(req: ExportRequest, events: Events = quiet) -> Dict[str, Any]:
         raise ConfigError(f"unknown target '{req.target}'; choose one of: {', '.join(TARGETS)}")
     settings = req.settings.checked()
     spec = precision_spec(req.precision, req.target_agreement)
+    if req.target == "onnx" and req.precision_given:
+        raise ConfigError("--precision and --hls-config set the hls4ml project's types; --target onnx writes the "
+                          "float ONNX model only: drop them or use --target hls or fpga")
+    if req.qat_epochs and req.precision_given:
+        raise ConfigError("--precision and --hls-config do not apply to the quantization-aware path (--qat-epochs): "
+                          "its types are those of the brevitas quantizers")
     if req.target == "fpga":
         require_gxx()
     model, source = resolve_model(req.model, req.checkpoint, req.width, req.seed)

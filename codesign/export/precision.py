@@ -29,7 +29,7 @@ from pydantic import Field
 
 from ..config import Strict, read_yaml, validate
 from ..errors import ConfigError, close_matches
-from ..fixed_point import FixedType, Precision, fixed_for_range, parse_fixed, parse_precision
+from ..fixed_point import FloatType, Precision, fixed_for_range, parse_fixed, parse_precision
 from .emulate import Emulator, LayerTypes, Ranges, batched, layer_names
 from .passes import CleanGraph, c_identifier
 
@@ -77,15 +77,13 @@ def precision_spec(option: Union[str, Path, PrecisionSpec, None], target_agreeme
 
 
 def _default(text: str, where: str) -> Union[str, Precision]:
-    """'auto', or a Precision whose weight and result are both fixed-point types."""
+    """'auto', or a Precision of fixed-point types or bare widths (integer bits chosen per layer)."""
     p = parse_precision(text, where)
     if p.auto:
         return "auto"
-    for side in (p.weight, p.result):
-        if not isinstance(side, FixedType):
-            raise ConfigError(f"{where}: '{text}': the export needs fixed-point types (e.g. fixed<16,6,RND_CONV,SAT> "
-                              f"or ap_fixed<8,3>/ap_fixed<16,6>) or auto; a bare width or float is not a type "
-                              f"hls4ml can build")
+    if p.is_float or isinstance(p.result, FloatType):
+        raise ConfigError(f"{where}: '{text}': the export builds fixed-point designs; give fixed-point types (e.g. "
+                          f"fixed<16,6,RND_CONV,SAT> or ap_fixed<8,3>/ap_fixed<16,6>), widths (8 or 8/16) or auto")
     return p
 
 
@@ -140,8 +138,7 @@ def choose_precision(clean: CleanGraph, calibration: torch.Tensor, spec: Precisi
     elif spec.default == QUANTIZERS:
         widths, plan = None, _wide_types(clean, ranges)
     else:
-        widths, plan = None, {name: LayerTypes(spec.default.result, *_param_types(name, weights, spec.default.weight))
-                            for name in layer_names(clean.graph, clean.fused_bias)}
+        widths, plan = None, _given_types(clean, ranges, weights, spec.default)
     plan = _apply_overrides(plan, spec, clean)
     emulated = batched(lambda x: emu.run(x, plan), calibration)
     rows = [_row(name, clean, plan[name], ranges, weights) for name in plan]
@@ -169,9 +166,24 @@ def _weight_magnitudes(clean: CleanGraph) -> Dict[str, Dict[str, float]]:
     return out
 
 
-def _param_types(name: str, weights, fixed: FixedType):
-    entry = weights.get(name, {})
-    return (fixed if "weight" in entry else None), (fixed if "bias" in entry else None)
+def _given_types(clean: CleanGraph, ranges: Ranges, weights, p: Precision) -> Dict[str, LayerTypes]:
+    """The types given (weights and biases: the first, results: the second of WEIGHT/RESULT); a bare width
+    gets its integer bits per layer from the value range, as the automatic choice does."""
+    plan, output = {}, output_layer(clean)
+    for name in layer_names(clean.graph, clean.fused_bias):
+        entry = weights.get(name, {})
+        weight = bias = None
+        if "weight" in entry:
+            weight = p.weight or fixed_for_range(entry["weight"], True, width=p.weight_bits)
+        if "bias" in entry:
+            bias = p.weight or fixed_for_range(entry["bias"], True, width=p.weight_bits)
+        result = p.result
+        if result is None:
+            lo, hi = ranges.out_min.get(name, 0.0), ranges.out_max.get(name, 0.0)
+            headroom = 2.0 if name == output else 1.0
+            result = fixed_for_range(headroom * max(abs(lo), abs(hi)), lo < 0, width=p.act_bits)
+        plan[name] = LayerTypes(result, weight, bias)
+    return plan
 
 
 def _auto_types(clean: CleanGraph, ranges: Ranges, weights, weight_width: Optional[int],
@@ -253,17 +265,28 @@ def _smallest(ok: Callable[[int], bool], lo: int, hi: int) -> int:
 def override_targets(spec: PrecisionSpec, clean: CleanGraph) -> Dict[str, str]:
     """{name given in the YAML: hls4ml layer name}; unknown names are one-line errors (checked
     before any slow step)."""
+    return layer_targets(spec.overrides, clean, "precision override")
+
+
+def layer_targets(given_names, clean: CleanGraph, what: str) -> Dict[str, str]:
+    """{given name: the export graph's layer name} for PyTorch names (fc1, layers.0.0.conv1), the graph's
+    names, or hls4ml's renamed ones (Dense_fc1, Conv2D_conv1); an unknown name is a one-line error."""
+    from ..sim.mapping import HLS_PREFIX
+
     layers = list(layer_names(clean.graph, clean.fused_bias))
     by_torch = {c_identifier(torch_name): hls for hls, torch_name in clean.layer_names.items()}
     out = {}
-    for given in spec.overrides:
-        name = c_identifier(given)
-        name = name if name in layers else by_torch.get(name, name)
-        if name not in layers:
+    for given in given_names:
+        out[given] = None
+        for candidate in (c_identifier(given), HLS_PREFIX.sub("", c_identifier(given))):
+            found = candidate if candidate in layers else by_torch.get(candidate)
+            if found is not None:
+                out[given] = found
+                break
+        if out[given] is None:
             choices = sorted(clean.layer_names[n] for n in layers if n in clean.layer_names)
-            raise ConfigError(f"precision override for unknown layer '{given}'{close_matches(given, choices)}; "
+            raise ConfigError(f"{what} for unknown layer '{given}'{close_matches(given, choices)}; "
                               f"layers: {', '.join(choices[:12])}{' ...' if len(choices) > 12 else ''}")
-        out[given] = name
     return out
 
 

@@ -2,20 +2,13 @@
 
 The fpga report (``DIR/csim.json``) is assembled from parts: the model and where its weights came
 from, the ONNX check, the hls4ml settings, the precision plan, the multiplier count, the C
-simulation, and then any section a provider registers. A provider is a function of the
-:class:`FpgaContext` returning a JSON-able dict, registered with ``@register_fpga_section(name)``
-in a module listed in ``SECTION_PROVIDERS`` (imported if it exists), e.g. the simulator's
-latency/energy estimate::
-
-    # codesign/sim/export_section.py
-    from codesign.export.report import FpgaContext, register_fpga_section
-
-    @register_fpga_section("estimate")
-    def estimate(ctx: FpgaContext) -> dict: ...
+simulation, and then every registered section, each a function of the :class:`FpgaContext`
+returning a JSON-able dict (``@register_fpga_section(name)``). The simulator's latency, energy and
+resource estimate is one (:mod:`codesign.export.estimate`): the export calls the estimator, which
+never imports the export.
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional
@@ -24,7 +17,6 @@ import torch.nn as nn
 
 from ..registry import Registry
 
-SECTION_PROVIDERS = ("codesign.sim.export_section",)
 CORE_ORDER = ("model", "weights", "samples", "onnx", "hls", "precision", "multipliers", "csim")
 
 
@@ -42,13 +34,10 @@ FPGA_SECTIONS: Registry[Callable[[FpgaContext], Dict[str, Any]]] = Registry("fpg
 register_fpga_section = FPGA_SECTIONS.register
 
 
-def load_section_providers() -> None:
-    for module in SECTION_PROVIDERS:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
+@register_fpga_section("estimate")
+def _estimate(ctx: FpgaContext) -> Dict[str, Any]:
+    from .estimate import estimate_export       # the simulator: imported when a report needs it
+    return estimate_export(ctx)
 
 
 def assemble_fpga_report(parts: Mapping[str, Any], context: Optional[FpgaContext] = None,
@@ -57,9 +46,7 @@ def assemble_fpga_report(parts: Mapping[str, Any], context: Optional[FpgaContext
     report = {key: parts[key] for key in CORE_ORDER if key in parts}
     report.update({k: v for k, v in parts.items() if k not in report})
     if context is not None:
-        if sections is None:
-            load_section_providers()
-            sections = FPGA_SECTIONS
+        sections = FPGA_SECTIONS if sections is None else sections
         for name in sections.names():
             report[name] = sections.get(name)(context)
     return report

@@ -16,6 +16,8 @@ nonzero multiply-accumulates share ``n_mult`` multipliers at II = RF, the weight
 in hls4ml's Latency strategy; ``rom`` (larger layers): the triplets live in a memory of RF words
 (block RAM above RF 1), each multiplier selects its input through an ``n_in``-way multiplexer.
 
+The choice and the sizes every stage needs (``use_sparse``, ``UNROLL_LIMIT``, ``estimated_span``) are
+hls rules, defined once in :mod:`codesign.sim.hls_rules` for the export and the estimator.
 ``--sparse-kernel auto`` takes the sparse kernel for a Dense layer when (1) its compressed storage
 (weight + two indices per nonzero) is smaller than the dense weight array, i.e. the density is below
 ``weight_bits / (weight_bits + in_index_bits + out_index_bits)`` (about 0.3 for LeNet-300-100's first
@@ -35,21 +37,9 @@ from typing import Any, Dict
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..sim.hls_rules import estimated_span, index_bits, unrolled
 
-MODES = ("auto", "on", "off")
-UNROLL_LIMIT = 4096
 HEADER = "nnet_dense_sparse.h"
-
-
-def check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise ConfigError(f"unknown sparse kernel mode '{mode}'; choose auto (by density), on or off")
-    return mode
-
-
-def index_bits(n: int) -> int:
-    return max(1, math.ceil(math.log2(n))) if n > 1 else 1
 
 
 @dataclass(frozen=True)
@@ -87,12 +77,6 @@ def offset_span(packed: PackedWeights) -> int:
     return int(packed.out_index.max()) + 1 if len(packed.out_index) else 1
 
 
-def estimated_span(n_out: int, nnz: int, reuse_factor: int) -> int:
-    """Outputs a lane of RF consecutive nonzeros touches, at a uniform nnz / n_out per output."""
-    per_output = max(1.0, nnz / max(1, n_out))
-    return min(n_out, math.ceil((reuse_factor - 1) / per_output) + 1)
-
-
 def storage_bits(n_in: int, n_out: int, nnz: int, reuse_factor: int, weight_bits: int,
                  span: int = 0) -> Dict[str, int]:
     """Bits of weight storage: the sparse kernel's weights, input indices, output offsets and lane
@@ -104,25 +88,6 @@ def storage_bits(n_in: int, n_out: int, nnz: int, reuse_factor: int, weight_bits
     return {"sparse_weight_bits": slots * weight_bits, "sparse_index_bits": index,
             "sparse_bits": slots * weight_bits + index, "dense_bits": n_in * n_out * weight_bits,
             "in_index_bits": ib, "out_offset_bits": ob}
-
-
-def break_even_density(n_in: int, n_out: int, weight_bits: int) -> float:
-    """Density below which the compressed storage is smaller than the dense array (counting a
-    full output index per nonzero: the offsets are never wider)."""
-    return weight_bits / (weight_bits + index_bits(n_in) + index_bits(n_out))
-
-
-def use_sparse(mode: str, n_in: int, n_out: int, nnz: int, weight_bits: int, reuse_factor: int = 1) -> bool:
-    if mode == "on":
-        return True
-    if mode == "off":
-        return False
-    small_storage = nnz / max(1, n_in * n_out) < break_even_density(n_in, n_out, weight_bits)
-    return small_storage and (unrolled(nnz) or reuse_factor == 1 or reuse_factor >= nnz / n_out)
-
-
-def unrolled(nnz: int) -> bool:
-    return nnz <= UNROLL_LIMIT
 
 
 def sparse_layer_row(n_in: int, n_out: int, nnz: int, reuse_factor: int, weight_bits: int,

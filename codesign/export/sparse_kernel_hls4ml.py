@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .sparse_kernel import HEADER, index_bits, offset_span, pack, unrolled
+from ..sim.hls_rules import index_bits, unrolled
+from .sparse_kernel import HEADER, offset_span, pack
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "hls_templates"
 PASS_NAME = "codesign_sparse_dense"

@@ -1,14 +1,15 @@
 """How many multipliers pruned zeros save in the hls4ml design.
 
 hls4ml's own rule (the ``multiplier_limit`` of every Dense and Conv config it writes, e.g.
-``backends/vivado/passes/core_templates.py``): under the Latency strategy
+``backends/vivado/passes/core_templates.py``):
 
     multiplier_limit = ceil(n_in * n_out / reuse_factor) - n_zeros / reuse_factor   (integer division)
 
 where n_zeros counts the exact zeros of the layer's weights (a Conv's n_in is kernel × input
-channels). The HLS tool drops multiplications by a constant zero. Under the Resource strategy the
-weights live in memories and every weight, zero or not, takes its slot: nothing is saved.
-A Dense layer on the sparse kernel (``SparseDense``, see ``sparse_kernel.py``) has
+channels). The HLS tool drops multiplications by a constant zero: under the Latency strategy, and
+under Resource at reuse factor 1 only (at RF > 1 the weights live in a ROM and every weight, zero
+or not, takes its slot). The rule is :func:`codesign.sim.hls_rules.zeros_save_multipliers`, the
+estimator's too. A Dense layer on the sparse kernel (``SparseDense``, see ``sparse_kernel.py``) has
 ceil(n_nonzeros / reuse_factor) multipliers in every strategy and stores only the nonzeros with
 their input and output indices.
 """
@@ -17,13 +18,16 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Mapping
 
+from ..sim import hls_rules
+
 COMPUTE_CLASSES = ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "SparseDense")
 
 
 def layer_multipliers(n_in: int, n_out: int, n_zeros: int, reuse_factor: int, strategy: str) -> Dict[str, int]:
     dense = math.ceil(n_in * n_out / reuse_factor)
-    saved = n_zeros // reuse_factor if strategy.lower() == "latency" else 0
-    return {"dense_multipliers": dense, "multipliers": dense - saved, "saved_by_zeros": saved}
+    zeros_free = hls_rules.zeros_save_multipliers(strategy, reuse_factor)
+    limit = hls_rules.multiplier_limit(n_in * n_out, reuse_factor, n_zeros, zeros_free)
+    return {"dense_multipliers": dense, "multipliers": limit, "saved_by_zeros": dense - limit}
 
 
 def _fan(layer) -> tuple:
@@ -48,8 +52,8 @@ def multiplier_report(hls_model, layer_names: Mapping[str, str] | None = None,
                      "pruned_zeros": pruned.get(onnx_name), **_layer_row(layer)})
     total = {k: sum(r[k] or 0 for r in rows) for k in ("weights", "zeros", "pruned_zeros", "dense_multipliers",
                                                        "multipliers", "saved_by_zeros", "storage_bits")}
-    return {"rule": "multiplier_limit = ceil(n_in*n_out/RF) - n_zeros/RF (Latency strategy; hls4ml); "
-                    "sparse kernel: ceil(n_nonzeros/RF) in every strategy",
+    return {"rule": "multiplier_limit = ceil(n_in*n_out/RF) - n_zeros/RF (hls4ml; Latency strategy, and Resource "
+                    "at RF 1 only); sparse kernel: ceil(n_nonzeros/RF) in every strategy",
             "total": total, "layers": rows}
 
 

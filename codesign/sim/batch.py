@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Callable, Dict, Iterable, List, Mapping as MappingT, Optional
 
+from .. import target
 from ..errors import CodesignError
 from .device import Device, load_device
 from .energy import energy
@@ -27,18 +28,19 @@ from .report import summarize
 
 @dataclass(frozen=True)
 class DesignPoint:
+    """One design point; the hardware fields are codesign.target's vocabulary, with its defaults."""
     model: str                      # key into the ``networks`` mapping
     device: str                     # shipped device name/alias or YAML path
-    template: str = "dataflow"
-    reuse_factor: int = 1
-    precision: str = "auto"
-    strategy: str = "Latency"
-    io_type: str = "auto"
+    template: str = target.DEFAULT_TEMPLATE
+    reuse_factor: int = target.DEFAULT_REUSE_FACTOR
+    precision: str = target.DEFAULT_PRECISION
+    strategy: str = target.DEFAULT_STRATEGY
+    io_type: str = target.DEFAULT_IO_TYPE
     clock_mhz: Optional[float] = None
     zero_skip: bool = False
     unroll: str = "auto"
     dram_layout: str = "packed"
-    sparse_kernel: str = "off"
+    sparse_kernel: str = target.DEFAULT_SPARSE_KERNEL
 
 
 @lru_cache(maxsize=256)
@@ -48,7 +50,7 @@ def _device(name: str) -> Device:
 
 @lru_cache(maxsize=65536)
 def _mapping(template, reuse_factor, precision, strategy, io_type, clock_mhz, zero_skip, unroll,
-             dram_layout, sparse_kernel="off") -> Mapping:
+             dram_layout, sparse_kernel=target.DEFAULT_SPARSE_KERNEL) -> Mapping:
     return Mapping(template=template, reuse_factor=reuse_factor, precision=precision, strategy=strategy,
                    io_type=io_type, clock_mhz=clock_mhz, zero_skip=zero_skip, unroll=unroll, dram_layout=dram_layout,
                    sparse_kernel=sparse_kernel)

@@ -16,7 +16,7 @@ inference, for the energy model).
   each shared multiplier gets RF-way operand multiplexers. Larger layers at RF > 1 use the ROM form:
   the nonzeros with their input index and output offset in a memory RF words deep (block RAM by
   hls4ml's 36-bit column rule), each multiplier an ``n_in``-way input multiplexer and a ``span``-way
-  accumulator select in LUTs (span: outputs a lane touches, ``sparse_kernel.estimated_span``). The LUT
+  accumulator select in LUTs (span: outputs a lane touches, ``hls_rules.estimated_span``). The LUT
   terms are estimates (6-input LUT: a 4-way multiplexer per bit), not calibrated against synthesis.
 
 LUT/FF constants are calibration parameters in the device YAML (devices/_calibration.yaml).
@@ -28,10 +28,10 @@ from typing import Dict
 import numpy as np
 
 from . import hls_rules
+from .dataflow_timing import ELEMENTWISE
 from .device import Device
 from .layers import Network
 from .plan import LayerPlan
-from .dataflow_timing import ELEMENTWISE
 
 
 def multipliers(net: Network, plan: LayerPlan) -> np.ndarray:
@@ -60,14 +60,12 @@ def _index_bits(n: np.ndarray) -> np.ndarray:
 
 def _sparse_storage(net: Network, plan: LayerPlan, device: Device, mults: np.ndarray):
     """(bram, lut, onchip weight-read bits) of the sparse kernel's layers (zeros elsewhere)."""
-    from ..export.sparse_kernel import estimated_span
-
     a, rf, sparse = net.arrays, plan.rf, plan.sparse
     if not sparse.any():
         zero = np.zeros(len(net))
         return zero, zero, zero
     w, ab = plan.w_bits, plan.in_bits
-    span = np.array([estimated_span(int(o), int(nz), int(r)) for o, nz, r in zip(a.n_out, a.nonzero, rf)])
+    span = np.array([hls_rules.estimated_span(int(o), int(nz), int(r)) for o, nz, r in zip(a.n_out, a.nonzero, rf)])
     triplet = w + _index_bits(a.n_in) + _index_bits(span)
     rom = plan.sparse_rom
     shared = sparse & (rf > 1) & ~rom

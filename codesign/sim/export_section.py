@@ -1,45 +1,27 @@
 """The simulator's section of the ``codesign export --target fpga`` report.
 
-After the C simulation, the exported model is estimated with the ``dataflow`` template (what hls4ml
-generates) on the device whose part the project targets, with the project's reuse factor, strategy,
-I/O type, clock, sparse-kernel choice and the widest weight/result types of its precision plan. The
-full report (report.json, report.md, roofline.png) is written to ``DIR/sim/``; the section holds the
-totals and, when the design does not fit, a hint with a reuse factor at which it would.
+The export (:mod:`codesign.export.estimate`) hands over the network it built and a :class:`Mapping`
+of what the hls4ml project contains, layer by layer: reuse factors, strategies, the weight, bias,
+result and accumulator types hls4ml resolved, and the sparse-kernel choice. This module estimates it
+with the ``dataflow`` template on the device whose part the project targets, writes the full report
+(report.json, report.md, roofline.png) to ``DIR/sim/`` and returns the totals and, when the design
+does not fit, a hint with a reuse factor at which it would. It does not import the export: the
+export calls the estimator, not the other way round.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
-from ..errors import CodesignError
-from ..export.report import FpgaContext, register_fpga_section
 from .device import device_for_part, load_device
-from .estimate import estimate, load_network
+from .estimate import estimate
+from .layers import Network
 from .mapping import Mapping
-from ..fixed_point import Precision
 from .report import write_report
 
 FALLBACK_DEVICE = "xcu250"
 MAX_REUSE = 1 << 16
-ONNX_FILES = ("model.onnx", "model_qonnx.onnx")     # what the float and the quantization-aware paths write
 RESOURCES = ("dsp", "bram", "lut", "ff")
-
-
-def plan_precision(plan) -> Optional[Precision]:
-    """The widest weight and result types of an export precision plan (None: no typed layer)."""
-    weights = [t.weight.width for t in plan.types.values() if t.weight is not None]
-    results = [t.result.width for t in plan.types.values() if t.result is not None]
-    if not weights or not results:
-        return None
-    label = f"widest of the export plan: {max(weights)}-bit weights / {max(results)}-bit results"
-    return Precision(None, None, max(weights), max(results), label)
-
-
-def project_part(project) -> str:
-    part = project.settings.part
-    if part:
-        return part
-    return str(project.hls_model.config.get_config_value("Part"))
 
 
 def summary_totals(totals: Dict[str, Any]) -> Dict[str, Any]:
@@ -70,36 +52,29 @@ def fitting_hint(network, device, mapping: Mapping) -> str:
             f"prune or compact the model, lower the precision, or target a larger part")
 
 
-def exported_network(ctx: FpgaContext):
-    """The network from the PyTorch model, or from the exported ONNX file when the model does not trace
-    (brevitas quantizers); returns (network, where it came from)."""
-    try:
-        return load_network(ctx.model), "PyTorch model"
-    except CodesignError:
-        onnx = [Path(ctx.out_dir) / name for name in ONNX_FILES if (Path(ctx.out_dir) / name).exists()]
-        if not onnx:
-            raise
-        return load_network(onnx[0]), onnx[0].name
+def precision_label(report) -> str:
+    """'per layer: weights 8 bits, results 9-12 bits' from the plan the estimate used."""
+    plan, compute = report.costs.plan, [l.op in ("conv", "dense") for l in report.network.layers]
+
+    def span(values) -> str:
+        lo, hi = min(values), max(values)
+        return f"{lo}" if lo == hi else f"{lo}-{hi}"
+
+    weights = [int(b) for b, c in zip(plan.w_bits, compute) if c] or [int(plan.w_bits[0])]
+    return f"per layer from the project: weights {span(weights)} bits, results {span(plan.out_bits.tolist())} bits"
 
 
-@register_fpga_section("estimate")
-def estimate_section(ctx: FpgaContext) -> Dict[str, Any]:
-    part = project_part(ctx.project)
+def estimate_section(network: Network, mapping: Mapping, part: str, out_dir: Path, network_source: str
+                     ) -> Dict[str, Any]:
+    """Estimate an exported design and write its report to ``out_dir / 'sim'``; returns the report section."""
     device, how = device_for_part(part)
     if device is None:
         device = load_device(FALLBACK_DEVICE)
         how += f"; resources are compared with the {device.board} ({device.name}); add a device YAML for yours"
-    settings = ctx.project.settings
-    precision = plan_precision(ctx.project.precision)
-    mapping = Mapping(template="dataflow", reuse_factor=settings.reuse_factor, strategy=settings.strategy,
-                      io_type=settings.io_type, clock_mhz=1000.0 / settings.clock_period,
-                      sparse_kernel=settings.sparse_kernel,
-                      **({"precision": precision} if precision is not None else {}))
-    network, network_source = exported_network(ctx)
     report = estimate(network, device, mapping)
-    paths = write_report(report, Path(ctx.out_dir) / "sim")
+    paths = write_report(report, Path(out_dir) / "sim")
     section: Dict[str, Any] = {"device": device.name, "device_match": how, "network": network_source,
-                               "template": "dataflow", "precision": mapping.precision.label}
+                               "template": "dataflow", "precision": precision_label(report)}
     section.update(summary_totals(report.totals))
     if not section["fits"]:
         section["hint"] = fitting_hint(network, device, mapping)

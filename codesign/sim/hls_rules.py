@@ -8,6 +8,18 @@ Sources (hls4ml 1.3.0, the installed version):
 - ``optimization/dsp_aware_pruning/objectives/vivado_objectives.py``: DSP = prod(weight shape) // RF when
   the weight precision is >= 9 bits, else 0; BRAM (Resource strategy, RF > 1) = ceil(n_w * bits / (RF * 36));
   unstructured zeros save DSPs under Resource only when RF == 1.
+
+Zero weights (one rule for the export's multiplier report and the estimator): under the Latency strategy
+the weights are constants of the unrolled multiply loop and the C++ template's ``multiplier_limit``
+subtracts ``n_zeros / RF``. Under Resource, ``nnet_dense_resource.h`` puts the weights in a ROM
+(``#pragma HLS RESOURCE ... ROM_nP_BRAM``) only when RF > 1, indexed by the reuse loop: every weight,
+zero or not, takes a multiplier slot. At RF 1 there is no ROM: the weight array is completely
+reshaped and ``function_instantiate``-d, so the zeros are constants HLS drops, as in Latency, which
+is also what hls4ml's own estimator (``vivado_objectives.py``) counts.
+
+The sparse kernel's rules (codesign's ``hls_templates/nnet_dense_sparse.h``, see
+``codesign.export.sparse_kernel``): which Dense layers take it under ``--sparse-kernel auto``, its
+unroll limit and the outputs one multiplier lane touches.
 """
 from __future__ import annotations
 
@@ -20,6 +32,7 @@ import numpy as np
 
 HLS4ML_VERSION = "1.3.0"
 DSP_MIN_WEIGHT_BITS = 9        # vivado_objectives.py: weight precision < 9 bits -> multiplications in LUTs
+UNROLL_LIMIT = 4096            # the Vivado HLS unroll limit hls4ml documents; sparse kernel: unrolled form up to it
 
 
 def _divisors(n: int) -> list[int]:
@@ -63,8 +76,8 @@ def closest_reuse_factor(n_in: int, n_out: int, rf: int) -> int:
 
 
 def zeros_save_multipliers(strategy: str, rf: int) -> bool:
-    """Latency strategy: zero weights are constants HLS removes. Resource: only when fully unrolled (RF 1)."""
-    return strategy == "Latency" or rf == 1
+    """Latency strategy: zero weights are constants HLS removes. Resource: only at RF 1 (see the module doc)."""
+    return strategy.lower() == "latency" or rf == 1
 
 
 def multiplier_limit(n_weights: int, rf: int, n_zeros: int, zeros_free: bool) -> int:
@@ -117,3 +130,37 @@ def weight_bram_blocks_array(n_weights: np.ndarray, w_bits: np.ndarray, rf: np.n
 def fifo_bram_blocks_array(depth: np.ndarray, width_bits: int, block_bits: int, srl_max_depth: float) -> np.ndarray:
     """:func:`fifo_bram_blocks` for arrays of FIFO depths."""
     return np.where(depth <= srl_max_depth, 0.0, np.maximum(1.0, np.ceil(depth * width_bits / block_bits)))
+
+
+# ----------------------------------------------------------------------------- the sparse kernel
+
+def index_bits(n: int) -> int:
+    return max(1, math.ceil(math.log2(n))) if n > 1 else 1
+
+
+def estimated_span(n_out: int, nnz: int, reuse_factor: int) -> int:
+    """Outputs a lane of RF consecutive nonzeros touches, at a uniform nnz / n_out per output."""
+    per_output = max(1.0, nnz / max(1, n_out))
+    return min(n_out, math.ceil((reuse_factor - 1) / per_output) + 1)
+
+
+def break_even_density(n_in: int, n_out: int, weight_bits: int) -> float:
+    """Density below which the compressed storage is smaller than the dense array (counting a
+    full output index per nonzero: the offsets are never wider)."""
+    return weight_bits / (weight_bits + index_bits(n_in) + index_bits(n_out))
+
+
+def unrolled(nnz: int) -> bool:
+    return nnz <= UNROLL_LIMIT
+
+
+@lru_cache(maxsize=65536)
+def use_sparse(mode: str, n_in: int, n_out: int, nnz: int, weight_bits: int, reuse_factor: int = 1) -> bool:
+    """Does a Dense layer take the sparse kernel under ``mode`` (on, off, or auto: storage below the
+    dense array's, and the unrolled form or an RF of at least the nonzeros per output)."""
+    if mode == "on":
+        return True
+    if mode == "off":
+        return False
+    small_storage = nnz / max(1, n_in * n_out) < break_even_density(n_in, n_out, weight_bits)
+    return small_storage and (unrolled(nnz) or reuse_factor == 1 or reuse_factor >= nnz / n_out)

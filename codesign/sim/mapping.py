@@ -16,34 +16,24 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from .. import target
 from ..errors import ConfigError, close_matches
 from ..fixed_point import NumType, Precision, parse_precision, parse_type
 
-TEMPLATES = ("dataflow", "tiled")
-STRATEGIES = ("Latency", "Resource")
-IO_TYPES = ("auto", "io_parallel", "io_stream")
 UNROLL_FAMILIES = ("auto", "ma", "zhang")
 DRAM_LAYOUTS = ("packed", "aligned")
-SPARSE_KERNEL_MODES = ("auto", "on", "off")
 AUTO = "auto"                      # a type hls4ml infers (accumulators: lossless width)
 Unroll = Union[str, Tuple[int, int, int, int]]
 TypeSetting = Union[None, str, NumType]     # None: not set here (the network default applies); "auto"; a type
 
 
-def _choice(kind: str, value: str, choices) -> str:
-    for c in choices:
-        if str(value).lower() == c.lower():
-            return c
-    raise ConfigError(f"unknown {kind} '{value}'{close_matches(str(value), choices)}; choose one of: "
-                      f"{', '.join(choices)}")
-
-
 def parse_unroll(value: "Unroll") -> "Unroll":
     """'auto' | 'ma' | 'zhang' | 'Pof,Pif,Pox,Poy' (e.g. '64,7,1,1' for Zhang FPGA'15) or a 4-tuple."""
     if isinstance(value, str) and "," not in value:
-        return _choice("unroll family", value, UNROLL_FAMILIES)
+        return target.choice("unroll family", value, UNROLL_FAMILIES)
     parts = value.split(",") if isinstance(value, str) else list(value)
     try:
         factors = tuple(int(p) for p in parts)
@@ -67,18 +57,26 @@ class LayerSettings:
     result: TypeSetting = None
     accum: TypeSetting = None
     fifo_depth: Optional[int] = None        # io_stream: words of the layer's output FIFO
+    sparse: Optional[bool] = None           # Dense: codesign's sparse kernel (hls4ml config key SparseKernel)
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
         if self.reuse_factor is not None:
             set_("reuse_factor", checked_reuse_factor(self.reuse_factor))
         if self.strategy is not None:
-            set_("strategy", _choice("strategy", self.strategy, STRATEGIES))
+            set_("strategy", target.strategy(self.strategy))
         for name in ("weight", "bias", "result", "accum"):
             set_(name, type_setting(getattr(self, name), name))
         if self.fifo_depth is not None and (isinstance(self.fifo_depth, bool) or not isinstance(self.fifo_depth, int)
                                             or self.fifo_depth < 1):
             raise ConfigError(f"FIFO depth must be an integer >= 1, got {self.fifo_depth!r}")
+        if self.sparse is not None and not isinstance(self.sparse, bool):
+            raise ConfigError(f"SparseKernel must be true or false, got {self.sparse!r}")
+
+    def merged(self, other: "LayerSettings") -> "LayerSettings":
+        """These settings with every field ``other`` sets."""
+        return replace(self, **{f.name: getattr(other, f.name) for f in fields(other)
+                                if getattr(other, f.name) is not None})
 
 
 def type_setting(value: Any, name: str = "precision") -> TypeSetting:
@@ -98,28 +96,28 @@ def checked_reuse_factor(value: Any) -> int:
 
 @dataclass(frozen=True)
 class Mapping:
-    template: str = "dataflow"
-    reuse_factor: int = 1
-    strategy: str = "Latency"
-    io_type: str = "auto"
+    template: str = target.DEFAULT_TEMPLATE
+    reuse_factor: int = target.DEFAULT_REUSE_FACTOR
+    strategy: str = target.DEFAULT_STRATEGY
+    io_type: str = target.DEFAULT_IO_TYPE
     precision: Precision = field(default_factory=parse_precision)
     clock_mhz: Optional[float] = None          # None: the device's default clock
     zero_skip: bool = False                    # tiled only: idealised skipping of zero weights
     unroll: Unroll = "auto"                    # tiled only
     dram_layout: str = "packed"                # tiled only: "packed" or channel-"aligned" to the array width
-    sparse_kernel: str = "off"                 # dataflow: Dense layers on the sparse kernel (auto|on|off)
+    sparse_kernel: str = target.DEFAULT_SPARSE_KERNEL   # dataflow: Dense layers on the sparse kernel (auto|on|off)
     accum: TypeSetting = AUTO                  # dataflow: accumulators (auto: hls4ml's lossless inference)
     layers: Dict[str, LayerSettings] = field(default_factory=dict, hash=False)   # dataflow: by layer name
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen dataclass normalisation)
-        set_("template", _choice("template", self.template, TEMPLATES))
-        set_("strategy", _choice("strategy", self.strategy, STRATEGIES))
-        set_("io_type", _choice("io type", self.io_type, IO_TYPES))
+        set_("template", target.template(self.template))
+        set_("strategy", target.strategy(self.strategy))
+        set_("io_type", target.io_type(self.io_type))
         set_("precision", parse_precision(self.precision))
         set_("unroll", parse_unroll(self.unroll))
-        set_("dram_layout", _choice("DRAM layout", self.dram_layout, DRAM_LAYOUTS))
-        set_("sparse_kernel", _choice("sparse kernel mode", self.sparse_kernel, SPARSE_KERNEL_MODES))
+        set_("dram_layout", target.choice("DRAM layout", self.dram_layout, DRAM_LAYOUTS))
+        set_("sparse_kernel", target.sparse_kernel(self.sparse_kernel))
         set_("reuse_factor", checked_reuse_factor(self.reuse_factor))
         set_("accum", type_setting(self.accum, "accum") or AUTO)
         set_("layers", {str(k): v if isinstance(v, LayerSettings) else LayerSettings(**v)
@@ -140,19 +138,12 @@ class Mapping:
     def with_(self, **changes) -> "Mapping":
         return replace(self, **changes)
 
-    @classmethod
-    def from_target(cls, target) -> "Mapping":
-        """From a recipe's ``target`` section (codesign.config.TargetCfg)."""
-        return cls(template=target.template, reuse_factor=target.reuse_factor, strategy=target.strategy,
-                   io_type=target.io_type, precision=target.precision, clock_mhz=1000.0 / target.clock_period_ns)
-
     def describe(self) -> dict:
         out = {"template": self.template, "precision": self.precision.label,
                "clock_mhz": self.clock_mhz}
         if self.template == "dataflow":
-            out.update(reuse_factor=self.reuse_factor, strategy=self.strategy, io_type=self.io_type)
-            if self.sparse_kernel != "off":
-                out["sparse_kernel"] = self.sparse_kernel
+            out.update(reuse_factor=self.reuse_factor, strategy=self.strategy, io_type=self.io_type,
+                       sparse_kernel=self.sparse_kernel)
             if self.accum != AUTO:
                 out["accum"] = self.accum.hls()
             if self.layers:
@@ -163,19 +154,40 @@ class Mapping:
         return out
 
     @classmethod
-    def from_hls_config(cls, config: Dict[str, Any], **base) -> "Mapping":
-        """A dataflow Mapping from an hls4ml configuration (see :func:`read_hls_config`); ``base`` gives the
-        other Mapping fields (e.g. template, sparse_kernel). ``Model`` sets the network-wide values,
-        ``LayerName`` the layers' (names are matched to the network's by :func:`match_layers`)."""
-        return read_hls_config(config, base)
+    def from_hls_config(cls, config: "Dict[str, Any] | str | Path", **overrides) -> "Mapping":
+        """A dataflow Mapping from an hls4ml configuration, a dict or a YAML/JSON file (see
+        :func:`read_hls_config`). ``Model`` sets the network-wide values, ``LayerName`` the layers' (names
+        are matched to the network's by :func:`match_layers`); ``overrides`` (other Mapping fields, or
+        network-wide values given explicitly elsewhere, e.g. on the command line) win over the file."""
+        if isinstance(config, (str, Path)):
+            from ..config import read_yaml
 
-    def layer_settings(self, names: List[str]) -> List[LayerSettings]:
-        """The per-layer settings in the order of ``names`` (the network's layer names)."""
-        found = match_layers(self.layers, names)
-        return [found.get(i, EMPTY) for i in range(len(names))]
+            try:
+                return read_hls_config(read_yaml(config), overrides)
+            except ConfigError as err:
+                raise ConfigError(f"{config}: {err}") from None
+        return read_hls_config(config, overrides)
+
+    def layer_settings(self, names: List[str], input_name: Optional[str] = None
+                       ) -> Tuple[List[LayerSettings], LayerSettings]:
+        """The per-layer settings in the order of ``names`` (the network's layer names), and the settings
+        of the network input (hls4ml's Input layer: its result type is what the first layers read)."""
+        found, given_input = match_layers(self.layers, names, input_name)
+        return [found.get(i, EMPTY) for i in range(len(names))], given_input
 
 
 EMPTY = LayerSettings()
+INPUT_NAMES = ("input", "input_1", "model_input", "x")     # hls4ml's names of the input layer
+#: hls4ml's ONNX passes rename layers: MatMul -> Dense_<name>, Conv -> Conv2D_<name>, ... (model/optimizer/passes)
+HLS_PREFIX = re.compile(r"^(dense|conv1d|conv2d|depthwiseconv1d|depthwiseconv2d|pointwiseconv1d|pointwiseconv2d|bn)_",
+                        re.IGNORECASE)
+HLS_SUFFIX = re.compile(r"_act$", re.IGNORECASE)     # a qonnx Quant's Activation (passes/quant_opt.py)
+
+
+def hls_origin(name: str) -> str:
+    """The key of the network layer an hls4ml layer name came from: 'Dense_fc1' → 'fc1',
+    'relu1_quant_act' → 'relu1_quant'."""
+    return HLS_SUFFIX.sub("", HLS_PREFIX.sub("", layer_key(name)))
 
 
 def describe_settings(ls: LayerSettings) -> Dict[str, Any]:
@@ -187,32 +199,49 @@ def describe_settings(ls: LayerSettings) -> Dict[str, Any]:
     return out
 
 
-def _name_key(name: str) -> str:
+def layer_key(name: str) -> str:
     """hls4ml compares layer names in lower case, and writes C identifiers: 'layers.0.conv1' ≡ 'layers_0_conv1'."""
     return re.sub(r"[^0-9a-z_]", "_", name.lower())
 
 
-def match_layers(settings: Dict[str, LayerSettings], names: List[str]) -> Dict[int, LayerSettings]:
-    """{layer index: settings}; a name the network does not have is a one-line error with close matches."""
-    index = {}
+def _inert(ls: LayerSettings) -> bool:
+    """Settings the estimator has no layer for and no use of: at most a result type (hls4ml's entries for
+    the reshape, constant and bias nodes it folds, which a config from hls4ml lists)."""
+    return all(getattr(ls, f.name) is None for f in fields(ls) if f.name != "result")
+
+
+def match_layers(settings: Dict[str, LayerSettings], names: List[str], input_name: Optional[str] = None
+                 ) -> Tuple[Dict[int, LayerSettings], LayerSettings]:
+    """({layer index: settings}, input settings). Names match exactly, as C identifiers in any case, or
+    after hls4ml's renaming prefix (``Dense_fc1`` is ``fc1``); entries for the same layer merge, the
+    renamed one last. A name the network does not have is a one-line error with close matches, unless
+    it only sets a result type (see :func:`_inert`)."""
+    index: Dict[str, int] = {}
     for i, name in enumerate(names):
         index.setdefault(name, i)
-        index.setdefault(_name_key(name), i)
-    out = {}
-    for given, ls in settings.items():
-        i = index.get(given, index.get(_name_key(given)))
-        if i is None:
+        index.setdefault(layer_key(name), i)
+    inputs = {layer_key(n) for n in (*INPUT_NAMES, *([input_name] if input_name else []))}
+    out: Dict[int, LayerSettings] = {}
+    given_input = EMPTY
+    ordered = sorted(settings.items(), key=lambda item: hls_origin(item[0]) != layer_key(item[0]))
+    for given, ls in ordered:
+        key = layer_key(given)
+        i = index.get(given, index.get(key, index.get(HLS_PREFIX.sub("", key), index.get(hls_origin(key)))))
+        if i is not None:
+            out[i] = out[i].merged(ls) if i in out else ls
+        elif key in inputs:
+            given_input = given_input.merged(ls)
+        elif not _inert(ls):
             shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
             raise ConfigError(f"per-layer settings for unknown layer '{given}'{close_matches(given, names)}; "
                               f"layers: {shown}")
-        out[i] = ls
-    return out
+    return out, given_input
 
 
 # ----------------------------------------------------------------------------- hls4ml configurations
 
 MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy")
-LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "FifoDepth")
+LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "FifoDepth", "SparseKernel")
 PRECISION_KEYS = ("default", "weight", "bias", "result", "accum")
 IO_KEYS = {"IOType": "io_type"}
 
@@ -255,14 +284,14 @@ def _layer_settings(name: str, cfg: Any) -> LayerSettings:
     default = types.get("default")
     try:
         return LayerSettings(reuse_factor=cfg.get("ReuseFactor"), strategy=cfg.get("Strategy"),
-                             fifo_depth=cfg.get("FifoDepth"),
+                             fifo_depth=cfg.get("FifoDepth"), sparse=cfg.get("SparseKernel"),
                              **{k: types.get(k, default) for k in ("weight", "bias", "result", "accum")})
     except ConfigError as err:
         raise ConfigError(f"{where}: {err}") from None
 
 
-def read_hls_config(config: Dict[str, Any], base: Optional[Dict[str, Any]] = None) -> Mapping:
-    """hls4ml's config dict (``HLSConfig`` wrapper optional) → a dataflow :class:`Mapping`."""
+def read_hls_config(config: Dict[str, Any], overrides: Optional[Dict[str, Any]] = None) -> Mapping:
+    """hls4ml's config dict (``HLSConfig`` wrapper optional) → a dataflow :class:`Mapping`; ``overrides`` win."""
     if not isinstance(config, dict):
         raise ConfigError(f"an hls4ml configuration is a mapping with Model and LayerName, got {type(config).__name__}")
     top = config
@@ -272,7 +301,7 @@ def read_hls_config(config: Dict[str, Any], base: Optional[Dict[str, Any]] = Non
                           f"{', '.join(map(str, config)) or 'none'})")
     model = _section(hls, "Model", "HLSConfig")
     _strict_keys(model, MODEL_KEYS, "Model")
-    values: Dict[str, Any] = {"template": "dataflow", **(base or {})}
+    values: Dict[str, Any] = {"template": "dataflow"}
     if "ReuseFactor" in model:
         values["reuse_factor"] = checked_reuse_factor(model["ReuseFactor"])
     if "Strategy" in model:
@@ -287,9 +316,18 @@ def read_hls_config(config: Dict[str, Any], base: Optional[Dict[str, Any]] = Non
     types = _precision_entries(model.get("Precision"), "Model")
     if types:
         values["precision"], values["accum"] = _model_precision(types)
-    values["layers"] = {str(name): _layer_settings(str(name), cfg)
-                        for name, cfg in _section(hls, "LayerName", "HLSConfig").items()}
-    return Mapping(**values)
+    layers = {str(name): _layer_settings(str(name), cfg) for name, cfg in _section(hls, "LayerName", "HLSConfig").items()}
+    values["layers"] = {name: _without_model_values(ls, model) for name, ls in layers.items()}
+    return Mapping(**{**values, **(overrides or {})})
+
+
+def _without_model_values(ls: LayerSettings, model: Dict[str, Any]) -> LayerSettings:
+    """A layer's ReuseFactor or Strategy equal to the Model's is the Model's (hls4ml's config generators
+    write them into every layer's entry, also those of nodes the estimator folds)."""
+    same_rf = ls.reuse_factor is not None and ls.reuse_factor == model.get("ReuseFactor", 1)
+    same_strategy = ls.strategy is not None and ls.strategy.lower() == str(model.get("Strategy", "Latency")).lower()
+    return replace(ls, reuse_factor=None if same_rf else ls.reuse_factor,
+                   strategy=None if same_strategy else ls.strategy)
 
 
 def _model_precision(types: Dict[str, TypeSetting]) -> Tuple[Precision, TypeSetting]:

@@ -1,9 +1,11 @@
 """Layers of any ONNX file a user brings: standard NCHW graphs (torch export) and the channels-last
 graphs qonnx produces for hls4ml (ops in a ``...channels_last`` domain, NHWC tensors).
 
-Shapes come from ONNX shape inference; weights from initializers (also behind QONNX Quant nodes).
-Layout-only ops pass through, constant sub-graphs (Shape → Gather → Reshape targets) are skipped,
-and an op the simulator cannot map is a one-line error naming it.
+Shapes come from ONNX shape inference after constant folding (:mod:`codesign.sim.onnx_fold`); weights
+from initializers (also behind QONNX Quant nodes). Layout-only ops pass through, constant sub-graphs
+(Shape → Gather → Reshape targets) are skipped, and an op the simulator cannot map is a one-line error
+naming it. Never a silent estimate: a tensor whose shape stays unknown, a symbolic dimension other than
+the batch, or a matrix product whose weights do not fit its input is a one-line error naming the node.
 """
 from __future__ import annotations
 
@@ -21,13 +23,16 @@ ACT_OPS = {"Relu": "relu", "LeakyRelu": "leaky_relu", "Sigmoid": "sigmoid", "Tan
            "Softplus": "softplus", "Softsign": "softsign", "PRelu": "prelu", "Gelu": "gelu",
            "MultiThreshold": "threshold", "Celu": "celu", "Mish": "mish", "ThresholdedRelu": "thresholded_relu"}
 SOFTMAX_OPS = {"Softmax": "softmax", "LogSoftmax": "log_softmax"}
+#: qonnx quantizers on activations: hls4ml makes each a 'linear' Activation layer of the quantized type
+#: (model/optimizer/passes/quant_opt.py, named '<node>_act')
+QUANT_OPS = {"Quant", "BipolarQuant"}
 PASS_OPS = {"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout", "Cast",
-            "Quant", "BipolarQuant", "Trunc", "QuantizeLinear", "DequantizeLinear", "Upsample"}
+            "Trunc", "QuantizeLinear", "DequantizeLinear", "Upsample"}
 CONST_PASS = {"Quant", "BipolarQuant", "Trunc", "Identity", "Cast", "DequantizeLinear", "Transpose"}
 POOL_OPS = {"MaxPool": "maxpool", "AveragePool": "avgpool"}
 SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool",
                     "GlobalMaxPool", "ReduceMean", "Add", "Sum", "Sub", "Mul", "Div", "Concat", "Pad"}
-                   | set(SOFTMAX_OPS) | set(ACT_OPS) | PASS_OPS)
+                   | set(SOFTMAX_OPS) | set(ACT_OPS) | PASS_OPS | QUANT_OPS)
 Src = Tuple[Optional[str], Tuple[int, int, int]]
 
 
@@ -40,16 +45,20 @@ def _load(path: Path):
         model = onnx.load(str(path))
     except Exception as err:  # protobuf raises DecodeError and friends
         raise CodesignError(f"{path} is not a readable ONNX file ({type(err).__name__}); re-export it") from None
-    try:
-        return onnx.shape_inference.infer_shapes(model)
-    except Exception:  # custom domains (qonnx) may defeat inference; stored value_info still helps
-        return model
+    from .onnx_fold import infer_shapes
+
+    return infer_shapes(model)
 
 
 def _attrs(node) -> Dict[str, object]:
     import onnx
 
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _dims(shape, symbols) -> str:
+    return "(" + ", ".join(str(d) if d is not None else (s or "?") for d, s in
+                           zip(shape, symbols or ("",) * len(shape))) + ")"
 
 
 class _Parser:
@@ -59,10 +68,13 @@ class _Parser:
         graph = model.graph
         self.graph = graph
         self.const: Dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-        self.shapes: Dict[str, Tuple[int, ...]] = {}
+        self.shapes: Dict[str, Tuple[Optional[int], ...]] = {}     # None: not known (or symbolic)
+        self.symbols: Dict[str, Tuple[str, ...]] = {}
         for vi in list(graph.input) + list(graph.value_info) + list(graph.output):
             dims = vi.type.tensor_type.shape.dim
-            self.shapes[vi.name] = tuple(int(d.dim_value) if d.dim_value > 0 else 1 for d in dims)
+            self.shapes[vi.name] = tuple(int(d.dim_value) if d.dim_value > 0 else None for d in dims)
+            self.symbols[vi.name] = tuple(d.dim_param for d in dims)
+        self.producer = {out: node for node in graph.node for out in node.output}
         self.nhwc = any(n.domain.endswith("channels_last") for n in graph.node)
         self.source: Dict[str, Src] = {}
         self.layers: List[Layer] = []
@@ -75,10 +87,14 @@ class _Parser:
     # ----------------------------------------------------------------------------- helpers
     def chw(self, tensor: str, nhwc: bool) -> Tuple[int, int, int]:
         shape = self.shapes.get(tensor)
-        if shape is None:
-            raise CodesignError(f"ONNX tensor '{tensor}' has no shape; run onnx shape inference (or qonnx "
-                                f"cleanup) on the file first")
-        dims = list(shape[1:])
+        if shape is None or None in shape[1:]:
+            node = self.producer.get(tensor)
+            where = f"the output of node '{node.name}' ({node.op_type})" if node is not None else "a graph input"
+            what = "has no shape" if shape is None else f"has unknown dimensions {_dims(shape, self.symbols.get(tensor))}"
+            raise CodesignError(f"ONNX tensor '{tensor}', {where}, {what} after shape inference and constant "
+                                f"folding; the estimate would be wrong: simplify the file (e.g. onnxruntime's basic graph "
+                                f"optimisation) or export the model with a fixed input shape")
+        dims = [int(d) for d in shape[1:]]
         if len(dims) == 1:
             return dims[0], 1, 1
         if len(dims) == 2:
@@ -133,9 +149,20 @@ class _Parser:
         w = self.weight(node.input[1]) if node.input[0] == ins[0] else self.weight(node.input[0])
         if w is None or w.ndim != 2:
             raise CodesignError(f"{node.op_type} '{node.name}': weights are not a constant 2-D initializer")
-        trans_b = node.op_type == "Gemm" and int(_attrs(node).get("transB", 0))
-        n_out = w.shape[0] if trans_b else w.shape[1]
+        if node.op_type == "MatMul" and node.input[0] != ins[0]:
+            raise CodesignError(f"MatMul '{node.name}': constant @ activation is not a layer the simulator maps; "
+                                f"only activation @ weights")
+        attrs = _attrs(node) if node.op_type == "Gemm" else {}
+        if int(attrs.get("transA", 0)):
+            raise CodesignError(f"Gemm '{node.name}': transA=1 is not a layer the simulator maps")
+        trans_b = int(attrs.get("transB", 0))
+        n_in, n_out = (w.shape[1], w.shape[0]) if trans_b else (w.shape[0], w.shape[1])
         producer, in_shape = self.source[ins[0]]
+        features = in_shape[0] * in_shape[1] * in_shape[2]
+        if features != n_in:
+            raise CodesignError(f"{node.op_type} '{node.name}' is invalid: its weights take {n_in} inputs but it "
+                                f"reads a tensor of {features} values per sample {in_shape}; only products over "
+                                f"a flattened input are layers")
         bias = int(self.const[node.input[2]].size) if len(node.input) > 2 and node.input[2] in self.const else 0
         self.add(Layer(self.name(node), "dense", (producer,) if producer else (), in_shape, (int(n_out), 1, 1),
                        weights=int(w.size), nonzero_weights=int(np.count_nonzero(w)), bias=bias), node.output[0])
@@ -197,6 +224,8 @@ class _Parser:
             self.norm(node)
         elif op in ACT_OPS:
             self.simple(node, "act", activation=ACT_OPS[op])
+        elif op in QUANT_OPS:
+            self.simple(node, "act", activation="linear")
         elif op in SOFTMAX_OPS:
             self.simple(node, "softmax", activation=SOFTMAX_OPS[op])
         elif op == "Pad":
@@ -217,9 +246,18 @@ class _Parser:
         inputs = [i for i in self.graph.input if i.name not in self.const]
         if len(inputs) != 1:
             raise CodesignError(f"the ONNX graph has {len(inputs)} inputs; the simulator maps single-input networks")
-        rank = len(self.shapes.get(inputs[0].name, ()))
-        shape = self.chw(inputs[0].name, self.nhwc and rank >= 3)
+        name = inputs[0].name
+        rank = len(self.shapes.get(name, ()))
+        symbolic = [(axis, s or "?") for axis, (d, s) in
+                    enumerate(zip(self.shapes.get(name, ()), self.symbols.get(name, ()))) if d is None and axis > 0]
+        if symbolic:
+            axis, symbol = symbolic[0]
+            raise CodesignError(f"ONNX input '{name}' has a symbolic dimension '{symbol}' (axis {axis}) "
+                                f"{_dims(self.shapes[name], self.symbols[name])}; the estimator needs every "
+                                f"dimension but the batch fixed: export the model with a fixed input shape")
+        shape = self.chw(name, self.nhwc and rank >= 3)
         self.source[inputs[0].name] = (None, shape)
+        self.input_name = inputs[0].name
         for node in self.graph.node:
             self.node(node)
         return self.layers, shape
@@ -228,5 +266,6 @@ class _Parser:
 def network_from_onnx(path: str | Path, name: Optional[str] = None) -> Network:
     """The :class:`Network` of an ONNX file (any producer; NCHW or qonnx channels-last)."""
     path = Path(path)
-    layers, in_shape = _Parser(_load(path)).run()
-    return Network(name or path.stem, tuple(layers), tuple(in_shape), f"onnx:{path}")
+    parser = _Parser(_load(path))
+    layers, in_shape = parser.run()
+    return Network(name or path.stem, tuple(layers), tuple(in_shape), f"onnx:{path}", {"input": parser.input_name})

@@ -12,20 +12,19 @@ this plan, never the Mapping. Arrays are indexed like ``network.layers``:
 - ``w_bits``, ``w_int``, ``b_bits``: weight width and integer bits, bias width (-1 integer bits: a bare
   width, whose integer bits an automatic choice picks per layer);
 - ``in_bits``: the width of the data the layer reads (its first producer's result; the network input:
-  the network-wide result type, as hls4ml's input layer); ``out_bits``, ``out_int``: its result type;
+  the input layer's result type where the Mapping names it, else the network-wide result type); ``out_bits``, ``out_int``: its result type;
 - ``acc_bits``: the accumulator; ``auto`` is hls4ml's lossless inference
   (``InferPrecisionTypes._infer_common_precision``): weight + input + ceil(log2(n_ops)) bits, widened by the
   bias (one more integer bit, and the bias' fractional bits if more); layers without an accumulator:
   their result width;
 - ``is_float``: floating-point arithmetic; ``sparse``: a Dense layer on codesign's sparse kernel
-  (``--sparse-kernel``, chosen as the export chooses); ``sparse_rom``: its ROM form (over
+  (``--sparse-kernel``, chosen as the export chooses, or ``LayerSettings.sparse``); ``sparse_rom``: its ROM form (over
   ``UNROLL_LIMIT`` nonzeros at RF > 1, run as DATAFLOW by the export);
 - ``fifo_depth``: words of the layer's output FIFO (io_stream), default hls4ml's: H·W of the output;
 - ``io_stream``: the network-wide I/O type.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Tuple
 
@@ -79,29 +78,25 @@ def _defaults(m: Mapping):
     return p.weight_bits, _int_bits(p.weight, -1), p.act_bits, _int_bits(p.result, -1), p.is_float
 
 
-def lossless_accumulator(w_bits: int, w_int: int, in_bits: int, in_int: int, b_bits: int, b_int: int,
-                         n_ops: int) -> Tuple[int, int]:
-    """hls4ml's accumulator for signed weights: (width, integer bits); -1 integer bits: not known, the
-    bias then adds one bit."""
-    log = math.ceil(math.log2(max(n_ops, 1)))
+def lossless_accumulator(w_bits, w_int, in_bits, in_int, b_bits, b_int, n_ops):
+    """hls4ml's accumulator for signed weights: (width, integer bits), for numbers or arrays; -1 integer
+    bits: not known, the bias then adds one bit."""
+    log = np.ceil(np.log2(np.maximum(n_ops, 1))).astype(np.int64)
     width = w_bits + in_bits + log
-    if min(w_int, in_int, b_int) < 0:
-        return width + 1, -1
     integer = w_int + in_int + log
-    frac = width - integer
-    integer = max(integer, b_int) + 1
-    return integer + max(frac, b_bits - b_int), integer
+    widened = np.maximum(integer, b_int) + 1
+    known = np.minimum(np.minimum(w_int, in_int), b_int) >= 0
+    return (np.where(known, widened + np.maximum(width - integer, b_bits - b_int), width + 1),
+            np.where(known, widened, -1))
 
 
 def _sparse(net: Network, m: Mapping, w_bits: np.ndarray, rf_req: np.ndarray) -> np.ndarray:
-    """Dense layers on the sparse kernel (the export's per-layer choice, sparse_kernel.use_sparse)."""
+    """Dense layers on the sparse kernel under the network-wide mode (hls_rules.use_sparse, as the export chooses)."""
     if m.sparse_kernel == "off":
         return np.zeros(len(net), dtype=bool)
-    from ..export.sparse_kernel import use_sparse
-
     a = net.arrays
     dense = a.mask("dense") & (a.weights > 0)
-    return np.array([bool(d) and use_sparse(m.sparse_kernel, int(i), int(o), int(nz), int(w), int(r))
+    return np.array([bool(d) and hls_rules.use_sparse(m.sparse_kernel, int(i), int(o), int(nz), int(w), int(r))
                      for d, i, o, nz, w, r in zip(dense, a.n_in, a.n_out, a.nonzero, w_bits, rf_req)], dtype=bool)
 
 
@@ -110,8 +105,9 @@ def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:
     net, m, a = network, mapping, network.arrays
     n = len(net)
     w_def, wi_def, _, _, float_def = _defaults(m)
+    given_input = None
     if m.layers:
-        settings = m.layer_settings([l.name for l in net.layers])
+        settings, given_input = m.layer_settings([l.name for l in net.layers], net.meta.get("input"))
         rf_req = np.array([ls.reuse_factor or m.reuse_factor for ls in settings], dtype=np.int64)
         resource = np.array([(ls.strategy or m.strategy) == "Resource" for ls in settings], dtype=bool)
         w_bits = np.array([_bits(ls.weight, w_def) for ls in settings], dtype=np.int64)
@@ -130,18 +126,18 @@ def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:
         is_float, depth = np.full(n, float_def, dtype=bool), np.zeros(n, dtype=np.int64)
     compute, bn = a.mask(*COMPUTE_OPS), a.mask("bn")
     sparse = _sparse(net, m, w_bits, rf_req)
-    rf = np.ones(n, dtype=np.int64)
-    for i in np.flatnonzero(compute).tolist():
-        r = int(rf_req[i])
-        if resource[i] and not sparse[i]:
-            r = hls_rules.closest_reuse_factor(int(a.n_in[i]), int(a.n_out[i]), r)
-        rf[i] = r
-    rf[bn] = rf_req[bn]
+    if settings is not None:
+        chosen = [ls.sparse for ls in settings]
+        sparse = np.array([s if c is None else c and d for s, c, d in zip(sparse, chosen, a.mask("dense"))], dtype=bool)
+    rf = np.where(compute | bn, rf_req, 1)
+    for i in np.flatnonzero(compute & resource & ~sparse).tolist():     # hls4ml moves it under Resource only
+        rf[i] = hls_rules.closest_reuse_factor(int(a.n_in[i]), int(a.n_out[i]), int(rf_req[i]))
     if settings is None:
         in_bits, out_bits, out_int, acc_bits = _uniform_types(net, m, w_bits, w_int, b_bits, b_int)
     else:
-        in_bits, out_bits, out_int, acc_bits = _data_types(net, m, settings, w_bits, w_int, b_bits, b_int)
-    sparse_rom = sparse & (rf > 1) & (a.nonzero > _unroll_limit()) if sparse.any() else sparse
+        in_bits, out_bits, out_int, acc_bits = _data_types(net, m, settings, given_input, w_bits, w_int, b_bits,
+                                                           b_int)
+    sparse_rom = sparse & (rf > 1) & (a.nonzero > hls_rules.UNROLL_LIMIT)
     io = m.resolved_io_type(net)
     return LayerPlan(rf=rf, resource=resource, w_bits=w_bits, w_int=w_int, b_bits=b_bits, in_bits=in_bits,
                      out_bits=out_bits, out_int=out_int, acc_bits=acc_bits, is_float=is_float, sparse=sparse,
@@ -164,23 +160,25 @@ def _uniform_types(net: Network, m: Mapping, w_bits, w_int, b_bits, b_int):
     if m.accum != AUTO:
         acc_bits[compute] = m.accum.width
     elif compute.any():
-        w, wi, b, bi = int(w_bits[0]), int(w_int[0]), int(b_bits[0]), int(b_int[0])
-        acc_bits[compute] = [lossless_accumulator(w, wi, r_def, ri_def, b, bi, k)[0] for k in a.n_in[compute].tolist()]
+        acc_bits[compute] = lossless_accumulator(w_bits[compute], w_int[compute], r_def, ri_def, b_bits[compute],
+                                                 b_int[compute], a.n_in[compute])[0]
     return in_bits, out_bits, out_int, acc_bits
 
 
-def _data_types(net: Network, m: Mapping, settings, w_bits, w_int, b_bits, b_int):
-    """(in, out, out integer, accumulator) bits layer by layer: each reads its producer's result."""
+def _data_types(net: Network, m: Mapping, settings, given_input, w_bits, w_int, b_bits, b_int):
+    """(in, out, out integer, accumulator) bits layer by layer: each reads its producer's result, the
+    first layers the input layer's."""
     a, n = net.arrays, len(net)
     _, _, r_def, ri_def, _ = _defaults(m)
+    in_def = _type_width(given_input.result, None) or (r_def, ri_def)
     compute = a.mask(*COMPUTE_OPS)
     out_bits, out_int, in_bits, acc_bits = (np.zeros(n, dtype=np.int64) for _ in range(4))
     for i, (ls, preds) in enumerate(zip(settings, a.preds)):
-        in_bits[i], in_int = (out_bits[preds[0]], int(out_int[preds[0]])) if preds else (r_def, ri_def)
+        in_bits[i], in_int = (out_bits[preds[0]], int(out_int[preds[0]])) if preds else in_def
         acc = _type_width(ls.accum if ls.accum is not None else m.accum, None)
         if compute[i] and acc is None:
-            acc = lossless_accumulator(int(w_bits[i]), int(w_int[i]), int(in_bits[i]), in_int, int(b_bits[i]),
-                                       int(b_int[i]), int(a.n_in[i]))
+            acc = tuple(int(v) for v in lossless_accumulator(int(w_bits[i]), int(w_int[i]), int(in_bits[i]), in_int,
+                                                              int(b_bits[i]), int(b_int[i]), int(a.n_in[i])))
         result = ls.result
         if result == AUTO and compute[i]:
             out_bits[i], out_int[i] = acc
@@ -196,7 +194,3 @@ def _type_width(t, default):
         return default
     return int(t.width), _int_bits(t, -1)
 
-
-def _unroll_limit() -> int:
-    from ..export.sparse_kernel import UNROLL_LIMIT
-    return UNROLL_LIMIT

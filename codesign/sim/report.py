@@ -107,8 +107,16 @@ class Report:
 
     def template_info(self) -> Dict[str, Any]:
         info = self.mapping.describe()
-        info.update(clock_mhz=self.costs.clock_hz / 1e6, weight_bits=self.mapping.precision.weight_bits,
-                    act_bits=self.mapping.precision.act_bits)
+        plan = self.costs.plan
+        if plan is not None:            # per layer: the widest, and [narrowest, widest] when layers differ
+            compute = np.isin([l.op for l in self.network.layers], ("conv", "dense"))
+            w, a = (plan.w_bits[compute] if compute.any() else plan.w_bits), plan.out_bits
+            info.update(weight_bits=int(w.max()), act_bits=int(a.max()))
+            if w.min() != w.max() or a.min() != a.max():
+                info["bits_per_layer"] = {"weight": [int(w.min()), int(w.max())], "result": [int(a.min()), int(a.max())]}
+        else:
+            info.update(weight_bits=self.mapping.precision.weight_bits, act_bits=self.mapping.precision.act_bits)
+        info["clock_mhz"] = self.costs.clock_hz / 1e6
         if self.costs.template == "dataflow":
             info.update(io_type=self.costs.detail["io_type"], pipeline_style=self.costs.detail["pipeline_style"],
                         dsp_per_multiplier=self.costs.detail["dsp_per_mult"], hls4ml_rules="1.3.0")

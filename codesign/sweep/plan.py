@@ -121,14 +121,14 @@ def _draw(r: Range, rng: random.Random, integer: bool) -> Any:
     return _clean([v], integer)[0]
 
 
-def axis_values(spec: SweepSpec, recipe_model: Tuple[str, float]) -> Dict[str, Any]:
-    """Each axis as a list of values, or a Range (random search draws from it)."""
+def axis_values(spec: SweepSpec, recipe_model: Tuple[str, float],
+                target_cfg: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Each axis as a list of values, or a Range (random search draws from it); hardware axes the grid
+    leaves out come from the recipe's target (``target_cfg``)."""
     g = spec.grid
     return {"model": g.model or [recipe_model[0]], "width": g.width or [recipe_model[1]],
             "method": g.methods(), "density": g.density if g.density is not None else [None],
-            "device": g.device, "template": g.template, "reuse_factor": g.reuse_factor,
-            "precision": g.precision, "strategy": g.strategy, "io_type": g.io_type,
-            "sparse_kernel": g.sparse_kernel}
+            **g.hardware(target_cfg)}
 
 
 def grid_combinations(values: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
@@ -156,7 +156,8 @@ def random_combinations(values: Dict[str, Any], samples: int, seed: int) -> Iter
 def make_plan(spec: SweepSpec, run_dir: Path, data_dir: Optional[Path] = None) -> Plan:
     recipe = _recipe_dict(spec)
     model_cfg = (recipe or {}).get("model", {})
-    values = axis_values(spec, (model_cfg.get("name", "lenet5"), float(model_cfg.get("width", 1.0))))
+    values = axis_values(spec, (model_cfg.get("name", "lenet5"), float(model_cfg.get("width", 1.0))),
+                         (recipe or {}).get("target"))
     if spec.search.kind == "grid":
         combos, wanted = grid_combinations(values), None
     else:

@@ -28,13 +28,17 @@ from typing import Any, Dict, List, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
-from ..config import Strict, read_yaml, validate
+from .. import target
+from ..config import Strict, TargetCfg, read_yaml, validate
 from ..errors import CodesignError, ConfigError
 
-TEMPLATES = Literal["dataflow", "tiled"]
-STRATEGIES = Literal["Latency", "Resource"]
-IO_TYPES = Literal["auto", "io_parallel", "io_stream"]
-SPARSE_KERNELS = Literal["off", "on", "auto"]
+TEMPLATES = Literal[target.TEMPLATES]
+STRATEGIES = Literal[target.STRATEGIES]
+IO_TYPES = Literal[target.IO_TYPES]
+SPARSE_KERNELS = Literal[target.SPARSE_KERNEL_MODES]
+#: hardware axes a grid may leave out: they come from the recipe's ``target:`` (codesign.config.TargetCfg),
+#: whose defaults are codesign.target's
+TARGET_AXES = ("device", "template", "reuse_factor", "precision", "strategy", "io_type", "sparse_kernel")
 
 
 class Range(Strict):
@@ -67,16 +71,23 @@ class Grid(Strict):
     width: List[float] = Field(default_factory=list)         # default: the recipe's width (or 1.0)
     method: List[Union[str, MethodChoice]] = Field(default_factory=lambda: ["dense"])
     density: Union[List[float], Range, None] = None          # into each method's density parameter
-    device: List[str] = Field(default_factory=lambda: ["xc7z020"])
-    template: List[TEMPLATES] = Field(default_factory=lambda: ["dataflow"])
-    reuse_factor: Union[List[int], Range] = Field(default_factory=lambda: [1])
-    precision: List[str] = Field(default_factory=lambda: ["ap_fixed<16,6>"])
-    strategy: List[STRATEGIES] = Field(default_factory=lambda: ["Latency"])
-    io_type: List[IO_TYPES] = Field(default_factory=lambda: ["auto"])
-    sparse_kernel: List[SPARSE_KERNELS] = Field(default_factory=lambda: ["off"])   # codesign's sparse Dense kernel
+    # hardware axes; left out: the recipe's target (codesign.config.TargetCfg), else its defaults
+    device: List[str] = Field(default_factory=list)
+    template: List[TEMPLATES] = Field(default_factory=list)
+    reuse_factor: Union[List[int], Range] = Field(default_factory=list)
+    precision: List[str] = Field(default_factory=list)
+    strategy: List[STRATEGIES] = Field(default_factory=list)
+    io_type: List[IO_TYPES] = Field(default_factory=list)
+    sparse_kernel: List[SPARSE_KERNELS] = Field(default_factory=list)   # codesign's sparse Dense kernel
 
     def methods(self) -> List[MethodChoice]:
         return [MethodChoice(name=m) if isinstance(m, str) else m for m in self.method]
+
+    def hardware(self, target_cfg: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """Every hardware axis: the grid's values, else the recipe's target value (``target_cfg``, a
+        recipe's ``target:`` section), else the vocabulary's default."""
+        defaults = TargetCfg(**(target_cfg or {}))
+        return {axis: getattr(self, axis) or [getattr(defaults, axis)] for axis in TARGET_AXES}
 
 
 class Search(Strict):
@@ -195,15 +206,16 @@ def _check_names(spec: SweepSpec, src: str) -> None:
     from ..fixed_point import parse_precision
     from ..zoo import MODELS
 
-    checks = [("model", spec.grid.model, MODELS.get), ("device", spec.grid.device, load_device),
-              ("precision", spec.grid.precision, parse_precision)]
+    hardware = spec.grid.hardware(_recipe(spec).target.model_dump() if spec.recipe else None)
+    checks = [("model", spec.grid.model, MODELS.get), ("device", hardware["device"], load_device),
+              ("precision", hardware["precision"], parse_precision)]
     for axis, values, check in checks:
         for value in values:
             try:
                 check(value)
             except CodesignError as err:
                 raise ConfigError(f"{src}: grid.{axis}: {err}") from None
-    for axis in ("model", "device", "precision", "template", "strategy", "io_type", "sparse_kernel", "method"):
+    for axis in ("model", "method"):
         if not getattr(spec.grid, axis) and not (axis == "model" and spec.recipe):
             raise ConfigError(f"{src}: grid.{axis} is empty; give at least one value"
                               + (" (or a recipe whose model is used)" if axis == "model" else ""))

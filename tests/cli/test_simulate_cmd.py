@@ -33,8 +33,9 @@ def test_simulate_onnx_and_checkpoint(cli, tmp_path):
     model = create_model("lenet5", width=0.5, in_shape=(1, 28, 28))
     save_model(tmp_path / "model.pt", model, source="test")
     torch.onnx.export(model.eval(), (torch.zeros(1, 1, 28, 28),), str(tmp_path / "m.onnx"), dynamo=False)
+    # one precision for both (with auto, the checkpoint gets the export's per-layer choice: see below)
     a = cli("simulate", "--checkpoint", tmp_path / "model.pt", "--device", "pynq-z2", "--out", tmp_path / "a",
-            "--no-plot")
+            "--no-plot", "--precision", "ap_fixed<16,6>")
     b = cli("simulate", "--onnx", tmp_path / "m.onnx", "--device", "pynq-z2", "--out", tmp_path / "b", "--no-plot")
     assert a.code == 0 and b.code == 0, a.err + b.err
     ta = json.loads((tmp_path / "a" / "report.json").read_text())["totals"]
@@ -53,3 +54,41 @@ def test_simulate_onnx_and_checkpoint(cli, tmp_path):
 def test_simulate_user_errors_are_one_line(cli, tmp_path, args, message):
     r = cli("simulate", *args, "--out", tmp_path / "x")
     assert r.code == 2 and message in r.err and r.err.count("error:") == 1
+
+
+def test_simulate_auto_precision_is_the_exports_choice(cli, tmp_path):
+    """simulate --precision auto of a model: the per-layer types `codesign export` would choose."""
+    from codesign.export.estimate import plan_like_export
+    from codesign.export.weights import resolve_model
+
+    r = cli("simulate", "--model", "jet_mlp", "--device", "xcku115", "--no-plot", "--out", tmp_path / "s")
+    assert r.code == 0, r.err
+    data = json.loads((tmp_path / "s" / "report.json").read_text())
+    assert data["template"]["precision"] == "auto (the export's choice per layer)"
+    model, source = resolve_model("jet_mlp")
+    planned = plan_like_export(model, source.meta)
+    assert data["template"]["layers"]["fc1"]["weight"] == planned.layers["fc1"].weight.hls()
+    assert data["template"]["weight_bits"] == max(planned.layers[f"fc{i}"].weight.width for i in range(1, 5)) < 16
+
+
+def test_simulate_hls_config(cli, tmp_path):
+    import yaml
+
+    config = tmp_path / "hls4ml_config.yml"
+    config.write_text(yaml.safe_dump({"IOType": "io_parallel", "HLSConfig": {
+        "Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 2, "Strategy": "Latency"},
+        "LayerName": {"fc2": {"ReuseFactor": 8, "Strategy": "Resource", "Precision": {"weight": "ap_fixed<6,2>"}},
+                      "fc2_bias": {"Precision": {"result": "auto"}}}}}))
+    r = cli("simulate", "--model", "jet_mlp", "--device", "xcku115", "--hls-config", config, "--no-plot",
+            "--out", tmp_path / "a")
+    assert r.code == 0, r.err
+    layers = {l["name"]: l for l in json.loads((tmp_path / "a" / "report.json").read_text())["layers"]}
+    assert layers["fc1"]["detail"]["reuse_factor"] == 2 and layers["fc2"]["detail"]["reuse_factor"] == 8
+    assert layers["fc2"]["dsp"] == 0 and layers["fc1"]["dsp"] > 0          # 6-bit weights: LUT multipliers
+    r = cli("simulate", "--model", "jet_mlp", "--device", "xcku115", "--hls-config", config, "--reuse-factor", "4",
+            "--no-plot", "--out", tmp_path / "b")                          # the command line wins over Model
+    layers = {l["name"]: l for l in json.loads((tmp_path / "b" / "report.json").read_text())["layers"]}
+    assert layers["fc1"]["detail"]["reuse_factor"] == 4 and layers["fc2"]["detail"]["reuse_factor"] == 8
+    config.write_text(yaml.safe_dump({"LayerName": {"fc9": {"ReuseFactor": 8}}}))
+    r = cli("simulate", "--model", "jet_mlp", "--device", "xcku115", "--hls-config", config, "--out", tmp_path / "c")
+    assert r.code == 2 and "unknown layer 'fc9'" in r.err and r.err.count("error:") == 1

@@ -64,7 +64,10 @@ def test_quantization_aware_mlp_is_bit_exact(cli, tmp_path):
     report = json.loads((tmp_path / "qat" / "csim.json").read_text())
     assert report["csim"]["bit_exact"] and report["csim"]["max_abs_error"] == 0.0
     assert report["qat"]["epochs"] == 1 and report["onnx"]["format"] == "QONNX"
-    assert report["estimate"]["network"] == "model_qonnx.onnx"     # brevitas models do not trace: the QONNX file
+    # the estimate is of the project built: the 8-bit quantizers' weights (LUT multipliers: 0 DSPs), not 16 bits
+    assert report["estimate"]["network"] == "hls4ml project (model_channels_last.onnx)"
+    assert report["estimate"]["precision"].startswith("per layer from the project: weights 8 bits")
+    assert report["estimate"]["dsp"] == 0
 
 
 @pytest.mark.slow

@@ -31,7 +31,8 @@ def test_hls_target_writes_a_project_for_vendor_synthesis(cli, tmp_path):
     report = json.loads((tmp_path / "o" / "export.json").read_text())
     settings = report["hls"]["settings"]
     assert settings == {"backend": "Vivado", "io_type": "io_stream", "part": "xc7z020clg400-1", "clock_period": 10.0,
-                        "reuse_factor": 4, "strategy": "Latency", "project_name": "myproject", "sparse_kernel": "auto"}
+                        "reuse_factor": 4, "strategy": "Latency", "project_name": "myproject", "sparse_kernel": "auto",
+                        "layers": {}}
     assert report["weights"]["kind"] == "random init" and "random init" in r.out
     assert (tmp_path / "o" / "hls" / "build_prj.tcl").exists()
     assert "per-layer types in export.json" in r.out and len(report["precision"]["layers"]) > 40
@@ -72,6 +73,9 @@ def test_fpga_target_reports_agreement_in_json_and_terminal(cli, tmp_path):
     (["--model", "lenet5", "--io-type", "io_serial"], "unknown io_type 'io_serial'"),
     (["--model", "lenet5", "--precision", "fixed<16>"], "--precision 'fixed<16>' not understood"),
     (["--model", "lenet5", "--precision", "missing.yaml"], "file not found: missing.yaml"),
+    (["--model", "lenet5", "--precision", "float"], "the export builds fixed-point designs"),
+    (["--model", "lenet5", "--target", "onnx", "--precision", "ap_fixed<8,3>"], "--target onnx writes the float"),
+    (["--model", "lenet5", "--hls-config", "missing.yml"], "file not found: missing.yml"),
     (["--model", "resnet20", "--qat-epochs", "1"], "has residual connections"),
     (["--checkpoint", "nowhere/model.pt"], "checkpoint not found"),
     (["--model", "lenet5", "--width", "0.5", "--checkpoint", "x.pt"], "--width applies to models without"),

@@ -133,3 +133,20 @@ def test_pruned_zeros_survive_the_passes():
     clean = clean_graph(to_onnx_proto(model, (1, 28, 28)))
     weight = next(clean.graph.inits[n.input[1]] for n in clean.graph.nodes if n.name == "fc1")
     assert int(np.sum(weight == 0)) >= model.fc1.weight.numel() // 2
+
+
+def test_dimensions_shape_inference_leaves_open_are_refused_naming_the_node():
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], "conv")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(ExportError, match="could not resolve the shape of 'x', the output of the graph input"):
+        clean_graph(model)
+    fixed = helper.make_model(helper.make_graph(
+        graph.node, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w]), opset_imports=[helper.make_opsetid("", 17)])
+    g = clean_graph(fixed).graph
+    assert g.shapes[g.outputs[0]][1:] == (4, 6, 6)                              # a symbolic batch is fine

@@ -22,7 +22,10 @@ from codesign.zoo import create_model
     (784, 300, 100000, 1, "latency", (235200, 135200, 100000)),
     (784, 300, 100001, 4, "Latency", (58800, 58800 - 25000, 25000)),   # hls4ml: n_zeros / RF, integer
     (10, 3, 7, 4, "Latency", (8, 7, 1)),                                # ceil(30/4) = 8
-    (784, 300, 100000, 1, "Resource", (235200, 235200, 0)),             # zeros keep their slots
+    (784, 300, 100001, 4, "Resource", (58800, 58800, 0)),               # RF > 1: zeros keep their ROM slots
+    # RF 1 under Resource: no ROM, the zero weights are constants HLS drops (nnet_dense_resource.h), as
+    # hls4ml's own estimator counts (vivado_objectives.py) -- the rule of codesign.sim.hls_rules
+    (784, 300, 100000, 1, "Resource", (235200, 135200, 100000)),
 ])
 def test_multiplier_rule_is_hls4mls(n_in, n_out, zeros, rf, strategy, expected):
     got = layer_multipliers(n_in, n_out, zeros, rf, strategy)

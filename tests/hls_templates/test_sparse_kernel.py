@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from codesign.errors import ConfigError
-from codesign.export.sparse_kernel import (break_even_density, check_mode, estimated_span, offset_span, pack,
-                                           storage_bits, use_sparse)
+from codesign.export.sparse_kernel import offset_span, pack, storage_bits
+from codesign.sim.hls_rules import break_even_density, estimated_span, use_sparse
+from codesign.target import sparse_kernel as check_sparse_kernel_mode
 
 
 def unpack(packed, n_in, n_out):
@@ -47,7 +48,7 @@ def test_auto_chooses_the_sparse_kernel_below_the_storage_break_even():
     assert bits["out_offset_bits"] == 1 and bits["dense_bits"] == 784 * 300 * 8
     assert bits["sparse_bits"] == 23520 * (8 + 10 + 1) + 5880 * 9
     with pytest.raises(ConfigError, match="auto"):
-        check_mode("sometimes")
+        check_sparse_kernel_mode("sometimes")
 
 
 def sparse_mlp(densities, seed=0, side=8):

@@ -1,18 +1,15 @@
-"""The simulator's section of the fpga export report: device by part, project settings, report files."""
+"""The simulator's section of the fpga export report: device by part, report files, the fitting hint
+(the export side, what the estimate is given, is tested in tests/export/test_estimate.py)."""
 from __future__ import annotations
 
 import json
 import re
 
 import pytest
-import torch
 
-from codesign.export.hls import HlsSettings, build_hls
-from codesign.export.report import FpgaContext, assemble_fpga_report
 from codesign.sim import Mapping, estimate, load_device, load_network
 from codesign.sim.device import device_for_part
-from codesign.sim.export_section import estimate_section, fitting_hint, plan_precision
-from codesign.zoo import create_model
+from codesign.sim.export_section import estimate_section, fitting_hint
 
 
 @pytest.mark.parametrize("part,device", [
@@ -31,42 +28,6 @@ def test_unknown_part_has_no_device():
     assert found is None and "no shipped device" in how
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    torch.manual_seed(0)
-    model = create_model("jet_mlp").eval()
-    settings = HlsSettings(part="xc7z020clg400-1", clock_period=10.0, reuse_factor=4)
-    out = tmp_path_factory.mktemp("export")
-    return model, out, build_hls(model, out / "hls", settings=settings, precision="fixed<10,4,RND_CONV,SAT>")
-
-
-def test_section_estimates_the_project_as_configured(project):
-    model, out, hls = project
-    section = estimate_section(FpgaContext(model, out, hls, None, {}))
-    assert section["device"] == "xc7z020" and section["precision"].startswith("widest of the export plan: 10-bit")
-    expected = estimate(model, load_device("xc7z020"), reuse_factor=4, clock_mhz=100.0, precision="10/10",
-                        io_type=hls.settings.io_type)
-    assert section["latency_cycles"] == int(expected.totals["latency_cycles"])
-    assert section["dsp"] == round(expected.totals["dsp"])
-    assert section["latency_us"] == pytest.approx(expected.totals["latency_s"] * 1e6)
-    written = json.loads((out / "sim" / "report.json").read_text())
-    assert written["device"]["name"] == "xc7z020" and (out / "sim" / "roofline.png").exists()
-
-
-def test_section_joins_the_fpga_report_after_the_core_parts(project):
-    model, out, hls = project
-    report = assemble_fpga_report({"model": {}, "csim": {}}, FpgaContext(model, out, hls, None, {}))
-    expected = estimate(model, load_device("xc7z020"), reuse_factor=4, clock_mhz=100.0, precision="10/10",
-                        io_type=hls.settings.io_type).totals
-    assert list(report)[-1] == "estimate" and report["estimate"]["fits"] is bool(expected["fits"])
-
-
-def test_plan_precision_takes_the_widest_types(project):
-    _, _, hls = project
-    p = plan_precision(hls.precision)
-    assert (p.weight_bits, p.act_bits) == (10, 10)
-
-
 def test_hint_names_the_smallest_power_of_two_reuse_factor_that_fits():
     network, device = load_network("lenet300_100"), load_device("xc7z020")
     hint = fitting_hint(network, device, Mapping(precision="8/14"))
@@ -78,17 +39,23 @@ def test_hint_names_the_smallest_power_of_two_reuse_factor_that_fits():
     assert fits(reuse) and (reuse == 2 or not fits(reuse // 2))
 
 
-def test_sparse_kernel_setting_reaches_the_estimate(tmp_path):
-    torch.manual_seed(0)
-    model = create_model("lenet300_100", width=0.1).eval()
-    with torch.no_grad():
-        for layer in (model.fc1, model.fc2):
-            layer.weight.mul_(torch.rand_like(layer.weight) < 0.05)
-    settings = HlsSettings(strategy="Resource", reuse_factor=4, sparse_kernel="on")
-    hls = build_hls(model, tmp_path / "hls", settings=settings, precision="fixed<16,6,RND_CONV,SAT>")
-    section = estimate_section(FpgaContext(model, tmp_path, hls, None, {}))
-    options = dict(strategy="Resource", reuse_factor=4, precision="16/16", io_type=hls.settings.io_type)
-    sparse = estimate(model, load_device("xcu250"), sparse_kernel="on", **options).totals
-    stock = estimate(model, load_device("xcu250"), sparse_kernel="off", **options).totals
-    assert (section["dsp"], section["lut"]) == (round(sparse["dsp"]), round(sparse["lut"]))
-    assert 0 < sparse["dsp"] < stock["dsp"]
+def test_section_writes_the_report_of_the_device_for_the_part(tmp_path):
+    network = load_network("jet_mlp")
+    mapping = Mapping(reuse_factor=4, clock_mhz=100.0, precision="ap_fixed<10,4>")
+    section = estimate_section(network, mapping, "xc7z020clg400-1", tmp_path, "test")
+    expected = estimate(network, "xc7z020", mapping).totals
+    assert section["device"] == "xc7z020" and section["dsp"] == round(expected["dsp"])
+    assert section["latency_us"] == pytest.approx(expected["latency_s"] * 1e6)
+    assert section["precision"] == "per layer from the project: weights 10 bits, results 10 bits"
+    written = json.loads((tmp_path / "sim" / "report.json").read_text())
+    assert written["device"]["name"] == "xc7z020" and (tmp_path / "sim" / "roofline.png").exists()
+
+
+def test_sim_never_imports_the_export():
+    import subprocess
+    import sys
+
+    code = ("import sys, codesign.sim, codesign.sim.export_section, codesign.sim.plan, codesign.sim.dataflow; "
+            "print(sorted(m for m in sys.modules if m.startswith('codesign.export')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -134,3 +134,16 @@ def test_zero_savings_follow_hls4ml(estimators):
         la.optimization_attributes = OptimizationAttributes(SUPPORTED_STRUCTURES.UNSTRUCTURED, pruning=True)
         saves = objectives.VivadoDSPEstimator.layer_savings(la)[0] > 0
         assert saves == hls_rules.zeros_save_multipliers("Resource", rf)
+
+
+def test_resource_kernel_keeps_weights_in_rom_only_above_rf_1():
+    """The source of the zero-weight rule: nnet_dense_resource.h binds the weights to a ROM only when
+    RF > 1; at RF 1 they stay a completely reshaped, function-instantiated constant array."""
+    from pathlib import Path
+
+    header = Path(hls4ml.__file__).parent / "templates/vivado/nnet_utils/nnet_dense_resource.h"
+    text = re.sub(r"\s+", " ", header.read_text())
+    assert text.count("if (CONFIG_T::reuse_factor > 1) { #pragma HLS RESOURCE variable=weights core=ROM_nP_BRAM }") == 3
+    assert text.count("#pragma HLS function_instantiate variable=weights,biases") == 3
+    assert hls_rules.zeros_save_multipliers("Resource", 1) and not hls_rules.zeros_save_multipliers("Resource", 2)
+    assert hls_rules.zeros_save_multipliers("Latency", 7)

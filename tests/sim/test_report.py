@@ -71,10 +71,3 @@ def test_bad_options_are_one_line_errors(nets):
         with pytest.raises(ConfigError) as err:
             estimate(nets.chain_cnn(), "pynq-z2", **bad)
         assert "\n" not in str(err.value)
-
-
-def test_mapping_from_recipe_target():
-    from codesign.config import TargetCfg
-
-    m = Mapping.from_target(TargetCfg(reuse_factor=4, strategy="Resource", clock_period_ns=10.0))
-    assert m.reuse_factor == 4 and m.strategy == "Resource" and m.clock_mhz == pytest.approx(100.0)

@@ -1,0 +1,131 @@
+"""The estimate of an export: the simulator run on what the hls4ml project contains.
+
+The network is read from the project's own ONNX file (``hls/model_channels_last.onnx``: the graph hls4ml
+converted, its weights already cast to their planned types, so weights that round to zero are zeros),
+with each compute layer's zeros as hls4ml counts them (this also covers the quantization-aware path,
+whose weights hls4ml quantizes from the Quant nodes). The :class:`~codesign.sim.mapping.Mapping` is read
+from the converted hls4ml model: every layer's weight, bias, result and accumulator types as hls4ml
+resolved them (planned types, quantizer types, inferred accumulators), per-layer reuse factors and
+strategies where the project's config sets them, the sparse-kernel choice, the I/O type and clock.
+So the export's multiplier count and its estimate's DSP basis are the same numbers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from ..sim.export_section import estimate_section
+from ..sim.layers import Network
+from ..sim.mapping import LayerSettings, Mapping, hls_origin, layer_key
+from ..sim.onnx_layers import network_from_onnx
+
+PROJECT_ONNX = "model_channels_last.onnx"
+
+
+def project_part(project) -> str:
+    part = project.settings.part
+    if part:
+        return part
+    return str(project.hls_model.config.get_config_value("Part"))
+
+
+def export_network(project, name: Optional[str] = None) -> Network:
+    """The project's network, with hls4ml's zero counts (``project.multipliers``) per compute layer."""
+    network = network_from_onnx(Path(project.path) / PROJECT_ONNX, name=name)
+    nonzero = {hls_origin(r["hls_layer"]): r["weights"] - r["zeros"] for r in project.multipliers["layers"]}
+    layers = []
+    for layer in network.layers:
+        nz = nonzero.get(layer_key(layer.name))
+        ok = nz is not None and layer.op in ("conv", "dense") and 0 <= nz <= layer.weights
+        layers.append(replace(layer, nonzero_weights=nz) if ok else layer)
+    return Network(network.name, tuple(layers), network.input_shape, network.source, network.meta)
+
+
+def _type(precision) -> Optional[str]:
+    """hls4ml's precision object → its string (None for hls4ml's unresolved or exotic types)."""
+    text = str(precision)
+    return text if text.startswith(("fixed", "ufixed", "int", "uint", "ap_")) or text == "float" else None
+
+
+def _layer(layer, model_rf: int, model_strategy: str, cfg: Dict[str, Any]) -> LayerSettings:
+    types = {k: _type(t.precision) for k, t in layer.types.items()}
+    rf, strategy = cfg.get("ReuseFactor"), cfg.get("Strategy")
+    return LayerSettings(
+        reuse_factor=rf if rf is not None and rf != model_rf else None,
+        strategy=strategy if strategy is not None and str(strategy).lower() != model_strategy.lower() else None,
+        weight=types.get("weight_t"), bias=types.get("bias_t"), accum=types.get("accum_t"),
+        result=_type(layer.get_output_variable().type.precision),
+        sparse=True if layer.class_name == "SparseDense" else None)
+
+
+def export_mapping(project, network: Network) -> Mapping:
+    """What the converted hls4ml model builds, layer by layer, as a dataflow Mapping for ``network``."""
+    hls_model, settings = project.hls_model, project.settings
+    model_cfg = hls_model.config.config["HLSConfig"]["Model"]
+    by_name = {layer_key(k): v for k, v in hls_model.config.config["HLSConfig"].get("LayerName", {}).items()}
+    names = {layer_key(l.name) for l in network.layers}
+    layers = {}
+    for layer in hls_model.get_layers():
+        if hls_origin(layer.name) in names or layer.class_name == "Input":
+            name = str(network.meta.get("input", layer.name)) if layer.class_name == "Input" else layer.name
+            layers[name] = _layer(layer, settings.reuse_factor, settings.strategy,
+                                  by_name.get(layer_key(layer.name), {}))
+    return Mapping(template="dataflow", reuse_factor=settings.reuse_factor, strategy=settings.strategy,
+                   io_type=settings.io_type, clock_mhz=1000.0 / settings.clock_period, sparse_kernel="off",
+                   precision=_model_precision(model_cfg), layers=layers)
+
+
+def _model_precision(model_cfg: Dict[str, Any]) -> str:
+    precision = model_cfg.get("Precision", "ap_fixed<16,6>")
+    return str(precision.get("default", "ap_fixed<16,6>")) if isinstance(precision, dict) else str(precision)
+
+
+def estimate_export(ctx) -> Dict[str, Any]:
+    """The ``estimate`` section of the fpga report (see the module doc)."""
+    network = export_network(ctx.project, name=(getattr(ctx.model, "codesign_spec", None) or {}).get("name"))
+    mapping = export_mapping(ctx.project, network)
+    return estimate_section(network, mapping, project_part(ctx.project), ctx.out_dir,
+                            f"hls4ml project ({PROJECT_ONNX})")
+
+
+# ----------------------------------------------------------------------------- before an export
+
+@dataclass(frozen=True)
+class PlannedModel:
+    """What the export would build for a model, without building it: the network with the zeros of its
+    quantized weights, and the per-layer types of the export's precision choice."""
+    network: Network
+    layers: Dict[str, LayerSettings]
+    summary: Dict[str, Any]
+
+
+def plan_like_export(model, meta: Dict[str, Any], *, precision: str = "auto", target_agreement: float = 0.999,
+                     dataset: Optional[str] = None, data_dir: Optional[Path] = None, seed: int = 0) -> PlannedModel:
+    """Run the export's precision choice on the calibration samples the export would use (same dataset,
+    counts and seed as ``codesign export``), and cast the weights to the chosen types."""
+    from ..sim.torch_layers import network_from_model
+    from .hls import as_graph_input, exact_zeros, source_graph, with_quantized_parameters
+    from .precision import choose_precision, precision_spec
+    from .samples import choose_samples, default_counts, macs_per_sample
+
+    in_shape = tuple(model.codesign_spec["in_shape"])
+    counts = default_counts(macs_per_sample(model, in_shape))
+    samples = choose_samples(model, meta, dataset, n_calibration=counts["calibration"], n_csim=counts["csim"],
+                             data_dir=data_dir, seed=seed)
+    clean = source_graph(model)
+    plan = choose_precision(clean, as_graph_input(samples.calibration.float(), clean.input_layout),
+                            precision_spec(precision, target_agreement))
+    zeros = exact_zeros(with_quantized_parameters(clean, plan))
+    network = network_from_model(model, in_shape)
+    by_key = {layer_key(name): n for name, n in zeros.items()}
+    layers_out = []
+    for layer in network.layers:
+        z = by_key.get(layer_key(layer.name))
+        ok = z is not None and layer.op in ("conv", "dense") and 0 <= z <= layer.weights
+        layers_out.append(replace(layer, nonzero_weights=layer.weights - z) if ok else layer)
+    network = Network(network.name, tuple(layers_out), network.input_shape, network.source, network.meta)
+    settings = {name: LayerSettings(weight=t.weight, bias=t.bias, result=t.result) for name, t in plan.types.items()}
+    summary = {"source": plan.source, "calibration_samples": plan.calibration_samples, "samples": samples.note,
+               "emulated_agreement": plan.emulated_agreement}
+    return PlannedModel(network, settings, summary)

@@ -1,0 +1,65 @@
+"""``codesign export --hls-config FILE``: an hls4ml configuration (YAML/JSON, ``HLSConfig:`` wrapper
+optional, as hls4ml writes ``hls4ml_config.yml``) as the export's settings and precision.
+
+- ``Model``: ReuseFactor, Strategy and Precision are the network-wide reuse factor, strategy and
+  precision (``--precision`` syntax); top-level ``IOType``, ``ClockPeriod``, ``Part`` and ``Backend``
+  are the project's. Options given on the command line win over the file's network-wide values.
+- ``LayerName``: per-layer ``ReuseFactor`` and ``Strategy`` go into the project's hls4ml config;
+  per-layer ``Precision`` (weight, bias, result) overrides the network-wide precision for that layer,
+  as a precision YAML's ``layers:`` does. Names are PyTorch names, the export's graph names or hls4ml's
+  (``Dense_fc1``). ``auto`` types are left to the export; an accumulator other than ``auto`` is refused
+  (the export's emulation and csim agreement assume hls4ml's lossless accumulators).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+from ..config import read_yaml
+from ..errors import ConfigError
+from ..sim.mapping import AUTO, Mapping
+from .hls import HlsSettings
+from .precision import LayerOverride, PrecisionSpec, precision_spec
+
+
+def _type_text(t) -> Optional[str]:
+    return None if t is None or t == AUTO else t.hls()
+
+
+def read_export_config(path: Path, given: Dict[str, Any], precision: Optional[str],
+                       target_agreement: float = 0.999) -> Tuple[HlsSettings, PrecisionSpec]:
+    """(settings, precision) from the file; ``given`` holds the HlsSettings fields set on the command line
+    and ``precision`` the --precision given there (None: not given)."""
+    raw = read_yaml(path)
+    mapping = Mapping.from_hls_config(raw) if isinstance(raw, dict) else Mapping.from_hls_config(path)
+    top = raw if "HLSConfig" in raw else {}
+    model = (raw.get("HLSConfig", raw) or {}).get("Model") or {}
+    values: Dict[str, Any] = {}
+    if "ReuseFactor" in model:
+        values["reuse_factor"] = mapping.reuse_factor
+    if "Strategy" in model:
+        values["strategy"] = mapping.strategy
+    if "IOType" in top:
+        values["io_type"] = mapping.io_type
+    if "ClockPeriod" in top:
+        values["clock_period"] = 1000.0 / mapping.clock_mhz
+    for key, field in (("Part", "part"), ("Backend", "backend")):
+        if top.get(key):
+            values[field] = str(top[key])
+    layers, overrides = {}, {}
+    for name, ls in mapping.layers.items():
+        if ls.accum not in (None, AUTO):
+            raise ConfigError(f"{path}: LayerName.{name}: accum {ls.accum.hls()}: the export leaves accumulators to "
+                              f"hls4ml's lossless inference (its emulation assumes them); set accum: auto")
+        extra = {k: v for k, v in (("ReuseFactor", ls.reuse_factor), ("Strategy", ls.strategy)) if v is not None}
+        if extra:
+            layers[name] = extra
+        types = {k: _type_text(getattr(ls, k)) for k in ("weight", "bias", "result")}
+        if any(types.values()):
+            overrides[name] = LayerOverride(**{k: v for k, v in types.items() if v})
+    default = precision if precision is not None else (mapping.precision.label if "Precision" in model else "auto")
+    base = precision_spec(default, target_agreement)
+    spec = PrecisionSpec(base.default, target_agreement, base.max_output_error, overrides,
+                         f"{path}" + (f" with --precision {precision}" if precision is not None else ""))
+    settings = HlsSettings(**{**values, **given, "layers": layers})
+    return settings.checked(), spec

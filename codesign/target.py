@@ -1,0 +1,62 @@
+"""The hardware-target vocabulary, defined once: what a design point, a recipe's ``target:``, a sweep
+spec, the simulator's Mapping, the export's HlsSettings and the command line call the same things.
+
+Defaults are the same everywhere, and the estimate models what the export builds: in particular
+``sparse_kernel`` is ``auto`` for both (Dense layers below the storage break-even density take
+codesign's sparse kernel, chosen by one rule, :func:`codesign.sim.hls_rules.use_sparse`).
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from .errors import ConfigError, close_matches
+
+TEMPLATES = ("dataflow", "tiled")
+STRATEGIES = ("Latency", "Resource")
+IO_TYPES = ("auto", "io_parallel", "io_stream")
+SPARSE_KERNEL_MODES = ("auto", "on", "off")
+BACKENDS = ("Vitis", "Vivado")
+
+DEFAULT_TEMPLATE = "dataflow"
+DEFAULT_REUSE_FACTOR = 1
+DEFAULT_STRATEGY = "Latency"
+DEFAULT_IO_TYPE = "auto"           # io_stream for networks with convolutions or pooling, else io_parallel
+DEFAULT_PRECISION = "auto"         # simulate, export: per layer, as the export chooses
+DEFAULT_SWEEP_PRECISION = "ap_fixed<16,6>"   # sweeps and recipes' targets: hls4ml's default type
+DEFAULT_SPARSE_KERNEL = "auto"
+DEFAULT_BACKEND = "Vitis"
+DEFAULT_CLOCK_PERIOD_NS = 5.0      # the export's (hls4ml's) default; an estimate without one uses the device's clock
+
+
+def choice(kind: str, value, choices: Iterable[str]) -> str:
+    """``value`` spelled as in ``choices`` (case-insensitive), else a one-line error naming them."""
+    choices = tuple(choices)
+    for c in choices:
+        if str(value).lower() == c.lower():
+            return c
+    raise ConfigError(f"unknown {kind} '{value}'{close_matches(str(value), choices)}; choose one of: "
+                      f"{', '.join(choices)}")
+
+
+def template(value: str) -> str:
+    return choice("template", value, TEMPLATES)
+
+
+def strategy(value: str) -> str:
+    for s in STRATEGIES:
+        if str(value).lower() == s.lower():
+            return s
+    raise ConfigError(f"unknown strategy '{value}'{close_matches(str(value), STRATEGIES)}; choose Latency or Resource "
+                      f"(Latency: zero weights cost no multipliers)")
+
+
+def io_type(value: str) -> str:
+    return choice("io_type", value, IO_TYPES)
+
+
+def sparse_kernel(value: str) -> str:
+    return choice("sparse kernel mode", value, SPARSE_KERNEL_MODES)
+
+
+def backend(value: str) -> str:
+    return choice("backend", value, BACKENDS)

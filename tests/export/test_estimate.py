@@ -1,0 +1,113 @@
+"""The estimate of an export uses that export's plan per layer: the types hls4ml resolved, the zeros of
+the quantized weights, the sparse-kernel choice -- so its DSP basis is the export's multiplier count."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from codesign.export.estimate import estimate_export, export_mapping, export_network
+from codesign.export.hls import HlsSettings, build_hls
+from codesign.export.report import FpgaContext, assemble_fpga_report
+from codesign.sim import estimate, load_device
+from codesign.sim.plan import resolve_plan
+from codesign.zoo import create_model
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """jet_mlp (16-64-32-32-5) with a 10-bit default and a 6-bit override on one layer."""
+    torch.manual_seed(0)
+    model = create_model("jet_mlp").eval()
+    out = tmp_path_factory.mktemp("export")
+    spec = out / "p.yaml"
+    spec.write_text("default: fixed<10,4,RND_CONV,SAT>\nlayers:\n  fc2: {weight: 'fixed<6,1,RND_CONV,SAT>'}\n")
+    settings = HlsSettings(part="xc7z020clg400-1", clock_period=10.0, reuse_factor=4)
+    return model, out, build_hls(model, out / "hls", settings=settings, precision=str(spec))
+
+
+def test_each_layer_keeps_its_own_types(project):
+    model, _, hls = project
+    network = export_network(hls)
+    plan = resolve_plan(network, export_mapping(hls, network))
+    compute = [i for i, l in enumerate(network.layers) if l.op == "dense"]
+    assert sorted({int(plan.w_bits[i]) for i in compute}) == [6, 10]
+    assert all(plan.in_bits[i] == 10 for i in compute)                # results of the plan, not the widest
+    assert all(plan.acc_bits[i] > 10 for i in compute)                 # hls4ml's lossless accumulators
+
+
+def test_dsp_basis_is_the_exports_multiplier_count(project):
+    model, out, hls = project
+    section = estimate_export(FpgaContext(model, out, hls, None, {}))
+    network = export_network(hls)
+    report = estimate(network, load_device("xc7z020"), export_mapping(hls, network))
+    mults = report.costs.detail["multipliers"]
+    wide = {l.name for l, w in zip(network.layers, report.costs.plan.w_bits) if l.op == "dense" and w >= 9}
+    exported = {r["layer"]: r["multipliers"] for r in hls.multipliers["layers"]}
+    assert sum(int(m) for l, m in zip(network.layers, mults) if l.op == "dense") == hls.multipliers["total"]["multipliers"]
+    assert section["dsp"] == sum(int(m) for l, m in zip(network.layers, mults) if l.name in wide)
+    assert len(exported) == 4 and section["device"] == "xc7z020" and (out / "sim" / "report.json").exists()
+
+
+def test_weights_rounding_to_zero_save_multipliers(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("jet_mlp").eval()
+    with torch.no_grad():
+        model.fc1.weight.mul_(1e-3)          # most of these round to zero at 8 bits, 2 integer bits
+    hls = build_hls(model, tmp_path / "hls", precision="fixed<8,2,RND_CONV,SAT>")
+    network = export_network(hls)
+    first = network.layers[0]
+    assert first.nonzero_weights < first.weights // 2
+    assert first.weights - first.nonzero_weights == hls.multipliers["layers"][0]["zeros"]
+
+
+def test_section_joins_the_fpga_report_after_the_core_parts(project):
+    model, out, hls = project
+    report = assemble_fpga_report({"model": {}, "csim": {}}, FpgaContext(model, out, hls, None, {}))
+    network = export_network(hls)
+    expected = estimate(network, load_device("xc7z020"), export_mapping(hls, network)).totals
+    assert list(report)[-1] == "estimate" and report["estimate"]["fits"] is bool(expected["fits"])
+    assert report["estimate"]["dsp"] == round(expected["dsp"])
+
+
+def test_sparse_kernel_choice_reaches_the_estimate(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("lenet300_100", width=0.1).eval()
+    with torch.no_grad():
+        for layer in (model.fc1, model.fc2):
+            layer.weight.mul_(torch.rand_like(layer.weight) < 0.05)
+    settings = HlsSettings(strategy="Resource", reuse_factor=4, sparse_kernel="auto")
+    hls = build_hls(model, tmp_path / "hls", settings=settings, precision="fixed<16,6,RND_CONV,SAT>")
+    network = export_network(hls)
+    plan = resolve_plan(network, export_mapping(hls, network))
+    kernels = {r["layer"]: r["kernel"] for r in hls.multipliers["layers"]}
+    assert [bool(s) for s, l in zip(plan.sparse, network.layers) if l.op == "dense"] == \
+        [kernels[k] == "sparse" for k in ("fc1", "fc2", "fc3")]
+    assert plan.sparse.any()
+    report = estimate(network, load_device("xcu250"), export_mapping(hls, network))
+    mults = [int(m) for m, l in zip(report.costs.detail["multipliers"], network.layers) if l.op == "dense"]
+    assert sum(mults) == hls.multipliers["total"]["multipliers"]
+
+
+def test_planning_like_the_export_gives_the_exports_estimate(tmp_path):
+    """simulate --precision auto of a model = the estimate of its export (types, rounded zeros, totals)."""
+    from codesign.export.estimate import plan_like_export
+    from codesign.export.samples import choose_samples, default_counts, macs_per_sample
+    from codesign.export.weights import resolve_model
+    from codesign.sim import Mapping
+
+    model, source = resolve_model("lenet300_100", width=0.25)
+    counts = default_counts(macs_per_sample(model, (1, 28, 28)))
+    samples = choose_samples(model, source.meta, None, n_calibration=counts["calibration"], n_csim=counts["csim"])
+    hls = build_hls(model, tmp_path / "hls", calibration=samples.calibration)
+    network = export_network(hls)
+    exported = estimate(network, "xcu250", export_mapping(hls, network))
+    planned = plan_like_export(model, source.meta)
+    simulated = estimate(planned.network, "xcu250", Mapping(layers=planned.layers, io_type="io_parallel"))
+    assert [l.nonzero_weights for l in planned.network.layers if l.op == "dense"] == \
+        [l.nonzero_weights for l in network.layers if l.op == "dense"]
+    for field in ("w_bits", "b_bits", "in_bits", "out_bits", "acc_bits"):
+        ours = getattr(simulated.costs.plan, field)[[l.op == "dense" for l in planned.network.layers]]
+        theirs = getattr(exported.costs.plan, field)[[l.op == "dense" for l in network.layers]]
+        assert ours.tolist() == theirs.tolist(), field
+    for key in ("dsp", "lut", "ff", "bram", "latency_cycles", "interval_cycles"):
+        assert simulated.totals[key] == pytest.approx(exported.totals[key]), key

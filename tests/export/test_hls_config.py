@@ -1,0 +1,68 @@
+"""`--hls-config FILE`: an hls4ml configuration drives the export (and round-trips through a project)."""
+from __future__ import annotations
+
+import pytest
+import torch
+import yaml
+
+from codesign.errors import ConfigError
+from codesign.export.hls import HlsSettings, build_hls
+from codesign.export.hls_config import read_export_config
+from codesign.zoo import create_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return create_model("jet_mlp").eval()
+
+
+def _layer(hls_model, name):
+    return next(l for l in hls_model.get_layers() if l.name in (name, f"Dense_{name}"))
+
+
+def test_per_layer_precision_reuse_and_strategy_reach_the_project(model, tmp_path):
+    config = {"IOType": "io_parallel", "ClockPeriod": 4, "Part": "xc7z020clg400-1",
+              "HLSConfig": {"Model": {"Precision": "fixed<12,5,RND_CONV,SAT>", "ReuseFactor": 2, "Strategy": "Latency"},
+                            "LayerName": {"fc2": {"ReuseFactor": 8, "Strategy": "Resource",
+                                                  "Precision": {"weight": "fixed<6,1,RND_CONV,SAT>"}},
+                                          "fc3_bias": {"Precision": {"result": "auto"}}}}}
+    path = tmp_path / "hls4ml_config.yml"
+    path.write_text(yaml.safe_dump(config))
+    settings, spec = read_export_config(path, {}, None)
+    assert (settings.reuse_factor, settings.strategy, settings.io_type, settings.clock_period, settings.part) == \
+        (2, "Latency", "io_parallel", 4.0, "xc7z020clg400-1")
+    assert settings.layers == {"fc2": {"ReuseFactor": 8, "Strategy": "Resource"}}
+    project = build_hls(model, tmp_path / "hls", settings=settings, precision=spec)
+    fc1, fc2 = _layer(project.hls_model, "fc1"), _layer(project.hls_model, "fc2")
+    assert (fc1.get_attr("reuse_factor"), str(fc1.get_attr("strategy")).lower()) == (2, "latency")
+    assert (fc2.get_attr("reuse_factor"), str(fc2.get_attr("strategy")).lower()) == (8, "resource")
+    assert fc2.get_weights("weight").type.precision.width == 6 and fc1.get_weights("weight").type.precision.width == 12
+    # the command line wins over the file's network-wide values
+    settings, spec = read_export_config(path, {"reuse_factor": 4}, "ap_fixed<10,4>")
+    assert settings.reuse_factor == 4 and spec.default.weight.width == 10 and "fc2" in spec.overrides
+
+
+def test_a_projects_own_config_rebuilds_the_same_types(model, tmp_path):
+    first = build_hls(model, tmp_path / "a", precision="auto")
+    settings, spec = read_export_config(tmp_path / "a" / "hls4ml_config.yml", {}, None)
+    second = build_hls(model, tmp_path / "b", settings=settings, precision=spec)
+    for name in ("fc1", "fc2", "fc3", "fc4"):
+        a, b = _layer(first.hls_model, name), _layer(second.hls_model, name)
+        for t in ("weight_t", "bias_t"):
+            assert str(a.types[t].precision) == str(b.types[t].precision), (name, t)
+        assert str(a.get_output_variable().type.precision) == str(b.get_output_variable().type.precision)
+
+
+@pytest.mark.parametrize("layer, message", [
+    ({"fc9": {"ReuseFactor": 2}}, "unknown layer 'fc9'"),
+    ({"fc1": {"Precision": {"accum": "fixed<20,8>"}}}, "leaves accumulators to hls4ml's lossless inference"),
+    ({"fc1": {"ReuseFactr": 2}}, "unknown key 'ReuseFactr' (did you mean: ReuseFactor?)"),
+])
+def test_bad_configs_are_one_line_errors(model, tmp_path, layer, message):
+    path = tmp_path / "c.yml"
+    path.write_text(yaml.safe_dump({"Model": {"ReuseFactor": 1}, "LayerName": layer}))
+    with pytest.raises(ConfigError) as err:
+        settings, spec = read_export_config(path, {}, None)
+        build_hls(model, tmp_path / "hls", settings=settings, precision=spec)
+    assert message in str(err.value) and "\n" not in str(err.value)

@@ -1,0 +1,92 @@
+"""ONNX input is never a silent estimate: constant-folded shapes, symbolic dimensions and invalid products."""
+import numpy as np
+import onnx
+import pytest
+import torch
+import torch.nn as nn
+from onnx import TensorProto, helper, numpy_helper
+
+from codesign.errors import CodesignError
+from codesign.sim import network_from_model, network_from_onnx
+
+
+class PaddedResNet(nn.Module):
+    """A residual block whose convolutions are padded by nn.ZeroPad2d (torch's legacy exporter writes a
+    ConstantOfShape/Concat/Slice/Pad chain that ONNX shape inference cannot resolve)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.ZeroPad2d(1), nn.Conv2d(3, 8, 3), nn.ReLU())
+        self.block = nn.Sequential(nn.ZeroPad2d(1), nn.Conv2d(8, 8, 3), nn.ReLU(), nn.ZeroPad2d(1), nn.Conv2d(8, 8, 3))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+
+    def forward(self, x):
+        x = self.stem(x)
+        return self.head(torch.relu(x + self.block(x)))
+
+
+def test_legacy_zeropad_chain_is_folded(tmp_path):
+    model = PaddedResNet().eval()
+    path = tmp_path / "resnet.onnx"
+    torch.onnx.export(model, (torch.zeros(1, 3, 16, 16),), str(path), dynamo=False)
+    assert "ConstantOfShape" in {n.op_type for n in onnx.load(str(path)).graph.node}
+    from_onnx, from_torch = network_from_onnx(path), network_from_model(model, (3, 16, 16))
+    assert from_onnx.macs == from_torch.macs == 16 * 16 * 8 * (27 + 72 + 72) + 80
+    assert [l.op for l in from_onnx.layers if l.op in ("pad", "conv")] == ["pad", "conv"] * 3
+
+
+def _save(path, nodes, inits, x_shape, y_shape, opsets=()):
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), *opsets]), str(path))
+    return path
+
+
+def _array(name, shape, dtype=np.float32):
+    return numpy_helper.from_array(np.random.default_rng(0).standard_normal(shape).astype(dtype), name)
+
+
+def test_symbolic_dimensions_other_than_the_batch_are_refused(tmp_path):
+    conv = helper.make_node("Conv", ["x", "w"], ["y"], "conv")
+    batch = _save(tmp_path / "batch.onnx", [conv], [_array("w", (4, 3, 3, 3))], ["N", 3, 16, 16], ["N", 4, 14, 14])
+    assert network_from_onnx(batch).layers[0].out_shape == (4, 14, 14)        # a symbolic batch is fine
+    height = _save(tmp_path / "h.onnx", [conv], [_array("w", (4, 3, 3, 3))], ["N", 3, "H", 16], ["N", 4, "H2", 14])
+    with pytest.raises(CodesignError, match=r"input 'x' has a symbolic dimension 'H' \(axis 2\)") as err:
+        network_from_onnx(height)
+    assert "\n" not in str(err.value)
+
+
+def test_a_shape_nothing_can_resolve_names_its_node(tmp_path):
+    nodes = [helper.make_node("Foo", ["c"], ["p"], "foo", domain="my.domain"),
+             helper.make_node("Pad", ["x", "p"], ["px"], "pad"), helper.make_node("Conv", ["px", "w"], ["y"], "conv")]
+    pads = numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "c")
+    path = _save(tmp_path / "custom.onnx", nodes, [pads, _array("w", (4, 3, 3, 3))], [1, 3, 8, 8], [1, 4, 8, 8],
+                 [helper.make_opsetid("my.domain", 1)])
+    with pytest.raises(CodesignError, match=r"'px', the output of node 'pad' \(Pad\), has unknown dimensions"):
+        network_from_onnx(path)
+
+
+@pytest.mark.parametrize("weight_shape, trans_b", [((5, 3), 0), ((3, 5), 1)])
+def test_an_invalid_matmul_is_refused(tmp_path, weight_shape, trans_b):
+    op = "Gemm" if trans_b else "MatMul"
+    nodes = [helper.make_node("Flatten", ["x"], ["f"], "flat"),
+             helper.make_node(op, ["f", "w"], ["y"], "mm", **({"transB": 1} if trans_b else {}))]
+    path = _save(tmp_path / "mm.onnx", nodes, [_array("w", weight_shape)], [1, 2, 4], [1, 3])
+    with pytest.raises(CodesignError, match=rf"{op} 'mm' is invalid: its weights take 5 inputs but it reads a tensor "
+                                            r"of 8 values"):
+        network_from_onnx(path)
+
+
+def test_an_activation_quantizer_is_a_linear_activation_layer(tmp_path):
+    """qonnx Quant on an activation: hls4ml makes it a 'linear' Activation of the quantized type."""
+    consts = [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in
+              (("scale", 0.125), ("zeropt", 0.0), ("bits", 8.0))]
+    nodes = [helper.make_node("Flatten", ["x"], ["f"], "flat"),
+             helper.make_node("Quant", ["f", "scale", "zeropt", "bits"], ["q"], "in_quant",
+                              domain="qonnx.custom_op.general", signed=1, narrow=0, rounding_mode="ROUND"),
+             helper.make_node("MatMul", ["q", "w"], ["y"], "fc")]
+    path = _save(tmp_path / "q.onnx", nodes, consts + [_array("w", (8, 3))], [1, 2, 4], [1, 3],
+                 [helper.make_opsetid("qonnx.custom_op.general", 1)])
+    layers = network_from_onnx(path).layers
+    assert [(l.name, l.op, l.activation) for l in layers] == [("in_quant", "act", "linear"), ("fc", "dense", "")]
+    assert layers[1].inputs == ("in_quant",)

@@ -1,0 +1,57 @@
+"""One hardware-target vocabulary: every consumer spells the same values the same way, with the same
+defaults, and a sweep takes the axes its grid leaves out from the recipe's target."""
+import pytest
+
+from codesign import target
+from codesign.config import TargetCfg
+from codesign.errors import ConfigError
+from codesign.export.hls import HlsSettings
+from codesign.sim import DesignPoint, Mapping
+from codesign.sweep.spec import Grid
+
+
+def test_defaults_agree_everywhere():
+    m, h, p, t = Mapping(), HlsSettings(), DesignPoint("m", "xc7z020"), TargetCfg()
+    hardware = Grid().hardware()
+    for field, default in (("template", target.DEFAULT_TEMPLATE), ("reuse_factor", target.DEFAULT_REUSE_FACTOR),
+                           ("strategy", target.DEFAULT_STRATEGY), ("io_type", target.DEFAULT_IO_TYPE),
+                           ("sparse_kernel", target.DEFAULT_SPARSE_KERNEL)):
+        values = [getattr(x, field) for x in (m, p, t) if hasattr(x, field)] + [hardware[field][0]]
+        if hasattr(h, field):
+            values.append(getattr(h, field))
+        assert set(values) == {default}, field
+    assert target.DEFAULT_SPARSE_KERNEL == "auto"            # the estimate models what the export builds
+
+
+@pytest.mark.parametrize("check, given, canonical", [
+    (target.strategy, "resource", "Resource"), (target.io_type, "IO_STREAM", "io_stream"),
+    (target.template, "Tiled", "tiled"), (target.sparse_kernel, "ON", "on"), (target.backend, "vivado", "Vivado"),
+])
+def test_values_are_spelled_once(check, given, canonical):
+    assert check(given) == canonical
+
+
+def test_mapping_and_hls_settings_read_the_same_spellings():
+    m = Mapping(strategy="resource", io_type="IO_STREAM", sparse_kernel="ON")
+    h = HlsSettings(backend="vivado", strategy="resource", io_type="IO_STREAM", sparse_kernel="ON").checked()
+    assert (m.strategy, m.io_type, m.sparse_kernel) == (h.strategy, h.io_type, h.sparse_kernel) == \
+        ("Resource", "io_stream", "on")
+
+
+@pytest.mark.parametrize("field, bad, message", [
+    ("strategy", "Unrolled", "choose Latency or Resource"), ("io_type", "io_serial", "unknown io_type"),
+    ("sparse_kernel", "sometimes", "auto, on, off"),
+])
+def test_unknown_values_are_the_same_one_line_errors(field, bad, message):
+    for make in (lambda: Mapping(**{field: bad}), lambda: HlsSettings(**{field: bad}).checked()):
+        with pytest.raises(ConfigError, match=message) as err:
+            make()
+        assert "\n" not in str(err.value)
+
+
+def test_sweep_axes_come_from_the_recipes_target():
+    grid = Grid(device=["xcu250"])
+    axes = grid.hardware({"device": "xc7z020", "strategy": "Resource", "reuse_factor": 8, "sparse_kernel": "off"})
+    assert axes["device"] == ["xcu250"]                      # the grid wins
+    assert (axes["strategy"], axes["reuse_factor"], axes["sparse_kernel"]) == (["Resource"], [8], ["off"])
+    assert axes["precision"] == ["ap_fixed<16,6>"] and axes["template"] == ["dataflow"]
