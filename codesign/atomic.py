@@ -97,6 +97,9 @@ def check_output_dir(path: str | os.PathLike, force: bool, option: str = "--out"
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise CodesignError(f"{option} {path} is a file; choose a folder")
+    above = next((p for p in path.absolute().parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise CodesignError(f"{option} {path}: {above} is a file, not a folder")
     if not force and path.is_dir() and any(p.name not in own and not _temporary(p) for p in path.iterdir()):
         raise CodesignError(f"{option} {path} already exists and is not empty; pass --force to write over it "
                             f"or choose another folder")
