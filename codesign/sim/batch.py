@@ -20,7 +20,7 @@ from .. import target
 from ..errors import CodesignError
 from .device import Device, load_device
 from .energy import energy
-from .estimate import template_costs
+from .estimate import hardware_network, template_costs
 from .layers import Network
 from .mapping import Mapping
 from .report import summarize
@@ -80,6 +80,7 @@ def evaluate_point(point: DesignPoint, networks: MappingT[str, Network], share: 
         dev = _device(point.device)
         m = _mapping(point.template, point.reuse_factor, point.precision, point.strategy, point.io_type,
                      point.clock_mhz, point.zero_skip, point.unroll, point.dram_layout, point.sparse_kernel)
+        net = hardware_network(net, m)
         costs = template_costs(net, dev, m)
         totals = summarize(net, dev, costs, energy(costs, dev, m.precision))
         if len(_TOTALS) > 200_000:
@@ -90,9 +91,10 @@ def evaluate_point(point: DesignPoint, networks: MappingT[str, Network], share: 
 
 def clear_cache() -> None:
     """Forget cached evaluations (design searches included)."""
-    from . import tiled_search
+    from . import stream_timing, tiled_search
     _TOTALS.clear()
     tiled_search._CACHE.clear()
+    stream_timing._TIMING_CACHE.clear()
 
 
 def evaluate_batch(points: Iterable[DesignPoint], networks: MappingT[str, Network], errors: str = "raise",

@@ -5,12 +5,9 @@ io_parallel: fully partitioned arrays; a convolution loops over output pixels at
 is one pipeline (II = max RF) unless it has convolutions, Resource layers or sparse-kernel ROM layers
 (then DATAFLOW), following hls4ml's pipeline-style pass.
 
-io_stream (the model :mod:`codesign.sim.stream_timing` replaces, through ``stream_layer_timing`` and
-``stream_network_timing`` with the same signatures as the two functions here): a convolution reads
-one input pixel per RF cycles (H_in·W_in·RF + depth cycles); Dense layers take one stream word per
-cycle and need RF cycles per output; pooling and element-wise layers one pixel per cycle. Layers run
-concurrently, so the network's interval is the slowest layer's and its latency follows the DAG: each
-layer ends ``depth`` cycles after its last input.
+io_stream: :mod:`codesign.sim.stream_timing` (hls4ml's stream kernels: line buffers that compute only
+where a kernel window ends, padding layers, clones) and the DATAFLOW schedule of
+:mod:`codesign.sim.stream_schedule`.
 
 Small pipeline-depth constants are calibration parameters in the device YAML.
 """
@@ -23,43 +20,7 @@ import numpy as np
 from .device import Device
 from .layers import Network
 from .plan import LayerPlan
-
-
-ELEMENTWISE = ("act", "bn", "add", "mul", "concat")     # element-wise: one lane per channel (io_stream)
-POOLS = ("maxpool", "avgpool", "globalpool")
-
-
-def stream_layer_timing(net: Network, plan: LayerPlan, cal, adder: np.ndarray
-                        ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(cycles, first-output depth, interval) per layer under io_stream (softmax is set by the caller)."""
-    a, rf = net.arrays, plan.rf
-    px_in = a.in_h * a.in_w
-    conv_d, pool_d = cal["dataflow.conv_depth_cycles"], cal["dataflow.pool_depth_cycles"]
-    elem_d = np.where(a.mask("add", "mul", "concat"), cal["dataflow.add_depth_cycles"],
-                      cal["dataflow.act_depth_cycles"])
-    multi_px = px_in > 1
-    dense_d = cal["dataflow.mult_cycles"] + adder + rf - 1
-    kinds = [a.mask("conv"), a.mask("dense"), a.mask(*POOLS), a.mask(*ELEMENTWISE) & multi_px]
-    cyc = np.select(kinds, [px_in * rf + conv_d, px_in + dense_d, px_in + pool_d, px_in + elem_d], 0.0)
-    depth = np.select(kinds, [conv_d, dense_d, pool_d, elem_d], 0.0)
-    interval = np.where(cyc > 0, cyc + 1, 1.0)
-    interval = np.where(a.mask("dense"), np.maximum(px_in, rf), interval)
-    return cyc, depth, interval
-
-
-def stream_network_timing(net: Network, plan: LayerPlan, cyc: np.ndarray, depth: np.ndarray,
-                          interval: np.ndarray, cal=None) -> Tuple[float, float]:
-    """(latency, interval) of the io_stream DATAFLOW pipeline: a layer ends when its own pass is done and
-    ``depth`` cycles after its last input arrived; the interval is the slowest layer's."""
-    cyc_l, depth_l = cyc.tolist(), depth.tolist()
-    start, end = [0.0] * len(cyc_l), [0.0] * len(cyc_l)
-    for i, preds in enumerate(net.arrays.preds):
-        if preds:
-            start[i] = max(start[p] + depth_l[p] for p in preds)
-            end[i] = max(start[i] + cyc_l[i], max(end[p] for p in preds) + depth_l[i])
-        else:
-            end[i] = cyc_l[i]
-    return max(end), float(interval.max())
+from .stream_timing import ELEMENTWISE, stream_layer_timing, stream_network_timing
 
 
 def layer_timing(net: Network, plan: LayerPlan, device: Device) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -61,6 +61,15 @@ def load_network(model: ModelLike, width: float = 1.0, in_shape: Optional[Sequen
                         f".pt or .onnx file")
 
 
+def hardware_network(net: Network, mapping: Mapping) -> Network:
+    """``net`` as the template builds it: under the dataflow template's io_stream, with the ZeroPadding
+    layer hls4ml inserts before every padded convolution (:func:`~codesign.sim.stream_graph.stream_network`)."""
+    if mapping.template == "dataflow" and mapping.resolved_io_type(net) == "io_stream":
+        from .stream_graph import stream_network
+        return stream_network(net).network
+    return net
+
+
 def template_costs(net: Network, device: Device, mapping: Mapping) -> Costs:
     if mapping.template == "dataflow":
         return dataflow_costs(net, device, mapping)
@@ -74,8 +83,8 @@ def estimate(model: ModelLike, device: "Device | str | Path", mapping: Optional[
     ``mapping`` (a :class:`Mapping`) or keyword ``options`` choose the template and its settings:
     template='dataflow'|'tiled', reuse_factor, strategy, io_type, precision, clock_mhz, zero_skip, unroll.
     """
-    net = load_network(model, width, in_shape)
     dev = load_device(device)
     mapping = (mapping or Mapping()).with_(**options) if options else (mapping or Mapping())
+    net = hardware_network(load_network(model, width, in_shape), mapping)
     costs = template_costs(net, dev, mapping)
     return Report(net, dev, mapping, costs, energy(costs, dev, mapping.precision))

@@ -75,7 +75,20 @@ class StreamNetwork:
 
 def stream_network(net: Network) -> StreamNetwork:
     """``net`` with hls4ml's ZeroPadding layer before every padded convolution (idempotent: a conv whose
-    input is already padded needs none)."""
+    input is already padded needs none). Cached by the network's structure and names."""
+    key = (net.signature, tuple(l.name for l in net.layers), net.name, net.source, tuple(net.input_shape))
+    found = _PADDED.get(key)
+    if found is None:
+        if len(_PADDED) > 256:
+            _PADDED.clear()
+        found = _PADDED[key] = _pad(net)
+    return found
+
+
+_PADDED: Dict[tuple, StreamNetwork] = {}
+
+
+def _pad(net: Network) -> StreamNetwork:
     layers: List[Layer] = []
     origin: List[int] = []
     renamed: Dict[str, str] = {}
@@ -147,64 +160,62 @@ def stream_graph(net: Network, input_name: str = "input") -> StreamGraph:
     """The processes (input port, layers, clones) and FIFOs of ``net`` built with io_stream.
 
     ``net`` is taken as given: pass :func:`stream_network`'s network to include hls4ml's padding layers.
+    Cached by the network's structure and names (treat the result as read-only).
     """
+    key = (net.signature, tuple(l.name for l in net.layers), tuple(net.input_shape), input_name)
+    graph = _GRAPHS.get(key)
+    if graph is None:
+        if len(_GRAPHS) > 256:
+            _GRAPHS.clear()
+        graph = _GRAPHS[key] = _build_graph(net, input_name)
+    return graph if graph.network is net else StreamGraph(net, graph.processes, graph.fifos)
+
+
+_GRAPHS: Dict[tuple, StreamGraph] = {}
+
+
+def _build_graph(net: Network, input_name: str) -> StreamGraph:
     a = net.arrays
-    procs: List[Process] = []
-    fifos: List[Fifo] = []
-    # the stream each layer's consumers read: (producer process, layer) -> list of consumer slots
-    readers: Dict[int, List[Tuple[int, int]]] = {-1: []}
+    readers: Dict[int, List[Tuple[int, int]]] = {i: [] for i in range(-1, len(net))}   # producer -> (layer, slot)
     for i, preds in enumerate(a.preds):
-        readers.setdefault(i, [])
         for slot, p in enumerate(preds or (-1,)):
-            readers.setdefault(p, []).append((i, slot))
-    in_fifos: Dict[Tuple[int, int], int] = {}
-    proc_of_layer: Dict[int, int] = {}
-
-    def words_lanes(layer: int) -> Tuple[int, int]:
-        if layer < 0:
+            readers[p].append((i, slot))
+    proc_of, clone_of, n = {}, {}, 0                  # process indices: each producer, then its clone
+    for producer in range(-1, len(net)):
+        proc_of[producer], n = n, n + 1
+        if len(readers[producer]) > 1:
+            clone_of[producer], n = n, n + 1
+    procs: List[Optional[Process]] = [None] * n
+    fifos: List[Fifo] = []
+    inputs: Dict[Tuple[int, int], int] = {}
+    for producer in range(-1, len(net)):
+        name = input_name if producer < 0 else net.layers[producer].name
+        if producer < 0:
             shape = tuple(int(d) for d in net.input_shape)
-            return (shape[1] * shape[2], shape[0]) if len(shape) == 3 else (1, int(np.prod(shape)))
-        return int(a.out_h[layer] * a.out_w[layer]), int(a.cout[layer])
-
-    def emit(producer_proc: int, layer: int, name: str) -> List[int]:
-        """FIFOs out of ``producer_proc`` for ``layer``'s result (through a clone when shared)."""
-        users = readers[layer]
-        words, lanes = words_lanes(layer)
-        if len(users) <= 1:
-            consumer = users[0] if users else None
-            fifos.append(Fifo(name, producer_proc, -1 if consumer is None else -2, words, lanes, layer))
-            if consumer is not None:
-                in_fifos[consumer] = len(fifos) - 1
-            return [len(fifos) - 1]
+            words, lanes = (shape[1] * shape[2], shape[0]) if len(shape) == 3 else (1, int(np.prod(shape)))
+        else:
+            words, lanes = int(a.out_h[producer] * a.out_w[producer]), int(a.cout[producer])
+        users, p = readers[producer], proc_of[producer]
         if len(users) > MAX_CLONES:
             raise CodesignError(f"'{name}' is read by {len(users)} layers; hls4ml clones a stream at most "
                                 f"{MAX_CLONES} times")
-        fifos.append(Fifo(name, producer_proc, len(procs), words, lanes, layer))
-        clone_in = len(fifos) - 1
-        outs = []
-        for k, consumer in enumerate(users, 1):
-            fifos.append(Fifo(f"{name}_cpy{k}", len(procs), -2, words, lanes, layer))
-            in_fifos[consumer] = len(fifos) - 1
-            outs.append(len(fifos) - 1)
-        procs.append(Process(f"clone_{name}", "clone", layer, (clone_in,), tuple(outs)))
-        return [clone_in]
-
-    procs.append(Process(input_name, "source", -1, (), ()))
-    src_out = emit(0, -1, input_name)
-    procs[0] = replace(procs[0], outputs=tuple(src_out))
-    for i, layer in enumerate(net.layers):
-        slots = len(a.preds[i]) or 1
-        inputs = tuple(in_fifos[(i, s)] for s in range(slots))
-        proc_of_layer[i] = len(procs)
-        procs.append(Process(layer.name, "layer", i, inputs, ()))
-        outs = emit(len(procs) - 1, i, layer.name)
-        procs[proc_of_layer[i]] = replace(procs[proc_of_layer[i]], outputs=tuple(outs))
-    # resolve consumers (-2 placeholders) now that every process has its index
-    consumer_of: Dict[int, int] = {}
-    for pi, proc in enumerate(procs):
-        for f in proc.inputs:
-            consumer_of[f] = pi
-    fifos = [replace(f, consumer=consumer_of.get(i, -1)) for i, f in enumerate(fifos)]
+        consumer = clone_of.get(producer, proc_of[users[0][0]] if users else -1)
+        fifos.append(Fifo(name, p, consumer, words, lanes, producer))
+        out = len(fifos) - 1
+        if len(users) == 1:
+            inputs[users[0]] = out
+        elif len(users) > 1:
+            copies = []
+            for k, user in enumerate(users, 1):
+                fifos.append(Fifo(f"{name}_cpy{k}", consumer, proc_of[user[0]], words, lanes, producer))
+                inputs[user] = len(fifos) - 1
+                copies.append(len(fifos) - 1)
+            procs[consumer] = Process(f"clone_{name}", "clone", producer, (out,), tuple(copies))
+        if producer < 0:
+            procs[p] = Process(input_name, "source", -1, (), (out,))
+        else:
+            slots = tuple(inputs[(producer, s)] for s in range(len(a.preds[producer]) or 1))
+            procs[p] = Process(name, "layer", producer, slots, (out,))
     return StreamGraph(net, tuple(procs), tuple(fifos))
 
 

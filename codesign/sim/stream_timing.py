@@ -334,12 +334,28 @@ def stream_layer_timing(net, plan, cal, adder=None) -> Tuple[np.ndarray, np.ndar
 
 def stream_network_timing(net, plan, cyc=None, depth=None, interval=None, cal=None) -> Tuple[float, float]:
     """(latency, interval) of ``net``'s io_stream DATAFLOW region, cycles: the schedule of the processes
-    hls4ml builds (padding layers and clones included). The per-layer arrays are not needed."""
+    hls4ml builds (padding layers and clones included). The per-layer arrays are not needed. Cached by
+    network, reuse factors, strategies and constants (a sweep over devices or precisions reuses it)."""
+    rf = np.asarray(plan.rf, dtype=np.int64)
+    resource = np.asarray(plan.resource, dtype=bool)
+    return _network_timing(net.signature, net, rf.tobytes(), resource.tobytes(), as_cal(cal))
+
+
+_TIMING_CACHE: dict = {}
+
+
+def _network_timing(signature: str, net, rf: bytes, resource: bytes, cal: StreamCal) -> Tuple[float, float]:
     from .stream_graph import stream_graph, stream_network
     from .stream_schedule import stream_schedule
 
-    sn = stream_network(net)
-    graph = stream_graph(sn.network)
-    profiles = process_profiles(graph, sn.take(plan.rf, 1), sn.take(plan.resource, False), cal)
-    sched = stream_schedule(graph, profiles, 1, cal)
-    return sched.latency, sched.interval
+    key = (signature, rf, resource, cal)
+    if key not in _TIMING_CACHE:
+        sn = stream_network(net)
+        graph = stream_graph(sn.network)
+        rfs, res = np.frombuffer(rf, dtype=np.int64), np.frombuffer(resource, dtype=bool)
+        profiles = process_profiles(graph, sn.take(rfs, 1), sn.take(res, False), cal)
+        sched = stream_schedule(graph, profiles, 1, cal)
+        if len(_TIMING_CACHE) > 4096:
+            _TIMING_CACHE.clear()
+        _TIMING_CACHE[key] = (sched.latency, sched.interval)
+    return _TIMING_CACHE[key]

@@ -131,3 +131,20 @@ def test_estimator_interface_times_padded_convs_on_the_padded_stream():
     assert len(cycles) == 2 and cycles[0] == 10 * 10 - 1 + (CAL.mult + 1 + CAL.conv_depth) + 1   # 10x10 padded
     latency, ii = stream_network_timing(net, plan, cycles, first, interval, cal=CAL)
     assert (latency, ii) == (_network_timing(net).latency, _network_timing(net).interval)
+
+
+@pytest.mark.parametrize("activation, n_out, name", [
+    ("relu", 64, "activations_io_stream-relu (1->64)"), ("leaky_relu", 64, "activations_io_stream-leaky_relu"),
+    ("prelu", 64, "activations_io_stream-prelu"), ("elu", 64, "activations_io_stream-elu"),
+    ("sigmoid", 64, "activations_io_stream-sigmoid"), ("elu", 2, "dense_io_stream (1->2, ELU)")])
+def test_one_word_baselines_latency(activation, n_out, name):
+    """Dense(1 -> n) + activation on one stream word: the Vitis latencies exactly, Vivado's within a cycle
+    (its ELU lookup takes 1 cycle, Vitis' 2). Their intervals are the tools' own (Vivado 1, Vitis the
+    latency) and not compared."""
+    net = Network("one", (Layer("dense", "dense", (), (1, 1, 1), (n_out, 1, 1), weights=n_out, nonzero_weights=n_out),
+                          Layer("act", "act", ("dense",), (n_out, 1, 1), (n_out, 1, 1), activation=activation)),
+                  (1, 1, 1))
+    latency = _network_timing(net).latency
+    published = references.STREAM_BASELINES_ONE_WORD[name]
+    assert all(latency == lat for tool, (lat, _) in published.items() if tool.startswith("Vitis"))
+    assert abs(latency - published["Vivado 2020.1"][0]) <= 1
