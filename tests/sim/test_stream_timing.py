@@ -148,3 +148,16 @@ def test_one_word_baselines_latency(activation, n_out, name):
     published = references.STREAM_BASELINES_ONE_WORD[name]
     assert all(latency == lat for tool, (lat, _) in published.items() if tool.startswith("Vitis"))
     assert abs(latency - published["Vivado 2020.1"][0]) <= 1
+
+
+def test_rn07_published_configuration_through_the_estimate():
+    """The same board check end to end: the published hls4ml configuration read by Mapping.from_hls_config."""
+    from codesign.sim import Mapping, estimate
+
+    cfg = references.RN07_SETTINGS
+    mapping = Mapping.from_hls_config(references.RN07_HLS_CONFIG).with_(io_type=cfg["io_type"],
+                                                                         clock_mhz=cfg["clock_mhz"])
+    report = estimate(references.rn07(), cfg["device"], mapping)
+    assert report.costs.plan.rf[report.network.arrays.mask("conv", "dense")].tolist() == [96, 2048, 2048, 16384,
+                                                                                           16384, 20480]
+    assert abs(report.totals["latency_s"] / references.RN07_PUBLISHED["latency_s"] - 1) < 0.10     # -2.9%
