@@ -93,6 +93,10 @@ def _pad(net: Network) -> StreamNetwork:
     origin: List[int] = []
     renamed: Dict[str, str] = {}
     for i, layer in enumerate(net.layers):
+        if layer.op in ("maxpool", "avgpool") and any(conv_padding(layer)):
+            raise CodesignError(f"layer '{layer.name}': hls4ml's io_stream pooling takes no padding "
+                                f"(nnet_pooling_stream.h asserts it; only convolutions get a ZeroPadding layer); "
+                                f"use io_parallel or an unpadded pooling")
         inputs = tuple(renamed.get(p, p) for p in layer.inputs)
         pads = conv_padding(layer) if layer.op == "conv" else (0, 0, 0, 0)
         if any(pads):

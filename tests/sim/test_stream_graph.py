@@ -1,6 +1,7 @@
 """The io_stream project graph: hls4ml's padding layers and clones, and one FIFO per stream."""
 import pytest
 
+from codesign.errors import CodesignError
 from codesign.sim import Layer, Network
 from codesign.sim.stream_graph import conv_padding, stream_graph, stream_network
 
@@ -42,6 +43,12 @@ def test_padding_split():
     assert conv_padding(_conv("c", None, 1, 32, 1, 4, 1, 32)) == (1, 2, 1, 2)     # Keras 'same', even kernel
     assert conv_padding(_conv("c", None, 1, 32, 1, 4, 4, 8)) == (0, 0, 0, 0)      # needs none
     assert conv_padding(_conv("c", None, 1, 32, 1, 3, 1, 30)) == (0, 0, 0, 0)     # 'valid'
+
+
+def test_padded_pooling_is_refused_under_io_stream():
+    pool = Layer("pool", "maxpool", (), (4, 16, 16), (4, 8, 8), (3, 3), (2, 2))      # PyTorch padding=1
+    with pytest.raises(CodesignError, match="'pool': hls4ml's io_stream pooling takes no padding"):
+        stream_network(Network("p", (pool,), (4, 16, 16)))
 
 
 def test_clone_and_fifos_of_a_residual_block():
