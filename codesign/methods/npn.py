@@ -38,8 +38,11 @@ The code charges each gate λ_layer × the weights on one side of it, with λ = 
 for LeNet-5's gate layers; the expected count charges a unit for its weights on both sides and
 needs one λ. ``lam`` 0.1 gives per-unit costs within 2× of the code's for LeNet-5 (conv1 unit
 1275·0.1 vs 250, conv2 850 vs 250+800, fc1 neuron 81 vs 100); ``layer_lam`` overrides λ per layer.
-Deviations: no gates on the network input (the MLP code gates input pixels; input channels are a
-fixed group here), the antithetic pass runs in training mode with BatchNorm statistics restored
+``feature_gates`` adds the official code's gates on the input features of fully-connected layers
+where they are not units (an MLP's input pixels, the flattened conv map of LeNet-5's fc1; see
+:mod:`codesign.methods.npn_gates`); they are charged in the same L0 cost, and the columns they
+switch off become connection masks. Deviations: without ``feature_gates`` no gates on the network
+input (the MLP code gates input pixels; input channels are a fixed group here), the antithetic pass runs in training mode with BatchNorm statistics restored
 (the code switches to eval mode for it), expansion also after the first stage-2 epoch and not
 after the last, and the gate learning rate is constant.
 """
@@ -55,7 +58,7 @@ from ..config import Strict
 from ..errors import ConfigError, close_matches
 from . import register_method
 from .base import Method, MethodContext
-from .npn_gates import UnitGates
+from .npn_gates import COLUMNS, UnitGates
 
 
 @register_method(__name__)
@@ -76,6 +79,8 @@ class NPN(Method):
         init_size: Union[int, Dict[str, int]] = 3   # expand: gates on at the start, all groups or per group
         expand_by: int = Field(1, ge=1)             # expand: gates switched on per group per expansion (code: 1)
         fill: float = 0.0                           # expand: new gate φ = fill/k, π = σ(fill) (LeNet 0, ResNet-56 3)
+        feature_gates: bool = False                 # also gate each input column of FC layers reading the
+                                                    # network input or a flattened map (official ARMDense)
 
         @model_validator(mode="after")
         def _stages_in_order(self) -> "NPN.Config":
@@ -115,7 +120,7 @@ class NPN(Method):
             _check_names(self.cfg.init_size, list(sizes), "init_size", "unit group")
             active = {name: self.cfg.init_size.get(name, sizes[name]) for name in sizes}
         self.gates = UnitGates(units)
-        self.gates.init_phi(active)
+        self.gates.init_phi(active, columns=self.cfg.feature_gates)
         self.allocated = {name: min(active[name], sizes[name]) for name in sizes}
         self.units_total = sum(sizes.values())
         self._new_gate_optimizer()
@@ -215,8 +220,8 @@ class NPN(Method):
         if objective >= self.best_objective:
             return
         self.best_objective = objective
-        for name, phi in self.gates.phi.items():
-            start = self.allocated[name]
+        for name, start in list(self.allocated.items()):
+            phi = self.gates.phi[name]
             if start >= len(phi) or self.gates.active(name) < start:
                 continue
             n = min(self.cfg.expand_by, len(phi) - start)
@@ -227,18 +232,20 @@ class NPN(Method):
 
     def harden(self, ctx: MethodContext, k: float) -> None:
         """Test-time gates at ``k`` folded into the weights, units that are off removed; no gates after."""
+        columns = {n: (int((self.gates.test_gate(n, k) > 0).sum()), len(self.gates.phi[n]))
+                   for n in self.gates.phi if n.endswith(COLUMNS)}
         kept = self.gates.harden(k)
         self.hardened = True
         self.gate_optimizer = None
         self.units_kept = sum(a for a, _ in kept.values())
         ctx.say(f"npn: hardened, kept {self.units_kept} of {self.units_total} units "
-                f"({', '.join(f'{n} {a}/{b}' for n, (a, b) in kept.items())})")
+                f"({', '.join(f'{n} {a}/{b}' for n, (a, b) in {**kept, **columns}.items())})")
 
     # ------------------------------------------------------------------ reporting and state
     def summary(self) -> Dict[str, Any]:
         if self.gates is None:
             return {}
-        on = self.units_kept if self.hardened else sum(self.gates.active(n) for n in self.gates.phi)
+        on = self.units_kept if self.hardened else sum(self.gates.active(n) for n in self.gates.unit_gates())
         indicator = lambda name: (self.gates.test_gate(name) > 0).float()  # noqa: E731
         weights = int(self.gates.expected_weights(indicator).detach())
         return {"stage": self.stage, "k": self.k, "units_on": on, "units": self.units_total, "weights_on": weights}

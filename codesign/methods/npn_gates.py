@@ -13,8 +13,17 @@ even for a ResNet residual-stream channel: every path from the channel to the ou
 one of the group's consumers, so z = 0 is exactly the network without that unit (what hardening
 removes), and the test-time gate z = π folds exactly into the consumers' weight columns.
 
-The gates live outside the model (``phi``: group name → tensor), so the model stays a plain zoo
-model that checkpoints, compacts and exports as usual; the hooks are attached while gates are live.
+*Column gates* (optional, ``init_phi(..., columns=True)``): the official ``ARMDense`` gates every
+input feature of a fully-connected layer, also where a feature is not a unit of a prunable group:
+the network's input pixels (an MLP's first layer) and the H·W positions of a flattened conv map
+(LeNet-5's fc1 reads 50 channels × 16 positions). Such a layer gets one gate per input column,
+``phi[f"{layer}:in"]``, multiplied with the unit gates of the same columns. A column gate that is
+off at hardening cannot remove a unit (a pixel or a map position is not one): its column becomes a
+connection mask held at zero, and a unit whose outgoing columns are all off is removed.
+
+The gates live outside the model (``phi``: group name or ``<layer>:in`` → tensor), so the model
+stays a plain zoo model that checkpoints, compacts and exports as usual; the hooks are attached
+while gates are live.
 """
 from __future__ import annotations
 
@@ -27,6 +36,20 @@ import torch
 from ..units.engine import UnitEngine
 
 Gate = Callable[[str], torch.Tensor]
+COLUMNS = ":in"        # phi key suffix of a layer's input-column gates
+
+
+def column_gated_layers(engine: UnitEngine) -> Dict[str, int]:
+    """Fully-connected layers whose input columns are not one-to-one units of a prunable group
+    (the network input, a flattened conv map): layer → number of input columns."""
+    prunable = {g.id for g in engine.groups()}
+    out: Dict[str, int] = {}
+    for layer in engine.graph.layers:
+        weight = engine.model.get_submodule(layer).weight
+        if weight.dim() == 2 and any(gid not in prunable or factor != 1
+                                     for gid, _, factor, _ in engine.graph.input_layout(engine.model, layer)):
+            out[layer] = int(weight.shape[1])
+    return out
 
 
 class UnitGates:
@@ -34,18 +57,19 @@ class UnitGates:
         self.engine = engine
         self.model = engine.model
         self.graph = engine.graph
-        self.phi: Dict[str, torch.Tensor] = {}     # group name → φ (leaf tensors, one entry per unit)
+        self.phi: Dict[str, torch.Tensor] = {}     # group name (or <layer>:in) → φ (leaf tensors, one per gate)
         self.u: Dict[str, torch.Tensor] = {}       # the mini-batch's uniforms (local_rep: one per gate)
         self.k = 1.0
         self.antithetic = False                    # True during the second ARM forward pass
-        self._z: Dict[int, torch.Tensor] = {}      # group id → this forward pass's gates
+        self._z: Dict[str, torch.Tensor] = {}      # phi name → this forward pass's gates
         self._handles: List[torch.utils.hooks.RemovableHandle] = []
 
     # ------------------------------------------------------------------ parameters
     def init_phi(self, active: Dict[str, int], k0: float = 7.0, on: float = 3.0, off: float = -40.0,
-                 std: float = 0.01) -> None:
+                 std: float = 0.01, columns: bool = False) -> None:
         """The first ``active[name]`` gates of every group on (φ ~ N(on/k0, std)), the rest
-        hibernating (φ ~ N(off/k0, std)): the official initialisation with k0 = 7."""
+        hibernating (φ ~ N(off/k0, std)): the official initialisation with k0 = 7. ``columns``:
+        also a gate per input column of every :func:`column_gated_layers` layer, all on."""
         for g in self.engine.groups():
             n = self.engine.size(g)
             a = min(active.get(g.name, n), n)
@@ -53,6 +77,13 @@ class UnitGates:
             phi[:a].normal_(on / k0, std)
             phi[a:].normal_(off / k0, std)
             self.phi[g.name] = phi.requires_grad_()
+        if columns:
+            for layer, n in column_gated_layers(self.engine).items():
+                self.phi[layer + COLUMNS] = torch.empty(n).normal_(on / k0, std).requires_grad_()
+
+    def unit_gates(self) -> List[str]:
+        """Names of the unit-group gates (not the column gates)."""
+        return [name for name in self.phi if not name.endswith(COLUMNS)]
 
     def pi(self, name: str, k: Optional[float] = None) -> torch.Tensor:
         """Keep-probability σ(k·φ) (differentiable in φ)."""
@@ -74,9 +105,10 @@ class UnitGates:
         self.detach()
         self._handles.append(self.model.register_forward_pre_hook(self._draw))
         for layer in self.graph.layers:
-            segments = [(gid, factor, n) for gid, _, factor, n in self.graph.input_layout(self.model, layer)]
-            if any(self.graph.groups[gid].name in self.phi for gid, _, _ in segments):
-                hook = partial(self._gate_input, segments)
+            segments = [(self.graph.groups[gid].name, factor, n)
+                        for gid, _, factor, n in self.graph.input_layout(self.model, layer)]
+            if layer + COLUMNS in self.phi or any(name in self.phi for name, _, _ in segments):
+                hook = partial(self._gate_input, layer, segments)
                 self._handles.append(self.model.get_submodule(layer).register_forward_pre_hook(hook))
 
     def detach(self) -> None:
@@ -98,14 +130,17 @@ class UnitGates:
             else:
                 self.u[name] = torch.rand(len(self.phi[name]))
                 z[name] = (self.u[name] < self.pi(name)).float()
-        self._z = {self.graph.group(name).id: gate for name, gate in z.items()}
+        self._z = z
 
-    def _gate_input(self, segments: List[Tuple[int, int, int]], module: torch.nn.Module, args):
+    def _gate_input(self, layer: str, segments: List[Tuple[str, int, int]], module: torch.nn.Module, args):
         x = args[0]
-        parts = [(self._z[gid] if gid in self._z else torch.ones(n)).repeat_interleave(factor)
-                 for gid, factor, n in segments]
+        parts = [(self._z[name] if name in self._z else torch.ones(n)).repeat_interleave(factor)
+                 for name, factor, n in segments]
+        gate = torch.cat(parts)
+        if layer + COLUMNS in self._z:
+            gate = gate * self._z[layer + COLUMNS]
         shape = [1, -1] + [1] * (x.dim() - 2)
-        return (x * torch.cat(parts).to(x.dtype).view(shape),) + tuple(args[1:])
+        return (x * gate.to(x.dtype).view(shape),) + tuple(args[1:])
 
     @contextmanager
     def antithetic_pass(self) -> Iterator[None]:
@@ -136,6 +171,8 @@ class UnitGates:
         out = self._gate_or_ones(gate, self.graph.outputs[layer], weight.shape[0])
         cols = torch.cat([self._gate_or_ones(gate, gid, n).repeat_interleave(factor)
                           for gid, _, factor, n in self.graph.input_layout(self.model, layer)])
+        if layer + COLUMNS in self.phi:
+            cols = cols * gate(layer + COLUMNS)
         return out, cols
 
     def expected_weights(self, gate: Optional[Gate] = None, scale: Callable[[str], float] = lambda layer: 1.0
@@ -171,9 +208,13 @@ class UnitGates:
     def harden(self, k: float) -> Dict[str, Tuple[int, int]]:
         """Fold the test-time gates at ``k`` into the consumers' weight columns, remove the units
         whose gate is off (physically, through the engine) and unhook: the model is plain again and
-        computes what the gated model computed at test time. Returns {group: (kept, before)}."""
+        computes what the gated model computed at test time. Column gates fold into their layer's
+        weight columns and the columns that are off become connection masks; units left without any
+        outgoing connection are removed. Returns {group: (kept, before)}."""
         gates = {name: self.test_gate(name, k) for name in self.phi}
         self.detach()
+        for name in [n for n in gates if n.endswith(COLUMNS)]:
+            self._harden_columns(name[:-len(COLUMNS)], gates.pop(name))
         kept: Dict[str, Tuple[int, int]] = {}
         for name, gate in gates.items():
             for axis in self.engine.axes(name):
@@ -189,4 +230,27 @@ class UnitGates:
                 self.engine.keep(name, on)
             kept[name] = (len(on), len(gate))
         self.phi, self.u = {}, {}
+        self._remove_unread_units(kept)
         return kept
+
+    def _harden_columns(self, layer: str, gate: torch.Tensor) -> None:
+        name = f"{layer}.weight"
+        self.engine.param(name).data.mul_(gate[None, :])
+        mask = self.engine.masks.connection_mask(name) & (gate > 0)[None, :]
+        self.engine.set_connections(name, mask)
+
+    def _remove_unread_units(self, kept: Dict[str, Tuple[int, int]]) -> None:
+        """Units of gated groups whose outgoing connections are all masked off (after column
+        hardening) compute nothing the network reads: remove them, keeping one per group."""
+        masks = self.engine.masks
+        if masks.empty:
+            return
+        for name in list(kept):
+            def active(axis, _t):
+                return masks.connection_mask(axis.name).to(torch.float64) if axis.attr == "weight" else None
+
+            read = self.engine.unit_sum(name, active, roles=("consumer",)) > 0
+            if not read.all():
+                on = read.nonzero().flatten() if read.any() else torch.zeros(1, dtype=torch.long)
+                self.engine.keep(name, on)
+                kept[name] = (len(on), kept[name][1])

@@ -266,3 +266,44 @@ def test_npn_from_the_cli_on_mnist_mini(cli, tmp_path):
     assert r.code == 0, r.err
     assert "method_units_on" in r.out and "npn: hardened" in r.err
     assert (tmp_path / "compact" / "model.pt").exists()
+
+
+# ---------------------------------------------------------------------- column (input-feature) gates
+
+@pytest.mark.parametrize("name,width,shape", TINY[:2], ids=IDS[:2])
+def test_column_gates_harden_into_connection_masks_with_the_gated_test_outputs(name, width, shape):
+    torch.manual_seed(0)
+    model = create_model(name, width=width, in_shape=shape)
+    engine = UnitEngine(model, shape)
+    gates = UnitGates(engine)
+    gates.init_phi(engine.sizes(), columns=True)
+    assert set(gates.phi) == set(engine.sizes()) | {"fc1:in"}     # only fc1's columns are not units
+    n_cols = model.fc1.weight.shape[1]
+    assert n_cols == (784 if name == "lenet300_100" else 16 * engine.size("conv2"))
+    gates.phi["fc1:in"].data[: n_cols // 2 + 1] = -1.0             # the first half of the columns (and one) off
+    gates.k = 3.0
+    gates.attach()
+    model.eval()
+    x = torch.randn(4, *shape)
+    expected = model(x)
+    before = engine.sizes()
+    gates.harden(3.0)
+    assert no_hooks(model) and torch.allclose(model(x), expected, atol=1e-5)
+    if name == "lenet300_100":        # pixels cannot be removed: their columns are masked at zero
+        off = slice(0, n_cols // 2 + 1)
+        assert model.fc1.weight.shape[1] == 784 and not model.fc1.weight[:, off].any()
+        assert not engine.masks.connection_mask("fc1.weight")[:, off].any()
+        assert engine.masks.connection_mask("fc1.weight")[:, off.stop:].all()
+    else:                             # conv2 channels whose 16 columns are all off are removed
+        assert engine.size("conv2") == before["conv2"] - (n_cols // 2 + 1) // 16
+        mask = engine.masks.connection_mask("fc1.weight")
+        assert mask.shape[1] == 16 * engine.size("conv2") and not mask[:, 0].any() and mask[:, -1].all()
+
+
+def test_sparsify_with_feature_gates_switches_input_pixels_off():
+    params = {"lam": 1.0, "gate_lr": 0.1, "feature_gates": True}
+    res = fit(recipe("lenet300_100", 0.1, [1, 28, 28], params), None)
+    fc1 = res.model.fc1.weight
+    dead_pixels = int((fc1 == 0).all(0).sum())
+    assert 0 < dead_pixels < 784 and no_hooks(res.model)
+    assert res.summary["nonzeros"] < sum(p.numel() for p in res.model.parameters())
