@@ -15,6 +15,10 @@ growth for convolutional groups (``fmap_candidates`` random candidates per kept 
 gradient of their outgoing weights); neurons and maps are capped at ``unit_growth`` of a layer's
 current size per step. New weights start at one gradient step, ``-η·∂L/∂w`` with η = the
 current learning rate (``init_step`` sets it; ``init: zero`` starts grown connections at 0).
+``birth_strength`` α (NeST's, METHODS §2) instead rescales a new neuron's fan-in and fan-out (and a
+new map's outgoing weights) to α × the mean active magnitude of the layer they join, keeping their
+relative sizes: the paper reports that α > 0.3 keeps new units from being pruned at once. Default
+None (the one-gradient-step magnitudes, which are far smaller: sqrt(η·|G|)).
 
 Pruning phase — ``prune_rounds`` rounds of magnitude pruning of active connections spread over
 the remaining epochs with retraining in between; round k keeps n_T + (n₀ − n_T)(1 − k/K)³
@@ -70,6 +74,8 @@ class NeST(Method):
         neuron_pairs: float = Field(0.01, ge=0, le=1)     # β: top fraction of (n, m) pairs that get a neuron
         unit_growth: float = Field(0.1, ge=0)             # at most this fraction of a layer's units added per step
         fmap_candidates: float = Field(2.0, ge=1)         # conv: random candidate maps per map kept
+        birth_strength: Optional[float] = Field(None, gt=0)  # α: new neurons'/maps' weights at α × the
+                                                          # layer's mean active |w|; None: gradient step
         init: Literal["gradient", "zero"] = "gradient"    # grown connections: -η·gradient or 0
         init_step: Optional[float] = Field(None, gt=0)    # η; default: the current learning rate
         growth_samples: int = Field(1024, ge=1)           # training samples of each growth gradient pass
@@ -155,11 +161,11 @@ class NeST(Method):
                                                              conn_step)
         if self.cfg.unit_growth > 0 and self.cfg.neuron_pairs > 0:
             self.counts["grown_neurons"] += grow_neurons(units, bridges, grad_pass, self.cfg.neuron_pairs,
-                                                         self.cfg.unit_growth, step)
+                                                         self.cfg.unit_growth, step, self.cfg.birth_strength)
         if self.cfg.unit_growth > 0 and others:
             kept, flops_dense, flops_sparse = grow_feature_maps(ctx, others, self.cfg.unit_growth,
                                                                 self.cfg.fmap_candidates, self.cfg.growth_samples,
-                                                                conn_step)
+                                                                conn_step, self.cfg.birth_strength)
             self.counts["grown_maps"] += kept
             self._charge(ctx, flops_dense, flops_sparse)
         ctx.say(f"nest: growth step {ctx.epoch + 1}: {active_connections(units):,} active connections, "

@@ -137,10 +137,29 @@ def grow_connections(units: "UnitEngine", grads: Dict[str, torch.Tensor], ratio:
 
 # --------------------------------------------------------------------------- neurons
 
+def mean_active_magnitude(units: "UnitEngine", name: str) -> float:
+    """Mean |w| over the active (unmasked, nonzero) connections of weight ``name``."""
+    w = units.param(name).detach()
+    live = units.masks.connection_mask(name) & (w != 0)
+    return float(w[live].abs().mean()) if live.any() else float(w.abs().mean())
+
+
+def birth_scale(values: torch.Tensor, strength: Optional[float], reference: float) -> torch.Tensor:
+    """NeST's birth strength α: ``values`` rescaled so that their mean magnitude is α × ``reference``
+    (the layer's mean active magnitude), relative sizes kept; unchanged when α is None."""
+    if strength is None or values.numel() == 0:
+        return values
+    mean = values.abs().mean()
+    return values * (strength * reference / mean) if mean > 0 else values
+
+
 @torch.no_grad()
 def grow_neurons(units: "UnitEngine", bridges: Dict[str, Bridge], grad_pass: GrowthPass, pair_ratio: float,
-                 cap: float, step: float) -> int:
-    """One new two-connection neuron per top pair (m, n) of each hidden FC layer (see module doc)."""
+                 cap: float, step: float, birth_strength: Optional[float] = None) -> int:
+    """One new two-connection neuron per top pair (m, n) of each hidden FC layer (see module doc);
+    with ``birth_strength`` α the new fan-in and fan-out weights are rescaled to α × the mean active
+    magnitude of the producer's / consumer's weights (NeST: α > 0.3 keeps them from being pruned
+    at once)."""
     added, G = 0, grad_pass.bridges
     for gname, (producer, consumer) in bridges.items():
         g = units.group(gname)
@@ -151,18 +170,20 @@ def grow_neurons(units: "UnitEngine", bridges: Dict[str, Bridge], grad_pass: Gro
         pick = torch.argsort(scores, descending=True, stable=True)[:k]
         n_in = G[gname].shape[1]
         m, n, value = pick // n_in, pick % n_in, G[gname].flatten()[pick]
+        w_in, w_out = f"{producer}.weight", f"{consumer}.weight"
+        reference = {w: mean_active_magnitude(units, w) for w in (w_in, w_out)}
         rows = torch.tensor(list(units.extend(g, k, GrowthInit("zeros"))))
         cols = rows + _consumer_offset(units, g, consumer)
         a = (step * value.abs()).sqrt()
         side = torch.where(grad_pass.input_means[gname][n] < 0, -1.0, 1.0)   # active on the typical x_n
-        w_in, w_out = f"{producer}.weight", f"{consumer}.weight"
         in_mask, out_mask = units.masks.connection_mask(w_in), units.masks.connection_mask(w_out)
         in_mask[rows] = False
         in_mask[rows, n] = True
         out_mask[:, cols] = False
         out_mask[m, cols] = True
-        units.param(w_in).data[rows, n] = side * a
-        units.param(w_out).data[m, cols] = -torch.sign(value) * side * a
+        units.param(w_in).data[rows, n] = side * birth_scale(a, birth_strength, reference[w_in])
+        units.param(w_out).data[m, cols] = -torch.sign(value) * side * birth_scale(a, birth_strength,
+                                                                                  reference[w_out])
         units.set_connections(w_in, in_mask)
         units.set_connections(w_out, out_mask)
         added += k
@@ -181,10 +202,11 @@ def _block(t: torch.Tensor, axis: "Axis", first: int, count: int) -> torch.Tenso
 
 @torch.no_grad()
 def _sparsify_new_units(units: "UnitEngine", g: "UnitGroup", first: int, count: int, grads: Dict[str, torch.Tensor],
-                        densities: Dict[str, float], step: float) -> None:
+                        densities: Dict[str, float], step: float, birth: Optional[Dict[str, float]] = None) -> None:
     """New units keep a random subset of their (Kaiming) incoming weights at the producer's
     density, rescaled by 1/sqrt(density) like the seed; their outgoing weights start at
-    ``-step·gradient`` on the entries with the largest |gradient|, at the consumer's density."""
+    ``-step·gradient`` on the entries with the largest |gradient|, at the consumer's density
+    (``birth``: consumer weight → α × its mean active magnitude, the mean the kept entries get)."""
     for axis in units.axes(g):
         if axis.attr != "weight" or axis.role == "follower":
             continue
@@ -196,17 +218,24 @@ def _sparsify_new_units(units: "UnitEngine", g: "UnitGroup", first: int, count: 
         else:
             view.mul_(1.0 / math.sqrt(d))
             score = torch.rand(view.shape)
+        keep = top_mask(score, max(1, math.ceil(d * score.numel())))
+        if axis.role == "consumer" and birth is not None and axis.name in birth:
+            view[keep] = birth_scale(view[keep], 1.0, birth[axis.name])
         mask = units.masks.connection_mask(axis.name)
-        _block(mask, axis, first, count).copy_(top_mask(score, max(1, math.ceil(d * score.numel()))))
+        _block(mask, axis, first, count).copy_(keep)
         units.set_connections(axis.name, mask)
 
 
 def grow_feature_maps(ctx: "MethodContext", groups: List["UnitGroup"], cap: float, candidates: float, samples: int,
-                      step: float) -> Tuple[int, float, float]:
+                      step: float, birth_strength: Optional[float] = None) -> Tuple[int, float, float]:
     """Add candidate units to every group, keep the ``cap`` fraction (of the group's size) whose
-    outgoing weights have the largest gradient norm. Returns (units kept, pass FLOPs dense, sparse)."""
+    outgoing weights have the largest gradient norm (``birth_strength`` α: their outgoing weights
+    rescaled to α × the consumer's mean active magnitude). Returns (units kept, pass FLOPs dense,
+    sparse)."""
     units = ctx.units
     densities = {name: _density(units, name) for name in units.weight_names()}
+    birth = None if birth_strength is None else \
+        {name: birth_strength * mean_active_magnitude(units, name) for name in units.weight_names()}
     plan: Dict[str, Tuple[int, int, int]] = {}
     for g in groups:
         size = units.size(g)
@@ -223,7 +252,7 @@ def grow_feature_maps(ctx: "MethodContext", groups: List["UnitGroup"], cap: floa
                                    roles=("consumer",))[first:first + n_cand]
               for name, (first, n_cand, _) in plan.items()}
     for name, (first, n_cand, _) in plan.items():      # writes only: every shape stays as the pass saw it
-        _sparsify_new_units(units, units.group(name), first, n_cand, grads, densities, step)
+        _sparsify_new_units(units, units.group(name), first, n_cand, grads, densities, step, birth)
     for name, (first, _, keep) in plan.items():
         losers = first + torch.argsort(scores[name], descending=True, stable=True)[keep:]
         if len(losers):

@@ -119,6 +119,29 @@ def test_neuron_growth_signal_is_the_gradient_of_a_direct_connection():
     torch.testing.assert_close(G, skip.grad, rtol=1e-4, atol=1e-7)
 
 
+def test_birth_strength_sets_new_neurons_to_alpha_times_the_layers_mean_magnitude():
+    ctx = context("lenet300_100", 0.1, [1, 28, 28], FAST)
+    units = ctx.units
+    bridges = {"fc2": fc_bridge(units, units.group("fc2"))}
+    grad_pass = growth_pass(ctx, 64, bridges, salt=1)
+    mean = {}
+    for name in ("fc1.weight", "fc2.weight", "fc3.weight"):
+        w, live = units.param(name).detach(), units.masks.connection_mask(name)
+        mean[name] = float(w[live & (w != 0)].abs().mean())
+    old = units.size("fc2")
+    added = grow_neurons(units, bridges, grad_pass, 0.02, 0.5, step=0.1, birth_strength=0.5)
+    new = slice(old, old + added)
+    w_in = units.param("fc2.weight").detach()[new]
+    w_out = units.param("fc3.weight").detach()[:, new]
+    fan_in, fan_out = w_in[w_in != 0].abs(), w_out[w_out != 0].abs()
+    assert len(fan_in) == len(fan_out) == added > 1
+    assert float(fan_in.mean()) == pytest.approx(0.5 * mean["fc2.weight"], rel=1e-5)
+    assert float(fan_out.mean()) == pytest.approx(0.5 * mean["fc3.weight"], rel=1e-5)
+    G = grad_pass.bridges["fc2"]                                      # relative sizes are sqrt(|G|)'s
+    top = torch.topk(G.abs().flatten(), added).values.sqrt()
+    assert sorted((fan_in / fan_in.max()).tolist()) == pytest.approx(sorted((top / top.max()).tolist()), rel=1e-4)
+
+
 @pytest.mark.parametrize("name,width,shape", TINY, ids=IDS)
 def test_nest_grows_then_prunes_to_the_target_density_without_dead_units(name, width, shape):
     record = []
