@@ -28,7 +28,10 @@ active after growth and n_T = ``target_density`` × the Conv/Linear weights of t
 the ``magnitude`` method). ``scope: global`` ranks all layers together (it keeps more of the small
 output layer), ``layer`` prunes every layer by the same fraction. After every round, units with
 no incoming or no outgoing connections are removed physically (Han et al.; a removed unit's bias
-is dropped, and retraining absorbs it). The epochs after the last round fine-tune.
+is dropped, and retraining absorbs it). The epochs after the last round fine-tune
+(``finetune_epochs`` fixes how many; by default the rounds are spread evenly to the end). With
+BatchNorm, weights are ranked by the magnitude of the BN-folded weight |w·γ/σ| (``bn_fold``, as
+NeST does; no effect on networks without BN).
 
 Defaults where the papers are silent (docs/methods.md#nest marks them A): α 0.1 and β 0.01 are
 at the low end of the starting ranges in docs/methods.md#nest (on MNIST LeNet-300-100, α 0.2 was no
@@ -83,6 +86,9 @@ class NeST(Method):
         prune_rounds: int = Field(4, ge=1)
         prune_schedule: Literal["geometric", "cubic"] = "cubic"   # connections kept after each round
         scope: Literal["global", "layer"] = "global"
+        finetune_epochs: Optional[int] = Field(None, ge=0)   # epochs after the last round; default: the
+                                                          # rounds spread evenly up to the end
+        bn_fold: bool = True                              # rank conv weights by |w·γ/σ| of the BN after them
 
     def __init__(self, cfg: "NeST.Config"):
         super().__init__(cfg)
@@ -129,10 +135,14 @@ class NeST(Method):
         return min(wanted, total_epochs - 1)
 
     def prune_epochs(self, total_epochs: int) -> List[int]:
-        """The epoch (0-based) at whose end each pruning round k = 1..K runs."""
+        """The epoch (0-based) at whose end each pruning round k = 1..K runs: evenly spread over the
+        epochs after growth, or, with ``finetune_epochs`` F, evenly up to F epochs before the end."""
         grow = self.growth_epochs(total_epochs)
         rest, k = total_epochs - grow, self.cfg.prune_rounds
         first = min(grow, total_epochs - 1)
+        if self.cfg.finetune_epochs is not None:
+            span = max(1, rest - self.cfg.finetune_epochs)
+            return [min(total_epochs - 1, max(first, grow - 1 + round((i + 1) * span / k))) for i in range(k)]
         return [min(total_epochs - 1, max(first, grow - 1 + round((i + 1) * rest / (k + 1)))) for i in range(k)]
 
     def on_epoch_end(self, ctx: MethodContext) -> bool:
@@ -205,7 +215,9 @@ class NeST(Method):
     def _prune_to(self, units: "UnitEngine", keep: int) -> None:
         names = units.weight_names()
         masks = {n: units.masks.connection_mask(n) for n in names}
-        scores = {n: torch.where(masks[n], units.param(n).detach().abs(), torch.tensor(-1.0)) for n in names}
+        norms = norm_after(units.model) if self.cfg.bn_fold else {}
+        magnitude = effective_magnitudes(units, norms)
+        scores = {n: torch.where(masks[n], magnitude[n], torch.tensor(-1.0)) for n in names}
         if self.cfg.scope == "layer":
             fraction = keep / max(1, sum(int(m.sum()) for m in masks.values()))
             kept = {n: top_mask(s, max(1, round(fraction * int(masks[n].sum())))) for n, s in scores.items()}
@@ -252,6 +264,42 @@ class NeST(Method):
 def active_connections(units: "UnitEngine") -> int:
     effective = units.masks.effective()
     return sum(int(effective[n].sum()) if n in effective else units.param(n).numel() for n in units.weight_names())
+
+
+def norm_after(model: torch.nn.Module) -> Dict[str, str]:
+    """Conv/Linear module → the BatchNorm module applied directly to its output (torch.fx trace)."""
+    import torch.fx as fx
+
+    graph = fx.symbolic_trace(model).graph
+    kinds = dict(model.named_modules())
+    out = {}
+    for node in graph.nodes:
+        if node.op != "call_module" or not isinstance(kinds.get(node.target), torch.nn.modules.batchnorm._BatchNorm):
+            continue
+        src = node.args[0] if node.args else None
+        if isinstance(src, fx.Node) and src.op == "call_module" and len(src.users) == 1:
+            out[str(src.target)] = str(node.target)
+    return out
+
+
+@torch.no_grad()
+def effective_magnitudes(units: "UnitEngine", norms: Dict[str, str]) -> Dict[str, torch.Tensor]:
+    """|w| of every Conv/Linear weight, times |γ|/sqrt(running_var + eps) of the BatchNorm applied
+    directly to its output (``norms``, from :func:`norm_after`): the magnitudes of the BN-folded
+    weights, which NeST prunes (unfolded, a layer before a BN with small γ keeps weights that barely
+    matter, and one before a large γ loses weights that do)."""
+    out = {}
+    for name in units.weight_names():
+        w = units.param(name).detach().abs()
+        bn_name = norms.get(name.rsplit(".", 1)[0])
+        if bn_name is not None:
+            bn = units.model.get_submodule(bn_name)
+            scale = 1.0 / torch.sqrt(bn.running_var + bn.eps)
+            if bn.weight is not None:
+                scale = scale * bn.weight.detach().abs()
+            w = w * scale.view(-1, *([1] * (w.dim() - 1)))
+        out[name] = w
+    return out
 
 
 def dead_units(units: "UnitEngine", g) -> torch.Tensor:

@@ -209,3 +209,30 @@ def test_crash_then_resume_is_bit_identical(crash_resume, tmp_path, crash_epoch)
     cfg = recipe("lenet5", 0.25, [1, 28, 28], FAST, epochs=5, n_train=64)
     reference, resumed = crash_resume(cfg, tmp_path, epoch=crash_epoch, step=1)
     assert resumed.summary["train_flops_sparse"] == reference.summary["train_flops_sparse"]
+
+
+def test_pruning_ranks_bn_folded_magnitudes():
+    from codesign.methods.nest import effective_magnitudes, norm_after
+
+    torch.manual_seed(0)
+    model = create_model("resnet20", width=0.25, in_shape=[3, 12, 12])
+    units = UnitEngine(model, [3, 12, 12])
+    norms = norm_after(model)
+    assert norms["conv1"] == "bn1" and "fc" not in norms
+    conv = next(n for n in norms if n != "conv1")
+    bn = model.get_submodule(norms[conv])
+    with torch.no_grad():
+        bn.weight.uniform_(-2, 2)
+        bn.running_var.uniform_(0.5, 3)
+    folded = effective_magnitudes(units, norms)
+    w = model.get_submodule(conv).weight.detach()
+    scale = bn.weight.detach().abs() / torch.sqrt(bn.running_var + bn.eps)
+    torch.testing.assert_close(folded[f"{conv}.weight"], w.abs() * scale.view(-1, 1, 1, 1))
+    torch.testing.assert_close(folded["fc.weight"], model.fc.weight.detach().abs())
+
+
+def test_finetune_epochs_ends_the_rounds_that_many_epochs_before_the_end():
+    method = build_method("nest", {"growth_epochs": 10, "prune_rounds": 4, "finetune_epochs": 20})
+    assert method.prune_epochs(60) == [17, 24, 31, 39]              # 0-based; epochs 41..60 fine-tune
+    default = build_method("nest", {"growth_epochs": 10, "prune_rounds": 4})
+    assert default.prune_epochs(60) == [19, 29, 39, 49]
