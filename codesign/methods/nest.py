@@ -15,7 +15,7 @@ growth for convolutional groups (``fmap_candidates`` random candidates per kept 
 gradient of their outgoing weights); neurons and maps are capped at ``unit_growth`` of a layer's
 current size per step. New weights start at one gradient step, ``-η·∂L/∂w`` with η = the
 current learning rate (``init_step`` sets it; ``init: zero`` starts grown connections at 0).
-``birth_strength`` α (NeST's, METHODS §2) instead rescales a new neuron's fan-in and fan-out (and a
+``birth_strength`` α (NeST's, docs/methods.md#nest) instead rescales a new neuron's fan-in and fan-out (and a
 new map's outgoing weights) to α × the mean active magnitude of the layer they join, keeping their
 relative sizes: the paper reports that α > 0.3 keeps new units from being pruned at once. Default
 None (the one-gradient-step magnitudes, which are far smaller: sqrt(η·|G|)).
