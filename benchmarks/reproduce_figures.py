@@ -11,8 +11,8 @@ import matplotlib.ticker
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from reproduce_plan import PAPER, TARGETS, Experiment  # noqa: E402
-from reproduce_tables import (INC_ROWS, MODEL_NAMES, cnn_metrics, finished, records_of,  # noqa: E402
+from reproduce_plan import PAPER, STATE_OF_THE_ART, TARGETS, Experiment  # noqa: E402
+from reproduce_tables import (INC_ROWS, MODEL_NAMES, cnn_mean, finished, records_of,  # noqa: E402
                               train_metrics)
 
 
@@ -43,6 +43,9 @@ def mnist_figure(exps: Sequence[Experiment], records: Dict[str, dict], path: Pat
             elif "compression" in paper:      # the paper's error is not in its retrieved text
                 ax.axvline(paper["compression"], color=color, ls=":", lw=1.2,
                            label=f"{exp.method} (paper: {paper['compression']:g}×, error n/r)")
+        if model in STATE_OF_THE_ART:
+            sx, serr, who = STATE_OF_THE_ART[model]
+            ax.plot(sx, serr, marker="*", ms=10, color="black", ls="none", label=f"{who} (state of the art)")
         want_x, want_err = TARGETS[model]
         ax.axvline(want_x, color="grey", ls="--", lw=0.8)
         ax.axhline(want_err, color="grey", ls="--", lw=0.8, label=f"target ≥{want_x:g}× at ≤{want_err:g}%")
@@ -78,17 +81,17 @@ def incremental_figure(exp: Experiment, records: Dict[str, dict], path: Path) ->
 def cnn_figure(exps: Sequence[Experiment], records: Dict[str, dict], path: Path) -> Path:
     models = list(dict.fromkeys(e.model for e in exps))
     fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4), squeeze=False)
-    keys = ("params", "flops", "wall")
+    keys = ("params", "flops", "train_flops", "wall")
     for ax, model in zip(axes[0], models):
         done = [(e, finished(records_of(e, records))) for e in exps if e.model == model]
-        rows = [(e.method, cnn_metrics(recs[0])) for e, recs in done if recs]
+        rows = [(e.method, cnn_mean(recs)) for e, recs in done if recs]
         dense = next((m for name, m in rows if name == "dense"), None)
         if dense:
             for i, (name, m) in enumerate(rows):
                 xs = [j + 0.25 * i for j in range(len(keys))]
                 ax.bar(xs, [100 * m[k] / dense[k] for k in keys], width=0.25, label=f"{name} ({m['acc']:.2f}%)")
-            ax.set_xticks([j + 0.25 for j in range(len(keys))], ["params", "FLOPs", "train wall"])
-        ax.set(title=f"{MODEL_NAMES[model]}, Fashion-MNIST (legend: test acc)", ylabel="% of dense")
+            ax.set_xticks([j + 0.25 for j in range(len(keys))], ["params", "FLOPs", "train FLOPs", "train wall"])
+        ax.set(title=f"{MODEL_NAMES[model]}, Fashion-MNIST (legend: mean test acc)", ylabel="% of dense")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     return _save(fig, path)

@@ -38,10 +38,10 @@ def test_target_cell_and_failed_row():
     records = {"t_nest_s0": fake_train(0.979, 3_741, csim={"accuracy_csim": 0.978, "samples": 1000,
                                                             "top1_agreement": 0.999, "accuracy_pytorch": 0.979})}
     row = tables.mnist_table([NEST], records)[2]
-    assert "71.3×/70× ✓" in row and "2.10%/1.6% ✗ (+0.50 pp)" in row and row.count("missed") == 1
+    assert "71.3×/70× ✓" in row and "2.10%/1.60% ✗ (+0.50 pp)" in row and row.count("missed") == 1
     assert "97.80% (PyTorch 97.90%, n=1000, agree 99.9%)" in row
     at_target = tables.mnist_table([NEST], {"t_nest_s0": fake_train(0.984, 3_000)})[2]
-    assert "1.60%/1.6% ✓" in at_target                  # 1 - 0.984 is 0.016000000000000014
+    assert "1.60%/1.60% ✓" in at_target                 # 1 - 0.984 is 0.016000000000000014
     failed = tables.mnist_table([NEST], {"t_nest_s0": {"error": "RuntimeError: boom"}})[2]
     assert "failed: RuntimeError: boom" in failed
 
@@ -89,17 +89,39 @@ def test_plan_recipes_resolve(quick):
         assert all(not k.endswith(("_s1", "_s2")) for k in keys)
 
 
-def test_cnn_table_compares_cgap_with_dense_and_pruning_only():
-    def rec(acc, params, flops, wall):
+def test_npn_rows_are_held_to_ten_times_within_a_third_of_a_point_of_the_dense_error():
+    npn = plan.Experiment("t_npn", "mnist", "lenet300_100", "npn sparsify", "lenet300_100_mnist")
+    records = {"t_dense_s0": fake_train(0.985, 266_610), "t_dense_s1": fake_train(0.985, 266_610),
+               "t_npn_s0": fake_train(0.9825, 25_000)}
+    row = tables.mnist_table([DENSE, npn], records)[3]
+    assert "NPN **met** 10.7×/10× ✓, 1.75%/1.80% ✓" in row          # dense 1.50% + 0.3 pp
+    records["t_npn_s0"] = fake_train(0.981, 30_000)
+    assert "NPN missed: 8.9×/10× ✗, 1.90%/1.80% ✗ (+0.10 pp)" in tables.mnist_table([DENSE, npn], records)[3]
+    assert "no dense row" in tables.mnist_table([npn], records)[2]
+
+
+def test_state_of_the_art_line_says_how_far_nest_is():
+    records = {"t_nest_s0": fake_train(0.979, 3_809)}
+    line = tables.state_of_the_art_line([NEST], records)
+    assert "LeNet-300-100: SparseVD 68× at 1.92%, NeST here 70.0× at 2.10% (1.03 of its compression, +0.18 pp" in line
+    assert tables.state_of_the_art_line([NEST], {}) == ""
+
+
+def test_cnn_table_compares_cgap_with_pruning_only_over_the_seeds():
+    def rec(acc, params, flops, wall, train=1e12):
         return {"summary": {"test_acc": acc, "params": params, "flops_dense": flops, "wall_seconds": wall,
-                            "train_flops_dense": 1e12}}
-    exps = [plan.Experiment(f"c_{m}", "cnn", "resnet20", m, "resnet20_fashion_mnist", csim=False)
+                            "train_flops_dense": train}}
+    exps = [plan.Experiment(f"c_{m}", "cnn", "resnet20", m, "resnet20_fashion_mnist", seeds=(0, 1), csim=False)
             for m in ("dense", "cgap", "magnitude (structured)")]
-    records = {"c_dense_s0": rec(0.9, 1000, 100.0, 100.0), "c_cgap_s0": rec(0.898, 200, 40.0, 50.0),
-               "c_magnitude (structured)_s0": rec(0.89, 250, 50.0, 80.0)}
+    records = {"c_dense_s0": rec(0.9, 1000, 100.0, 100.0, 4e12), "c_dense_s1": rec(0.91, 1000, 100.0, 100.0, 4e12),
+               "c_cgap_s0": rec(0.898, 250, 50.0, 50.0), "c_cgap_s1": rec(0.892, 250, 50.0, 60.0),
+               "c_magnitude (structured)_s0": rec(0.89, 250, 50.0, 80.0, 2e12),
+               "c_magnitude (structured)_s1": rec(0.894, 250, 50.0, 80.0, 2e12)}
     cgap_row = tables.cnn_table(exps, records)[3]
-    assert "| 80.0% | 60.0% | -0.20 pp |" in cgap_row
-    assert "params −80.0% ✓, FLOPs −60.0% ✓, loss 0.20 pp ✓, wall 50 vs 80 s ✓" in cgap_row
+    assert "| cgap | 2 | 89.50 ± 0.42% | 250 | 50 | 75.0% | 50.0% | -1.00 pp | 1e+12 | 55 (0.55×) |" in cgap_row
+    assert "**met**: acc +0.30 pp ✓, params 250 vs 250 ✓, training FLOPs 0.50× ✓" in cgap_row
+    records["c_cgap_s1"] = rec(0.88, 250, 50.0, 60.0, 3e12)
+    assert "missed: acc -0.30 pp ✗, params 250 vs 250 ✓, training FLOPs 1.00× ✓" in tables.cnn_table(exps, records)[3]
     assert "not run" in tables.cnn_table(exps, {"c_cgap_s0": records["c_cgap_s0"]})[2]
 
 
