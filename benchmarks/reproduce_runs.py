@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from reproduce_plan import QUICK_TEST_LIMIT, Experiment, quick_overrides
+from reproduce_plan import CSIM_SEED, QUICK_TEST_LIMIT, Experiment, quick_overrides
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def resolved(exp: Experiment, seed: int, opts: Options) -> Dict[str, Any]:
         return {"incremental": incremental_settings(exp, seed, opts)}
     recipe = recipe_to_dict(load_recipe(exp.recipe, overrides_for(exp, seed, opts)))
     recipe["train"].pop("threads", None)
-    csim = opts.csim_samples if (exp.csim and seed == exp.seeds[0]) else 0
+    csim = opts.csim_samples if (exp.csim and seed == CSIM_SEED) else 0
     return {"recipe": recipe, "csim_samples": csim}
 
 
@@ -108,7 +108,7 @@ def train_run(exp: Experiment, seed: int, opts: Options, run: str) -> Dict[str, 
     result = fit_resumable(cfg, run_dir, opts, run)
     record = {"summary": result.summary, "reference": reference_cost(cfg), "run_dir": str(run_dir),
               "command": command_line(exp, seed, opts) + f" --out {run_dir}"}
-    if exp.csim and seed == exp.seeds[0] and opts.csim_samples > 0:
+    if exp.csim and seed == CSIM_SEED and opts.csim_samples > 0:
         record["csim"] = csim_run(run_dir, opts, run)
     return record
 
