@@ -92,9 +92,6 @@ INCREMENTAL = [Experiment(
                    "data.train_limit": 30000},
            "new_data": [30000, 60000], "replay": 0.2,
            "update": {"train.epochs": 10, "method.params.growth_epochs": 3, "method.params.prune_rounds": 4}})]
-# (the incremental schedule spreads its rounds to the end: the shipped recipe's finetune_epochs is for 60 epochs)
-INCREMENTAL[0].extra["old"]["method.params.finetune_epochs"] = None
-INCREMENTAL[0].extra["update"]["method.params.finetune_epochs"] = None
 
 # CGaP: seed at 1/4 width, doubled with new random (Kaiming) units after epochs 1 and 2 (full width in
 # epoch 3), then half of every layer's units pruned (a quarter of the parameters left) and 3 epochs of
