@@ -108,7 +108,8 @@ def run_all(exps, opts: Options, folder: Path, only: List[str], budget_s: float)
 def render(exps, opts: Options, folder: Path) -> str:
     """The markdown block (tables + figure links) from the cached records."""
     records = load_records(folder, plan_keys(exps, opts))
-    by = {t: [e for e in exps if e.table == t] for t in ("mnist", "incremental", "cnn", "resnet110")}
+    by = {t: [e for e in exps if e.table == t] for t in ("mnist", "incremental", "resnet110")}
+    by["cnn"] = plan.cnn_rows(opts.quick)
     mnist = plan.mnist_rows(opts.quick)
     rel = os.path.relpath(folder, ROOT)
     figs = {"mnist": figures.mnist_figure(mnist, records, folder / "mnist.png"),

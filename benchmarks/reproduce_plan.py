@@ -140,6 +140,11 @@ def mnist_rows(quick: bool) -> List[Experiment]:
     return [Experiment(**{**e.__dict__, "seeds": e.seeds[:1] if quick else e.seeds}) for e in MNIST]
 
 
+def cnn_rows(quick: bool) -> List[Experiment]:
+    """Table 3's rows in table order, each once with all its seeds (``experiments`` splits them by seed)."""
+    return [Experiment(**{**e.__dict__, "seeds": e.seeds[:1] if quick else e.seeds}) for e in CNN]
+
+
 # quick mode: the same rows on a slice of the data and a few epochs (shape checks, not results)
 QUICK_TRAIN_LIMIT = 6000
 QUICK_TEST_LIMIT = 2000

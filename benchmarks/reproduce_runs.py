@@ -63,6 +63,7 @@ def resolved(exp: Experiment, seed: int, opts: Options) -> Dict[str, Any]:
         return {"incremental": incremental_settings(exp, seed, opts)}
     recipe = recipe_to_dict(load_recipe(exp.recipe, overrides_for(exp, seed, opts)))
     recipe["train"].pop("threads", None)
+    recipe.pop("target", None)      # the hardware target decides no number here (csim_run exports with its own)
     csim = opts.csim_samples if (exp.csim and seed == CSIM_SEED) else 0
     return {"recipe": recipe, "csim_samples": csim}
 

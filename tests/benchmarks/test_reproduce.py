@@ -89,6 +89,22 @@ def test_plan_recipes_resolve(quick):
         assert all(not k.endswith(("_s1", "_s2")) for k in keys)
 
 
+def test_cnn_rows_list_each_row_once_with_every_seed_the_plan_runs():
+    rows = plan.cnn_rows(False)
+    assert [e.name for e in rows] == [e.name for e in plan.CNN] and len({e.name for e in rows}) == len(rows)
+    scheduled = {tables.run_id(e, s) for e in plan.experiments(False) if e.table == "cnn" for s in e.seeds}
+    assert {tables.run_id(e, s) for e in rows for s in e.seeds} == scheduled
+
+
+def test_cache_key_ignores_the_recipe_hardware_target():
+    from reproduce_runs import resolved
+
+    exp = plan.Experiment("t", "mnist", "lenet5", "dense", "lenet5_mnist")
+    moved = plan.Experiment("t", "mnist", "lenet5", "dense", "lenet5_mnist", {"target.reuse_factor": 4})
+    assert "target" not in resolved(exp, 0, Options())["recipe"]
+    assert reproduce.key_of(resolved(exp, 0, Options())) == reproduce.key_of(resolved(moved, 0, Options()))
+
+
 def test_npn_rows_are_held_to_ten_times_within_a_third_of_a_point_of_the_dense_error():
     npn = plan.Experiment("t_npn", "mnist", "lenet300_100", "npn sparsify", "lenet300_100_mnist")
     records = {"t_dense_s0": fake_train(0.985, 266_610), "t_dense_s1": fake_train(0.985, 266_610),
