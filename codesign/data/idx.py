@@ -2,26 +2,38 @@
 from __future__ import annotations
 
 import gzip
+import math
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
 
+MAX_DIMS = 4
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
 def read_idx(path: Path) -> np.ndarray:
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
+    """The array of an IDX file; a damaged file (bad magic, header, compression or length) is a one-line
+    DataError that says to fetch the dataset again."""
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path} cannot be read ({type(err).__name__}: {err}); delete it and fetch the dataset "
+                        f"again") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES or not 1 <= raw[3] <= MAX_DIMS:
         raise DataError(f"{path} is not an IDX file; delete it and fetch the dataset again")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{path} is truncated inside its header; delete it and fetch the dataset again")
     dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
     dtype = np.dtype(_DTYPES[raw[2]])
-    expected = 4 + 4 * ndim + int(np.prod(dims)) * dtype.itemsize
+    expected = 4 + 4 * ndim + math.prod(dims) * dtype.itemsize
     if len(raw) != expected:
-        raise DataError(f"{path} is truncated ({len(raw)} of {expected} bytes); delete it and fetch again")
+        state = "is truncated" if len(raw) < expected else "is longer than its header says"
+        raise DataError(f"{path} {state} ({len(raw)} of {expected} bytes); delete it and fetch the dataset again")
     return np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim).reshape(dims)
 
 

@@ -18,7 +18,7 @@ import onnx
 import torch
 import torch.nn as nn
 
-from .. import atomic, target
+from .. import atomic, target, validate
 from ..errors import ConfigError, ExportError
 from ..events import Events, quiet
 from .fixed import quantize
@@ -44,9 +44,9 @@ class HlsSettings:
     def checked(self) -> "HlsSettings":
         from ..sim.mapping import checked_reuse_factor
 
-        if not self.clock_period > 0 or self.clock_period == float("inf"):
-            raise ConfigError(f"the clock period must be a number of ns > 0, got {self.clock_period}")
-        return HlsSettings(target.backend(self.backend), target.io_type(self.io_type), self.part, self.clock_period,
+        clock = validate.finite(self.clock_period, "clock period (ns)", low=0, low_open=True)
+        part = validate.part(self.part) if self.part is not None else None
+        return HlsSettings(target.backend(self.backend), target.io_type(self.io_type), part, clock,
                            checked_reuse_factor(self.reuse_factor), target.strategy(self.strategy), self.project_name,
                            target.sparse_kernel(self.sparse_kernel), dict(self.layers))
 

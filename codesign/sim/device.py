@@ -17,7 +17,7 @@ from typing import Annotated, Any, Dict, Iterator, List, Literal, Mapping, Optio
 
 from pydantic import AfterValidator, Field
 
-from ..config import Strict, read_yaml, validate
+from ..schema import Name, Strict, read_yaml, validate
 from ..errors import ConfigError, close_matches
 
 Confidence = Literal["V", "V2", "D", "M", "fit"]
@@ -30,12 +30,16 @@ class Quantity(Strict):
     confidence: Confidence
 
 
-def _unit(*expected: str):
+def _unit(*expected: str, positive: bool = False, at_most: Optional[float] = None):
+    """A quantity in one of the ``expected`` units: one finite number, >= 0, or > 0 with ``positive`` (a
+    clock, a bandwidth or a resource count of zero would divide by zero in the cost models)."""
     def check(q: Quantity) -> Quantity:
         if q.unit not in expected:
             raise ValueError(f"unit must be {' or '.join(repr(e) for e in expected)}, got '{q.unit}'")
-        if isinstance(q.value, list) or q.value < 0:
-            raise ValueError(f"expected one non-negative number, got {q.value!r}")
+        if isinstance(q.value, list) or q.value < 0 or (positive and q.value == 0):
+            raise ValueError(f"expected one {'positive' if positive else 'non-negative'} number, got {q.value!r}")
+        if at_most is not None and q.value > at_most:
+            raise ValueError(f"expected a {q.unit} of at most {at_most:g}, got {q.value!r}")
         return q
     return Annotated[Quantity, AfterValidator(check)]
 
@@ -43,36 +47,38 @@ def _unit(*expected: str):
 def _pair_of_bits(q: Quantity) -> Quantity:
     if q.unit != "bit" or not isinstance(q.value, list) or len(q.value) != 2:
         raise ValueError("expected a pair of bit widths, e.g. {value: [27, 18], unit: bit, ...}")
+    if any(v < 1 or v != int(v) for v in q.value):
+        raise ValueError(f"bit widths are integers >= 1, got {q.value!r}")
     return q
 
 
 class Resources(Strict):
-    lut: _unit("count")
-    ff: _unit("count")
-    dsp: _unit("count")
-    bram: _unit("BRAM18", "M20K")
+    lut: _unit("count", positive=True)
+    ff: _unit("count", positive=True)
+    dsp: _unit("count", positive=True)
+    bram: _unit("BRAM18", "M20K", positive=True)
     uram: Optional[_unit("count")] = None
 
 
 class Memory(Strict):
-    bram_block_bits: _unit("bit")
+    bram_block_bits: _unit("bit", positive=True)
 
 
 class DspModel(Strict):
     mult_width: Annotated[Quantity, AfterValidator(_pair_of_bits)]
-    fixed_mults_per_dsp: _unit("mult")
-    int8_mults_per_dsp: _unit("mult")
-    fp32_dsp_per_mac: _unit("DSP")
+    fixed_mults_per_dsp: _unit("mult", positive=True)
+    int8_mults_per_dsp: _unit("mult", positive=True)
+    fp32_dsp_per_mac: _unit("DSP", positive=True)
 
 
 class Clock(Strict):
-    default: _unit("MHz")
+    default: _unit("MHz", positive=True)
 
 
 class Dram(Strict):
     type: str
-    peak_bandwidth: _unit("GB/s")
-    efficiency: _unit("fraction")
+    peak_bandwidth: _unit("GB/s", positive=True)
+    efficiency: _unit("fraction", positive=True, at_most=1.0)
     energy: _unit("pJ/bit")
 
 
@@ -85,7 +91,7 @@ class Energy(Strict):
 
 
 class DeviceFile(Strict):
-    name: str
+    name: Name                       # becomes part of report folder names
     board: str
     part: str
     vendor: Literal["xilinx", "intel"]
@@ -214,8 +220,6 @@ def load_device_file(path: str | Path) -> Device:
     path = Path(path)
     data = read_yaml(path)
     spec = validate(DeviceFile, data, str(path))
-    if spec.dram.efficiency.value > 1:
-        raise ConfigError(f"{path}: dram.efficiency must be a fraction in 0..1, got {spec.dram.efficiency.value}")
     return _from_spec(spec, str(path))
 
 

@@ -68,15 +68,22 @@ def estimate_section(network: Network, mapping: Mapping, part: str, out_dir: Pat
                      ) -> Dict[str, Any]:
     """Estimate an exported design and write its report to ``out_dir / 'sim'``; returns the report section."""
     device, how = device_for_part(part)
-    if device is None:
+    modeled = device is not None
+    if not modeled:                     # a well-formed part codesign does not model (hls4ml builds for any)
         device = load_device(FALLBACK_DEVICE)
-        how += f"; resources are compared with the {device.board} ({device.name}); add a device YAML for yours"
+        how += (f": codesign has no device model for it, so latency and resource counts use the {device.board}'s "
+                f"({device.name}) DSP and clock rules, and no utilisation or fit is claimed; add a device YAML "
+                f"for your part and use codesign simulate --device YOURS.yaml")
     report = estimate(network, device, mapping)
     paths = write_report(report, Path(out_dir) / "sim")
     section: Dict[str, Any] = {"device": device.name, "device_match": how, "network": network_source,
                                "template": "dataflow", "precision": precision_label(report)}
     section.update(summary_totals(report.totals))
-    if not section["fits"]:
+    if not modeled:
+        section["device"] = None
+        for key in [k for k in section if k.endswith("_percent")] + ["fits", "over"]:
+            section.pop(key, None)
+    elif not section["fits"]:
         section["hint"] = fitting_hint(network, device, mapping)
     section["report"] = str(paths["json"])
     section["markdown"] = str(paths["markdown"])

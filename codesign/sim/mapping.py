@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from .. import target
 from ..errors import ConfigError, close_matches
 from ..fixed_point import NumType, Precision, parse_precision, parse_type
+from ..validate import REUSE_FACTOR_MAX
 
 UNROLL_FAMILIES = ("auto", "ma", "zhang")
 DRAM_LAYOUTS = ("packed", "aligned")
@@ -89,8 +90,9 @@ def type_setting(value: Any, name: str = "precision") -> TypeSetting:
 def checked_reuse_factor(value: Any) -> int:
     """An integer >= 1 (strings, booleans and fractions are errors, not coerced)."""
     ok = isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and value.is_integer()
-    if not ok or value < 1:
-        raise ConfigError(f"reuse factor must be an integer >= 1, got {value!r}")
+    if not ok or not 1 <= value <= REUSE_FACTOR_MAX:
+        raise ConfigError(f"reuse factor must be an integer >= 1 and <= {REUSE_FACTOR_MAX} (hls4ml's templates hold "
+                          f"it in an int), got {value!r}")
     return int(value)
 
 

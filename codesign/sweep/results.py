@@ -10,6 +10,7 @@ spec's finished points in plan order, rewritten atomically as points finish.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from .. import atomic
+from ..errors import CodesignError
 
 JOURNAL = "results.jsonl"
 CSV = "results.csv"
@@ -125,10 +127,36 @@ def _write_parquet(path: Path, rows: Sequence[Dict[str, Any]], fields: Sequence[
 
 
 def read_table(path: Path) -> List[Dict[str, Any]]:
-    """Rows of a results.csv with numbers, booleans and empty cells (None) restored."""
-    with open(path, newline="", encoding="utf-8") as f:
-        return [{k: (v or None) if k in TEXT_COLUMNS else _value(v) for k, v in row.items()}
-                for row in csv.DictReader(f)]
+    """Rows of a results.csv with numbers, booleans and empty cells (None) restored. An empty, truncated or
+    foreign file is a one-line error: a report is never drawn from part of a table."""
+    path = Path(path)
+    rebuild = (f"rebuild it with `codesign sweep SPEC --out {path.parent} --resume` (every finished point is kept "
+               f"in {JOURNAL})")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise CodesignError(f"cannot read {path} ({type(err).__name__}: {err}); {rebuild}") from None
+    if not text.strip():
+        raise CodesignError(f"{path} is empty; {rebuild}")
+    if not text.endswith("\n"):
+        raise CodesignError(f"{path} is truncated (its last line is incomplete); {rebuild}")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records = []
+    try:
+        header = next(reader)
+        if "point_id" not in header:
+            raise CodesignError(f"{path} is not a sweep's results table (no point_id column); {rebuild}")
+        for record in reader:
+            if len(record) != len(header):
+                raise CodesignError(f"{path} is damaged: line {reader.line_num} has {len(record)} of {len(header)} "
+                                    f"columns; {rebuild}")
+            records.append(record)
+    except csv.Error as err:
+        raise CodesignError(f"{path} is not a readable CSV table ({err}); {rebuild}") from None
+    if not records:
+        raise CodesignError(f"{path} holds no finished points yet; run or resume the sweep first")
+    return [{k: (v or None) if k in TEXT_COLUMNS else _value(v) for k, v in zip(header, record)}
+            for record in records]
 
 
 def _value(text: Optional[str]) -> Any:

@@ -23,14 +23,17 @@ retrain anything. Unknown keys, wrong types and unknown names are one-line :clas
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
 from .. import target
-from ..config import Strict, TargetCfg, read_yaml, validate
+from ..config import TargetCfg
+from ..schema import Name, ReuseFactor, Seed, Strict, Width, read_yaml, validate
 from ..errors import CodesignError, ConfigError
+from ..validate import REUSE_FACTOR_MAX
 
 TEMPLATES = Literal[target.TEMPLATES]
 STRATEGIES = Literal[target.STRATEGIES]
@@ -68,13 +71,13 @@ class MethodChoice(Strict):
 
 class Grid(Strict):
     model: List[str] = Field(default_factory=list)           # default: the recipe's model
-    width: List[float] = Field(default_factory=list)         # default: the recipe's width (or 1.0)
+    width: List[Width] = Field(default_factory=list)         # default: the recipe's width (or 1.0)
     method: List[Union[str, MethodChoice]] = Field(default_factory=lambda: ["dense"])
     density: Union[List[float], Range, None] = None          # into each method's density parameter
     # hardware axes; left out: the recipe's target (codesign.config.TargetCfg), else its defaults
     device: List[str] = Field(default_factory=list)
     template: List[TEMPLATES] = Field(default_factory=list)
-    reuse_factor: Union[List[int], Range] = Field(default_factory=list)
+    reuse_factor: Union[List[ReuseFactor], Range] = Field(default_factory=list)
     precision: List[str] = Field(default_factory=list)
     strategy: List[STRATEGIES] = Field(default_factory=list)
     io_type: List[IO_TYPES] = Field(default_factory=list)
@@ -93,7 +96,7 @@ class Grid(Strict):
 class Search(Strict):
     kind: Literal["grid", "random"] = "grid"
     samples: Optional[int] = Field(None, ge=1)   # random: how many distinct points
-    seed: int = 0
+    seed: Seed = 0
 
 
 class TrainPlan(Strict):
@@ -116,7 +119,7 @@ class TrainPlan(Strict):
     start_from: Optional[str] = None                           # finetune: a trained model file
     density_param: Optional[str] = None     # the method parameter the density axis sets; default: each method's own
     weights: str = "auto"                                      # none: auto | random | a model file
-    seed: int = 0
+    seed: Seed = 0
 
 
 class Csim(Strict):
@@ -128,7 +131,7 @@ class Csim(Strict):
 
 
 class SweepSpec(Strict):
-    name: str = Field(min_length=1)
+    name: Name                                 # the default run folder is runs/sweeps/<name>
     description: str = ""
     recipe: Optional[str] = None
     overrides: Dict[str, Any] = Field(default_factory=dict)
@@ -183,8 +186,8 @@ def check_spec(spec: SweepSpec) -> None:
                           f"a recipe YAML: model, data, optimiser)")
     if spec.recipe:
         _recipe(spec)
-    if spec.train.start_from and not Path(spec.train.start_from).is_file():
-        raise ConfigError(f"{src}: train.start_from: model file not found: {spec.train.start_from}")
+    for key in ("start_from", "weights"):
+        _check_model_file(spec, key)
     if spec.search.kind == "random" and spec.search.samples is None:
         raise ConfigError(f"{src}: search.kind 'random' needs search.samples (how many points to draw)")
     for axis in ("density", "reuse_factor"):
@@ -197,8 +200,62 @@ def check_spec(spec: SweepSpec) -> None:
             raise ConfigError(f"{src}: grid.density: densities are fractions in (0, 1], got {bad[0]}")
     if isinstance(spec.grid.density, Range) and spec.grid.density.high > 1:
         raise ConfigError(f"{src}: grid.density: densities are fractions in (0, 1], got high={spec.grid.density.high}")
+    if isinstance(spec.grid.reuse_factor, Range) and spec.grid.reuse_factor.high > REUSE_FACTOR_MAX:
+        raise ConfigError(f"{src}: grid.reuse_factor: reuse factors are integers in 1..{REUSE_FACTOR_MAX}, got "
+                          f"high={spec.grid.reuse_factor.high:g}")
+    _check_size(spec, src)
     for method in spec.grid.methods():
         _check_method(spec, method, src)
+
+
+#: the most points one sweep takes (about 1 kB of memory each while planned, one row each in results.csv)
+MAX_POINTS = 100_000
+
+
+def grid_points(spec: SweepSpec) -> int:
+    """How many points the grid has, counted without expanding it (a range counts its ``num`` values)."""
+    g = spec.grid
+
+    def size(axis) -> int:
+        if axis is None:
+            return 1
+        return (axis.num or 1) if isinstance(axis, Range) else max(1, len(axis))
+
+    return math.prod(size(a) for a in (g.model, g.width, g.method, g.density, g.device, g.template,
+                                       g.reuse_factor, g.precision, g.strategy, g.io_type, g.sparse_kernel))
+
+
+def _check_size(spec: SweepSpec, src: str) -> None:
+    if spec.search.kind == "random":
+        if spec.search.samples > MAX_POINTS:
+            raise ConfigError(f"{src}: search.samples is {spec.search.samples:,}, more than the {MAX_POINTS:,} points a "
+                              f"sweep takes; draw fewer samples or split the sweep")
+        return
+    n = grid_points(spec)
+    if n > MAX_POINTS:
+        raise ConfigError(f"{src}: the grid has {n:,} points, more than the {MAX_POINTS:,} a sweep takes; use fewer "
+                          f"values per axis, split it into several specs, or sample it with search: "
+                          f"{{kind: random, samples: N}}")
+
+
+def _check_model_file(spec: SweepSpec, key: str) -> None:
+    """train.start_from / train.weights name a model file: it must exist and be a readable model file now,
+    not when the first point that needs it runs."""
+    value = getattr(spec.train, key)
+    if not value or (key == "weights" and value in ("auto", "random")):
+        return
+    if key == "weights" and spec.train.mode != "none":
+        raise ConfigError(f"{spec.source}: train.weights applies to train.mode 'none' only (finetune starts from "
+                          f"train.start_from)")
+    from ..checkpoint import MODEL_FORMAT, read
+
+    if not Path(value).is_file():
+        raise ConfigError(f"{spec.source}: train.{key}: model file not found: {value}"
+                          + ("; give auto, random or a model file" if key == "weights" else ""))
+    try:
+        read(value, MODEL_FORMAT)
+    except CodesignError as err:
+        raise ConfigError(f"{spec.source}: train.{key}: {err}") from None
 
 
 def _check_names(spec: SweepSpec, src: str) -> None:

@@ -13,6 +13,7 @@ import torch.nn as nn
 
 from ..errors import CodesignError
 from ..registry import Registry
+from ..validate import WIDTH_MAX, finite, integer
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
 register_model = MODELS.register
@@ -26,10 +27,8 @@ def scaled(channels: int, width: float) -> int:
 def create_model(name: str, width: float = 1.0, in_shape: Sequence[int] = (1, 28, 28),
                  num_classes: int = 10) -> nn.Module:
     builder = MODELS.get(name)
-    if not width > 0:
-        raise CodesignError(f"width multiplier must be > 0, got {width}")
-    if num_classes < 1:
-        raise CodesignError(f"num_classes must be >= 1, got {num_classes}")
+    width = finite(width, "width multiplier", low=0, low_open=True, high=WIDTH_MAX)
+    num_classes = integer(num_classes, "num_classes", low=1, high=1 << 20)
     shape = tuple(int(d) for d in in_shape)
     try:
         model = builder(width=float(width), in_shape=shape, num_classes=int(num_classes))

@@ -1,0 +1,104 @@
+"""The YAML layer shared by recipes, sweep specs, device files and precision files: the YAML loader, the
+``Strict`` pydantic base every file model derives from, the field types with codesign's limits, and the
+one-line error a malformed file becomes. (Kept apart from the recipe models in ``codesign.config`` so that
+reading a device file does not build them.)
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Tuple, Type, TypeVar
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError, close_matches
+from .validate import NAME_PATTERN, REUSE_FACTOR_MAX, SEED_MAX, WIDTH_MAX
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _name(value: str) -> str:
+    if not NAME_PATTERN.fullmatch(value):
+        raise ValueError("a name takes letters, digits and _ . + = - (at most 128 characters, no '/' and not "
+                         "starting with '.' or '-')")
+    return value
+
+
+#: field types with the limits of codesign.validate
+Name = Annotated[str, AfterValidator(_name)]       # becomes a file or folder name
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
+ReuseFactor = Annotated[int, Field(ge=1, le=REUSE_FACTOR_MAX)]
+Width = Annotated[float, Field(gt=0, le=WIDTH_MAX)]
+
+
+class Strict(BaseModel):
+    """Base of every YAML-backed model: unknown keys are errors, values are never coerced from another
+    type (a string or boolean is not a number, a float is not an integer) and inf/nan are refused."""
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+def _field_names(cls: Type[BaseModel], loc: Tuple[Any, ...]) -> list[str]:
+    """Field names allowed at ``loc`` (the parent path of an unknown key)."""
+    for key in loc:
+        field = cls.model_fields.get(key) if isinstance(key, str) else None
+        ann = getattr(field, "annotation", None) if field else None
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return []
+        cls = ann
+    return list(cls.model_fields)
+
+
+def describe_validation_error(err: ValidationError, cls: Type[BaseModel], source: str) -> str:
+    """The first problem of a pydantic error as one readable line."""
+    first = err.errors()[0]
+    loc = tuple(first["loc"])
+    where = ".".join(str(p) for p in loc) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        allowed = _field_names(cls, loc[:-1])
+        return (f"{source}: unknown key '{where}'{close_matches(str(loc[-1]), allowed)}"
+                + (f"; allowed: {', '.join(allowed)}" if allowed else ""))
+    got = first.get("input")
+    shown = f" (got {got!r})" if got is not None and not isinstance(got, dict) else ""
+    more = f" [and {len(err.errors()) - 1} more problem(s)]" if len(err.errors()) > 1 else ""
+    return f"{source}: {where}: {first['msg']}{shown}{more}"
+
+
+def validate(cls: Type[M], data: Any, source: str) -> M:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys to values at the top level, got {type(data).__name__}")
+    try:
+        return cls.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(describe_validation_error(err, cls, source)) from None
+
+
+class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader (libyaml's parser where installed: ten times faster) with YAML 1.2 numbers:
+    ``1e-3`` and ``2E5`` are floats (YAML 1.1, and so PyYAML, reads them as strings, which the strict
+    models would then refuse)."""
+
+
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
+def read_yaml(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read {path}: {err}") from None
+    try:
+        return yaml.load(text, Loader=Loader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: malformed YAML ({problem})") from None
