@@ -1,17 +1,20 @@
 """Atomic writes: every artifact is written to a temporary file in the same folder, flushed to
 disk and renamed over the target, so a killed process never leaves a half-written file that a
 later run would trust. A full disk or a missing permission becomes a one-line CodesignError.
+The file gets the permissions of a plain ``open()`` (0666 less the umask), not the temporary
+file's 0600.
 """
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 from .errors import CodesignError, os_error
 
@@ -30,6 +33,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBase
     except OSError as err:
         raise _explain(err, path) from err
     try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
@@ -43,6 +48,18 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBase
         raise
 
 
+def _umask() -> int:
+    """The process's umask (read once: os.umask can only be read by setting it)."""
+    global _UMASK
+    if _UMASK is None:
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return _UMASK
+
+
+_UMASK = None
+
+
 def _remove_quietly(tmp: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(tmp)
@@ -50,7 +67,19 @@ def _remove_quietly(tmp: str) -> None:
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_open(path, "wb") as f:
-        f.write(data)
+        _write_all(f, memoryview(data).cast("B"))
+
+
+def _write_all(handle: Any, view: memoryview) -> None:
+    """Write every byte: a file object may accept fewer than it was given (a disk filling up), and a write
+    that makes no progress is a full disk, not a silently shorter file."""
+    while len(view):
+        written = handle.write(view)
+        if written is None:              # a non-blocking raw file that would block: treat as full
+            written = 0
+        if written <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -84,16 +113,19 @@ def write_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], fields
 
 
 def torch_save(path: str | os.PathLike, obj: Any) -> None:
+    """torch.save, atomically. The bytes are made in memory first: torch's own writer turns a write that a
+    full disk cut short into 'unexpected pos' RuntimeErrors, while a plain write raises the OSError."""
     import torch
 
-    with atomic_open(path, "wb") as f:
-        torch.save(obj, f)
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    write_bytes(path, buf.getbuffer())
 
 
 def check_output_dir(path: str | os.PathLike, force: bool, option: str = "--out", own: Sequence[str] = ()) -> Path:
     """Refuse an output folder that exists and holds anything but the names in ``own`` (the command's own
     artifacts, which its --resume/--force logic handles) unless ``force``; refuse a file in its place.
-    Nothing is deleted here."""
+    Temporary files and the folder's lock file (codesign.lock) do not count. Nothing is deleted here."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise CodesignError(f"{option} {path} is a file; choose a folder")
@@ -107,13 +139,20 @@ def check_output_dir(path: str | os.PathLike, force: bool, option: str = "--out"
 
 
 def _temporary(path: Path) -> bool:
-    return path.name.startswith(".") and path.name.endswith(".tmp")
+    from .lock import LOCK_NAME
+
+    return path.name == LOCK_NAME or path.name.startswith(".") and path.name.endswith(".tmp")
 
 
-def remove_artifacts(folder: str | os.PathLike, names: Sequence[str]) -> None:
-    """Delete ``folder``/NAME for each name (files or folders), so a fresh run never sits beside stale results."""
+def remove_artifacts(folder: str | os.PathLike, names: Optional[Sequence[str]] = None) -> None:
+    """Delete ``folder``/NAME for each name (files or folders), so a fresh run never sits beside stale results;
+    ``names=None``: everything in the folder but its lock file."""
     import shutil
 
+    from .lock import LOCK_NAME
+
+    if names is None:
+        names = [p.name for p in Path(folder).iterdir() if p.name != LOCK_NAME] if Path(folder).is_dir() else []
     for name in names:
         path = Path(folder) / name
         try:

@@ -24,9 +24,11 @@ def compact(
     """Remove pruned filters/neurons for real (zeros stay exact zeros) and check the outputs are unchanged."""
     from ..atomic import check_output_dir
     from ..compact import compact_file, resolve_model_file
+    from ..lock import folder_lock
 
-    check_output_dir(out if out is not None else resolve_model_file(source)[1], force)
-    folder, manifest = compact_file(source, out, check=check, samples=samples)
+    folder = check_output_dir(out if out is not None else resolve_model_file(source)[1], force)
+    with folder_lock(folder, "codesign compact"):
+        folder, manifest = compact_file(source, folder, check=check, samples=samples)
     table = Table(title=f"compact {manifest['model']}")
     for column in ("group", "units before", "units after"):
         table.add_column(column, justify="left" if column == "group" else "right")

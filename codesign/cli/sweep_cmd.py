@@ -103,6 +103,7 @@ def sweep(
     """Sweep model × method × density × device × template × reuse factor × precision: train each model
     once, simulate every hardware point, write results.csv and a report with Pareto fronts."""
     from ..atomic import check_output_dir, remove_stale_temporaries
+    from ..lock import folder_lock
     from ..sweep import load_spec, run_sweep
     from ..sweep.runner import ARTIFACTS
 
@@ -111,10 +112,12 @@ def sweep(
         raise CodesignError(f"sweep {cfg.name}: csim.enabled needs g++, which is not on PATH; install it "
                             f"(e.g. apt-get install g++) or set csim.enabled: false in the spec")
     out = check_output_dir(out or Path("runs") / "sweeps" / cfg.name, force, own=ARTIFACTS)
-    remove_stale_temporaries(out)                   # left by a killed run; never read, only litter
-    with SweepProgress(f"sweep {cfg.name}") as progress:
-        result = run_sweep(cfg, out, workers=workers, executor=executor, resume=resume, force=force, limit=limit,
-                           retry_failed=retry_failed, report=report, data_dir=data_dir, events=progress.event)
+    with folder_lock(out, f"codesign sweep {cfg.name}"):
+        remove_stale_temporaries(out)                   # left by a killed run; never read, only litter
+        with SweepProgress(f"sweep {cfg.name}") as progress:
+            result = run_sweep(cfg, out, workers=workers, executor=executor, resume=resume, force=force,
+                               limit=limit, retry_failed=retry_failed, report=report, data_dir=data_dir,
+                               events=progress.event)
     table = _front_table(result.rows)
     if table is not None:
         console.print(table)

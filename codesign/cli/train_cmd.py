@@ -45,8 +45,11 @@ def train(
                                 "comparators (scratch, fine-tuning, NeST from scratch): estimate, run or none."),
 ) -> None:
     """Train a model with the single training loop (checkpoint every epoch; --resume continues exactly)."""
+    from ..atomic import check_output_dir
+    from ..checkpoint import check_resumable
     from ..compact import compact_run
     from ..config import load_recipe
+    from ..lock import folder_lock
     from ..rundir import TRAINING, RunDir
     from ..train import fit
     from .progress import TrainProgress
@@ -62,12 +65,16 @@ def train(
 
         return train_update(recipe, overrides, resume_from, new_data, replay, compare, out, resume, force, data_dir)
     cfg = load_recipe(recipe, overrides)
-    # a new run (--force) never sits beside an old run's model files; a killed run's temporaries go
-    run = RunDir(out or Path("runs") / cfg.name).prepare(force, own=TRAINING, fresh=TRAINING if force and not resume
-                                                         else ())
-    with TrainProgress(f"train {cfg.model.name}") as progress:
-        result = fit(cfg, run.root, resume=resume, overwrite=force, events=progress.event, data_dir=data_dir)
-        result.summary.update(compact_run(run.root, events=progress.event))
+    run = RunDir(out or Path("runs") / cfg.name)
+    check_output_dir(run.root, force, own=TRAINING)          # before the lock creates the folder
+    with folder_lock(run.root, f"codesign train {cfg.name}"):
+        if resume:
+            check_resumable(run.checkpoint, cfg)
+        # a new run (--force) never sits beside an old run's model files; a killed run's temporaries go
+        run.prepare(force, own=TRAINING, fresh=TRAINING if force and not resume else ())
+        with TrainProgress(f"train {cfg.model.name}") as progress:
+            result = fit(cfg, run.root, resume=resume, overwrite=force, events=progress.event, data_dir=data_dir)
+            result.summary.update(compact_run(run.root, events=progress.event))
     show_summary(result.summary, f"{cfg.model.name} on {cfg.data.name} ({cfg.method.name})")
     compacted = f", {run.compact}/{{model.pt,shapes.json}}" if run.compact_model.exists() else ""
     console.print(f"artifacts: {run.config}, {run.train}/{{ckpt.pt,model.pt,history.csv,cost.json}}{compacted}",

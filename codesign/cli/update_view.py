@@ -15,6 +15,8 @@ def train_update(recipe: Optional[str], overrides: Dict[str, Any], resume_from: 
                  force: bool, data_dir: Optional[Path]) -> None:
     from ..errors import CodesignError
     from ..incremental import load_previous, parse_new_data, update, update_recipe
+    from ..atomic import check_output_dir
+    from ..lock import folder_lock
     from ..rundir import ARTIFACTS, RunDir
     from .progress import TrainProgress
 
@@ -23,10 +25,13 @@ def train_update(recipe: Optional[str], overrides: Dict[str, Any], resume_from: 
                             "(e.g. --new-data 30000:60000)")
     previous = load_previous(resume_from)
     cfg = update_recipe(previous, parse_new_data(new_data), replay, recipe, overrides)
-    run_dir = RunDir(out or Path("runs") / cfg.name).prepare(force, own=ARTIFACTS).root
-    with TrainProgress(f"update {cfg.model.name}") as progress:
-        result = update(cfg, previous, run_dir, compare=compare, resume=resume, overwrite=force,
-                        events=progress.event, data_dir=data_dir)
+    run = RunDir(out or Path("runs") / cfg.name)
+    check_output_dir(run.root, force, own=ARTIFACTS)         # before the lock creates the folder
+    with folder_lock(run.root, f"codesign train {cfg.name} (incremental update)"):
+        run_dir = run.prepare(force, own=ARTIFACTS).root
+        with TrainProgress(f"update {cfg.model.name}") as progress:
+            result = update(cfg, previous, run_dir, compare=compare, resume=resume, overwrite=force,
+                            events=progress.event, data_dir=data_dir)
     show_summary(result.fit.summary, f"{cfg.model.name} on {cfg.data.name} ({cfg.method.name}, incremental update)")
     show_costs(result.report)
     console.print(f"artifacts: {run_dir}/incremental.json, {run_dir}/train/{{ckpt.pt,model.pt,history.csv,cost.json}}",

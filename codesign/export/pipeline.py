@@ -6,7 +6,6 @@ line before any slow step. Reports: DIR/export.json (every target) and, for fpga
 """
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -14,6 +13,7 @@ from typing import Any, Dict, Optional
 from .. import atomic
 from ..errors import ConfigError
 from ..events import Events, quiet
+from ..lock import folder_lock
 from .csim import csim, require_gxx
 from .hls import HlsSettings, build_hls
 from .onnx import export_onnx, module_types
@@ -48,12 +48,8 @@ class ExportRequest:
 
 
 def prepare_out_dir(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; choose a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise ConfigError(f"--out {out} already exists and is not empty; pass --force to replace it")
-        shutil.rmtree(out)
+    atomic.check_output_dir(out, force)
+    atomic.remove_artifacts(out)          # everything but the folder's lock
     out.mkdir(parents=True, exist_ok=True)
 
 
@@ -75,6 +71,12 @@ def run_export(req: ExportRequest, events: Events = quiet) -> Dict[str, Any]:
     if req.qat_epochs:
         from .qat import check_qat_supported
         check_qat_supported(model)
+    atomic.check_output_dir(req.out, req.force)
+    with folder_lock(req.out, "codesign export"):
+        return _export(req, model, source, spec, settings, events)
+
+
+def _export(req: ExportRequest, model, source, spec, settings: HlsSettings, events: Events) -> Dict[str, Any]:
     prepare_out_dir(req.out, req.force)
     in_shape = tuple(model.codesign_spec["in_shape"])
     counts = default_counts(macs_per_sample(model, in_shape))

@@ -12,9 +12,9 @@ error, and the sweep goes on.
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -22,10 +22,12 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 import yaml
 
 from .. import atomic
+from ..config import read_yaml
 from ..errors import CodesignError
 from ..events import Events, quiet
+from ..lock import folder_lock
 from .evaluate import run_csim, simulate_points
-from .executors import Outcome, make_executor
+from .executors import Outcome, in_worker_start, make_executor
 from .models import run_base, run_model
 from .plan import HARDWARE_AXES, Plan, Point, make_plan
 from .results import CSV, JOURNAL, Journal, write_table
@@ -51,14 +53,32 @@ def run_sweep(spec: Union[SweepSpec, str, Path, Dict[str, Any]], run_dir: Union[
               workers: int = 1, executor: str = "local", resume: bool = False, force: bool = False,
               limit: Optional[int] = None, retry_failed: bool = False, report: bool = True,
               data_dir: Union[str, Path, None] = None, events: Optional[Events] = None) -> SweepResult:
-    """Run (or continue) a sweep; results in ``run_dir``/results.csv and a report in ``run_dir``/report."""
+    """Run (or continue) a sweep; results in ``run_dir``/results.csv and a report in ``run_dir``/report.
+    The run folder is locked while the sweep runs (codesign.lock)."""
     start = time.perf_counter()
+    if in_worker_start():           # a worker importing an unguarded script: stop quietly (executors.MAIN_GUARD)
+        raise SystemExit(1)
     events = events or quiet
     spec = load_spec(spec)
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / "sweeps" / spec.name
     if limit is not None and limit < 1:
         raise CodesignError(f"--limit must be >= 1, got {limit}")
-    prepare_run_dir(run_dir, resume, force)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise CodesignError(f"--out {run_dir} is a file; choose a folder")
+    pool = make_executor(executor, workers)      # workers start (or fail to) before anything is written
+    try:
+        with folder_lock(run_dir, f"codesign sweep {spec.name}"):
+            return _run_sweep(spec, run_dir, start, pool, executor, resume, force, limit, retry_failed, report,
+                              data_dir, events)
+    except BaseException:
+        pool.shutdown(cancel=True)
+        raise
+
+
+def _run_sweep(spec: SweepSpec, run_dir: Path, start: float, pool, executor: str, resume: bool,
+               force: bool, limit: Optional[int], retry_failed: bool, report: bool,
+               data_dir: Union[str, Path, None], events: Events) -> SweepResult:
+    prepare_run_dir(run_dir, resume, force, spec)
     plan = make_plan(spec, run_dir, Path(data_dir) if data_dir else None)
     points = plan.points[:limit] if limit else plan.points
     journal = Journal(run_dir / JOURNAL)
@@ -67,7 +87,7 @@ def run_sweep(spec: Union[SweepSpec, str, Path, Dict[str, Any]], run_dir: Union[
         finished = {k: r for k, r in finished.items() if not r.get("error")}
     todo = [p for p in points if p.point_id not in finished]
     atomic.write_text(run_dir / "spec.yaml", yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
-    runner = _Scheduler(plan.restricted(todo), make_executor(executor, workers), journal, finished, events,
+    runner = _Scheduler(plan.restricted(todo), pool, journal, finished, events,
                         lambda: write_table(run_dir, _ordered(points, finished)), str(data_dir) if data_dir else None)
     events("start", {"name": spec.name, "total": len(points), "done": len(points) - len(todo), "todo": len(todo),
                      "models": len(runner.plan.models), "bases": len(runner.plan.bases),
@@ -90,18 +110,39 @@ def run_sweep(spec: Union[SweepSpec, str, Path, Dict[str, Any]], run_dir: Union[
     return result
 
 
-def prepare_run_dir(run_dir: Path, resume: bool, force: bool) -> None:
+def prepare_run_dir(run_dir: Path, resume: bool, force: bool, spec: Optional[SweepSpec] = None) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise CodesignError(f"--out {run_dir} is a file; choose a folder")
     holds_sweep = (run_dir / JOURNAL).exists() or (run_dir / "spec.yaml").exists()
     if holds_sweep and force:
-        for name in ARTIFACTS:
-            path = run_dir / name
-            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        atomic.remove_artifacts(run_dir, ARTIFACTS)
     elif holds_sweep and not resume:
         raise CodesignError(f"{run_dir} already holds a sweep; pass --resume to continue it (finished points are "
                             f"kept) or --force to start over")
+    elif holds_sweep and spec is not None:
+        check_same_spec(run_dir, spec)
     run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def check_same_spec(run_dir: Path, spec: SweepSpec) -> None:
+    """--resume continues the sweep of the same spec; another spec would replace spec.yaml and drop the old
+    points from results.csv, so it is refused (as `train --resume` refuses another recipe)."""
+    path = run_dir / "spec.yaml"
+    if not path.exists():
+        return
+    try:
+        saved = load_spec(read_yaml(path), check=False).model_dump(mode="json")
+    except CodesignError:
+        raise CodesignError(f"{path} is damaged, so --resume cannot tell which sweep {run_dir} holds; start over "
+                            f"with --force or choose another --out") from None
+    now = spec.model_dump(mode="json")
+    changed = [k for k in now if k != "description" and saved.get(k) != now.get(k)]
+    if changed:
+        key = changed[0]
+        if isinstance(now.get(key), dict):
+            key += "." + next((k for k in now[key] if saved.get(changed[0], {}).get(k) != now[key].get(k)), "")
+        raise CodesignError(f"{run_dir} holds the sweep of another spec ('{key.rstrip('.')}' differs from its "
+                            f"spec.yaml); resume with the same spec, or start over with --force / another --out")
 
 
 def _ordered(points: List[Point], finished: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -136,6 +177,11 @@ class _Scheduler:
                 for future in self.executor.wait_any(list(self.pending)):
                     kind, key = self.pending.pop(future)
                     getattr(self, f"_on_{kind}")(key, future.result())
+        except BrokenProcessPool:
+            self.executor.shutdown(cancel=True)
+            self.write_table_now()
+            raise CodesignError("a worker process died (killed by the system, e.g. out of memory?); finished points "
+                                "are kept: rerun with --resume, with fewer --workers if memory is short") from None
         except BaseException:
             self.executor.shutdown(cancel=True)
             self.write_table_now()
