@@ -1,15 +1,22 @@
 """`codesign` command line. Each subcommand lives in its own module and is a thin call into the
 library. Errors the user can fix are one line on stderr and exit code 2 (``--debug`` shows the
-traceback); Ctrl-C stops cleanly with exit code 130 and keeps finished work."""
+traceback); Ctrl-C and SIGTERM stop cleanly with exit code 130 and keep finished work (signal
+handling: codesign.entry). Every number given on the command line is checked once, here: floats
+must be finite and integers fit in 64 bits (:func:`_check_numbers`); each command's library
+call checks what the value means."""
 from __future__ import annotations
 
+import functools
+import math
 import os
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
+from .. import entry
 from ..errors import CodesignError, os_error
+from ..validate import INT_MAX
 from .console import err_console
 
 app = typer.Typer(
@@ -26,10 +33,17 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show full traceback
         os.environ["CODESIGN_DEBUG"] = "1"
 
 
-def _register_commands() -> None:
-    from . import data_cmd, list_cmd, train_cmd  # noqa: F401
+COMMAND_MODULES = {"train": "train_cmd", "list": "list_cmd", "data": "data_cmd", "compact": "compact_cmd",
+                   "export": "export_cmd", "simulate": "simulate_cmd", "sweep": "sweep_cmd", "report": "report_cmd",
+                   "bench": "bench_cmd"}
 
-    for module_name in ("compact_cmd", "export_cmd", "simulate_cmd", "sweep_cmd", "report_cmd", "bench_cmd"):
+
+def _register_commands(args: Optional[List[str]] = None) -> None:
+    """Import the command modules (each registers its command): only the one named in ``args`` when there
+    is one, which saves start-up time; all of them for help, completion and close-match suggestions."""
+    command = _command(args or [])
+    modules = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else COMMAND_MODULES.values()
+    for module_name in modules:
         try:
             __import__(f"{__name__}.{module_name}")
         except ModuleNotFoundError as err:
@@ -37,10 +51,44 @@ def _register_commands() -> None:
                 raise
 
 
+def _command(args: List[str]) -> str:
+    return next((a for a in args if not a.startswith("-")), "")
+
+
 def _fail(message: str, code: int = 2) -> int:
     message = " ".join(str(message).split())      # one line, always
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    entry.reported()
     return code
+
+
+def _check_numbers(command: Any) -> Any:
+    """Wrap each (sub)command's callback so that the numbers it receives are finite floats and
+    integers within 64 bits (inf, nan or 1e30 never reach the library); returns ``command``."""
+    for sub in getattr(command, "commands", {}).values():
+        _check_numbers(sub)
+    if command.callback is not None and not getattr(command.callback, "_numbers_checked", False):
+        real, params = command.callback, {p.name: p for p in command.params}
+
+        @functools.wraps(real)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            for name, value in kwargs.items():
+                for v in value if isinstance(value, (list, tuple)) else [value]:
+                    _check_number(params.get(name), v)
+            return real(*args, **kwargs)
+
+        checked._numbers_checked = True  # type: ignore[attr-defined]
+        command.callback = checked
+    return command
+
+
+def _check_number(param: Any, value: Any) -> None:
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number", param=param)
+    if isinstance(value, int) and abs(value) > INT_MAX:
+        raise typer.BadParameter(f"{value} is out of range (at most {INT_MAX} in magnitude)", param=param)
 
 
 _RESUMABLE = {"train": "rerun the same command with --resume to continue from the last finished epoch",
@@ -48,7 +96,7 @@ _RESUMABLE = {"train": "rerun the same command with --resume to continue from th
 
 
 def _rerun_hint(args: List[str]) -> str:
-    command = next((a for a in args if not a.startswith("-")), "")
+    command = _command(args)
     if command in _RESUMABLE:
         return _RESUMABLE[command]
     if command in ("export", "compact", "simulate"):
@@ -57,12 +105,14 @@ def _rerun_hint(args: List[str]) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of the `codesign` console script."""
-    _register_commands()
+    """Run the command line ``argv`` (default: sys.argv[1:]); returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("CODESIGN_DEBUG") == "1"
+    entry.set_hint(_rerun_hint(args))
     try:
-        code = app(args=args, prog_name="codesign", standalone_mode=False)
+        _register_commands(args)
+        command = _check_numbers(typer.main.get_command(app))
+        code = command.main(args=args, prog_name="codesign", standalone_mode=False)
         if code == 130:       # typer turns KeyboardInterrupt into Exit(130) and, here, returns the code
             return _fail(f"interrupted; {_rerun_hint(args)}", 130)
         return code if isinstance(code, int) else 0
@@ -90,20 +140,27 @@ def main(argv: Optional[List[str]] = None) -> int:
     except MemoryError:
         if debug:
             raise
-        return _fail("out of memory; use a smaller batch size, model or sample count", 2)
+        return _fail(OUT_OF_MEMORY, 2)
+    except RuntimeError as err:    # torch's allocator reports a failed allocation as a RuntimeError
+        if debug or "can't allocate memory" not in str(err):
+            if debug:
+                raise
+            return _internal(err)
+        return _fail(OUT_OF_MEMORY, 2)
     except Exception as err:  # a bug, not a user error: still one line unless --debug
         if debug:
             raise
-        return _fail(f"internal error ({type(err).__name__}: {err}); this is a bug in codesign, "
-                     f"rerun with --debug for the traceback and report it", 1)
+        return _internal(err)
 
 
-def _terminate(signum, frame) -> None:
-    raise KeyboardInterrupt  # SIGTERM stops like Ctrl-C: temporary files are removed, exit code 130
+OUT_OF_MEMORY = "out of memory; use a smaller batch size, model (--width), sample count or fewer --workers"
+
+
+def _internal(err: BaseException) -> int:
+    return _fail(f"internal error ({type(err).__name__}: {err}); this is a bug in codesign, "
+                 f"rerun with --debug for the traceback and report it", 1)
 
 
 def run() -> None:  # pragma: no cover
-    import signal
-
-    signal.signal(signal.SIGTERM, _terminate)
-    sys.exit(main())
+    """The console script (kept for ``codesign.cli:run`` callers): see codesign.entry."""
+    entry.run()

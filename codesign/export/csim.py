@@ -7,11 +7,9 @@ SIGSEGV) becomes a one-line error instead of killing the caller, and the cores w
 from __future__ import annotations
 
 import ctypes
-import multiprocessing
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import List, Optional
 import numpy as np
 import torch
 
+from .. import procs
 from ..errors import ExportError
 from ..events import Events, quiet
 from .hls import HlsProject, as_graph_input
@@ -52,14 +51,18 @@ def require_gxx() -> str:
 
 
 def compile_project(project: HlsProject) -> Path:
-    """Build the project's C simulation library with hls4ml's build_lib.sh (g++)."""
+    """Build the project's C simulation library with hls4ml's build_lib.sh (g++), as hls4ml's FPGA backends
+    do, but in a process group of its own: an interrupted or failed export kills the compiler instead of
+    leaving it running (codesign.procs), and the compiler's output is kept out of the terminal."""
     require_gxx()
-    try:
-        lib = project.hls_model.config.backend.compile(project.hls_model)
-    except Exception as err:  # hls4ml raises a bare Exception and prints the compiler output
-        raise ExportError(f"g++ could not compile the hls4ml project in {project.path} ({err}); run "
-                          f"{project.path}/build_lib.sh there to see the compiler errors") from None
-    return Path(lib)
+    config = project.hls_model.config
+    folder = Path(config.get_output_dir())
+    result = procs.run_command(["bash", "./build_lib.sh"], cwd=folder)
+    if result.returncode != 0:
+        last = " | ".join(line.strip() for line in result.stdout.strip().splitlines()[-3:])
+        raise ExportError(f"g++ could not compile the hls4ml project in {folder} (exit {result.returncode}: "
+                          f"{last}); run ./build_lib.sh there to see all compiler errors")
+    return folder / "firmware" / f"{config.get_project_name()}-{config.get_config_value('Stamp')}.so"
 
 
 def _run_chunk(lib: str, function: str, x: np.ndarray, n_out: int) -> np.ndarray:
@@ -83,17 +86,21 @@ def predict(project: HlsProject, lib: Path, x: torch.Tensor, jobs: int = 0, even
     chunk = max(1, min(64, -(-len(x) // (jobs * 4))))
     pieces: List[np.ndarray] = []
     function = f"{project.settings.project_name}_double"
-    context = multiprocessing.get_context("fork")
+    pool = procs.pool(jobs, "fork")
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [pool.submit(_run_chunk, str(lib), function, data[i:i + chunk], n_out)
-                       for i in range(0, len(data), chunk)]
-            for k, future in enumerate(futures):
-                pieces.append(future.result())
-                events("csim", {"done": min((k + 1) * chunk, len(data)), "total": len(data)})
+        futures = [pool.submit(_run_chunk, str(lib), function, data[i:i + chunk], n_out)
+                   for i in range(0, len(data), chunk)]
+        for k, future in enumerate(futures):
+            pieces.append(future.result())
+            events("csim", {"done": min((k + 1) * chunk, len(data)), "total": len(data)})
     except BrokenProcessPool:
+        procs.terminate_pool(pool)
         raise ExportError(f"the C simulation of {project.path} crashed (a signal in the generated C++); "
                           f"this is a bug, report it with the model") from None
+    except BaseException:               # interrupted: stop the workers now instead of finishing the samples
+        procs.terminate_pool(pool)
+        raise
+    pool.shutdown(wait=True)
     return np.concatenate(pieces) if pieces else np.zeros((0, n_out))
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import traceback
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Tuple
 
+from .. import procs
 from ..errors import CodesignError, ConfigError
 
 EXECUTORS = ("local", "ray")
@@ -69,11 +71,24 @@ class InlineExecutor:
 
 
 class PoolExecutor:
-    """A local process pool (spawned workers: safe with torch's thread pools)."""
+    """A local process pool (spawned workers: safe with torch's thread pools). Workers ignore Ctrl-C, die
+    with the parent and are stopped, not awaited, when the sweep is interrupted (codesign.procs)."""
 
     def __init__(self, workers: int):
         self.workers = workers
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = procs.pool(workers, "spawn")
+        self._check_workers_start()
+
+    def _check_workers_start(self) -> None:
+        """Start the workers with a no-op job before any work: a script that calls run_sweep(workers > 1)
+        without ``if __name__ == "__main__":`` makes every spawned worker run the script again, and the
+        pool breaks; say so now instead of leaving a partial sweep."""
+        try:
+            for future in [self._pool.submit(_ready) for _ in range(self.workers)]:
+                future.result()
+        except BrokenProcessPool:
+            procs.terminate_pool(self._pool)
+            raise ConfigError(MAIN_GUARD) from None
 
     def threads_for(self, busy: int) -> int:
         """Torch threads for a job while ``busy`` jobs (this one included) run: the cores are shared
@@ -90,7 +105,24 @@ class PoolExecutor:
         return wait_any(futures)
 
     def shutdown(self, cancel: bool = False) -> None:
-        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+        if cancel:                          # interrupted or failed: running jobs are stopped, not awaited
+            procs.terminate_pool(self._pool)
+        else:
+            self._pool.shutdown(wait=True)
+
+
+MAIN_GUARD = ("worker processes could not start: run_sweep(..., workers > 1) was called from a script without "
+              "`if __name__ == \"__main__\":` around it, and each spawned worker runs the script again; put the "
+              "call under that guard, or use workers=1")
+
+
+def _ready() -> bool:
+    return True
+
+
+def in_worker_start() -> bool:
+    """True while this process is a spawned worker importing its parent's main script."""
+    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
 
 
 class RayExecutor:
