@@ -20,6 +20,13 @@ class What(str, Enum):
 
 def _rows(what: What):
     if what is What.models:
+        from ..catalog import load
+
+        cached = load()               # the shipped catalog answers without torch when it is current
+        if cached is not None:
+            for name, entry in sorted(cached.items()):
+                yield name, f"{entry['params']:,} params", entry["doc"]
+            return
         from ..zoo import MODELS, create_model
         for name in MODELS.names():
             doc = (MODELS.get(name).__doc__ or "").strip()
@@ -32,10 +39,7 @@ def _rows(what: What):
             spec = DATASETS.get(name)
             yield name, "×".join(map(str, spec.in_shape)) + f", {spec.num_classes} classes", spec.description
     elif what is What.methods:
-        from ..methods import METHODS
-        for name in METHODS.names():
-            doc = (__import__(METHODS.get(name).__module__, fromlist=["_"]).__doc__ or "").strip()
-            yield name, "", doc.splitlines()[0] if doc else ""
+        yield from _method_rows()
     elif what is What.recipes:
         from ..config import shipped_recipes
         for name, path in sorted(shipped_recipes().items()):
@@ -48,6 +52,25 @@ def _rows(what: What):
             return
         for name, part, desc in list_devices():
             yield name, part, desc
+
+
+def _method_rows():
+    """(name, '', first docstring line) of every method module, read from the source files: importing the
+    methods would import torch. A method module is one that calls register_method (key = file stem)."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "methods"
+    for path in sorted(folder.glob("*.py")):
+        source = path.read_text()
+        if "register_method(" not in source:
+            continue
+        tree = ast.parse(source)
+        registers = any(isinstance(node, ast.Call) and getattr(node.func, "id", None) == "register_method"
+                        for node in ast.walk(tree))
+        if registers:
+            doc = (ast.get_docstring(tree) or "").strip()
+            yield path.stem, "", doc.splitlines()[0] if doc else ""
 
 
 def _default(name: str, argument: str):

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from rich.table import Table
-
-from ..config import parse_assignment
 from .console import console
 
 
 def build_overrides(assignments: List[str], flags: Dict[str, Any], method_params: Optional[List[str]] = None
                     ) -> Dict[str, Any]:
     """--set KEY=VALUE pairs, then explicit flags (which win), then --param into method.params."""
+    from ..config import parse_assignment
+
     out: Dict[str, Any] = {}
     for text in assignments:
         keys, value = parse_assignment(text)
@@ -36,6 +35,8 @@ def _fmt(value: Any) -> str:
 
 
 def show_summary(summary: Dict[str, Any], title: str) -> None:
+    from rich.table import Table
+
     table = Table(title=title, show_header=False)
     table.add_column("metric")
     table.add_column("value", justify="right")

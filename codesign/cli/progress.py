@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
 from .console import err_console
 
 
@@ -13,6 +11,9 @@ class BarProgress:
     (``info``) a free text field and the remaining time; ``transient`` bars vanish when done."""
 
     def __init__(self, title: str = "", info: bool = True, transient: bool = False):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)   # here: every command module imports this file
+
         self.title = title
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
         columns += [TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn()] if info \

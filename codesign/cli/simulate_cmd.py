@@ -125,7 +125,7 @@ def simulate(
 ) -> None:
     """Estimate latency, throughput, DRAM traffic, energy and FPGA resources before synthesis."""
     from ..atomic import check_output_dir
-    from ..sim import Mapping, estimate, load_device, write_report
+    from .plot_ahead import PlotAhead
 
     source, label = _source(model, checkpoint, onnx)
     if out is not None:
@@ -134,10 +134,23 @@ def simulate(
                  clock_mhz=clock_mhz)
     options = dict(template=template, zero_skip=zero_skip, unroll=unroll, dram_layout=dram_layout,
                    sparse_kernel=sparse_kernel, **{k: v for k, v in given.items() if v is not None})
+    like_export = (template == "dataflow" and not onnx and not hls_config
+                   and (precision or "auto").strip().lower() == "auto")
+    with PlotAhead(plot) as plotter:                  # matplotlib loads in parallel with the estimate
+        _simulate(source, label, width, device, out, plot, all_layers, force, plotter, options, hls_config,
+                  (model if not checkpoint else None, checkpoint) if like_export else None)
+
+
+def _simulate(source, label: str, width: float, device: str, out: Optional[Path], plot: bool, all_layers: bool,
+              force: bool, plotter, options: Dict[str, Any], hls_config: Optional[Path], like_export) -> None:
+    from ..atomic import check_output_dir
+    from ..lock import folder_lock
+    from ..sim import Mapping, estimate, load_device, write_report
+
     mapping = Mapping.from_hls_config(hls_config, **options) if hls_config else Mapping(**options)
     device = load_device(device)                # a wrong name fails before any slow step
-    if template == "dataflow" and not onnx and not hls_config and (precision or "auto").strip().lower() == "auto":
-        source, mapping = _like_export(model if not checkpoint else None, checkpoint, width, mapping)
+    if like_export is not None:
+        source, mapping = _like_export(*like_export, width, mapping)
     report = estimate(source, device, mapping, width=width)
     data = report.to_dict()
     console.print(_layer_table(data, all_layers))
@@ -147,5 +160,8 @@ def simulate(
     for warning in data["warnings"]:
         err_console.print(f"warning: {warning}", markup=False, highlight=False)
     folder = out or check_output_dir(Path("runs") / "sim" / f"{label}-{report.device.name}-{mapping.template}", force)
-    paths = write_report(report, folder, plot=plot)
+    with folder_lock(folder, "codesign simulate"):
+        paths = write_report(report, folder, plot=False)
+        if plot:
+            paths["roofline"] = plotter.draw(data, folder / "roofline.png")
     console.print("report: " + ", ".join(str(p) for p in paths.values()), markup=False, highlight=False)

@@ -9,24 +9,28 @@ accelerator after Zhang FPGA'15 / Ma FPGA'17).
 
 Batch evaluation for sweeps: :func:`evaluate_batch` over :class:`DesignPoint`\\ s.
 """
-from .batch import DesignPoint, evaluate_batch, evaluate_point
+import importlib
+from typing import Any
+
 from .device import Device, list_devices, load_device
 from .estimate import estimate, load_network, template_costs, zoo_network
 from .layers import Layer, Network
 from .mapping import LayerSettings, Mapping
-from .onnx_layers import network_from_onnx
 from .plan import LayerPlan, resolve_plan
 from ..fixed_point import Precision, parse_precision
-from . import references
 from .report import Report, summarize, write_report
+
+#: imported on first use, so that `codesign simulate` loads only what it needs (network_from_model
+#: imports torch, network_from_onnx onnx; the batch API is for sweeps)
+_LAZY = {"DesignPoint": "batch", "evaluate_batch": "batch", "evaluate_point": "batch",
+         "network_from_onnx": "onnx_layers", "network_from_model": "torch_layers"}
 
 __all__ = ["DesignPoint", "Device", "Layer", "LayerPlan", "LayerSettings", "Mapping", "Network", "Precision", "Report", "estimate",
            "evaluate_batch", "evaluate_point", "list_devices", "load_device", "load_network", "network_from_model",
            "network_from_onnx", "parse_precision", "resolve_plan", "summarize", "template_costs", "write_report", "zoo_network"]
 
 
-def __getattr__(name: str):
-    if name == "network_from_model":           # imports torch; keep `import codesign.sim` light
-        from .torch_layers import network_from_model
-        return network_from_model
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'codesign.sim' has no attribute '{name}'")

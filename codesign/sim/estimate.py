@@ -25,6 +25,11 @@ ModelLike = Union[Network, "object", str, Path]
 def zoo_network(name: str, width: float = 1.0, in_shape: Optional[Sequence[int]] = None,
                 num_classes: Optional[int] = None) -> Network:
     """A zoo model at its native input shape and class count (or the ones given)."""
+    from ..catalog import cached_network
+
+    cached = cached_network(name, width, in_shape, num_classes)   # no torch for the zoo's defaults
+    if cached is not None:
+        return cached
     from ..zoo import MODELS, create_model
     from .torch_layers import network_from_model
 
