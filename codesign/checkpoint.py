@@ -63,8 +63,8 @@ def check_contents(obj: Dict[str, Any], path: "str | Path") -> None:
     if missing:
         raise CodesignError(f"{path} is damaged: it lacks {', '.join(repr(k) for k in missing)}; use another file "
                             f"or make it again")
-    if fmt == MODEL_FORMAT and obj["model_spec"] is None:   # a module that is not from the zoo, pickled whole
-        if not isinstance(obj.get("module"), nn.Module):
+    if obj["model_spec"] is None:                 # a module that is not from the zoo (pickled whole in model.pt)
+        if fmt == MODEL_FORMAT and not isinstance(obj.get("module"), nn.Module):
             raise _damaged(path, "it has neither a model_spec nor a pickled module")
     else:
         _check_spec(obj["model_spec"], path)
