@@ -6,18 +6,22 @@ import math
 import struct
 import zlib
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import DataError
 
+if TYPE_CHECKING:
+    import numpy as np
+
 MAX_DIMS = 4
-_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def read_idx(path: Path) -> np.ndarray:
+def read_idx(path: Path) -> "np.ndarray":
     """The array of an IDX file; a damaged file (bad magic, header, compression or length) is a one-line
     DataError that says to fetch the dataset again."""
+    import numpy as np
+
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, zlib.error) as err:

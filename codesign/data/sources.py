@@ -6,15 +6,14 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from ..errors import ConfigError, DataError
 from ..validate import finite, integer
 from ..validate import seed as validate_seed
 from . import DATASETS, DatasetSpec, TensorPair
 from .idx import find_idx, read_idx
 
-if TYPE_CHECKING:                     # torch is imported by the loaders, not to list the datasets
+if TYPE_CHECKING:                     # numpy and torch are imported by the loaders, not to list datasets
+    import numpy as np
     import torch
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -26,6 +25,7 @@ IDX_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-
 
 
 def _images(u8: np.ndarray, mean: float, std: float) -> torch.Tensor:
+    import numpy as np
     import torch
 
     x = torch.from_numpy(np.array(u8, dtype=np.float32)).div_(255.0)
@@ -33,6 +33,7 @@ def _images(u8: np.ndarray, mean: float, std: float) -> torch.Tensor:
 
 
 def _labels(arr: np.ndarray) -> torch.Tensor:
+    import numpy as np
     import torch
 
     return torch.from_numpy(np.asarray(arr, dtype=np.int64))
@@ -62,6 +63,8 @@ def load_fashion_mnist(data_dir: Path, **_) -> tuple[TensorPair, TensorPair]:
 
 
 def load_mnist_mini(_data_dir: Path, **_) -> tuple[TensorPair, TensorPair]:
+    import numpy as np
+
     with resources.files("codesign").joinpath("assets/mnist_mini.npz").open("rb") as f:
         z = np.load(f)
         train = (_images(z["train_images"], MNIST_MEAN, MNIST_STD), _labels(z["train_labels"]))
@@ -76,6 +79,7 @@ def _cifar(data_dir: Path, name: str, folder: str, archive: str, train_files, te
                         f"(extract {archive} there; `codesign data fetch {name}` tries the standard download)")
 
     def read(files):
+        import numpy as np
         import torch
 
         xs, ys = [], []
@@ -106,6 +110,7 @@ class _NumpyOnly(pickle.Unpickler):
 
 def _cifar_batch(path: Path, label_key: str, archive: str):
     """(uint8 images N×3×32×32, labels) of one batch file, or a one-line DataError."""
+    import numpy as np
     try:
         with open(path, "rb") as f:
             batch = _NumpyOnly(f, encoding="latin1").load()
@@ -133,6 +138,7 @@ def load_synthetic(_data_dir: Path, in_shape=(1, 28, 28), num_classes=10, n_trai
                    seed=0, noise=0.1, **_) -> tuple[TensorPair, TensorPair]:
     """Gaussian inputs labelled by a fixed random linear teacher (plus label noise-free logit
     noise), so models can learn it and accuracy means something. Same seed, same data."""
+    import numpy as np
     import torch
 
     in_shape, num_classes, n_train, n_test, seed, noise = _synthetic_options(in_shape, num_classes, n_train,
