@@ -64,8 +64,36 @@ def _stop_and_exit(signum: Optional[int] = None, frame=None) -> None:
 
 def pool(workers: int, context: str = "spawn") -> ProcessPoolExecutor:
     """A process pool whose workers follow the rules above."""
+    if context != "fork":
+        _quiet_resource_tracker()
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(context),
                                initializer=worker_init, initargs=(os.getpid(),))
+
+
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with /dev/null as its stderr: when an interrupted command exits
+    at once, the tracker still removes the pool's semaphores, but without a 'leaked semaphore objects'
+    warning after the command's one line. (The tracker inherits file descriptor 2, so that is what is
+    swapped for the moment it starts.)"""
+    from multiprocessing import resource_tracker
+
+    tracker = resource_tracker._resource_tracker
+    if getattr(tracker, "_pid", None) is not None:
+        return
+    try:
+        sys.stderr.flush()
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError, AttributeError):
+        return
+    try:
+        os.dup2(null, 2)
+        tracker.ensure_running()
+    except Exception:  # noqa: BLE001  (then it starts as usual, on the first pool)
+        pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def terminate_pool(executor: ProcessPoolExecutor, grace_s: float = 5.0) -> None:

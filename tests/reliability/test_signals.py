@@ -197,7 +197,7 @@ SCRIPT = """from codesign.sweep import run_sweep
 spec = {{"name": "s", "train": {{"mode": "none", "weights": "random"}}, "grid": {{"model": ["jet_mlp"],
         "reuse_factor": [1, 2]}}}}
 {guard}run_sweep(spec, {out!r}, workers=2, report=False)
-print("done")
+{guard}print("done")
 """
 
 
@@ -207,7 +207,8 @@ def test_run_sweep_with_workers_from_a_script(tmp_path, guarded):
     error before any work (no BrokenProcessPool, no partial sweep); with the guard it simply works."""
     out = tmp_path / "run"
     script = tmp_path / "script.py"
-    script.write_text(SCRIPT.format(guard='if __name__ == "__main__":\n    ' if guarded else "", out=str(out)))
+    guard = 'if __name__ == "__main__":  ' if guarded else ""
+    script.write_text(SCRIPT.format(guard=guard, out=str(out)))
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=ENV, capture_output=True, text=True,
                           timeout=300)
     if guarded:
