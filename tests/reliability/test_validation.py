@@ -373,3 +373,34 @@ def test_resume_of_a_finished_run_with_more_epochs_is_refused(cli, tmp_path):
                           "belongs to a run of 1 epoch(s) (finished)")
     assert (run / "train" / "model.pt").read_bytes() == before
     assert cli(*TINY_TRAIN, "--out", run, "--resume").code == 0      # the same length: nothing to add
+
+
+@pytest.mark.parametrize("name, archive", [("cifar10", "cifar-10-python.tar.gz"),
+                                           ("cifar100", "cifar-100-python.tar.gz")])
+def test_cifar_errors_name_the_real_archive(tmp_path, name, archive):
+    from codesign.data import load_dataset
+    from codesign.errors import DataError
+
+    with pytest.raises(DataError, match=f"extract {archive} there"):
+        load_dataset(name, tmp_path)
+
+
+def test_a_cifar_pickle_that_runs_code_is_refused(tmp_path):
+    """A pickle can name any callable; the CIFAR reader only builds arrays, lists and dicts."""
+    import os
+    import pickle
+
+    from codesign.data import load_dataset
+    from codesign.errors import DataError
+
+    class Payload:
+        def __reduce__(self):
+            return os.system, (f"touch {tmp_path / 'owned'}",)
+
+    folder = tmp_path / "cifar10" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for stem in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (folder / stem).write_bytes(pickle.dumps({"data": Payload(), "labels": [0]}))
+    with pytest.raises(DataError, match="refusing to load"):
+        load_dataset("cifar10", tmp_path)
+    assert not (tmp_path / "owned").exists()
