@@ -250,12 +250,25 @@ def load_device(name_or_path: "str | Path | Device") -> Device:
     path = Path(text)
     if path.suffix in (".yaml", ".yml") or path.exists():
         return load_device_file(path)
+    by_name = _shipped_by_name(text)
+    if by_name is not None:                  # a shipped device by its own name: read only its file
+        return by_name
     aliases = _aliases()
     if text.lower() not in aliases:
         raise ConfigError(f"unknown device '{text}'{close_matches(text.lower(), aliases)}; choose one of: "
                           f"{', '.join(sorted(_shipped()))} (codesign list devices), an alias such as pynq-z2, "
                           f"or the path of your own device YAML")
     return _shipped()[aliases[text.lower()]]
+
+
+@lru_cache(maxsize=None)
+def _shipped_by_name(name: str) -> Optional[Device]:
+    """The shipped device whose file is NAME.yaml and whose name is NAME, without reading the others."""
+    path = _package_dir() / f"{name}.yaml"
+    if name.startswith("_") or "/" in name or not path.is_file():
+        return None
+    device = load_device_file(path)
+    return device if device.name == name else None
 
 
 def list_devices() -> Iterator[Tuple[str, str, str]]:
