@@ -135,10 +135,16 @@ class _Parser:
         strides = [int(s) for s in a.get("strides", [1] * len(kernel))]
         kernel, strides = ([1] + kernel, [1] + strides) if len(kernel) == 1 else (kernel, strides)
         producer, in_shape = self.source[x]
+        groups = int(a.get("group", 1))
+        # input channels the weights take: OIHW, or OHWI in qonnx's channels-last graphs
+        takes = {int(w.shape[1]) * groups, int(w.shape[-1]) * groups if nhwc else 0} if w.ndim >= 3 else set()
+        if in_shape[0] not in takes:
+            raise CodesignError(f"Conv '{node.name}' is invalid: its weights {tuple(w.shape)} (group {groups}) do not "
+                                f"take the {in_shape[0]} channels of its input '{x}'")
         bias = int(np.prod(self.const[node.input[2]].shape)) if len(node.input) > 2 and node.input[2] in self.const else 0
         self.add(Layer(self.name(node), "conv", (producer,) if producer else (), in_shape,
                        self.chw(node.output[0], nhwc), kernel=tuple(kernel), stride=tuple(strides),
-                       groups=int(a.get("group", 1)), weights=int(w.size), nonzero_weights=int(np.count_nonzero(w)),
+                       groups=groups, weights=int(w.size), nonzero_weights=int(np.count_nonzero(w)),
                        bias=bias), node.output[0])
 
     def dense(self, node) -> None:

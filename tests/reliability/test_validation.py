@@ -113,6 +113,26 @@ def _devices(folder: Path) -> None:
     (folder / "name_escapes.yaml").write_text(yaml.safe_dump(escaping))
 
 
+def _onnx(folder: Path) -> None:
+    """Graphs ONNX's checker accepts but the simulator cannot map as they are."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def save(name, node, x, y, weight):
+        graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, x)],
+                                  [helper.make_tensor_value_info("Y", TensorProto.FLOAT, y)],
+                                  [numpy_helper.from_array(np.ones(weight, np.float32), "W")])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), folder / f"{name}.onnx")
+
+    conv = helper.make_node("Conv", ["X", "W"], ["Y"], kernel_shape=[3, 3], name="c")
+    save("conv_batch_open", conv, ["N", 3, 32, 32], ["N", 8, 30, 30], (8, 3, 3, 3))
+    save("conv_symbolic", conv, ["N", 3, "H", "W"], ["N", 8, "H2", "W2"], (8, 3, 3, 3))
+    save("conv_channels", conv, [1, 3, 32, 32], [1, 8, 30, 30], (8, 5, 3, 3))
+    save("dense_unknown", helper.make_node("MatMul", ["X", "W"], ["Y"], name="m"), [1, 0], [1, 4], (16, 4))
+    save("dense_inner", helper.make_node("MatMul", ["X", "W"], ["Y"], name="m"), [1, 16], [1, 4], (7, 4))
+    save("gemm_inner", helper.make_node("Gemm", ["X", "W"], ["Y"], transB=1, name="g"), [1, 16], [1, 4], (4, 7))
+
+
 SPEC = "recipe: jet_mlp_synthetic\n"
 SPECS = {
     "name_up": "name: ../../x\n" + SPEC,
@@ -150,6 +170,7 @@ def bad(tmp_path_factory) -> Path:
     _checkpoints(folder)
     _datasets(folder / "data")
     _devices(folder)
+    _onnx(folder)
     (folder / "garbage.bin").write_bytes(b"not a model")
     for name, text in SPECS.items():
         (folder / f"spec_{name}.yaml").write_text(text.replace("{bad}", str(folder)))
@@ -274,6 +295,25 @@ def test_device_files(cli, bad, tmp_path, name):
     result = cli("simulate", "--model", "jet_mlp", "--device", bad / f"{name}.yaml", "--no-plot",
                  "--out", tmp_path / "o")
     assert_one_line_error(result, DEVICES[name])
+
+
+ONNX = {"conv_symbolic": "symbolic dimension 'H' (axis 2)", "conv_channels": "do not take the 3 channels",
+        "dense_unknown": "symbolic dimension '?' (axis 1)", "dense_inner": "weights take 7 inputs but it reads a tensor "
+        "of 16 values", "gemm_inner": "weights take 7 inputs"}
+
+
+@pytest.mark.parametrize("name", sorted(ONNX))
+def test_onnx_graphs_the_simulator_cannot_map(cli, bad, tmp_path, name):
+    result = cli("simulate", "--onnx", bad / f"{name}.onnx", "--device", "xc7z020", "--no-plot", "--out", tmp_path / "o")
+    assert_one_line_error(result, ONNX[name])
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_open_batch_size_is_fine(bad):
+    from codesign.sim import network_from_onnx
+
+    layer, = network_from_onnx(bad / "conv_batch_open.onnx").layers
+    assert (layer.in_shape, layer.out_shape) == ((3, 32, 32), (8, 30, 30))
 
 
 SPEC_CASES = {
