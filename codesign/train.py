@@ -7,6 +7,7 @@ methods plug in through the hooks of :class:`codesign.methods.base.Method`; they
 """
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -236,6 +237,7 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
         t0 = time.perf_counter()
         method.on_epoch_start(run.ctx)
         row = _train_epoch(run, p.steps_per_epoch)
+        _check_finite(row, epoch, recipe)
         p.epoch_metrics = {k: v for k, v in row.items() if isinstance(v, (int, float))}
         changed = method.on_epoch_end(run.ctx)
         if changed or run.structure_changed():
@@ -256,6 +258,15 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
         atomic.write_json(rd.cost, summary)
     events("end", summary)
     return FitResult(run.model, history, summary, rd.root if rd is not None else None)
+
+
+def _check_finite(row: Dict[str, Any], epoch: int, recipe: Recipe) -> None:
+    """A training loss that is NaN or infinite ends the run before its checkpoint: nothing after it can be
+    meaningful, and the last finite epoch stays what --resume continues from."""
+    if not math.isfinite(row["train_loss"]):
+        raise CodesignError(f"training diverged in epoch {epoch + 1}: the training loss is {row['train_loss']}; "
+                            f"lower the learning rate (optim.lr is {recipe.optim.lr:g}) or check the data; "
+                            f"nothing of this epoch was saved")
 
 
 def method_context(recipe: Recipe, method: Method, model: nn.Module, splits: Splits) -> MethodContext:

@@ -236,6 +236,17 @@ def test_numbers_out_of_range(cli, tmp_path, case):
     assert not (tmp_path / "o").exists()
 
 
+def test_training_that_diverges_stops_before_saving_a_nan_model(cli, tmp_path):
+    """A finite but absurd learning rate: the first non-finite training loss ends the run (exit 2, one line)
+    before that epoch's checkpoint, and no model.pt is written."""
+    run = tmp_path / "run"
+    result = cli(*TINY_TRAIN[:-1], "3", "--lr", "1e30", "--out", run)
+    assert result.code == 2 and "Traceback" not in result.err, result.err
+    last = result.err.strip().splitlines()[-1]                 # after the epoch lines training prints
+    assert last.startswith("error: training diverged in epoch") and "optim.lr is 1e+30" in last, last
+    assert (run / "train" / "ckpt.pt").exists() and not (run / "train" / "model.pt").exists()
+
+
 @pytest.mark.parametrize("name, needle", sorted({
     "lr_inf": "optim.lr", "seed_huge": "train.seed", "epochs_text": "train.epochs",
     "name_escapes": "name", "width_nan": "model.width"}.items()))
