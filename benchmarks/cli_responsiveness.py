@@ -10,7 +10,9 @@
 2. ``codesign list models|datasets|methods|devices|recipes``.
 
 The commands alternate (A, B, C, A, B, C, ...) so that a busy machine slows all of them alike; the
-medians are reported. SCALE-Sim lives in its own virtual environment, never beside codesign:
+medians are reported, of the wall time and of the CPU time (user + system, the process and the children it
+waited for). On a shared machine the CPU time is the steadier number: with other jobs on every core, wall
+time also counts the time a command waited for a core. SCALE-Sim lives in its own virtual environment, never beside codesign:
 
     python -m venv ENV && ENV/bin/pip install scalesim 'numpy<2' 'pandas<3'
     python benchmarks/cli_responsiveness.py --scalesim-python ENV/bin/python [--repeats 7]
@@ -23,13 +25,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -119,13 +122,19 @@ def write_scalesim_inputs(folder: Path) -> Dict[str, Path]:
     return paths
 
 
-def timed(args: List[str], cwd: Path, env: Dict[str, str]) -> float:
-    start = time.perf_counter()
+def _cpu_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(args: List[str], cwd: Path, env: Dict[str, str]) -> Tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run of ``args``."""
+    cpu, start = _cpu_children(), time.perf_counter()
     done = subprocess.run(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu_children() - cpu
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    return seconds
+    return seconds, cpu
 
 
 def commands(work: Path, scalesim_python: str | None) -> Dict[str, List[str]]:
@@ -158,29 +167,39 @@ def main() -> None:
         work = Path(tmp)
         cmds = commands(work, args.scalesim_python)
         times: Dict[str, List[float]] = {name: [] for name in cmds}
+        cpu: Dict[str, List[float]] = {name: [] for name in cmds}
+        load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
         for name, cmd in cmds.items():           # warm-up: page cache, matplotlib's font cache, .pyc files
             timed(cmd, work, env)
         for _ in range(args.repeats):
             for name, cmd in cmds.items():
-                times[name].append(timed(cmd, work, env))
+                wall, used = timed(cmd, work, env)
+                times[name].append(wall)
+                cpu[name].append(used)
     medians = {name: statistics.median(values) for name, values in times.items()}
+    cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
     ratios = {}
     for name in SCALESIM_ARRAYS if args.scalesim_python else ():
-        base = medians[f"SCALE-Sim {name}"]
-        ratios[name] = {"plot": base / medians["codesign simulate (roofline plot)"],
-                        "no_plot": base / medians["codesign simulate --no-plot"]}
+        ratios[name] = {f"{kind}_{which}": table[f"SCALE-Sim {name}"] / table[command]
+                        for kind, table in (("wall", medians), ("cpu", cpu_medians))
+                        for which, command in (("plot", "codesign simulate (roofline plot)"),
+                                               ("no_plot", "codesign simulate --no-plot"))}
     for name, value in medians.items():
-        print(f"{name:42s} median {value:6.3f} s   ({', '.join(f'{t:.2f}' for t in times[name])})")
+        print(f"{name:42s} median {value:6.3f} s wall, {cpu_medians[name]:6.3f} s CPU   "
+              f"({', '.join(f'{t:.2f}' for t in times[name])})")
     for name, r in ratios.items():
-        print(f"SCALE-Sim {name} / codesign: {r['plot']:.1f}x with the plot, {r['no_plot']:.1f}x with --no-plot")
+        print(f"SCALE-Sim {name} / codesign: wall {r['wall_plot']:.1f}x with the plot, {r['wall_no_plot']:.1f}x with "
+              f"--no-plot; CPU {r['cpu_plot']:.1f}x and {r['cpu_no_plot']:.1f}x")
     RESULTS.mkdir(exist_ok=True)
     import json
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     (RESULTS / "cli_responsiveness.json").write_text(json.dumps({
-        "machine": {"cpu": platform.processor(), "cores": os.cpu_count(), "python": sys.version.split()[0],
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "python": sys.version.split()[0], "load_average_before": load_before,
                     "load_average_after": load},
-        "repeats": args.repeats, "seconds": times, "median_s": medians, "scalesim_over_codesign": ratios,
+        "repeats": args.repeats, "seconds": times, "cpu_seconds": cpu, "median_s": medians,
+        "median_cpu_s": cpu_medians, "scalesim_over_codesign": ratios,
     }, indent=2) + "\n")
 
 
