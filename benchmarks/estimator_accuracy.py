@@ -1,0 +1,293 @@
+"""Estimator accuracy against published hls4ml C-synthesis reports, with rule4ml side by side.
+
+Every design of ``benchmarks/estimator_designs.yaml`` is rebuilt as a codesign ``Network`` with its hls4ml
+settings (part xcu250-figd2104-2L-e, clock, reuse factor, strategy, precision, io type), estimated with the
+dataflow template, and compared with its report. Printed per split (fit / eval) and source: median, p75
+and p90 of the absolute percentage error of latency, II, DSP, LUT, FF and BRAM, and the fit verdicts.
+
+    python benchmarks/estimator_accuracy.py --wa-hls4ml DIR [--rule4ml-python PYTHON] [--csv OUT.csv]
+
+``--wa-hls4ml DIR``: a folder holding wa-hls4ml's ``concatenated_json_to_csv.csv`` (2-layer, fitting data) and
+``concatenated_3layer_json_to_csv.csv`` (3-layer, evaluation data), downloaded from
+https://github.com/jdweitz/wa-hls4ml (``data/``; CC-BY-NC-4.0, so they are not shipped here). A file named
+``<name>.sample.csv`` (a subset of rows with the same column names) is used when the full file is absent.
+Without the option only hls4ml's own baselines (shipped in benchmarks/data) are evaluated.
+
+``--rule4ml-python PYTHON``: the interpreter of a separate environment with ``pip install rule4ml`` (it pulls
+TensorFlow; never a dependency of codesign). rule4ml is then run on the same designs in a subprocess
+(``benchmarks/rule4ml_predict.py``) and its errors are printed beside the estimator's.
+
+Absolute percentage error = |estimate - report| / max(report, 1): a design reported at 0 DSPs or 0 cycles and
+estimated at 3 counts 300%.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import yaml
+
+from codesign.sim import Mapping, estimate, load_device
+from codesign.sim.layers import Layer, Network
+
+HERE = Path(__file__).resolve().parent
+MANIFEST = HERE / "estimator_designs.yaml"
+BASELINES = HERE / "data" / "hls4ml_baselines"
+METRICS = ("latency", "ii", "dsp", "lut", "ff", "bram")
+DEVICE = "xcu250"
+REPORT_KEYS = {"latency": "WorstLatency", "ii": "IntervalMax", "dsp": "DSP", "lut": "LUT", "ff": "FF",
+               "bram": "BRAM_18K"}
+CSV_KEYS = {"latency": "WorstLatency_hls", "dsp": "DSP_hls", "lut": "LUT_hls", "ff": "FF_hls",
+            "bram": "BRAM_18K_hls"}   # wa-hls4ml's interval columns copy the latency: no II
+
+
+@dataclass
+class Design:
+    id: str
+    source: str
+    split: str
+    network: Network
+    settings: dict
+    reported: Dict[str, Optional[float]]
+    model: dict = field(default_factory=dict)      # what rule4ml is given (Keras-like layers)
+    estimated: Dict[str, float] = field(default_factory=dict)
+    fits: Optional[bool] = None
+    rule4ml: Dict[str, float] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------- networks
+
+_HAS_ACTIVATION = any(f.name == "activation" for f in fields(Layer))
+
+
+def _out_len(n: int, k: int, s: int, pad: str) -> int:
+    return -(-n // s) if pad == "same" else (n - k) // s + 1
+
+
+def build_network(name: str, input_shape, lines: List[str]) -> Network:
+    """A Network from the manifest's one-line-per-layer model description (see estimator_designs.yaml)."""
+    shape = tuple(int(v) for v in input_shape)
+    layers: List[Layer] = []
+    for i, line in enumerate(lines):
+        words = line.split()
+        op, args = words[0], words[1:]
+        opts = {a[0]: int(a[1:]) for a in args if a[0] in "kps" and a[1:].isdigit()}
+        pad = "same" if "same" in args else "valid"
+        prev = (layers[-1].name,) if layers else ()
+        lname = f"{op}_{i}"
+        c, h, w = shape
+        if op == "dense":
+            n = int(args[0])
+            wts = c * h * w * n
+            layers.append(Layer(lname, "dense", prev, shape, (n, 1, 1), weights=wts, nonzero_weights=wts,
+                                bias=0 if "nobias" in args else n))
+            shape = (n, 1, 1)
+        elif op == "act":
+            kind = args[0]
+            if kind == "softmax":
+                layers.append(Layer(lname, "softmax", prev, shape, shape))
+            else:
+                extra = {"activation": kind} if _HAS_ACTIVATION else {}
+                layers.append(Layer(lname, "act", prev, shape, shape, **extra))
+        elif op in ("conv1d", "conv2d", "depthwise1d", "depthwise2d"):
+            k, s = opts["k"], opts.get("s", 1)
+            kh = 1 if op.endswith("1d") else k
+            sh = 1 if op.endswith("1d") else s
+            depthwise = op.startswith("depthwise")
+            f = c if depthwise else int(args[0])
+            groups = c if depthwise else 1
+            out = (f, _out_len(h, kh, sh, pad) if kh > 1 else h, _out_len(w, k, s, pad))
+            wts = f * (c // groups) * kh * k
+            layers.append(Layer(lname, "conv", prev, shape, out, (kh, k), (sh, s), groups, wts, wts,
+                                0 if "nobias" in args else f))
+            shape = out
+        elif op[:7] in ("maxpool", "avgpool"):
+            p = opts["p"]
+            ph = 1 if op.endswith("1d") else p
+            out = (c, _out_len(h, ph, ph, pad) if ph > 1 else h, _out_len(w, p, p, pad))
+            layers.append(Layer(lname, op[:7], prev, shape, out, (ph, p), (ph, p)))
+            shape = out
+        else:
+            raise ValueError(f"{name}: unknown layer '{line}'")
+    return Network(name, tuple(layers), tuple(int(v) for v in input_shape), source=f"manifest:{name}")
+
+
+def _keras_like(input_shape, lines: List[str]) -> dict:
+    return {"input": list(input_shape), "layers": list(lines)}
+
+
+# ------------------------------------------------------------------------------------------- designs
+
+def _mapping(settings: dict) -> Mapping:
+    return Mapping(reuse_factor=int(settings.get("reuse_factor", 1)), strategy=settings.get("strategy", "Latency"),
+                   io_type=settings.get("io_type", "io_parallel"),
+                   precision=settings.get("precision", "ap_fixed<16,6>"),
+                   clock_mhz=1000.0 / float(settings.get("clock_ns", 5)))
+
+
+def baseline_designs(manifest: dict) -> List[Design]:
+    out = []
+    for d in manifest["designs"]:
+        report = json.loads((BASELINES / d["report"]).read_text())["CSynthesisReport"]
+        reported = {m: float(report[k]) for m, k in REPORT_KEYS.items()}
+        model = d["model"]
+        out.append(Design(d["id"], "hls4ml-baselines", d["split"],
+                          build_network(d["id"], model["input"], model["layers"]), dict(d.get("settings", {})),
+                          reported, _keras_like(model["input"], model["layers"])))
+    return out
+
+
+def _csv_path(folder: Path, name: str) -> Optional[Path]:
+    for candidate in (folder / name, folder / name.replace(".csv", ".sample.csv")):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def wa_designs(manifest: dict, folder: Path, limit: Optional[int]) -> List[Design]:
+    out = []
+    for fam in manifest["families"]:
+        path = _csv_path(folder, fam["file"])
+        if path is None:
+            print(f"warning: {fam['file']} not found in {folder}; skipping {fam['id']}", file=sys.stderr)
+            continue
+        with open(path, newline="") as fh:
+            rows = [r for r in csv.DictReader(fh) if r.get("hls_synth_success", "TRUE").upper() == "TRUE"]
+        if limit and len(rows) > limit:
+            rows = [rows[i] for i in np.linspace(0, len(rows) - 1, limit).astype(int)]
+        for i, r in enumerate(rows):
+            dims = [int(v) for v in r["model_string"].split("-")]
+            lines = [f"dense {n}" for n in dims[1:]]
+            settings = dict(fam["settings"], reuse_factor=int(r["rf"]),
+                            precision=fam["settings"]["precision"].format(prec=int(r["prec"])),
+                            strategy="Resource" if r["strategy"].lower() == "resource" else "Latency")
+            reported = {m: float(r[k]) for m, k in CSV_KEYS.items()}
+            reported["ii"] = None
+            did = f"{fam['id']}/{r['model_string']}/{r['prec']}b/rf{r['rf']}#{i}"
+            out.append(Design(did, fam["id"], fam["split"], build_network(did, (dims[0], 1, 1), lines), settings,
+                              reported, _keras_like((dims[0], 1, 1), lines)))
+    return out
+
+
+# ------------------------------------------------------------------------------------------- running
+
+def run_estimator(designs: List[Design]) -> float:
+    device = load_device(DEVICE)
+    t0 = time.perf_counter()
+    for d in designs:
+        t = estimate(d.network, device, _mapping(d.settings)).totals
+        d.estimated = {"latency": t["latency_cycles"], "ii": t["interval_cycles"], "dsp": t["dsp"],
+                       "lut": t["lut"], "ff": t["ff"], "bram": t["bram"]}
+        d.fits = bool(t["fits"])
+    return time.perf_counter() - t0
+
+
+def run_rule4ml(designs: List[Design], python: str) -> str:
+    """rule4ml's predictions in a subprocess of its own environment; returns a one-line status."""
+    payload = [{"id": d.id, "model": d.model, "settings": d.settings} for d in designs]
+    proc = subprocess.run([python, str(HERE / "rule4ml_predict.py")], input=json.dumps(payload),
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        return f"rule4ml failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}"
+    preds = json.loads(proc.stdout.strip().splitlines()[-1])
+    by_id = {d.id: d for d in designs}
+    for p in preds["predictions"]:
+        by_id[p["id"]].rule4ml = {k: float(v) for k, v in p.items() if k in METRICS}
+    return f"rule4ml {preds.get('version', '?')}: {len(preds['predictions'])} of {len(designs)} designs ({preds.get('note', '')})"
+
+
+# ------------------------------------------------------------------------------------------- statistics
+
+def ape(pred: float, rep: float) -> float:
+    return abs(pred - rep) / max(abs(rep), 1.0)
+
+
+def stats(designs: List[Design], metric: str, who: str) -> Optional[tuple]:
+    errs = [ape(getattr(d, who)[metric], d.reported[metric]) for d in designs
+            if d.reported.get(metric) is not None and metric in getattr(d, who)]
+    if not errs:
+        return None
+    e = np.array(errs) * 100.0
+    return len(e), float(np.median(e)), float(np.percentile(e, 75)), float(np.percentile(e, 90))
+
+
+def _fmt(s: Optional[tuple]) -> str:
+    return "-" if s is None else f"{s[1]:6.1f} {s[2]:6.1f} {s[3]:6.1f}"
+
+
+def print_table(title: str, designs: List[Design], with_rule4ml: bool) -> dict:
+    print(f"\n{title}: {len(designs)} designs")
+    head = f"  {'metric':8s} {'n':>5s}  codesign  med    p75    p90"
+    if with_rule4ml:
+        head += "   | rule4ml   med    p75    p90  (n)"
+    print(head)
+    table = {}
+    for m in METRICS:
+        s = stats(designs, m, "estimated")
+        if s is None:
+            continue
+        line = f"  {m:8s} {s[0]:5d}          {_fmt(s)}"
+        r = stats(designs, m, "rule4ml") if with_rule4ml else None
+        if with_rule4ml:
+            line += f"   |          {_fmt(r)}  ({r[0] if r else 0})"
+        print(line)
+        table[m] = {"n": s[0], "median": s[1], "p75": s[2], "p90": s[3],
+                    **({"rule4ml": {"n": r[0], "median": r[1], "p75": r[2], "p90": r[3]}} if r else {})}
+    fits = [d for d in designs if d.fits is not None]
+    agree = sum(d.fits for d in fits)      # every published design was synthesised and fits the U250
+    print(f"  fit verdict: estimator says 'fits' for {agree} of {len(fits)} (every report fits the device)")
+    table["fits_agree"] = [agree, len(fits)]
+    return table
+
+
+def write_csv(designs: List[Design], path: Path) -> None:
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "source", "split"] + [f"{k}_{m}" for k in ("rep", "est", "r4ml") for m in METRICS])
+        for d in designs:
+            w.writerow([d.id, d.source, d.split] + [d.reported.get(m) for m in METRICS]
+                       + [d.estimated.get(m) for m in METRICS] + [d.rule4ml.get(m) for m in METRICS])
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--manifest", type=Path, default=MANIFEST)
+    ap.add_argument("--wa-hls4ml", type=Path, help="folder with wa-hls4ml's CSV files (see the module doc)")
+    ap.add_argument("--rule4ml-python", help="python of a separate environment with rule4ml installed")
+    ap.add_argument("--limit", type=int, help="at most this many rows per wa-hls4ml file (evenly spaced)")
+    ap.add_argument("--csv", type=Path, help="write every design's reported and estimated numbers here")
+    args = ap.parse_args(argv)
+    manifest = yaml.safe_load(args.manifest.read_text())
+    designs = baseline_designs(manifest)
+    if args.wa_hls4ml:
+        designs += wa_designs(manifest, args.wa_hls4ml, args.limit)
+    secs = run_estimator(designs)
+    print(f"estimated {len(designs)} designs in {secs:.2f} s ({1000 * secs / len(designs):.2f} ms each)")
+    with_r4 = bool(args.rule4ml_python)
+    if with_r4:
+        print(run_rule4ml(designs, args.rule4ml_python))
+    results = {}
+    for split in ("fit", "eval"):
+        part = [d for d in designs if d.split == split]
+        if not part:
+            continue
+        results[split] = {"all": print_table(f"{split.upper()} split, all sources", part, with_r4)}
+        for src in sorted({d.source for d in part}):
+            sub = [d for d in part if d.source == src]
+            results[split][src] = print_table(f"{split.upper()} split, {src}", sub, with_r4)
+    if args.csv:
+        write_csv(designs, args.csv)
+    return results
+
+
+if __name__ == "__main__":
+    main()
