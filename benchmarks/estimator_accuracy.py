@@ -46,8 +46,12 @@ METRICS = ("latency", "ii", "dsp", "lut", "ff", "bram")
 DEVICE = "xcu250"
 REPORT_KEYS = {"latency": "WorstLatency", "ii": "IntervalMax", "dsp": "DSP", "lut": "LUT", "ff": "FF",
                "bram": "BRAM_18K"}
+# wa-hls4ml: latency from C synthesis, resources from Vivado synthesis (its "resource_report" is hls4ml's
+# VivadoSynthReport, whose "BRAM_18K" is Vivado's "Block RAM Tile" count: RAMB36 tiles, a RAMB18 = 0.5);
+# the interval columns copy the latency, so there is no II.
 CSV_KEYS = {"latency": "WorstLatency_hls", "dsp": "DSP_hls", "lut": "LUT_hls", "ff": "FF_hls",
-            "bram": "BRAM_18K_hls"}   # wa-hls4ml's interval columns copy the latency: no II
+            "bram": "BRAM_18K_hls"}
+CSV_SCALE = {"bram": 2.0}     # RAMB36 tiles -> BRAM18 blocks
 
 
 @dataclass
@@ -127,11 +131,17 @@ def _keras_like(input_shape, lines: List[str]) -> dict:
 
 # ------------------------------------------------------------------------------------------- designs
 
+_HAS_ACCUM = any(f.name == "accum" for f in fields(Mapping))
+
+
 def _mapping(settings: dict) -> Mapping:
+    """hls4ml's settings as a Mapping; the accumulator defaults to the data type (hls4ml's model-level default
+    precision, which config_from_keras_model gives every type unless a quantizer sets it)."""
+    precision = settings.get("precision", "ap_fixed<16,6>")
+    extra = {"accum": settings.get("accum", precision.split("/")[-1])} if _HAS_ACCUM else {}
     return Mapping(reuse_factor=int(settings.get("reuse_factor", 1)), strategy=settings.get("strategy", "Latency"),
-                   io_type=settings.get("io_type", "io_parallel"),
-                   precision=settings.get("precision", "ap_fixed<16,6>"),
-                   clock_mhz=1000.0 / float(settings.get("clock_ns", 5)))
+                   io_type=settings.get("io_type", "io_parallel"), precision=precision,
+                   clock_mhz=1000.0 / float(settings.get("clock_ns", 5)), **extra)
 
 
 def baseline_designs(manifest: dict) -> List[Design]:
@@ -170,7 +180,7 @@ def wa_designs(manifest: dict, folder: Path, limit: Optional[int]) -> List[Desig
             settings = dict(fam["settings"], reuse_factor=int(r["rf"]),
                             precision=fam["settings"]["precision"].format(prec=int(r["prec"])),
                             strategy="Resource" if r["strategy"].lower() == "resource" else "Latency")
-            reported = {m: float(r[k]) for m, k in CSV_KEYS.items()}
+            reported = {m: float(r[k]) * CSV_SCALE.get(m, 1.0) for m, k in CSV_KEYS.items()}
             reported["ii"] = None
             did = f"{fam['id']}/{r['model_string']}/{r['prec']}b/rf{r['rf']}#{i}"
             out.append(Design(did, fam["id"], fam["split"], build_network(did, (dims[0], 1, 1), lines), settings,
