@@ -208,6 +208,9 @@ def run_rule4ml(designs: List[Design], python: str) -> str:
                           capture_output=True, text=True)
     if proc.returncode != 0:
         return f"rule4ml failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}"
+    for line in proc.stderr.splitlines():
+        if line.startswith("rule4ml:"):
+            print(line, file=sys.stderr)
     preds = json.loads(proc.stdout.strip().splitlines()[-1])
     by_id = {d.id: d for d in designs}
     for p in preds["predictions"]:

@@ -87,22 +87,29 @@ def main() -> None:
                                                    "precision": _precision(s),
                                                    "reuse_factor": int(s.get("reuse_factor", 1))}}
         hls4ml_version = "0.8.1" if d["id"].startswith("wa-hls4ml") else "1.1.0"
-        key = json.dumps([config, hls4ml_version, _tool(d)], sort_keys=True)
+        kinds = [line.split()[0] for line in d["model"]["layers"]]     # rule4ml batches models of one layout
+        key = json.dumps([config, hls4ml_version, _tool(d), kinds], sort_keys=True)
         groups.setdefault(key, []).append((f"m{i}", d))
     predictions, skipped = [], 0
     for key, members in groups.items():
-        config, hls4ml_version, tool = json.loads(key)
-        try:
-            models = [keras_model(name, d["model"]) for name, d in members]
-            with contextlib.redirect_stdout(io.StringIO()):
-                df = wrapper.predict(models, hls_configs=[config], hls4ml_versions=[hls4ml_version],
-                                     vivado_versions=[tool])
-        except Exception as exc:      # noqa: BLE001 - a layer rule4ml does not model: skip those designs
-            print(f"rule4ml: skipped {len(members)} designs ({type(exc).__name__}: {exc})", file=sys.stderr)
-            skipped += len(members)
-            continue
-        rows = {r["Model"]: r for _, r in df.iterrows()}
+        config, hls4ml_version, tool, _ = json.loads(key)
+        rows = {}
+        for batch in ([members] if len(members) > 1 else []) + [[m] for m in members]:
+            if all(name in rows for name, _ in batch):
+                continue
+            try:
+                models = [keras_model(name, d["model"]) for name, d in batch]
+                with contextlib.redirect_stdout(io.StringIO()):
+                    df = wrapper.predict(models, hls_configs=[config], hls4ml_versions=[hls4ml_version],
+                                         vivado_versions=[tool])
+                rows.update({r["Model"]: r for _, r in df.iterrows()})
+            except Exception as exc:      # noqa: BLE001 - a layer rule4ml does not model: skip it
+                if len(batch) == 1:
+                    print(f"rule4ml: skipped {batch[0][1]['id']} ({type(exc).__name__}: {exc})", file=sys.stderr)
         for name, d in members:
+            if name not in rows:
+                skipped += 1
+                continue
             row = rows[name]
             predictions.append({"id": d["id"], "latency": float(row["CYCLES"]), "ii": float(row["INTERVAL"]),
                                 "dsp": float(row["DSP"]), "lut": float(row["LUT"]), "ff": float(row["FF"]),

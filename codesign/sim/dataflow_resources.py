@@ -3,23 +3,43 @@
     res = layer_resources(network, plan, device)    # dict of per-layer arrays
 
 Keys: ``dsp``, ``lut``, ``ff``, ``bram`` (device blocks: BRAM18 or M20K), ``uram``, plus ``multipliers``
-(hls4ml's multiplier count), ``dsp_per_mult`` and ``onchip_bits`` (bits read/written in on-chip RAM per
-inference, for the energy model).
+(hls4ml's multiplier count), ``dsp_per_mult``, and for the energy model ``onchip_bits`` (bits read or
+written in on-chip RAM per inference) and ``io_bits`` (bits through the design's ports per inference).
+The numbers are what Vivado synthesis reports for the hls4ml project.
 
-- multipliers = ceil(n_w / RF) - n_zeros // RF, zeros subtracted under the Latency strategy (the
-  weights are constants HLS removes) and under Resource only at RF 1 (hls4ml's estimator);
-- DSP = multipliers × DSPs per multiplier (0 below 9 weight bits: LUT multipliers);
-- BRAM: weights under Resource at RF > 1 (hls4ml's 36-bit column rule); io_stream FIFOs, one per
-  channel, ``plan.fifo_depth`` words (block RAM above a depth threshold, else shift registers);
-- the sparse kernel (``hls_templates/nnet_dense_sparse.h``): multipliers = ceil(nonzeros / RF). Up to
-  4096 nonzeros (or at RF 1) the kernel is unrolled: weights and indices are constants (no memory),
-  each shared multiplier gets RF-way operand multiplexers. Larger layers at RF > 1 use the ROM form:
-  the nonzeros with their input index and output offset in a memory RF words deep (block RAM by
-  hls4ml's 36-bit column rule), each multiplier an ``n_in``-way input multiplexer and a ``span``-way
-  accumulator select in LUTs (span: outputs a lane touches, ``hls_rules.estimated_span``). The LUT
-  terms are estimates (6-input LUT: a 4-way multiplexer per bit), not calibrated against synthesis.
+Conv/Dense kernels come in two kinds, by where the weights live:
 
-LUT/FF constants are calibration parameters in the device YAML (devices/_calibration.yaml).
+- **constant weights** (Latency strategy, or Resource at RF 1): hls4ml's multiplier count
+  ``ceil(n_w / RF) - n_zeros // RF`` (zeros are constants HLS removes); DSP = multipliers × DSPs per
+  multiplier (hls4ml's rule: none below 9 weight bits); LUT/FF per multiplier (operand registers, adder
+  tree), fitted to the hls4ml tutorial's SVHN CNN.
+- **weights in a ROM** (Resource at RF > 1, ``nnet_dense_resource.h``): ``block_factor = ceil(n_w / RF)``
+  multipliers read one ROM word (block_factor weights) per cycle for RF cycles. Per kernel: the input
+  array, registered and multiplexed onto the multipliers (``n_in · in_bits``); one accumulator and result
+  per output (``n_out · (acc_bits + result bits)``); the multipliers: DSPs once both operands have
+  ``dsp_min_bits_rom`` bits (Vitis maps 8x16-bit products to DSPs where hls4ml's rule says 0), else LUTs
+  (``w_bits · in_bits`` each); the weight ROM (RF words of ``block_factor · w_bits``), which Vivado builds
+  from LUTs (64-word cells per bit) unless it is 512-1024 words deep and wide (block RAM at a fitted cost
+  per bit of width) or larger than any LUT ROM seen (block RAM at the best aspect ratio); control. The
+  variant for RF > n_in with RF % n_in == 0 keeps an index table (``outidx``: RF words of
+  ceil(log2(RF / n_in)) bits) in block RAM; the variant for RF <= n_in adds RF-way input multiplexers
+  and adders. The LUT/FF constants are fitted to Vivado synthesis of wa-hls4ml's 2-layer designs
+  (benchmarks/estimator_fit.py; devices/_calibration.yaml names the data).
+- io_parallel DATAFLOW (convolutions or Resource layers): the array between two layers is a ping-pong
+  buffer of registers (``elements · result bits``); the top function registers its input array.
+
+Other layers: lookup-table activations (``TABLE_ACTIVATIONS``: sigmoid, tanh, ELU, softmax, ...) read a
+1024-entry ``ap_fixed<18,8>`` table (one BRAM18) per element per cycle, two reads per block, so
+``ceil(lanes / 2)`` copies (softmax: its exp table so, plus one inversion table); element-wise ops,
+pooling and padding cost ``lut_per_act_bit`` per lane and bit (registers only under io_stream:
+io_parallel element-wise logic is combinational); io_stream FIFOs hold ``plan.fifo_depth`` words of one
+channel each: shift registers up to ``fifo_srl_max_depth`` words, else block RAM.
+
+The sparse kernel (``hls_templates/nnet_dense_sparse.h``): multipliers = ceil(nonzeros / RF). Up to 4096
+nonzeros (or at RF 1) it is unrolled: weights and indices are constants, each shared multiplier gets
+RF-way operand multiplexers. Larger layers at RF > 1 use the ROM form: nonzeros with their input index and
+output offset in a memory RF words deep (block RAM by hls4ml's 36-bit column rule), each multiplier an
+``n_in``-way input multiplexer and a ``span``-way accumulator select in LUTs (estimates, not fitted).
 """
 from __future__ import annotations
 
@@ -30,8 +50,10 @@ import numpy as np
 from . import hls_rules
 from .dataflow_timing import ELEMENTWISE
 from .device import Device
-from .layers import Network
+from .layers import TABLE_ACTIVATIONS, Network
 from .plan import LayerPlan
+
+TABLE_BITS = 1024 * 18          # nnet_activation.h: table_size 1024, table_t ap_fixed<18,8>
 
 
 def multipliers(net: Network, plan: LayerPlan) -> np.ndarray:
@@ -47,11 +69,36 @@ def multipliers(net: Network, plan: LayerPlan) -> np.ndarray:
                      [compute, bn, a.cout, lanes], 0)
 
 
-def dsp_per_mult(plan: LayerPlan, device: Device) -> np.ndarray:
-    """:func:`hls_rules.dsp_per_mult` per layer (weights × the data the layer reads)."""
+RAM_WIDTHS = (1, 2, 4, 9, 18, 36)   # BRAM18 aspect ratios: 16K x 1 ... 512 x 36 (widths below 9 lose the parity bits)
+
+
+def ram_blocks(depth: np.ndarray, width: np.ndarray, block_bits: int) -> np.ndarray:
+    """Fewest RAM blocks holding ``depth`` words of ``width`` bits (one aspect ratio for all blocks)."""
+    depth, width = np.asarray(depth, float), np.asarray(width, float)
+    best = np.full(np.broadcast(depth, width).shape, np.inf)
+    for w in RAM_WIDTHS:
+        words = (block_bits * 8 // 9 if w < 9 else block_bits) // w
+        best = np.minimum(best, np.ceil(depth / words) * np.ceil(width / w))
+    return np.where((depth > 0) & (width > 0), best, 0.0)
+
+
+def rom_weights(net: Network, plan: LayerPlan) -> np.ndarray:
+    """Conv/Dense layers whose weights hls4ml keeps in a ROM read once per cycle (Resource, RF > 1)."""
+    return net.arrays.mask("conv", "dense") & plan.resource & (plan.rf > 1) & ~plan.sparse & (net.arrays.weights > 0)
+
+
+def dsp_per_mult(net: Network, plan: LayerPlan, device: Device) -> np.ndarray:
+    """DSP blocks per multiplier: hls4ml's rule for constant weights (none below 9 weight bits); for
+    weights read from a ROM, DSPs once both operands reach ``dsp_min_bits_rom`` bits."""
     keys = list(zip(plan.w_bits.tolist(), plan.in_bits.tolist(), plan.is_float.tolist()))
     values = {k: hls_rules.dsp_per_mult(k[0], k[1], k[2], device) for k in set(keys)}
-    return np.array([values[k] for k in keys], dtype=float)
+    const = np.array([values[k] for k in keys], dtype=float)
+    wide = {k: hls_rules.dsp_per_mult(max(k[0], hls_rules.DSP_MIN_WEIGHT_BITS), k[1], k[2], device)
+            for k in set(keys)}
+    rom_dpm = np.array([wide[k] for k in keys], dtype=float)
+    floor = device.cal("dataflow.dsp_min_bits_rom")
+    rom_dpm = np.where(np.minimum(plan.w_bits, plan.in_bits) >= floor, rom_dpm, 0.0)
+    return np.where(rom_weights(net, plan), rom_dpm, const)
 
 
 def _index_bits(n: np.ndarray) -> np.ndarray:
@@ -78,22 +125,121 @@ def _sparse_storage(net: Network, plan: LayerPlan, device: Device, mults: np.nda
     return bram, lut, onchip
 
 
+def parallel_channels(net: Network, plan: LayerPlan) -> np.ndarray:
+    """io_parallel DATAFLOW: 1 for layers whose output array is a ping-pong buffer to another layer."""
+    from .dataflow_timing import pipeline_style
+
+    if plan.io_stream or pipeline_style(net, plan):
+        return np.zeros(len(net))
+    return (net.arrays.consumers > 0).astype(float)
+
+
+def rom_in_bram(net: Network, plan: LayerPlan, mults: np.ndarray, cal) -> np.ndarray:
+    """Weight ROMs Vivado builds from block RAM at the fitted width cost: ``rom_bram_min_depth`` to
+    ``rom_bram_max_depth`` words (RF) of at least ``rom_bram_min_width`` bits (block_factor x weight bits)."""
+    return (rom_weights(net, plan) & (plan.rf >= cal["dataflow.rom_bram_min_depth"])
+            & (plan.rf <= cal["dataflow.rom_bram_max_depth"])
+            & (mults * plan.w_bits >= cal["dataflow.rom_bram_min_width"]) & ~large_rom(net, plan, mults, cal))
+
+
+def large_rom(net: Network, plan: LayerPlan, mults: np.ndarray, cal) -> np.ndarray:
+    """Weight ROMs above ``rom_lut_max_bits`` (the largest seen built from LUTs): block RAM, tiled at the
+    best aspect ratio (an assumption: no report in the fitting data holds a larger ROM)."""
+    return rom_weights(net, plan) & (mults * plan.w_bits * plan.rf > cal["dataflow.rom_lut_max_bits"])
+
+
+def index_table_blocks(net: Network, plan: LayerPlan, device: Device) -> np.ndarray:
+    """RF > n_in with RF % n_in == 0 (dense_resource_rf_gt_nin_rem0): the kernel's ``outidx[RF]`` table of
+    accumulator offsets, RF words of ceil(log2(RF / n_in)) bits, sits in block RAM."""
+    a, rf = net.arrays, plan.rf
+    rem0 = rom_weights(net, plan) & (rf > a.n_in) & (rf % np.maximum(a.n_in, 1) == 0)
+    bits = np.ceil(np.log2(np.maximum(rf // np.maximum(a.n_in, 1), 2)))
+    return np.where(rem0, ram_blocks(rf, bits, device.bram_block_bits), 0.0)
+
+
+def input_port_bits(net: Network, plan: LayerPlan) -> np.ndarray:
+    """io_parallel: the top function registers its input array (one FF per bit, in the hls4ml baselines'
+    reports FF = input elements x 16 + 2 for pooling-only designs); counted on the layers reading it."""
+    if plan.io_stream:
+        return np.zeros(len(net))
+    a = net.arrays
+    first = np.array([len(p) == 0 for p in a.preds])
+    return np.where(first, a.in_elems * plan.in_bits, 0).astype(float)
+
+
+def rom_features(net: Network, plan: LayerPlan, dpm: np.ndarray, mults: np.ndarray, cal) -> Dict[str, np.ndarray]:
+    """The structural quantities of ROM-weight kernels and io_parallel channels that the fitted LUT/FF/BRAM
+    constants multiply (benchmarks/estimator_fit.py fits them on exactly these)."""
+    a, rom = net.arrays, rom_weights(net, plan)
+    bram_rom = rom_in_bram(net, plan, mults, cal) | large_rom(net, plan, mults, cal)
+    z = lambda v: np.where(rom, v, 0.0).astype(float)  # noqa: E731
+    chan = parallel_channels(net, plan) * a.out_elems * plan.out_bits
+    return {"in_bits": z(a.n_in * plan.in_bits), "out_bits": z(a.n_out * (plan.acc_bits + plan.out_bits)),
+            "mults": z(mults),
+            "lut_mult_bits": z(np.where(dpm == 0, mults * plan.w_bits * plan.in_bits, 0)),
+            "rom_cells": z(np.where(bram_rom, 0, mults * plan.w_bits * np.ceil(plan.rf / 64.0))), "layers": z(1.0),
+            "chan_bits": chan.astype(float),
+            "rom_width": np.where(bram_rom & ~large_rom(net, plan, mults, cal), mults * plan.w_bits, 0.0)}
+
+
+ROM_LUT = {"in_bits": "lut_in_per_bit", "out_bits": "lut_out_per_bit", "mults": "lut_per_rom_mult",
+           "lut_mult_bits": "lut_per_rom_mult_bit2", "rom_cells": "lut_per_rom_cell", "layers": "lut_per_rom_layer",
+           "chan_bits": "lut_chan_per_bit"}
+ROM_FF = {"in_bits": "ff_in_per_bit", "out_bits": "ff_out_per_bit", "layers": "ff_per_rom_layer",
+          "chan_bits": "ff_chan_per_bit"}
+
+
+def narrow_rf_logic(net: Network, plan: LayerPlan, mults: np.ndarray, cal) -> np.ndarray:
+    """LUTs of the RF <= n_in kernel (dense_resource_rf_leq_nin, no fitting data reaches it): each multiplier
+    picks its input from RF values (a tree of 4:1 multiplexers, ``lut_per_mux4_bit`` per stage and bit) and
+    the products of one output are summed by adders (``lut_per_adder_bit`` per bit)."""
+    narrow = rom_weights(net, plan) & (plan.rf <= net.arrays.n_in)
+    mux = mults * plan.in_bits * np.ceil((plan.rf - 1) / 3.0) * cal["dataflow.lut_per_mux4_bit"]
+    adders = mults * plan.acc_bits * cal["dataflow.lut_per_adder_bit"]
+    return np.where(narrow, mux + adders, 0.0)
+
+
+def _linear(features: Dict[str, np.ndarray], names: Dict[str, str], cal) -> np.ndarray:
+    return sum(features[k] * cal[f"dataflow.{v}"] for k, v in names.items())
+
+
+def table_bram(net: Network, plan: LayerPlan, device: Device) -> np.ndarray:
+    """Block RAM of lookup-table activations: ceil(lanes / 2) table copies (two reads per block per cycle)."""
+    a = net.arrays
+    lanes = a.cout if plan.io_stream else a.out_elems
+    blocks = np.ceil(TABLE_BITS / device.bram_block_bits)
+    table = np.isin(a.activation, TABLE_ACTIVATIONS) & a.mask("act", "softmax")
+    soft = a.mask("softmax")
+    copies = np.where(table, np.ceil(lanes / 2.0), 0.0) + np.where(soft, 1.0, 0.0)   # + softmax's inversion table
+    return copies * blocks
+
+
 def layer_resources(net: Network, plan: LayerPlan, device: Device) -> Dict[str, np.ndarray]:
     """Per-layer dsp, lut, ff, bram, uram (+ multipliers, dsp_per_mult, onchip_bits); see the module doc."""
     a, cal, rf, stream = net.arrays, device.calibration, plan.rf, plan.io_stream
     mults = multipliers(net, plan)
-    dpm = dsp_per_mult(plan, device)
+    dpm = dsp_per_mult(net, plan, device)
+    rom = rom_weights(net, plan)
     w, ab, ob = plan.w_bits, plan.in_bits, plan.out_bits
-    lut = mults * (cal["dataflow.lut_per_mult"] + np.where(dpm == 0, w * ab * cal["dataflow.lut_per_lut_mult_bit2"], 0))
-    ff = mults * cal["dataflow.ff_per_mult"]
+    const = ~rom
+    lut = np.where(const, mults * (cal["dataflow.lut_per_mult"]
+                                   + np.where(dpm == 0, w * ab * cal["dataflow.lut_per_lut_mult_bit2"], 0)), 0.0)
+    ff = np.where(const, mults * cal["dataflow.ff_per_mult"], 0.0)
+    feats = rom_features(net, plan, dpm, mults, cal)
+    lut = lut + _linear(feats, ROM_LUT, cal) + narrow_rf_logic(net, plan, mults, cal)
+    ff = ff + _linear(feats, ROM_FF, cal)
     lanes = a.cout if stream else a.out_elems
     window = np.where(a.mask("maxpool", "avgpool"), a.kh * a.kw - 1, 1)
     window = np.where(a.mask("globalpool"), 1 if stream else a.in_h * a.in_w - 1, window)
-    elem = a.mask(*ELEMENTWISE, "maxpool", "avgpool", "globalpool")
+    elem = a.mask(*ELEMENTWISE, "maxpool", "avgpool", "globalpool", "pad")
     lut = lut + np.where(elem, lanes * window * ab * cal["dataflow.lut_per_act_bit"], 0)
-    ff = ff + np.where(elem, lanes * ob, 0)
-    bram = hls_rules.weight_bram_blocks_array(a.weights, w, rf, plan.resource, device.bram_block_bits)
-    weight_reads = np.where(bram > 0, a.weights * np.maximum(a.out_h * a.out_w, 1) * w, 0)
+    if stream:                                              # io_parallel: element-wise logic is combinational
+        ff = ff + np.where(elem, lanes * ob, 0)
+    ff = ff + input_port_bits(net, plan)
+    bram = feats["rom_width"] * cal["dataflow.bram_per_rom_width_bit"] + index_table_blocks(net, plan, device)
+    big = large_rom(net, plan, mults, cal)
+    bram = bram + np.where(big, ram_blocks(rf, mults * w, device.bram_block_bits), 0.0)
+    weight_reads = np.where(rom, a.weights * np.maximum(a.out_h * a.out_w, 1) * w, 0)
     sp_bram, sp_lut, sp_reads = _sparse_storage(net, plan, device, mults)
     bram, lut = np.where(plan.sparse, sp_bram, bram), lut + sp_lut
     onchip = np.where(plan.sparse, sp_reads, weight_reads).astype(float)
@@ -108,7 +254,18 @@ def layer_resources(net: Network, plan: LayerPlan, device: Device) -> Dict[str, 
         srl = np.where(per_fifo == 0, ob * np.ceil(depth / 32.0), 0)
         lut = lut + fifos * (cal["dataflow.lut_per_fifo"] + srl)
         onchip = onchip + 2.0 * a.consumers * a.out_elems * ob
-    bram = bram + np.where(a.mask("softmax"), cal["dataflow.softmax_bram18"], 0)
+    tables = table_bram(net, plan, device)
+    bram = bram + tables
+    onchip = onchip + np.where(tables > 0, a.out_elems * 18.0, 0.0)
     return {"dsp": (mults * dpm).astype(float), "lut": lut.astype(float), "ff": ff.astype(float),
             "bram": bram.astype(float), "uram": np.zeros(len(net)), "multipliers": mults, "dsp_per_mult": dpm,
-            "onchip_bits": onchip}
+            "onchip_bits": onchip, "io_bits": io_bits(net, plan)}
+
+
+def io_bits(net: Network, plan: LayerPlan) -> np.ndarray:
+    """Bits that cross the design's ports per inference: the network input (on the layers reading it) and
+    the network outputs (layers nobody reads)."""
+    a = net.arrays
+    first = np.array([len(p) == 0 for p in a.preds])
+    return (np.where(first, a.in_elems * plan.in_bits, 0) + np.where(a.consumers == 0, a.out_elems * plan.out_bits, 0)
+            ).astype(float)

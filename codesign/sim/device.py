@@ -88,6 +88,7 @@ class Energy(Strict):
     alu_op_16b: _unit("pJ")
     bram_access: _unit("pJ/bit")
     static_power: _unit("W")
+    board_power: Optional[_unit("W")] = None     # the rest of the board while the design runs (PS, memory, ...)
 
 
 class DeviceFile(Strict):
@@ -142,6 +143,7 @@ class Device:
     alu_pj_16b: float
     bram_pj_per_bit: float
     static_w: float
+    board_w: float            # board power outside the FPGA fabric (0: not modelled for this device)
     calibration: Mapping[str, float]
     constants: Mapping[str, Dict[str, Any]] = field(compare=False, hash=False)
     path: str = ""
@@ -211,7 +213,7 @@ def _from_spec(spec: DeviceFile, source: str) -> Device:
         dram_efficiency=float(spec.dram.efficiency.value), dram_pj_per_bit=float(spec.dram.energy.value),
         mac_pj_16x16=float(e.mac_16x16.value), fp32_mac_pj=float(e.fp32_mac.value),
         alu_pj_16b=float(e.alu_op_16b.value), bram_pj_per_bit=float(e.bram_access.value),
-        static_w=float(e.static_power.value),
+        static_w=float(e.static_power.value), board_w=float(e.board_power.value) if e.board_power else 0.0,
         calibration=MappingProxyType({k: float(q.value) for k, q in cal.items()}),
         constants=MappingProxyType(_constants(spec, cal)), path=source, aliases=tuple(spec.aliases))
 

@@ -38,7 +38,7 @@ def _totals(d: Dict[str, Any]) -> List[str]:
             ["MACs (dense / executed)", fmt(t["macs"]), fmt(t["macs_executed"])],
             ["DRAM read / written", fmt(t["dram_read_bytes"], "B"), fmt(t["dram_write_bytes"], "B")]]
     energy = [[k, fmt(t[f"energy_{k}_j"], "J"), f"{100 * t[f'energy_{k}_j'] / t['energy_j']:.1f}%" if t["energy_j"] else "-"]
-              for k in ("dram", "onchip", "compute", "static")] + [["total", fmt(t["energy_j"], "J"), "100%"]]
+              for k in ("dram", "onchip", "compute", "io", "static", "board")] + [["total", fmt(t["energy_j"], "J"), "100%"]]
     res = [[k.upper(), fmt(round(t[k])), fmt(dev[k]), f"{100 * t[f'{k}_util']:.1f}%"] for k in ("dsp", "bram", "lut", "ff")]
     fits = "fits the device" if t["fits"] else f"does NOT fit the device ({', '.join(t['over'])} over budget)"
     return (["## Totals", ""] + _table(["quantity", "value", ""], rows) + ["## Energy per inference", ""] +

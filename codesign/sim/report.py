@@ -50,7 +50,8 @@ def summarize(net: Network, device: Device, costs: Costs, en: Energy) -> Dict[st
         "weights": int(net.weights), "nonzero_weights": int(net.nonzero_weights),
         "dram_read_bytes": float(costs.dram_read.sum()), "dram_write_bytes": float(costs.dram_write.sum()),
         "energy_dram_j": energy["dram"], "energy_onchip_j": energy["onchip"], "energy_compute_j": energy["compute"],
-        "energy_static_j": energy["static"], "energy_j": energy["total"],
+        "energy_io_j": energy["io"], "energy_static_j": energy["static"], "energy_board_j": energy["board"],
+        "energy_j": energy["total"],
         **res, **{f"{k}_util": v for k, v in util.items()},
         "fits": all(v <= 1.0 for v in util.values()),
         "over": [k for k, v in util.items() if v > 1.0],
@@ -88,7 +89,7 @@ class Report:
                 "gops": ops / secs / 1e9 if secs > 0 else None, "bound": str(c.bound[i]),
                 **{k: float(getattr(c, k)[i]) for k in RESOURCES},
                 "energy_j": {"dram": float(e.dram[i]), "onchip": float(e.onchip[i]), "compute": float(e.compute[i]),
-                             "static": float(e.static[i]), "total": float(e.per_layer[i])},
+                             "io": float(e._io[i]), "static": float(e.static[i]), "total": float(e.per_layer[i])},
                 "detail": self._detail(i),
             })
         return rows

@@ -1,0 +1,96 @@
+"""Per-layer resource models of the dataflow template, pinned against hls4ml's code and its synthesis
+baselines (benchmarks/data/hls4ml_baselines); accuracy over many reports is benchmarks/estimator_accuracy.py."""
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codesign.sim import Layer, Mapping, Network, load_device
+from codesign.sim.dataflow import dataflow_costs
+from codesign.sim.dataflow_resources import TABLE_BITS, index_table_blocks, ram_blocks
+from codesign.sim.plan import resolve_plan
+
+U250 = load_device("xcu250")
+
+
+def _dense_act(kind: str, n: int = 64) -> Network:
+    dense = Layer("dense", "dense", (), (1, 1, 1), (n, 1, 1), weights=n, nonzero_weights=n, bias=n)
+    act = Layer("act", "act", ("dense",), (n, 1, 1), (n, 1, 1), activation=kind)
+    return Network(f"dense_{kind}", (dense, act), (1, 1, 1))
+
+
+def _chain(*dims: int) -> Network:
+    layers, prev = [], ()
+    for i, (a, b) in enumerate(zip(dims, dims[1:])):
+        layers.append(Layer(f"fc{i}", "dense", prev, (a, 1, 1), (b, 1, 1), weights=a * b, nonzero_weights=a * b, bias=b))
+        prev = (f"fc{i}",)
+    return Network("chain", tuple(layers), (dims[0], 1, 1))
+
+
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+@pytest.mark.parametrize("kind,blocks", [("sigmoid", 32), ("elu", 32), ("relu", 0), ("leaky_relu", 0)])
+def test_table_activations_cost_block_ram_as_in_hls4mls_reports(kind, blocks, io_type):
+    # hls4ml baselines test_activations_*: Dense(1->64) + activation reports 32 BRAM_18K for sigmoid and ELU
+    # (one 1024 x 18-bit table per two lanes), 0 for ReLU-like ones, in both io types
+    c = dataflow_costs(_dense_act(kind), U250, Mapping(io_type=io_type))
+    assert c.bram.sum() == blocks
+
+
+def test_table_size_is_hls4mls():
+    hls4ml = pytest.importorskip("hls4ml")
+    header = Path(hls4ml.__file__).parent / "templates/vivado/nnet_utils/nnet_activation.h"
+    text = header.read_text()
+    size = int(re.search(r"table_size = (\d+);", text).group(1))
+    width = int(re.search(r"typedef ap_fixed<(\d+), ?\d+> table_t;", text).group(1))
+    assert size * width == TABLE_BITS == 1024 * 18
+
+
+def test_ram_blocks_take_the_best_bram18_aspect_ratio():
+    assert ram_blocks(1024, 18, 18432) == 1 and ram_blocks(512, 36, 18432) == 1 and ram_blocks(16384, 1, 18432) == 1
+    assert ram_blocks(1025, 18, 18432) == 2            # 2K x 9 twice
+    assert ram_blocks(3328, 5, 18432) == 2             # 4K x 4 twice (or 2K x 9 twice)
+    assert ram_blocks(0, 8, 18432) == 0
+
+
+def test_weights_read_from_a_rom_use_dsps_from_8_bits():
+    # Resource at RF > 1: the weights are not constants; Vitis maps 8 x 16-bit products to DSPs (wa-hls4ml's
+    # 8-bit designs report one DSP per multiplier) although hls4ml's rule (< 9 weight bits: LUTs) says 0
+    net = _chain(80, 24, 120)
+    for bits, dsps in ((8, 5), (6, 0), (16, 5)):
+        c = dataflow_costs(net, U250, Mapping(reuse_factor=960, strategy="Resource",
+                                              precision=f"ap_fixed<{bits},1>/ap_fixed<16,6>"))
+        assert c.detail["multipliers"].tolist() == [2, 3] and c.dsp.sum() == dsps
+    const = dataflow_costs(net, U250, Mapping(precision="ap_fixed<8,1>/ap_fixed<16,6>"))     # Latency, RF 1
+    assert const.dsp.sum() == 0                                                             # hls4ml's rule
+
+
+def test_index_table_of_the_rf_multiple_of_n_in_kernel():
+    # dense_resource_rf_gt_nin_rem0 keeps outidx[RF]: 2496 words of ceil(log2(2496 / 104)) = 5 bits -> 2 BRAM18
+    net = _chain(104, 48)
+    plan = resolve_plan(net, Mapping(reuse_factor=2496, strategy="Resource", precision="ap_fixed<4,1>/ap_fixed<16,6>"),
+                        U250)
+    assert plan.rf[0] == 2496 and index_table_blocks(net, plan, U250)[0] == 2
+    small = resolve_plan(net, Mapping(reuse_factor=52, strategy="Resource"), U250)     # RF <= n_in: no table
+    assert index_table_blocks(net, small, U250)[0] == 0
+
+
+def test_shallow_weight_roms_are_luts_not_block_ram():
+    c = dataflow_costs(_chain(16, 8), U250, Mapping(reuse_factor=4, strategy="Resource"))
+    assert c.bram.sum() == 0 and c.lut.sum() > 0
+
+
+def test_io_parallel_pooling_registers_its_input_only():
+    # hls4ml baselines test_pooling (io_parallel, 18x15x3, ap_fixed<16,6>): FF = 12,962 = 810 x 16 + 2
+    pool = Layer("pool", "maxpool", (), (3, 18, 15), (3, 9, 7), (2, 2), (2, 2))
+    c = dataflow_costs(Network("pool", (pool,), (3, 18, 15)), U250, Mapping(io_type="io_parallel"))
+    assert c.ff.sum() == 3 * 18 * 15 * 16
+
+
+def test_rom_kernel_logic_grows_with_its_structure():
+    base = dataflow_costs(_chain(64, 32, 16), U250, Mapping(reuse_factor=2048, strategy="Resource",
+                                                            precision="ap_fixed<8,1>/ap_fixed<16,6>"))
+    wider = dataflow_costs(_chain(64, 64, 16), U250, Mapping(reuse_factor=2048, strategy="Resource",
+                                                             precision="ap_fixed<8,1>/ap_fixed<16,6>"))
+    assert wider.ff.sum() > base.ff.sum() and wider.lut.sum() > base.lut.sum()
+    assert np.all(base.ff > 0) and np.all(base.lut > 0)
