@@ -49,7 +49,8 @@ def dataflow_costs(net: Network, device: Device, m: Mapping, plan: "LayerPlan | 
         peak_ops_per_s=2.0 * float(res["multipliers"].sum()) * f, dram_bytes_per_s=0.0,
         detail={"io_type": plan.io_type, "reuse_factor": rf, "multipliers": res["multipliers"],
                 "dsp_per_mult": float(dpm[0]) if len(set(dpm.tolist())) == 1 else dpm.tolist(), "uram": res["uram"],
-                "io_bits": res["io_bits"], "kernel": np.where(sparse, "sparse", np.where(a.mask("conv", "dense"), "dense", "-")),
+                "io_bits": res["io_bits"],
+                "kernel": np.where(sparse, "sparse", np.where(a.mask("conv", "dense"), "dense", "-")),
                 "pipeline_style": style},
         notes=notes, warnings=warnings, plan=plan)
 
