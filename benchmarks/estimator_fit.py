@@ -24,7 +24,7 @@ from types import MappingProxyType
 
 from codesign.sim import load_device
 from codesign.sim.dataflow_resources import (ROM_FF, ROM_LUT, dsp_per_mult, index_table_blocks, input_port_bits,
-                                             multipliers, rom_features)
+                                             multipliers, rom_features, rom_kernels)
 from codesign.sim.plan import resolve_plan
 
 from estimator_accuracy import DEVICE, MANIFEST, _mapping, wa_designs
@@ -41,8 +41,9 @@ def _features(designs, device):
     for d in designs:
         plan = resolve_plan(d.network, _mapping(d.settings), device)
         mults = multipliers(d.network, plan)
-        f = rom_features(d.network, plan, dsp_per_mult(d.network, plan, device), mults, device.calibration)
-        f["index_blocks"] = index_table_blocks(d.network, plan, device)
+        kernels = rom_kernels(d.network, plan, mults, device.calibration)
+        f = rom_features(d.network, plan, dsp_per_mult(d.network, plan, device), mults, kernels)
+        f["index_blocks"] = index_table_blocks(d.network, plan, device, kernels)
         f["port_bits"] = input_port_bits(d.network, plan)
         rows.append({k: float(v.sum()) for k, v in f.items()})
     return rows

@@ -43,6 +43,7 @@ output offset in a memory RF words deep (block RAM by hls4ml's 36-bit column rul
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Dict
 
 import numpy as np
@@ -54,6 +55,7 @@ from .layers import TABLE_ACTIVATIONS, Network
 from .plan import LayerPlan
 
 TABLE_BITS = 1024 * 18          # nnet_activation.h: table_size 1024, table_t ap_fixed<18,8>
+_TABLES = frozenset(TABLE_ACTIVATIONS)
 
 
 def multipliers(net: Network, plan: LayerPlan) -> np.ndarray:
@@ -87,18 +89,20 @@ def rom_weights(net: Network, plan: LayerPlan) -> np.ndarray:
     return net.arrays.mask("conv", "dense") & plan.resource & (plan.rf > 1) & ~plan.sparse & (net.arrays.weights > 0)
 
 
-def dsp_per_mult(net: Network, plan: LayerPlan, device: Device) -> np.ndarray:
+def dsp_per_mult(net: Network, plan: LayerPlan, device: Device, rom: "np.ndarray | None" = None) -> np.ndarray:
     """DSP blocks per multiplier: hls4ml's rule for constant weights (none below 9 weight bits); for
     weights read from a ROM, DSPs once both operands reach ``dsp_min_bits_rom`` bits."""
-    keys = list(zip(plan.w_bits.tolist(), plan.in_bits.tolist(), plan.is_float.tolist()))
-    values = {k: hls_rules.dsp_per_mult(k[0], k[1], k[2], device) for k in set(keys)}
-    const = np.array([values[k] for k in keys], dtype=float)
-    wide = {k: hls_rules.dsp_per_mult(max(k[0], hls_rules.DSP_MIN_WEIGHT_BITS), k[1], k[2], device)
-            for k in set(keys)}
-    rom_dpm = np.array([wide[k] for k in keys], dtype=float)
+    rom = rom_weights(net, plan) if rom is None else rom
     floor = device.cal("dataflow.dsp_min_bits_rom")
-    rom_dpm = np.where(np.minimum(plan.w_bits, plan.in_bits) >= floor, rom_dpm, 0.0)
-    return np.where(rom_weights(net, plan), rom_dpm, const)
+    keys = list(zip(plan.w_bits.tolist(), plan.in_bits.tolist(), plan.is_float.tolist(), rom.tolist()))
+    values = {}
+    for w, ab, flt, in_rom in set(keys):
+        if in_rom and not flt:          # a ROM multiplier: hls4ml's width rule without its 9-bit floor
+            values[(w, ab, flt, in_rom)] = (hls_rules.dsp_per_mult(max(w, hls_rules.DSP_MIN_WEIGHT_BITS), ab, flt,
+                                                                   device) if min(w, ab) >= floor else 0.0)
+        else:
+            values[(w, ab, flt, in_rom)] = hls_rules.dsp_per_mult(w, ab, flt, device)
+    return np.array([values[k] for k in keys], dtype=float)
 
 
 def _index_bits(n: np.ndarray) -> np.ndarray:
@@ -134,27 +138,41 @@ def parallel_channels(net: Network, plan: LayerPlan) -> np.ndarray:
     return (net.arrays.consumers > 0).astype(float)
 
 
-def rom_in_bram(net: Network, plan: LayerPlan, mults: np.ndarray, cal) -> np.ndarray:
-    """Weight ROMs Vivado builds from block RAM at the fitted width cost: ``rom_bram_min_depth`` to
-    ``rom_bram_max_depth`` words (RF) of at least ``rom_bram_min_width`` bits (block_factor x weight bits)."""
-    return (rom_weights(net, plan) & (plan.rf >= cal["dataflow.rom_bram_min_depth"])
-            & (plan.rf <= cal["dataflow.rom_bram_max_depth"])
-            & (mults * plan.w_bits >= cal["dataflow.rom_bram_min_width"]) & ~large_rom(net, plan, mults, cal))
+@dataclass(frozen=True)
+class RomKernels:
+    """Where the ROM-weight kernels' parts go (boolean per layer)."""
+
+    rom: np.ndarray           # weights in a ROM (Resource, RF > 1)
+    bram_fit: np.ndarray      # the ROM is block RAM at the fitted cost per bit of width
+    large: np.ndarray         # the ROM is block RAM at the best aspect ratio (larger than any LUT ROM seen)
+    rem0: np.ndarray          # RF > n_in, RF % n_in == 0: the outidx table in block RAM
+    narrow: np.ndarray        # RF <= n_in: RF-way input multiplexers and product adders
 
 
-def large_rom(net: Network, plan: LayerPlan, mults: np.ndarray, cal) -> np.ndarray:
-    """Weight ROMs above ``rom_lut_max_bits`` (the largest seen built from LUTs): block RAM, tiled at the
-    best aspect ratio (an assumption: no report in the fitting data holds a larger ROM)."""
-    return rom_weights(net, plan) & (mults * plan.w_bits * plan.rf > cal["dataflow.rom_lut_max_bits"])
-
-
-def index_table_blocks(net: Network, plan: LayerPlan, device: Device) -> np.ndarray:
-    """RF > n_in with RF % n_in == 0 (dense_resource_rf_gt_nin_rem0): the kernel's ``outidx[RF]`` table of
-    accumulator offsets, RF words of ceil(log2(RF / n_in)) bits, sits in block RAM."""
+def rom_kernels(net: Network, plan: LayerPlan, mults: np.ndarray, cal) -> RomKernels:
+    """Weight ROMs are block RAM when ``rom_bram_min_depth`` to ``rom_bram_max_depth`` words (RF) deep and at
+    least ``rom_bram_min_width`` bits (block_factor x weight bits) wide, or larger than ``rom_lut_max_bits``
+    (the largest LUT ROM in the fitting data; an assumption beyond it); the others are LUT ROM."""
     a, rf = net.arrays, plan.rf
-    rem0 = rom_weights(net, plan) & (rf > a.n_in) & (rf % np.maximum(a.n_in, 1) == 0)
-    bits = np.ceil(np.log2(np.maximum(rf // np.maximum(a.n_in, 1), 2)))
-    return np.where(rem0, ram_blocks(rf, bits, device.bram_block_bits), 0.0)
+    rom = rom_weights(net, plan)
+    width = mults * plan.w_bits
+    large = rom & (width * rf > cal["dataflow.rom_lut_max_bits"])
+    bram_fit = (rom & ~large & (rf >= cal["dataflow.rom_bram_min_depth"]) & (rf <= cal["dataflow.rom_bram_max_depth"])
+                & (width >= cal["dataflow.rom_bram_min_width"]))
+    n_in = np.maximum(a.n_in, 1)
+    return RomKernels(rom, bram_fit, large, rom & (rf > n_in) & (rf % n_in == 0), rom & (rf <= n_in))
+
+
+def index_table_blocks(net: Network, plan: LayerPlan, device: Device, kernels: RomKernels) -> np.ndarray:
+    """dense_resource_rf_gt_nin_rem0's ``outidx[RF]`` table of accumulator offsets: RF words of
+    ceil(log2(RF / n_in)) bits in block RAM."""
+    out = np.zeros(len(net))
+    i = np.flatnonzero(kernels.rem0)
+    if i.size:
+        rf = plan.rf[i]
+        bits = np.ceil(np.log2(np.maximum(rf // np.maximum(net.arrays.n_in[i], 1), 2)))
+        out[i] = ram_blocks(rf, bits, device.bram_block_bits)
+    return out
 
 
 def input_port_bits(net: Network, plan: LayerPlan) -> np.ndarray:
@@ -167,19 +185,22 @@ def input_port_bits(net: Network, plan: LayerPlan) -> np.ndarray:
     return np.where(first, a.in_elems * plan.in_bits, 0).astype(float)
 
 
-def rom_features(net: Network, plan: LayerPlan, dpm: np.ndarray, mults: np.ndarray, cal) -> Dict[str, np.ndarray]:
+def rom_features(net: Network, plan: LayerPlan, dpm: np.ndarray, mults: np.ndarray,
+                 kernels: RomKernels) -> Dict[str, np.ndarray]:
     """The structural quantities of ROM-weight kernels and io_parallel channels that the fitted LUT/FF/BRAM
     constants multiply (benchmarks/estimator_fit.py fits them on exactly these)."""
-    a, rom = net.arrays, rom_weights(net, plan)
-    bram_rom = rom_in_bram(net, plan, mults, cal) | large_rom(net, plan, mults, cal)
+    a, rom, w = net.arrays, kernels.rom, plan.w_bits
+    chan = (parallel_channels(net, plan) * a.out_elems * plan.out_bits).astype(float)
+    if not rom.any():
+        zero = np.zeros(len(net))
+        return {**{k: zero for k in ("in_bits", "out_bits", "mults", "lut_mult_bits", "rom_cells", "layers",
+                                     "rom_width")}, "chan_bits": chan}
     z = lambda v: np.where(rom, v, 0.0).astype(float)  # noqa: E731
-    chan = parallel_channels(net, plan) * a.out_elems * plan.out_bits
+    lut_rom = ~(kernels.bram_fit | kernels.large)
     return {"in_bits": z(a.n_in * plan.in_bits), "out_bits": z(a.n_out * (plan.acc_bits + plan.out_bits)),
-            "mults": z(mults),
-            "lut_mult_bits": z(np.where(dpm == 0, mults * plan.w_bits * plan.in_bits, 0)),
-            "rom_cells": z(np.where(bram_rom, 0, mults * plan.w_bits * np.ceil(plan.rf / 64.0))), "layers": z(1.0),
-            "chan_bits": chan.astype(float),
-            "rom_width": np.where(bram_rom & ~large_rom(net, plan, mults, cal), mults * plan.w_bits, 0.0)}
+            "mults": z(mults), "lut_mult_bits": z(np.where(dpm == 0, mults * w * plan.in_bits, 0)),
+            "rom_cells": z(np.where(lut_rom, mults * w * np.ceil(plan.rf / 64.0), 0)), "layers": z(1.0),
+            "chan_bits": chan, "rom_width": np.where(kernels.bram_fit, mults * w, 0.0)}
 
 
 ROM_LUT = {"in_bits": "lut_in_per_bit", "out_bits": "lut_out_per_bit", "mults": "lut_per_rom_mult",
@@ -189,14 +210,15 @@ ROM_FF = {"in_bits": "ff_in_per_bit", "out_bits": "ff_out_per_bit", "layers": "f
           "chan_bits": "ff_chan_per_bit"}
 
 
-def narrow_rf_logic(net: Network, plan: LayerPlan, mults: np.ndarray, cal) -> np.ndarray:
+def narrow_rf_logic(plan: LayerPlan, mults: np.ndarray, kernels: RomKernels, cal) -> np.ndarray:
     """LUTs of the RF <= n_in kernel (dense_resource_rf_leq_nin, no fitting data reaches it): each multiplier
     picks its input from RF values (a tree of 4:1 multiplexers, ``lut_per_mux4_bit`` per stage and bit) and
     the products of one output are summed by adders (``lut_per_adder_bit`` per bit)."""
-    narrow = rom_weights(net, plan) & (plan.rf <= net.arrays.n_in)
+    if not kernels.narrow.any():
+        return np.zeros(len(mults))
     mux = mults * plan.in_bits * np.ceil((plan.rf - 1) / 3.0) * cal["dataflow.lut_per_mux4_bit"]
     adders = mults * plan.acc_bits * cal["dataflow.lut_per_adder_bit"]
-    return np.where(narrow, mux + adders, 0.0)
+    return np.where(kernels.narrow, mux + adders, 0.0)
 
 
 def _linear(features: Dict[str, np.ndarray], names: Dict[str, str], cal) -> np.ndarray:
@@ -206,10 +228,12 @@ def _linear(features: Dict[str, np.ndarray], names: Dict[str, str], cal) -> np.n
 def table_bram(net: Network, plan: LayerPlan, device: Device) -> np.ndarray:
     """Block RAM of lookup-table activations: ceil(lanes / 2) table copies (two reads per block per cycle)."""
     a = net.arrays
+    soft = a.mask("softmax")
+    table = np.array([kind in _TABLES for kind in a.activation.tolist()]) & a.mask("act", "softmax")
+    if not (table.any() or soft.any()):
+        return np.zeros(len(net))
     lanes = a.cout if plan.io_stream else a.out_elems
     blocks = np.ceil(TABLE_BITS / device.bram_block_bits)
-    table = np.isin(a.activation, TABLE_ACTIVATIONS) & a.mask("act", "softmax")
-    soft = a.mask("softmax")
     copies = np.where(table, np.ceil(lanes / 2.0), 0.0) + np.where(soft, 1.0, 0.0)   # + softmax's inversion table
     return copies * blocks
 
@@ -218,15 +242,16 @@ def layer_resources(net: Network, plan: LayerPlan, device: Device) -> Dict[str, 
     """Per-layer dsp, lut, ff, bram, uram (+ multipliers, dsp_per_mult, onchip_bits); see the module doc."""
     a, cal, rf, stream = net.arrays, device.calibration, plan.rf, plan.io_stream
     mults = multipliers(net, plan)
-    dpm = dsp_per_mult(net, plan, device)
-    rom = rom_weights(net, plan)
+    kernels = rom_kernels(net, plan, mults, cal)
+    rom = kernels.rom
+    dpm = dsp_per_mult(net, plan, device, rom)
     w, ab, ob = plan.w_bits, plan.in_bits, plan.out_bits
     const = ~rom
     lut = np.where(const, mults * (cal["dataflow.lut_per_mult"]
                                    + np.where(dpm == 0, w * ab * cal["dataflow.lut_per_lut_mult_bit2"], 0)), 0.0)
     ff = np.where(const, mults * cal["dataflow.ff_per_mult"], 0.0)
-    feats = rom_features(net, plan, dpm, mults, cal)
-    lut = lut + _linear(feats, ROM_LUT, cal) + narrow_rf_logic(net, plan, mults, cal)
+    feats = rom_features(net, plan, dpm, mults, kernels)
+    lut = lut + _linear(feats, ROM_LUT, cal) + narrow_rf_logic(plan, mults, kernels, cal)
     ff = ff + _linear(feats, ROM_FF, cal)
     lanes = a.cout if stream else a.out_elems
     window = np.where(a.mask("maxpool", "avgpool"), a.kh * a.kw - 1, 1)
@@ -236,9 +261,9 @@ def layer_resources(net: Network, plan: LayerPlan, device: Device) -> Dict[str, 
     if stream:                                              # io_parallel: element-wise logic is combinational
         ff = ff + np.where(elem, lanes * ob, 0)
     ff = ff + input_port_bits(net, plan)
-    bram = feats["rom_width"] * cal["dataflow.bram_per_rom_width_bit"] + index_table_blocks(net, plan, device)
-    big = large_rom(net, plan, mults, cal)
-    bram = bram + np.where(big, ram_blocks(rf, mults * w, device.bram_block_bits), 0.0)
+    bram = feats["rom_width"] * cal["dataflow.bram_per_rom_width_bit"] + index_table_blocks(net, plan, device, kernels)
+    if kernels.large.any():
+        bram = bram + np.where(kernels.large, ram_blocks(rf, mults * w, device.bram_block_bits), 0.0)
     weight_reads = np.where(rom, a.weights * np.maximum(a.out_h * a.out_w, 1) * w, 0)
     sp_bram, sp_lut, sp_reads = _sparse_storage(net, plan, device, mults)
     bram, lut = np.where(plan.sparse, sp_bram, bram), lut + sp_lut

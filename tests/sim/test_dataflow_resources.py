@@ -8,7 +8,7 @@ import pytest
 
 from codesign.sim import Layer, Mapping, Network, load_device
 from codesign.sim.dataflow import dataflow_costs
-from codesign.sim.dataflow_resources import TABLE_BITS, index_table_blocks, ram_blocks
+from codesign.sim.dataflow_resources import TABLE_BITS, index_table_blocks, multipliers, ram_blocks, rom_kernels
 from codesign.sim.plan import resolve_plan
 
 U250 = load_device("xcu250")
@@ -70,9 +70,11 @@ def test_index_table_of_the_rf_multiple_of_n_in_kernel():
     net = _chain(104, 48)
     plan = resolve_plan(net, Mapping(reuse_factor=2496, strategy="Resource", precision="ap_fixed<4,1>/ap_fixed<16,6>"),
                         U250)
-    assert plan.rf[0] == 2496 and index_table_blocks(net, plan, U250)[0] == 2
+    table = index_table_blocks(net, plan, U250, rom_kernels(net, plan, multipliers(net, plan), U250.calibration))
+    assert plan.rf[0] == 2496 and table[0] == 2
     small = resolve_plan(net, Mapping(reuse_factor=52, strategy="Resource"), U250)     # RF <= n_in: no table
-    assert index_table_blocks(net, small, U250)[0] == 0
+    kernels = rom_kernels(net, small, multipliers(net, small), U250.calibration)
+    assert kernels.narrow[0] and index_table_blocks(net, small, U250, kernels)[0] == 0
 
 
 def test_shallow_weight_roms_are_luts_not_block_ram():
