@@ -66,10 +66,11 @@ def _precision(settings):
 
 
 def _tool(design):
-    """The tool version in a baseline's id (".../vitis2024.1"); wa-hls4ml: Vitis HLS 2023.2."""
+    """The tool version of a baseline (its id ends ".../vitis2024.1"); wa-hls4ml: Vitis HLS 2023.2."""
+    if design["id"].startswith("wa-hls4ml"):
+        return "2023.2"
     tail = design["id"].rsplit("/", 1)[-1]
-    digits = tail.lstrip("abcdefghijklmnopqrstuvwxyz")
-    return digits if digits[:2] == "20" else "2023.2"
+    return tail.lstrip("abcdefghijklmnopqrstuvwxyz")
 
 
 def main() -> None:
