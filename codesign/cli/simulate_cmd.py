@@ -76,7 +76,8 @@ def _summary_table(data: Dict[str, Any]) -> Table:
             ("DRAM read / written", f"{fmt(t['dram_read_bytes'], 'B')} / {fmt(t['dram_write_bytes'], 'B')}"),
             ("energy per inference", fmt(t["energy_j"], "J")),
             ("  DRAM / on-chip", f"{fmt(t['energy_dram_j'], 'J')} / {fmt(t['energy_onchip_j'], 'J')}"),
-            ("  compute / static", f"{fmt(t['energy_compute_j'], 'J')} / {fmt(t['energy_static_j'], 'J')}")]
+            ("  compute / I/O", f"{fmt(t['energy_compute_j'], 'J')} / {fmt(t['energy_io_j'], 'J')}"),
+            ("  static / board", f"{fmt(t['energy_static_j'], 'J')} / {fmt(t['energy_board_j'], 'J')}")]
     rows += [(k.upper(), f"{fmt(round(t[k]))} of {fmt(res[k])} ({100 * t[f'{k}_util']:.1f}%)")
              for k in ("dsp", "bram", "lut", "ff")]
     rows.append(("fits the device", "yes" if t["fits"] else f"NO ({', '.join(t['over'])} over budget)"))
