@@ -2,7 +2,8 @@
 
 The LUT, FF and BRAM of Resource-strategy Conv/Dense kernels (weights in a ROM, RF > 1) are linear in the
 structural quantities of ``codesign.sim.dataflow_resources.rom_features`` (input bits, accumulator bits,
-multipliers, LUT-multiplier bits, ROM bits, layers, io_parallel channel bits). This script computes those
+multipliers, LUT-multiplier bits, ROM bits, layers, io_parallel channel and input-port bits; the input
+multiplexers are structural and subtracted first). This script computes those
 quantities with the library's own code for every design of the fitting split of
 ``benchmarks/estimator_designs.yaml`` that has such kernels (wa-hls4ml's 2-layer designs), solves for the
 constants minimising the squared relative error (BRAM: the median), picks the smallest operand width that
@@ -23,7 +24,7 @@ from dataclasses import replace
 from types import MappingProxyType
 
 from codesign.sim import load_device
-from codesign.sim.dataflow_resources import (ROM_FF, ROM_LUT, dsp_per_mult, index_table_blocks, input_port_bits,
+from codesign.sim.dataflow_resources import (ROM_FF, ROM_LUT, ROM_LUT_FIXED, dsp_per_mult, index_table_blocks,
                                              multipliers, rom_features, rom_kernels)
 from codesign.sim.plan import resolve_plan
 
@@ -44,7 +45,6 @@ def _features(designs, device):
         kernels = rom_kernels(d.network, plan, mults, device.calibration)
         f = rom_features(d.network, plan, dsp_per_mult(d.network, plan, device), mults, kernels)
         f["index_blocks"] = index_table_blocks(d.network, plan, device, kernels)
-        f["port_bits"] = input_port_bits(d.network, plan)
         rows.append({k: float(v.sum()) for k, v in f.items()})
     return rows
 
@@ -112,8 +112,11 @@ def main(argv=None) -> dict:
           f"mean {100 * err.mean():.1f}%")
     device = _with(device, **out)
     rows = _features(designs, device)
+    cal = device.calibration
     for metric, names in (("lut", ROM_LUT), ("ff", ROM_FF)):
-        fixed = np.array([r["port_bits"] for r in rows]) if metric == "ff" else 0.0   # structural, not fitted
+        # structural, not fitted: the input multiplexers (LUT), the input port's registers (FF, one per bit)
+        fixed = (np.array([sum(r[k] * cal[f"dataflow.{v}"] for k, v in ROM_LUT_FIXED.items()) for r in rows])
+                 if metric == "lut" else np.array([r["port_bits"] for r in rows]))
         y = np.array([d.reported[metric] for d in designs]) - fixed
         coef, err = _relative_lstsq(rows, names, y, y + fixed)
         out.update({names[k]: v for k, v in coef.items()})

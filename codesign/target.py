@@ -60,3 +60,12 @@ def sparse_kernel(value: str) -> str:
 
 def backend(value: str) -> str:
     return choice("backend", value, BACKENDS)
+
+
+def hls_tool(value: str) -> str:
+    """The HLS tool an hls4ml backend runs, 'Vitis' or 'Vivado' (what decides where weight ROMs go): the
+    accelerator variants (VivadoAccelerator, VitisAcceleratorIPFlow) run their base backend's tool."""
+    for b in BACKENDS:
+        if str(value).lower().startswith(b.lower()):
+            return b
+    return choice("backend", value, BACKENDS)

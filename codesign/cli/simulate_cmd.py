@@ -113,6 +113,9 @@ def simulate(
     sparse_kernel: str = typer.Option("auto", help="dataflow: Dense layers on codesign's sparse kernel (only "
                                                    "nonzeros stored and multiplied): auto (default: as `codesign "
                                                    "export` chooses, by density), on or off."),
+    backend: Optional[str] = typer.Option(None, help="dataflow: hls4ml backend the project is built with, Vitis "
+                                                     "(default, as the export's) or Vivado: the HLS tool decides "
+                                                     "where Resource-strategy weight ROMs go."),
     clock_mhz: Optional[float] = typer.Option(None, help="Clock in MHz (default: the device's)."),
     unroll: str = typer.Option("auto", help="tiled: auto, ma (Pox x Poy x Pof), zhang (Tm x Tn) or fixed "
                                             "Pof,Pif,Pox,Poy."),
@@ -132,7 +135,7 @@ def simulate(
     if out is not None:
         check_output_dir(out, force)
     given = dict(reuse_factor=reuse_factor, precision=precision, strategy=strategy, io_type=io_type,
-                 clock_mhz=clock_mhz)
+                 clock_mhz=clock_mhz, backend=backend)
     options = dict(template=template, zero_skip=zero_skip, unroll=unroll, dram_layout=dram_layout,
                    sparse_kernel=sparse_kernel, **{k: v for k, v in given.items() if v is not None})
     like_export = (template == "dataflow" and not onnx and not hls_config

@@ -15,16 +15,22 @@ Conv/Dense kernels come in two kinds, by where the weights live:
   tree), fitted to the hls4ml tutorial's SVHN CNN.
 - **weights in a ROM** (Resource at RF > 1, ``nnet_dense_resource.h``): ``block_factor = ceil(n_w / RF)``
   multipliers read one ROM word (block_factor weights) per cycle for RF cycles. Per kernel: the input
-  array, registered and multiplexed onto the multipliers (``n_in · in_bits``); one accumulator and result
-  per output (``n_out · (acc_bits + result bits)``); the multipliers: DSPs once both operands have
-  ``dsp_min_bits_rom`` bits (Vitis maps 8x16-bit products to DSPs where hls4ml's rule says 0), else LUTs
-  (``w_bits · in_bits`` each); the weight ROM (RF words of ``block_factor · w_bits``), which Vivado builds
-  from LUTs (64-word cells per bit) unless it is 512-1024 words deep and wide (block RAM at a fitted cost
-  per bit of width) or larger than any LUT ROM seen (block RAM at the best aspect ratio); control. The
-  variant for RF > n_in with RF % n_in == 0 keeps an index table (``outidx``: RF words of
-  ceil(log2(RF / n_in)) bits) in block RAM; the variant for RF <= n_in adds RF-way input multiplexers
-  and adders. The LUT/FF constants are fitted to Vivado synthesis of wa-hls4ml's 2-layer designs
-  (benchmarks/estimator_fit.py; devices/_calibration.yaml names the data).
+  array registers (``n_in · in_bits``) and the multiplexer that picks the input of the cycle (the
+  RF > n_in kernel: one ``n_in``-way multiplexer shared by all multipliers, ``in_bits · ceil((n_in - 1) / 3)``
+  LUT6, each a 4:1 multiplexer); one accumulator and result per output (``n_out · (acc_bits + result bits)``);
+  the multipliers: DSPs once both operands have ``dsp_min_bits_rom`` bits (Vitis maps 8x16-bit products to
+  DSPs where hls4ml's rule says 0), else LUTs (``w_bits · in_bits`` each); the weight ROM (RF words of
+  ``block_factor · w_bits``) and control. Where the ROM goes depends on the HLS tool (``plan.backend``, as
+  the export's ``--backend``): hls4ml puts ``#pragma HLS RESOURCE core=ROM_nP_BRAM`` on it, which Vivado HLS
+  honours (**Vivado**: block RAM at the best aspect ratio); after Vitis HLS 2023.2 and Vivado synthesis
+  (**Vitis**, wa-hls4ml's data) the ROMs are LUTs (64-word cells per bit) unless 512-1024 words deep and wide
+  (block RAM at a fitted cost per bit of width) or larger than any LUT ROM seen (block RAM at the best
+  aspect ratio, assumed). The variant for RF > n_in with RF % n_in == 0 keeps an index table (``outidx``:
+  RF words of ceil(log2(RF / n_in)) bits) in block RAM; the variant for RF <= n_in gives every multiplier an
+  RF-way input multiplexer and adds its products. The LUT/FF constants are fitted to Vivado synthesis of
+  wa-hls4ml's 2-layer designs (benchmarks/estimator_fit.py; devices/_calibration.yaml names the data); the
+  multiplexers are structural, so the kernels of 512- and 2,048-input layers (outside the fitting data, at
+  most 128 inputs) scale as multiplexers do.
 - io_parallel DATAFLOW (convolutions or Resource layers): the array between two layers is a ping-pong
   buffer of registers (``elements · result bits``); the top function registers its input array.
 
@@ -150,17 +156,28 @@ class RomKernels:
 
 
 def rom_kernels(net: Network, plan: LayerPlan, mults: np.ndarray, cal) -> RomKernels:
-    """Weight ROMs are block RAM when ``rom_bram_min_depth`` to ``rom_bram_max_depth`` words (RF) deep and at
-    least ``rom_bram_min_width`` bits (block_factor x weight bits) wide, or larger than ``rom_lut_max_bits``
-    (the largest LUT ROM in the fitting data; an assumption beyond it); the others are LUT ROM."""
+    """Where the weight ROMs go. Vivado backend: block RAM (hls4ml's ``ROM_nP_BRAM``, which Vivado HLS
+    honours). Vitis backend: block RAM when ``rom_bram_min_depth`` to ``rom_bram_max_depth`` words (RF) deep
+    and at least ``rom_bram_min_width`` bits (block_factor x weight bits) wide, or larger than
+    ``rom_lut_max_bits`` (the largest LUT ROM in the fitting data; an assumption beyond it); the others are
+    LUT ROM."""
     a, rf = net.arrays, plan.rf
     rom = rom_weights(net, plan)
     width = mults * plan.w_bits
-    large = rom & (width * rf > cal["dataflow.rom_lut_max_bits"])
+    if plan.backend == "Vivado":
+        large = rom
+    else:
+        large = rom & (width * rf > cal["dataflow.rom_lut_max_bits"])
     bram_fit = (rom & ~large & (rf >= cal["dataflow.rom_bram_min_depth"]) & (rf <= cal["dataflow.rom_bram_max_depth"])
                 & (width >= cal["dataflow.rom_bram_min_width"]))
     n_in = np.maximum(a.n_in, 1)
     return RomKernels(rom, bram_fit, large, rom & (rf > n_in) & (rf % n_in == 0), rom & (rf <= n_in))
+
+
+def mux_luts(inputs: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """LUT6s of ``bits`` multiplexers picking one of ``inputs`` values: a tree of 4:1 multiplexers (a LUT6
+    each), ceil((inputs - 1) / 3) per bit."""
+    return bits * np.ceil(np.maximum(inputs - 1, 0) / 3.0)
 
 
 def index_table_blocks(net: Network, plan: LayerPlan, device: Device, kernels: RomKernels) -> np.ndarray:
@@ -188,35 +205,38 @@ def input_port_bits(net: Network, plan: LayerPlan) -> np.ndarray:
 def rom_features(net: Network, plan: LayerPlan, dpm: np.ndarray, mults: np.ndarray,
                  kernels: RomKernels) -> Dict[str, np.ndarray]:
     """The structural quantities of ROM-weight kernels and io_parallel channels that the fitted LUT/FF/BRAM
-    constants multiply (benchmarks/estimator_fit.py fits them on exactly these)."""
+    constants multiply (benchmarks/estimator_fit.py fits them on exactly these; ``in_mux`` is structural)."""
     a, rom, w = net.arrays, kernels.rom, plan.w_bits
     chan = (parallel_channels(net, plan) * a.out_elems * plan.out_bits).astype(float)
+    port = input_port_bits(net, plan)
     if not rom.any():
         zero = np.zeros(len(net))
-        return {**{k: zero for k in ("in_bits", "out_bits", "mults", "lut_mult_bits", "rom_cells", "layers",
-                                     "rom_width")}, "chan_bits": chan}
+        return {**{k: zero for k in ("in_bits", "in_mux", "out_bits", "mults", "lut_mult_bits", "rom_cells",
+                                     "layers", "rom_width")}, "chan_bits": chan, "port_bits": port}
     z = lambda v: np.where(rom, v, 0.0).astype(float)  # noqa: E731
     lut_rom = ~(kernels.bram_fit | kernels.large)
-    return {"in_bits": z(a.n_in * plan.in_bits), "out_bits": z(a.n_out * (plan.acc_bits + plan.out_bits)),
+    shared = rom & ~kernels.narrow                       # RF > n_in: one n_in-way input multiplexer
+    return {"in_bits": z(a.n_in * plan.in_bits), "in_mux": np.where(shared, mux_luts(a.n_in, plan.in_bits), 0.0),
+            "out_bits": z(a.n_out * (plan.acc_bits + plan.out_bits)),
             "mults": z(mults), "lut_mult_bits": z(np.where(dpm == 0, mults * w * plan.in_bits, 0)),
             "rom_cells": z(np.where(lut_rom, mults * w * np.ceil(plan.rf / 64.0), 0)), "layers": z(1.0),
-            "chan_bits": chan, "rom_width": np.where(kernels.bram_fit, mults * w, 0.0)}
+            "chan_bits": chan, "port_bits": port, "rom_width": np.where(kernels.bram_fit, mults * w, 0.0)}
 
 
-ROM_LUT = {"in_bits": "lut_in_per_bit", "out_bits": "lut_out_per_bit", "mults": "lut_per_rom_mult",
-           "lut_mult_bits": "lut_per_rom_mult_bit2", "rom_cells": "lut_per_rom_cell", "layers": "lut_per_rom_layer",
-           "chan_bits": "lut_chan_per_bit"}
+ROM_LUT = {"out_bits": "lut_out_per_bit", "mults": "lut_per_rom_mult", "lut_mult_bits": "lut_per_rom_mult_bit2",
+           "rom_cells": "lut_per_rom_cell", "layers": "lut_per_rom_layer", "chan_bits": "lut_chan_per_bit"}
+ROM_LUT_FIXED = {"in_mux": "lut_per_mux4_bit"}       # structural: 1 LUT6 per 4:1 multiplexer stage and bit
 ROM_FF = {"in_bits": "ff_in_per_bit", "out_bits": "ff_out_per_bit", "layers": "ff_per_rom_layer",
           "chan_bits": "ff_chan_per_bit"}
 
 
 def narrow_rf_logic(plan: LayerPlan, mults: np.ndarray, kernels: RomKernels, cal) -> np.ndarray:
     """LUTs of the RF <= n_in kernel (dense_resource_rf_leq_nin, no fitting data reaches it): each multiplier
-    picks its input from RF values (a tree of 4:1 multiplexers, ``lut_per_mux4_bit`` per stage and bit) and
-    the products of one output are summed by adders (``lut_per_adder_bit`` per bit)."""
+    picks its input from RF values (:func:`mux_luts`, ``lut_per_mux4_bit`` per 4:1 stage and bit) and the
+    products of one output are summed by adders (``lut_per_adder_bit`` per bit)."""
     if not kernels.narrow.any():
         return np.zeros(len(mults))
-    mux = mults * plan.in_bits * np.ceil((plan.rf - 1) / 3.0) * cal["dataflow.lut_per_mux4_bit"]
+    mux = mults * mux_luts(plan.rf, plan.in_bits) * cal["dataflow.lut_per_mux4_bit"]
     adders = mults * plan.acc_bits * cal["dataflow.lut_per_adder_bit"]
     return np.where(kernels.narrow, mux + adders, 0.0)
 
@@ -251,7 +271,8 @@ def layer_resources(net: Network, plan: LayerPlan, device: Device) -> Dict[str, 
                                    + np.where(dpm == 0, w * ab * cal["dataflow.lut_per_lut_mult_bit2"], 0)), 0.0)
     ff = np.where(const, mults * cal["dataflow.ff_per_mult"], 0.0)
     feats = rom_features(net, plan, dpm, mults, kernels)
-    lut = lut + _linear(feats, ROM_LUT, cal) + narrow_rf_logic(plan, mults, kernels, cal)
+    lut = lut + _linear(feats, ROM_LUT, cal) + _linear(feats, ROM_LUT_FIXED, cal) + narrow_rf_logic(plan, mults, kernels,
+                                                                                                  cal)
     ff = ff + _linear(feats, ROM_FF, cal)
     lanes = a.cout if stream else a.out_elems
     window = np.where(a.mask("maxpool", "avgpool"), a.kh * a.kw - 1, 1)
@@ -260,7 +281,7 @@ def layer_resources(net: Network, plan: LayerPlan, device: Device) -> Dict[str, 
     lut = lut + np.where(elem, lanes * window * ab * cal["dataflow.lut_per_act_bit"], 0)
     if stream:                                              # io_parallel: element-wise logic is combinational
         ff = ff + np.where(elem, lanes * ob, 0)
-    ff = ff + input_port_bits(net, plan)
+    ff = ff + feats["port_bits"]
     bram = feats["rom_width"] * cal["dataflow.bram_per_rom_width_bit"] + index_table_blocks(net, plan, device, kernels)
     if kernels.large.any():
         bram = bram + np.where(kernels.large, ram_blocks(rf, mults * w, device.bram_block_bits), 0.0)

@@ -80,6 +80,7 @@ class LayerSettings:
                                 if getattr(other, f.name) is not None})
 
 
+
 def type_setting(value: Any, name: str = "precision") -> TypeSetting:
     """None, 'auto', or a parsed type (strings are parsed as hls4ml reads them)."""
     if value is None or not isinstance(value, str):
@@ -109,6 +110,7 @@ class Mapping:
     dram_layout: str = "packed"                # tiled only: "packed" or channel-"aligned" to the array width
     sparse_kernel: str = target.DEFAULT_SPARSE_KERNEL   # dataflow: Dense layers on the sparse kernel (auto|on|off)
     accum: TypeSetting = AUTO                  # dataflow: accumulators (auto: hls4ml's lossless inference)
+    backend: str = target.DEFAULT_BACKEND      # dataflow: hls4ml backend / HLS tool (where weight ROMs go)
     layers: Dict[str, LayerSettings] = field(default_factory=dict, hash=False)   # dataflow: by layer name
 
     def __post_init__(self):
@@ -120,6 +122,7 @@ class Mapping:
         set_("unroll", parse_unroll(self.unroll))
         set_("dram_layout", target.choice("DRAM layout", self.dram_layout, DRAM_LAYOUTS))
         set_("sparse_kernel", target.sparse_kernel(self.sparse_kernel))
+        set_("backend", target.hls_tool(self.backend))
         set_("reuse_factor", checked_reuse_factor(self.reuse_factor))
         set_("accum", type_setting(self.accum, "accum") or AUTO)
         set_("layers", {str(k): v if isinstance(v, LayerSettings) else LayerSettings(**v)
@@ -145,7 +148,7 @@ class Mapping:
                "clock_mhz": self.clock_mhz}
         if self.template == "dataflow":
             out.update(reuse_factor=self.reuse_factor, strategy=self.strategy, io_type=self.io_type,
-                       sparse_kernel=self.sparse_kernel)
+                       sparse_kernel=self.sparse_kernel, backend=self.backend)
             if self.accum != AUTO:
                 out["accum"] = self.accum.hls()
             if self.layers:
@@ -310,6 +313,8 @@ def read_hls_config(config: Dict[str, Any], overrides: Optional[Dict[str, Any]] 
         values["strategy"] = model["Strategy"]
     if "IOType" in top:
         values["io_type"] = top["IOType"]
+    if "Backend" in top:
+        values["backend"] = top["Backend"]
     if "ClockPeriod" in top:
         period = top["ClockPeriod"]
         if isinstance(period, bool) or not isinstance(period, (int, float)) or not period > 0:

@@ -21,7 +21,8 @@ this plan, never the Mapping. Arrays are indexed like ``network.layers``:
   (``--sparse-kernel``, chosen as the export chooses, or ``LayerSettings.sparse``); ``sparse_rom``: its ROM form (over
   ``UNROLL_LIMIT`` nonzeros at RF > 1, run as DATAFLOW by the export);
 - ``fifo_depth``: words of the layer's output FIFO (io_stream), default hls4ml's: H·W of the output;
-- ``io_stream``: the network-wide I/O type.
+- ``io_stream``: the network-wide I/O type; ``backend``: hls4ml's backend (``Vitis`` or ``Vivado``: the HLS
+  tool, which decides where weight ROMs go).
 """
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ class LayerPlan:
     io_stream: bool
     io_type: str
     rf_requested: np.ndarray          # the RF asked for (before hls4ml's rounding)
+    backend: str = "Vitis"
 
 
 def _bits(t, fallback: int) -> int:
@@ -142,7 +144,8 @@ def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:
     return LayerPlan(rf=rf, resource=resource, w_bits=w_bits, w_int=w_int, b_bits=b_bits, in_bits=in_bits,
                      out_bits=out_bits, out_int=out_int, acc_bits=acc_bits, is_float=is_float, sparse=sparse,
                      sparse_rom=sparse_rom, fifo_depth=np.where(depth > 0, depth, a.out_h * a.out_w),
-                     io_stream=io == "io_stream", io_type=io, rf_requested=np.where(compute | bn, rf_req, 1))
+                     io_stream=io == "io_stream", io_type=io, rf_requested=np.where(compute | bn, rf_req, 1),
+                     backend=m.backend)
 
 
 def _bias(ls):
@@ -171,7 +174,7 @@ def _data_types(net: Network, m: Mapping, settings, given_input, w_bits, w_int, 
     a, n = net.arrays, len(net)
     _, _, r_def, ri_def, _ = _defaults(m)
     in_def = _type_width(given_input.result, None) or (r_def, ri_def)
-    compute = a.mask(*COMPUTE_OPS)
+    compute, pad = a.mask(*COMPUTE_OPS), a.mask("pad")
     out_bits, out_int, in_bits, acc_bits = (np.zeros(n, dtype=np.int64) for _ in range(4))
     for i, (ls, preds) in enumerate(zip(settings, a.preds)):
         in_bits[i], in_int = (out_bits[preds[0]], int(out_int[preds[0]])) if preds else in_def
@@ -182,6 +185,8 @@ def _data_types(net: Network, m: Mapping, settings, given_input, w_bits, w_int, 
         result = ls.result
         if result == AUTO and compute[i]:
             out_bits[i], out_int[i] = acc
+        elif result is None and pad[i] and preds:       # hls4ml's inserted ZeroPadding keeps its input's type
+            out_bits[i], out_int[i] = in_bits[i], in_int
         else:
             out_bits[i], out_int[i] = _type_width(result, None) or (r_def, ri_def)
         acc_bits[i] = acc[0] if acc is not None else out_bits[i]

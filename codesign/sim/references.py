@@ -157,23 +157,28 @@ _RN07_CONVS = ("q_conv2d_batchnorm", "q_conv2d_batchnorm_1", "q_conv2d_batchnorm
                "q_conv2d_batchnorm_4")
 _RN07_CONV = {"Precision": {"weight": "ap_fixed<8,3>", "bias": "ap_fixed<8,3>", "accum": "ap_fixed<17,7>",
                             "result": "ap_fixed<9,3,AP_RND,AP_SAT>"}}
-#: The published per-layer configuration in hls4ml's form (convert.py: every layer ReuseFactor 16384 and
-#: ap_fixed<12,7>, then the yml's overrides; its ``accum_t`` is written as Precision.accum here). The design
-#: merged each ReLU into its convolution (``MergedRelu: 1``), so a convolution writes the ReLU's result type
-#: ap_fixed<9,3,AP_RND,AP_SAT>; the dense layer keeps ap_fixed<12,7>. The softmax was removed.
-RN07_HLS_CONFIG = {
-    "Model": {"ReuseFactor": 16384, "Strategy": "Resource", "Precision": "ap_fixed<12,7>"},
-    "LayerName": {
-        **{name: {"ReuseFactor": 16384, **_RN07_CONV} for name in _RN07_CONVS},
-        "q_dense": {"ReuseFactor": 16384, "Precision": {"weight": "ap_fixed<8,3>", "bias": "ap_fixed<8,3>",
-                                                        "accum": "ap_fixed<17,7>", "result": "ap_fixed<12,7>"}},
-    },
-}
 #: max_depth_rf16384.json: the largest occupancy hls4ml's co-simulation saw per FIFO (the build set max + 1);
 #: hls4ml's numbering: layer4/7/10/13/16 = the convolutions' outputs, layer20..23 = the padding layers'.
 RN07_FIFO_MAX = {"q_conv2d_batchnorm": 1, "zp2d_q_conv2d_batchnorm_1": 1066, "q_conv2d_batchnorm_1": 1,
                  "zp2d_q_conv2d_batchnorm_2": 71, "q_conv2d_batchnorm_2": 1, "zp2d_q_conv2d_batchnorm_3": 34,
                  "q_conv2d_batchnorm_3": 1, "zp2d_q_conv2d_batchnorm_4": 23, "q_conv2d_batchnorm_4": 1}
+#: The published configuration in hls4ml's form (convert.py: every layer ReuseFactor 16384 and ap_fixed<12,7>,
+#: then the yml's overrides; its ``accum_t`` is written as Precision.accum here; Backend VivadoAccelerator:
+#: Vivado HLS). The design merged each ReLU into its convolution (``MergedRelu: 1``), so a convolution writes
+#: the ReLU's result type ap_fixed<9,3,AP_RND,AP_SAT>; the dense layer keeps ap_fixed<12,7>. The softmax was
+#: removed. FIFO depths: the build's (``FIFO_opt_json``: co-simulation maximum + 1).
+def _rn07_layers() -> Dict[str, dict]:
+    layers: Dict[str, dict] = {name: {"ReuseFactor": 16384, **_RN07_CONV} for name in _RN07_CONVS}
+    layers["q_dense"] = {"ReuseFactor": 16384, "Precision": {"weight": "ap_fixed<8,3>", "bias": "ap_fixed<8,3>",
+                                                             "accum": "ap_fixed<17,7>", "result": "ap_fixed<12,7>"}}
+    for name, occupancy in RN07_FIFO_MAX.items():
+        layers.setdefault(name, {})["FifoDepth"] = occupancy + 1
+    return layers
+
+
+RN07_HLS_CONFIG = {"Backend": "VivadoAccelerator", "IOType": "io_stream",
+                   "Model": {"ReuseFactor": 16384, "Strategy": "Resource", "Precision": "ap_fixed<12,7>"},
+                   "LayerName": _rn07_layers()}
 
 
 def _pad(name: str, inp: str, c: int, h: int, padded: int) -> Layer:

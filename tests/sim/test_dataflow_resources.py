@@ -8,7 +8,8 @@ import pytest
 
 from codesign.sim import Layer, Mapping, Network, load_device
 from codesign.sim.dataflow import dataflow_costs
-from codesign.sim.dataflow_resources import TABLE_BITS, index_table_blocks, multipliers, ram_blocks, rom_kernels
+from codesign.sim.dataflow_resources import (TABLE_BITS, index_table_blocks, layer_resources, multipliers, ram_blocks,
+                                             rom_features, rom_kernels)
 from codesign.sim.plan import resolve_plan
 
 U250 = load_device("xcu250")
@@ -96,3 +97,48 @@ def test_rom_kernel_logic_grows_with_its_structure():
                                                              precision="ap_fixed<8,1>/ap_fixed<16,6>"))
     assert wider.ff.sum() > base.ff.sum() and wider.lut.sum() > base.lut.sum()
     assert np.all(base.ff > 0) and np.all(base.lut > 0)
+
+
+def _conv_stream(cin: int, cout: int, k: int, size: int) -> Network:
+    w = cin * cout * k * k
+    conv = Layer("conv", "conv", (), (cin, size, size), (cout, size - k + 1, size - k + 1), (k, k), (1, 1), 1, w, w)
+    return Network("conv", (conv,), (cin, size, size))
+
+
+def test_weight_roms_go_where_the_backends_hls_tool_puts_them():
+    # hls4ml's nnet_dense_resource.h: '#pragma HLS RESOURCE variable=weights core=ROM_nP_BRAM' at RF > 1.
+    # Vivado HLS honours it: a 16384 x 8-bit ROM (32x32 channels, 4x4, RF 16384) is 8 BRAM18 (16K x 1 each)
+    # plus the outidx table (16384 x 5 bits: 5 BRAM18); after Vitis HLS + Vivado synthesis (wa-hls4ml) a
+    # ROM of that size is LUTs, so only the table is block RAM and the LUTs grow by the ROM cells.
+    net = _conv_stream(32, 32, 4, 11)
+    mapping = Mapping(reuse_factor=16384, strategy="Resource", io_type="io_stream", precision="ap_fixed<8,3>/ap_fixed<9,3>")
+    vivado = layer_resources(net, resolve_plan(net, mapping.with_(backend="Vivado"), U250), U250)
+    vitis = layer_resources(net, resolve_plan(net, mapping, U250), U250)
+    assert vivado["bram"][0] - vitis["bram"][0] == 8
+    cells = 8 * 16384 / 64 * U250.cal("dataflow.lut_per_rom_cell")
+    assert vitis["lut"][0] - vivado["lut"][0] == pytest.approx(cells)
+
+
+def test_the_input_select_of_a_rom_kernel_is_a_multiplexer_tree():
+    # RF > n_in: all multipliers read data[in_index], one n_in-way multiplexer per input bit: a 2048-input
+    # dense layer at 9 bits is 9 x ceil(2047 / 3) = 6,147 LUT6 of it (the fitted constants cover <= 128 inputs)
+    dense = Layer("fc", "dense", (), (2048, 1, 1), (10, 1, 1), weights=20480, nonzero_weights=20480, bias=10)
+    net = Network("fc", (dense,), (2048, 1, 1))
+    plan = resolve_plan(net, Mapping(reuse_factor=20480, strategy="Resource", precision="ap_fixed<8,3>/ap_fixed<9,3>",
+                                     io_type="io_stream"), U250)
+    kernels = rom_kernels(net, plan, multipliers(net, plan), U250.calibration)
+    feats = rom_features(net, plan, np.ones(1), multipliers(net, plan), kernels)
+    assert feats["in_mux"][0] == 9 * 683
+
+
+def test_rn07_with_its_published_configuration_fits_the_pynq_z2():
+    # MLPerf Tiny v0.7 RN07 was built (Vivado HLS, hls4ml's VivadoAccelerator backend) and ran on the board
+    from codesign.sim import references
+
+    dev = load_device("xc7z020")
+    mapping = Mapping.from_hls_config(references.RN07_HLS_CONFIG)
+    assert mapping.backend == "Vivado" and mapping.io_type == "io_stream"
+    c = dataflow_costs(references.rn07(), dev, mapping)
+    for key in ("lut", "ff", "bram", "dsp"):
+        assert getattr(c, key).sum() <= getattr(dev, key)
+    assert c.dsp.sum() == 6                       # one multiplier per layer (RF = the layer's weights)

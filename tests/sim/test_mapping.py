@@ -36,6 +36,7 @@ def test_hlsconfig_wrapper_of_hls4ml_yml(nets):
            "ClockPeriod": 4, "IOType": "io_parallel", "HLSConfig": json.loads(json.dumps(CONFIG))}
     m = Mapping.from_hls_config(yml)
     assert m.clock_mhz == 250 and m.io_type == "io_parallel" and set(m.layers) == {"fc1", "fc2"}
+    assert m.backend == "Vitis" and resolve_plan(_mlp(nets), m).backend == "Vitis"
     plan = resolve_plan(_mlp(nets), m)
     assert plan.rf.tolist() == [16, 1, 4] and plan.resource.tolist() == [True, False, False]
     assert plan.w_bits.tolist() == [8, 16, 10]
@@ -55,8 +56,17 @@ def test_hlsconfig_wrapper_of_hls4ml_yml(nets):
     ({"LayerName": {"fc1": {"Precision": {"weight": "banana"}}}}, "LayerName.fc1.Precision.weight 'banana'"),
     ({"LayerName": {"fc1": {"ReuseFactor": 0}}}, "LayerName.fc1: reuse factor must be an integer >= 1"),
     ({"Backend": "Vitis"}, "no Model or LayerName section"),
+    ({"Backend": "Quartus", **CONFIG}, "unknown backend 'Quartus'"),
 ])
 def test_bad_configs_are_one_line_errors(config, message):
     with pytest.raises(ConfigError) as err:
         Mapping.from_hls_config(config)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("given, backend", [("Vivado", "Vivado"), ("VivadoAccelerator", "Vivado"), ("vitis", "Vitis"),
+                                            ("VitisAcceleratorIPFlow", "Vitis")])
+def test_backend_is_the_hls_tool_of_hls4mls_backend(given, backend):
+    # hls4ml's accelerator backends wrap the same HLS tool (VivadoAccelerator: Vivado HLS)
+    assert Mapping.from_hls_config({"Backend": given, **CONFIG}).backend == backend
+    assert Mapping(backend=given).describe()["backend"] == backend

@@ -2,7 +2,7 @@
 import pytest
 
 from codesign.errors import ConfigError
-from codesign.sim import Mapping, Network, estimate, load_device
+from codesign.sim import Layer, Mapping, Network, estimate, load_device
 from codesign.sim.mapping import LayerSettings
 from codesign.sim.plan import lossless_accumulator, resolve_plan
 
@@ -38,6 +38,15 @@ def test_in_bits_follow_the_producers_result(nets):
     plan = resolve_plan(_mlp(nets), m)
     assert plan.out_bits.tolist() == [16, 6, 16] and plan.in_bits.tolist() == [16, 16, 6]
     assert plan.acc_bits[2] == lossless_accumulator(16, 6, 6, 2, 16, 6, 64)[0]
+
+
+def test_a_padding_layer_keeps_its_inputs_type(nets):
+    # hls4ml's conv_same_pad pass: the inserted ZeroPadding2D's output precision is its input's
+    conv = nets.conv("conv", None, 2, 8, 4)
+    pad = Layer("pad", "pad", ("conv",), (4, 6, 6), (4, 8, 8))
+    net = Network("p", (conv, pad), (2, 8, 8))
+    plan = resolve_plan(net, Mapping(layers={"conv": LayerSettings(result="ap_fixed<9,3>")}))
+    assert plan.out_bits.tolist() == [9, 9]
 
 
 def test_resource_rf_moves_to_the_closest_valid_one_per_layer(nets):
