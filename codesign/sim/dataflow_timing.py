@@ -1,7 +1,9 @@
 """Timing of the dataflow template from the :class:`~codesign.sim.plan.LayerPlan`: per-layer cycles,
 first-output depth and interval, and the network's latency and interval.
 
-io_parallel: fully partitioned arrays; a convolution loops over output pixels at II = RF; the network
+io_parallel: fully partitioned arrays; a convolution loops over output pixels at II = RF; a Dense with one
+input at RF 1 and 2-D/1-D max/average pooling are combinational (0 cycles), a lookup-table activation takes
+its table read; the network
 is one pipeline (II = max RF) unless it has convolutions, Resource layers or sparse-kernel ROM layers
 (then DATAFLOW), following hls4ml's pipeline-style pass.
 
@@ -18,7 +20,7 @@ from typing import Tuple
 import numpy as np
 
 from .device import Device
-from .layers import Network
+from .layers import TABLE_ACTIVATIONS, Network
 from .plan import LayerPlan
 from .stream_timing import ELEMENTWISE, stream_layer_timing, stream_network_timing
 
@@ -35,9 +37,15 @@ def layer_timing(net: Network, plan: LayerPlan, device: Device) -> Tuple[np.ndar
         elem_d = np.where(a.mask("add", "mul", "concat"), cal["dataflow.add_depth_cycles"],
                           cal["dataflow.act_depth_cycles"])
         dense_d = cal["dataflow.mult_cycles"] + adder + rf - 1
-        cyc = np.select([a.mask("conv"), a.mask("dense"), a.mask("maxpool", "avgpool"), a.mask("globalpool"),
-                         a.mask(*ELEMENTWISE) & (a.in_h * a.in_w > 1)],
-                        [px_out * rf + conv_d, dense_d + 1, pool_d, pool_d + adder, elem_d], 0.0)
+        # combinational in hls4ml's io_parallel baselines (0 cycles at 5 ns): a Dense with one input at RF 1
+        # (a product by a constant, no adder tree) and 2x2 max/average pooling; a lookup-table activation
+        # reads its table (io_parallel_table_cycles)
+        single = a.mask("dense") & (a.n_in <= 1) & (rf == 1)
+        table = a.mask("act") & np.isin(a.activation, TABLE_ACTIVATIONS)
+        cyc = np.select([a.mask("conv"), single, a.mask("dense"), a.mask("maxpool", "avgpool"), a.mask("globalpool"),
+                         table, a.mask(*ELEMENTWISE) & (a.in_h * a.in_w > 1)],
+                        [px_out * rf + conv_d, 0.0, dense_d + 1, 0.0, pool_d + adder,
+                         cal["dataflow.io_parallel_table_cycles"], elem_d], 0.0)
         depth = cyc
         interval = np.select([a.mask("conv"), a.mask("dense")], [px_out * rf, rf], 1.0)
     soft = a.mask("softmax")

@@ -1,6 +1,6 @@
 """The hls4ml dataflow template: hand-computed small cases and a published hls4ml synthesis result."""
 
-from codesign.sim import Mapping, Network, estimate, load_device, references
+from codesign.sim import Layer, Mapping, Network, estimate, load_device, references
 from codesign.sim.dataflow import dataflow_costs
 
 U250 = "xcu250"
@@ -52,6 +52,23 @@ def test_io_parallel_mlp_is_one_pipeline(nets):
     assert c.detail["pipeline_style"] == "pipeline" and c.interval_cycles == 2
     assert c.latency_cycles == c.cycles.sum()
     assert c.dram_read.sum() == 0 and c.dram_write.sum() == 0     # weights on chip: no DRAM
+
+
+def test_combinational_io_parallel_layers_take_no_cycles(nets):
+    # hls4ml's io_parallel baselines (C synthesis at 5 ns): Dense(1->64) + ReLU reports 0 cycles (a product by a
+    # constant, no adder tree), + sigmoid 2-3 (the table read); 2x2 max/average pooling 0
+    def head(kind):
+        dense = nets.dense("fc", None, 1, 64)
+        act = Layer("act", "act", ("fc",), (64, 1, 1), (64, 1, 1), activation=kind)
+        return Network("d", (dense, act), (1, 1, 1))
+
+    dev, m = load_device(U250), Mapping(io_type="io_parallel")
+    assert dataflow_costs(head("relu"), dev, m).latency_cycles == 0
+    assert dataflow_costs(head("sigmoid"), dev, m).latency_cycles == 2
+    pool = Network("p", (nets.simple("pool", "maxpool", [], (3, 18, 15), (3, 9, 7), k=2),), (3, 18, 15))
+    assert dataflow_costs(pool, dev, m).latency_cycles == 0
+    two = Network("d2", (nets.dense("fc", None, 2, 64),), (2, 1, 1))
+    assert dataflow_costs(two, dev, m).latency_cycles > 0              # an adder: not combinational
 
 
 def test_unroll_limit_warning(nets):
