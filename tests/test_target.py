@@ -21,21 +21,23 @@ def test_defaults_agree_everywhere():
             values.append(getattr(h, field))
         assert set(values) == {default}, field
     assert target.DEFAULT_SPARSE_KERNEL == "auto"            # the estimate models what the export builds
+    assert m.backend == h.backend == target.DEFAULT_BACKEND   # the HLS tool decides where weight ROMs go
 
 
 @pytest.mark.parametrize("check, given, canonical", [
     (target.strategy, "resource", "Resource"), (target.io_type, "IO_STREAM", "io_stream"),
     (target.template, "Tiled", "tiled"), (target.sparse_kernel, "ON", "on"), (target.backend, "vivado", "Vivado"),
+    (target.hls_tool, "VivadoAccelerator", "Vivado"), (target.hls_tool, "VitisAcceleratorIPFlow", "Vitis"),
 ])
 def test_values_are_spelled_once(check, given, canonical):
     assert check(given) == canonical
 
 
 def test_mapping_and_hls_settings_read_the_same_spellings():
-    m = Mapping(strategy="resource", io_type="IO_STREAM", sparse_kernel="ON")
+    m = Mapping(backend="vivado", strategy="resource", io_type="IO_STREAM", sparse_kernel="ON")
     h = HlsSettings(backend="vivado", strategy="resource", io_type="IO_STREAM", sparse_kernel="ON").checked()
-    assert (m.strategy, m.io_type, m.sparse_kernel) == (h.strategy, h.io_type, h.sparse_kernel) == \
-        ("Resource", "io_stream", "on")
+    assert (m.backend, m.strategy, m.io_type, m.sparse_kernel) == (h.backend, h.strategy, h.io_type, h.sparse_kernel) \
+        == ("Vivado", "Resource", "io_stream", "on")
 
 
 @pytest.mark.parametrize("field, bad, message", [
