@@ -55,7 +55,7 @@ from typing import Dict
 import numpy as np
 
 from . import hls_rules
-from .dataflow_timing import ELEMENTWISE
+from .dataflow_timing import ELEMENTWISE, combinational_dense
 from .device import Device
 from .layers import TABLE_ACTIVATIONS, Network
 from .plan import LayerPlan
@@ -245,6 +245,12 @@ def _linear(features: Dict[str, np.ndarray], names: Dict[str, str], cal) -> np.n
     return sum(features[k] * cal[f"dataflow.{v}"] for k, v in names.items())
 
 
+def table_activations(net: Network) -> np.ndarray:
+    """Activation layers that read hls4ml's lookup table (sigmoid, tanh, ELU, ...; softmax is its own op)."""
+    a = net.arrays
+    return np.array([kind in _TABLES for kind in a.activation.tolist()], dtype=bool) & a.mask("act")
+
+
 def table_bram(net: Network, plan: LayerPlan, device: Device) -> np.ndarray:
     """Block RAM of lookup-table activations: ceil(lanes / 2) table copies (two reads per block per cycle)."""
     a = net.arrays
@@ -269,7 +275,8 @@ def layer_resources(net: Network, plan: LayerPlan, device: Device) -> Dict[str, 
     const = ~rom
     lut = np.where(const, mults * (cal["dataflow.lut_per_mult"]
                                    + np.where(dpm == 0, w * ab * cal["dataflow.lut_per_lut_mult_bit2"], 0)), 0.0)
-    ff = np.where(const, mults * cal["dataflow.ff_per_mult"], 0.0)
+    # pipeline registers per multiplier, none where HLS schedules the layer combinationally
+    ff = np.where(const & ~combinational_dense(net, plan), mults * cal["dataflow.ff_per_mult"], 0.0)
     feats = rom_features(net, plan, dpm, mults, kernels)
     lut = lut + _linear(feats, ROM_LUT, cal) + _linear(feats, ROM_LUT_FIXED, cal) + narrow_rf_logic(plan, mults, kernels,
                                                                                                   cal)
@@ -279,8 +286,10 @@ def layer_resources(net: Network, plan: LayerPlan, device: Device) -> Dict[str, 
     window = np.where(a.mask("globalpool"), 1 if stream else a.in_h * a.in_w - 1, window)
     elem = a.mask(*ELEMENTWISE, "maxpool", "avgpool", "globalpool", "pad")
     lut = lut + np.where(elem, lanes * window * ab * cal["dataflow.lut_per_act_bit"], 0)
-    if stream:                                              # io_parallel: element-wise logic is combinational
+    if stream:                                              # io_parallel: element-wise logic is combinational,
         ff = ff + np.where(elem, lanes * ob, 0)
+    else:                                                   # but a table read is a pipeline stage: its index
+        ff = ff + np.where(table_activations(net), lanes * (ab + ob), 0)    # and result are registered
     ff = ff + feats["port_bits"]
     bram = feats["rom_width"] * cal["dataflow.bram_per_rom_width_bit"] + index_table_blocks(net, plan, device, kernels)
     if kernels.large.any():

@@ -40,7 +40,7 @@ def layer_timing(net: Network, plan: LayerPlan, device: Device) -> Tuple[np.ndar
         # combinational in hls4ml's io_parallel baselines (0 cycles at 5 ns): a Dense with one input at RF 1
         # (a product by a constant, no adder tree) and 2x2 max/average pooling; a lookup-table activation
         # reads its table (io_parallel_table_cycles)
-        single = a.mask("dense") & (a.n_in <= 1) & (rf == 1)
+        single = combinational_dense(net, plan)
         table = a.mask("act") & np.isin(a.activation, TABLE_ACTIVATIONS)
         cyc = np.select([a.mask("conv"), single, a.mask("dense"), a.mask("maxpool", "avgpool"), a.mask("globalpool"),
                          table, a.mask(*ELEMENTWISE) & (a.in_h * a.in_w > 1)],
@@ -52,6 +52,13 @@ def layer_timing(net: Network, plan: LayerPlan, device: Device) -> Tuple[np.ndar
     cyc = np.where(soft, cal["dataflow.softmax_cycles"], cyc)
     depth = np.where(soft, cal["dataflow.softmax_cycles"], depth)
     return cyc.astype(float), depth.astype(float), interval.astype(float)
+
+
+def combinational_dense(net: Network, plan: LayerPlan) -> np.ndarray:
+    """io_parallel Dense layers HLS schedules combinationally (0 cycles, no pipeline registers): one input at
+    RF 1, a product by a constant without an adder tree (hls4ml's Dense(1->64) baselines)."""
+    a = net.arrays
+    return a.mask("dense") & (a.n_in <= 1) & (plan.rf == 1) & (not plan.io_stream)
 
 
 def pipeline_style(net: Network, plan: LayerPlan) -> bool:

@@ -142,3 +142,19 @@ def test_rn07_with_its_published_configuration_fits_the_pynq_z2():
     for key in ("lut", "ff", "bram", "dsp"):
         assert getattr(c, key).sum() <= getattr(dev, key)
     assert c.dsp.sum() == 6                       # one multiplier per layer (RF = the layer's weights)
+
+
+@pytest.mark.parametrize("kind", ["relu", "sigmoid", "elu"])
+def test_combinational_dense_has_no_pipeline_registers(kind):
+    # hls4ml baselines test_activations io_parallel: Dense(1->64) at RF 1 reports 0 cycles and FF 18 (the
+    # input register): no pipeline registers per multiplier; a table activation's read is a pipeline stage
+    # whose index and result are registered (reports: FF 1,047-3,865 for sigmoid and ELU, 64 lanes)
+    net = _dense_act(kind)
+    res = layer_resources(net, resolve_plan(net, Mapping(io_type="io_parallel"), U250), U250)
+    assert res["ff"][0] == 16                                   # the registered input only
+    assert res["ff"][1] == (64 * (16 + 16) if kind != "relu" else 0)
+    wider = _dense_act(kind)
+    wider = Network("w", (Layer("dense", "dense", (), (2, 1, 1), (64, 1, 1), weights=128, nonzero_weights=128,
+                                bias=64),) + wider.layers[1:], (2, 1, 1))
+    res = layer_resources(wider, resolve_plan(wider, Mapping(io_type="io_parallel"), U250), U250)
+    assert res["ff"][0] > 128 * 5                                # pipelined: registers per multiplier
