@@ -17,6 +17,9 @@ Without the option only hls4ml's own baselines (shipped in benchmarks/data) are 
 TensorFlow; never a dependency of codesign). rule4ml is then run on the same designs in a subprocess
 (``benchmarks/rule4ml_predict.py``) and its errors are printed beside the estimator's.
 
+Last, the board check: RN07 (MLPerf Tiny v0.7, hls4ml on a PYNQ-Z2) with its published configuration: the fit
+verdict, latency and energy per inference against the measured ones.
+
 Absolute percentage error = |estimate - report| / max(report, 1): a design reported at 0 DSPs or 0 cycles and
 estimated at 3 counts 300%.
 """
@@ -262,6 +265,39 @@ def print_table(title: str, designs: List[Design], with_rule4ml: bool) -> dict:
     return table
 
 
+def board_check() -> dict:
+    """RN07 (MLPerf Tiny v0.7, hls4ml on a PYNQ-Z2) with its published hls4ml configuration at the board's
+    clock: the fit verdict, latency against the measured 27.3 ms and energy against the measured 44.19 mJ
+    (at the measured latency and at the estimate's own)."""
+    from codesign.sim import references
+
+    dev = load_device(references.RN07_SETTINGS["device"])
+    mapping = Mapping.from_hls_config(references.RN07_HLS_CONFIG).with_(
+        clock_mhz=references.RN07_SETTINGS["clock_mhz"])
+    report = estimate(references.rn07(), dev, mapping)
+    t, pub = report.totals, references.RN07_PUBLISHED
+    e = report.energy
+    dynamic = e.dynamic
+    out = {"fits": bool(t["fits"]), "over": list(t.get("over") or []), "latency_s": t["latency_s"],
+           "energy_j": t["energy_j"], **{k: float(t[k]) for k in ("lut", "ff", "bram", "dsp")}}
+    print(f"\nRN07 on the {dev.board} ({dev.name}), published configuration, {mapping.clock_mhz:g} MHz:")
+    print(f"  fits: {'yes' if out['fits'] else 'NO (' + ', '.join(out['over']) + ')'}; LUT {out['lut']:,.0f} of "
+          f"{dev.lut:,}, FF {out['ff']:,.0f} of {dev.ff:,}, BRAM18 {out['bram']:,.0f} of {dev.bram:,}, DSP "
+          f"{out['dsp']:,.0f} of {dev.dsp:,}")
+    print(f"  latency {t['latency_s'] * 1e3:.2f} ms vs measured {pub['latency_s'] * 1e3:.2f} ms "
+          f"({100 * (t['latency_s'] / pub['latency_s'] - 1):+.1f}%)")
+    at_measured = dynamic + e.power_w * pub["latency_s"]
+    out["energy_at_measured_latency_j"] = at_measured
+    print(f"  energy at the measured latency {at_measured * 1e3:.2f} mJ vs measured {pub['energy_j'] * 1e3:.2f} mJ "
+          f"({100 * (at_measured / pub['energy_j'] - 1):+.1f}%); static + board power {e.power_w:.3f} W vs "
+          f"{pub['power_w']:.4f} W")
+    own = dynamic + e.power_w * t["latency_s"]         # one inference at a time, as the board was measured
+    out["energy_at_estimated_latency_j"] = own
+    print(f"  energy at the estimated latency {own * 1e3:.2f} mJ ({100 * (own / pub['energy_j'] - 1):+.1f}%); in "
+          f"steady state at the estimated interval {t['energy_j'] * 1e3:.2f} mJ")
+    return out
+
+
 def write_csv(designs: List[Design], path: Path) -> None:
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
@@ -297,6 +333,7 @@ def main(argv=None) -> dict:
         for src in sorted({d.source for d in part}):
             sub = [d for d in part if d.source == src]
             results[split][src] = print_table(f"{split.upper()} split, {src}", sub, with_r4)
+    results["rn07"] = board_check()
     if args.csv:
         write_csv(designs, args.csv)
     return results

@@ -50,3 +50,10 @@ def test_percentage_error_and_table(capsys):
     table = acc.print_table("t", designs, with_rule4ml=False)
     assert set(table) >= {"latency", "dsp", "lut", "ff", "bram", "fits_agree"}
     assert "median" in table["dsp"] and "t: 4 designs" in capsys.readouterr().out
+
+
+def test_board_check_reports_rn07_against_its_measurements(capsys):
+    out = acc.board_check()
+    text = capsys.readouterr().out
+    assert "RN07" in text and "measured 27.33 ms" in text and "measured 44.19 mJ" in text
+    assert out["fits"] and out["latency_s"] > 0 and out["energy_at_estimated_latency_j"] > out["energy_j"] > 0
