@@ -17,8 +17,9 @@ Without the option only hls4ml's own baselines (shipped in benchmarks/data) are 
 TensorFlow; never a dependency of codesign). rule4ml is then run on the same designs in a subprocess
 (``benchmarks/rule4ml_predict.py``) and its errors are printed beside the estimator's.
 
-Last, the board check: RN07 (MLPerf Tiny v0.7, hls4ml on a PYNQ-Z2) with its published configuration: the fit
-verdict, latency and energy per inference against the measured ones.
+Last, the board checks: RN07 (MLPerf Tiny v0.7, hls4ml on a PYNQ-Z2) with its published configuration: the fit
+verdict, latency and energy per inference against the measured ones; AD08 (the same submission's dense
+autoencoder, built for the same board): the fit verdict.
 
 Absolute percentage error = |estimate - report| / max(report, 1): a design reported at 0 DSPs or 0 cycles and
 estimated at 3 counts 300%.
@@ -298,6 +299,55 @@ def board_check() -> dict:
     return out
 
 
+# MLPerf Tiny v0.7 AD08 (hls4ml, PYNQ-Z2): built and measured on the board, so it fits the xc7z020; no
+# utilization report is published. github.com/mlcommons/tiny_results_v0.7 (commit 64623f41b672),
+# open/hls4ml-finn/code/ad/AD08: training/ad08.yml + keras_model.py (QDenseBatchnorm 64-72-72-8-72-72 with
+# quantized ReLUs, then QDense 72->64), inference/hls4ml_config.yml and ad08_pynq.yml (VivadoAccelerator,
+# io_stream, 10 ns); results/pynq-z2/ad/AD08/performance: about 53,300 inferences/s.
+AD08_DENSE = (("q_dense_batchnorm", 64, 72), ("q_dense_batchnorm_1", 72, 72), ("q_dense_batchnorm_2", 72, 8),
+              ("q_dense_batchnorm_3", 8, 72), ("q_dense_batchnorm_4", 72, 72), ("q_dense", 72, 64))
+_AD08_DENSE_CFG = {"ReuseFactor": 144, "Precision": {"weight": "ap_fixed<13,7>", "bias": "ap_fixed<13,7>",
+                                                     "accum": "ap_fixed<16,8>"}}
+AD08_HLS_CONFIG = {
+    "Backend": "VivadoAccelerator", "IOType": "io_stream", "ClockPeriod": 10,
+    "HLSConfig": {"Model": {"Strategy": "Resource", "Precision": "ap_fixed<16,8>", "ReuseFactor": 144},
+                  "LayerName": {
+                      **{name: _AD08_DENSE_CFG for name, _, _ in AD08_DENSE},
+                      "q_dense": {"ReuseFactor": 144, "Precision": {"weight": "ap_fixed<13,1>", "bias": "ap_fixed<13,1>",
+                                                                    "accum": "ap_fixed<16,8>"}},
+                      "q_dense_batchnorm_2": {**_AD08_DENSE_CFG, "ReuseFactor": 8},
+                      **{f"q_activation{s}": {"ReuseFactor": 144, "Precision": {"result": "ap_ufixed<7,6>"}}
+                         for s in ("", "_1", "_2", "_3", "_4")}}}}
+
+
+def ad08() -> Network:
+    layers, prev = [], ()
+    for i, (name, n_in, n_out) in enumerate(AD08_DENSE):
+        layers.append(Layer(name, "dense", prev, (n_in, 1, 1), (n_out, 1, 1), weights=n_in * n_out,
+                            nonzero_weights=n_in * n_out, bias=n_out))
+        prev = (name,)
+        if i < len(AD08_DENSE) - 1:
+            act = "q_activation" + (f"_{i}" if i else "")
+            layers.append(Layer(act, "act", prev, (n_out, 1, 1), (n_out, 1, 1), activation="relu"))
+            prev = (act,)
+    return Network("ad08", tuple(layers), (64, 1, 1), "reference:mlperf-tiny-v0.7-hls4ml-ad08")
+
+
+def board_verdicts() -> dict:
+    """AD08: the fit verdict of a design that was built for the PYNQ-Z2 (no utilization numbers published)."""
+    dev = load_device("xc7z020")
+    mapping = Mapping.from_hls_config(AD08_HLS_CONFIG)
+    t = estimate(ad08(), dev, mapping).totals
+    out = {"fits": bool(t["fits"]), "over": list(t.get("over") or []),
+           **{k: float(t[k]) for k in ("lut", "ff", "bram", "dsp")}}
+    worst = max(out[k] / getattr(dev, k) for k in ("lut", "ff", "bram", "dsp"))
+    print(f"\nAD08 on the {dev.board} ({dev.name}), published configuration (built and run on the board, so it fits):")
+    print(f"  estimate: {'fits' if out['fits'] else 'does NOT fit (' + ', '.join(out['over']) + ')'}; LUT "
+          f"{out['lut']:,.0f} of {dev.lut:,}, FF {out['ff']:,.0f}, BRAM18 {out['bram']:,.0f}, DSP {out['dsp']:,.0f}"
+          + ("" if out["fits"] else f"; at least {worst:.2f}x the device where the build fit"))
+    return out
+
+
 def write_csv(designs: List[Design], path: Path) -> None:
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
@@ -334,6 +384,7 @@ def main(argv=None) -> dict:
             sub = [d for d in part if d.source == src]
             results[split][src] = print_table(f"{split.upper()} split, {src}", sub, with_r4)
     results["rn07"] = board_check()
+    results["ad08"] = board_verdicts()
     if args.csv:
         write_csv(designs, args.csv)
     return results

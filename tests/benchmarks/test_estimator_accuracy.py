@@ -57,3 +57,10 @@ def test_board_check_reports_rn07_against_its_measurements(capsys):
     text = capsys.readouterr().out
     assert "RN07" in text and "measured 27.33 ms" in text and "measured 44.19 mJ" in text
     assert out["fits"] and out["latency_s"] > 0 and out["energy_at_estimated_latency_j"] > out["energy_j"] > 0
+
+
+def test_ad08_is_rebuilt_as_published_and_its_verdict_printed(capsys):
+    net = acc.ad08()
+    assert [l.n_out for l in net.layers if l.op == "dense"] == [72, 72, 8, 72, 72, 64]
+    out = acc.board_verdicts()
+    assert "AD08" in capsys.readouterr().out and out["dsp"] > 0 and isinstance(out["fits"], bool)
