@@ -92,3 +92,21 @@ def test_simulate_hls_config(cli, tmp_path):
     config.write_text(yaml.safe_dump({"LayerName": {"fc9": {"ReuseFactor": 8}}}))
     r = cli("simulate", "--model", "jet_mlp", "--device", "xcku115", "--hls-config", config, "--out", tmp_path / "c")
     assert r.code == 2 and "unknown layer 'fc9'" in r.err and r.err.count("error:") == 1
+
+
+def test_simulate_backend_decides_where_weight_roms_go(cli, tmp_path):
+    import yaml
+
+    def bram(*args):
+        out = tmp_path / f"r{len(list(tmp_path.iterdir()))}"
+        r = cli("simulate", "--model", "jet_mlp", "--device", "xcku115", "--strategy", "Resource", "--reuse-factor",
+                "64", "--precision", "ap_fixed<16,6>", "--io-type", "io_parallel", "--no-plot", "--out", out, *args)
+        assert r.code == 0, r.err
+        data = json.loads((out / "report.json").read_text())
+        return data["template"].get("backend"), data["totals"]["bram"]
+
+    vitis, vivado = bram(), bram("--backend", "Vivado")
+    assert vitis[0] == "Vitis" and vivado[0] == "Vivado" and vivado[1] > vitis[1]   # Vivado HLS: ROMs in BRAM
+    config = tmp_path / "hls4ml_config.yml"
+    config.write_text(yaml.safe_dump({"Backend": "VivadoAccelerator", "HLSConfig": {"Model": {"ReuseFactor": 64}}}))
+    assert bram("--hls-config", config) == vivado                  # the file's Backend stands without --backend
