@@ -87,10 +87,15 @@ def _elements(shape) -> int:
 Series = Tuple[str, List[Tuple[float, float]]]
 
 
+LABELS_MAX = 30      # front points labelled at most (evenly spread along the front)
+
+
 def pareto_plot(points: Sequence[Tuple[float, float, bool]], front: Sequence[Tuple[float, float]], path: str | Path,
-                *, x_label: str, y_label: str, title: str, log_x: bool = False, log_y: bool = False) -> Path:
+                *, x_label: str, y_label: str, title: str, log_x: bool = False, log_y: bool = False,
+                labels: Sequence[str] = ()) -> Path:
     """Every point (x, y, fits the device: filled, else hollow) in grey and the Pareto front in
-    colour, joined by a staircase in front order."""
+    colour, joined by a staircase in front order; ``labels`` name the front's points (e.g.
+    'ap_fixed<8,3> RF4 xc7z020')."""
     fig, ax = _figure()
     fits = [(x, y) for x, y, ok in points if ok]
     over = [(x, y) for x, y, ok in points if not ok]
@@ -103,6 +108,11 @@ def pareto_plot(points: Sequence[Tuple[float, float, bool]], front: Sequence[Tup
         xs, ys = zip(*front)
         ax.step(xs, ys, where="post", color="tab:red", lw=1.2, alpha=0.8)
         ax.scatter(xs, ys, s=36, color="tab:red", zorder=3, label=f"Pareto front ({len(front)})")
+        step = max(1, -(-len(front) // LABELS_MAX))
+        for i, text in list(enumerate(labels))[::step]:
+            if text:
+                ax.annotate(text, (xs[i], ys[i]), xytext=(4, 4), textcoords="offset points", fontsize=6,
+                            color="tab:red", alpha=0.9)
     return _finish(fig, ax, path, x_label, y_label, title, log_x, log_y, legend_size=8)
 
 
@@ -123,14 +133,31 @@ def _finish(fig, ax, path, x_label: str, y_label: str, title: str, log_x: bool, 
     return Path(path)
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+DASHES = ("-", "--", ":", "-.")
+
+
+def series_styles(n: int) -> List[Tuple[Any, str, str]]:
+    """``n`` distinct (colour, marker, line style): tab10, then tab20, then a sampled colour map;
+    markers and dashes change with every pass over the palette so no two series look alike."""
+    from matplotlib import colormaps
+
+    palette = (colormaps["tab10"].colors if n <= 10 else colormaps["tab20"].colors if n <= 20
+               else [colormaps["turbo"](i / max(1, n - 1)) for i in range(n)])
+    k = len(palette)
+    return [(palette[i % k], MARKERS[(i // k + i) % len(MARKERS)] if n > 10 else "o", DASHES[(i // k) % len(DASHES)])
+            for i in range(n)]
+
+
 def series_plot(series: Sequence[Series], path: str | Path, *, x_label: str, y_label: str, title: str,
                 log_x: bool = False, log_y: bool = True, legend_max: int = 12) -> Path:
     """One line per named series of (x, y) pairs (e.g. density vs latency per device and precision)."""
     fig, ax = _figure()
-    for name, pairs in series:
+    for (name, pairs), (color, marker, dash) in zip(series, series_styles(len(series))):
         pairs = sorted(pairs)
         if pairs:
-            ax.plot([p[0] for p in pairs], [p[1] for p in pairs], marker="o", ms=3.5, lw=1.2, label=name)
+            ax.plot([p[0] for p in pairs], [p[1] for p in pairs], marker=marker, ms=3.5, lw=1.2, color=color,
+                    linestyle=dash, label=name)
     shown = 0 < len(series) <= legend_max
     if len(series) > legend_max:
         title = f"{title} ({len(series)} series; legend omitted)"

@@ -29,6 +29,8 @@ class SweepProgress(BarProgress):
                 work.append(f"{payload['bases']} shared dense run(s)")
             if payload["csims"]:
                 work.append(f"{payload['csims']} C simulations")
+            if payload.get("emulations"):
+                work.append(f"{payload['emulations']} fixed-point emulations")
             self.say(f"sweep {payload['name']}: " + ", ".join(work) +
                      f"; {payload['workers']} worker(s), executor {payload['executor']}")
         elif kind == "points" and self.task is not None:
@@ -44,6 +46,7 @@ def _job_line(payload: Dict[str, Any]) -> str:
     value = payload.get("value") or {}
     facts = []
     for key, fmt in (("accuracy", "acc {:.4f}"), ("test_acc", "acc {:.4f}"), ("csim_accuracy", "csim acc {:.4f}"),
+                     ("fixed_accuracy", "fixed-point acc {:.4f}"),
                      ("params", "{:,} params"), ("nonzeros", "{:,} nonzeros")):
         if value.get(key) is not None:
             facts.append(fmt.format(value[key]))
@@ -65,7 +68,8 @@ def _front_table(rows: List[Dict[str, Any]]) -> Optional[Table]:
     axes = ["model", "width", "method", "density", "device", "template", "reuse_factor", "precision", "strategy",
             "io_type"]
     cols = [a for a in axes if len({str(r.get(a)) for r in rows}) > 1]
-    cols += [c for c in ("accuracy", "latency_s", "energy_j", "util_max") if any(r.get(c) is not None for r in front)]
+    cols += [c for c in ("accuracy", "fixed_accuracy", "csim_accuracy", "latency_s", "energy_j", "util_max")
+             if any(r.get(c) is not None for r in front)]
     table = Table(title=f"Pareto front ({' vs '.join(objectives)}; first {len(front)})", header_style="bold")
     for c in cols:
         table.add_column(c, justify="left" if c in ("model", "method", "device", "template", "precision",

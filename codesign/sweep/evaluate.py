@@ -1,7 +1,8 @@
-"""Hardware evaluation of a made model: the simulator for every hardware point, and (optionally)
-hls4ml C simulation for the fixed-point accuracy at a precision.
+"""Hardware evaluation of a made model: the simulator for every hardware point, the fixed-point
+accuracy at each precision from the export's bit-exact emulation (default on), and (optionally)
+hls4ml C simulation.
 
-Both run in workers. The simulator's batch API evaluates all hardware points of one model in one
+All run in workers. The simulator's batch API evaluates all hardware points of one model in one
 call (devices, mappings, design searches and equivalent points are cached per process); the
 network of a model file is extracted once per process.
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import atomic
-from .plan import CsimTask
+from .plan import CsimTask, EmulateTask
 from .models import torch_threads
 
 _NETWORKS: Dict[Tuple[str, float], Any] = {}
@@ -56,6 +57,44 @@ def sim_fields(row: Dict[str, Any]) -> Dict[str, Any]:
     if utils:
         out["util_max"] = max(utils)
     return out
+
+
+def run_emulate(task: EmulateTask, model_file: str, data_dir: Optional[str] = None,
+                threads: Optional[int] = None) -> Dict[str, Any]:
+    """Fixed-point accuracy of the model at the task's precision (emulated), on the first samples of
+    the test split its float accuracy comes from (the recipe's data; else the export's choice); cached."""
+    result_file = Path(task.out_dir) / f"{task.key}.json"
+    if result_file.exists():
+        return json.loads(result_file.read_text())
+    from ..checkpoint import load_model
+    from ..export.accuracy import fixed_point_accuracy
+
+    with torch_threads(threads or 1):
+        model, meta = load_model(model_file)
+        dataset, calibration, x, y = _emulation_data(task, model, meta, task.data_dir or data_dir)
+        result = fixed_point_accuracy(model, task.precision, x, y, calibration).fields()
+    result["fixed_dataset"] = dataset
+    atomic.write_json(result_file, result)
+    return result
+
+
+def _emulation_data(task: EmulateTask, model, meta, data_dir: Optional[str]):
+    """(dataset name, calibration inputs, test inputs, test labels or None)."""
+    from ..export.accuracy import CALIBRATION_MAX
+
+    if task.recipe is not None:
+        from ..config import Recipe, validate
+        from .models import load_splits
+
+        recipe = validate(Recipe, task.recipe, f"emulation {task.key}")
+        splits = load_splits(recipe, data_dir)
+        (tx, _), (x, y) = splits.train, splits.test
+        return recipe.data.name, tx[:CALIBRATION_MAX], x[:task.samples], y[:task.samples]
+    from ..export.samples import choose_samples
+
+    s = choose_samples(model, meta, None, n_calibration=CALIBRATION_MAX, n_csim=task.samples,
+                       data_dir=Path(data_dir) if data_dir else None)
+    return s.dataset, s.calibration, s.test_x, s.test_y
 
 
 def run_csim(task: CsimTask, model_file: str, data_dir: Optional[str] = None,

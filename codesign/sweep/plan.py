@@ -72,11 +72,28 @@ class CsimTask:
 
 
 @dataclass(frozen=True)
+class EmulateTask:
+    """The fixed-point accuracy of one model at one precision (bit-exact emulation, no g++)."""
+    key: str
+    model_key: str
+    precision: str
+    samples: int
+    out_dir: str
+    recipe: Optional[Dict[str, Any]] = None     # the data the model's float accuracy is measured on
+    data_dir: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class Point:
     point_id: str
     model_key: str
     axes: Dict[str, Any]
     csim_key: Optional[str] = None
+    emulate_key: Optional[str] = None
+
+    def needs(self) -> List[str]:
+        """The keys of the accuracy jobs (C simulation, emulation) this point's row waits for."""
+        return [k for k in (self.csim_key, self.emulate_key) if k]
 
 
 @dataclass
@@ -85,13 +102,15 @@ class Plan:
     models: Dict[str, ModelTask]
     bases: Dict[str, BaseTask]
     csims: Dict[str, CsimTask] = field(default_factory=dict)
+    emulations: Dict[str, EmulateTask] = field(default_factory=dict)
 
     def restricted(self, points: Sequence[Point]) -> "Plan":
         """The plan of a subset of points (only the models, bases and simulations they need)."""
         models = {p.model_key: self.models[p.model_key] for p in points}
         bases = {m.base_key: self.bases[m.base_key] for m in models.values() if m.base_key}
         csims = {p.csim_key: self.csims[p.csim_key] for p in points if p.csim_key}
-        return Plan(list(points), models, bases, csims)
+        emulations = {p.emulate_key: self.emulations[p.emulate_key] for p in points if p.emulate_key}
+        return Plan(list(points), models, bases, csims, emulations)
 
 
 # --------------------------------------------------------------------------- axis values
@@ -206,8 +225,17 @@ def _add_point(plan: Plan, spec: SweepSpec, recipe, combo: Dict[str, Any], run_d
         csim_key = content_key({"model": model_task.key, "precision": precision, "samples": spec.csim.samples})
         plan.csims.setdefault(csim_key, CsimTask(csim_key, model_task.key, precision, spec.csim.samples,
                                                  spec.csim.jobs, str(run_dir / "models" / model_task.key / "csim")))
+    emulate_key = None
+    if spec.emulate.enabled:
+        emulate_key = content_key({"model": model_task.key, "precision": combo["precision"],
+                                   "samples": spec.emulate.samples, "emulate": 1})
+        plan.emulations.setdefault(emulate_key, EmulateTask(emulate_key, model_task.key, combo["precision"],
+                                                            spec.emulate.samples,
+                                                            str(run_dir / "models" / model_task.key / "emulate"),
+                                                            model_task.recipe, model_task.data_dir))
+    # the emulation is not part of the point's identity: a sweep journaled before it existed resumes
     point_id = content_key({"model": model_task.key, "method": method.shown, **hardware, "csim": csim_key}, 16)
-    return Point(point_id, model_task.key, axes, csim_key)
+    return Point(point_id, model_task.key, axes, csim_key, emulate_key)
 
 
 def _model_task(plan: Plan, spec: SweepSpec, recipe, model: str, width: float, method: MethodChoice,

@@ -3,7 +3,12 @@ page (summary, embedded figures, the Pareto table and the results table), from r
 
 ``build_report(run_dir)`` is what ``codesign report RUN_DIR`` runs; the sweep calls it at the end.
 Fronts are taken over the points that fit their device and did not fail; the plots show every
-successful point (hollow: does not fit).
+successful point (hollow: does not fit) and label the front's points with the axes that vary.
+
+Accuracy fronts rank by the accuracy the hardware would have (:func:`accuracy_column`): C
+simulation at the point's precision when the sweep ran it, else the fixed-point emulation of the
+export (``fixed_accuracy``), and the floating-point accuracy only when neither exists; every
+figure and table names the one it shows. Latency-vs-resources fronts (DSP, LUT) stand beside them.
 """
 from __future__ import annotations
 
@@ -20,10 +25,13 @@ from .plan import AXES
 from .results import CSV, read_table, number
 
 TABLE_COLUMNS = ("model", "width", "method", "density", "density_reached", "device", "template", "reuse_factor",
-                 "precision", "strategy", "io_type", "sparse_kernel", "accuracy", "csim_accuracy", "params",
-                 "nonzeros", "latency_s", "interval_s", "energy_j", "dsp", "bram", "lut", "ff", "util_max", "fits", "error")
+                 "precision", "strategy", "io_type", "sparse_kernel", "accuracy", "fixed_accuracy", "csim_accuracy",
+                 "params", "nonzeros", "latency_s", "interval_s", "energy_j", "dsp", "bram", "lut", "ff", "util_max", "fits", "error")
 TABLE_ROWS_MAX = 1000
-LABELS = {"accuracy": "test accuracy", "latency_s": "latency (s)", "energy_j": "energy per inference (J)",
+LABELS = {"accuracy": "floating-point test accuracy (precision not applied)",
+          "fixed_accuracy": "fixed-point test accuracy (hls4ml arithmetic emulated at the point's precision)",
+          "csim_accuracy": "C-simulation test accuracy (hls4ml, at the point's precision)",
+          "dsp": "DSP blocks", "lut": "LUTs", "latency_s": "latency (s)", "energy_j": "energy per inference (J)",
           "util_max": "largest resource utilisation (DSP/BRAM/LUT/FF, fraction of the device)",
           "density_reached": "density reached (nonzeros / original parameters)"}
 Figure = Tuple[str, str, Path]        # (title, caption, png path)
@@ -61,11 +69,44 @@ def _has(rows: Sequence[Dict[str, Any]], column: str) -> bool:
     return any(number(r.get(column)) is not None for r in rows)
 
 
+ACCURACY_COLUMNS = ("csim_accuracy", "fixed_accuracy", "accuracy")     # most faithful first
+LABEL_AXES = ("model", "width", "method", "density", "device", "template", "reuse_factor", "precision", "strategy",
+              "io_type", "sparse_kernel")
+SHORT = {"reuse_factor": "RF", "density": "d", "width": "w"}
+
+
+def accuracy_column(rows) -> Optional[str]:
+    """The accuracy a hardware point is ranked by: C simulation when it ran at each point's own
+    precision, else the emulated fixed-point accuracy, else the float accuracy (None: no accuracy)."""
+    csim = [r for r in rows if number(r.get("csim_accuracy")) is not None]
+    if csim and all(r.get("csim_precision") == r.get("precision") for r in csim):
+        return "csim_accuracy"
+    return next((c for c in ACCURACY_COLUMNS[1:] if _has(rows, c)), None)
+
+
 def main_objectives(rows) -> Dict[str, str]:
-    """The report's Pareto objectives: latency and accuracy, or latency and resources without accuracy."""
-    if _has(rows, "accuracy"):
-        return {"latency_s": "min", "accuracy": "max"}
+    """The report's Pareto objectives: latency and the ranked accuracy (:func:`accuracy_column`), or
+    latency and resources without accuracy."""
+    column = accuracy_column(rows)
+    if column is not None:
+        return {"latency_s": "min", column: "max"}
     return {"latency_s": "min", "util_max": "min"}
+
+
+def point_label(row: Dict[str, Any], axes: Sequence[str]) -> str:
+    """A front point's label from the axes that vary: 'ap_fixed<8,3> RF4 xc7z020'."""
+    parts = []
+    for a in axes:
+        v = row.get(a)
+        if v in (None, ""):
+            continue
+        v = f"{v:.3g}" if isinstance(v, float) else str(v)
+        parts.append(f"{SHORT[a]}{v}" if a in SHORT else v)
+    return " ".join(parts)
+
+
+def varying_axes(rows) -> List[str]:
+    return [a for a in LABEL_AXES if len({str(r.get(a)) for r in rows}) > 1]
 
 
 # --------------------------------------------------------------------------- figures
@@ -76,26 +117,35 @@ def _figures(rows: List[Dict[str, Any]], out: Path) -> List[Figure]:
     if not rows:
         return []
     figures: List[Figure] = []
-    pairs = ([("latency_s", "accuracy"), ("energy_j", "accuracy"), ("util_max", "accuracy")] if _has(rows, "accuracy")
-             else [("latency_s", "util_max"), ("latency_s", "energy_j")])
+    acc = accuracy_column(rows)
+    pairs = ([("latency_s", acc), ("energy_j", acc), ("util_max", acc)] if acc else
+             [("latency_s", "util_max"), ("latency_s", "energy_j")])
+    pairs += [("latency_s", "dsp"), ("latency_s", "lut")]          # the reuse-factor trade-off
+    labelled = varying_axes(rows)
     for x, y in pairs:
         if not (_has(rows, x) and _has(rows, y)):
             continue
-        y_sense = "max" if y == "accuracy" else "min"
-        front = front_rows([r for r in rows if r.get("fits") is True], {x: "min", y: y_sense})
-        path = out / f"pareto_{y.split('_')[0]}_{x.split('_')[0]}.png"
-        points = [(number(r[x]), number(r[y]), r.get("fits") is True) for r in rows
-                  if number(r.get(x)) is not None and number(r.get(y)) is not None]
-        title = f"{LABELS.get(y, y)} vs {LABELS.get(x, x)}"
-        pareto_plot(points, [(number(r[x]), number(r[y])) for r in front], path, x_label=LABELS.get(x, x),
-                    y_label=LABELS.get(y, y), title=f"Pareto front: {title}", log_x=True, log_y=y != "accuracy")
-        figures.append((f"Pareto front: {title}", f"{len(front)} of {len(points)} points are on the front "
-                        f"(among points that fit their device).", path))
+        figures.append(_pareto_figure(rows, out, x, y, "max" if y in ACCURACY_COLUMNS else "min", labelled,
+                                      pareto_plot))
     if len({round(number(r.get("density_reached")) or 0, 6) for r in rows}) > 1:
         figures.append(_density_figure(rows, out, "latency_s", series_plot))
-        if _has(rows, "accuracy"):
-            figures.append(_density_figure(rows, out, "accuracy", series_plot))
+        if acc:
+            figures.append(_density_figure(rows, out, acc, series_plot))
     return figures
+
+
+def _pareto_figure(rows, out: Path, x: str, y: str, y_sense: str, labelled: Sequence[str], pareto_plot) -> Figure:
+    front = front_rows([r for r in rows if r.get("fits") is True], {x: "min", y: y_sense})
+    path = out / f"pareto_{y.split('_')[0]}_{x.split('_')[0]}.png"
+    points = [(number(r[x]), number(r[y]), r.get("fits") is True) for r in rows
+              if number(r.get(x)) is not None and number(r.get(y)) is not None]
+    title = f"{LABELS.get(y, y)} vs {LABELS.get(x, x)}"
+    pareto_plot(points, [(number(r[x]), number(r[y])) for r in front], path, x_label=LABELS.get(x, x),
+                y_label=LABELS.get(y, y), title=f"Pareto front: {title}", log_x=True,
+                log_y=y not in ACCURACY_COLUMNS, labels=[point_label(r, labelled) for r in front])
+    named = f" Labels: {', '.join(labelled)}." if labelled else ""
+    return (f"Pareto front: {title}", f"{len(front)} of {len(points)} points are on the front "
+            f"(among points that fit their device).{named}", path)
 
 
 SERIES_MAX = 12
@@ -106,8 +156,10 @@ FIX_FIRST = ("sparse_kernel", "io_type", "strategy", "precision", "reuse_factor"
 def _series_axes(rows, y: str) -> Tuple[List[str], Dict[str, Any]]:
     """The axes that name a line, and the axes held at one value (their first) to keep <= SERIES_MAX lines."""
     axes = [a for a in AXES if a != "density" and len({str(r.get(a)) for r in rows}) > 1]
-    if y == "accuracy":                          # accuracy does not depend on hardware axes
+    if y == "accuracy":                          # float accuracy does not depend on hardware axes
         axes = [a for a in axes if a in ("model", "width", "method")]
+    elif y in ACCURACY_COLUMNS:                  # fixed-point accuracy depends on the precision too
+        axes = [a for a in axes if a in ("model", "width", "method", "precision")]
     fixed: Dict[str, Any] = {}
     for axis in FIX_FIRST:
         if len({tuple(str(r.get(a)) for a in axes) for r in rows}) <= SERIES_MAX:
@@ -132,7 +184,7 @@ def _density_figure(rows, out: Path, y: str, series_plot) -> Figure:
     path = out / f"density_{y.split('_')[0]}.png"
     title = f"{LABELS.get(y, y)} vs density"
     series_plot(series, path, x_label=LABELS["density_reached"], y_label=LABELS.get(y, y), title=title,
-                log_y=y != "accuracy")
+                log_y=y not in ACCURACY_COLUMNS)
     held = "; " + ", ".join(f"{a}={v}" for a, v in fixed.items()) + " (one value of each, to keep the plot readable)"
     return title, (f"one line per combination of the other axes that vary ({len(series)} lines)"
                    + (held if fixed else "") + "."), path

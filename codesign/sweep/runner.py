@@ -1,10 +1,11 @@
 """``run_sweep(spec, run_dir)``: make every model once, simulate every point, keep what finished.
 
 The work is a small dependency graph run by an executor (codesign.sweep.executors): shared dense
-runs → models (train / prune / compact, one per model key) → C simulations (optional) → hardware
-points (the simulator's batch API, in chunks). A job is submitted as soon as what it needs is
-done, so points finish (and the progress bar moves) while other models still train. Finished
-points go to the journal at once; a failed job fails exactly the points that need it, with its
+runs → models (train / prune / compact, one per model key) → accuracy jobs (the fixed-point
+emulation per precision, on with a recipe; C simulations, optional) → hardware points (the
+simulator's batch API, in chunks). A job is submitted as soon as what it needs is done, so points
+finish (and the progress bar moves) while other models still train. Finished points go to the
+journal at once; a failed job fails exactly the points that need it, with its
 error, and the sweep goes on.
 
     RUN/spec.yaml  sweep.json  results.jsonl  results.csv  base/  models/  report/
@@ -26,7 +27,7 @@ from ..config import read_yaml
 from ..errors import CodesignError
 from ..events import Events, quiet
 from ..lock import folder_lock
-from .evaluate import run_csim, simulate_points
+from .evaluate import run_csim, run_emulate, simulate_points
 from .executors import Outcome, in_worker_start, make_executor
 from .models import run_base, run_model
 from .plan import HARDWARE_AXES, Plan, Point, make_plan
@@ -91,7 +92,8 @@ def _run_sweep(spec: SweepSpec, run_dir: Path, start: float, pool, executor: str
                         lambda: write_table(run_dir, _ordered(points, finished)), str(data_dir) if data_dir else None)
     events("start", {"name": spec.name, "total": len(points), "done": len(points) - len(todo), "todo": len(todo),
                      "models": len(runner.plan.models), "bases": len(runner.plan.bases),
-                     "csims": len(runner.plan.csims), "workers": runner.executor.workers, "executor": executor})
+                     "csims": len(runner.plan.csims), "emulations": len(runner.plan.emulations),
+                     "workers": runner.executor.workers, "executor": executor})
     runner.run()
     rows = _ordered(points, finished)
     paths = write_table(run_dir, rows)
@@ -158,7 +160,7 @@ class _Scheduler:
         self.events, self.write_table_now, self.data_dir = events, write_table_now, data_dir
         self.pending: Dict[Future, Tuple[str, Any]] = {}
         self.models: Dict[str, Dict[str, Any]] = {}
-        self.csims: Dict[str, Outcome] = {}
+        self.accuracy: Dict[str, Outcome] = {}         # csim and emulate outcomes by key
         self.base_summaries: Dict[str, Dict[str, Any]] = {}
         self.points_of: Dict[str, List[Point]] = {}
         for p in plan.points:
@@ -211,20 +213,29 @@ class _Scheduler:
             self._fail(self.points_of.get(key, []), outcome.error)
             return
         self.models[key] = outcome.value
-        csims = {p.csim_key for p in self.points_of.get(key, []) if p.csim_key}
-        for csim_key in csims:
-            self._submit("csim", csim_key, run_csim, self.plan.csims[csim_key], outcome.value["model_file"],
-                         self.data_dir)
-        if not csims:
+        needed = {k for p in self.points_of.get(key, []) for k in p.needs()}
+        for job_key in sorted(needed):
+            kind, fn = (("csim", run_csim) if job_key in self.plan.csims else ("emulate", run_emulate))
+            task = self.plan.csims.get(job_key) or self.plan.emulations[job_key]
+            self._submit(kind, job_key, fn, task, outcome.value["model_file"], self.data_dir)
+        if not needed:
             self._submit_points(key)
 
     def _on_csim(self, key: str, outcome: Outcome) -> None:
         task = self.plan.csims[key]
         self._job_event("csim", f"C simulation {task.precision} of model {task.model_key}", outcome)
-        self.csims[key] = outcome
-        wanted = {p.csim_key for p in self.points_of.get(task.model_key, [])}
-        if wanted <= set(self.csims):
-            self._submit_points(task.model_key)
+        self._on_accuracy(task.model_key, key, outcome)
+
+    def _on_emulate(self, key: str, outcome: Outcome) -> None:
+        task = self.plan.emulations[key]
+        self._job_event("emulate", f"fixed-point emulation {task.precision} of model {task.model_key}", outcome)
+        self._on_accuracy(task.model_key, key, outcome)
+
+    def _on_accuracy(self, model_key: str, key: str, outcome: Outcome) -> None:
+        self.accuracy[key] = outcome
+        wanted = {k for p in self.points_of.get(model_key, []) for k in p.needs()}
+        if wanted <= set(self.accuracy):
+            self._submit_points(model_key)
 
     def _submit_points(self, model_key: str) -> None:
         points = self.points_of.get(model_key, [])
@@ -245,10 +256,13 @@ class _Scheduler:
         for p in chunk:
             row = {"point_id": p.point_id, **p.axes, **model, **sims[p.point_id]}
             if p.csim_key:
-                csim = self.csims[p.csim_key]
+                csim = self.accuracy[p.csim_key]
                 row.update(csim.value or {})
                 if csim.error and not row.get("error"):
                     row["error"] = f"C simulation failed: {csim.error}"
+            if p.emulate_key:                 # hardware numbers stand without it: a note, not a failure
+                emulated = self.accuracy[p.emulate_key]
+                row.update(emulated.value or {"fixed_error": emulated.error})
             rows.append(row)
         self._record(rows)
 

@@ -130,6 +130,13 @@ class Csim(Strict):
     jobs: int = Field(1, ge=1)
 
 
+class Emulate(Strict):
+    """Fixed-point accuracy of each (model, precision) by the export's bit-exact emulation of hls4ml
+    arithmetic (no g++; seconds per model): what the report ranks points by when C simulation is off."""
+    enabled: bool = True
+    samples: int = Field(1000, ge=1)
+
+
 class SweepSpec(Strict):
     name: Name                                 # the default run folder is runs/sweeps/<name>
     description: str = ""
@@ -139,6 +146,7 @@ class SweepSpec(Strict):
     grid: Grid = Grid()
     search: Search = Search()
     csim: Csim = Csim()
+    emulate: Emulate = Emulate()
     source: str = Field("sweep spec", exclude=True)
 
 

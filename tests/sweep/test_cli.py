@@ -17,12 +17,12 @@ def test_sweep_then_report_rebuilds_plots_and_html(cli, sim_spec, spec_file, tmp
     rebuilt = cli("report", run_dir)
     assert rebuilt.code == 0, rebuilt.err
     figures = {p.name for p in report_dir.glob("*.png")}
-    assert {"pareto_accuracy_latency.png", "pareto_accuracy_energy.png", "pareto_accuracy_util.png",
-            "density_latency.png", "density_accuracy.png"} <= figures
+    assert {"pareto_fixed_latency.png", "pareto_fixed_energy.png", "pareto_fixed_util.png",    # fixed-point accuracy
+            "pareto_dsp_latency.png", "pareto_lut_latency.png", "density_latency.png", "density_fixed.png"} <= figures
     page = (report_dir / "index.html").read_text()
     assert page.count("data:image/png;base64,") == len(figures)
     rows = read_table(run_dir / "results.csv")
-    front = front_rows([r for r in rows if r["fits"]], {"latency_s": "min", "accuracy": "max"})
+    front = front_rows([r for r in rows if r["fits"]], {"latency_s": "min", "fixed_accuracy": "max"})
     assert f"Pareto front ({len(front)} points)" in page
     front_section, all_section = page.split("<h2>")[1:]
     assert front_section.count("<tr") == 1 + len(front) and all_section.count("<tr") == 1 + len(rows)

@@ -32,7 +32,7 @@ def test_sim_only_sweep_writes_every_metric_and_never_recomputes(sim_spec, tmp_p
         assert all(r[column] is not None for r in rows), column
     by_density = {r["density"]: r for r in rows if r["reuse_factor"] == 1 and r["precision"] == "8"}
     assert by_density[0.5]["params"] < by_density[1.0]["params"]           # structured pruning shrank it
-    assert sum(1 for kind, _ in events if kind == "job") == 2                # one model per density
+    assert sum(1 for kind, p in events if kind == "job" and p["kind"] == "model") == 2   # one model per density
     again = run_sweep(sim_spec, tmp_path / "run", resume=True, events=lambda kind, payload: events.append(kind))
     assert again.computed == 0 and "job" not in events[-3:] and len(journal_lines(tmp_path / "run")) == 8
     assert [r["point_id"] for r in again.rows] == [r["point_id"] for r in rows]
