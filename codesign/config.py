@@ -75,6 +75,9 @@ class TargetCfg(Strict):
     io_type: Literal[target.IO_TYPES] = target.DEFAULT_IO_TYPE
     sparse_kernel: Literal[target.SPARSE_KERNEL_MODES] = target.DEFAULT_SPARSE_KERNEL
     clock_period_ns: Optional[float] = Field(None, gt=0)   # None: the device's clock (export: 5 ns)
+    fit: bool = False                                     # train within the budget below (codesign train --fit)
+    max_latency_us: Optional[float] = Field(None, gt=0)   # latency bound of the budget
+    max_util: float = Field(0.8, gt=0, le=1)              # largest fraction of any resource of the device
 
 
 class Recipe(Strict):

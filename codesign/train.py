@@ -27,6 +27,7 @@ from .errors import CodesignError
 from .events import Events, quiet
 from .flops import TRAIN_FLOPS_PER_FORWARD, ModelCost, measure, output_positions
 from .methods import build_method
+from .methods.budget import budget_from_target
 from .methods.base import Ledger, Method, MethodContext, Progress, RunData, epoch_seed
 from .optim import lr_at, make_optimizer, set_lr
 from .rundir import RunDir
@@ -60,7 +61,8 @@ class _Run:
         self.ctx = MethodContext(model, lambda: self.units, seed=recipe.train.seed, progress=self.progress,
                                  ledger=self.ledger, data=data, say=self.say, reset_optimizer=self.new_optimizer,
                                  learning_rate=lambda: self.optimizer.param_groups[0]["lr"],
-                                 reference=self.reference_model, positions=self.positions)
+                                 reference=self.reference_model, positions=self.positions,
+                                 budget=budget_from_target(recipe.target, splits.in_shape))
 
     @property
     def epoch(self) -> int:
@@ -250,6 +252,11 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
         _save_checkpoint(run, history, elapsed)
         events("epoch", dict(row))
     summary = _summary(run, history, elapsed)
+    if run.ctx.budget is not None:
+        budget = run.ctx.budget
+        check = budget.write_report(run.model, rd.sim) if rd is not None else budget.check(run.model)
+        summary.update(check.summary())
+        run.say(check.describe())
     if rd is not None:
         units = run._units
         save_model(rd.trained_model, run.model, source="trained", recipe=recipe_to_dict(recipe), metrics=summary,

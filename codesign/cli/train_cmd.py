@@ -29,6 +29,12 @@ def train(
     train_limit: Optional[int] = typer.Option(None, help="Use only the first N training samples."),
     test_limit: Optional[int] = typer.Option(None, help="Use only the first N test samples."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
+    fit_device: Optional[str] = typer.Option(None, "--fit", help="Train for this device (codesign list devices): "
+                                             "the method grows and prunes within the budget of --max-latency-us and "
+                                             "--max-util; the run ends with RUN/sim/report.json on it."),
+    max_latency_us: Optional[float] = typer.Option(None, "--max-latency-us", help="With --fit: latency bound (us)."),
+    max_util: Optional[float] = typer.Option(None, "--max-util", help="With --fit: largest fraction of any "
+                                             "resource of the device (default 0.8)."),
     set_: List[str] = typer.Option([], "--set", help="Override any recipe key, e.g. --set optim.momentum=0.8."),
     out: Optional[Path] = typer.Option(None, help="Run directory (default runs/<recipe name>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
@@ -59,12 +65,18 @@ def train(
         "train.epochs": epochs, "train.batch_size": batch_size, "optim.lr": lr, "optim.name": optimizer,
         "schedule.name": schedule, "train.seed": seed, "data.val_fraction": val_fraction,
         "data.train_limit": train_limit, "data.test_limit": test_limit, "train.threads": threads,
+        "target.device": fit_device, "target.fit": True if fit_device else None,
+        "target.max_latency_us": max_latency_us, "target.max_util": max_util,
     }, param)
     if resume_from is not None or new_data is not None:
         from .update_view import train_update
 
         return train_update(recipe, overrides, resume_from, new_data, replay, compare, out, resume, force, data_dir)
     cfg = load_recipe(recipe, overrides)
+    if (max_latency_us is not None or max_util is not None) and not cfg.target.fit:
+        from ..errors import ConfigError
+        raise ConfigError("--max-latency-us and --max-util bound a device budget: add --fit DEVICE "
+                          "(or target.fit: true in the recipe)")
     run = RunDir(out or Path("runs") / cfg.name)
     check_output_dir(run.root, force, own=TRAINING)          # before the lock creates the folder
     with folder_lock(run.root, f"codesign train {cfg.name}"):
@@ -77,5 +89,6 @@ def train(
             result.summary.update(compact_run(run.root, events=progress.event))
     show_summary(result.summary, f"{cfg.model.name} on {cfg.data.name} ({cfg.method.name})")
     compacted = f", {run.compact}/{{model.pt,shapes.json}}" if run.compact_model.exists() else ""
-    console.print(f"artifacts: {run.config}, {run.train}/{{ckpt.pt,model.pt,history.csv,cost.json}}{compacted}",
-                  markup=False)
+    estimated = f", {run.sim}/{{report.json,report.md}}" if (run.sim / "report.json").exists() else ""
+    console.print(f"artifacts: {run.config}, {run.train}/{{ckpt.pt,model.pt,history.csv,cost.json}}{compacted}"
+                  f"{estimated}", markup=False)

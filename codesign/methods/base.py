@@ -92,7 +92,7 @@ class MethodContext:
                  reset_optimizer: Callable[[], None] = lambda: None,
                  learning_rate: Callable[[], float] = lambda: 0.0,
                  reference: Optional[Callable[[], nn.Module]] = None,
-                 positions: Optional[Dict[str, int]] = None):
+                 positions: Optional[Dict[str, int]] = None, budget: Optional[Any] = None):
         self._model = model
         self._units = units
         self.seed = seed
@@ -104,6 +104,7 @@ class MethodContext:
         self._learning_rate = learning_rate
         self._reference = reference
         self._positions = positions
+        self._budget = budget
 
     # ------------------------------------------------------------------ the run
     @property
@@ -159,6 +160,12 @@ class MethodContext:
     def measure(self) -> ModelCost:
         """Per-sample forward cost of the model as it is now (e.g. mid-growth)."""
         return self.units.cost(self._positions or {})
+
+    @property
+    def budget(self):
+        """The run's hardware budget (:class:`codesign.methods.budget.HardwareBudget`), or None when
+        the run does not train for a device (``--fit``)."""
+        return self._budget
 
     # ------------------------------------------------------------------ data
     @property

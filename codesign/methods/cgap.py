@@ -28,6 +28,12 @@ marks them A) chosen as follows:
 - pruning: the ``prune_ratio`` 0.4 least salient units of every group are removed; a network
   grown to the cap then keeps about 0.6² ≈ 36% of the full model's weights, the paper's ResNet-110
   figure (36.0% params). The remaining epochs fine-tune.
+
+With a hardware budget (``codesign train --fit DEVICE``, :mod:`codesign.methods.budget`) a group
+grows only by as many units as keep the model within the budget (tried on a copy; halved until
+it fits), growth stops ("budget") when no group can grow, and pruning ranks the units of all
+groups together by saliency per unit of hardware price, removing at least ``prune_ratio`` of them
+and more until the budget is met.
 """
 from __future__ import annotations
 
@@ -41,6 +47,7 @@ from ..config import Strict
 from ..units.resize import GrowthInit
 from . import register_method
 from .base import Method, MethodContext
+from .budget import growth_that_fits, prune_to_budget
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..units.graph import UnitGroup
@@ -76,6 +83,7 @@ class CGaP(Method):
         self.grown = 0
         self.pruned = 0
         self.stop_reason = ""
+        self.last_added = -1
 
     # ------------------------------------------------------------------ seed
     def setup(self, ctx: MethodContext) -> None:
@@ -129,6 +137,8 @@ class CGaP(Method):
             size = units.size(g)
             room = math.ceil(self.cfg.cap * self.full_sizes[g.name]) - size
             n = min(math.ceil(self.cfg.growth_ratio * size), room)
+            if n > 0 and ctx.budget is not None:
+                n = growth_that_fits(units, ctx.budget, g.name, n)
             if n <= 0:
                 continue
             order = torch.argsort(self.saliency(ctx, g), descending=True, stable=True)
@@ -140,6 +150,7 @@ class CGaP(Method):
         self._reset_scores()
         self.grown += added
         self.growth_steps += added > 0
+        self.last_added = added
         return added
 
     def _at_cap(self, ctx: MethodContext) -> bool:
@@ -156,6 +167,8 @@ class CGaP(Method):
             self.bad_epochs += 1
         if self.bad_epochs >= self.cfg.patience:
             self.stop_reason = "plateau"
+        elif self.last_added == 0 and ctx.budget is not None:
+            self.stop_reason = "hardware budget"
         elif self._at_cap(ctx):
             self.stop_reason = "cap"
         elif ctx.epoch + 1 >= self.growth_budget(ctx.total_epochs):
@@ -176,7 +189,12 @@ class CGaP(Method):
     def prune(self, ctx: MethodContext) -> None:
         """Remove the ``prune_ratio`` least salient units of every group; fine-tuning follows."""
         units = ctx.units
-        for g in units.groups():
+        if ctx.budget is not None:
+            at_least = sum(math.floor(self.cfg.prune_ratio * s) for s in units.sizes().values())
+            check, removed = prune_to_budget(units, ctx.budget, lambda g: self.saliency(ctx, g), at_least=at_least)
+            self.pruned += removed
+            ctx.say(f"cgap: {check.describe()}")
+        for g in units.groups() if ctx.budget is None else ():
             size = units.size(g)
             keep = max(1, size - math.floor(self.cfg.prune_ratio * size))
             if keep < size:
@@ -196,7 +214,7 @@ class CGaP(Method):
         return {"phase": self.phase, "full_sizes": dict(self.full_sizes), "scores": dict(self.scores),
                 "score_steps": self.score_steps, "best": self.best, "bad_epochs": self.bad_epochs,
                 "growth_steps": self.growth_steps, "grown": self.grown, "pruned": self.pruned,
-                "stop_reason": self.stop_reason}
+                "stop_reason": self.stop_reason, "last_added": self.last_added}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         for key, value in state.items():

@@ -16,6 +16,11 @@ and the epochs after the last round are fine-tuning.
   normalised by each group's mean (``global``; every group keeps at least one unit).
 The learning rate follows the recipe's schedule throughout (Han et al. retrain at 1/10 of the
 original rate: a cosine or step schedule gives the late rounds a low rate).
+
+With a hardware budget (``codesign train --fit DEVICE``, structured only) the rounds prune to the
+budget instead of ``target_density``: round k brings the budget's load (see
+:mod:`codesign.methods.budget`) to ``load0^(1 - k/K)``, so the last round meets it, removing the
+units with the smallest norm per unit of hardware price across all groups.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from pydantic import Field
 from ..config import Strict
 from . import register_method
 from .base import Method, MethodContext
+from .budget import prune_to_budget
 from .ranking import global_top_masks
 
 
@@ -50,9 +56,15 @@ class Magnitude(Method):
         self.rounds_done = 0
         self.density_reached = 1.0
         self.original_units: Dict[str, int] = {}
+        self.start_load: Optional[float] = None
+        self.budget: Dict[str, Any] = {}
 
     def setup(self, ctx: MethodContext) -> None:
         self.original_units = ctx.units.sizes()
+        if ctx.budget is not None and self.cfg.structure != "structured":
+            from ..errors import ConfigError
+            raise ConfigError("magnitude prunes to a hardware budget (--fit) with structure: structured only "
+                              "(unstructured zeros save multipliers only under some strategies)")
 
     def prune_epochs(self, total_epochs: int) -> List[int]:
         """The epoch (0-based) at whose end each round k = 1..K prunes."""
@@ -71,7 +83,9 @@ class Magnitude(Method):
             return False
         self.rounds_done = max(due)
         density = self.density_after(self.rounds_done)
-        if self.cfg.structure == "unstructured":
+        if ctx.budget is not None:
+            self._prune_to_budget(ctx)
+        elif self.cfg.structure == "unstructured":
             self._prune_connections(ctx, density)
         else:
             self._prune_units(ctx, density)
@@ -107,6 +121,15 @@ class Magnitude(Method):
             if len(idx) < units.size(name):
                 units.keep(name, idx)
 
+    def _prune_to_budget(self, ctx: MethodContext) -> None:
+        units, p = ctx.units, 1 if self.cfg.norm == "l1" else 2
+        if self.start_load is None:
+            self.start_load = ctx.budget.check(units.model).load
+        target = max(1.0, self.start_load) ** (1 - self.rounds_done / self.cfg.iterations)
+        check, removed = prune_to_budget(units, ctx.budget, lambda g: units.unit_norm(g, p=p), target_load=target)
+        self.budget = check.summary()
+        ctx.say(f"magnitude: removed {removed} units; {check.describe()}")
+
     # ------------------------------------------------------------------ reporting and state
     def _measure_density(self, ctx: MethodContext) -> float:
         units = ctx.units
@@ -119,12 +142,14 @@ class Magnitude(Method):
 
     def state_dict(self) -> Dict[str, Any]:
         return {"rounds_done": self.rounds_done, "original_units": dict(self.original_units),
-                "density_reached": self.density_reached}
+                "density_reached": self.density_reached, "start_load": self.start_load, "budget": dict(self.budget)}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.rounds_done = int(state.get("rounds_done", 0))
         self.original_units = dict(state.get("original_units", {}))
         self.density_reached = float(state.get("density_reached", 1.0))
+        self.start_load = state.get("start_load")
+        self.budget = dict(state.get("budget") or {})
 
 
 def _top_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
