@@ -83,7 +83,7 @@ class BudgetCheck:
 
     def summary(self) -> Dict[str, object]:
         """The run summary's budget fields: met or missed, and by how much (``budget_margin`` < 0: missed)."""
-        out = {"budget_met": self.met, "budget_load": round(self.load, 4), "budget_margin": round(1 - self.load, 4),
+        out = {"budget": self.describe(), "budget_met": self.met, "budget_load": round(self.load, 4), "budget_margin": round(1 - self.load, 4),
                "budget_reuse_factor": self.reuse_factor, "budget_latency_us": round(self.latency_s * 1e6, 4),
                "budget_util_max": round(self.util_max, 4), "budget_binding": self.binding,
                "budget_max_util": self.max_util}

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 
@@ -62,3 +64,18 @@ def test_every_subcommand_has_help(cli):
     for command in ("train", "list", "data"):
         assert command in r.out
         assert cli(command, "--help").code == 0
+
+
+def test_train_fit_writes_the_device_report_and_states_the_budget(cli, tmp_path):
+    r = cli("train", "jet_mlp_synthetic", "--method", "magnitude", "--param", "structure=structured",
+            "--param", "iterations=1", "--epochs", "2", "--train-limit", "256", "--test-limit", "128",
+            "--fit", "xc7z020", "--max-latency-us", "0.3", "--out", tmp_path)
+    assert r.code == 0, r.err
+    cost = json.loads((tmp_path / "train" / "cost.json").read_text())
+    assert cost["budget_met"] is True and cost["budget_latency_us"] <= 0.3 and cost["budget"].startswith("budget met")
+    assert "budget_margin" in r.out and (tmp_path / "sim" / "report.json").exists()
+
+
+def test_budget_options_need_fit(cli, tmp_path):
+    r = cli("train", "jet_mlp_synthetic", "--max-util", "0.5", "--out", tmp_path)
+    assert one_line_error(r) and "--fit" in r.err
