@@ -152,6 +152,22 @@ class HardwareBudget:
         return check
 
     # ------------------------------------------------------------------ prices
+    def weight_prices(self, model: nn.Module) -> Dict[str, float]:
+        """{Conv/Linear layer: hardware cost of one of its weights / the network's mean cost per
+        weight} at the current folding (resources weighted as for :meth:`prices`): a weight of a
+        layer whose multipliers and logic weigh more on the binding resource costs more than 1."""
+        from ..sim import template_costs
+
+        network = self.network(model)
+        check = self.fold(network)
+        costs = template_costs(network, self.device, self.mapping(check.reuse_factor))
+        avail = {"dsp": self.device.dsp, "lut": self.device.lut, "ff": self.device.ff, "bram": self.device.bram}
+        weights = _weights(check)
+        per_layer = sum(w * getattr(costs, r) / max(avail[r], 1) for r, w in weights.items())
+        rows = {l.name: (float(per_layer[i]), l.weights) for i, l in enumerate(network.layers) if l.weights}
+        mean = sum(c for c, _ in rows.values()) / max(1, sum(n for _, n in rows.values()))
+        return {name: (c / n) / mean if mean > 0 else 1.0 for name, (c, n) in rows.items()}
+
     def prices(self, units, check: Optional[BudgetCheck] = None) -> Dict[str, float]:
         """{group name: load saved per unit removed} at the current folding (see the module doc)."""
         from ..units.engine import UnitEngine
@@ -174,6 +190,13 @@ class HardwareBudget:
                 saved += (check.latency_s - after.latency_s) / self.max_latency_s
             out[g.name] = max(saved / self.spec.max_util / k, MIN_PRICE)
         return out
+
+
+def round_fraction(load: float, target: float, step: float) -> float:
+    """The fraction of what is left one pruning round removes: ``step``, more while far over the
+    target (half the gap, at most half), so a budget 40x away takes a dozen rounds, not seventy."""
+    gap = 1.0 - target / load if load > target else 0.0
+    return min(0.5, max(step, 0.5 * gap))
 
 
 def growth_that_fits(units, budget: HardwareBudget, group: str, n: int) -> int:
@@ -233,7 +256,8 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
         before = check.load
         sizes = units.sizes()
         total = sum(sizes.values())
-        n = max(1, math.ceil(step * total), at_least - removed if removed < at_least else 0)
+        n = max(1, math.ceil(round_fraction(check.load, target_load, step) * total),
+                at_least - removed if removed < at_least else 0)
         order = global_order({g.name: scores_of(g) for g in units.groups()}, budget.prices(units, check))
         drop: Dict[str, list] = {}
         for _value, name, i in order:

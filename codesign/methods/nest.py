@@ -33,6 +33,12 @@ is dropped, and retraining absorbs it). The epochs after the last round fine-tun
 BatchNorm, weights are ranked by the magnitude of the BN-folded weight |w·γ/σ| (``bn_fold``, as
 NeST does; no effect on networks without BN).
 
+With a hardware budget (``codesign train --fit DEVICE``, :mod:`codesign.methods.budget`) growth
+stays within it: a growth step that breaks the budget is trimmed at once by removing the
+smallest-magnitude active connections (zero weights cost no multipliers under the Latency
+strategy) until it is met again, and the last pruning round goes on past ``target_density``
+until the budget is met.
+
 Defaults where the papers are silent (docs/methods.md#nest marks them A): α 0.1 and β 0.01 are
 at the low end of the starting ranges in docs/methods.md#nest (on MNIST LeNet-300-100, α 0.2 was no
 more accurate than 0.1, 97.68% vs 97.81%, and cost 40% more training FLOPs);
@@ -54,6 +60,7 @@ from pydantic import Field
 from ..config import Strict
 from . import register_method
 from .base import Method, MethodContext
+from .budget import round_fraction
 from .nest_growth import fc_bridge, grow_connections, grow_feature_maps, grow_neurons, growth_pass
 from .ranking import global_top_masks, top_mask
 
@@ -178,6 +185,8 @@ class NeST(Method):
                                                                 conn_step, self.cfg.birth_strength)
             self.counts["grown_maps"] += kept
             self._charge(ctx, flops_dense, flops_sparse)
+        if ctx.budget is not None:
+            self.fit_budget(ctx)
         ctx.say(f"nest: growth step {ctx.epoch + 1}: {active_connections(units):,} active connections, "
                 f"units {units.sizes()}")
 
@@ -199,6 +208,8 @@ class NeST(Method):
             self._prune_to(units, keep)
         self.counts["pruned_connections"] += before - active_connections(units)
         self.remove_dead_units(units)
+        if ctx.budget is not None and round_number == self.cfg.prune_rounds:
+            self.fit_budget(ctx)
         ctx.say(f"nest: pruning round {round_number}/{self.cfg.prune_rounds}: {active_connections(units):,} "
                 f"active connections (density {self.density(units):.4f}), units {units.sizes()}")
 
@@ -211,6 +222,24 @@ class NeST(Method):
         if self.cfg.prune_schedule == "cubic":
             return round(target + (start - target) * (1.0 - progress) ** 3)
         return round(start * (target / start) ** progress)
+
+    def fit_budget(self, ctx: MethodContext, step: float = 0.05, max_rounds: int = 60) -> None:
+        """Prune the smallest active connections (and the units left dead) until the budget is met
+        or a round no longer lowers its load; see the module doc."""
+        units, budget = ctx.units, ctx.budget
+        check = budget.check(units.model)
+        for _ in range(max_rounds):
+            if check.met:
+                break
+            before, active = check.load, active_connections(units)
+            keep = max(1, round(active * (1 - round_fraction(check.load, 1.0, step))))
+            self._prune_to(units, keep)
+            self.counts["pruned_connections"] += active - active_connections(units)
+            self.remove_dead_units(units)
+            check = budget.check(units.model)
+            if check.load >= before - 1e-9:
+                break
+        ctx.say(f"nest: {check.describe()}")
 
     def _prune_to(self, units: "UnitEngine", keep: int) -> None:
         names = units.weight_names()

@@ -41,7 +41,11 @@ needs one λ. ``lam`` 0.1 gives per-unit costs within 2× of the code's for LeNe
 ``feature_gates`` adds the official code's gates on the input features of fully-connected layers
 where they are not units (an MLP's input pixels, the flattened conv map of LeNet-5's fc1; see
 :mod:`codesign.methods.npn_gates`); they are charged in the same L0 cost, and the columns they
-switch off become connection masks. Deviations: without ``feature_gates`` no gates on the network
+switch off become connection masks. With a hardware budget (``codesign train --fit DEVICE``, :mod:`codesign.methods.budget`) the L0
+term counts hardware instead of weights: each layer's λ is multiplied by what one of its weights
+costs on the device relative to the network's mean (:meth:`HardwareBudget.weight_prices`, set at
+the start), and hardening is followed by pruning the smallest units per hardware price until the
+budget is met. Deviations: without ``feature_gates`` no gates on the network
 input (the MLP code gates input pixels; input channels are a fixed group here), the antithetic pass runs in training mode with BatchNorm statistics restored
 (the code switches to eval mode for it), expansion also after the first stage-2 epoch and not
 after the last, and the gate learning rate is constant.
@@ -58,6 +62,7 @@ from ..config import Strict
 from ..errors import ConfigError, close_matches
 from . import register_method
 from .base import Method, MethodContext
+from .budget import prune_to_budget
 from .npn_gates import COLUMNS, UnitGates
 
 
@@ -104,6 +109,7 @@ class NPN(Method):
         self.units_total = 0
         self.units_kept = 0
         self.n_train = 1
+        self.hw_scale: Dict[str, float] = {}
         self._pending: Optional[Dict[str, Any]] = None
 
     # ------------------------------------------------------------------ setup and stages
@@ -123,6 +129,8 @@ class NPN(Method):
         self.gates.init_phi(active, columns=self.cfg.feature_gates)
         self.allocated = {name: min(active[name], sizes[name]) for name in sizes}
         self.units_total = sum(sizes.values())
+        if ctx.budget is not None:
+            self.hw_scale = ctx.budget.weight_prices(ctx.model)
         self._new_gate_optimizer()
         ctx.say(f"npn ({self.cfg.mode}): {sum(self.allocated.values())} of {self.units_total} units gated on")
 
@@ -167,7 +175,8 @@ class NPN(Method):
     def _regulariser(self, with_l0: bool) -> Optional[torch.Tensor]:
         terms = []
         if with_l0 and (self.cfg.lam > 0 or self.cfg.layer_lam):
-            terms.append(self.gates.expected_weights(scale=lambda layer: self.cfg.layer_lam.get(layer, self.cfg.lam)))
+            terms.append(self.gates.expected_weights(scale=lambda layer: self.cfg.layer_lam.get(layer, self.cfg.lam)
+                                                     * self.hw_scale.get(layer, 1.0)))
         if self.cfg.weight_decay > 0:
             terms.append(self.cfg.weight_decay * self.gates.weight_decay())
         if not terms:
@@ -240,6 +249,10 @@ class NPN(Method):
         self.units_kept = sum(a for a, _ in kept.values())
         ctx.say(f"npn: hardened, kept {self.units_kept} of {self.units_total} units "
                 f"({', '.join(f'{n} {a}/{b}' for n, (a, b) in {**kept, **columns}.items())})")
+        if ctx.budget is not None:
+            check, removed = prune_to_budget(ctx.units, ctx.budget, lambda g: ctx.units.unit_norm(g))
+            self.units_kept -= removed
+            ctx.say(f"npn: removed {removed} more units; {check.describe()}")
 
     # ------------------------------------------------------------------ reporting and state
     def summary(self) -> Dict[str, Any]:
@@ -257,7 +270,8 @@ class NPN(Method):
         return {"phi": {n: p.detach().clone() for n, p in phi.items()}, "gate_optimizer": optimizer,
                 "allocated": dict(self.allocated), "best_objective": self.best_objective,
                 "expansions": self.expansions, "hardened": self.hardened, "units_total": self.units_total,
-                "units_kept": self.units_kept, "n_train": self.n_train, "stage": self.stage, "k": self.k}
+                "units_kept": self.units_kept, "n_train": self.n_train, "stage": self.stage, "k": self.k,
+                "hw_scale": dict(self.hw_scale)}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self._pending = {"phi": state.get("phi", {}), "gate_optimizer": state.get("gate_optimizer")}
@@ -270,6 +284,7 @@ class NPN(Method):
         self.units_kept = int(state.get("units_kept", 0))
         self.n_train = int(state.get("n_train", 1))
         self.stage, self.k = int(state.get("stage", 1)), float(state.get("k", self.cfg.k_hard))
+        self.hw_scale = dict(state.get("hw_scale") or {})
 
 
 def _check_names(given: Dict[str, Any], known: list, key: str, what: str) -> None:

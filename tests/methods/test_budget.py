@@ -47,7 +47,8 @@ def test_prices_are_positive_and_larger_for_wider_fan_in():
 
 
 @pytest.mark.parametrize("method,params", [("magnitude", {"structure": "structured", "iterations": 2}),
-                                           ("cgap", {})])
+                                           ("cgap", {}), ("nest", {"prune_rounds": 2}),
+                                           ("npn", {})])
 def test_each_method_ends_within_the_budget(method, params, tmp_path):
     result = fit(_recipe(method, params), tmp_path)
     s = result.summary
@@ -68,6 +69,17 @@ def test_an_unmeetable_latency_is_reported_missed_without_destroying_the_model(t
 def test_unstructured_magnitude_cannot_fit_a_budget(tmp_path):
     with pytest.raises(ConfigError, match="structured"):
         fit(_recipe("magnitude", {"structure": "unstructured"}), tmp_path)
+
+
+def test_npn_weighs_its_l0_cost_by_hardware_price():
+    torch.manual_seed(0)
+    model = create_model("jet_mlp", 1.0, JET, 5)
+    prices = _budget(latency_us=1.0).weight_prices(model)
+    net = _budget().network(model)
+    weights = {l.name: l.weights for l in net.layers if l.weights}
+    assert set(prices) == set(weights)
+    mean = sum(prices[n] * weights[n] for n in weights) / sum(weights.values())
+    assert mean == pytest.approx(1.0) and all(p > 0 for p in prices.values())
 
 
 def test_budget_spec_checks_its_bounds():
