@@ -1,0 +1,176 @@
+"""Training for the device vs training first and fitting after, on real MNIST.
+
+LeNet-5 and LeNet-300-100 for the PYNQ-Z2 (xc7z020) and the ZCU102 (xczu9eg) at three latency
+budgets each (the dense model's latency at three reuse factors, +5%: tight enough that the dense
+model does not fit at any of them), max utilisation 0.8, Latency strategy, ap_fixed<16,6>:
+
+  (a) hardware-aware: CGaP and NeST trained with the budget (``codesign train --fit``);
+  (b) the same methods without the budget, then auto-fitted (the budget's folding search);
+  (c) dense training and structured magnitude pruning (half the units), then auto-fitted.
+
+Every run has the same schedule (``--epochs`` on the first ``--train-limit`` training digits). A
+run that misses a budget counts as missing it: its accuracy does not enter the comparison there.
+Each run is cached in ``--runs`` (a killed benchmark resumes: finished runs are read back,
+unfinished ones resume from their last epoch checkpoint).
+
+    codesign data fetch mnist
+    nice -n 19 python benchmarks/hw_aware.py [--models lenet5 lenet300_100] [--epochs 4]
+        → results/hw_aware.json, results/hw_aware.png
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from codesign.checkpoint import load_model
+from codesign.config import load_recipe
+from codesign.methods.budget import BudgetSpec, HardwareBudget
+from codesign.rundir import RunDir
+from codesign.train import fit
+
+from common import RESULTS, save
+
+RECIPES = {"lenet5": "lenet5_mnist", "lenet300_100": "lenet300_100_mnist"}
+IO_TYPE = {"lenet5": "io_stream", "lenet300_100": "io_parallel"}
+DEVICES = {"xc7z020": "PYNQ-Z2", "xczu9eg": "ZCU102"}
+# reuse factors at which the dense model's latency sets the three budgets (dense DSP use 2-10x the device's)
+BUDGET_RF = {("lenet5", "xc7z020"): (1024, 512, 256), ("lenet5", "xczu9eg"): (128, 64, 32),
+             ("lenet300_100", "xc7z020"): (1024, 512, 256), ("lenet300_100", "xczu9eg"): (64, 32, 16)}
+MAX_UTIL = 0.8
+PRECISION = "ap_fixed<16,6>"
+MAGNITUDE = {"structure": "structured", "target_density": 0.5, "iterations": 2, "scope": "global"}
+
+
+def budgets(model: str, device: str) -> list[float]:
+    """The three latency budgets (us) of a model on a device, from its dense network."""
+    from codesign.zoo import create_model
+
+    b = HardwareBudget(BudgetSpec(device, io_type=IO_TYPE[model], precision=PRECISION), (1, 28, 28))
+    net = b.network(create_model(model, 1.0, (1, 28, 28), 10))
+    return [round(b.at(net, rf).latency_s * 1e6 * 1.05, 4) for rf in BUDGET_RF[(model, device)]]
+
+
+def recipe(model: str, method: str, params: dict, args, budget=None):
+    overrides = {"method.name": method, "method.params": params, "train.epochs": args.epochs,
+                 "data.train_limit": args.train_limit, "data.test_limit": args.test_limit, "train.threads": 1,
+                 "target.precision": PRECISION, "target.io_type": IO_TYPE[model], "target.strategy": "Latency"}
+    if budget is not None:
+        device, latency = budget
+        overrides.update({"target.fit": True, "target.device": device, "target.max_latency_us": latency,
+                          "target.max_util": MAX_UTIL})
+    return load_recipe(RECIPES[model], overrides)
+
+
+def run(name: str, cfg, runs: Path, log) -> dict:
+    """Train (or read back, or resume) one run; its summary and final model file."""
+    rd = RunDir(runs / name)
+    if rd.cost.exists() and rd.trained_model.exists():
+        return {"summary": json.loads(rd.cost.read_text()), "model_file": str(rd.trained_model)}
+    t0 = time.perf_counter()
+    result = fit(cfg, rd.root, resume=rd.checkpoint.exists(), overwrite=True,
+                 events=lambda kind, p: log(f"  {name}: {p['text']}") if kind == "message" else None)
+    log(f"{name}: test acc {result.summary['test_acc']:.4f} in {time.perf_counter() - t0:.0f} s")
+    return {"summary": result.summary, "model_file": str(rd.trained_model)}
+
+
+def auto_fit(model_file: str, model: str, device: str, latency: float) -> dict:
+    """The budget's folding search on a trained model: met or missed, at which cost."""
+    net_model, _ = load_model(model_file)
+    b = HardwareBudget(BudgetSpec(device, latency, MAX_UTIL, "Latency", IO_TYPE[model], PRECISION), (1, 28, 28))
+    return b.check(net_model).summary()
+
+
+def row(model, device, latency, approach, method, made, fitted) -> dict:
+    s = made["summary"]
+    return {"model": model, "device": device, "budget_us": latency, "approach": approach, "method": method,
+            "test_acc": s["test_acc"], "params": s["params"], **{k: v for k, v in fitted.items() if k != "budget"}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(RECIPES))
+    parser.add_argument("--devices", nargs="+", default=list(DEVICES))
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--train-limit", type=int, default=8000)
+    parser.add_argument("--test-limit", type=int, default=2000)
+    parser.add_argument("--runs", type=Path, default=Path("runs/hw_aware"))
+    parser.add_argument("--name", default="hw_aware")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    log = lambda text: print(text, flush=True)     # noqa: E731  (a script, not the library)
+    rows = []
+    for model in args.models:
+        plain = {"dense": run(f"{model}_dense", recipe(model, "dense", {}, args), args.runs, log),
+                 "magnitude": run(f"{model}_magnitude", recipe(model, "magnitude", MAGNITUDE, args), args.runs, log)}
+        for method in ("cgap", "nest"):
+            plain[method] = run(f"{model}_{method}", recipe(model, method, {}, args), args.runs, log)
+        for device in args.devices:
+            for latency in budgets(model, device):
+                for method, made in plain.items():
+                    approach = "b" if method in ("cgap", "nest") else "c"
+                    fitted = auto_fit(made["model_file"], model, device, latency)
+                    rows.append(row(model, device, latency, approach, method, made, fitted))
+                for method in ("cgap", "nest"):
+                    made = run(f"{model}_{method}_{device}_{latency:g}us", recipe(model, method, {}, args,
+                                                                                   (device, latency)), args.runs, log)
+                    rows.append(row(model, device, latency, "a", method, made, {
+                        k: v for k, v in made["summary"].items() if k.startswith("budget")}))
+                save(args.name, {"settings": vars(args) | {"runs": str(args.runs)}, "rows": rows,
+                                 "margins": margins(rows)})
+    plot(rows, RESULTS / f"{args.name}.png")
+    log(json.dumps(margins(rows), indent=1))
+
+
+def margins(rows) -> list:
+    """Per budget: the best accuracy of (a) among runs that meet it vs the best of (b) and of (c)."""
+    out = []
+    for key in sorted({(r["model"], r["device"], r["budget_us"]) for r in rows}):
+        here = [r for r in rows if (r["model"], r["device"], r["budget_us"]) == key]
+        best = {}
+        for approach in "abc":
+            met = [r for r in here if r["approach"] == approach and r["budget_met"]]
+            best[approach] = max(met, key=lambda r: r["test_acc"]) if met else None
+        entry = {"model": key[0], "device": key[1], "budget_us": key[2]}
+        for approach, r in best.items():
+            entry[approach] = None if r is None else {"method": r["method"], "test_acc": r["test_acc"],
+                                                      "util_max": r["budget_util_max"],
+                                                      "latency_us": r["budget_latency_us"]}
+        out.append(entry)
+    return out
+
+
+def plot(rows, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = sorted({(r["model"], r["device"]) for r in rows})
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.8), squeeze=False)
+    style = {"a": ("tab:red", "o", "(a) trained for the device"), "b": ("tab:blue", "s", "(b) grow/prune, then fitted"),
+             "c": ("tab:gray", "^", "(c) dense/magnitude, then fitted")}
+    for ax, (model, device) in zip(axes[0], keys):
+        for approach, (color, marker, label) in style.items():
+            sel = [r for r in rows if (r["model"], r["device"], r["approach"]) == (model, device, approach)]
+            met = [r for r in sel if r["budget_met"]]
+            missed = [r for r in sel if not r["budget_met"]]
+            ax.scatter([r["budget_us"] for r in met], [r["test_acc"] for r in met], color=color, marker=marker,
+                       label=label, s=28)
+            ax.scatter([r["budget_us"] for r in missed], [r["test_acc"] for r in missed], facecolors="none",
+                       edgecolors=color, marker=marker, s=28)
+        ax.set_xscale("log")
+        ax.set_title(f"{model} on {DEVICES.get(device, device)}", fontsize=9)
+        ax.set_xlabel("latency budget (us)")
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy (hollow: budget missed)")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
