@@ -281,8 +281,10 @@ def _set(recipe: Dict, changes: Dict) -> Dict:
 
 
 def _training_part(recipe: Dict) -> Dict:
-    """What of a recipe decides the trained weights (not its name or hardware target)."""
-    return {k: v for k, v in recipe.items() if k not in ("name", "target")}
+    """What of a recipe decides the trained weights (not its name, nor its hardware target unless
+    the method trains within that target's budget: ``target.fit``)."""
+    fitted = bool((recipe.get("target") or {}).get("fit"))
+    return {k: v for k, v in recipe.items() if k != "name" and (k != "target" or fitted)}
 
 
 def _finetune_recipe(recipe: Dict, spec: SweepSpec, method: str, params: Dict) -> Dict:

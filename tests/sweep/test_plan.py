@@ -104,3 +104,11 @@ def test_shipped_specs_are_valid(name, tmp_path):
     expected_models = {"lenet5_density": 20, "resnet110_density": 10, "jet_mlp_reuse": 4}[name]
     assert len(plan.models) == expected_models
     assert len(plan.bases) == (0 if name == "resnet110_density" else 1)
+
+
+def test_a_recipe_trained_for_its_device_keys_its_target():
+    from codesign.sweep.plan import _training_part
+
+    plain = {"name": "r", "model": {"name": "lenet5"}, "target": {"device": "xc7z020"}}
+    fitted = {**plain, "target": {"device": "xc7z020", "fit": True, "max_latency_us": 100.0}}
+    assert "target" not in _training_part(plain) and _training_part(fitted)["target"]["max_latency_us"] == 100.0
