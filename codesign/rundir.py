@@ -25,7 +25,8 @@ from . import atomic
 
 #: the artifacts of a run directory, in stage order (what `--force` may remove and `--out` may hold)
 ARTIFACTS: Tuple[str, ...] = ("config.yaml", "train", "compact", "export", "sim", "incremental.json", "compare")
-TRAINING = ARTIFACTS[:4]     # what a fresh training run replaces: the model and everything made from it
+TRAINING = ARTIFACTS[:5]     # what a fresh training run replaces: the model and everything made from it
+                             # (sim: the estimate a run trained for a device ends with)
 
 
 @dataclass(frozen=True)
