@@ -141,7 +141,7 @@ def _pareto_figure(rows, out: Path, x: str, y: str, y_sense: str, labelled: Sequ
               if number(r.get(x)) is not None and number(r.get(y)) is not None]
     title = f"{LABELS.get(y, y)} vs {LABELS.get(x, x)}"
     pareto_plot(points, [(number(r[x]), number(r[y])) for r in front], path, x_label=LABELS.get(x, x),
-                y_label=LABELS.get(y, y), title=f"Pareto front: {title}", log_x=True,
+                y_label=LABELS.get(y, y).split(" (")[0], title=f"Pareto front: {title}", log_x=True,
                 log_y=y not in ACCURACY_COLUMNS, labels=[point_label(r, labelled) for r in front])
     named = f" Labels: {', '.join(labelled)}." if labelled else ""
     return (f"Pareto front: {title}", f"{len(front)} of {len(points)} points are on the front "
