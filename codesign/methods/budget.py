@@ -35,6 +35,7 @@ REUSE_FACTORS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 RESOURCES = ("dsp", "lut", "ff", "bram")
 PRICE_STEP = 0.1               # fraction of a group removed for its finite-difference price
 MIN_PRICE = 1e-9
+PATIENCE = 3                   # pruning rounds without a lower load before a budget counts as unreachable
 
 
 @dataclass(frozen=True)
@@ -247,13 +248,14 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
     """Remove the units with the lowest saliency per price (``scores_of(group) -> tensor``), about
     ``step`` of all units per round (and at least ``at_least`` in total), re-pricing and re-checking
     after each round, until the load is at most ``target_load`` (1: the budget is met) or every
-    group is down to one unit, or a round lowers the load no more (a latency bound the folding
-    cannot meet at any width). Returns the last check and the number of units removed."""
+    group is down to one unit, or ``PATIENCE`` rounds in a row lower the load no more (a latency
+    bound the folding cannot meet at any width; the estimate moves in whole multipliers and block
+    RAMs, so one round may not show). Returns the last check and the number of units removed."""
     removed, check = 0, budget.check(units.model)
+    best, stalled = check.load, 0
     for _ in range(max_rounds):
         if check.load <= target_load and removed >= at_least:
             break
-        before = check.load
         sizes = units.sizes()
         total = sum(sizes.values())
         n = max(1, math.ceil(round_fraction(check.load, target_load, step) * total),
@@ -271,6 +273,8 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
             units.remove(name, idx)
             removed += len(idx)
         check = budget.check(units.model)
-        if removed >= at_least and check.load >= before - 1e-9:
+        stalled = stalled + 1 if check.load >= best - 1e-9 else 0
+        best = min(best, check.load)
+        if removed >= at_least and stalled >= PATIENCE:
             break
     return check, removed

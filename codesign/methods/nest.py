@@ -60,7 +60,7 @@ from pydantic import Field
 from ..config import Strict
 from . import register_method
 from .base import Method, MethodContext
-from .budget import round_fraction
+from .budget import PATIENCE, round_fraction
 from .nest_growth import fc_bridge, grow_connections, grow_feature_maps, grow_neurons, growth_pass
 from .ranking import global_top_masks, top_mask
 
@@ -225,20 +225,21 @@ class NeST(Method):
 
     def fit_budget(self, ctx: MethodContext, step: float = 0.05, max_rounds: int = 60) -> None:
         """Prune the smallest active connections (and the units left dead) until the budget is met
-        or a round no longer lowers its load; see the module doc."""
+        or ``PATIENCE`` rounds in a row no longer lower its load; see the module doc."""
         units, budget = ctx.units, ctx.budget
         check = budget.check(units.model)
+        best, stalled = check.load, 0
         for _ in range(max_rounds):
-            if check.met:
+            if check.met or stalled >= PATIENCE:
                 break
-            before, active = check.load, active_connections(units)
+            active = active_connections(units)
             keep = max(1, round(active * (1 - round_fraction(check.load, 1.0, step))))
             self._prune_to(units, keep)
             self.counts["pruned_connections"] += active - active_connections(units)
             self.remove_dead_units(units)
             check = budget.check(units.model)
-            if check.load >= before - 1e-9:
-                break
+            stalled = stalled + 1 if check.load >= best - 1e-9 else 0
+            best = min(best, check.load)
         ctx.say(f"nest: {check.describe()}")
 
     def _prune_to(self, units: "UnitEngine", keep: int) -> None:
