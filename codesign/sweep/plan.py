@@ -226,7 +226,7 @@ def _add_point(plan: Plan, spec: SweepSpec, recipe, combo: Dict[str, Any], run_d
         plan.csims.setdefault(csim_key, CsimTask(csim_key, model_task.key, precision, spec.csim.samples,
                                                  spec.csim.jobs, str(run_dir / "models" / model_task.key / "csim")))
     emulate_key = None
-    if spec.emulate.enabled:
+    if spec.emulate.on(spec):
         emulate_key = content_key({"model": model_task.key, "precision": combo["precision"],
                                    "samples": spec.emulate.samples, "emulate": 1})
         plan.emulations.setdefault(emulate_key, EmulateTask(emulate_key, model_task.key, combo["precision"],

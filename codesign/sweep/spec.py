@@ -132,9 +132,14 @@ class Csim(Strict):
 
 class Emulate(Strict):
     """Fixed-point accuracy of each (model, precision) by the export's bit-exact emulation of hls4ml
-    arithmetic (no g++; seconds per model): what the report ranks points by when C simulation is off."""
-    enabled: bool = True
+    arithmetic (no g++; seconds per model): what the report ranks points by when C simulation is off.
+    ``auto``: on when the sweep has a recipe (its test split labels the samples), off for
+    simulation-only sweeps without one (no labels, so no accuracy to rank by)."""
+    enabled: Union[bool, Literal["auto"]] = "auto"
     samples: int = Field(1000, ge=1)
+
+    def on(self, spec: "SweepSpec") -> bool:
+        return self.enabled is True or (self.enabled == "auto" and bool(spec.recipe))
 
 
 class SweepSpec(Strict):

@@ -61,3 +61,14 @@ def test_sweep_rows_carry_fixed_accuracy_once_per_precision(sim_spec, tmp_path):
     assert len(list((tmp_path / "run" / "models").glob("*/emulate/*.json"))) == 2
     page = (tmp_path / "run" / "report" / "index.html").read_text()
     assert "highest fixed-point test accuracy" in page and (tmp_path / "run" / "report" / "pareto_dsp_latency.png").exists()
+
+
+def test_emulation_is_auto_on_with_a_recipe_and_off_without(sim_spec, tmp_path):
+    from codesign.sweep.plan import make_plan
+    from codesign.sweep.spec import load_spec
+
+    assert not make_plan(load_spec(sim_spec), tmp_path).emulations          # no recipe: no labels to rank by
+    forced = load_spec({**sim_spec, "emulate": {"enabled": True}})
+    assert len(make_plan(forced, tmp_path).emulations) == 2 * 2              # 2 models x 2 precisions
+    with_recipe = load_spec({**sim_spec, "recipe": "jet_mlp_synthetic"})
+    assert make_plan(with_recipe, tmp_path).emulations
