@@ -97,13 +97,15 @@ def test_bad_specs_are_one_line_errors(sim_spec, change, message):
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("name", ["lenet5_density", "resnet110_density", "jet_mlp_reuse"])
+@pytest.mark.parametrize("name", ["lenet5_density", "resnet110_density", "jet_mlp_reuse", "lenet5_precision"])
 def test_shipped_specs_are_valid(name, tmp_path):
     assert name in shipped_specs()
     plan = make_plan(load_spec(name), tmp_path)
-    expected_models = {"lenet5_density": 20, "resnet110_density": 10, "jet_mlp_reuse": 4}[name]
+    expected_models = {"lenet5_density": 20, "resnet110_density": 10, "jet_mlp_reuse": 4, "lenet5_precision": 3}[name]
     assert len(plan.models) == expected_models
-    assert len(plan.bases) == (0 if name == "resnet110_density" else 1)
+    assert len(plan.bases) == (0 if name in ("resnet110_density", "lenet5_precision") else 1)
+    if name == "lenet5_precision":
+        assert len(plan.emulations) == 3 * 4                  # one per model and precision
 
 
 def test_a_recipe_trained_for_its_device_keys_its_target():
