@@ -2,7 +2,7 @@
 accuracy at each point's precision (or C simulation), not the float accuracy."""
 from __future__ import annotations
 
-from codesign.plots import series_styles, _figure
+from codesign.plots import series_styles
 from codesign.sweep import front_rows, read_table, run_sweep
 from codesign.sweep.report import accuracy_column, main_objectives, point_label, varying_axes
 
@@ -40,9 +40,8 @@ def test_front_points_are_labelled_by_the_axes_that_vary():
 
 
 def test_series_styles_never_repeat():
-    plt = _figure()
     for n in (3, 10, 14, 25):
-        styles = series_styles(plt, n)
+        styles = series_styles(n)
         assert len({(tuple(c), m, d) for c, m, d in styles}) == n
 
 
