@@ -31,9 +31,10 @@ marks them A) chosen as follows:
 
 With a hardware budget (``codesign train --fit DEVICE``, :mod:`codesign.methods.budget`) a group
 grows only by as many units as keep the model within the budget (tried on a copy; halved until
-it fits), growth stops ("budget") when no group can grow, and pruning ranks the units of all
-groups together by saliency per unit of hardware price, removing at least ``prune_ratio`` of them
-and more until the budget is met.
+it fits), growth stops ("hardware budget") when no group can grow, and after the usual
+``prune_ratio`` of every group, pruning goes on while the budget is not met, ranking the units of
+all groups together by saliency per unit of hardware price (what the budget asks beyond the
+unbudgeted method is spent where hardware is saved cheapest in saliency).
 """
 from __future__ import annotations
 
@@ -187,19 +188,19 @@ class CGaP(Method):
 
     # ------------------------------------------------------------------ pruning
     def prune(self, ctx: MethodContext) -> None:
-        """Remove the ``prune_ratio`` least salient units of every group; fine-tuning follows."""
+        """Remove the ``prune_ratio`` least salient units of every group; with a hardware budget, then
+        the least salient units per hardware price of all groups until it is met. Fine-tuning follows."""
         units = ctx.units
-        if ctx.budget is not None:
-            at_least = sum(math.floor(self.cfg.prune_ratio * s) for s in units.sizes().values())
-            check, removed = prune_to_budget(units, ctx.budget, lambda g: self.saliency(ctx, g), at_least=at_least)
-            self.pruned += removed
-            ctx.say(f"cgap: {check.describe()}")
-        for g in units.groups() if ctx.budget is None else ():
+        for g in units.groups():
             size = units.size(g)
             keep = max(1, size - math.floor(self.cfg.prune_ratio * size))
             if keep < size:
                 units.keep(g, self.saliency(ctx, g).topk(keep).indices)
                 self.pruned += size - keep
+        if ctx.budget is not None:
+            check, removed = prune_to_budget(units, ctx.budget, lambda g: self.saliency(ctx, g))
+            self.pruned += removed
+            ctx.say(f"cgap: {check.describe()}")
         self.phase = "finetune"
         self._reset_scores()
         ctx.say(f"cgap: growth stopped ({self.stop_reason}) after {self.growth_steps} growth steps; "
