@@ -33,7 +33,8 @@ def _save(fig, path: str | Path, tight: bool = True) -> None:
 def roofline_plot(report: Dict[str, Any], path: str | Path) -> Path:
     """Roofline of a simulator report (``Report.to_dict()``): compute roof, DRAM-bandwidth roof and every
     layer with work at (ops per DRAM byte, achieved GOP/s). The dataflow template moves no DRAM bytes;
-    its layers are placed at ops per byte of on-chip stream traffic (activations in + out) instead."""
+    its layers are placed at ops per byte of on-chip stream traffic (activations in + out) instead, under
+    two roofs: the design's (its multipliers) and the device's (every DSP); the title says whether it fits."""
     roof = report["roofline"]
     peak, bw = roof["peak_gops"], roof["bandwidth_gbps"]
     dataflow = bw == 0
@@ -53,7 +54,12 @@ def roofline_plot(report: Dict[str, Any], path: str | Path) -> Path:
     xs = [p[0] for p in points] or [1.0]
     lo, hi = min(xs + [peak / bw if bw else 1.0]) / 4, max(xs + [peak / bw if bw else 1.0]) * 4
     grid = [lo * (hi / lo) ** (i / 200) for i in range(201)]
-    ax.plot(grid, [peak] * len(grid), color="black", lw=1.5, label=f"compute roof {peak:.3g} GOP/s")
+    device_peak = roof.get("device_peak_gops")
+    design = "design's compute roof" if dataflow else "compute roof"
+    ax.plot(grid, [peak] * len(grid), color="black", lw=1.5, label=f"{design} {peak:.3g} GOP/s")
+    if device_peak and dataflow:
+        ax.plot(grid, [device_peak] * len(grid), color="grey", lw=1.2, ls="--",
+                label=f"device roof (every DSP) {device_peak:.3g} GOP/s")
     if bw:
         ax.plot(grid, [min(peak, bw * g) for g in grid], color="tab:red", lw=1.5,
                 label=f"DRAM roof {bw:.3g} GB/s")
@@ -66,8 +72,10 @@ def roofline_plot(report: Dict[str, Any], path: str | Path) -> Path:
     ax.set_xlabel("arithmetic intensity (ops per " + ("on-chip stream byte" if dataflow else "DRAM byte") + ")")
     ax.set_ylabel("achieved GOP/s")
     m, d, t = report["model"], report["device"], report["template"]
+    totals = report["totals"]
+    verdict = "fits the device" if totals["fits"] else f"does NOT fit ({', '.join(totals['over'])} over)"
     ax.set_title(f"{m['name']} on {d['name']} — {t['template']} template"
-                 + (" (weights on chip: no DRAM roof)" if dataflow else ""), fontsize=10)
+                 + (" (weights on chip: no DRAM roof)" if dataflow else "") + f"\n{verdict}", fontsize=10)
     ax.minorticks_off()                  # decades only: minor log ticks cost a third of the drawing time
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")

@@ -1,6 +1,7 @@
 """`codesign export`: model → ONNX → hls4ml project → C simulation, with reports."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -9,14 +10,15 @@ from rich.table import Table
 
 from . import app
 from .console import console
+from .design_view import invocation
 from .options import show_summary
-from .progress import BarProgress
 
 MAX_LAYER_ROWS = 40
 
 
 @app.command("export")
 def export(
+    ctx: typer.Context,
     model: Optional[str] = typer.Option(None, help="Zoo model (codesign list models); without --checkpoint its "
                                                    "embedded default or a seeded random init is used."),
     checkpoint: Optional[Path] = typer.Option(None, help="Model file to export (train/model.pt, compact/model.pt)."),
@@ -30,10 +32,16 @@ def export(
                                                      "nets), io_parallel or io_stream."),
     part: Optional[str] = typer.Option(None, help="FPGA part (default: the backend's)."),
     clock_period: Optional[float] = typer.Option(None, help="Clock period in ns (default 5)."),
-    reuse_factor: Optional[int] = typer.Option(None, help="hls4ml reuse factor (multiplications per multiplier; "
-                                                          "default 1)."),
-    strategy: Optional[str] = typer.Option(None, help="Latency (default: pruned zeros save multipliers) or "
+    reuse_factor: Optional[str] = typer.Option(None, help="hls4ml ReuseFactor (multiplications per multiplier). auto "
+                                                          "(default without --hls-config): chosen per Conv/Dense layer "
+                                                          "with the strategy, for the shortest interval (then "
+                                                          "latency) within --max-util of every resource of the part; "
+                                                          "a number: one for every layer."),
+    strategy: Optional[str] = typer.Option(None, help="auto (default: chosen per layer with --reuse-factor auto, "
+                                                      "else Latency), Latency (pruned zeros save multipliers) or "
                                                       "Resource."),
+    max_util: float = typer.Option(0.8, "--max-util", help="--reuse-factor auto: the share of each of the part's "
+                                                           "DSP, LUT, FF and BRAM the design may use."),
     sparse_kernel: str = typer.Option("auto", help="Dense layers on the sparse kernel (only nonzero weights stored "
                                                    "and multiplied, in every strategy): auto (density below the "
                                                    "storage break-even, about 0.3, and for layers over 4096 "
@@ -75,11 +83,12 @@ def export(
     given = {k: v for k, v in dict(backend=backend, io_type=io_type, part=part, clock_period=clock_period,
                                    reuse_factor=reuse_factor, strategy=strategy, sparse_kernel=sparse_kernel).items()
              if v is not None}
-    if hls_config is not None:
+    given["max_util"] = max_util
+    if hls_config is not None:      # the file's reuse factors and strategies are taken as given
         from ..export.hls_config import read_export_config
         settings, chosen = read_export_config(hls_config, given, precision, target_agreement)
     else:
-        settings, chosen = HlsSettings(**given), precision
+        settings, chosen = HlsSettings(**{"reuse_factor": "auto", "strategy": "auto", **given}), precision
     req = ExportRequest(
         out=out,
         target=target, model=model, checkpoint=checkpoint, width=width, settings=settings,
@@ -90,26 +99,64 @@ def export(
         qat_epochs=qat_epochs)
     with ExportProgress() as progress:
         report = run_export(req, events=progress.event)
-    render(report, req.out)
+    render(report, req.out, invocation(ctx))
 
 
-class ExportProgress(BarProgress):
-    """Stage lines and a csim progress bar on stderr."""
+STAGE_LABELS = {"model": "model and samples", "onnx": "ONNX export and check", "compile": "compile (g++)",
+                "csim": "C simulation", "estimate": "estimate"}
+
+
+class ExportProgress:
+    """One line per export step with its elapsed time (a live timer while it runs) and a bar for the C
+    simulation, on stderr."""
 
     def __init__(self):
-        super().__init__(info=False, transient=True)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        from .console import err_console
+
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True)
+        self.stage = None
+        self.label = ""
+        self.started = 0.0
+        self.t0 = time.perf_counter()
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._finish(failed=exc[0] is not None)
+        return self.progress.__exit__(*exc)
+
+    def _finish(self, failed: bool = False) -> None:
+        if self.stage is None:
+            return
+        took = time.perf_counter() - self.started
+        self.progress.remove_task(self.stage)
+        self.progress.console.print(f"{self.label}: {'stopped after' if failed else 'done in'} {_seconds(took)} "
+                                    f"(total {_seconds(time.perf_counter() - self.t0)})", markup=False)
+        self.stage = None
 
     def event(self, kind: str, payload: Dict[str, Any]) -> None:
         if kind == "stage":
+            self._finish()
             extra = f" ({payload['samples']} samples)" if "samples" in payload else ""
-            self.progress.console.print(f"{payload['stage']}{extra} ...", markup=False)
-        elif kind in ("csim", "qat"):
-            if self.task is None:
-                self.task = self.progress.add_task(kind, total=payload["total"])
-            self.progress.update(self.task, completed=payload["done"], total=payload["total"])
+            self.label = f"{STAGE_LABELS.get(payload['stage'], payload['stage'])}{extra}"
+            self.started = time.perf_counter()
+            self.stage = self.progress.add_task(self.label, total=None)
+        elif kind in ("csim", "qat") and self.stage is not None:
+            self.progress.update(self.stage, completed=payload["done"], total=payload["total"])
+        elif kind == "message":
+            self.progress.console.print(payload["text"], markup=False)
 
 
-def render(report: Dict[str, Any], out: Path) -> None:
+def _seconds(s: float) -> str:
+    return f"{s:.1f} s" if s < 120 else f"{int(s // 60)} min {s % 60:.0f} s"
+
+
+def render(report: Dict[str, Any], out: Path, command: Optional[list] = None) -> None:
     weights = report["weights"]
     console.print(f"{report['model']['name']}: weights from {weights['kind']} ({weights['detail']})", markup=False)
     if "onnx" in report:
@@ -121,9 +168,13 @@ def render(report: Dict[str, Any], out: Path) -> None:
     if "hls" in report:
         hls = report["hls"]
         s = hls["settings"]
-        console.print(f"hls4ml project: {hls['path']} ({s['backend']}, {s['io_type']}, reuse {s['reuse_factor']}, "
-                      f"{s['strategy']}, {s['clock_period']} ns{', part ' + s['part'] if s['part'] else ''}); "
+        reuse = "reuse factor and strategy per layer" if s["reuse_factor"] == "auto" else \
+            f"reuse {s['reuse_factor']}, {s['strategy']}"
+        console.print(f"hls4ml project: {hls['path']} ({s['backend']}, {s['io_type']}, {reuse}, "
+                      f"{s['clock_period']} ns{', part ' + s['part'] if s['part'] else ''}); "
                       f"build script {hls['build_script']}", markup=False)
+        if "folding" in hls:
+            _folding_lines(hls["folding"], hls.get("fifo_depths_written"), estimated="estimate" in report)
     if "precision" in report:
         _precision_table(report["precision"])
     if "multipliers" in report:
@@ -134,8 +185,10 @@ def render(report: Dict[str, Any], out: Path) -> None:
         _kernel_lines(report["multipliers"]["layers"])
     if "csim" in report:
         show_summary({k: v for k, v in report["csim"].items()}, f"C simulation vs PyTorch ({report['samples']['dataset']})")
+    if "estimate" in report:
+        _estimate_lines(report["estimate"], command or ["codesign", "export"])
     for key, section in report.items():
-        if key not in _CORE and isinstance(section, dict):
+        if key not in _CORE and key != "estimate" and isinstance(section, dict):
             show_summary({k: v for k, v in section.items() if isinstance(v, (int, float, str))}, key)
     files = [out / "export.json"] + ([out / "csim.json"] if "csim" in report else [])
     files += [Path(report["estimate"]["markdown"])] if "estimate" in report else []
@@ -143,6 +196,68 @@ def render(report: Dict[str, Any], out: Path) -> None:
 
 
 _CORE = {"model", "weights", "samples", "onnx", "hls", "precision", "multipliers", "csim", "target", "qat"}
+
+
+def _folding_lines(folding: Dict[str, Any], fifo: Optional[Dict[str, int]], estimated: bool) -> None:
+    """The per-layer reuse factors the export chose, grouped, and why the interval is what it is."""
+    from ..sim.markdown import compact_names, count
+
+    layers = folding["layers"]
+    groups: Dict[str, list] = {}
+    for name, v in layers.items():
+        groups.setdefault(f"RF {v['reuse_factor']} {v['strategy']}", []).append(name)
+    console.print(f"reuse factors (auto, {len(layers)} Conv/Dense layers, {folding['search_seconds']:.2f} s, folded "
+                  f"for {folding['device']} at <= {100 * folding['max_util']:.0f}% of each resource):", markup=False)
+    for key, names in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        console.print(f"  {key}: {compact_names(names, 3)}", markup=False, highlight=False)
+    console.print(f"  interval {count(folding['interval_cycles'])} cycles: {folding['limit']}", markup=False,
+                  highlight=False)
+    if fifo:
+        console.print(f"  io_stream FIFO depths from the dataflow schedule: {fifo['set']} streams, {count(fifo['words'])} "
+                      f"words" + (f" ({fifo['unmatched']} left at hls4ml's default)" if fifo["unmatched"] else ""),
+                      markup=False)
+    if not estimated:
+        util = ", ".join(f"{k.upper()} {100 * v:.0f}%" for k, v in folding["utilisation"].items() if k != "uram")
+        console.print(f"  estimate: {'fits' if folding['fits'] else 'does NOT fit'} ({util}); the full report comes "
+                      f"with --target fpga or codesign simulate", markup=False)
+
+
+def _estimate_lines(est: Dict[str, Any], command: list) -> None:
+    """The estimate in readable units, the dense comparison and the ways out."""
+    from ..sim.markdown import count, fmt
+
+    util = ", ".join(f"{k.upper()} {count(est[k])} ({est[f'{k}_percent']:.0f}%)" for k in ("dsp", "lut", "ff", "bram"))
+    verdict = "fits" if est["fits"] else f"does NOT fit ({est.get('over', '')} over)"
+    console.print(f"estimate on {est['device']} ({est['template']}, {est['precision']}): {verdict}; {util}",
+                  markup=False, highlight=False)
+    console.print(f"  latency {fmt(est['latency_us'] * 1e-6, 's')} ({count(est['latency_cycles'])} cycles), interval "
+                  f"{count(est['interval_cycles'])} cycles ({fmt(est['throughput_per_s'], '/s')} inferences), energy "
+                  f"{fmt(est['energy_uj'] * 1e-6, 'J')} per inference", markup=False, highlight=False)
+    if "hint" in est:
+        console.print(f"  hint: {est['hint']}", markup=False, highlight=False)
+    dense = est.get("dense")
+    if dense:
+        t = dense["totals"]
+        console.print(f"  dense model ({dense['model']}): latency {fmt(t['latency_s'], 's')}, interval "
+                      f"{count(t['interval_cycles'])} cycles, DSP {count(t['dsp'])}, LUT {count(t['lut'])}, BRAM "
+                      f"{count(t['bram'])}, {'fits' if t['fits'] else 'does NOT fit'}", markup=False, highlight=False)
+    if "ways_out" in est:
+        from .design_view import print_ways_out, ready_command
+
+        ways = []
+        for w in est["ways_out"]:
+            if w["changes"].get("--template") == "tiled":
+                line = (f"codesign simulate --onnx {Path(est['report']).parent.parent / 'model.onnx'} "
+                        f"--device {est['device']} --template tiled")
+            else:
+                changes = {k: v for k, v in w["changes"].items() if k != "--device"}
+                drop = ["--out"]
+                if "--width" in changes and "--checkpoint" in command:
+                    changes["--model"] = est.get("model_name", "MODEL")
+                    drop.append("--checkpoint")
+                line = ready_command(command, changes, drop, ["--force"])
+            ways.append({**w, "command": line})
+        print_ways_out(ways)
 
 
 def _kernel_lines(layers) -> None:

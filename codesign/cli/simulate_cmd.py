@@ -5,11 +5,11 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 import typer
-from rich.table import Table
 
 from ..errors import CodesignError
 from . import app
 from .console import console, err_console
+from .design_view import invocation, print_design, print_ways_out, ready_command
 
 
 def _source(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Path]) -> tuple[Any, str]:
@@ -43,51 +43,9 @@ def _like_export(model: Optional[str], checkpoint: Optional[Path], width: float,
     return planned.network, mapping.with_(precision=label, layers={**planned.layers, **mapping.layers})
 
 
-def _layer_table(data: Dict[str, Any], all_layers: bool) -> Table:
-    from ..sim.markdown import fmt
-
-    tiled = data["template"]["template"] == "tiled"
-    table = Table(title="layers" + ("" if all_layers else " (with work; --all-layers shows every layer)"),
-                  header_style="bold")
-    for col in ("layer", "op", "MACs", "cycles", "DRAM", "bound", *(("util", "tiles") if tiled else ("RF", "DSP"))):
-        table.add_column(col, justify="left" if col in ("layer", "op", "bound", "tiles") else "right",
-                         overflow="fold")
-    for r in data["layers"]:
-        if not all_layers and r["cycles"] <= 0 and not r["weights"]:
-            continue
-        d = r["detail"]
-        extra = ((f"{d['mac_utilisation']:.0%}", "/".join(str(v) for v in d["tiles"].values())) if "tiles" in d else
-                 ("", "") if tiled else (fmt(d.get("reuse_factor")), fmt(round(r["dsp"]))))
-        table.add_row(r["name"], r["op"], fmt(r["macs"]), fmt(round(r["cycles"])),
-                      fmt(r["dram_read_bytes"] + r["dram_write_bytes"], "B"), r["bound"], *extra)
-    return table
-
-
-def _summary_table(data: Dict[str, Any]) -> Table:
-    from ..sim.markdown import fmt
-
-    t, res = data["totals"], data["device"]["resources"]
-    table = Table(title=f"{data['model']['name']} on {data['device']['name']} ({data['template']['template']})",
-                  show_header=False)
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
-    rows = [("latency", f"{fmt(t['latency_s'], 's')} ({fmt(round(t['latency_cycles']))} cycles)"),
-            ("interval / throughput", f"{fmt(t['interval_s'], 's')} / {fmt(t['throughput_per_s'])} per s"),
-            ("DRAM read / written", f"{fmt(t['dram_read_bytes'], 'B')} / {fmt(t['dram_write_bytes'], 'B')}"),
-            ("energy per inference", fmt(t["energy_j"], "J")),
-            ("  DRAM / on-chip", f"{fmt(t['energy_dram_j'], 'J')} / {fmt(t['energy_onchip_j'], 'J')}"),
-            ("  compute / I/O", f"{fmt(t['energy_compute_j'], 'J')} / {fmt(t['energy_io_j'], 'J')}"),
-            ("  static / board", f"{fmt(t['energy_static_j'], 'J')} / {fmt(t['energy_board_j'], 'J')}")]
-    rows += [(k.upper(), f"{fmt(round(t[k]))} of {fmt(res[k])} ({100 * t[f'{k}_util']:.1f}%)")
-             for k in ("dsp", "bram", "lut", "ff")]
-    rows.append(("fits the device", "yes" if t["fits"] else f"NO ({', '.join(t['over'])} over budget)"))
-    for row in rows:
-        table.add_row(*row)
-    return table
-
-
 @app.command()
 def simulate(
+    ctx: typer.Context,
     model: Optional[str] = typer.Option(None, help="Zoo model (codesign list models); with --checkpoint, ignored."),
     width: float = typer.Option(1.0, help="Width multiplier of the zoo model."),
     checkpoint: Optional[Path] = typer.Option(None, help="A model file (model.pt from train/compact)."),
@@ -95,21 +53,27 @@ def simulate(
     device: str = typer.Option(..., help="Device name or alias (codesign list devices) or your own YAML file."),
     template: str = typer.Option("dataflow", help="dataflow (hls4ml, weights on chip) or tiled (DRAM-streaming "
                                                   "loop-tiled accelerator)."),
-    reuse_factor: Optional[int] = typer.Option(None, help="dataflow: hls4ml ReuseFactor (II of each layer); "
-                                                          "default 1."),
+    reuse_factor: Optional[str] = typer.Option(None, help="dataflow: hls4ml ReuseFactor. auto (default without "
+                                                          "--hls-config): chosen per layer with the strategy, for "
+                                                          "the shortest interval (then latency) within --max-util "
+                                                          "of every resource; a number: one for every layer."),
+    max_util: float = typer.Option(0.8, "--max-util", help="dataflow, --reuse-factor auto: the share of each of "
+                                                           "the device's DSP, LUT, FF and BRAM the design may use."),
     precision: Optional[str] = typer.Option(None, help="auto (default: for --model/--checkpoint on dataflow, each "
                                                         "layer's types as `codesign export` chooses them; else "
                                                         "ap_fixed<16,6>), a type as hls4ml reads it (ap_fixed<8,3>, "
                                                         "fixed<16,6,RND_CONV,SAT>, ap_int<8>, float), a bare width "
                                                         "(8), or WEIGHT/RESULT like ap_fixed<8,3>/ap_fixed<16,6>."),
-    strategy: Optional[str] = typer.Option(None, help="dataflow: Latency (zeros save multipliers; default) or "
-                                                      "Resource."),
+    strategy: Optional[str] = typer.Option(None, help="dataflow: auto (default: chosen per layer with "
+                                                      "--reuse-factor auto, else Latency), Latency (zeros save "
+                                                      "multipliers) or Resource."),
     io_type: Optional[str] = typer.Option(None, help="dataflow: io_parallel, io_stream or auto (stream for CNNs; "
                                                      "default)."),
     hls_config: Optional[Path] = typer.Option(None, "--hls-config", help="dataflow: an hls4ml configuration "
                                               "(YAML/JSON: Model and LayerName with Precision, ReuseFactor, "
-                                              "Strategy per layer; also hls4ml's hls4ml_config.yml). Options "
-                                              "given on the command line win over its Model values."),
+                                              "Strategy per layer; also hls4ml's hls4ml_config.yml), taken as "
+                                              "given (no --reuse-factor auto unless asked). Options given on the "
+                                              "command line win over its Model values."),
     sparse_kernel: str = typer.Option("auto", help="dataflow: Dense layers on codesign's sparse kernel (only "
                                                    "nonzeros stored and multiplied): auto (default: as `codesign "
                                                    "export` chooses, by density), on or off."),
@@ -129,43 +93,98 @@ def simulate(
 ) -> None:
     """Estimate latency, throughput, DRAM traffic, energy and FPGA resources before synthesis."""
     from ..atomic import check_output_dir
+    from ..sim.folding import AUTO, check_max_util, parse_reuse_factor
     from .plot_ahead import PlotAhead
 
     source, label = _source(model, checkpoint, onnx)
     if out is not None:
         check_output_dir(out, force)
-    given = dict(reuse_factor=reuse_factor, precision=precision, strategy=strategy, io_type=io_type,
-                 clock_mhz=clock_mhz, backend=backend)
+    rf = parse_reuse_factor(reuse_factor if reuse_factor is not None else
+                            (AUTO if template == "dataflow" and not hls_config else "1"))
+    check_max_util(max_util)
+    given = dict(precision=precision, io_type=io_type, clock_mhz=clock_mhz, backend=backend,
+                 reuse_factor=rf if reuse_factor is not None and rf != AUTO else None,
+                 strategy=strategy if strategy is not None and strategy.strip().lower() != AUTO else None)
     options = dict(template=template, zero_skip=zero_skip, unroll=unroll, dram_layout=dram_layout,
                    sparse_kernel=sparse_kernel, **{k: v for k, v in given.items() if v is not None})
     like_export = (template == "dataflow" and not onnx and not hls_config
                    and (precision or "auto").strip().lower() == "auto")
+    fold = dict(reuse_factor=rf, strategy=strategy, max_util=max_util, checkpoint=checkpoint, argv=invocation(ctx))
     with PlotAhead(plot) as plotter:                  # matplotlib loads in parallel with the estimate
         _simulate(source, label, width, device, out, plot, all_layers, force, plotter, options, hls_config,
-                  (model if not checkpoint else None, checkpoint) if like_export else None)
+                  (model if not checkpoint else None, checkpoint) if like_export else None, fold)
 
 
 def _simulate(source, label: str, width: float, device: str, out: Optional[Path], plot: bool, all_layers: bool,
-              force: bool, plotter, options: Dict[str, Any], hls_config: Optional[Path], like_export) -> None:
+              force: bool, plotter, options: Dict[str, Any], hls_config: Optional[Path], like_export,
+              fold: Dict[str, Any]) -> None:
+    """``fold``: the folding options (reuse_factor 'auto' or a number, strategy, max_util) and what the ways
+    out need (checkpoint, the command line)."""
     from ..atomic import check_output_dir
     from ..lock import folder_lock
-    from ..sim import Mapping, estimate, load_device, write_report
+    from ..sim import Mapping, load_device, load_network, write_report
+    from ..sim.fitted import fitted_estimate
+    from ..sim.folding import AUTO, parse_strategy
 
     mapping = Mapping.from_hls_config(hls_config, **options) if hls_config else Mapping(**options)
-    device = load_device(device)                # a wrong name fails before any slow step
+    rf, max_util, checkpoint = fold["reuse_factor"], fold["max_util"], fold["checkpoint"]
+    if rf != AUTO:
+        rf = mapping.reuse_factor
+    strategies = parse_strategy(fold["strategy"] or (AUTO if rf == AUTO else mapping.strategy), rf)
+    dev = load_device(device)                # a wrong name fails before any slow step
     if like_export is not None:
-        source, mapping = _like_export(*like_export, width, mapping)
-    report = estimate(source, device, mapping, width=width)
+        network, mapping = _like_export(*like_export, width, mapping)
+    else:
+        network = load_network(source, width)
+    report, folding = fitted_estimate(network, dev, mapping, rf, strategies, max_util, dense=_dense(checkpoint, network))
+    if folding is not None and not folding.fits:
+        report = report.with_sections(ways_out=_ways_out(network, dev, mapping, max_util, strategies, width,
+                                                         fold["argv"], checkpoint))
     data = report.to_dict()
-    console.print(_layer_table(data, all_layers))
-    console.print(_summary_table(data))
-    for note in data["notes"]:
-        console.print(f"note: {note}", markup=False, highlight=False)
-    for warning in data["warnings"]:
-        err_console.print(f"warning: {warning}", markup=False, highlight=False)
+    print_design(data, all_layers)
+    if "ways_out" in data:
+        print_ways_out(data["ways_out"])
     folder = out or check_output_dir(Path("runs") / "sim" / f"{label}-{report.device.name}-{mapping.template}", force)
     with folder_lock(folder, "codesign simulate"):
         paths = write_report(report, folder, plot=False)
         if plot:
             paths["roofline"] = plotter.draw(data, folder / "roofline.png")
     console.print("report: " + ", ".join(str(p) for p in paths.values()), markup=False, highlight=False)
+
+
+def _dense(checkpoint: Optional[Path], network):
+    """The unpruned architecture a pruned/compacted checkpoint was trained from (None otherwise)."""
+    if checkpoint is None:
+        return None
+    from ..checkpoint import load_model
+    from ..sim import zoo_network
+    from ..sim.fitted import is_reduced
+
+    _model, meta = load_model(checkpoint)
+    spec = meta.get("model_spec") or {}
+    if not spec.get("name"):
+        return None
+    dense = zoo_network(spec["name"], float(spec.get("width", 1.0)), spec.get("in_shape"), spec.get("num_classes"))
+    return dense if is_reduced(network, dense) else None
+
+
+def _ways_out(network, device, mapping, max_util, strategies, width, argv, checkpoint):
+    """The ways out as report entries with their ready-to-run ``codesign simulate`` lines."""
+    from ..sim.ways_out import ways_out
+
+    out = []
+    for way in ways_out(network, device, mapping, max_util, strategies, width):
+        changes = {k: v for k, v in way.changes.items() if k != "--part"}
+        drop = ["--out"]
+        if "--width" in changes and checkpoint is not None:      # a width is a zoo model's: name it
+            drop.append("--checkpoint")
+            changes["--model"] = network.meta.get("zoo_name") or _spec_name(checkpoint)
+        out.append({**way.describe(), "command": ready_command(argv, changes, drop,
+                                                                    ["--force"])})
+    return out
+
+
+def _spec_name(checkpoint: Path) -> str:
+    from ..checkpoint import load_model
+
+    return str((load_model(checkpoint)[1].get("model_spec") or {}).get("name", "MODEL"))

@@ -9,6 +9,7 @@ import io
 import os
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
@@ -35,20 +36,33 @@ class HlsSettings:
     io_type: str = target.DEFAULT_IO_TYPE   # auto: io_parallel for MLPs, io_stream for conv nets
     part: Optional[str] = None         # None: the backend's default part
     clock_period: float = target.DEFAULT_CLOCK_PERIOD_NS
-    reuse_factor: int = target.DEFAULT_REUSE_FACTOR
-    strategy: str = target.DEFAULT_STRATEGY
+    reuse_factor: Union[int, str] = target.DEFAULT_REUSE_FACTOR   # "auto": per layer, see codesign/export/fold.py
+    strategy: str = target.DEFAULT_STRATEGY   # "auto": per layer with reuse_factor "auto", else Latency
     project_name: str = "myproject"
     sparse_kernel: str = target.DEFAULT_SPARSE_KERNEL   # auto (by density) | on | off: see sparse_kernel.py
     layers: Dict[str, Dict[str, Any]] = field(default_factory=dict, hash=False)   # per layer: ReuseFactor, Strategy
+    max_util: float = 0.8              # reuse_factor "auto": share of each device resource the design may use
 
     def checked(self) -> "HlsSettings":
-        from ..sim.mapping import checked_reuse_factor
+        from ..sim.folding import AUTO, check_max_util, parse_reuse_factor
 
         clock = validate.finite(self.clock_period, "clock period (ns)", low=0, low_open=True)
         part = validate.part(self.part) if self.part is not None else None
+        reuse = parse_reuse_factor(self.reuse_factor)
+        auto_strategy = str(self.strategy).lower() == AUTO
+        strategy = (AUTO if reuse == AUTO else target.DEFAULT_STRATEGY) if auto_strategy else target.strategy(self.strategy)
         return HlsSettings(target.backend(self.backend), target.io_type(self.io_type), part, clock,
-                           checked_reuse_factor(self.reuse_factor), target.strategy(self.strategy), self.project_name,
-                           target.sparse_kernel(self.sparse_kernel), dict(self.layers))
+                           reuse, strategy, self.project_name, target.sparse_kernel(self.sparse_kernel),
+                           dict(self.layers), check_max_util(self.max_util))
+
+    @property
+    def uniform_reuse_factor(self) -> int:
+        """The network-wide ReuseFactor hls4ml gets (1 under "auto": every Conv/Dense layer has its own)."""
+        return 1 if self.reuse_factor == "auto" else int(self.reuse_factor)
+
+    @property
+    def model_strategy(self) -> str:
+        return target.DEFAULT_STRATEGY if self.strategy == "auto" else self.strategy
 
 
 @dataclass
@@ -61,11 +75,18 @@ class HlsProject:
     multipliers: Dict[str, Any]
     layer_names: Dict[str, str]
     seconds: Dict[str, float] = field(default_factory=dict)
+    fold: Optional[Any] = None         # reuse factor "auto": codesign.export.fold.ProjectFolding
+    fifo: Optional[Dict[str, int]] = None   # FIFO depths written (set / unmatched / words)
 
     def summary(self) -> dict:
-        return {"path": str(self.path), "settings": asdict(self.settings), "input_layout": self.input_layout,
-                "build_script": str(self.path / "build_prj.tcl"), "seconds": self.seconds,
-                "precision": self.precision.summary(), "multipliers": self.multipliers}
+        out = {"path": str(self.path), "settings": asdict(self.settings), "input_layout": self.input_layout,
+               "build_script": str(self.path / "build_prj.tcl"), "seconds": self.seconds,
+               "precision": self.precision.summary(), "multipliers": self.multipliers}
+        if self.fold is not None:
+            out["folding"] = self.fold.summary()
+        if self.fifo is not None:
+            out["fifo_depths_written"] = self.fifo
+        return out
 
 
 def source_graph(source: Union[nn.Module, onnx.ModelProto, str, Path]) -> CleanGraph:
@@ -108,7 +129,8 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     t0 = time.perf_counter()
     plan = choose_precision(clean, as_graph_input(calibration.float(), clean.input_layout), spec)
     times["precision"] = time.perf_counter() - t0
-    events("stage", {"stage": "hls4ml"})
+    auto = settings.reuse_factor == "auto"
+    events("stage", {"stage": "reuse factors (auto)" if auto else "hls4ml"})
     t0 = time.perf_counter()
     pruned = exact_zeros(clean)
     quantized = with_quantized_parameters(clean, plan)
@@ -125,9 +147,26 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     partial.mkdir(parents=True)
     onnx_path = partial / "model_channels_last.onnx"
     atomic.write_bytes(onnx_path, model.SerializeToString())
-    sparse = sparse_layers(quantized, plan, settings.sparse_kernel, settings.reuse_factor,
-                           {k: v["ReuseFactor"] for k, v in settings.layers.items() if "ReuseFactor" in v})
-    hls_model = _convert(onnx_path, partial, settings, plan, set(clean.fused_bias.values()), sparse)
+    fold, fifo = None, None
+    if settings.reuse_factor == "auto":
+        from .fold import fold_for_project
+
+        events("stage", {"stage": "reuse factors (auto)"})
+        t0 = time.perf_counter()
+        fold = fold_for_project(onnx_path, plan, settings)
+        times["folding"] = time.perf_counter() - t0
+        events("stage", {"stage": "hls4ml"})
+        t0 = time.perf_counter()
+    layer_reuse = {k: v["ReuseFactor"] for k, v in settings.layers.items() if "ReuseFactor" in v}
+    if fold is not None:
+        layer_reuse.update(fold.reuse_by_graph_name())
+    sparse = sparse_layers(quantized, plan, settings.sparse_kernel, settings.uniform_reuse_factor, layer_reuse)
+    hls_model = _convert(onnx_path, partial, settings, plan, set(clean.fused_bias.values()), sparse,
+                         fold.folding if fold else None)
+    if fold is not None and settings.io_type == "io_stream":
+        from .fold import apply_fifo_depths
+
+        fifo = apply_fifo_depths(hls_model, fold.folding)
     times["hls4ml_convert"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
@@ -135,7 +174,7 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     _move_into_place(hls_model, partial, final)
     times["hls4ml_write"] = time.perf_counter() - t0
     return HlsProject(final, hls_model, settings, layout, plan, multiplier_report(hls_model, clean.layer_names, pruned),
-                      clean.layer_names, times)
+                      clean.layer_names, times, fold, fifo)
 
 
 def _weighted_layers(clean: CleanGraph):
@@ -195,14 +234,17 @@ def sparse_layers(quantized: CleanGraph, plan: PrecisionPlan, mode: str, reuse_f
 
 
 def hls_config(model_path: Path, settings: HlsSettings, plan: PrecisionPlan, fused_matmuls=(),
-               sparse=()) -> Dict[str, Any]:
+               sparse=(), folding=None) -> Dict[str, Any]:
     import hls4ml
 
     with contextlib.redirect_stdout(io.StringIO()):
         cfg = hls4ml.utils.config_from_onnx_model(onnx.load(str(model_path)), granularity="name",
                                                   backend=settings.backend,
-                                                  default_reuse_factor=settings.reuse_factor)
-    cfg["Model"]["Strategy"] = settings.strategy
+                                                  default_reuse_factor=settings.uniform_reuse_factor)
+    cfg["Model"]["Strategy"] = settings.model_strategy
+    if folding is not None:
+        from .fold import apply_layer_config
+        apply_layer_config(cfg, folding)
     for name, layer_cfg in plan.hls_layer_config().items():
         if name not in cfg["LayerName"]:
             raise ExportError(f"internal: precision plan names layer '{name}' that hls4ml does not see")
@@ -237,16 +279,19 @@ def _set_dense_results(hls_model, plan: PrecisionPlan, fused_matmuls) -> None:
                 entry["Precision"] = {**entry.get("Precision", {}), "result": plan.types[name].result.hls()}
 
 
-def _convert(model_path: Path, out_dir: Path, settings: HlsSettings, plan: PrecisionPlan, fused_matmuls, sparse=()):
+def _convert(model_path: Path, out_dir: Path, settings: HlsSettings, plan: PrecisionPlan, fused_matmuls, sparse=(),
+             folding=None):
     import hls4ml
 
-    cfg = hls_config(model_path, settings, plan, fused_matmuls, sparse)
+    cfg = hls_config(model_path, settings, plan, fused_matmuls, sparse, folding)
     kwargs = dict(output_dir=str(out_dir.resolve()), project_name=settings.project_name, backend=settings.backend,
                   io_type=settings.io_type, clock_period=settings.clock_period, hls_config=cfg)
     if settings.part:
         kwargs["part"] = settings.part
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            # hls4ml's pointwise pass copies a per-layer Strategy and warns, then restores it (benign)
+            warnings.filterwarnings("ignore", message="Overriding attribute 'strategy'")
             hls_model = hls4ml.converters.convert_from_onnx_model(str(model_path), **kwargs)
     except Exception as err:  # hls4ml raises bare Exceptions for unsupported layers/settings
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

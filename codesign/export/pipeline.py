@@ -67,6 +67,7 @@ def run_export(req: ExportRequest, events: Events = quiet) -> Dict[str, Any]:
                           "its types are those of the brevitas quantizers")
     if req.target == "fpga":
         require_gxx()
+    events("stage", {"stage": "model"})
     model, source = resolve_model(req.model, req.checkpoint, req.width, req.seed)
     if req.qat_epochs:
         from .qat import check_qat_supported
@@ -86,6 +87,7 @@ def _export(req: ExportRequest, model, source, spec, settings: HlsSettings, even
     if req.qat_epochs:
         from .qat import quantization_aware
         return quantization_aware(req, model, samples, settings, parts, events)
+    events("stage", {"stage": "onnx"})
     onnx_export = export_onnx(model, req.out / "model.onnx", samples=samples.test_x)
     # unsupported layers and unknown layer names in a precision file fail here, before slow steps
     override_targets(spec, clean_graph(onnx_export.model, module_types(model)))
@@ -99,6 +101,7 @@ def _export(req: ExportRequest, model, source, spec, settings: HlsSettings, even
     if req.target == "fpga":
         report = csim(project, samples.test_x, model=model, labels=samples.test_y, jobs=req.jobs, events=events)
         parts["csim"] = report.summary()
+        events("stage", {"stage": "estimate"})
         fpga = assemble_fpga_report(parts, FpgaContext(model, req.out, project, report, dict(parts)))
         atomic.write_json(req.out / "csim.json", fpga)
         parts = fpga

@@ -23,6 +23,7 @@ from .dataflow_timing import layer_timing, network_timing, pipeline_style
 from .device import Device
 from .layers import Network
 from .mapping import Mapping
+from .markdown import compact_names
 from .plan import LayerPlan, resolve_plan
 
 
@@ -80,14 +81,14 @@ def _warnings(net: Network, plan: LayerPlan, device: Device, mults: np.ndarray) 
     warnings = []
     moved = np.flatnonzero(plan.rf != plan.rf_requested).tolist()
     if moved:
-        changed = [f"{net.layers[i].name}: {int(plan.rf[i])}" for i in moved]
+        changed = compact_names([f"{net.layers[i].name}: {int(plan.rf[i])}" for i in moved])
         asked = sorted({int(plan.rf_requested[i]) for i in moved})
         warnings.append(f"reuse factor {', '.join(map(str, asked))} is not valid for every layer under the Resource "
-                        f"strategy; hls4ml uses the closest valid one: {', '.join(changed)}")
+                        f"strategy; hls4ml uses the closest valid one: {changed}")
     limit = device.calibration["dataflow.unroll_limit"]
     big = [l.name for l, nm, r in zip(net.layers, mults, plan.resource) if not r and nm > limit]
     if big:
-        warnings.append(f"Latency strategy unrolls more than {limit:.0f} multiplications in {', '.join(big)}; "
+        warnings.append(f"Latency strategy unrolls more than {limit:.0f} multiplications in {compact_names(big)}; "
                         f"Vivado HLS may refuse: use --strategy Resource or a larger reuse factor")
     if device.vendor != "xilinx":
         warnings.append(f"{device.name} is an Intel device: the dataflow rules are hls4ml's Vivado/Vitis ones")

@@ -1,7 +1,14 @@
-"""Markdown rendering of a simulator report (works on ``Report.to_dict()`` or a saved report.json)."""
+"""Markdown rendering of a simulator report (works on ``Report.to_dict()`` or a saved report.json), laid out
+like hls4ml's synthesis report: the design's verdict first, then totals against the device, the
+comparison with the dense model, and one row per layer with its settings, timing and resources."""
 from __future__ import annotations
 
-from typing import Any, Dict, List
+import re
+from collections import Counter
+from typing import Any, Dict, List, Sequence
+
+RESOURCES = ("dsp", "lut", "ff", "bram")
+_SI = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"))
 
 
 def fmt(value: Any, unit: str = "") -> str:
@@ -12,16 +19,42 @@ def fmt(value: Any, unit: str = "") -> str:
         return "yes" if value else "no"
     if isinstance(value, str):
         return value
-    if unit in ("s", "J", "B", "ops/s", "B/s"):
+    if unit in ("s", "J", "B", "ops/s", "B/s", "/s"):
         if value == 0:
             return f"0 {unit}"
-        for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"),
-                               (1e-12, "p")):
+        for factor, prefix in _SI:
             if abs(value) >= factor or factor == 1e-12:
                 return f"{value / factor:.3g} {prefix}{unit}"
     if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e15):
         return f"{int(value):,}"
     return f"{value:.3g}"
+
+
+def count(value: Any) -> str:
+    """A count for a table: exact below 10,000, else 3 significant digits with k / M / G."""
+    if value is None:
+        return "-"
+    v = float(value)
+    if abs(v) < 1e4:
+        return f"{round(v):,}"
+    for factor, prefix in _SI[:3]:
+        if abs(v) >= factor:
+            return f"{v / factor:.3g} {prefix}"
+    return f"{v:.3g}"
+
+
+def compact_names(names: Sequence[str], show: int = 4) -> str:
+    """Many layer names in one short phrase: the count, the first few, and the name patterns with how
+    many layers each covers (digits as ``*``), e.g. ``72 layers: conv1, layers.0.0.conv1, ... (layers.*.*.conv1 x36, ...)``."""
+    names = list(names)
+    if len(names) <= show + 1:
+        return ", ".join(names)
+    pattern_of = {n: re.sub(r"\d+", "*", n) for n in names}
+    patterns = Counter(pattern_of.values())
+    example = {p: n for n, p in pattern_of.items()}
+    shown = ", ".join(f"{p} x{c}" if c > 1 else example[p] for p, c in patterns.most_common(4))
+    more = f", {len(patterns) - 4} more patterns" if len(patterns) > 4 else ""
+    return f"{len(names)} layers: {', '.join(names[:show])}, ... ({shown}{more})"
 
 
 def _table(header: List[str], rows: List[List[Any]]) -> List[str]:
@@ -30,38 +63,127 @@ def _table(header: List[str], rows: List[List[Any]]) -> List[str]:
     return lines + [""]
 
 
+def verdict(d: Dict[str, Any]) -> str:
+    """One line: fits or not, at which utilisation, against which margin."""
+    t = d["totals"]
+    util = ", ".join(f"{k.upper()} {100 * t[f'{k}_util']:.0f}%" for k in RESOURCES)
+    folding = d.get("folding")
+    margin = f" (limit {100 * folding['max_util']:.0f}% of each)" if folding else ""
+    if not t["fits"]:
+        return f"does NOT fit the device: {util}{margin}; over in {', '.join(t['over'])}"
+    if folding and not folding["fits"]:
+        return f"fits the device but not the {100 * folding['max_util']:.0f}% margin: {util}"
+    return f"fits the device: {util}{margin}"
+
+
+def _design(d: Dict[str, Any]) -> List[str]:
+    t = d["totals"]
+    lines = ["## Design", "", f"**{verdict(d)}**", "",
+             f"- interval {fmt(t['interval_cycles'])} cycles ({fmt(t['interval_s'], 's')}, "
+             f"{fmt(t['throughput_per_s'], '/s')} inferences), latency {fmt(t['latency_cycles'])} cycles "
+             f"({fmt(t['latency_s'], 's')})"]
+    folding = d.get("folding")
+    if folding:
+        strategies = Counter(v["strategy"] for v in folding["layers"].values())
+        lines.append(f"- reuse factor and strategy chosen per layer (`--reuse-factor auto`, `--max-util "
+                     f"{folding['max_util']:g}`): {', '.join(f'{n} {s}' for s, n in strategies.items())} layers; "
+                     f"{folding['limit']}; search {folding['search_seconds']:.2f} s")
+        if folding.get("fifo_streams"):
+            depths = folding["fifo_streams"].values()
+            lines.append(f"- io_stream FIFO depths from the dataflow schedule: {len(depths)} streams, "
+                         f"{count(sum(depths))} words in all (largest {max(depths):,})")
+    return lines + [""]
+
+
 def _totals(d: Dict[str, Any]) -> List[str]:
     t, dev = d["totals"], d["device"]["resources"]
     rows = [["latency", f"{fmt(t['latency_cycles'])} cycles", fmt(t["latency_s"], "s")],
             ["interval (II)", f"{fmt(t['interval_cycles'])} cycles", fmt(t["interval_s"], "s")],
-            ["throughput", fmt(t["throughput_per_s"]) + " inferences/s", fmt(t["gops"] * 1e9, "ops/s")],
-            ["MACs (dense / executed)", fmt(t["macs"]), fmt(t["macs_executed"])],
+            ["throughput", fmt(t["throughput_per_s"], "/s") + " inferences", fmt(t["gops"] * 1e9, "ops/s")],
+            ["MACs (dense / executed)", count(t["macs"]), count(t["macs_executed"])],
             ["DRAM read / written", fmt(t["dram_read_bytes"], "B"), fmt(t["dram_write_bytes"], "B")]]
     energy = [[k, fmt(t[f"energy_{k}_j"], "J"), f"{100 * t[f'energy_{k}_j'] / t['energy_j']:.1f}%" if t["energy_j"] else "-"]
               for k in ("dram", "onchip", "compute", "io", "static", "board")] + [["total", fmt(t["energy_j"], "J"), "100%"]]
-    res = [[k.upper(), fmt(round(t[k])), fmt(dev[k]), f"{100 * t[f'{k}_util']:.1f}%"] for k in ("dsp", "bram", "lut", "ff")]
+    res = [[k.upper(), count(t[k]), count(dev[k]), f"{100 * t[f'{k}_util']:.1f}%"] for k in ("dsp", "bram", "lut", "ff")]
     fits = "fits the device" if t["fits"] else f"does NOT fit the device ({', '.join(t['over'])} over budget)"
     return (["## Totals", ""] + _table(["quantity", "value", ""], rows) + ["## Energy per inference", ""] +
             _table(["part", "energy", "share"], energy) + [f"## Resources ({fits})", ""] +
             _table(["resource", "estimate", f"available ({dev['bram_kind']} for BRAM)", "utilisation"], res))
 
 
+def _dense(d: Dict[str, Any]) -> List[str]:
+    dense = d.get("dense")
+    if not dense:
+        return []
+    t, o = d["totals"], dense["totals"]
+
+    def ratio(a, b):
+        return f"{a / b:.2f}x" if b else "-"
+
+    rows = [["weights (nonzero)", count(t["nonzero_weights"]), count(o["nonzero_weights"]),
+             ratio(t["nonzero_weights"], o["nonzero_weights"])],
+            ["MACs", count(t["macs"]), count(o["macs"]), ratio(t["macs"], o["macs"])],
+            ["latency", fmt(t["latency_s"], "s"), fmt(o["latency_s"], "s"), ratio(t["latency_s"], o["latency_s"])],
+            ["interval", fmt(t["interval_s"], "s"), fmt(o["interval_s"], "s"), ratio(t["interval_s"], o["interval_s"])],
+            ["energy", fmt(t["energy_j"], "J"), fmt(o["energy_j"], "J"), ratio(t["energy_j"], o["energy_j"])]]
+    rows += [[k.upper(), count(t[k]), count(o[k]), ratio(t[k], o[k])] for k in RESOURCES]
+    rows.append(["fits", fmt(t["fits"]), fmt(o["fits"]), ""])
+    return ([f"## Compared with the dense model ({dense['model']})", "", dense.get("note", ""), ""] +
+            _table(["quantity", "this model", "dense", "ratio"], rows))
+
+
+def _precision(detail: Dict[str, Any]) -> str:
+    w, r = detail.get("weight_bits"), detail.get("result_bits")
+    return f"{w}/{r}" if w is not None and r is not None else (str(r) if r is not None else "-")
+
+
 def _layers(d: Dict[str, Any]) -> List[str]:
-    shared = d["template"]["template"] == "tiled"          # one engine: resources are in the totals only
+    if d["template"]["template"] == "tiled":
+        return _tiled_layers(d)
+    clock = d["template"]["clock_mhz"] * 1e6
     rows = []
     for r in d["layers"]:
         if r["cycles"] <= 0 and not r["weights"]:
             continue
-        detail = r["detail"]
-        extra = (f"RF {detail['reuse_factor']}, {detail['multipliers']} mult" if "reuse_factor" in detail else
-                 ("T=" + "/".join(str(v) for v in detail["tiles"].values()) + f", util {detail['mac_utilisation']:.0%}"
-                  if "tiles" in detail else ""))
-        rows.append([r["name"], r["op"], "x".join(map(str, r["out_shape"])), fmt(r["macs"]), fmt(round(r["cycles"])),
+        x = r["detail"]
+        rf = x.get("reuse_factor") if r["op"] in ("conv", "dense", "bn") else None
+        rows.append([r["name"], r["op"], "x".join(map(str, r["out_shape"])), count(r["macs"]),
+                     fmt(rf), x.get("strategy", "-"), _precision(x), fmt(x.get("fifo_depth")),
+                     count(r["cycles"]), fmt(r["cycles"] / clock, "s"), count(r["interval_cycles"]),
+                     *(count(r[k]) for k in RESOURCES)])
+    header = ["layer", "op", "output", "MACs", "RF", "strategy", "bits w/r", "FIFO", "latency", "", "II",
+              "DSP", "LUT", "FF", "BRAM"]
+    return ["## Layers", "", "latency: the layer's own pass (cycles, time); II: its initiation interval; "
+            "bits: weight/result widths; FIFO: words of its output stream (io_stream).", ""] + _table(header, rows)
+
+
+def _tiled_layers(d: Dict[str, Any]) -> List[str]:
+    rows = []
+    for r in d["layers"]:
+        if r["cycles"] <= 0 and not r["weights"]:
+            continue
+        x = r["detail"]
+        extra = ("T=" + "/".join(str(v) for v in x["tiles"].values()) + f", util {x['mac_utilisation']:.0%}"
+                 if "tiles" in x else "")
+        rows.append([r["name"], r["op"], "x".join(map(str, r["out_shape"])), count(r["macs"]), count(r["cycles"]),
                      fmt(r["dram_read_bytes"] + r["dram_write_bytes"], "B"), fmt(r["intensity_ops_per_byte"]),
-                     r["bound"], "-" if shared else fmt(round(r["dsp"])), "-" if shared else fmt(round(r["bram"])),
-                     fmt(r["energy_j"]["total"], "J"), extra])
-    return ["## Layers", ""] + _table(["layer", "op", "output", "MACs", "cycles", "DRAM", "ops/B", "bound", "DSP",
-                                       "BRAM", "energy", "detail"], rows)
+                     r["bound"], fmt(r["energy_j"]["total"], "J"), extra])
+    return ["## Layers", ""] + _table(["layer", "op", "output", "MACs", "cycles", "DRAM", "ops/B", "bound",
+                                       "energy", "detail"], rows)
+
+
+def _ways_out(d: Dict[str, Any]) -> List[str]:
+    ways = d.get("ways_out")
+    if ways is None:
+        return []
+    if not ways:
+        return ["## Ways out", "", "None of the ways out tried (a smaller width, a lower precision, a larger "
+                "part, the tiled template) fits either.", ""]
+    rows = [[w["way"], f"`{w['command']}`", fmt(w["interval_s"], "s"), fmt(w["latency_s"], "s"),
+             ", ".join(f"{k.upper()} {100 * w['utilisation'][k]:.0f}%" for k in RESOURCES if k in w["utilisation"])]
+            for w in ways]
+    return ["## Ways out (each estimated to fit)", ""] + _table(["way", "command", "interval", "latency",
+                                                                 "utilisation"], rows)
 
 
 def _constants(d: Dict[str, Any]) -> List[str]:
@@ -73,10 +195,10 @@ def _constants(d: Dict[str, Any]) -> List[str]:
 
 def report_markdown(d: Dict[str, Any]) -> str:
     m, dev, tpl = d["model"], d["device"], d["template"]
-    setup = ", ".join(f"{k} {v}" for k, v in tpl.items() if not isinstance(v, dict) and v is not None)
+    setup = ", ".join(f"{k} {v}" for k, v in tpl.items() if not isinstance(v, (dict, list)) and v is not None)
     lines = [f"# Simulation: {m['name']} on {dev['name']} ({dev['board']}), template `{tpl['template']}`", "",
              f"- model: `{m['source']}`, input {'x'.join(map(str, m['input_shape']))}, {m['layers']} layers, "
-             f"{fmt(m['weights'])} weights ({fmt(m['nonzero_weights'])} nonzero), {fmt(m['macs'])} MACs",
+             f"{count(m['weights'])} weights ({count(m['nonzero_weights'])} nonzero), {count(m['macs'])} MACs",
              f"- device: {dev['part']}, DRAM {dev['dram']['type']} {dev['dram']['peak_gbps']} GB/s peak "
              f"x {dev['dram']['efficiency']} efficiency, {dev['dram']['pj_per_bit']} pJ/bit",
              f"- mapping: {setup}"]
@@ -86,4 +208,4 @@ def report_markdown(d: Dict[str, Any]) -> str:
                      f"({tpl['design']['mac_units']} MAC units, {tpl['design']['family']})")
     lines += [""] + [f"> {n}" for n in d["notes"]] + [""]
     lines += [f"**Warning:** {w}" for w in d["warnings"]] + ([""] if d["warnings"] else [])
-    return "\n".join(lines + _totals(d) + _layers(d) + _constants(d))
+    return "\n".join(lines + _design(d) + _ways_out(d) + _totals(d) + _dense(d) + _layers(d) + _constants(d))

@@ -5,7 +5,7 @@ and returns their paths; the exporter calls it to put the report beside an hls4m
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Dict, List
@@ -59,6 +59,16 @@ def summarize(net: Network, device: Device, costs: Costs, en: Energy) -> Dict[st
     }
 
 
+def device_peak_ops(device: Device, mapping: Mapping, clock_hz: float) -> float:
+    """The device's compute roof, ops/s: every DSP multiplying at the clock (2 ops per multiply-accumulate),
+    at the DSPs per multiply of the mapping's weight and result widths."""
+    from .hls_rules import dsp_per_mult
+
+    p = mapping.precision
+    per = dsp_per_mult(max(p.weight_bits, 9), p.act_bits, p.is_float, device) or 1.0
+    return 2.0 * device.dsp / per * clock_hz
+
+
 @dataclass(frozen=True)
 class Report:
     network: Network
@@ -66,6 +76,11 @@ class Report:
     mapping: Mapping
     costs: Costs
     energy: Energy
+    sections: Dict[str, Any] = field(default_factory=dict, compare=False)   # e.g. folding, dense (to_dict keys)
+
+    def with_sections(self, **sections: Any) -> "Report":
+        """A copy with more top-level sections in :meth:`to_dict` (``folding``, ``dense``, ``ways_out``)."""
+        return replace(self, sections={**self.sections, **sections})
 
     @cached_property
     def totals(self) -> Dict[str, Any]:
@@ -97,8 +112,16 @@ class Report:
     def _detail(self, i: int) -> Dict[str, Any]:
         d = self.costs.detail
         if self.costs.template == "dataflow":
-            return {"reuse_factor": int(d["reuse_factor"][i]), "multipliers": int(d["multipliers"][i]),
-                    **({"kernel": "sparse"} if "kernel" in d and d["kernel"][i] == "sparse" else {})}
+            out = {"reuse_factor": int(d["reuse_factor"][i]), "multipliers": int(d["multipliers"][i]),
+                   **({"kernel": "sparse"} if "kernel" in d and d["kernel"][i] == "sparse" else {})}
+            plan, op = self.costs.plan, self.network.layers[i].op
+            if plan is not None:
+                if op in ("conv", "dense"):
+                    out.update(strategy="Resource" if plan.resource[i] else "Latency", weight_bits=int(plan.w_bits[i]))
+                out["result_bits"] = int(plan.out_bits[i])
+                if plan.io_stream:
+                    out["fifo_depth"] = int(plan.fifo_depth[i])
+            return out
         if self.network.layers[i].op not in ("conv", "dense"):
             return {}
         design = d["design"]
@@ -140,10 +163,12 @@ class Report:
                                 "efficiency": dev.dram_efficiency, "pj_per_bit": dev.dram_pj_per_bit}},
             "template": self.template_info(),
             "totals": self.totals,
-            "roofline": {"peak_gops": c.peak_ops_per_s / 1e9, "bandwidth_gbps": c.dram_bytes_per_s / 1e9},
+            "roofline": {"peak_gops": c.peak_ops_per_s / 1e9, "bandwidth_gbps": c.dram_bytes_per_s / 1e9,
+                         "device_peak_gops": device_peak_ops(dev, self.mapping, c.clock_hz) / 1e9},
             "layers": self.layer_rows(),
             "notes": list(c.notes) + [energy_note(c.template)], "warnings": list(c.warnings),
             "constants": dict(dev.constants),
+            **self.sections,
         })
 
     def to_markdown(self) -> str:

@@ -110,3 +110,46 @@ def test_simulate_backend_decides_where_weight_roms_go(cli, tmp_path):
     config = tmp_path / "hls4ml_config.yml"
     config.write_text(yaml.safe_dump({"Backend": "VivadoAccelerator", "HLSConfig": {"Model": {"ReuseFactor": 64}}}))
     assert bram("--hls-config", config) == vivado                  # the file's Backend stands without --backend
+
+
+def test_simulate_chooses_the_folding_by_default(cli, tmp_path):
+    r = cli("simulate", "--model", "jet_mlp", "--device", "pynq-z2", "--out", tmp_path / "s", "--no-plot")
+    assert r.code == 0, r.err
+    data = json.loads((tmp_path / "s" / "report.json").read_text())
+    folding = data["folding"]
+    assert set(folding["layers"]) == {"fc1", "fc2", "fc3", "fc4"} and folding["max_util"] == 0.8
+    assert all(data["totals"][f"{k}_util"] <= 0.8 for k in ("dsp", "lut", "ff", "bram"))
+    assert "reuse factors (auto" in r.out and "why this interval" in r.out
+    md = (tmp_path / "s" / "report.md").read_text()
+    assert "## Design" in md and "| layer | op | output | MACs | RF | strategy |" in md
+
+
+def test_simulate_max_util_and_fixed_strategy(cli, tmp_path):
+    r = cli("simulate", "--model", "jet_mlp", "--device", "pynq-z2", "--max-util", "0.3", "--strategy", "Resource",
+            "--out", tmp_path / "s", "--no-plot")
+    assert r.code == 0, r.err
+    data = json.loads((tmp_path / "s" / "report.json").read_text())
+    assert {v["strategy"] for v in data["folding"]["layers"].values()} == {"Resource"}
+    assert max(data["totals"][f"{k}_util"] for k in ("dsp", "lut", "ff", "bram")) <= 0.3
+
+
+def test_simulate_prints_ways_out_when_nothing_fits(cli, tmp_path):
+    r = cli("simulate", "--model", "lenet5", "--device", "pynq-z2", "--precision", "ap_fixed<16,6>",
+            "--max-util", "0.5", "--out", tmp_path / "s", "--no-plot")
+    assert r.code == 0, r.err
+    data = json.loads((tmp_path / "s" / "report.json").read_text())
+    if data["folding"]["fits"]:
+        pytest.skip("the estimator now fits LeNet-5 at 16 bits in half a PYNQ-Z2")
+    ways = data["ways_out"]
+    assert ways and all("codesign simulate --model lenet5" in w["command"] for w in ways)
+    assert "ways out (each estimated to fit)" in r.out and "--out" not in ways[0]["command"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--reuse-factor", "0"], "'auto' or an integer"),
+    (["--max-util", "1.5"], "--max-util"),
+    (["--strategy", "Fast"], "unknown strategy"),
+])
+def test_simulate_folding_option_errors(cli, tmp_path, args, message):
+    r = cli("simulate", "--model", "jet_mlp", "--device", "pynq-z2", *args, "--out", tmp_path / "x")
+    assert r.code == 2 and message in r.err

@@ -32,10 +32,35 @@ def test_hls_target_writes_a_project_for_vendor_synthesis(cli, tmp_path):
     settings = report["hls"]["settings"]
     assert settings == {"backend": "Vivado", "io_type": "io_stream", "part": "xc7z020clg400-1", "clock_period": 10.0,
                         "reuse_factor": 4, "strategy": "Latency", "project_name": "myproject", "sparse_kernel": "auto",
-                        "layers": {}}
+                        "layers": {}, "max_util": 0.8}
     assert report["weights"]["kind"] == "random init" and "random init" in r.out
     assert (tmp_path / "o" / "hls" / "build_prj.tcl").exists()
     assert "per-layer types in export.json" in r.out and len(report["precision"]["layers"]) > 40
+
+
+def test_hls_target_writes_the_auto_folding_into_the_project(cli, tmp_path):
+    """Default --reuse-factor auto: every Conv/Dense layer's ReuseFactor and Strategy in hls4ml's config
+    (and so in the C++ parameters), and the io_stream FIFO depths of the schedule in the pragmas."""
+    import re
+
+    import yaml
+
+    r = cli("export", "--model", "resnet20", "--width", "0.125", "--target", "hls", "--part", "xc7z020clg400-1",
+            "--out", tmp_path / "o")
+    assert r.code == 0, r.err
+    report = json.loads((tmp_path / "o" / "export.json").read_text())
+    folding = report["hls"]["folding"]
+    assert report["hls"]["settings"]["reuse_factor"] == "auto" and folding["device"] == "xc7z020"
+    assert "reuse factors (auto" in r.out and "done in" in r.err
+    config = yaml.safe_load((tmp_path / "o" / "hls" / "hls4ml_config.yml").read_text())["HLSConfig"]["LayerName"]
+    assert len(folding["layers"]) == 22
+    for name, chosen in folding["layers"].items():
+        assert config[name]["ReuseFactor"] == chosen["reuse_factor"] and config[name]["Strategy"] == chosen["strategy"]
+    cpp = (tmp_path / "o" / "hls" / "firmware" / "myproject.cpp").read_text()
+    depths = [int(d) for d in re.findall(r"#pragma HLS STREAM variable=\w+ depth=(\d+)", cpp)]
+    written = report["hls"]["fifo_depths_written"]
+    assert written["unmatched"] == 0 and written["set"] == len(folding["fifo_streams"])
+    assert len(depths) >= written["set"] and max(depths) <= max(folding["fifo_streams"].values()) < 32 * 32
 
 
 def test_sparse_checkpoint_reports_saved_multipliers(cli, tmp_path):

@@ -71,3 +71,26 @@ def test_bad_options_are_one_line_errors(nets):
         with pytest.raises(ConfigError) as err:
             estimate(nets.chain_cnn(), "pynq-z2", **bad)
         assert "\n" not in str(err.value)
+
+
+def test_readable_counts_and_compact_layer_lists():
+    from codesign.sim.markdown import compact_names, count
+
+    assert count(9999) == "9,999" and count(194363.4597) == "194 k" and count(1722416) == "1.72 M"
+    names = ["conv1"] + [f"layers.{s}.{b}.conv{c}" for s in range(3) for b in range(12) for c in (1, 2)]
+    text = compact_names(names)
+    assert text.startswith("73 layers: conv1, ") and "layers.*.*.conv* x72" in text and len(text) < 120
+    assert compact_names(["a", "b"]) == "a, b"
+
+
+def test_markdown_has_the_design_verdict_and_dense_comparison(nets):
+    from codesign.sim import Mapping, load_device
+    from codesign.sim.fitted import fitted_estimate
+
+    dense = nets.chain_cnn((4, 8), size=16, name="dense")
+    pruned = nets.chain_cnn((4, 8), size=16, zeros=0.5, name="pruned")
+    report, folding = fitted_estimate(pruned, load_device("pynq-z2"), Mapping(), dense=dense)
+    md = report.to_markdown()
+    assert folding is not None and "## Design" in md and "fits the device" in md
+    assert "## Compared with the dense model (dense)" in md and "| DSP |" in md
+    assert report.to_dict()["roofline"]["device_peak_gops"] > 0

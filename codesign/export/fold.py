@@ -1,0 +1,137 @@
+"""``--reuse-factor auto`` in the export: the folding chosen on the hls-ready graph, written into the project.
+
+1. :func:`fold_for_project`: the simulator's network of the channels-last ONNX graph hls4ml converts (so
+   layer names are hls4ml's and the weights are the quantized ones: zeros included), each layer's
+   precision from the plan, the device of the target part; :func:`codesign.sim.folding.choose_folding`
+   picks every Conv/Dense layer's ReuseFactor and Strategy and the io_stream FIFO depths;
+2. :func:`apply_layer_config`: ``LayerName.<layer>.ReuseFactor`` / ``Strategy`` in the hls4ml configuration;
+3. :func:`apply_fifo_depths`: after conversion, before ``write()``, every stream's depth, set as hls4ml's own
+   FIFO-depth optimisation sets it (``output_vars[name].pragma = ('stream', depth)``, which the writer
+   emits as ``#pragma HLS STREAM variable=... depth=...``). Stream names of the schedule are matched to
+   hls4ml's layers: a layer's output, ``zp2d_<conv>`` for inserted padding, ``<layer>_cpyK`` for the K-th
+   output of a Clone.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+from ..errors import ExportError
+from ..sim.device import Device, device_for_part, load_device
+from ..sim.folding import Folding, choose_folding
+from ..sim.layers import Network
+from ..sim.mapping import LayerSettings, Mapping, _name_key
+from .precision import PrecisionPlan
+
+FALLBACK_DEVICE = "xcu250"
+_PREFIX = re.compile(r"^(zp[12]d_)?[A-Z][A-Za-z0-9]*_(.+)$")
+
+
+@dataclass(frozen=True)
+class ProjectFolding:
+    network: Network               # the hls-ready graph as the simulator sees it
+    device: Device
+    device_match: str
+    mapping: Mapping               # precision per layer + the folding (what the estimate uses)
+    folding: Folding
+
+    def summary(self) -> Dict[str, Any]:
+        return {"device": self.device.name, "device_match": self.device_match, **self.folding.describe()}
+
+
+def default_part(backend: str) -> str:
+    """The part hls4ml targets when none is given (its backend's default configuration)."""
+    import hls4ml
+
+    return str(hls4ml.backends.get_backend(backend).create_initial_config().get("Part", ""))
+
+
+def export_device(part: Optional[str], backend: str) -> Tuple[Device, str]:
+    """The device database entry of the project's part (the U250 when the part is not in it)."""
+    part = part or default_part(backend)
+    device, how = device_for_part(part)
+    if device is None:
+        device = load_device(FALLBACK_DEVICE)
+        how += f"; folded for the {device.board} ({device.name}); add a device YAML for yours"
+    return device, how
+
+
+def plan_mapping(network: Network, plan: PrecisionPlan, settings) -> Mapping:
+    """The simulator's Mapping of an export: every layer's weight/bias/result type from the precision plan,
+    the input's type as the network default, the project's I/O type, clock and sparse-kernel mode."""
+    from ..sim.export_section import plan_precision
+
+    known = {_name_key(l.name) for l in network.layers}
+    layers = {name: LayerSettings(weight=t.weight, bias=t.bias, result=t.result)
+              for name, t in plan.types.items() if _name_key(name) in known}
+    base = {}
+    widest = plan_precision(plan)
+    if widest is not None:
+        base["precision"] = widest
+    return Mapping(template="dataflow", io_type=settings.io_type, clock_mhz=1000.0 / settings.clock_period,
+                   sparse_kernel=settings.sparse_kernel, layers=layers, **base)
+
+
+def fold_for_project(onnx_path: Path, plan: PrecisionPlan, settings) -> ProjectFolding:
+    """Choose the folding of the hls-ready graph at ``onnx_path`` (see the module doc)."""
+    from ..sim.onnx_layers import network_from_onnx
+
+    network = network_from_onnx(onnx_path, name="model")
+    device, how = export_device(settings.part, settings.backend)
+    base = plan_mapping(network, plan, settings)
+    strategies = ("Latency", "Resource") if settings.strategy == "auto" else (settings.strategy,)
+    folding = choose_folding(network, device, base, settings.max_util, strategies)
+    return ProjectFolding(network, device, how, folding.mapping(base, network), folding)
+
+
+def apply_layer_config(cfg: Dict[str, Any], folding: Folding) -> None:
+    """Write every folded layer's ReuseFactor and Strategy into hls4ml's ``LayerName`` section."""
+    names = {_name_key(n): n for n in cfg["LayerName"]}
+    for name, layer in folding.hls_layer_config().items():
+        key = names.get(_name_key(name))
+        if key is None:
+            raise ExportError(f"internal: the folding names layer '{name}' that hls4ml does not see")
+        cfg["LayerName"][key].update(layer)
+
+
+def _keys(name: str):
+    yield _name_key(name)
+    m = _PREFIX.match(name)
+    if m:
+        yield _name_key((m.group(1) or "") + m.group(2))
+
+
+def stream_variables(hls_model) -> Dict[str, Any]:
+    """{schedule stream name (normalised): hls4ml output variable} of every stream of ``hls_model``."""
+    out: Dict[str, Any] = {}
+    keys_of: Dict[str, list] = {}            # variable name -> the names its producer goes by
+    for layer in hls_model.get_layers():
+        outputs = [hls_model.output_vars[o] for o in layer.outputs if o in hls_model.output_vars]
+        if layer.class_name == "Clone":
+            source = hls_model.output_vars.get(layer.inputs[0])
+            for k, var in enumerate(outputs, 1):
+                for key in keys_of.get(source.name if source is not None else "", []):
+                    out.setdefault(f"{key}_cpy{k}", var)
+            continue
+        if outputs:
+            keys = list(_keys(layer.name))
+            keys_of[outputs[0].name] = keys
+            for key in keys:
+                out.setdefault(key, outputs[0])
+    return out
+
+
+def apply_fifo_depths(hls_model, folding: Folding) -> Dict[str, int]:
+    """Set each stream's depth; returns {'set': n, 'unmatched': m, 'words': total words set}."""
+    variables = stream_variables(hls_model)
+    done, missing, words = 0, 0, 0
+    for name, depth in folding.fifo_streams.items():
+        var = variables.get(_name_key(name))
+        if var is None or not getattr(var, "pragma", None):
+            missing += 1
+            continue
+        var.pragma = (var.pragma[0], int(depth))
+        done, words = done + 1, words + int(depth)
+    return {"set": done, "unmatched": missing, "words": words}

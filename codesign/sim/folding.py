@@ -1,0 +1,382 @@
+"""``--reuse-factor auto``: the per-layer reuse factor and strategy (and io_stream FIFO depths) that give
+the shortest pipeline interval, then the shortest latency, within a share of the device's resources.
+
+    folding = choose_folding(network, device, mapping, max_util=0.8)
+    folding.mapping(mapping)          # the Mapping with every Conv/Dense layer's ReuseFactor/Strategy
+    folding.hls_layer_config()        # {layer: {ReuseFactor, Strategy}} for hls4ml's LayerName section
+
+The search balances the dataflow the way FINN's SetFolding does for its own pipelines: a dataflow design
+runs at the interval of its slowest layer, so a layer with less work needs less parallelism for the same
+interval. For a target interval T every Conv/Dense layer takes the cheapest of its candidates (hls4ml's
+valid reuse factors under each strategy, :mod:`codesign.sim.fold_table`) whose interval is at most T; T is
+found by bisection over the candidates' intervals (the smallest T whose cheapest design fits the budget).
+"Cheapest" over four resources is a weighted sum of each resource's share of its budget; the weights are
+prices raised on the resources the choice overdraws (a few rounds per T). What budget is left then buys
+latency: layers move to faster candidates, best latency gain per budget share first, keeping T.
+
+Every number comes from the estimator (the cost table calls its per-layer functions), so the search does
+not change when the resource or timing models are recalibrated. Under io_stream the FIFO depths come from
+the DATAFLOW schedule (:func:`codesign.sim.fifo_depths.fifo_depths`) of the chosen folding; the search is
+repeated when the full estimate of the result (FIFOs and all) is over the budget, with that resource's
+budget tightened by the overshoot. The largest folding that still does not fit is returned with
+``fits=False`` (:mod:`codesign.sim.ways_out` then looks for a way out).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, fields, replace
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import ConfigError
+from .device import Device
+from .fold_table import RESOURCES, CostTable, cost_table, refold
+from .layers import Network
+from .mapping import STRATEGIES, LayerSettings, Mapping
+from .plan import LayerPlan, resolve_plan
+
+PRICE_ROUNDS = 8          # price updates per target interval
+REFIT_ROUNDS = 3          # searches with a tightened budget when the full estimate is over
+LATENCY_PASSES = 4        # greedy passes spending the left-over budget on latency
+
+
+def check_max_util(value: float) -> float:
+    if not 0.0 < value <= 1.0:
+        raise ConfigError(f"--max-util must be in (0, 1], got {value}")
+    return float(value)
+
+
+def device_budget(device: Device, max_util: float) -> Dict[str, float]:
+    """``max_util`` of each resource the device has."""
+    avail = {"dsp": device.dsp, "lut": device.lut, "ff": device.ff, "bram": device.bram, "uram": device.uram}
+    return {k: max_util * float(avail[k]) for k in RESOURCES}
+
+
+@dataclass(frozen=True)
+class Folding:
+    """The chosen per-layer settings (Conv/Dense layers; ``names`` in network order) and why."""
+
+    names: Tuple[str, ...]
+    rf: Tuple[int, ...]
+    strategy: Tuple[str, ...]
+    reasons: Tuple[str, ...]
+    fifo_depth: Dict[str, int]            # io_stream: depth per layer output (the largest of its streams)
+    fifo_streams: Dict[str, int]          # io_stream: depth per hls4ml stream (clones and paddings included)
+    target_interval: float                # the interval the layers were folded to, cycles
+    limit: str                            # what keeps the interval from being shorter
+    fits: bool                            # the full estimate fits ``max_util`` of every resource
+    max_util: float
+    utilisation: Dict[str, float]         # of the full estimate, per resource (share of the device)
+    interval_cycles: float
+    latency_cycles: float
+    seconds: float
+    evaluations: int                      # estimator calls (cost-table columns and checks)
+    rounds: int = 1
+    notes: Tuple[str, ...] = field(default=())
+
+    def layer_settings(self, base: Mapping, network: Network) -> Dict[str, LayerSettings]:
+        """``base``'s per-layer settings (e.g. precision) with this folding's RF, strategy and FIFO depth."""
+        given = base.layer_settings([l.name for l in network.layers])
+        chosen = {n: (r, s) for n, r, s in zip(self.names, self.rf, self.strategy)}
+        out: Dict[str, LayerSettings] = {}
+        for layer, ls in zip(network.layers, given):
+            changes = {}
+            if layer.name in chosen:
+                changes.update(reuse_factor=chosen[layer.name][0], strategy=chosen[layer.name][1])
+            if layer.name in self.fifo_depth:
+                changes["fifo_depth"] = self.fifo_depth[layer.name]
+            if changes or any(getattr(ls, f.name) is not None for f in fields(ls)):
+                out[layer.name] = replace(ls, **changes)
+        return out
+
+    def mapping(self, base: Mapping, network: Network) -> Mapping:
+        return base.with_(layers=self.layer_settings(base, network))
+
+    def hls_layer_config(self) -> Dict[str, Dict[str, object]]:
+        """hls4ml's per-layer keys: ``{name: {ReuseFactor, Strategy}}`` (names as the network has them)."""
+        return {n: {"ReuseFactor": int(r), "Strategy": s} for n, r, s in zip(self.names, self.rf, self.strategy)}
+
+    def describe(self) -> Dict[str, object]:
+        return {"target_interval_cycles": self.target_interval, "interval_cycles": self.interval_cycles,
+                "latency_cycles": self.latency_cycles, "limit": self.limit, "fits": self.fits,
+                "max_util": self.max_util, "utilisation": self.utilisation, "search_seconds": self.seconds,
+                "evaluations": self.evaluations, "rounds": self.rounds,
+                "layers": {n: {"reuse_factor": int(r), "strategy": s, "why": w,
+                               **({"fifo_depth": self.fifo_depth[n]} if n in self.fifo_depth else {})}
+                           for n, r, s, w in zip(self.names, self.rf, self.strategy, self.reasons)},
+                **({"fifo_streams": self.fifo_streams} if self.fifo_streams else {})}
+
+
+# ----------------------------------------------------------------------------- the search over one table
+
+@dataclass
+class _Budget:
+    left: np.ndarray              # budget minus the fixed layers' use, per resource (RESOURCES order)
+    used: np.ndarray              # resources the knob layers may use at all
+
+    @classmethod
+    def of(cls, table: CostTable, budget: Dict[str, float]) -> "_Budget":
+        """What is left for the Conv/Dense layers; a resource the other layers already overdraw keeps a
+        sliver (1e-3 of its budget) so that shares stay finite and any use of it counts as over."""
+        full = np.array([budget[k] for k in RESOURCES])
+        left = full - np.array([table.fixed_res[k] for k in RESOURCES])
+        left = np.maximum(left, 1e-3 * np.maximum(full, 1.0))
+        used = np.array([bool(np.any(table.res[k][table.valid] > 0)) for k in RESOURCES])
+        return cls(left, used)
+
+    def shares(self, amounts: np.ndarray) -> np.ndarray:
+        """amounts (..., R) as shares of what is left."""
+        return np.where(self.used, amounts / self.left, 0.0)
+
+
+def _stacked(table: CostTable) -> np.ndarray:
+    return np.stack([table.res[k] for k in RESOURCES], axis=-1)          # (m, K, R)
+
+
+def _cheapest(table: CostTable, res: np.ndarray, budget: _Budget, target: float
+              ) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """Per layer the cheapest candidate meeting ``target`` under price rounds: (choice, its shares), or None
+    when some layer has no candidate that fast. The choice with the smallest largest share is returned."""
+    ok = table.valid & (table.interval <= target)
+    if not ok.any(axis=1).all():
+        return None
+    shares = budget.shares(res)                                         # (m, K, R)
+    rows = np.arange(len(table.layers))
+    depth = table.depth / max(float(table.depth.max()), 1.0)
+    prices = np.ones(len(RESOURCES))
+    best, best_total = None, None
+    for _ in range(PRICE_ROUNDS):
+        with np.errstate(invalid="ignore"):
+            cost = np.where(ok, (shares * prices).sum(axis=-1) + 1e-9 * depth, np.inf)
+        choice = np.argmin(cost, axis=1)
+        total = shares[rows, choice].sum(axis=0)
+        if best_total is None or total.max() < best_total.max():
+            best, best_total = choice, total
+        if total.max() <= 1.0:
+            break
+        prices = prices * np.clip(total, 0.05, None) ** 2
+        prices = prices / prices.max()
+    return best, best_total
+
+
+def _spend_on_latency(table: CostTable, res: np.ndarray, budget: _Budget, target: float, choice: np.ndarray
+                      ) -> Tuple[np.ndarray, np.ndarray]:
+    """Move layers to faster-to-first-output candidates (interval still <= target) while the budget lasts,
+    largest latency gain per budget share first. Returns (choice, which layers moved)."""
+    choice = choice.copy()
+    moved = np.zeros(len(choice), dtype=bool)
+    rows = np.arange(len(choice))
+    ok = table.valid & (table.interval <= target)
+    shares = budget.shares(res)
+    for _ in range(LATENCY_PASSES):
+        slack = 1.0 - shares[rows, choice].sum(axis=0)
+        gain = table.depth[rows, choice][:, None] - table.depth               # (m, K)
+        extra = shares - shares[rows, choice][:, None, :]                      # (m, K, R)
+        fits = ok & (gain > 0) & np.all(extra <= slack + 1e-12, axis=-1)
+        if not fits.any():
+            break
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.where(fits, gain / np.maximum(extra.max(axis=-1), 1e-12), -np.inf)
+        best = np.argmax(score, axis=1)
+        changed = False
+        for i in np.argsort(-score[rows, best]).tolist():
+            j = int(best[i])
+            if not np.isfinite(score[i, j]) or not np.all(extra[i, j] <= slack + 1e-12):
+                continue
+            slack = slack - extra[i, j]
+            choice[i], moved[i], changed = j, True, True
+        if not changed:
+            break
+    return choice, moved
+
+
+@dataclass(frozen=True)
+class _Search:
+    choice: np.ndarray
+    target: float
+    feasible: bool
+    moved: np.ndarray             # layers moved faster than the target needs (latency)
+    limit: str
+
+
+def search_table(table: CostTable, budget: Dict[str, float], names: Sequence[str]) -> _Search:
+    """Bisection on the target interval over one cost table (see the module doc)."""
+    res = _stacked(table)
+    b = _Budget.of(table, budget)
+    over = [k for k in RESOURCES if table.fixed_res[k] > budget[k]]
+    if over:
+        choice = np.argmax(np.where(table.valid, table.rf, -1), axis=1)
+        return _Search(choice, float(table.interval[np.arange(len(choice)), choice].max(initial=0.0)), False,
+                       np.zeros(len(choice), dtype=bool),
+                       "the layers without a reuse factor (activations, pooling, Add, their FIFOs) alone need "
+                       + ", ".join(f"{table.fixed_res[k] / budget[k]:.0%} of the {k.upper()} budget" for k in over))
+    intervals = np.unique(table.interval[table.valid])
+    floor = max(table.fixed_interval, float(np.where(table.valid, table.interval, np.inf).min(axis=1).max()))
+    targets = intervals[intervals >= floor]
+    if not len(targets):
+        targets = np.array([floor])
+    best = _cheapest(table, res, b, float(targets[-1]))
+    if best is None or best[1].max() > 1.0:                 # not even the largest folding fits
+        choice = best[0] if best is not None else np.argmax(np.where(table.valid, table.rf, -1), axis=1)
+        over = [k for k, s in zip(RESOURCES, best[1] if best is not None else []) if s > 1.0]
+        return _Search(choice, float(targets[-1]), False, np.zeros(len(choice), dtype=bool),
+                       f"does not fit even at the largest folding (over: {', '.join(over) or 'budget'})")
+    lo, hi = 0, len(targets) - 1                            # targets[hi] fits
+    found = best
+    while lo < hi:
+        mid = (lo + hi) // 2
+        got = _cheapest(table, res, b, float(targets[mid]))
+        if got is not None and got[1].max() <= 1.0:
+            hi, found = mid, got
+        else:
+            lo = mid + 1
+    target = float(targets[hi])
+    choice, moved = _spend_on_latency(table, res, b, target, found[0])
+    return _Search(choice, target, True, moved, _limit(table, res, b, targets, hi, names))
+
+
+def _limit(table: CostTable, res: np.ndarray, b: _Budget, targets: np.ndarray, hi: int, names: Sequence[str]) -> str:
+    target = float(targets[hi])
+    if table.fixed_slowest >= 0 and table.fixed_interval >= target:
+        return (f"the interval is set by {names[table.fixed_slowest]}, whose timing no reuse factor changes; "
+                f"every Conv/Dense layer has the cheapest folding that keeps up with it")
+    if hi == 0:
+        return "every layer that sets the interval is at its fastest valid reuse factor"
+    faster = _cheapest(table, res, b, float(targets[hi - 1]))
+    if faster is None:
+        return "no valid reuse factor is faster for the slowest layer"
+    share = faster[1]
+    k = int(np.argmax(share))
+    return (f"{targets[hi - 1]:.0f} cycles would need {share[k] * 100:.0f}% of the {RESOURCES[k].upper()} "
+            f"budget left for the Conv/Dense layers")
+
+
+# ----------------------------------------------------------------------------- the whole search
+
+def _with_fifo(plan: LayerPlan, network: Network, device: Device):
+    """(plan with the schedule's FIFO depths, depth per layer, depth per stream) for io_stream plans."""
+    if not plan.io_stream:
+        return plan, {}, {}
+    from .fifo_depths import fifo_depths
+
+    fd = fifo_depths(network, plan, cal=device)
+    per_layer = np.zeros(len(network), dtype=np.int64)
+    for i in fd.graph.internal().tolist():
+        f = fd.graph.fifos[i]
+        if 0 <= f.layer < len(fd.graph.network) and fd.graph.network.layers[f.layer].name in network.index:
+            j = network.index[fd.graph.network.layers[f.layer].name]
+            per_layer[j] = max(per_layer[j], int(fd.depth[i]))
+    depth = np.where(per_layer > 0, per_layer, plan.fifo_depth)
+    by_layer = {network.layers[i].name: int(per_layer[i]) for i in np.flatnonzero(per_layer).tolist()}
+    return replace(plan, fifo_depth=depth), by_layer, fd.by_name()
+
+
+def choose_folding(network: Network, device: Device, mapping: Mapping, max_util: float = 0.8,
+                   strategies: Optional[Sequence[str]] = None, fifo: bool = True) -> Folding:
+    """The folding of ``network`` on ``device`` (see the module doc). ``mapping`` gives everything else
+    (precision, per-layer types, I/O type, clock, sparse kernel); its reuse factor and strategy are not
+    used. ``strategies``: the strategies a layer may take (default both). ``fifo``: size io_stream FIFOs
+    from the schedule (else hls4ml's default depths)."""
+    from .dataflow import dataflow_costs
+
+    t0 = time.perf_counter()
+    max_util = check_max_util(max_util)
+    strategies = tuple(strategies or STRATEGIES)
+    names = [l.name for l in network.layers]
+    base = mapping.with_(template="dataflow", layers={n: replace(ls, reuse_factor=None, strategy=None)
+                                                       for n, ls in mapping.layers.items()})
+    plan = resolve_plan(network, base.with_(reuse_factor=1, strategy=strategies[0]), device)
+    by_layer, streams = {}, {}
+    if fifo:
+        plan, by_layer, streams = _with_fifo(plan, network, device)
+    budget = device_budget(device, max_util)
+    limits = {k: 1.0 for k in RESOURCES}
+    evaluations, rounds = 0, 0
+    while True:
+        rounds += 1
+        table = cost_table(network, device, plan, strategies)
+        evaluations += table.evaluations
+        found = search_table(table, {k: budget[k] * limits[k] for k in RESOURCES}, names)
+        chosen = table.pick(found.choice)
+        rf, res = plan.rf.copy(), plan.resource.copy()
+        rf[table.layers], res[table.layers] = chosen["rf"], chosen["resource"]
+        plan = refold(plan, network, rf, res)
+        if fifo:
+            plan, by_layer, streams = _with_fifo(plan, network, device)
+        costs = dataflow_costs(network, device, base, plan)
+        evaluations += 1
+        util = _utilisation(costs, device)
+        over = {k: util[k] / max_util for k in RESOURCES if util[k] > max_util + 1e-12}
+        if not over or not found.feasible or rounds >= REFIT_ROUNDS:
+            break
+        for k, ratio in over.items():
+            limits[k] /= ratio * 1.01
+    fits = found.feasible and not over
+    reasons = _reasons(table, found, chosen, costs.interval_cycles)
+    limit = found.limit if not over or not found.feasible else \
+        f"{found.limit}; the full estimate is still over in {', '.join(over)}"
+    return Folding(
+        names=tuple(names[i] for i in table.layers.tolist()), rf=tuple(int(r) for r in chosen["rf"]),
+        strategy=tuple("Resource" if r else "Latency" for r in chosen["resource"]), reasons=reasons,
+        fifo_depth=by_layer, fifo_streams=streams, target_interval=found.target, limit=limit, fits=fits,
+        max_util=max_util, utilisation=util, interval_cycles=float(costs.interval_cycles),
+        latency_cycles=float(costs.latency_cycles), seconds=time.perf_counter() - t0, evaluations=evaluations,
+        rounds=rounds)
+
+
+def _utilisation(costs, device: Device) -> Dict[str, float]:
+    avail = {"dsp": device.dsp, "lut": device.lut, "ff": device.ff, "bram": device.bram, "uram": device.uram}
+    out = {}
+    for k in RESOURCES:
+        used = costs.total(k) if hasattr(costs, k) else float(np.sum(costs.detail.get(k, 0.0)))
+        out[k] = used / avail[k] if avail[k] else (0.0 if used == 0 else float("inf"))
+    return out
+
+
+def _reasons(table: CostTable, found: _Search, chosen: Dict[str, np.ndarray], interval: float) -> Tuple[str, ...]:
+    fastest = np.where(table.valid, table.interval, np.inf).min(axis=1)
+    out: List[str] = []
+    for i in range(len(table.layers)):
+        if not found.feasible:
+            out.append("largest folding (nothing fits)")
+        elif chosen["interval"][i] >= interval and chosen["interval"][i] <= fastest[i]:
+            out.append("sets the interval at its fastest")
+        elif chosen["interval"][i] >= interval:
+            out.append("sets the interval")
+        elif found.moved[i]:
+            out.append("faster than needed: spare budget spent on latency")
+        else:
+            out.append("cheapest folding that keeps the interval")
+    return tuple(out)
+
+
+# ----------------------------------------------------------------------------- the commands' options
+
+AUTO = "auto"
+
+
+def parse_reuse_factor(value) -> "int | str":
+    """``--reuse-factor``: 'auto' (per-layer folding) or one reuse factor >= 1 for every layer."""
+    text = str(value).strip().lower()
+    if text == AUTO:
+        return AUTO
+    try:
+        rf = int(text)
+    except ValueError:
+        rf = 0
+    if rf < 1:
+        raise ConfigError(f"--reuse-factor must be 'auto' or an integer >= 1, got '{value}'")
+    return rf
+
+
+def parse_strategy(value: str, reuse_factor: "int | str") -> Tuple[str, ...]:
+    """``--strategy``: 'auto' (the search picks per layer; with a fixed reuse factor: Latency, hls4ml's
+    default), Latency or Resource. Returns the strategies a layer may take."""
+    text = str(value).strip().lower()
+    if text == AUTO:
+        return STRATEGIES if reuse_factor == AUTO else ("Latency",)
+    for s in STRATEGIES:
+        if s.lower() == text:
+            return (s,)
+    raise ConfigError(f"unknown strategy '{value}'; choose auto, Latency or Resource")

@@ -1,0 +1,157 @@
+"""``--reuse-factor auto``: the per-layer folding search (codesign/sim/folding.py, fold_table.py)."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from codesign.errors import ConfigError
+from codesign.sim import Mapping, Network, load_device, resolve_plan
+from codesign.sim import hls_rules
+from codesign.sim.dataflow import dataflow_costs
+from codesign.sim.fold_table import cost_table, layer_candidates, refold
+from codesign.sim.folding import choose_folding, parse_reuse_factor, parse_strategy
+
+RES = ("dsp", "lut", "ff", "bram")
+
+
+def small_device(**resources):
+    """The PYNQ-Z2 with other resource counts (everything else as shipped)."""
+    return replace(load_device("xc7z020"), **resources)
+
+
+def mlp(nets, sizes=(16, 16, 4), name="mlp"):
+    layers, prev = [], None
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(nets.dense(f"fc{i}", prev, a, b))
+        prev = f"fc{i}"
+    return Network(name, tuple(layers), (sizes[0],))
+
+
+def _util(costs, device):
+    return {k: costs.total(k) / getattr(device, k) for k in RES}
+
+
+def brute_force(net, device, mapping, max_util, strategies=("Latency",)):
+    """Every combination of every layer's candidates, estimated in full: (interval, latency) of the best
+    design within ``max_util``."""
+    plan = resolve_plan(net, mapping.with_(reuse_factor=1, strategy=strategies[0]), device)
+    knobs, options = layer_candidates(net, plan, device, strategies)
+    best = None
+    for combo in itertools.product(*options):
+        rf, res = plan.rf.copy(), plan.resource.copy()
+        rf[knobs] = [c[0] for c in combo]
+        res[knobs] = [c[1] for c in combo]
+        costs = dataflow_costs(net, device, mapping, refold(plan, net, rf, res))
+        if max(_util(costs, device).values()) <= max_util:
+            key = (costs.interval_cycles, costs.latency_cycles)
+            best = key if best is None or key < best else best
+    return best
+
+
+@pytest.mark.parametrize("dsp", [30, 50, 100, 400])
+def test_mlp_interval_is_the_brute_force_optimum(nets, dsp):
+    net, device = mlp(nets), small_device(dsp=dsp, lut=10**7, ff=10**7)
+    folding = choose_folding(net, device, Mapping(), max_util=0.8, strategies=("Latency",))
+    best = brute_force(net, device, Mapping(), 0.8)
+    assert folding.fits and best is not None
+    assert folding.interval_cycles == best[0]
+    assert folding.latency_cycles <= 1.25 * best[1]
+
+
+def test_three_layer_mlp_with_both_strategies_matches_brute_force(nets):
+    net = mlp(nets, (12, 8, 6, 4))
+    device = small_device(dsp=40, lut=60_000, ff=10**7, bram=12)
+    folding = choose_folding(net, device, Mapping(), max_util=0.8)
+    best = brute_force(net, device, Mapping(), 0.8, ("Latency", "Resource"))
+    assert folding.interval_cycles == best[0]
+
+
+def test_known_optimum_by_hand(nets):
+    """16-16-4 MLP, 16-bit (1 DSP per multiplier), DSP budget 0.8 * 50 = 40: interval 4 needs 64 + 16 DSPs,
+    interval 8 needs 256/8 + 64/8 = 40: both layers at RF 8."""
+    folding = choose_folding(mlp(nets), small_device(dsp=50, lut=10**7, ff=10**7), Mapping(), 0.8, ("Latency",))
+    assert folding.interval_cycles == 8 and folding.rf == (8, 8) and folding.strategy == ("Latency", "Latency")
+    assert "4 cycles would need" in folding.limit and "DSP" in folding.limit
+
+
+def test_every_chosen_reuse_factor_is_valid_and_kept_by_hls4ml_rules(nets):
+    net = nets.chain_cnn((6, 12), size=20)
+    device = load_device("pynq-z2")
+    folding = choose_folding(net, device, Mapping(io_type="io_stream"))
+    mapping = folding.mapping(Mapping(io_type="io_stream"), net)
+    plan = resolve_plan(net, mapping, device)
+    limit = device.calibration["dataflow.unroll_limit"]
+    for name, rf, strategy in zip(folding.names, folding.rf, folding.strategy):
+        layer = net.layers[net.index[name]]
+        assert rf in hls_rules.valid_reuse_factors(layer.n_in, layer.n_out)
+        if strategy == "Latency":
+            assert hls_rules.multiplier_limit(layer.weights, rf, 0, True) <= limit
+    assert (plan.rf == plan.rf_requested).all()        # hls4ml moves none of them
+
+
+@pytest.mark.parametrize("max_util", [0.3, 0.5, 0.8])
+def test_the_full_estimate_respects_the_budget(nets, max_util):
+    net = nets.chain_cnn((8, 16), size=28)
+    device = load_device("pynq-z2")
+    base = Mapping(io_type="io_stream", precision="ap_fixed<8,3>/ap_fixed<10,5>")
+    folding = choose_folding(net, device, base, max_util)
+    assert folding.fits
+    costs = dataflow_costs(net, device, folding.mapping(base, net))
+    assert max(_util(costs, device).values()) <= max_util + 1e-9
+    assert costs.interval_cycles == folding.interval_cycles
+
+
+def test_a_tighter_budget_never_shortens_the_interval(nets):
+    net, device = nets.chain_cnn((8, 16), size=28), load_device("pynq-z2")
+    intervals = [choose_folding(net, device, Mapping(io_type="io_stream"), u).interval_cycles for u in (0.9, 0.6, 0.3)]
+    assert intervals == sorted(intervals)
+
+
+def test_layers_with_less_work_get_less_parallelism(nets):
+    """A dataflow pipeline runs at its slowest layer: the second conv sees a quarter of the pixels, so the
+    same interval needs a larger reuse factor there (balanced, not uniform)."""
+    net = nets.chain_cnn((8, 8), size=30)
+    folding = choose_folding(net, small_device(dsp=200, lut=10**7, ff=10**7, bram=10**4), Mapping(io_type="io_stream"),
+                             strategies=("Latency",))
+    rf = dict(zip(folding.names, folding.rf))
+    assert rf["conv1"] > rf["conv0"]
+
+
+def test_nothing_fits_returns_the_largest_folding_and_says_why(nets):
+    net = nets.chain_cnn((8, 16), size=28)
+    folding = choose_folding(net, small_device(lut=300, dsp=2), Mapping(io_type="io_stream"))
+    assert not folding.fits
+    assert "alone need" in folding.limit or "does not fit" in folding.limit
+
+
+def test_cost_table_prices_candidates_with_the_estimator(nets):
+    net, device = mlp(nets), load_device("pynq-z2")
+    plan = resolve_plan(net, Mapping(), device)
+    table = cost_table(net, device, plan, ("Latency",))
+    j = int(np.flatnonzero(table.rf[0] == 4)[0])
+    assert table.interval[0, j] == 4 and table.res["dsp"][0, j] == 256 / 4
+
+
+def test_options_parse_and_errors(nets):
+    assert parse_reuse_factor("auto") == "auto" and parse_reuse_factor("8") == 8
+    assert parse_strategy("auto", "auto") == ("Latency", "Resource") and parse_strategy("auto", 4) == ("Latency",)
+    assert parse_strategy("resource", "auto") == ("Resource",)
+    for bad in ("0", "x", "-1"):
+        with pytest.raises(ConfigError, match="auto"):
+            parse_reuse_factor(bad)
+    with pytest.raises(ConfigError, match="max-util"):
+        choose_folding(mlp(nets), load_device("pynq-z2"), Mapping(), 1.5)
+
+
+def test_folding_mapping_keeps_per_layer_precision(nets):
+    from codesign.sim import LayerSettings
+
+    net = mlp(nets)
+    base = Mapping(layers={"fc0": LayerSettings(weight="ap_fixed<8,3>")})
+    folding = choose_folding(net, load_device("pynq-z2"), base)
+    settings = folding.mapping(base, net).layers
+    assert settings["fc0"].weight.width == 8 and settings["fc0"].reuse_factor == folding.rf[0]
+    assert folding.hls_layer_config()["fc1"] == {"ReuseFactor": folding.rf[1], "Strategy": folding.strategy[1]}
