@@ -253,7 +253,7 @@ def _estimate_lines(est: Dict[str, Any], command: list) -> None:
                 changes = {k: v for k, v in w["changes"].items() if k != "--device"}
                 drop = ["--out"]
                 if "--width" in changes and "--checkpoint" in command:
-                    changes["--model"] = est.get("model_name", "MODEL")
+                    changes["--model"] = est.get("model_name") or "MODEL"
                     drop.append("--checkpoint")
                 line = ready_command(command, changes, drop, ["--force"])
             ways.append({**w, "command": line})

@@ -85,8 +85,14 @@ def estimate_export(ctx) -> Dict[str, Any]:
     """The ``estimate`` section of the fpga report (see the module doc)."""
     network = export_network(ctx.project, name=(getattr(ctx.model, "codesign_spec", None) or {}).get("name"))
     mapping = export_mapping(ctx.project, network)
+    fold, sections = getattr(ctx.project, "fold", None), {}
+    if fold is not None:                # --reuse-factor auto: the FIFO depths written, why, the ways out
+        from .fold import fold_sections, with_fifo_depths
+
+        mapping = with_fifo_depths(mapping, fold.folding)
+        sections = fold_sections(ctx, fold, network, mapping)
     return estimate_section(network, mapping, project_part(ctx.project), ctx.out_dir,
-                            f"hls4ml project ({PROJECT_ONNX})")
+                            f"hls4ml project ({PROJECT_ONNX})", sections)
 
 
 # ----------------------------------------------------------------------------- before an export

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
@@ -22,7 +22,7 @@ from ..errors import ExportError
 from ..sim.device import Device, device_for_part, load_device
 from ..sim.folding import Folding, choose_folding
 from ..sim.layers import Network
-from ..sim.mapping import LayerSettings, Mapping, _name_key
+from ..sim.mapping import LayerSettings, Mapping, layer_key
 from .precision import PrecisionPlan
 
 FALLBACK_DEVICE = "xcu250"
@@ -39,6 +39,10 @@ class ProjectFolding:
 
     def summary(self) -> Dict[str, Any]:
         return {"device": self.device.name, "device_match": self.device_match, **self.folding.describe()}
+
+    def reuse_by_graph_name(self) -> Dict[str, int]:
+        """{graph layer name: chosen reuse factor} (what the sparse-kernel choice reads)."""
+        return {n: int(r) for n, r in zip(self.folding.names, self.folding.rf)}
 
 
 def default_part(backend: str) -> str:
@@ -59,19 +63,14 @@ def export_device(part: Optional[str], backend: str) -> Tuple[Device, str]:
 
 
 def plan_mapping(network: Network, plan: PrecisionPlan, settings) -> Mapping:
-    """The simulator's Mapping of an export: every layer's weight/bias/result type from the precision plan,
-    the input's type as the network default, the project's I/O type, clock and sparse-kernel mode."""
-    from ..sim.export_section import plan_precision
-
-    known = {_name_key(l.name) for l in network.layers}
+    """The simulator's Mapping of an export before hls4ml converts it: every layer's weight/bias/result type
+    from the precision plan (other layers: hls4ml's default type, as in the project), the project's I/O
+    type, clock and sparse-kernel mode."""
+    known = {layer_key(l.name) for l in network.layers}
     layers = {name: LayerSettings(weight=t.weight, bias=t.bias, result=t.result)
-              for name, t in plan.types.items() if _name_key(name) in known}
-    base = {}
-    widest = plan_precision(plan)
-    if widest is not None:
-        base["precision"] = widest
+              for name, t in plan.types.items() if layer_key(name) in known}
     return Mapping(template="dataflow", io_type=settings.io_type, clock_mhz=1000.0 / settings.clock_period,
-                   sparse_kernel=settings.sparse_kernel, layers=layers, **base)
+                   sparse_kernel=settings.sparse_kernel, layers=layers)
 
 
 def fold_for_project(onnx_path: Path, plan: PrecisionPlan, settings) -> ProjectFolding:
@@ -88,19 +87,19 @@ def fold_for_project(onnx_path: Path, plan: PrecisionPlan, settings) -> ProjectF
 
 def apply_layer_config(cfg: Dict[str, Any], folding: Folding) -> None:
     """Write every folded layer's ReuseFactor and Strategy into hls4ml's ``LayerName`` section."""
-    names = {_name_key(n): n for n in cfg["LayerName"]}
+    names = {layer_key(n): n for n in cfg["LayerName"]}
     for name, layer in folding.hls_layer_config().items():
-        key = names.get(_name_key(name))
+        key = names.get(layer_key(name))
         if key is None:
             raise ExportError(f"internal: the folding names layer '{name}' that hls4ml does not see")
         cfg["LayerName"][key].update(layer)
 
 
 def _keys(name: str):
-    yield _name_key(name)
+    yield layer_key(name)
     m = _PREFIX.match(name)
     if m:
-        yield _name_key((m.group(1) or "") + m.group(2))
+        yield layer_key((m.group(1) or "") + m.group(2))
 
 
 def stream_variables(hls_model) -> Dict[str, Any]:
@@ -128,10 +127,66 @@ def apply_fifo_depths(hls_model, folding: Folding) -> Dict[str, int]:
     variables = stream_variables(hls_model)
     done, missing, words = 0, 0, 0
     for name, depth in folding.fifo_streams.items():
-        var = variables.get(_name_key(name))
+        var = variables.get(layer_key(name))
         if var is None or not getattr(var, "pragma", None):
             missing += 1
             continue
         var.pragma = (var.pragma[0], int(depth))
         done, words = done + 1, words + int(depth)
     return {"set": done, "unmatched": missing, "words": words}
+
+
+def with_fifo_depths(mapping: Mapping, folding: Folding) -> Mapping:
+    """``mapping`` (the export's estimate of the built project) with the FIFO depths written into it."""
+    if not folding.fifo_depth:
+        return mapping
+    layers = dict(mapping.layers)
+    for name, depth in folding.fifo_depth.items():
+        layers[name] = replace(layers.get(name, LayerSettings()), fifo_depth=int(depth))
+    return mapping.with_(layers=layers)
+
+
+def fold_sections(ctx, fold: ProjectFolding, network: Network, mapping: Mapping) -> Dict[str, Any]:
+    """The report sections of an auto-folded export: the folding (per-layer choices and why), the dense
+    model beside a pruned/compacted zoo model, and the ways out when nothing fits."""
+    from ..sim.fitted import dense_section
+
+    strategies = ("Latency", "Resource") if ctx.project.settings.strategy == "auto" else (ctx.project.settings.strategy,)
+    max_util = ctx.project.settings.max_util
+    sections: Dict[str, Any] = {"folding": fold.folding.describe()}
+    dense = dense_network(ctx.model)
+    if dense is not None:
+        sections["dense"] = dense_section(dense, fold.device, mapping.with_(layers={}), max_util, strategies)
+    if not fold.folding.fits:
+        from ..sim.ways_out import ways_out
+
+        width = float((getattr(ctx.model, "codesign_spec", None) or {}).get("width", 1.0))
+        sections["ways_out"] = [w.describe() for w in ways_out(network, fold.device, mapping, max_util, strategies,
+                                                               width)]
+    return sections
+
+
+def dense_network(model) -> Optional[Network]:
+    """The unpruned zoo architecture of a pruned or compacted zoo model (None for any other model)."""
+    spec = getattr(model, "codesign_spec", None) or {}
+    if not spec.get("name"):
+        return None
+    from ..errors import CodesignError
+    from ..layertypes import COMPUTE
+    from ..sim.estimate import zoo_network
+    from ..zoo import create_model
+
+    def sizes(m):
+        ws = [mod.weight for mod in m.modules() if isinstance(mod, COMPUTE)]
+        return sum(w.numel() for w in ws), sum(int((w != 0).sum()) for w in ws)
+
+    args = (float(spec.get("width", 1.0)), spec.get("in_shape"), spec.get("num_classes"))
+    try:
+        numel, nonzero = sizes(model)
+        dense_numel, _ = sizes(create_model(spec["name"], width=args[0], in_shape=tuple(args[1]),
+                                            num_classes=args[2]))
+        if numel >= dense_numel and nonzero == numel:
+            return None
+        return zoo_network(spec["name"], *args)
+    except (CodesignError, TypeError):
+        return None

@@ -11,7 +11,7 @@ export calls the estimator, not the other way round.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from .device import device_for_part, load_device
 from .estimate import estimate
@@ -64,9 +64,10 @@ def precision_label(report) -> str:
     return f"per layer from the project: weights {span(weights)} bits, results {span(plan.out_bits.tolist())} bits"
 
 
-def estimate_section(network: Network, mapping: Mapping, part: str, out_dir: Path, network_source: str
-                     ) -> Dict[str, Any]:
-    """Estimate an exported design and write its report to ``out_dir / 'sim'``; returns the report section."""
+def estimate_section(network: Network, mapping: Mapping, part: str, out_dir: Path, network_source: str,
+                     sections: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Estimate an exported design and write its report to ``out_dir / 'sim'``; returns the report section.
+    ``sections``: extra report sections of an auto-folded export (``folding``, ``dense``, ``ways_out``)."""
     device, how = device_for_part(part)
     modeled = device is not None
     if not modeled:                     # a well-formed part codesign does not model (hls4ml builds for any)
@@ -75,15 +76,23 @@ def estimate_section(network: Network, mapping: Mapping, part: str, out_dir: Pat
                 f"({device.name}) DSP and clock rules, and no utilisation or fit is claimed; add a device YAML "
                 f"for your part and use codesign simulate --device YOURS.yaml")
     report = estimate(network, device, mapping)
+    if sections:
+        report = report.with_sections(**sections)
     paths = write_report(report, Path(out_dir) / "sim")
     section: Dict[str, Any] = {"device": device.name, "device_match": how, "network": network_source,
                                "template": "dataflow", "precision": precision_label(report)}
     section.update(summary_totals(report.totals))
+    folding = (sections or {}).get("folding")
+    if folding is not None:
+        section.update(reuse_factor="auto", max_util=folding["max_util"], interval_set_by=folding["limit"])
+    for key in ("dense", "ways_out"):
+        if key in (sections or {}):
+            section[key] = sections[key]
     if not modeled:
         section["device"] = None
         for key in [k for k in section if k.endswith("_percent")] + ["fits", "over"]:
             section.pop(key, None)
-    elif not section["fits"]:
+    elif not section["fits"] and folding is None:
         section["hint"] = fitting_hint(network, device, mapping)
     section["report"] = str(paths["json"])
     section["markdown"] = str(paths["markdown"])

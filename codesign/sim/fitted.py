@@ -17,7 +17,8 @@ from .device import Device
 from .estimate import estimate
 from .folding import AUTO, Folding, choose_folding
 from .layers import Network
-from .mapping import STRATEGIES, Mapping
+from ..target import STRATEGIES
+from .mapping import Mapping
 from .report import Report
 
 

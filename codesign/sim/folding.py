@@ -33,7 +33,8 @@ from ..errors import ConfigError
 from .device import Device
 from .fold_table import RESOURCES, CostTable, cost_table, refold
 from .layers import Network
-from .mapping import STRATEGIES, LayerSettings, Mapping
+from ..target import STRATEGIES
+from .mapping import LayerSettings, Mapping, match_layers
 from .plan import LayerPlan, resolve_plan
 
 PRICE_ROUNDS = 8          # price updates per target interval
@@ -76,10 +77,13 @@ class Folding:
     notes: Tuple[str, ...] = field(default=())
 
     def layer_settings(self, base: Mapping, network: Network) -> Dict[str, LayerSettings]:
-        """``base``'s per-layer settings (e.g. precision) with this folding's RF, strategy and FIFO depth."""
-        given = base.layer_settings([l.name for l in network.layers])
+        """``base``'s per-layer settings (e.g. precision), keyed by the network's layer names, with this
+        folding's RF, strategy and FIFO depth; entries that name no layer (the input's) are kept."""
+        names = [l.name for l in network.layers]
+        given, _ = base.layer_settings(names, network.meta.get("input"))
+        out: Dict[str, LayerSettings] = {k: v for k, v in base.layers.items()
+                                         if not match_layers({k: v}, names, network.meta.get("input"))[0]}
         chosen = {n: (r, s) for n, r, s in zip(self.names, self.rf, self.strategy)}
-        out: Dict[str, LayerSettings] = {}
         for layer, ls in zip(network.layers, given):
             changes = {}
             if layer.name in chosen:

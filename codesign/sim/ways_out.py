@@ -18,7 +18,8 @@ from .device import Device, load_device, shipped_device_names
 from .estimate import estimate
 from .folding import choose_folding
 from .layers import COMPUTE_OPS, Network
-from .mapping import STRATEGIES, Mapping
+from ..target import STRATEGIES
+from .mapping import Mapping
 
 WIDTHS = (0.75, 0.5, 0.375, 0.25, 0.125)
 PRECISIONS = ("ap_fixed<8,3>/ap_fixed<16,6>", "ap_fixed<8,3>/ap_fixed<8,3>")
