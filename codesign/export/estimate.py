@@ -69,9 +69,9 @@ def export_mapping(project, network: Network) -> Mapping:
     for layer in hls_model.get_layers():
         if hls_origin(layer.name) in names or layer.class_name == "Input":
             name = str(network.meta.get("input", layer.name)) if layer.class_name == "Input" else layer.name
-            layers[name] = _layer(layer, settings.reuse_factor, settings.strategy,
+            layers[name] = _layer(layer, settings.uniform_reuse_factor, settings.model_strategy,
                                   by_name.get(layer_key(layer.name), {}))
-    return Mapping(template="dataflow", reuse_factor=settings.reuse_factor, strategy=settings.strategy,
+    return Mapping(template="dataflow", reuse_factor=settings.uniform_reuse_factor, strategy=settings.model_strategy,
                    io_type=settings.io_type, clock_mhz=1000.0 / settings.clock_period, sparse_kernel="off",
                    backend=settings.backend, precision=_model_precision(model_cfg), layers=layers)
 

@@ -129,8 +129,7 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     t0 = time.perf_counter()
     plan = choose_precision(clean, as_graph_input(calibration.float(), clean.input_layout), spec)
     times["precision"] = time.perf_counter() - t0
-    auto = settings.reuse_factor == "auto"
-    events("stage", {"stage": "reuse factors (auto)" if auto else "hls4ml"})
+    events("stage", {"stage": "hls-ready graph"})
     t0 = time.perf_counter()
     pruned = exact_zeros(clean)
     quantized = with_quantized_parameters(clean, plan)
@@ -147,6 +146,7 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     partial.mkdir(parents=True)
     onnx_path = partial / "model_channels_last.onnx"
     atomic.write_bytes(onnx_path, model.SerializeToString())
+    times["hls_graph"] = time.perf_counter() - t0
     fold, fifo = None, None
     if settings.reuse_factor == "auto":
         from .fold import fold_for_project
@@ -155,8 +155,8 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
         t0 = time.perf_counter()
         fold = fold_for_project(onnx_path, plan, settings)
         times["folding"] = time.perf_counter() - t0
-        events("stage", {"stage": "hls4ml"})
-        t0 = time.perf_counter()
+    events("stage", {"stage": "hls4ml"})
+    t0 = time.perf_counter()
     layer_reuse = {k: v["ReuseFactor"] for k, v in settings.layers.items() if "ReuseFactor" in v}
     if fold is not None:
         layer_reuse.update(fold.reuse_by_graph_name())

@@ -195,7 +195,8 @@ def _constants(d: Dict[str, Any]) -> List[str]:
 
 def report_markdown(d: Dict[str, Any]) -> str:
     m, dev, tpl = d["model"], d["device"], d["template"]
-    setup = ", ".join(f"{k} {v}" for k, v in tpl.items() if not isinstance(v, (dict, list)) and v is not None)
+    shown = {**tpl, **({"reuse_factor": "auto (per layer)", "strategy": "auto (per layer)"} if "folding" in d else {})}
+    setup = ", ".join(f"{k} {v}" for k, v in shown.items() if not isinstance(v, (dict, list)) and v is not None)
     lines = [f"# Simulation: {m['name']} on {dev['name']} ({dev['board']}), template `{tpl['template']}`", "",
              f"- model: `{m['source']}`, input {'x'.join(map(str, m['input_shape']))}, {m['layers']} layers, "
              f"{count(m['weights'])} weights ({count(m['nonzero_weights'])} nonzero), {count(m['macs'])} MACs",

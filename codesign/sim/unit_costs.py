@@ -146,3 +146,13 @@ def unit_costs(network: Network, device: Device, mapping: Mapping, max_util: flo
     left = {k: max_util * avail[k] - float(np.sum(res[k])) for k in avail}
     return UnitCosts(tuple(l.name for l in ls), out_add, out_remove, in_add, in_remove, conn, interval,
                      float(net_interval), float(latency), left)
+
+
+def fold_and_price(network: Network, device: Device, mapping: Mapping, max_util: float = 0.8,
+                   strategies=None):
+    """One call for a training loop: the folding :func:`~codesign.sim.folding.choose_folding` picks for
+    ``network`` on ``device`` and the per-unit prices under it. Returns ``(folding, prices)``."""
+    from .folding import choose_folding
+
+    folding = choose_folding(network, device, mapping, max_util, strategies)
+    return folding, unit_costs(network, device, folding.mapping(mapping, network), max_util)
