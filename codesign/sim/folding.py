@@ -78,7 +78,11 @@ class Folding:
 
     def layer_settings(self, base: Mapping, network: Network) -> Dict[str, LayerSettings]:
         """``base``'s per-layer settings (e.g. precision), keyed by the network's layer names, with this
-        folding's RF, strategy and FIFO depth; entries that name no layer (the input's) are kept."""
+        folding's RF, strategy and FIFO depth; entries that name no layer (the input's) are kept.
+        ``network`` as given to the search (the padding layers io_stream adds are added here too)."""
+        from .estimate import hardware_network
+
+        network = hardware_network(network, base)
         names = [l.name for l in network.layers]
         given, _ = base.layer_settings(names, network.meta.get("input"))
         out: Dict[str, LayerSettings] = {k: v for k, v in base.layers.items()
@@ -283,13 +287,15 @@ def choose_folding(network: Network, device: Device, mapping: Mapping, max_util:
     used. ``strategies``: the strategies a layer may take (default both). ``fifo``: size io_stream FIFOs
     from the schedule (else hls4ml's default depths)."""
     from .dataflow import dataflow_costs
+    from .estimate import hardware_network
 
     t0 = time.perf_counter()
     max_util = check_max_util(max_util)
     strategies = tuple(strategies or STRATEGIES)
-    names = [l.name for l in network.layers]
     base = mapping.with_(template="dataflow", layers={n: replace(ls, reuse_factor=None, strategy=None)
                                                        for n, ls in mapping.layers.items()})
+    network = hardware_network(network, base)      # what the estimate and hls4ml build (io_stream padding)
+    names = [l.name for l in network.layers]
     plan = resolve_plan(network, base.with_(reuse_factor=1, strategy=strategies[0]), device)
     by_layer, streams = {}, {}
     if fifo:

@@ -40,8 +40,10 @@ from .device import Device
 from .layers import COMPUTE_OPS, Layer, Network
 from .mapping import Mapping
 from .plan import LayerPlan, resolve_plan
+from .stream_graph import PAD_PREFIX
 
 KEYS = ("dsp", "lut", "ff", "bram", "interval", "depth")
+
 Prices = Dict[str, np.ndarray]
 
 
@@ -66,7 +68,9 @@ class UnitCosts:
         """The price of one unit of a group (see the module doc): summed resources, and for cycles the
         largest change of any layer's interval and the summed change of first-output depths."""
         out_p, in_p = (self.out_remove, self.in_remove) if remove else (self.out_add, self.in_add)
-        rows = [(out_p, self.index(n)) for n in out_layers] + [(in_p, self.index(n)) for n in in_layers]
+        in_layers = list(in_layers)
+        padding = [PAD_PREFIX + n for n in in_layers if PAD_PREFIX + n in self.names]   # io_stream's ZeroPadding
+        rows = [(out_p, self.index(n)) for n in list(out_layers) + padding] + [(in_p, self.index(n)) for n in in_layers]
         total = {k: float(sum(p[k][i] for p, i in rows)) for k in ("dsp", "lut", "ff", "bram", "depth")}
         total["interval"] = max((float(p["interval"][i]) for p, i in rows), default=0.0, key=abs)
         total["slows_pipeline"] = any(self.interval[i] + p["interval"][i] > self.network_interval for p, i in rows)
@@ -120,7 +124,12 @@ def _costs(network: Network, plan: LayerPlan, device: Device) -> Prices:
 
 
 def unit_costs(network: Network, device: Device, mapping: Mapping, max_util: float = 0.8) -> UnitCosts:
-    """The per-unit prices of every layer of ``network`` under ``mapping`` (e.g. a folding's mapping)."""
+    """The per-unit prices of every layer of ``network`` under ``mapping`` (e.g. a folding's mapping). Under
+    io_stream the network is priced as the estimate builds it, with a ``zp2d_<conv>`` ZeroPadding layer
+    before every padded convolution (its prices are rows too; :meth:`UnitCosts.group_cost` adds them)."""
+    from .estimate import hardware_network
+
+    network = hardware_network(network, mapping)
     plan = resolve_plan(network, mapping, device)
     base = _costs(network, plan, device)
 
