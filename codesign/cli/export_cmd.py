@@ -135,8 +135,9 @@ class ExportProgress:
             return
         took = time.perf_counter() - self.started
         self.progress.remove_task(self.stage)
-        self.progress.console.print(f"{self.label}: {'stopped after' if failed else 'done in'} {_seconds(took)} "
-                                    f"(total {_seconds(time.perf_counter() - self.t0)})", markup=False)
+        if not failed:          # a failure is one error line, printed by the command's handler
+            self.progress.console.print(f"{self.label}: done in {_seconds(took)} "
+                                        f"(total {_seconds(time.perf_counter() - self.t0)})", markup=False)
         self.stage = None
 
     def event(self, kind: str, payload: Dict[str, Any]) -> None:
