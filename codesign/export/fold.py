@@ -65,12 +65,12 @@ def export_device(part: Optional[str], backend: str) -> Tuple[Device, str]:
 def plan_mapping(network: Network, plan: PrecisionPlan, settings) -> Mapping:
     """The simulator's Mapping of an export before hls4ml converts it: every layer's weight/bias/result type
     from the precision plan (other layers: hls4ml's default type, as in the project), the project's I/O
-    type, clock and sparse-kernel mode."""
+    type, clock, sparse-kernel mode and backend (the HLS tool decides where weight ROMs go)."""
     known = {layer_key(l.name) for l in network.layers}
     layers = {name: LayerSettings(weight=t.weight, bias=t.bias, result=t.result)
               for name, t in plan.types.items() if layer_key(name) in known}
     return Mapping(template="dataflow", io_type=settings.io_type, clock_mhz=1000.0 / settings.clock_period,
-                   sparse_kernel=settings.sparse_kernel, layers=layers)
+                   sparse_kernel=settings.sparse_kernel, backend=settings.backend, layers=layers)
 
 
 def fold_for_project(onnx_path: Path, plan: PrecisionPlan, settings) -> ProjectFolding:

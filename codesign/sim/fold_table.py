@@ -75,14 +75,21 @@ class CostTable:
         return {k: float(v[rows, choice].sum()) + self.fixed_res[k] for k, v in self.res.items()}
 
 
-def refold(plan: LayerPlan, network: Network, rf: np.ndarray, resource: np.ndarray) -> LayerPlan:
-    """``plan`` with other per-layer reuse factors and strategies (already valid hls4ml values); the
-    sparse kernel's ROM form follows the reuse factor as :func:`~codesign.sim.plan.resolve_plan` sets it."""
-    rom = plan.sparse
-    if plan.sparse.any():
-        from ..export.sparse_kernel import UNROLL_LIMIT      # imports torch: only when a layer is sparse
-        rom = plan.sparse & (rf > 1) & (network.arrays.nonzero > UNROLL_LIMIT)
-    return replace(plan, rf=rf, rf_requested=rf, resource=resource, sparse_rom=rom)
+def refold(plan: LayerPlan, network: Network, rf: np.ndarray, resource: np.ndarray, sparse_mode: str = "on"
+           ) -> LayerPlan:
+    """``plan`` with other per-layer reuse factors and strategies (already valid hls4ml values). The sparse
+    kernel follows the reuse factor as :func:`~codesign.sim.plan.resolve_plan` and the export choose it: under
+    ``sparse_mode`` 'auto' a layer large enough for the ROM form keeps it only at an RF of at least its
+    nonzeros per output (:func:`~codesign.sim.hls_rules.use_sparse`; ``plan`` resolved at RF 1); the ROM
+    form is the sparse kernel over ``UNROLL_LIMIT`` nonzeros at RF > 1."""
+    sparse = plan.sparse
+    if sparse.any():
+        a = network.arrays
+        if sparse_mode == "auto":
+            keep = (a.nonzero <= hls_rules.UNROLL_LIMIT) | (rf == 1) | (rf >= a.nonzero / np.maximum(a.n_out, 1))
+            sparse = sparse & keep
+    rom = sparse & (rf > 1) & (network.arrays.nonzero > hls_rules.UNROLL_LIMIT) if sparse.any() else sparse
+    return replace(plan, rf=rf, rf_requested=rf, resource=resource, sparse=sparse, sparse_rom=rom)
 
 
 def layer_candidates(network: Network, plan: LayerPlan, device: Device, strategies: Sequence[str]
@@ -102,8 +109,8 @@ def layer_candidates(network: Network, plan: LayerPlan, device: Device, strategi
     return knobs, options
 
 
-def cost_table(network: Network, device: Device, plan: LayerPlan, strategies: Sequence[str] = ("Latency", "Resource")
-               ) -> CostTable:
+def cost_table(network: Network, device: Device, plan: LayerPlan, strategies: Sequence[str] = ("Latency", "Resource"),
+               sparse_mode: str = "on") -> CostTable:
     """Price every candidate of every Conv/Dense layer with the estimator (see the module doc)."""
     knobs, options = layer_candidates(network, plan, device, strategies)
     m, k = len(knobs), max((len(o) for o in options), default=1)
@@ -124,7 +131,7 @@ def cost_table(network: Network, device: Device, plan: LayerPlan, strategies: Se
     for j in range(k):
         col_rf, col_res = plan.rf.copy(), plan.resource.copy()
         col_rf[knobs], col_res[knobs] = rf[:, j], resource[:, j]
-        p = refold(plan, network, col_rf, col_res)
+        p = refold(plan, network, col_rf, col_res, sparse_mode)
         r = layer_resources(network, p, device)
         _cyc, d, itv = layer_timing(network, p, device)
         interval[:, j], depth[:, j] = itv[knobs], d[knobs]

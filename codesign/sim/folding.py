@@ -305,13 +305,13 @@ def choose_folding(network: Network, device: Device, mapping: Mapping, max_util:
     evaluations, rounds = 0, 0
     while True:
         rounds += 1
-        table = cost_table(network, device, plan, strategies)
+        table = cost_table(network, device, plan, strategies, base.sparse_kernel)
         evaluations += table.evaluations
         found = search_table(table, {k: budget[k] * limits[k] for k in RESOURCES}, names)
         chosen = table.pick(found.choice)
         rf, res = plan.rf.copy(), plan.resource.copy()
         rf[table.layers], res[table.layers] = chosen["rf"], chosen["resource"]
-        plan = refold(plan, network, rf, res)
+        plan = refold(plan, network, rf, res, base.sparse_kernel)
         if fifo:
             plan, by_layer, streams = _with_fifo(plan, network, device)
         costs = dataflow_costs(network, device, base, plan)
