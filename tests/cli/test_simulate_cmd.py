@@ -125,7 +125,7 @@ def test_simulate_chooses_the_folding_by_default(cli, tmp_path):
 
 
 def test_simulate_max_util_and_fixed_strategy(cli, tmp_path):
-    r = cli("simulate", "--model", "jet_mlp", "--device", "pynq-z2", "--max-util", "0.3", "--strategy", "Resource",
+    r = cli("simulate", "--model", "jet_mlp", "--device", "zcu102", "--max-util", "0.3", "--strategy", "Resource",
             "--out", tmp_path / "s", "--no-plot")
     assert r.code == 0, r.err
     data = json.loads((tmp_path / "s" / "report.json").read_text())
