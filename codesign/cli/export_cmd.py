@@ -227,10 +227,15 @@ def _estimate_lines(est: Dict[str, Any], command: list) -> None:
     """The estimate in readable units, the dense comparison and the ways out."""
     from ..sim.markdown import count, fmt
 
-    util = ", ".join(f"{k.upper()} {count(est[k])} ({est[f'{k}_percent']:.0f}%)" for k in ("dsp", "lut", "ff", "bram"))
-    verdict = "fits" if est["fits"] else f"does NOT fit ({est.get('over', '')} over)"
-    console.print(f"estimate on {est['device']} ({est['template']}, {est['precision']}): {verdict}; {util}",
-                  markup=False, highlight=False)
+    if est.get("device") is None:         # a part codesign has no device model for: counts, no fit claimed
+        util = ", ".join(f"{k.upper()} {count(est[k])}" for k in ("dsp", "lut", "ff", "bram"))
+        console.print(f"estimate ({est['template']}, {est['precision']}): {util}; {est['device_match']}",
+                      markup=False, highlight=False)
+    else:
+        util = ", ".join(f"{k.upper()} {count(est[k])} ({est[f'{k}_percent']:.0f}%)" for k in ("dsp", "lut", "ff", "bram"))
+        verdict = "fits" if est["fits"] else f"does NOT fit ({est.get('over', '')} over)"
+        console.print(f"estimate on {est['device']} ({est['template']}, {est['precision']}): {verdict}; {util}",
+                      markup=False, highlight=False)
     console.print(f"  latency {fmt(est['latency_us'] * 1e-6, 's')} ({count(est['latency_cycles'])} cycles), interval "
                   f"{count(est['interval_cycles'])} cycles ({fmt(est['throughput_per_s'], '/s')} inferences), energy "
                   f"{fmt(est['energy_uj'] * 1e-6, 'J')} per inference", markup=False, highlight=False)
@@ -249,7 +254,7 @@ def _estimate_lines(est: Dict[str, Any], command: list) -> None:
         for w in est["ways_out"]:
             if w["changes"].get("--template") == "tiled":
                 line = (f"codesign simulate --onnx {Path(est['report']).parent.parent / 'model.onnx'} "
-                        f"--device {est['device']} --template tiled")
+                        f"--device {est['device'] or 'YOURS.yaml'} --template tiled")
             else:
                 changes = {k: v for k, v in w["changes"].items() if k != "--device"}
                 drop = ["--out"]
