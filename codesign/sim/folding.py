@@ -376,7 +376,7 @@ def parse_reuse_factor(value) -> "int | str":
     except ValueError:
         rf = 0
     if rf < 1:
-        raise ConfigError(f"--reuse-factor must be 'auto' or an integer >= 1, got '{value}'")
+        raise ConfigError(f"reuse factor (--reuse-factor) must be 'auto' or an integer >= 1, got '{value}'")
     return rf
 
 

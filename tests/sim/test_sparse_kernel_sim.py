@@ -34,7 +34,8 @@ def test_sparse_kernel_needs_nonzeros_over_rf_multipliers_in_the_resource_strate
                       sparse_kernel="on")
     for name, nnz in zip(("fc1", "fc2", "fc3"), nonzeros(model)):
         row = rows(sparse)[name]["detail"]
-        assert row == {"reuse_factor": 16, "multipliers": max(1, math.ceil(nnz / 16)), "kernel": "sparse"}
+        assert {k: row.get(k) for k in ("reuse_factor", "multipliers", "kernel", "strategy")} == {
+            "reuse_factor": 16, "multipliers": max(1, math.ceil(nnz / 16)), "kernel": "sparse", "strategy": "Resource"}
     assert sparse.totals["dsp"] < 0.15 * dense.totals["dsp"]
     assert rows(sparse)["fc1"]["bram"] > 0 and rows(sparse)["fc2"]["bram"] == 0     # ROM form vs unrolled form
     assert rows(sparse)["fc1"]["bram"] < 0.3 * rows(dense)["fc1"]["bram"]
