@@ -109,12 +109,12 @@ def test_any_os_error_outside_the_atomic_writer_is_one_line(cli, tmp_path, monke
 
 
 def test_a_bug_is_one_line_with_exit_code_1_and_debug_shows_the_traceback(cli, tmp_path, monkeypatch):
-    import codesign.sim
+    import codesign.sim.fitted
 
     def broken(*args, **kwargs):
         raise ValueError("boom\nsecond line")
 
-    monkeypatch.setattr(codesign.sim, "estimate", broken)
+    monkeypatch.setattr(codesign.sim.fitted, "fitted_estimate", broken)     # what simulate estimates with
     args = ["simulate", "--model", "jet_mlp", "--device", "xc7z020", "--out", tmp_path / "s"]
     r = cli(*args)
     assert r.code == 1 and "internal error (ValueError: boom second line)" in one_line(r)
