@@ -371,12 +371,15 @@ def parse_reuse_factor(value) -> "int | str":
     text = str(value).strip().lower()
     if text == AUTO:
         return AUTO
+    from .mapping import REUSE_FACTOR_MAX
+
     try:
         rf = int(text)
     except ValueError:
         rf = 0
-    if rf < 1:
-        raise ConfigError(f"reuse factor (--reuse-factor) must be 'auto' or an integer >= 1, got '{value}'")
+    if not 1 <= rf <= REUSE_FACTOR_MAX:
+        raise ConfigError(f"reuse factor (--reuse-factor) must be 'auto' or an integer from 1 to {REUSE_FACTOR_MAX} "
+                          f"(hls4ml's templates hold it in an int), got '{value}'")
     return rf
 
 
