@@ -185,7 +185,7 @@ def render(report: Dict[str, Any], out: Path, command: Optional[list] = None) ->
                       f"rounded to zero, saved {total['saved_by_zeros']:,})", markup=False)
         _kernel_lines(report["multipliers"]["layers"])
     if "csim" in report:
-        show_summary({k: v for k, v in report["csim"].items()}, f"C simulation vs PyTorch ({report['samples']['dataset']})")
+        show_summary(_readable(report["csim"]), f"C simulation vs PyTorch ({report['samples']['dataset']})")
     if "estimate" in report:
         _estimate_lines(report["estimate"], command or ["codesign", "export"])
     for key, section in report.items():
@@ -194,6 +194,20 @@ def render(report: Dict[str, Any], out: Path, command: Optional[list] = None) ->
     files = [out / "export.json"] + ([out / "csim.json"] if "csim" in report else [])
     files += [Path(report["estimate"]["markdown"])] if "estimate" in report else []
     console.print("reports: " + ", ".join(str(f) for f in files), markup=False)
+
+
+def _readable(summary: Dict[str, Any]) -> Dict[str, Any]:
+    """Times in s/min and rates to 3 significant digits (the JSON keeps the full numbers)."""
+    from ..sim.markdown import fmt
+
+    out = {}
+    for key, value in summary.items():
+        if isinstance(value, float) and key.endswith("_seconds"):
+            value = _seconds(value)
+        elif isinstance(value, float) and key.endswith("per_second"):
+            value = fmt(value)
+        out[key] = value
+    return out
 
 
 _CORE = {"model", "weights", "samples", "onnx", "hls", "precision", "multipliers", "csim", "target", "qat"}
