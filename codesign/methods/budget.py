@@ -202,13 +202,16 @@ def round_fraction(load: float, target: float, step: float) -> float:
 
 def growth_that_fits(units, budget: HardwareBudget, group: str, n: int) -> int:
     """The most units (``n``, halved until it fits, else 0) ``group`` can grow by within the budget,
-    tried on a copy of the model (growth itself may change the live model's weights)."""
+    tried on a copy of the model (growth itself may change the live model's weights) without
+    touching the run's random stream: where the budget never binds, the run is the unbudgeted one."""
     from ..units.engine import UnitEngine
+
+    import torch
 
     while n > 0:
         twin = copy.deepcopy(units.model)
-        engine = UnitEngine(twin, budget.in_shape)
-        engine.extend(group, n, "kaiming")
+        with torch.random.fork_rng(devices=[]):        # the trial draws no numbers from the run's stream
+            UnitEngine(twin, budget.in_shape).extend(group, n, "kaiming")
         if budget.check(twin).met:
             return n
         n //= 2

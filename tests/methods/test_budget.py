@@ -85,3 +85,14 @@ def test_npn_weighs_its_l0_cost_by_hardware_price():
 def test_budget_spec_checks_its_bounds():
     with pytest.raises(ConfigError, match="max-util"):
         BudgetSpec("xc7z020", max_util=1.5)
+
+
+def test_cgap_under_a_slack_budget_is_the_unbudgeted_run(tmp_path):
+    fitted = fit(_recipe("cgap", {}, latency_us=100.0), tmp_path / "a")
+    plain_recipe = load_recipe("jet_mlp_synthetic", {
+        "method.name": "cgap", "train.epochs": 4, "train.batch_size": 64,
+        "data.options": {"in_shape": [16], "num_classes": 5, "n_train": 256, "n_test": 128}})
+    plain = fit(plain_recipe, tmp_path / "b")
+    assert fitted.summary["budget_met"] is True
+    a, b = fitted.model.state_dict(), plain.model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
