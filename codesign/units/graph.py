@@ -79,7 +79,8 @@ class UnitGraph:
         self.groups = groups
         self.inputs = inputs          # consumer or follower module → segments of its input channel axis
         self.outputs = outputs        # producer module → group id of its output channels
-        self.layers = layers          # Conv/Linear modules in execution order (input → output)
+        self.layers = layers          # dense (groups=1) Conv/Linear modules, input → output; their weight
+                                      # columns are ``inputs[layer]``'s units
         self.in_shape = in_shape
         self._by_name = {g.name: g for g in groups}
 
@@ -186,14 +187,19 @@ class _Tracer:
             self.union(x.group, y.group)
 
     # ---- graph roles
-    def produce(self, name: str, inp: Tuple[Segment, ...], node: fx.Node) -> Tuple[Segment, ...]:
-        self.consume(name, inp, node)
+    def produce(self, name: str, inp: Tuple[Segment, ...], node: fx.Node, layer: bool = True
+                ) -> Tuple[Segment, ...]:
+        """``name`` writes a new channel space; ``layer``: its weight columns are ``inp``'s units
+        (a dense Conv/Linear, listed in :attr:`UnitGraph.layers`)."""
+        if layer:
+            self.consume(name, inp, node)
         if name in self.outputs:  # a module called twice: same output channels
             return (Segment(self.outputs[name]),)
         space = self.new_space()
         self.outputs[name] = space
         self.producers[space] = [name]
-        self.layers.append(name)
+        if layer:
+            self.layers.append(name)
         return (Segment(space),)
 
     def consume(self, name: str, inp: Tuple[Segment, ...], node: fx.Node) -> None:

@@ -25,7 +25,8 @@ _POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, 
           nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d, nn.Upsample)
 ZERO_MODULES = _POOLS + (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU, nn.Mish,
                          nn.Tanh, nn.Hardtanh, nn.Hardswish, nn.Softsign, nn.Tanhshrink, nn.Identity,
-                         nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
+                         nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+                         nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d)
 NONZERO_MODULES = (nn.Sigmoid, nn.Softplus, nn.Hardsigmoid, nn.LogSigmoid)
 SOFTMAX_MODULES = (nn.Softmax, nn.LogSoftmax)
 
@@ -61,8 +62,9 @@ def describe(node: fx.Node, module: nn.Module | None = None) -> str:
 
 def unsupported(node: fx.Node, what: str) -> CodesignError:
     return CodesignError(
-        f"trace_units cannot couple channels through {what} at node '{node.name}'; supported: Conv/Linear "
-        f"(groups=1), BatchNorm, elementwise activations, pooling, Dropout, Flatten, Add/Mul, cat on channels")
+        f"trace_units cannot couple channels through {what} at node '{node.name}'; supported: Conv1d/2d "
+        f"(grouped, depthwise), Linear, BatchNorm1d/2d, elementwise activations, pooling, zero padding, Dropout, "
+        f"Flatten, Add/Mul, cat on channels")
 
 
 def _meta(node: Any) -> Optional[TensorMetadata]:
@@ -130,13 +132,13 @@ def _module(tracer, module: nn.Module, node: fx.Node, values: Dict[fx.Node, Spac
     source = node.args[0] if node.args else None
     segs = values.get(source) if isinstance(source, fx.Node) else None
     if isinstance(module, COMPUTE):
-        if getattr(module, "groups", 1) != 1:
-            raise unsupported(node, f"{describe(node, module)} with groups={module.groups}")
         in_meta = _meta(source)
         if isinstance(module, nn.Linear) and (in_meta is None or len(in_meta.shape) != 2):
             raise unsupported(node, f"{describe(node, module)} applied to a tensor that is not (batch, features)")
         if segs is None:
             raise unsupported(node, f"{describe(node, module)} on a value without channels")
+        if getattr(module, "groups", 1) != 1:
+            return _grouped_conv(tracer, name, module, segs, node)
         return tracer.produce(name, segs, node)
     if isinstance(module, NORMS):
         if segs is None:
@@ -151,6 +153,13 @@ def _module(tracer, module: nn.Module, node: fx.Node, values: Dict[fx.Node, Spac
         return _flatten(tracer, segs, source, node)
     if isinstance(module, nn.PReLU) and module.num_parameters == 1:
         return segs
+    if isinstance(module, nn.Hardtanh) and not module.min_val <= 0 <= module.max_val:
+        tracer.nonzero.update(s.group for s in segs or ())
+        return segs
+    if isinstance(module, nn.modules.padding._ConstantPadNd) and not isinstance(module, ZERO_MODULES):
+        if module.value != 0:
+            tracer.nonzero.update(s.group for s in segs or ())
+        return segs
     if isinstance(module, ZERO_MODULES):
         return segs
     if isinstance(module, NONZERO_MODULES):
@@ -160,6 +169,26 @@ def _module(tracer, module: nn.Module, node: fx.Node, values: Dict[fx.Node, Spac
         tracer.fix(segs or (), "softmax over units")
         return segs
     raise unsupported(node, describe(node, module))
+
+
+def _grouped_conv(tracer, name: str, module: nn.Module, segs, node: fx.Node) -> Space:
+    """A convolution with groups > 1. Depthwise (one input channel per group, ``m`` = out/in
+    output channels each): input channel c feeds output channels c·m .. c·m+m−1, so its units are
+    the input's units, ``m`` times as wide, and its weight rows and biases are per-unit state like
+    BatchNorm's (a follower). Other grouped convolutions keep their input and output channels
+    (removing one channel would break the equal split into groups)."""
+    if module.in_channels == module.groups:
+        mult = module.out_channels // module.groups
+        out = tuple(type(s)(s.group, s.factor * mult) for s in segs)
+        if name not in tracer.followers:
+            tracer.followers.append(name)
+        tracer.consume(name, out, node)
+        return out
+    why = f"grouped convolution '{name}' (groups={module.groups})"
+    tracer.fix(segs, why)
+    out = tracer.produce(name, segs, node, layer=False)
+    tracer.fix(out, why)
+    return out
 
 
 def _function(tracer, node: fx.Node, values: Dict[fx.Node, Space], meta: TensorMetadata) -> Space:
@@ -185,7 +214,18 @@ def _function(tracer, node: fx.Node, values: Dict[fx.Node, Space], meta: TensorM
         return _reduce(node, segs, source)
     if not method and target in CATS:
         return _cat(tracer, node, values, meta)
+    if target is F.pad:
+        return _pad(tracer, node, segs, meta)
     raise unsupported(node, describe(node))
+
+
+def _pad(tracer, node: fx.Node, segs: Space, meta: TensorMetadata) -> Space:
+    pad, mode, value = _arg(node, 1, "pad"), _arg(node, 2, "mode", "constant"), _arg(node, 3, "value", None)
+    if not isinstance(pad, (tuple, list)) or len(pad) // 2 >= len(meta.shape) - 1:
+        raise unsupported(node, f"{describe(node)} of the channel dimension")
+    if mode != "constant" or value not in (None, 0, 0.0):
+        tracer.nonzero.update(s.group for s in segs or ())
+    return segs
 
 
 def _binary(tracer, node: fx.Node, values: Dict[fx.Node, Space]) -> Space:

@@ -28,8 +28,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from .masks import Masks
 
 
-def _sync_attributes(module: nn.Module) -> None:
+def _sync_attributes(module: nn.Module, depthwise: Optional[bool] = None) -> None:
+    """Module attributes from the tensors' shapes; a depthwise convolution (by default: groups ==
+    in_channels > 1) keeps one group per channel, even after passing through a single channel."""
     if isinstance(module, CONVS):
+        if depthwise if depthwise is not None else 1 < module.groups == module.in_channels:
+            module.groups = module.weight.shape[0] // (module.out_channels // module.groups)
         module.out_channels = module.weight.shape[0]
         module.in_channels = module.weight.shape[1] * module.groups
     elif isinstance(module, nn.Linear):
@@ -138,7 +142,7 @@ def _edit(model: nn.Module, graph: "UnitGraph", group: "UnitGroup", value_src: t
     # offsets at the old sizes; highest offset first so that two runs of the same group in one
     # tensor (cat([x, x])) do not shift each other
     axes = sorted(graph.axes(model, group), key=lambda a: -a.offset)
-    touched = []
+    touched = {}
     for axis in axes:
         module = model.get_submodule(axis.module)
         t = getattr(module, axis.attr)
@@ -150,9 +154,9 @@ def _edit(model: nn.Module, graph: "UnitGraph", group: "UnitGroup", value_src: t
         _set_tensor(module, axis.attr, value, axis.dim, st_src, optimizer)
         if masks is not None and axis.role != "follower":
             masks.remap_connections(axis.name, axis.dim, src)
-        touched.append(module)
-    for module in touched:
-        _sync_attributes(module)
+        touched[axis.module] = (module, touched.get(axis.module, (None, False))[1] or axis.role == "follower")
+    for module, follower in touched.values():
+        _sync_attributes(module, depthwise=follower if isinstance(module, nn.modules.conv._ConvNd) else None)
     if masks is not None:
         masks.remap_units(group.id, state_src)
 
@@ -201,7 +205,7 @@ def _initialise(value: torch.Tensor, axis: "Axis", n_old: int, n_new: int, init:
     if n_new <= 0:
         return
     new = value.narrow(axis.dim, axis.offset + n_old * axis.factor, n_new * axis.factor)
-    if axis.role == "follower":
+    if axis.role == "follower" and not (axis.attr == "weight" and value.dim() > 1):
         if init.kind != "split":
             new.fill_(1.0 if axis.attr in ("weight", "running_var") else 0.0)
         return
@@ -211,6 +215,7 @@ def _initialise(value: torch.Tensor, axis: "Axis", n_old: int, n_new: int, init:
         else:
             new.zero_()
         return
+    # producer rows, and a depthwise convolution's (follower) kernels: the unit's incoming weights
     if axis.attr != "weight":      # producer bias: copied (split) or zero
         if init.kind != "split":
             new.zero_()

@@ -70,7 +70,7 @@ def test_user_model_with_cat_and_functional_ops():
 
 
 @pytest.mark.parametrize("model,needle", [
-    (nn.Sequential(nn.Conv2d(4, 4, 3, groups=2), nn.Flatten(), nn.Linear(16, 2)), "groups=2"),
+    (nn.Sequential(nn.Conv2d(4, 4, 3), nn.GroupNorm(2, 4), nn.Flatten(), nn.Linear(16, 2)), "GroupNorm"),
     (nn.Sequential(nn.Flatten(), nn.Linear(64, 8), nn.LayerNorm(8), nn.Linear(8, 2)), "LayerNorm"),
 ])
 def test_unsupported_ops_name_the_op_and_node(model, needle):
@@ -118,3 +118,21 @@ def test_input_layout_maps_columns_to_units():
     graph = trace_units(model, (2, 4, 4))
     a, b = graph.group("a").id, graph.group("b").id
     assert graph.input_layout(model, "fc") == [(a, 0, 4, 3), (b, 12, 4, 4)]
+
+
+class Padded(nn.Module):
+    def __init__(self, value=0.0, pad=(1, 1, 1, 1)):
+        super().__init__()
+        self.value, self.pad = value, pad
+        extra = sum(pad[4:6])                                 # channels added by padding dim 1
+        self.conv1, self.conv2 = nn.Conv2d(2, 3, 3), nn.Conv2d(3 + extra, 2, 3)
+
+    def forward(self, x):
+        return self.conv2(nn.functional.pad(torch.relu(self.conv1(x)), self.pad, value=self.value)).flatten(1)
+
+
+def test_spatial_padding_keeps_channels_and_a_nonzero_value_is_noted():
+    assert trace_units(Padded(), (2, 6, 6)).group("conv1").zero_preserving
+    assert not trace_units(Padded(value=1.0), (2, 6, 6)).group("conv1").zero_preserving
+    with pytest.raises(CodesignError, match="channel dimension"):
+        trace_units(Padded(pad=(0, 0, 0, 0, 1, 1)), (2, 6, 6))

@@ -1,0 +1,147 @@
+"""Models a user might bring, written here (not in the zoo): one per layer kind the unit tracer,
+compaction and export must take. Each entry: (builder, input shape)."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class DepthwiseSeparable(nn.Module):
+    """MobileNet-style: conv → depthwise → pointwise, ReLU6, global average pooling, Dropout."""
+
+    def __init__(self, classes: int = 5):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn0 = nn.BatchNorm2d(8)
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.pw = nn.Conv2d(8, 12, 1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.drop = nn.Dropout(0.2)
+        self.fc = nn.Linear(12, classes)
+
+    def forward(self, x):
+        x = F.relu6(self.bn0(self.stem(x)))
+        x = nn.functional.relu6(self.bn1(self.dw(x)))
+        x = self.pool(torch.relu(self.pw(x)))
+        return self.fc(self.drop(torch.flatten(x, 1)))
+
+
+class DepthMultiplier(nn.Module):
+    """A depthwise convolution with two output channels per input channel, then Flatten."""
+
+    def __init__(self, classes: int = 4):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 6, 3, padding=1)
+        self.dw = nn.Conv2d(6, 12, 3, stride=2, padding=1, groups=6)
+        self.bn = nn.BatchNorm2d(12)
+        self.act = nn.SiLU()
+        self.fc = nn.Linear(12 * 4 * 4, classes)
+
+    def forward(self, x):
+        return self.fc(self.act(self.bn(self.dw(F.leaky_relu(self.conv(x), 0.1)))).flatten(1))
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 block with a residual add: expand 1×1 → depthwise 3×3 → project 1×1 (+ x)."""
+
+    def __init__(self, classes: int = 3):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1, bias=False), nn.BatchNorm2d(6), nn.ReLU6())
+        self.expand = nn.Sequential(nn.Conv2d(6, 18, 1, bias=False), nn.BatchNorm2d(18), nn.ReLU6())
+        self.depthwise = nn.Sequential(nn.Conv2d(18, 18, 3, padding=1, groups=18, bias=False),
+                                       nn.BatchNorm2d(18), nn.ReLU6())
+        self.project = nn.Sequential(nn.Conv2d(18, 6, 1, bias=False), nn.BatchNorm2d(6))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(6, classes))
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = x + self.project(self.depthwise(self.expand(x)))
+        return self.head(x)
+
+
+class Grouped(nn.Module):
+    """ResNeXt-style grouped convolution (2 input channels per group): its channels stay."""
+
+    def __init__(self, classes: int = 3):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.grouped = nn.Conv2d(8, 8, 3, padding=1, groups=4)
+        self.conv2 = nn.Conv2d(8, 10, 1)
+        self.fc = nn.Linear(10, classes)
+
+    def forward(self, x):
+        x = F.relu(self.grouped(F.relu(self.conv1(x))))
+        return self.fc(F.adaptive_avg_pool2d(F.relu(self.conv2(x)), 1).flatten(1))
+
+
+class Inception(nn.Module):
+    """Two branches concatenated on channels (channel offsets), max pooling, Flatten after a conv."""
+
+    def __init__(self, classes: int = 4):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 6, 3, padding=1)
+        self.b1 = nn.Conv2d(6, 4, 1)
+        self.b3 = nn.Conv2d(6, 5, 3, padding=1)
+        self.mix = nn.Conv2d(9, 7, 3, padding=1)
+        self.fc = nn.Linear(7 * 2 * 2, classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.stem(x)), 2)
+        x = torch.cat([F.relu(self.b1(x)), F.hardtanh(self.b3(x))], dim=1)
+        x = F.avg_pool2d(F.relu(self.mix(x)), 2)
+        return self.fc(x.view(x.size(0), -1))
+
+
+class Signal1d(nn.Module):
+    """Conv1d + BatchNorm1d + MaxPool1d + Flatten, then Linear + BatchNorm1d + Dropout."""
+
+    def __init__(self, classes: int = 3):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv1d(2, 6, 5, padding=2), nn.BatchNorm1d(6), nn.LeakyReLU(0.05), nn.MaxPool1d(2),
+            nn.Conv1d(6, 8, 3, padding=1), nn.BatchNorm1d(8), nn.Hardtanh(-2.0, 2.0), nn.AvgPool1d(2))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(8 * 4, 16), nn.BatchNorm1d(16), nn.ReLU(),
+                                        nn.Dropout(0.1), nn.Linear(16, classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+class BatchNormMLP(nn.Module):
+    """Fully connected with BatchNorm1d, SiLU and Dropout."""
+
+    def __init__(self, classes: int = 4):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(10, 20), nn.BatchNorm1d(20), nn.SiLU(), nn.Dropout(0.3),
+                                 nn.Linear(20, 12), nn.ReLU6(), nn.Linear(12, classes))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+USER_MODELS = {
+    "depthwise_separable": (DepthwiseSeparable, (3, 8, 8)),
+    "depth_multiplier": (DepthMultiplier, (2, 8, 8)),
+    "inverted_residual": (InvertedResidual, (3, 8, 8)),
+    "grouped": (Grouped, (3, 6, 6)),
+    "inception": (Inception, (1, 8, 8)),
+    "signal1d": (Signal1d, (2, 16)),
+    "batchnorm_mlp": (BatchNormMLP, (10,)),
+}
+
+
+def build(name: str, seed: int = 0) -> tuple[nn.Module, tuple]:
+    """The model with non-trivial BatchNorm statistics and affine parameters, and its input shape."""
+    cls, shape = USER_MODELS[name]
+    torch.manual_seed(seed)
+    model = cls()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+    return model.eval(), shape
