@@ -121,7 +121,37 @@ class BatchNormMLP(nn.Module):
         return self.net(x)
 
 
+class Mosaic(nn.Module):
+    """Every 2-D layer kind in one small network (for the C simulation tests): depthwise (one and
+    two outputs per channel) and grouped convolutions, Concat, ReLU6/Hardtanh/LeakyReLU, max,
+    average and adaptive average pooling, a residual add, Dropout and Flatten after a conv."""
+
+    def __init__(self, classes: int = 4):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 6, 3, padding=1)
+        self.dw = nn.Conv2d(6, 6, 3, padding=1, groups=6)
+        self.bn = nn.BatchNorm2d(6)
+        self.branch_a = nn.Conv2d(6, 4, 1)
+        self.branch_b = nn.Conv2d(6, 6, 3, padding=1, groups=3)
+        self.pool = nn.MaxPool2d(2)
+        self.widen = nn.Conv2d(10, 20, 3, padding=1, groups=10)
+        self.mix = nn.Conv2d(20, 10, 1)
+        self.avg = nn.AvgPool2d(2)
+        self.adaptive = nn.AdaptiveAvgPool2d(2)
+        self.drop = nn.Dropout(0.25)
+        self.fc = nn.Linear(10 * 2 * 2, classes)
+
+    def forward(self, x):
+        x = F.relu6(self.stem(x))
+        x = x + F.relu6(self.bn(self.dw(x)))
+        x = torch.cat([F.leaky_relu(self.branch_a(x), 0.1), F.hardtanh(self.branch_b(x), -1.5, 2.0)], dim=1)
+        x = self.pool(x)
+        x = self.avg(torch.relu(self.mix(torch.relu(self.widen(x)))))
+        return self.fc(self.drop(torch.flatten(self.adaptive(x), 1)))
+
+
 USER_MODELS = {
+    "mosaic": (Mosaic, (3, 16, 16)),
     "depthwise_separable": (DepthwiseSeparable, (3, 8, 8)),
     "depth_multiplier": (DepthMultiplier, (2, 8, 8)),
     "inverted_residual": (InvertedResidual, (3, 8, 8)),

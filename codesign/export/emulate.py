@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ExportError
-from ..fixed_point import FixedType
+from ..fixed_point import FixedType, fixed_for_range
 from .fixed import quantize
 from .graph import OnnxGraph, attribute
 
@@ -105,9 +105,20 @@ def _quant(x, scale, zeropt, bitwidth, node):
     return (ROUNDING[mode](y) - zeropt) * scale
 
 
+def leaky_alpha_type(alpha: float) -> FixedType:
+    """The type the hls4ml project holds a LeakyReLU slope in (the export sets it per layer)."""
+    return fixed_for_range(abs(alpha), True, width=18)
+
+
+def _leaky_relu(x: torch.Tensor, node) -> torch.Tensor:
+    alpha = float(attribute(node, "alpha", 0.01))
+    slope = quantize(torch.tensor(alpha, dtype=torch.float64), leaky_alpha_type(alpha)).to(x.dtype)
+    return torch.where(x > 0, x, slope * x)
+
+
 UNARY: Dict[str, Callable] = {
     "Relu": lambda x, n: torch.relu(x),
-    "LeakyRelu": lambda x, n: F.leaky_relu(x, attribute(n, "alpha", 0.01)),
+    "LeakyRelu": _leaky_relu,
     "Sigmoid": lambda x, n: torch.sigmoid(x),
     "Tanh": lambda x, n: torch.tanh(x),
     "Softmax": lambda x, n: torch.softmax(x, attribute(n, "axis", -1)),
@@ -117,9 +128,15 @@ UNARY: Dict[str, Callable] = {
     "GlobalMaxPool": lambda x, n: x.amax(dim=tuple(range(2, x.dim())), keepdim=True),
     "Flatten": lambda x, n: x.reshape(x.shape[0], -1),
 }
+CLIP_BOUND = FixedType(40, 20)      # the type the C++ clip kernel holds its bounds in (nnet_clip.h)
+
+
+def clip_bound(value: float) -> float:
+    """A Clip bound as the kernel holds it: within CLIP_BOUND's range (±inf: no bound)."""
+    return min(max(float(value), CLIP_BOUND.lowest), CLIP_BOUND.highest)
 BINARY: Dict[str, Callable] = {"Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Max": torch.maximum,
                                "Min": torch.minimum}
-EMULATED_OPS = set(UNARY) | set(BINARY) | {"Conv", "MatMul", "BatchNormalization", "Quant"}
+EMULATED_OPS = set(UNARY) | set(BINARY) | {"Conv", "MatMul", "BatchNormalization", "Quant", "Clip", "Concat"}
 
 
 class Emulator:
@@ -177,6 +194,12 @@ class Emulator:
             return _quant(*(self._arg(i, values) for i in ins[:4]), node)
         if op == "BatchNormalization":
             return _batchnorm(values[ins[0]], *(self._arg(i, values) for i in ins[1:5]), node)
+        if op == "Clip":
+            lo, hi = (quantize(torch.tensor(clip_bound(self.consts[i].reshape(-1)[0]), dtype=self.dtype), CLIP_BOUND)
+                      for i in ins[1:3])
+            return torch.minimum(torch.maximum(values[ins[0]], lo), hi)
+        if op == "Concat":
+            return torch.cat([self._arg(i, values) for i in ins], dim=attribute(node, "axis"))
         if op in BINARY:
             cast = types.bias if node.name in self.fused_bias else None
             return BINARY[op](self._arg(ins[0], values, cast), self._arg(ins[1], values, cast))

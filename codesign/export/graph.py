@@ -57,7 +57,10 @@ class OnnxGraph:
     def require_shapes(self) -> None:
         """One line naming the first tensor (and its node) whose dimensions shape inference left open: the
         export would size that layer wrongly."""
+        live = {o for n in self.nodes for o in n.output} | set(self.inputs)
         for tensor, node in self.unknown.items():
+            if tensor not in live:                  # a normal form replaced the node that made it
+                continue
             raise ExportError(f"ONNX shape inference could not resolve the shape of '{tensor}', the output of "
                               f"{node}; export the model with a fixed input shape and without shape-dependent "
                               f"padding or reshapes")
@@ -76,6 +79,17 @@ class OnnxGraph:
         model = helper.make_model(graph, opset_imports=opsets, producer_name="codesign")
         model.ir_version = min(model.ir_version, 10)
         return model
+
+    def reinferred(self) -> "OnnxGraph":
+        """The same graph with every activation shape inferred again from the input shapes (after
+        a pass that made shapes clear which ONNX shape inference could not tell before)."""
+        saved = self.shapes
+        self.shapes = {k: saved[k] for k in self.inputs + self.outputs}
+        try:
+            model = self.to_model()
+        finally:
+            self.shapes = saved
+        return OnnxGraph.from_model(model)
 
     # ------------------------------------------------------------------ queries
     def producers(self) -> Dict[str, onnx.NodeProto]:

@@ -12,7 +12,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
 import onnx
@@ -22,6 +22,7 @@ import torch.nn as nn
 from .. import atomic, target, validate
 from ..errors import ConfigError, ExportError
 from ..events import Events, quiet
+from .emulate import leaky_alpha_type
 from .fixed import quantize
 from .onnx import in_shape_of, module_types, to_onnx_proto
 from .passes import CleanGraph, clean_graph, hls_ready
@@ -89,10 +90,12 @@ class HlsProject:
         return out
 
 
-def source_graph(source: Union[nn.Module, onnx.ModelProto, str, Path]) -> CleanGraph:
-    """A torch model, an ONNX model or an .onnx path → the cleaned export graph."""
+def source_graph(source: Union[nn.Module, onnx.ModelProto, str, Path], in_shape: Optional[Sequence[int]] = None,
+                 samples: Optional[torch.Tensor] = None) -> CleanGraph:
+    """A torch model (input shape from ``in_shape``, ``samples`` or its codesign record), an ONNX
+    model or an .onnx path → the cleaned export graph."""
     if isinstance(source, nn.Module):
-        return clean_graph(to_onnx_proto(source, in_shape_of(source)), module_types(source))
+        return clean_graph(to_onnx_proto(source, in_shape_of(source, in_shape, samples)), module_types(source))
     if isinstance(source, (str, Path)):
         if not Path(source).is_file():
             raise ExportError(f"ONNX file not found: {source}")
@@ -111,16 +114,18 @@ def as_graph_input(x: torch.Tensor, layout: str) -> torch.Tensor:
 
 def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Union[str, Path], *,
               settings: HlsSettings = HlsSettings(), precision: Union[str, Path, PrecisionSpec] = "auto",
-              calibration: Optional[torch.Tensor] = None, events: Events = quiet) -> HlsProject:
+              calibration: Optional[torch.Tensor] = None, in_shape: Optional[Sequence[int]] = None,
+              events: Events = quiet) -> HlsProject:
     """Convert a model to an hls4ml project in ``out_dir`` (replaced atomically when complete).
 
     ``calibration``: NCHW input samples for the precision choice (default: 256 seeded Gaussian
-    samples of the model's input shape)."""
+    samples of the model's input shape). A PyTorch model's input shape comes from ``in_shape``,
+    the calibration samples or its codesign record."""
     settings = settings.checked()
     spec = precision_spec(precision)
     times: Dict[str, float] = {}
     t0 = time.perf_counter()
-    clean = source_graph(source)
+    clean = source_graph(source, in_shape, calibration)
     times["clean_graph"] = time.perf_counter() - t0
     if calibration is None:
         shape = clean.graph.shapes[clean.graph.inputs[0]][1:]
@@ -237,6 +242,8 @@ def hls_config(model_path: Path, settings: HlsSettings, plan: PrecisionPlan, fus
                sparse=(), folding=None) -> Dict[str, Any]:
     import hls4ml
 
+    from . import frontend_hls4ml
+    frontend_hls4ml.register()
     with contextlib.redirect_stdout(io.StringIO()):
         cfg = hls4ml.utils.config_from_onnx_model(onnx.load(str(model_path)), granularity="name",
                                                   backend=settings.backend,
@@ -245,6 +252,11 @@ def hls_config(model_path: Path, settings: HlsSettings, plan: PrecisionPlan, fus
     if folding is not None:
         from .fold import apply_layer_config
         apply_layer_config(cfg, folding)
+    for node in onnx.load(str(model_path)).graph.node:     # LeakyReLU slopes in the emulated type
+        if node.op_type == "LeakyRelu":
+            alpha = next((a.f for a in node.attribute if a.name == "alpha"), 0.01)
+            layer = cfg["LayerName"].setdefault(node.name, {})
+            layer.setdefault("Precision", {})["param"] = leaky_alpha_type(alpha).hls()
     for name, layer_cfg in plan.hls_layer_config().items():
         if name not in cfg["LayerName"]:
             raise ExportError(f"internal: precision plan names layer '{name}' that hls4ml does not see")
@@ -295,7 +307,7 @@ def _convert(model_path: Path, out_dir: Path, settings: HlsSettings, plan: Preci
             hls_model = hls4ml.converters.convert_from_onnx_model(str(model_path), **kwargs)
     except Exception as err:  # hls4ml raises bare Exceptions for unsupported layers/settings
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ExportError(f"hls4ml could not convert the model ({first})") from None
+        raise ExportError(f"hls4ml could not convert the model ({first})") from err
     _set_dense_results(hls_model, plan, fused_matmuls)
     return hls_model
 

@@ -12,7 +12,8 @@ is declared NHWC at once, and the few places where the order of elements matters
   feature map (hls4ml's global-pool handler reads NCHW dimensions even on NHWC tensors);
 - a Flatten of a feature map larger than 1×1 that feeds a MatMul has the MatMul's weight rows
   permuted from (c, h, w) to (h, w, c) order, so no Transpose is needed in hardware;
-- constants broadcast against feature maps ((1, C, 1, 1) or (C, 1, 1)) are permuted to match.
+- constants broadcast against feature maps ((1, C, 1, 1) or (C, 1, 1)) are permuted to match;
+- Concat on channels concatenates on the last axis.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import onnx
 from onnx import helper
 
 from ..errors import ExportError
-from .graph import CHANNELS_LAST, OnnxGraph
+from .graph import CHANNELS_LAST, OnnxGraph, set_attribute
 
 LAYOUT_OPS = {"Conv", "MaxPool", "AveragePool", "BatchNormalization"}
 GLOBAL_POOLS = {"GlobalAveragePool": "AveragePool", "GlobalMaxPool": "MaxPool"}
@@ -57,6 +58,8 @@ def to_channels_last(g: OnnxGraph) -> bool:
             _flatten_to_nhwc(g, n, consumers, producers)
         elif n.op_type in ELEMENTWISE:
             _permute_broadcast_constants(g, n, spatial)
+        elif n.op_type == "Concat":      # on channels (support.py): the last axis in NHWC
+            set_attribute(n, "axis", -1)
         else:
             raise ExportError(f"layer '{n.name}': {n.op_type} on a feature map is not supported by the "
                               f"channels-last conversion; replace it or export the layers before it")

@@ -10,7 +10,7 @@ import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import onnx
@@ -39,10 +39,18 @@ class OnnxExport:
                 "checked_samples": self.checked_samples}
 
 
-def in_shape_of(model: nn.Module) -> Sequence[int]:
+def in_shape_of(model: nn.Module, in_shape: Optional[Sequence[int]] = None,
+                samples: Optional[torch.Tensor] = None) -> Tuple[int, ...]:
+    """One sample's shape: ``in_shape`` when given, else the samples', else the one a codesign
+    model records (``codesign_spec``, set by create_model and model files)."""
+    if in_shape is not None:
+        return tuple(int(d) for d in in_shape)
+    if samples is not None:
+        return tuple(int(d) for d in samples.shape[1:])
     spec = getattr(model, "codesign_spec", None)
     if spec is None:
-        raise ExportError("the model has no input shape; build it with codesign.create_model or pass samples")
+        raise ExportError(f"the input shape of {type(model).__name__} is unknown; pass in_shape=(C, H, W) or "
+                          f"example inputs")
     return tuple(spec["in_shape"])
 
 
@@ -85,10 +93,11 @@ def run_onnxruntime(proto: onnx.ModelProto, x: np.ndarray, batch: int = 256) -> 
 
 
 def export_onnx(model: nn.Module, path: Optional[str | Path] = None, *, samples: Optional[torch.Tensor] = None,
-                opset: int = OPSET, check_samples: int = 16) -> OnnxExport:
+                in_shape: Optional[Sequence[int]] = None, opset: int = OPSET, check_samples: int = 16) -> OnnxExport:
     """Export ``model`` to ONNX (written atomically to ``path`` when given) and check onnxruntime's
-    outputs against PyTorch on ``samples`` (default: seeded Gaussian inputs of the model's shape)."""
-    in_shape = tuple(samples.shape[1:]) if samples is not None else in_shape_of(model)
+    outputs against PyTorch on ``samples`` (default: seeded Gaussian inputs of the model's shape).
+    The input shape comes from ``in_shape``, the samples, or a codesign model's record."""
+    in_shape = in_shape_of(model, in_shape, samples)
     proto = to_onnx_proto(model, in_shape, opset)
     if samples is None:
         samples = torch.randn(check_samples, *in_shape, generator=torch.Generator().manual_seed(0))

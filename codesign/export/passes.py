@@ -223,20 +223,29 @@ class CleanGraph:
 
 
 def clean_graph(model: onnx.ModelProto, module_types: Optional[Dict[str, str]] = None) -> CleanGraph:
-    """Raw torch.onnx export → a checked, named graph of ops hls4ml takes (linear time).
+    """Raw torch.onnx export (or an ONNX file from elsewhere, brought to the same forms by
+    :mod:`codesign.export.normalize`) → a checked, named graph of ops hls4ml takes (linear time).
     ``module_types`` ({PyTorch module path: class name}) improves unsupported-layer messages."""
     from .support import check_supported
 
+    from . import normalize
+
     g = OnnxGraph.from_model(model)
-    check_supported(g, module_types)
-    g.require_shapes()
     constants_to_initializers(g)
     drop_identities(g)
+    if normalize.flatten_reshapes(g):
+        g = g.reinferred()
+    for normal_form in (normalize.explicit_defaults, normalize.constant_bounds, normalize.spatial_mean_to_global_pool,
+                        normalize.binary_concats, normalize.grouped_conv_to_dense):
+        normal_form(g)
+    check_supported(g, module_types)
+    g.require_shapes()
     names = readable_names(g)
     _rename_io(g)
     fused: Dict[str, str] = {}
     gemm_to_matmul(g, fused)
     unique_parameters(g)
+    normalize.fold_batchnorm(g, fused)
     name_parameters(g)
     layout = "flat" if flatten_graph_input(g) else "nchw"
     for node in g.nodes:
@@ -249,6 +258,9 @@ def hls_ready(clean: CleanGraph) -> Tuple[onnx.ModelProto, str]:
     ('nhwc', 'flat' or 'nchw' for graphs without feature maps)."""
     from .layout import to_channels_last
 
+    from .frontend_hls4ml import bounds_as_attributes
+
     g = copy.deepcopy(clean.graph)
     layout = "nhwc" if to_channels_last(g) else clean.input_layout
+    bounds_as_attributes(g)
     return g.to_model(), layout

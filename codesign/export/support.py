@@ -1,5 +1,6 @@
-"""What the export supports, checked on the raw ONNX graph right after torch.onnx, before any slow
-step: an unsupported op is one line naming the PyTorch layer and what to do."""
+"""What the export supports, checked on the ONNX graph right after torch.onnx (and the normal forms
+of :mod:`codesign.export.normalize`), before any slow step: an unsupported op is one line naming
+the PyTorch layer and what to do."""
 from __future__ import annotations
 
 from typing import Mapping, Optional
@@ -11,12 +12,13 @@ from .graph import OnnxGraph, attribute, torch_scope
 
 # ONNX ops → the PyTorch modules users know them as (for the error message)
 SUPPORTED = {
-    "Conv": "Conv1d/Conv2d", "Gemm": "Linear", "MatMul": "Linear", "Add": "+ (residual add)",
+    "Conv": "Conv1d/Conv2d (also grouped, depthwise)", "Gemm": "Linear", "MatMul": "Linear", "Add": "+ (residual add)",
     "Sub": "-", "Mul": "* (by a tensor of the same shape)", "Max": "torch.maximum", "Min": "torch.minimum",
-    "Relu": "ReLU", "LeakyRelu": "LeakyReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Softmax": "Softmax",
+    "Relu": "ReLU", "LeakyRelu": "LeakyReLU", "Clip": "ReLU6/Hardtanh/clamp", "Concat": "torch.cat on channels", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Softmax": "Softmax",
     "MaxPool": "MaxPool1d/2d", "AveragePool": "AvgPool1d/2d", "GlobalAveragePool": "AdaptiveAvgPool2d(1)",
     "GlobalMaxPool": "AdaptiveMaxPool2d(1)", "Flatten": "Flatten", "BatchNormalization": "BatchNorm",
     "Identity": "Identity", "Dropout": "Dropout", "Constant": "(constants)",
+    "ReduceMean": "mean over the spatial dimensions", "Reshape": "view/reshape to (batch, features)",
     "Quant": "brevitas quantizers (QONNX Quant)",
 }
 
@@ -46,18 +48,24 @@ def _check_attributes(g: OnnxGraph, node: onnx.NodeProto) -> None:
     where = layer_of(node)
     if node.op_type == "Conv":
         rank = len(g.shapes[node.input[0]]) - 2
-        group = attribute(node, "group", 1)
         if rank not in (1, 2):
             raise ExportError(f"{where}: only 1-D and 2-D convolutions export to hls4ml")
-        if group != 1:
-            raise ExportError(f"{where}: grouped or depthwise convolution (groups={group}) is not supported; "
-                              f"use groups=1")
         if attribute(node, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
             raise ExportError(f"{where}: padding='same' is not supported; give explicit padding")
     if node.op_type in ("MaxPool", "AveragePool") and attribute(node, "ceil_mode", 0):
         raise ExportError(f"{where}: ceil_mode=True pooling is not supported; use ceil_mode=False")
     if node.op_type == "Flatten" and attribute(node, "axis", 1) != 1:
         raise ExportError(f"{where}: only Flatten(start_dim=1) is supported")
+    if node.op_type in ("ReduceMean", "Reshape"):     # the forms normalize.py knows are gone by now
+        what = "a mean over other than all spatial dimensions" if node.op_type == "ReduceMean" else \
+            f"a reshape to {g.shapes.get(node.output[0])}"
+        raise ExportError(f"{where}: {what} is not supported; only global average pooling and flattening to "
+                          f"(batch, features) are")
+    if node.op_type == "Concat":
+        rank = len(g.shapes[node.output[0]])
+        if attribute(node, "axis") % rank != 1:
+            raise ExportError(f"{where}: concatenation along dimension {attribute(node, 'axis')} is not supported; "
+                              f"concatenate on channels (dim=1)")
     if node.op_type in ("Mul", "Add", "Sub", "Max", "Min"):
         shapes = [g.shapes.get(i) for i in node.input if i not in g.inits]
         if len(shapes) == 2 and shapes[0] != shapes[1]:

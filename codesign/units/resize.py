@@ -156,7 +156,7 @@ def _edit(model: nn.Module, graph: "UnitGraph", group: "UnitGroup", value_src: t
             masks.remap_connections(axis.name, axis.dim, src)
         touched[axis.module] = (module, touched.get(axis.module, (None, False))[1] or axis.role == "follower")
     for module, follower in touched.values():
-        _sync_attributes(module, depthwise=follower if isinstance(module, nn.modules.conv._ConvNd) else None)
+        _sync_attributes(module, depthwise=follower if isinstance(module, CONVS) else None)
     if masks is not None:
         masks.remap_units(group.id, state_src)
 

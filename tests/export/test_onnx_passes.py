@@ -101,18 +101,19 @@ class Upsampler(nn.Module):
         return self.up(self.conv(x))
 
 
-class Grouped(nn.Module):
+class WidthCat(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv2d(4, 4, 3, groups=2)
+        self.conv = nn.Conv2d(4, 4, 3)
 
     def forward(self, x):
-        return self.conv(x)
+        y = self.conv(x)
+        return torch.cat([y, y], dim=3)
 
 
 @pytest.mark.parametrize("model,shape,needle", [
     (Upsampler(), (1, 8, 8), "layer 'up' (Upsample, ONNX Resize) is not supported"),
-    (Grouped(), (4, 8, 8), "layer 'conv' (Conv): grouped or depthwise convolution"),
+    (WidthCat(), (4, 8, 8), "concatenation along dimension 3 is not supported"),
     (nn.Sequential(nn.Linear(4, 4), nn.GELU()), (4,), "layer '1' (GELU, ONNX"),
 ])
 def test_unsupported_layers_are_named_before_any_slow_step(model, shape, needle):

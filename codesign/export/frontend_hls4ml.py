@@ -1,0 +1,139 @@
+"""Additions to hls4ml 1.3's ONNX frontend, through its extension API.
+
+1-D pooling: hls4ml's ONNX handler for MaxPool/AveragePool reads a 1-D layer's width and channels
+in channels-first order on the channels-last tensor and leaves ``pad_left``/``pad_right`` unset;
+a wrapper around it sets them from the (N, W, C) shape and the node's pads.
+
+Clip (ReLU6, Hardtanh, torch.clamp), which the frontend does not convert (and whose relu6 has no
+io_stream version): the graph handed to hls4ml carries each
+Clip's constant bounds as attributes (:func:`bounds_as_attributes`; hls4ml would otherwise make
+the bound tensors dangling Constant layers), an ONNX handler (``register_onnx_layer_handler``)
+reads them into a ``Clip`` layer (``register_layer``) with config and function-call templates
+(``backend.register_template``) and the kernel header ``hls_templates/nnet_clip.h`` copied into
+every project (``backend.register_source``). The same extension API as the sparse kernel
+(sparse_kernel_hls4ml.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from onnx import helper
+
+from .emulate import CLIP_BOUND, clip_bound
+from .graph import OnnxGraph, attribute
+from .normalize import clip_bounds
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "hls_templates"
+HEADER = "nnet_clip.h"
+LAYER_NAME = "Clip"
+DOMAIN = "codesign"
+_registered = False
+
+CONFIG_TEMPLATE = """struct config{index} : nnet::clip_config {{
+    typedef {bound} bound_t;
+    static const unsigned n_in = {n_in};
+    static const unsigned io_type = nnet::{iotype};
+    static const unsigned reuse_factor = {reuse};
+    static const bound_t lo;
+    static const bound_t hi;
+}};
+const config{index}::bound_t config{index}::lo = {lo!r};
+const config{index}::bound_t config{index}::hi = {hi!r};\n"""
+
+FUNCTION_TEMPLATE = "nnet::clip<{input_t}, {output_t}, {config}>({input}, {output});"
+
+
+def bounds_as_attributes(g: OnnxGraph) -> bool:
+    """Clip(x, min, max) → Clip(x) in codesign's op domain with float attributes min and max."""
+    changed = False
+    for k, n in enumerate(g.nodes):
+        if n.op_type == "Clip" and n.domain != DOMAIN:
+            lo, hi = clip_bounds(g, n)
+            g.nodes[k] = helper.make_node("Clip", [n.input[0]], list(n.output), name=n.name, domain=DOMAIN,
+                                          min=clip_bound(lo), max=clip_bound(hi))
+            changed = True
+    return changed
+
+
+def _parse_clip(node, input_names, input_shapes, graph):
+    """hls4ml ONNX handler: the layer dict of a Clip node (see bounds_as_attributes)."""
+    return {"name": node.name, "class_name": LAYER_NAME, "inputs": input_names[:1], "outputs": list(node.output),
+            "lo": attribute(node, "min"), "hi": attribute(node, "max")}
+
+
+def _layer_class():
+    from hls4ml.model.attributes import Attribute
+    from hls4ml.model.layers import Layer
+
+    class Clip(Layer):
+        """min(max(x, lo), hi) elementwise."""
+
+        _expected_attributes = [Attribute("n_in"), Attribute("lo", value_type=float),
+                                Attribute("hi", value_type=float)]
+
+        def initialize(self):
+            self.add_output_variable(self.get_input_variable().shape)
+            if "n_in" not in self.attributes:
+                self.set_attr("n_in", self.get_input_variable().size())
+
+    return Clip
+
+
+def _template_classes(layer_cls):
+    from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
+
+    class ClipConfigTemplate(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(layer_cls)
+            self.template = CONFIG_TEMPLATE
+
+        def format(self, node):
+            params = self._default_config_params(node)
+            params["bound"] = f"ap_fixed<{CLIP_BOUND.width}, {CLIP_BOUND.integer}>"
+            return self.template.format(**params)
+
+    class ClipFunctionTemplate(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(layer_cls, include_header=[f"nnet_utils/{HEADER}"])
+            self.template = FUNCTION_TEMPLATE
+
+        def format(self, node):
+            return self.template.format(**self._default_function_params(node))
+
+    return ClipConfigTemplate, ClipFunctionTemplate
+
+
+def _with_1d_pads(handler):
+    def parse_pool(node, input_names, input_shapes, graph):
+        layer = handler(node, input_names, input_shapes, graph)
+        if layer["class_name"].endswith("Pooling1D"):
+            pads = [int(p) for p in (layer.get("pads") or [0, 0])]
+            _, width, channels = input_shapes[0]
+            span = (layer["pool_width"] - 1) * int(layer["dilations"][0]) + 1
+            layer.update(n_in=int(width), n_filt=int(channels), pad_left=pads[0], pad_right=pads[-1],
+                         n_out=(int(width) + pads[0] + pads[-1] - span) // layer["stride_width"] + 1)
+        return layer
+
+    return parse_pool
+
+
+def register() -> None:
+    """Register the handlers, layer, templates and header with hls4ml (once per process)."""
+    global _registered
+    if _registered:
+        return
+    from hls4ml.backends import get_backend
+    from hls4ml.converters.onnx_to_hls import layer_handlers, register_onnx_layer_handler
+    from hls4ml.model.layers import register_layer
+
+    for op in ("MaxPool", "AveragePool"):
+        layer_handlers[op] = _with_1d_pads(layer_handlers[op])
+    register_onnx_layer_handler("Clip", _parse_clip)
+    layer_cls = _layer_class()
+    register_layer(LAYER_NAME, layer_cls)
+    vivado = get_backend("Vivado")
+    for template in _template_classes(layer_cls):
+        vivado.register_template(template)
+    for backend in ("Vivado", "Vitis"):
+        get_backend(backend).register_source(TEMPLATE_DIR / HEADER)
+    _registered = True

@@ -1,0 +1,232 @@
+"""Users' own models: a factory named on the command line or in a recipe, and the record that
+rebuilds it.
+
+``--model FILE.py:FUNCTION`` (a Python file) or ``--model package.module:FUNCTION`` (an importable
+module) names a function that returns an ``nn.Module``; ``--model-arg key=value`` (repeatable,
+values parsed as YAML: ``3``, ``0.5``, ``true``, ``[3, 32, 32]``) are its keyword arguments. A
+factory that has parameters named ``in_shape`` or ``num_classes`` receives the dataset's unless
+they are given. Every model built here carries ``codesign_spec`` — the factory reference (a file
+path made absolute), its keyword arguments, the input shape and the number of outputs — which
+model files and checkpoints store, so compact, export, simulate and resume rebuild the model from
+the file alone.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+
+from .errors import ConfigError
+
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def is_factory(text: Optional[str]) -> bool:
+    """'file.py:fn' or 'package.module:fn' (as opposed to a zoo name)."""
+    if not text or ":" not in str(text):
+        return False
+    where, _, fn = str(text).rpartition(":")
+    return bool(fn.isidentifier() and (where.endswith(".py") or _MODULE.match(where)))
+
+
+def parse_model_args(items: Sequence[str]) -> Dict[str, Any]:
+    """['width=16', 'in_shape=[3, 32, 32]'] → {'width': 16, 'in_shape': [3, 32, 32]} (YAML values)."""
+    import yaml
+
+    out: Dict[str, Any] = {}
+    for text in items:
+        key, eq, raw = text.partition("=")
+        if not eq or not key.strip().isidentifier():
+            raise ConfigError(f"--model-arg expects KEY=VALUE with a Python identifier as key (e.g. "
+                              f"channels=16), got '{text}'")
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            out[key.strip()] = raw
+    return out
+
+
+@dataclass(frozen=True)
+class ModelFactory:
+    """A function returning an nn.Module and the keyword arguments to call it with."""
+
+    ref: str                                        # 'path/to/file.py:fn' (absolute) or 'pkg.mod:fn'
+    kwargs: Dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str, kwargs: Optional[Dict[str, Any]] = None) -> "ModelFactory":
+        if not is_factory(text):
+            raise ConfigError(f"'{text}' is not a model factory; write FILE.py:FUNCTION or package.module:FUNCTION")
+        where, _, fn = text.rpartition(":")
+        if where.endswith(".py"):
+            path = Path(where).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"model file not found: {where} (from --model {text})")
+            where = str(path.resolve())
+        return cls(f"{where}:{fn}", dict(kwargs or {}))
+
+    @property
+    def name(self) -> str:
+        """Short display name: 'file.py:fn' or 'package.module:fn'."""
+        where, _, fn = self.ref.rpartition(":")
+        return f"{Path(where).name}:{fn}" if where.endswith(".py") else self.ref
+
+    def function(self) -> Callable[..., Any]:
+        where, _, fn = self.ref.rpartition(":")
+        module = _load_file(where) if where.endswith(".py") else _import(where)
+        factory = getattr(module, fn, None)
+        if not callable(factory):
+            defined = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+            raise ConfigError(f"{where} has no function '{fn}'; it defines: {', '.join(defined[:12]) or 'nothing callable'}")
+        return factory
+
+    def with_data(self, in_shape: Optional[Sequence[int]], num_classes: Optional[int]) -> "ModelFactory":
+        """The factory with ``in_shape``/``num_classes`` filled in where it takes them and they are not given."""
+        params = _parameters(self.function())
+        kwargs = dict(self.kwargs)
+        for key, value in (("in_shape", in_shape), ("num_classes", num_classes)):
+            if value is not None and key in params and key not in kwargs:
+                kwargs[key] = list(value) if key == "in_shape" else int(value)
+        return ModelFactory(self.ref, kwargs)
+
+    def default(self, key: str) -> Any:
+        """The factory's default for parameter ``key`` (None if it has none), or the given value."""
+        if key in self.kwargs:
+            return self.kwargs[key]
+        param = _parameters(self.function()).get(key)
+        return None if param is None or param.default is inspect.Parameter.empty else param.default
+
+    def build(self, in_shape: Optional[Sequence[int]] = None) -> nn.Module:
+        """Call the factory; the model gets its ``codesign_spec`` (``in_shape``: given, the
+        factory's ``in_shape`` argument, or unknown until a dataset or --input-shape gives it)."""
+        factory = self.function()
+        try:
+            model = factory(**self.kwargs)
+        except TypeError as err:
+            raise ConfigError(f"{self.name}({_call_text(self.kwargs)}) failed: {err}; check --model-arg") from None
+        if not isinstance(model, nn.Module):
+            raise ConfigError(f"{self.name} returned a {type(model).__name__}, not a torch.nn.Module")
+        shape = in_shape if in_shape is not None else self.default("in_shape")
+        model.codesign_spec = factory_spec(self, model, shape)
+        return model
+
+
+def factory_spec(factory: ModelFactory, model: nn.Module, in_shape: Optional[Sequence[int]]) -> Dict[str, Any]:
+    spec: Dict[str, Any] = {"name": factory.name, "factory": factory.ref, "kwargs": dict(factory.kwargs)}
+    if in_shape is not None:
+        spec["in_shape"] = [int(d) for d in in_shape]
+        spec["num_classes"] = output_size(model, spec["in_shape"])
+    return spec
+
+
+def output_size(model: nn.Module, in_shape: Sequence[int]) -> int:
+    """Features of the model's output for one sample of ``in_shape`` (one forward pass of zeros in
+    eval mode; no statistics change)."""
+    training = model.training
+    first = next(model.parameters(), None)
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(1, *[int(d) for d in in_shape],
+                                    dtype=first.dtype if first is not None else torch.float32))
+    except Exception as err:  # the user's forward can raise anything
+        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ConfigError(f"{type(model).__name__} does not run on inputs of shape {tuple(in_shape)} "
+                          f"({first_line}); check --input-shape or the dataset") from None
+    finally:
+        model.train(training)
+    if not isinstance(out, torch.Tensor):
+        raise ConfigError(f"{type(model).__name__} returns a {type(out).__name__}; codesign needs a model "
+                          f"with one output tensor")
+    return int(out.reshape(1, -1).shape[1])
+
+
+def module_spec(model: nn.Module, in_shape: Sequence[int]) -> Dict[str, Any]:
+    """The spec of a module built by hand (no zoo name, no factory): model files store the module
+    itself (pickled), so its class must be importable where the file is loaded."""
+    return {"name": type(model).__name__, "pickled": True, "in_shape": [int(d) for d in in_shape],
+            "num_classes": output_size(model, in_shape)}
+
+
+def spec_of(model: nn.Module, in_shape: Optional[Sequence[int]] = None) -> Dict[str, Any]:
+    """The model's spec (zoo, factory or pickled module) for inputs of ``in_shape`` (default: the
+    shape the spec records; an error when neither says it)."""
+    spec = dict(getattr(model, "codesign_spec", None) or {})
+    if in_shape is None:
+        if spec.get("in_shape") is None:
+            raise ConfigError(f"the input shape of {type(model).__name__} is unknown; pass in_shape=(C, H, W) "
+                              f"(CLI: --input-shape C,H,W) or example inputs")
+        return spec
+    if list(spec.get("in_shape") or []) == [int(d) for d in in_shape]:
+        return spec
+    if "factory" in spec:
+        return factory_spec(ModelFactory(spec["factory"], spec.get("kwargs", {})), model, in_shape)
+    return module_spec(model, in_shape)
+
+
+def parse_input_shape(text: Optional[str]) -> Optional[Tuple[int, ...]]:
+    """'3,32,32' or '3x32x32' or '[3, 32, 32]' → (3, 32, 32)."""
+    if text is None:
+        return None
+    parts = [p for p in re.split(r"[,x\s\[\]()]+", str(text).strip()) if p]
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        shape = ()
+    if not shape or any(d < 1 for d in shape):
+        raise ConfigError(f"--input-shape expects positive integers like 3,32,32 (one sample, no batch), got '{text}'")
+    return shape
+
+
+# --------------------------------------------------------------------------- importing
+
+
+def _parameters(fn: Callable[..., Any]) -> Dict[str, inspect.Parameter]:
+    try:
+        return dict(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return {}
+
+
+def _call_text(kwargs: Dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+
+
+def _import(module: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise ConfigError(f"cannot import {module} ({err}); put it on PYTHONPATH or name a FILE.py instead") from None
+
+
+def _load_file(path: str):
+    """Import a Python file once per process under a stable module name (so its classes pickle)."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"model file not found: {path}")
+    digest = hashlib.sha1(str(file.resolve()).encode()).hexdigest()[:8]
+    name = f"codesign_user_{re.sub(r'[^0-9A-Za-z_]', '_', file.stem)}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(file.parent))           # the file may import its neighbours
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:  # the user's code can raise anything at import
+        del sys.modules[name]
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ConfigError(f"{file} failed to import ({type(err).__name__}: {first})") from None
+    finally:
+        sys.path.remove(str(file.parent))
+    return module
