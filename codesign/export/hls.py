@@ -307,7 +307,7 @@ def _convert(model_path: Path, out_dir: Path, settings: HlsSettings, plan: Preci
             hls_model = hls4ml.converters.convert_from_onnx_model(str(model_path), **kwargs)
     except Exception as err:  # hls4ml raises bare Exceptions for unsupported layers/settings
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ExportError(f"hls4ml could not convert the model ({first})") from err
+        raise ExportError(f"hls4ml could not convert the model ({first})") from None
     _set_dense_results(hls_model, plan, fused_matmuls)
     return hls_model
 
