@@ -1,13 +1,15 @@
 """Model files and training checkpoints.
 
 ``model.pt`` (what compact/export/simulate read): {"format": "codesign.model/1", "model_spec":
-{name, width, in_shape, num_classes}, "state_dict", "source", ...}. Tensor shapes may differ from
+{name, width, in_shape, num_classes} of a zoo model, or {name, factory, kwargs, in_shape,
+num_classes} of a user's factory (codesign.model_source), or {name, pickled, in_shape,
+num_classes} with the module itself under "module", "state_dict", "source", ...}. Tensor shapes may differ from
 the zoo's defaults after growth or pruning; loading conforms the fresh model to them.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -16,7 +18,6 @@ from . import atomic
 from .errors import CodesignError, ConfigError
 from .validate import finite, integer
 from .units.resize import conform
-from .zoo import create_model
 
 MODEL_FORMAT = "codesign.model/1"
 CKPT_FORMAT = "codesign.ckpt/1"
@@ -63,11 +64,12 @@ def check_contents(obj: Dict[str, Any], path: "str | Path") -> None:
     if missing:
         raise CodesignError(f"{path} is damaged: it lacks {', '.join(repr(k) for k in missing)}; use another file "
                             f"or make it again")
-    if obj["model_spec"] is None:                 # a module that is not from the zoo (pickled whole in model.pt)
-        if fmt == MODEL_FORMAT and not isinstance(obj.get("module"), nn.Module):
-            raise _damaged(path, "it has neither a model_spec nor a pickled module")
-    else:
-        _check_spec(obj["model_spec"], path)
+    spec = obj["model_spec"]
+    pickled = spec is None or (isinstance(spec, dict) and spec.get("pickled"))
+    if pickled and fmt == MODEL_FORMAT and not isinstance(obj.get("module"), nn.Module):
+        raise _damaged(path, "it records a module built by hand but holds no pickled module")
+    if spec is not None:                          # None: an older file with a hand-built module pickled whole
+        _check_spec(spec, path)
     _check_state(obj["state_dict" if fmt == MODEL_FORMAT else "model"], path)
     if fmt == CKPT_FORMAT:
         _check_ckpt(obj, path)
@@ -90,6 +92,9 @@ def _check_spec(spec: Any, path) -> None:
         for d in shape:
             integer(d, "model_spec.in_shape sizes", low=1, high=1 << 20)
         integer(spec.get("num_classes"), "model_spec.num_classes", low=1, high=1 << 20)
+        if "factory" in spec and (not isinstance(spec["factory"], str) or not isinstance(spec.get("kwargs", {}), dict)):
+            raise ConfigError(f"model_spec.factory must be 'FILE.py:FUNCTION' with a mapping of kwargs, got "
+                              f"{spec['factory']!r}")
     except ConfigError as err:
         raise _damaged(path, str(err)) from None
 
@@ -123,12 +128,14 @@ def _check_ckpt(obj: Dict[str, Any], path) -> None:
         raise _damaged(path, str(err)) from None
 
 
-def model_from_state(spec: Dict[str, Any], state_dict: Dict[str, torch.Tensor], source: "str | Path" = "checkpoint"
-                     ) -> nn.Module:
-    """The zoo model of ``spec`` with the weights of ``state_dict`` (tensor sizes may differ from the zoo's
-    after growth or pruning); a file whose tensors do not fit the model is a one-line error."""
-    model = create_model(spec["name"], width=spec.get("width", 1.0), in_shape=spec["in_shape"],
-                         num_classes=spec["num_classes"])
+def model_from_state(spec: Dict[str, Any], state_dict: Dict[str, torch.Tensor], source: "str | Path" = "checkpoint",
+                     module: Optional[nn.Module] = None) -> nn.Module:
+    """The model of ``spec`` (a zoo model, a factory's, or the pickled ``module`` itself) with the weights
+    of ``state_dict`` (tensor sizes may differ from a fresh model's after growth or pruning); a file whose
+    tensors do not fit the model is a one-line error."""
+    from .model_source import build_from_spec
+
+    model = module if module is not None else build_from_spec(spec)
     _check_dtypes(model, spec["name"], state_dict, source)
     try:
         conform(model, state_dict)
@@ -167,7 +174,7 @@ def _trial_forward(model: nn.Module, spec: Dict[str, Any], source) -> None:
                             f"({(str(err).strip().splitlines() or [''])[0]}); the file is damaged") from None
     finally:
         model.train(was)
-    if tuple(out.shape) != (1, int(spec["num_classes"])):
+    if not isinstance(out, torch.Tensor) or out.reshape(1, -1).shape[1] != int(spec["num_classes"]):
         raise CodesignError(f"{source}: the model gives outputs of shape {tuple(out.shape)[1:]}, but its "
                             f"model_spec says {spec['num_classes']} classes; the file is damaged")
 
@@ -191,25 +198,35 @@ def check_resumable(ckpt_path: str | Path, recipe: Any) -> None:
                             f"start a new {now}-epoch run with --force or another --out")
 
 
-def save_model(path: str | Path, model: nn.Module, source: str, **extra: Any) -> None:
-    """A zoo model is saved as its spec and state_dict; any other module is pickled whole
-    (``module``; loading it needs its class importable under the same name)."""
-    spec = getattr(model, "codesign_spec", None)
+def save_model(path: str | Path, model: nn.Module, source: str, in_shape: Optional[Sequence[int]] = None,
+               **extra: Any) -> None:
+    """A model file that records how to rebuild the model: a zoo name, a factory (import path and
+    arguments), or for a module built by hand the module itself (pickled under ``module``; its
+    class must be importable where the file is loaded). ``in_shape``: one sample's shape, for a
+    model whose spec does not record it."""
+    from .model_source import spec_of
+
     for key, tensor in model.state_dict().items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise CodesignError(f"not saving {path}: tensor '{key}' holds NaN or infinite values (training "
                                 f"diverged?); lower the learning rate or check the data")
-    whole = {} if spec is not None else {"module": model}
-    atomic.torch_save(path, {"format": MODEL_FORMAT, "model_spec": dict(spec) if spec is not None else None,
+    spec = spec_of(model, in_shape)
+    whole = {"module": model} if spec.get("pickled") else {}
+    atomic.torch_save(path, {"format": MODEL_FORMAT, "model_spec": spec, "in_shape": spec["in_shape"],
                              "state_dict": model.state_dict(), "source": source, **whole, **extra})
 
 
 def load_model(path: str | Path) -> tuple[nn.Module, Dict[str, Any]]:
     """(model in eval mode, the file's metadata without the tensors)."""
     obj = read(path, MODEL_FORMAT)
-    if obj.get("model_spec") is None:                    # a whole pickled module (check_contents saw it)
-        model = obj["module"].eval()
+    module = obj.get("module") if isinstance(obj.get("module"), nn.Module) else None
+    spec = obj.get("model_spec")
+    if spec is None:                               # an older file: a hand-built module pickled whole, no spec
+        model = module.eval()
+        spec = {"name": type(module).__name__, "pickled": True, "in_shape": obj.get("in_shape")}
+        model.codesign_spec = dict(spec)
     else:
-        model = model_from_state(obj["model_spec"], obj["state_dict"], path).eval()
+        model = model_from_state(spec, obj["state_dict"], path, module).eval()
     meta = {k: v for k, v in obj.items() if k not in ("state_dict", "module")}
+    meta["model_spec"] = spec
     return model, meta

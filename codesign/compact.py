@@ -159,16 +159,23 @@ def _masks_of(model: nn.Module, meta: Dict[str, Any]) -> Optional[Masks]:
     return engine.masks
 
 
-def compact_file(path: str | Path, out_dir: str | Path | None = None, *, check: bool = True,
-                 samples: int = 8) -> Tuple[Path, Dict[str, Any]]:
-    """Compact a run's model (with the masks saved beside it); returns (output folder, manifest)."""
-    from .checkpoint import load_model
+def compact_file(path: str | Path, out_dir: str | Path | None = None, *, check: bool = True, samples: int = 8,
+                 model: Optional[str] = None, model_args: Optional[Dict[str, Any]] = None,
+                 in_shape: Optional[Tuple[int, ...]] = None) -> Tuple[Path, Dict[str, Any]]:
+    """Compact a run's model (with the masks saved beside it), or any weights file (a plain
+    state_dict of ``model``, a pickled module: their zero units are removed); returns (output
+    folder, manifest)."""
+    from .model_source import load_any
 
     model_file, default_out = resolve_model_file(path)
-    model, meta = load_model(model_file)
+    loaded, meta = load_any(model_file, model, model_args, in_shape)
+    shape = in_shape or (getattr(loaded, "codesign_spec", None) or {}).get("in_shape")
+    if shape is None:
+        raise CodesignError(f"the input shape of {type(loaded).__name__} in {model_file} is unknown; give "
+                            f"--input-shape C,H,W")
     out = Path(out_dir) if out_dir is not None else default_out
-    manifest = write_compact(out, model, _masks_of(model, meta), example=meta.get("in_shape"), check=check,
-                             samples=samples, compacted_from=str(model_file))
+    manifest = write_compact(out, loaded, _masks_of(loaded, {**meta, "in_shape": list(shape)}), example=shape,
+                             check=check, samples=samples, compacted_from=str(model_file))
     return out, manifest
 
 

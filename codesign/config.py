@@ -21,8 +21,9 @@ from .schema import (Loader, Name, ReuseFactor, Seed, Strict, Width, describe_va
 
 
 class ModelCfg(Strict):
-    name: str = "lenet5"
-    width: Width = 1.0
+    name: str = "lenet5"                    # a zoo name, or your own: FILE.py:FUNCTION / package.module:FUNCTION
+    width: Width = 1.0                      # zoo models only
+    args: Dict[str, Any] = Field(default_factory=dict)   # keyword arguments of a model factory
 
 
 class DataCfg(Strict):

@@ -230,3 +230,129 @@ def _load_file(path: str):
     finally:
         sys.path.remove(str(file.parent))
     return module
+
+
+# --------------------------------------------------------------------------- building and loading
+
+def build_from_spec(spec: Dict[str, Any]) -> nn.Module:
+    """A fresh model of the architecture a spec records: a factory's or a zoo model's."""
+    if "factory" in spec:
+        return ModelFactory(spec["factory"], dict(spec.get("kwargs") or {})).build(spec.get("in_shape"))
+    from .zoo import create_model
+
+    return create_model(spec["name"], width=spec.get("width", 1.0), in_shape=spec["in_shape"],
+                        num_classes=spec["num_classes"])
+
+
+def check_model_name(name: str) -> None:
+    """A zoo name or factory reference that exists (unknown names fail with close matches)."""
+    if is_factory(name):
+        ModelFactory.parse(name).function()
+    else:
+        from .zoo import MODELS
+        MODELS.get(name)
+
+
+def names_model(name: str, spec: Optional[Dict[str, Any]]) -> bool:
+    """``name`` (zoo name or factory reference) is the architecture ``spec`` records."""
+    if not spec:
+        return False
+    if is_factory(name):
+        return "factory" in spec and ModelFactory.parse(name).ref == spec["factory"]
+    return "factory" not in spec and not spec.get("pickled") and spec.get("name") == name
+
+
+def build_model(name: str, model_args: Optional[Dict[str, Any]] = None, in_shape: Optional[Sequence[int]] = None,
+                num_classes: Optional[int] = None, width: Optional[float] = None) -> nn.Module:
+    """``name`` (a zoo name or a factory reference) built for ``in_shape``/``num_classes``
+    (default: the zoo builder's or the factory's own)."""
+    if is_factory(name):
+        if width not in (None, 1.0):
+            raise ConfigError(f"--width applies to zoo models; give {name} its size with --model-arg")
+        factory = ModelFactory.parse(name, model_args).with_data(in_shape, num_classes)
+        return factory.build(in_shape)
+    if model_args:
+        raise ConfigError(f"--model-arg applies to model factories (FILE.py:FUNCTION); zoo model '{name}' takes "
+                          f"--width")
+    from .zoo import MODELS, create_model
+
+    params = inspect.signature(MODELS.get(name)).parameters
+    return create_model(name, width=1.0 if width is None else width,
+                        in_shape=in_shape or params["in_shape"].default,
+                        num_classes=num_classes or params["num_classes"].default)
+
+
+def plain_state_dict(obj: Any) -> Optional[Dict[str, torch.Tensor]]:
+    """The tensors of a plain state_dict, also inside {'state_dict': ...} / {'model': ...} (training
+    scripts' checkpoints) and with DataParallel's 'module.' prefix removed; None for anything else."""
+    if isinstance(obj, dict) and obj and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        prefix = "module."
+        if all(k.startswith(prefix) for k in obj):
+            return {k[len(prefix):]: v for k, v in obj.items()}
+        return dict(obj)
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model_state_dict", "model"):
+            inner = plain_state_dict(obj.get(key))
+            if inner is not None:
+                return inner
+    return None
+
+
+def load_weights(model: nn.Module, state: Dict[str, torch.Tensor], source: str) -> nn.Module:
+    """``state`` loaded into ``model``, whose tensors are first resized to the state's shapes (a
+    grown or pruned model); a mismatch is a one-line error naming the first differing tensor."""
+    from .errors import CodesignError
+    from .units.resize import conform
+
+    try:
+        conform(model, state)
+        model.load_state_dict(state)
+    except CodesignError as err:
+        raise ConfigError(f"{source} does not fit {model.codesign_spec['name']}: {err}") from None
+    except (RuntimeError, ValueError) as err:
+        raise ConfigError(f"{source} does not fit {model.codesign_spec['name']}: "
+                          f"{(str(err).strip().splitlines() or [type(err).__name__])[0]}") from None
+    return model
+
+
+def load_any(path: Path, model: Optional[str] = None, model_args: Optional[Dict[str, Any]] = None,
+             in_shape: Optional[Sequence[int]] = None) -> Tuple[nn.Module, Dict[str, Any]]:
+    """(model in eval mode, metadata) from a codesign model file, a plain state_dict (``model``
+    names the zoo model or factory it belongs to) or a pickled ``nn.Module``."""
+    from .checkpoint import MODEL_FORMAT, load_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch raises many types for corrupt files and missing classes
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ConfigError(f"{path} cannot be loaded ({type(err).__name__}: {first[:160]})") from None
+    if isinstance(obj, dict) and "format" in obj:
+        loaded, meta = load_model(path)
+        recorded = meta["model_spec"]
+        same = model is None or model == recorded["name"] or (
+            is_factory(model) and ModelFactory.parse(model).ref == recorded.get("factory"))
+        if not same:
+            raise ConfigError(f"--model {model} does not match {path}, which holds a '{recorded['name']}'; drop "
+                              f"--model or pick the matching file")
+        return loaded, meta
+    if isinstance(obj, nn.Module):
+        spec = getattr(obj, "codesign_spec", None)
+        shape = in_shape or (spec or {}).get("in_shape")
+        obj.codesign_spec = spec_of(obj, shape) if shape is not None else {"name": type(obj).__name__, "pickled": True}
+        return obj.eval(), {"model_spec": obj.codesign_spec, "source": "pickled module", "format": MODEL_FORMAT}
+    state = plain_state_dict(obj)
+    if state is None:
+        raise ConfigError(f"{path} holds a {type(obj).__name__}, not a model: give a codesign model file, a "
+                          f"state_dict or a pickled torch.nn.Module")
+    if model is None:
+        raise ConfigError(f"{path} is a plain state_dict; name its architecture with --model (a zoo name or "
+                          f"FILE.py:FUNCTION)")
+    built = build_model(model, model_args, in_shape)
+    load_weights(built, state, str(path))
+    shape = built.codesign_spec.get("in_shape")
+    if shape is not None:                          # the weights may have another number of classes
+        built.codesign_spec["num_classes"] = output_size(built, shape)
+    return built.eval(), {"model_spec": built.codesign_spec, "source": "state_dict", "format": MODEL_FORMAT}

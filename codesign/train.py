@@ -33,7 +33,7 @@ from .optim import lr_at, make_optimizer, set_lr
 from .rundir import RunDir
 from .units.engine import UnitEngine
 from .units.resize import conform
-from .zoo import MODELS, create_model
+from .model_source import build_model, check_model_name, names_model
 
 
 def seed_everything(seed: int) -> None:
@@ -103,12 +103,13 @@ class _Run:
         self.events("message", {"text": text})
 
     def reference_model(self) -> nn.Module:
-        """The recipe's architecture at its configured width, when the live model is that zoo model."""
+        """The recipe's architecture at its configured width (or arguments), when the live model is
+        that zoo model or factory's model."""
         name = self.recipe.model.name
-        if name != (getattr(self.model, "codesign_spec", None) or {}).get("name"):
+        if not names_model(name, getattr(self.model, "codesign_spec", None)):
             return self.model
-        return create_model(name, width=self.recipe.model.width, in_shape=self.splits.in_shape,
-                            num_classes=self.splits.num_classes)
+        return build_model(name, self.recipe.model.args, self.splits.in_shape, self.splits.num_classes,
+                           self.recipe.model.width)
 
 
 def evaluate(model: nn.Module, batches) -> Tuple[float, float]:
@@ -143,8 +144,8 @@ def _load_splits(recipe: Recipe, data_dir) -> Splits:
 def _model_for(recipe: Recipe, model: Optional[nn.Module], splits: Splits) -> nn.Module:
     """The model handed to fit (checked against the data when it is a zoo model), else the recipe's."""
     if model is None:
-        return create_model(recipe.model.name, width=recipe.model.width, in_shape=splits.in_shape,
-                            num_classes=splits.num_classes)
+        return build_model(recipe.model.name, recipe.model.args, splits.in_shape, splits.num_classes,
+                           recipe.model.width)
     spec = getattr(model, "codesign_spec", None)
     if spec is not None:
         check_input_shape(spec["in_shape"], splits, spec["name"])
@@ -209,7 +210,7 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
         raise CodesignError(f"{rd.root} already holds a training run; pass --resume to continue it "
                             f"or --force to start over")
     if model is None:
-        MODELS.get(recipe.model.name)      # names are checked before any data is loaded
+        check_model_name(recipe.model.name)    # names are checked before any data is loaded
     method = method or build_method(recipe.method.name, recipe.method.params)
     if recipe.train.threads:
         torch.set_num_threads(recipe.train.threads)

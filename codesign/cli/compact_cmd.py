@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from rich.table import Table
@@ -14,21 +14,31 @@ from .console import console
 @app.command()
 def compact(
     source: Path = typer.Argument(..., help="A run directory of `codesign train` (uses train/model.pt and its "
-                                            "masks) or a model file."),
+                                            "masks), a model file, a plain state_dict (with --model) or a "
+                                            "pickled nn.Module."),
     out: Optional[Path] = typer.Option(None, help="Folder for model.pt and shapes.json (default: RUN_DIR/compact)."),
     samples: int = typer.Option(8, min=1, help="Random inputs of the equivalence check."),
     check: bool = typer.Option(True, "--check/--no-check", help="Check that the compact model's outputs equal the "
                                                                  "masked model's (on by default)."),
     force: bool = typer.Option(False, "--force", help="Write over an existing, non-empty output folder."),
+    model: Optional[str] = typer.Option(None, help="The architecture of a plain state_dict: a zoo name or "
+                                                   "FILE.py:FUNCTION / package.module:FUNCTION."),
+    model_arg: List[str] = typer.Option([], "--model-arg", help="Keyword argument of a model factory, KEY=VALUE "
+                                                                "(repeatable)."),
+    input_shape: Optional[str] = typer.Option(None, "--input-shape", help="One sample's shape (e.g. 3,32,32) for "
+                                                                          "weights that do not record it."),
 ) -> None:
     """Remove pruned filters/neurons for real (zeros stay exact zeros) and check the outputs are unchanged."""
     from ..atomic import check_output_dir
     from ..compact import compact_file, resolve_model_file
     from ..lock import folder_lock
+    from ..model_source import parse_input_shape, parse_model_args
 
     folder = check_output_dir(out if out is not None else resolve_model_file(source)[1], force)
     with folder_lock(folder, "codesign compact"):
-        folder, manifest = compact_file(source, folder, check=check, samples=samples)
+        folder, manifest = compact_file(source, folder, check=check, samples=samples, model=model,
+                                        model_args=parse_model_args(model_arg),
+                                        in_shape=parse_input_shape(input_shape))
     table = Table(title=f"compact {manifest['model']}")
     for column in ("group", "units before", "units after"):
         table.add_column(column, justify="left" if column == "group" else "right")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import typer
 from rich.table import Table
@@ -19,9 +19,20 @@ MAX_LAYER_ROWS = 40
 @app.command("export")
 def export(
     ctx: typer.Context,
-    model: Optional[str] = typer.Option(None, help="Zoo model (codesign list models); without --checkpoint its "
-                                                   "embedded default or a seeded random init is used."),
-    checkpoint: Optional[Path] = typer.Option(None, help="Model file to export (train/model.pt, compact/model.pt)."),
+    model: Optional[str] = typer.Option(None, help="Zoo model (codesign list models) or your own: FILE.py:FUNCTION "
+                                                   "or package.module:FUNCTION returning an nn.Module; without "
+                                                   "--checkpoint its embedded default or a seeded random init is used."),
+    model_arg: List[str] = typer.Option([], "--model-arg", help="Keyword argument of a model factory, KEY=VALUE "
+                                                                "(YAML value; repeatable)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="Weights: a codesign model file (train/model.pt, "
+                                                         "compact/model.pt), a plain state_dict (with --model naming "
+                                                         "its architecture) or a pickled nn.Module."),
+    onnx: Optional[Path] = typer.Option(None, "--onnx", help="Export an ONNX file (float, or QONNX with Quant "
+                                                             "nodes) instead of a PyTorch model."),
+    input_shape: Optional[str] = typer.Option(None, "--input-shape", help="One sample's shape, e.g. 3,32,32, for "
+                                                                          "models that do not record it (default: "
+                                                                          "the model file's, the ONNX file's or "
+                                                                          "the dataset's)."),
     target: str = typer.Option("fpga", help="onnx: ONNX checked with onnxruntime; hls: + hls4ml project; "
                                             "fpga: + C simulation and agreement report."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default: runs/<run>/export beside the "
@@ -76,10 +87,10 @@ def export(
     """Export a model to ONNX, an hls4ml project and a C-simulated FPGA design."""
     from ..export.hls import HlsSettings
     from ..export.pipeline import ExportRequest, run_export
-    from ..rundir import RunDir
+    from ..model_source import parse_input_shape, parse_model_args
 
-    if out is None:     # beside the run the checkpoint comes from (RUN/train|compact/model.pt → RUN/export)
-        out = RunDir(checkpoint.parent.parent if checkpoint else Path("runs") / (model or "model")).export
+    if out is None:
+        out = default_out(model, checkpoint, onnx)
     given = {k: v for k, v in dict(backend=backend, io_type=io_type, part=part, clock_period=clock_period,
                                    reuse_factor=reuse_factor, strategy=strategy, sparse_kernel=sparse_kernel).items()
              if v is not None}
@@ -90,7 +101,7 @@ def export(
     else:
         settings, chosen = HlsSettings(**{"reuse_factor": "auto", "strategy": "auto", **given}), precision
     req = ExportRequest(
-        out=out,
+        out=out, onnx=onnx, model_args=parse_model_args(model_arg), input_shape=parse_input_shape(input_shape),
         target=target, model=model, checkpoint=checkpoint, width=width, settings=settings,
         precision=chosen if chosen is not None else "auto",
         precision_given=(precision or "auto") != "auto" or hls_config is not None,
@@ -100,6 +111,21 @@ def export(
     with ExportProgress() as progress:
         report = run_export(req, events=progress.event)
     render(report, req.out, invocation(ctx))
+
+
+def default_out(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Path]) -> Path:
+    """runs/<run>/export beside a checkpoint's run, else runs/<model or ONNX file name>/export."""
+    from ..model_source import is_factory
+
+    from ..rundir import RunDir
+
+    if checkpoint is not None:      # RUN/train|compact/model.pt → RUN/export
+        return RunDir(checkpoint.parent.parent).export
+    if onnx is not None:
+        return RunDir(Path("runs") / onnx.stem).export
+    name = model.rpartition(":")[2] if is_factory(model) else model
+    return RunDir(Path("runs") / (name or "model")).export
+
 
 
 STAGE_LABELS = {"model": "model and samples", "onnx": "ONNX export and check", "compile": "compile (g++)",
@@ -160,9 +186,11 @@ def _seconds(s: float) -> str:
 def render(report: Dict[str, Any], out: Path, command: Optional[list] = None) -> None:
     weights = report["weights"]
     console.print(f"{report['model']['name']}: weights from {weights['kind']} ({weights['detail']})", markup=False)
+    from_file = weights["kind"] == "ONNX file"
     if "onnx" in report:
         onnx = report["onnx"]
-        console.print(f"ONNX opset {onnx['opset']}: {onnx['path']}  max |onnxruntime - PyTorch| = "
+        compared = "codesign's graph - the file" if from_file else "onnxruntime - PyTorch"
+        console.print(f"ONNX opset {onnx['opset']}: {onnx['path']}  max |{compared}| = "
                       f"{onnx['max_abs_diff_vs_pytorch']:.3g} on {onnx['checked_samples']} samples", markup=False)
     if "qat" in report:
         show_summary(report["qat"], "quantization-aware training")
@@ -185,7 +213,8 @@ def render(report: Dict[str, Any], out: Path, command: Optional[list] = None) ->
                       f"rounded to zero, saved {total['saved_by_zeros']:,})", markup=False)
         _kernel_lines(report["multipliers"]["layers"])
     if "csim" in report:
-        show_summary(_readable(report["csim"]), f"C simulation vs PyTorch ({report['samples']['dataset']})")
+        reference = "the ONNX file" if from_file else "PyTorch"
+        show_summary(_readable(report["csim"]), f"C simulation vs {reference} ({report['samples']['dataset']})")
     if "estimate" in report:
         _estimate_lines(report["estimate"], command or ["codesign", "export"])
     for key, section in report.items():

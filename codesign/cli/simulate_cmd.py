@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import typer
 
@@ -12,16 +12,30 @@ from .console import console, err_console
 from .design_view import invocation, print_design, print_ways_out, ready_command
 
 
-def _source(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Path]) -> tuple[Any, str]:
+def _source(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Path], model_args: Dict[str, Any],
+            input_shape: Optional[tuple], width: float) -> tuple[Any, str]:
+    """What to simulate (an ONNX path, a zoo name or a loaded module) and a label for the report folder."""
+    from ..model_source import build_model, is_factory, load_any
+
     given = [x for x in (model if not checkpoint else None, checkpoint, onnx) if x]
     if len(given) != 1:
-        raise CodesignError("give exactly one of --model NAME, --checkpoint model.pt or --onnx FILE "
+        raise CodesignError("give exactly one of --model NAME|FILE.py:FUNCTION, --checkpoint FILE or --onnx FILE "
                             "(see `codesign simulate --help`)")
     if onnx:
         return onnx, onnx.stem
     if checkpoint:                      # runs/mag/compact/model.pt -> "mag-compact"
-        return checkpoint, "-".join(checkpoint.resolve().parent.parts[-2:]) or checkpoint.stem
-    return model, model
+        loaded, _ = load_any(checkpoint, model, model_args, input_shape)
+        if (getattr(loaded, "codesign_spec", None) or {}).get("in_shape") is None:
+            raise CodesignError(f"the input shape of the model in {checkpoint} is unknown; give --input-shape C,H,W")
+        return loaded, "-".join(checkpoint.resolve().parent.parts[-2:]) or checkpoint.stem
+    if is_factory(model):
+        built = build_model(model, model_args, input_shape, width=width)
+        if built.codesign_spec.get("in_shape") is None:
+            raise CodesignError(f"{model} takes no in_shape argument; give --input-shape C,H,W")
+        return built.eval(), model.rpartition(":")[2]
+    if model_args:
+        raise CodesignError(f"--model-arg applies to model factories (FILE.py:FUNCTION), not to zoo model '{model}'")
+    return (build_model(model, None, input_shape, width=width).eval(), model) if input_shape else (model, model)
 
 
 def _like_export(model: Optional[str], checkpoint: Optional[Path], width: float, mapping):
@@ -46,9 +60,16 @@ def _like_export(model: Optional[str], checkpoint: Optional[Path], width: float,
 @app.command()
 def simulate(
     ctx: typer.Context,
-    model: Optional[str] = typer.Option(None, help="Zoo model (codesign list models); with --checkpoint, ignored."),
+    model: Optional[str] = typer.Option(None, help="Zoo model (codesign list models) or FILE.py:FUNCTION / "
+                                                   "package.module:FUNCTION; with --checkpoint, the architecture "
+                                                   "of a plain state_dict."),
+    model_arg: List[str] = typer.Option([], "--model-arg", help="Keyword argument of a model factory, KEY=VALUE "
+                                                                "(repeatable)."),
+    input_shape: Optional[str] = typer.Option(None, "--input-shape", help="One sample's shape, e.g. 3,32,32 (for "
+                                                                          "models that do not record it)."),
     width: float = typer.Option(1.0, help="Width multiplier of the zoo model."),
-    checkpoint: Optional[Path] = typer.Option(None, help="A model file (model.pt from train/compact)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="A model file (model.pt from train/compact), a plain "
+                                                         "state_dict (with --model) or a pickled nn.Module."),
     onnx: Optional[Path] = typer.Option(None, help="Any ONNX file (NCHW or qonnx channels-last)."),
     device: str = typer.Option(..., help="Device name or alias (codesign list devices) or your own YAML file."),
     template: str = typer.Option("dataflow", help="dataflow (hls4ml, weights on chip) or tiled (DRAM-streaming "
@@ -96,7 +117,9 @@ def simulate(
     from ..sim.folding import AUTO, check_max_util, parse_reuse_factor
     from .plot_ahead import PlotAhead
 
-    source, label = _source(model, checkpoint, onnx)
+    from ..model_source import parse_input_shape, parse_model_args
+
+    source, label = _source(model, checkpoint, onnx, parse_model_args(model_arg), parse_input_shape(input_shape), width)
     if out is not None:
         check_output_dir(out, force)
     rf = parse_reuse_factor(reuse_factor if reuse_factor is not None else

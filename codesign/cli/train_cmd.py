@@ -14,7 +14,12 @@ from .options import build_overrides, show_summary
 @app.command()
 def train(
     recipe: Optional[str] = typer.Argument(None, help="Recipe: a YAML path or a shipped name (codesign list recipes)."),
-    model: Optional[str] = typer.Option(None, help="Zoo model (codesign list models)."),
+    model: Optional[str] = typer.Option(None, help="Zoo model (codesign list models) or your own: FILE.py:FUNCTION "
+                                                   "or package.module:FUNCTION returning an nn.Module."),
+    model_arg: List[str] = typer.Option([], "--model-arg", help="Keyword argument of a model factory, KEY=VALUE "
+                                                                "(YAML value; repeatable; recipe key model.args)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="Start from these weights: a codesign model file, a plain "
+                                                         "state_dict (of --model) or a pickled nn.Module."),
     width: Optional[float] = typer.Option(None, help="Width multiplier on hidden layers."),
     dataset: Optional[str] = typer.Option(None, help="Dataset (codesign list datasets)."),
     method: Optional[str] = typer.Option(None, help="Grow/prune method (codesign list methods)."),
@@ -56,6 +61,7 @@ def train(
     from ..compact import compact_run
     from ..config import load_recipe
     from ..lock import folder_lock
+    from ..model_source import parse_model_args
     from ..rundir import TRAINING, RunDir
     from ..train import fit
     from .progress import TrainProgress
@@ -68,6 +74,7 @@ def train(
         "target.device": fit_device, "target.fit": True if fit_device else None,
         "target.max_latency_us": max_latency_us, "target.max_util": max_util,
     }, param)
+    overrides.update({f"model.args.{k}": v for k, v in parse_model_args(model_arg).items()})
     if resume_from is not None or new_data is not None:
         from .update_view import train_update
 
@@ -77,6 +84,9 @@ def train(
         from ..errors import ConfigError
         raise ConfigError("--max-latency-us and --max-util bound a device budget: add --fit DEVICE "
                           "(or target.fit: true in the recipe)")
+    start = None
+    if checkpoint is not None:
+        start, cfg = starting_model(checkpoint, cfg, model, data_dir)
     run = RunDir(out or Path("runs") / cfg.name)
     check_output_dir(run.root, force, own=TRAINING)          # before the lock creates the folder
     with folder_lock(run.root, f"codesign train {cfg.name}"):
@@ -85,10 +95,32 @@ def train(
         # a new run (--force) never sits beside an old run's model files; a killed run's temporaries go
         run.prepare(force, own=TRAINING, fresh=TRAINING if force and not resume else ())
         with TrainProgress(f"train {cfg.model.name}") as progress:
-            result = fit(cfg, run.root, resume=resume, overwrite=force, events=progress.event, data_dir=data_dir)
+            result = fit(cfg, run.root, resume=resume, overwrite=force, events=progress.event, data_dir=data_dir,
+                         model=start)
             result.summary.update(compact_run(run.root, events=progress.event))
     show_summary(result.summary, f"{cfg.model.name} on {cfg.data.name} ({cfg.method.name})")
     compacted = f", {run.compact}/{{model.pt,shapes.json}}" if run.compact_model.exists() else ""
     estimated = f", {run.sim}/{{report.json,report.md}}" if (run.sim / "report.json").exists() else ""
     console.print(f"artifacts: {run.config}, {run.train}/{{ckpt.pt,model.pt,history.csv,cost.json}}{compacted}"
                   f"{estimated}", markup=False)
+
+
+def starting_model(checkpoint: Path, cfg, model: Optional[str], data_dir: Optional[Path]):
+    """(the model in ``checkpoint``, the recipe naming its architecture): a codesign model file names
+    its own; a state_dict needs --model; a pickled module is trained as it is."""
+    from ..config import Recipe, recipe_to_dict, validate
+    from ..data import load_dataset
+    from ..model_source import load_any
+
+    d = cfg.data
+    splits = load_dataset(d.name, data_dir, val_fraction=d.val_fraction, train_limit=1, test_limit=1, **d.options)
+    loaded, meta = load_any(checkpoint, cfg.model.name if model else None, cfg.model.args, splits.in_shape)
+    spec = meta["model_spec"]
+    data = recipe_to_dict(cfg)
+    if "factory" in spec:
+        data["model"].update(name=spec["factory"], args=spec.get("kwargs", {}), width=1.0)
+    elif not spec.get("pickled"):
+        data["model"].update(name=spec["name"], width=spec.get("width", 1.0))
+    else:
+        data["model"].update(name=spec["name"], width=1.0, args={})
+    return loaded.train(), validate(Recipe, data, f"recipe with {checkpoint}")

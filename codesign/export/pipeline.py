@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from .. import atomic
 from ..errors import ConfigError
@@ -45,6 +45,9 @@ class ExportRequest:
     force: bool = False
     seed: int = 0
     qat_epochs: int = 0                     # > 0: quantization-aware fine-tuning (see qat.py)
+    onnx: Optional[Path] = None             # an ONNX file (float or QONNX) instead of a PyTorch model
+    model_args: Dict[str, Any] = field(default_factory=dict)   # a model factory's keyword arguments
+    input_shape: Optional[Tuple[int, ...]] = None              # one sample's shape, where nothing else says it
 
 
 def prepare_out_dir(out: Path, force: bool) -> None:
@@ -67,8 +70,15 @@ def run_export(req: ExportRequest, events: Events = quiet) -> Dict[str, Any]:
                           "its types are those of the brevitas quantizers")
     if req.target == "fpga":
         require_gxx()
+    if req.onnx is not None:
+        if req.model or req.checkpoint or req.qat_epochs or req.width is not None:
+            raise ConfigError("--onnx exports an ONNX file as it is: drop --model, --checkpoint, --width and "
+                              "--qat-epochs")
+        from .onnx_file import run_onnx_export
+        return run_onnx_export(req, settings, spec, events)
     events("stage", {"stage": "model"})
-    model, source = resolve_model(req.model, req.checkpoint, req.width, req.seed)
+    model, source = resolve_model(req.model, req.checkpoint, req.width, req.seed, model_args=req.model_args,
+                                  in_shape=req.input_shape, dataset=req.dataset)
     if req.qat_epochs:
         from .qat import check_qat_supported
         check_qat_supported(model)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -56,10 +57,23 @@ def _fits_mnist(in_shape, num_classes) -> bool:
     return tuple(in_shape) == (1, 28, 28) and num_classes == 10
 
 
-def choose_samples(model: nn.Module, meta: Dict[str, Any], dataset: Optional[str], *, n_calibration: int,
-                   n_csim: int, data_dir: Optional[Path] = None, seed: int = 0) -> Samples:
-    spec = model.codesign_spec
-    in_shape, classes = tuple(spec["in_shape"]), int(spec["num_classes"])
+def onnx_macs(clean) -> float:
+    """Multiply-accumulates per sample of a cleaned export graph (Conv and MatMul layers)."""
+    g, total = clean.graph, 0.0
+    for n in g.nodes:
+        weight = g.inits.get(n.input[1]) if len(n.input) > 1 else None
+        if n.op_type == "Conv" and weight is not None:
+            total += float(np.prod(g.shapes[n.output[0]][1:])) * float(np.prod(weight.shape[1:]))
+        elif n.op_type == "MatMul" and weight is not None:
+            total += float(np.prod(weight.shape))
+    return total
+
+
+def choose_samples(model: nn.Module | Dict[str, Any], meta: Dict[str, Any], dataset: Optional[str], *,
+                   n_calibration: int, n_csim: int, data_dir: Optional[Path] = None, seed: int = 0) -> Samples:
+    """Samples for a model (or a model spec: name, in_shape, num_classes); see the module doc."""
+    spec = model if isinstance(model, dict) else model.codesign_spec
+    in_shape, classes = tuple(spec["in_shape"]), spec.get("num_classes")
     if dataset is not None:                               # the user's choice: errors are theirs to fix
         return _load(dataset, {}, spec, n_calibration, n_csim, data_dir, "chosen with --dataset")
     recorded = _recorded_dataset(meta)

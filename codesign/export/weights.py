@@ -11,7 +11,7 @@ import inspect
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -50,32 +50,77 @@ def builder_default(name: str, argument: str) -> Any:
 
 
 def resolve_model(name: Optional[str], checkpoint: Optional[Path] = None, width: Optional[float] = None,
-                  seed: int = 0) -> Tuple[nn.Module, WeightSource]:
-    """The model to export and where its weights come from."""
+                  seed: int = 0, *, model_args: Optional[Dict[str, Any]] = None,
+                  in_shape: Optional[Sequence[int]] = None, dataset: Optional[str] = None,
+                  data_dir: Optional[Path] = None) -> Tuple[nn.Module, WeightSource]:
+    """The model to export and where its weights come from. ``name``: a zoo name or a model factory
+    (FILE.py:FUNCTION); ``checkpoint``: a codesign model file, a plain state_dict (of ``name``) or a
+    pickled module. The input shape: the model's record, ``in_shape``, else the dataset's."""
+    from ..model_source import build_model, is_factory, load_any
+
     if checkpoint is not None:
         if width is not None:
             raise ConfigError("--width applies to models without --checkpoint (the checkpoint fixes the size)")
-        model, meta = load_model(checkpoint)
-        spec_name = meta["model_spec"]["name"]
-        if name is not None and name != spec_name:
-            raise ConfigError(f"--model {name} does not match the checkpoint, which holds a '{spec_name}'; "
-                              f"drop --model or pick the matching checkpoint")
+        model, meta = load_any(checkpoint, name, model_args, in_shape)
+        _with_input_shape(model, in_shape, dataset, data_dir)
         return model, WeightSource("trained checkpoint", f"{checkpoint} ({meta.get('source', 'unknown')})", meta)
     if name is None:
-        raise ConfigError("give --model NAME (codesign list models) or --checkpoint path/model.pt")
+        raise ConfigError("give --model NAME (codesign list models) or FILE.py:FUNCTION, --checkpoint FILE or "
+                          "--onnx FILE")
+    if is_factory(name):
+        torch.manual_seed(seed)
+        shape, classes = in_shape, None
+        if shape is None and dataset is not None:
+            shape, classes = dataset_shape(dataset, data_dir)
+        model = build_model(name, model_args, shape, classes, width).eval()
+        _with_input_shape(model, shape, dataset, data_dir)
+        why = "a model factory without --checkpoint"
+        if set_batchnorm_statistics(model, seed):
+            why += "; BatchNorm statistics from 64 synthetic inputs"
+        return model, WeightSource("random init", f"seed {seed} ({why}; pass --checkpoint for trained weights)", {})
     MODELS.get(name)                                    # unknown names fail here, with close matches
-    if name in EMBEDDED and width in (None, 1.0):
+    if model_args:
+        raise ConfigError(f"--model-arg applies to model factories (FILE.py:FUNCTION), not to zoo model '{name}'")
+    if name in EMBEDDED and width in (None, 1.0) and in_shape is None:
         asset, how = EMBEDDED[name]
         with resources.as_file(resources.files("codesign").joinpath(f"assets/{asset}")) as path:
             model, meta = load_model(path)
         return model, WeightSource("embedded default", how, meta)
     torch.manual_seed(seed)
-    model = create_model(name, width=1.0 if width is None else width, in_shape=builder_default(name, "in_shape"),
+    model = create_model(name, width=1.0 if width is None else width,
+                         in_shape=in_shape or builder_default(name, "in_shape"),
                          num_classes=builder_default(name, "num_classes")).eval()
-    why = "no trained default ships for this model" if name not in EMBEDDED else "width differs from the default"
+    why = "no trained default ships for this model" if name not in EMBEDDED else "width or input shape differs " \
+                                                                                  "from the default"
     if set_batchnorm_statistics(model, seed):
         why += "; BatchNorm statistics from 64 synthetic inputs, so activations keep their scale"
     return model, WeightSource("random init", f"seed {seed} ({why}; pass --checkpoint for trained weights)", {})
+
+
+def dataset_shape(dataset: str, data_dir: Optional[Path] = None) -> Tuple[Tuple[int, ...], int]:
+    """(input shape, classes) of a dataset."""
+    from ..data import load_dataset
+
+    splits = load_dataset(dataset, data_dir)
+    return tuple(splits.in_shape), int(splits.num_classes)
+
+
+def _with_input_shape(model: nn.Module, in_shape, dataset: Optional[str], data_dir) -> None:
+    """Give a model that records no input shape (a pickled module, a factory without an in_shape
+    argument) the one of --input-shape or the dataset; an error when neither is given."""
+    from ..model_source import spec_of
+
+    spec = getattr(model, "codesign_spec", None) or {}
+    if spec.get("in_shape") is not None:
+        if in_shape is not None and [int(d) for d in in_shape] != list(spec["in_shape"]):
+            raise ConfigError(f"--input-shape {','.join(map(str, in_shape))} differs from the input shape "
+                              f"{','.join(map(str, spec['in_shape']))} that {spec['name']} records")
+        return
+    shape = in_shape if in_shape is not None else (dataset_shape(dataset, data_dir)[0] if dataset else None)
+    if shape is None:
+        raise ConfigError(f"the input shape of {spec.get('name', type(model).__name__)} is unknown; give "
+                          f"--input-shape C,H,W or --dataset")
+    model.codesign_spec = spec_of(model, shape)
 
 
 def set_batchnorm_statistics(model: nn.Module, seed: int, samples: int = 64) -> bool:

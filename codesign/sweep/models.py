@@ -105,23 +105,26 @@ def _starting_model(task: ModelTask) -> Tuple[nn.Module, str, int]:
 
 
 def _make_starting_model(task: ModelTask) -> Tuple[nn.Module, str]:
+    from ..model_source import build_model, is_factory, names_model
+
     if task.weights not in ("auto", "random"):
         model, meta = load_model(task.weights)
-        if meta["model_spec"]["name"] != task.model:
+        if not names_model(task.model, meta["model_spec"]):
             from ..errors import ConfigError
             raise ConfigError(f"train.weights {task.weights} holds a '{meta['model_spec']['name']}', "
                               f"not the point's model '{task.model}'")
         return model, f"model file {task.weights}"
     from ..export.weights import resolve_model
 
-    if task.weights == "random":
-        from ..export.weights import builder_default
-        from ..zoo import create_model
+    recipe = task.recipe or {}
+    args = (recipe.get("model") or {}).get("args") or {}
+    dataset = (recipe.get("data") or {}).get("name") if task.recipe else None
+    if task.weights == "random" and not is_factory(task.model):    # a factory's model is always a random init
         torch.manual_seed(task.seed)
-        model = create_model(task.model, task.width, builder_default(task.model, "in_shape"),
-                             builder_default(task.model, "num_classes"))
+        model = build_model(task.model, None, width=task.width)
         return model.eval(), f"random init, seed {task.seed}"
-    model, source = resolve_model(task.model, None, task.width, task.seed)
+    model, source = resolve_model(task.model, None, task.width, task.seed, model_args=args, dataset=dataset,
+                                  data_dir=task.data_dir)
     return model, source.describe()
 
 
@@ -161,8 +164,8 @@ def test_accuracy(model: nn.Module, splits: Splits) -> float:
 def _trained(task: ModelTask, out: Path, base_file: Optional[str]) -> Dict[str, Any]:
     from ..compact import compact_run
     from ..methods import METHODS, build_method
+    from ..model_source import build_model
     from ..train import fit
-    from ..zoo import create_model
 
     recipe = validate(Recipe, task.recipe, f"model {task.key}")
     splits = load_splits(recipe, task.data_dir)
@@ -174,8 +177,8 @@ def _trained(task: ModelTask, out: Path, base_file: Optional[str]) -> Dict[str, 
             method = OneShot(build_method(task.method, task.params))
         original = model_cost(model, splits.in_shape).params
     else:
-        original = model_cost(create_model(recipe.model.name, recipe.model.width, splits.in_shape,
-                                           splits.num_classes), splits.in_shape).params
+        original = model_cost(build_model(recipe.model.name, recipe.model.args, splits.in_shape, splits.num_classes,
+                                          recipe.model.width), splits.in_shape).params
     fitted = fit(recipe, out, resume=True, splits=splits, model=model, method=method)
     fitted.summary.update(compact_run(out))
     model_file = RunDir(out).final_model()

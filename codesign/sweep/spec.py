@@ -274,10 +274,10 @@ def _check_model_file(spec: SweepSpec, key: str) -> None:
 def _check_names(spec: SweepSpec, src: str) -> None:
     from ..sim.device import load_device
     from ..fixed_point import parse_precision
-    from ..zoo import MODELS
+    from ..model_source import check_model_name
 
     hardware = spec.grid.hardware(_recipe(spec).target.model_dump() if spec.recipe else None)
-    checks = [("model", spec.grid.model, MODELS.get), ("device", hardware["device"], load_device),
+    checks = [("model", spec.grid.model, check_model_name), ("device", hardware["device"], load_device),
               ("precision", hardware["precision"], parse_precision)]
     for axis, values, check in checks:
         for value in values:

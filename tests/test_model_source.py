@@ -1,0 +1,112 @@
+"""Users' models: factories named FILE.py:FUNCTION or package.module:FUNCTION, their typed
+arguments, and weights from codesign files, plain state_dicts and pickled modules."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import torch
+
+from codesign.checkpoint import load_model, save_model
+from codesign.errors import ConfigError
+from codesign.model_source import (ModelFactory, build_model, is_factory, load_any, parse_input_shape,
+                                   parse_model_args)
+from codesign.units.engine import UnitEngine
+from tests.user_models import DepthwiseSeparable
+
+FACTORY = textwrap.dedent("""
+    import torch.nn as nn
+
+    def tiny_cnn(channels=4, num_classes=10, in_shape=(1, 8, 8)):
+        c, h, w = in_shape
+        return nn.Sequential(nn.Conv2d(c, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.ReLU6(),
+                             nn.Flatten(), nn.Linear(channels * h * w, num_classes))
+
+    def not_a_model():
+        return 42
+""")
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "my_models.py"
+    path.write_text(FACTORY)
+    return path
+
+
+def test_factory_references_and_typed_arguments():
+    assert is_factory("nets.py:build") and is_factory("package.module:make_net") and is_factory("a/b/c.py:f")
+    assert not is_factory("lenet5") and not is_factory("C:/x") and not is_factory(None)
+    assert parse_model_args(["channels=16", "rate=0.5", "bn=true", "in_shape=[3, 32, 32]", "name=abc"]) == \
+        {"channels": 16, "rate": 0.5, "bn": True, "in_shape": [3, 32, 32], "name": "abc"}
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_model_args(["channels"])
+    assert parse_input_shape("3,32,32") == parse_input_shape("3x32x32") == parse_input_shape("[3, 32, 32]") == (3, 32, 32)
+    with pytest.raises(ConfigError, match="--input-shape"):
+        parse_input_shape("3,-1")
+
+
+def test_file_factory_builds_with_the_dataset_shape_and_records_how(model_file):
+    model = build_model(f"{model_file}:tiny_cnn", {"channels": 6}, in_shape=(2, 5, 5), num_classes=3)
+    spec = model.codesign_spec
+    assert spec["factory"] == f"{model_file.resolve()}:tiny_cnn" and spec["name"] == "my_models.py:tiny_cnn"
+    assert spec["kwargs"] == {"channels": 6, "in_shape": [2, 5, 5], "num_classes": 3}
+    assert spec["in_shape"] == [2, 5, 5] and spec["num_classes"] == 3
+    assert model(torch.zeros(2, 2, 5, 5)).shape == (2, 3)
+
+
+def test_module_factory_and_one_line_errors(model_file, monkeypatch):
+    monkeypatch.syspath_prepend(str(model_file.parent))
+    model = ModelFactory.parse("my_models:tiny_cnn").build()
+    assert model.codesign_spec["in_shape"] == [1, 8, 8]               # the factory's own default
+    for ref, needle in ((f"{model_file}:missing", "has no function 'missing'; it defines: not_a_model, tiny_cnn"),
+                        (f"{model_file}:not_a_model", "returned a int, not a torch.nn.Module"),
+                        ("no_such_module_xyz:f", "cannot import no_such_module_xyz"),
+                        ("nowhere/x.py:f", "model file not found")):
+        with pytest.raises(ConfigError, match=needle) as err:
+            ModelFactory.parse(ref).build()
+        assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="unexpected keyword"):
+        build_model(f"{model_file}:tiny_cnn", {"chanels": 3})
+
+
+def test_a_grown_and_pruned_factory_model_rebuilds_from_its_file(model_file, tmp_path):
+    model = build_model(f"{model_file}:tiny_cnn", {"channels": 4})
+    engine = UnitEngine(model)
+    engine.extend(engine.groups()[0], 3)
+    engine.keep(engine.groups()[0], [0, 2, 5, 6])
+    save_model(tmp_path / "m.pt", model, source="test")
+    loaded, meta = load_model(tmp_path / "m.pt")
+    assert loaded[0].weight.shape[0] == 4 and meta["model_spec"]["factory"].endswith("my_models.py:tiny_cnn")
+    x = torch.randn(3, 1, 8, 8)
+    torch.testing.assert_close(loaded(x), model.eval()(x))
+
+
+def test_state_dicts_pickled_modules_and_codesign_files(model_file, tmp_path):
+    ref = f"{model_file}:tiny_cnn"
+    model = build_model(ref, {"channels": 5}).eval()
+    x = torch.randn(2, 1, 8, 8)
+    torch.save({"epoch": 3, "state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}},
+               tmp_path / "trainer.pth")
+    loaded, meta = load_any(tmp_path / "trainer.pth", ref)            # nested, DataParallel prefix
+    assert meta["source"] == "state_dict" and loaded[0].weight.shape[0] == 5   # conformed to the file
+    torch.testing.assert_close(loaded(x), model(x))
+    with pytest.raises(ConfigError, match="plain state_dict; name its architecture with --model"):
+        load_any(tmp_path / "trainer.pth")
+    torch.save(model.state_dict(), tmp_path / "sd.pt")
+    with pytest.raises(ConfigError, match="does not fit lenet5") as err:
+        load_any(tmp_path / "sd.pt", "lenet5")
+    assert "\n" not in str(err.value)
+
+    dws = DepthwiseSeparable().eval()
+    torch.save(dws, tmp_path / "whole.pt")
+    loaded, meta = load_any(tmp_path / "whole.pt", in_shape=(3, 8, 8))
+    assert meta["source"] == "pickled module" and loaded.codesign_spec["num_classes"] == 5
+    save_model(tmp_path / "pickled_model.pt", loaded, source="test")
+    again, meta = load_any(tmp_path / "pickled_model.pt")
+    assert meta["model_spec"]["pickled"] and isinstance(again, DepthwiseSeparable)
+    with pytest.raises(ConfigError, match="does not match"):
+        load_any(tmp_path / "pickled_model.pt", "lenet5")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="cannot be loaded"):
+        load_any(tmp_path / "junk.pt")
