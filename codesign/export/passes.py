@@ -222,12 +222,9 @@ class CleanGraph:
     fused_bias: Dict[str, str]           # bias Add node → the MatMul node whose Dense layer it joins
 
 
-def clean_graph(model: onnx.ModelProto, module_types: Optional[Dict[str, str]] = None) -> CleanGraph:
-    """Raw torch.onnx export (or an ONNX file from elsewhere, brought to the same forms by
-    :mod:`codesign.export.normalize`) → a checked, named graph of ops hls4ml takes (linear time).
-    ``module_types`` ({PyTorch module path: class name}) improves unsupported-layer messages."""
-    from .support import check_supported
-
+def normal_graph(model: onnx.ModelProto) -> OnnxGraph:
+    """Any ONNX model in the forms :mod:`codesign.export.normalize` brings it to (no support check:
+    the simulator reads it too, and maps more ops than hls4ml converts)."""
     from . import normalize
 
     g = OnnxGraph.from_model(model)
@@ -238,6 +235,18 @@ def clean_graph(model: onnx.ModelProto, module_types: Optional[Dict[str, str]] =
     for normal_form in (normalize.explicit_defaults, normalize.constant_bounds, normalize.spatial_mean_to_global_pool,
                         normalize.binary_concats, normalize.grouped_conv_to_dense):
         normal_form(g)
+    return g
+
+
+def clean_graph(model: onnx.ModelProto, module_types: Optional[Dict[str, str]] = None) -> CleanGraph:
+    """Raw torch.onnx export (or an ONNX file from elsewhere, brought to the same forms by
+    :mod:`codesign.export.normalize`) → a checked, named graph of ops hls4ml takes (linear time).
+    ``module_types`` ({PyTorch module path: class name}) improves unsupported-layer messages."""
+    from .support import check_supported
+
+    from . import normalize
+
+    g = normal_graph(model)
     check_supported(g, module_types)
     g.require_shapes()
     names = readable_names(g)

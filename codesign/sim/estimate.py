@@ -48,7 +48,10 @@ def load_network(model: ModelLike, width: float = 1.0, in_shape: Optional[Sequen
         path = Path(model)
         if path.suffix == ".onnx":
             from .onnx_layers import network_from_onnx
-            return network_from_onnx(path)
+            try:
+                return network_from_onnx(path)
+            except CodesignError as err:     # shape arithmetic (x.view(x.size(0), -1)) and other forms
+                return _normalised_onnx(path, err)
         if path.suffix in (".pt", ".pth"):
             from ..checkpoint import load_model
             from .torch_layers import network_from_model
@@ -61,7 +64,10 @@ def load_network(model: ModelLike, width: float = 1.0, in_shape: Optional[Sequen
 
     if isinstance(model, nn.Module):
         from .torch_layers import network_from_model
-        return network_from_model(model, in_shape)
+        try:
+            return network_from_model(model, in_shape)
+        except CodesignError as err:         # ops the fx tracer does not map: read the model's ONNX instead
+            return _through_onnx(model, in_shape, err)
     raise CodesignError(f"cannot simulate a {type(model).__name__}; give a Network, nn.Module, zoo name, "
                         f".pt or .onnx file")
 
@@ -73,6 +79,50 @@ def hardware_network(net: Network, mapping: Mapping) -> Network:
         from .stream_graph import stream_network
         return stream_network(net).network
     return net
+
+
+def _through_onnx(model, in_shape: Optional[Sequence[int]], err: CodesignError) -> Network:
+    """The network of a PyTorch model read from its ONNX export (any op the ONNX reader maps, e.g.
+    functional pooling and clamps in users' models); ``err`` is raised when that fails too."""
+    import tempfile
+
+    from ..export.onnx import to_onnx_proto
+    from ..export.passes import normal_graph
+    from .onnx_layers import network_from_onnx
+
+    spec = getattr(model, "codesign_spec", None) or {}
+    shape = in_shape or spec.get("in_shape")
+    if not shape:
+        raise err
+    try:
+        proto = normal_graph(to_onnx_proto(model, tuple(shape))).to_model()
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "model.onnx"
+            path.write_bytes(proto.SerializeToString())
+            net = network_from_onnx(path, name=spec.get("name") or type(model).__name__)
+    except CodesignError:
+        raise err from None
+    return Network(net.name, net.layers, net.input_shape, "torch (through ONNX)", net.meta)
+
+
+def _normalised_onnx(path: Path, err: CodesignError) -> Network:
+    """The network of an ONNX file after codesign's normal forms (see codesign.export.normalize)."""
+    import tempfile
+
+    import onnx
+
+    from ..export.passes import normal_graph
+    from .onnx_layers import network_from_onnx
+
+    try:
+        proto = normal_graph(onnx.load(str(path))).to_model()
+        with tempfile.TemporaryDirectory() as folder:
+            normal = Path(folder) / path.name
+            normal.write_bytes(proto.SerializeToString())
+            net = network_from_onnx(normal)
+    except Exception:  # the original error says what is wrong with the file
+        raise err from None
+    return Network(net.name, net.layers, net.input_shape, f"onnx:{path}", net.meta)
 
 
 def template_costs(net: Network, device: Device, mapping: Mapping) -> Costs:

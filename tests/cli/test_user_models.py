@@ -1,0 +1,109 @@
+"""Every command takes a user's model: a factory file (--model FILE.py:FUNCTION), a plain
+state_dict or a pickled module (--checkpoint), an ONNX file (--onnx)."""
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+import torch
+
+from codesign.model_source import ModelFactory
+from tests.user_models import Inception
+
+MODEL_FILE = textwrap.dedent("""
+    import torch.nn as nn
+
+    def net(channels=6, num_classes=10):
+        return nn.Sequential(
+            nn.Conv2d(1, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.ReLU6(), nn.MaxPool2d(2),
+            nn.Conv2d(channels, channels, 3, padding=1, groups=channels), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.1), nn.Linear(channels, num_classes))
+""")
+DATA = "data.options={in_shape: [1, 8, 8], num_classes: 3, n_train: 128, n_test: 32}"
+
+
+def one_line_error(result):
+    lines = [line for line in result.err.strip().splitlines() if line.strip()]
+    return result.code == 2 and len(lines) == 1 and lines[0].startswith("error: ")
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "mynet.py"
+    path.write_text(MODEL_FILE)
+    return path
+
+
+def test_factory_trains_prunes_compacts_exports_and_simulates(cli, tmp_path, model_file):
+    run = tmp_path / "run"
+    r = cli("train", "--model", f"{model_file}:net", "--model-arg", "channels=8", "--dataset", "synthetic",
+            "--set", DATA, "--epochs", "2", "--method", "magnitude", "--param", "structure=structured",
+            "--param", "target_density=0.5", "--threads", "1", "--out", run)
+    assert r.code == 0, r.err
+    spec = torch.load(run / "train" / "model.pt", weights_only=False)["model_spec"]
+    assert spec["factory"] == f"{model_file.resolve()}:net" and spec["kwargs"] == {"channels": 8, "num_classes": 3}
+    shapes = json.loads((run / "compact" / "shapes.json").read_text())
+    fresh = ModelFactory.parse(f"{model_file}:net", spec["kwargs"]).build()
+    assert shapes["params_after"] < sum(p.numel() for p in fresh.parameters()) and shapes["model"] == "mynet.py:net"
+    r = cli("train", "--model", f"{model_file}:net", "--model-arg", "channels=8", "--dataset", "synthetic",
+            "--set", DATA, "--epochs", "2", "--method", "magnitude", "--param", "structure=structured",
+            "--param", "target_density=0.5", "--threads", "1", "--out", run, "--resume")
+    assert r.code == 0, r.err                                         # resumes from the file alone
+    r = cli("compact", run, "--out", tmp_path / "again")
+    assert r.code == 0 and "equivalence" in r.out, r.err
+    r = cli("export", "--checkpoint", run / "compact" / "model.pt", "--target", "onnx", "--out", tmp_path / "exp")
+    assert r.code == 0, r.err
+    assert json.loads((tmp_path / "exp" / "export.json").read_text())["model"]["name"] == "mynet.py:net"
+    r = cli("simulate", "--checkpoint", run / "compact" / "model.pt", "--device", "xc7z020", "--no-plot",
+            "--out", tmp_path / "sim")
+    assert r.code == 0 and "latency" in r.out, r.err
+    r = cli("simulate", "--model", f"{model_file}:net", "--model-arg", "channels=4", "--input-shape", "1,8,8",
+            "--device", "xc7z020", "--no-plot", "--out", tmp_path / "sim2")
+    assert r.code == 0, r.err
+
+
+def test_state_dict_and_pickled_module_checkpoints(cli, tmp_path, model_file):
+    model = Inception().eval()
+    torch.save({"state_dict": model.state_dict()}, tmp_path / "sd.pth")
+    torch.save(model, tmp_path / "whole.pt")
+    r = cli("export", "--checkpoint", tmp_path / "sd.pth", "--model", "tests.user_models:Inception",
+            "--input-shape", "1,8,8", "--target", "onnx", "--out", tmp_path / "a")
+    assert r.code == 0, r.err
+    r = cli("simulate", "--checkpoint", tmp_path / "whole.pt", "--input-shape", "1,8,8", "--device", "xc7z020",
+            "--no-plot", "--out", tmp_path / "b")
+    assert r.code == 0, r.err
+    r = cli("compact", tmp_path / "whole.pt", "--input-shape", "1,8,8", "--out", tmp_path / "c")
+    assert r.code == 0, r.err
+    r = cli("export", "--checkpoint", tmp_path / "sd.pth", "--target", "onnx", "--out", tmp_path / "d")
+    assert one_line_error(r) and "name its architecture with --model" in r.err
+    r = cli("simulate", "--checkpoint", tmp_path / "whole.pt", "--device", "xc7z020", "--out", tmp_path / "e")
+    assert one_line_error(r) and "--input-shape" in r.err
+
+
+def test_onnx_file_exports_to_an_hls_project(cli, tmp_path):
+    path = tmp_path / "outside.onnx"
+    torch.onnx.export(Inception().eval(), (torch.zeros(1, 1, 8, 8),), str(path), dynamo=False,
+                      input_names=["image"], dynamic_axes={"image": {0: "n"}})
+    r = cli("export", "--onnx", path, "--target", "hls", "--calibration-samples", "32", "--out", tmp_path / "hls")
+    assert r.code == 0, r.err
+    report = json.loads((tmp_path / "hls" / "export.json").read_text())
+    assert report["model"]["in_shape"] == [1, 8, 8] and report["weights"]["kind"] == "ONNX file"
+    assert report["onnx"]["max_abs_diff_vs_pytorch"] < 1e-4 and (tmp_path / "hls" / "hls" / "build_prj.tcl").exists()
+    r = cli("export", "--onnx", path, "--model", "lenet5", "--out", tmp_path / "x")
+    assert one_line_error(r) and "drop --model" in r.err
+    r = cli("export", "--onnx", path, "--input-shape", "3,8,8", "--target", "onnx", "--out", tmp_path / "y")
+    assert one_line_error(r) and "does not fit" in r.err
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--model", "nowhere.py:net"], "model file not found"),
+    (["--model", "lenet5", "--model-arg", "x=1"], "--model-arg applies to model factories"),
+    (["--model", "MODEL:nett"], "has no function 'nett'; it defines: net"),
+    (["--model", "MODEL:net", "--model-arg", "chanels=3"], "unexpected keyword argument"),
+])
+def test_bad_model_sources_are_one_line_errors(cli, tmp_path, model_file, args, needle):
+    args = [a.replace("MODEL", str(model_file)) for a in args]
+    r = cli("export", *args, "--input-shape", "1,8,8", "--target", "onnx", "--out", tmp_path / "o")
+    assert one_line_error(r), r.err
+    assert needle in r.err
