@@ -2,7 +2,7 @@
 the compact model vs the masked model it came from.
 
 Every prunable unit group of ResNet-110 (CIFAR, 1.73M params) keeps a random 40% of its units
-(unit masks); `codesign.compact.compact` (trace, physical removal, equivalence check on 8 random
+(unit masks); `codesign.compaction.compact` (trace, physical removal, equivalence check on 8 random
 inputs) is timed end to end. Inference: eval mode, a batch of 3×32×32 inputs, median over
 `--repeats` alternating runs of each model. Targets: compaction < 10 s; compact faster than masked.
 
@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from codesign.compact import compact
+from codesign.compaction import compact
 from codesign.units.engine import UnitEngine
 from codesign.zoo import create_model
 

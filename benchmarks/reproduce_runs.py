@@ -87,7 +87,7 @@ def reference_cost(cfg) -> Dict[str, float]:
 
 def fit_resumable(cfg, run_dir: Path, opts: Options, name: str):
     from codesign import fit
-    from codesign.compact import compact_run
+    from codesign.compaction import compact_run
     from codesign.errors import CodesignError
 
     try:

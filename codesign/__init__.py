@@ -8,9 +8,10 @@ Public API (imported lazily, so `import codesign` stays light):
     fit                                the training loop                codesign.train
     build_method, list_methods         grow/prune methods               codesign.methods
     trace_units                        coupled channel/neuron groups    codesign.units.graph
-    compact, compact_run               physically smaller dense model   codesign.compact
+    compact, compact_run               physically smaller dense model   codesign.compaction
                                        (compact_run: the stage after fit, on a run directory)
     export_onnx, build_hls, csim       ONNX → hls4ml → C simulation     codesign.export
+    export_model                       all of export, with its reports  codesign.export
     load_device, estimate              roofline / DRAM simulator        codesign.sim
     run_sweep                          design-space sweeps              codesign.sweep
 """
@@ -26,8 +27,8 @@ _API = {
     "load_dataset": "codesign.data", "list_datasets": "codesign.data",
     "load_recipe": "codesign.config", "fit": "codesign.train",
     "build_method": "codesign.methods", "list_methods": "codesign.methods",
-    "trace_units": "codesign.units.graph", "compact": "codesign.compact", "compact_run": "codesign.compact",
-    "export_onnx": "codesign.export", "build_hls": "codesign.export", "csim": "codesign.export",
+    "trace_units": "codesign.units.graph", "compact": "codesign.compaction", "compact_run": "codesign.compaction",
+    "export_onnx": "codesign.export", "build_hls": "codesign.export", "csim": "codesign.export", "export_model": "codesign.export",
     "load_device": "codesign.sim", "estimate": "codesign.sim", "run_sweep": "codesign.sweep",
     "CodesignError": "codesign.errors",
 }

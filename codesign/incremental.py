@@ -36,7 +36,7 @@ from .checkpoint import load_model
 from .config import Recipe, apply_overrides, load_recipe, read_yaml, recipe_to_dict, validate
 from .data import load_dataset
 from .data.subset import Subset
-from .compact import compact_run
+from .compaction import compact_run
 from .errors import CodesignError
 from .events import Events, quiet, say
 from .flops import TRAIN_FLOPS_PER_FORWARD, model_cost

@@ -150,16 +150,18 @@ def output_size(model: nn.Module, in_shape: Sequence[int]) -> int:
     return int(out.reshape(1, -1).shape[1])
 
 
-def module_spec(model: nn.Module, in_shape: Sequence[int]) -> Dict[str, Any]:
+def module_spec(model: nn.Module, in_shape: Sequence[int], num_classes: Optional[int] = None) -> Dict[str, Any]:
     """The spec of a module built by hand (no zoo name, no factory): model files store the module
     itself (pickled), so its class must be importable where the file is loaded."""
     return {"name": type(model).__name__, "pickled": True, "in_shape": [int(d) for d in in_shape],
-            "num_classes": output_size(model, in_shape)}
+            "num_classes": int(num_classes) if num_classes is not None else output_size(model, in_shape)}
 
 
-def spec_of(model: nn.Module, in_shape: Optional[Sequence[int]] = None) -> Dict[str, Any]:
+def spec_of(model: nn.Module, in_shape: Optional[Sequence[int]] = None,
+            num_classes: Optional[int] = None) -> Dict[str, Any]:
     """The model's spec (zoo, factory or pickled module) for inputs of ``in_shape`` (default: the
-    shape the spec records; an error when neither says it)."""
+    shape the spec records; an error when neither says it); ``num_classes``, when known, spares
+    a hand-built module's trial forward pass."""
     spec = dict(getattr(model, "codesign_spec", None) or {})
     if in_shape is None:
         if spec.get("in_shape") is None:
@@ -170,7 +172,7 @@ def spec_of(model: nn.Module, in_shape: Optional[Sequence[int]] = None) -> Dict[
         return spec
     if "factory" in spec:
         return factory_spec(ModelFactory(spec["factory"], spec.get("kwargs", {})), model, in_shape)
-    return module_spec(model, in_shape)
+    return module_spec(model, in_shape, num_classes)
 
 
 def parse_input_shape(text: Optional[str]) -> Optional[Tuple[int, ...]]:

@@ -33,7 +33,7 @@ from .optim import lr_at, make_optimizer, set_lr
 from .rundir import RunDir
 from .units.engine import UnitEngine
 from .units.resize import conform
-from .model_source import build_model, check_model_name, names_model
+from .model_source import build_model, check_model_name, names_model, spec_of
 
 
 def seed_everything(seed: int) -> None:
@@ -170,7 +170,7 @@ def _save_checkpoint(run: _Run, history: List[Dict[str, Any]], elapsed: float) -
     p = run.progress
     atomic.torch_save(run.run_dir.checkpoint, {
         "format": CKPT_FORMAT, "recipe": recipe_to_dict(run.recipe),
-        "model_spec": getattr(run.model, "codesign_spec", None),
+        "model_spec": spec_of(run.model, run.splits.in_shape, run.splits.num_classes),
         "epoch": p.epoch + 1, "step": p.step, "model": run.model.state_dict(),
         "optimizer": run.optimizer.state_dict(), "method": run.method.state_dict(), "history": history,
         "train_flops": [run.ledger.flops_dense, run.ledger.flops_sparse], "elapsed": elapsed,
@@ -202,22 +202,26 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
         model: nn.Module | None = None, method: Method | None = None) -> FitResult:
     """The training stage: train ``recipe`` (optionally starting from ``model``, any module the unit
     tracer handles); artifacts go to ``run_dir``/train (see codesign.rundir). Compaction is the next
-    stage: :func:`codesign.compact.compact_run`."""
+    stage: :func:`codesign.compaction.compact_run`."""
     events = events or quiet
     rd = RunDir(run_dir) if run_dir is not None else None
     ckpt_path = rd.checkpoint if rd is not None else None
     if rd is not None and rd.holds_training() and not (resume or overwrite):
         raise CodesignError(f"{rd.root} already holds a training run; pass --resume to continue it "
                             f"or --force to start over")
+    ckpt = read(ckpt_path, CKPT_FORMAT) if (ckpt_path and resume and ckpt_path.exists()) else None
     if model is None:
         check_model_name(recipe.model.name)    # names are checked before any data is loaded
+        if ckpt is not None and (ckpt.get("model_spec") or {}).get("pickled"):
+            raise CodesignError(f"{ckpt_path} trained a hand-built {ckpt['model_spec']['name']}; resume with "
+                                f"fit(..., model=<a new {ckpt['model_spec']['name']}>), or build it with a factory "
+                                f"(FILE.py:FUNCTION) so that the checkpoint alone rebuilds it")
     method = method or build_method(recipe.method.name, recipe.method.params)
     if recipe.train.threads:
         torch.set_num_threads(recipe.train.threads)
     seed_everything(recipe.train.seed)
     splits = splits if splits is not None else _load_splits(recipe, data_dir)
     run = _Run(recipe, _model_for(recipe, model, splits), splits, method, rd, events)
-    ckpt = read(ckpt_path, CKPT_FORMAT) if (ckpt_path and resume and ckpt_path.exists()) else None
     start_epoch, history, elapsed = 0, [], 0.0
     if ckpt is not None:
         _check_same_recipe(ckpt["recipe"], recipe, ckpt_path)
@@ -349,7 +353,8 @@ def _summary(run: _Run, history: List[Dict[str, Any]], elapsed: float) -> Dict[s
     last = history[-1] if history else {}
     cost, r = run.ledger.cost, run.recipe
     return {
-        "model": r.model.name, "dataset": r.data.name, "method": r.method.name,
+        "model": (getattr(run.model, "codesign_spec", None) or {}).get("name") or type(run.model).__name__,
+        "dataset": r.data.name, "method": r.method.name,
         "epochs": len(history), "test_acc": last.get("test_acc"), "test_loss": last.get("test_loss"),
         "val_acc": last.get("val_acc"), "params": cost.params, "nonzeros": cost.nonzeros,
         "flops_dense": cost.flops_dense, "flops_sparse": cost.flops_sparse,

@@ -30,7 +30,7 @@ def compact(
 ) -> None:
     """Remove pruned filters/neurons for real (zeros stay exact zeros) and check the outputs are unchanged."""
     from ..atomic import check_output_dir
-    from ..compact import compact_file, resolve_model_file
+    from ..compaction import compact_file, resolve_model_file
     from ..lock import folder_lock
     from ..model_source import parse_input_shape, parse_model_args
 

@@ -58,7 +58,7 @@ def train(
     """Train a model with the single training loop (checkpoint every epoch; --resume continues exactly)."""
     from ..atomic import check_output_dir
     from ..checkpoint import check_resumable
-    from ..compact import compact_run
+    from ..compaction import compact_run
     from ..config import load_recipe
     from ..lock import folder_lock
     from ..model_source import parse_model_args

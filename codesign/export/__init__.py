@@ -4,6 +4,7 @@ the user and the multipliers that pruned zeros save.
     export_onnx(model, path)                      ONNX (opset 17) checked with onnxruntime   onnx.py
     build_hls(model_or_onnx, out_dir, ...)        hls4ml project, precision plan            hls.py
     csim(project, inputs, model=model)            g++ C simulation vs PyTorch               csim.py
+    export_model(model, out_dir, example=x)       all of them, with reports                 pipeline.py
 
 The names are imported on first use: the simulator reads the export's pure-numpy rules (e.g.
 ``sparse_kernel``) without loading torch, onnx and hls4ml with this package.
@@ -14,9 +15,10 @@ import types
 from typing import Any
 
 _API = {"export_onnx": "onnx", "OnnxExport": "onnx", "build_hls": "hls", "HlsSettings": "hls",
-        "HlsProject": "hls", "csim": "csim", "CsimReport": "csim"}
+        "HlsProject": "hls", "csim": "csim", "CsimReport": "csim", "export_model": "pipeline"}
 
-__all__ = ["export_onnx", "build_hls", "csim", "HlsSettings", "HlsProject", "CsimReport", "OnnxExport"]
+__all__ = ["export_onnx", "build_hls", "csim", "export_model", "HlsSettings", "HlsProject", "CsimReport",
+           "OnnxExport"]
 
 
 def __getattr__(name: str) -> Any:

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
+import torch
+import torch.nn as nn
+
 from .. import atomic
 from ..errors import ConfigError
 from ..events import Events, quiet
@@ -21,7 +24,7 @@ from .passes import clean_graph
 from .precision import override_targets, precision_spec
 from .report import FpgaContext, assemble_fpga_report
 from .samples import choose_samples, default_counts, macs_per_sample
-from .weights import resolve_model
+from .weights import given_model, resolve_model
 
 TARGETS = ("onnx", "hls", "fpga")
 
@@ -48,6 +51,18 @@ class ExportRequest:
     onnx: Optional[Path] = None             # an ONNX file (float or QONNX) instead of a PyTorch model
     model_args: Dict[str, Any] = field(default_factory=dict)   # a model factory's keyword arguments
     input_shape: Optional[Tuple[int, ...]] = None              # one sample's shape, where nothing else says it
+    module: Optional[nn.Module] = None      # Python API: the model itself (export_model)
+
+
+def export_model(model: nn.Module, out: str | Path, *, example: Optional[torch.Tensor] = None,
+                 in_shape: Optional[Tuple[int, ...]] = None, target: str = "fpga", events: Events = quiet,
+                 **options: Any) -> Dict[str, Any]:
+    """The whole export of a PyTorch module (ONNX, hls4ml project, C simulation and estimate, up to
+    ``target``) into ``out``; the input shape comes from ``example`` inputs, ``in_shape``, the
+    model's record or ``dataset``. ``options``: the other :class:`ExportRequest` fields (settings,
+    precision, dataset, csim_samples, force, ...). Returns the report that ``out``/export.json holds."""
+    shape = tuple(int(d) for d in example.shape[1:]) if example is not None else in_shape
+    return run_export(ExportRequest(out=Path(out), target=target, module=model, input_shape=shape, **options), events)
 
 
 def prepare_out_dir(out: Path, force: bool) -> None:
@@ -77,8 +92,11 @@ def run_export(req: ExportRequest, events: Events = quiet) -> Dict[str, Any]:
         from .onnx_file import run_onnx_export
         return run_onnx_export(req, settings, spec, events)
     events("stage", {"stage": "model"})
-    model, source = resolve_model(req.model, req.checkpoint, req.width, req.seed, model_args=req.model_args,
-                                  in_shape=req.input_shape, dataset=req.dataset)
+    if req.module is not None:
+        model, source = given_model(req.module, req.input_shape, req.dataset, req.data_dir)
+    else:
+        model, source = resolve_model(req.model, req.checkpoint, req.width, req.seed, model_args=req.model_args,
+                                      in_shape=req.input_shape, dataset=req.dataset, data_dir=req.data_dir)
     if req.qat_epochs:
         from .qat import check_qat_supported
         check_qat_supported(model)

@@ -97,6 +97,13 @@ def resolve_model(name: Optional[str], checkpoint: Optional[Path] = None, width:
     return model, WeightSource("random init", f"seed {seed} ({why}; pass --checkpoint for trained weights)", {})
 
 
+def given_model(model: nn.Module, in_shape: Optional[Sequence[int]], dataset: Optional[str] = None,
+                data_dir: Optional[Path] = None) -> Tuple[nn.Module, WeightSource]:
+    """A module passed in by a Python caller, with its input shape recorded (see _with_input_shape)."""
+    _with_input_shape(model, in_shape, dataset, data_dir)
+    return model.eval(), WeightSource("given module", f"the {type(model).__name__} passed to export_model", {})
+
+
 def dataset_shape(dataset: str, data_dir: Optional[Path] = None) -> Tuple[Tuple[int, ...], int]:
     """(input shape, classes) of a dataset."""
     from ..data import load_dataset

@@ -132,12 +132,15 @@ def template_costs(net: Network, device: Device, mapping: Mapping) -> Costs:
 
 
 def estimate(model: ModelLike, device: "Device | str | Path", mapping: Optional[Mapping] = None, *,
-             width: float = 1.0, in_shape: Optional[Sequence[int]] = None, **options) -> Report:
+             width: float = 1.0, in_shape: Optional[Sequence[int]] = None, example=None, **options) -> Report:
     """Latency, throughput, DRAM traffic, energy and resources of ``model`` on ``device``.
 
     ``mapping`` (a :class:`Mapping`) or keyword ``options`` choose the template and its settings:
     template='dataflow'|'tiled', reuse_factor, strategy, io_type, precision, clock_mhz, zero_skip, unroll.
+    A PyTorch model's input shape: ``in_shape``, the shape of ``example`` inputs, or its record.
     """
+    if example is not None and in_shape is None:       # example inputs (a batch) give the input shape
+        in_shape = tuple(int(d) for d in example.shape[1:])
     dev = load_device(device)
     mapping = (mapping or Mapping()).with_(**options) if options else (mapping or Mapping())
     net = hardware_network(load_network(model, width, in_shape), mapping)

@@ -129,7 +129,7 @@ def _make_starting_model(task: ModelTask) -> Tuple[nn.Module, str]:
 
 
 def _pruned_only(task: ModelTask, out: Path) -> Dict[str, Any]:
-    from ..compact import compact
+    from ..compaction import compact
     from ..methods import METHODS, build_method
 
     model, weights, original_params = _starting_model(task)
@@ -162,7 +162,7 @@ def test_accuracy(model: nn.Module, splits: Splits) -> float:
 # --------------------------------------------------------------------------- scratch and finetune
 
 def _trained(task: ModelTask, out: Path, base_file: Optional[str]) -> Dict[str, Any]:
-    from ..compact import compact_run
+    from ..compaction import compact_run
     from ..methods import METHODS, build_method
     from ..model_source import build_model
     from ..train import fit

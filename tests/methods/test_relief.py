@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from codesign.compact import compact_run
+from codesign.compaction import compact_run
 from codesign.config import load_recipe
 from codesign.data import load_dataset
 from codesign.methods import build_method

@@ -6,7 +6,7 @@ import copy
 import pytest
 import torch
 
-from codesign.compact import compact
+from codesign.compaction import compact
 from codesign.units.engine import UnitEngine
 from codesign.units.graph import trace_units
 from codesign.units.resize import GrowthInit

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from codesign.checkpoint import load_model
-from codesign.compact import check_equivalence, compact, compact_run, write_compact
+from codesign.compaction import check_equivalence, compact, compact_run, write_compact
 from codesign.config import load_recipe
 from codesign.errors import CodesignError
 from codesign.flops import model_cost
