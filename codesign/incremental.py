@@ -42,7 +42,7 @@ from .events import Events, quiet, say
 from .flops import TRAIN_FLOPS_PER_FORWARD, model_cost
 from .rundir import RunDir
 from .train import FitResult, evaluate, fit
-from .zoo import create_model
+from .model_source import build_model
 
 COMPARE_MODES = ("estimate", "run", "none")
 CONVENTIONS = ("sparse", "dense")
@@ -238,8 +238,8 @@ def _previous_epochs(recipe: Recipe, previous: Previous) -> int:
 def estimate_comparators(recipe: Recipe, previous: Previous, n_all: int, n_update: int, n_total: int,
                          splits) -> Dict[str, Dict[str, Any]]:
     """Comparator costs from measured per-sample costs (see the module doc)."""
-    dense_model = create_model(recipe.model.name, width=recipe.model.width, in_shape=splits.in_shape,
-                               num_classes=splits.num_classes)
+    dense_model = build_model(recipe.model.name, recipe.model.args, splits.in_shape, splits.num_classes,
+                              recipe.model.width)
     per_sample = TRAIN_FLOPS_PER_FORWARD * model_cost(dense_model, splits.in_shape).flops_dense
     prev_epochs = _previous_epochs(recipe, previous)
     out = {}

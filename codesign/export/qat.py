@@ -153,7 +153,8 @@ def fine_tune(qmodel: nn.Module, splits, epochs: int, seed: int, events: Events)
     from ..train import fit
 
     spec = qmodel.codesign_spec
-    recipe = Recipe(name="qat", model=ModelCfg(name=spec["name"], width=spec["width"]),
+    recipe = Recipe(name="qat", model=ModelCfg(name=spec.get("factory", spec["name"]), width=spec.get("width", 1.0),
+                                               args=spec.get("kwargs", {})),
                     data=DataCfg(name=splits.spec.name), optim=OptimCfg(name="sgd", lr=0.01, weight_decay=0.0),
                     train=TrainCfg(epochs=epochs, batch_size=128, seed=seed))
 

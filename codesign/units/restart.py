@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def _zoo_rebuild(model: nn.Module, fraction: float) -> Optional[nn.Module]:
     spec = getattr(model, "codesign_spec", None)
-    if not spec or "name" not in spec:
+    if not spec or "name" not in spec or "factory" in spec or spec.get("pickled"):   # users' models: copied
         return None
     from ..zoo import MODELS, create_model
 
