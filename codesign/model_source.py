@@ -222,7 +222,7 @@ def _load_file(path: str):
     spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    sys.path.insert(0, str(file.parent))           # the file may import its neighbours
+    sys.path.insert(0, str(file.parent))           # the file may import its neighbours (first while it loads)
     try:
         spec.loader.exec_module(module)
     except Exception as err:  # the user's code can raise anything at import
@@ -231,6 +231,7 @@ def _load_file(path: str):
         raise ConfigError(f"{file} failed to import ({type(err).__name__}: {first})") from None
     finally:
         sys.path.remove(str(file.parent))
+    sys.path.append(str(file.parent))              # for imports inside its functions, behind everything else
     return module
 
 
