@@ -28,7 +28,8 @@ _API = {
     "load_recipe": "codesign.config", "fit": "codesign.train",
     "build_method": "codesign.methods", "list_methods": "codesign.methods",
     "trace_units": "codesign.units.graph", "compact": "codesign.compaction", "compact_run": "codesign.compaction",
-    "export_onnx": "codesign.export", "build_hls": "codesign.export", "csim": "codesign.export", "export_model": "codesign.export",
+    "export_onnx": "codesign.export", "build_hls": "codesign.export", "csim": "codesign.export",
+    "export_model": "codesign.export",
     "load_device": "codesign.sim", "estimate": "codesign.sim", "run_sweep": "codesign.sweep",
     "CodesignError": "codesign.errors",
 }

@@ -86,7 +86,8 @@ class ModelFactory:
         factory = getattr(module, fn, None)
         if not callable(factory):
             defined = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
-            raise ConfigError(f"{where} has no function '{fn}'; it defines: {', '.join(defined[:12]) or 'nothing callable'}")
+            listed = ", ".join(defined[:12]) or "nothing callable"
+            raise ConfigError(f"{where} has no function '{fn}'; it defines: {listed}")
         return factory
 
     def with_data(self, in_shape: Optional[Sequence[int]], num_classes: Optional[int]) -> "ModelFactory":
@@ -288,7 +289,9 @@ def build_model(name: str, model_args: Optional[Dict[str, Any]] = None, in_shape
 def plain_state_dict(obj: Any) -> Optional[Dict[str, torch.Tensor]]:
     """The tensors of a plain state_dict, also inside {'state_dict': ...} / {'model': ...} (training
     scripts' checkpoints) and with DataParallel's 'module.' prefix removed; None for anything else."""
-    if isinstance(obj, dict) and obj and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+    tensors = isinstance(obj, dict) and obj and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                    for k, v in obj.items())
+    if tensors:
         prefix = "module."
         if all(k.startswith(prefix) for k in obj):
             return {k[len(prefix):]: v for k, v in obj.items()}
@@ -338,8 +341,8 @@ def load_any(path: Path, model: Optional[str] = None, model_args: Optional[Dict[
         same = model is None or model == recorded["name"] or (
             is_factory(model) and ModelFactory.parse(model).ref == recorded.get("factory"))
         if not same:
-            raise ConfigError(f"--model {model} does not match {path}, which holds a '{recorded['name']}'; drop "
-                              f"--model or pick the matching file")
+            raise ConfigError(f"--model {model} does not match the checkpoint {path}, which holds a "
+                              f"'{recorded['name']}'; drop --model or pick the matching file")
         return loaded, meta
     if isinstance(obj, nn.Module):
         spec = getattr(obj, "codesign_spec", None)

@@ -21,7 +21,8 @@ def export(
     ctx: typer.Context,
     model: Optional[str] = typer.Option(None, help="Zoo model (codesign list models) or your own: FILE.py:FUNCTION "
                                                    "or package.module:FUNCTION returning an nn.Module; without "
-                                                   "--checkpoint its embedded default or a seeded random init is used."),
+                                                   "--checkpoint its embedded default or a seeded random init is "
+                                                   "used."),
     model_arg: List[str] = typer.Option([], "--model-arg", help="Keyword argument of a model factory, KEY=VALUE "
                                                                 "(YAML value; repeatable)."),
     checkpoint: Optional[Path] = typer.Option(None, help="Weights: a codesign model file (train/model.pt, "

@@ -104,8 +104,7 @@ def run_onnx_export(req, settings, spec, events: Events) -> Dict[str, Any]:
 
     proto, in_shape = load_onnx(req.onnx, req.input_shape)
     clean = clean_graph(proto)                   # unsupported layers fail here, before any slow step
-    quantized = is_qonnx(proto)
-    if quantized:
+    if is_qonnx(proto):
         spec = PrecisionSpec(QUANTIZERS, source=f"quantizers ({Path(req.onnx).name})")
     override_targets(spec, clean)
     prepare_out_dir(req.out, req.force)
@@ -114,15 +113,8 @@ def run_onnx_export(req, settings, spec, events: Events) -> Dict[str, Any]:
     samples = choose_samples(model_spec, {}, req.dataset, n_calibration=req.calibration_samples or counts["calibration"],
                              n_csim=req.csim_samples or counts["csim"], data_dir=req.data_dir, seed=req.seed)
     atomic.write_bytes(req.out / "model.onnx", proto.SerializeToString())   # external weights inlined
-    parts: Dict[str, Any] = {"model": model_spec, "target": req.target,
+    parts: Dict[str, Any] = {"model": model_spec, "target": req.target, "onnx": _check(proto, clean, samples, req.out),
                              "weights": {"kind": "ONNX file", "detail": str(req.onnx), "test_acc_at_training": None}}
-    check = samples.test_x[:16]
-    expected, emulated = reference_outputs(proto, check), _emulate(clean, check)
-    parts["onnx"] = {"path": str(req.out / "model.onnx"), "opset": clean.graph.opset, "format": "QONNX" if quantized
-                     else "ONNX", "max_abs_diff_vs_pytorch": float((emulated - expected).abs().max()) if len(check) else 0.0,
-                     "max_abs_output": float(expected.abs().max()) if len(check) else 0.0, "checked_samples": len(check),
-                     "checked_with": "codesign's graph after its passes vs " + ("qonnx's executor" if quantized
-                                                                               else "onnxruntime") + " on the file"}
     if req.target != "onnx":
         parts["samples"] = samples.summary()
         project = build_hls(proto, req.out / "hls", settings=settings, precision=spec, calibration=samples.calibration,
@@ -130,18 +122,29 @@ def run_onnx_export(req, settings, spec, events: Events) -> Dict[str, Any]:
         parts["hls"] = {k: v for k, v in project.summary().items() if k not in ("precision", "multipliers")}
         parts["precision"], parts["multipliers"] = project.precision.summary(), project.multipliers
     if req.target == "fpga":
-        reference = reference_outputs(proto, samples.test_x)
-        report = csim(project, samples.test_x, reference=reference, labels=samples.test_y, jobs=req.jobs, events=events)
-        parts["csim"] = {**report.summary(), "reference": "the ONNX file (" + ("qonnx's executor" if quantized else
-                                                                               "onnxruntime") + ")"}
+        report = csim(project, samples.test_x, reference=reference_outputs(proto, samples.test_x),
+                      labels=samples.test_y, jobs=req.jobs, events=events)
+        parts["csim"] = {**report.summary(), "reference": f"the ONNX file ({_reference(proto)})"}
         parts = assemble_fpga_report(parts, FpgaContext(None, req.out, project, report, dict(parts)))
         atomic.write_json(req.out / "csim.json", parts)
     atomic.write_json(req.out / "export.json", parts)
     return parts
 
 
-def _emulate(clean, x: torch.Tensor) -> torch.Tensor:
+def _reference(proto: onnx.ModelProto) -> str:
+    return "qonnx's executor" if is_qonnx(proto) else "onnxruntime"
+
+
+def _check(proto: onnx.ModelProto, clean, samples, out: Path) -> Dict[str, Any]:
+    """The ``onnx`` report part: codesign's graph after its passes against the file itself."""
     from .emulate import Emulator, batched
     from .hls import as_graph_input
 
-    return batched(lambda b: Emulator(clean.graph, clean.fused_bias).run(b), as_graph_input(x.float(), clean.input_layout))
+    x = samples.test_x[:16].float()
+    expected = reference_outputs(proto, x)
+    got = batched(lambda b: Emulator(clean.graph, clean.fused_bias).run(b), as_graph_input(x, clean.input_layout))
+    return {"path": str(out / "model.onnx"), "opset": clean.graph.opset,
+            "format": "QONNX" if is_qonnx(proto) else "ONNX",
+            "max_abs_diff_vs_pytorch": float((got - expected).abs().max()) if len(x) else 0.0,
+            "max_abs_output": float(expected.abs().max()) if len(x) else 0.0, "checked_samples": len(x),
+            "checked_with": f"codesign's graph after its passes vs {_reference(proto)} on the file"}

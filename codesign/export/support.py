@@ -14,7 +14,8 @@ from .graph import OnnxGraph, attribute, torch_scope
 SUPPORTED = {
     "Conv": "Conv1d/Conv2d (also grouped, depthwise)", "Gemm": "Linear", "MatMul": "Linear", "Add": "+ (residual add)",
     "Sub": "-", "Mul": "* (by a tensor of the same shape)", "Max": "torch.maximum", "Min": "torch.minimum",
-    "Relu": "ReLU", "LeakyRelu": "LeakyReLU", "Clip": "ReLU6/Hardtanh/clamp", "Concat": "torch.cat on channels", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Softmax": "Softmax",
+    "Relu": "ReLU", "LeakyRelu": "LeakyReLU", "Clip": "ReLU6/Hardtanh/clamp",
+    "Concat": "torch.cat on channels", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Softmax": "Softmax",
     "MaxPool": "MaxPool1d/2d", "AveragePool": "AvgPool1d/2d", "GlobalAveragePool": "AdaptiveAvgPool2d(1)",
     "GlobalMaxPool": "AdaptiveMaxPool2d(1)", "Flatten": "Flatten", "BatchNormalization": "BatchNorm",
     "Identity": "Identity", "Dropout": "Dropout", "Constant": "(constants)",

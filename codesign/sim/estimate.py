@@ -100,7 +100,7 @@ def _through_onnx(model, in_shape: Optional[Sequence[int]], err: CodesignError) 
             path = Path(folder) / "model.onnx"
             path.write_bytes(proto.SerializeToString())
             net = network_from_onnx(path, name=spec.get("name") or type(model).__name__)
-    except CodesignError:
+    except Exception:  # tracing a model the fx tracer rejected can fail in any way: report the first error
         raise err from None
     return Network(net.name, net.layers, net.input_shape, "torch (through ONNX)", net.meta)
 
