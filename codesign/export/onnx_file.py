@@ -78,8 +78,9 @@ def reference_outputs(proto: onnx.ModelProto, x: torch.Tensor) -> torch.Tensor:
 def _qonnx_outputs(proto: onnx.ModelProto, x: torch.Tensor) -> torch.Tensor:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.transformation.infer_shapes import InferShapes
 
-    wrapper = ModelWrapper(proto)
+    wrapper = ModelWrapper(proto).transform(InferShapes())
     name, out = wrapper.graph.input[0].name, wrapper.graph.output[0].name
     rows = [execute_onnx(wrapper, {name: x[i:i + 1].float().numpy()})[out] for i in range(len(x))]
     return torch.from_numpy(np.concatenate(rows).reshape(len(x), -1)).double()

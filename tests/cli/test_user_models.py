@@ -107,3 +107,20 @@ def test_bad_model_sources_are_one_line_errors(cli, tmp_path, model_file, args, 
     r = cli("export", *args, "--input-shape", "1,8,8", "--target", "onnx", "--out", tmp_path / "o")
     assert one_line_error(r), r.err
     assert needle in r.err
+
+
+def test_qonnx_file_takes_its_types_from_its_quantizers(cli, tmp_path):
+    from codesign.export.qat import export_qonnx, quantize_model
+
+    from codesign.zoo import create_model
+
+    torch.manual_seed(0)
+    proto = export_qonnx(quantize_model(create_model("jet_mlp", width=0.25, in_shape=(16,), num_classes=5)),
+                         torch.randn(4, 16))
+    (tmp_path / "q.onnx").write_bytes(proto.SerializeToString())
+    r = cli("export", "--onnx", tmp_path / "q.onnx", "--target", "hls", "--calibration-samples", "16",
+            "--out", tmp_path / "out")
+    assert r.code == 0, r.err
+    report = json.loads((tmp_path / "out" / "export.json").read_text())
+    assert report["onnx"]["format"] == "QONNX" and report["onnx"]["max_abs_diff_vs_pytorch"] == 0.0
+    assert report["precision"]["source"] == "quantizers (q.onnx)"
