@@ -334,7 +334,8 @@ def load_any(path: Path, model: Optional[str] = None, model_args: Optional[Dict[
         obj = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # torch raises many types for corrupt files and missing classes
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ConfigError(f"{path} cannot be loaded ({type(err).__name__}: {first[:160]})") from None
+        raise ConfigError(f"{path} is corrupt or not a model file ({type(err).__name__}: {first[:160]}); point at "
+                          f"another file") from None
     if isinstance(obj, dict) and "format" in obj:
         loaded, meta = load_model(path)
         recorded = meta["model_spec"]
@@ -354,8 +355,8 @@ def load_any(path: Path, model: Optional[str] = None, model_args: Optional[Dict[
         raise ConfigError(f"{path} holds a {type(obj).__name__}, not a model: give a codesign model file, a "
                           f"state_dict or a pickled torch.nn.Module")
     if model is None:
-        raise ConfigError(f"{path} is a plain state_dict; name its architecture with --model (a zoo name or "
-                          f"FILE.py:FUNCTION)")
+        raise ConfigError(f"{path} is not a codesign model file but a plain state_dict; name its architecture "
+                          f"with --model (a zoo name or FILE.py:FUNCTION)")
     built = build_model(model, model_args, in_shape)
     load_weights(built, state, str(path))
     shape = built.codesign_spec.get("in_shape")

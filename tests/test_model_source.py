@@ -109,5 +109,5 @@ def test_state_dicts_pickled_modules_and_codesign_files(model_file, tmp_path):
     with pytest.raises(ConfigError, match="does not match"):
         load_any(tmp_path / "pickled_model.pt", "lenet5")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ConfigError, match="cannot be loaded"):
+    with pytest.raises(ConfigError, match="is corrupt or not a model file"):
         load_any(tmp_path / "junk.pt")
