@@ -29,7 +29,7 @@ FACTORY = textwrap.dedent("""
 
 @pytest.fixture
 def model_file(tmp_path):
-    path = tmp_path / "my_models.py"
+    path = tmp_path / "my_factories.py"
     path.write_text(FACTORY)
     return path
 
@@ -50,7 +50,7 @@ def test_factory_references_and_typed_arguments():
 def test_file_factory_builds_with_the_dataset_shape_and_records_how(model_file):
     model = build_model(f"{model_file}:tiny_cnn", {"channels": 6}, in_shape=(2, 5, 5), num_classes=3)
     spec = model.codesign_spec
-    assert spec["factory"] == f"{model_file.resolve()}:tiny_cnn" and spec["name"] == "my_models.py:tiny_cnn"
+    assert spec["factory"] == f"{model_file.resolve()}:tiny_cnn" and spec["name"] == "my_factories.py:tiny_cnn"
     assert spec["kwargs"] == {"channels": 6, "in_shape": [2, 5, 5], "num_classes": 3}
     assert spec["in_shape"] == [2, 5, 5] and spec["num_classes"] == 3
     assert model(torch.zeros(2, 2, 5, 5)).shape == (2, 3)
@@ -58,7 +58,7 @@ def test_file_factory_builds_with_the_dataset_shape_and_records_how(model_file):
 
 def test_module_factory_and_one_line_errors(model_file, monkeypatch):
     monkeypatch.syspath_prepend(str(model_file.parent))
-    model = ModelFactory.parse("my_models:tiny_cnn").build()
+    model = ModelFactory.parse("my_factories:tiny_cnn").build()
     assert model.codesign_spec["in_shape"] == [1, 8, 8]               # the factory's own default
     for ref, needle in ((f"{model_file}:missing", "has no function 'missing'; it defines: not_a_model, tiny_cnn"),
                         (f"{model_file}:not_a_model", "returned a int, not a torch.nn.Module"),
@@ -78,7 +78,7 @@ def test_a_grown_and_pruned_factory_model_rebuilds_from_its_file(model_file, tmp
     engine.keep(engine.groups()[0], [0, 2, 5, 6])
     save_model(tmp_path / "m.pt", model, source="test")
     loaded, meta = load_model(tmp_path / "m.pt")
-    assert loaded[0].weight.shape[0] == 4 and meta["model_spec"]["factory"].endswith("my_models.py:tiny_cnn")
+    assert loaded[0].weight.shape[0] == 4 and meta["model_spec"]["factory"].endswith("my_factories.py:tiny_cnn")
     x = torch.randn(3, 1, 8, 8)
     torch.testing.assert_close(loaded(x), model.eval()(x))
 

@@ -10,6 +10,7 @@ import json
 import re
 import runpy
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,7 @@ def run_walkthrough(cli, tmp_path, monkeypatch, fpga: bool):
         first = code.splitlines()[0]
         if language == "python" and re.fullmatch(r"# \w+\.py", first):
             (tmp_path / first[2:]).write_text(code)                  # a file the commands use
+            monkeypatch.delitem(sys.modules, first[2:-3], raising=False)   # not one another test imported
             continue
         if language == "python":
             exec(compile(tiny_python(code), "README walkthrough", "exec"), {"__name__": "walkthrough"})
