@@ -273,7 +273,11 @@ def _model_task(plan: Plan, spec: SweepSpec, recipe, model: str, width: float, m
 
 
 def _with_model(recipe: Dict, model: str, width: float) -> Dict:
-    return _set(recipe, {"model": {"name": model, "width": width}})
+    """The recipe for ``model``; a factory's arguments (model.args) stay when the axis names the
+    recipe's own model."""
+    own = recipe.get("model") or {}
+    args = own.get("args") or {} if own.get("name") == model else {}
+    return _set(recipe, {"model": {"name": model, "width": width, **({"args": args} if args else {})}})
 
 
 def _set(recipe: Dict, changes: Dict) -> Dict:
