@@ -38,7 +38,8 @@ def _source(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Pat
     return (build_model(model, None, input_shape, width=width).eval(), model) if input_shape else (model, model)
 
 
-def _like_export(model: Optional[str], checkpoint: Optional[Path], width: float, mapping):
+def _like_export(model: Optional[str], checkpoint: Optional[Path], width: float, mapping,
+                 model_args: Dict[str, Any], input_shape: Optional[tuple]):
     """precision auto: the types `codesign export` would choose for this model, per layer, and the
     zeros of its weights cast to them (the export's calibration samples; takes seconds to minutes)."""
     from dataclasses import replace
@@ -46,7 +47,8 @@ def _like_export(model: Optional[str], checkpoint: Optional[Path], width: float,
     from ..export.estimate import plan_like_export
     from ..export.weights import resolve_model
 
-    net, source = resolve_model(model, checkpoint, None if width == 1.0 else width)
+    net, source = resolve_model(model, checkpoint, None if width == 1.0 else width, model_args=model_args,
+                                in_shape=input_shape)
     err_console.print("precision auto: choosing every layer's types as `codesign export` does "
                       "(give --precision, e.g. ap_fixed<16,6>, to skip)", markup=False, highlight=False)
     planned = plan_like_export(net, source.meta)
@@ -119,7 +121,8 @@ def simulate(
 
     from ..model_source import parse_input_shape, parse_model_args
 
-    source, label = _source(model, checkpoint, onnx, parse_model_args(model_arg), parse_input_shape(input_shape), width)
+    model_args, shape = parse_model_args(model_arg), parse_input_shape(input_shape)
+    source, label = _source(model, checkpoint, onnx, model_args, shape, width)
     if out is not None:
         check_output_dir(out, force)
     rf = parse_reuse_factor(reuse_factor if reuse_factor is not None else
@@ -135,14 +138,14 @@ def simulate(
     fold = dict(reuse_factor=rf, strategy=strategy, max_util=max_util, checkpoint=checkpoint, argv=invocation(ctx))
     with PlotAhead(plot) as plotter:                  # matplotlib loads in parallel with the estimate
         _simulate(source, label, width, device, out, plot, all_layers, force, plotter, options, hls_config,
-                  (model if not checkpoint else None, checkpoint) if like_export else None, fold)
+                  (model, checkpoint) if like_export else None, fold, model_args, shape)
 
 
 def _simulate(source, label: str, width: float, device: str, out: Optional[Path], plot: bool, all_layers: bool,
               force: bool, plotter, options: Dict[str, Any], hls_config: Optional[Path], like_export,
-              fold: Dict[str, Any]) -> None:
+              fold: Dict[str, Any], model_args: Dict[str, Any], shape: Optional[tuple]) -> None:
     """``fold``: the folding options (reuse_factor 'auto' or a number, strategy, max_util) and what the ways
-    out need (checkpoint, the command line)."""
+    out need (checkpoint, the command line); ``model_args``/``shape``: a factory's arguments and input shape."""
     from ..atomic import check_output_dir
     from ..lock import folder_lock
     from ..sim import Mapping, load_device, load_network, write_report
@@ -156,7 +159,7 @@ def _simulate(source, label: str, width: float, device: str, out: Optional[Path]
     strategies = parse_strategy(fold["strategy"] or (AUTO if rf == AUTO else mapping.strategy), rf)
     dev = load_device(device)                # a wrong name fails before any slow step
     if like_export is not None:
-        network, mapping = _like_export(*like_export, width, mapping)
+        network, mapping = _like_export(*like_export, width, mapping, model_args, shape)
     else:
         network = load_network(source, width)
     report, folding = fitted_estimate(network, dev, mapping, rf, strategies, max_util, dense=_dense(checkpoint, network))

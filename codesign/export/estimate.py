@@ -110,7 +110,7 @@ def plan_like_export(model, meta: Dict[str, Any], *, precision: str = "auto", ta
                      dataset: Optional[str] = None, data_dir: Optional[Path] = None, seed: int = 0) -> PlannedModel:
     """Run the export's precision choice on the calibration samples the export would use (same dataset,
     counts and seed as ``codesign export``), and cast the weights to the chosen types."""
-    from ..sim.torch_layers import network_from_model
+    from ..sim.estimate import module_network
     from .hls import as_graph_input, exact_zeros, source_graph, with_quantized_parameters
     from .precision import choose_precision, precision_spec
     from .samples import choose_samples, default_counts, macs_per_sample
@@ -123,7 +123,7 @@ def plan_like_export(model, meta: Dict[str, Any], *, precision: str = "auto", ta
     plan = choose_precision(clean, as_graph_input(samples.calibration.float(), clean.input_layout),
                             precision_spec(precision, target_agreement))
     zeros = exact_zeros(with_quantized_parameters(clean, plan))
-    network = network_from_model(model, in_shape)
+    network = module_network(model, in_shape)
     by_key = {layer_key(name): n for name, n in zeros.items()}
     layers_out = []
     for layer in network.layers:

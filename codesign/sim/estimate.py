@@ -54,20 +54,15 @@ def load_network(model: ModelLike, width: float = 1.0, in_shape: Optional[Sequen
                 return _normalised_onnx(path, err)
         if path.suffix in (".pt", ".pth"):
             from ..checkpoint import load_model
-            from .torch_layers import network_from_model
             module, _meta = load_model(path)
-            return network_from_model(module, in_shape, source=f"checkpoint:{path}")
+            return module_network(module, in_shape, source=f"checkpoint:{path}")
         if path.exists():
             raise CodesignError(f"{path}: unknown model file type '{path.suffix}'; use a .onnx or a .pt model file")
         return zoo_network(str(model), width, in_shape)
     import torch.nn as nn
 
     if isinstance(model, nn.Module):
-        from .torch_layers import network_from_model
-        try:
-            return network_from_model(model, in_shape)
-        except CodesignError as err:         # ops the fx tracer does not map: read the model's ONNX instead
-            return _through_onnx(model, in_shape, err)
+        return module_network(model, in_shape)
     raise CodesignError(f"cannot simulate a {type(model).__name__}; give a Network, nn.Module, zoo name, "
                         f".pt or .onnx file")
 
@@ -81,13 +76,25 @@ def hardware_network(net: Network, mapping: Mapping) -> Network:
     return net
 
 
-def _through_onnx(model, in_shape: Optional[Sequence[int]], err: CodesignError) -> Network:
+def module_network(model, in_shape: Optional[Sequence[int]] = None, source: Optional[str] = None) -> Network:
+    """The network of a PyTorch module: traced by torch.fx, or where the tracer does not map an op
+    (functional pooling and clamps in users' models), read from the module's ONNX export."""
+    from .torch_layers import network_from_model
+
+    try:
+        return network_from_model(model, in_shape, source=source)
+    except CodesignError as err:
+        return _through_onnx(model, in_shape, err, source)
+
+
+def _through_onnx(model, in_shape: Optional[Sequence[int]], err: CodesignError, source: Optional[str] = None
+                  ) -> Network:
     """The network of a PyTorch model read from its ONNX export (any op the ONNX reader maps, e.g.
     functional pooling and clamps in users' models); ``err`` is raised when that fails too."""
     import tempfile
 
     from ..export.onnx import to_onnx_proto
-    from ..export.passes import normal_graph
+    from ..export.passes import normal_graph, readable_names
     from .onnx_layers import network_from_onnx
 
     spec = getattr(model, "codesign_spec", None) or {}
@@ -95,14 +102,16 @@ def _through_onnx(model, in_shape: Optional[Sequence[int]], err: CodesignError) 
     if not shape:
         raise err
     try:
-        proto = normal_graph(to_onnx_proto(model, tuple(shape))).to_model()
+        graph = normal_graph(to_onnx_proto(model, tuple(shape)))
+        readable_names(graph)                      # layers named as the export names them ('stem', 'b1')
+        proto = graph.to_model()
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "model.onnx"
             path.write_bytes(proto.SerializeToString())
             net = network_from_onnx(path, name=spec.get("name") or type(model).__name__)
     except Exception:  # tracing a model the fx tracer rejected can fail in any way: report the first error
         raise err from None
-    return Network(net.name, net.layers, net.input_shape, "torch (through ONNX)", net.meta)
+    return Network(net.name, net.layers, net.input_shape, f"{source or 'torch'} (through ONNX)", net.meta)
 
 
 def _normalised_onnx(path: Path, err: CodesignError) -> Network:

@@ -205,8 +205,10 @@ def describe_settings(ls: LayerSettings) -> Dict[str, Any]:
 
 
 def layer_key(name: str) -> str:
-    """hls4ml compares layer names in lower case, and writes C identifiers: 'layers.0.conv1' ≡ 'layers_0_conv1'."""
-    return re.sub(r"[^0-9a-z_]", "_", name.lower())
+    """hls4ml compares layer names in lower case, and writes C identifiers: 'layers.0.conv1' ≡ 'layers_0_conv1';
+    a name starting with a digit (nn.Sequential's '0') is the export's 'l_0' (codesign.export.passes.c_identifier)."""
+    key = re.sub(r"[^0-9a-z_]", "_", name.lower())
+    return key if key and not key[0].isdigit() else f"l_{key}"
 
 
 def _inert(ls: LayerSettings) -> bool:

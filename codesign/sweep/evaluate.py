@@ -24,14 +24,14 @@ DROPPED = ("model", "device", "template", "reuse_factor", "precision", "strategy
 def network_of(model_file: str):
     """The simulator's Network of a model file (cached per process by path and modification time)."""
     from ..checkpoint import load_model
-    from ..sim.torch_layers import network_from_model
+    from ..sim.estimate import module_network
 
     key = (str(model_file), Path(model_file).stat().st_mtime)
     if key not in _NETWORKS:
         if len(_NETWORKS) > 64:
             _NETWORKS.clear()
         model, _meta = load_model(model_file)
-        _NETWORKS[key] = network_from_model(model, source=f"checkpoint:{model_file}")
+        _NETWORKS[key] = module_network(model, source=f"checkpoint:{model_file}")
     return _NETWORKS[key]
 
 
