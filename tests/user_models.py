@@ -109,6 +109,22 @@ class Signal1d(nn.Module):
         return self.classifier(self.features(x))
 
 
+class SqueezeHead(nn.Module):
+    """Conv1d, global average pooling and ``.squeeze(-1)`` instead of Flatten (a common 1-D head)."""
+
+    def __init__(self, classes: int = 3):
+        super().__init__()
+        self.conv = nn.Conv1d(2, 6, 3, padding=1)
+        self.bn = nn.BatchNorm1d(6)
+        self.conv2 = nn.Conv1d(6, 8, 3)
+        self.pool = nn.AdaptiveAvgPool1d(1)
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn(self.conv(x)))
+        return self.fc(self.pool(F.relu(self.conv2(x))).squeeze(-1))
+
+
 class BatchNormMLP(nn.Module):
     """Fully connected with BatchNorm1d, SiLU and Dropout."""
 
@@ -159,6 +175,7 @@ USER_MODELS = {
     "inception": (Inception, (1, 8, 8)),
     "signal1d": (Signal1d, (2, 16)),
     "batchnorm_mlp": (BatchNormMLP, (10,)),
+    "squeeze_head": (SqueezeHead, (2, 12)),
 }
 
 

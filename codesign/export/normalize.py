@@ -2,8 +2,8 @@
 tools) to the few op forms hls4ml's ONNX frontend takes. Each edits an :class:`OnnxGraph` in
 place and returns whether it changed anything; all run in linear time.
 
-- ``flatten_reshapes``: a Reshape to (batch, features) → Flatten. ``x.view(x.size(0), -1)`` exports
-  as Shape → Gather → Unsqueeze → Concat → Reshape, whose output shape ONNX shape inference
+- ``flatten_reshapes``: a Reshape to (batch, features), or a Squeeze of (batch, C, 1), → Flatten.
+  ``x.view(x.size(0), -1)`` exports as Shape → Gather → Unsqueeze → Concat → Reshape, whose output shape ONNX shape inference
   cannot tell; that shape arithmetic is evaluated here (the batch size kept symbolic) and the
   graph's shapes are inferred again afterwards (:meth:`OnnxGraph.reinferred`);
 - ``explicit_defaults``: Conv and pooling attributes hls4ml reads without a default (pads,
@@ -46,6 +46,9 @@ def flatten_reshapes(g: OnnxGraph) -> bool:
             value = _shape_value(g, n, known)
             if value is not None:
                 known[n.output[0]] = value
+            elif n.op_type == "Squeeze" and _squeezes_to_features(g, n):
+                g.nodes[k] = helper.make_node("Flatten", [n.input[0]], list(n.output), name=n.name, axis=1)
+                changed = True
         elif n.op_type == "Reshape" and _flattens(g.shapes[n.input[0]], known.get(n.input[1], g.inits.get(n.input[1]))):
             g.nodes[k] = helper.make_node("Flatten", [n.input[0]], list(n.output), name=n.name, axis=1)
             changed = True
@@ -79,6 +82,13 @@ def _shape_value(g: OnnxGraph, n: onnx.NodeProto, known: Dict[str, np.ndarray]) 
         step = int(args[4][0]) if len(args) > 4 and args[4] is not None else 1
         return args[0][int(args[1][0]):int(args[2][0]):step]
     return None
+
+
+def _squeezes_to_features(g: OnnxGraph, n: onnx.NodeProto) -> bool:
+    """Squeeze of an activation's size-1 dimensions after the channels: (batch, C, 1) → (batch, C)."""
+    src, out = g.shapes.get(n.input[0]), g.shapes.get(n.output[0])
+    return (src is not None and out is not None and len(src) > 2 and len(out) == 2
+            and int(out[1]) == int(src[1]) and int(np.prod(src[1:])) == int(src[1]))
 
 
 def _flattens(src, shape: Optional[np.ndarray]) -> bool:

@@ -48,6 +48,8 @@ ADDITIVE = {operator.add, operator.sub, operator.iadd, operator.isub, torch.add,
             "add", "sub", "add_", "sub_"}
 REDUCTIONS = {torch.mean, torch.sum, torch.amax, "mean", "sum", "amax"}
 CATS = {torch.cat, torch.concat}
+RESHAPES = {"flatten", "view", "reshape", "squeeze", "unsqueeze", torch.flatten, torch.reshape, torch.squeeze,
+            torch.unsqueeze}
 
 
 def describe(node: fx.Node, module: nn.Module | None = None) -> str:
@@ -208,7 +210,7 @@ def _function(tracer, node: fx.Node, values: Dict[fx.Node, Space], meta: TensorM
         return None
     if (target in BINARY_METHODS if method else target in BINARY):
         return _binary(tracer, node, values)
-    if target in ("flatten", "view", "reshape") or target is torch.flatten:
+    if target in RESHAPES:
         return _reshape(tracer, node, segs, source, meta)
     if target in REDUCTIONS:
         return _reduce(node, segs, source)
@@ -255,12 +257,16 @@ def _reshape(tracer, node: fx.Node, segs: Space, source: Any, meta: TensorMetada
         raise unsupported(node, describe(node))
     if tuple(meta.shape) == tuple(src.shape):
         return segs
+    if (len(meta.shape) > 2 and tuple(meta.shape[:2]) == tuple(src.shape[:2])
+            and math.prod(meta.shape[2:]) == math.prod(src.shape[2:])):
+        return segs                                # channels stay; only size-1 or spatial dims change
     flat = len(meta.shape) == 2 and meta.shape[0] == src.shape[0] and meta.shape[1] == math.prod(src.shape[1:])
     start = _arg(node, 1, "start_dim", 0 if node.target is torch.flatten else None)
     if node.target in ("flatten",) or node.target is torch.flatten:
         flat = flat and start == 1
     if not flat:
-        raise unsupported(node, f"{describe(node)} to shape {tuple(meta.shape)} (only flattening to (batch, -1))")
+        raise unsupported(node, f"{describe(node)} to shape {tuple(meta.shape)} (only flattening to (batch, -1), "
+                                f"or changes of the dimensions after the channels)")
     return _flatten(tracer, segs, source, node)
 
 
