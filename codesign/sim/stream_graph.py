@@ -196,7 +196,8 @@ def _build_graph(net: Network, input_name: str) -> StreamGraph:
         name = input_name if producer < 0 else net.layers[producer].name
         if producer < 0:
             shape = tuple(int(d) for d in net.input_shape)
-            words, lanes = (shape[1] * shape[2], shape[0]) if len(shape) == 3 else (1, int(np.prod(shape)))
+            # (C, H, W) and a 1-D signal's (C, L): one word of C lanes per pixel; features: one word
+            words, lanes = (int(np.prod(shape[1:])), shape[0]) if len(shape) in (2, 3) else (1, int(np.prod(shape)))
         else:
             words, lanes = int(a.out_h[producer] * a.out_w[producer]), int(a.cout[producer])
         users, p = readers[producer], proc_of[producer]

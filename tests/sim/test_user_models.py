@@ -1,0 +1,23 @@
+"""The estimator on models written in the tests (tests/user_models.py), both I/O types."""
+from __future__ import annotations
+
+import pytest
+
+from codesign.sim import estimate, load_network
+from codesign.sim.stream_graph import stream_graph, stream_network
+from tests.user_models import USER_MODELS, build
+
+
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+@pytest.mark.parametrize("name", sorted(USER_MODELS))
+def test_every_user_model_is_estimated(name, io_type):
+    model, shape = build(name)
+    report = estimate(model, "xc7z020", in_shape=shape, io_type=io_type, precision="ap_fixed<16,6>")
+    assert report.totals["latency_s"] > 0 and report.totals["dsp"] >= 0
+
+
+def test_a_1d_signal_streams_one_word_of_channels_per_sample():
+    model, shape = build("signal1d")                      # (channels, length) = (2, 16)
+    graph = stream_graph(stream_network(load_network(model, in_shape=shape)).network)
+    source = next(f for f in graph.fifos if f.layer == -1)
+    assert (source.words, source.lanes) == (16, 2)
