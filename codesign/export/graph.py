@@ -203,14 +203,19 @@ def _info(name: str, dtype, shape: Iterable[int]) -> onnx.ValueInfoProto:
 
 
 def torch_scope(node: onnx.NodeProto) -> Optional[str]:
-    """The PyTorch module path of a node exported by torch.onnx, or None for a node outside any
-    module ('/Add'). torch writes a child of a container as '<container>.<child>'
+    """The PyTorch module path of a node exported by torch.onnx (see :func:`scope_of_name`)."""
+    return scope_of_name(node.name, node.op_type)
+
+
+def scope_of_name(name: str, op_type: str = "") -> Optional[str]:
+    """The PyTorch module path in a torch.onnx node name, or None for a node outside any module
+    ('/Add'). torch writes a child of a container as '<container>.<child>'
     ('/layers/layers.1/layers.1.0/shortcut/conv/Conv' → 'layers.1.0.shortcut.conv')."""
-    parts = [p for p in node.name.split("/") if p][:-1]
+    parts = [p for p in name.split("/") if p][:-1]
     path: List[str] = []
     for part in parts:
         if part in BREVITAS_INTERNALS:             # brevitas' quantizer plumbing: keep the layer's name
-            if node.op_type in QUANT_OPS and path:
+            if op_type in QUANT_OPS and path:
                 path[-1] += "_" + part.replace("act_quant", "quant")
             break
         if path and part.startswith(path[-1] + "."):

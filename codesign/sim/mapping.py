@@ -219,14 +219,21 @@ def _inert(ls: LayerSettings) -> bool:
 
 def match_layers(settings: Dict[str, LayerSettings], names: List[str], input_name: Optional[str] = None
                  ) -> Tuple[Dict[int, LayerSettings], LayerSettings]:
-    """({layer index: settings}, input settings). Names match exactly, as C identifiers in any case, or
-    after hls4ml's renaming prefix (``Dense_fc1`` is ``fc1``); entries for the same layer merge, the
+    """({layer index: settings}, input settings). Names match exactly, as C identifiers in any case, as
+    the module path of a torch.onnx node name (as the export names layers), or after hls4ml's renaming
+    prefix (``Dense_fc1`` is ``fc1``); entries for the same layer merge, the
     renamed one last. A name the network does not have is a one-line error with close matches, unless
     it only sets a result type (see :func:`_inert`)."""
     index: Dict[str, int] = {}
     for i, name in enumerate(names):
         index.setdefault(name, i)
         index.setdefault(layer_key(name), i)
+    for i, name in enumerate(names):               # an ONNX file's '/stem/Conv' is the export's 'stem'
+        if name.startswith("/"):
+            from ..export.graph import scope_of_name
+            scope = scope_of_name(name)
+            if scope:
+                index.setdefault(layer_key(scope), i)
     inputs = {layer_key(n) for n in (*INPUT_NAMES, *([input_name] if input_name else []))}
     out: Dict[int, LayerSettings] = {}
     given_input = EMPTY

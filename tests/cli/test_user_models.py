@@ -124,3 +124,21 @@ def test_qonnx_file_takes_its_types_from_its_quantizers(cli, tmp_path):
     report = json.loads((tmp_path / "out" / "export.json").read_text())
     assert report["onnx"]["format"] == "QONNX" and report["onnx"]["max_abs_diff_vs_pytorch"] == 0.0
     assert report["precision"]["source"] == "quantizers (q.onnx)"
+
+
+def test_an_hls4ml_config_names_an_onnx_files_layers_as_the_export_does(cli, tmp_path):
+    path = tmp_path / "outside.onnx"
+    torch.onnx.export(Inception().eval(), (torch.zeros(1, 1, 8, 8),), str(path), dynamo=False)
+    (tmp_path / "cfg.yml").write_text(textwrap.dedent("""
+        HLSConfig:
+          Model: {ReuseFactor: 2, Precision: 'ap_fixed<16,6>'}
+          LayerName:
+            stem: {ReuseFactor: 4}
+            Dense_fc: {ReuseFactor: 8}
+    """))
+    r = cli("simulate", "--onnx", path, "--hls-config", tmp_path / "cfg.yml", "--device", "xc7z020", "--no-plot",
+            "--out", tmp_path / "sim")
+    assert r.code == 0, r.err
+    layers = {l["name"]: l["detail"] for l in json.loads((tmp_path / "sim" / "report.json").read_text())["layers"]}
+    assert layers["/stem/Conv"]["reuse_factor"] == 4 and layers["/fc/Gemm"]["reuse_factor"] == 8
+    assert layers["/b1/Conv"]["reuse_factor"] == 2
