@@ -125,6 +125,21 @@ class SqueezeHead(nn.Module):
         return self.fc(self.pool(F.relu(self.conv2(x))).squeeze(-1))
 
 
+class SamePadding(nn.Module):
+    """Keras-style: padding='same' (odd and even kernels), a strided conv, ``x.mean([2, 3])`` as
+    the global pooling, Softmax at the end."""
+
+    def __init__(self, classes: int = 4):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding="same"), nn.BatchNorm2d(8), nn.ReLU(),
+                                      nn.Conv2d(8, 6, 2, padding="same"), nn.ReLU(),
+                                      nn.Conv2d(6, 8, 3, stride=2, padding=1), nn.ReLU())
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        return torch.softmax(self.fc(self.features(x).mean([2, 3])), dim=1)
+
+
 class BatchNormMLP(nn.Module):
     """Fully connected with BatchNorm1d, SiLU and Dropout."""
 
@@ -176,6 +191,7 @@ USER_MODELS = {
     "signal1d": (Signal1d, (2, 16)),
     "batchnorm_mlp": (BatchNormMLP, (10,)),
     "squeeze_head": (SqueezeHead, (2, 12)),
+    "same_padding": (SamePadding, (3, 8, 8)),
 }
 
 

@@ -3,14 +3,16 @@ tools) to the few op forms hls4ml's ONNX frontend takes. Each edits an :class:`O
 place and returns whether it changed anything; all run in linear time.
 
 - ``flatten_reshapes``: a Reshape to (batch, features), or a Squeeze of (batch, C, 1), → Flatten.
-  ``x.view(x.size(0), -1)`` exports as Shape → Gather → Unsqueeze → Concat → Reshape, whose output shape ONNX shape inference
-  cannot tell; that shape arithmetic is evaluated here (the batch size kept symbolic) and the
-  graph's shapes are inferred again afterwards (:meth:`OnnxGraph.reinferred`);
+  ``x.view(x.size(0), -1)`` exports as Shape → Gather → Unsqueeze → Concat → Reshape, whose
+  output shape ONNX shape inference cannot tell; that shape arithmetic is evaluated here (the
+  batch size kept symbolic) and the graph's shapes are inferred again afterwards
+  (:meth:`OnnxGraph.reinferred`);
 - ``explicit_defaults``: Conv and pooling attributes hls4ml reads without a default (pads,
-  strides, dilations) written out;
+  strides, dilations) written out, and auto_pad (``padding='same'``) as explicit pads;
 - ``constant_bounds``: Clip's min/max as constants (opset < 11 attributes, or computed inputs);
-- ``spatial_mean_to_global_pool``: ReduceMean over every spatial axis (keepdims) →
-  GlobalAveragePool (the dynamo exporter's AdaptiveAvgPool2d(1); hls4ml has no ReduceMean);
+- ``spatial_mean_to_global_pool``: ReduceMean over every spatial axis → GlobalAveragePool (the
+  dynamo exporter's AdaptiveAvgPool2d(1); hls4ml has no ReduceMean), then Flatten without
+  keepdims (``x.mean([2, 3])``);
 - ``fold_batchnorm``: BatchNormalization after a Conv or Linear (the only reader of its output)
   folded into that layer's weights and bias (BatchNorm1d after Linear, graphs exported in
   training mode); hls4ml would fold it again after our precision choice, off our type grid;
@@ -121,11 +123,36 @@ def explicit_defaults(g: OnnxGraph) -> bool:
         if n.op_type not in ("Conv", "MaxPool", "AveragePool"):
             continue
         rank = len(g.shapes[n.input[0]]) - 2
+        changed |= _explicit_auto_pad(g, n, rank)
         for name, value in (("pads", [0] * (2 * rank)), ("strides", [1] * rank), ("dilations", [1] * rank)):
             if attribute(n, name) is None and not (name == "dilations" and n.op_type == "AveragePool"):
                 set_attribute(n, name, value)
                 changed = True
     return changed
+
+
+def _explicit_auto_pad(g: OnnxGraph, n: onnx.NodeProto, rank: int) -> bool:
+    """auto_pad (PyTorch's padding='same', 'valid') → explicit pads, as ONNX defines them: SAME_UPPER
+    puts an odd padding's extra element at the end, SAME_LOWER at the beginning."""
+    mode = attribute(n, "auto_pad", b"NOTSET")
+    mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+    if mode == "NOTSET":
+        return False
+    size = [int(d) for d in g.shapes[n.input[0]][2:]]
+    kernel = attribute(n, "kernel_shape") or list(g.inits[n.input[1]].shape[2:])
+    strides, dilations = attribute(n, "strides") or [1] * rank, attribute(n, "dilations") or [1] * rank
+    begin, end = [0] * rank, [0] * rank
+    if mode in ("SAME_UPPER", "SAME_LOWER"):
+        for d in range(rank):
+            out = -(-size[d] // strides[d])
+            total = max(0, (out - 1) * strides[d] + (kernel[d] - 1) * dilations[d] + 1 - size[d])
+            small, large = total // 2, total - total // 2
+            begin[d], end[d] = (small, large) if mode == "SAME_UPPER" else (large, small)
+    kept = [a for a in n.attribute if a.name not in ("auto_pad", "pads")]
+    del n.attribute[:]
+    n.attribute.extend(kept)
+    set_attribute(n, "pads", begin + end)
+    return True
 
 
 def constant_bounds(g: OnnxGraph) -> bool:
@@ -156,17 +183,28 @@ def clip_bounds(g: OnnxGraph, n: onnx.NodeProto) -> tuple:
 
 
 def spatial_mean_to_global_pool(g: OnnxGraph) -> bool:
+    """ReduceMean over every spatial axis → GlobalAveragePool (then Flatten without keepdims:
+    ``x.mean([2, 3])``)."""
+    nodes: List[onnx.NodeProto] = []
     changed = False
-    for k, n in enumerate(g.nodes):
-        if n.op_type != "ReduceMean" or not attribute(n, "keepdims", 1):
-            continue
-        rank = len(g.shapes[n.input[0]])
-        axes = attribute(n, "axes")
-        if axes is None and len(n.input) > 1 and n.input[1] in g.inits:
+    for n in g.nodes:
+        rank = len(g.shapes[n.input[0]]) if n.input and n.input[0] in g.shapes else 0
+        axes = attribute(n, "axes") if n.op_type == "ReduceMean" else None
+        if n.op_type == "ReduceMean" and axes is None and len(n.input) > 1 and n.input[1] in g.inits:
             axes = np.asarray(g.inits[n.input[1]]).reshape(-1).tolist()
-        if rank > 2 and axes is not None and sorted(a % rank for a in axes) == list(range(2, rank)):
-            g.nodes[k] = helper.make_node("GlobalAveragePool", [n.input[0]], list(n.output), name=n.name)
-            changed = True
+        if rank <= 2 or axes is None or sorted(a % rank for a in axes) != list(range(2, rank)):
+            nodes.append(n)
+            continue
+        if attribute(n, "keepdims", 1):
+            nodes.append(helper.make_node("GlobalAveragePool", [n.input[0]], list(n.output), name=n.name))
+        else:
+            pooled = g.fresh(f"{n.output[0]}_pooled")
+            g.shapes[pooled] = (*g.shapes[n.input[0]][:2], *[1] * (rank - 2))
+            nodes.append(helper.make_node("GlobalAveragePool", [n.input[0]], [pooled], name=n.name))
+            nodes.append(helper.make_node("Flatten", [pooled], list(n.output), name=g.fresh(f"{n.name}_flatten"),
+                                          axis=1))
+        changed = True
+    g.nodes[:] = nodes
     return changed
 
 
