@@ -20,12 +20,13 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
-
-import torch
-import torch.nn as nn
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence, Tuple
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:                                  # torch loads only where a model is built or read
+    import torch
+    import torch.nn as nn
 
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -109,6 +110,8 @@ class ModelFactory:
     def build(self, in_shape: Optional[Sequence[int]] = None) -> nn.Module:
         """Call the factory; the model gets its ``codesign_spec`` (``in_shape``: given, the
         factory's ``in_shape`` argument, or unknown until a dataset or --input-shape gives it)."""
+        import torch.nn as nn
+
         factory = self.function()
         try:
             model = factory(**self.kwargs)
@@ -132,6 +135,8 @@ def factory_spec(factory: ModelFactory, model: nn.Module, in_shape: Optional[Seq
 def output_size(model: nn.Module, in_shape: Sequence[int]) -> int:
     """Features of the model's output for one sample of ``in_shape`` (one forward pass of zeros in
     eval mode; no statistics change)."""
+    import torch
+
     training = model.training
     first = next(model.parameters(), None)
     model.eval()
@@ -289,6 +294,8 @@ def build_model(name: str, model_args: Optional[Dict[str, Any]] = None, in_shape
 def plain_state_dict(obj: Any) -> Optional[Dict[str, torch.Tensor]]:
     """The tensors of a plain state_dict, also inside {'state_dict': ...} / {'model': ...} (training
     scripts' checkpoints) and with DataParallel's 'module.' prefix removed; None for anything else."""
+    import torch
+
     tensors = isinstance(obj, dict) and obj and all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                                     for k, v in obj.items())
     if tensors:
@@ -325,6 +332,9 @@ def load_any(path: Path, model: Optional[str] = None, model_args: Optional[Dict[
              in_shape: Optional[Sequence[int]] = None) -> Tuple[nn.Module, Dict[str, Any]]:
     """(model in eval mode, metadata) from a codesign model file, a plain state_dict (``model``
     names the zoo model or factory it belongs to) or a pickled ``nn.Module``."""
+    import torch
+    import torch.nn as nn
+
     from .checkpoint import MODEL_FORMAT, load_model
 
     path = Path(path)
