@@ -103,6 +103,7 @@ def _through_onnx(model, in_shape: Optional[Sequence[int]], err: CodesignError, 
         raise err
     try:
         graph = normal_graph(to_onnx_proto(model, tuple(shape)))
+        graph.require_shapes()
         readable_names(graph)                      # layers named as the export names them ('stem', 'b1')
         proto = graph.to_model()
         with tempfile.TemporaryDirectory() as folder:
@@ -124,7 +125,9 @@ def _normalised_onnx(path: Path, err: CodesignError) -> Network:
     from .onnx_layers import network_from_onnx
 
     try:
-        proto = normal_graph(onnx.load(str(path))).to_model()
+        graph = normal_graph(onnx.load(str(path)))
+        graph.require_shapes()                     # never a network of guessed sizes
+        proto = graph.to_model()
         with tempfile.TemporaryDirectory() as folder:
             normal = Path(folder) / path.name
             normal.write_bytes(proto.SerializeToString())
