@@ -182,15 +182,23 @@ def _dense(checkpoint: Optional[Path], network):
     """The unpruned architecture a pruned/compacted checkpoint was trained from (None otherwise)."""
     if checkpoint is None:
         return None
-    from ..checkpoint import load_model
+    from ..checkpoint import MODEL_FORMAT, read
     from ..sim import zoo_network
     from ..sim.fitted import is_reduced
 
-    _model, meta = load_model(checkpoint)
-    spec = meta.get("model_spec") or {}
-    if not spec.get("name"):
+    try:
+        spec = read(checkpoint, MODEL_FORMAT).get("model_spec") or {}
+    except CodesignError:                          # a plain state_dict or a pickled module: no record of it
         return None
-    dense = zoo_network(spec["name"], float(spec.get("width", 1.0)), spec.get("in_shape"), spec.get("num_classes"))
+    if not spec.get("name") or spec.get("pickled"):
+        return None
+    if "factory" in spec:                          # a user's factory: a fresh model of its recorded arguments
+        from ..model_source import build_from_spec
+        from ..sim.estimate import module_network
+        dense = module_network(build_from_spec(spec).eval(), spec.get("in_shape"))
+    else:
+        dense = zoo_network(spec["name"], float(spec.get("width", 1.0)), spec.get("in_shape"),
+                            spec.get("num_classes"))
     return dense if is_reduced(network, dense) else None
 
 
