@@ -120,7 +120,7 @@ def main() -> None:
                                                                                    (device, latency)), args.runs, log)
                     rows.append(row(model, device, latency, "a", method, made, {
                         k: v for k, v in made["summary"].items() if k.startswith("budget")}))
-                save(args.name, {"settings": vars(args) | {"runs": str(args.runs)}, "rows": rows,
+                save(args.name, {"settings": vars(args) | {"runs": args.runs.name}, "rows": rows,
                                  "margins": margins(rows)})
     plot(rows, RESULTS / f"{args.name}.png")
     log(json.dumps(margins(rows), indent=1))
