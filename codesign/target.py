@@ -28,14 +28,15 @@ DEFAULT_BACKEND = "Vitis"
 DEFAULT_CLOCK_PERIOD_NS = 5.0      # the export's (hls4ml's) default; an estimate without one uses the device's clock
 
 
-def choice(kind: str, value, choices: Iterable[str]) -> str:
-    """``value`` spelled as in ``choices`` (case-insensitive), else a one-line error naming them."""
+def choice(kind: str, value, choices: Iterable[str], advice: str = "") -> str:
+    """``value`` spelled as in ``choices`` (case-insensitive), else a one-line error naming them (or
+    giving ``advice`` instead of the bare list)."""
     choices = tuple(choices)
     for c in choices:
         if str(value).lower() == c.lower():
             return c
-    raise ConfigError(f"unknown {kind} '{value}'{close_matches(str(value), choices)}; choose one of: "
-                      f"{', '.join(choices)}")
+    raise ConfigError(f"unknown {kind} '{value}'{close_matches(str(value), choices)}; "
+                      f"{advice or 'choose one of: ' + ', '.join(choices)}")
 
 
 def template(value: str) -> str:
@@ -43,11 +44,8 @@ def template(value: str) -> str:
 
 
 def strategy(value: str) -> str:
-    for s in STRATEGIES:
-        if str(value).lower() == s.lower():
-            return s
-    raise ConfigError(f"unknown strategy '{value}'{close_matches(str(value), STRATEGIES)}; choose Latency or Resource "
-                      f"(Latency: zero weights cost no multipliers)")
+    return choice("strategy", value, STRATEGIES,
+                  "choose Latency or Resource (Latency: zero weights cost no multipliers)")
 
 
 def io_type(value: str) -> str:
