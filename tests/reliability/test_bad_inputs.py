@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.cli_checks import assert_one_line_error
+
 JET = ["--checkpoint", "{bad}/good.pt"]
 TRAIN = ["train", "jet_mlp_synthetic", "--epochs", "1"]
 SIM = ["simulate", "--model", "jet_mlp", "--device", "xc7z020", "--out", "{tmp}/sim", "--no-plot"]
@@ -141,14 +143,6 @@ CASES = {
 
 def _args(template, bad, tmp):
     return [a.replace("{bad}", str(bad)).replace("{tmp}", str(tmp)) for a in template]
-
-
-def assert_one_line_error(result, needle):
-    lines = result.err.strip().splitlines()
-    assert result.code == 2, (result.code, result.err)
-    assert "Traceback" not in result.err + result.out
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
-    assert needle in lines[0], lines[0]
 
 
 @pytest.mark.parametrize("case", [c for c, (args, _) in CASES.items() if args is not None])

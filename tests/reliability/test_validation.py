@@ -20,14 +20,7 @@ from codesign.data.download import _idx_bytes
 from codesign.sim.device import _package_dir
 from codesign.zoo import create_model
 
-
-
-def assert_one_line_error(result, needle):
-    lines = result.err.strip().splitlines()
-    assert result.code == 2, (result.code, result.err)
-    assert "Traceback" not in result.err + result.out
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
-    assert needle in lines[0], lines[0]
+from tests.cli_checks import assert_one_line_error
 
 JET_DATA = "data.options={in_shape: [16], num_classes: 5, n_train: 64, n_test: 32}"
 TINY_TRAIN = ["train", "--model", "jet_mlp", "--width", "0.25", "--dataset", "synthetic", "--set", JET_DATA,
