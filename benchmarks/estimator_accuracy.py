@@ -19,7 +19,9 @@ TensorFlow; never a dependency of codesign). rule4ml is then run on the same des
 
 Last, the board checks: RN07 (MLPerf Tiny v0.7, hls4ml on a PYNQ-Z2) with its published configuration: the fit
 verdict, latency and energy per inference against the measured ones; AD08 (the same submission's dense
-autoencoder, built for the same board): the fit verdict.
+autoencoder, built for the same board): the fit verdict; hls4ml's tutorial 7a (a 16-64-32-32-5 MLP at Latency
+RF 64, built for a PYNQ-Z2 by a user who published the C-synthesis and placed-utilisation reports): the estimate
+as configured and as if HLS had unrolled it, against both reports.
 
 Absolute percentage error = |estimate - report| / max(report, 1): a design reported at 0 DSPs or 0 cycles and
 estimated at 3 counts 300%.
@@ -33,7 +35,7 @@ import math
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -348,6 +350,64 @@ def board_verdicts() -> dict:
     return out
 
 
+# hls4ml's tutorial part 7a (the 16-64-32-32-5 jet tagger of part 4: QKeras 6-bit weights, 75% of each Dense
+# layer's weights pruned, quantized_relu(6)) built with hls4ml 1.2.0 + Vivado HLS / Vivado 2019.2 for a PYNQ-Z2 and
+# run on it; github.com/Liu-Zhiheng/hls4ml-pynqz2-vivado2019-2-results (commit bfb806e6c1e0):
+# notebooks/part7a_bitstream_vivado2019_2.ipynb (the configuration: config_from_keras_model(granularity='name'),
+# ReuseFactor 64 on fc1..output, Strategy Latency, VivadoAccelerator, io_parallel, 5 ns for HLS),
+# vivado_reports/vivado_hls_myproject_axi_csynth.rpt (C synthesis) and vivado_utilization_placed.rpt (the placed
+# design: the hls4ml IP plus the AXI DMA, interconnect and PS wrapper).
+TUTORIAL7A_DENSE = (("fc1", 16, 64), ("fc2", 64, 32), ("fc3", 32, 32), ("output", 32, 5))
+TUTORIAL7A_HLS_CONFIG = {
+    "Backend": "VivadoAccelerator", "IOType": "io_parallel", "ClockPeriod": 5,
+    "HLSConfig": {"Model": {"Precision": "fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"},
+                  "LayerName": {**{name: {"ReuseFactor": 64, "Precision": {"weight": "fixed<6,1,TRN,WRAP,0>",
+                                                                            "bias": "fixed<6,1,TRN,WRAP,0>"}}
+                                   for name, _, _ in TUTORIAL7A_DENSE},
+                                **{f"relu{i}": {"Precision": {"result": "ufixed<6,0,RND_CONV,SAT,0>"}}
+                                   for i in (1, 2, 3)}}}}
+TUTORIAL7A_PUBLISHED = {"csynth": {"latency": 55, "ii": 15, "lut": 41606, "ff": 24483, "dsp": 9, "bram": 4},
+                        "placed": {"lut": 20668, "ff": 23097, "dsp": 9, "bram": 2 * 4 + 6}}
+
+
+def tutorial7a() -> Network:
+    layers, prev = [], ()
+    for i, (name, n_in, n_out) in enumerate(TUTORIAL7A_DENSE):
+        w = n_in * n_out
+        layers.append(Layer(name, "dense", prev, (n_in, 1, 1), (n_out, 1, 1), weights=w, nonzero_weights=w // 4,
+                            bias=n_out))
+        act = f"relu{i + 1}" if i < 3 else "softmax"
+        layers.append(Layer(act, "act" if i < 3 else "softmax", (name,), (n_out, 1, 1), (n_out, 1, 1),
+                            activation="relu" if i < 3 else None))
+        prev = (act,)
+    return Network("hls4ml_tutorial_7a", tuple(layers), (16, 1, 1), "reference:hls4ml-tutorial-part7a-pynq-z2")
+
+
+def tutorial_check() -> dict:
+    """hls4ml's tutorial 7a on the PYNQ-Z2: the estimate of its configuration against its C synthesis and the
+    placed design, and the same network as if HLS had ignored the reuse factor (RF 1)."""
+    dev = load_device("xc7z020")
+    mapping = Mapping.from_hls_config(TUTORIAL7A_HLS_CONFIG)
+    unrolled = mapping.with_(layers={n: replace(ls, reuse_factor=None) for n, ls in mapping.layers.items()})
+    out, pub = {}, TUTORIAL7A_PUBLISHED
+    for label, m in (("as configured (RF 64)", mapping), ("as if unrolled (RF 1)", unrolled)):
+        rep = estimate(tutorial7a(), dev, m)
+        t = rep.totals
+        out[label] = {"latency": t["latency_cycles"], "ii": t["interval_cycles"],
+                      **{k: float(t[k]) for k in ("lut", "ff", "dsp", "bram")}, "warnings": list(rep.costs.warnings)}
+    c, p = pub["csynth"], pub["placed"]
+    print(f"\nhls4ml tutorial 7a on the {dev.board} ({dev.name}): Latency, RF 64, io_parallel (hls4ml: one pipeline)")
+    print(f"  published: C synthesis latency {c['latency']}, interval {c['ii']}, LUT {c['lut']:,}, FF {c['ff']:,}, "
+          f"DSP {c['dsp']}; placed (with the AXI DMA and interconnect) LUT {p['lut']:,}, FF {p['ff']:,}, "
+          f"DSP {p['dsp']}, BRAM18 {p['bram']}")
+    for label, e in out.items():
+        print(f"  estimate {label}: latency {e['latency']:.0f}, interval {e['ii']:.0f}, LUT {e['lut']:,.0f}, "
+              f"FF {e['ff']:,.0f}, DSP {e['dsp']:.0f}, BRAM18 {e['bram']:.0f}"
+              + ("; warns: HLS may not share the multipliers" if any("one pipeline" in w for w in e["warnings"])
+                 else ""))
+    return {"published": pub, "estimates": out}
+
+
 def write_csv(designs: List[Design], path: Path) -> None:
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
@@ -385,6 +445,7 @@ def main(argv=None) -> dict:
             results[split][src] = print_table(f"{split.upper()} split, {src}", sub, with_r4)
     results["rn07"] = board_check()
     results["ad08"] = board_verdicts()
+    results["tutorial7a"] = tutorial_check()
     if args.csv:
         write_csv(designs, args.csv)
     return results

@@ -6,7 +6,9 @@ precision and at 8-bit weights; and how long the search takes.
     python benchmarks/fit_search.py [--models lenet5,jet_mlp,resnet20,resnet110] [--repeats 3]
         (-> benchmarks/results/fit_search.json, keeping earlier results of other models; a Markdown table)
 
-A design counts as fitting when the full estimate uses at most ``MAX_UTIL`` of every resource. "auto at
+A design counts as fitting when the full estimate uses at most ``MAX_UTIL`` of every resource and no
+Latency-strategy layer has more than the unroll limit's 4,096 weights (Vivado HLS stops unrolling its
+product loop there, whatever the reuse factor). "auto at
 least as good" means: it fits wherever the grid or the default fits, and its interval is not longer.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from codesign.sim import Mapping, load_device, resolve_plan, zoo_network
+from codesign.sim import Mapping, hls_rules, load_device, resolve_plan, zoo_network
 from codesign.sim.dataflow import dataflow_costs
 from codesign.sim.estimate import hardware_network
 from codesign.sim.folding import _with_fifo, choose_folding
@@ -35,10 +37,19 @@ def _util(costs, device):
     return {k: costs.total(k) / getattr(device, k) for k in RESOURCES}
 
 
-def _row(costs, device):
+def _buildable(net, plan, device) -> bool:
+    """No Latency-strategy layer above the unroll limit: its product loop is unrolled whatever the reuse
+    factor, and Vivado HLS stops there (hls4ml issue 1013), so such a design is not counted as fitting."""
+    a, limit = net.arrays, device.calibration["dataflow.unroll_limit"]
+    latency = a.mask("conv", "dense") & ~plan.resource & ~plan.sparse
+    return not bool((latency & (a.weights > limit)).any())
+
+
+def _row(costs, device, net=None, plan=None):
     util = _util(costs, device)
+    ok = net is None or _buildable(net, plan, device)
     return {"interval": float(costs.interval_cycles), "latency": float(costs.latency_cycles),
-            "fits": max(util.values()) <= MAX_UTIL, "util": util}
+            "fits": max(util.values()) <= MAX_UTIL and ok, "buildable": ok, "util": util}
 
 
 def grid(net, device, mapping):
@@ -49,11 +60,12 @@ def grid(net, device, mapping):
     for strategy in ("Latency", "Resource"):
         rf = 1
         while rf <= biggest:
-            m = mapping.with_(reuse_factor=rf, strategy=strategy)
+            m = mapping.with_(reuse_factor=rf, strategy=strategy,                  # as codesign's export writes it
+                              pipeline_style=hls_rules.pipeline_style_for([(rf, strategy)]))
             plan = resolve_plan(net, m, device)
             if plan.io_stream:
                 plan, _, _ = _with_fifo(plan, net, device)
-            row = _row(dataflow_costs(net, device, m, plan), device)
+            row = _row(dataflow_costs(net, device, m, plan), device, net, plan)
             tried += 1
             if row["fits"] and (best is None or (row["interval"], row["latency"]) < (best["interval"], best["latency"])):
                 best = {**row, "reuse_factor": rf, "strategy": strategy}
@@ -75,7 +87,8 @@ def case(net, device, precision, repeats):
     auto.update(search_s=median(times), rounds=folding.rounds, evaluations=folding.evaluations,
                 strategies=sorted(set(folding.strategy)), limit=folding.limit)
     best, tried = grid(hw, device, mapping)
-    default = _row(dataflow_costs(hw, device, mapping.with_(reuse_factor=1, strategy="Latency")), device)
+    hls4ml = mapping.with_(reuse_factor=1, strategy="Latency")
+    default = _row(dataflow_costs(hw, device, hls4ml), device, hw, resolve_plan(hw, hls4ml, device))
     return {"auto": auto, "grid": best, "grid_points": tried, "default": default}
 
 

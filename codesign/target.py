@@ -52,6 +52,15 @@ def io_type(value: str) -> str:
     return choice("io_type", value, IO_TYPES)
 
 
+#: hls4ml's ``PipelineStyle`` (Model section): auto lets hls4ml choose (one pipeline for io_parallel networks of
+#: Latency-strategy Dense layers, else DATAFLOW)
+PIPELINE_STYLES = ("auto", "pipeline", "dataflow")
+
+
+def pipeline_style(value: str) -> str:
+    return choice("pipeline style", value, PIPELINE_STYLES)
+
+
 def sparse_kernel(value: str) -> str:
     return choice("sparse kernel mode", value, SPARSE_KERNEL_MODES)
 

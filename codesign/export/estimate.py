@@ -73,7 +73,8 @@ def export_mapping(project, network: Network) -> Mapping:
                                   by_name.get(layer_key(layer.name), {}))
     return Mapping(template="dataflow", reuse_factor=settings.uniform_reuse_factor, strategy=settings.model_strategy,
                    io_type=settings.io_type, clock_mhz=1000.0 / settings.clock_period, sparse_kernel="off",
-                   backend=settings.backend, precision=_model_precision(model_cfg), layers=layers)
+                   backend=settings.backend, precision=_model_precision(model_cfg), layers=layers,
+                   pipeline_style=str(model_cfg.get("PipelineStyle", "auto")))
 
 
 def _model_precision(model_cfg: Dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ import torch.nn as nn
 from .. import atomic, target, validate
 from ..errors import ConfigError, ExportError
 from ..events import Events, quiet
+from ..sim.hls_rules import pipeline_style_for
 from .emulate import leaky_alpha_type
 from .fixed import quantize
 from .onnx import in_shape_of, module_types, to_onnx_proto
@@ -43,6 +44,7 @@ class HlsSettings:
     sparse_kernel: str = target.DEFAULT_SPARSE_KERNEL   # auto (by density) | on | off: see sparse_kernel.py
     layers: Dict[str, Dict[str, Any]] = field(default_factory=dict, hash=False)   # per layer: ReuseFactor, Strategy
     max_util: float = 0.8              # reuse_factor "auto": share of each device resource the design may use
+    pipeline_style: str = "auto"       # hls4ml's PipelineStyle; auto: dataflow when a Latency layer has RF > 1
 
     def checked(self) -> "HlsSettings":
         from ..sim.folding import AUTO, check_max_util, parse_reuse_factor
@@ -54,7 +56,7 @@ class HlsSettings:
         strategy = (AUTO if reuse == AUTO else target.DEFAULT_STRATEGY) if auto_strategy else target.strategy(self.strategy)
         return HlsSettings(target.backend(self.backend), target.io_type(self.io_type), part, clock,
                            reuse, strategy, self.project_name, target.sparse_kernel(self.sparse_kernel),
-                           dict(self.layers), check_max_util(self.max_util))
+                           dict(self.layers), check_max_util(self.max_util), target.pipeline_style(self.pipeline_style))
 
     @property
     def uniform_reuse_factor(self) -> int:
@@ -271,6 +273,12 @@ def hls_config(model_path: Path, settings: HlsSettings, plan: PrecisionPlan, fus
         cfg["LayerName"].setdefault(name, {})["SparseKernel"] = True
     for name, extra in settings.layers.items():     # per-layer ReuseFactor / Strategy (--hls-config)
         cfg["LayerName"].setdefault(name, {}).update(extra)
+    model_rf, model_strategy = cfg["Model"].get("ReuseFactor", 1), cfg["Model"]["Strategy"]
+    layers = [(c.get("ReuseFactor", model_rf), c.get("Strategy", model_strategy)) for c in cfg["LayerName"].values()]
+    style = settings.pipeline_style if settings.pipeline_style != "auto" else \
+        pipeline_style_for(layers + [(model_rf, model_strategy)])     # else HLS may ignore a Latency layer's RF
+    if style != "auto":
+        cfg["Model"]["PipelineStyle"] = style
     return cfg
 
 

@@ -39,6 +39,8 @@ def read_export_config(path: Path, given: Dict[str, Any], precision: Optional[st
         values["reuse_factor"] = mapping.reuse_factor
     if "Strategy" in model:
         values["strategy"] = mapping.strategy
+    if "PipelineStyle" in model:
+        values["pipeline_style"] = mapping.pipeline_style
     if "IOType" in top:
         values["io_type"] = mapping.io_type
     if "ClockPeriod" in top:

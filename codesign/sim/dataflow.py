@@ -19,7 +19,7 @@ import numpy as np
 from . import hls_rules
 from .costs import Costs
 from .dataflow_resources import layer_resources
-from .dataflow_timing import layer_timing, network_timing, pipeline_style
+from .dataflow_timing import layer_timing, network_timing, pipeline_style, shares_in_one_pipeline
 from .device import Device
 from .layers import Network
 from .mapping import Mapping
@@ -40,7 +40,7 @@ def dataflow_costs(net: Network, device: Device, m: Mapping, plan: "LayerPlan | 
     other = np.where(a.mask("conv", "dense"), 0, a.out_elems * window).astype(float)
     f = m.clock_hz(device)
     style = "pipeline" if pipeline_style(net, plan) else "dataflow"
-    notes, warnings = _notes(net, plan, style), _warnings(net, plan, device, res["multipliers"])
+    notes, warnings = _notes(net, plan, style), _warnings(net, plan, device)
     dpm = res["dsp_per_mult"]
     return Costs(
         template="dataflow", clock_hz=f, cycles=cyc, interval=interval, dram_read=np.zeros(len(net)),
@@ -77,7 +77,7 @@ def _notes(net: Network, plan: LayerPlan, style: str) -> Tuple[str, ...]:
     return notes
 
 
-def _warnings(net: Network, plan: LayerPlan, device: Device, mults: np.ndarray) -> Tuple[str, ...]:
+def _warnings(net: Network, plan: LayerPlan, device: Device) -> Tuple[str, ...]:
     warnings = []
     moved = np.flatnonzero(plan.rf != plan.rf_requested).tolist()
     if moved:
@@ -86,10 +86,18 @@ def _warnings(net: Network, plan: LayerPlan, device: Device, mults: np.ndarray) 
         warnings.append(f"reuse factor {', '.join(map(str, asked))} is not valid for every layer under the Resource "
                         f"strategy; hls4ml uses the closest valid one: {changed}")
     limit = device.calibration["dataflow.unroll_limit"]
-    big = [l.name for l, nm, r in zip(net.layers, mults, plan.resource) if not r and nm > limit]
+    big = [l.name for l, r, sp in zip(net.layers, plan.resource, plan.sparse)
+           if l.op in ("conv", "dense") and not r and not sp and l.weights > limit]
     if big:
-        warnings.append(f"Latency strategy unrolls more than {limit:.0f} multiplications in {compact_names(big)}; "
-                        f"Vivado HLS may refuse: use --strategy Resource or a larger reuse factor")
+        warnings.append(f"Latency strategy unrolls the product loop of more than {limit:.0f} weights in "
+                        f"{compact_names(big)} whatever the reuse factor; Vivado HLS may refuse "
+                        f"(hls4ml issue 1013): use --strategy Resource")
+    shared = [l.name for l, s in zip(net.layers, shares_in_one_pipeline(net, plan)) if s]
+    if shared:
+        warnings.append(f"reuse factor > 1 ({compact_names(shared)}) in a network hls4ml builds as one pipeline: "
+                        f"HLS may not share the multipliers as the estimate assumes (hls4ml's tutorial 7a at RF 64 "
+                        f"reports interval 15 and 41.6k LUT in C synthesis); PipelineStyle dataflow (codesign's "
+                        f"export writes it) or --strategy Resource keeps the reuse factor")
     if device.vendor != "xilinx":
         warnings.append(f"{device.name} is an Intel device: the dataflow rules are hls4ml's Vivado/Vitis ones")
     return tuple(warnings)

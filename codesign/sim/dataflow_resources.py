@@ -19,7 +19,9 @@ Conv/Dense kernels come in two kinds, by where the weights live:
   RF > n_in kernel: one ``n_in``-way multiplexer shared by all multipliers, ``in_bits · ceil((n_in - 1) / 3)``
   LUT6, each a 4:1 multiplexer); one accumulator and result per output (``n_out · (acc_bits + result bits)``);
   the multipliers: DSPs once both operands have ``dsp_min_bits_rom`` bits (Vitis maps 8x16-bit products to
-  DSPs where hls4ml's rule says 0), else LUTs (``w_bits · in_bits`` each); the weight ROM (RF words of
+  DSPs where hls4ml's rule says 0), else LUTs (``w_bits · in_bits`` each), and each multiplier's accumulating
+  adder (``acc_bits`` LUT, structural: the fitting data cannot separate a per-multiplier constant from the
+  other terms); the weight ROM (RF words of
   ``block_factor · w_bits``) and control. Where the ROM goes depends on the HLS tool (``plan.backend``, as
   the export's ``--backend``): hls4ml puts ``#pragma HLS RESOURCE core=ROM_nP_BRAM`` on it, which Vivado HLS
   honours (**Vivado**: block RAM at the best aspect ratio); after Vitis HLS 2023.2 and Vivado synthesis
@@ -36,8 +38,10 @@ Conv/Dense kernels come in two kinds, by where the weights live:
 
 Other layers: lookup-table activations (``TABLE_ACTIVATIONS``: sigmoid, tanh, ELU, softmax, ...) read a
 1024-entry ``ap_fixed<18,8>`` table (one BRAM18) per element per cycle, two reads per block, so
-``ceil(lanes / 2)`` copies (softmax: its exp table so, plus one inversion table); element-wise ops,
-pooling and padding cost ``lut_per_act_bit`` per lane and bit (registers only under io_stream:
+``ceil(lanes / 2)`` copies (softmax: its exp table so, plus one inversion table); ReLU-like activations
+(``SELECT_ACTIVATIONS``: the result is the input or a constant) cost ``lut_per_select_bit`` per lane and result
+bit; other element-wise ops, pooling and padding cost ``lut_per_act_bit`` per lane and input bit (registers
+only under io_stream:
 io_parallel element-wise logic is combinational); io_stream FIFOs hold ``plan.fifo_depth`` words of one
 channel each: shift registers up to ``fifo_srl_max_depth`` words, else block RAM.
 
@@ -62,6 +66,9 @@ from .plan import LayerPlan
 
 TABLE_BITS = 1024 * 18          # nnet_activation.h: table_size 1024, table_t ap_fixed<18,8>
 _TABLES = frozenset(TABLE_ACTIVATIONS)
+#: activations whose result bit is the input bit or a constant (nnet_activation.h relu, relu6/clip, hard_tanh,
+#: thresholded_relu): one LUT per result bit takes the bit and the condition, no arithmetic
+SELECT_ACTIVATIONS = frozenset(("relu", "relu6", "clip", "hard_tanh", "thresholded_relu"))
 
 
 def multipliers(net: Network, plan: LayerPlan) -> np.ndarray:
@@ -96,14 +103,18 @@ def rom_weights(net: Network, plan: LayerPlan) -> np.ndarray:
 
 
 def dsp_per_mult(net: Network, plan: LayerPlan, device: Device, rom: "np.ndarray | None" = None) -> np.ndarray:
-    """DSP blocks per multiplier: hls4ml's rule for constant weights (none below 9 weight bits); for
-    weights read from a ROM, DSPs once both operands reach ``dsp_min_bits_rom`` bits."""
+    """DSP blocks per multiplier: hls4ml's rule for constant weights (none below 9 weight bits) and, under
+    Vivado HLS (``plan.backend`` Vivado), for weights read from a ROM too; after Vitis HLS, a ROM multiplier
+    is a DSP once both operands reach ``dsp_min_bits_rom`` bits (fitted on wa-hls4ml's Vitis designs, where
+    8-bit weights already get DSPs)."""
     rom = rom_weights(net, plan) if rom is None else rom
+    if plan.backend == "Vivado":
+        rom = np.zeros_like(rom)
     floor = device.cal("dataflow.dsp_min_bits_rom")
     keys = list(zip(plan.w_bits.tolist(), plan.in_bits.tolist(), plan.is_float.tolist(), rom.tolist()))
     values = {}
     for w, ab, flt, in_rom in set(keys):
-        if in_rom and not flt:          # a ROM multiplier: hls4ml's width rule without its 9-bit floor
+        if in_rom and not flt:          # a Vitis ROM multiplier: hls4ml's width rule without its 9-bit floor
             values[(w, ab, flt, in_rom)] = (hls_rules.dsp_per_mult(max(w, hls_rules.DSP_MIN_WEIGHT_BITS), ab, flt,
                                                                    device) if min(w, ab) >= floor else 0.0)
         else:
@@ -211,34 +222,35 @@ def rom_features(net: Network, plan: LayerPlan, dpm: np.ndarray, mults: np.ndarr
     port = input_port_bits(net, plan)
     if not rom.any():
         zero = np.zeros(len(net))
-        return {**{k: zero for k in ("in_bits", "in_mux", "out_bits", "mults", "lut_mult_bits", "rom_cells",
+        return {**{k: zero for k in ("in_bits", "in_mux", "out_bits", "mult_adder_bits", "lut_mult_bits", "rom_cells",
                                      "layers", "rom_width")}, "chan_bits": chan, "port_bits": port}
     z = lambda v: np.where(rom, v, 0.0).astype(float)  # noqa: E731
     lut_rom = ~(kernels.bram_fit | kernels.large)
     shared = rom & ~kernels.narrow                       # RF > n_in: one n_in-way input multiplexer
     return {"in_bits": z(a.n_in * plan.in_bits), "in_mux": np.where(shared, mux_luts(a.n_in, plan.in_bits), 0.0),
             "out_bits": z(a.n_out * (plan.acc_bits + plan.out_bits)),
-            "mults": z(mults), "lut_mult_bits": z(np.where(dpm == 0, mults * w * plan.in_bits, 0)),
+            "mult_adder_bits": z(mults * plan.acc_bits), "lut_mult_bits": z(np.where(dpm == 0, mults * w * plan.in_bits, 0)),
             "rom_cells": z(np.where(lut_rom, mults * w * np.ceil(plan.rf / 64.0), 0)), "layers": z(1.0),
             "chan_bits": chan, "port_bits": port, "rom_width": np.where(kernels.bram_fit, mults * w, 0.0)}
 
 
-ROM_LUT = {"out_bits": "lut_out_per_bit", "mults": "lut_per_rom_mult", "lut_mult_bits": "lut_per_rom_mult_bit2",
+ROM_LUT = {"out_bits": "lut_out_per_bit", "lut_mult_bits": "lut_per_rom_mult_bit2",
            "rom_cells": "lut_per_rom_cell", "layers": "lut_per_rom_layer", "chan_bits": "lut_chan_per_bit"}
-ROM_LUT_FIXED = {"in_mux": "lut_per_mux4_bit"}       # structural: 1 LUT6 per 4:1 multiplexer stage and bit
+# structural, not fitted: 1 LUT6 per 4:1 multiplexer stage and bit; each multiplier's accumulating adder, one LUT
+# per accumulator bit (the fitting data cannot separate a per-multiplier constant from the LUT-multiplier and
+# ROM terms: its kernels have 2-23 multipliers, so the adder is fixed by structure, not fitted)
+ROM_LUT_FIXED = {"in_mux": "lut_per_mux4_bit", "mult_adder_bits": "lut_per_adder_bit"}
 ROM_FF = {"in_bits": "ff_in_per_bit", "out_bits": "ff_out_per_bit", "layers": "ff_per_rom_layer",
           "chan_bits": "ff_chan_per_bit"}
 
 
 def narrow_rf_logic(plan: LayerPlan, mults: np.ndarray, kernels: RomKernels, cal) -> np.ndarray:
-    """LUTs of the RF <= n_in kernel (dense_resource_rf_leq_nin, no fitting data reaches it): each multiplier
-    picks its input from RF values (:func:`mux_luts`, ``lut_per_mux4_bit`` per 4:1 stage and bit) and the
-    products of one output are summed by adders (``lut_per_adder_bit`` per bit)."""
+    """LUTs of the RF <= n_in kernel's input multiplexers (dense_resource_rf_leq_nin, no fitting data reaches
+    it): each multiplier picks its input from RF values (:func:`mux_luts`, ``lut_per_mux4_bit`` per 4:1 stage
+    and bit). Its product adders (one per multiplier) are every ROM kernel's ``mult_adder_bits``."""
     if not kernels.narrow.any():
         return np.zeros(len(mults))
-    mux = mults * mux_luts(plan.rf, plan.in_bits) * cal["dataflow.lut_per_mux4_bit"]
-    adders = mults * plan.acc_bits * cal["dataflow.lut_per_adder_bit"]
-    return np.where(kernels.narrow, mux + adders, 0.0)
+    return np.where(kernels.narrow, mults * mux_luts(plan.rf, plan.in_bits) * cal["dataflow.lut_per_mux4_bit"], 0.0)
 
 
 def _linear(features: Dict[str, np.ndarray], names: Dict[str, str], cal) -> np.ndarray:
@@ -285,7 +297,9 @@ def layer_resources(net: Network, plan: LayerPlan, device: Device) -> Dict[str, 
     window = np.where(a.mask("maxpool", "avgpool"), a.kh * a.kw - 1, 1)
     window = np.where(a.mask("globalpool"), 1 if stream else a.in_h * a.in_w - 1, window)
     elem = a.mask(*ELEMENTWISE, "maxpool", "avgpool", "globalpool", "pad")
-    lut = lut + np.where(elem, lanes * window * ab * cal["dataflow.lut_per_act_bit"], 0)
+    select = a.mask("act") & np.array([kind in SELECT_ACTIVATIONS for kind in a.activation.tolist()], dtype=bool)
+    lut = lut + np.where(elem & ~select, lanes * window * ab * cal["dataflow.lut_per_act_bit"], 0)
+    lut = lut + np.where(select, lanes * ob * cal["dataflow.lut_per_select_bit"], 0)
     if stream:                                              # io_parallel: element-wise logic is combinational,
         ff = ff + np.where(elem, lanes * ob, 0)
     else:                                                   # but a table read is a pipeline stage: its index

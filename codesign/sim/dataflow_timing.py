@@ -62,10 +62,21 @@ def combinational_dense(net: Network, plan: LayerPlan) -> np.ndarray:
 
 
 def pipeline_style(net: Network, plan: LayerPlan) -> bool:
-    """hls4ml's io_parallel pipeline style: one pipeline for Latency-only networks without convolutions
-    (and without the sparse kernel's ROM form, which the export runs as DATAFLOW)."""
-    return (not plan.io_stream and not plan.resource.any() and not net.arrays.mask("conv").any()
-            and not plan.sparse_rom.any())
+    """Whether hls4ml builds the io_parallel network as one pipeline: as configured (``plan.pipeline_style``
+    pipeline/dataflow), else hls4ml's own choice (``set_pipeline_style``): one pipeline for Latency-only
+    networks without convolutions (and without the sparse kernel's ROM form, which the export runs as
+    DATAFLOW). io_stream is always DATAFLOW."""
+    if plan.io_stream or plan.pipeline_style != "auto":
+        return not plan.io_stream and plan.pipeline_style == "pipeline"
+    return not plan.resource.any() and not net.arrays.mask("conv").any() and not plan.sparse_rom.any()
+
+
+def shares_in_one_pipeline(net: Network, plan: LayerPlan) -> np.ndarray:
+    """Conv/Dense layers at a reuse factor > 1 in a network built as one pipeline: HLS may ignore their reuse
+    factor (hls4ml's tutorial 7a, Latency at RF 64 in pipeline style: interval 15 and 41.6k LUT in C
+    synthesis, as if unrolled); codesign's export writes ``PipelineStyle: dataflow`` for them."""
+    layers = net.arrays.mask("conv", "dense") & (plan.rf > 1)
+    return layers & pipeline_style(net, plan) if layers.any() else layers
 
 
 def network_timing(net: Network, plan: LayerPlan, cyc: np.ndarray, depth: np.ndarray,

@@ -36,14 +36,13 @@ def candidate_reuse_factors(n_in: int, n_out: int, weights: int, zeros: int, res
     """Reuse factors worth trying for one layer, ascending: hls4ml's valid ones
     (:func:`~codesign.sim.hls_rules.valid_reuse_factors`; the Resource strategy moves any other to the
     closest of them, and under Latency they are the ones that leave no multiplier idle). Under Latency,
-    only those that unroll at most ``unroll_limit`` multiplications (the limit Vivado enforces on a
-    fully unrolled loop); if none does, the largest valid one."""
+    none for a layer of more than ``unroll_limit`` weights: the Latency kernel unrolls its whole
+    n_in x n_out product loop whatever the reuse factor (Vivado HLS stops at that size, hls4ml issue
+    1013: "use the Resource strategy")."""
     valid = hls_rules.valid_reuse_factors(int(n_in), int(n_out))
     if resource:
         return valid
-    ok = tuple(rf for rf in valid
-               if hls_rules.multiplier_limit(weights, rf, zeros, True) <= unroll_limit)
-    return ok or valid[-1:]
+    return valid if weights <= unroll_limit else ()
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,10 @@ def layer_candidates(network: Network, plan: LayerPlan, device: Device, strategi
         cands: List[Tuple[int, bool]] = []
         for strategy in strategies:
             res = strategy == "Resource"
-            cands += [(rf, res) for rf in candidate_reuse_factors(n_in, n_out, w, w - nz, res, limit)]
+            big = 0 if plan.sparse[i] else w      # the sparse kernel unrolls its nonzeros only (own rule)
+            cands += [(rf, res) for rf in candidate_reuse_factors(n_in, n_out, big, w - nz, res, limit)]
+        if not cands:                             # Latency asked for a layer too large for it: the largest RF
+            cands = [(hls_rules.valid_reuse_factors(n_in, n_out)[-1], False)]
         options.append(sorted(set(cands), key=lambda c: (c[0], c[1])))
     return knobs, options
 

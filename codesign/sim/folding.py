@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import ConfigError
+from . import hls_rules
 from .device import Device
 from .fold_table import RESOURCES, CostTable, cost_table, refold
 from .layers import Network
@@ -99,7 +100,9 @@ class Folding:
         return out
 
     def mapping(self, base: Mapping, network: Network) -> Mapping:
-        return base.with_(layers=self.layer_settings(base, network))
+        style = base.pipeline_style if base.pipeline_style != "auto" else \
+            hls_rules.pipeline_style_for(zip(self.rf, self.strategy))
+        return base.with_(layers=self.layer_settings(base, network), pipeline_style=style)
 
     def hls_layer_config(self) -> Dict[str, Dict[str, object]]:
         """hls4ml's per-layer keys: ``{name: {ReuseFactor, Strategy}}`` (names as the network has them)."""
@@ -311,7 +314,7 @@ def choose_folding(network: Network, device: Device, mapping: Mapping, max_util:
         chosen = table.pick(found.choice)
         rf, res = plan.rf.copy(), plan.resource.copy()
         rf[table.layers], res[table.layers] = chosen["rf"], chosen["resource"]
-        plan = refold(plan, network, rf, res, base.sparse_kernel)
+        plan = _styled(refold(plan, network, rf, res, base.sparse_kernel), network, base)
         if fifo:
             plan, by_layer, streams = _with_fifo(plan, network, device)
         costs = dataflow_costs(network, device, base, plan)
@@ -333,6 +336,15 @@ def choose_folding(network: Network, device: Device, mapping: Mapping, max_util:
         max_util=max_util, utilisation=util, interval_cycles=float(costs.interval_cycles),
         latency_cycles=float(costs.latency_cycles), seconds=time.perf_counter() - t0, evaluations=evaluations,
         rounds=rounds)
+
+
+def _styled(plan: LayerPlan, network: Network, base: Mapping) -> LayerPlan:
+    """``plan`` with the PipelineStyle the export writes for its folding (:func:`hls_rules.pipeline_style_for`)."""
+    if base.pipeline_style != "auto":
+        return plan
+    knobs = network.arrays.mask("conv", "dense")
+    pairs = zip(plan.rf[knobs].tolist(), np.where(plan.resource[knobs], "Resource", "Latency").tolist())
+    return replace(plan, pipeline_style=hls_rules.pipeline_style_for(pairs))
 
 
 def _utilisation(costs, device: Device) -> Dict[str, float]:

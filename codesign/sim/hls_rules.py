@@ -80,6 +80,14 @@ def zeros_save_multipliers(strategy: str, rf: int) -> bool:
     return strategy.lower() == "latency" or rf == 1
 
 
+def pipeline_style_for(layers) -> str:
+    """hls4ml's ``PipelineStyle`` codesign's export writes for ``layers`` ((reuse factor, strategy) pairs):
+    ``dataflow`` when one runs the Latency strategy at RF > 1 -- in the one pipeline hls4ml would otherwise
+    build, HLS may ignore that reuse factor (:func:`codesign.sim.dataflow_timing.shares_in_one_pipeline`) --
+    else ``auto`` (hls4ml's choice)."""
+    return "dataflow" if any(int(rf) > 1 and str(s).lower() == "latency" for rf, s in layers) else "auto"
+
+
 def multiplier_limit(n_weights: int, rf: int, n_zeros: int, zeros_free: bool) -> int:
     """DIV_ROUNDUP(n_in*n_out, RF) - n_zeros / RF (integer division, as in the C++ template)."""
     return -(-n_weights // rf) - (n_zeros // rf if zeros_free else 0)

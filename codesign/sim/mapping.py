@@ -111,6 +111,7 @@ class Mapping:
     sparse_kernel: str = target.DEFAULT_SPARSE_KERNEL   # dataflow: Dense layers on the sparse kernel (auto|on|off)
     accum: TypeSetting = AUTO                  # dataflow: accumulators (auto: hls4ml's lossless inference)
     backend: str = target.DEFAULT_BACKEND      # dataflow: hls4ml backend / HLS tool (where weight ROMs go)
+    pipeline_style: str = "auto"               # dataflow, io_parallel: hls4ml's PipelineStyle (auto|pipeline|dataflow)
     layers: Dict[str, LayerSettings] = field(default_factory=dict, hash=False)   # dataflow: by layer name
 
     def __post_init__(self):
@@ -123,6 +124,7 @@ class Mapping:
         set_("dram_layout", target.choice("DRAM layout", self.dram_layout, DRAM_LAYOUTS))
         set_("sparse_kernel", target.sparse_kernel(self.sparse_kernel))
         set_("backend", target.hls_tool(self.backend))
+        set_("pipeline_style", target.pipeline_style(self.pipeline_style))
         set_("reuse_factor", checked_reuse_factor(self.reuse_factor))
         set_("accum", type_setting(self.accum, "accum") or AUTO)
         set_("layers", {str(k): v if isinstance(v, LayerSettings) else LayerSettings(**v)
@@ -151,6 +153,8 @@ class Mapping:
                        sparse_kernel=self.sparse_kernel, backend=self.backend)
             if self.accum != AUTO:
                 out["accum"] = self.accum.hls()
+            if self.pipeline_style != "auto":
+                out["pipeline_style"] = self.pipeline_style
             if self.layers:
                 out["layers"] = {name: describe_settings(ls) for name, ls in self.layers.items()}
         else:
@@ -254,7 +258,7 @@ def match_layers(settings: Dict[str, LayerSettings], names: List[str], input_nam
 
 # ----------------------------------------------------------------------------- hls4ml configurations
 
-MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy")
+MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "PipelineStyle")
 LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "FifoDepth", "SparseKernel")
 PRECISION_KEYS = ("default", "weight", "bias", "result", "accum")
 IO_KEYS = {"IOType": "io_type"}
@@ -320,6 +324,8 @@ def read_hls_config(config: Dict[str, Any], overrides: Optional[Dict[str, Any]] 
         values["reuse_factor"] = checked_reuse_factor(model["ReuseFactor"])
     if "Strategy" in model:
         values["strategy"] = model["Strategy"]
+    if "PipelineStyle" in model:
+        values["pipeline_style"] = model["PipelineStyle"]
     if "IOType" in top:
         values["io_type"] = top["IOType"]
     if "Backend" in top:

@@ -58,6 +58,7 @@ class LayerPlan:
     io_type: str
     rf_requested: np.ndarray          # the RF asked for (before hls4ml's rounding)
     backend: str = "Vitis"
+    pipeline_style: str = "auto"      # hls4ml's PipelineStyle as configured (dataflow_timing.pipeline_style decides)
 
 
 def _bits(t, fallback: int) -> int:
@@ -145,7 +146,7 @@ def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:
                      out_bits=out_bits, out_int=out_int, acc_bits=acc_bits, is_float=is_float, sparse=sparse,
                      sparse_rom=sparse_rom, fifo_depth=np.where(depth > 0, depth, a.out_h * a.out_w),
                      io_stream=io == "io_stream", io_type=io, rf_requested=np.where(compute | bn, rf_req, 1),
-                     backend=m.backend)
+                     backend=m.backend, pipeline_style=m.pipeline_style)
 
 
 def _bias(ls):

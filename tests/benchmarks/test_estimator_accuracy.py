@@ -64,3 +64,14 @@ def test_ad08_is_rebuilt_as_published_and_its_verdict_printed(capsys):
     assert [l.n_out for l in net.layers if l.op == "dense"] == [72, 72, 8, 72, 72, 64]
     out = acc.board_verdicts()
     assert "AD08" in capsys.readouterr().out and out["dsp"] > 0 and isinstance(out["fits"], bool)
+
+
+def test_tutorial7a_is_rebuilt_as_published_and_its_pipeline_style_flagged(capsys):
+    net = acc.tutorial7a()
+    dense = [l for l in net.layers if l.op == "dense"]
+    assert [l.n_out for l in dense] == [64, 32, 32, 5] and all(4 * l.nonzero_weights == l.weights for l in dense)
+    out = acc.tutorial_check()
+    assert "interval 15" in capsys.readouterr().out
+    configured, unrolled = out["estimates"].values()
+    assert configured["ii"] == 64 and any("one pipeline" in w for w in configured["warnings"])
+    assert unrolled["ii"] == 1 and not unrolled["warnings"] and unrolled["lut"] > configured["lut"]

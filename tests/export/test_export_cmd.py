@@ -65,6 +65,22 @@ def test_hls_target_writes_the_auto_folding_into_the_project(cli, tmp_path):
     assert len(depths) >= written["set"] and max(depths) <= max(folding["fifo_streams"].values()) < 32 * 32
 
 
+@pytest.mark.parametrize("rf, style", [(4, "dataflow"), (1, None)])
+def test_latency_reuse_makes_the_project_dataflow(cli, tmp_path, rf, style):
+    """A dense-only io_parallel network at the Latency strategy is one pipeline in hls4ml, where HLS may ignore
+    a reuse factor > 1: the export writes PipelineStyle dataflow then, and its estimate follows it."""
+    import yaml
+
+    r = cli("export", "--model", "lenet300_100", "--width", "0.1", "--target", "hls", "--strategy", "Latency",
+            "--reuse-factor", str(rf), "--io-type", "io_parallel", "--calibration-samples", "50", "--out", tmp_path / "o")
+    assert r.code == 0, r.err
+    model = yaml.safe_load((tmp_path / "o" / "hls" / "hls4ml_config.yml").read_text())["HLSConfig"]["Model"]
+    assert model.get("PipelineStyle") == style
+    cpp = (tmp_path / "o" / "hls" / "firmware" / "myproject.cpp").read_text()
+    assert ("#pragma HLS DATAFLOW" in cpp) == (style == "dataflow")
+    assert "one pipeline" not in r.out
+
+
 def test_sparse_checkpoint_reports_saved_multipliers(cli, tmp_path):
     torch.manual_seed(0)
     model = create_model("lenet300_100", width=0.1)

@@ -38,9 +38,18 @@ def test_per_layer_precision_reuse_and_strategy_reach_the_project(model, tmp_pat
     assert (fc1.get_attr("reuse_factor"), str(fc1.get_attr("strategy")).lower()) == (2, "latency")
     assert (fc2.get_attr("reuse_factor"), str(fc2.get_attr("strategy")).lower()) == (8, "resource")
     assert fc2.get_weights("weight").type.precision.width == 6 and fc1.get_weights("weight").type.precision.width == 12
+    # fc1 runs Latency at RF 2: the project is DATAFLOW (in one pipeline HLS may ignore that reuse factor)
+    assert settings.pipeline_style == "auto" and project.hls_model.config.pipeline_style == "dataflow"
     # the command line wins over the file's network-wide values
     settings, spec = read_export_config(path, {"reuse_factor": 4}, "ap_fixed<10,4>")
     assert settings.reuse_factor == 4 and spec.default.weight.width == 10 and "fc2" in spec.overrides
+
+
+def test_a_files_pipeline_style_is_kept(tmp_path):
+    path = tmp_path / "hls4ml_config.yml"
+    path.write_text(yaml.safe_dump({"HLSConfig": {"Model": {"ReuseFactor": 4, "PipelineStyle": "pipeline"}}}))
+    settings, _ = read_export_config(path, {}, None)
+    assert settings.pipeline_style == "pipeline"
 
 
 def test_a_projects_own_config_rebuilds_the_same_types(model, tmp_path):

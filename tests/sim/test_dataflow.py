@@ -72,9 +72,24 @@ def test_combinational_io_parallel_layers_take_no_cycles(nets):
 
 
 def test_unroll_limit_warning(nets):
+    # the Latency kernel unrolls its whole 128 x 64 product loop whatever the reuse factor (hls4ml issue 1013)
     net = Network("big", (nets.dense("fc", None, 128, 64),), (128, 1, 1))
-    assert any("4096" in w for w in dataflow_costs(net, load_device(U250), Mapping()).warnings)
-    assert not dataflow_costs(net, load_device(U250), Mapping(reuse_factor=4)).warnings
+    for rf in (1, 4):
+        assert any("4096" in w for w in dataflow_costs(net, load_device(U250), Mapping(reuse_factor=rf)).warnings)
+    assert not dataflow_costs(net, load_device(U250), Mapping(reuse_factor=4, strategy="Resource")).warnings
+    small = Network("small", (nets.dense("fc", None, 32, 64),), (32, 1, 1))
+    assert not dataflow_costs(small, load_device(U250), Mapping()).warnings
+
+
+def test_latency_reuse_in_one_pipeline_is_flagged_and_dataflow_style_keeps_it(nets):
+    # hls4ml's tutorial 7a: Latency at RF 64 in a dense-only io_parallel network (hls4ml: one pipeline)
+    # reports interval 15, not 64; codesign's export writes PipelineStyle dataflow for such a folding
+    net = Network("mlp", (nets.dense("fc1", None, 16, 64), nets.dense("fc2", "fc1", 64, 32)), (16, 1, 1))
+    piped = dataflow_costs(net, load_device(U250), Mapping(reuse_factor=64))
+    assert any("one pipeline" in w for w in piped.warnings) and piped.detail["pipeline_style"] == "pipeline"
+    flowed = dataflow_costs(net, load_device(U250), Mapping(reuse_factor=64, pipeline_style="dataflow"))
+    assert not flowed.warnings and flowed.detail["pipeline_style"] == "dataflow"
+    assert not dataflow_costs(net, load_device(U250), Mapping()).warnings          # RF 1: one pipeline is right
 
 
 def test_reproduces_hls4ml_svhn_synthesis():

@@ -109,14 +109,31 @@ def test_weight_roms_go_where_the_backends_hls_tool_puts_them():
     # hls4ml's nnet_dense_resource.h: '#pragma HLS RESOURCE variable=weights core=ROM_nP_BRAM' at RF > 1.
     # Vivado HLS honours it: a 16384 x 8-bit ROM (32x32 channels, 4x4, RF 16384) is 8 BRAM18 (16K x 1 each)
     # plus the outidx table (16384 x 5 bits: 5 BRAM18); after Vitis HLS + Vivado synthesis (wa-hls4ml) a
-    # ROM of that size is LUTs, so only the table is block RAM and the LUTs grow by the ROM cells.
+    # ROM of that size is LUTs, so only the table is block RAM and the LUTs grow by the ROM cells. The 8 x 9-bit
+    # product: a DSP after Vitis HLS (wa-hls4ml: 8-bit weights get DSPs), LUTs under Vivado HLS (hls4ml's rule:
+    # no DSP below 9 weight bits).
     net = _conv_stream(32, 32, 4, 11)
     mapping = Mapping(reuse_factor=16384, strategy="Resource", io_type="io_stream", precision="ap_fixed<8,3>/ap_fixed<9,3>")
     vivado = layer_resources(net, resolve_plan(net, mapping.with_(backend="Vivado"), U250), U250)
     vitis = layer_resources(net, resolve_plan(net, mapping, U250), U250)
     assert vivado["bram"][0] - vitis["bram"][0] == 8
+    assert (vivado["dsp"][0], vitis["dsp"][0]) == (0, 1)
     cells = 8 * 16384 / 64 * U250.cal("dataflow.lut_per_rom_cell")
-    assert vitis["lut"][0] - vivado["lut"][0] == pytest.approx(cells)
+    lut_multiplier = 8 * 9 * U250.cal("dataflow.lut_per_rom_mult_bit2")
+    assert vitis["lut"][0] - vivado["lut"][0] == pytest.approx(cells - lut_multiplier)
+
+
+def test_vivado_hls_gives_a_rom_multiplier_a_dsp_from_9_weight_bits_whatever_the_data_width():
+    # MLPerf Tiny's AD08 (Vivado HLS): 13-bit weights x 7-bit ReLU outputs, 216 multipliers sized for the
+    # PYNQ-Z2's 220 DSPs; after Vitis HLS the fitted rule wants both operands at dsp_min_bits_rom (8) bits
+    dense = Layer("fc", "dense", (), (72, 1, 1), (72, 1, 1), weights=72 * 72, nonzero_weights=72 * 72, bias=72)
+    net = Network("fc", (dense,), (72, 1, 1))
+    mapping = Mapping(reuse_factor=144, strategy="Resource", precision="ap_fixed<13,7>/ap_ufixed<7,6>")
+    vivado = layer_resources(net, resolve_plan(net, mapping.with_(backend="Vivado"), U250), U250)
+    vitis = layer_resources(net, resolve_plan(net, mapping, U250), U250)
+    assert (vivado["multipliers"][0], vivado["dsp"][0], vitis["dsp"][0]) == (36, 36, 0)
+    narrow = mapping.with_(precision="ap_fixed<8,3>/ap_fixed<16,6>", backend="Vivado")
+    assert layer_resources(net, resolve_plan(net, narrow, U250), U250)["dsp"][0] == 0
 
 
 def test_the_input_select_of_a_rom_kernel_is_a_multiplexer_tree():
@@ -141,7 +158,9 @@ def test_rn07_with_its_published_configuration_fits_the_pynq_z2():
     c = dataflow_costs(references.rn07(), dev, mapping)
     for key in ("lut", "ff", "bram", "dsp"):
         assert getattr(c, key).sum() <= getattr(dev, key)
-    assert c.dsp.sum() == 6                       # one multiplier per layer (RF = the layer's weights)
+    # one multiplier per layer (RF = the layer's weights), 8-bit weights: LUTs under Vivado HLS (hls4ml's rule)
+    assert c.dsp.sum() == 0
+    assert c.dsp.sum() == 0 and dataflow_costs(references.rn07(), dev, mapping.with_(backend="Vitis")).dsp.sum() == 6
 
 
 @pytest.mark.parametrize("kind", ["relu", "sigmoid", "elu"])

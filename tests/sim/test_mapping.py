@@ -47,7 +47,14 @@ def test_hlsconfig_wrapper_of_hls4ml_yml(nets):
     assert estimate(_mlp(nets), "xcu250", m).totals["dsp"] == 64 + 64 * 5 // 4
 
 
+def test_pipeline_style_of_hls4mls_model_section(nets):
+    m = Mapping.from_hls_config({"Model": {"ReuseFactor": 4, "PipelineStyle": "DATAFLOW"}})
+    assert m.pipeline_style == "dataflow" and resolve_plan(_mlp(nets), m).pipeline_style == "dataflow"
+    assert Mapping.from_hls_config(CONFIG).pipeline_style == "auto" and "pipeline_style" in m.describe()
+
+
 @pytest.mark.parametrize("config, message", [
+    ({"Model": {"PipelineStyle": "serial"}}, "unknown pipeline style 'serial'"),
     ({"Model": {"ReuseFactr": 2}}, "unknown key 'ReuseFactr' (did you mean: ReuseFactor?)"),
     ({"Model": {"ReuseFactor": "2"}}, "reuse factor must be an integer"),
     ({"Model": {"ReuseFactor": True}}, "reuse factor must be an integer"),
