@@ -64,6 +64,8 @@ def resolved(exp: Experiment, seed: int, opts: Options) -> Dict[str, Any]:
     recipe = recipe_to_dict(load_recipe(exp.recipe, overrides_for(exp, seed, opts)))
     recipe["train"].pop("threads", None)
     recipe.pop("target", None)      # the hardware target decides no number here (csim_run exports with its own)
+    if not recipe["model"].get("args"):
+        recipe["model"].pop("args", None)   # no factory arguments (a field added later): older records keep their key
     csim = opts.csim_samples if (exp.csim and seed == CSIM_SEED) else 0
     return {"recipe": recipe, "csim_samples": csim}
 
