@@ -41,7 +41,11 @@ needs one λ. ``lam`` 0.1 gives per-unit costs within 2× of the code's for LeNe
 ``feature_gates`` adds the official code's gates on the input features of fully-connected layers
 where they are not units (an MLP's input pixels, the flattened conv map of LeNet-5's fc1; see
 :mod:`codesign.methods.npn_gates`); they are charged in the same L0 cost, and the columns they
-switch off become connection masks. With a hardware budget (``codesign train --fit DEVICE``, :mod:`codesign.methods.budget`) the L0
+switch off become connection masks. Under the expected count a feature's charge is λ × the units
+of its layer that are on, so it fades as the layer's units switch off and, with ARM's noisy
+gradient, the feature gates of the short CPU schedules barely move (LeNet-300-100, λ 1.0: 15 of 300
+fc1 neurons kept, all 784 pixels); ``feature_lam`` adds the official code's charge, λ_f × π_j × the
+layer's full output width per feature, which does not fade. With a hardware budget (``codesign train --fit DEVICE``, :mod:`codesign.methods.budget`) the L0
 term counts hardware instead of weights: each layer's λ is multiplied by what one of its weights
 costs on the device relative to the network's mean (:meth:`HardwareBudget.weight_prices`, set at
 the start), and hardening is followed by pruning the smallest units per hardware price until the
@@ -86,11 +90,15 @@ class NPN(Method):
         fill: float = 0.0                           # expand: new gate φ = fill/k, π = σ(fill) (LeNet 0, ResNet-56 3)
         feature_gates: bool = False                 # also gate each input column of FC layers reading the
                                                     # network input or a flattened map (official ARMDense)
+        feature_lam: float = Field(0.0, ge=0)       # extra L0 per feature gate × its layer's full output
+                                                    # width (official ARMDense charge); needs feature_gates
 
         @model_validator(mode="after")
         def _stages_in_order(self) -> "NPN.Config":
             if self.stage1 > self.stage2:
                 raise ValueError(f"stage1 ({self.stage1}) must not exceed stage2 ({self.stage2})")
+            if self.feature_lam > 0 and not self.feature_gates:
+                raise ValueError("feature_lam charges the feature gates: set feature_gates: true")
             if isinstance(self.init_size, dict) and any(v < 1 for v in self.init_size.values()) \
                     or isinstance(self.init_size, int) and self.init_size < 1:
                 raise ValueError("init_size must be >= 1 per group")
@@ -177,6 +185,8 @@ class NPN(Method):
         if with_l0 and (self.cfg.lam > 0 or self.cfg.layer_lam):
             terms.append(self.gates.expected_weights(scale=lambda layer: self.cfg.layer_lam.get(layer, self.cfg.lam)
                                                      * self.hw_scale.get(layer, 1.0)))
+        if with_l0 and self.cfg.feature_lam > 0:
+            terms.append(self.cfg.feature_lam * self.gates.column_weights())
         if self.cfg.weight_decay > 0:
             terms.append(self.cfg.weight_decay * self.gates.weight_decay())
         if not terms:

@@ -188,6 +188,18 @@ class UnitGates:
             total = total + scale(layer) * out.sum() * cols.sum() * weight[0, 0].numel()
         return total
 
+    def column_weights(self, gate: Optional[Gate] = None) -> torch.Tensor:
+        """Σ over column-gated layers of Σ_j π_j · (the layer's output width at the start): each input
+        feature charged for its whole row of weights however many of the layer's units are on, as the
+        official ``ARMDense`` charges its input gates (``feature_lam`` of :mod:`codesign.methods.npn`)."""
+        gate = gate or self.pi
+        total = torch.zeros(())
+        for name in self.phi:
+            if name.endswith(COLUMNS):
+                weight = self.model.get_submodule(name[:-len(COLUMNS)]).weight
+                total = total + gate(name).sum() * weight.shape[0]
+        return total
+
     def weight_decay(self) -> torch.Tensor:
         """½ Σ π_o·π_i·‖W_oi‖² + ½ Σ π_o·b_o² over Conv/Linear layers (π detached): the expected L2
         of the gated weights (the official π-weighted weight decay)."""

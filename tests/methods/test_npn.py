@@ -307,3 +307,24 @@ def test_sparsify_with_feature_gates_switches_input_pixels_off():
     dead_pixels = int((fc1 == 0).all(0).sum())
     assert 0 < dead_pixels < 784 and no_hooks(res.model)
     assert res.summary["nonzeros"] < sum(p.numel() for p in res.model.parameters())
+
+
+def test_feature_charge_stays_when_the_layers_units_switch_off():
+    torch.manual_seed(0)
+    model = create_model("lenet300_100", width=0.1, in_shape=[1, 28, 28])
+    engine = UnitEngine(model, [1, 28, 28])
+    gates = UnitGates(engine)
+    gates.init_phi(engine.sizes(), columns=True)
+    ones = lambda name: torch.ones(len(gates.phi[name]))  # noqa: E731
+    full = float(gates.column_weights(ones))
+    assert full == 784 * model.fc1.weight.shape[0]
+    gates.phi["fc1"].data[:] = -10.0          # every fc1 unit off: the expected count's pixel charge vanishes
+    pixels = gates.phi["fc1:in"]
+    expected_grad = torch.autograd.grad(gates.expected_weights(), pixels)[0]
+    column_grad = torch.autograd.grad(gates.column_weights(), pixels)[0]
+    assert expected_grad.abs().max() < 1e-3 * column_grad.abs().min()
+
+
+def test_feature_lam_needs_the_feature_gates():
+    with pytest.raises(CodesignError, match="feature_gates"):
+        build_method("npn", {"feature_lam": 1.0})
