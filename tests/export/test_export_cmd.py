@@ -34,7 +34,7 @@ def test_hls_target_writes_a_project_for_vendor_synthesis(cli, tmp_path):
     settings = report["hls"]["settings"]
     assert settings == {"backend": "Vivado", "io_type": "io_stream", "part": "xc7z020clg400-1", "clock_period": 10.0,
                         "reuse_factor": 4, "strategy": "Latency", "project_name": "myproject", "sparse_kernel": "auto",
-                        "layers": {}, "max_util": 0.8}
+                        "layers": {}, "max_util": 0.8, "pipeline_style": "auto"}
     assert report["weights"]["kind"] == "random init" and "random init" in r.out
     assert (tmp_path / "o" / "hls" / "build_prj.tcl").exists()
     assert "per-layer types in export.json" in r.out and len(report["precision"]["layers"]) > 40
