@@ -39,8 +39,8 @@ Conv/Dense kernels come in two kinds, by where the weights live:
 Other layers: lookup-table activations (``TABLE_ACTIVATIONS``: sigmoid, tanh, ELU, softmax, ...) read a
 1024-entry ``ap_fixed<18,8>`` table (one BRAM18) per element per cycle, two reads per block, so
 ``ceil(lanes / 2)`` copies (softmax: its exp table so, plus one inversion table); ReLU-like activations
-(``SELECT_ACTIVATIONS``: the result is the input or a constant) cost ``lut_per_select_bit`` per lane and result
-bit; other element-wise ops, pooling and padding cost ``lut_per_act_bit`` per lane and input bit (registers
+(``SELECT_ACTIVATIONS``: the result is the input or a constant) and zero padding cost ``lut_per_select_bit`` per
+lane and result bit; other element-wise ops and pooling cost ``lut_per_act_bit`` per lane and input bit (registers
 only under io_stream:
 io_parallel element-wise logic is combinational); io_stream FIFOs hold ``plan.fifo_depth`` words of one
 channel each: shift registers up to ``fifo_srl_max_depth`` words, else block RAM.
@@ -297,7 +297,8 @@ def layer_resources(net: Network, plan: LayerPlan, device: Device) -> Dict[str, 
     window = np.where(a.mask("maxpool", "avgpool"), a.kh * a.kw - 1, 1)
     window = np.where(a.mask("globalpool"), 1 if stream else a.in_h * a.in_w - 1, window)
     elem = a.mask(*ELEMENTWISE, "maxpool", "avgpool", "globalpool", "pad")
-    select = a.mask("act") & np.array([kind in SELECT_ACTIVATIONS for kind in a.activation.tolist()], dtype=bool)
+    select = (a.mask("act") & np.array([kind in SELECT_ACTIVATIONS for kind in a.activation.tolist()], dtype=bool)
+              | a.mask("pad"))                       # zero padding: each result bit is an input bit or 0
     lut = lut + np.where(elem & ~select, lanes * window * ab * cal["dataflow.lut_per_act_bit"], 0)
     lut = lut + np.where(select, lanes * ob * cal["dataflow.lut_per_select_bit"], 0)
     if stream:                                              # io_parallel: element-wise logic is combinational,

@@ -299,18 +299,20 @@ def choose_folding(network: Network, device: Device, mapping: Mapping, max_util:
                                                        for n, ls in mapping.layers.items()})
     network = hardware_network(network, base)      # what the estimate and hls4ml build (io_stream padding)
     names = [l.name for l in network.layers]
-    plan = resolve_plan(network, base.with_(reuse_factor=1, strategy=strategies[0]), device)
+    plan = _first_candidates(resolve_plan(network, base.with_(reuse_factor=1, strategy=strategies[0]), device),
+                             network, device, strategies, base)
     by_layer, streams = {}, {}
     if fifo:
         plan, by_layer, streams = _with_fifo(plan, network, device)
     budget = device_budget(device, max_util)
     limits = {k: 1.0 for k in RESOURCES}
-    evaluations, rounds = 0, 0
+    evaluations, rounds, first = 0, 0, None
     while True:
         rounds += 1
         table = cost_table(network, device, plan, strategies, base.sparse_kernel)
         evaluations += table.evaluations
         found = search_table(table, {k: budget[k] * limits[k] for k in RESOURCES}, names)
+        first = first or (table, plan, found)
         chosen = table.pick(found.choice)
         rf, res = plan.rf.copy(), plan.resource.copy()
         rf[table.layers], res[table.layers] = chosen["rf"], chosen["resource"]
@@ -326,6 +328,12 @@ def choose_folding(network: Network, device: Device, mapping: Mapping, max_util:
         for k, ratio in over.items():
             limits[k] /= ratio * 1.01
     fits = found.feasible and not over
+    if not fits and first[2].feasible:      # the FIFOs the table holds fixed moved: the full estimate decides
+        rescued = _full_estimate_bisection(*first, network, device, base, budget, max_util, names, fifo)
+        if rescued is not None:
+            evaluations += rescued[-1]
+            table, found, chosen, plan, by_layer, streams, costs, util, _ = rescued
+            over, fits = {}, True
     reasons = _reasons(table, found, chosen, costs.interval_cycles)
     limit = found.limit if not over or not found.feasible else \
         f"{found.limit}; the full estimate is still over in {', '.join(over)}"
@@ -336,6 +344,74 @@ def choose_folding(network: Network, device: Device, mapping: Mapping, max_util:
         max_util=max_util, utilisation=util, interval_cycles=float(costs.interval_cycles),
         latency_cycles=float(costs.latency_cycles), seconds=time.perf_counter() - t0, evaluations=evaluations,
         rounds=rounds)
+
+
+def _full_estimate_bisection(table: CostTable, plan: LayerPlan, found: "_Search", network: Network, device: Device,
+                             base: Mapping, budget: Dict[str, float], max_util: float, names: Sequence[str],
+                             fifo: bool):
+    """The shortest target interval (from the first table's search on) whose cheapest choice fits ``max_util``
+    in the full estimate, FIFOs sized from that choice's own schedule -- for when the depths the table held
+    fixed grow with the folding (a fast producer before a slow Resource convolution) and the refits ran out.
+    Returns (table, search, chosen, plan, fifo depths, fifo streams, costs, utilisation, evaluations) or None."""
+    from .dataflow import dataflow_costs
+
+    res, b = _stacked(table), _Budget.of(table, budget)
+    targets = np.unique(table.interval[table.valid])
+    targets = targets[targets >= found.target]
+    tried: Dict[int, object] = {}
+
+    def trial(i: int):
+        if i not in tried:
+            got = _cheapest(table, res, b, float(targets[i]))
+            if got is None:
+                tried[i] = None
+                return None
+            chosen = table.pick(got[0])
+            rf, resource = plan.rf.copy(), plan.resource.copy()
+            rf[table.layers], resource[table.layers] = chosen["rf"], chosen["resource"]
+            p = _styled(refold(plan, network, rf, resource, base.sparse_kernel), network, base)
+            by, streams = {}, {}
+            if fifo:
+                p, by, streams = _with_fifo(p, network, device)
+            costs = dataflow_costs(network, device, base, p)
+            util = _utilisation(costs, device)
+            ok = all(util[k] <= max_util + 1e-12 for k in RESOURCES)
+            tried[i] = (ok, got[0], chosen, p, by, streams, costs, util)
+        return tried[i]
+
+    fitting = [i for i in (len(targets) - 1,) if trial(i) is not None and trial(i)[0]]
+    if not fitting:
+        return None
+    lo, hi = 0, fitting[0]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        got = trial(mid)
+        if got is not None and got[0]:
+            hi = mid
+        else:
+            lo = mid + 1
+    _, choice, chosen, p, by, streams, costs, util = trial(hi)
+    over_at = [k for k in RESOURCES if hi > 0 and trial(hi - 1) is not None
+               and trial(hi - 1)[7][k] > max_util + 1e-12]
+    limit = (f"{float(targets[hi - 1]):,.0f} cycles would need more than {max_util:.0%} of the "
+             f"{'/'.join(k.upper() for k in over_at) or 'budget'} in the full estimate (FIFOs sized from the schedule)"
+             if hi > 0 else "every layer at its fastest candidate")
+    search = _Search(choice, float(targets[hi]), True, np.zeros(len(choice), dtype=bool), limit)
+    return table, search, chosen, p, by, streams, costs, util, len(tried)
+
+
+def _first_candidates(plan: LayerPlan, network: Network, device: Device, strategies: Sequence[str],
+                      base: Mapping) -> LayerPlan:
+    """The starting plan (RF 1, the first strategy) with the Resource strategy where the Latency one is no
+    candidate (a layer above the unroll limit, :func:`~codesign.sim.fold_table.candidate_reuse_factors`), so
+    the FIFO depths and fixed costs the search starts from belong to a design it may choose."""
+    if "Resource" not in strategies or plan.resource.all():
+        return plan
+    a, limit = network.arrays, float(device.calibration["dataflow.unroll_limit"])
+    big = a.mask("conv", "dense") & ~plan.sparse & (a.weights > limit)
+    if not big.any():
+        return plan
+    return refold(plan, network, plan.rf, plan.resource | big, base.sparse_kernel)
 
 
 def _styled(plan: LayerPlan, network: Network, base: Mapping) -> LayerPlan:
