@@ -94,3 +94,14 @@ def test_markdown_has_the_design_verdict_and_dense_comparison(nets):
     assert folding is not None and "## Design" in md and "fits the device" in md
     assert "## Compared with the dense model (dense)" in md and "| DSP |" in md
     assert report.to_dict()["roofline"]["device_peak_gops"] > 0
+
+
+def test_ways_out_without_a_command_line_show_their_options(nets):
+    # an export writes its report before its command line is known: the ways out carry their option changes
+    from codesign.sim import Mapping, estimate
+
+    report = estimate(nets.chain_cnn((4, 8), size=16), "pynq-z2", Mapping()).with_sections(ways_out=[
+        {"way": "8-bit weights", "changes": {"--precision": "ap_fixed<8,3>"}, "interval_s": 1e-3, "latency_s": 2e-3,
+         "utilisation": {"lut": 0.5}}])
+    md = report.to_markdown()
+    assert "## Ways out" in md and "`--precision ap_fixed<8,3>`" in md
