@@ -31,18 +31,13 @@ KNOB_OPS = ("conv", "dense")                 # the layers whose ReuseFactor/Stra
 RESOURCES = ("dsp", "lut", "ff", "bram", "uram")
 
 
-def candidate_reuse_factors(n_in: int, n_out: int, weights: int, zeros: int, resource: bool,
-                            unroll_limit: float) -> Tuple[int, ...]:
+def candidate_reuse_factors(n_in: int, n_out: int, resource: bool, latency_too_large: bool) -> Tuple[int, ...]:
     """Reuse factors worth trying for one layer, ascending: hls4ml's valid ones
     (:func:`~codesign.sim.hls_rules.valid_reuse_factors`; the Resource strategy moves any other to the
     closest of them, and under Latency they are the ones that leave no multiplier idle). Under Latency,
-    none for a layer of more than ``unroll_limit`` weights: the Latency kernel unrolls its whole
-    n_in x n_out product loop whatever the reuse factor (Vivado HLS stops at that size, hls4ml issue
-    1013: "use the Resource strategy")."""
+    none for a layer too large for it (:func:`~codesign.sim.hls_rules.latency_too_large`)."""
     valid = hls_rules.valid_reuse_factors(int(n_in), int(n_out))
-    if resource:
-        return valid
-    return valid if weights <= unroll_limit else ()
+    return valid if resource or not latency_too_large else ()
 
 
 @dataclass(frozen=True)
@@ -97,14 +92,14 @@ def layer_candidates(network: Network, plan: LayerPlan, device: Device, strategi
     a = network.arrays
     limit = float(device.calibration["dataflow.unroll_limit"])
     knobs = np.flatnonzero(a.mask(*KNOB_OPS) & (a.weights > 0))
+    too_large = hls_rules.latency_too_large(network, plan.sparse, limit)
     options: List[List[Tuple[int, bool]]] = []
     for i in knobs.tolist():
-        n_in, n_out, w, nz = int(a.n_in[i]), int(a.n_out[i]), int(a.weights[i]), int(a.nonzero[i])
+        n_in, n_out = int(a.n_in[i]), int(a.n_out[i])
         cands: List[Tuple[int, bool]] = []
         for strategy in strategies:
             res = strategy == "Resource"
-            big = 0 if plan.sparse[i] else w      # the sparse kernel unrolls its nonzeros only (own rule)
-            cands += [(rf, res) for rf in candidate_reuse_factors(n_in, n_out, big, w - nz, res, limit)]
+            cands += [(rf, res) for rf in candidate_reuse_factors(n_in, n_out, res, bool(too_large[i]))]
         if not cands:                             # Latency asked for a layer too large for it: the largest RF
             cands = [(hls_rules.valid_reuse_factors(n_in, n_out)[-1], False)]
         options.append(sorted(set(cands), key=lambda c: (c[0], c[1])))

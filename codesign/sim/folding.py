@@ -407,8 +407,7 @@ def _first_candidates(plan: LayerPlan, network: Network, device: Device, strateg
     the FIFO depths and fixed costs the search starts from belong to a design it may choose."""
     if "Resource" not in strategies or plan.resource.all():
         return plan
-    a, limit = network.arrays, float(device.calibration["dataflow.unroll_limit"])
-    big = a.mask("conv", "dense") & ~plan.sparse & (a.weights > limit)
+    big = hls_rules.latency_too_large(network, plan.sparse, float(device.calibration["dataflow.unroll_limit"]))
     if not big.any():
         return plan
     return refold(plan, network, plan.rf, plan.resource | big, base.sparse_kernel)

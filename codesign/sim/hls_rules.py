@@ -80,6 +80,15 @@ def zeros_save_multipliers(strategy: str, rf: int) -> bool:
     return strategy.lower() == "latency" or rf == 1
 
 
+def latency_too_large(network, sparse, limit: float):
+    """Conv/Dense layers (a boolean array) too large for the Latency strategy whatever the reuse factor: its
+    kernel unrolls the whole n_in x n_out product loop (the ALLOCATION pragma only limits the multipliers),
+    which Vivado HLS refuses beyond ``limit`` (hls4ml issue 1013: "use the Resource strategy"). The sparse
+    kernel unrolls its nonzeros only and has its own rule."""
+    a = network.arrays
+    return a.mask("conv", "dense") & ~sparse & (a.weights > limit)
+
+
 def pipeline_style_for(layers) -> str:
     """hls4ml's ``PipelineStyle`` codesign's export writes for ``layers`` ((reuse factor, strategy) pairs):
     ``dataflow`` when one runs the Latency strategy at RF > 1 -- in the one pipeline hls4ml would otherwise
