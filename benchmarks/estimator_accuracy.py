@@ -42,7 +42,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import yaml
 
-from codesign.sim import Mapping, estimate, load_device
+from codesign.sim import Mapping, estimate, hls_rules, load_device
 from codesign.sim.layers import Layer, Network
 
 HERE = Path(__file__).resolve().parent
@@ -83,8 +83,37 @@ def _out_len(n: int, k: int, s: int, pad: str) -> int:
     return -(-n // s) if pad == "same" else (n - k) // s + 1
 
 
-def build_network(name: str, input_shape, lines: List[str]) -> Network:
-    """A Network from the manifest's one-line-per-layer model description (see estimator_designs.yaml)."""
+def _weight_values(init: Optional[str], fan_in: int, fan_out: int, size: int, seed: int) -> Optional[np.ndarray]:
+    """Keras's kernel initializers as hls4ml's tests use them (test_keras_api.py): 'normal' (N(0, 0.05)),
+    'uniform1-10' (RandomUniform(1, 10)), 'lecun_uniform', 'glorot_uniform' (Keras's default); None: unknown."""
+    if init is None:
+        return None
+    rng = np.random.default_rng(seed)
+    if init == "normal":
+        return rng.normal(0.0, 0.05, size)
+    if init == "uniform1-10":
+        return rng.uniform(1.0, 10.0, size)
+    limit = math.sqrt(3.0 / fan_in) if init == "lecun_uniform" else math.sqrt(6.0 / (fan_in + fan_out))
+    if init not in ("lecun_uniform", "glorot_uniform"):
+        raise ValueError(f"unknown kernel initializer '{init}'")
+    return rng.uniform(-limit, limit, size)
+
+
+def _shift_add(init, fan_in, fan_out, size, seed) -> tuple:
+    """The expected shift-and-add counts of ``size`` weights drawn from ``init``: hls4ml's tests draw new
+    random weights on every run (their 64-weight layers report 56-63 DSPs across tool versions), so the counts
+    come from a large draw scaled to the layer's size."""
+    draw = max(size, 65536)
+    values = _weight_values(init, fan_in, fan_out, draw, seed)
+    if values is None:
+        return ()
+    return tuple(int(round(c * size / draw)) for c in hls_rules.shift_add_counts(values))
+
+
+def build_network(name: str, input_shape, lines: List[str], init: Optional[str] = None) -> Network:
+    """A Network from the manifest's one-line-per-layer model description (see estimator_designs.yaml);
+    ``init``: the Keras kernel initializer of its Conv/Dense layers (their weight values decide which
+    constant multiplications HLS builds from LUTs), None when unknown."""
     shape = tuple(int(v) for v in input_shape)
     layers: List[Layer] = []
     for i, line in enumerate(lines):
@@ -99,7 +128,8 @@ def build_network(name: str, input_shape, lines: List[str]) -> Network:
             n = int(args[0])
             wts = c * h * w * n
             layers.append(Layer(lname, "dense", prev, shape, (n, 1, 1), weights=wts, nonzero_weights=wts,
-                                bias=0 if "nobias" in args else n))
+                                bias=0 if "nobias" in args else n,
+                                shift_add=_shift_add(init, c * h * w, n, wts, i)))
             shape = (n, 1, 1)
         elif op == "act":
             kind = args[0]
@@ -117,8 +147,10 @@ def build_network(name: str, input_shape, lines: List[str]) -> Network:
             groups = c if depthwise else 1
             out = (f, _out_len(h, kh, sh, pad) if kh > 1 else h, _out_len(w, k, s, pad))
             wts = f * (c // groups) * kh * k
+            fan_in = (c // groups) * kh * k
             layers.append(Layer(lname, "conv", prev, shape, out, (kh, k), (sh, s), groups, wts, wts,
-                                0 if "nobias" in args else f))
+                                0 if "nobias" in args else f,
+                                shift_add=_shift_add(init, fan_in, f * kh * k // groups, wts, i)))
             shape = out
         elif op[:7] in ("maxpool", "avgpool"):
             p = opts["p"]
@@ -157,7 +189,8 @@ def baseline_designs(manifest: dict) -> List[Design]:
         reported = {m: float(report[k]) for m, k in REPORT_KEYS.items()}
         model = d["model"]
         out.append(Design(d["id"], "hls4ml-baselines", d["split"],
-                          build_network(d["id"], model["input"], model["layers"]), dict(d.get("settings", {})),
+                          build_network(d["id"], model["input"], model["layers"], model.get("init")),
+                          dict(d.get("settings", {})),
                           reported, _keras_like(model["input"], model["layers"])))
     return out
 

@@ -122,6 +122,17 @@ def dsp_per_mult(net: Network, plan: LayerPlan, device: Device, rom: "np.ndarray
     return np.array([values[k] for k in keys], dtype=float)
 
 
+def shift_add_share(net: Network, plan: LayerPlan) -> np.ndarray:
+    """Per layer, the share of its nonzero constant weights that HLS multiplies with a shift and at most one
+    adder in LUTs instead of a DSP (:func:`hls_rules.shift_add_counts` at the layer's fractional weight bits);
+    0 where the weight values are unknown (a network built from shapes: hls4ml's rule, one DSP each)."""
+    a = net.arrays
+    frac = np.clip(plan.w_bits - plan.w_int, 0, a.shift_add.shape[1] - 1)
+    counts = a.shift_add[np.arange(len(net)), frac]
+    known = (counts >= 0) & (a.nonzero > 0) & (plan.w_int >= 0)       # a bare width has no fractional bits yet
+    return np.where(known, np.maximum(counts, 0) / np.maximum(a.nonzero, 1), 0.0)
+
+
 def _index_bits(n: np.ndarray) -> np.ndarray:
     return np.maximum(1, np.ceil(np.log2(np.maximum(n, 2))))
 
@@ -285,8 +296,10 @@ def layer_resources(net: Network, plan: LayerPlan, device: Device) -> Dict[str, 
     dpm = dsp_per_mult(net, plan, device, rom)
     w, ab, ob = plan.w_bits, plan.in_bits, plan.out_bits
     const = ~rom
+    shifts = np.where(const & (dpm > 0), shift_add_share(net, plan), 0.0)
     lut = np.where(const, mults * (cal["dataflow.lut_per_mult"]
-                                   + np.where(dpm == 0, w * ab * cal["dataflow.lut_per_lut_mult_bit2"], 0)), 0.0)
+                                   + np.where(dpm == 0, w * ab * cal["dataflow.lut_per_lut_mult_bit2"], 0)
+                                   + shifts * ab * cal["dataflow.lut_per_adder_bit"]), 0.0)
     # pipeline registers per multiplier, none where HLS schedules the layer combinationally
     ff = np.where(const & ~combinational_dense(net, plan), mults * cal["dataflow.ff_per_mult"], 0.0)
     feats = rom_features(net, plan, dpm, mults, kernels)
@@ -327,7 +340,7 @@ def layer_resources(net: Network, plan: LayerPlan, device: Device) -> Dict[str, 
     tables = table_bram(net, plan, device)
     bram = bram + tables
     onchip = onchip + np.where(tables > 0, a.out_elems * 18.0, 0.0)
-    return {"dsp": (mults * dpm).astype(float), "lut": lut.astype(float), "ff": ff.astype(float),
+    return {"dsp": (mults * dpm * (1.0 - shifts)).astype(float), "lut": lut.astype(float), "ff": ff.astype(float),
             "bram": bram.astype(float), "uram": np.zeros(len(net)), "multipliers": mults, "dsp_per_mult": dpm,
             "onchip_bits": onchip, "io_bits": io_bits(net, plan)}
 

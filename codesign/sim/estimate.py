@@ -82,7 +82,7 @@ def module_network(model, in_shape: Optional[Sequence[int]] = None, source: Opti
     from .torch_layers import network_from_model
 
     try:
-        return network_from_model(model, in_shape, source=source)
+        return network_from_model(model, in_shape, source=source, weight_values=True)
     except CodesignError as err:
         return _through_onnx(model, in_shape, err, source)
 

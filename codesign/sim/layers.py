@@ -58,6 +58,7 @@ class Layer:
     nonzero_weights: int = 0
     bias: int = 0
     activation: str = ""               # act/softmax: one of ACTIVATIONS; "" = not known
+    shift_add: Tuple[int, ...] = ()    # conv/dense with known weight values: hls_rules.shift_add_counts; () = unknown
 
     def __post_init__(self):
         if self.op not in OPS:
@@ -153,7 +154,7 @@ class Network:
     def signature(self) -> str:
         """A digest of everything the cost models read (cache key for batch evaluation)."""
         text = repr(tuple((l.op, l.inputs, l.in_shape, l.out_shape, l.kernel, l.stride, l.groups, l.weights,
-                           l.nonzero_weights, l.activation) for l in self.layers))
+                           l.nonzero_weights, l.activation, l.shift_add) for l in self.layers))
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
     @cached_property
@@ -167,6 +168,16 @@ class Network:
     @cached_property
     def macs(self) -> int:
         return sum(l.macs for l in self.layers)
+
+
+def _shift_add(layers) -> np.ndarray:
+    from .hls_rules import SHIFT_ADD_FRACTIONS
+
+    out = np.full((len(layers), SHIFT_ADD_FRACTIONS), -1, dtype=np.int64)
+    for i, l in enumerate(layers):
+        if len(l.shift_add) == SHIFT_ADD_FRACTIONS:
+            out[i] = l.shift_add
+    return out
 
 
 @dataclass(frozen=True)
@@ -194,6 +205,7 @@ class LayerArrays:
     out_elems: np.ndarray
     preds: Tuple[Tuple[int, ...], ...]
     consumers: np.ndarray     # how many layers read each layer's output
+    shift_add: np.ndarray     # (layers, fractions): Layer.shift_add, -1 where the weight values are unknown
     _masks: Dict[Tuple[str, ...], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -219,7 +231,7 @@ class LayerArrays:
                    nonzero=ints(lambda l: l.nonzero_weights), macs=ints(lambda l: l.macs),
                    n_in=ints(lambda l: l.n_in), n_out=ints(lambda l: l.n_out), in_elems=in_elems,
                    out_elems=ints(lambda l: l.out_elements),
-                   preds=preds, consumers=consumers)
+                   preds=preds, consumers=consumers, shift_add=_shift_add(ls))
 
     def mask(self, *ops: str) -> np.ndarray:
         """Boolean array: which layers have one of ``ops`` (cached; treat as read-only)."""

@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ..errors import CodesignError
+from .hls_rules import shift_add_counts
 from .layers import Layer, Network
 
 #: ONNX activation op → the function it computes (codesign.sim.layers.ACTIVATIONS)
@@ -145,7 +146,7 @@ class _Parser:
         self.add(Layer(self.name(node), "conv", (producer,) if producer else (), in_shape,
                        self.chw(node.output[0], nhwc), kernel=tuple(kernel), stride=tuple(strides),
                        groups=groups, weights=int(w.size), nonzero_weights=int(np.count_nonzero(w)),
-                       bias=bias), node.output[0])
+                       bias=bias, shift_add=shift_add_counts(w)), node.output[0])
 
     def dense(self, node) -> None:
         ins = self.dynamic(node)
@@ -171,7 +172,8 @@ class _Parser:
                                 f"a flattened input are layers")
         bias = int(self.const[node.input[2]].size) if len(node.input) > 2 and node.input[2] in self.const else 0
         self.add(Layer(self.name(node), "dense", (producer,) if producer else (), in_shape, (int(n_out), 1, 1),
-                       weights=int(w.size), nonzero_weights=int(np.count_nonzero(w)), bias=bias), node.output[0])
+                       weights=int(w.size), nonzero_weights=int(np.count_nonzero(w)), bias=bias,
+                       shift_add=shift_add_counts(w)), node.output[0])
 
     def norm(self, node) -> None:
         x = self.dynamic(node)[0]

@@ -7,6 +7,7 @@ a one-line error naming it.
 from __future__ import annotations
 
 import operator
+from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from torch.fx.passes.shape_prop import ShapeProp
 
 from ..errors import CodesignError
+from .hls_rules import shift_add_counts
 from .layers import Layer, Network
 
 #: activation module → the function it computes (codesign.sim.layers.ACTIVATIONS)
@@ -55,8 +57,9 @@ def _chw(node: fx.Node) -> Tuple[int, int, int]:
 
 
 class _Tracer:
-    def __init__(self, gm: fx.GraphModule):
+    def __init__(self, gm: fx.GraphModule, weight_values: bool = False):
         self.gm = gm
+        self.weight_values = weight_values
         self.modules = dict(gm.named_modules())
         self.layers: List[Layer] = []
         self.by_name: Dict[str, Layer] = {}
@@ -66,6 +69,24 @@ class _Tracer:
         self.layers.append(layer)
         self.by_name[layer.name] = layer
         self.source[node.name] = (layer.name, layer.out_shape)
+
+    def shift_add(self, weight: torch.Tensor) -> Tuple[int, ...]:
+        return shift_add_counts(weight.detach().cpu().numpy()) if self.weight_values else ()
+
+    def _fold_values(self, layer: Layer, bn) -> None:
+        """The shift-and-add counts of ``layer`` after the BatchNorm ``bn`` is folded into its weights."""
+        if not self.weight_values:
+            return
+        weight = getattr(self.modules.get(layer.name), "weight", None)
+        if not isinstance(bn, nn.modules.batchnorm._BatchNorm) or weight is None or bn.running_var is None:
+            folded = ()
+        else:
+            scale = (bn.weight if bn.affine else torch.ones_like(bn.running_var)) / torch.sqrt(bn.running_var + bn.eps)
+            w = weight.detach() * scale.detach().reshape(-1, *([1] * (weight.dim() - 1)))
+            folded = self.shift_add(w)
+        new = replace(layer, shift_add=folded)
+        self.layers[self.layers.index(layer)] = new
+        self.by_name[layer.name] = new
 
     def alias(self, node: fx.Node, arg: fx.Node) -> None:
         self.source[node.name] = self.source[arg.name]
@@ -119,7 +140,8 @@ class _Tracer:
         self.add(Layer(name, "conv", (producer,) if producer else (), in_shape, _chw(node),
                        kernel=_pair(mod.kernel_size, one_d), stride=_pair(mod.stride, one_d), groups=mod.groups,
                        weights=w.numel(), nonzero_weights=int(torch.count_nonzero(w)),
-                       bias=0 if mod.bias is None else mod.bias.numel()), node)
+                       bias=0 if mod.bias is None else mod.bias.numel(), shift_add=self.shift_add(w)),
+                 node)
 
     def dense(self, node, mod, name, arg) -> None:
         producer, in_shape = self.source[arg.name]
@@ -129,12 +151,14 @@ class _Tracer:
         w = mod.weight.detach()
         self.add(Layer(name, "dense", (producer,) if producer else (), in_shape, (mod.out_features, 1, 1),
                        weights=w.numel(), nonzero_weights=int(torch.count_nonzero(w)),
-                       bias=0 if mod.bias is None else mod.bias.numel()), node)
+                       bias=0 if mod.bias is None else mod.bias.numel(), shift_add=self.shift_add(w)),
+                 node)
 
     def norm(self, node, name, arg) -> None:
         producer, _ = self.source[arg.name]
         prev = self.by_name.get(producer) if producer else None
         if prev is not None and prev.op in ("conv", "dense") and len(arg.users) == 1 and arg.target == prev.name:
+            self._fold_values(prev, self.modules.get(node.target))
             return self.alias(node, arg)      # folded into the convolution, as ONNX export and hls4ml do
         self.simple(node, "bn", name)
 
@@ -212,8 +236,11 @@ def _pair(value, one_d: bool) -> Tuple[int, int]:
 
 
 def network_from_model(model: nn.Module, in_shape: Optional[Sequence[int]] = None, name: Optional[str] = None,
-                       source: Optional[str] = None) -> "Network":
-    """The :class:`Network` of a PyTorch model (``in_shape`` defaults to the zoo spec's)."""
+                       source: Optional[str] = None, weight_values: bool = False) -> "Network":
+    """The :class:`Network` of a PyTorch model (``in_shape`` defaults to the zoo spec's). ``weight_values``:
+    also read what the weight values decide (:func:`~codesign.sim.hls_rules.shift_add_counts`: trained
+    weights of a checkpoint or a user's module); by default the shapes only (a zoo model's random initial
+    weights, a model in training whose prices should not move with its values)."""
     spec = getattr(model, "codesign_spec", None) or {}
     in_shape = tuple(in_shape or spec.get("in_shape") or ())
     if not in_shape:
@@ -232,7 +259,7 @@ def network_from_model(model: nn.Module, in_shape: Optional[Sequence[int]] = Non
             ShapeProp(gm).propagate(torch.zeros(1, *in_shape, dtype=dtype))
     finally:
         model.train(was_training)
-    layers = _Tracer(gm).run()
+    layers = _Tracer(gm, weight_values).run()
     label = name or spec.get("name") or type(model).__name__
     meta = {"width": spec.get("width")} if spec else {}
     return Network(label, tuple(layers), in_shape, source or (f"zoo:{spec['name']}" if spec else "torch"), meta)

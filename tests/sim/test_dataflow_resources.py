@@ -177,3 +177,27 @@ def test_combinational_dense_has_no_pipeline_registers(kind):
                                 bias=64),) + wider.layers[1:], (2, 1, 1))
     res = layer_resources(wider, resolve_plan(wider, Mapping(io_type="io_parallel"), U250), U250)
     assert res["ff"][0] > 128 * 5                                # pipelined: registers per multiplier
+
+
+def test_constants_with_two_signed_digits_are_shift_adds_not_dsps(tmp_path):
+    # hls4ml's Conv2D baseline (32 filters 4x4 stride 4 on 28x28x3, Keras 'normal' = N(0, 0.05) weights,
+    # ap_fixed<16,6>, RF 1): 1,536 multiplications, 740 DSPs (Vivado HLS 2020.1) and 792 (Vitis HLS 2024.1)
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from codesign.sim import estimate
+    from codesign.sim.hls_rules import shift_add_counts
+
+    assert shift_add_counts(np.array([0.5, -0.75, 0.4375, 0.3]))[4] == 4      # 8, -12 (2 digits), 7 (2), 4 (floor)
+    assert shift_add_counts(np.array([0.0, 1.0]))[0] == 1 and shift_add_counts(np.array([11 / 16]))[4] == 0
+    w = np.random.default_rng(0).normal(0, 0.05, (32, 3, 4, 4)).astype(np.float32)
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[4, 4], strides=[4, 4])],
+                              "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 28, 28])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(w, "w")])
+    path = tmp_path / "conv.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    t = estimate(path, "xcu250", Mapping(strategy="Resource", io_type="io_parallel")).totals
+    assert 740 * 0.9 < t["dsp"] < 792 * 1.1
+    shapes_only = estimate(path, "xcu250", Mapping(strategy="Resource", io_type="io_parallel", precision="8"))
+    assert shapes_only.totals["dsp"] == 0          # a bare width: no fractional bits known, hls4ml's rule (< 9 bits)

@@ -59,7 +59,10 @@ def test_estimate_accepts_files(tmp_path):
     torch.onnx.export(model.eval(), (torch.zeros(1, 16),), str(tmp_path / "m.onnx"), dynamo=False)
     b = estimate(tmp_path / "m.onnx", "xcku115")
     c = estimate("jet_mlp", "xcku115")
-    assert a.totals["dsp"] == b.totals["dsp"] == c.totals["dsp"] == 4256
+    # the zoo's shapes alone: hls4ml's multiplier count; the weight values (checkpoint, ONNX) also show the
+    # constants HLS builds from a shift and an adder (the ONNX holds BatchNorm folded in float32: a few differ)
+    assert c.totals["dsp"] == 4256 and abs(a.totals["dsp"] - b.totals["dsp"]) <= 0.005 * 4256
+    assert 0.5 * 4256 < a.totals["dsp"] < 4256
     assert a.network.source.startswith("checkpoint:") and b.network.source.startswith("onnx:")
 
 
