@@ -6,47 +6,49 @@ utilisation, priced by the estimator (:mod:`codesign.sim`) under the export's ha
     check.met, check.load, check.describe()
     prices = budget.prices(units)        # {unit group: load one unit of it costs}
 
-**Folding.** hls4ml's reuse factor trades latency for multipliers. The budget folds the network
-with one network-wide reuse factor, searched over :data:`REUSE_FACTORS` (hls4ml rounds each layer
-to a valid value): with a latency bound, the cheapest factor whose latency meets it; without one,
-the fastest factor that fits ``max_util``. (Per-layer folding replaces this search where the
-estimator offers it; the methods only see :meth:`check` and :meth:`prices`.)
+**Folding.** The budget folds the network exactly as ``codesign export`` / ``codesign simulate`` do with
+``--reuse-factor auto --max-util F``: :func:`codesign.sim.folding.choose_folding` picks every Conv/Dense
+layer's reuse factor (and, with strategy ``auto``, its strategy) for the shortest interval, then latency,
+within ``max_util`` of every resource. Nothing here folds: a model meets its budget exactly when the
+export's folding of it fits and is fast enough.
 
-**Load.** ``load = max(latency / max_latency, largest utilisation / max_util)`` at the chosen
-folding: the budget is met when ``load <= 1``, and ``load - 1`` is by how much it is missed.
+**Load.** ``load = max(latency / max_latency, largest utilisation / max_util)`` of that folding: the
+budget is met when the folding fits and ``load <= 1``; ``load - 1`` is by how much it is missed.
 
-**Prices.** What one unit (filter, neuron) of each unit group costs, as a finite difference of the
-estimator at the current folding: the group shrunk by about a tenth on a copy of the model, the
-utilisation saved per unit removed, each resource weighted by how close it is to its bound (the
-binding one counts fully). Methods rank units by saliency per price.
+**Prices.** What one unit (filter, neuron) of each unit group, or one weight of each layer, costs:
+:func:`codesign.sim.unit_costs.unit_costs` at the current folding (the estimator's per-layer finite
+differences, reuse factors held), each resource as a share of the device weighted by how close it is
+to its bound (the binding one counts fully), plus the first-output depth it adds against the latency
+bound. Methods rank units by saliency per price.
 """
 from __future__ import annotations
 
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch.nn as nn
 
 from ..errors import ConfigError
 
-REUSE_FACTORS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
-RESOURCES = ("dsp", "lut", "ff", "bram")
-PRICE_STEP = 0.1               # fraction of a group removed for its finite-difference price
 MIN_PRICE = 1e-9
 PATIENCE = 3                   # pruning rounds without a lower load before a budget counts as unreachable
+GROWTH_SCALES = (1.0, 0.5, 0.25, 0.125, 0.0625)   # growth steps tried on a copy, largest first
 
 
 @dataclass(frozen=True)
 class BudgetSpec:
-    """What to fit: a device (name or YAML), bounds, and the export's hardware settings."""
+    """What to fit: a device (name or YAML), bounds, and the export's hardware settings (``strategy``:
+    Latency, Resource, or auto: chosen per layer as ``codesign export --strategy auto`` does)."""
     device: str
     max_latency_us: Optional[float] = None
     max_util: float = 0.8
     strategy: str = "Latency"
-    io_type: str = "io_parallel"
+    io_type: str = "auto"
     precision: str = "ap_fixed<16,6>"
+    sparse_kernel: str = "auto"
+    clock_period_ns: Optional[float] = None          # None: the device's clock
 
     def __post_init__(self):
         if not 0 < self.max_util <= 1:
@@ -54,16 +56,31 @@ class BudgetSpec:
         if self.max_latency_us is not None and self.max_latency_us <= 0:
             raise ConfigError(f"--max-latency-us must be > 0, got {self.max_latency_us}")
 
+    @property
+    def strategies(self) -> Tuple[str, ...]:
+        from ..sim.folding import parse_strategy
+
+        return parse_strategy(self.strategy, "auto")
+
 
 @dataclass(frozen=True)
 class BudgetCheck:
-    """The estimate of one model at its folding, against the budget."""
-    reuse_factor: int
+    """The estimate of one model at the export's folding of it, against the budget."""
+    folding: object                         # codesign.sim.folding.Folding
     latency_s: float
     util: Dict[str, float]                  # fraction of the device per resource
     max_latency_s: Optional[float]
     max_util: float
-    totals: Dict[str, float] = field(default_factory=dict)   # absolute dsp, lut, ff, bram
+    mapping: object = field(default=None, compare=False, repr=False)   # the folding's Mapping (for prices)
+    network: object = field(default=None, compare=False, repr=False)
+
+    @property
+    def fits(self) -> bool:
+        return bool(self.folding.fits)
+
+    @property
+    def reuse_factors(self) -> Dict[str, int]:
+        return dict(zip(self.folding.names, self.folding.rf))
 
     @property
     def util_max(self) -> float:
@@ -80,14 +97,20 @@ class BudgetCheck:
 
     @property
     def met(self) -> bool:
-        return self.load <= 1.0
+        return self.fits and self.load <= 1.0
+
+    def folding_text(self) -> str:
+        """'conv1 1, conv2 4 Resource, ...': each Conv/Dense layer's reuse factor (strategy if not Latency)."""
+        return ", ".join(f"{n} {r}" + ("" if s == "Latency" else f" {s}")
+                         for n, r, s in zip(self.folding.names, self.folding.rf, self.folding.strategy))
 
     def summary(self) -> Dict[str, object]:
         """The run summary's budget fields: met or missed, and by how much (``budget_margin`` < 0: missed)."""
-        out = {"budget": self.describe(), "budget_met": self.met, "budget_load": round(self.load, 4), "budget_margin": round(1 - self.load, 4),
-               "budget_reuse_factor": self.reuse_factor, "budget_latency_us": round(self.latency_s * 1e6, 4),
-               "budget_util_max": round(self.util_max, 4), "budget_binding": self.binding,
-               "budget_max_util": self.max_util}
+        out = {"budget": self.describe(), "budget_met": self.met, "budget_load": round(self.load, 4),
+               "budget_margin": round(1 - self.load, 4), "budget_reuse_factors": self.folding_text(),
+               "budget_latency_us": round(self.latency_s * 1e6, 4), "budget_util_max": round(self.util_max, 4),
+               "budget_binding": self.binding, "budget_max_util": self.max_util,
+               **{f"budget_{k}_util": round(v, 4) for k, v in self.util.items()}}
         if self.max_latency_s:
             out["budget_max_latency_us"] = round(self.max_latency_s * 1e6, 4)
         return out
@@ -96,101 +119,128 @@ class BudgetCheck:
         lat = f"latency {self.latency_s * 1e6:.3g} us"
         if self.max_latency_s:
             lat += f" of {self.max_latency_s * 1e6:.3g} us"
-        verdict = "met" if self.met else f"missed by {100 * (self.load - 1):.1f}%"
+        verdict = "met" if self.met else f"missed by {100 * max(self.load - 1, 0.0):.1f}%"
+        if not self.fits and self.load <= 1:
+            verdict += " (the folding does not fit)"
         return (f"budget {verdict}: {lat}, largest utilisation {self.util_max:.3f} ({self.binding}) of "
-                f"{self.max_util:g}, reuse factor {self.reuse_factor}")
+                f"{self.max_util:g}, reuse factors per layer (--reuse-factor auto): {self.folding_text()}")
 
 
 class HardwareBudget:
     """Checks and prices models against a :class:`BudgetSpec` (see the module doc)."""
 
     def __init__(self, spec: BudgetSpec, in_shape: Sequence[int]):
-        from ..sim import load_device
+        from ..sim import Mapping, load_device
 
         self.spec, self.in_shape = spec, tuple(in_shape)
         self.device = load_device(spec.device)
         self.max_latency_s = spec.max_latency_us * 1e-6 if spec.max_latency_us else None
+        self.strategies = spec.strategies
+        clock = 1000.0 / spec.clock_period_ns if spec.clock_period_ns else None
+        self.base = Mapping(template="dataflow", strategy=self.strategies[0], io_type=spec.io_type,
+                            precision=spec.precision, sparse_kernel=spec.sparse_kernel, clock_mhz=clock)
 
     # ------------------------------------------------------------------ estimates
-    def mapping(self, reuse_factor: int):
-        from ..sim import Mapping
-
-        return Mapping(reuse_factor=int(reuse_factor), strategy=self.spec.strategy, io_type=self.spec.io_type,
-                       precision=self.spec.precision)
-
     def network(self, model: nn.Module):
-        from ..sim.torch_layers import network_from_model
+        from ..sim.estimate import module_network
 
-        return network_from_model(model, self.in_shape)
-
-    def at(self, network, reuse_factor: int) -> BudgetCheck:
-        """The estimate of ``network`` at one network-wide reuse factor."""
-        from ..sim import estimate
-
-        t = estimate(network, self.device, self.mapping(reuse_factor)).totals
-        return BudgetCheck(int(reuse_factor), float(t["latency_s"]), {k: float(t[f"{k}_util"]) for k in RESOURCES},
-                           self.max_latency_s, self.spec.max_util, {k: float(t[k]) for k in RESOURCES})
+        return module_network(model, self.in_shape)
 
     def fold(self, network) -> BudgetCheck:
-        """The folding search of the module doc."""
-        checks = [self.at(network, rf) for rf in REUSE_FACTORS]
-        if self.max_latency_s:
-            fast = [c for c in checks if c.latency_s <= self.max_latency_s]
-            return min(fast, key=lambda c: (c.util_max, c.reuse_factor)) if fast else checks[0]
-        fitting = [c for c in checks if c.util_max <= self.spec.max_util]
-        return fitting[0] if fitting else min(checks, key=lambda c: c.util_max)
+        """The export's folding of ``network`` (``--reuse-factor auto``) and its estimate."""
+        from ..sim.folding import choose_folding
+
+        folding = choose_folding(network, self.device, self.base, self.spec.max_util, self.strategies)
+        util = {k: float(v) for k, v in folding.utilisation.items() if k != "uram" or v > 0}
+        latency = folding.latency_cycles / self.base.clock_hz(self.device)
+        return BudgetCheck(folding, float(latency), util, self.max_latency_s, self.spec.max_util,
+                           folding.mapping(self.base, network), network)
 
     def check(self, model: nn.Module) -> BudgetCheck:
         return self.fold(self.network(model))
 
-    def write_report(self, model: nn.Module, out_dir, check: Optional[BudgetCheck] = None) -> BudgetCheck:
-        """The estimator's report of ``model`` at its folding on the device: ``out_dir``/report.json, .md."""
-        from ..sim import estimate, write_report
+    def report(self, model: nn.Module):
+        """What ``codesign simulate --reuse-factor auto`` reports for ``model`` under the budget's settings."""
+        from ..sim.fitted import fitted_estimate
 
-        network = self.network(model)
-        check = check or self.fold(network)
-        write_report(estimate(network, self.device, self.mapping(check.reuse_factor)), out_dir)
-        return check
+        report, _folding = fitted_estimate(self.network(model), self.device, self.base, "auto", self.strategies,
+                                           self.spec.max_util)
+        return report
+
+    def write_report(self, model: nn.Module, out_dir) -> BudgetCheck:
+        """The estimator's report of ``model`` at its folding on the device: ``out_dir``/report.json, .md."""
+        from ..sim import write_report
+
+        write_report(self.report(model), out_dir)
+        return self.check(model)
 
     # ------------------------------------------------------------------ prices
-    def weight_prices(self, model: nn.Module) -> Dict[str, float]:
-        """{Conv/Linear layer: hardware cost of one of its weights / the network's mean cost per
-        weight} at the current folding (resources weighted as for :meth:`prices`): a weight of a
-        layer whose multipliers and logic weigh more on the binding resource costs more than 1."""
-        from ..sim import template_costs
+    def _unit_costs(self, check: BudgetCheck):
+        from ..sim.unit_costs import unit_costs
 
-        network = self.network(model)
-        check = self.fold(network)
-        costs = template_costs(network, self.device, self.mapping(check.reuse_factor))
+        return unit_costs(check.network, self.device, check.mapping, self.spec.max_util)
+
+    def _load_of(self, check: BudgetCheck, amounts: Dict[str, float]) -> float:
+        """Load of resource amounts and first-output depth cycles (see the module doc)."""
         avail = {"dsp": self.device.dsp, "lut": self.device.lut, "ff": self.device.ff, "bram": self.device.bram}
         weights = _weights(check)
-        per_layer = sum(w * getattr(costs, r) / max(avail[r], 1) for r, w in weights.items())
-        rows = {l.name: (float(per_layer[i]), l.weights) for i, l in enumerate(network.layers) if l.weights}
-        mean = sum(c for c, _ in rows.values()) / max(1, sum(n for _, n in rows.values()))
-        return {name: (c / n) / mean if mean > 0 else 1.0 for name, (c, n) in rows.items()}
+        load = sum(w * amounts.get(r, 0.0) / max(avail[r], 1) for r, w in weights.items() if r in avail)
+        load /= self.spec.max_util
+        if self.max_latency_s:
+            load += amounts.get("depth", 0.0) / self.base.clock_hz(self.device) / self.max_latency_s
+        return load
+
+    def weight_prices(self, model: nn.Module) -> Dict[str, float]:
+        """{Conv/Linear layer: load of one of its nonzero weights / the network's mean per weight} at
+        the current folding (:attr:`UnitCosts.connection`): a weight of a layer whose multipliers and
+        logic weigh more on the binding resource costs more than 1."""
+        check = self.check(model)
+        costs = self._unit_costs(check)
+        rows = {}
+        for layer in check.network.layers:
+            if layer.weights and layer.name in costs.names:
+                i = costs.index(layer.name)
+                rows[layer.name] = (self._load_of(check, {k: float(v[i]) for k, v in costs.connection.items()}),
+                                    layer.weights)
+        mean = sum(c * n for c, n in rows.values()) / max(1, sum(n for _, n in rows.values()))
+        return {name: max(c / mean, MIN_PRICE) if mean > 0 else 1.0 for name, (c, _n) in rows.items()}
 
     def prices(self, units, check: Optional[BudgetCheck] = None) -> Dict[str, float]:
         """{group name: load saved per unit removed} at the current folding (see the module doc)."""
-        from ..units.engine import UnitEngine
-
         check = check or self.check(units.model)
-        weights = _weights(check)
+        costs = self._unit_costs(check)
         out: Dict[str, float] = {}
         for g in units.groups():
-            size = units.size(g)
-            k = min(size - 1, max(1, math.ceil(PRICE_STEP * size)))
-            if k < 1:
+            out_layers, in_layers = group_layers(check.network, g)
+            if not out_layers and not in_layers:
                 out[g.name] = MIN_PRICE
                 continue
-            twin = copy.deepcopy(units.model)
-            engine = UnitEngine(twin, self.in_shape)
-            engine.keep(g.name, engine.unit_norm(g.name).topk(size - k).indices.sort().values)
-            after = self.at(self.network(twin), check.reuse_factor)
-            saved = sum(w * (check.util[r] - after.util[r]) for r, w in weights.items())
-            if self.max_latency_s:
-                saved += (check.latency_s - after.latency_s) / self.max_latency_s
-            out[g.name] = max(saved / self.spec.max_util / k, MIN_PRICE)
+            saved = costs.group_cost(out_layers, in_layers, remove=True)
+            out[g.name] = max(self._load_of(check, saved), MIN_PRICE)
         return out
+
+
+def group_layers(network, group) -> Tuple[list, list]:
+    """(the network's layers whose output channels are ``group``'s units, the layers that read them): its
+    producers and every channel-preserving layer after them up to the next Conv/Dense layers (the
+    consumers). Names are the modules' (what both the tracer of units and the estimator use)."""
+    from ..sim.layers import COMPUTE_OPS
+
+    names = {l.name: l for l in network.layers}
+    followers: Dict[str, list] = {}
+    for l in network.layers:
+        for p in l.inputs:
+            followers.setdefault(p, []).append(l)
+    out, seen = [], set()
+    todo = [p for p in group.producers if p in names]
+    while todo:
+        name = todo.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        out.append(name)
+        todo += [f.name for f in followers.get(name, []) if f.op not in COMPUTE_OPS]
+    return out, [c for c in group.consumers if c in names and names[c].op in COMPUTE_OPS]
 
 
 def round_fraction(load: float, target: float, step: float) -> float:
@@ -200,19 +250,37 @@ def round_fraction(load: float, target: float, step: float) -> float:
     return min(0.5, max(step, 0.5 * gap))
 
 
+def twin_engine(units, in_shape: Sequence[int]):
+    """A unit engine over a copy of ``units``' model with the same masks (no optimiser): growth tried
+    there changes nothing in the run."""
+    from ..units.engine import UnitEngine
+
+    twin = UnitEngine(copy.deepcopy(units.model), tuple(in_shape))
+    twin.masks.load_state_dict(units.masks.state_dict())
+    return twin
+
+
+def admitted_growth(units, budget: HardwareBudget, grow: Callable[[object, float], None],
+                    scales: Sequence[float] = GROWTH_SCALES) -> float:
+    """The largest of ``scales`` at which ``grow(engine, scale)``, tried on a :func:`twin_engine` without
+    touching the run's random stream, leaves the model within the budget; 0.0 when none does."""
+    import torch
+
+    for scale in scales:
+        twin = twin_engine(units, budget.in_shape)
+        with torch.random.fork_rng(devices=[]):        # the trial draws no numbers from the run's stream
+            grow(twin, scale)
+        if budget.check(twin.model).met:
+            return scale
+    return 0.0
+
+
 def growth_that_fits(units, budget: HardwareBudget, group: str, n: int) -> int:
     """The most units (``n``, halved until it fits, else 0) ``group`` can grow by within the budget,
     tried on a copy of the model (growth itself may change the live model's weights) without
     touching the run's random stream: where the budget never binds, the run is the unbudgeted one."""
-    from ..units.engine import UnitEngine
-
-    import torch
-
     while n > 0:
-        twin = copy.deepcopy(units.model)
-        with torch.random.fork_rng(devices=[]):        # the trial draws no numbers from the run's stream
-            UnitEngine(twin, budget.in_shape).extend(group, n, "kaiming")
-        if budget.check(twin).met:
+        if admitted_growth(units, budget, lambda twin, _s: twin.extend(group, n, "kaiming"), (1.0,)) > 0:
             return n
         n //= 2
     return 0
@@ -228,10 +296,10 @@ def budget_from_target(target, in_shape: Sequence[int]) -> Optional[HardwareBudg
     """The budget of a recipe's ``target:`` section when it asks to train for the device, else None."""
     if not getattr(target, "fit", False):
         return None
-    io_type = target.io_type if target.io_type != "auto" else ("io_stream" if len(in_shape) > 1 else "io_parallel")
     precision = target.precision if target.precision != "auto" else "ap_fixed<16,6>"
     return HardwareBudget(BudgetSpec(target.device, target.max_latency_us, target.max_util, target.strategy,
-                                     io_type, precision), in_shape)
+                                     target.io_type, precision, target.sparse_kernel, target.clock_period_ns),
+                          in_shape)
 
 
 def global_order(scores: Dict[str, "object"], prices: Dict[str, float]):
@@ -244,8 +312,6 @@ def global_order(scores: Dict[str, "object"], prices: Dict[str, float]):
         price = prices.get(name, MIN_PRICE)
         rows += [(float(v) / price, name, i) for i, v in enumerate(norm.tolist())]
     return sorted(rows)
-
-
 def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0.05, max_rounds: int = 60,
                     at_least: int = 0, target_load: float = 1.0) -> Tuple[BudgetCheck, int]:
     """Remove the units with the lowest saliency per price (``scores_of(group) -> tensor``), about

@@ -34,10 +34,13 @@ BatchNorm, weights are ranked by the magnitude of the BN-folded weight |w·γ/σ
 NeST does; no effect on networks without BN).
 
 With a hardware budget (``codesign train --fit DEVICE``, :mod:`codesign.methods.budget`) growth
-stays within it: a growth step that breaks the budget is trimmed at once by removing the
-smallest-magnitude active connections (zero weights cost no multipliers under the Latency
-strategy) until it is met again, and the last pruning round goes on past ``target_density``
-until the budget is met.
+stays within it, checked before it grows: each growth step is first tried on a copy of the model
+(the same connection and neuron growth from the same gradients; feature maps as their count at the
+layers' densities) at 1, 1/2, 1/4, ... of its rates, and the run grows at the largest rate the
+budget admits (none: the step is skipped). A seed over the budget is first trimmed to it (the
+smallest-magnitude active connections: zero weights cost no multipliers under the Latency strategy),
+as is, rarely, a step whose real feature maps cost more than the trial's; the last pruning round
+goes on past ``target_density`` until the budget is met.
 
 Defaults where the papers are silent (docs/methods.md#nest marks them A): α 0.1 and β 0.01 are
 at the low end of the starting ranges in docs/methods.md#nest (on MNIST LeNet-300-100, α 0.2 was no
@@ -60,8 +63,9 @@ from pydantic import Field
 from ..config import Strict
 from . import register_method
 from .base import Method, MethodContext
-from .budget import PATIENCE, round_fraction
-from .nest_growth import fc_bridge, grow_connections, grow_feature_maps, grow_neurons, growth_pass
+from .budget import PATIENCE, admitted_growth, round_fraction
+from .nest_growth import (extend_like_feature_maps, fc_bridge, grow_connections, grow_feature_maps, grow_neurons,
+                          growth_pass)
 from .ranking import global_top_masks, top_mask
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -168,27 +172,57 @@ class NeST(Method):
         return self.cfg.init_step or ctx.lr
 
     def grow(self, ctx: MethodContext) -> None:
-        units, step = ctx.units, self.step_size(ctx)
+        units, step, budget = ctx.units, self.step_size(ctx), ctx.budget
+        if budget is not None and not budget.check(units.model).met:
+            self.fit_budget(ctx)                 # a seed (or an adopted model) over the budget, before growing
         bridges = {g.name: b for g in units.groups() if (b := fc_bridge(units, g)) is not None}
-        others = [g for g in units.groups() if g.name not in bridges]
+        others = [g.name for g in units.groups() if g.name not in bridges]
         grad_pass = growth_pass(ctx, self.cfg.growth_samples, bridges if self.cfg.neuron_pairs > 0 else {}, salt=1)
         self._charge(ctx, grad_pass.flops_dense, grad_pass.flops_sparse)
-        conn_step = step if self.cfg.init == "gradient" else 0.0
-        self.counts["grown_connections"] += grow_connections(units, grad_pass.grads, self.cfg.connection_growth,
-                                                             conn_step)
-        if self.cfg.unit_growth > 0 and self.cfg.neuron_pairs > 0:
-            self.counts["grown_neurons"] += grow_neurons(units, bridges, grad_pass, self.cfg.neuron_pairs,
-                                                         self.cfg.unit_growth, step, self.cfg.birth_strength)
-        if self.cfg.unit_growth > 0 and others:
-            kept, flops_dense, flops_sparse = grow_feature_maps(ctx, others, self.cfg.unit_growth,
-                                                                self.cfg.fmap_candidates, self.cfg.growth_samples,
-                                                                conn_step, self.cfg.birth_strength)
-            self.counts["grown_maps"] += kept
-            self._charge(ctx, flops_dense, flops_sparse)
-        if ctx.budget is not None:
+        scale = 1.0
+        if budget is not None:                   # what the budget admits, tried on a copy before growing
+            scale = admitted_growth(units, budget, lambda twin, s: self._grow_on(twin, grad_pass, bridges, step, s,
+                                                                                 others))
+            self._count("budget_scaled_steps" if 0 < scale < 1 else "budget_refused_steps" if scale == 0 else "")
+        if scale > 0:
+            self._grow_on(units, grad_pass, bridges, step, scale)
+            if self.cfg.unit_growth > 0 and others:
+                kept, flops_dense, flops_sparse = grow_feature_maps(ctx, [units.group(n) for n in others],
+                                                                    self.cfg.unit_growth * scale,
+                                                                    self.cfg.fmap_candidates, self.cfg.growth_samples,
+                                                                    self._conn_step(step), self.cfg.birth_strength)
+                self.counts["grown_maps"] += kept
+                self._charge(ctx, flops_dense, flops_sparse)
+        if budget is not None and not budget.check(units.model).met:
+            self._count("budget_trims")          # the trial's maps are placeholders: a safety net, rarely used
             self.fit_budget(ctx)
-        ctx.say(f"nest: growth step {ctx.epoch + 1}: {active_connections(units):,} active connections, "
-                f"units {units.sizes()}")
+        ctx.say(f"nest: growth step {ctx.epoch + 1}" + (f" (scale {scale:g} of the budget's admission)"
+                                                         if budget is not None else "")
+                + f": {active_connections(units):,} active connections, units {units.sizes()}")
+
+    def _conn_step(self, step: float) -> float:
+        return step if self.cfg.init == "gradient" else 0.0
+
+    def _grow_on(self, units: "UnitEngine", grad_pass, bridges, step: float, scale: float,
+                 maps_of: Optional[List[str]] = None) -> None:
+        """Connection and neuron growth at ``scale`` of the configured rates on ``units`` (the run's engine,
+        or a copy tried against the budget; there ``maps_of`` lists the groups whose feature-map growth
+        is added in hardware terms, :func:`extend_like_feature_maps`)."""
+        grown = grow_connections(units, grad_pass.grads, self.cfg.connection_growth * scale, self._conn_step(step))
+        neurons = 0
+        if self.cfg.unit_growth > 0 and self.cfg.neuron_pairs > 0:
+            neurons = grow_neurons(units, bridges, grad_pass, self.cfg.neuron_pairs * scale,
+                                   self.cfg.unit_growth * scale, step, self.cfg.birth_strength)
+        if maps_of is not None:
+            if self.cfg.unit_growth > 0 and maps_of:
+                extend_like_feature_maps(units, maps_of, self.cfg.unit_growth * scale)
+            return
+        self.counts["grown_connections"] += grown
+        self.counts["grown_neurons"] += neurons
+
+    def _count(self, key: str) -> None:
+        if key:
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     def _charge(self, ctx: MethodContext, flops_dense: float, flops_sparse: float) -> None:
         """Growth passes are training work: they count in the run's training FLOPs."""

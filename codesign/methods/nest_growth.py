@@ -258,3 +258,22 @@ def grow_feature_maps(ctx: "MethodContext", groups: List["UnitGroup"], cap: floa
         if len(losers):
             units.remove(name, losers)
     return sum(keep for _, _, keep in plan.values()), grad_pass.flops_dense, grad_pass.flops_sparse
+
+
+@torch.no_grad()
+def extend_like_feature_maps(units: "UnitEngine", groups: List[str], cap: float) -> None:
+    """What :func:`grow_feature_maps` at ``cap`` adds, in hardware terms, without a growth pass: the
+    ``cap`` fraction (rounded up) of every group's size as new units whose incoming and outgoing
+    connections are at the densities of the layers they join (placeholder values). For trying a growth
+    step against a hardware budget on a copy of the model."""
+    densities = {name: _density(units, name) for name in units.weight_names()}
+    plan: Dict[str, Tuple[int, int]] = {}
+    for name in groups:
+        size = units.size(name)
+        keep = math.ceil(cap * size)
+        if keep > 0:
+            plan[name] = (size, keep)
+            units.extend(name, keep, GrowthInit("kaiming"))
+    ones = {name: torch.ones_like(units.param(name)) for name in units.weight_names()}
+    for name, (first, keep) in plan.items():
+        _sparsify_new_units(units, units.group(name), first, keep, ones, densities, 1.0)

@@ -6,7 +6,7 @@ import torch
 
 from codesign.config import load_recipe
 from codesign.errors import ConfigError
-from codesign.methods.budget import BudgetSpec, HardwareBudget, REUSE_FACTORS
+from codesign.methods.budget import BudgetSpec, HardwareBudget
 from codesign.train import fit
 from codesign.units.engine import UnitEngine
 from codesign.zoo import create_model
@@ -25,25 +25,38 @@ def _recipe(method: str, params: dict, latency_us: float = 0.3, epochs: int = 4)
         "target.fit": True, "target.device": "xc7z020", "target.max_latency_us": latency_us})
 
 
-def test_folding_takes_the_cheapest_reuse_factor_that_meets_the_latency():
+def test_the_budget_folds_as_the_export_does():
+    """One folding: the budget's check is codesign.sim.folding's per-layer choice (what export and simulate
+    build with --reuse-factor auto), and its latency and utilisation are that design's estimate."""
+    from codesign.sim.fitted import fitted_estimate
+    from codesign.sim.folding import choose_folding
+
     torch.manual_seed(0)
     model = create_model("jet_mlp", 1.0, JET, 5)
     budget = _budget(latency_us=0.3)
     net = budget.network(model)
-    checks = {rf: budget.at(net, rf) for rf in REUSE_FACTORS}
-    chosen = budget.fold(net)
-    assert chosen.latency_s <= 0.3e-6
-    assert all(c.util_max >= chosen.util_max for c in checks.values() if c.latency_s <= 0.3e-6)
-    assert chosen.met == (chosen.util_max <= 0.8) and chosen.summary()["budget_margin"] == round(1 - chosen.load, 4)
-    assert not budget.fold(net).met                 # the dense jet MLP needs more DSPs than 0.8 of a Zynq-7020
+    check = budget.fold(net)
+    folding = choose_folding(net, budget.device, budget.base, 0.8, ("Latency",))
+    assert check.reuse_factors == dict(zip(folding.names, folding.rf)) and len(set(folding.rf)) > 1
+    totals = fitted_estimate(net, budget.device, budget.base, "auto", ("Latency",), 0.8)[0].totals
+    assert check.latency_s == pytest.approx(totals["latency_s"])
+    assert check.util["dsp"] == pytest.approx(totals["dsp_util"]) and check.fits == totals["fits"]
+    assert check.summary()["budget_margin"] == round(1 - check.load, 4)
+    assert not check.met and check.latency_s > 0.3e-6     # the dense jet MLP is too slow within 0.8 of a Zynq-7020
 
 
-def test_prices_are_positive_and_larger_for_wider_fan_in():
+def test_a_unit_price_is_the_estimators_at_the_current_folding():
+    """Prices follow the folding: a looser utilisation bound folds fc1 less (smaller reuse factor), so one
+    of its neurons holds more multipliers and its price (in DSP share) changes."""
     torch.manual_seed(0)
     model = create_model("jet_mlp", 1.0, JET, 5)
     units = UnitEngine(model, JET)
-    prices = _budget(latency_us=1.0).prices(units)
-    assert set(prices) == {g.name for g in units.groups()} and all(p > 0 for p in prices.values())
+    tight, loose = _budget(latency_us=None, util=0.1), _budget(latency_us=None, util=0.8)
+    a, b = tight.check(model), loose.check(model)
+    assert a.reuse_factors["fc2"] > b.reuse_factors["fc2"]
+    pa, pb = tight.prices(units, a), loose.prices(units, b)
+    assert set(pa) == {g.name for g in units.groups()} and all(p > 0 for p in pa.values())
+    assert pa["fc2"] != pytest.approx(pb["fc2"], rel=0.05)
 
 
 @pytest.mark.parametrize("method,params", [("magnitude", {"structure": "structured", "iterations": 2}),
@@ -55,7 +68,29 @@ def test_each_method_ends_within_the_budget(method, params, tmp_path):
     assert s["budget_met"] is True and s["budget_util_max"] <= 0.8 and s["budget_latency_us"] <= 0.3
     assert (tmp_path / "sim" / "report.json").exists() and (tmp_path / "sim" / "report.md").exists()
     again = HardwareBudget(BudgetSpec("xc7z020", max_latency_us=0.3), JET).check(result.model)
-    assert again.met and again.reuse_factor == s["budget_reuse_factor"]
+    assert again.met and again.folding_text() == s["budget_reuse_factors"]
+    _assert_the_export_fits(tmp_path, result.model, s, 0.3)
+
+
+def _assert_the_export_fits(run, model, summary, latency_us):
+    """A budget met after training is the export's fit: simulate's --reuse-factor auto estimate of the
+    trained model (the design the export builds, under the budget's settings) fits and is as fast, and
+    RUN/sim/report.json holds that folding."""
+    import json
+
+    from codesign.sim import load_device
+    from codesign.sim.estimate import module_network
+    from codesign.sim.fitted import fitted_estimate
+
+    written = json.loads((run / "sim" / "report.json").read_text())
+    budget = HardwareBudget(BudgetSpec("xc7z020", max_latency_us=latency_us), JET)
+    report, folding = fitted_estimate(module_network(model, JET), load_device("xc7z020"), budget.base, "auto",
+                                      ("Latency",), 0.8)
+    assert report.totals["fits"] is True and written["totals"]["fits"] is True
+    assert report.totals["latency_s"] * 1e6 <= latency_us
+    assert report.totals["latency_s"] * 1e6 == pytest.approx(summary["budget_latency_us"], abs=1e-4)
+    assert {n: v["reuse_factor"] for n, v in written["folding"]["layers"].items()} == dict(zip(folding.names,
+                                                                                              folding.rf))
 
 
 def test_an_unmeetable_latency_is_reported_missed_without_destroying_the_model(tmp_path):
@@ -96,3 +131,13 @@ def test_cgap_under_a_slack_budget_is_the_unbudgeted_run(tmp_path):
     assert fitted.summary["budget_met"] is True
     a, b = fitted.model.state_dict(), plain.model.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_nest_grows_only_what_the_budget_admits(tmp_path):
+    """Checked before growing: a step that would break the budget grows at a lower rate (tried on a copy),
+    so nothing grown is trimmed back."""
+    slack = fit(_recipe("nest", {"prune_rounds": 2}, latency_us=100.0), tmp_path / "a").summary
+    tight = fit(_recipe("nest", {"prune_rounds": 2}, latency_us=0.15), tmp_path / "b").summary
+    assert tight["method_budget_scaled_steps"] + tight.get("method_budget_refused_steps", 0) >= 1
+    assert "method_budget_trims" not in tight and "method_budget_scaled_steps" not in slack
+    assert tight["method_grown_connections"] < slack["method_grown_connections"] and tight["budget_met"] is True
