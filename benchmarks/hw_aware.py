@@ -1,11 +1,13 @@
 """Training for the device vs training first and fitting after, on real MNIST.
 
 LeNet-5 and LeNet-300-100 for the PYNQ-Z2 (xc7z020) and the ZCU102 (xczu9eg) at three latency
-budgets each (the dense model's latency at three reuse factors, +5%: tight enough that the dense
-model needs 6-95x the DSPs the budget allows), max utilisation 0.8, Latency strategy, ap_fixed<16,6>:
+budgets each (the dense model's latency at three network-wide reuse factors, +5%: tight enough that
+the dense model does not meet them within the utilisation), max utilisation 0.8, Latency strategy,
+ap_fixed<16,6>:
 
-  (a) hardware-aware: CGaP and NeST trained with the budget (``codesign train --fit``);
-  (b) the same methods without the budget, then auto-fitted (the budget's folding search);
+  (a) hardware-aware: CGaP, NeST and NPN trained with the budget (``codesign train --fit``);
+  (b) the same methods without the budget, then auto-fitted (the export's per-layer folding,
+      ``--reuse-factor auto``, which is also what the budget checks);
   (c) dense training and structured magnitude pruning (half the units), then auto-fitted.
 
 Every run has the same schedule (``--epochs`` on the first ``--train-limit`` training digits). A
@@ -14,8 +16,8 @@ Each run is cached in ``--runs`` (a killed benchmark resumes: finished runs are 
 unfinished ones resume from their last epoch checkpoint).
 
     codesign data fetch mnist
-    nice -n 19 python benchmarks/hw_aware.py [--models lenet5 lenet300_100] [--epochs 4]
-        → results/hw_aware.json, results/hw_aware.png
+    nice -n 19 python benchmarks/hw_aware.py [--models lenet5 lenet300_100] [--epochs 4] [--seed 0]
+        → results/hw_aware.json, results/hw_aware.png (and the tables of BENCHMARKS.md on stdout)
 """
 from __future__ import annotations
 
@@ -44,20 +46,25 @@ BUDGET_RF = {("lenet5", "xc7z020"): (256, 128, 64), ("lenet5", "xczu9eg"): (32, 
 MAX_UTIL = 0.8
 PRECISION = "ap_fixed<16,6>"
 MAGNITUDE = {"structure": "structured", "target_density": 0.5, "iterations": 2, "scope": "global"}
+AWARE = ("cgap", "nest", "npn")          # trained with the budget in (a), without it in (b)
 
 
 def budgets(model: str, device: str) -> list[float]:
     """The three latency budgets (us) of a model on a device, from its dense network."""
     from codesign.zoo import create_model
 
+    from codesign.sim import estimate
+
     b = HardwareBudget(BudgetSpec(device, io_type=IO_TYPE[model], precision=PRECISION), (1, 28, 28))
     net = b.network(create_model(model, 1.0, (1, 28, 28), 10))
-    return [round(b.at(net, rf).latency_s * 1e6 * 1.05, 4) for rf in BUDGET_RF[(model, device)]]
+    return [round(estimate(net, b.device, b.base.with_(reuse_factor=rf)).totals["latency_s"] * 1e6 * 1.05, 4)
+            for rf in BUDGET_RF[(model, device)]]
 
 
 def recipe(model: str, method: str, params: dict, args, budget=None):
     overrides = {"method.name": method, "method.params": params, "train.epochs": args.epochs,
                  "data.train_limit": args.train_limit, "data.test_limit": args.test_limit, "train.threads": 1,
+                 "train.seed": args.seed,
                  "target.precision": PRECISION, "target.io_type": IO_TYPE[model], "target.strategy": "Latency"}
     if budget is not None:
         device, latency = budget
@@ -98,32 +105,35 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--train-limit", type=int, default=8000)
     parser.add_argument("--test-limit", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=Path, default=Path("runs/hw_aware"))
     parser.add_argument("--name", default="hw_aware")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    args.runs = args.runs / f"seed{args.seed}"
     log = lambda text: print(text, flush=True)     # noqa: E731  (a script, not the library)
     rows = []
     for model in args.models:
         plain = {"dense": run(f"{model}_dense", recipe(model, "dense", {}, args), args.runs, log),
                  "magnitude": run(f"{model}_magnitude", recipe(model, "magnitude", MAGNITUDE, args), args.runs, log)}
-        for method in ("cgap", "nest"):
+        for method in AWARE:
             plain[method] = run(f"{model}_{method}", recipe(model, method, {}, args), args.runs, log)
         for device in args.devices:
             for latency in budgets(model, device):
                 for method, made in plain.items():
-                    approach = "b" if method in ("cgap", "nest") else "c"
+                    approach = "b" if method in AWARE else "c"
                     fitted = auto_fit(made["model_file"], model, device, latency)
                     rows.append(row(model, device, latency, approach, method, made, fitted))
-                for method in ("cgap", "nest"):
+                for method in AWARE:
                     made = run(f"{model}_{method}_{device}_{latency:g}us", recipe(model, method, {}, args,
                                                                                    (device, latency)), args.runs, log)
                     rows.append(row(model, device, latency, "a", method, made, {
                         k: v for k, v in made["summary"].items() if k.startswith("budget")}))
-                save(args.name, {"settings": vars(args) | {"runs": args.runs.name}, "rows": rows,
+                save(args.name, {"settings": vars(args) | {"runs": str(args.runs.parent.name) + "/" + args.runs.name}, "rows": rows,
                                  "margins": margins(rows)})
     plot(rows, RESULTS / f"{args.name}.png")
     log(json.dumps(margins(rows), indent=1))
+    log(tables(rows))
 
 
 def margins(rows) -> list:
@@ -142,6 +152,33 @@ def margins(rows) -> list:
                                                       "latency_us": r["budget_latency_us"]}
         out.append(entry)
     return out
+
+
+def tables(rows) -> str:
+    """BENCHMARKS.md's tables: per model, one row per budget, test accuracy (largest utilisation, latency)."""
+    columns = [(a, m) for a in "a" for m in AWARE] + [("b", m) for m in AWARE] + [("c", "dense"), ("c", "magnitude")]
+    out = []
+    for model in sorted({r["model"] for r in rows}, reverse=True):
+        out += ["", f"{model}:", "", "| device | budget | " + " | ".join(f"({a}) {m}" for a, m in columns) + " |",
+                "|---" * (len(columns) + 2) + "|"]
+        keys = sorted({(r["device"], r["budget_us"]) for r in rows if r["model"] == model}, key=lambda k: (k[0], -k[1]))
+        for device, budget in keys:
+            here = {(r["approach"], r["method"]): r for r in rows
+                    if (r["model"], r["device"], r["budget_us"]) == (model, device, budget)}
+            best = max((r["test_acc"] for (a, _), r in here.items() if a == "a" and r["budget_met"]), default=None)
+            cells = []
+            for key in columns:
+                r = here.get(key)
+                if r is None:
+                    cells.append("")
+                    continue
+                acc = f"{r['test_acc']:.3f}"
+                if key[0] == "a" and r["budget_met"] and r["test_acc"] == best:
+                    acc = f"**{acc}**"
+                how = f"{r['budget_util_max']:.2f}, {r['budget_latency_us']:.3g} µs"
+                cells.append(f"{acc} ({how})" if r["budget_met"] else f"{acc} (missed, {how})")
+            out.append(f"| {DEVICES.get(device, device)} | {budget:.3g} µs | " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def plot(rows, path: Path) -> None:

@@ -11,7 +11,7 @@ from rich.table import Table
 from . import app
 from .console import console
 from .design_view import invocation
-from .options import show_summary
+from .options import io_type_option, precision_option, show_summary, strategy_option
 
 MAX_LAYER_ROWS = 40
 
@@ -40,8 +40,7 @@ def export(
                                                   "checkpoint's run, else runs/<model>/export)."),
     width: Optional[float] = typer.Option(None, help="Width multiplier for a randomly initialised model."),
     backend: Optional[str] = typer.Option(None, help="hls4ml backend: Vitis (default) or Vivado."),
-    io_type: Optional[str] = typer.Option(None, help="auto (default: io_parallel for MLPs, io_stream for conv "
-                                                     "nets), io_parallel or io_stream."),
+    io_type: Optional[str] = io_type_option(),
     part: Optional[str] = typer.Option(None, help="FPGA part (default: the backend's)."),
     clock_period: Optional[float] = typer.Option(None, help="Clock period in ns (default 5)."),
     reuse_factor: Optional[str] = typer.Option(None, help="hls4ml ReuseFactor (multiplications per multiplier). auto "
@@ -49,21 +48,17 @@ def export(
                                                           "with the strategy, for the shortest interval (then "
                                                           "latency) within --max-util of every resource of the part; "
                                                           "a number: one for every layer."),
-    strategy: Optional[str] = typer.Option(None, help="auto (default: chosen per layer with --reuse-factor auto, "
-                                                      "else Latency), Latency (pruned zeros save multipliers) or "
-                                                      "Resource."),
+    strategy: Optional[str] = strategy_option(),
     max_util: float = typer.Option(0.8, "--max-util", help="--reuse-factor auto: the share of each of the part's "
                                                            "DSP, LUT, FF and BRAM the design may use."),
     sparse_kernel: str = typer.Option("auto", help="Dense layers on the sparse kernel (only nonzero weights stored "
                                                    "and multiplied, in every strategy): auto (density below the "
                                                    "storage break-even, about 0.3, and for layers over 4096 "
                                                    "nonzeros a reuse factor >= nonzeros per output), on or off."),
-    precision: Optional[str] = typer.Option(None, help="auto (default: per layer from calibration ranges), one "
-                                               "type for all (e.g. 'fixed<16,6,RND_CONV,SAT>'; no modes: TRN, "
-                                               "WRAP as in hls4ml), WEIGHT/RESULT such as "
-                                               "'ap_fixed<8,3>/ap_fixed<16,6>', widths such as 8 or 8/16 (integer "
-                                               "bits per layer from the ranges), or a YAML file with per-layer "
-                                               "overrides."),
+    precision: Optional[str] = precision_option(default="auto (default: per layer from calibration ranges), or "
+                                                        "one for all layers: ",
+                                                more=" (here a bare width, 8 or 8/16, takes each layer's integer "
+                                                     "bits from the ranges), or a YAML file with per-layer overrides"),
     hls_config: Optional[Path] = typer.Option(None, "--hls-config", help="An hls4ml configuration (YAML/JSON, "
                                               "e.g. a project's hls4ml_config.yml): Model and per-layer "
                                               "Precision, ReuseFactor, Strategy; IOType, ClockPeriod, Part. "

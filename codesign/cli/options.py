@@ -1,9 +1,35 @@
-"""Shared CLI helpers: turning options into recipe overrides, and result tables."""
+"""Shared CLI helpers: the hardware options every command spells the same way, turning options into
+recipe overrides, and result tables."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+import typer
+
 from .console import console
+
+# The hardware settings of the export, as export, simulate and train --fit take them (one definition each;
+# ``scope`` says where a command applies it, ``default`` what that command does without the option).
+IO_TYPE_HELP = "io_parallel, io_stream or auto (io_stream for networks with convolutions or pooling, else io_parallel)"
+STRATEGY_HELP = "Latency (pruned zeros save multipliers) or Resource"
+PRECISION_HELP = ("a type as hls4ml reads it (ap_fixed<8,3>, fixed<16,6,RND_CONV,SAT>; no modes: TRN, WRAP as in "
+                  "hls4ml; ap_int<8>, float), a bare width (8), or WEIGHT/RESULT such as ap_fixed<8,3>/ap_fixed<16,6>")
+STRATEGY_AUTO = "auto (default: chosen per layer with --reuse-factor auto, else Latency)"
+
+
+def io_type_option(scope: str = "", default: str = "auto") -> Any:
+    """``--io-type``."""
+    return typer.Option(None, "--io-type", help=f"{scope}{IO_TYPE_HELP}; default {default}.")
+
+
+def strategy_option(scope: str = "", default: str = STRATEGY_AUTO) -> Any:
+    """``--strategy``: ``default`` names what the command does without it (and whether it takes auto)."""
+    return typer.Option(None, "--strategy", help=f"{scope}{default}, {STRATEGY_HELP}.")
+
+
+def precision_option(scope: str = "", default: str = "", more: str = "") -> Any:
+    """``--precision``: ``default`` is the command's auto/default, ``more`` the forms only it takes."""
+    return typer.Option(None, "--precision", help=f"{scope}{default}{PRECISION_HELP}{more}.")
 
 
 def build_overrides(assignments: List[str], flags: Dict[str, Any], method_params: Optional[List[str]] = None

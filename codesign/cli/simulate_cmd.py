@@ -10,6 +10,7 @@ from ..errors import CodesignError
 from . import app
 from .console import console, err_console
 from .design_view import invocation, print_design, print_ways_out, ready_command
+from .options import io_type_option, precision_option, strategy_option
 
 
 def _source(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Path], model_args: Dict[str, Any],
@@ -82,16 +83,11 @@ def simulate(
                                                           "of every resource; a number: one for every layer."),
     max_util: float = typer.Option(0.8, "--max-util", help="dataflow, --reuse-factor auto: the share of each of "
                                                            "the device's DSP, LUT, FF and BRAM the design may use."),
-    precision: Optional[str] = typer.Option(None, help="auto (default: for --model/--checkpoint on dataflow, each "
+    precision: Optional[str] = precision_option(default="auto (default: for --model/--checkpoint on dataflow, each "
                                                         "layer's types as `codesign export` chooses them; else "
-                                                        "ap_fixed<16,6>), a type as hls4ml reads it (ap_fixed<8,3>, "
-                                                        "fixed<16,6,RND_CONV,SAT>, ap_int<8>, float), a bare width "
-                                                        "(8), or WEIGHT/RESULT like ap_fixed<8,3>/ap_fixed<16,6>."),
-    strategy: Optional[str] = typer.Option(None, help="dataflow: auto (default: chosen per layer with "
-                                                      "--reuse-factor auto, else Latency), Latency (zeros save "
-                                                      "multipliers) or Resource."),
-    io_type: Optional[str] = typer.Option(None, help="dataflow: io_parallel, io_stream or auto (stream for CNNs; "
-                                                     "default)."),
+                                                        "ap_fixed<16,6>), "),
+    strategy: Optional[str] = strategy_option("dataflow: "),
+    io_type: Optional[str] = io_type_option("dataflow: "),
     hls_config: Optional[Path] = typer.Option(None, "--hls-config", help="dataflow: an hls4ml configuration "
                                               "(YAML/JSON: Model and LayerName with Precision, ReuseFactor, "
                                               "Strategy per layer; also hls4ml's hls4ml_config.yml), taken as "

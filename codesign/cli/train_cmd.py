@@ -8,7 +8,7 @@ import typer
 
 from . import app
 from .console import console
-from .options import build_overrides, show_summary
+from .options import build_overrides, io_type_option, precision_option, show_summary, strategy_option
 
 
 @app.command()
@@ -40,6 +40,12 @@ def train(
     max_latency_us: Optional[float] = typer.Option(None, "--max-latency-us", help="With --fit: latency bound (us)."),
     max_util: Optional[float] = typer.Option(None, "--max-util", help="With --fit: largest fraction of any "
                                              "resource of the device (default 0.8)."),
+    strategy: Optional[str] = strategy_option("With --fit: ", "every layer's strategy (default: the recipe's "
+                                              "target.strategy, Latency; each layer's reuse factor is chosen as "
+                                              "with --reuse-factor auto)"),
+    io_type: Optional[str] = io_type_option("With --fit: ", "the recipe's target.io_type, auto"),
+    precision: Optional[str] = precision_option("With --fit: ", "the type the budget is priced in (default: the "
+                                                "recipe's target.precision, ap_fixed<16,6>): "),
     set_: List[str] = typer.Option([], "--set", help="Override any recipe key, e.g. --set optim.momentum=0.8."),
     out: Optional[Path] = typer.Option(None, help="Run directory (default runs/<recipe name>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
@@ -63,6 +69,7 @@ def train(
     from ..lock import folder_lock
     from ..model_source import parse_model_args
     from ..rundir import TRAINING, RunDir
+    from .. import target as hw
     from ..train import fit
     from .progress import TrainProgress
 
@@ -73,6 +80,8 @@ def train(
         "data.train_limit": train_limit, "data.test_limit": test_limit, "train.threads": threads,
         "target.device": fit_device, "target.fit": True if fit_device else None,
         "target.max_latency_us": max_latency_us, "target.max_util": max_util,
+        "target.strategy": hw.strategy(strategy) if strategy else None,
+        "target.io_type": hw.io_type(io_type) if io_type else None, "target.precision": precision,
     }, param)
     overrides.update({f"model.args.{k}": v for k, v in parse_model_args(model_arg).items()})
     if resume_from is not None or new_data is not None:
@@ -80,9 +89,12 @@ def train(
 
         return train_update(recipe, overrides, resume_from, new_data, replay, compare, out, resume, force, data_dir)
     cfg = load_recipe(recipe, overrides)
-    if (max_latency_us is not None or max_util is not None) and not cfg.target.fit:
+    budget_flags = {"--max-latency-us": max_latency_us, "--max-util": max_util, "--strategy": strategy,
+                    "--io-type": io_type, "--precision": precision}
+    given = [flag for flag, value in budget_flags.items() if value is not None]
+    if given and not cfg.target.fit:
         from ..errors import ConfigError
-        raise ConfigError("--max-latency-us and --max-util bound a device budget: add --fit DEVICE "
+        raise ConfigError(f"{', '.join(given)} set the device budget's bounds and hardware: add --fit DEVICE "
                           "(or target.fit: true in the recipe)")
     start = None
     if checkpoint is not None:

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import yaml
 
 
 def one_line_error(result):
@@ -79,3 +80,28 @@ def test_train_fit_writes_the_device_report_and_states_the_budget(cli, tmp_path)
 def test_budget_options_need_fit(cli, tmp_path):
     r = cli("train", "jet_mlp_synthetic", "--max-util", "0.5", "--out", tmp_path)
     assert one_line_error(r) and "--fit" in r.err
+    r = cli("train", "jet_mlp_synthetic", "--strategy", "Resource", "--out", tmp_path)
+    assert one_line_error(r) and "--strategy" in r.err and "--fit" in r.err
+
+
+def test_train_fit_takes_the_exports_hardware_flags(cli, tmp_path):
+    """--strategy/--io-type/--precision as export and simulate spell them (case as the export accepts),
+    recorded in the run's target and used by the budget's folding and report."""
+    r = cli("train", "jet_mlp_synthetic", "--method", "magnitude", "--param", "structure=structured",
+            "--param", "iterations=1", "--epochs", "1", "--train-limit", "128", "--test-limit", "64",
+            "--fit", "xc7z020", "--max-latency-us", "2", "--strategy", "resource", "--io-type", "io_parallel",
+            "--precision", "ap_fixed<8,3>", "--out", tmp_path)
+    assert r.code == 0, r.err
+    target = yaml.safe_load((tmp_path / "config.yaml").read_text())["target"]
+    assert (target["strategy"], target["io_type"], target["precision"]) == ("Resource", "io_parallel", "ap_fixed<8,3>")
+    report = json.loads((tmp_path / "sim" / "report.json").read_text())
+    assert {v["strategy"] for v in report["folding"]["layers"].values()} == {"Resource"}
+    assert report["template"]["precision"] == "ap_fixed<8,3>" and report["template"]["io_type"] == "io_parallel"
+
+
+def test_the_hardware_flags_are_one_definition(cli):
+    from codesign.cli.options import IO_TYPE_HELP, STRATEGY_HELP
+
+    for command in ("train", "export", "simulate"):
+        text = " ".join(cli(command, "--help").out.split())
+        assert " ".join(IO_TYPE_HELP.split()) in text and " ".join(STRATEGY_HELP.split()) in text, command
