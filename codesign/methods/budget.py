@@ -17,7 +17,8 @@ budget is met when the folding fits and ``load <= 1``; ``load - 1`` is by how mu
 
 **Prices.** What one unit (filter, neuron) of each unit group, or one weight of each layer, costs:
 :func:`codesign.sim.unit_costs.unit_costs` at the current folding (the estimator's per-layer finite
-differences, reuse factors held), each resource as a share of the device weighted by how close it is
+differences, reuse factors held, averaged over a tenth of each layer's units since multipliers are
+whole), each resource as a share of the device weighted by how close it is
 to its bound (the binding one counts fully), plus the first-output depth it adds against the latency
 bound. Methods rank units by saliency per price.
 """
@@ -32,6 +33,7 @@ import torch.nn as nn
 
 from ..errors import ConfigError
 
+PRICE_STEP = 0.1               # prices: the mean over a tenth of a layer's units (whole multipliers)
 MIN_PRICE = 1e-9
 PATIENCE = 3                   # pruning rounds without a lower load before a budget counts as unreachable
 GROWTH_SCALES = (1.0, 0.5, 0.25, 0.125, 0.0625)   # growth steps tried on a copy, largest first
@@ -178,7 +180,7 @@ class HardwareBudget:
     def _unit_costs(self, check: BudgetCheck):
         from ..sim.unit_costs import unit_costs
 
-        return unit_costs(check.network, self.device, check.mapping, self.spec.max_util)
+        return unit_costs(check.network, self.device, check.mapping, self.spec.max_util, PRICE_STEP)
 
     def _load_of(self, check: BudgetCheck, amounts: Dict[str, float]) -> float:
         """Load of resource amounts and first-output depth cycles (see the module doc)."""
@@ -205,19 +207,22 @@ class HardwareBudget:
         mean = sum(c * n for c, n in rows.values()) / max(1, sum(n for _, n in rows.values()))
         return {name: max(c / mean, MIN_PRICE) if mean > 0 else 1.0 for name, (c, _n) in rows.items()}
 
+    def unit_savings(self, units, check: Optional[BudgetCheck] = None) -> Dict[str, Dict[str, float]]:
+        """{group name: what removing one of its units saves at the current folding}: DSP, LUT, FF, BRAM and
+        first-output depth cycles (:meth:`UnitCosts.group_cost`); empty for a group the network lacks."""
+        check = check or self.check(units.model)
+        costs = self._unit_costs(check)
+        out: Dict[str, Dict[str, float]] = {}
+        for g in units.groups():
+            out_layers, in_layers = group_layers(check.network, g)
+            out[g.name] = costs.group_cost(out_layers, in_layers, remove=True) if out_layers or in_layers else {}
+        return out
+
     def prices(self, units, check: Optional[BudgetCheck] = None) -> Dict[str, float]:
         """{group name: load saved per unit removed} at the current folding (see the module doc)."""
         check = check or self.check(units.model)
-        costs = self._unit_costs(check)
-        out: Dict[str, float] = {}
-        for g in units.groups():
-            out_layers, in_layers = group_layers(check.network, g)
-            if not out_layers and not in_layers:
-                out[g.name] = MIN_PRICE
-                continue
-            saved = costs.group_cost(out_layers, in_layers, remove=True)
-            out[g.name] = max(self._load_of(check, saved), MIN_PRICE)
-        return out
+        return {name: max(self._load_of(check, saved), MIN_PRICE) if saved else MIN_PRICE
+                for name, saved in self.unit_savings(units, check).items()}
 
 
 def group_layers(network, group) -> Tuple[list, list]:
@@ -243,6 +248,16 @@ def group_layers(network, group) -> Tuple[list, list]:
     return out, [c for c in group.consumers if c in names and names[c].op in COMPUTE_OPS]
 
 
+def reachable(units, budget: HardwareBudget, target_load: float = 1.0) -> bool:
+    """Whether the load can reach ``target_load`` at all: tried on a copy with one unit left in every group
+    (a latency no width meets is reported missed, not pruned to nothing)."""
+    twin = twin_engine(units, budget.in_shape)
+    for g in twin.groups():
+        if twin.size(g) > 1:
+            twin.keep(g.name, [int(twin.unit_norm(g.name).argmax())])
+    return budget.check(twin.model).load <= target_load
+
+
 def round_fraction(load: float, target: float, step: float) -> float:
     """The fraction of what is left one pruning round removes: ``step``, more while far over the
     target (half the gap, at most half), so a budget 40x away takes a dozen rounds, not seventy."""
@@ -251,11 +266,15 @@ def round_fraction(load: float, target: float, step: float) -> float:
 
 
 def twin_engine(units, in_shape: Sequence[int]):
-    """A unit engine over a copy of ``units``' model with the same masks (no optimiser): growth tried
-    there changes nothing in the run."""
+    """A unit engine over a copy of ``units``' model with the same masks and no hooks or optimiser:
+    growth or pruning tried there changes nothing in the run."""
     from ..units.engine import UnitEngine
 
-    twin = UnitEngine(copy.deepcopy(units.model), tuple(in_shape))
+    model = copy.deepcopy(units.model)
+    for module in model.modules():          # a method's hooks (NPN's gates) belong to the run's model
+        module._forward_pre_hooks.clear()
+        module._forward_hooks.clear()
+    twin = UnitEngine(model, tuple(in_shape))
     twin.masks.load_state_dict(units.masks.state_dict())
     return twin
 
@@ -315,24 +334,29 @@ def global_order(scores: Dict[str, "object"], prices: Dict[str, float]):
 def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0.05, max_rounds: int = 60,
                     at_least: int = 0, target_load: float = 1.0) -> Tuple[BudgetCheck, int]:
     """Remove the units with the lowest saliency per price (``scores_of(group) -> tensor``), about
-    ``step`` of all units per round (and at least ``at_least`` in total), re-pricing and re-checking
+    ``step`` of all units per round (and at least ``at_least`` in total; no group loses more than twice
+    the round's fraction of its units, at most half, in one round, so that prices that favour one group
+    do not empty it before re-pricing), re-pricing and re-checking
     after each round, until the load is at most ``target_load`` (1: the budget is met) or every
-    group is down to one unit, or ``PATIENCE`` rounds in a row lower the load no more (a latency
-    bound the folding cannot meet at any width; the estimate moves in whole multipliers and block
-    RAMs, so one round may not show). Returns the last check and the number of units removed."""
+    group is down to one unit, or ``PATIENCE`` rounds in a row lower the load no more (the estimate
+    moves in whole multipliers and block RAMs, so one round may not show). Nothing is removed when
+    even one unit per group would not reach ``target_load`` (:func:`reachable`). Returns the last check and the number of units removed."""
     removed, check = 0, budget.check(units.model)
     best, stalled = check.load, 0
+    if check.load > target_load and at_least == 0 and not reachable(units, budget, target_load):
+        return check, 0
     for _ in range(max_rounds):
         if check.load <= target_load and removed >= at_least:
             break
         sizes = units.sizes()
         total = sum(sizes.values())
-        n = max(1, math.ceil(round_fraction(check.load, target_load, step) * total),
-                at_least - removed if removed < at_least else 0)
+        fraction = round_fraction(check.load, target_load, step)
+        n = max(1, math.ceil(fraction * total), at_least - removed if removed < at_least else 0)
+        cap = {name: max(1, math.ceil(min(0.5, 2 * fraction) * size)) for name, size in sizes.items()}
         order = global_order({g.name: scores_of(g) for g in units.groups()}, budget.prices(units, check))
         drop: Dict[str, list] = {}
         for _value, name, i in order:
-            if len(drop.get(name, [])) < sizes[name] - 1:
+            if len(drop.get(name, [])) < min(sizes[name] - 1, cap[name]):
                 drop.setdefault(name, []).append(i)
                 if sum(len(v) for v in drop.values()) >= n:
                     break
@@ -347,3 +371,37 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
         if removed >= at_least and stalled >= PATIENCE:
             break
     return check, removed
+
+
+class _Tracked:
+    """A unit engine that remembers which of its original units are left (for :func:`units_over_budget`)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.left = {g.name: list(range(engine.size(g))) for g in engine.groups()}
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def remove(self, group, indices) -> None:
+        name = group if isinstance(group, str) else group.name
+        drop = {int(i) for i in indices}
+        self.left[name] = [u for i, u in enumerate(self.left[name]) if i not in drop]
+        self.engine.remove(name, sorted(drop))
+
+
+def units_over_budget(units, budget: HardwareBudget, scores_of, target_load: float = 1.0,
+                      gone: Optional[Dict[str, Sequence[int]]] = None) -> Tuple[Dict[str, list], BudgetCheck]:
+    """The units :func:`prune_to_budget` would remove to bring the load to ``target_load``, found on a copy
+    of the model (the run's model is unchanged): ``({group: original unit indices}, the copy's check)``.
+    ``gone``: units already switched off (removed from the copy first); ``scores_of(group, left)`` scores
+    the copy's units, ``left`` being their original indices."""
+    twin = _Tracked(twin_engine(units, budget.in_shape))
+    for name, idx in (gone or {}).items():
+        idx = [int(i) for i in idx]
+        if idx and len(idx) < twin.size(name):
+            twin.remove(name, idx)
+    check, _removed = prune_to_budget(twin, budget, lambda g: scores_of(g.name, twin.left[g.name]),
+                                      target_load=target_load)
+    sizes = {g.name: units.size(g) for g in units.groups()}
+    return {name: sorted(set(range(sizes[name])) - set(left)) for name, left in twin.left.items()}, check

@@ -63,7 +63,7 @@ from pydantic import Field
 from ..config import Strict
 from . import register_method
 from .base import Method, MethodContext
-from .budget import PATIENCE, admitted_growth, round_fraction
+from .budget import PATIENCE, admitted_growth, reachable, round_fraction
 from .nest_growth import (extend_like_feature_maps, fc_bridge, grow_connections, grow_feature_maps, grow_neurons,
                           growth_pass)
 from .ranking import global_top_masks, top_mask
@@ -263,6 +263,8 @@ class NeST(Method):
         units, budget = ctx.units, ctx.budget
         check = budget.check(units.model)
         best, stalled = check.load, 0
+        if not check.met and not reachable(units, budget):
+            stalled = PATIENCE                   # no width meets it: reported missed, not pruned to nothing
         for _ in range(max_rounds):
             if check.met or stalled >= PATIENCE:
                 break

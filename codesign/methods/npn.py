@@ -48,8 +48,12 @@ fc1 neurons kept, all 784 pixels); ``feature_lam`` adds the official code's char
 layer's full output width per feature, which does not fade. With a hardware budget (``codesign train --fit DEVICE``, :mod:`codesign.methods.budget`) the L0
 term counts hardware instead of weights: each layer's λ is multiplied by what one of its weights
 costs on the device relative to the network's mean (:meth:`HardwareBudget.weight_prices`, set at
-the start), and hardening is followed by pruning the smallest units per hardware price until the
-budget is met. Deviations: without ``feature_gates`` no gates on the network
+the start); after each stage-2 epoch but the last, the gates of the units with the lowest π·norm
+per hardware price are switched off (φ to the hibernating value) until the model without them has
+the load ``load0^(1 - j/J)`` (epoch j of the J before hardening; found on a copy of the model), so the
+gated network meets the budget one epoch before hardening and trains on at that size; hardening is
+followed by pruning the smallest units per hardware price while the budget is still not met (a
+short L0 phase switches few gates off by itself). Deviations: without ``feature_gates`` no gates on the network
 input (the MLP code gates input pixels; input channels are a fixed group here), the antithetic pass runs in training mode with BatchNorm statistics restored
 (the code switches to eval mode for it), expansion also after the first stage-2 epoch and not
 after the last, and the gate learning rate is constant.
@@ -66,8 +70,10 @@ from ..config import Strict
 from ..errors import ConfigError, close_matches
 from . import register_method
 from .base import Method, MethodContext
-from .budget import prune_to_budget
+from .budget import prune_to_budget, units_over_budget
 from .npn_gates import COLUMNS, UnitGates
+
+OFF_PHI = -40.0 / 7.0          # φ of a hibernating gate in the official initialisation: π ≈ 0 at any k ≥ 1
 
 
 @register_method(__name__)
@@ -118,6 +124,7 @@ class NPN(Method):
         self.units_kept = 0
         self.n_train = 1
         self.hw_scale: Dict[str, float] = {}
+        self.budget_load0: Optional[float] = None
         self._pending: Optional[Dict[str, Any]] = None
 
     # ------------------------------------------------------------------ setup and stages
@@ -219,6 +226,8 @@ class NPN(Method):
         s1, s2 = self.stage_bounds(ctx.total_epochs)
         if self.cfg.mode == "expand" and self.stage == 2 and ctx.epoch < s2 - 1:
             self._maybe_expand(ctx)
+        if ctx.budget is not None and self.stage == 2 and ctx.epoch + 1 < s2:
+            self._gate_to_budget(ctx, ctx.epoch + 1 - s1, s2 - s1 - 1)
         if ctx.epoch + 1 == s2:
             self.harden(ctx, self.cfg.k_hard if s2 < ctx.total_epochs else self.k)
             return True
@@ -248,6 +257,28 @@ class NPN(Method):
                 phi[start:start + n].normal_(self.cfg.fill / self.k if self.k > 0 else 0.0, 0.01)
             self.allocated[name] = start + n
             self.expansions += n
+
+    def _gate_to_budget(self, ctx: MethodContext, j: int, rounds: int) -> None:
+        """With a budget, after stage-2 epoch ``j`` of the ``rounds`` before the hardening one: switch off
+        the gates of the units with the lowest π·norm per hardware price until the load (of the model
+        without the units whose gates are off) is ``load0^(1 - j/rounds)``, so the budget is met one
+        epoch before hardening and the gated network adapts to it while it still trains."""
+        units, pi = ctx.units, {n: self.gates.test_gate(n) for n in self.gates.unit_gates()}
+        off = {n: (p == 0).nonzero().flatten().tolist() for n, p in pi.items()}
+        if self.budget_load0 is None:
+            _, check = units_over_budget(units, ctx.budget, lambda n, left: units.unit_norm(n)[left],
+                                         target_load=math.inf, gone=off)
+            self.budget_load0 = check.load
+        target = max(1.0, self.budget_load0) ** (1.0 - j / max(rounds, 1))
+        drop, check = units_over_budget(
+            units, ctx.budget, lambda n, left: units.unit_norm(n)[left] * torch.as_tensor(pi[n])[left].clamp_min(1e-6),
+            target_load=target, gone=off)
+        with torch.no_grad():
+            for name, idx in drop.items():
+                if idx and name in self.gates.phi:
+                    self.gates.phi[name][idx] = OFF_PHI
+        ctx.say(f"npn: gates of {sum(len(v) for v in drop.values())} units off for the budget "
+                f"(load {check.load:.3g}, aiming at {target:.3g})")
 
     def harden(self, ctx: MethodContext, k: float) -> None:
         """Test-time gates at ``k`` folded into the weights, units that are off removed; no gates after."""
@@ -281,7 +312,7 @@ class NPN(Method):
                 "allocated": dict(self.allocated), "best_objective": self.best_objective,
                 "expansions": self.expansions, "hardened": self.hardened, "units_total": self.units_total,
                 "units_kept": self.units_kept, "n_train": self.n_train, "stage": self.stage, "k": self.k,
-                "hw_scale": dict(self.hw_scale)}
+                "hw_scale": dict(self.hw_scale), "budget_load0": self.budget_load0}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self._pending = {"phi": state.get("phi", {}), "gate_optimizer": state.get("gate_optimizer")}
@@ -295,6 +326,7 @@ class NPN(Method):
         self.n_train = int(state.get("n_train", 1))
         self.stage, self.k = int(state.get("stage", 1)), float(state.get("k", self.cfg.k_hard))
         self.hw_scale = dict(state.get("hw_scale") or {})
+        self.budget_load0 = state.get("budget_load0")
 
 
 def _check_names(given: Dict[str, Any], known: list, key: str, what: str) -> None:

@@ -29,6 +29,7 @@ re-running the folding search after a growth step re-balances the pipeline.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Dict, Iterable, List
 
@@ -123,10 +124,14 @@ def _costs(network: Network, plan: LayerPlan, device: Device) -> Prices:
     return {"dsp": r["dsp"], "lut": r["lut"], "ff": r["ff"], "bram": r["bram"], "interval": interval, "depth": depth}
 
 
-def unit_costs(network: Network, device: Device, mapping: Mapping, max_util: float = 0.8) -> UnitCosts:
+def unit_costs(network: Network, device: Device, mapping: Mapping, max_util: float = 0.8,
+               fraction: float = 0.0) -> UnitCosts:
     """The per-unit prices of every layer of ``network`` under ``mapping`` (e.g. a folding's mapping). Under
     io_stream the network is priced as the estimate builds it, with a ``zp2d_<conv>`` ZeroPadding layer
-    before every padded convolution (its prices are rows too; :meth:`UnitCosts.group_cost` adds them)."""
+    before every padded convolution (its prices are rows too; :meth:`UnitCosts.group_cost` adds them).
+    ``fraction`` > 0: each price is the mean over ``ceil(fraction x channels)`` units of that side (at
+    least one), not the cost of exactly one: whole multipliers make a one-unit difference 0 or 1 at
+    large reuse factors, a tenth of a layer shows what removing units of it saves on average."""
     from .estimate import hardware_network
 
     network = hardware_network(network, mapping)
@@ -138,10 +143,18 @@ def unit_costs(network: Network, device: Device, mapping: Mapping, max_util: flo
         return {k: (other[k] - base[k]) * scale for k in KEYS}
 
     ls = network.layers
-    out_add = diff([_resized(l, "out", 1) for l in ls])
-    out_remove = diff([_resized(l, "out", -1) for l in ls], -1.0)
-    in_add = diff([_resized(l, "in", 1) for l in ls])
-    in_remove = diff([_resized(l, "in", -1) for l in ls], -1.0)
+
+    def steps(side: str) -> np.ndarray:
+        if fraction <= 0:
+            return np.ones(len(ls), dtype=np.int64)
+        return np.array([max(1, math.ceil(fraction * (l.out_shape[0] if side == "out" else l.in_shape[0])))
+                         for l in ls], dtype=np.int64)
+
+    s_out, s_in = steps("out"), steps("in")
+    out_add = diff([_resized(l, "out", int(s)) for l, s in zip(ls, s_out)], 1.0 / s_out)
+    out_remove = diff([_resized(l, "out", -int(s)) for l, s in zip(ls, s_out)], -1.0 / s_out)
+    in_add = diff([_resized(l, "in", int(s)) for l, s in zip(ls, s_in)], 1.0 / s_in)
+    in_remove = diff([_resized(l, "in", -int(s)) for l, s in zip(ls, s_in)], -1.0 / s_in)
     step = np.maximum(plan.rf, 1)
     fewer = [replace(l, nonzero_weights=max(0, l.nonzero_weights - int(s))) if l.weights else l
              for l, s in zip(ls, step.tolist())]
@@ -158,10 +171,10 @@ def unit_costs(network: Network, device: Device, mapping: Mapping, max_util: flo
 
 
 def fold_and_price(network: Network, device: Device, mapping: Mapping, max_util: float = 0.8,
-                   strategies=None):
+                   strategies=None, fraction: float = 0.0):
     """One call for a training loop: the folding :func:`~codesign.sim.folding.choose_folding` picks for
     ``network`` on ``device`` and the per-unit prices under it. Returns ``(folding, prices)``."""
     from .folding import choose_folding
 
     folding = choose_folding(network, device, mapping, max_util, strategies)
-    return folding, unit_costs(network, device, folding.mapping(mapping, network), max_util)
+    return folding, unit_costs(network, device, folding.mapping(mapping, network), max_util, fraction)
