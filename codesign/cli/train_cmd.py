@@ -96,6 +96,8 @@ def train(
         from ..errors import ConfigError
         raise ConfigError(f"{', '.join(given)} set the device budget's bounds and hardware: add --fit DEVICE "
                           "(or target.fit: true in the recipe)")
+    from ..methods.budget import spec_from_target
+    spec_from_target(cfg.target)                  # the budget's device and settings, checked before any folder
     start = None
     if checkpoint is not None:
         start, cfg = starting_model(checkpoint, cfg, model, data_dir)

@@ -57,6 +57,12 @@ class BudgetSpec:
             raise ConfigError(f"--max-util must be in (0, 1], got {self.max_util}")
         if self.max_latency_us is not None and self.max_latency_us <= 0:
             raise ConfigError(f"--max-latency-us must be > 0, got {self.max_latency_us}")
+        from ..fixed_point import parse_precision
+        from ..sim import load_device
+        from ..target import io_type, sparse_kernel
+
+        parse_precision(self.precision), io_type(self.io_type), sparse_kernel(self.sparse_kernel)
+        load_device(self.device), self.strategies       # a wrong name fails here, before any training
 
     @property
     def strategies(self) -> Tuple[str, ...]:
@@ -311,14 +317,19 @@ def _weights(check: BudgetCheck) -> Dict[str, float]:
     return {r: u / top for r, u in check.util.items()}
 
 
-def budget_from_target(target, in_shape: Sequence[int]) -> Optional[HardwareBudget]:
-    """The budget of a recipe's ``target:`` section when it asks to train for the device, else None."""
+def spec_from_target(target) -> Optional[BudgetSpec]:
+    """The budget of a recipe's ``target:`` section when it asks to train for the device, else None
+    (checked: a wrong device, precision or strategy is a one-line error before anything trains)."""
     if not getattr(target, "fit", False):
         return None
     precision = target.precision if target.precision != "auto" else "ap_fixed<16,6>"
-    return HardwareBudget(BudgetSpec(target.device, target.max_latency_us, target.max_util, target.strategy,
-                                     target.io_type, precision, target.sparse_kernel, target.clock_period_ns),
-                          in_shape)
+    return BudgetSpec(target.device, target.max_latency_us, target.max_util, target.strategy, target.io_type,
+                      precision, target.sparse_kernel, target.clock_period_ns)
+
+
+def budget_from_target(target, in_shape: Sequence[int]) -> Optional[HardwareBudget]:
+    spec = spec_from_target(target)
+    return HardwareBudget(spec, in_shape) if spec is not None else None
 
 
 def global_order(scores: Dict[str, "object"], prices: Dict[str, float]):

@@ -82,6 +82,8 @@ def test_budget_options_need_fit(cli, tmp_path):
     assert one_line_error(r) and "--fit" in r.err
     r = cli("train", "jet_mlp_synthetic", "--strategy", "Resource", "--out", tmp_path)
     assert one_line_error(r) and "--strategy" in r.err and "--fit" in r.err
+    r = cli("train", "jet_mlp_synthetic", "--fit", "xc7z020", "--precision", "ap_fixed<16", "--out", tmp_path / "p")
+    assert one_line_error(r) and "precision" in r.err and not (tmp_path / "p").exists()
 
 
 def test_train_fit_takes_the_exports_hardware_flags(cli, tmp_path):
