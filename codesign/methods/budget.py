@@ -351,7 +351,8 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
     after each round, until the load is at most ``target_load`` (1: the budget is met) or every
     group is down to one unit, or ``PATIENCE`` rounds in a row lower the load no more (the estimate
     moves in whole multipliers and block RAMs, so one round may not show). Nothing is removed when
-    even one unit per group would not reach ``target_load`` (:func:`reachable`). Returns the last check and the number of units removed."""
+    even one unit per group would not reach ``target_load`` (:func:`reachable`). Returns the last check
+    and the number of units removed."""
     removed, check = 0, budget.check(units.model)
     best, stalled = check.load, 0
     if check.load > target_load and at_least == 0 and not reachable(units, budget, target_load):
