@@ -36,11 +36,12 @@ NeST does; no effect on networks without BN).
 With a hardware budget (``codesign train --fit DEVICE``, :mod:`codesign.methods.budget`) growth
 stays within it, checked before it grows: each growth step is first tried on a copy of the model
 (the same connection and neuron growth from the same gradients; feature maps as their count at the
-layers' densities) at 1, 1/2, 1/4, ... of its rates, and the run grows at the largest rate the
-budget admits (none: the step is skipped). A seed over the budget is first trimmed to it (the
-smallest-magnitude active connections: zero weights cost no multipliers under the Latency strategy),
-as is, rarely, a step whose real feature maps cost more than the trial's; the last pruning round
-goes on past ``target_density`` until the budget is met.
+layers' densities), pruned on the copy as the schedule will prune it (to ``target_density``, dead
+units removed), at 1, 1/2, 1/4, ... of its rates, and the run grows at the largest rate at which
+that projected model meets the budget (none: the step is skipped). A seed whose projection does not
+meet it is first trimmed (the smallest-magnitude active connections: zero weights cost no
+multipliers under the Latency strategy); the last pruning round goes on past ``target_density``
+until the budget is met.
 
 Defaults where the papers are silent (docs/methods.md#nest marks them A): α 0.1 and β 0.01 are
 at the low end of the starting ranges in docs/methods.md#nest (on MNIST LeNet-300-100, α 0.2 was no
@@ -173,16 +174,20 @@ class NeST(Method):
 
     def grow(self, ctx: MethodContext) -> None:
         units, step, budget = ctx.units, self.step_size(ctx), ctx.budget
-        if budget is not None and not budget.check(units.model).met:
-            self.fit_budget(ctx)                 # a seed (or an adopted model) over the budget, before growing
+        if budget is not None and not self._projected_fits(units, budget):
+            self.fit_budget(ctx)                 # a seed (or an adopted model) the budget cannot take, before growing
         bridges = {g.name: b for g in units.groups() if (b := fc_bridge(units, g)) is not None}
         others = [g.name for g in units.groups() if g.name not in bridges]
         grad_pass = growth_pass(ctx, self.cfg.growth_samples, bridges if self.cfg.neuron_pairs > 0 else {}, salt=1)
         self._charge(ctx, grad_pass.flops_dense, grad_pass.flops_sparse)
         scale = 1.0
         if budget is not None:                   # what the budget admits, tried on a copy before growing
-            scale = admitted_growth(units, budget, lambda twin, s: self._grow_on(twin, grad_pass, bridges, step, s,
-                                                                                 others))
+            def trial(twin, s):
+                self._grow_on(twin, grad_pass, bridges, step, s, others)
+                self._prune_to(twin, self.kept_after(self.cfg.prune_rounds))
+                self.remove_dead_units(twin, count=False)
+
+            scale = admitted_growth(units, budget, trial)
             self._count("budget_scaled_steps" if 0 < scale < 1 else "budget_refused_steps" if scale == 0 else "")
         if scale > 0:
             self._grow_on(units, grad_pass, bridges, step, scale)
@@ -193,12 +198,19 @@ class NeST(Method):
                                                                     self._conn_step(step), self.cfg.birth_strength)
                 self.counts["grown_maps"] += kept
                 self._charge(ctx, flops_dense, flops_sparse)
-        if budget is not None and not budget.check(units.model).met:
-            self._count("budget_trims")          # the trial's maps are placeholders: a safety net, rarely used
-            self.fit_budget(ctx)
         ctx.say(f"nest: growth step {ctx.epoch + 1}" + (f" (scale {scale:g} of the budget's admission)"
                                                          if budget is not None else "")
                 + f": {active_connections(units):,} active connections, units {units.sizes()}")
+
+    def _projected_fits(self, units: "UnitEngine", budget) -> bool:
+        """Whether the model, pruned as the schedule will prune it (to ``target_density``; on a copy), meets
+        the budget: what a growth step is checked against (the pruning rounds remove what grows beyond)."""
+        from .budget import twin_engine
+
+        twin = twin_engine(units, budget.in_shape)
+        self._prune_to(twin, self.kept_after(self.cfg.prune_rounds))
+        self.remove_dead_units(twin, count=False)
+        return budget.check(twin.model).met
 
     def _conn_step(self, step: float) -> float:
         return step if self.cfg.init == "gradient" else 0.0
@@ -292,8 +304,9 @@ class NeST(Method):
         for n in names:
             units.set_connections(n, kept[n] & masks[n])
 
-    def remove_dead_units(self, units: "UnitEngine") -> int:
-        """Physically remove units with no active incoming or no active outgoing connection."""
+    def remove_dead_units(self, units: "UnitEngine", count: bool = True) -> int:
+        """Physically remove units with no active incoming or no active outgoing connection (``count``:
+        in the run's counts; not for a copy tried against a budget)."""
         removed = 0
         for _ in range(MAX_CLEANUP_PASSES):
             changed = False
@@ -307,7 +320,8 @@ class NeST(Method):
                     changed = True
             if not changed:
                 break
-        self.counts["dead_units_removed"] += removed
+        if count:
+            self.counts["dead_units_removed"] += removed
         return removed
 
     # ------------------------------------------------------------------ reporting and state
