@@ -300,12 +300,19 @@ def admitted_growth(units, budget: HardwareBudget, grow: Callable[[object, float
     return 0.0
 
 
-def growth_that_fits(units, budget: HardwareBudget, group: str, n: int) -> int:
+def growth_that_fits(units, budget: HardwareBudget, group: str, n: int,
+                     project: Optional[Callable[[object], None]] = None) -> int:
     """The most units (``n``, halved until it fits, else 0) ``group`` can grow by within the budget,
     tried on a copy of the model (growth itself may change the live model's weights) without
-    touching the run's random stream: where the budget never binds, the run is the unbudgeted one."""
+    touching the run's random stream: where the budget never binds, the run is the unbudgeted one.
+    ``project(engine)``: what the method will still remove from the grown copy before the budget counts."""
+    def grow(twin, _scale):
+        twin.extend(group, n, "kaiming")
+        if project is not None:
+            project(twin)
+
     while n > 0:
-        if admitted_growth(units, budget, lambda twin, _s: twin.extend(group, n, "kaiming"), (1.0,)) > 0:
+        if admitted_growth(units, budget, grow, (1.0,)) > 0:
             return n
         n //= 2
     return 0

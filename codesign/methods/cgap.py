@@ -30,8 +30,8 @@ marks them A) chosen as follows:
   figure (36.0% params). The remaining epochs fine-tune.
 
 With a hardware budget (``codesign train --fit DEVICE``, :mod:`codesign.methods.budget`) a group
-grows only by as many units as keep the model within the budget (tried on a copy; halved until
-it fits), growth stops ("hardware budget") when no group can grow, and after the usual
+grows only by as many units as keep the model, after the usual ``prune_ratio`` pruning, within the
+budget (tried on a copy; halved until it fits), growth stops ("hardware budget") when no group can grow, and after the usual
 ``prune_ratio`` of every group, pruning goes on while the budget is not met, ranking the units of
 all groups together by saliency per unit of hardware price (what the budget asks beyond the
 unbudgeted method is spent where hardware is saved cheapest in saliency).
@@ -51,6 +51,7 @@ from .base import Method, MethodContext
 from .budget import growth_that_fits, prune_to_budget
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..units.engine import UnitEngine
     from ..units.graph import UnitGroup
 
 ACCUMULATED = ("taylor", "grad_l2")
@@ -139,7 +140,7 @@ class CGaP(Method):
             room = math.ceil(self.cfg.cap * self.full_sizes[g.name]) - size
             n = min(math.ceil(self.cfg.growth_ratio * size), room)
             if n > 0 and ctx.budget is not None:
-                n = growth_that_fits(units, ctx.budget, g.name, n)
+                n = growth_that_fits(units, ctx.budget, g.name, n, project=self._after_pruning)
             if n <= 0:
                 continue
             order = torch.argsort(self.saliency(ctx, g), descending=True, stable=True)
@@ -153,6 +154,15 @@ class CGaP(Method):
         self.growth_steps += added > 0
         self.last_added = added
         return added
+
+    def _after_pruning(self, units: "UnitEngine") -> None:
+        """Each group at the size the usual pruning leaves (``prune_ratio``; which units does not matter to
+        the hardware): what a growth step is checked against with a budget."""
+        for g in units.groups():
+            size = units.size(g)
+            keep = max(1, size - math.floor(self.cfg.prune_ratio * size))
+            if keep < size:
+                units.keep(g.name, range(keep))
 
     def _at_cap(self, ctx: MethodContext) -> bool:
         return all(ctx.units.size(g) >= math.ceil(self.cfg.cap * self.full_sizes[g.name])
