@@ -40,8 +40,8 @@ layers' densities), pruned on the copy as the schedule will prune it (to ``targe
 units removed), at 1, 1/2, 1/4, ... of its rates, and the run grows at the largest rate at which
 that projected model meets the budget (none: the step is skipped). A seed whose projection does not
 meet it is first trimmed (the smallest-magnitude active connections: zero weights cost no
-multipliers under the Latency strategy); the last pruning round goes on past ``target_density``
-until the budget is met.
+multipliers under the Latency strategy); the first pruning round goes on past its schedule until
+the budget is met (so the later rounds and epochs retrain at that size), and so does the last.
 
 Defaults where the papers are silent (docs/methods.md#nest marks them A): α 0.1 and β 0.01 are
 at the low end of the starting ranges in docs/methods.md#nest (on MNIST LeNet-300-100, α 0.2 was no
@@ -245,7 +245,8 @@ class NeST(Method):
     def prune(self, ctx: MethodContext, round_number: int) -> None:
         units = ctx.units
         self.phase = "prune" if round_number < self.cfg.prune_rounds else "finetune"
-        if self.rounds_done == 0:
+        first = self.rounds_done == 0
+        if first:
             self.prune_start = active_connections(units)
         self.rounds_done = round_number
         keep = self.kept_after(round_number)
@@ -254,8 +255,8 @@ class NeST(Method):
             self._prune_to(units, keep)
         self.counts["pruned_connections"] += before - active_connections(units)
         self.remove_dead_units(units)
-        if ctx.budget is not None and round_number == self.cfg.prune_rounds:
-            self.fit_budget(ctx)
+        if ctx.budget is not None and (first or round_number == self.cfg.prune_rounds):
+            self.fit_budget(ctx)             # met from the first round on: the rest retrains at that size
         ctx.say(f"nest: pruning round {round_number}/{self.cfg.prune_rounds}: {active_connections(units):,} "
                 f"active connections (density {self.density(units):.4f}), units {units.sizes()}")
 
