@@ -150,9 +150,12 @@ class HardwareBudget:
 
     # ------------------------------------------------------------------ estimates
     def network(self, model: nn.Module):
-        from ..sim.estimate import module_network
+        """The model's layers by shape only (hls4ml's multiplier count): prices of a model in training do
+        not move with its weight values (a checkpoint's estimate may count shift-and-add constants too,
+        :func:`~codesign.sim.torch_layers.network_from_model`'s ``weight_values``, and need no more)."""
+        from ..sim.torch_layers import network_from_model
 
-        return module_network(model, self.in_shape)
+        return network_from_model(model, self.in_shape)
 
     def fold(self, network) -> BudgetCheck:
         """The export's folding of ``network`` (``--reuse-factor auto``) and its estimate."""
