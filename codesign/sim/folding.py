@@ -379,10 +379,9 @@ def _full_estimate_bisection(table: CostTable, plan: LayerPlan, found: "_Search"
             tried[i] = (ok, got[0], chosen, p, by, streams, costs, util)
         return tried[i]
 
-    fitting = [i for i in (len(targets) - 1,) if trial(i) is not None and trial(i)[0]]
-    if not fitting:
+    lo, hi = 0, len(targets) - 1
+    if not len(targets) or trial(hi) is None or not trial(hi)[0]:
         return None
-    lo, hi = 0, fitting[0]
     while lo < hi:
         mid = (lo + hi) // 2
         got = trial(mid)
@@ -391,8 +390,8 @@ def _full_estimate_bisection(table: CostTable, plan: LayerPlan, found: "_Search"
         else:
             lo = mid + 1
     _, choice, chosen, p, by, streams, costs, util = trial(hi)
-    over_at = [k for k in RESOURCES if hi > 0 and trial(hi - 1) is not None
-               and trial(hi - 1)[7][k] > max_util + 1e-12]
+    faster = trial(hi - 1) if hi > 0 else None
+    over_at = [k for k in RESOURCES if faster is not None and faster[7][k] > max_util + 1e-12]
     limit = (f"{float(targets[hi - 1]):,.0f} cycles would need more than {max_util:.0%} of the "
              f"{'/'.join(k.upper() for k in over_at) or 'budget'} in the full estimate (FIFOs sized from the schedule)"
              if hi > 0 else "every layer at its fastest candidate")

@@ -96,10 +96,16 @@ def shift_add_counts(values: np.ndarray) -> Tuple[int, ...]:
     out = []
     for f in range(SHIFT_ADD_FRACTIONS):
         q = np.abs(np.floor(v * 2.0 ** f)).astype(np.int64)
-        x = (q ^ (3 * q)).astype(np.uint64)
-        digits = np.unpackbits(x.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1) if len(x) else x
+        digits = _popcount(q ^ (3 * q))
         out.append(int(((q > 0) & (digits <= SHIFT_ADD_MAX_DIGITS)).sum()))
     return tuple(out)
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    if hasattr(np, "bitwise_count"):                    # numpy >= 2.0
+        return np.bitwise_count(x)
+    x = x.astype(np.uint64)
+    return np.unpackbits(x.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1) if len(x) else x
 
 
 def latency_too_large(network, sparse, limit: float):

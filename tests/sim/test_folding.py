@@ -155,3 +155,15 @@ def test_folding_mapping_keeps_per_layer_precision(nets):
     settings = folding.mapping(base, net).layers
     assert settings["fc0"].weight.width == 8 and settings["fc0"].reuse_factor == folding.rf[0]
     assert folding.hls_layer_config()["fc1"] == {"ReuseFactor": folding.rf[1], "Strategy": folding.strategy[1]}
+
+
+def test_when_fifos_grow_with_the_folding_the_full_estimate_decides():
+    # ResNet-110 at 8 bits on the U250: the table's fastest fitting choice puts the full estimate over in
+    # BRAM (the FIFOs before its slow Resource convolutions grow), and the refits run out; the target
+    # interval is then bisected on the full estimate instead of falling back to the largest folding
+    from codesign.sim import Mapping, load_device, zoo_network
+    from codesign.sim.folding import choose_folding
+
+    f = choose_folding(zoo_network("resnet110"), load_device("xcu250"), Mapping(precision="ap_fixed<8,3>"), 0.8)
+    assert f.fits and max(f.utilisation.values()) <= 0.8 + 1e-9
+    assert "full estimate" in f.limit and f.interval_cycles < 1e6
