@@ -179,7 +179,8 @@ def _mapping(settings: dict) -> Mapping:
     extra = {"accum": settings.get("accum", precision.split("/")[-1])} if _HAS_ACCUM else {}
     return Mapping(reuse_factor=int(settings.get("reuse_factor", 1)), strategy=settings.get("strategy", "Latency"),
                    io_type=settings.get("io_type", "io_parallel"), precision=precision,
-                   clock_mhz=1000.0 / float(settings.get("clock_ns", 5)), **extra)
+                   clock_mhz=1000.0 / float(settings.get("clock_ns", 5)),
+                   backend=settings.get("backend", "Vitis"), **extra)
 
 
 def baseline_designs(manifest: dict) -> List[Design]:
@@ -190,7 +191,7 @@ def baseline_designs(manifest: dict) -> List[Design]:
         model = d["model"]
         out.append(Design(d["id"], "hls4ml-baselines", d["split"],
                           build_network(d["id"], model["input"], model["layers"], model.get("init")),
-                          dict(d.get("settings", {})),
+                          {"backend": d["report"].split("/")[0], **d.get("settings", {})},   # the report's HLS tool
                           reported, _keras_like(model["input"], model["layers"])))
     return out
 

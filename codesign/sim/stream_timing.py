@@ -25,7 +25,14 @@ and which output words it writes how many cycles after the iteration starts:
 
 A process runs one inference per call: its call ends when its last write is done (latency = last write + 1)
 and the next call starts a cycle later (process interval = latency + 1, the DATAFLOW region's interval is
-the slowest process's, as HLS reports it). :mod:`codesign.sim.stream_schedule` runs the whole DATAFLOW
+the slowest process's, as HLS reports it). A process of **one iteration** per call (a one-word stream: a dense
+layer after a flatten, its activation) has no loop left; how HLS reports it depends on the tool
+(:func:`region_interval`, ``plan.backend``): Vivado HLS pipelines the function at the kernel's own II (1, or
+RF for a Latency dense) and the region's interval is the slowest process's; Vitis HLS runs it as one call
+(interval = its latency), and a region made only of such processes as one sequential call (interval = the
+region's latency). Data: hls4ml's Dense(1->2/64) + activation io_stream baselines, Vivado HLS 2020.1 (II 1 at
+latency 2-4, 6 designs) and Vitis HLS 2023.1 (II = latency: 2 for ReLU-like, 4 for ELU/sigmoid/dense, 6
+designs), the fitting split; Vitis HLS 2024.1 reports the same (evaluation split). :mod:`codesign.sim.stream_schedule` runs the whole DATAFLOW
 pipeline with unbounded FIFOs for the network latency and interval; :mod:`codesign.sim.fifo_depths` sizes
 the FIFOs from it, :mod:`codesign.sim.stream_events` checks them with bounded FIFOs.
 
@@ -109,6 +116,7 @@ class RateProfile:
     write_iter: np.ndarray
     write_off: np.ndarray
     drain: float
+    call_ii: float = 0.0      # a one-iteration call that Vivado HLS pipelines: its II (0: not a pipelined function)
 
     @cached_property
     def starts(self) -> np.ndarray:
@@ -133,6 +141,13 @@ class RateProfile:
             return max(self.latency, 1.0)
         return self.latency + 1.0
 
+    def interval_for(self, backend: str) -> float:
+        """:attr:`interval` as ``backend``'s HLS tool reports it: Vivado HLS pipelines a one-iteration call at
+        its kernel's II (:attr:`call_ii`)."""
+        if backend == "Vivado" and len(self.cost) == 1 and self.call_ii:
+            return self.call_ii
+        return self.interval
+
     @property
     def first_output(self) -> float:
         """Cycles from the first read to the first write when inputs arrive at full rate."""
@@ -141,8 +156,9 @@ class RateProfile:
         return float(self.starts[self.write_iter[0]] + self.write_off[0])
 
 
-def rate_profile(cost, reads, write_iter, write_off, drain: Optional[float] = None) -> RateProfile:
-    """``drain`` None: a loop that is not pipelined (the call ends with its last iteration or last write)."""
+def rate_profile(cost, reads, write_iter, write_off, drain: Optional[float] = None, call_ii: float = 0.0) -> RateProfile:
+    """``drain`` None: a loop that is not pipelined (the call ends with its last iteration or last write);
+    ``call_ii``: see :attr:`RateProfile.call_ii`."""
     n = len(cost)
     cost = np.asarray(cost, dtype=float).reshape(n)
     write_iter = np.asarray(write_iter, dtype=np.int64)
@@ -151,13 +167,14 @@ def rate_profile(cost, reads, write_iter, write_off, drain: Optional[float] = No
         drain = float(cost[-1])
         if len(write_iter) and write_iter[-1] == n - 1:
             drain = max(drain, float(write_off[-1]) + 1.0)
-    return RateProfile(cost, np.asarray(reads, dtype=bool).reshape(n), write_iter, write_off, float(drain))
+    return RateProfile(cost, np.asarray(reads, dtype=bool).reshape(n), write_iter, write_off, float(drain),
+                       float(call_ii))
 
 
 def uniform_profile(n: int, cost: float, off: float, reads: bool = True) -> RateProfile:
     """A loop pipelined at II = ``cost``, each iteration writing one word ``off`` cycles after it starts."""
     return rate_profile(np.full(n, float(cost)), np.full(n, reads), np.arange(n), np.full(n, float(off)),
-                        off + 1.0 if cost else 0.0)
+                        off + 1.0 if cost else 0.0, call_ii=1.0)
 
 
 def window_ends(height: int, width: int, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
@@ -234,8 +251,8 @@ def _layer_profile(net_layer: _Shape, rf: int, resource: bool, cal: StreamCal) -
         return rate_profile(np.full(n, cal.pad_per_word), reads, np.arange(n), np.full(n, cal.pad_per_word - 1.0))
     if op == "dense":
         call = dense_cycles(net_layer.n_in, rf, resource, cal)
-        if words_in == 1:                                # no read loop: one pipelined call
-            return rate_profile([1.0 + call], [True], [0], [call])
+        if words_in == 1:                                # no read loop: one pipelined call (Latency: II=RF)
+            return rate_profile([1.0 + call], [True], [0], [call], call_ii=0.0 if resource else float(rf))
         cost = np.concatenate((np.ones(words_in), [call]))
         reads = np.concatenate((np.ones(words_in, bool), [False]))
         return rate_profile(cost, reads, [words_in], [call - 1.0])
@@ -278,9 +295,11 @@ def process_profiles(graph: StreamGraph, rf: np.ndarray, resource: np.ndarray, c
 
 # --------------------------------------------------------------------------------------- closed form
 
-def layer_timing(net, rf: np.ndarray, resource: np.ndarray, cal) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def layer_timing(net, rf: np.ndarray, resource: np.ndarray, cal,
+                 backend: str = "Vitis") -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(cycles, first-output depth, interval) per layer of ``net``, vectorised: the rate profiles'
-    ``latency``, ``first_output`` and ``interval`` in closed form. Layers without a stream kernel: 0."""
+    ``latency``, ``first_output`` and ``interval_for(backend)`` in closed form. Layers without a stream
+    kernel: 0."""
     cal = as_cal(cal)
     a = net.arrays
     rf = np.asarray(rf, dtype=float)
@@ -314,6 +333,9 @@ def layer_timing(net, rf: np.ndarray, resource: np.ndarray, cal) -> Tuple[np.nda
                               px - 2 + cal.softmax, elem_d, table - 1, cal.pad_per_word - 1.0], 0.0)
     iterations = np.where(a.mask(PAD_OP), px_out, np.where(a.mask("dense") & (px > 1), px + 1, px))
     interval = np.where(iterations == 1, np.maximum(cycles, 1.0), cycles + 1.0)
+    if backend == "Vivado":                      # RateProfile.interval_for: a one-iteration call is pipelined
+        call_ii = np.where(a.mask("dense"), np.where(resource, 0.0, rf), np.where(elem, 1.0, 0.0))
+        interval = np.where((iterations == 1) & (call_ii > 0), call_ii, interval)
     return cycles, first, interval
 
 
@@ -327,7 +349,8 @@ def stream_layer_timing(net, plan, cal, adder=None) -> Tuple[np.ndarray, np.ndar
     from .stream_graph import stream_network
 
     sn = stream_network(net)
-    cycles, first, interval = layer_timing(sn.network, sn.take(plan.rf, 1), sn.take(plan.resource, False), cal)
+    cycles, first, interval = layer_timing(sn.network, sn.take(plan.rf, 1), sn.take(plan.resource, False), cal,
+                                           plan.backend)
     keep = sn.origin >= 0
     return cycles[keep], first[keep], interval[keep]
 
@@ -338,17 +361,27 @@ def stream_network_timing(net, plan, cyc=None, depth=None, interval=None, cal=No
     network, reuse factors, strategies and constants (a sweep over devices or precisions reuses it)."""
     rf = np.asarray(plan.rf, dtype=np.int64)
     resource = np.asarray(plan.resource, dtype=bool)
-    return _network_timing(net.signature, net, rf.tobytes(), resource.tobytes(), as_cal(cal))
+    return _network_timing(net.signature, net, rf.tobytes(), resource.tobytes(), as_cal(cal), plan.backend)
+
+
+def region_interval(profiles: List[RateProfile], latency: float, backend: str) -> float:
+    """The DATAFLOW region's interval as ``backend``'s HLS tool reports it: the slowest process's
+    (:meth:`RateProfile.interval_for`); under Vitis HLS a region whose every process is a one-iteration call
+    runs as one sequential call (interval = the region's latency; see the module doc)."""
+    if backend != "Vivado" and all(len(p.cost) == 1 for p in profiles):
+        return max(float(latency), 1.0)
+    return max(p.interval_for(backend) for p in profiles)
 
 
 _TIMING_CACHE: dict = {}
 
 
-def _network_timing(signature: str, net, rf: bytes, resource: bytes, cal: StreamCal) -> Tuple[float, float]:
+def _network_timing(signature: str, net, rf: bytes, resource: bytes, cal: StreamCal,
+                    backend: str = "Vitis") -> Tuple[float, float]:
     from .stream_graph import stream_graph, stream_network
     from .stream_schedule import stream_schedule
 
-    key = (signature, rf, resource, cal)
+    key = (signature, rf, resource, cal, backend)
     if key not in _TIMING_CACHE:
         sn = stream_network(net)
         graph = stream_graph(sn.network)
@@ -357,5 +390,5 @@ def _network_timing(signature: str, net, rf: bytes, resource: bytes, cal: Stream
         sched = stream_schedule(graph, profiles, 1, cal)
         if len(_TIMING_CACHE) > 4096:
             _TIMING_CACHE.clear()
-        _TIMING_CACHE[key] = (sched.latency, sched.interval)
+        _TIMING_CACHE[key] = (sched.latency, region_interval(profiles, sched.latency, backend))
     return _TIMING_CACHE[key]

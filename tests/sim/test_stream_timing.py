@@ -66,10 +66,12 @@ def test_closed_form_is_the_profiles():
     net = Network("mix", tuple(replace(l, name=f"{l.name}{i}") for i, l in enumerate(layers)), (3, 34, 34))
     for rf, resource in ((1, False), (3, False), (16, True), (2048, True)):
         rfs, res = np.full(len(net), rf), np.full(len(net), resource)
-        cycles, first, interval = layer_timing(net, rfs, res, CAL)
-        for i, layer in enumerate(net.layers):
-            p = layer_profile(layer, rf, resource, CAL)
-            assert (cycles[i], first[i], interval[i]) == (p.latency, p.first_output, p.interval), layer.name
+        for backend in ("Vitis", "Vivado"):
+            cycles, first, interval = layer_timing(net, rfs, res, CAL, backend)
+            for i, layer in enumerate(net.layers):
+                p = layer_profile(layer, rf, resource, CAL)
+                assert (cycles[i], first[i], interval[i]) == (p.latency, p.first_output, p.interval_for(backend)), \
+                    layer.name
 
 
 def _network_timing(net, rf=1, resource=False, calls=2):
@@ -126,7 +128,7 @@ def test_estimator_interface_times_padded_convs_on_the_padded_stream():
     w = 2 * 2 * 9
     net = Network("n", (Layer("conv", "conv", (), (2, 8, 8), (2, 8, 8), (3, 3), (1, 1), 1, w, w),
                         Layer("relu", "act", ("conv",), (2, 8, 8), (2, 8, 8))), (2, 8, 8))
-    plan = SimpleNamespace(rf=np.array([1, 1]), resource=np.zeros(2, bool))
+    plan = SimpleNamespace(rf=np.array([1, 1]), resource=np.zeros(2, bool), backend="Vitis")
     cycles, first, interval = stream_layer_timing(net, plan, CAL)
     assert len(cycles) == 2 and cycles[0] == 10 * 10 - 1 + (CAL.mult + 1 + CAL.conv_depth) + 1   # 10x10 padded
     latency, ii = stream_network_timing(net, plan, cycles, first, interval, cal=CAL)
@@ -137,17 +139,36 @@ def test_estimator_interface_times_padded_convs_on_the_padded_stream():
     ("relu", 64, "activations_io_stream-relu (1->64)"), ("leaky_relu", 64, "activations_io_stream-leaky_relu"),
     ("prelu", 64, "activations_io_stream-prelu"), ("elu", 64, "activations_io_stream-elu"),
     ("sigmoid", 64, "activations_io_stream-sigmoid"), ("elu", 2, "dense_io_stream (1->2, ELU)")])
-def test_one_word_baselines_latency(activation, n_out, name):
-    """Dense(1 -> n) + activation on one stream word: the Vitis latencies exactly, Vivado's within a cycle
-    (its ELU lookup takes 1 cycle, Vitis' 2). Their intervals are the tools' own (Vivado 1, Vitis the
-    latency) and not compared."""
+def test_one_word_baselines(activation, n_out, name):
+    """Dense(1 -> n) + activation on one stream word: the Vitis latencies and intervals exactly (the region
+    runs as one call: interval = latency), Vivado's interval (every process a pipelined function, II 1) and
+    its latency within a cycle (its ELU lookup takes 1 cycle, Vitis' 2)."""
+    from types import SimpleNamespace
+
+    from codesign.sim.stream_timing import stream_network_timing
+
     net = Network("one", (Layer("dense", "dense", (), (1, 1, 1), (n_out, 1, 1), weights=n_out, nonzero_weights=n_out),
                           Layer("act", "act", ("dense",), (n_out, 1, 1), (n_out, 1, 1), activation=activation)),
                   (1, 1, 1))
-    latency = _network_timing(net).latency
     published = references.STREAM_BASELINES_ONE_WORD[name]
-    assert all(latency == lat for tool, (lat, _) in published.items() if tool.startswith("Vitis"))
-    assert abs(latency - published["Vivado 2020.1"][0]) <= 1
+    for tool, (latency, interval) in published.items():
+        plan = SimpleNamespace(rf=np.ones(2, int), resource=np.zeros(2, bool), backend=tool.split()[0])
+        est_latency, est_interval = stream_network_timing(net, plan, cal=CAL)
+        assert est_interval == interval, tool
+        assert est_latency == latency if tool.startswith("Vitis") else abs(est_latency - latency) <= 1, tool
+
+
+def test_one_word_latency_dense_under_vivado_is_pipelined_at_its_reuse_factor():
+    """hls4ml's dense_wrapper has PIPELINE II=RF: under Vivado HLS a one-word Latency dense restarts every RF
+    cycles, a Resource one (its RF-iteration loop) when its call ends; Vitis HLS reports the call's latency."""
+    d = Layer("dense", "dense", (), (8, 1, 1), (4, 1, 1), weights=32, nonzero_weights=32)
+    net = Network("d", (d,), (8, 1, 1))
+    for resource in (False, True):
+        _, _, vivado = layer_timing(net, np.array([4]), np.array([resource]), CAL, "Vivado")
+        cycles, _, vitis = layer_timing(net, np.array([4]), np.array([resource]), CAL, "Vitis")
+        p = layer_profile(d, 4, resource, CAL)
+        assert vivado[0] == p.interval_for("Vivado") == (cycles[0] if resource else 4.0)
+        assert vitis[0] == p.interval_for("Vitis") == cycles[0]
 
 
 def test_rn07_published_configuration_through_the_estimate():
