@@ -98,7 +98,9 @@ def simulate(
                                                    "export` chooses, by density), on or off."),
     backend: Optional[str] = typer.Option(None, help="dataflow: hls4ml backend the project is built with, Vitis "
                                                      "(default, as the export's) or Vivado: the HLS tool decides "
-                                                     "where Resource-strategy weight ROMs go."),
+                                                     "where Resource-strategy weight ROMs go, whether a ROM "
+                                                     "multiplier is a DSP and the interval of one-word "
+                                                     "io_stream layers."),
     clock_mhz: Optional[float] = typer.Option(None, help="Clock in MHz (default: the device's)."),
     unroll: str = typer.Option("auto", help="tiled: auto, ma (Pox x Poy x Pof), zhang (Tm x Tn) or fixed "
                                             "Pof,Pif,Pox,Poy."),
