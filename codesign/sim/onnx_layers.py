@@ -107,6 +107,24 @@ class _Parser:
     def weight(self, tensor: str) -> Optional[np.ndarray]:
         return self.const.get(tensor)
 
+    def zero_padding(self, node) -> None:
+        """hls4ml maps a Pad to ZeroPadding1D/2D only (converters/onnx/reshape.py parse_pad_layer): constant
+        mode, value 0, no axes input; anything else is refused here, as hls4ml would refuse to convert it."""
+        mode = _attrs(node).get("mode", b"constant")
+        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        if mode != "constant":
+            raise CodesignError(f"Pad node '{node.name}' uses mode '{mode}'; hls4ml converts only zero padding "
+                                f"(ZeroPadding1D/2D): pad with zeros (nn.ZeroPad2d, F.pad(..., mode='constant'))")
+        if len(node.input) > 2 and node.input[2]:
+            value = self.const.get(node.input[2])
+            if value is None or np.any(np.asarray(value) != 0):
+                shown = "a computed value" if value is None else f"{np.asarray(value).ravel()[0]:g}"
+                raise CodesignError(f"Pad node '{node.name}' pads with {shown}; hls4ml converts only zero padding "
+                                    f"(ZeroPadding1D/2D)")
+        if len(node.input) > 3 and node.input[3]:
+            raise CodesignError(f"Pad node '{node.name}' has an axes input, which hls4ml's Pad converter does not parse; "
+                                f"export the padding over all axes")
+
     def dynamic(self, node) -> List[str]:
         return [t for t in node.input if t in self.source]
 
@@ -237,6 +255,7 @@ class _Parser:
         elif op in SOFTMAX_OPS:
             self.simple(node, "softmax", activation=SOFTMAX_OPS[op])
         elif op == "Pad":
+            self.zero_padding(node)
             self.simple(node, "pad", self.chw(node.output[0], nhwc))
         elif op in POOL_OPS:
             self.pool(node, nhwc)

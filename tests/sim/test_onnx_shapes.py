@@ -90,3 +90,24 @@ def test_an_activation_quantizer_is_a_linear_activation_layer(tmp_path):
     layers = network_from_onnx(path).layers
     assert [(l.name, l.op, l.activation) for l in layers] == [("in_quant", "act", "linear"), ("fc", "dense", "")]
     assert layers[1].inputs == ("in_quant",)
+
+
+@pytest.mark.parametrize("attrs, extra, message", [
+    ({"mode": "reflect"}, [], r"Pad node 'pad' uses mode 'reflect'; hls4ml converts only zero padding"),
+    ({"mode": "edge"}, [], r"uses mode 'edge'"),
+    ({}, [np.array(1.0, np.float32)], r"Pad node 'pad' pads with 1; hls4ml converts only zero padding"),
+])
+def test_padding_hls4ml_cannot_convert_is_refused(tmp_path, attrs, extra, message):
+    """hls4ml's ONNX Pad converter builds ZeroPadding only (converters/onnx/reshape.py): a reflect/edge or
+    nonzero constant padding would be estimated as a design hls4ml never builds."""
+    pads = numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "p")
+    inits = [pads, _array("w", (4, 3, 3, 3))] + [numpy_helper.from_array(v, "v") for v in extra]
+    nodes = [helper.make_node("Pad", ["x", "p"] + (["v"] if extra else []), ["px"], "pad", **attrs),
+             helper.make_node("Conv", ["px", "w"], ["y"], "conv")]
+    path = _save(tmp_path / "pad.onnx", nodes, inits, [1, 3, 8, 8], [1, 4, 8, 8])
+    with pytest.raises(CodesignError, match=message) as err:
+        network_from_onnx(path)
+    assert "\n" not in str(err.value)
+    zero = _save(tmp_path / "zero.onnx", [helper.make_node("Pad", ["x", "p", "v"], ["px"], "pad"), nodes[1]],
+                 [pads, inits[1], numpy_helper.from_array(np.array(0.0, np.float32), "v")], [1, 3, 8, 8], [1, 4, 8, 8])
+    assert [l.op for l in network_from_onnx(zero).layers] == ["pad", "conv"]          # zeros are hls4ml's ZeroPadding
