@@ -213,9 +213,12 @@ class _Search:
 
 def search_table(table: CostTable, budget: Dict[str, float], names: Sequence[str]) -> _Search:
     """Bisection on the target interval over one cost table (see the module doc)."""
+    over = [k for k in RESOURCES if table.fixed_res[k] > budget[k]]
+    if not len(table.layers):                     # no Conv/Dense layer: nothing to fold
+        return _Search(np.zeros(0, dtype=np.int64), float(table.fixed_interval), not over, np.zeros(0, dtype=bool),
+                       "no layer has a reuse factor")
     res = _stacked(table)
     b = _Budget.of(table, budget)
-    over = [k for k in RESOURCES if table.fixed_res[k] > budget[k]]
     if over:
         choice = np.argmax(np.where(table.valid, table.rf, -1), axis=1)
         return _Search(choice, float(table.interval[np.arange(len(choice)), choice].max(initial=0.0)), False,

@@ -127,6 +127,18 @@ def test_nothing_fits_returns_the_largest_folding_and_says_why(nets):
     assert "alone need" in folding.limit or "does not fit" in folding.limit
 
 
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+def test_a_network_without_conv_or_dense_layers_has_nothing_to_fold(io_type):
+    """An activation-only network (an ONNX file of Relu/Sigmoid nodes) is estimated as it is, not a crash."""
+    from codesign.sim import Layer
+
+    net = Network("acts", (Layer("relu", "act", (), (8, 1, 1), (8, 1, 1), activation="relu"),
+                           Layer("sig", "act", (), (8, 1, 1), (8, 1, 1), activation="sigmoid")), (8, 1, 1))
+    folding = choose_folding(net, load_device("xc7z020"), Mapping(io_type=io_type))
+    assert folding.fits and folding.names == () and folding.limit == "no layer has a reuse factor"
+    assert folding.interval_cycles >= 1
+
+
 def test_cost_table_prices_candidates_with_the_estimator(nets):
     net, device = mlp(nets), load_device("pynq-z2")
     plan = resolve_plan(net, Mapping(), device)
