@@ -204,6 +204,9 @@ class _Parser:
 
     def pool(self, node, nhwc: bool) -> None:
         a = _attrs(node)
+        if any(int(d) != 1 for d in a.get("dilations", ())):
+            raise CodesignError(f"{node.op_type} node '{node.name}' has dilations {list(a['dilations'])}; hls4ml's "
+                                f"pooling kernels (nnet_pooling.h) have no dilation")
         kernel = [int(k) for k in a["kernel_shape"]]
         strides = [int(s) for s in a.get("strides", kernel)]
         kernel, strides = ([1] + kernel, [1] + strides) if len(kernel) == 1 else (kernel, strides)
@@ -279,7 +282,8 @@ class _Parser:
                     enumerate(zip(self.shapes.get(name, ()), self.symbols.get(name, ()))) if d is None and axis > 0]
         if symbolic:
             axis, symbol = symbolic[0]
-            raise CodesignError(f"ONNX input '{name}' has a symbolic dimension '{symbol}' (axis {axis}) "
+            what = f"a symbolic dimension '{symbol}'" if symbol != "?" else "an unknown or zero-size dimension"
+            raise CodesignError(f"ONNX input '{name}' has {what} (axis {axis}) "
                                 f"{_dims(self.shapes[name], self.symbols[name])}; the estimator needs every "
                                 f"dimension but the batch fixed: export the model with a fixed input shape")
         shape = self.chw(name, self.nhwc and rank >= 3)

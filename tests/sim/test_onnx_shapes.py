@@ -111,3 +111,10 @@ def test_padding_hls4ml_cannot_convert_is_refused(tmp_path, attrs, extra, messag
     zero = _save(tmp_path / "zero.onnx", [helper.make_node("Pad", ["x", "p", "v"], ["px"], "pad"), nodes[1]],
                  [pads, inits[1], numpy_helper.from_array(np.array(0.0, np.float32), "v")], [1, 3, 8, 8], [1, 4, 8, 8])
     assert [l.op for l in network_from_onnx(zero).layers] == ["pad", "conv"]          # zeros are hls4ml's ZeroPadding
+
+
+def test_dilated_pooling_is_refused(tmp_path):
+    path = _save(tmp_path / "pool.onnx", [helper.make_node("MaxPool", ["x"], ["y"], "pool", kernel_shape=[2, 2],
+                                                           dilations=[2, 2])], [], [1, 3, 8, 8], None)
+    with pytest.raises(CodesignError, match=r"MaxPool node 'pool' has dilations \[2, 2\]; hls4ml's pooling kernels"):
+        network_from_onnx(path)
