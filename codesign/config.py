@@ -72,7 +72,7 @@ class TargetCfg(Strict):
     template: Literal[target.TEMPLATES] = target.DEFAULT_TEMPLATE
     reuse_factor: ReuseFactor = target.DEFAULT_REUSE_FACTOR
     precision: str = target.DEFAULT_SWEEP_PRECISION
-    strategy: Literal[target.STRATEGIES] = target.DEFAULT_STRATEGY
+    strategy: Literal[target.TARGET_STRATEGIES] = target.DEFAULT_TARGET_STRATEGY   # auto: per layer when fitting
     io_type: Literal[target.IO_TYPES] = target.DEFAULT_IO_TYPE
     sparse_kernel: Literal[target.SPARSE_KERNEL_MODES] = target.DEFAULT_SPARSE_KERNEL
     clock_period_ns: Optional[float] = Field(None, gt=0)   # None: the device's clock (export: 5 ns)

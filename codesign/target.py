@@ -13,13 +13,16 @@ from .errors import ConfigError, close_matches
 
 TEMPLATES = ("dataflow", "tiled")
 STRATEGIES = ("Latency", "Resource")
+AUTO_STRATEGY = "auto"             # per layer with the per-layer folding (reuse factor auto), else Latency
+TARGET_STRATEGIES = (AUTO_STRATEGY,) + STRATEGIES   # what a recipe's target, train --fit, export, simulate take
 IO_TYPES = ("auto", "io_parallel", "io_stream")
 SPARSE_KERNEL_MODES = ("auto", "on", "off")
 BACKENDS = ("Vitis", "Vivado")
 
 DEFAULT_TEMPLATE = "dataflow"
 DEFAULT_REUSE_FACTOR = 1
-DEFAULT_STRATEGY = "Latency"
+DEFAULT_STRATEGY = "Latency"       # one layer's strategy, a Mapping's, a sweep point's (hls4ml's default)
+DEFAULT_TARGET_STRATEGY = AUTO_STRATEGY   # a recipe's target: with fit, chosen per layer as the export does
 DEFAULT_IO_TYPE = "auto"           # io_stream for networks with convolutions or pooling, else io_parallel
 DEFAULT_PRECISION = "auto"         # simulate, export: per layer, as the export chooses
 DEFAULT_SWEEP_PRECISION = "ap_fixed<16,6>"   # sweeps and recipes' targets: hls4ml's default type
@@ -46,6 +49,23 @@ def template(value: str) -> str:
 def strategy(value: str) -> str:
     return choice("strategy", value, STRATEGIES,
                   "choose Latency or Resource (Latency: zero weights cost no multipliers)")
+
+
+def target_strategy(value: str) -> str:
+    """A strategy where ``auto`` is allowed (a recipe's target, ``--strategy`` of train --fit, export,
+    simulate): auto lets the per-layer folding (``--reuse-factor auto``) choose Latency or Resource for
+    each layer; with one fixed reuse factor it means Latency, hls4ml's default (:func:`resolve_strategy`)."""
+    return choice("strategy", value, TARGET_STRATEGIES,
+                  "choose auto, Latency or Resource (auto: per layer with the per-layer folding)")
+
+
+def resolve_strategy(value: str, per_layer_folding: bool) -> tuple:
+    """The strategies a layer may take under ``value`` (:func:`target_strategy`): both under auto with
+    the per-layer folding, else the one named (auto with a fixed reuse factor: Latency)."""
+    value = target_strategy(value)
+    if value == AUTO_STRATEGY:
+        return STRATEGIES if per_layer_folding else (DEFAULT_STRATEGY,)
+    return (value,)
 
 
 def io_type(value: str) -> str:

@@ -16,11 +16,14 @@ def test_defaults_agree_everywhere():
     for field, default in (("template", target.DEFAULT_TEMPLATE), ("reuse_factor", target.DEFAULT_REUSE_FACTOR),
                            ("strategy", target.DEFAULT_STRATEGY), ("io_type", target.DEFAULT_IO_TYPE),
                            ("sparse_kernel", target.DEFAULT_SPARSE_KERNEL)):
-        values = [getattr(x, field) for x in (m, p, t) if hasattr(x, field)] + [hardware[field][0]]
+        values = [getattr(x, field) for x in (m, p, t) if hasattr(x, field) and (x, field) != (t, "strategy")]
+        values.append(hardware[field][0])
         if hasattr(h, field):
             values.append(getattr(h, field))
         assert set(values) == {default}, field
     assert target.DEFAULT_SPARSE_KERNEL == "auto"            # the estimate models what the export builds
+    # a recipe's target: auto, what export --reuse-factor auto does per layer; one reuse factor: Latency
+    assert t.strategy == "auto" and h.checked().strategy == target.DEFAULT_STRATEGY
     assert m.backend == h.backend == target.DEFAULT_BACKEND   # the HLS tool decides where weight ROMs go
 
 
@@ -57,3 +60,22 @@ def test_sweep_axes_come_from_the_recipes_target():
     assert axes["device"] == ["xcu250"]                      # the grid wins
     assert (axes["strategy"], axes["reuse_factor"], axes["sparse_kernel"]) == (["Resource"], [8], ["off"])
     assert axes["precision"] == ["ap_fixed<16,6>"] and axes["template"] == ["dataflow"]
+
+
+def test_auto_strategy_means_the_same_everywhere():
+    """auto: both strategies open to the per-layer folding (train --fit, export/simulate --reuse-factor auto),
+    Latency with one reuse factor (a sweep point, export --reuse-factor 4)."""
+    from codesign.methods.budget import BudgetSpec
+    from codesign.sim.folding import parse_strategy
+
+    assert target.resolve_strategy("AUTO", True) == parse_strategy("auto", "auto") == BudgetSpec("xc7z020").strategies \
+        == ("Latency", "Resource")
+    assert target.resolve_strategy("auto", False) == parse_strategy("auto", 4) == ("Latency",)
+    assert HlsSettings(strategy="auto", reuse_factor=4).checked().strategy == "Latency"
+    assert Grid().hardware({"strategy": "auto"})["strategy"] == ["Latency"]
+    assert TargetCfg(strategy="Resource").strategy == "Resource"
+    for bad in (lambda: target.target_strategy("fast"), lambda: parse_strategy("fast", "auto"),
+                lambda: BudgetSpec("xc7z020", strategy="fast")):
+        with pytest.raises(ConfigError, match="unknown strategy 'fast'.*auto, Latency or Resource") as err:
+            bad()
+        assert "\n" not in str(err.value)

@@ -40,9 +40,9 @@ def train(
     max_latency_us: Optional[float] = typer.Option(None, "--max-latency-us", help="With --fit: latency bound (us)."),
     max_util: Optional[float] = typer.Option(None, "--max-util", help="With --fit: largest fraction of any "
                                              "resource of the device (default 0.8)."),
-    strategy: Optional[str] = strategy_option("With --fit: ", "every layer's strategy (default: the recipe's "
-                                              "target.strategy, Latency; each layer's reuse factor is chosen as "
-                                              "with --reuse-factor auto)"),
+    strategy: Optional[str] = strategy_option("With --fit: ", "auto (default: the recipe's target.strategy, auto: "
+                                              "each layer's strategy and reuse factor chosen as with export "
+                                              "--reuse-factor auto)"),
     io_type: Optional[str] = io_type_option("With --fit: ", "the recipe's target.io_type, auto"),
     precision: Optional[str] = precision_option("With --fit: ", "the type the budget is priced in (default: the "
                                                 "recipe's target.precision, ap_fixed<16,6>): "),
@@ -80,7 +80,7 @@ def train(
         "data.train_limit": train_limit, "data.test_limit": test_limit, "train.threads": threads,
         "target.device": fit_device, "target.fit": True if fit_device else None,
         "target.max_latency_us": max_latency_us, "target.max_util": max_util,
-        "target.strategy": hw.strategy(strategy) if strategy else None,
+        "target.strategy": hw.target_strategy(strategy) if strategy else None,
         "target.io_type": hw.io_type(io_type) if io_type else None, "target.precision": precision,
     }, param)
     overrides.update({f"model.args.{k}": v for k, v in parse_model_args(model_arg).items()})

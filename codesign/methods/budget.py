@@ -42,11 +42,12 @@ GROWTH_SCALES = (1.0, 0.5, 0.25, 0.125, 0.0625)   # growth steps tried on a copy
 @dataclass(frozen=True)
 class BudgetSpec:
     """What to fit: a device (name or YAML), bounds, and the export's hardware settings (``strategy``:
-    Latency, Resource, or auto: chosen per layer as ``codesign export --strategy auto`` does)."""
+    auto, the default: chosen per layer as ``codesign export --reuse-factor auto`` does; or Latency or
+    Resource for every layer)."""
     device: str
     max_latency_us: Optional[float] = None
     max_util: float = 0.8
-    strategy: str = "Latency"
+    strategy: str = "auto"
     io_type: str = "auto"
     precision: str = "ap_fixed<16,6>"
     sparse_kernel: str = "auto"
@@ -66,9 +67,9 @@ class BudgetSpec:
 
     @property
     def strategies(self) -> Tuple[str, ...]:
-        from ..sim.folding import parse_strategy
+        from ..target import resolve_strategy
 
-        return parse_strategy(self.strategy, "auto")
+        return resolve_strategy(self.strategy, per_layer_folding=True)   # the budget always folds per layer
 
 
 @dataclass(frozen=True)

@@ -474,11 +474,7 @@ def parse_reuse_factor(value) -> "int | str":
 
 def parse_strategy(value: str, reuse_factor: "int | str") -> Tuple[str, ...]:
     """``--strategy``: 'auto' (the search picks per layer; with a fixed reuse factor: Latency, hls4ml's
-    default), Latency or Resource. Returns the strategies a layer may take."""
-    text = str(value).strip().lower()
-    if text == AUTO:
-        return STRATEGIES if reuse_factor == AUTO else ("Latency",)
-    for s in STRATEGIES:
-        if s.lower() == text:
-            return (s,)
-    raise ConfigError(f"unknown strategy '{value}'; choose auto, Latency or Resource")
+    default), Latency or Resource. Returns the strategies a layer may take (:func:`codesign.target.resolve_strategy`)."""
+    from ..target import resolve_strategy
+
+    return resolve_strategy(value, reuse_factor == AUTO)

@@ -88,9 +88,13 @@ class Grid(Strict):
 
     def hardware(self, target_cfg: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         """Every hardware axis: the grid's values, else the recipe's target value (``target_cfg``, a
-        recipe's ``target:`` section), else the vocabulary's default."""
+        recipe's ``target:`` section), else the vocabulary's default. A sweep point has one reuse factor,
+        so the target's strategy ``auto`` is Latency there (:func:`codesign.target.resolve_strategy`)."""
         defaults = TargetCfg(**(target_cfg or {}))
-        return {axis: getattr(self, axis) or [getattr(defaults, axis)] for axis in TARGET_AXES}
+        out = {axis: getattr(self, axis) or [getattr(defaults, axis)] for axis in TARGET_AXES}
+        if not self.strategy:
+            out["strategy"] = list(target.resolve_strategy(defaults.strategy, per_layer_folding=False))
+        return out
 
 
 class Search(Strict):

@@ -101,6 +101,42 @@ def test_train_fit_takes_the_exports_hardware_flags(cli, tmp_path):
     assert report["template"]["precision"] == "ap_fixed<8,3>" and report["template"]["io_type"] == "io_parallel"
 
 
+TINY_FIT_RECIPE = """
+name: tiny_fit
+model: {name: jet_mlp, width: 2.0}
+data: {name: synthetic, options: {in_shape: [16], num_classes: 5, n_train: 128, n_test: 64}}
+train: {epochs: 1, batch_size: 64}
+method: {name: magnitude, params: {structure: structured, iterations: 1, target_density: 0.9}}
+target: {fit: true, device: xc7z020, max_latency_us: 5.0, strategy: STRATEGY}
+"""
+
+
+def test_a_recipes_target_strategy_auto_reaches_the_budget(cli, tmp_path):
+    """target.strategy: auto (also train --fit's default) folds as export --reuse-factor auto: per layer, so
+    the 128x64 fc2 of the width-2 jet MLP takes Resource (under Latency the unroll limit leaves it fully
+    serial: 86 us, and 5 us is met only by pruning it)."""
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(TINY_FIT_RECIPE.replace("STRATEGY", "auto"))
+    r = cli("train", recipe, "--out", tmp_path / "run")
+    assert r.code == 0, r.err
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["target"]["strategy"] == "auto"
+    cost = json.loads((tmp_path / "run" / "train" / "cost.json").read_text())
+    report = json.loads((tmp_path / "run" / "sim" / "report.json").read_text())
+    assert cost["budget_met"] is True and "fc2" in cost["budget_reuse_factors"]
+    assert report["folding"]["layers"]["fc2"]["strategy"] == "Resource" and "Resource" in cost["budget_reuse_factors"]
+    from codesign.config import load_recipe
+    assert load_recipe("jet_mlp_synthetic", {"target.fit": True}).target.strategy == "auto"   # the default
+
+
+@pytest.mark.parametrize("how", ["recipe", "flag"])
+def test_a_bad_target_strategy_is_one_line(cli, tmp_path, how):
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(TINY_FIT_RECIPE.replace("STRATEGY", "fast" if how == "recipe" else "auto"))
+    r = cli("train", recipe, *(["--strategy", "fast"] if how == "flag" else []), "--out", tmp_path / "run")
+    assert one_line_error(r) and "strategy" in r.err and "fast" in r.err and "auto" in r.err, r.err
+    assert not (tmp_path / "run").exists()
+
+
 def test_the_hardware_flags_are_one_definition(cli):
     from codesign.cli.options import IO_TYPE_HELP, STRATEGY_HELP
 

@@ -36,9 +36,9 @@ def test_the_budget_folds_as_the_export_does():
     budget = _budget(latency_us=0.3)
     net = budget.network(model)
     check = budget.fold(net)
-    folding = choose_folding(net, budget.device, budget.base, 0.8, ("Latency",))
+    folding = choose_folding(net, budget.device, budget.base, 0.8, budget.strategies)
     assert check.reuse_factors == dict(zip(folding.names, folding.rf)) and len(set(folding.rf)) > 1
-    totals = fitted_estimate(net, budget.device, budget.base, "auto", ("Latency",), 0.8)[0].totals
+    totals = fitted_estimate(net, budget.device, budget.base, "auto", budget.strategies, 0.8)[0].totals
     assert check.latency_s == pytest.approx(totals["latency_s"])
     assert check.util["dsp"] == pytest.approx(totals["dsp_util"]) and check.fits == totals["fits"]
     assert check.summary()["budget_margin"] == round(1 - check.load, 4)
@@ -92,12 +92,12 @@ def _assert_the_export_fits(run, model, summary, latency_us):
     written = json.loads((run / "sim" / "report.json").read_text())
     budget = HardwareBudget(BudgetSpec("xc7z020", max_latency_us=latency_us), JET)
     device = load_device("xc7z020")
-    report, folding = fitted_estimate(network_from_model(model, JET), device, budget.base, "auto", ("Latency",), 0.8)
+    report, folding = fitted_estimate(network_from_model(model, JET), device, budget.base, "auto", budget.strategies, 0.8)
     assert report.totals["fits"] is True and written["totals"]["fits"] is True
     assert report.totals["latency_s"] * 1e6 == pytest.approx(summary["budget_latency_us"], abs=1e-4)
     assert {n: v["reuse_factor"] for n, v in written["folding"]["layers"].items()} == dict(zip(folding.names,
                                                                                               folding.rf))
-    valued, _ = fitted_estimate(module_network(model, JET), device, budget.base, "auto", ("Latency",), 0.8)
+    valued, _ = fitted_estimate(module_network(model, JET), device, budget.base, "auto", budget.strategies, 0.8)
     assert valued.totals["fits"] is True and valued.totals["latency_s"] <= report.totals["latency_s"] * (1 + 1e-9)
     assert valued.totals["latency_s"] * 1e6 <= latency_us
 
