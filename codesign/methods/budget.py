@@ -20,7 +20,11 @@ budget is met when the folding fits and ``load <= 1``; ``load - 1`` is by how mu
 differences, reuse factors held, averaged over a tenth of each layer's units since multipliers are
 whole), each resource as a share of the device weighted by how close it is
 to its bound (the binding one counts fully), plus the first-output depth it adds against the latency
-bound. Methods rank units by saliency per price.
+bound (:meth:`HardwareBudget.prices`; NPN's L0 cost reads :meth:`~HardwareBudget.weight_prices`). Pruning to the
+budget (:func:`prune_to_budget`) prices by measurement instead (:func:`marginal_prices`: the load a
+group's lowest-scored units save when removed on a copy and re-folded), since the estimate falls in
+steps (valid reuse factors, the Latency strategy's unroll limit, whole multipliers), and removes only
+the shortest prefix of its removal order that meets the budget (:func:`shortest_prefix`).
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ PRICE_STEP = 0.1               # prices: the mean over a tenth of a layer's unit
 MIN_PRICE = 1e-9
 PATIENCE = 3                   # pruning rounds without a lower load before a budget counts as unreachable
 GROWTH_SCALES = (1.0, 0.5, 0.25, 0.125, 0.0625)   # growth steps tried on a copy, largest first
+MARGINAL_STEPS = (0.1, 0.25, 0.5)   # share of a group removed on a copy to price it (larger where nothing moves)
 
 
 @dataclass(frozen=True)
@@ -353,47 +358,138 @@ def global_order(scores: Dict[str, "object"], prices: Dict[str, float]):
         price = prices.get(name, MIN_PRICE)
         rows += [(float(v) / price, name, i) for i, v in enumerate(norm.tolist())]
     return sorted(rows)
-def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0.05, max_rounds: int = 60,
-                    at_least: int = 0, target_load: float = 1.0) -> Tuple[BudgetCheck, int]:
-    """Remove the units with the lowest saliency per price (``scores_of(group) -> tensor``), about
-    ``step`` of all units per round (and at least ``at_least`` in total; no group loses more than twice
-    the round's fraction of its units, at most half, in one round, so that prices that favour one group
-    do not empty it before re-pricing), re-pricing and re-checking
-    after each round, until the load is at most ``target_load`` (1: the budget is met) or every
-    group is down to one unit, or ``PATIENCE`` rounds in a row lower the load no more (the estimate
-    moves in whole multipliers and block RAMs, so one round may not show). Nothing is removed when
-    even one unit per group would not reach ``target_load`` (:func:`reachable`). Returns the last check
-    and the number of units removed."""
-    removed, check = 0, budget.check(units.model)
-    best, stalled = check.load, 0
-    if check.load > target_load and at_least == 0 and not reachable(units, budget, target_load):
-        return check, 0
-    for _ in range(max_rounds):
-        if check.load <= target_load and removed >= at_least:
+
+
+def marginal_prices(units, budget: HardwareBudget, check: BudgetCheck, scores_of) -> Dict[str, float]:
+    """{group: load saved per unit removed}, measured: the ``k`` lowest-scored units of that group alone
+    removed on a copy and the copy re-folded (the export's folding, reuse factors and strategies chosen
+    again). Where the estimate falls in steps (a layer's valid reuse factors, Latency's unroll limit in
+    weights, block RAMs) a group whose removal does not cross a step saves nothing and is priced
+    ``MIN_PRICE`` (its units are kept); ``k`` is a tenth of the group, a quarter, then a half
+    (``MARGINAL_STEPS``) until some group saves load. ``scores_of(group name) -> tensor``."""
+    sizes = units.sizes()
+    out: Dict[str, float] = {}
+    for fraction in MARGINAL_STEPS:
+        out = {}
+        for name, size in sizes.items():
+            k = min(size - 1, max(1, math.ceil(fraction * size)))
+            if k < 1:
+                out[name] = MIN_PRICE
+                continue
+            twin = twin_engine(units, budget.in_shape)
+            twin.remove(name, scores_of(name).argsort()[:k].tolist())
+            out[name] = max((check.load - budget.check(twin.model).load) / k, MIN_PRICE)
+        if any(v > MIN_PRICE for v in out.values()):
             break
-        sizes = units.sizes()
-        total = sum(sizes.values())
+    return out
+
+
+def _removal_sequence(twin, budget: HardwareBudget, scores_of, *, step: float, max_rounds: int, at_least: int,
+                      target_load: float) -> list:
+    """Pruning rounds on ``twin`` (a :class:`_Tracked` copy; see :func:`prune_to_budget`): the units removed,
+    [(group, original index)] in the order they went."""
+    seq: list = []
+    check = budget.check(twin.model)
+    best, stalled = check.load, 0
+    for _ in range(max_rounds):
+        if check.load <= target_load and len(seq) >= at_least:
+            break
+        sizes = twin.sizes()
         fraction = round_fraction(check.load, target_load, step)
-        n = max(1, math.ceil(fraction * total), at_least - removed if removed < at_least else 0)
-        cap = {name: max(1, math.ceil(min(0.5, 2 * fraction) * size)) for name, size in sizes.items()}
-        order = global_order({g.name: scores_of(g) for g in units.groups()}, budget.prices(units, check))
+        scores = {name: scores_of(name, twin.left[name]) for name in sizes}
+        prices = marginal_prices(twin, budget, check, lambda name: scores[name])
+        paying = [name for name in sizes if prices[name] > MIN_PRICE and sizes[name] > 1] or \
+            [name for name in sizes if sizes[name] > 1]
+        cap = {name: min(sizes[name] - 1, max(1, math.ceil(min(0.5, 2 * fraction) * sizes[name])))
+               for name in paying}
+        n = max(1, math.ceil(fraction * sum(sizes.values())), at_least - len(seq))
+        n = min(n, sum(cap.values()))
         drop: Dict[str, list] = {}
-        for _value, name, i in order:
-            if len(drop.get(name, [])) < min(sizes[name] - 1, cap[name]):
+        for _value, name, i in global_order({name: scores[name] for name in paying}, prices):
+            if len(drop.get(name, [])) < cap[name]:
                 drop.setdefault(name, []).append(i)
+                seq.append((name, twin.left[name][i]))
                 if sum(len(v) for v in drop.values()) >= n:
                     break
         if not drop:
             break
         for name, idx in drop.items():
-            units.remove(name, idx)
-            removed += len(idx)
-        check = budget.check(units.model)
+            twin.remove(name, idx)
+        check = budget.check(twin.model)
         stalled = stalled + 1 if check.load >= best - 1e-9 else 0
         best = min(best, check.load)
-        if removed >= at_least and stalled >= PATIENCE:
+        if len(seq) >= at_least and stalled >= PATIENCE:
             break
-    return check, removed
+    return seq
+
+
+def _without(units, budget: HardwareBudget, removal: Sequence[Tuple[str, int]]):
+    """A :func:`twin_engine` of ``units`` without the units of ``removal`` (original indices)."""
+    twin = twin_engine(units, budget.in_shape)
+    by_group: Dict[str, list] = {}
+    for name, i in removal:
+        by_group.setdefault(name, []).append(i)
+    for name, idx in by_group.items():
+        twin.remove(name, sorted(idx))
+    return twin
+
+
+def shortest_prefix(units, budget: HardwareBudget, seq: Sequence[Tuple[str, int]], target_load: float,
+                    at_least: int = 0) -> Tuple[int, BudgetCheck]:
+    """The fewest of ``seq``'s first removals (at least ``at_least``) that bring the load to ``target_load``,
+    by bisection on copies (pruning rounds remove a fraction at a time and a load that falls in steps
+    drops at once: the units after the step are given back); all of ``seq`` when no prefix reaches it."""
+    checks: Dict[int, BudgetCheck] = {}
+
+    def check_of(p: int) -> BudgetCheck:
+        if p not in checks:
+            checks[p] = budget.check(_without(units, budget, seq[:p]).model)
+        return checks[p]
+
+    lo, hi = min(at_least, len(seq)), len(seq)
+    if check_of(hi).load > target_load:
+        return hi, check_of(hi)
+    while lo < hi:                                   # check_of(hi) meets the target
+        mid = (lo + hi) // 2
+        if check_of(mid).load <= target_load:
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi, check_of(hi)
+
+
+def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0.05, max_rounds: int = 60,
+                    at_least: int = 0, target_load: float = 1.0) -> Tuple[BudgetCheck, int]:
+    """Remove the units with the lowest saliency per price (``scores_of(group) -> tensor``, read once on
+    the model as it is) until the load is at most ``target_load`` (1: the budget is met): rounds of about
+    ``step`` of all units (more while far over; at least ``at_least`` in total; no group loses more than
+    twice the round's fraction of its units, at most half) on a copy, each re-priced by
+    :func:`marginal_prices` (only groups whose removal lowers the load are pruned) and re-checked, until
+    the target is met, every group is down to one unit, or ``PATIENCE`` rounds in a row lower the load no
+    more; then only the shortest prefix of that removal order that meets the target
+    (:func:`shortest_prefix`) is removed from ``units``. Nothing is removed when even one unit per group
+    would not reach ``target_load`` (:func:`reachable`). Returns the last check and the number removed."""
+    check = budget.check(units.model)
+    if check.load <= target_load and at_least == 0:
+        return check, 0
+    if at_least == 0 and not reachable(units, budget, target_load):
+        return check, 0
+    removal, check = _plan_removal(units, budget, {g.name: scores_of(g) for g in units.groups()},
+                                   step=step, max_rounds=max_rounds, at_least=at_least, target_load=target_load)
+    by_group: Dict[str, list] = {}
+    for name, i in removal:
+        by_group.setdefault(name, []).append(i)
+    for name, idx in by_group.items():
+        units.remove(name, sorted(idx))
+    return budget.check(units.model), len(removal)
+
+
+def _plan_removal(units, budget: HardwareBudget, scores: Dict[str, "object"], **rounds):
+    """(the removal :func:`prune_to_budget` makes, [(group, index in ``units``)], and its check)."""
+    twin = _Tracked(twin_engine(units, budget.in_shape))
+    seq = _removal_sequence(twin, budget, lambda name, left: scores[name][left], **rounds)
+    p, check = shortest_prefix(units, budget, seq, rounds["target_load"], rounds["at_least"])
+    return seq[:p], check
 
 
 class _Tracked:

@@ -6,7 +6,7 @@ import torch
 
 from codesign.config import load_recipe
 from codesign.errors import ConfigError
-from codesign.methods.budget import BudgetSpec, HardwareBudget
+from codesign.methods.budget import BudgetSpec, HardwareBudget, prune_to_budget
 from codesign.train import fit
 from codesign.units.engine import UnitEngine
 from codesign.zoo import create_model
@@ -150,3 +150,33 @@ def test_nest_grows_only_what_the_budget_admits(tmp_path):
     assert tight["method_budget_scaled_steps"] + tight.get("method_budget_refused_steps", 0) >= 1
     assert "method_budget_scaled_steps" not in slack
     assert tight["method_grown_connections"] < slack["method_grown_connections"] and tight["budget_met"] is True
+
+
+def test_pruning_to_a_stepped_budget_removes_only_what_crosses_the_step():
+    """Under the Latency strategy a layer over the unroll limit (4,096 weights) is fully serial, so the
+    latency of the width-2 jet MLP (fc2 128x64) falls in one step once fc1 or fc2 is halved, and fc3 does
+    not move it. Pruning prices each group by the load its removal saves after re-folding (fc3: nothing,
+    its units stay) and gives back what the last round removed past the step: the result keeps at least
+    0.7 of the weights of the best hand-made fit, fc1 halved (9,536; the per-unit averages at the held
+    folding kept 4,352, fc3 halved)."""
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model = create_model("jet_mlp", 2.0, JET, 5)
+    units = UnitEngine(model, JET)
+    budget = HardwareBudget(BudgetSpec("xc7z020", max_latency_us=2.0, strategy="Latency"), JET)
+    assert budget.check(model).load > 10
+
+    def weights(a, b, c):
+        return 16 * a + a * b + b * c + 5 * c
+
+    def met(a, b, c):
+        return budget.check(nn.Sequential(nn.Linear(16, a), nn.ReLU(), nn.Linear(a, b), nn.ReLU(), nn.Linear(b, c),
+                                          nn.ReLU(), nn.Linear(c, 5))).met
+
+    assert met(64, 64, 64) and met(128, 32, 48) and not met(128, 64, 64)
+    check, removed = prune_to_budget(units, budget, lambda g: units.unit_norm(g))
+    sizes = units.sizes()
+    assert check.met and removed == 256 - sum(sizes.values())
+    assert sizes["fc3"] == 64
+    assert weights(sizes["fc1"], sizes["fc2"], sizes["fc3"]) >= 0.7 * weights(64, 64, 64)
