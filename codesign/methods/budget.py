@@ -22,9 +22,10 @@ whole), each resource as a share of the device weighted by how close it is
 to its bound (the binding one counts fully), plus the first-output depth it adds against the latency
 bound (:meth:`HardwareBudget.prices`; NPN's L0 cost reads :meth:`~HardwareBudget.weight_prices`). Pruning to the
 budget (:func:`prune_to_budget`) prices by measurement instead (:func:`marginal_prices`: the load a
-group's lowest-scored units save when removed on a copy and re-folded), since the estimate falls in
-steps (valid reuse factors, the Latency strategy's unroll limit, whole multipliers), and removes only
-the shortest prefix of its removal order that meets the budget (:func:`shortest_prefix`).
+share of a group's lowest-scored units saves when removed on a copy and re-folded, at the best of
+several shares), since the estimate falls in steps and is not monotone in a layer's width (valid reuse
+factors, the Latency strategy's unroll limit, whole multipliers), and removes only the shortest prefix
+of its removal order that meets the budget (:func:`shortest_prefix`).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ PRICE_STEP = 0.1               # prices: the mean over a tenth of a layer's unit
 MIN_PRICE = 1e-9
 PATIENCE = 3                   # pruning rounds without a lower load before a budget counts as unreachable
 GROWTH_SCALES = (1.0, 0.5, 0.25, 0.125, 0.0625)   # growth steps tried on a copy, largest first
-MARGINAL_STEPS = (0.1, 0.25, 0.5)   # share of a group removed on a copy to price it (larger where nothing moves)
+MARGINAL_STEPS = (0.1, 0.25, 0.5, 0.75, 0.9)   # share of a group removed on a copy to price it (larger where nothing moves)
 
 
 @dataclass(frozen=True)
@@ -360,28 +361,31 @@ def global_order(scores: Dict[str, "object"], prices: Dict[str, float]):
     return sorted(rows)
 
 
-def marginal_prices(units, budget: HardwareBudget, check: BudgetCheck, scores_of) -> Dict[str, float]:
-    """{group: load saved per unit removed}, measured: the ``k`` lowest-scored units of that group alone
-    removed on a copy and the copy re-folded (the export's folding, reuse factors and strategies chosen
-    again). Where the estimate falls in steps (a layer's valid reuse factors, Latency's unroll limit in
-    weights, block RAMs) a group whose removal does not cross a step saves nothing and is priced
-    ``MIN_PRICE`` (its units are kept); ``k`` is a tenth of the group, a quarter, then a half
-    (``MARGINAL_STEPS``) until some group saves load. ``scores_of(group name) -> tensor``."""
-    sizes = units.sizes()
-    out: Dict[str, float] = {}
-    for fraction in MARGINAL_STEPS:
-        out = {}
-        for name, size in sizes.items():
-            k = min(size - 1, max(1, math.ceil(fraction * size)))
+def marginal_prices(units, budget: HardwareBudget, check: BudgetCheck, scores_of
+                    ) -> Tuple[Dict[str, float], Dict[str, int]]:
+    """({group: load saved per unit removed}, {group: how many units that was measured with}): the ``k``
+    lowest-scored units of each group alone removed on a copy and the copy re-folded (the export's
+    folding, reuse factors and strategies chosen again), for ``k`` a tenth of the group up to nine tenths
+    (``MARGINAL_STEPS``); the price is the best rate over them. Where the estimate falls in steps (a
+    layer's valid reuse factors, Latency's unroll limit in weights, block RAMs) removing a few units of a
+    group saves nothing and a larger share may cross the step; a group that saves nothing at any share is
+    priced ``MIN_PRICE`` (its units are kept). ``scores_of(group name) -> tensor``."""
+    prices: Dict[str, float] = {}
+    ks: Dict[str, int] = {}
+    for name, size in units.sizes().items():
+        prices[name], ks[name] = MIN_PRICE, 1
+        order = None
+        for k in sorted({min(size - 1, max(1, math.ceil(f * size))) for f in MARGINAL_STEPS}):
             if k < 1:
-                out[name] = MIN_PRICE
                 continue
+            if order is None:
+                order = scores_of(name).argsort().tolist()
             twin = twin_engine(units, budget.in_shape)
-            twin.remove(name, scores_of(name).argsort()[:k].tolist())
-            out[name] = max((check.load - budget.check(twin.model).load) / k, MIN_PRICE)
-        if any(v > MIN_PRICE for v in out.values()):
-            break
-    return out
+            twin.remove(name, order[:k])
+            rate = (check.load - budget.check(twin.model).load) / k
+            if rate > prices[name]:
+                prices[name], ks[name] = rate, k
+    return prices, ks
 
 
 def _removal_sequence(twin, budget: HardwareBudget, scores_of, *, step: float, max_rounds: int, at_least: int,
@@ -391,19 +395,25 @@ def _removal_sequence(twin, budget: HardwareBudget, scores_of, *, step: float, m
     seq: list = []
     check = budget.check(twin.model)
     best, stalled = check.load, 0
+    twin.boundaries = [(0, check.load)]             # (units removed, load) after each round
     for _ in range(max_rounds):
         if check.load <= target_load and len(seq) >= at_least:
             break
         sizes = twin.sizes()
         fraction = round_fraction(check.load, target_load, step)
         scores = {name: scores_of(name, twin.left[name]) for name in sizes}
-        prices = marginal_prices(twin, budget, check, lambda name: scores[name])
-        paying = [name for name in sizes if prices[name] > MIN_PRICE and sizes[name] > 1] or \
-            [name for name in sizes if sizes[name] > 1]
-        cap = {name: min(sizes[name] - 1, max(1, math.ceil(min(0.5, 2 * fraction) * sizes[name])))
-               for name in paying}
+        prices, ks = marginal_prices(twin, budget, check, lambda name: scores[name])
+        paying = [name for name in sizes if prices[name] > MIN_PRICE and sizes[name] > 1]
+        cap = {name: min(sizes[name] - 1, max(1, math.ceil(min(0.5, 2 * fraction) * sizes[name]))) for name in sizes}
         n = max(1, math.ceil(fraction * sum(sizes.values())), at_least - len(seq))
-        n = min(n, sum(cap.values()))
+        if paying and all(ks[name] > cap[name] for name in paying):
+            # only a share larger than a round's was measured to lower the load (a step ahead): remove
+            # that measured share of the best-priced group; what is past the step is given back later
+            best_group = max(paying, key=prices.get)
+            paying, cap, n = [best_group], {best_group: ks[best_group]}, ks[best_group]
+        elif not paying:
+            paying = [name for name in sizes if sizes[name] > 1]
+        n = min(n, sum(cap[name] for name in paying))
         drop: Dict[str, list] = {}
         for _value, name, i in global_order({name: scores[name] for name in paying}, prices):
             if len(drop.get(name, [])) < cap[name]:
@@ -416,6 +426,7 @@ def _removal_sequence(twin, budget: HardwareBudget, scores_of, *, step: float, m
         for name, idx in drop.items():
             twin.remove(name, idx)
         check = budget.check(twin.model)
+        twin.boundaries.append((len(seq), check.load))
         stalled = stalled + 1 if check.load >= best - 1e-9 else 0
         best = min(best, check.load)
         if len(seq) >= at_least and stalled >= PATIENCE:
@@ -435,10 +446,13 @@ def _without(units, budget: HardwareBudget, removal: Sequence[Tuple[str, int]]):
 
 
 def shortest_prefix(units, budget: HardwareBudget, seq: Sequence[Tuple[str, int]], target_load: float,
-                    at_least: int = 0) -> Tuple[int, BudgetCheck]:
+                    at_least: int = 0, boundaries: Sequence[Tuple[int, float]] = ()) -> Tuple[int, BudgetCheck]:
     """The fewest of ``seq``'s first removals (at least ``at_least``) that bring the load to ``target_load``,
-    by bisection on copies (pruning rounds remove a fraction at a time and a load that falls in steps
-    drops at once: the units after the step are given back); all of ``seq`` when no prefix reaches it."""
+    by bisection on copies (pruning rounds remove a share at a time and a load that falls in steps drops
+    at once: the units after the step are given back). When no round reached it (``boundaries``: the
+    (removed, load) after each round), the round with the lowest load (the load is not monotone in the
+    units: a prime unit count has few valid reuse factors), so a budget no pruning meets is not pruned
+    past its best."""
     checks: Dict[int, BudgetCheck] = {}
 
     def check_of(p: int) -> BudgetCheck:
@@ -447,8 +461,13 @@ def shortest_prefix(units, budget: HardwareBudget, seq: Sequence[Tuple[str, int]
         return checks[p]
 
     lo, hi = min(at_least, len(seq)), len(seq)
-    if check_of(hi).load > target_load:
-        return hi, check_of(hi)
+    met = [p for p, load in boundaries if p >= lo and load <= target_load]
+    if met:
+        hi = min(met)
+    elif check_of(hi).load > target_load:
+        done = [(load, p) for p, load in boundaries if p >= lo]
+        p = min(done)[1] if done else hi
+        return p, check_of(p)
     while lo < hi:                                   # check_of(hi) meets the target
         mid = (lo + hi) // 2
         if check_of(mid).load <= target_load:
@@ -488,7 +507,7 @@ def _plan_removal(units, budget: HardwareBudget, scores: Dict[str, "object"], **
     """(the removal :func:`prune_to_budget` makes, [(group, index in ``units``)], and its check)."""
     twin = _Tracked(twin_engine(units, budget.in_shape))
     seq = _removal_sequence(twin, budget, lambda name, left: scores[name][left], **rounds)
-    p, check = shortest_prefix(units, budget, seq, rounds["target_load"], rounds["at_least"])
+    p, check = shortest_prefix(units, budget, seq, rounds["target_load"], rounds["at_least"], twin.boundaries)
     return seq[:p], check
 
 
