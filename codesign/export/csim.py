@@ -122,8 +122,25 @@ def csim(project: HlsProject, inputs: torch.Tensor, *, reference: Optional[torch
     t0 = time.perf_counter()
     got = predict(project, lib, inputs, jobs, events)
     predicted = time.perf_counter() - t0
-    return compare(got, reference.double().numpy().reshape(len(inputs), -1), labels, compiled, predicted,
-                   max(1, min(jobs or os.cpu_count() or 1, len(inputs))))
+    ref = reference.double().numpy()
+    per_sample = int(np.prod(ref.shape[1:]))
+    if got.shape[1] != per_sample:
+        raise ExportError(f"the C simulation of {project.path} returns {got.shape[1]} values per sample where the "
+                          f"model returns {per_sample} {tuple(ref.shape[1:])}: hls4ml built a different network; "
+                          f"report it with the model")
+    return compare(as_model_output(got, ref.shape, project.input_layout), ref.reshape(len(inputs), -1), labels,
+                   compiled, predicted, max(1, min(jobs or os.cpu_count() or 1, len(inputs))))
+
+
+def as_model_output(got: np.ndarray, shape, layout: str) -> np.ndarray:
+    """C-simulation outputs (one flat row per sample, in the graph's layout) in the model's element order: a
+    channels-last graph (``layout`` 'nhwc') keeps a feature-map output NHWC; PyTorch's is NCHW (the inverse of
+    :func:`~codesign.export.hls.as_graph_input`)."""
+    if layout != "nhwc" or len(shape) < 3:
+        return got
+    n, c, *spatial = shape
+    rank = len(shape)
+    return got.reshape(n, *spatial, c).transpose(0, rank - 1, *range(1, rank - 1)).reshape(n, -1)
 
 
 def compare(got: np.ndarray, ref: np.ndarray, labels: Optional[torch.Tensor], compile_s: float,

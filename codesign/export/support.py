@@ -53,6 +53,10 @@ def _check_attributes(g: OnnxGraph, node: onnx.NodeProto) -> None:
             raise ExportError(f"{where}: only 1-D and 2-D convolutions export to hls4ml")
         if attribute(node, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
             raise ExportError(f"{where}: padding='same' is not supported; give explicit padding")
+    if node.op_type in ("Conv", "MaxPool", "AveragePool") and any(int(d) != 1 for d in attribute(node, "dilations", [])):
+        raise ExportError(f"{where}: dilation {list(attribute(node, 'dilations'))} is not supported (hls4ml's ONNX "
+                          f"converter sizes a dilated kernel as kernel x dilation and its stream kernels do not "
+                          f"dilate); use dilation=1")
     if node.op_type in ("MaxPool", "AveragePool") and attribute(node, "ceil_mode", 0):
         raise ExportError(f"{where}: ceil_mode=True pooling is not supported; use ceil_mode=False")
     if node.op_type == "Flatten" and attribute(node, "axis", 1) != 1:

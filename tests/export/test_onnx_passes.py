@@ -115,6 +115,8 @@ class WidthCat(nn.Module):
     (Upsampler(), (1, 8, 8), "layer 'up' (Upsample, ONNX Resize) is not supported"),
     (WidthCat(), (4, 8, 8), "concatenation along dimension 3 is not supported"),
     (nn.Sequential(nn.Linear(4, 4), nn.GELU()), (4,), "layer '1' (GELU, ONNX"),
+    (nn.Sequential(nn.Conv2d(2, 2, 3, dilation=2)), (2, 12, 12), "layer '0' (Conv): dilation [2, 2] is not supported"),
+    (nn.Sequential(nn.MaxPool2d(2, dilation=2)), (2, 12, 12), "dilation [2, 2] is not supported"),
 ])
 def test_unsupported_layers_are_named_before_any_slow_step(model, shape, needle):
     with pytest.raises(ExportError) as err:
