@@ -16,6 +16,10 @@ place and returns whether it changed anything; all run in linear time.
 - ``fold_batchnorm``: BatchNormalization after a Conv or Linear (the only reader of its output)
   folded into that layer's weights and bias (BatchNorm1d after Linear, graphs exported in
   training mode); hls4ml would fold it again after our precision choice, off our type grid;
+- ``zero_pads_into_convs``: a zero Pad on the spatial axes (``nn.ZeroPad1d/2d``, ``F.pad`` with zeros; torch's
+  exporter computes its pads in a constant chain, folded first) whose every reader is a Conv → that padding
+  added to each Conv's own (hls4ml's Conv takes asymmetric pads; its ONNX Pad converter builds a separate
+  ZeroPadding layer that the channels-last conversion does not handle);
 - ``binary_concats``: Concat of k tensors → k−1 Concats of two (hls4ml's Concatenate takes two);
 - ``grouped_conv_to_dense``: a grouped convolution that is not depthwise with one output per
   channel (hls4ml 1.3 converts only that kind) → an ordinary convolution whose weights are
@@ -153,6 +157,45 @@ def _explicit_auto_pad(g: OnnxGraph, n: onnx.NodeProto, rank: int) -> bool:
     n.attribute.extend(kept)
     set_attribute(n, "pads", begin + end)
     return True
+
+
+def zero_pads_into_convs(g: OnnxGraph) -> bool:
+    """A zero Pad whose every reader is a Conv → its spatial padding added to each Conv's ``pads`` (see the module
+    doc). Other Pads are left for the support check to name."""
+    consumers, outputs = g.consumers(), set(g.outputs)
+    dropped = set()
+    for n in g.nodes:
+        pads = _zero_spatial_pads(g, n)
+        readers = consumers.get(n.output[0], []) if pads is not None else []
+        if not readers or n.output[0] in outputs or any(r.op_type != "Conv" for r in readers):
+            continue
+        k = len(pads) // 2 - 2                        # spatial axes
+        for r in readers:
+            own = [int(p) for p in attribute(r, "pads") or [0] * (2 * k)]
+            set_attribute(r, "pads", [own[i] + pads[2 + i] for i in range(k)]
+                          + [own[k + i] + pads[len(pads) // 2 + 2 + i] for i in range(k)])
+            r.input[0] = n.input[0]
+        dropped.add(n.name)
+    g.nodes[:] = [n for n in g.nodes if n.name not in dropped]
+    return bool(dropped)
+
+
+def _zero_spatial_pads(g: OnnxGraph, n: onnx.NodeProto) -> Optional[List[int]]:
+    """A Pad's pads (begin..., end...) when it pads with zeros on spatial axes only, else None."""
+    if n.op_type != "Pad":
+        return None
+    mode = attribute(n, "mode", b"constant")
+    if (mode.decode() if isinstance(mode, bytes) else str(mode)) != "constant":
+        return None
+    pads = g.inits.get(n.input[1]) if len(n.input) > 1 and n.input[1] else attribute(n, "pads")
+    value = g.inits.get(n.input[2], None) if len(n.input) > 2 and n.input[2] else attribute(n, "value", 0.0)
+    if pads is None or value is None or np.any(np.asarray(value) != 0) or (len(n.input) > 3 and n.input[3]):
+        return None
+    pads = [int(p) for p in np.asarray(pads).ravel()]
+    half = len(pads) // 2
+    if half < 3 or any(pads[:2]) or any(pads[half:half + 2]) or min(pads) < 0:
+        return None                                   # batch/channel padding or cropping
+    return pads
 
 
 def constant_bounds(g: OnnxGraph) -> bool:

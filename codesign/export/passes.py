@@ -227,13 +227,17 @@ def normal_graph(model: onnx.ModelProto) -> OnnxGraph:
     the simulator reads it too, and maps more ops than hls4ml converts)."""
     from . import normalize
 
+    if any(n.op_type == "Pad" for n in model.graph.node):   # nn.ZeroPad2d's pads come from a constant chain
+        from ..sim.onnx_fold import fold_constants
+
+        model = fold_constants(model)
     g = OnnxGraph.from_model(model)
     constants_to_initializers(g)
     drop_identities(g)
     if normalize.flatten_reshapes(g):
         g = g.reinferred()
     for normal_form in (normalize.explicit_defaults, normalize.constant_bounds, normalize.spatial_mean_to_global_pool,
-                        normalize.binary_concats, normalize.grouped_conv_to_dense):
+                        normalize.zero_pads_into_convs, normalize.binary_concats, normalize.grouped_conv_to_dense):
         normal_form(g)
     return g
 

@@ -65,6 +65,41 @@ def test_global_average_pool_becomes_channels_last_pooling_without_transposes(na
     assert dims[1:] == [32, 32, 3]
 
 
+class PaddedBranches(nn.Module):
+    """nn.ZeroPad2d and an asymmetric F.pad before convolutions (one Pad read by two of them), 1-D too."""
+
+    def __init__(self):
+        super().__init__()
+        self.pad = nn.ZeroPad2d((1, 2, 0, 1))
+        self.a, self.b = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(3, 4, 3, padding=1)
+        self.c = nn.Conv2d(8, 2, 2, stride=2)
+
+    def forward(self, x):
+        y = self.pad(x)
+        z = torch.cat([self.a(y), torch.relu(self.b(y))], 1)
+        return self.c(nn.functional.pad(z, (0, 1, 1, 0)))
+
+
+@pytest.mark.parametrize("model, shape", [(PaddedBranches(), (3, 9, 10)),
+                                          (nn.Sequential(nn.ZeroPad1d((2, 1)), nn.Conv1d(2, 3, 3)), (2, 12))])
+def test_zero_padding_joins_the_convolutions_it_feeds(model, shape):
+    """hls4ml's Conv takes asymmetric pads: a zero Pad (its pads a folded constant chain) read only by Conv nodes
+    becomes their padding, computing the same function."""
+    model.eval()
+    clean = clean_graph(to_onnx_proto(model, shape))
+    assert "Pad" not in clean.graph.ops() and "ConstantOfShape" not in clean.graph.ops()
+    x = torch.randn(3, *shape, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        got = Emulator(clean.graph, clean.fused_bias).run(as_graph_input(x, clean.input_layout))
+        assert torch.allclose(got.float(), model(x), atol=1e-5)
+
+
+def test_a_pad_hls4ml_cannot_take_is_still_refused():
+    model = nn.Sequential(nn.ZeroPad2d(1), nn.MaxPool2d(2)).eval()      # a Pad before pooling: not a Conv's padding
+    with pytest.raises(ExportError, match=r"ONNX Pad\) is not supported"):
+        clean_graph(to_onnx_proto(model, (2, 8, 8)), module_types(model))
+
+
 def test_mlp_gets_a_flat_input_and_lenet_gets_permuted_dense_weights():
     mlp = tiny("lenet300_100")
     clean = clean_graph(to_onnx_proto(mlp, (1, 28, 28)))
