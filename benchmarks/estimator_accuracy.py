@@ -17,8 +17,9 @@ Without the option only hls4ml's own baselines (shipped in benchmarks/data) are 
 TensorFlow; never a dependency of codesign). rule4ml is then run on the same designs in a subprocess
 (``benchmarks/rule4ml_predict.py``) and its errors are printed beside the estimator's.
 
-Last, the board checks: RN07 (MLPerf Tiny v0.7, hls4ml on a PYNQ-Z2) with its published configuration: the fit
-verdict, latency and energy per inference against the measured ones; AD08 (the same submission's dense
+Last, the board checks: RN07 (MLPerf Tiny v0.7, hls4ml on a PYNQ-Z2) and RN08 (v1.0: the same network at reuse
+factors 512-4096, never fitted on) with their published configurations: the fit verdict, latency and energy per
+inference against the measured ones; AD08 (the same submission's dense
 autoencoder, built for the same board): the fit verdict; hls4ml's tutorial 7a (a 16-64-32-32-5 MLP at Latency
 RF 64, built for a PYNQ-Z2 by a user who published the C-synthesis and placed-utilisation reports): the estimate
 as configured and as if HLS had unrolled it, against both reports.
@@ -302,22 +303,23 @@ def print_table(title: str, designs: List[Design], with_rule4ml: bool) -> dict:
     return table
 
 
-def board_check() -> dict:
-    """RN07 (MLPerf Tiny v0.7, hls4ml on a PYNQ-Z2) with its published hls4ml configuration at the board's
-    clock: the fit verdict, latency against the measured 27.3 ms and energy against the measured 44.19 mJ
-    (at the measured latency and at the estimate's own)."""
+def board_check(name: str = "RN07") -> dict:
+    """An MLPerf Tiny hls4ml design measured on a PYNQ-Z2 (RN07: v0.7; RN08: v1.0, the same network at other
+    reuse factors; neither fitted on, the board power is AD08's) with its published hls4ml configuration at the
+    board's clock: the fit verdict, latency against the measured one and energy against the measured one (at
+    the measured latency and at the estimate's own)."""
     from codesign.sim import references
 
-    dev = load_device(references.RN07_SETTINGS["device"])
-    mapping = Mapping.from_hls_config(references.RN07_HLS_CONFIG).with_(
-        clock_mhz=references.RN07_SETTINGS["clock_mhz"])
-    report = estimate(references.rn07(), dev, mapping)
-    t, pub = report.totals, references.RN07_PUBLISHED
+    settings, config = getattr(references, f"{name}_SETTINGS"), getattr(references, f"{name}_HLS_CONFIG")
+    dev = load_device(settings["device"])
+    mapping = Mapping.from_hls_config(config).with_(clock_mhz=settings["clock_mhz"])
+    report = estimate(getattr(references, name.lower())(), dev, mapping)
+    t, pub = report.totals, getattr(references, f"{name}_PUBLISHED")
     e = report.energy
     dynamic = e.dynamic
     out = {"fits": bool(t["fits"]), "over": list(t.get("over") or []), "latency_s": t["latency_s"],
            "energy_j": t["energy_j"], **{k: float(t[k]) for k in ("lut", "ff", "bram", "dsp")}}
-    print(f"\nRN07 on the {dev.board} ({dev.name}), published configuration, {mapping.clock_mhz:g} MHz:")
+    print(f"\n{name} on the {dev.board} ({dev.name}), published configuration, {mapping.clock_mhz:g} MHz:")
     print(f"  fits: {'yes' if out['fits'] else 'NO (' + ', '.join(out['over']) + ')'}; LUT {out['lut']:,.0f} of "
           f"{dev.lut:,}, FF {out['ff']:,.0f} of {dev.ff:,}, BRAM18 {out['bram']:,.0f} of {dev.bram:,}, DSP "
           f"{out['dsp']:,.0f} of {dev.dsp:,}")
@@ -477,7 +479,8 @@ def main(argv=None) -> dict:
         for src in sorted({d.source for d in part}):
             sub = [d for d in part if d.source == src]
             results[split][src] = print_table(f"{split.upper()} split, {src}", sub, with_r4)
-    results["rn07"] = board_check()
+    results["rn07"] = board_check("RN07")
+    results["rn08"] = board_check("RN08")
     results["ad08"] = board_verdicts()
     results["tutorial7a"] = tutorial_check()
     if args.csv:

@@ -28,8 +28,8 @@ Conv/Dense kernels come in two kinds, by where the weights live:
   (**Vitis**, wa-hls4ml's data) the ROMs are LUTs (64-word cells per bit) unless 512-1024 words deep and wide
   (block RAM at a fitted cost per bit of width) or larger than any LUT ROM seen (block RAM at the best
   aspect ratio, assumed). The variant for RF > n_in with RF % n_in == 0 keeps an index table (``outidx``:
-  RF words of ceil(log2(RF / n_in)) bits) in block RAM; the variant for RF <= n_in gives every multiplier an
-  RF-way input multiplexer and adds its products. The LUT/FF constants are fitted to Vivado synthesis of
+  RF words of ceil(log2(RF / n_in)) bits) in block RAM; the variant for RF <= n_in has ceil(n_in / RF)
+  distinct RF-way input multiplexers (the multipliers share them cyclically) and adds its products. The LUT/FF constants are fitted to Vivado synthesis of
   wa-hls4ml's 2-layer designs (benchmarks/estimator_fit.py; devices/_calibration.yaml names the data); the
   multiplexers are structural, so the kernels of 512- and 2,048-input layers (outside the fitting data, at
   most 128 inputs) scale as multiplexers do.
@@ -255,13 +255,19 @@ ROM_FF = {"in_bits": "ff_in_per_bit", "out_bits": "ff_out_per_bit", "layers": "f
           "chan_bits": "ff_chan_per_bit"}
 
 
-def narrow_rf_logic(plan: LayerPlan, mults: np.ndarray, kernels: RomKernels, cal) -> np.ndarray:
+def narrow_rf_logic(net: Network, plan: LayerPlan, mults: np.ndarray, kernels: RomKernels, cal) -> np.ndarray:
     """LUTs of the RF <= n_in kernel's input multiplexers (dense_resource_rf_leq_nin, no fitting data reaches
-    it): each multiplier picks its input from RF values (:func:`mux_luts`, ``lut_per_mux4_bit`` per 4:1 stage
-    and bit). Its product adders (one per multiplier) are every ROM kernel's ``mult_adder_bits``."""
+    it): in cycle ``ir`` multiplier ``im`` reads ``data[ir + (im mod k) * RF]`` (its ``in_index`` steps by RF
+    and wraps to ``ir`` at n_in), so there are ``k = ceil(n_in / RF)`` distinct RF-way multiplexers whatever
+    the multiplier count (:func:`mux_luts`, ``lut_per_mux4_bit`` per 4:1 stage and bit): at RF = n_in every
+    multiplier reads the same input (MLPerf Tiny's RN08 conv at RF 512 = n_in with 32 multipliers was built
+    on a PYNQ-Z2; 32 multiplexers would be 49k LUT). Its product adders (one per multiplier) are every ROM
+    kernel's ``mult_adder_bits``; its accumulators are fixed per multiplier (no select)."""
     if not kernels.narrow.any():
         return np.zeros(len(mults))
-    return np.where(kernels.narrow, mults * mux_luts(plan.rf, plan.in_bits) * cal["dataflow.lut_per_mux4_bit"], 0.0)
+    distinct = np.minimum(mults, np.ceil(np.maximum(net.arrays.n_in, 1) / np.maximum(plan.rf, 1)))
+    return np.where(kernels.narrow, distinct * mux_luts(plan.rf, plan.in_bits) * cal["dataflow.lut_per_mux4_bit"],
+                    0.0)
 
 
 def _linear(features: Dict[str, np.ndarray], names: Dict[str, str], cal) -> np.ndarray:
@@ -303,8 +309,8 @@ def layer_resources(net: Network, plan: LayerPlan, device: Device) -> Dict[str, 
     # pipeline registers per multiplier, none where HLS schedules the layer combinationally
     ff = np.where(const & ~combinational_dense(net, plan), mults * cal["dataflow.ff_per_mult"], 0.0)
     feats = rom_features(net, plan, dpm, mults, kernels)
-    lut = lut + _linear(feats, ROM_LUT, cal) + _linear(feats, ROM_LUT_FIXED, cal) + narrow_rf_logic(plan, mults, kernels,
-                                                                                                  cal)
+    lut = lut + _linear(feats, ROM_LUT, cal) + _linear(feats, ROM_LUT_FIXED, cal) + narrow_rf_logic(net, plan, mults,
+                                                                                                  kernels, cal)
     ff = ff + _linear(feats, ROM_FF, cal)
     lanes = a.cout if stream else a.out_elems
     window = np.where(a.mask("maxpool", "avgpool"), a.kh * a.kw - 1, 1)

@@ -6,6 +6,7 @@ secondary, D derived).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Dict, Optional, Tuple
 
 from .layers import Layer, Network
@@ -203,3 +204,49 @@ def rn07() -> Network:
          _pad("zp2d_" + c[4], c[3], 32, 8, 11), conv(4, "zp2d_" + c[4], 32, 11, 32, 4, 1, 8),
          _dense("q_dense", c[4], (32, 8, 8), 10)]
     return Network("rn07", tuple(L), (3, 32, 32), "reference:mlperf-tiny-v0.7-hls4ml-rn07")
+
+
+# --------------------------------------------------------------------------------------- MLPerf Tiny RN08 (board)
+
+RN08_SOURCE = ("MLPerf Tiny v1.0 open submission hls4ml (github.com/mlcommons/tiny_results_v1.0, open/hls4ml): "
+               "code/ic/RN08 (training/RN08.yml: the RN07 network; inference/pynq-z2/accuracy_power.yml: the hls4ml "
+               "configuration; inference/max_depth_rf512-16384.json: the FIFO occupancies the build used; "
+               "inference/pynq-z2/vivado_project/hdf/design_1_wrapper.hdf: FCLK_CLK0 at 100 MHz), "
+               "results/pynq-z2/ic/RN08 (performance: 130.834 inferences/s; power: 12,266.036 uJ/inference median "
+               "at 1.604 W) [V]")
+RN08_SETTINGS = {**RN07_SETTINGS, "reuse_factor": 16384}
+RN08_PUBLISHED = {"latency_s": 1 / 130.834, "energy_j": 12266.036e-6, "power_w": 1.604417}
+#: max_depth_rf512-16384.json: layer20/21/22 = the padding layers before conv 1, 2 and 4 (no copy before the
+#: stride-4 conv in this build), layer4..16 the convolutions' outputs
+RN08_FIFO_MAX = {"q_conv2d_batchnorm": 1, "zp2d_q_conv2d_batchnorm_1": 912, "q_conv2d_batchnorm_1": 1,
+                 "zp2d_q_conv2d_batchnorm_2": 71, "q_conv2d_batchnorm_2": 1, "q_conv2d_batchnorm_3": 1,
+                 "zp2d_q_conv2d_batchnorm_4": 26, "q_conv2d_batchnorm_4": 1}
+#: RN07's types and layers, ReuseFactor 16384 by default with RN08's overrides (convs 1-3: 512, conv 4: 4096)
+RN08_REUSE = {"q_conv2d_batchnorm_1": 512, "q_conv2d_batchnorm_2": 512, "q_conv2d_batchnorm_3": 512,
+              "q_conv2d_batchnorm_4": 4096}
+
+
+def _rn08_layers() -> Dict[str, dict]:
+    layers = {name: {k: v for k, v in cfg.items() if k != "FifoDepth"} for name, cfg in _rn07_layers().items()
+              if name in _RN07_CONVS or name == "q_dense"}
+    for name, rf in RN08_REUSE.items():
+        layers[name]["ReuseFactor"] = rf
+    for name, occupancy in RN08_FIFO_MAX.items():
+        layers.setdefault(name, {})["FifoDepth"] = occupancy + 1
+    return layers
+
+
+RN08_HLS_CONFIG = {"Backend": "VivadoAccelerator", "IOType": "io_stream",
+                   "Model": {"ReuseFactor": 16384, "Strategy": "Resource", "Precision": "ap_fixed<12,7>"},
+                   "LayerName": _rn08_layers()}
+
+
+def rn08() -> Network:
+    """RN08 (MLPerf Tiny v1.0): RN07's network (RN08.yml has the same filters, kernels and strides) as that
+    build's hls4ml made it: no copying padding layer before the stride-4 convolution (3 padding FIFOs in its
+    max_depth file, RN07 had 4)."""
+    net = rn07()
+    copy = "zp2d_" + _RN07_CONVS[3]
+    layers = tuple(replace(l, inputs=tuple(_RN07_CONVS[2] if i == copy else i for i in l.inputs))
+                   for l in net.layers if l.name != copy)
+    return Network("rn08", layers, net.input_shape, "reference:mlperf-tiny-v1.0-hls4ml-rn08")

@@ -163,6 +163,34 @@ def test_rn07_with_its_published_configuration_fits_the_pynq_z2():
     assert c.dsp.sum() == 0 and dataflow_costs(references.rn07(), dev, mapping.with_(backend="Vitis")).dsp.sum() == 6
 
 
+@pytest.mark.parametrize("rf, distinct", [(512, 1), (256, 2), (128, 4), (16, 32)])
+def test_the_rf_leq_n_in_kernel_shares_its_input_multiplexers_cyclically(rf, distinct):
+    # dense_resource_rf_leq_nin: multiplier im reads data[ir + (im mod n_in/RF) * RF], so n_in / RF distinct
+    # RF-way multiplexers serve all of them (at RF = n_in one multiplexer: every multiplier reads data[ir])
+    from codesign.sim.dataflow_resources import mux_luts, narrow_rf_logic
+
+    dense = Layer("fc", "dense", (), (512, 1, 1), (32, 1, 1), weights=512 * 32, nonzero_weights=512 * 32, bias=32)
+    net = Network("fc", (dense,), (512, 1, 1))
+    plan = resolve_plan(net, Mapping(reuse_factor=rf, strategy="Resource", precision="ap_fixed<8,3>/ap_fixed<9,3>"),
+                        U250)
+    mults = multipliers(net, plan)
+    kernels = rom_kernels(net, plan, mults, U250.calibration)
+    assert kernels.narrow[0] and mults[0] == 512 * 32 // rf
+    assert narrow_rf_logic(net, plan, mults, kernels, U250.calibration)[0] == distinct * mux_luts(np.array([rf]),
+                                                                                               np.array([9]))[0]
+
+
+def test_rn08_with_its_published_configuration_fits_the_pynq_z2():
+    # MLPerf Tiny v1.0 RN08 (RN07's network, convs at RF 512 = n_in with 32 multipliers) was built and ran on the
+    # board; with a multiplexer per multiplier its third conv alone would need 49k LUT
+    from codesign.sim import references
+
+    dev = load_device("xc7z020")
+    c = dataflow_costs(references.rn08(), dev, Mapping.from_hls_config(references.RN08_HLS_CONFIG))
+    for key in ("lut", "ff", "bram", "dsp"):
+        assert getattr(c, key).sum() <= getattr(dev, key), key
+
+
 @pytest.mark.parametrize("kind", ["relu", "sigmoid", "elu"])
 def test_combinational_dense_has_no_pipeline_registers(kind):
     # hls4ml baselines test_activations io_parallel: Dense(1->64) at RF 1 reports 0 cycles and FF 18 (the

@@ -171,6 +171,22 @@ def test_one_word_latency_dense_under_vivado_is_pipelined_at_its_reuse_factor():
         assert vitis[0] == p.interval_for("Vitis") == cycles[0]
 
 
+def test_rn08_board_latency_and_energy():
+    """Published: MLPerf Tiny v1.0 hls4ml RN08 on a PYNQ-Z2, 130.8 inferences/s and 12.27 mJ per inference
+    (references.RN08_SOURCE); never fitted on: -11.0% latency, energy at the measured latency -0.1%."""
+    from codesign.sim import Mapping, estimate
+
+    mapping = Mapping.from_hls_config(references.RN08_HLS_CONFIG).with_(clock_mhz=references.RN08_SETTINGS["clock_mhz"])
+    report = estimate(references.rn08(), references.RN08_SETTINGS["device"], mapping)
+    assert "zp2d_q_conv2d_batchnorm_3" not in [l.name for l in report.network.layers]
+    assert report.costs.plan.rf[report.network.arrays.mask("conv", "dense")].tolist() == [96, 512, 512, 512, 4096,
+                                                                                           20480]
+    published = references.RN08_PUBLISHED
+    assert abs(report.totals["latency_s"] / published["latency_s"] - 1) < 0.15
+    energy = report.energy.dynamic + report.energy.power_w * published["latency_s"]
+    assert abs(energy / published["energy_j"] - 1) < 0.05 and report.totals["fits"]
+
+
 def test_rn07_published_configuration_through_the_estimate():
     """The same board check end to end: the published hls4ml configuration read by Mapping.from_hls_config."""
     from codesign.sim import Mapping, estimate
