@@ -16,8 +16,9 @@ Conv/Dense kernels come in two kinds, by where the weights live:
 - **weights in a ROM** (Resource at RF > 1, ``nnet_dense_resource.h``): ``block_factor = ceil(n_w / RF)``
   multipliers read one ROM word (block_factor weights) per cycle for RF cycles. Per kernel: the input
   array registers (``n_in · in_bits``) and the multiplexer that picks the input of the cycle (the
-  RF > n_in kernel: one ``n_in``-way multiplexer shared by all multipliers, ``in_bits · ceil((n_in - 1) / 3)``
-  LUT6, each a 4:1 multiplexer); one accumulator and result per output (``n_out · (acc_bits + result bits)``);
+  RF > n_in kernel: one ``n_in``-way multiplexer shared by all multipliers, its ``in_index`` a counter, since
+  hls4ml's valid reuse factors above n_in are multiples of it; ``in_bits · ceil((n_in - 1) / 3)`` LUT6, each a
+  4:1 multiplexer); one accumulator and result per output (``n_out · (acc_bits + result bits)``);
   the multipliers: DSPs once both operands have ``dsp_min_bits_rom`` bits (Vitis maps 8x16-bit products to
   DSPs where hls4ml's rule says 0), else LUTs (``w_bits · in_bits`` each), and each multiplier's accumulating
   adder (``acc_bits`` LUT, structural: the fitting data cannot separate a per-multiplier constant from the
