@@ -171,8 +171,9 @@ class Mapping:
         if isinstance(config, (str, Path)):
             from ..config import read_yaml
 
+            raw = read_yaml(config)                  # its errors name the file already
             try:
-                return read_hls_config(read_yaml(config), overrides)
+                return read_hls_config(raw, overrides)
             except ConfigError as err:
                 raise ConfigError(f"{config}: {err}") from None
         return read_hls_config(config, overrides)

@@ -92,6 +92,9 @@ def test_simulate_hls_config(cli, tmp_path):
     config.write_text(yaml.safe_dump({"LayerName": {"fc9": {"ReuseFactor": 8}}}))
     r = cli("simulate", "--model", "jet_mlp", "--device", "xcku115", "--hls-config", config, "--out", tmp_path / "c")
     assert r.code == 2 and "unknown layer 'fc9'" in r.err and r.err.count("error:") == 1
+    config.write_text(": : :\n")
+    r = cli("simulate", "--model", "jet_mlp", "--device", "xcku115", "--hls-config", config, "--out", tmp_path / "d")
+    assert r.code == 2 and "malformed YAML" in r.err and r.err.count(str(config)) == 1      # the file named once
 
 
 def test_simulate_backend_decides_where_weight_roms_go(cli, tmp_path):
