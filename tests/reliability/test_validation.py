@@ -302,7 +302,7 @@ def test_device_files(cli, bad, tmp_path, name):
 
 
 ONNX = {"conv_symbolic": "symbolic dimension 'H' (axis 2)", "conv_channels": "do not take the 3 channels",
-        "dense_unknown": "symbolic dimension '?' (axis 1)", "dense_inner": "weights take 7 inputs but it reads a tensor "
+        "dense_unknown": "unknown or zero-size dimension (axis 1)", "dense_inner": "weights take 7 inputs but it reads a tensor "
         "of 16 values", "gemm_inner": "weights take 7 inputs"}
 
 
