@@ -362,16 +362,18 @@ def global_order(scores: Dict[str, "object"], prices: Dict[str, float]):
 
 
 def marginal_prices(units, budget: HardwareBudget, check: BudgetCheck, scores_of
-                    ) -> Tuple[Dict[str, float], Dict[str, int]]:
-    """({group: load saved per unit removed}, {group: how many units that was measured with}): the ``k``
-    lowest-scored units of each group alone removed on a copy and the copy re-folded (the export's
-    folding, reuse factors and strategies chosen again), for ``k`` a tenth of the group up to nine tenths
-    (``MARGINAL_STEPS``); the price is the best rate over them. Where the estimate falls in steps (a
-    layer's valid reuse factors, Latency's unroll limit in weights, block RAMs) removing a few units of a
-    group saves nothing and a larger share may cross the step; a group that saves nothing at any share is
-    priced ``MIN_PRICE`` (its units are kept). ``scores_of(group name) -> tensor``."""
+                    ) -> Tuple[Dict[str, float], Dict[str, int], list]:
+    """({group: load saved per unit removed}, {group: how many units that was measured with}, every
+    measurement [(group, k, load)]): the ``k`` lowest-scored units of each group alone removed on a copy
+    and the copy re-folded (the export's folding, reuse factors and strategies chosen again), for ``k`` a
+    tenth of the group up to nine tenths (``MARGINAL_STEPS``); the price is the best rate over them. Where
+    the estimate falls in steps (a layer's valid reuse factors, Latency's unroll limit in weights, block
+    RAMs) removing a few units of a group saves nothing and a larger share may cross the step; a group
+    that saves nothing at any share is priced ``MIN_PRICE`` (its units are kept). ``scores_of(group name)
+    -> tensor``."""
     prices: Dict[str, float] = {}
     ks: Dict[str, int] = {}
+    measured = []
     for name, size in units.sizes().items():
         prices[name], ks[name] = MIN_PRICE, 1
         order = None
@@ -382,10 +384,17 @@ def marginal_prices(units, budget: HardwareBudget, check: BudgetCheck, scores_of
                 order = scores_of(name).argsort().tolist()
             twin = twin_engine(units, budget.in_shape)
             twin.remove(name, order[:k])
-            rate = (check.load - budget.check(twin.model).load) / k
-            if rate > prices[name]:
-                prices[name], ks[name] = rate, k
-    return prices, ks
+            load = budget.check(twin.model).load
+            measured.append((name, k, load))
+            if (check.load - load) / k > prices[name]:
+                prices[name], ks[name] = (check.load - load) / k, k
+    return prices, ks, measured
+
+
+def _lost(scores, name: str, k: int) -> float:
+    """The saliency (normalised by the group's mean) of a group's ``k`` lowest-scored units."""
+    s = scores[name].detach().float()
+    return float((s / s.mean().clamp_min(1e-12)).sort().values[:k].sum())
 
 
 def _removal_sequence(twin, budget: HardwareBudget, scores_of, *, step: float, max_rounds: int, at_least: int,
@@ -402,27 +411,42 @@ def _removal_sequence(twin, budget: HardwareBudget, scores_of, *, step: float, m
         sizes = twin.sizes()
         fraction = round_fraction(check.load, target_load, step)
         scores = {name: scores_of(name, twin.left[name]) for name in sizes}
-        prices, ks = marginal_prices(twin, budget, check, lambda name: scores[name])
+        prices, ks, measured = marginal_prices(twin, budget, check, lambda name: scores[name])
         paying = [name for name in sizes if prices[name] > MIN_PRICE and sizes[name] > 1]
         cap = {name: min(sizes[name] - 1, max(1, math.ceil(min(0.5, 2 * fraction) * sizes[name]))) for name in sizes}
         n = max(1, math.ceil(fraction * sum(sizes.values())), at_least - len(seq))
-        if paying and all(ks[name] > cap[name] for name in paying):
-            # only a share larger than a round's was measured to lower the load (a step ahead): remove
-            # that measured share of the best-priced group; what is past the step is given back later
-            best_group = max(paying, key=prices.get)
-            paying, cap, n = [best_group], {best_group: ks[best_group]}, ks[best_group]
-        elif not paying:
-            paying = [name for name in sizes if sizes[name] > 1]
-        n = min(n, sum(cap[name] for name in paying))
         drop: Dict[str, list] = {}
-        for _value, name, i in global_order({name: scores[name] for name in paying}, prices):
-            if len(drop.get(name, [])) < cap[name]:
-                drop.setdefault(name, []).append(i)
-                seq.append((name, twin.left[name][i]))
-                if sum(len(v) for v in drop.values()) >= n:
-                    break
+        finishing = [(_lost(scores, name, k), name, k) for name, k, load in measured
+                     if load <= target_load and len(seq) + k >= at_least and k <= sizes[name] // 2]
+        if finishing:    # removing at most half of one group meets the target: the least saliency of those
+            _lost_, name, k = min(finishing)
+            drop = {name: scores[name].argsort()[:k].tolist()}
+        else:
+            if paying and all(ks[name] > cap[name] for name in paying):
+                # only a share larger than a round's was measured to lower the load (a step ahead): remove
+                # that measured share of the best-priced group; what is past the step is given back later
+                best_group = max(paying, key=prices.get)
+                paying, cap, n = [best_group], {best_group: ks[best_group]}, ks[best_group]
+            elif not paying:
+                paying = [name for name in sizes if sizes[name] > 1]
+            n = min(n, sum(cap[name] for name in paying))
+            for _value, name, i in global_order({name: scores[name] for name in paying}, prices):
+                if len(drop.get(name, [])) < cap[name]:
+                    drop.setdefault(name, []).append(i)
+                    if sum(len(v) for v in drop.values()) >= n:
+                        break
+            top = max((name for name in sizes if prices[name] > MIN_PRICE and sizes[name] > 1), key=prices.get,
+                      default=None)
+            if len(drop) > 1 and top is not None and len(seq) + ks[top] >= at_least:
+                trial = twin_engine(twin, budget.in_shape)      # the load is not monotone: a mix of groups may
+                for name, idx in drop.items():                  # not lower it where each measured share does
+                    trial.remove(name, sorted(idx))
+                if budget.check(trial.model).load >= check.load:
+                    drop = {top: scores[top].argsort()[:ks[top]].tolist()}
         if not drop:
             break
+        for name, idx in drop.items():
+            seq += [(name, twin.left[name][i]) for i in idx]
         for name, idx in drop.items():
             twin.remove(name, idx)
         check = budget.check(twin.model)

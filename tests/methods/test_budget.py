@@ -198,3 +198,20 @@ def test_pruning_crosses_a_step_a_few_units_do_not_reach():
     check, removed = prune_to_budget(units, budget, lambda g: units.unit_norm(g))
     assert start > 2 and check.met and removed == 80 - sum(units.sizes().values())
     assert units.sizes()["1"] <= 9 and units.sizes()["3"] >= 5     # fc1 crossed its step, fc2 kept units
+
+
+def test_pruning_a_hair_over_the_budget_removes_one_measured_unit():
+    """LeNet-5 with 8, 9 and 133 units on the ZCU102 at 4.31 us (io_stream, strategy auto) is 0.5% over:
+    a round of 5% of the units from every group (1 conv1 map, 1 conv2 map, 6 fc1 neurons) raises the load
+    to 1.18 (a folding with fewer valid reuse factors), and a pruning that stops at its lowest load
+    removed nothing (missed). A measured removal of at most half a group that meets the budget ends it:
+    one conv2 map."""
+    torch.manual_seed(0)
+    model = create_model("lenet5", 1.0, (1, 28, 28), 10)
+    units = UnitEngine(model, (1, 28, 28))
+    for name, n in (("conv1", 8), ("conv2", 9), ("fc1", 133)):
+        units.keep(name, list(range(n)))
+    budget = HardwareBudget(BudgetSpec("xczu9eg", max_latency_us=4.3102, io_type="io_stream"), (1, 28, 28))
+    assert 1 < budget.check(model).load < 1.01
+    check, removed = prune_to_budget(units, budget, lambda g: units.unit_norm(g))
+    assert check.met and removed == 1 and units.sizes() == {"conv1": 8, "conv2": 8, "fc1": 133}
