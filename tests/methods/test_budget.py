@@ -157,8 +157,8 @@ def test_pruning_to_a_stepped_budget_removes_only_what_crosses_the_step():
     latency of the width-2 jet MLP (fc2 128x64) falls in one step once fc1 or fc2 is halved, and fc3 does
     not move it. Pruning prices each group by the load its removal saves after re-folding (fc3: nothing,
     its units stay) and gives back what the last round removed past the step: the result keeps at least
-    0.7 of the weights of the best hand-made fit, fc1 halved (9,536; the per-unit averages at the held
-    folding kept 4,352, fc3 halved)."""
+    0.7 of the weights of the best hand-made fit, fc1 halved (9,536, which it finds; the per-unit
+    averages at the held folding kept 4,352, fc3 halved)."""
     import torch.nn as nn
 
     torch.manual_seed(0)
