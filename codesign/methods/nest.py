@@ -64,7 +64,7 @@ from pydantic import Field
 from ..config import Strict
 from . import register_method
 from .base import Method, MethodContext
-from .budget import PATIENCE, admitted_growth, reachable, round_fraction
+from .budget import PATIENCE, admitted_growth, prune_to_budget, reachable, round_fraction
 from .nest_growth import (extend_like_feature_maps, fc_bridge, grow_connections, grow_feature_maps, grow_neurons,
                           growth_pass)
 from .ranking import global_top_masks, top_mask
@@ -272,7 +272,9 @@ class NeST(Method):
 
     def fit_budget(self, ctx: MethodContext, step: float = 0.05, max_rounds: int = 60) -> None:
         """Prune the smallest active connections (and the units left dead) until the budget is met
-        or ``PATIENCE`` rounds in a row no longer lower its load; see the module doc."""
+        or ``PATIENCE`` rounds in a row no longer lower its load; then, if it is still missed (a latency
+        that the number of maps sets, not their connections), remove units by the budget's measured
+        prices (:func:`~codesign.methods.budget.prune_to_budget`); see the module doc."""
         units, budget = ctx.units, ctx.budget
         check = budget.check(units.model)
         best, stalled = check.load, 0
@@ -289,6 +291,9 @@ class NeST(Method):
             check = budget.check(units.model)
             stalled = stalled + 1 if check.load >= best - 1e-9 else 0
             best = min(best, check.load)
+        if not check.met:                        # (prune_to_budget removes nothing when no width meets it)
+            check, removed = prune_to_budget(units, budget, lambda g: units.unit_norm(g))
+            self.counts["budget_pruned_units"] = self.counts.get("budget_pruned_units", 0) + removed
         ctx.say(f"nest: {check.describe()}")
 
     def _prune_to(self, units: "UnitEngine", keep: int) -> None:
