@@ -39,6 +39,22 @@ def _source(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Pat
     return (build_model(model, None, input_shape, width=width).eval(), model) if input_shape else (model, model)
 
 
+def _with_quantizers(network, mapping):
+    """precision auto on a QONNX file: each quantized layer's types from its quantizers, as hls4ml takes them
+    (hls4ml's default ap_fixed<16,6> elsewhere)."""
+    from dataclasses import replace
+
+    from ..sim.mapping import quantizer_layers
+
+    layers = quantizer_layers(network)
+    if not layers:
+        return mapping
+    console.print(f"note: precision of {len(layers)} layers from the file's quantizers (QONNX Quant), "
+                  f"{mapping.precision.label} elsewhere", markup=False, highlight=False)
+    label = replace(mapping.precision, label=f"auto (the file's quantizers; {mapping.precision.label} elsewhere)")
+    return mapping.with_(precision=label, layers={**layers, **mapping.layers})
+
+
 def _like_export(model: Optional[str], checkpoint: Optional[Path], width: float, mapping,
                  model_args: Dict[str, Any], input_shape: Optional[tuple]):
     """precision auto: the types `codesign export` would choose for this model, per layer, and the
@@ -85,7 +101,8 @@ def simulate(
                                                            "the device's DSP, LUT, FF and BRAM the design may use."),
     precision: Optional[str] = precision_option(default="auto (default: for --model/--checkpoint on dataflow, each "
                                                         "layer's types as `codesign export` chooses them; else "
-                                                        "ap_fixed<16,6>), "),
+                                                        "ap_fixed<16,6>, with a QONNX file's quantizer types "
+                                                        "where it has them), "),
     strategy: Optional[str] = strategy_option("dataflow: "),
     io_type: Optional[str] = io_type_option("dataflow: "),
     hls_config: Optional[Path] = typer.Option(None, "--hls-config", help="dataflow: an hls4ml configuration "
@@ -160,6 +177,8 @@ def _simulate(source, label: str, width: float, device: str, out: Optional[Path]
         network, mapping = _like_export(*like_export, width, mapping, model_args, shape)
     else:
         network = load_network(source, width)
+        if not hls_config and (options.get("precision") or "auto").strip().lower() == "auto":
+            mapping = _with_quantizers(network, mapping)
     report, folding = fitted_estimate(network, dev, mapping, rf, strategies, max_util, dense=_dense(checkpoint, network))
     if folding is not None and not folding.fits:
         report = report.with_sections(ways_out=_ways_out(network, dev, mapping, max_util, strategies, width,

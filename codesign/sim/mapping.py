@@ -194,6 +194,13 @@ HLS_PREFIX = re.compile(r"^(dense|conv1d|conv2d|depthwiseconv1d|depthwiseconv2d|
 HLS_SUFFIX = re.compile(r"_act$", re.IGNORECASE)     # a qonnx Quant's Activation (passes/quant_opt.py)
 
 
+def quantizer_layers(network) -> Dict[str, LayerSettings]:
+    """The per-layer types a QONNX file's quantizers set, as hls4ml takes them (weight, bias and result of
+    each quantized layer; ``network.meta['quantizer_types']``, from :mod:`codesign.sim.onnx_layers`)."""
+    types = (getattr(network, "meta", None) or {}).get("quantizer_types") or {}
+    return {name: LayerSettings(**{k: type_setting(v) for k, v in t.items()}) for name, t in types.items()}
+
+
 def hls_origin(name: str) -> str:
     """The key of the network layer an hls4ml layer name came from: 'Dense_fc1' → 'fc1',
     'relu1_quant_act' → 'relu1_quant'."""

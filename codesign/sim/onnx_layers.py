@@ -81,6 +81,8 @@ class _Parser:
         self.layers: List[Layer] = []
         self.by_name: Dict[str, Layer] = {}
         self.consumers: Dict[str, int] = {}
+        self.const_types: Dict[str, str] = {}      # constant tensor -> its QONNX quantizer's hls4ml type
+        self.layer_types: Dict[str, Dict[str, str]] = {}    # layer -> {weight, bias, result} from quantizers
         for node in graph.node:
             for name in node.input:
                 self.consumers[name] = self.consumers.get(name, 0) + 1
@@ -165,6 +167,7 @@ class _Parser:
                        self.chw(node.output[0], nhwc), kernel=tuple(kernel), stride=tuple(strides),
                        groups=groups, weights=int(w.size), nonzero_weights=int(np.count_nonzero(w)),
                        bias=bias, shift_add=shift_add_counts(w)), node.output[0])
+        self.quantized_parameters(node.input[1], node.input[2] if len(node.input) > 2 else "")
 
     def dense(self, node) -> None:
         ins = self.dynamic(node)
@@ -192,6 +195,45 @@ class _Parser:
         self.add(Layer(self.name(node), "dense", (producer,) if producer else (), in_shape, (int(n_out), 1, 1),
                        weights=int(w.size), nonzero_weights=int(np.count_nonzero(w)), bias=bias,
                        shift_add=shift_add_counts(w)), node.output[0])
+        self.quantized_parameters(node.input[1] if node.input[0] == ins[0] else node.input[0],
+                                  node.input[2] if len(node.input) > 2 else "")
+
+    def quantized_parameters(self, weight: str, bias: str) -> None:
+        """The last layer's weight/bias types where QONNX quantizers made them (hls4ml takes those types)."""
+        types = {k: self.const_types[t] for k, t in (("weight", weight), ("bias", bias)) if t in self.const_types}
+        if types:
+            self.layer_types.setdefault(self.layers[-1].name, {}).update(types)
+
+    def quantizer(self, node) -> Optional[Tuple[Optional[np.ndarray], str]]:
+        """A QONNX Quant with constant scale, zero point and bit width: (its output when its input is constant,
+        else None; the fixed-point type hls4ml gives it, model/optimizer/passes/quant_opt.py: width = bitwidth,
+        integer bits = bitwidth + log2(scale) for a power-of-two scale (bitwidth otherwise: hls4ml rescales
+        with ApplyAlpha layers), RND_CONV for ROUND, TRN for FLOOR, SAT_SYM when narrow). None when its
+        parameters are not constants."""
+        consts = [self.const.get(t) for t in node.input[1:4]]
+        if len(consts) < 3 or any(c is None for c in consts):
+            return None
+        scale, zero, bits = (np.asarray(c, dtype=np.float64) for c in consts)
+        a = _attrs(node)
+        signed, narrow = bool(a.get("signed", 1)), bool(a.get("narrow", 0))
+        rounding = a.get("rounding_mode", b"ROUND")
+        rounding = rounding.decode() if isinstance(rounding, bytes) else str(rounding)
+        width = int(np.ceil(float(bits.ravel()[0])))
+        integer = width
+        if scale.size and np.all(scale == scale.ravel()[0]) and scale.ravel()[0] > 0:
+            mantissa, exp = np.frexp(scale.ravel()[0])
+            if mantissa == 0.5:
+                integer = width + int(exp) - 1
+        kind = "fixed" if signed else "ufixed"
+        text = f"{kind}<{width},{integer},{'TRN' if rounding.upper() == 'FLOOR' else 'RND_CONV'},{'SAT_SYM' if narrow else 'SAT'}>"
+        x = self.const.get(node.input[0])
+        if x is None:
+            return None, text
+        lo = -(2 ** (width - 1)) + (1 if narrow else 0) if signed else 0
+        hi = 2 ** (width - 1) - 1 if signed else 2 ** width - 1
+        step = np.floor if rounding.upper() == "FLOOR" else np.round
+        q = np.clip(step(np.asarray(x, dtype=np.float64) / scale + zero), lo, hi)
+        return ((q - zero) * scale).astype(np.float32), text
 
     def norm(self, node) -> None:
         x = self.dynamic(node)[0]
@@ -237,7 +279,10 @@ class _Parser:
         nhwc = self.nhwc or node.domain.endswith("channels_last")
         ins = self.dynamic(node)
         if not ins:                 # constant sub-graph (weights behind Quant, shape arithmetic)
-            if op in CONST_PASS and node.input and node.input[0] in self.const:
+            quant = self.quantizer(node) if op == "Quant" and node.input and node.input[0] in self.const else None
+            if quant is not None:   # weights as hls4ml quantizes them (its zeros are the design's)
+                self.const[node.output[0]], self.const_types[node.output[0]] = quant
+            elif op in CONST_PASS and node.input and node.input[0] in self.const:
                 self.const[node.output[0]] = self.const[node.input[0]]
             elif op == "Constant":
                 from onnx import numpy_helper
@@ -255,6 +300,9 @@ class _Parser:
             self.simple(node, "act", activation=ACT_OPS[op])
         elif op in QUANT_OPS:
             self.simple(node, "act", activation="linear")
+            quant = self.quantizer(node) if op == "Quant" else None
+            if quant is not None:
+                self.layer_types[self.layers[-1].name] = {"result": quant[1]}
         elif op in SOFTMAX_OPS:
             self.simple(node, "softmax", activation=SOFTMAX_OPS[op])
         elif op == "Pad":
@@ -299,4 +347,7 @@ def network_from_onnx(path: str | Path, name: Optional[str] = None) -> Network:
     path = Path(path)
     parser = _Parser(_load(path))
     layers, in_shape = parser.run()
-    return Network(name or path.stem, tuple(layers), tuple(in_shape), f"onnx:{path}", {"input": parser.input_name})
+    meta = {"input": parser.input_name}
+    if parser.layer_types:
+        meta["quantizer_types"] = parser.layer_types
+    return Network(name or path.stem, tuple(layers), tuple(in_shape), f"onnx:{path}", meta)

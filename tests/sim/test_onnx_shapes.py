@@ -92,6 +92,47 @@ def test_an_activation_quantizer_is_a_linear_activation_layer(tmp_path):
     assert layers[1].inputs == ("in_quant",)
 
 
+def _qonnx_mlp(tmp_path, weight_scale=0.25):
+    """Flatten -> Quant (8 bits, scale 1/8) -> MatMul with Quant'ed weights (4 bits, ``weight_scale``)."""
+    consts = [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in
+              (("scale", 0.125), ("zeropt", 0.0), ("bits", 8.0), ("wscale", weight_scale), ("wbits", 4.0))]
+    w = np.array([[0.1, -1.0, 0.6], [0.4, 0.0, -0.05], [1.3, 0.2, -0.4]] * 2 + [[0.9, 0.1, 0.0]] * 2, np.float32)
+    q = dict(domain="qonnx.custom_op.general", signed=1, narrow=0, rounding_mode="ROUND")
+    nodes = [helper.make_node("Flatten", ["x"], ["f"], "flat"),
+             helper.make_node("Quant", ["f", "scale", "zeropt", "bits"], ["q"], "in_quant", **q),
+             helper.make_node("Quant", ["w", "wscale", "zeropt", "wbits"], ["wq"], "w_quant", **q),
+             helper.make_node("MatMul", ["q", "wq"], ["y"], "fc")]
+    return _save(tmp_path / "q.onnx", nodes, consts + [numpy_helper.from_array(w, "w")], [1, 2, 4], [1, 3],
+                 [helper.make_opsetid("qonnx.custom_op.general", 1)]), w
+
+
+@pytest.mark.parametrize("scale, weight_type", [(0.25, "fixed<4,2,RND_CONV,SAT>"), (0.3, "fixed<4,4,RND_CONV,SAT>")])
+def test_qonnx_quantizers_give_hls4mls_types_and_zeros(tmp_path, scale, weight_type):
+    """hls4ml's QONNX passes (quant_opt.py): width = bitwidth, integer bits = bitwidth + log2(scale) for a
+    power-of-two scale (else bitwidth); the weights are quantized before hls4ml counts their zeros."""
+    path, w = _qonnx_mlp(tmp_path, scale)
+    net = network_from_onnx(path)
+    assert net.meta["quantizer_types"] == {"in_quant": {"result": "fixed<8,5,RND_CONV,SAT>"},
+                                           "fc": {"weight": weight_type}}
+    zeros = int(np.sum(np.clip(np.round(w / scale), -8, 7) == 0))
+    assert net.layers[1].nonzero_weights == w.size - zeros and zeros > int(np.sum(w == 0))
+
+
+def test_simulate_takes_a_qonnx_files_quantizers(cli, tmp_path):
+    """precision auto on a QONNX file: 4-bit weights are LUT products (0 DSPs), not hls4ml's 16-bit default."""
+    import json
+
+    path, _ = _qonnx_mlp(tmp_path)
+    r = cli("simulate", "--onnx", path, "--device", "xc7z020", "--no-plot", "--out", tmp_path / "a")
+    assert r.code == 0, r.err
+    fc = {l["name"]: l for l in json.loads((tmp_path / "a" / "report.json").read_text())["layers"]}["fc"]
+    assert fc["detail"]["weight_bits"] == 4 and fc["dsp"] == 0
+    r = cli("simulate", "--onnx", path, "--device", "xc7z020", "--precision", "ap_fixed<16,6>", "--no-plot",
+            "--out", tmp_path / "b")                                       # a given precision wins
+    fc = {l["name"]: l for l in json.loads((tmp_path / "b" / "report.json").read_text())["layers"]}["fc"]
+    assert fc["detail"]["weight_bits"] == 16
+
+
 @pytest.mark.parametrize("attrs, extra, message", [
     ({"mode": "reflect"}, [], r"Pad node 'pad' uses mode 'reflect'; hls4ml converts only zero padding"),
     ({"mode": "edge"}, [], r"uses mode 'edge'"),
