@@ -168,18 +168,22 @@ RN07_FIFO_MAX = {"q_conv2d_batchnorm": 1, "zp2d_q_conv2d_batchnorm_1": 1066, "q_
 #: Vivado HLS). The design merged each ReLU into its convolution (``MergedRelu: 1``), so a convolution writes
 #: the ReLU's result type ap_fixed<9,3,AP_RND,AP_SAT>; the dense layer keeps ap_fixed<12,7>. The softmax was
 #: removed. FIFO depths: the build's (``FIFO_opt_json``: co-simulation maximum + 1).
-def _rn07_layers() -> Dict[str, dict]:
-    layers: Dict[str, dict] = {name: {"ReuseFactor": 16384, **_RN07_CONV} for name in _RN07_CONVS}
-    layers["q_dense"] = {"ReuseFactor": 16384, "Precision": {"weight": "ap_fixed<8,3>", "bias": "ap_fixed<8,3>",
-                                                             "accum": "ap_fixed<17,7>", "result": "ap_fixed<12,7>"}}
-    for name, occupancy in RN07_FIFO_MAX.items():
+def _mlperf_ic_config(fifo_max: Dict[str, int], reuse: Optional[Dict[str, int]] = None) -> Dict[str, object]:
+    """The MLPerf Tiny hls4ml image classifiers' configuration (RN07, RN08): every Conv/Dense at ReuseFactor
+    16384 unless ``reuse`` overrides it, the submissions' types, FIFO depths = co-simulation maximum + 1."""
+    reuse = reuse or {}
+    layers: Dict[str, dict] = {name: {"ReuseFactor": reuse.get(name, 16384), **_RN07_CONV} for name in _RN07_CONVS}
+    layers["q_dense"] = {"ReuseFactor": reuse.get("q_dense", 16384),
+                         "Precision": {"weight": "ap_fixed<8,3>", "bias": "ap_fixed<8,3>", "accum": "ap_fixed<17,7>",
+                                       "result": "ap_fixed<12,7>"}}
+    for name, occupancy in fifo_max.items():
         layers.setdefault(name, {})["FifoDepth"] = occupancy + 1
-    return layers
+    return {"Backend": "VivadoAccelerator", "IOType": "io_stream",
+            "Model": {"ReuseFactor": 16384, "Strategy": "Resource", "Precision": "ap_fixed<12,7>"},
+            "LayerName": layers}
 
 
-RN07_HLS_CONFIG = {"Backend": "VivadoAccelerator", "IOType": "io_stream",
-                   "Model": {"ReuseFactor": 16384, "Strategy": "Resource", "Precision": "ap_fixed<12,7>"},
-                   "LayerName": _rn07_layers()}
+RN07_HLS_CONFIG = _mlperf_ic_config(RN07_FIFO_MAX)
 
 
 def _pad(name: str, inp: str, c: int, h: int, padded: int) -> Layer:
@@ -226,19 +230,7 @@ RN08_REUSE = {"q_conv2d_batchnorm_1": 512, "q_conv2d_batchnorm_2": 512, "q_conv2
               "q_conv2d_batchnorm_4": 4096}
 
 
-def _rn08_layers() -> Dict[str, dict]:
-    layers = {name: {k: v for k, v in cfg.items() if k != "FifoDepth"} for name, cfg in _rn07_layers().items()
-              if name in _RN07_CONVS or name == "q_dense"}
-    for name, rf in RN08_REUSE.items():
-        layers[name]["ReuseFactor"] = rf
-    for name, occupancy in RN08_FIFO_MAX.items():
-        layers.setdefault(name, {})["FifoDepth"] = occupancy + 1
-    return layers
-
-
-RN08_HLS_CONFIG = {"Backend": "VivadoAccelerator", "IOType": "io_stream",
-                   "Model": {"ReuseFactor": 16384, "Strategy": "Resource", "Precision": "ap_fixed<12,7>"},
-                   "LayerName": _rn08_layers()}
+RN08_HLS_CONFIG = _mlperf_ic_config(RN08_FIFO_MAX, RN08_REUSE)
 
 
 def rn08() -> Network:
