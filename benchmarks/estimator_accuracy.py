@@ -17,8 +17,8 @@ Without the option only hls4ml's own baselines (shipped in benchmarks/data) are 
 TensorFlow; never a dependency of codesign). rule4ml is then run on the same designs in a subprocess
 (``benchmarks/rule4ml_predict.py``) and its errors are printed beside the estimator's.
 
-Last, the board checks: RN07 (MLPerf Tiny v0.7, hls4ml on a PYNQ-Z2) and RN08 (v1.0: the same network at reuse
-factors 512-4096, never fitted on) with their published configurations: the fit verdict, latency and energy per
+Last, the board checks: RN07 (MLPerf Tiny v0.7, hls4ml on a PYNQ-Z2 and an Arty A7-100T) and RN08 (v1.0: the same
+network at reuse factors 512-4096, never fitted on) with their published configurations: the fit verdict, latency and energy per
 inference against the measured ones; AD08 (the same submission's dense
 autoencoder, built for the same board): the fit verdict; hls4ml's tutorial 7a (a 16-64-32-32-5 MLP at Latency
 RF 64, built for a PYNQ-Z2 by a user who published the C-synthesis and placed-utilisation reports): the estimate
@@ -303,18 +303,24 @@ def print_table(title: str, designs: List[Design], with_rule4ml: bool) -> dict:
     return table
 
 
-def board_check(name: str = "RN07") -> dict:
-    """An MLPerf Tiny hls4ml design measured on a PYNQ-Z2 (RN07: v0.7; RN08: v1.0, the same network at other
-    reuse factors; neither fitted on, the board power is AD08's) with its published hls4ml configuration at the
-    board's clock: the fit verdict, latency against the measured one and energy against the measured one (at
-    the measured latency and at the estimate's own)."""
-    from codesign.sim import references
+def board_runs() -> Dict[str, tuple]:
+    """The measured MLPerf Tiny runs: {key: (name, network, hls4ml configuration, settings, published)}."""
+    from codesign.sim import references as ref
 
-    settings, config = getattr(references, f"{name}_SETTINGS"), getattr(references, f"{name}_HLS_CONFIG")
+    return {"rn07": ("RN07", ref.rn07(), ref.RN07_HLS_CONFIG, ref.RN07_SETTINGS, ref.RN07_PUBLISHED),
+            "rn07_arty": ("RN07", ref.rn07(), ref.RN07_HLS_CONFIG, ref.RN07_ARTY_SETTINGS, ref.RN07_ARTY_PUBLISHED),
+            "rn08": ("RN08", ref.rn08(), ref.RN08_HLS_CONFIG, ref.RN08_SETTINGS, ref.RN08_PUBLISHED)}
+
+
+def board_check(name: str, network, config: dict, settings: dict, pub: dict) -> dict:
+    """An MLPerf Tiny hls4ml design measured on a board (RN07 on the PYNQ-Z2 and the Arty A7-100T: v0.7; RN08 on
+    the PYNQ-Z2: v1.0, the same network at other reuse factors; none fitted on, each board's power is AD08's)
+    with its published hls4ml configuration at the board's clock: the fit verdict, latency against the measured
+    one and energy against the measured one (at the measured latency and at the estimate's own)."""
     dev = load_device(settings["device"])
     mapping = Mapping.from_hls_config(config).with_(clock_mhz=settings["clock_mhz"])
-    report = estimate(getattr(references, name.lower())(), dev, mapping)
-    t, pub = report.totals, getattr(references, f"{name}_PUBLISHED")
+    report = estimate(network, dev, mapping)
+    t = report.totals
     e = report.energy
     dynamic = e.dynamic
     out = {"fits": bool(t["fits"]), "over": list(t.get("over") or []), "latency_s": t["latency_s"],
@@ -479,8 +485,8 @@ def main(argv=None) -> dict:
         for src in sorted({d.source for d in part}):
             sub = [d for d in part if d.source == src]
             results[split][src] = print_table(f"{split.upper()} split, {src}", sub, with_r4)
-    results["rn07"] = board_check("RN07")
-    results["rn08"] = board_check("RN08")
+    for key, run in board_runs().items():
+        results[key] = board_check(*run)
     results["ad08"] = board_verdicts()
     results["tutorial7a"] = tutorial_check()
     if args.csv:

@@ -184,6 +184,13 @@ def _mlperf_ic_config(fifo_max: Dict[str, int], reuse: Optional[Dict[str, int]] 
 
 
 RN07_HLS_CONFIG = _mlperf_ic_config(RN07_FIFO_MAX)
+#: The same submission on a Digilent Arty A7-100T (inference/arty-a7-100t/accuracy.yml: RN07's configuration
+#: for the xc7a100tcsg324-1; its block design clocks the IP from the DDR3 controller's ui_clk, 83.33 MHz:
+#: design_1_bd.tcl, myproject_axi/ap_clk on mig_7series_0/ui_clk, rst_mig_7series_0_83M);
+#: results/arty-a7-100t/ic/RN07: 30.139 inferences/s, 73,166.299 uJ/inference median at 2.2216 W [V]
+RN07_ARTY_SETTINGS = {**RN07_SETTINGS, "device": "xc7a100t", "part": "xc7a100tcsg324-1", "clock_mhz": 1000 / 12,
+                      "board": "arty-a7-100t"}
+RN07_ARTY_PUBLISHED = {"latency_s": 1 / 30.139, "energy_j": 73166.299e-6, "power_w": 2.221589}
 
 
 def _pad(name: str, inp: str, c: int, h: int, padded: int) -> Layer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -52,10 +53,13 @@ def test_percentage_error_and_table(capsys):
     assert "median" in table["dsp"] and "t: 4 designs" in capsys.readouterr().out
 
 
-def test_board_check_reports_rn07_against_its_measurements(capsys):
-    out = acc.board_check()
+@pytest.mark.parametrize("key, measured", [("rn07", ("27.33 ms", "44.19 mJ")), ("rn07_arty", ("33.18 ms", "73.17 mJ")),
+                                           ("rn08", ("7.64 ms", "12.27 mJ"))])
+def test_board_check_reports_each_run_against_its_measurements(capsys, key, measured):
+    run = acc.board_runs()[key]
+    out = acc.board_check(*run)
     text = capsys.readouterr().out
-    assert "RN07" in text and "measured 27.33 ms" in text and "measured 44.19 mJ" in text
+    assert run[0] in text and all(f"measured {m}" in text for m in measured)
     assert out["fits"] and out["latency_s"] > 0 and out["energy_at_estimated_latency_j"] > out["energy_j"] > 0
 
 
