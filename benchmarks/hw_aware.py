@@ -1,13 +1,14 @@
 """Training for the device vs training first and fitting after, on real MNIST.
 
 LeNet-5 and LeNet-300-100 for the PYNQ-Z2 (xc7z020) and the ZCU102 (xczu9eg) at three latency
-budgets each (the dense model's latency at three network-wide reuse factors, +5%: tight enough that
-the dense model does not meet them within the utilisation), max utilisation 0.8, Latency strategy,
-ap_fixed<16,6>:
+budgets each (the dense model's latency at three network-wide reuse factors under the Latency
+strategy, +5%: tight enough that the dense model does not meet them within the utilisation), max
+utilisation 0.8, ap_fixed<16,6>, strategy ``--strategy`` (default auto: each layer's Latency or
+Resource strategy chosen with its reuse factor, as ``codesign export --reuse-factor auto`` does):
 
   (a) hardware-aware: CGaP, NeST and NPN trained with the budget (``codesign train --fit``);
   (b) the same methods without the budget, then auto-fitted (the export's per-layer folding,
-      ``--reuse-factor auto``, which is also what the budget checks);
+      ``--reuse-factor auto`` with the same strategy, which is also what the budget checks);
   (c) dense training and structured magnitude pruning (half the units), then auto-fitted.
 
 Every run has the same schedule (``--epochs`` on the first ``--train-limit`` training digits). A
@@ -58,7 +59,7 @@ def budgets(model: str, device: str) -> list[float]:
 
     b = HardwareBudget(BudgetSpec(device, io_type=IO_TYPE[model], precision=PRECISION), (1, 28, 28))
     net = b.network(create_model(model, 1.0, (1, 28, 28), 10))
-    return [round(estimate(net, b.device, b.base.with_(reuse_factor=rf)).totals["latency_s"] * 1e6 * 1.05, 4)
+    return [round(estimate(net, b.device, b.base.with_(reuse_factor=rf, strategy="Latency")).totals["latency_s"] * 1e6 * 1.05, 4)
             for rf in BUDGET_RF[(model, device)]]
 
 
@@ -74,7 +75,7 @@ def recipe(model: str, method: str, params: dict, args, budget=None):
     overrides = {"method.name": method, "method.params": params, "train.epochs": args.epochs,
                  "data.train_limit": args.train_limit, "data.test_limit": args.test_limit, "train.threads": 1,
                  "train.seed": args.seed,
-                 "target.precision": PRECISION, "target.io_type": IO_TYPE[model], "target.strategy": "Latency"}
+                 "target.precision": PRECISION, "target.io_type": IO_TYPE[model], "target.strategy": args.strategy}
     if budget is not None:
         device, latency = budget
         overrides.update({"target.fit": True, "target.device": device, "target.max_latency_us": latency,
@@ -94,10 +95,10 @@ def run(name: str, cfg, runs: Path, log) -> dict:
     return {"summary": result.summary, "model_file": str(rd.trained_model)}
 
 
-def auto_fit(model_file: str, model: str, device: str, latency: float) -> dict:
+def auto_fit(model_file: str, model: str, device: str, latency: float, strategy: str) -> dict:
     """The budget's folding search on a trained model: met or missed, at which cost."""
     net_model, _ = load_model(model_file)
-    b = HardwareBudget(BudgetSpec(device, latency, MAX_UTIL, "Latency", IO_TYPE[model], PRECISION), (1, 28, 28))
+    b = HardwareBudget(BudgetSpec(device, latency, MAX_UTIL, strategy, IO_TYPE[model], PRECISION), (1, 28, 28))
     return b.check(net_model).summary()
 
 
@@ -115,6 +116,9 @@ def main() -> None:
     parser.add_argument("--train-limit", type=int, default=8000)
     parser.add_argument("--test-limit", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--strategy", default="auto", help="the budget's and the fit's strategy: auto, Latency or Resource")
+    parser.add_argument("--only-budget", type=int, nargs="*", default=None, metavar="I",
+                        help="only these budgets of each device (0: the loosest, 2: the tightest)")
     parser.add_argument("--budget-rf", nargs="*", default=[], metavar="MODEL:DEVICE=R1,R2,R3")
     parser.add_argument("--runs", type=Path, default=Path("runs/hw_aware"))
     parser.add_argument("--name", default="hw_aware")
@@ -130,10 +134,12 @@ def main() -> None:
         for method in AWARE:
             plain[method] = run(f"{model}_{method}", recipe(model, method, {}, args), args.runs, log)
         for device in args.devices:
-            for latency in budgets(model, device):
+            for i, latency in enumerate(budgets(model, device)):
+                if args.only_budget is not None and i not in args.only_budget:
+                    continue
                 for method, made in plain.items():
                     approach = "b" if method in AWARE else "c"
-                    fitted = auto_fit(made["model_file"], model, device, latency)
+                    fitted = auto_fit(made["model_file"], model, device, latency, args.strategy)
                     rows.append(row(model, device, latency, approach, method, made, fitted))
                 for method in AWARE:
                     made = run(f"{model}_{method}_{device}_{latency:g}us", recipe(model, method, {}, args,
