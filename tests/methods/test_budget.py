@@ -187,7 +187,7 @@ def test_pruning_crosses_a_step_a_few_units_do_not_reach():
     multiplexers made fc1's fast foldings cheap): fc1 meets it only at 9 units or fewer, and the load is not
     monotone in between (a few units have few valid reuse factors and a higher load). A tenth of fc1 saves
     nearly nothing, so the group is priced at the best rate of larger shares and that measured share is
-    removed (the held-folding averages cut fc2, which moves nothing, to 1 unit)."""
+    removed (fc1 9, fc2 18; the held-folding averages: fc1 7, fc2 16)."""
     import torch.nn as nn
 
     torch.manual_seed(0)
@@ -203,9 +203,9 @@ def test_pruning_crosses_a_step_a_few_units_do_not_reach():
 def test_pruning_a_hair_over_the_budget_removes_one_measured_unit():
     """LeNet-5 with 8, 9 and 133 units on the ZCU102 at 4.31 us (io_stream, strategy auto) is 0.5% over:
     a round of 5% of the units from every group (1 conv1 map, 1 conv2 map, 6 fc1 neurons) raises the load
-    to 1.18 (a folding with fewer valid reuse factors), and a pruning that stops at its lowest load
-    removed nothing (missed). A measured removal of at most half a group that meets the budget ends it:
-    one conv2 map."""
+    to 1.18 (a folding with fewer valid reuse factors; the held-folding averages removed 26 units, conv1
+    8 -> 4, conv2 9 -> 5). A measured removal of at most half a group that meets the budget ends it: one
+    conv2 map."""
     torch.manual_seed(0)
     model = create_model("lenet5", 1.0, (1, 28, 28), 10)
     units = UnitEngine(model, (1, 28, 28))
