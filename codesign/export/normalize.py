@@ -167,8 +167,9 @@ def zero_pads_into_convs(g: OnnxGraph) -> bool:
     for n in g.nodes:
         pads = _zero_spatial_pads(g, n)
         readers = consumers.get(n.output[0], []) if pads is not None else []
-        if not readers or n.output[0] in outputs or any(r.op_type != "Conv" for r in readers):
-            continue
+        if (not readers or n.output[0] in outputs
+                or any(r.op_type != "Conv" or r.domain not in ("", "ai.onnx") for r in readers)):
+            continue                                  # (a channels-last Conv's pads would be read as NHWC)
         k = len(pads) // 2 - 2                        # spatial axes
         for r in readers:
             own = [int(p) for p in attribute(r, "pads") or [0] * (2 * k)]
