@@ -215,3 +215,14 @@ def test_pruning_a_hair_over_the_budget_removes_one_measured_unit():
     assert 1 < budget.check(model).load < 1.01
     check, removed = prune_to_budget(units, budget, lambda g: units.unit_norm(g))
     assert check.met and removed == 1 and units.sizes() == {"conv1": 8, "conv2": 8, "fc1": 133}
+
+
+def test_nest_removes_units_where_pruning_connections_no_longer_lowers_the_load(tmp_path):
+    """Under the Resource strategy zero weights save nothing, so at 0.1 us NeST's connection pruning stalls
+    at 0.12 us (missed); it then removes units by the budget's measured prices and meets it."""
+    cfg = load_recipe("jet_mlp_synthetic", {
+        "method.name": "nest", "method.params": {"prune_rounds": 2}, "train.epochs": 4, "train.batch_size": 64,
+        "data.options": {"in_shape": [16], "num_classes": 5, "n_train": 256, "n_test": 128},
+        "target.fit": True, "target.device": "xc7z020", "target.max_latency_us": 0.1, "target.strategy": "Resource"})
+    s = fit(cfg, tmp_path).summary
+    assert s["budget_met"] is True and s["budget_latency_us"] <= 0.1 and s["method_budget_pruned_units"] > 0
