@@ -458,14 +458,19 @@ def _removal_sequence(twin, budget: HardwareBudget, scores_of, *, step: float, m
     return seq
 
 
-def _without(units, budget: HardwareBudget, removal: Sequence[Tuple[str, int]]):
-    """A :func:`twin_engine` of ``units`` without the units of ``removal`` (original indices)."""
-    twin = twin_engine(units, budget.in_shape)
+def _remove_all(units, removal: Sequence[Tuple[str, int]]) -> None:
+    """Remove the units of ``removal`` ([(group, index in ``units``)]) from ``units``, group by group."""
     by_group: Dict[str, list] = {}
     for name, i in removal:
         by_group.setdefault(name, []).append(i)
     for name, idx in by_group.items():
-        twin.remove(name, sorted(idx))
+        units.remove(name, sorted(idx))
+
+
+def _without(units, budget: HardwareBudget, removal: Sequence[Tuple[str, int]]):
+    """A :func:`twin_engine` of ``units`` without the units of ``removal`` (original indices)."""
+    twin = twin_engine(units, budget.in_shape)
+    _remove_all(twin, removal)
     return twin
 
 
@@ -519,12 +524,8 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
         return check, 0
     removal, check = _plan_removal(units, budget, {g.name: scores_of(g) for g in units.groups()},
                                    step=step, max_rounds=max_rounds, at_least=at_least, target_load=target_load)
-    by_group: Dict[str, list] = {}
-    for name, i in removal:
-        by_group.setdefault(name, []).append(i)
-    for name, idx in by_group.items():
-        units.remove(name, sorted(idx))
-    return budget.check(units.model), len(removal)
+    _remove_all(units, removal)
+    return check, len(removal)          # the check of a copy with exactly these units removed
 
 
 def _plan_removal(units, budget: HardwareBudget, scores: Dict[str, "object"], **rounds):
