@@ -12,8 +12,14 @@ layer's reuse factor (and, with strategy ``auto``, its strategy) for the shortes
 within ``max_util`` of every resource. Nothing here folds: a model meets its budget exactly when the
 export's folding of it fits and is fast enough.
 
-**Load.** ``load = max(latency / max_latency, largest utilisation / max_util)`` of that folding: the
-budget is met when the folding fits and ``load <= 1``; ``load - 1`` is by how much it is missed.
+**Load.** ``load = max(latency / max_latency, largest utilisation / max_util)`` of that (fastest)
+folding: the budget is met when the folding fits and ``load <= 1``; ``load - 1`` is by how much it is
+missed. The training decisions (growth admitted, pruning's prices and targets) read the load.
+
+**Design.** With a latency bound, the design the run reports (summary, ``RUN/sim/report.json``) is the
+folding with the least resources that meets the bound (``--reuse-factor auto --max-latency-us N``,
+:mod:`codesign.sim.folding_bound`; :attr:`BudgetCheck.design`): met exactly when the fastest folding meets
+it, and never more of any resource than the fastest one.
 
 **Prices.** What one unit (filter, neuron) of each unit group, or one weight of each layer, costs:
 :func:`codesign.sim.unit_costs.unit_costs` at the current folding (the estimator's per-layer finite
@@ -88,6 +94,26 @@ class BudgetCheck:
     max_util: float
     mapping: object = field(default=None, compare=False, repr=False)   # the folding's Mapping (for prices)
     network: object = field(default=None, compare=False, repr=False)
+    design_of: Optional[Callable[[], object]] = field(default=None, compare=False, repr=False)
+    clock_hz: float = field(default=0.0, compare=False, repr=False)
+
+    @property
+    def design(self):
+        """The folding the run reports: under a latency bound the least resources that meet it (computed on
+        first use), else the fastest folding (:attr:`folding`)."""
+        if self.design_of is None:
+            return self.folding
+        if "_design" not in self.__dict__:
+            object.__setattr__(self, "_design", self.design_of())
+        return self.__dict__["_design"]
+
+    @property
+    def design_latency_s(self) -> float:
+        return self.design.latency_cycles / self.clock_hz if self.design_of is not None else self.latency_s
+
+    @property
+    def design_util(self) -> Dict[str, float]:
+        return {k: float(self.design.utilisation[k]) for k in self.util}
 
     @property
     def fits(self) -> bool:
@@ -114,31 +140,43 @@ class BudgetCheck:
     def met(self) -> bool:
         return self.fits and self.load <= 1.0
 
-    def folding_text(self) -> str:
+    def folding_text(self, folding=None) -> str:
         """'conv1 1, conv2 4 Resource, ...': each Conv/Dense layer's reuse factor (strategy if not Latency)."""
+        folding = folding or self.folding
         return ", ".join(f"{n} {r}" + ("" if s == "Latency" else f" {s}")
-                         for n, r, s in zip(self.folding.names, self.folding.rf, self.folding.strategy))
+                         for n, r, s in zip(folding.names, folding.rf, folding.strategy))
 
     def summary(self) -> Dict[str, object]:
-        """The run summary's budget fields: met or missed, and by how much (``budget_margin`` < 0: missed)."""
+        """The run summary's budget fields: met or missed, and by how much (``budget_margin`` < 0: missed);
+        latency, utilisation and reuse factors of the :attr:`design`, and of the fastest folding beside it."""
+        util = self.design_util
         out = {"budget": self.describe(), "budget_met": self.met, "budget_load": round(self.load, 4),
-               "budget_margin": round(1 - self.load, 4), "budget_reuse_factors": self.folding_text(),
-               "budget_latency_us": round(self.latency_s * 1e6, 4), "budget_util_max": round(self.util_max, 4),
-               "budget_binding": self.binding, "budget_max_util": self.max_util,
-               **{f"budget_{k}_util": round(v, 4) for k, v in self.util.items()}}
+               "budget_margin": round(1 - self.load, 4), "budget_reuse_factors": self.folding_text(self.design),
+               "budget_latency_us": round(self.design_latency_s * 1e6, 4),
+               "budget_util_max": round(max(util.values()), 4),
+               "budget_binding": max(util, key=util.get), "budget_max_util": self.max_util,
+               **{f"budget_{k}_util": round(v, 4) for k, v in util.items()},
+               "budget_objective": self.design.objective}
         if self.max_latency_s:
             out["budget_max_latency_us"] = round(self.max_latency_s * 1e6, 4)
+            out.update({"budget_fastest_latency_us": round(self.latency_s * 1e6, 4),
+                        "budget_fastest_util_max": round(self.util_max, 4),
+                        "budget_fastest_reuse_factors": self.folding_text()})
         return out
 
     def describe(self) -> str:
-        lat = f"latency {self.latency_s * 1e6:.3g} us"
+        util = self.design_util
+        lat = f"latency {self.design_latency_s * 1e6:.3g} us"
         if self.max_latency_s:
             lat += f" of {self.max_latency_s * 1e6:.3g} us"
         verdict = "met" if self.met else f"missed by {100 * max(self.load - 1, 0.0):.1f}%"
         if not self.fits and self.load <= 1:
             verdict += " (the folding does not fit)"
-        return (f"budget {verdict}: {lat}, largest utilisation {self.util_max:.3f} ({self.binding}) of "
-                f"{self.max_util:g}, reuse factors per layer (--reuse-factor auto): {self.folding_text()}")
+        binding = max(util, key=util.get)
+        how = ("least resources within the latency bound" if self.design is not self.folding and self.met
+               else "--reuse-factor auto")
+        return (f"budget {verdict}: {lat}, largest utilisation {util[binding]:.3f} ({binding}) of "
+                f"{self.max_util:g}, reuse factors per layer ({how}): {self.folding_text(self.design)}")
 
 
 class HardwareBudget:
@@ -170,9 +208,14 @@ class HardwareBudget:
 
         folding = choose_folding(network, self.device, self.base, self.spec.max_util, self.strategies)
         util = {k: float(v) for k, v in folding.utilisation.items() if k != "uram" or v > 0}
-        latency = folding.latency_cycles / self.base.clock_hz(self.device)
+        clock = self.base.clock_hz(self.device)
+        latency = folding.latency_cycles / clock
+        design_of = None
+        if self.max_latency_s:
+            design_of = lambda: choose_folding(network, self.device, self.base, self.spec.max_util,  # noqa: E731
+                                               self.strategies, max_latency_cycles=self.max_latency_s * clock)
         return BudgetCheck(folding, float(latency), util, self.max_latency_s, self.spec.max_util,
-                           folding.mapping(self.base, network), network)
+                           folding.mapping(self.base, network), network, design_of, clock)
 
     def check(self, model: nn.Module) -> BudgetCheck:
         return self.fold(self.network(model))
@@ -181,8 +224,10 @@ class HardwareBudget:
         """What ``codesign simulate --reuse-factor auto`` reports for ``model`` under the budget's settings."""
         from ..sim.fitted import fitted_estimate
 
+        clock = self.base.clock_hz(self.device)
         report, _folding = fitted_estimate(self.network(model), self.device, self.base, "auto", self.strategies,
-                                           self.spec.max_util)
+                                           self.spec.max_util,
+                                           max_latency_cycles=self.max_latency_s * clock if self.max_latency_s else None)
         return report
 
     def write_report(self, model: nn.Module, out_dir) -> BudgetCheck:

@@ -38,6 +38,8 @@ from ..target import STRATEGIES
 from .mapping import LayerSettings, Mapping, match_layers
 from .plan import LayerPlan, resolve_plan
 
+FASTEST = "fastest"                          # shortest interval, then latency, within max_util
+LEAST_RESOURCES = "least resources within the latency bound"
 PRICE_ROUNDS = 8          # price updates per target interval
 REFIT_ROUNDS = 3          # searches with a tightened budget when the full estimate is over
 LATENCY_PASSES = 4        # greedy passes spending the left-over budget on latency
@@ -76,6 +78,19 @@ class Folding:
     evaluations: int                      # estimator calls (cost-table columns and checks)
     rounds: int = 1
     notes: Tuple[str, ...] = field(default=())
+    max_latency_cycles: Optional[float] = None    # the latency bound asked for (None: none)
+    objective: str = FASTEST                      # FASTEST, or LEAST_RESOURCES (within the latency bound)
+    fastest: Optional["Folding"] = field(default=None, compare=False, repr=False)   # the unbounded one it started from
+
+    @property
+    def meets_latency(self) -> bool:
+        """No bound, or the latency is within it."""
+        return self.max_latency_cycles is None or self.latency_cycles <= self.max_latency_cycles + 1e-9
+
+    @property
+    def unbounded(self) -> "Folding":
+        """The fastest folding within ``max_util`` (this one when no bound was given or none is met)."""
+        return self.fastest if self.fastest is not None else self
 
     def layer_settings(self, base: Mapping, network: Network) -> Dict[str, LayerSettings]:
         """``base``'s per-layer settings (e.g. precision), keyed by the network's layer names, with this
@@ -109,7 +124,14 @@ class Folding:
         return {n: {"ReuseFactor": int(r), "Strategy": s} for n, r, s in zip(self.names, self.rf, self.strategy)}
 
     def describe(self) -> Dict[str, object]:
-        return {"target_interval_cycles": self.target_interval, "interval_cycles": self.interval_cycles,
+        bound = {} if self.max_latency_cycles is None else {
+            "max_latency_cycles": self.max_latency_cycles, "meets_latency": self.meets_latency}
+        if self.fastest is not None:
+            bound["fastest"] = {"interval_cycles": self.fastest.interval_cycles,
+                                "latency_cycles": self.fastest.latency_cycles,
+                                "utilisation": self.fastest.utilisation}
+        return {"objective": self.objective, **bound, **({"notes": list(self.notes)} if self.notes else {}),
+                "target_interval_cycles": self.target_interval, "interval_cycles": self.interval_cycles,
                 "latency_cycles": self.latency_cycles, "limit": self.limit, "fits": self.fits,
                 "max_util": self.max_util, "utilisation": self.utilisation, "search_seconds": self.seconds,
                 "evaluations": self.evaluations, "rounds": self.rounds,
@@ -287,26 +309,78 @@ def _with_fifo(plan: LayerPlan, network: Network, device: Device):
 
 
 def choose_folding(network: Network, device: Device, mapping: Mapping, max_util: float = 0.8,
-                   strategies: Optional[Sequence[str]] = None, fifo: bool = True) -> Folding:
+                   strategies: Optional[Sequence[str]] = None, fifo: bool = True,
+                   max_latency_cycles: Optional[float] = None) -> Folding:
     """The folding of ``network`` on ``device`` (see the module doc). ``mapping`` gives everything else
     (precision, per-layer types, I/O type, clock, sparse kernel); its reuse factor and strategy are not
     used. ``strategies``: the strategies a layer may take (default both). ``fifo``: size io_stream FIFOs
-    from the schedule (else hls4ml's default depths)."""
-    from .dataflow import dataflow_costs
+    from the schedule (else hls4ml's default depths). ``max_latency_cycles``: a latency bound; the folding
+    is then the least resources that meet it (:mod:`codesign.sim.folding_bound`), or, when no folding within
+    ``max_util`` meets it, the fastest one (``meets_latency`` False, a note says by how much it misses)."""
     from .estimate import hardware_network
 
     t0 = time.perf_counter()
     max_util = check_max_util(max_util)
+    if max_latency_cycles is not None:
+        max_latency_cycles = check_max_latency_cycles(max_latency_cycles)
     strategies = tuple(strategies or STRATEGIES)
     base = mapping.with_(template="dataflow", layers={n: replace(ls, reuse_factor=None, strategy=None)
                                                        for n, ls in mapping.layers.items()})
     network = hardware_network(network, base)      # what the estimate and hls4ml build (io_stream padding)
+    fastest, search = _fastest(network, device, base, max_util, strategies, fifo, t0)
+    if max_latency_cycles is None:
+        return fastest
+    from .folding_bound import least_resources
+
+    return least_resources(fastest, search, network, device, base, max_latency_cycles, fifo, t0)
+
+
+def check_max_latency_cycles(value: float) -> float:
+    value = float(value)
+    if not value > 0 or value != value or value == float("inf"):
+        raise ConfigError(f"--max-latency-us must be a positive number, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """What the fastest folding was chosen from, for searches that start from it: the last cost table, the
+    plan its candidates are applied to (:func:`evaluate`), the choice (a candidate index per table row)."""
+    table: CostTable
+    plan: LayerPlan
+    choice: np.ndarray
+    max_util: float
+
+
+def evaluate(state: SearchState, network: Network, device: Device, base: Mapping, choice: np.ndarray, fifo: bool):
+    """The full estimate of one choice of ``state.table``: (chosen rows, plan, FIFO depths per layer, per stream,
+    costs, utilisation)."""
+    from .dataflow import dataflow_costs
+
+    table = state.table
+    chosen = table.pick(choice)
+    rf, res = state.plan.rf.copy(), state.plan.resource.copy()
+    rf[table.layers], res[table.layers] = chosen["rf"], chosen["resource"]
+    plan = _styled(refold(state.plan, network, rf, res, base.sparse_kernel), network, base)
+    by_layer, streams = {}, {}
+    if fifo:
+        plan, by_layer, streams = _with_fifo(plan, network, device)
+    costs = dataflow_costs(network, device, base, plan)
+    return chosen, plan, by_layer, streams, costs, _utilisation(costs, device)
+
+
+def _fastest(network: Network, device: Device, base: Mapping, max_util: float, strategies: Tuple[str, ...],
+             fifo: bool, t0: float) -> Tuple[Folding, SearchState]:
+    """The shortest interval, then latency, within ``max_util`` (the module doc), and its search state."""
+    from .dataflow import dataflow_costs
+
     names = [l.name for l in network.layers]
     plan = _first_candidates(resolve_plan(network, base.with_(reuse_factor=1, strategy=strategies[0]), device),
                              network, device, strategies, base)
     by_layer, streams = {}, {}
     if fifo:
         plan, by_layer, streams = _with_fifo(plan, network, device)
+    plan0 = plan
     budget = device_budget(device, max_util)
     limits = {k: 1.0 for k in RESOURCES}
     evaluations, rounds, first = 0, 0, None
@@ -340,13 +414,14 @@ def choose_folding(network: Network, device: Device, mapping: Mapping, max_util:
     reasons = _reasons(table, found, chosen, costs.interval_cycles)
     limit = found.limit if not over or not found.feasible else \
         f"{found.limit}; the full estimate is still over in {', '.join(over)}"
-    return Folding(
+    folding = Folding(
         names=tuple(names[i] for i in table.layers.tolist()), rf=tuple(int(r) for r in chosen["rf"]),
         strategy=tuple("Resource" if r else "Latency" for r in chosen["resource"]), reasons=reasons,
         fifo_depth=by_layer, fifo_streams=streams, target_interval=found.target, limit=limit, fits=fits,
         max_util=max_util, utilisation=util, interval_cycles=float(costs.interval_cycles),
         latency_cycles=float(costs.latency_cycles), seconds=time.perf_counter() - t0, evaluations=evaluations,
         rounds=rounds)
+    return folding, SearchState(table, plan0, np.asarray(found.choice), max_util)
 
 
 def _full_estimate_bisection(table: CostTable, plan: LayerPlan, found: "_Search", network: Network, device: Device,

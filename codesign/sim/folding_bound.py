@@ -1,0 +1,224 @@
+"""The folding under a latency bound: the least resources whose latency is within the bound (and within
+``max_util`` of every resource) -- what a user with a trigger or latency budget wants, instead of the
+fastest design that fits (:func:`codesign.sim.folding.choose_folding` without a bound).
+
+    folding = choose_folding(network, device, mapping, max_util=0.8, max_latency_cycles=2_000)
+    folding.meets_latency, folding.latency_cycles, folding.utilisation, folding.unbounded
+
+"Resources" is one number: the sum over DSP, LUT, FF, BRAM and URAM of each one's share of the device
+(:func:`resource_cost`). The search starts from the fastest folding (the unbounded search's choice): when
+that misses the bound, no folding within ``max_util`` is faster (the unbounded search already minimised
+the interval, then the latency), and it is returned as it is, with a note of by how much it misses.
+Otherwise, on the unbounded search's cost table:
+
+1. three starting designs: bisection on the target interval, from the fastest one up (the longest target
+   whose cheapest design -- each layer's cheapest candidate that keeps up with it, as the unbounded
+   search chooses -- still meets the bound in the full estimate); and the relaxation of the
+   multiple-choice knapsack "least cost with the layers' times summing to at most the bound": each layer
+   takes its candidate of least ``cost + lam * time``, ``lam`` bisected for the cheapest design that meets
+   the bound in the full estimate, with a layer's time its first-output depth, or depth plus interval
+   (io_stream latency also grows with the intervals);
+2. from each, descent: each layer in turn moves to a cheaper candidate (by the table) while the full estimate stays
+   within the bound and ``max_util`` and its resource cost falls; when none does, an exchange (one layer
+   to a cheaper, slower candidate, another to the cheapest one at least that much faster, less the latency left under the bound); until no
+   move helps.
+
+Every accepted design uses at most what the fastest folding uses of every resource (in the full
+estimate, FIFOs and all), so the result never costs more of any resource than the unbounded choice, and
+meets the bound. The estimator prices every candidate (:mod:`codesign.sim.fold_table`); nothing here
+knows how a cycle or a LUT is counted.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .device import Device
+from .fold_table import RESOURCES
+from .folding import (LEAST_RESOURCES, Folding, SearchState, _Budget, _cheapest, _stacked, device_budget,
+                      evaluate)
+from .layers import Network
+from .mapping import Mapping
+
+DESCENT_PASSES = 6
+LAMBDA_RANGE = (-12.0, 3.0)   # log10 of the price of a cycle, in device shares (the relaxation's bisection)
+LAMBDA_STEPS = 30
+EPS = 1e-9
+
+
+def resource_cost(util: Dict[str, float]) -> float:
+    """The sum of every resource's share of the device (what "least resources" minimises)."""
+    return float(sum(util.get(k, 0.0) for k in RESOURCES))
+
+
+def misses_by(folding: Folding) -> str:
+    """'misses the latency bound of N cycles by X% (latency M cycles at the fastest folding that fits)'."""
+    over = folding.latency_cycles / folding.max_latency_cycles - 1.0
+    return (f"no folding within {folding.max_util:.0%} of every resource meets the latency bound of "
+            f"{folding.max_latency_cycles:,.0f} cycles: the fastest misses it by {100 * over:.1f}% "
+            f"({folding.latency_cycles:,.0f} cycles)")
+
+
+def least_resources(fastest: Folding, state: SearchState, network: Network, device: Device, base: Mapping,
+                    bound: float, fifo: bool, t0: float) -> Folding:
+    """The folding of the module doc, from the unbounded search's result ``fastest`` and its ``state``."""
+    if not fastest.fits or fastest.latency_cycles > bound + EPS or not len(state.table.layers):
+        out = replace(fastest, max_latency_cycles=bound)
+        if not out.meets_latency:
+            out = replace(out, notes=out.notes + (misses_by(out),))
+        return replace(out, seconds=time.perf_counter() - t0)
+    search = _Bounded(state, network, device, base, bound, fifo, fastest.utilisation)
+    starts = [search.bisect()] + [search.lagrangian(time) for time in ("depth", "depth+interval")]
+    best = min((search.descend(c) for c in starts), key=lambda c: search.check(c)[0])
+    chosen, plan, by_layer, streams, costs, util = search.result(best)
+    table = state.table
+    cheapest = np.argmin(np.where(table.valid, search.layer_cost, np.inf), axis=1)
+    reasons = tuple("its cheapest folding (the bound leaves room)" if best[i] == cheapest[i]
+                    else "faster than its cheapest: the latency bound needs it" for i in range(len(best)))
+    saved = [f"{k.upper()} {fastest.utilisation[k]:.0%} -> {util[k]:.0%}" for k in ("dsp", "lut", "ff", "bram")
+             if util[k] < fastest.utilisation[k] - 1e-4]
+    limit = (f"least resources within the latency bound of {bound:,.0f} cycles (latency {costs.latency_cycles:,.0f}); "
+             f"the fastest folding that fits takes {fastest.latency_cycles:,.0f} cycles"
+             + (f" and {', '.join(saved)}" if saved else " and no more of any resource"))
+    return Folding(
+        names=fastest.names, rf=tuple(int(r) for r in chosen["rf"]),
+        strategy=tuple("Resource" if r else "Latency" for r in chosen["resource"]), reasons=reasons,
+        fifo_depth=by_layer, fifo_streams=streams, target_interval=float(np.max(chosen["interval"], initial=0.0)),
+        limit=limit, fits=True, max_util=fastest.max_util, utilisation=util,
+        interval_cycles=float(costs.interval_cycles), latency_cycles=float(costs.latency_cycles),
+        seconds=time.perf_counter() - t0, evaluations=fastest.evaluations + search.evaluations,
+        rounds=fastest.rounds, notes=fastest.notes, max_latency_cycles=bound, objective=LEAST_RESOURCES,
+        fastest=fastest)
+
+
+class _Bounded:
+    """Full-estimate checks of choices on one cost table, cached (see the module doc)."""
+
+    def __init__(self, state: SearchState, network: Network, device: Device, base: Mapping, bound: float,
+                 fifo: bool, ceiling: Dict[str, float]):
+        self.state, self.network, self.device, self.base = state, network, device, base
+        self.bound, self.fifo = bound, fifo
+        self.ceiling = {k: min(ceiling[k], state.max_util) for k in RESOURCES}   # never more than the fastest
+        table = state.table
+        avail = np.array([max(float(getattr(device, k)), 1.0) for k in RESOURCES])
+        self.layer_cost = (_stacked(table) / avail).sum(axis=-1)               # (m, K) the table's share sum
+        self.cache: Dict[Tuple[int, ...], Optional[tuple]] = {}
+        self.evaluations = 0
+
+    def check(self, choice: np.ndarray) -> Optional[tuple]:
+        """(resource cost, full evaluation) when ``choice`` meets the bound within the ceiling, else None."""
+        key = tuple(int(c) for c in choice)
+        if key not in self.cache:
+            self.evaluations += 1
+            got = evaluate(self.state, self.network, self.device, self.base, np.asarray(key), self.fifo)
+            costs, util = got[4], got[5]
+            ok = costs.latency_cycles <= self.bound + EPS and all(util[k] <= self.ceiling[k] + 1e-9
+                                                                  for k in RESOURCES)
+            self.cache[key] = (resource_cost(util), got) if ok else None
+        return self.cache[key]
+
+    def result(self, choice: np.ndarray):
+        return self.check(choice)[1]
+
+    def bisect(self) -> np.ndarray:
+        """The cheapest design of the longest target interval that still meets the bound (else the fastest)."""
+        table, base_choice = self.state.table, self.state.choice
+        budget = device_budget(self.device, self.state.max_util)
+        b = _Budget.of(table, budget)
+        res = _stacked(table)
+        start = float(np.max(table.interval[np.arange(len(base_choice)), base_choice], initial=0.0))
+        targets = np.unique(table.interval[table.valid])
+        targets = targets[targets >= start]
+        lo, hi, best = -1, len(targets), base_choice          # targets[lo] meets (-1: the fastest), targets[hi] not
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            got = _cheapest(table, res, b, float(targets[mid]))
+            if got is not None and self.check(got[0]) is not None:
+                lo, best = mid, got[0]
+            else:
+                hi = mid
+        if self.check(best) is None:                          # (the fastest always meets it)
+            best = base_choice
+        return np.asarray(best)
+
+    def lagrangian(self, time: str) -> np.ndarray:
+        """Each layer's candidate of least ``cost + lam * time`` (time: the table's first-output depth, or
+        depth plus interval, cycles), for the smallest ``lam`` (bisected on a log scale) whose design meets
+        the bound in the full estimate: the multiple-choice knapsack's relaxation (else the fastest)."""
+        table = self.state.table
+        t = table.depth + (table.interval if time == "depth+interval" else 0.0)
+        def pick(lam: float) -> np.ndarray:
+            return np.argmin(np.where(table.valid, self.layer_cost + lam * t, np.inf), axis=1)
+
+        lo, hi = LAMBDA_RANGE
+        best = self.state.choice
+        if self.check(pick(10.0 ** lo)) is not None:
+            return pick(10.0 ** lo)
+        if self.check(pick(10.0 ** hi)) is None:
+            return best
+        best = pick(10.0 ** hi)
+        for _ in range(LAMBDA_STEPS):
+            mid = 0.5 * (lo + hi)
+            choice = pick(10.0 ** mid)
+            if self.check(choice) is not None:
+                hi, best = mid, choice
+            else:
+                lo = mid
+        return np.asarray(best)
+
+    def descend(self, choice: np.ndarray) -> np.ndarray:
+        """Layer by layer, the cheapest candidate (by the table) that keeps the design within the bound and
+        lowers its resource cost; repeated until no layer moves."""
+        table = self.state.table
+        choice = np.asarray(choice).copy()
+        current = self.check(choice)[0]
+        for _ in range(DESCENT_PASSES):
+            moved = False
+            for i in range(len(choice)):
+                here = self.layer_cost[i, choice[i]]
+                options: List[int] = [j for j in np.argsort(self.layer_cost[i]).tolist()
+                                      if table.valid[i, j] and self.layer_cost[i, j] < here - 1e-12]
+                for j in options:
+                    trial = choice.copy()
+                    trial[i] = j
+                    got = self.check(trial)
+                    if got is not None and got[0] < current - 1e-12:
+                        choice, current, moved = trial, got[0], True
+                        break
+            if not moved:
+                moved = self._exchange(choice, current)
+                if moved is None:
+                    break
+                choice, current = moved
+        return choice
+
+    def _exchange(self, choice: np.ndarray, current: float):
+        """One exchange: layer i to a cheaper (slower) candidate, layer j to the cheapest candidate at least
+        as much faster (by the table's depth) as i got slower, less the latency left under the bound; the first that lowers the cost within the
+        bound: (choice, cost), or None."""
+        table = self.state.table
+        slack = self.bound - self.check(choice)[1][4].latency_cycles
+        for i in range(len(choice)):
+            for a in np.argsort(self.layer_cost[i]).tolist():
+                if not table.valid[i, a] or self.layer_cost[i, a] >= self.layer_cost[i, choice[i]] - 1e-12:
+                    continue
+                slower = table.depth[i, a] - table.depth[i, choice[i]] - slack
+                for j in range(len(choice)):
+                    if j == i:
+                        continue
+                    ok = table.valid[j] & (table.depth[j] <= table.depth[j, choice[j]] - slower)
+                    if not ok.any():
+                        continue
+                    b = int(np.argmin(np.where(ok, self.layer_cost[j], np.inf)))
+                    if self.layer_cost[i, a] + self.layer_cost[j, b] >= \
+                            self.layer_cost[i, choice[i]] + self.layer_cost[j, choice[j]] - 1e-12:
+                        continue
+                    trial = choice.copy()
+                    trial[i], trial[j] = a, b
+                    got = self.check(trial)
+                    if got is not None and got[0] < current - 1e-12:
+                        return trial, got[0]
+        return None

@@ -1,0 +1,99 @@
+"""The folding under a latency bound: the least resources that meet it (codesign/sim/folding_bound.py)."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from codesign.errors import ConfigError
+from codesign.sim import Mapping, load_device, resolve_plan
+from codesign.sim.dataflow import dataflow_costs
+from codesign.sim.fold_table import layer_candidates, refold
+from codesign.sim.folding import FASTEST, LEAST_RESOURCES, choose_folding
+from codesign.sim.folding_bound import resource_cost
+
+from .test_folding import RES, _util, mlp, small_device
+
+
+def _no_more_of_any(bounded, fastest):
+    return all(bounded.utilisation[k] <= fastest.utilisation[k] + 1e-12 for k in RES)
+
+
+def brute_force_least(net, device, mapping, max_util, bound, strategies=("Latency", "Resource")):
+    """Every combination of every layer's candidates, in full: the least resource cost within the bound."""
+    plan = resolve_plan(net, mapping.with_(reuse_factor=1, strategy=strategies[0]), device)
+    knobs, options = layer_candidates(net, plan, device, strategies)
+    best = None
+    for combo in itertools.product(*options):
+        rf, res = plan.rf.copy(), plan.resource.copy()
+        rf[knobs] = [c[0] for c in combo]
+        res[knobs] = [c[1] for c in combo]
+        costs = dataflow_costs(net, device, mapping, refold(plan, net, rf, res, mapping.sparse_kernel))
+        util = {**_util(costs, device), "uram": 0.0}
+        if max(util.values()) <= max_util and costs.latency_cycles <= bound:
+            cost = resource_cost(util)
+            best = cost if best is None or cost < best else best
+    return best
+
+
+@pytest.mark.parametrize("slack", [1.0, 1.5, 3.0, 10.0])
+def test_mlp_bound_is_met_with_no_more_of_any_resource(nets, slack):
+    net, device = mlp(nets, (12, 8, 6, 4)), small_device(dsp=60, lut=60_000, ff=10**7, bram=12)
+    fastest = choose_folding(net, device, Mapping(), 0.8)
+    bound = slack * fastest.latency_cycles
+    folding = choose_folding(net, device, Mapping(), 0.8, max_latency_cycles=bound)
+    assert folding.fits and folding.meets_latency and folding.latency_cycles <= bound
+    assert folding.objective == LEAST_RESOURCES and folding.unbounded.rf == fastest.rf
+    assert _no_more_of_any(folding, fastest)
+    costs = dataflow_costs(net, device, folding.mapping(Mapping(), net))      # what the export builds
+    assert costs.latency_cycles == folding.latency_cycles
+    if slack >= 3.0:                                     # room to fold: strictly fewer resources
+        assert resource_cost(folding.utilisation) < resource_cost(fastest.utilisation)
+
+
+@pytest.mark.parametrize("slack", [1.5, 4.0])
+def test_mlp_least_resources_matches_brute_force(nets, slack):
+    net, device = mlp(nets, (12, 8, 6, 4)), small_device(dsp=60, lut=60_000, ff=10**7, bram=12)
+    fastest = choose_folding(net, device, Mapping(), 0.8)
+    bound = slack * fastest.latency_cycles
+    folding = choose_folding(net, device, Mapping(), 0.8, max_latency_cycles=bound)
+    best = brute_force_least(net, device, Mapping(), 0.8, bound)
+    assert resource_cost(folding.utilisation) <= best * 1.05 + 1e-12
+
+
+def test_a_looser_bound_never_costs_more(nets):
+    net, device = nets.chain_cnn((8, 16), size=28), load_device("pynq-z2")
+    base = Mapping(io_type="io_stream")
+    fastest = choose_folding(net, device, base)
+    costs = [resource_cost(choose_folding(net, device, base, max_latency_cycles=s * fastest.latency_cycles).utilisation)
+             for s in (1.0, 2.0, 8.0)]
+    assert costs[0] <= resource_cost(fastest.utilisation) + 1e-12
+    assert costs[2] < costs[0]
+
+
+def test_io_stream_cnn_meets_the_bound_in_the_full_estimate(nets):
+    net, device = nets.chain_cnn((8, 16), size=28), load_device("pynq-z2")
+    base = Mapping(io_type="io_stream")
+    fastest = choose_folding(net, device, base)
+    folding = choose_folding(net, device, base, max_latency_cycles=3 * fastest.latency_cycles)
+    assert folding.meets_latency and _no_more_of_any(folding, fastest)
+    costs = dataflow_costs(net, device, folding.mapping(base, net))
+    assert costs.latency_cycles <= 3 * fastest.latency_cycles
+    assert max(_util(costs, device).values()) <= 0.8 + 1e-9
+    assert folding.describe()["fastest"]["latency_cycles"] == fastest.latency_cycles
+
+
+def test_an_unmeetable_bound_returns_the_fastest_folding_and_says_by_how_much(nets):
+    net, device = mlp(nets), small_device(dsp=50, lut=10**7, ff=10**7)
+    fastest = choose_folding(net, device, Mapping(), 0.8)
+    folding = choose_folding(net, device, Mapping(), 0.8, max_latency_cycles=fastest.latency_cycles / 2)
+    assert not folding.meets_latency and folding.fits
+    assert folding.objective == FASTEST and folding.rf == fastest.rf
+    assert "misses it by 100.0%" in folding.notes[-1]
+    assert folding.describe()["meets_latency"] is False
+
+
+@pytest.mark.parametrize("bad", [0, -3.0, float("nan"), float("inf")])
+def test_a_bad_bound_is_a_config_error(nets, bad):
+    with pytest.raises(ConfigError, match="max-latency-us"):
+        choose_folding(mlp(nets), load_device("pynq-z2"), Mapping(), max_latency_cycles=bad)
