@@ -102,7 +102,9 @@ def design_lines(data: Dict[str, Any]) -> List[str]:
         lines.append(f"reuse factors (auto, {len(folding['layers'])} layers, searched in {folding['search_seconds']:.2f} s): "
                      + "; ".join(f"{k}: {compact_names(v, 2)}" for k, v in common)
                      + ("; ..." if len(by) > 4 else ""))
-        lines.append(f"why this interval: {folding['limit']}")
+        lines.append(f"why this interval: {folding['limit']}" if folding.get("objective", "fastest") == "fastest"
+                     else f"why this folding: {folding['limit']}")
+        lines += [str(note) for note in folding.get("notes", [])]
     return lines
 
 

@@ -51,6 +51,9 @@ def export(
     strategy: Optional[str] = strategy_option(),
     max_util: float = typer.Option(0.8, "--max-util", help="--reuse-factor auto: the share of each of the part's "
                                                            "DSP, LUT, FF and BRAM the design may use."),
+    max_latency_us: Optional[float] = typer.Option(None, "--max-latency-us", help="--reuse-factor auto: a latency "
+                                                   "bound (us); the folding is then the least resources that meet "
+                                                   "it (else the fastest, with by how much it misses)."),
     sparse_kernel: str = typer.Option("auto", help="Dense layers on the sparse kernel (only nonzero weights stored "
                                                    "and multiplied, in every strategy): auto (density below the "
                                                    "storage break-even, about 0.3, and for layers over 4096 "
@@ -91,6 +94,8 @@ def export(
                                    reuse_factor=reuse_factor, strategy=strategy, sparse_kernel=sparse_kernel).items()
              if v is not None}
     given["max_util"] = max_util
+    if max_latency_us is not None:
+        given["max_latency_us"] = max_latency_us
     if hls_config is not None:      # the file's reuse factors and strategies are taken as given
         from ..export.hls_config import read_export_config
         settings, chosen = read_export_config(hls_config, given, precision, target_agreement)
@@ -252,6 +257,8 @@ def _folding_lines(folding: Dict[str, Any], fifo: Optional[Dict[str, int]], esti
         console.print(f"  {key}: {compact_names(names, 3)}", markup=False, highlight=False)
     console.print(f"  interval {count(folding['interval_cycles'])} cycles: {folding['limit']}", markup=False,
                   highlight=False)
+    for note in folding.get("notes", []):
+        console.print(f"  {note}", markup=False, highlight=False)
     if fifo:
         console.print(f"  io_stream FIFO depths from the dataflow schedule: {fifo['set']} streams, {count(fifo['words'])} "
                       f"words" + (f" ({fifo['unmatched']} left at hls4ml's default)" if fifo["unmatched"] else ""),

@@ -99,6 +99,9 @@ def simulate(
                                                           "of every resource; a number: one for every layer."),
     max_util: float = typer.Option(0.8, "--max-util", help="dataflow, --reuse-factor auto: the share of each of "
                                                            "the device's DSP, LUT, FF and BRAM the design may use."),
+    max_latency_us: Optional[float] = typer.Option(None, "--max-latency-us", help="dataflow, --reuse-factor auto: "
+                                                   "a latency bound (us); the folding is then the least resources "
+                                                   "that meet it (else the fastest, with by how much it misses)."),
     precision: Optional[str] = precision_option(default="auto (default: for --model/--checkpoint on dataflow, each "
                                                         "layer's types as `codesign export` chooses them; else "
                                                         "ap_fixed<16,6>, with a QONNX file's quantizer types "
@@ -131,7 +134,7 @@ def simulate(
 ) -> None:
     """Estimate latency, throughput, DRAM traffic, energy and FPGA resources before synthesis."""
     from ..atomic import check_output_dir
-    from ..sim.folding import AUTO, check_max_util, parse_reuse_factor
+    from ..sim.folding import AUTO, check_max_latency, check_max_util, parse_reuse_factor
     from .plot_ahead import PlotAhead
 
     from ..model_source import parse_input_shape, parse_model_args
@@ -143,6 +146,12 @@ def simulate(
     rf = parse_reuse_factor(reuse_factor if reuse_factor is not None else
                             (AUTO if template == "dataflow" and not hls_config else "1"))
     check_max_util(max_util)
+    if max_latency_us is not None:
+        check_max_latency(max_latency_us)
+        if rf != AUTO or template != "dataflow":
+            from ..errors import ConfigError
+            raise ConfigError("--max-latency-us needs the dataflow template with --reuse-factor auto (it chooses "
+                              "the folding)")
     given = dict(precision=precision, io_type=io_type, clock_mhz=clock_mhz, backend=backend,
                  reuse_factor=rf if reuse_factor is not None and rf != AUTO else None,
                  strategy=strategy if strategy is not None and strategy.strip().lower() != AUTO else None)
@@ -150,7 +159,8 @@ def simulate(
                    sparse_kernel=sparse_kernel, **{k: v for k, v in given.items() if v is not None})
     like_export = (template == "dataflow" and not onnx and not hls_config
                    and (precision or "auto").strip().lower() == "auto")
-    fold = dict(reuse_factor=rf, strategy=strategy, max_util=max_util, checkpoint=checkpoint, argv=invocation(ctx))
+    fold = dict(reuse_factor=rf, strategy=strategy, max_util=max_util, checkpoint=checkpoint, argv=invocation(ctx),
+                max_latency_us=max_latency_us)
     with PlotAhead(plot) as plotter:                  # matplotlib loads in parallel with the estimate
         _simulate(source, label, width, device, out, plot, all_layers, force, plotter, options, hls_config,
                   (model, checkpoint) if like_export else None, fold, model_args, shape)
@@ -179,7 +189,10 @@ def _simulate(source, label: str, width: float, device: str, out: Optional[Path]
         network = load_network(source, width)
         if not hls_config and (options.get("precision") or "auto").strip().lower() == "auto":
             mapping = _with_quantizers(network, mapping)
-    report, folding = fitted_estimate(network, dev, mapping, rf, strategies, max_util, dense=_dense(checkpoint, network))
+    bound = fold.get("max_latency_us")
+    bound = bound * 1e-6 * mapping.clock_hz(dev) if bound is not None else None
+    report, folding = fitted_estimate(network, dev, mapping, rf, strategies, max_util, dense=_dense(checkpoint, network),
+                                      max_latency_cycles=bound)
     if folding is not None and not folding.fits:
         report = report.with_sections(ways_out=_ways_out(network, dev, mapping, max_util, strategies, width,
                                                          fold["argv"], checkpoint))

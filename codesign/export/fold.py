@@ -3,7 +3,8 @@
 1. :func:`fold_for_project`: the simulator's network of the channels-last ONNX graph hls4ml converts (so
    layer names are hls4ml's and the weights are the quantized ones: zeros included), each layer's
    precision from the plan, the device of the target part; :func:`codesign.sim.folding.choose_folding`
-   picks every Conv/Dense layer's ReuseFactor and Strategy and the io_stream FIFO depths;
+   picks every Conv/Dense layer's ReuseFactor and Strategy and the io_stream FIFO depths (with
+   ``--max-latency-us``: the least resources that meet it, :mod:`codesign.sim.folding_bound`);
 2. :func:`apply_layer_config`: ``LayerName.<layer>.ReuseFactor`` / ``Strategy`` in the hls4ml configuration;
 3. :func:`apply_fifo_depths`: after conversion, before ``write()``, every stream's depth, set as hls4ml's own
    FIFO-depth optimisation sets it (``output_vars[name].pragma = ('stream', depth)``, which the writer
@@ -81,7 +82,8 @@ def fold_for_project(onnx_path: Path, plan: PrecisionPlan, settings) -> ProjectF
     device, how = export_device(settings.part, settings.backend)
     base = plan_mapping(network, plan, settings)
     strategies = ("Latency", "Resource") if settings.strategy == "auto" else (settings.strategy,)
-    folding = choose_folding(network, device, base, settings.max_util, strategies)
+    folding = choose_folding(network, device, base, settings.max_util, strategies,
+                             max_latency_cycles=settings.max_latency_cycles)
     return ProjectFolding(network, device, how, folding.mapping(base, network), folding)
 
 
@@ -156,7 +158,8 @@ def fold_sections(ctx, fold: ProjectFolding, network: Network, mapping: Mapping)
     sections: Dict[str, Any] = {"folding": fold.folding.describe()}
     dense = dense_network(ctx.model)
     if dense is not None:
-        sections["dense"] = dense_section(dense, fold.device, mapping.with_(layers={}), max_util, strategies)
+        sections["dense"] = dense_section(dense, fold.device, mapping.with_(layers={}), max_util, strategies,
+                                          max_latency_cycles=ctx.project.settings.max_latency_cycles)
     if not fold.folding.fits:
         from ..sim.ways_out import ways_out
 

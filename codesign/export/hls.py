@@ -45,18 +45,31 @@ class HlsSettings:
     layers: Dict[str, Dict[str, Any]] = field(default_factory=dict, hash=False)   # per layer: ReuseFactor, Strategy
     max_util: float = 0.8              # reuse_factor "auto": share of each device resource the design may use
     pipeline_style: str = "auto"       # hls4ml's PipelineStyle; auto: dataflow when a Latency layer has RF > 1
+    max_latency_us: Optional[float] = None   # reuse_factor "auto": the least resources within this latency
 
     def checked(self) -> "HlsSettings":
-        from ..sim.folding import AUTO, check_max_util, parse_reuse_factor
+        from ..sim.folding import AUTO, check_max_latency, check_max_util, parse_reuse_factor
 
         clock = validate.finite(self.clock_period, "clock period (ns)", low=0, low_open=True)
         part = validate.part(self.part) if self.part is not None else None
         reuse = parse_reuse_factor(self.reuse_factor)
         auto_strategy = str(self.strategy).lower() == AUTO
         strategy = (AUTO if reuse == AUTO else target.DEFAULT_STRATEGY) if auto_strategy else target.strategy(self.strategy)
+        bound = self.max_latency_us
+        if bound is not None:
+            bound = check_max_latency(bound)
+            if reuse != AUTO:
+                from ..errors import ConfigError
+                raise ConfigError("--max-latency-us needs --reuse-factor auto (it chooses the folding)")
         return HlsSettings(target.backend(self.backend), target.io_type(self.io_type), part, clock,
                            reuse, strategy, self.project_name, target.sparse_kernel(self.sparse_kernel),
-                           dict(self.layers), check_max_util(self.max_util), target.pipeline_style(self.pipeline_style))
+                           dict(self.layers), check_max_util(self.max_util), target.pipeline_style(self.pipeline_style),
+                           bound)
+
+    @property
+    def max_latency_cycles(self) -> Optional[float]:
+        """The latency bound in clock cycles of ``clock_period`` (None: no bound)."""
+        return None if self.max_latency_us is None else self.max_latency_us * 1000.0 / self.clock_period
 
     @property
     def uniform_reuse_factor(self) -> int:

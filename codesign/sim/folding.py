@@ -322,7 +322,7 @@ def choose_folding(network: Network, device: Device, mapping: Mapping, max_util:
     t0 = time.perf_counter()
     max_util = check_max_util(max_util)
     if max_latency_cycles is not None:
-        max_latency_cycles = check_max_latency_cycles(max_latency_cycles)
+        max_latency_cycles = check_max_latency(max_latency_cycles, "the latency bound (cycles)")
     strategies = tuple(strategies or STRATEGIES)
     base = mapping.with_(template="dataflow", layers={n: replace(ls, reuse_factor=None, strategy=None)
                                                        for n, ls in mapping.layers.items()})
@@ -335,11 +335,15 @@ def choose_folding(network: Network, device: Device, mapping: Mapping, max_util:
     return least_resources(fastest, search, network, device, base, max_latency_cycles, fifo, t0)
 
 
-def check_max_latency_cycles(value: float) -> float:
-    value = float(value)
-    if not value > 0 or value != value or value == float("inf"):
-        raise ConfigError(f"--max-latency-us must be a positive number, got {value}")
-    return value
+def check_max_latency(value, what: str = "--max-latency-us") -> float:
+    """A latency bound: a positive finite number (else a one-line ConfigError naming ``what``)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not 0 < number < float("inf"):
+        raise ConfigError(f"{what} must be a positive number, got {value}")
+    return number
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def least_resources(fastest: Folding, state: SearchState, network: Network, devi
     reasons = tuple("its cheapest folding (the bound leaves room)" if best[i] == cheapest[i]
                     else "faster than its cheapest: the latency bound needs it" for i in range(len(best)))
     saved = [f"{k.upper()} {fastest.utilisation[k]:.0%} -> {util[k]:.0%}" for k in ("dsp", "lut", "ff", "bram")
-             if util[k] < fastest.utilisation[k] - 1e-4]
+             if f"{util[k]:.0%}" != f"{fastest.utilisation[k]:.0%}"]
     limit = (f"least resources within the latency bound of {bound:,.0f} cycles (latency {costs.latency_cycles:,.0f}); "
              f"the fastest folding that fits takes {fastest.latency_cycles:,.0f} cycles"
              + (f" and {', '.join(saved)}" if saved else " and no more of any resource"))

@@ -148,10 +148,38 @@ def test_simulate_prints_ways_out_when_nothing_fits(cli, tmp_path):
     assert "ways out (each estimated to fit)" in r.out and "--out" not in ways[0]["command"]
 
 
+def test_simulate_max_latency_folds_for_the_least_resources_within_it(cli, tmp_path):
+    fast = cli("simulate", "--model", "jet_mlp", "--device", "zcu102", "--precision", "ap_fixed<16,6>",
+               "--out", tmp_path / "fast", "--no-plot")
+    assert fast.code == 0, fast.err
+    fastest = json.loads((tmp_path / "fast" / "report.json").read_text())["totals"]
+    bound_us = 4 * fastest["latency_s"] * 1e6
+    r = cli("simulate", "--model", "jet_mlp", "--device", "zcu102", "--precision", "ap_fixed<16,6>",
+            "--max-latency-us", str(bound_us), "--out", tmp_path / "s", "--no-plot")
+    assert r.code == 0, r.err
+    data = json.loads((tmp_path / "s" / "report.json").read_text())
+    assert data["folding"]["objective"] == "least resources within the latency bound"
+    assert data["totals"]["latency_s"] * 1e6 <= bound_us * (1 + 1e-9)
+    assert all(data["totals"][f"{k}_util"] <= fastest[f"{k}_util"] + 1e-12 for k in ("dsp", "lut", "ff", "bram"))
+    assert data["totals"]["dsp_util"] < fastest["dsp_util"]
+    assert "why this folding: least resources within the latency bound" in " ".join(r.out.split())
+
+
+def test_simulate_an_unmeetable_latency_says_by_how_much(cli, tmp_path):
+    r = cli("simulate", "--model", "jet_mlp", "--device", "pynq-z2", "--max-latency-us", "0.001",
+            "--out", tmp_path / "s", "--no-plot")
+    assert r.code == 0, r.err
+    data = json.loads((tmp_path / "s" / "report.json").read_text())
+    assert data["folding"]["meets_latency"] is False and data["folding"]["objective"] == "fastest"
+    assert "the fastest misses it by" in " ".join(r.out.split())
+
+
 @pytest.mark.parametrize("args, message", [
     (["--reuse-factor", "0"], "'auto' or an integer"),
     (["--max-util", "1.5"], "--max-util"),
     (["--strategy", "Fast"], "unknown strategy"),
+    (["--max-latency-us", "0"], "--max-latency-us must be a positive number"),
+    (["--max-latency-us", "2", "--reuse-factor", "4"], "--max-latency-us needs"),
 ])
 def test_simulate_folding_option_errors(cli, tmp_path, args, message):
     r = cli("simulate", "--model", "jet_mlp", "--device", "pynq-z2", *args, "--out", tmp_path / "x")

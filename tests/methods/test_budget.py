@@ -73,15 +73,19 @@ def test_each_method_ends_within_the_budget(method, params, tmp_path):
     assert s["budget_met"] is True and s["budget_util_max"] <= 0.8 and s["budget_latency_us"] <= 0.3
     assert (tmp_path / "sim" / "report.json").exists() and (tmp_path / "sim" / "report.md").exists()
     again = HardwareBudget(BudgetSpec("xc7z020", max_latency_us=0.3), JET).check(result.model)
-    assert again.met and again.folding_text() == s["budget_reuse_factors"]
+    assert again.met and again.folding_text(again.design) == s["budget_reuse_factors"]
+    assert again.folding_text() == s["budget_fastest_reuse_factors"]          # the fastest folding decides
+    assert s["budget_objective"] == "least resources within the latency bound"
+    assert all(s[f"budget_{k}_util"] <= round(again.util[k], 4) for k in again.util)   # never more of any
     _assert_the_export_fits(tmp_path, result.model, s, 0.3)
 
 
 def _assert_the_export_fits(run, model, summary, latency_us):
-    """A budget met after training is the export's fit: simulate's --reuse-factor auto estimate of the
-    trained model under the budget's settings fits and is as fast by shape (hls4ml's multiplier count,
-    what the budget prices; RUN/sim/report.json holds that folding), and no slower when it also counts
-    the trained weights' shift-and-add constants (as simulate and export of a checkpoint do)."""
+    """A budget met after training is the export's fit: simulate's --reuse-factor auto --max-latency-us
+    estimate of the trained model under the budget's settings fits and meets the bound by shape (hls4ml's
+    multiplier count, what the budget prices; RUN/sim/report.json holds that folding: the least resources
+    within the bound), and also when it counts the trained weights' shift-and-add constants (as simulate
+    and export of a checkpoint do)."""
     import json
 
     from codesign.sim import load_device
@@ -92,14 +96,17 @@ def _assert_the_export_fits(run, model, summary, latency_us):
     written = json.loads((run / "sim" / "report.json").read_text())
     budget = HardwareBudget(BudgetSpec("xc7z020", max_latency_us=latency_us), JET)
     device = load_device("xc7z020")
-    report, folding = fitted_estimate(network_from_model(model, JET), device, budget.base, "auto", budget.strategies, 0.8)
+    cycles = latency_us * 1e-6 * budget.base.clock_hz(device)
+    report, folding = fitted_estimate(network_from_model(model, JET), device, budget.base, "auto", budget.strategies, 0.8,
+                                      max_latency_cycles=cycles)
     assert report.totals["fits"] is True and written["totals"]["fits"] is True
     assert report.totals["latency_s"] * 1e6 == pytest.approx(summary["budget_latency_us"], abs=1e-4)
     assert {n: v["reuse_factor"] for n, v in written["folding"]["layers"].items()} == dict(zip(folding.names,
                                                                                               folding.rf))
-    valued, _ = fitted_estimate(module_network(model, JET), device, budget.base, "auto", budget.strategies, 0.8)
-    assert valued.totals["fits"] is True and valued.totals["latency_s"] <= report.totals["latency_s"] * (1 + 1e-9)
-    assert valued.totals["latency_s"] * 1e6 <= latency_us
+    assert written["folding"]["objective"] == "least resources within the latency bound"
+    valued, _ = fitted_estimate(module_network(model, JET), device, budget.base, "auto", budget.strategies, 0.8,
+                                max_latency_cycles=cycles)
+    assert valued.totals["fits"] is True and valued.totals["latency_s"] * 1e6 <= latency_us * (1 + 1e-9)
 
 
 def test_an_unmeetable_latency_is_reported_missed_without_destroying_the_model(tmp_path):
