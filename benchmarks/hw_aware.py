@@ -11,6 +11,11 @@ Resource strategy chosen with its reuse factor, as ``codesign export --reuse-fac
       ``--reuse-factor auto`` with the same strategy, which is also what the budget checks);
   (c) dense training and structured magnitude pruning (half the units), then auto-fitted.
 
+Every design is folded by one rule (``--reuse-factor auto --max-latency-us``): a budget is met when the
+fastest folding within the utilisation meets the latency bound (what training decides on), and the design
+is then the least resources within the bound (:mod:`codesign.sim.folding_bound`), whose DSP and LUT
+counts the Pareto comparison reads (``dominance`` in the JSON, ``<name>_pareto.png``).
+
 Every run has the same schedule (``--epochs`` on the first ``--train-limit`` training digits). A
 run that misses a budget counts as missing it: its accuracy does not enter the comparison there.
 Each run is cached in ``--runs`` (a killed benchmark resumes: finished runs are read back,
@@ -18,7 +23,8 @@ unfinished ones resume from their last epoch checkpoint).
 
     codesign data fetch mnist
     nice -n 19 python benchmarks/hw_aware.py [--models lenet5 lenet300_100] [--epochs 4] [--seed 0]
-        → results/hw_aware.json, results/hw_aware.png (and the tables of BENCHMARKS.md on stdout)
+        → results/hw_aware.json, results/hw_aware.png, results/hw_aware_pareto.png (and the tables of
+          BENCHMARKS.md on stdout)
 """
 from __future__ import annotations
 
@@ -46,6 +52,7 @@ DEVICES = {"xc7z020": "PYNQ-Z2", "xczu9eg": "ZCU102"}
 BUDGET_RF = {("lenet5", "xc7z020"): (8, 4, 2), ("lenet5", "xczu9eg"): (4, 2, 1),
              ("lenet300_100", "xc7z020"): (256, 64, 16), ("lenet300_100", "xczu9eg"): (16, 8, 4)}
 MAX_UTIL = 0.8
+RESOURCES = ("dsp", "lut", "ff", "bram")
 PRECISION = "ap_fixed<16,6>"
 MAGNITUDE = {"structure": "structured", "target_density": 0.5, "iterations": 2, "scope": "global"}
 AWARE = ("cgap", "nest", "npn")          # trained with the budget in (a), without it in (b)
@@ -96,10 +103,17 @@ def run(name: str, cfg, runs: Path, log) -> dict:
 
 
 def auto_fit(model_file: str, model: str, device: str, latency: float, strategy: str) -> dict:
-    """The budget's folding search on a trained model: met or missed, at which cost."""
+    """The budget's check of a trained model: met or missed (decided by the fastest folding, as in training),
+    and the design: the least resources within the latency bound (``--reuse-factor auto --max-latency-us``),
+    with its DSP and LUT counts."""
     net_model, _ = load_model(model_file)
     b = HardwareBudget(BudgetSpec(device, latency, MAX_UTIL, strategy, IO_TYPE[model], PRECISION), (1, 28, 28))
-    return b.check(net_model).summary()
+    check = b.check(net_model)
+    out = check.summary()
+    for k in RESOURCES:
+        out[f"budget_{k}"] = round(check.design_util[k] * getattr(b.device, k), 1)
+        out[f"budget_fastest_{k}"] = round(check.util[k] * getattr(b.device, k), 1)
+    return out
 
 
 def row(model, device, latency, approach, method, made, fitted) -> dict:
@@ -144,14 +158,19 @@ def main() -> None:
                 for method in AWARE:
                     made = run(f"{model}_{method}_{device}_{latency:g}us", recipe(model, method, {}, args,
                                                                                    (device, latency)), args.runs, log)
-                    rows.append(row(model, device, latency, "a", method, made, {
-                        k: v for k, v in made["summary"].items() if k.startswith("budget")}))
+                    fitted = auto_fit(made["model_file"], model, device, latency, args.strategy)
+                    fitted["trained_budget_met"] = made["summary"].get("budget_met")   # the run's own verdict
+                    rows.append(row(model, device, latency, "a", method, made, fitted))
                 runs = f"{args.runs.parent.name}/{args.runs.name}"
                 save(args.name, {"settings": vars(args) | {"runs": runs}, "rows": rows,
-                                 "margins": margins(rows)})
+                                 "margins": margins(rows), "dominance": dominance(rows)})
+    save(args.name, {"settings": vars(args) | {"runs": f"{args.runs.parent.name}/{args.runs.name}"}, "rows": rows,
+                     "margins": margins(rows), "dominance": dominance(rows)})
     plot(rows, RESULTS / f"{args.name}.png")
+    plot_pareto(rows, RESULTS / f"{args.name}_pareto.png")
     log(json.dumps(margins(rows), indent=1))
     log(tables(rows))
+    log(dominance_table(rows))
 
 
 def margins(rows) -> list:
@@ -223,6 +242,111 @@ def plot(rows, path: Path) -> None:
         ax.set_xlabel("latency budget (us)")
         ax.grid(True, alpha=0.3)
     axes[0][0].set_ylabel("test accuracy (hollow: budget missed)")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def _dominates(p: dict, q: dict, resource: str) -> bool:
+    """``p`` is at least as accurate with no more of ``resource`` than ``q``, and better in one."""
+    a, b = (p["test_acc"], -p[f"budget_{resource}"]), (q["test_acc"], -q[f"budget_{resource}"])
+    return a[0] >= b[0] and a[1] >= b[1] and a != b
+
+
+def dominance(rows) -> list:
+    """Per budget, on accuracy vs DSP and vs LUT (designs: the least resources within the latency bound),
+    among the runs that meet it: the best (a) (most accurate) against every (b)/(c) run, with the margins;
+    which runs of each approach are Pareto-dominated and by which."""
+    out = []
+    for key in sorted({(r["model"], r["device"], r["budget_us"]) for r in rows}):
+        met = [r for r in rows if (r["model"], r["device"], r["budget_us"]) == key and r["budget_met"]]
+        entry = {"model": key[0], "device": key[1], "budget_us": key[2], "met": {
+            a: sorted(r["method"] for r in met if r["approach"] == a) for a in "abc"}, "resources": {}}
+        aware = [r for r in met if r["approach"] == "a"]
+        best = max(aware, key=lambda r: r["test_acc"]) if aware else None
+        for resource in ("dsp", "lut"):
+            here = {}
+            for r in met:
+                by = [f"({q['approach']}) {q['method']}" for q in met if q is not r and _dominates(q, r, resource)]
+                here[f"({r['approach']}) {r['method']}"] = {"test_acc": r["test_acc"], resource: r[f"budget_{resource}"],
+                                                            "dominated_by": by}
+            vs = []
+            if best is not None:
+                for r in met:
+                    if r["approach"] == "a":
+                        continue
+                    vs.append({"other": f"({r['approach']}) {r['method']}",
+                               "acc_pp": round(100 * (best["test_acc"] - r["test_acc"]), 2),
+                               f"{resource}_ratio": round(best[f"budget_{resource}"] / max(r[f"budget_{resource}"], 1e-9), 3),
+                               "best_a_dominates": _dominates(best, r, resource),
+                               "other_dominates_best_a": _dominates(r, best, resource)})
+            entry["resources"][resource] = {"points": here, "best_a": None if best is None else
+                                            f"(a) {best['method']}", "best_a_vs": vs}
+        out.append(entry)
+    return out
+
+
+def dominance_table(rows) -> str:
+    """One line per budget and resource: who meets it, the best (a) vs each (b)/(c) that meets it."""
+    lines = ["", "| model | device | budget | resource | best (a): acc, count | vs (b)/(c) that meet it: Δacc pp, "
+             "resource ratio (a)/(other), verdict | (b)/(c) runs dominated by an (a) run | (a) runs dominated by a (b)/(c) run |",
+             "|---|---|---|---|---|---|---|---|"]
+    for e in dominance(rows):
+        for resource, d in e["resources"].items():
+            pts = d["points"]
+            best = d["best_a"]
+            head = "—" if best is None else f"{best[4:]} {pts[best]['test_acc']:.3f}, {pts[best][resource]:,.0f}"
+            vs = "; ".join(f"{v['other']}: {v['acc_pp']:+.2f} pp, ×{v[f'{resource}_ratio']:.2f}, "
+                           + ("(a) dominates" if v["best_a_dominates"] else
+                              "(a) dominated" if v["other_dominates_best_a"] else "neither")
+                           for v in d["best_a_vs"]) or "none meets it"
+            beaten = [f"{n} by {', '.join(q for q in p['dominated_by'] if not q.startswith('(a)'))}"
+                      for n, p in pts.items() if n.startswith("(a)")
+                      and any(not q.startswith("(a)") for q in p["dominated_by"])]
+            beats = [f"{n} by {', '.join(q for q in p['dominated_by'] if q.startswith('(a)'))}"
+                     for n, p in pts.items() if not n.startswith("(a)")
+                     and any(q.startswith("(a)") for q in p["dominated_by"])]
+            lines.append(f"| {e['model']} | {DEVICES.get(e['device'], e['device'])} | {e['budget_us']:.3g} µs | "
+                         f"{resource.upper()} | {head} | {vs} | {'; '.join(beats) or '—'} | {'; '.join(beaten) or '—'} |")
+    return "\n".join(lines)
+
+
+def plot_pareto(rows, path: Path) -> None:
+    """Accuracy vs DSP and vs LUT of every run that meets its budget (designs: the least resources within
+    the latency bound), one panel per model, device and resource; marker size grows with the budget, labels
+    give the method and the budget (us)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = sorted({(r["model"], r["device"]) for r in rows})
+    fig, axes = plt.subplots(2, len(keys), figsize=(4.2 * len(keys), 7.2), squeeze=False)
+    style = {"a": ("tab:red", "o", "(a) trained for the device"), "b": ("tab:blue", "s", "(b) grow/prune, then fitted"),
+             "c": ("tab:gray", "^", "(c) dense/magnitude, then fitted")}
+    for col, (model, device) in enumerate(keys):
+        budgets_here = sorted({r["budget_us"] for r in rows if (r["model"], r["device"]) == (model, device)})
+        size = {b: 18 + 30 * i for i, b in enumerate(budgets_here)}
+        for row_i, resource in enumerate(("dsp", "lut")):
+            ax = axes[row_i][col]
+            for approach in ("b", "c", "a"):                   # (a) on top: (a) and (b) CGaP are often one run
+                color, marker, label = style[approach]
+                sel = [r for r in rows if (r["model"], r["device"], r["approach"]) == (model, device, approach)
+                       and r["budget_met"]]
+                hollow = approach == "a"
+                ax.scatter([r[f"budget_{resource}"] for r in sel], [r["test_acc"] for r in sel],
+                           facecolors="none" if hollow else color, edgecolors=color, linewidths=1.2,
+                           marker=marker, s=[size[r["budget_us"]] for r in sel], alpha=0.8,
+                           label=label if (row_i, col) == (0, 0) else None)
+                for r in sel:
+                    ax.annotate(f"{r['method'][:3]} {r['budget_us']:.3g}", (r[f"budget_{resource}"], r["test_acc"]),
+                                fontsize=5, alpha=0.7, color=color)
+            ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+            ax.set_title(f"{model} on {DEVICES.get(device, device)}", fontsize=9)
+            ax.set_xlabel(f"{resource.upper()} (least within the latency bound)")
+            ax.grid(True, alpha=0.3)
+        axes[0][col].set_ylabel("test accuracy (runs that meet the budget)")
+        axes[1][col].set_ylabel("test accuracy (runs that meet the budget)")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

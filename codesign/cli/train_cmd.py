@@ -37,7 +37,8 @@ def train(
     fit_device: Optional[str] = typer.Option(None, "--fit", help="Train for this device (codesign list devices): "
                                              "the method grows and prunes within the budget of --max-latency-us and "
                                              "--max-util; the run ends with RUN/sim/report.json on it."),
-    max_latency_us: Optional[float] = typer.Option(None, "--max-latency-us", help="With --fit: latency bound (us)."),
+    max_latency_us: Optional[float] = typer.Option(None, "--max-latency-us", help="With --fit: latency bound (us); the "
+                                                   "run reports the least resources within it."),
     max_util: Optional[float] = typer.Option(None, "--max-util", help="With --fit: largest fraction of any "
                                              "resource of the device (default 0.8)."),
     strategy: Optional[str] = strategy_option("With --fit: ", "auto (default: the recipe's target.strategy, auto: "

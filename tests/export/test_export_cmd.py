@@ -34,7 +34,7 @@ def test_hls_target_writes_a_project_for_vendor_synthesis(cli, tmp_path):
     settings = report["hls"]["settings"]
     assert settings == {"backend": "Vivado", "io_type": "io_stream", "part": "xc7z020clg400-1", "clock_period": 10.0,
                         "reuse_factor": 4, "strategy": "Latency", "project_name": "myproject", "sparse_kernel": "auto",
-                        "layers": {}, "max_util": 0.8, "pipeline_style": "auto"}
+                        "layers": {}, "max_util": 0.8, "pipeline_style": "auto", "max_latency_us": None}
     assert report["weights"]["kind"] == "random init" and "random init" in r.out
     assert (tmp_path / "o" / "hls" / "build_prj.tcl").exists()
     assert "per-layer types in export.json" in r.out and len(report["precision"]["layers"]) > 40
@@ -63,6 +63,30 @@ def test_hls_target_writes_the_auto_folding_into_the_project(cli, tmp_path):
     written = report["hls"]["fifo_depths_written"]
     assert written["unmatched"] == 0 and written["set"] == len(folding["fifo_streams"])
     assert len(depths) >= written["set"] and max(depths) <= max(folding["fifo_streams"].values()) < 32 * 32
+
+
+def test_hls_target_with_a_latency_bound_writes_the_least_resources_within_it(cli, tmp_path):
+    import yaml
+
+    args = ("export", "--model", "lenet300_100", "--width", "0.1", "--target", "hls", "--io-type", "io_parallel",
+            "--part", "xc7z020clg400-1", "--calibration-samples", "50")
+    r = cli(*args, "--max-latency-us", "2", "--out", tmp_path / "o")
+    assert r.code == 0, r.err
+    report = json.loads((tmp_path / "o" / "export.json").read_text())
+    folding = report["hls"]["folding"]
+    assert report["hls"]["settings"]["max_latency_us"] == 2.0
+    assert folding["objective"] == "least resources within the latency bound" and folding["meets_latency"]
+    assert folding["latency_cycles"] <= 2e-6 * 200e6 and folding["fastest"]["latency_cycles"] < folding["latency_cycles"]
+    assert all(folding["utilisation"][k] <= folding["fastest"]["utilisation"][k] for k in ("dsp", "lut", "ff", "bram"))
+    config = yaml.safe_load((tmp_path / "o" / "hls" / "hls4ml_config.yml").read_text())["HLSConfig"]["LayerName"]
+    for name, chosen in folding["layers"].items():
+        assert config[name]["ReuseFactor"] == chosen["reuse_factor"]
+    missed = cli(*args, "--max-latency-us", "0.001", "--out", tmp_path / "m")
+    assert missed.code == 0, missed.err
+    assert "the fastest misses it by" in " ".join(missed.out.split())
+    assert json.loads((tmp_path / "m" / "export.json").read_text())["hls"]["folding"]["meets_latency"] is False
+    bad = cli(*args, "--max-latency-us", "-2", "--out", tmp_path / "b")
+    assert one_line_error(bad) and "--max-latency-us must be a positive number" in bad.err
 
 
 @pytest.mark.parametrize("rf, style", [(4, "dataflow"), (1, None)])
