@@ -233,3 +233,34 @@ def test_nest_removes_units_where_pruning_connections_no_longer_lowers_the_load(
         "target.fit": True, "target.device": "xc7z020", "target.max_latency_us": 0.1, "target.strategy": "Resource"})
     s = fit(cfg, tmp_path).summary
     assert s["budget_met"] is True and s["budget_latency_us"] <= 0.1 and s["method_budget_pruned_units"] > 0
+
+
+def _trimmed(trim: str):
+    """A dense jet MLP over a 10% utilisation budget, trimmed by NeST's fit_budget: (units, nest, messages,
+    whether it meets the budget after)."""
+    import types
+
+    from codesign.methods.nest import NeST
+
+    torch.manual_seed(0)
+    units = UnitEngine(create_model("jet_mlp", 1.0, JET, 5), JET)
+    budget = _budget(latency_us=None, util=0.1)
+    assert not budget.check(units.model).met
+    nest, said = NeST(NeST.Config(budget_trim=trim)), []
+    nest.fit_budget(types.SimpleNamespace(units=units, budget=budget, say=said.append))
+    return units, nest, said, budget.check(units.model).met
+
+
+def test_nest_trims_a_model_over_the_budget_by_connections_or_units():
+    """NeST's trim to a budget: by connections (then units), by units only, or (auto) both tried on copies and
+    the way that meets the budget keeping the larger sum of active weight magnitudes taken."""
+    by_connections, c, _, c_met = _trimmed("connections")
+    by_units, u, _, u_met = _trimmed("units")
+    assert c.counts["pruned_connections"] > 0 and u.counts["pruned_connections"] == 0
+    assert u.counts["budget_pruned_units"] > 0
+    auto, a, said, met = _trimmed("auto")
+    way = "connections" if "budget_trim_connections" in a.counts else "units"
+    assert f"trimmed by {way}" in said[-1] and auto.sizes() == (by_connections if way == "connections" else
+                                                                by_units).sizes()
+    rank = {"connections": (c_met, a._magnitude_kept(by_connections)), "units": (u_met, a._magnitude_kept(by_units))}
+    assert rank[way] == max(rank.values()) and met == rank[way][0] and (c_met or u_met) == met
