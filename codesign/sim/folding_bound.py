@@ -18,10 +18,11 @@ Otherwise, on the unbounded search's cost table:
    takes its candidate of least ``cost + lam * time``, ``lam`` bisected for the cheapest design that meets
    the bound in the full estimate, with a layer's time its first-output depth, or depth plus interval
    (io_stream latency also grows with the intervals);
-2. from each, descent: each layer in turn moves to a cheaper candidate (by the table) while the full estimate stays
-   within the bound and ``max_util`` and its resource cost falls; when none does, an exchange (one layer
-   to a cheaper, slower candidate, another to the cheapest one at least that much faster, less the latency left under the bound); until no
-   move helps.
+2. from each, descent: each layer in turn moves to its cheapest candidate (by the table; bisection over
+   its cheaper ones) that keeps the full estimate within the bound and ``max_util`` and lowers the
+   resource cost; when no layer moves, an exchange (one layer to a cheaper, slower candidate, another to
+   the cheapest one at least that much faster, less the latency left under the bound); until no move
+   helps, or ``MAX_EVALUATIONS`` full-estimate checks are spent (then the best design found so far).
 
 Every accepted design uses at most what the fastest folding uses of every resource (in the full
 estimate, FIFOs and all), so the result never costs more of any resource than the unbounded choice, and
@@ -44,6 +45,7 @@ from .layers import Network
 from .mapping import Mapping
 
 DESCENT_PASSES = 6
+MAX_EVALUATIONS = 400         # full-estimate checks per search (a deep io_stream network: ~0.1 s each)
 LAMBDA_RANGE = (-12.0, 3.0)   # log10 of the price of a cycle, in device shares (the relaxation's bisection)
 LAMBDA_STEPS = 30
 EPS = 1e-9
@@ -108,6 +110,11 @@ class _Bounded:
         self.cache: Dict[Tuple[int, ...], Optional[tuple]] = {}
         self.evaluations = 0
 
+    @property
+    def exhausted(self) -> bool:
+        """The full-estimate checks are spent (``MAX_EVALUATIONS``): the search keeps what it has."""
+        return self.evaluations >= MAX_EVALUATIONS
+
     def check(self, choice: np.ndarray) -> Optional[tuple]:
         """(resource cost, full evaluation) when ``choice`` meets the bound within the ceiling, else None."""
         key = tuple(int(c) for c in choice)
@@ -133,7 +140,7 @@ class _Bounded:
         targets = np.unique(table.interval[table.valid])
         targets = targets[targets >= start]
         lo, hi, best = -1, len(targets), base_choice          # targets[lo] meets (-1: the fastest), targets[hi] not
-        while hi - lo > 1:
+        while hi - lo > 1 and not self.exhausted:
             mid = (lo + hi) // 2
             got = _cheapest(table, res, b, float(targets[mid]))
             if got is not None and self.check(got[0]) is not None:
@@ -161,6 +168,8 @@ class _Bounded:
             return best
         best = pick(10.0 ** hi)
         for _ in range(LAMBDA_STEPS):
+            if self.exhausted:
+                break
             mid = 0.5 * (lo + hi)
             choice = pick(10.0 ** mid)
             if self.check(choice) is not None:
@@ -171,7 +180,8 @@ class _Bounded:
 
     def descend(self, choice: np.ndarray) -> np.ndarray:
         """Layer by layer, the cheapest candidate (by the table) that keeps the design within the bound and
-        lowers its resource cost; repeated until no layer moves."""
+        lowers its resource cost (bisection over the layer's cheaper candidates, cheapest first: a cheaper
+        candidate is mostly a slower one); repeated until no layer moves, then exchanges."""
         table = self.state.table
         choice = np.asarray(choice).copy()
         current = self.check(choice)[0]
@@ -179,20 +189,28 @@ class _Bounded:
             moved = False
             for i in range(len(choice)):
                 here = self.layer_cost[i, choice[i]]
-                options: List[int] = [j for j in np.argsort(self.layer_cost[i]).tolist()
+                options: List[int] = [j for j in np.argsort(self.layer_cost[i], kind="stable").tolist()
                                       if table.valid[i, j] and self.layer_cost[i, j] < here - 1e-12]
-                for j in options:
+                lo, hi, best = -1, len(options), None    # options[hi] meets the bound (len: the current one)
+                while hi - lo > 1 and not self.exhausted:
+                    mid = (lo + hi) // 2
                     trial = choice.copy()
-                    trial[i] = j
+                    trial[i] = options[mid]
                     got = self.check(trial)
                     if got is not None and got[0] < current - 1e-12:
-                        choice, current, moved = trial, got[0], True
-                        break
-            if not moved:
-                moved = self._exchange(choice, current)
-                if moved is None:
-                    break
-                choice, current = moved
+                        hi, best = mid, (trial, got[0])
+                    else:
+                        lo = mid
+                if best is not None:
+                    choice, current = best
+                    moved = True
+            if not moved and not self.exhausted:
+                got = self._exchange(choice, current)
+                if got is not None:
+                    choice, current = got
+                    moved = True
+            if not moved or self.exhausted:
+                break
         return choice
 
     def _exchange(self, choice: np.ndarray, current: float):
@@ -216,6 +234,8 @@ class _Bounded:
                     if self.layer_cost[i, a] + self.layer_cost[j, b] >= \
                             self.layer_cost[i, choice[i]] + self.layer_cost[j, choice[j]] - 1e-12:
                         continue
+                    if self.exhausted:
+                        return None
                     trial = choice.copy()
                     trial[i], trial[j] = a, b
                     got = self.check(trial)
