@@ -18,9 +18,8 @@ Otherwise, on the unbounded search's cost table:
    takes its candidate of least ``cost + lam * time``, ``lam`` bisected for the cheapest design that meets
    the bound in the full estimate, with a layer's time its first-output depth, or depth plus interval
    (io_stream latency also grows with the intervals);
-2. from each, descent: each layer in turn moves to its cheapest candidate (by the table; bisection over
-   its cheaper ones) that keeps the full estimate within the bound and ``max_util`` and lowers the
-   resource cost; when no layer moves, an exchange (one layer to a cheaper, slower candidate, another to
+2. from each, descent: each layer in turn moves to its cheapest candidate (by the table) that keeps
+   the full estimate within the bound and ``max_util`` and lowers the resource cost; when no layer moves, an exchange (one layer to a cheaper, slower candidate, another to
    the cheapest one at least that much faster, less the latency left under the bound); until no move
    helps, or ``MAX_EVALUATIONS`` full-estimate checks are spent (then the best design found so far).
 
@@ -180,8 +179,7 @@ class _Bounded:
 
     def descend(self, choice: np.ndarray) -> np.ndarray:
         """Layer by layer, the cheapest candidate (by the table) that keeps the design within the bound and
-        lowers its resource cost (bisection over the layer's cheaper candidates, cheapest first: a cheaper
-        candidate is mostly a slower one); repeated until no layer moves, then exchanges."""
+        lowers its resource cost; repeated until no layer moves, then exchanges."""
         table = self.state.table
         choice = np.asarray(choice).copy()
         current = self.check(choice)[0]
@@ -189,21 +187,17 @@ class _Bounded:
             moved = False
             for i in range(len(choice)):
                 here = self.layer_cost[i, choice[i]]
-                options: List[int] = [j for j in np.argsort(self.layer_cost[i], kind="stable").tolist()
+                options: List[int] = [j for j in np.argsort(self.layer_cost[i]).tolist()
                                       if table.valid[i, j] and self.layer_cost[i, j] < here - 1e-12]
-                lo, hi, best = -1, len(options), None    # options[hi] meets the bound (len: the current one)
-                while hi - lo > 1 and not self.exhausted:
-                    mid = (lo + hi) // 2
+                for j in options:                        # cheapest first: the first that meets the bound
+                    if self.exhausted:
+                        break
                     trial = choice.copy()
-                    trial[i] = options[mid]
+                    trial[i] = j
                     got = self.check(trial)
                     if got is not None and got[0] < current - 1e-12:
-                        hi, best = mid, (trial, got[0])
-                    else:
-                        lo = mid
-                if best is not None:
-                    choice, current = best
-                    moved = True
+                        choice, current, moved = trial, got[0], True
+                        break
             if not moved and not self.exhausted:
                 got = self._exchange(choice, current)
                 if got is not None:
