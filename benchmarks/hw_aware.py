@@ -136,7 +136,17 @@ def main() -> None:
     parser.add_argument("--budget-rf", nargs="*", default=[], metavar="MODEL:DEVICE=R1,R2,R3")
     parser.add_argument("--runs", type=Path, default=Path("runs/hw_aware"))
     parser.add_argument("--name", default="hw_aware")
+    parser.add_argument("--summarise", nargs="+", default=None, metavar="RESULT",
+                        help="only summarise earlier results (names under results/, e.g. one per seed) into "
+                             "results/<--name>.json: mean ± sd of each method's accuracy over the runs that meet "
+                             "each budget, and per seed who meets it")
     args = parser.parse_args()
+    if args.summarise:
+        summary = seed_summary(args.summarise)
+        save(args.name, summary)
+        print(seed_table(summary))
+        print(json.dumps(summary["best_a_vs_others"], indent=1))
+        return
     parse_budget_rf(args.budget_rf)
     torch.set_num_threads(1)
     args.runs = args.runs / f"seed{args.seed}"
@@ -245,6 +255,64 @@ def plot(rows, path: Path) -> None:
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def seed_summary(names: list) -> dict:
+    """Per budget and (approach, method): test accuracies of the runs that meet it across the result files
+    ``names`` (one per seed), their mean and standard deviation; the best (a) mean vs the best (b)/(c) mean."""
+    import statistics
+
+    rows = [dict(r, source=n) for n in names for r in json.loads((RESULTS / f"{n}.json").read_text())["rows"]]
+    out = []
+    for key in sorted({(r["model"], r["device"], r["budget_us"]) for r in rows}):
+        here = [r for r in rows if (r["model"], r["device"], r["budget_us"]) == key]
+        cells = {}
+        for approach, method in sorted({(r["approach"], r["method"]) for r in here}):
+            runs = [r for r in here if (r["approach"], r["method"]) == (approach, method)]
+            met = [r["test_acc"] for r in runs if r["budget_met"]]
+            cells[f"({approach}) {method}"] = {
+                "runs": len(runs), "met": len(met), "acc": met,
+                "mean": statistics.mean(met) if met else None,
+                "sd": statistics.stdev(met) if len(met) > 1 else None}
+        best = {a: max(((c["mean"], k) for k, c in cells.items() if k.startswith(f"({a})") and c["met"]
+                        == c["runs"] and c["mean"] is not None), default=None) for a in "abc"}
+        out.append({"model": key[0], "device": key[1], "budget_us": key[2], "cells": cells,
+                    "best_met_every_seed": {a: None if b is None else {"method": b[1], "mean": b[0]}
+                                            for a, b in best.items()}})
+    verdicts = {}
+    for n in names:
+        data = json.loads((RESULTS / f"{n}.json").read_text())
+        for e in data.get("dominance") or dominance(data["rows"]):
+            for resource, d in e["resources"].items():
+                for v in d["best_a_vs"]:
+                    verdict = ("(a) dominates" if v["best_a_dominates"] else "(a) dominated"
+                               if v["other_dominates_best_a"] else "neither")
+                    counts = verdicts.setdefault(n, {}).setdefault(resource, {})
+                    counts[verdict] = counts.get(verdict, 0) + 1
+    return {"sources": names, "budgets": out, "best_a_vs_others": verdicts}
+
+
+def seed_table(summary: dict) -> str:
+    """Markdown: per budget, each method's mean ± sd (met/runs), and the margins of the best (a) met by
+    every seed over the best (b)/(c) met by every seed."""
+    columns = [f"({a}) {m}" for a in "a" for m in AWARE] + [f"(b) {m}" for m in AWARE] + ["(c) dense", "(c) magnitude"]
+    lines = ["| model | device | budget | " + " | ".join(columns) + " | (a) − (b) | (a) − (c) |",
+             "|---" * (len(columns) + 5) + "|"]
+    for e in summary["budgets"]:
+        cells = []
+        for c in columns:
+            x = e["cells"].get(c)
+            if x is None or not x["met"]:
+                cells.append("—" if x is None else f"(0/{x['runs']})")
+                continue
+            sd = f" ± {x['sd']:.3f}" if x["sd"] is not None else ""
+            cells.append(f"{x['mean']:.3f}{sd} ({x['met']}/{x['runs']})")
+        best = e["best_met_every_seed"]
+        margin = [f"{100 * (best['a']['mean'] - best[o]['mean']):+.2f} pp" if best["a"] and best[o] else "—"
+                  for o in "bc"]
+        lines.append(f"| {e['model']} | {DEVICES.get(e['device'], e['device'])} | {e['budget_us']:.3g} µs | "
+                     + " | ".join(cells) + f" | {margin[0]} | {margin[1]} |")
+    return "\n".join(lines)
 
 
 def _dominates(p: dict, q: dict, resource: str) -> bool:
