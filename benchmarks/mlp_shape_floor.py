@@ -27,7 +27,7 @@ DENSE_WEIGHTS = 784 * 300 + 300 * 100 + 100 * 10
 
 def train(pixels: int, h1: int, h2: int, optimizer: str, epochs: int, seed: int) -> dict:
     torch.manual_seed(seed)
-    splits = load_dataset("mnist", seed=seed)
+    splits = load_dataset("mnist", split_seed=seed)
     (xtr, ytr), (xte, yte) = splits.train, splits.test
     xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
     keep = xtr.var(0).argsort(descending=True)[:pixels]

@@ -15,6 +15,7 @@ import yaml
 from pydantic import Field
 
 from . import target
+from .data import AUGMENTATIONS
 from .errors import ConfigError, close_matches
 from .schema import (Loader, Name, ReuseFactor, Seed, Strict, Width, describe_validation_error,  # noqa: F401
                      read_yaml, validate)
@@ -32,6 +33,7 @@ class DataCfg(Strict):
     train_limit: Optional[int] = Field(None, ge=1)
     test_limit: Optional[int] = Field(None, ge=1)
     options: Dict[str, Any] = Field(default_factory=dict)   # e.g. synthetic: in_shape, num_classes
+    augment: Optional[Literal[AUGMENTATIONS]] = None        # default: the dataset's (codesign.data.augment)
 
 
 class OptimCfg(Strict):
@@ -51,6 +53,13 @@ class ScheduleCfg(Strict):
     min_lr: float = Field(0.0, ge=0)
 
 
+class DistillCfg(Strict):
+    """Knowledge distillation from a trained teacher (codesign.distill)."""
+    teacher: str                                            # a run directory or model file
+    temperature: float = Field(4.0, gt=0)
+    weight: float = Field(0.9, ge=0, le=1)                  # share of the loss that is the teacher's
+
+
 class TrainCfg(Strict):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(128, ge=1)
@@ -58,6 +67,7 @@ class TrainCfg(Strict):
     seed: Seed = 0
     threads: Optional[int] = Field(None, ge=1)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
+    distill: Optional[DistillCfg] = None
 
 
 class MethodCfg(Strict):
@@ -151,5 +161,14 @@ def load_recipe(path_or_name: str | Path | None = None, overrides: Dict[str, Any
     return validate(Recipe, data, source)
 
 
+# Fields added after records were first written, whose unset value keeps the old behaviour: left out of the
+# dict while unset, so checkpoints, run records and cache keys written before them still match.
+ADDED_LATER = (("data", "augment"), ("train", "distill"))
+
+
 def recipe_to_dict(recipe: Recipe) -> Dict[str, Any]:
-    return recipe.model_dump(mode="json")
+    out = recipe.model_dump(mode="json")
+    for section, key in ADDED_LATER:
+        if out[section].get(key) is None:
+            out[section].pop(key, None)
+    return out

@@ -184,7 +184,7 @@ def update(recipe: Recipe, previous: Previous, run_dir: str | Path, *, compare: 
     run_dir = Path(run_dir)
     d = recipe.data
     full = load_dataset(d.name, data_dir, val_fraction=d.val_fraction, test_limit=d.test_limit,
-                        seed=recipe.train.seed, **{k: v for k, v in d.options.items() if k != "subset"})
+                        split_seed=recipe.train.seed, **{k: v for k, v in d.options.items() if k != "subset"})
     n_total = len(full.train[1])
     subset = Subset(**d.options["subset"])
     n_all = subset.stop or n_total

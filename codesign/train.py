@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from . import atomic
 from .checkpoint import CKPT_FORMAT, read, save_model
 from .config import Recipe, recipe_to_dict
-from .data import Splits, augment_batch, check_input_shape, load_dataset
-from .errors import CodesignError
+from .distill import load_teacher
+from .data import Splits, augment_batch, augment_kind, check_input_shape, load_dataset
+from .errors import CodesignError, ConfigError
 from .events import Events, quiet
 from .flops import TRAIN_FLOPS_PER_FORWARD, ModelCost, measure, output_positions
 from .methods import build_method
@@ -55,6 +56,12 @@ class _Run:
         self.metrics: Dict[str, float] = {}           # last finished epoch's metrics
         self._units: Optional[UnitEngine] = None
         self._cost_version = -1
+        self.augment = augment_kind(recipe.data.augment, splits.spec.augment)
+        if self.augment is not None and len(splits.in_shape) != 3:
+            raise ConfigError(f"data.augment {self.augment} needs images (channels, height, width); this data's "
+                              f"samples have shape {tuple(splits.in_shape)}")
+        self.teacher = load_teacher(recipe.train.distill, splits.in_shape, splits.num_classes) \
+            if recipe.train.distill is not None else None
         data = RunData(train=splits.train, evaluate=self.evaluate,
                        splits=tuple(n for n in ("train", "val", "test") if getattr(splits, n) is not None),
                        label_smoothing=recipe.train.label_smoothing, eval_batch_size=recipe.train.eval_batch_size)
@@ -138,7 +145,7 @@ class FitResult:
 def _load_splits(recipe: Recipe, data_dir) -> Splits:
     d = recipe.data
     return load_dataset(d.name, data_dir, val_fraction=d.val_fraction, train_limit=d.train_limit,
-                        test_limit=d.test_limit, seed=recipe.train.seed, **d.options)
+                        test_limit=d.test_limit, split_seed=recipe.train.seed, **d.options)
 
 
 def _model_for(recipe: Recipe, model: Optional[nn.Module], splits: Splits) -> nn.Module:
@@ -158,7 +165,7 @@ def _check_same_recipe(saved: Dict[str, Any], recipe: Recipe, ckpt: Path) -> Non
         if saved.get(section) != now.get(section):
             raise CodesignError(f"{ckpt} was written by a run with a different '{section}' setting; "
                                 f"resume with the same recipe, or start over with --force / another --out")
-    for key in ("batch_size", "seed", "label_smoothing"):
+    for key in ("batch_size", "seed", "label_smoothing", "distill"):
         if saved.get("train", {}).get(key) != now["train"].get(key):
             raise CodesignError(f"{ckpt} was written with train.{key}={saved['train'].get(key)}; resume with "
                                 f"the same value, or start over with --force / another --out")
@@ -305,7 +312,7 @@ def _train_epoch(run: _Run, steps_per_epoch: int) -> Dict[str, Any]:
     loss_sum, correct, seen = 0.0, 0, 0
     for i in range(steps_per_epoch):
         index = order[i * bs:(i + 1) * bs]
-        x = augment_batch(x_all[index], run.splits.spec.augment, gen)
+        x = augment_batch(x_all[index], run.augment, gen)
         y = y_all[index]
         lr = lr_at(p.epoch + i / steps_per_epoch, p.total_epochs, recipe.optim.lr, recipe.schedule)
         set_lr(run.optimizer, lr)
@@ -313,8 +320,9 @@ def _train_epoch(run: _Run, steps_per_epoch: int) -> Dict[str, Any]:
         p.batch = (x, y)
         out = model(x)
         loss = ctx.loss(out, y)
+        total = run.teacher.loss(out, x, loss) if run.teacher is not None else loss
         reg = method.regulariser(ctx)
-        total = loss + reg if reg is not None else loss
+        total = total + reg if reg is not None else total
         p.last_loss = loss.detach()
         total.backward()
         method.after_backward(ctx)         # sees dense gradients (before masking)
@@ -326,6 +334,8 @@ def _train_epoch(run: _Run, steps_per_epoch: int) -> Dict[str, Any]:
         p.step += 1
         run.ledger.charge(TRAIN_FLOPS_PER_FORWARD * run.ledger.cost.flops_dense * len(y),
                           TRAIN_FLOPS_PER_FORWARD * run.ledger.cost.flops_sparse * len(y))
+        if run.teacher is not None:
+            run.ledger.charge(run.teacher.flops_per_sample * len(y), run.teacher.flops_per_sample * len(y))
         if method.after_step(ctx) or run.structure_changed():
             run.refresh_cost()
         n = len(y)

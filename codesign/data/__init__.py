@@ -20,6 +20,7 @@ if TYPE_CHECKING:                     # torch is imported when data is loaded, n
     import torch
 
 TensorPair = Tuple["torch.Tensor", "torch.Tensor"]
+AUGMENTATIONS = ("none", "crop_flip", "shift")            # see codesign.data.augment
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class DatasetSpec:
     num_classes: int
     description: str
     load: Callable[..., Tuple[TensorPair, TensorPair]]   # (data_dir, **options) -> (train, test)
-    augment: Optional[str] = None                         # 'crop_flip' for CIFAR-style training
+    augment: Optional[str] = None                         # the default of AUGMENTATIONS ('crop_flip' for CIFAR)
     fetchable: bool = False
 
 
@@ -56,14 +57,22 @@ def default_data_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "codesign" / "data"
 
 
+def augment_kind(recipe_choice: Optional[str], dataset_default: Optional[str]) -> Optional[str]:
+    """What a run augments with: the recipe's ``data.augment``, else the dataset's default; None for none."""
+    kind = recipe_choice if recipe_choice is not None else dataset_default
+    return None if kind in (None, "none") else kind
+
+
 def list_datasets() -> list[str]:
     return DATASETS.names()
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, val_fraction: float = 0.0,
-                 train_limit: int | None = None, test_limit: int | None = None, seed: int = 0,
+                 train_limit: int | None = None, test_limit: int | None = None, split_seed: int = 0,
                  **options) -> Splits:
-    """Load a registered dataset. ``val_fraction`` holds out part of the training set (seeded)."""
+    """Load a registered dataset. ``val_fraction`` holds out part of the training set, and ``subset`` picks
+    its replay, both seeded by ``split_seed``; ``options`` go to the dataset's loader (synthetic: its own
+    ``seed`` among them)."""
     spec = DATASETS.get(name)
     if not 0.0 <= val_fraction < 1.0:
         raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
@@ -79,7 +88,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, val_fr
     if val_fraction > 0:
         import torch
 
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(split_seed)
         order = torch.randperm(len(train[1]), generator=gen)
         n_val = max(1, int(round(val_fraction * len(order))))
         val = _take(train, order[:n_val])
@@ -87,7 +96,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, val_fr
     if subset is not None:
         from .subset import select
 
-        train = select(train, subset, seed)
+        train = select(train, subset, split_seed)
     if train_limit:
         train = _take(train, limit_indices(train[1], train_limit))
     if test_limit:

@@ -57,7 +57,7 @@ def load_splits(recipe: Recipe, data_dir: Optional[str]) -> Splits:
         if len(_SPLITS) > 4:
             _SPLITS.clear()
         _SPLITS[key] = load_dataset(d.name, data_dir, val_fraction=d.val_fraction, train_limit=d.train_limit,
-                                    test_limit=d.test_limit, seed=recipe.train.seed, **d.options)
+                                    test_limit=d.test_limit, split_seed=recipe.train.seed, **d.options)
     return _SPLITS[key]
 
 

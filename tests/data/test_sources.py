@@ -24,8 +24,8 @@ def test_bundled_mnist_subset_is_real_normalised_mnist():
 
 
 def test_validation_split_is_seeded_and_disjoint():
-    a = load_dataset("mnist_mini", val_fraction=0.1, seed=3)
-    b = load_dataset("mnist_mini", val_fraction=0.1, seed=3)
+    a = load_dataset("mnist_mini", val_fraction=0.1, split_seed=3)
+    b = load_dataset("mnist_mini", val_fraction=0.1, split_seed=3)
     assert a.sizes() == {"train": 5400, "val": 600, "test": 1000}
     assert torch.equal(a.val[0], b.val[0])
 
@@ -80,3 +80,12 @@ def test_crop_flip_augmentation_keeps_shape_and_is_seeded():
     b = augment_batch(x, "crop_flip", torch.Generator().manual_seed(0))
     assert a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, x)
     assert augment_batch(x, None, torch.Generator()) is x
+
+
+def test_a_loaders_own_seed_option_is_not_the_split_seed():
+    """data.options.seed (the synthetic generator's) and the run's seed (validation split) are separate."""
+    a = load_dataset("synthetic", in_shape=(4,), n_train=50, n_test=10, seed=5, val_fraction=0.2, split_seed=1)
+    b = load_dataset("synthetic", in_shape=(4,), n_train=50, n_test=10, seed=6, val_fraction=0.2, split_seed=1)
+    c = load_dataset("synthetic", in_shape=(4,), n_train=50, n_test=10, seed=5, val_fraction=0.2, split_seed=2)
+    assert not torch.equal(a.test[0], b.test[0]) and torch.equal(a.test[0], c.test[0])
+    assert not torch.equal(a.val[0], c.val[0])

@@ -9,13 +9,13 @@ SYN = {"in_shape": (1, 4, 4), "n_train": 100, "n_test": 10}
 
 def test_subset_is_the_slice_then_replayed_old_samples():
     full = load_dataset("synthetic", **SYN)
-    part = load_dataset("synthetic", subset={"start": 60, "stop": 90, "replay": 0.25}, seed=3, **SYN)
+    part = load_dataset("synthetic", subset={"start": 60, "stop": 90, "replay": 0.25}, split_seed=3, **SYN)
     x, y = part.train
     assert len(y) == 30 + 15
     assert torch.equal(x[:30], full.train[0][60:90])                      # the new slice, in order
     old = [int(torch.nonzero((full.train[0] == row).all(dim=(1, 2, 3)))[0]) for row in x[30:]]
     assert len(set(old)) == 15 and all(i < 60 for i in old)               # distinct old samples
-    again = load_dataset("synthetic", subset={"start": 60, "stop": 90, "replay": 0.25}, seed=3, **SYN)
+    again = load_dataset("synthetic", subset={"start": 60, "stop": 90, "replay": 0.25}, split_seed=3, **SYN)
     assert torch.equal(again.train[0], x)                                 # seeded
 
 
