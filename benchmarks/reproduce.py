@@ -79,8 +79,8 @@ def run_all(exps, opts: Options, folder: Path, only: List[str], budget_s: float)
 
     keys = plan_keys(exps, opts)
     done = load_records(folder, keys)
-    todo: List[Tuple[plan.Experiment, int]] = [(e, s) for e in exps for s in e.seeds
-                                               if not only or any(tables.run_id(e, s).startswith(o) for o in only)]
+    todo = plan.with_teachers([(e, s) for e in exps for s in e.seeds
+                               if not only or any(tables.run_id(e, s).startswith(o) for o in only)])
     start = time.perf_counter()
     for i, (exp, seed) in enumerate(todo, 1):
         run = tables.run_id(exp, seed)

@@ -46,6 +46,8 @@ class Experiment:
     csim: bool = True
     label: str = ""
     extra: Dict[str, Any] = field(default_factory=dict)   # incremental: first-run / update overrides
+    teacher: Optional[str] = None  # distilled rows: the experiment whose seed-0 model teaches every seed
+    dense_row: Optional[str] = None  # the dense row an NPN row's error bound refers to (default: the plain one)
 
     def runs(self) -> List[Tuple["Experiment", int]]:
         return [(self, s) for s in self.seeds]
@@ -57,11 +59,21 @@ def _m(method: str, **params) -> Dict[str, Any]:
 
 NPN_MLP = {"optim.name": "adam", "optim.lr": 1e-3, "optim.weight_decay": 0.0, "schedule.name": "multistep",
            "schedule.milestones": [16], "data.val_fraction": 0.1}
+# Distilled rows (codesign/distill.py): random 2-pixel shifts and a dense LeNet-5 trained with them as the
+# teacher (seed 0 teaches every seed); the loss is 0.1·CE + 0.9·16·KL at temperature 4. Their dense row is
+# trained the same way, so a bound relative to the dense error compares like with like.
+TEACHER = "l5_teacher"
+TAUGHT = {"data.augment": "shift", "train.distill": {"temperature": 4.0, "weight": 0.9}}
 SEEDS = (0, 1, 2)        # every row (issue 18): mean of three seeds
 CSIM_SEED = 0            # the seed whose model is exported and C-simulated
 MNIST: List[Experiment] = [
     Experiment("l300_dense", "mnist", "lenet300_100", "dense", "lenet300_100_mnist"),
     Experiment("l300_nest", "mnist", "lenet300_100", "nest", "lenet300_100_nest_mnist"),
+    Experiment("l300_dense_kd", "mnist", "lenet300_100", "dense (shift, distilled)", "lenet300_100_mnist", TAUGHT,
+               teacher=TEACHER),
+    Experiment("l300_nest_kd", "mnist", "lenet300_100", "nest (shift, distilled)", "lenet300_100_nest_mnist",
+               {**TAUGHT, "train.epochs": 100, "method.params.finetune_epochs": 30,
+                "method.params.target_density": 0.013}, teacher=TEACHER),
     Experiment("l300_magnitude", "mnist", "lenet300_100", "magnitude", "lenet300_100_magnitude_mnist"),
     Experiment("l300_relief", "mnist", "lenet300_100", "relief", "lenet300_100_relief_mnist"),
     Experiment("l300_rigl", "mnist", "lenet300_100", "rigl", "lenet300_100_rigl_mnist"),
@@ -72,6 +84,8 @@ MNIST: List[Experiment] = [
     Experiment("l300_npn_expand", "mnist", "lenet300_100", "npn expand", "lenet300_100_mnist",
                {**_m("npn", mode="expand", k=1, init_size=3, expand_by=30, fill=3.0, lam=0.1), **NPN_MLP}),
     Experiment("l5_dense", "mnist", "lenet5", "dense", "lenet5_mnist"),
+    Experiment(TEACHER, "mnist", "lenet5", "dense (shift): the teacher", "lenet5_mnist", {"data.augment": "shift"},
+               csim=False),
     Experiment("l5_nest", "mnist", "lenet5", "nest", "lenet5_nest_mnist"),
     Experiment("l5_cgap", "mnist", "lenet5", "cgap", "lenet5_cgap_mnist"),
     Experiment("l5_magnitude", "mnist", "lenet5", "magnitude", "lenet5_mnist",
@@ -82,9 +96,14 @@ MNIST: List[Experiment] = [
     Experiment("l5_npn_sparsify", "mnist", "lenet5", "npn sparsify", "lenet5_npn_sparsify_mnist"),
     Experiment("l5_npn_expand", "mnist", "lenet5", "npn expand", "lenet5_npn_expand_mnist"),
 ]
-MNIST = [Experiment(**{**e.__dict__, "seeds": SEEDS}) for e in MNIST]
+MNIST = [Experiment(**{**e.__dict__, "seeds": (0,) if e.name == TEACHER else SEEDS}) for e in MNIST]
+
+
+def by_name(name: str) -> Experiment:
+    return next(e for e in MNIST if e.name == name)
 # the rows issue 18 sets targets for: run first (a time-boxed run finishes them before the others' extra seeds)
-HEADLINE = ("l300_dense", "l300_nest", "l300_npn_sparsify", "l5_dense", "l5_nest", "l5_npn_sparsify")
+HEADLINE = ("l300_dense", "l300_nest", "l300_npn_sparsify", "l5_dense", "l5_nest", "l5_npn_sparsify",
+            "l300_dense_kd", "l300_nest_kd")
 
 INCREMENTAL = [Experiment(
     "inc_l300", "incremental", "lenet300_100", "nest", "lenet300_100_nest_mnist", csim=False,
@@ -131,8 +150,21 @@ def experiments(quick: bool) -> List[Experiment]:
     if quick:
         return [Experiment(**{**e.__dict__, "seeds": e.seeds[:1]}) for e in rows]
     headline = [e for e in MNIST if e.name in HEADLINE]
-    rest = [e for e in order if e.name not in HEADLINE and e not in CNN]
+    rest = [e for e in order if e.name not in HEADLINE and e not in CNN and e.name != TEACHER]
     return rows + seeds(headline + CNN + rest, (1, 2))
+
+
+def with_teachers(todo: List[Tuple[Experiment, int]]) -> List[Tuple[Experiment, int]]:
+    """``todo`` with each distilled run's teacher run (seed 0) placed before its first pupil."""
+    out: List[Tuple[Experiment, int]] = []
+    for exp, seed in todo:
+        if exp.teacher:
+            teacher = by_name(exp.teacher)
+            if all(e.name != teacher.name for e, _ in out):
+                out.append((teacher, 0))
+        if all(not (e.name == exp.name and s == seed) for e, s in out):
+            out.append((exp, seed))
+    return out
 
 
 def mnist_rows(quick: bool) -> List[Experiment]:

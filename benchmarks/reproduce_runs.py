@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from reproduce_plan import CSIM_SEED, QUICK_TEST_LIMIT, Experiment, quick_overrides
+from reproduce_plan import CSIM_SEED, QUICK_TEST_LIMIT, Experiment, by_name, quick_overrides
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ def overrides_for(exp: Experiment, seed: int, opts: Options) -> Dict[str, Any]:
     from codesign.config import load_recipe
 
     out = {**exp.overrides, "train.seed": seed}
+    if exp.teacher:
+        out["train.distill"] = {**out.get("train.distill", {}), "teacher": str(opts.runs_dir / f"{exp.teacher}_s0")}
     if opts.quick:
         recipe = load_recipe(exp.recipe, out)
         out.update(quick_overrides(exp, recipe.train.epochs, recipe.model.width))
@@ -66,12 +69,14 @@ def resolved(exp: Experiment, seed: int, opts: Options) -> Dict[str, Any]:
     recipe.pop("target", None)      # the hardware target decides no number here (csim_run exports with its own)
     if not recipe["model"].get("args"):
         recipe["model"].pop("args", None)   # no factory arguments (a field added later): older records keep their key
+    if exp.teacher:                         # the teacher by what decides it, not by where it lies
+        recipe["train"]["distill"]["teacher"] = {exp.teacher: resolved(by_name(exp.teacher), 0, opts)}
     csim = opts.csim_samples if (exp.csim and seed == CSIM_SEED) else 0
     return {"recipe": recipe, "csim_samples": csim}
 
 
 def command_line(exp: Experiment, seed: int, opts: Options) -> str:
-    sets = " ".join(f"--set {k}={json.dumps(v) if isinstance(v, list) else v}"
+    sets = " ".join("--set " + shlex.quote(f"{k}={json.dumps(v) if isinstance(v, (list, dict)) else v}")
                     for k, v in overrides_for(exp, seed, opts).items() if k != "train.seed")
     return f"codesign train {exp.recipe} --seed {seed} --threads {opts.threads} {sets}".strip()
 

@@ -114,9 +114,9 @@ def mnist_row(exp: Experiment, recs: Sequence[dict], dense_error: Optional[float
 
 
 def _row_target(exp: Experiment, ms: List[Dict[str, Any]], dense_error: Optional[float]) -> str:
-    if exp.method == "dense":
+    if exp.method.startswith("dense"):
         return "–"
-    if exp.method == "npn sparsify":
+    if exp.method.startswith("npn sparsify"):
         want = npn_target(dense_error)
         return "no dense row" if want is None else "NPN " + target_cell(exp.model, ms, want)
     return target_cell(exp.model, ms)
@@ -134,21 +134,26 @@ def mean_error(exp: Experiment, records: Dict[str, dict]) -> Optional[float]:
 
 def mnist_table(exps: Sequence[Experiment], records: Dict[str, dict]) -> List[str]:
     dense = {e.model: mean_error(e, records) for e in exps if e.method == "dense"}
-    return md_table(MNIST_HEADER, [mnist_row(e, records_of(e, records), dense.get(e.model)) for e in exps])
+    rows = {e.name: e for e in exps}
+
+    def dense_error(e: Experiment) -> Optional[float]:
+        return mean_error(rows[e.dense_row], records) if e.dense_row in rows else dense.get(e.model)
+    return md_table(MNIST_HEADER, [mnist_row(e, records_of(e, records), dense_error(e)) for e in exps])
 
 
 def state_of_the_art_line(exps: Sequence[Experiment], records: Dict[str, dict]) -> str:
     """How far each model's best grow-and-prune row (NeST) is from the unstructured state of the art."""
     parts = []
     for model, (x, err, who) in STATE_OF_THE_ART.items():
-        exp = next((e for e in exps if e.model == model and e.method == "nest"), None)
-        ms = [train_metrics(r) for r in finished(records_of(exp, records))] if exp else []
-        if not ms:
-            continue
-        ours_x = statistics.mean(m["compression"] for m in ms)
-        ours_err = statistics.mean(m["error"] for m in ms)
-        parts.append(f"{MODEL_NAMES[model]}: {who} {x:g}× at {err:.2f}%, NeST here {ours_x:.1f}× at "
-                     f"{ours_err:.2f}% ({ours_x / x:.2f} of its compression, {ours_err - err:+.2f} pp error)")
+        for exp in (e for e in exps if e.model == model and e.method.startswith("nest")):
+            ms = [train_metrics(r) for r in finished(records_of(exp, records))]
+            if not ms:
+                continue
+            ours_x = statistics.mean(m["compression"] for m in ms)
+            ours_err = statistics.mean(m["error"] for m in ms)
+            name = "NeST" + exp.method[len("nest"):]
+            parts.append(f"{MODEL_NAMES[model]}: {who} {x:g}× at {err:.2f}%, {name} here {ours_x:.1f}× at "
+                         f"{ours_err:.2f}% ({ours_x / x:.2f} of its compression, {ours_err - err:+.2f} pp error)")
     return ("State of the art, unstructured (SparseVD, Molchanov et al. ICML 2017): " + "; ".join(parts) + "."
             if parts else "")
 

@@ -149,3 +149,27 @@ def test_cached_records_name_paths_relative_to_the_repository():
     assert reproduce.repo_relative(record) == {
         "run_dir": "runs/reproduce/x_s0", "n": 3,
         "csim": {"command": "codesign export --out runs/reproduce/x_s0/export"}, "list": ["a", "elsewhere/b"]}
+
+
+def test_a_distilled_npn_row_is_bounded_by_the_dense_row_trained_the_same_way():
+    taught = plan.Experiment("t_dkd", "mnist", "lenet300_100", "dense (shift, distilled)", "lenet300_100_mnist")
+    npn = plan.Experiment("t_npn", "mnist", "lenet300_100", "npn sparsify (shift, distilled)", "lenet300_100_mnist",
+                          dense_row="t_dkd")
+    records = {"t_dense_s0": fake_train(0.985, 266_610), "t_dense_s1": fake_train(0.985, 266_610),
+               "t_dkd_s0": fake_train(0.988, 266_610), "t_npn_s0": fake_train(0.9825, 25_000)}
+    table = tables.mnist_table([DENSE, taught, npn], records)
+    assert table[3].endswith("| – |")                                 # a dense row has no target
+    assert "NPN missed: 10.7×/10× ✓, 1.75%/1.50% ✗ (+0.25 pp)" in table[4]   # 1.20% + 0.3 pp, not 1.50% + 0.3
+
+
+def test_a_teacher_runs_before_its_first_pupil_once_and_is_named_by_content():
+    from reproduce_runs import Options, overrides_for, resolved
+
+    todo = plan.with_teachers([(plan.by_name("l300_nest_kd"), 1), (plan.by_name("l300_dense_kd"), 0),
+                               (plan.by_name(plan.TEACHER), 0)])
+    assert [(e.name, s) for e, s in todo] == [(plan.TEACHER, 0), ("l300_nest_kd", 1), ("l300_dense_kd", 0)]
+    a, b = Options(runs_dir=Path("x")), Options(runs_dir=Path("y"))
+    exp = plan.by_name("l300_nest_kd")
+    assert overrides_for(exp, 2, a)["train.distill"]["teacher"] == str(Path("x") / f"{plan.TEACHER}_s0")
+    assert reproduce.key_of(resolved(exp, 2, a)) == reproduce.key_of(resolved(exp, 2, b))   # not by path
+    assert plan.TEACHER not in [e.name for e in plan.experiments(False) if 1 in e.seeds]  # seed 0 only
