@@ -49,7 +49,7 @@ def overrides_for(exp: Experiment, seed: int, opts: Options) -> Dict[str, Any]:
 
     out = {**exp.overrides, "train.seed": seed}
     if exp.teacher:
-        out["train.distill"] = {**out.get("train.distill", {}), "teacher": str(opts.runs_dir / f"{exp.teacher}_s0")}
+        out["train.distill.teacher"] = str(opts.runs_dir / f"{exp.teacher}_s0")
     if opts.quick:
         recipe = load_recipe(exp.recipe, out)
         out.update(quick_overrides(exp, recipe.train.epochs, recipe.model.width))

@@ -163,6 +163,7 @@ def test_a_distilled_npn_row_is_bounded_by_the_dense_row_trained_the_same_way():
 
 
 def test_a_teacher_runs_before_its_first_pupil_once_and_is_named_by_content():
+    from codesign.config import load_recipe
     from reproduce_runs import Options, overrides_for, resolved
 
     todo = plan.with_teachers([(plan.by_name("l300_nest_kd"), 1), (plan.by_name("l300_dense_kd"), 0),
@@ -170,6 +171,9 @@ def test_a_teacher_runs_before_its_first_pupil_once_and_is_named_by_content():
     assert [(e.name, s) for e, s in todo] == [(plan.TEACHER, 0), ("l300_nest_kd", 1), ("l300_dense_kd", 0)]
     a, b = Options(runs_dir=Path("x")), Options(runs_dir=Path("y"))
     exp = plan.by_name("l300_nest_kd")
-    assert overrides_for(exp, 2, a)["train.distill"]["teacher"] == str(Path("x") / f"{plan.TEACHER}_s0")
+    assert overrides_for(exp, 2, a)["train.distill.teacher"] == str(Path("x") / f"{plan.TEACHER}_s0")
+    for row in ("l300_nest_kd", "l300_dense_kd"):          # the recipe's or the row's distill settings stay
+        distill = load_recipe(plan.by_name(row).recipe, overrides_for(plan.by_name(row), 0, a)).train.distill
+        assert (distill.teacher, distill.temperature, distill.weight) == (str(Path("x") / "l5_teacher_s0"), 4.0, 0.9)
     assert reproduce.key_of(resolved(exp, 2, a)) == reproduce.key_of(resolved(exp, 2, b))   # not by path
     assert plan.TEACHER not in [e.name for e in plan.experiments(False) if 1 in e.seeds]  # seed 0 only
