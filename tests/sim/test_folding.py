@@ -34,17 +34,22 @@ def _util(costs, device):
     return {k: costs.total(k) / getattr(device, k) for k in RES}
 
 
-def brute_force(net, device, mapping, max_util, strategies=("Latency",)):
-    """Every combination of every layer's candidates, estimated in full: (interval, latency) of the best
-    design within ``max_util``."""
+def every_design(net, device, mapping, strategies):
+    """The full estimate of every combination of every layer's candidates (brute force, tiny nets only)."""
     plan = resolve_plan(net, mapping.with_(reuse_factor=1, strategy=strategies[0]), device)
     knobs, options = layer_candidates(net, plan, device, strategies)
-    best = None
     for combo in itertools.product(*options):
         rf, res = plan.rf.copy(), plan.resource.copy()
         rf[knobs] = [c[0] for c in combo]
         res[knobs] = [c[1] for c in combo]
-        costs = dataflow_costs(net, device, mapping, refold(plan, net, rf, res, mapping.sparse_kernel))
+        yield dataflow_costs(net, device, mapping, refold(plan, net, rf, res, mapping.sparse_kernel))
+
+
+def brute_force(net, device, mapping, max_util, strategies=("Latency",)):
+    """Every combination of every layer's candidates, estimated in full: (interval, latency) of the best
+    design within ``max_util``."""
+    best = None
+    for costs in every_design(net, device, mapping, strategies):
         if max(_util(costs, device).values()) <= max_util:
             key = (costs.interval_cycles, costs.latency_cycles)
             best = key if best is None or key < best else best

@@ -1,18 +1,15 @@
 """The folding under a latency bound: the least resources that meet it (codesign/sim/folding_bound.py)."""
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from codesign.errors import ConfigError
-from codesign.sim import Mapping, load_device, resolve_plan
+from codesign.sim import Mapping, load_device
 from codesign.sim.dataflow import dataflow_costs
-from codesign.sim.fold_table import layer_candidates, refold
 from codesign.sim.folding import FASTEST, LEAST_RESOURCES, choose_folding
 from codesign.sim.folding_bound import resource_cost
 
-from .test_folding import RES, _util, mlp, small_device
+from .test_folding import RES, _util, every_design, mlp, small_device
 
 
 def _no_more_of_any(bounded, fastest):
@@ -21,14 +18,8 @@ def _no_more_of_any(bounded, fastest):
 
 def brute_force_least(net, device, mapping, max_util, bound, strategies=("Latency", "Resource")):
     """Every combination of every layer's candidates, in full: the least resource cost within the bound."""
-    plan = resolve_plan(net, mapping.with_(reuse_factor=1, strategy=strategies[0]), device)
-    knobs, options = layer_candidates(net, plan, device, strategies)
     best = None
-    for combo in itertools.product(*options):
-        rf, res = plan.rf.copy(), plan.resource.copy()
-        rf[knobs] = [c[0] for c in combo]
-        res[knobs] = [c[1] for c in combo]
-        costs = dataflow_costs(net, device, mapping, refold(plan, net, rf, res, mapping.sparse_kernel))
+    for costs in every_design(net, device, mapping, strategies):
         util = {**_util(costs, device), "uram": 0.0}
         if max(util.values()) <= max_util and costs.latency_cycles <= bound:
             cost = resource_cost(util)
