@@ -146,6 +146,7 @@ def main() -> None:
         save(args.name, summary)
         print(seed_table(summary))
         print(json.dumps(summary["best_a_vs_others"], indent=1))
+        print(json.dumps(summary["front_cover"], indent=1))
         return
     parse_budget_rf(args.budget_rf)
     torch.set_num_threads(1)
@@ -289,7 +290,8 @@ def seed_summary(names: list) -> dict:
                                if v["other_dominates_best_a"] else "neither")
                     counts = verdicts.setdefault(n, {}).setdefault(resource, {})
                     counts[verdict] = counts.get(verdict, 0) + 1
-    return {"sources": names, "budgets": out, "best_a_vs_others": verdicts}
+    fronts = {n: front_cover(json.loads((RESULTS / f"{n}.json").read_text())["rows"]) for n in names}
+    return {"sources": names, "budgets": out, "best_a_vs_others": verdicts, "front_cover": fronts}
 
 
 def seed_table(summary: dict) -> str:
@@ -352,6 +354,32 @@ def dominance(rows) -> list:
                                             f"(a) {best['method']}", "best_a_vs": vs}
         out.append(entry)
     return out
+
+
+def front_cover(rows) -> dict:
+    """Does the (a) front dominate? Per budget, each (b)/(c) run that meets it is *covered* when some (a) run
+    that meets it is at least as accurate with no more DSPs and no more LUTs (weakly: an identical run covers
+    it; ``covered_only_by_an_equal_design`` counts those), else *uncovered*, listed with the most accurate
+    (a) run beside it."""
+    covered, same, uncovered = 0, 0, []
+    for key in sorted({(r["model"], r["device"], r["budget_us"]) for r in rows}):
+        met = [r for r in rows if (r["model"], r["device"], r["budget_us"]) == key and r["budget_met"]]
+        aware = [r for r in met if r["approach"] == "a"]
+        for q in (r for r in met if r["approach"] != "a"):
+            covers = [p for p in aware if p["test_acc"] >= q["test_acc"]
+                      and all(p[f"budget_{k}"] <= q[f"budget_{k}"] for k in ("dsp", "lut"))]
+            if covers:
+                covered += 1
+                same += all(p["test_acc"] == q["test_acc"] and all(p[f"budget_{k}"] == q[f"budget_{k}"]
+                                                                    for k in ("dsp", "lut")) for p in covers)
+                continue
+            best = max(aware, key=lambda r: r["test_acc"])
+            uncovered.append({"model": key[0], "device": key[1], "budget_us": key[2],
+                              "run": f"({q['approach']}) {q['method']}", "test_acc": q["test_acc"],
+                              "dsp": q["budget_dsp"], "lut": q["budget_lut"], "best_a": f"(a) {best['method']}",
+                              "best_a_acc": best["test_acc"], "best_a_dsp": best["budget_dsp"],
+                              "best_a_lut": best["budget_lut"]})
+    return {"covered": covered, "covered_only_by_an_equal_design": same, "uncovered": uncovered}
 
 
 def dominance_table(rows) -> str:
