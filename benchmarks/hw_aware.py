@@ -373,12 +373,12 @@ def front_cover(rows) -> dict:
                 same += all(p["test_acc"] == q["test_acc"] and all(p[f"budget_{k}"] == q[f"budget_{k}"]
                                                                     for k in ("dsp", "lut")) for p in covers)
                 continue
-            best = max(aware, key=lambda r: r["test_acc"])
+            best = max(aware, key=lambda r: r["test_acc"], default=None)     # None: no (a) design meets it
             uncovered.append({"model": key[0], "device": key[1], "budget_us": key[2],
                               "run": f"({q['approach']}) {q['method']}", "test_acc": q["test_acc"],
-                              "dsp": q["budget_dsp"], "lut": q["budget_lut"], "best_a": f"(a) {best['method']}",
-                              "best_a_acc": best["test_acc"], "best_a_dsp": best["budget_dsp"],
-                              "best_a_lut": best["budget_lut"]})
+                              "dsp": q["budget_dsp"], "lut": q["budget_lut"],
+                              "best_a": best and f"(a) {best['method']}", "best_a_acc": best and best["test_acc"],
+                              "best_a_dsp": best and best["budget_dsp"], "best_a_lut": best and best["budget_lut"]})
     return {"covered": covered, "covered_only_by_an_equal_design": same, "uncovered": uncovered}
 
 

@@ -1,0 +1,25 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+import hw_aware  # noqa: E402
+
+
+def design(approach, method, acc, dsp, lut, met=True, budget=1.0):
+    return {"model": "m", "device": "d", "budget_us": budget, "approach": approach, "method": method,
+            "test_acc": acc, "budget_dsp": dsp, "budget_lut": lut, "budget_met": met}
+
+
+def test_front_cover_needs_one_aware_design_no_worse_on_accuracy_dsp_and_lut_at_once():
+    rows = [design("a", "cgap", 0.90, 100, 1000), design("a", "npn", 0.95, 300, 5000),
+            design("b", "cgap", 0.90, 100, 1000),              # the same run on both sides: covered, equal
+            design("b", "nest", 0.89, 150, 900),               # fewer LUTs than any (a) as accurate: not covered
+            design("c", "magnitude", 0.94, 400, 6000),         # beaten by (a) npn on all three
+            design("c", "dense", 0.99, 10, 10, met=False),     # misses the budget: not compared
+            design("b", "npn", 0.99, 10, 10, budget=2.0)]      # another budget, where no (a) design meets it
+    cover = hw_aware.front_cover(rows[:6])
+    assert cover["covered"] == 2 and cover["covered_only_by_an_equal_design"] == 1
+    assert [u["run"] for u in cover["uncovered"]] == ["(b) nest"]
+    assert cover["uncovered"][0]["best_a"] == "(a) npn"
+    assert hw_aware.front_cover(rows)["uncovered"][-1]["best_a"] is None
