@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .errors import ConfigError
+from .errors import CodesignError, ConfigError
 
 
 @dataclass
@@ -44,7 +44,12 @@ def load_teacher(cfg, in_shape: Sequence[int], num_classes: int) -> Teacher:
     from .flops import measure, output_positions
 
     path, _ = resolve_model_file(cfg.teacher)
-    model, _ = load_model(path)
+    try:
+        model, _ = load_model(path)
+    except CodesignError as err:          # the loader's advice (delete a damaged checkpoint) is not for a teacher
+        raise ConfigError(f"train.distill.teacher {cfg.teacher}: not a model file codesign reads "
+                          f"({str(err).split(';')[0]}); pass a `codesign train` run directory or its "
+                          f"train/model.pt") from None
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

@@ -57,6 +57,10 @@ def test_a_teacher_that_does_not_fit_the_run_is_a_clear_error(tmp_path, teacher)
                       "train.distill": {"teacher": str(teacher)}}), tmp_path / "b")
     with pytest.raises(CodesignError, match="not found"):
         fit(recipe(**{"train.distill": {"teacher": str(tmp_path / "nothing")}}), tmp_path / "c")
+    (tmp_path / "teacher.yaml").write_text("name: not a model\n")
+    with pytest.raises(CodesignError, match="not a model file codesign reads") as err:
+        fit(recipe(**{"train.distill": {"teacher": str(tmp_path / "teacher.yaml")}}), tmp_path / "d")
+    assert "delete" not in str(err.value)
 
 
 def test_augmenting_data_that_is_not_images_is_refused(tmp_path):
