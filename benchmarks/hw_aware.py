@@ -56,6 +56,7 @@ RESOURCES = ("dsp", "lut", "ff", "bram")
 PRECISION = "ap_fixed<16,6>"
 MAGNITUDE = {"structure": "structured", "target_density": 0.5, "iterations": 2, "scope": "global"}
 AWARE = ("cgap", "nest", "npn")          # trained with the budget in (a), without it in (b)
+MATCHED_LABEL = "(a) within the DSPs and LUTs of a (b)/(c) design (--match)"
 
 
 def budgets(model: str, device: str) -> list[float]:
@@ -78,7 +79,7 @@ def parse_budget_rf(items: list) -> None:
         BUDGET_RF[(model, device)] = tuple(int(r) for r in rfs.split(","))
 
 
-def recipe(model: str, method: str, params: dict, args, budget=None):
+def recipe(model: str, method: str, params: dict, args, budget=None, max_util=MAX_UTIL):
     overrides = {"method.name": method, "method.params": params, "train.epochs": args.epochs,
                  "data.train_limit": args.train_limit, "data.test_limit": args.test_limit, "train.threads": 1,
                  "train.seed": args.seed,
@@ -86,7 +87,7 @@ def recipe(model: str, method: str, params: dict, args, budget=None):
     if budget is not None:
         device, latency = budget
         overrides.update({"target.fit": True, "target.device": device, "target.max_latency_us": latency,
-                          "target.max_util": MAX_UTIL})
+                          "target.max_util": max_util})
     return load_recipe(RECIPES[model], overrides)
 
 
@@ -102,12 +103,12 @@ def run(name: str, cfg, runs: Path, log) -> dict:
     return {"summary": result.summary, "model_file": str(rd.trained_model)}
 
 
-def auto_fit(model_file: str, model: str, device: str, latency: float, strategy: str) -> dict:
+def auto_fit(model_file: str, model: str, device: str, latency: float, strategy: str, max_util=MAX_UTIL) -> dict:
     """The budget's check of a trained model: met or missed (decided by the fastest folding, as in training),
     and the design: the least resources within the latency bound (``--reuse-factor auto --max-latency-us``),
     with its DSP and LUT counts."""
     net_model, _ = load_model(model_file)
-    b = HardwareBudget(BudgetSpec(device, latency, MAX_UTIL, strategy, IO_TYPE[model], PRECISION), (1, 28, 28))
+    b = HardwareBudget(BudgetSpec(device, latency, max_util, strategy, IO_TYPE[model], PRECISION), (1, 28, 28))
     check = b.check(net_model)
     out = check.summary()
     for k in RESOURCES:
@@ -140,7 +141,14 @@ def main() -> None:
                         help="only summarise earlier results (names under results/, e.g. one per seed) into "
                              "results/<--name>.json: mean ± sd of each method's accuracy over the runs that meet "
                              "each budget, and per seed who meets it")
+    parser.add_argument("--match", action="store_true",
+                        help="resource-matched (a): read results/<--name>.json and train every (a) method again "
+                             "for each (b)/(c) design that meets a budget and that no (a) design covers, with that "
+                             "design's DSP and LUT counts as the budget's shares of them (--max-util "
+                             "0.8,DSP=d,LUT=l) at the same latency bound; the rows are added to the file")
     args = parser.parse_args()
+    if args.match:
+        return match_resources(args)
     if args.summarise:
         summary = seed_summary(args.summarise)
         save(args.name, summary)
@@ -184,6 +192,65 @@ def main() -> None:
     log(dominance_table(rows))
 
 
+def matched_shares(other: dict) -> dict:
+    """``--max-util`` with another design's DSP and LUT counts as the shares of them (the rest at MAX_UTIL)."""
+    from codesign.sim import load_device
+
+    device = load_device(other["device"])
+    return {"all": MAX_UTIL, "DSP": max(other["budget_dsp"], 1.0) / device.dsp,
+            "LUT": max(other["budget_lut"], 1.0) / device.lut}
+
+
+def match_resources(args) -> None:
+    """``--match`` (see its help): the (a) methods trained within the resources of each design the (a) front
+    does not cover; each new row is an (a) design of its budget, named ``<method>@<the design>``."""
+    torch.set_num_threads(1)
+    data = json.loads((RESULTS / f"{args.name}.json").read_text())
+    args.runs = args.runs / f"seed{args.seed}"
+    log = lambda text: print(text, flush=True)     # noqa: E731  (a script, not the library)
+    rows = [r for r in data["rows"] if not r.get("matched")]
+    for gap in front_cover(rows)["uncovered"]:
+        other = next(r for r in rows if (r["model"], r["device"], r["budget_us"]) == (
+            gap["model"], gap["device"], gap["budget_us"]) and f"({r['approach']}) {r['method']}" == gap["run"])
+        model, device, latency = other["model"], other["device"], other["budget_us"]
+        shares = matched_shares(other)
+        tag = f"{other['approach']}_{other['method']}"
+        for method in AWARE:
+            name = f"{model}_{method}_{device}_{latency:g}us_match_{tag}"
+            made = run(name, recipe(model, method, {}, args, (device, latency), shares), args.runs, log)
+            fitted = auto_fit(made["model_file"], model, device, latency, args.strategy, shares)
+            fitted["trained_budget_met"] = made["summary"].get("budget_met")
+            rows.append(row(model, device, latency, "a", f"{method}@{gap['run']}", made, fitted)
+                        | {"matched": gap["run"]})
+            save(args.name, data | {"rows": rows, "margins": margins(rows), "dominance": dominance(rows)})
+    data |= {"rows": rows, "margins": margins(rows), "dominance": dominance(rows)}
+    save(args.name, data)
+    plot_pareto(rows, RESULTS / f"{args.name}_pareto.png")
+    log(matched_table(rows))
+    log(json.dumps(front_cover(rows), indent=1))
+
+
+def matched_table(rows) -> str:
+    """Markdown: each design the (a) front did not cover, and the (a) runs trained within its DSPs and LUTs:
+    accuracy (DSP, LUT) or missed."""
+    lines = ["| model | device | budget | design not covered: acc (DSP, LUT) | "
+             + " | ".join(f"(a) {m} within its DSP and LUT" for m in AWARE) + " |", "|---" * (4 + len(AWARE)) + "|"]
+    for key in sorted({(r["model"], r["device"], r["budget_us"], r["matched"]) for r in rows if r.get("matched")}):
+        model, device, budget, other = key
+        q = next(r for r in rows if (r["model"], r["device"], r["budget_us"]) == key[:3] and not r.get("matched")
+                 and f"({r['approach']}) {r['method']}" == other)
+        cells = []
+        for m in AWARE:
+            p = next((r for r in rows if (r["model"], r["device"], r["budget_us"], r.get("matched")) == key
+                      and r["method"] == f"{m}@{other}"), None)
+            cells.append("—" if p is None else f"{p['test_acc']:.4f} ({p['budget_dsp']:,.0f}, {p['budget_lut']:,.0f})"
+                         + ("" if p["budget_met"] else " missed") + (f" **{100 * (p['test_acc'] - q['test_acc']):+.2f} pp**"
+                                                                     if p["budget_met"] else ""))
+        lines.append(f"| {model} | {DEVICES.get(device, device)} | {budget:.3g} µs | {other} {q['test_acc']:.4f} "
+                     f"({q['budget_dsp']:,.0f}, {q['budget_lut']:,.0f}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def margins(rows) -> list:
     """Per budget: the best accuracy of (a) among runs that meet it vs the best of (b) and of (c)."""
     out = []
@@ -213,7 +280,8 @@ def tables(rows) -> str:
         for device, budget in keys:
             here = {(r["approach"], r["method"]): r for r in rows
                     if (r["model"], r["device"], r["budget_us"]) == (model, device, budget)}
-            best = max((r["test_acc"] for (a, _), r in here.items() if a == "a" and r["budget_met"]), default=None)
+            best = max((r["test_acc"] for (a, _), r in here.items() if a == "a" and r["budget_met"]
+                        and not r.get("matched")), default=None)
             cells = []
             for key in columns:
                 r = here.get(key)
@@ -263,7 +331,8 @@ def seed_summary(names: list) -> dict:
     ``names`` (one per seed), their mean and standard deviation; the best (a) mean vs the best (b)/(c) mean."""
     import statistics
 
-    rows = [dict(r, source=n) for n in names for r in json.loads((RESULTS / f"{n}.json").read_text())["rows"]]
+    every = [dict(r, source=n) for n in names for r in json.loads((RESULTS / f"{n}.json").read_text())["rows"]]
+    rows = [r for r in every if not r.get("matched")]     # the same runs in every seed; matched ones in front_cover
     out = []
     for key in sorted({(r["model"], r["device"], r["budget_us"]) for r in rows}):
         here = [r for r in rows if (r["model"], r["device"], r["budget_us"]) == key]
@@ -290,8 +359,11 @@ def seed_summary(names: list) -> dict:
                                if v["other_dominates_best_a"] else "neither")
                     counts = verdicts.setdefault(n, {}).setdefault(resource, {})
                     counts[verdict] = counts.get(verdict, 0) + 1
-    fronts = {n: front_cover(json.loads((RESULTS / f"{n}.json").read_text())["rows"]) for n in names}
-    return {"sources": names, "budgets": out, "best_a_vs_others": verdicts, "front_cover": fronts}
+    fronts = {n: front_cover([r for r in every if r["source"] == n]) for n in names}
+    before = {n: front_cover([r for r in rows if r["source"] == n]) for n in names}
+    return {"sources": names, "budgets": out, "best_a_vs_others": verdicts, "front_cover": fronts,
+            "front_cover_without_matched": before,
+            "matched": [r for r in every if r.get("matched")]}
 
 
 def seed_table(summary: dict) -> str:
@@ -427,13 +499,18 @@ def plot_pareto(rows, path: Path) -> None:
             ax = axes[row_i][col]
             for approach in ("b", "c", "a"):                   # (a) on top: (a) and (b) CGaP are often one run
                 color, marker, label = style[approach]
-                sel = [r for r in rows if (r["model"], r["device"], r["approach"]) == (model, device, approach)
-                       and r["budget_met"]]
+                every = [r for r in rows if (r["model"], r["device"], r["approach"]) == (model, device, approach)
+                         and r["budget_met"]]
                 hollow = approach == "a"
-                ax.scatter([r[f"budget_{resource}"] for r in sel], [r["test_acc"] for r in sel],
-                           facecolors="none" if hollow else color, edgecolors=color, linewidths=1.2,
-                           marker=marker, s=[size[r["budget_us"]] for r in sel], alpha=0.8,
-                           label=label if (row_i, col) == (0, 0) else None)
+                for matched in (False, True):          # (a) within another design's DSPs and LUTs: diamonds
+                    sel = [r for r in every if bool(r.get("matched")) == matched]
+                    if not sel:
+                        continue
+                    ax.scatter([r[f"budget_{resource}"] for r in sel], [r["test_acc"] for r in sel],
+                               facecolors="none" if hollow else color, edgecolors=color, linewidths=1.2,
+                               marker="D" if matched else marker, s=[size[r["budget_us"]] for r in sel], alpha=0.8,
+                               label=(MATCHED_LABEL if matched else label) if row_i == 0 else None)
+                sel = every
                 for r in sel:
                     ax.annotate(f"{r['method'][:3]} {r['budget_us']:.3g}", (r[f"budget_{resource}"], r["test_acc"]),
                                 fontsize=5, alpha=0.7, color=color)
@@ -443,7 +520,11 @@ def plot_pareto(rows, path: Path) -> None:
             ax.grid(True, alpha=0.3)
         axes[0][col].set_ylabel("test accuracy (runs that meet the budget)")
         axes[1][col].set_ylabel("test accuracy (runs that meet the budget)")
-    axes[0][0].legend(fontsize=7)
+    handles = {}
+    for ax in axes[0]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    axes[0][0].legend(list(handles.values()), list(handles), fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

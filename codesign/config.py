@@ -17,7 +17,7 @@ from pydantic import Field
 from . import target
 from .data import AUGMENTATIONS
 from .errors import ConfigError, close_matches
-from .schema import (Loader, Name, ReuseFactor, Seed, Strict, Width, describe_validation_error,  # noqa: F401
+from .schema import (Loader, Name, ReuseFactor, Seed, Strict, UtilShares, Width, describe_validation_error,  # noqa: F401
                      read_yaml, validate)
 
 
@@ -88,7 +88,8 @@ class TargetCfg(Strict):
     clock_period_ns: Optional[float] = Field(None, gt=0)   # None: the device's clock (export: 5 ns)
     fit: bool = False                                     # train within the budget below (codesign train --fit)
     max_latency_us: Optional[float] = Field(None, gt=0)   # latency bound of the budget
-    max_util: float = Field(0.8, gt=0, le=1)              # largest fraction of any resource of the device
+    max_util: UtilShares = 0.8                            # largest fraction of each resource of the device
+    # (one, or per resource: {all: 0.8, DSP: 0.25} or "0.8,DSP=0.25")
 
 
 class Recipe(Strict):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Tuple, Type, TypeVar
+from typing import Annotated, Any, Dict, Tuple, Type, TypeVar, Union
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -25,11 +25,22 @@ def _name(value: str) -> str:
     return value
 
 
+def _util_limit(value):
+    """A ``max_util``: one share, shares per resource or their text form; kept as a number when uniform."""
+    from .sim.util_limit import UtilLimit
+
+    try:
+        return UtilLimit.of(value).as_json()
+    except ConfigError as err:
+        raise ValueError(str(err).replace("--max-util", "the limit", 1)) from None
+
+
 #: field types with the limits of codesign.validate
 Name = Annotated[str, AfterValidator(_name)]       # becomes a file or folder name
 Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 ReuseFactor = Annotated[int, Field(ge=1, le=REUSE_FACTOR_MAX)]
 Width = Annotated[float, Field(gt=0, le=WIDTH_MAX)]
+UtilShares = Annotated[Union[float, Dict[str, float], str], AfterValidator(_util_limit)]   # codesign.sim.util_limit
 
 
 class Strict(BaseModel):

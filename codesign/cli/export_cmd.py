@@ -49,8 +49,9 @@ def export(
                                                           "latency) within --max-util of every resource of the part; "
                                                           "a number: one for every layer."),
     strategy: Optional[str] = strategy_option(),
-    max_util: float = typer.Option(0.8, "--max-util", help="--reuse-factor auto: the share of each of the part's "
-                                                           "DSP, LUT, FF and BRAM the design may use."),
+    max_util: str = typer.Option("0.8", "--max-util", help="--reuse-factor auto: the share of each of the part's "
+                                                         "DSP, LUT, FF and BRAM the design may use; per resource "
+                                                         "too, e.g. 0.8,DSP=0.25 (the others 0.8)."),
     max_latency_us: Optional[float] = typer.Option(None, "--max-latency-us", help="--reuse-factor auto: a latency "
                                                    "bound (us); the folding is then the least resources that meet "
                                                    "it (else the fastest, with by how much it misses)."),
@@ -246,13 +247,14 @@ _CORE = {"model", "weights", "samples", "onnx", "hls", "precision", "multipliers
 def _folding_lines(folding: Dict[str, Any], fifo: Optional[Dict[str, int]], estimated: bool) -> None:
     """The per-layer reuse factors the export chose, grouped, and why the interval is what it is."""
     from ..sim.markdown import compact_names, count
+    from ..sim.util_limit import UtilLimit
 
     layers = folding["layers"]
     groups: Dict[str, list] = {}
     for name, v in layers.items():
         groups.setdefault(f"RF {v['reuse_factor']} {v['strategy']}", []).append(name)
     console.print(f"reuse factors (auto, {len(layers)} Conv/Dense layers, {folding['search_seconds']:.2f} s, folded "
-                  f"for {folding['device']} at <= {100 * folding['max_util']:.0f}% of each resource):", markup=False)
+                  f"for {folding['device']} at <= {UtilLimit.of(folding['max_util']).describe()}):", markup=False)
     for key, names in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         console.print(f"  {key}: {compact_names(names, 3)}", markup=False, highlight=False)
     console.print(f"  interval {count(folding['interval_cycles'])} cycles: {folding['limit']}", markup=False,

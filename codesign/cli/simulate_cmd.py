@@ -97,8 +97,9 @@ def simulate(
                                                           "--hls-config): chosen per layer with the strategy, for "
                                                           "the shortest interval (then latency) within --max-util "
                                                           "of every resource; a number: one for every layer."),
-    max_util: float = typer.Option(0.8, "--max-util", help="dataflow, --reuse-factor auto: the share of each of "
-                                                           "the device's DSP, LUT, FF and BRAM the design may use."),
+    max_util: str = typer.Option("0.8", "--max-util", help="dataflow, --reuse-factor auto: the share of each of "
+                                                         "the device's DSP, LUT, FF and BRAM the design may use; "
+                                                         "per resource too, e.g. 0.8,DSP=0.25 (the others 0.8)."),
     max_latency_us: Optional[float] = typer.Option(None, "--max-latency-us", help="dataflow, --reuse-factor auto: "
                                                    "a latency bound (us); the folding is then the least resources "
                                                    "that meet it (else the fastest, with by how much it misses)."),
@@ -145,7 +146,7 @@ def simulate(
         check_output_dir(out, force)
     rf = parse_reuse_factor(reuse_factor if reuse_factor is not None else
                             (AUTO if template == "dataflow" and not hls_config else "1"))
-    check_max_util(max_util)
+    max_util = check_max_util(max_util)
     if max_latency_us is not None:
         check_max_latency(max_latency_us)
         if rf != AUTO or template != "dataflow":

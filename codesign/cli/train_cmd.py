@@ -39,8 +39,9 @@ def train(
                                              "--max-util; the run ends with RUN/sim/report.json on it."),
     max_latency_us: Optional[float] = typer.Option(None, "--max-latency-us", help="With --fit: latency bound (us); the "
                                                    "run reports the least resources within it."),
-    max_util: Optional[float] = typer.Option(None, "--max-util", help="With --fit: largest fraction of any "
-                                             "resource of the device (default 0.8)."),
+    max_util: Optional[str] = typer.Option(None, "--max-util", help="With --fit: largest fraction of each "
+                                           "resource of the device (default 0.8); per resource too, e.g. "
+                                           "0.8,DSP=0.25,LUT=0.5 (the others 0.8)."),
     strategy: Optional[str] = strategy_option("With --fit: ", "auto (default: the recipe's target.strategy, auto: "
                                               "each layer's strategy and reuse factor chosen as with export "
                                               "--reuse-factor auto)"),

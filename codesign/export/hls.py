@@ -43,7 +43,8 @@ class HlsSettings:
     project_name: str = "myproject"
     sparse_kernel: str = target.DEFAULT_SPARSE_KERNEL   # auto (by density) | on | off: see sparse_kernel.py
     layers: Dict[str, Dict[str, Any]] = field(default_factory=dict, hash=False)   # per layer: ReuseFactor, Strategy
-    max_util: float = 0.8              # reuse_factor "auto": share of each device resource the design may use
+    max_util: Union[float, Dict[str, float]] = field(default=0.8, hash=False)   # reuse_factor "auto": share of
+    # each device resource the design may use (one, or per resource: codesign.sim.util_limit)
     pipeline_style: str = "auto"       # hls4ml's PipelineStyle; auto: dataflow when a Latency layer has RF > 1
     max_latency_us: Optional[float] = None   # reuse_factor "auto": the least resources within this latency
 
@@ -63,7 +64,7 @@ class HlsSettings:
                 raise ConfigError("--max-latency-us needs --reuse-factor auto (it chooses the folding)")
         return HlsSettings(target.backend(self.backend), target.io_type(self.io_type), part, clock,
                            reuse, strategy, self.project_name, target.sparse_kernel(self.sparse_kernel),
-                           dict(self.layers), check_max_util(self.max_util), target.pipeline_style(self.pipeline_style),
+                           dict(self.layers), check_max_util(self.max_util).as_json(), target.pipeline_style(self.pipeline_style),
                            bound)
 
     @property

@@ -12,7 +12,7 @@ layer's reuse factor (and, with strategy ``auto``, its strategy) for the shortes
 within ``max_util`` of every resource. Nothing here folds: a model meets its budget exactly when the
 export's folding of it fits and is fast enough.
 
-**Load.** ``load = max(latency / max_latency, largest utilisation / max_util)`` of that (fastest)
+**Load.** ``load = max(latency / max_latency, largest utilisation / its max_util share)`` of that (fastest)
 folding: the budget is met when the folding fits and ``load <= 1``; ``load - 1`` is by how much it is
 missed. The training decisions (growth admitted, pruning's prices and targets) read the load.
 
@@ -49,6 +49,7 @@ MIN_PRICE = 1e-9
 PATIENCE = 3                   # pruning rounds without a lower load before a budget counts as unreachable
 GROWTH_SCALES = (1.0, 0.5, 0.25, 0.125, 0.0625)   # growth steps tried on a copy, largest first
 MARGINAL_STEPS = (0.1, 0.25, 0.5, 0.75, 0.9)   # share of a group removed on a copy to price it (larger where nothing moves)
+MIN_KEEP_SHARE = 0.1       # pruning to a budget keeps this share of every group (while the budget can be met so)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class BudgetSpec:
     Resource for every layer)."""
     device: str
     max_latency_us: Optional[float] = None
-    max_util: float = 0.8
+    max_util: object = 0.8          # one share of every resource, or shares per resource (codesign.sim.util_limit)
     strategy: str = "auto"
     io_type: str = "auto"
     precision: str = "ap_fixed<16,6>"
@@ -66,8 +67,9 @@ class BudgetSpec:
     clock_period_ns: Optional[float] = None          # None: the device's clock
 
     def __post_init__(self):
-        if not 0 < self.max_util <= 1:
-            raise ConfigError(f"--max-util must be in (0, 1], got {self.max_util}")
+        from ..sim.util_limit import UtilLimit
+
+        object.__setattr__(self, "max_util", UtilLimit.of(self.max_util))
         if self.max_latency_us is not None and self.max_latency_us <= 0:
             raise ConfigError(f"--max-latency-us must be > 0, got {self.max_latency_us}")
         from ..fixed_point import parse_precision
@@ -91,7 +93,7 @@ class BudgetCheck:
     latency_s: float
     util: Dict[str, float]                  # fraction of the device per resource
     max_latency_s: Optional[float]
-    max_util: float
+    max_util: object                        # codesign.sim.util_limit.UtilLimit
     mapping: object = field(default=None, compare=False, repr=False)   # the folding's Mapping (for prices)
     network: object = field(default=None, compare=False, repr=False)
     design_of: Optional[Callable[[], object]] = field(default=None, compare=False, repr=False)
@@ -129,12 +131,13 @@ class BudgetCheck:
 
     @property
     def binding(self) -> str:
-        return max(self.util, key=self.util.get)
+        """The resource nearest its limit (utilisation over its share)."""
+        return _nearest_limit(self.util, self.max_util)
 
     @property
     def load(self) -> float:
         lat = self.latency_s / self.max_latency_s if self.max_latency_s else 0.0
-        return max(lat, self.util_max / self.max_util)
+        return max(lat, self.max_util.load(self.util))
 
     @property
     def met(self) -> bool:
@@ -154,7 +157,7 @@ class BudgetCheck:
                "budget_margin": round(1 - self.load, 4), "budget_reuse_factors": self.folding_text(self.design),
                "budget_latency_us": round(self.design_latency_s * 1e6, 4),
                "budget_util_max": round(max(util.values()), 4),
-               "budget_binding": max(util, key=util.get), "budget_max_util": self.max_util,
+               "budget_binding": _nearest_limit(util, self.max_util), "budget_max_util": self.max_util.as_json(),
                **{f"budget_{k}_util": round(v, 4) for k, v in util.items()},
                "budget_objective": self.design.objective}
         if self.max_latency_s:
@@ -172,11 +175,12 @@ class BudgetCheck:
         verdict = "met" if self.met else f"missed by {100 * max(self.load - 1, 0.0):.1f}%"
         if not self.fits and self.load <= 1:
             verdict += " (the folding does not fit)"
-        binding = max(util, key=util.get)
+        binding = _nearest_limit(util, self.max_util)
         how = ("least resources within the latency bound" if self.design is not self.folding and self.met
                else "--reuse-factor auto")
+        of = f"{self.max_util[binding]:g}" if self.max_util.uniform else f"its {self.max_util[binding]:g}"
         return (f"budget {verdict}: {lat}, largest utilisation {util[binding]:.3f} ({binding}) of "
-                f"{self.max_util:g}, reuse factors per layer ({how}): {self.folding_text(self.design)}")
+                f"{of}, reuse factors per layer ({how}): {self.folding_text(self.design)}")
 
 
 class HardwareBudget:
@@ -247,8 +251,8 @@ class HardwareBudget:
         """Load of resource amounts and first-output depth cycles (see the module doc)."""
         avail = {"dsp": self.device.dsp, "lut": self.device.lut, "ff": self.device.ff, "bram": self.device.bram}
         weights = _weights(check)
-        load = sum(w * amounts.get(r, 0.0) / max(avail[r], 1) for r, w in weights.items() if r in avail)
-        load /= self.spec.max_util
+        limit = self.spec.max_util
+        load = sum(w * amounts.get(r, 0.0) / (max(avail[r], 1) * limit[r]) for r, w in weights.items() if r in avail)
         if self.max_latency_s:
             load += amounts.get("depth", 0.0) / self.base.clock_hz(self.device) / self.max_latency_s
         return load
@@ -309,14 +313,24 @@ def group_layers(network, group) -> Tuple[list, list]:
     return out, [c for c in group.consumers if c in names and names[c].op in COMPUTE_OPS]
 
 
-def reachable(units, budget: HardwareBudget, target_load: float = 1.0) -> bool:
+def reachable(units, budget: HardwareBudget, target_load: float = 1.0,
+              floors: Optional[Dict[str, int]] = None) -> bool:
     """Whether the load can reach ``target_load`` at all: tried on a copy with one unit left in every group
-    (a latency no width meets is reported missed, not pruned to nothing)."""
+    (``floors``: that many, the largest by norm; a latency no width meets is reported missed, not pruned to
+    nothing)."""
     twin = twin_engine(units, budget.in_shape)
     for g in twin.groups():
-        if twin.size(g) > 1:
-            twin.keep(g.name, [int(twin.unit_norm(g.name).argmax())])
+        keep = max(1, (floors or {}).get(g.name, 1))
+        if twin.size(g) > keep:
+            twin.keep(g.name, twin.unit_norm(g.name).argsort(descending=True)[:keep].sort().values.tolist())
     return budget.check(twin.model).load <= target_load
+
+
+def keep_floors(sizes: Dict[str, int], share: float = MIN_KEEP_SHARE) -> Dict[str, int]:
+    """{group: the units pruning to a budget leaves it}: ``share`` of its units, at least one (a group cut to
+    one or two units is a bottleneck no retraining recovers: a 100-unit hidden layer cut to one neuron
+    before a 10-class output; structured pruners cap the per-layer ratio the same way)."""
+    return {name: max(1, math.ceil(share * size)) for name, size in sizes.items()}
 
 
 def round_fraction(load: float, target: float, step: float) -> float:
@@ -374,9 +388,15 @@ def growth_that_fits(units, budget: HardwareBudget, group: str, n: int,
 
 
 def _weights(check: BudgetCheck) -> Dict[str, float]:
-    """Each resource weighted by its utilisation relative to the binding one (which counts 1)."""
-    top = max(check.util_max, 1e-12)
-    return {r: u / top for r, u in check.util.items()}
+    """Each resource weighted by its utilisation over its share relative to the binding one (which counts 1)."""
+    near = {r: u / check.max_util[r] for r, u in check.util.items()}
+    top = max(max(near.values()), 1e-12)
+    return {r: v / top for r, v in near.items()}
+
+
+def _nearest_limit(util: Dict[str, float], limit) -> str:
+    """The resource of ``util`` with the largest utilisation over its share of ``limit``."""
+    return max(util, key=lambda r: util[r] / limit[r])
 
 
 def spec_from_target(target) -> Optional[BudgetSpec]:
@@ -406,8 +426,8 @@ def global_order(scores: Dict[str, "object"], prices: Dict[str, float]):
     return sorted(rows)
 
 
-def marginal_prices(units, budget: HardwareBudget, check: BudgetCheck, scores_of
-                    ) -> Tuple[Dict[str, float], Dict[str, int], list]:
+def marginal_prices(units, budget: HardwareBudget, check: BudgetCheck, scores_of,
+                    floors: Optional[Dict[str, int]] = None) -> Tuple[Dict[str, float], Dict[str, int], list]:
     """({group: load saved per unit removed}, {group: how many units that was measured with}, every
     measurement [(group, k, load)]): the ``k`` lowest-scored units of each group alone removed on a copy
     and the copy re-folded (the export's folding, reuse factors and strategies chosen again), for ``k`` a
@@ -422,7 +442,8 @@ def marginal_prices(units, budget: HardwareBudget, check: BudgetCheck, scores_of
     for name, size in units.sizes().items():
         prices[name], ks[name] = MIN_PRICE, 1
         order = None
-        for k in sorted({min(size - 1, max(1, math.ceil(f * size))) for f in MARGINAL_STEPS}):
+        most = size - max(1, (floors or {}).get(name, 1))             # what the group may lose
+        for k in sorted({min(most, max(1, math.ceil(f * size))) for f in MARGINAL_STEPS}):
             if k < 1:
                 continue
             if order is None:
@@ -443,9 +464,9 @@ def _lost(scores, name: str, k: int) -> float:
 
 
 def _removal_sequence(twin, budget: HardwareBudget, scores_of, *, step: float, max_rounds: int, at_least: int,
-                      target_load: float) -> list:
+                      target_load: float, floors: Dict[str, int]) -> list:
     """Pruning rounds on ``twin`` (a :class:`_Tracked` copy; see :func:`prune_to_budget`): the units removed,
-    [(group, original index)] in the order they went."""
+    [(group, original index)] in the order they went; no group below its floor."""
     seq: list = []
     check = budget.check(twin.model)
     best, stalled = check.load, 0
@@ -456,13 +477,14 @@ def _removal_sequence(twin, budget: HardwareBudget, scores_of, *, step: float, m
         sizes = twin.sizes()
         fraction = round_fraction(check.load, target_load, step)
         scores = {name: scores_of(name, twin.left[name]) for name in sizes}
-        prices, ks, measured = marginal_prices(twin, budget, check, lambda name: scores[name])
-        paying = [name for name in sizes if prices[name] > MIN_PRICE and sizes[name] > 1]
-        cap = {name: min(sizes[name] - 1, max(1, math.ceil(min(0.5, 2 * fraction) * sizes[name]))) for name in sizes}
+        prices, ks, measured = marginal_prices(twin, budget, check, lambda name: scores[name], floors)
+        spare = {name: sizes[name] - max(1, floors.get(name, 1)) for name in sizes}     # what each may lose
+        paying = [name for name in sizes if prices[name] > MIN_PRICE and spare[name] > 0]
+        cap = {name: min(spare[name], max(1, math.ceil(min(0.5, 2 * fraction) * sizes[name]))) for name in sizes}
         n = max(1, math.ceil(fraction * sum(sizes.values())), at_least - len(seq))
         drop: Dict[str, list] = {}
         finishing = [(_lost(scores, name, k), name, k) for name, k, load in measured
-                     if load <= target_load and len(seq) + k >= at_least and k <= sizes[name] // 2]
+                     if load <= target_load and len(seq) + k >= at_least and k <= min(sizes[name] // 2, spare[name])]
         if finishing:    # removing at most half of one group meets the target: the least saliency of those
             _lost_, name, k = min(finishing)
             drop = {name: scores[name].argsort()[:k].tolist()}
@@ -473,15 +495,15 @@ def _removal_sequence(twin, budget: HardwareBudget, scores_of, *, step: float, m
                 best_group = max(paying, key=prices.get)
                 paying, cap, n = [best_group], {best_group: ks[best_group]}, ks[best_group]
             elif not paying:
-                paying = [name for name in sizes if sizes[name] > 1]
+                paying = [name for name in sizes if spare[name] > 0]
             n = min(n, sum(cap[name] for name in paying))
             for _value, name, i in global_order({name: scores[name] for name in paying}, prices):
                 if len(drop.get(name, [])) < cap[name]:
                     drop.setdefault(name, []).append(i)
                     if sum(len(v) for v in drop.values()) >= n:
                         break
-            top = max((name for name in sizes if prices[name] > MIN_PRICE and sizes[name] > 1), key=prices.get,
-                      default=None)
+            top = max((name for name in sizes if prices[name] > MIN_PRICE and spare[name] >= ks[name]),
+                      key=prices.get, default=None)
             if len(drop) > 1 and top is not None and len(seq) + ks[top] >= at_least:
                 trial = twin_engine(twin, budget.in_shape)      # the load is not monotone: a mix of groups may
                 for name, idx in drop.items():                  # not lower it where each measured share does
@@ -552,23 +574,32 @@ def shortest_prefix(units, budget: HardwareBudget, seq: Sequence[Tuple[str, int]
 
 
 def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0.05, max_rounds: int = 60,
-                    at_least: int = 0, target_load: float = 1.0) -> Tuple[BudgetCheck, int]:
+                    at_least: int = 0, target_load: float = 1.0,
+                    floors: Optional[Dict[str, int]] = None) -> Tuple[BudgetCheck, int]:
     """Remove the units with the lowest saliency per price (``scores_of(group) -> tensor``, read once on
     the model as it is) until the load is at most ``target_load`` (1: the budget is met): rounds of about
     ``step`` of all units (more while far over; at least ``at_least`` in total; no group loses more than
     twice the round's fraction of its units, at most half) on a copy, each re-priced by
     :func:`marginal_prices` (only groups whose removal lowers the load are pruned) and re-checked, until
-    the target is met, every group is down to one unit, or ``PATIENCE`` rounds in a row lower the load no
+    the target is met, every group is down to its floor, or ``PATIENCE`` rounds in a row lower the load no
     more; then only the shortest prefix of that removal order that meets the target
-    (:func:`shortest_prefix`) is removed from ``units``. Nothing is removed when even one unit per group
-    would not reach ``target_load`` (:func:`reachable`). Returns the last check and the number removed."""
+    (:func:`shortest_prefix`) is removed from ``units``. Floors: ``floors`` ({group: units it keeps}), by
+    default :func:`keep_floors` of the groups' sizes when the target can be met with every group at its
+    floor, else one unit each; with ``at_least`` (the method's own schedule) one unit each. Nothing is
+    removed when even one unit per group would not reach ``target_load`` (:func:`reachable`). Returns the
+    last check and the number removed."""
     check = budget.check(units.model)
     if check.load <= target_load and at_least == 0:
         return check, 0
     if at_least == 0 and not reachable(units, budget, target_load):
         return check, 0
+    if floors is None:
+        floors = keep_floors(units.sizes()) if at_least == 0 else {}
+    if floors and not reachable(units, budget, target_load, floors):
+        floors = {}
     removal, check = _plan_removal(units, budget, {g.name: scores_of(g) for g in units.groups()},
-                                   step=step, max_rounds=max_rounds, at_least=at_least, target_load=target_load)
+                                   step=step, max_rounds=max_rounds, at_least=at_least, target_load=target_load,
+                                   floors=floors)
     _remove_all(units, removal)
     return check, len(removal)          # the check of a copy with exactly these units removed
 
@@ -609,7 +640,8 @@ def units_over_budget(units, budget: HardwareBudget, scores_of, target_load: flo
         idx = [int(i) for i in idx]
         if idx and len(idx) < twin.size(name):
             twin.remove(name, idx)
-    check, _removed = prune_to_budget(twin, budget, lambda g: scores_of(g.name, twin.left[g.name]),
-                                      target_load=target_load)
     sizes = {g.name: units.size(g) for g in units.groups()}
+    floors = {name: min(f, twin.size(name)) for name, f in keep_floors(sizes).items()}   # of the groups as built
+    check, _removed = prune_to_budget(twin, budget, lambda g: scores_of(g.name, twin.left[g.name]),
+                                      target_load=target_load, floors=floors)
     return {name: sorted(set(range(sizes[name])) - set(left)) for name, left in twin.left.items()}, check

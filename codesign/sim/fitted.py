@@ -24,7 +24,7 @@ from .report import Report
 
 
 def _one(network: Network, device: Device, mapping: Mapping, reuse_factor: Union[int, str],
-         strategies: Sequence[str], max_util: float, max_latency_cycles: Optional[float] = None
+         strategies: Sequence[str], max_util, max_latency_cycles: Optional[float] = None
          ) -> Tuple[Report, Optional[Folding]]:
     if mapping.template != "dataflow" or reuse_factor != AUTO:
         fixed = mapping if mapping.template != "dataflow" else \
@@ -36,7 +36,7 @@ def _one(network: Network, device: Device, mapping: Mapping, reuse_factor: Union
 
 
 def fitted_estimate(network: Network, device: Device, mapping: Mapping, reuse_factor: Union[int, str] = AUTO,
-                    strategies: Sequence[str] = STRATEGIES, max_util: float = 0.8,
+                    strategies: Sequence[str] = STRATEGIES, max_util=0.8,
                     dense: Optional[Network] = None, max_latency_cycles: Optional[float] = None
                     ) -> Tuple[Report, Optional[Folding]]:
     """The report of ``network`` on ``device`` (see the module doc) and the folding chosen (None: fixed RF).
@@ -48,7 +48,7 @@ def fitted_estimate(network: Network, device: Device, mapping: Mapping, reuse_fa
     return report, folding
 
 
-def dense_section(dense: Network, device: Device, mapping: Mapping, max_util: float,
+def dense_section(dense: Network, device: Device, mapping: Mapping, max_util,
                   strategies: Sequence[str] = STRATEGIES, reuse_factor: Union[int, str] = AUTO,
                   max_latency_cycles: Optional[float] = None) -> dict:
     """The ``dense`` report section: the unpruned model's totals under the same procedure."""

@@ -34,6 +34,7 @@ from . import hls_rules
 from .device import Device
 from .fold_table import RESOURCES, CostTable, cost_table, refold
 from .layers import Network
+from .util_limit import UtilLimit, percent
 from ..target import STRATEGIES
 from .mapping import LayerSettings, Mapping, match_layers
 from .plan import LayerPlan, resolve_plan
@@ -45,16 +46,19 @@ REFIT_ROUNDS = 3          # searches with a tightened budget when the full estim
 LATENCY_PASSES = 4        # greedy passes spending the left-over budget on latency
 
 
-def check_max_util(value: float) -> float:
-    if not 0.0 < value <= 1.0:
-        raise ConfigError(f"--max-util must be in (0, 1], got {value}")
-    return float(value)
+def check_max_util(value) -> UtilLimit:
+    """``--max-util`` (a share, or shares per resource: :mod:`codesign.sim.util_limit`)."""
+    return UtilLimit.of(value)
 
 
-def device_budget(device: Device, max_util: float) -> Dict[str, float]:
+def device_budget(device: Device, max_util) -> Dict[str, float]:
     """``max_util`` of each resource the device has."""
-    avail = {"dsp": device.dsp, "lut": device.lut, "ff": device.ff, "bram": device.bram, "uram": device.uram}
-    return {k: max_util * float(avail[k]) for k in RESOURCES}
+    return check_max_util(max_util).budget(device_resources(device))
+
+
+def device_resources(device: Device) -> Dict[str, float]:
+    """{resource: what the device has of it}."""
+    return {"dsp": device.dsp, "lut": device.lut, "ff": device.ff, "bram": device.bram, "uram": device.uram}
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ class Folding:
     target_interval: float                # the interval the layers were folded to, cycles
     limit: str                            # what keeps the interval from being shorter
     fits: bool                            # the full estimate fits ``max_util`` of every resource
-    max_util: float
+    max_util: UtilLimit
     utilisation: Dict[str, float]         # of the full estimate, per resource (share of the device)
     interval_cycles: float
     latency_cycles: float
@@ -133,7 +137,7 @@ class Folding:
         return {"objective": self.objective, **bound, **({"notes": list(self.notes)} if self.notes else {}),
                 "target_interval_cycles": self.target_interval, "interval_cycles": self.interval_cycles,
                 "latency_cycles": self.latency_cycles, "limit": self.limit, "fits": self.fits,
-                "max_util": self.max_util, "utilisation": self.utilisation, "search_seconds": self.seconds,
+                "max_util": self.max_util.as_json(), "utilisation": self.utilisation, "search_seconds": self.seconds,
                 "evaluations": self.evaluations, "rounds": self.rounds,
                 "layers": {n: {"reuse_factor": int(r), "strategy": s, "why": w,
                                **({"fifo_depth": self.fifo_depth[n]} if n in self.fifo_depth else {})}
@@ -308,7 +312,7 @@ def _with_fifo(plan: LayerPlan, network: Network, device: Device):
     return replace(plan, fifo_depth=depth), by_layer, fd.by_name()
 
 
-def choose_folding(network: Network, device: Device, mapping: Mapping, max_util: float = 0.8,
+def choose_folding(network: Network, device: Device, mapping: Mapping, max_util=0.8,
                    strategies: Optional[Sequence[str]] = None, fifo: bool = True,
                    max_latency_cycles: Optional[float] = None) -> Folding:
     """The folding of ``network`` on ``device`` (see the module doc). ``mapping`` gives everything else
@@ -353,7 +357,7 @@ class SearchState:
     table: CostTable
     plan: LayerPlan
     choice: np.ndarray
-    max_util: float
+    max_util: UtilLimit
 
 
 def evaluate(state: SearchState, network: Network, device: Device, base: Mapping, choice: np.ndarray, fifo: bool):
@@ -373,7 +377,7 @@ def evaluate(state: SearchState, network: Network, device: Device, base: Mapping
     return chosen, plan, by_layer, streams, costs, _utilisation(costs, device)
 
 
-def _fastest(network: Network, device: Device, base: Mapping, max_util: float, strategies: Tuple[str, ...],
+def _fastest(network: Network, device: Device, base: Mapping, max_util: UtilLimit, strategies: Tuple[str, ...],
              fifo: bool, t0: float) -> Tuple[Folding, SearchState]:
     """The shortest interval, then latency, within ``max_util`` (the module doc), and its search state."""
     from .dataflow import dataflow_costs
@@ -403,7 +407,7 @@ def _fastest(network: Network, device: Device, base: Mapping, max_util: float, s
         costs = dataflow_costs(network, device, base, plan)
         evaluations += 1
         util = _utilisation(costs, device)
-        over = {k: util[k] / max_util for k in RESOURCES if util[k] > max_util + 1e-12}
+        over = max_util.over(util)
         if not over or not found.feasible or rounds >= REFIT_ROUNDS:
             break
         for k, ratio in over.items():
@@ -429,7 +433,7 @@ def _fastest(network: Network, device: Device, base: Mapping, max_util: float, s
 
 
 def _full_estimate_bisection(table: CostTable, plan: LayerPlan, found: "_Search", network: Network, device: Device,
-                             base: Mapping, budget: Dict[str, float], max_util: float, names: Sequence[str],
+                             base: Mapping, budget: Dict[str, float], max_util: UtilLimit, names: Sequence[str],
                              fifo: bool):
     """The shortest target interval (from the first table's search on) whose cheapest choice fits ``max_util``
     in the full estimate, FIFOs sized from that choice's own schedule -- for when the depths the table held
@@ -457,7 +461,7 @@ def _full_estimate_bisection(table: CostTable, plan: LayerPlan, found: "_Search"
                 p, by, streams = _with_fifo(p, network, device)
             costs = dataflow_costs(network, device, base, p)
             util = _utilisation(costs, device)
-            ok = all(util[k] <= max_util + 1e-12 for k in RESOURCES)
+            ok = not max_util.over(util)
             tried[i] = (ok, got[0], chosen, p, by, streams, costs, util)
         return tried[i]
 
@@ -473,12 +477,21 @@ def _full_estimate_bisection(table: CostTable, plan: LayerPlan, found: "_Search"
             lo = mid + 1
     _, choice, chosen, p, by, streams, costs, util = trial(hi)
     faster = trial(hi - 1) if hi > 0 else None
-    over_at = [k for k in RESOURCES if faster is not None and faster[7][k] > max_util + 1e-12]
-    limit = (f"{float(targets[hi - 1]):,.0f} cycles would need more than {max_util:.0%} of the "
-             f"{'/'.join(k.upper() for k in over_at) or 'budget'} in the full estimate (FIFOs sized from the schedule)"
+    over_at = list(max_util.over(faster[7])) if faster is not None else []
+    limit = (f"{float(targets[hi - 1]):,.0f} cycles would need more than {_shares_of(max_util, over_at)} "
+             "in the full estimate (FIFOs sized from the schedule)"
              if hi > 0 else "every layer at its fastest candidate")
     search = _Search(choice, float(targets[hi]), True, np.zeros(len(choice), dtype=bool), limit)
     return table, search, chosen, p, by, streams, costs, util, len(tried)
+
+
+def _shares_of(max_util: UtilLimit, resources: Sequence[str]) -> str:
+    """'80% of the DSP/LUT' (one share), '25% of the DSP / 80% of the LUT' (shares per resource)."""
+    if not resources:
+        return f"{percent(max_util.common)} of the budget"
+    if max_util.uniform:
+        return f"{percent(max_util.common)} of the {'/'.join(k.upper() for k in resources)}"
+    return " / ".join(f"{percent(max_util[k])} of the {k.upper()}" for k in resources)
 
 
 def _first_candidates(plan: LayerPlan, network: Network, device: Device, strategies: Sequence[str],
@@ -504,7 +517,7 @@ def _styled(plan: LayerPlan, network: Network, base: Mapping) -> LayerPlan:
 
 
 def _utilisation(costs, device: Device) -> Dict[str, float]:
-    avail = {"dsp": device.dsp, "lut": device.lut, "ff": device.ff, "bram": device.bram, "uram": device.uram}
+    avail = device_resources(device)
     out = {}
     for k in RESOURCES:
         used = costs.total(k) if hasattr(costs, k) else float(np.sum(costs.detail.get(k, 0.0)))

@@ -58,7 +58,7 @@ def resource_cost(util: Dict[str, float]) -> float:
 def misses_by(folding: Folding) -> str:
     """'misses the latency bound of N cycles by X% (latency M cycles at the fastest folding that fits)'."""
     over = folding.latency_cycles / folding.max_latency_cycles - 1.0
-    return (f"no folding within {folding.max_util:.0%} of every resource meets the latency bound of "
+    return (f"no folding within {folding.max_util.describe()} meets the latency bound of "
             f"{folding.max_latency_cycles:,.0f} cycles: the fastest misses it by {100 * over:.1f}% "
             f"({folding.latency_cycles:,.0f} cycles)")
 
@@ -102,7 +102,7 @@ class _Bounded:
                  fifo: bool, ceiling: Dict[str, float]):
         self.state, self.network, self.device, self.base = state, network, device, base
         self.bound, self.fifo = bound, fifo
-        self.ceiling = {k: min(ceiling[k], state.max_util) for k in RESOURCES}   # never more than the fastest
+        self.ceiling = {k: min(ceiling[k], state.max_util[k]) for k in RESOURCES}   # never more than the fastest
         table = state.table
         avail = np.array([max(float(getattr(device, k)), 1.0) for k in RESOURCES])
         self.layer_cost = (_stacked(table) / avail).sum(axis=-1)               # (m, K) the table's share sum

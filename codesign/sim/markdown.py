@@ -7,6 +7,8 @@ import re
 from collections import Counter
 from typing import Any, Dict, List, Sequence
 
+from .util_limit import UtilLimit
+
 RESOURCES = ("dsp", "lut", "ff", "bram")
 _SI = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"))
 
@@ -68,11 +70,14 @@ def verdict(d: Dict[str, Any]) -> str:
     t = d["totals"]
     util = ", ".join(f"{k.upper()} {100 * t[f'{k}_util']:.0f}%" for k in RESOURCES)
     folding = d.get("folding")
-    margin = f" (limit {100 * folding['max_util']:.0f}% of each)" if folding else ""
+    limit = UtilLimit.of(folding["max_util"]) if folding else None
+    margin = "" if limit is None else f" (limit {100 * limit.common:.0f}% of each)" if limit.uniform else \
+        f" (limit {limit.describe()})"
     if not t["fits"]:
         return f"does NOT fit the device: {util}{margin}; over in {', '.join(t['over'])}"
     if folding and not folding["fits"]:
-        return f"fits the device but not the {100 * folding['max_util']:.0f}% margin: {util}"
+        what = f"{100 * limit.common:.0f}% margin" if limit.uniform else f"margin of {limit.describe()}"
+        return f"fits the device but not the {what}: {util}"
     return f"fits the device: {util}{margin}"
 
 
@@ -86,7 +91,7 @@ def _design(d: Dict[str, Any]) -> List[str]:
     if folding:
         strategies = Counter(v["strategy"] for v in folding["layers"].values())
         lines.append(f"- reuse factor and strategy chosen per layer (`--reuse-factor auto`, `--max-util "
-                     f"{folding['max_util']:g}`): {', '.join(f'{n} {s}' for s, n in strategies.items())} layers; "
+                     f"{UtilLimit.of(folding['max_util']).text()}`): {', '.join(f'{n} {s}' for s, n in strategies.items())} layers; "
                      f"{folding['limit']}; search {folding['search_seconds']:.2f} s")
         if folding.get("fifo_streams"):
             depths = folding["fifo_streams"].values()

@@ -124,7 +124,7 @@ def _costs(network: Network, plan: LayerPlan, device: Device) -> Prices:
     return {"dsp": r["dsp"], "lut": r["lut"], "ff": r["ff"], "bram": r["bram"], "interval": interval, "depth": depth}
 
 
-def unit_costs(network: Network, device: Device, mapping: Mapping, max_util: float = 0.8,
+def unit_costs(network: Network, device: Device, mapping: Mapping, max_util=0.8,
                fraction: float = 0.0) -> UnitCosts:
     """The per-unit prices of every layer of ``network`` under ``mapping`` (e.g. a folding's mapping). Under
     io_stream the network is priced as the estimate builds it, with a ``zp2d_<conv>`` ZeroPadding layer
@@ -164,13 +164,16 @@ def unit_costs(network: Network, device: Device, mapping: Mapping, max_util: flo
     cyc, depth, interval = layer_timing(network, plan, device)
     latency, net_interval = network_timing(network, plan, cyc, depth, interval, device)
     res = layer_resources(network, plan, device)
+    from .util_limit import UtilLimit
+
+    limit = UtilLimit.of(max_util)
     avail = {"dsp": device.dsp, "lut": device.lut, "ff": device.ff, "bram": device.bram}
-    left = {k: max_util * avail[k] - float(np.sum(res[k])) for k in avail}
+    left = {k: limit[k] * avail[k] - float(np.sum(res[k])) for k in avail}
     return UnitCosts(tuple(l.name for l in ls), out_add, out_remove, in_add, in_remove, conn, interval,
                      float(net_interval), float(latency), left)
 
 
-def fold_and_price(network: Network, device: Device, mapping: Mapping, max_util: float = 0.8,
+def fold_and_price(network: Network, device: Device, mapping: Mapping, max_util=0.8,
                    strategies=None, fraction: float = 0.0):
     """One call for a training loop: the folding :func:`~codesign.sim.folding.choose_folding` picks for
     ``network`` on ``device`` and the per-unit prices under it. Returns ``(folding, prices)``."""

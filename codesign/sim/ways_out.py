@@ -20,6 +20,7 @@ from .folding import choose_folding
 from .layers import COMPUTE_OPS, Network
 from ..target import STRATEGIES
 from .mapping import Mapping
+from .util_limit import UtilLimit
 
 WIDTHS = (0.75, 0.5, 0.375, 0.25, 0.125)
 PRECISIONS = ("ap_fixed<8,3>/ap_fixed<16,6>", "ap_fixed<8,3>/ap_fixed<8,3>")
@@ -70,12 +71,12 @@ def scaled_network(network: Network, width: float) -> Network:
                    dict(network.meta))
 
 
-def _fit(network: Network, device: Device, mapping: Mapping, max_util: float, strategies, way: str,
+def _fit(network: Network, device: Device, mapping: Mapping, max_util, strategies, way: str,
          changes: Dict[str, str]) -> Optional[WayOut]:
     if mapping.template == "tiled":
         totals = estimate(network, device, mapping).totals
         util = {k: totals[f"{k}_util"] for k in RESOURCES}
-        if max(util.values()) > max_util:
+        if UtilLimit.of(max_util).over(util):
             return None
         return WayOut(way, changes, totals["interval_s"], totals["latency_s"], util)
     folding = choose_folding(network, device, mapping, max_util, strategies)
@@ -86,7 +87,7 @@ def _fit(network: Network, device: Device, mapping: Mapping, max_util: float, st
                   {k: folding.utilisation[k] for k in RESOURCES})
 
 
-def ways_out(network: Network, device: Device, mapping: Mapping, max_util: float = 0.8,
+def ways_out(network: Network, device: Device, mapping: Mapping, max_util = 0.8,
              strategies: Sequence[str] = STRATEGIES, width: float = 1.0) -> List[WayOut]:
     """The ways out that fit (see the module doc); ``width`` is the model's current width multiplier."""
     found: List[WayOut] = []

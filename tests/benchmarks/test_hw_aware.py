@@ -23,3 +23,23 @@ def test_front_cover_needs_one_aware_design_no_worse_on_accuracy_dsp_and_lut_at_
     assert [u["run"] for u in cover["uncovered"]] == ["(b) nest"]
     assert cover["uncovered"][0]["best_a"] == "(a) npn"
     assert hw_aware.front_cover(rows)["uncovered"][-1]["best_a"] is None
+
+
+def test_matched_shares_are_the_other_designs_dsp_and_lut_counts_on_its_device():
+    other = {"device": "xc7z020", "budget_dsp": 110.0, "budget_lut": 26600.0}
+    shares = hw_aware.matched_shares(other)
+    assert shares == {"all": hw_aware.MAX_UTIL, "DSP": 0.5, "LUT": 0.5}
+
+
+def test_matched_rows_cover_the_design_they_were_trained_against():
+    """A resource-matched (a) run that meets its budget has no more DSPs and LUTs than the design it was
+    matched to, so it covers it when at least as accurate; the table names both."""
+    other = design("c", "magnitude", 0.95, 100, 1000)
+    rows = [design("a", "npn", 0.96, 300, 5000), other]
+    assert [u["run"] for u in hw_aware.front_cover(rows)["uncovered"]] == ["(c) magnitude"]
+    matched = dict(design("a", "npn@(c) magnitude", 0.951, 98, 990), matched="(c) magnitude")
+    assert hw_aware.front_cover(rows + [matched])["uncovered"] == []
+    table = hw_aware.matched_table(rows + [matched])
+    assert "(c) magnitude 0.9500 (100, 1,000)" in table and "0.9510 (98, 990) **+0.10 pp**" in table
+    worse = dict(matched, test_acc=0.94)
+    assert [u["run"] for u in hw_aware.front_cover(rows + [worse])["uncovered"]] == ["(c) magnitude"]

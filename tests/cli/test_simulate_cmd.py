@@ -136,6 +136,18 @@ def test_simulate_max_util_and_fixed_strategy(cli, tmp_path):
     assert max(data["totals"][f"{k}_util"] for k in ("dsp", "lut", "ff", "bram")) <= 0.3
 
 
+def test_simulate_max_util_per_resource(cli, tmp_path):
+    r = cli("simulate", "--model", "jet_mlp", "--device", "zcu102", "--max-util", "0.8,DSP=0.01", "--out",
+            tmp_path / "s", "--no-plot")
+    assert r.code == 0, r.err
+    data = json.loads((tmp_path / "s" / "report.json").read_text())
+    assert data["folding"]["max_util"] == {"all": 0.8, "DSP": 0.01} and data["totals"]["dsp_util"] <= 0.01
+    assert "1% of the DSPs, 80% of the others" in (tmp_path / "s" / "report.md").read_text()
+    bad = cli("simulate", "--model", "jet_mlp", "--device", "zcu102", "--max-util", "0.8,DSPS=0.1", "--out",
+              tmp_path / "t", "--no-plot")
+    assert bad.code == 2 and "unknown resource 'DSPS'" in bad.err and "Traceback" not in bad.err
+
+
 def test_simulate_prints_ways_out_when_nothing_fits(cli, tmp_path):
     r = cli("simulate", "--model", "lenet5", "--device", "pynq-z2", "--precision", "ap_fixed<16,6>",
             "--max-util", "0.5", "--out", tmp_path / "s", "--no-plot")

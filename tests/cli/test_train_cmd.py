@@ -84,6 +84,8 @@ def test_budget_options_need_fit(cli, tmp_path):
     assert one_line_error(r) and "--strategy" in r.err and "--fit" in r.err
     r = cli("train", "jet_mlp_synthetic", "--fit", "xc7z020", "--precision", "ap_fixed<16", "--out", tmp_path / "p")
     assert one_line_error(r) and "precision" in r.err and not (tmp_path / "p").exists()
+    r = cli("train", "jet_mlp_synthetic", "--fit", "xc7z020", "--max-util", "0.8,DSP=2", "--out", tmp_path / "u")
+    assert one_line_error(r) and "max_util" in r.err and "DSP" in r.err and not (tmp_path / "u").exists()
 
 
 def test_train_fit_takes_the_exports_hardware_flags(cli, tmp_path):

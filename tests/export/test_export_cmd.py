@@ -183,3 +183,17 @@ def test_help_lists_the_options(cli):
     assert r.code == 0
     for option in ("--target", "--precision", "--reuse-factor", "--qat-epochs", "--csim-samples", "--force"):
         assert option in r.out
+
+
+def test_hls_target_folds_within_a_share_per_resource(cli, tmp_path):
+    """--max-util per resource: the project's folding keeps DSPs within their own share, the settings and the
+    terminal say so."""
+    r = cli("export", "--model", "jet_mlp", "--target", "hls", "--part", "xczu9eg-ffvb1156-2-e",
+            "--max-util", "0.8,DSP=0.02", "--out", tmp_path / "o")
+    assert r.code == 0, r.err
+    report = json.loads((tmp_path / "o" / "export.json").read_text())
+    assert report["hls"]["settings"]["max_util"] == {"all": 0.8, "DSP": 0.02}
+    assert report["hls"]["folding"]["utilisation"]["dsp"] <= 0.02
+    assert "2% of the DSPs, 80% of the others" in " ".join(r.out.split())
+    bad = cli("export", "--model", "jet_mlp", "--target", "hls", "--max-util", "0.8,DSP=1.5", "--out", tmp_path / "b")
+    assert bad.code == 2 and "DSP must be in (0, 1]" in bad.err and "Traceback" not in bad.err

@@ -264,3 +264,67 @@ def test_nest_trims_a_model_over_the_budget_by_connections_or_units():
                                                                 by_units).sizes()
     rank = {"connections": (c_met, a._magnitude_kept(by_connections)), "units": (u_met, a._magnitude_kept(by_units))}
     assert rank[way] == max(rank.values()) and met == rank[way][0] and (c_met or u_met) == met
+
+
+def test_a_dsp_share_binds_the_budget():
+    """``max_util`` per resource: the folding keeps DSP within its own share and the load reads each resource
+    against its share, so a small DSP share binds and a latency that needs more DSPs is missed."""
+    torch.manual_seed(0)
+    model = create_model("jet_mlp", 1.0, JET, 5)
+    loose = _budget(latency_us=5.0).check(model)
+    dsp = loose.util["dsp"]
+    tight = HardwareBudget(BudgetSpec("xc7z020", max_latency_us=5.0, max_util={"dsp": dsp / 2}), JET).check(model)
+    assert tight.binding == "dsp" and tight.fits and tight.folding.utilisation["dsp"] <= dsp / 2 + 1e-9
+    assert tight.latency_s > loose.latency_s                 # fewer multipliers: a slower folding
+    assert tight.load == pytest.approx(max(tight.latency_s / 5e-6, tight.util["dsp"] / (dsp / 2)))
+    faster = HardwareBudget(BudgetSpec("xc7z020", max_latency_us=loose.latency_s * 1e6, max_util={"dsp": dsp / 2}),
+                            JET).check(model)
+    assert not faster.met and faster.load > 1.0                # the loose design's speed needs more DSPs
+    assert tight.summary()["budget_max_util"] == {"all": 0.8, "DSP": dsp / 2}
+    assert "of its" in tight.describe()
+
+
+def test_training_within_a_dsp_share_meets_it(tmp_path):
+    """The whole loop with a share per resource: NeST grows within a DSP share a third of what an unbudgeted
+    fit of the same model takes, and the run's report and summary hold that share."""
+    import json
+
+    torch.manual_seed(0)
+    dsp = _budget(latency_us=5.0).check(create_model("jet_mlp", 1.0, JET, 5)).util["dsp"]
+    recipe = load_recipe("jet_mlp_synthetic", {
+        "method.name": "nest", "train.epochs": 3, "train.batch_size": 64,
+        "data.options": {"in_shape": [16], "num_classes": 5, "n_train": 256, "n_test": 128},
+        "target.fit": True, "target.device": "xc7z020", "target.max_latency_us": 5.0,
+        "target.max_util": f"0.8,DSP={dsp / 3:.4f}"})
+    assert recipe.target.max_util == {"all": 0.8, "DSP": round(dsp / 3, 4)}
+    result = fit(recipe, tmp_path / "run")
+    assert result.summary["budget_met"] is True
+    assert result.summary["budget_dsp_util"] <= round(dsp / 3, 4) + 1e-4
+    report = json.loads((tmp_path / "run" / "sim" / "report.json").read_text())
+    assert report["folding"]["max_util"] == {"all": 0.8, "DSP": round(dsp / 3, 4)}
+
+
+def test_pruning_to_a_budget_keeps_a_tenth_of_every_group_while_it_can():
+    """Saliency per price alone cuts the cheapest-to-lose group to one or two units (a bottleneck no
+    retraining recovers); pruning to a budget keeps ``keep_floors`` of every group when the budget can be
+    met so, and falls back to one unit per group only when it cannot."""
+    import copy
+
+    from codesign.methods.budget import keep_floors
+
+    torch.manual_seed(0)
+    model = create_model("jet_mlp", 1.0, JET, 5)
+    floors = keep_floors(UnitEngine(model, (1, 16)).sizes())
+    assert floors == {"fc1": 7, "fc2": 4, "fc3": 4}
+
+    def pruned(latency_us, **kw):
+        units = UnitEngine(copy.deepcopy(model), (1, 16))
+        check, _ = prune_to_budget(units, _budget(latency_us), lambda g: units.unit_norm(g), **kw)
+        return units.sizes(), check
+
+    sizes, check = pruned(0.2)
+    assert check.met and all(sizes[g] >= floors[g] for g in floors)
+    bare, bare_check = pruned(0.2, floors={})           # one unit each: the same budget cuts below a floor
+    assert bare_check.met and any(bare[g] < floors[g] for g in floors)
+    tight, tight_check = pruned(0.1)                      # met only below the floors: they give way
+    assert tight_check.met and any(tight[g] < floors[g] for g in floors)

@@ -184,3 +184,22 @@ def test_when_fifos_grow_with_the_folding_the_full_estimate_decides():
     f = choose_folding(zoo_network("resnet110"), load_device("xcu250"), Mapping(precision="ap_fixed<8,3>"), 0.8)
     assert f.fits and max(f.utilisation.values()) <= 0.8 + 1e-9
     assert "full estimate" in f.limit and f.interval_cycles < 1e6
+
+
+def test_a_share_per_resource_caps_that_resource_only(nets):
+    """``max_util`` per resource: the DSP share binds (a slower folding with fewer multipliers), the other
+    resources keep theirs; the full estimate respects every share."""
+    net, device = nets.chain_cnn((8, 16), size=28), load_device("pynq-z2")
+    base = Mapping(io_type="io_stream")
+    uniform = choose_folding(net, device, base, 0.8)
+    cap = uniform.utilisation["dsp"] / 3
+    capped = choose_folding(net, device, base, {"all": 0.8, "dsp": cap})
+    assert capped.fits and capped.utilisation["dsp"] <= cap + 1e-9
+    assert capped.interval_cycles > uniform.interval_cycles
+    costs = dataflow_costs(net, device, capped.mapping(base, net))
+    util = _util(costs, device)
+    assert util["dsp"] <= cap + 1e-9 and max(util.values()) <= 0.8 + 1e-9
+    assert capped.describe()["max_util"] == {"all": 0.8, "DSP": cap} and uniform.describe()["max_util"] == 0.8
+    bounded = choose_folding(net, device, base, {"all": 0.8, "dsp": cap},
+                             max_latency_cycles=capped.latency_cycles * 2)
+    assert bounded.utilisation["dsp"] <= cap + 1e-9 and bounded.meets_latency

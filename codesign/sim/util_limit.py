@@ -1,0 +1,134 @@
+"""``--max-util``: the largest share of each device resource a design may use -- one share for every
+resource, or a share per resource (a design that must leave DSPs or BRAM to the rest of the chip).
+
+    UtilLimit.of(0.8)                          # 80% of each resource
+    UtilLimit.of("0.8,dsp=0.25")               # 80% of each, but at most 25% of the DSPs
+    UtilLimit.of({"dsp": 0.25, "lut": 0.5})    # the resources not named keep the default, 80%
+    limit["dsp"], limit.budget(device), limit.load(util), limit.as_json(), limit.describe()
+
+The text form is what the commands take (``--max-util 0.6,DSP=0.25,LUT=0.5``; names as hls4ml's reports
+spell them: DSP, LUT, FF, BRAM (or BRAM_18K), URAM; any case); a recipe's ``target.max_util`` takes a
+number or a mapping (``{all: 0.6, DSP: 0.25}``). :meth:`UtilLimit.as_json` is a number when every resource
+has the same share, so reports and cache keys of a uniform limit read as they always did.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Dict, Mapping, Tuple, Union
+
+from ..errors import ConfigError
+from .fold_table import RESOURCES
+
+DEFAULT_SHARE = 0.8
+EVERY = "all"                                   # the key of the share of the resources not named
+ALIASES = {"dsp": "dsp", "dsp48": "dsp", "lut": "lut", "ff": "ff", "reg": "ff", "bram": "bram",
+           "bram_18k": "bram", "uram": "uram"}
+LABELS = {"dsp": "DSP", "lut": "LUT", "ff": "FF", "bram": "BRAM", "uram": "URAM"}
+TOLERANCE = 1e-12
+
+Given = Union["UtilLimit", float, int, str, Mapping[str, object]]
+
+
+def _share(value, what: str) -> float:
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        share = float("nan")
+    if not 0.0 < share <= 1.0 or math.isnan(share):
+        raise ConfigError(f"--max-util{what} must be in (0, 1], got {value}")
+    return share
+
+
+def _resource(name) -> str:
+    key = str(name).strip().lower()
+    if key not in ALIASES:
+        raise ConfigError(f"--max-util: unknown resource '{name}' (one of {', '.join(LABELS.values())}, "
+                          f"or '{EVERY}' for the others)")
+    return ALIASES[key]
+
+
+@dataclass(frozen=True)
+class UtilLimit:
+    """A share in (0, 1] per resource (:data:`RESOURCES` order)."""
+    shares: Tuple[float, ...]
+
+    @classmethod
+    def of(cls, value: Given) -> "UtilLimit":
+        """From a number, the text form, a mapping (resource or ``all`` -> share) or a UtilLimit (see the
+        module doc); anything else is a one-line ConfigError."""
+        if isinstance(value, UtilLimit):
+            return value
+        if isinstance(value, Mapping):
+            pairs = list(value.items())
+        elif isinstance(value, str):
+            pairs = []
+            for part in (p.strip() for p in value.split(",")):
+                if not part:
+                    raise ConfigError(f"--max-util: an empty entry in '{value}' (e.g. 0.8,DSP=0.25)")
+                name, _, share = part.rpartition("=")
+                pairs.append((name.strip() or EVERY, share.strip()))
+        elif isinstance(value, bool):
+            raise ConfigError(f"--max-util must be in (0, 1], got {value}")
+        else:
+            pairs = [(EVERY, value)]
+        default, named = DEFAULT_SHARE, {}
+        for name, share in pairs:
+            if str(name).strip().lower() == EVERY:
+                default = _share(share, "")
+            else:
+                key = _resource(name)
+                if key in named:
+                    raise ConfigError(f"--max-util names {LABELS[key]} twice")
+                named[key] = _share(share, f" of {LABELS[key]}")
+        return cls(tuple(named.get(k, default) for k in RESOURCES))
+
+    def __getitem__(self, resource: str) -> float:
+        return self.shares[RESOURCES.index(resource)]
+
+    @property
+    def uniform(self) -> bool:
+        return len(set(self.shares)) == 1
+
+    @property
+    def common(self) -> float:
+        """The share most resources have (the one ``all`` would set)."""
+        return max(set(self.shares), key=lambda s: (self.shares.count(s), s))
+
+    def budget(self, avail: Mapping[str, float]) -> Dict[str, float]:
+        """{resource: the amount allowed} of ``avail`` (what the device has of each)."""
+        return {k: self[k] * float(avail[k]) for k in RESOURCES}
+
+    def load(self, util: Mapping[str, float]) -> float:
+        """The largest utilisation over its share (> 1: over the limit), over the resources in ``util``."""
+        return max((float(u) / self[k] for k, u in util.items() if k in RESOURCES), default=0.0)
+
+    def over(self, util: Mapping[str, float]) -> Dict[str, float]:
+        """{resource: utilisation / share} of the resources over their share."""
+        return {k: float(u) / self[k] for k, u in util.items() if k in RESOURCES and u > self[k] + TOLERANCE}
+
+    def as_json(self) -> Union[float, Dict[str, float]]:
+        """A number when uniform, else ``{"all": the common share, resource: share, ...}`` (:meth:`of` reads both)."""
+        if self.uniform:
+            return self.shares[0]
+        common = self.common
+        return {EVERY: common, **{LABELS[k]: s for k, s in zip(RESOURCES, self.shares) if s != common}}
+
+    def text(self) -> str:
+        """The ``--max-util`` value that gives this limit."""
+        got = self.as_json()
+        return f"{got:g}" if not isinstance(got, dict) else ",".join(
+            f"{v:g}" if k == EVERY else f"{k}={v:g}" for k, v in got.items())
+
+    def describe(self) -> str:
+        """'80% of each resource', or '25% of the DSPs, 80% of the others'."""
+        if self.uniform:
+            return f"{percent(self.shares[0])} of each resource"
+        common = self.common
+        named = [f"{percent(s)} of the {LABELS[k]}s" for k, s in zip(RESOURCES, self.shares) if s != common]
+        return ", ".join(named) + f", {percent(common)} of the others"
+
+
+def percent(share: float) -> str:
+    """0.8 -> '80%', 0.0397 -> '3.97%'."""
+    return f"{100 * share:.3g}%"
