@@ -6,7 +6,8 @@ strategy, +5%: tight enough that the dense model does not meet them within the u
 utilisation 0.8, ap_fixed<16,6>, strategy ``--strategy`` (default auto: each layer's Latency or
 Resource strategy chosen with its reuse factor, as ``codesign export --reuse-factor auto`` does):
 
-  (a) hardware-aware: CGaP, NeST and NPN trained with the budget (``codesign train --fit``);
+  (a) hardware-aware: CGaP, NeST, NPN and structured magnitude pruning (from the dense model, to the
+      budget instead of to half the units) trained with the budget (``codesign train --fit``);
   (b) the same methods without the budget, then auto-fitted (the export's per-layer folding,
       ``--reuse-factor auto`` with the same strategy, which is also what the budget checks);
   (c) dense training and structured magnitude pruning (half the units), then auto-fitted.
@@ -15,6 +16,10 @@ Every design is folded by one rule (``--reuse-factor auto --max-latency-us``): a
 fastest folding within the utilisation meets the latency bound (what training decides on), and the design
 is then the least resources within the bound (:mod:`codesign.sim.folding_bound`), whose DSP and LUT
 counts the Pareto comparison reads (``dominance`` in the JSON, ``<name>_pareto.png``).
+
+``--match`` then trains every (a) method again within the DSPs and LUTs of each (b)/(c) design that no
+(a) design covers (at least as accurate with no more DSPs and LUTs), as per-resource shares
+(``--max-util 0.8,DSP=d,LUT=l``) at the same latency bound: the resource-matched comparison.
 
 Every run has the same schedule (``--epochs`` on the first ``--train-limit`` training digits). A
 run that misses a budget counts as missing it: its accuracy does not enter the comparison there.
@@ -56,6 +61,10 @@ RESOURCES = ("dsp", "lut", "ff", "bram")
 PRECISION = "ap_fixed<16,6>"
 MAGNITUDE = {"structure": "structured", "target_density": 0.5, "iterations": 2, "scope": "global"}
 AWARE = ("cgap", "nest", "npn")          # trained with the budget in (a), without it in (b)
+# (a) also prunes the dense model to the budget (structured magnitude pruning priced by the budget); its
+# unbudgeted twin is (c) magnitude
+TRAINED_FOR_DEVICE = AWARE + ("magnitude",)
+PARAMS = {"magnitude": MAGNITUDE}
 MATCHED_LABEL = "(a) within the DSPs and LUTs of a (b)/(c) design (--match)"
 
 
@@ -174,9 +183,9 @@ def main() -> None:
                     approach = "b" if method in AWARE else "c"
                     fitted = auto_fit(made["model_file"], model, device, latency, args.strategy)
                     rows.append(row(model, device, latency, approach, method, made, fitted))
-                for method in AWARE:
-                    made = run(f"{model}_{method}_{device}_{latency:g}us", recipe(model, method, {}, args,
-                                                                                   (device, latency)), args.runs, log)
+                for method in TRAINED_FOR_DEVICE:
+                    made = run(f"{model}_{method}_{device}_{latency:g}us",
+                               recipe(model, method, PARAMS.get(method, {}), args, (device, latency)), args.runs, log)
                     fitted = auto_fit(made["model_file"], model, device, latency, args.strategy)
                     fitted["trained_budget_met"] = made["summary"].get("budget_met")   # the run's own verdict
                     rows.append(row(model, device, latency, "a", method, made, fitted))
@@ -215,9 +224,10 @@ def match_resources(args) -> None:
         model, device, latency = other["model"], other["device"], other["budget_us"]
         shares = matched_shares(other)
         tag = f"{other['approach']}_{other['method']}"
-        for method in AWARE:
+        for method in TRAINED_FOR_DEVICE:
             name = f"{model}_{method}_{device}_{latency:g}us_match_{tag}"
-            made = run(name, recipe(model, method, {}, args, (device, latency), shares), args.runs, log)
+            made = run(name, recipe(model, method, PARAMS.get(method, {}), args, (device, latency), shares),
+                       args.runs, log)
             fitted = auto_fit(made["model_file"], model, device, latency, args.strategy, shares)
             fitted["trained_budget_met"] = made["summary"].get("budget_met")
             rows.append(row(model, device, latency, "a", f"{method}@{gap['run']}", made, fitted)
@@ -234,13 +244,14 @@ def matched_table(rows) -> str:
     """Markdown: each design the (a) front did not cover, and the (a) runs trained within its DSPs and LUTs:
     accuracy (DSP, LUT) or missed."""
     lines = ["| model | device | budget | design not covered: acc (DSP, LUT) | "
-             + " | ".join(f"(a) {m} within its DSP and LUT" for m in AWARE) + " |", "|---" * (4 + len(AWARE)) + "|"]
+             + " | ".join(f"(a) {m} within its DSP and LUT" for m in TRAINED_FOR_DEVICE) + " |",
+             "|---" * (4 + len(TRAINED_FOR_DEVICE)) + "|"]
     for key in sorted({(r["model"], r["device"], r["budget_us"], r["matched"]) for r in rows if r.get("matched")}):
         model, device, budget, other = key
         q = next(r for r in rows if (r["model"], r["device"], r["budget_us"]) == key[:3] and not r.get("matched")
                  and f"({r['approach']}) {r['method']}" == other)
         cells = []
-        for m in AWARE:
+        for m in TRAINED_FOR_DEVICE:
             p = next((r for r in rows if (r["model"], r["device"], r["budget_us"], r.get("matched")) == key
                       and r["method"] == f"{m}@{other}"), None)
             cells.append("—" if p is None else f"{p['test_acc']:.4f} ({p['budget_dsp']:,.0f}, {p['budget_lut']:,.0f})"
@@ -271,7 +282,7 @@ def margins(rows) -> list:
 
 def tables(rows) -> str:
     """BENCHMARKS.md's tables: per model, one row per budget, test accuracy (largest utilisation, latency)."""
-    columns = [(a, m) for a in "a" for m in AWARE] + [("b", m) for m in AWARE] + [("c", "dense"), ("c", "magnitude")]
+    columns = [("a", m) for m in TRAINED_FOR_DEVICE] + [("b", m) for m in AWARE] + [("c", "dense"), ("c", "magnitude")]
     out = []
     for model in sorted({r["model"] for r in rows}, reverse=True):
         out += ["", f"{model}:", "", "| device | budget | " + " | ".join(f"({a}) {m}" for a, m in columns) + " |",
@@ -369,7 +380,8 @@ def seed_summary(names: list) -> dict:
 def seed_table(summary: dict) -> str:
     """Markdown: per budget, each method's mean ± sd (met/runs), and the margins of the best (a) met by
     every seed over the best (b)/(c) met by every seed."""
-    columns = [f"({a}) {m}" for a in "a" for m in AWARE] + [f"(b) {m}" for m in AWARE] + ["(c) dense", "(c) magnitude"]
+    columns = ([f"(a) {m}" for m in TRAINED_FOR_DEVICE] + [f"(b) {m}" for m in AWARE]
+               + ["(c) dense", "(c) magnitude"])
     lines = ["| model | device | budget | " + " | ".join(columns) + " | (a) − (b) | (a) − (c) |",
              "|---" * (len(columns) + 5) + "|"]
     for e in summary["budgets"]:

@@ -32,7 +32,7 @@ from pydantic import Field
 from ..config import Strict
 from . import register_method
 from .base import Method, MethodContext
-from .budget import prune_to_budget
+from .budget import keep_floors, prune_to_budget
 from .ranking import global_top_masks
 
 
@@ -126,7 +126,9 @@ class Magnitude(Method):
         if self.start_load is None:
             self.start_load = ctx.budget.check(units.model).load
         target = max(1.0, self.start_load) ** (1 - self.rounds_done / self.cfg.iterations)
-        check, removed = prune_to_budget(units, ctx.budget, lambda g: units.unit_norm(g, p=p), target_load=target)
+        floors = {n: min(f, units.size(n)) for n, f in keep_floors(self.original_units).items()}   # of the start
+        check, removed = prune_to_budget(units, ctx.budget, lambda g: units.unit_norm(g, p=p), target_load=target,
+                                         floors=floors)
         self.budget = check.summary()
         ctx.say(f"magnitude: removed {removed} units; {check.describe()}")
 
