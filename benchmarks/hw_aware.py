@@ -154,7 +154,8 @@ def main() -> None:
                         help="resource-matched (a): read results/<--name>.json and train every (a) method again "
                              "for each (b)/(c) design that meets a budget and that no (a) design covers, with that "
                              "design's DSP and LUT counts as the budget's shares of them (--max-util "
-                             "0.8,DSP=d,LUT=l) at the same latency bound; the rows are added to the file")
+                             "0.8,DSP=d,LUT=l) at the same latency bound and with the file's schedule (epochs, "
+                             "limits, seed, strategy); the rows are added to the file")
     args = parser.parse_args()
     if args.match:
         return match_resources(args)
@@ -215,6 +216,8 @@ def match_resources(args) -> None:
     does not cover; each new row is an (a) design of its budget, named ``<method>@<the design>``."""
     torch.set_num_threads(1)
     data = json.loads((RESULTS / f"{args.name}.json").read_text())
+    for key in ("epochs", "train_limit", "test_limit", "seed", "strategy"):    # the schedule of the file's runs
+        setattr(args, key, data["settings"][key])
     args.runs = args.runs / f"seed{args.seed}"
     log = lambda text: print(text, flush=True)     # noqa: E731  (a script, not the library)
     rows = [r for r in data["rows"] if not r.get("matched")]
