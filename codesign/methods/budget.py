@@ -313,16 +313,13 @@ def group_layers(network, group) -> Tuple[list, list]:
     return out, [c for c in group.consumers if c in names and names[c].op in COMPUTE_OPS]
 
 
-def reachable(units, budget: HardwareBudget, target_load: float = 1.0,
-              floors: Optional[Dict[str, int]] = None) -> bool:
+def reachable(units, budget: HardwareBudget, target_load: float = 1.0) -> bool:
     """Whether the load can reach ``target_load`` at all: tried on a copy with one unit left in every group
-    (``floors``: that many, the largest by norm; a latency no width meets is reported missed, not pruned to
-    nothing)."""
+    (a latency no width meets is reported missed, not pruned to nothing)."""
     twin = twin_engine(units, budget.in_shape)
     for g in twin.groups():
-        keep = max(1, (floors or {}).get(g.name, 1))
-        if twin.size(g) > keep:
-            twin.keep(g.name, twin.unit_norm(g.name).argsort(descending=True)[:keep].sort().values.tolist())
+        if twin.size(g) > 1:
+            twin.keep(g.name, [int(twin.unit_norm(g.name).argmax())])
     return budget.check(twin.model).load <= target_load
 
 
@@ -584,8 +581,10 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
     the target is met, every group is down to its floor, or ``PATIENCE`` rounds in a row lower the load no
     more; then only the shortest prefix of that removal order that meets the target
     (:func:`shortest_prefix`) is removed from ``units``. Floors: ``floors`` ({group: units it keeps}), by
-    default :func:`keep_floors` of the groups' sizes when the target can be met with every group at its
-    floor, else one unit each; with ``at_least`` (the method's own schedule) one unit each. Nothing is
+    default :func:`keep_floors` of the groups' sizes; when the removal planned with them does not meet the
+    target, it is planned again with the floors halved, down to one unit each (the load is not monotone in
+    the widths, so it is the plan that decides, not a trial at the floors); with ``at_least`` (the method's
+    own schedule) one unit each. Nothing is
     removed when even one unit per group would not reach ``target_load`` (:func:`reachable`). Returns the
     last check and the number removed."""
     check = budget.check(units.model)
@@ -595,11 +594,13 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
         return check, 0
     if floors is None:
         floors = keep_floors(units.sizes()) if at_least == 0 else {}
-    if floors and not reachable(units, budget, target_load, floors):
-        floors = {}
-    removal, check = _plan_removal(units, budget, {g.name: scores_of(g) for g in units.groups()},
-                                   step=step, max_rounds=max_rounds, at_least=at_least, target_load=target_load,
-                                   floors=floors)
+    scores = {g.name: scores_of(g) for g in units.groups()}
+    while True:
+        removal, check = _plan_removal(units, budget, scores, step=step, max_rounds=max_rounds, at_least=at_least,
+                                       target_load=target_load, floors=floors)
+        if check.load <= target_load or not any(f > 1 for f in floors.values()):
+            break
+        floors = {name: max(1, f // 2) for name, f in floors.items()}     # too tight for the floors: halve them
     _remove_all(units, removal)
     return check, len(removal)          # the check of a copy with exactly these units removed
 

@@ -307,7 +307,7 @@ def test_training_within_a_dsp_share_meets_it(tmp_path):
 def test_pruning_to_a_budget_keeps_a_tenth_of_every_group_while_it_can():
     """Saliency per price alone cuts the cheapest-to-lose group to one or two units (a bottleneck no
     retraining recovers); pruning to a budget keeps ``keep_floors`` of every group when the budget can be
-    met so, and falls back to one unit per group only when it cannot."""
+    met so, and halves the floors where it cannot (down to one unit per group)."""
     import copy
 
     from codesign.methods.budget import keep_floors
@@ -328,3 +328,14 @@ def test_pruning_to_a_budget_keeps_a_tenth_of_every_group_while_it_can():
     assert bare_check.met and any(bare[g] < floors[g] for g in floors)
     tight, tight_check = pruned(0.1)                      # met only below the floors: they give way
     assert tight_check.met and any(tight[g] < floors[g] for g in floors)
+
+
+def test_floors_a_budget_cannot_take_are_halved_not_dropped():
+    """LeNet-300-100 on the PYNQ-Z2 at 2.11 us: fc1 30 / fc2 10 (a tenth) folds to 2.18 us, so the floors
+    halve to 15 / 5 and fc2 keeps at least 5 neurons (without floors saliency per price leaves it one)."""
+    torch.manual_seed(0)
+    units = UnitEngine(create_model("lenet300_100", 1.0, (1, 28, 28), 10), (1, 1, 28, 28))
+    budget = HardwareBudget(BudgetSpec("xc7z020", 2.1105, 0.8, "auto", "io_parallel", "ap_fixed<16,6>"), (1, 28, 28))
+    check, _ = prune_to_budget(units, budget, lambda g: units.unit_norm(g))
+    sizes = units.sizes()
+    assert check.met and 5 <= sizes["fc2"] < 10 and sizes["fc1"] >= 15
