@@ -582,9 +582,10 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
     more; then only the shortest prefix of that removal order that meets the target
     (:func:`shortest_prefix`) is removed from ``units``. Floors: ``floors`` ({group: units it keeps}), by
     default :func:`keep_floors` of the groups' sizes; when the removal planned with them does not meet the
-    target, it is planned again with the floors halved, down to one unit each (the load is not monotone in
-    the widths, so it is the plan that decides, not a trial at the floors); with ``at_least`` (the method's
-    own schedule) one unit each. Nothing is
+    target, it is planned again with the floor of the group whose unit costs the most load
+    (:meth:`HardwareBudget.prices`) halved, that group's down to one unit before the next one's (the load
+    is not monotone in the widths, so it is the plan that decides, not a trial at the floors); with
+    ``at_least`` (the method's own schedule) one unit each. Nothing is
     removed when even one unit per group would not reach ``target_load`` (:func:`reachable`). Returns the
     last check and the number removed."""
     check = budget.check(units.model)
@@ -595,12 +596,14 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
     if floors is None:
         floors = keep_floors(units.sizes()) if at_least == 0 else {}
     scores = {g.name: scores_of(g) for g in units.groups()}
+    relax = sorted(floors, key=budget.prices(units).get, reverse=True) if floors else []
     while True:
         removal, check = _plan_removal(units, budget, scores, step=step, max_rounds=max_rounds, at_least=at_least,
                                        target_load=target_load, floors=floors)
-        if check.load <= target_load or not any(f > 1 for f in floors.values()):
+        loose = [name for name in relax if floors[name] > 1]
+        if check.load <= target_load or not loose:
             break
-        floors = {name: max(1, f // 2) for name, f in floors.items()}     # too tight for the floors: halve them
+        floors = {**floors, loose[0]: floors[loose[0]] // 2}     # too tight: halve the dearest unit's floor
     _remove_all(units, removal)
     return check, len(removal)          # the check of a copy with exactly these units removed
 
