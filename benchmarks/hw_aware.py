@@ -164,7 +164,11 @@ def main() -> None:
         save(args.name, summary)
         print(seed_table(summary))
         print(json.dumps(summary["best_a_vs_others"], indent=1))
-        print(json.dumps(summary["front_cover"], indent=1))
+        print(cover_table(summary))
+        for name in args.summarise:
+            rows = json.loads((RESULTS / f"{name}.json").read_text())["rows"]
+            if any(r.get("matched") for r in rows):
+                print(f"\n{name}:\n" + matched_table(rows))
         return
     parse_budget_rf(args.budget_rf)
     torch.set_num_threads(1)
@@ -378,6 +382,23 @@ def seed_summary(names: list) -> dict:
     return {"sources": names, "budgets": out, "best_a_vs_others": verdicts, "front_cover": fronts,
             "front_cover_without_matched": before,
             "matched": [r for r in every if r.get("matched")]}
+
+
+def cover_table(summary: dict) -> str:
+    """Markdown: per result file, how many (b)/(c) designs that meet a budget the (a) front covers (only by
+    an identical design), before and after the resource-matched runs, and which stay uncovered."""
+    lines = ["| results | (b)/(c) designs that meet a budget | covered without --match (only by an identical "
+             "design) | covered with --match (only by an identical design) | not covered |", "|---|---|---|---|---|"]
+    for name in summary["sources"]:
+        before, after = summary["front_cover_without_matched"][name], summary["front_cover"][name]
+        total = before["covered"] + len(before["uncovered"])
+        left = "; ".join(f"{u['model']} {DEVICES.get(u['device'], u['device'])} {u['budget_us']:.3g} µs {u['run']} "
+                         f"{u['test_acc']:.4f} (" + (f"best (a) {u['best_a']} {u['best_a_acc']:.4f})" if u["best_a"]
+                                                     else "no (a) design meets it)")
+                         for u in after["uncovered"]) or "—"
+        lines.append(f"| {name} | {total} | {before['covered']} ({before['covered_only_by_an_equal_design']}) | "
+                     f"{after['covered']} ({after['covered_only_by_an_equal_design']}) | {left} |")
+    return "\n".join(lines)
 
 
 def seed_table(summary: dict) -> str:

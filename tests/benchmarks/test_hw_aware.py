@@ -43,3 +43,13 @@ def test_matched_rows_cover_the_design_they_were_trained_against():
     assert "(c) magnitude 0.9500 (100, 1,000)" in table and "0.9510 (98, 990) **+0.10 pp**" in table
     worse = dict(matched, test_acc=0.94)
     assert [u["run"] for u in hw_aware.front_cover(rows + [worse])["uncovered"]] == ["(c) magnitude"]
+
+
+def test_cover_table_counts_before_and_after_matching():
+    other = design("c", "magnitude", 0.95, 100, 1000)
+    rows = [design("a", "npn", 0.96, 300, 5000), other]
+    matched = dict(design("a", "npn@(c) magnitude", 0.951, 98, 990), matched="(c) magnitude")
+    summary = {"sources": ["s0"], "front_cover": {"s0": hw_aware.front_cover(rows + [matched])},
+               "front_cover_without_matched": {"s0": hw_aware.front_cover(rows)}}
+    line = hw_aware.cover_table(summary).splitlines()[-1]
+    assert line == "| s0 | 1 | 0 (0) | 1 (0) | — |"
