@@ -583,7 +583,7 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
     (:func:`shortest_prefix`) is removed from ``units``. Floors: ``floors`` ({group: units it keeps}), by
     default :func:`keep_floors` of the groups' sizes; when the removal planned with them does not meet the
     target, it is planned again with the floor of the group whose unit costs the most load
-    (:meth:`HardwareBudget.prices`) halved, that group's down to one unit before the next one's (the load
+    (:func:`_relax_order`) halved, that group's down to one unit before the next one's (the load
     is not monotone in the widths, so it is the plan that decides, not a trial at the floors); with
     ``at_least`` (the method's own schedule) one unit each. Nothing is
     removed when even one unit per group would not reach ``target_load`` (:func:`reachable`). Returns the
@@ -596,7 +596,7 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
     if floors is None:
         floors = keep_floors(units.sizes()) if at_least == 0 else {}
     scores = {g.name: scores_of(g) for g in units.groups()}
-    relax = sorted(floors, key=budget.prices(units).get, reverse=True) if floors else []
+    relax = _relax_order(units, budget, floors) if floors else []
     while True:
         removal, check = _plan_removal(units, budget, scores, step=step, max_rounds=max_rounds, at_least=at_least,
                                        target_load=target_load, floors=floors)
@@ -606,6 +606,19 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
         floors = {**floors, loose[0]: floors[loose[0]] // 2}     # too tight: halve the dearest unit's floor
     _remove_all(units, removal)
     return check, len(removal)          # the check of a copy with exactly these units removed
+
+
+def _relax_order(units, budget: HardwareBudget, floors: Dict[str, int]) -> list:
+    """The groups with a floor, the one whose unit costs the most load first, priced (:meth:`HardwareBudget.
+    prices`) on a copy with every group at its floor (its units of largest norm): near the design the
+    floors allow, not at the folding of the model as it is (far over the budget, folded to fit at any speed)."""
+    twin = twin_engine(units, budget.in_shape)
+    for g in twin.groups():
+        keep = floors.get(g.name, 0)
+        if 0 < keep < twin.size(g):
+            twin.keep(g.name, twin.unit_norm(g.name).argsort(descending=True)[:keep].sort().values.tolist())
+    prices = budget.prices(twin)
+    return sorted(floors, key=lambda name: prices.get(name, 0.0), reverse=True)
 
 
 def _plan_removal(units, budget: HardwareBudget, scores: Dict[str, "object"], **rounds):
