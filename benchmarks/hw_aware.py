@@ -393,7 +393,7 @@ def cover_table(summary: dict) -> str:
         before, after = summary["front_cover_without_matched"][name], summary["front_cover"][name]
         total = before["covered"] + len(before["uncovered"])
         left = "; ".join(f"{u['model']} {DEVICES.get(u['device'], u['device'])} {u['budget_us']:.3g} µs {u['run']} "
-                         f"{u['test_acc']:.4f} (" + (f"best (a) {u['best_a']} {u['best_a_acc']:.4f})" if u["best_a"]
+                         f"{u['test_acc']:.4f} (" + (f"most accurate (a): {u['best_a'][4:]} {u['best_a_acc']:.4f})" if u["best_a"]
                                                      else "no (a) design meets it)")
                          for u in after["uncovered"]) or "—"
         lines.append(f"| {name} | {total} | {before['covered']} ({before['covered_only_by_an_equal_design']}) | "
