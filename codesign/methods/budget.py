@@ -49,7 +49,7 @@ MIN_PRICE = 1e-9
 PATIENCE = 3                   # pruning rounds without a lower load before a budget counts as unreachable
 GROWTH_SCALES = (1.0, 0.5, 0.25, 0.125, 0.0625)   # growth steps tried on a copy, largest first
 MARGINAL_STEPS = (0.1, 0.25, 0.5, 0.75, 0.9)   # share of a group removed on a copy to price it (larger where nothing moves)
-MIN_KEEP_SHARE = 0.1       # pruning to a budget keeps this share of every group (while the budget can be met so)
+MIN_KEEP_SHARE = 0.1       # pruning to a budget keeps this share of every group (less where the budget needs it)
 
 
 @dataclass(frozen=True)
