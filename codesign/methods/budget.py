@@ -596,14 +596,15 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
     if floors is None:
         floors = keep_floors(units.sizes()) if at_least == 0 else {}
     scores = {g.name: scores_of(g) for g in units.groups()}
-    relax = _relax_order(units, budget, floors) if floors else []
+    relax = None                                     # priced only when the floors are too tight
     while True:
         removal, check = _plan_removal(units, budget, scores, step=step, max_rounds=max_rounds, at_least=at_least,
                                        target_load=target_load, floors=floors)
-        loose = [name for name in relax if floors[name] > 1]
-        if check.load <= target_load or not loose:
+        if check.load <= target_load or not any(f > 1 for f in floors.values()):
             break
-        floors = {**floors, loose[0]: floors[loose[0]] // 2}     # too tight: halve the dearest unit's floor
+        relax = relax or _relax_order(units, budget, floors)
+        dearest = next(name for name in relax if floors[name] > 1)
+        floors = {**floors, dearest: floors[dearest] // 2}     # too tight: halve the dearest unit's floor
     _remove_all(units, removal)
     return check, len(removal)          # the check of a copy with exactly these units removed
 
