@@ -30,9 +30,9 @@ def _util_limit(value):
     from .sim.util_limit import UtilLimit
 
     try:
-        return UtilLimit.of(value).as_json()
+        return UtilLimit.of(value, flag="the limit").as_json()
     except ConfigError as err:
-        raise ValueError(str(err).replace("--max-util", "the limit", 1)) from None
+        raise ValueError(str(err)) from None
 
 
 #: field types with the limits of codesign.validate

@@ -34,7 +34,7 @@ from . import hls_rules
 from .device import Device
 from .fold_table import RESOURCES, CostTable, cost_table, refold
 from .layers import Network
-from .util_limit import UtilLimit, percent
+from .util_limit import UtilLimit
 from ..target import STRATEGIES
 from .mapping import LayerSettings, Mapping, match_layers
 from .plan import LayerPlan, resolve_plan
@@ -478,20 +478,11 @@ def _full_estimate_bisection(table: CostTable, plan: LayerPlan, found: "_Search"
     _, choice, chosen, p, by, streams, costs, util = trial(hi)
     faster = trial(hi - 1) if hi > 0 else None
     over_at = list(max_util.over(faster[7])) if faster is not None else []
-    limit = (f"{float(targets[hi - 1]):,.0f} cycles would need more than {_shares_of(max_util, over_at)} "
+    limit = (f"{float(targets[hi - 1]):,.0f} cycles would need more than {max_util.shares_of(over_at)} "
              "in the full estimate (FIFOs sized from the schedule)"
              if hi > 0 else "every layer at its fastest candidate")
     search = _Search(choice, float(targets[hi]), True, np.zeros(len(choice), dtype=bool), limit)
     return table, search, chosen, p, by, streams, costs, util, len(tried)
-
-
-def _shares_of(max_util: UtilLimit, resources: Sequence[str]) -> str:
-    """'80% of the DSP/LUT' (one share), '25% of the DSP / 80% of the LUT' (shares per resource)."""
-    if not resources:
-        return f"{percent(max_util.common)} of the budget"
-    if max_util.uniform:
-        return f"{percent(max_util.common)} of the {'/'.join(k.upper() for k in resources)}"
-    return " / ".join(f"{percent(max_util[k])} of the {k.upper()}" for k in resources)
 
 
 def _first_candidates(plan: LayerPlan, network: Network, device: Device, strategies: Sequence[str],

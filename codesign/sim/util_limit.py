@@ -30,20 +30,20 @@ TOLERANCE = 1e-12
 Given = Union["UtilLimit", float, int, str, Mapping[str, object]]
 
 
-def _share(value, what: str) -> float:
+def _share(value, what: str, flag: str) -> float:
     try:
         share = float(value)
     except (TypeError, ValueError):
         share = float("nan")
     if not 0.0 < share <= 1.0 or math.isnan(share):
-        raise ConfigError(f"--max-util{what} must be in (0, 1], got {value}")
+        raise ConfigError(f"{flag}{what} must be in (0, 1], got {value}")
     return share
 
 
-def _resource(name) -> str:
+def _resource(name, flag: str) -> str:
     key = str(name).strip().lower()
     if key not in ALIASES:
-        raise ConfigError(f"--max-util: unknown resource '{name}' (one of {', '.join(LABELS.values())}, "
+        raise ConfigError(f"{flag}: unknown resource '{name}' (one of {', '.join(LABELS.values())}, "
                           f"or '{EVERY}' for the others)")
     return ALIASES[key]
 
@@ -54,9 +54,9 @@ class UtilLimit:
     shares: Tuple[float, ...]
 
     @classmethod
-    def of(cls, value: Given) -> "UtilLimit":
+    def of(cls, value: Given, flag: str = "--max-util") -> "UtilLimit":
         """From a number, the text form, a mapping (resource or ``all`` -> share) or a UtilLimit (see the
-        module doc); anything else is a one-line ConfigError."""
+        module doc); anything else is a one-line ConfigError that names ``flag``."""
         if isinstance(value, UtilLimit):
             return value
         if isinstance(value, Mapping):
@@ -65,22 +65,22 @@ class UtilLimit:
             pairs = []
             for part in (p.strip() for p in value.split(",")):
                 if not part:
-                    raise ConfigError(f"--max-util: an empty entry in '{value}' (e.g. 0.8,DSP=0.25)")
+                    raise ConfigError(f"{flag}: an empty entry in '{value}' (e.g. 0.8,DSP=0.25)")
                 name, _, share = part.rpartition("=")
                 pairs.append((name.strip() or EVERY, share.strip()))
         elif isinstance(value, bool):
-            raise ConfigError(f"--max-util must be in (0, 1], got {value}")
+            raise ConfigError(f"{flag} must be in (0, 1], got {value}")
         else:
             pairs = [(EVERY, value)]
         default, named = DEFAULT_SHARE, {}
         for name, share in pairs:
             if str(name).strip().lower() == EVERY:
-                default = _share(share, "")
+                default = _share(share, "", flag)
             else:
-                key = _resource(name)
+                key = _resource(name, flag)
                 if key in named:
-                    raise ConfigError(f"--max-util names {LABELS[key]} twice")
-                named[key] = _share(share, f" of {LABELS[key]}")
+                    raise ConfigError(f"{flag} names {LABELS[key]} twice")
+                named[key] = _share(share, f" of {LABELS[key]}", flag)
         return cls(tuple(named.get(k, default) for k in RESOURCES))
 
     def __getitem__(self, resource: str) -> float:
@@ -127,6 +127,16 @@ class UtilLimit:
         common = self.common
         named = [f"{percent(s)} of the {LABELS[k]}s" for k, s in zip(RESOURCES, self.shares) if s != common]
         return ", ".join(named) + f", {percent(common)} of the others"
+
+
+    def shares_of(self, resources) -> str:
+        """'80% of the DSP/LUT' (one share), '25% of the DSP / 80% of the LUT' (shares per resource), '80% of
+        the budget' (none named)."""
+        if not resources:
+            return f"{percent(self.common)} of the budget"
+        if self.uniform:
+            return f"{percent(self.common)} of the {'/'.join(k.upper() for k in resources)}"
+        return " / ".join(f"{percent(self[k])} of the {k.upper()}" for k in resources)
 
 
 def percent(share: float) -> str:

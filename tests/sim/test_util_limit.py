@@ -42,3 +42,15 @@ def test_bad_limits_are_one_line_errors(bad, message):
     with pytest.raises(ConfigError, match=message) as err:
         UtilLimit.of(bad)
     assert "\n" not in str(err.value)
+
+
+def test_shares_of_names_the_resources_over_their_share():
+    assert UtilLimit.of(0.8).shares_of(["dsp", "lut"]) == "80% of the DSP/LUT"
+    assert UtilLimit.of("0.8,dsp=0.25").shares_of(["dsp", "lut"]) == "25% of the DSP / 80% of the LUT"
+    assert UtilLimit.of(0.8).shares_of([]) == "80% of the budget"
+
+
+def test_a_recipe_limit_error_names_the_key_not_the_flag():
+    with pytest.raises(ConfigError, match="the limit of DSP must be in") as err:
+        UtilLimit.of("dsp=2", flag="the limit")
+    assert "--max-util" not in str(err.value)
