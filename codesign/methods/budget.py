@@ -30,8 +30,9 @@ bound (:meth:`HardwareBudget.prices`; NPN's L0 cost reads :meth:`~HardwareBudget
 budget (:func:`prune_to_budget`) prices by measurement instead (:func:`marginal_prices`: the load a
 share of a group's lowest-scored units saves when removed on a copy and re-folded, at the best of
 several shares), since the estimate falls in steps and is not monotone in a layer's width (valid reuse
-factors, the Latency strategy's unroll limit, whole multipliers), and removes only the shortest prefix
-of its removal order that meets the budget (:func:`shortest_prefix`).
+factors, the Latency strategy's unroll limit, whole multipliers), removes only the shortest prefix
+of its removal order that meets the budget (:func:`shortest_prefix`), and of that gives back every unit
+the final design has room for (:func:`give_back`).
 """
 from __future__ import annotations
 
@@ -352,16 +353,19 @@ def twin_engine(units, in_shape: Sequence[int]):
 
 
 def admitted_growth(units, budget: HardwareBudget, grow: Callable[[object, float], None],
-                    scales: Sequence[float] = GROWTH_SCALES) -> float:
+                    scales: Sequence[float] = GROWTH_SCALES,
+                    accept: Optional[Callable[[object, BudgetCheck], bool]] = None) -> float:
     """The largest of ``scales`` at which ``grow(engine, scale)``, tried on a :func:`twin_engine` without
-    touching the run's random stream, leaves the model within the budget; 0.0 when none does."""
+    touching the run's random stream, leaves the model within the budget (``accept(engine, check)``, by
+    default ``check.met``); 0.0 when none does."""
     import torch
 
     for scale in scales:
         twin = twin_engine(units, budget.in_shape)
         with torch.random.fork_rng(devices=[]):        # the trial draws no numbers from the run's stream
             grow(twin, scale)
-        if budget.check(twin.model).met:
+        check = budget.check(twin.model)
+        if accept(twin, check) if accept is not None else check.met:
             return scale
     return 0.0
 
@@ -580,7 +584,7 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
     :func:`marginal_prices` (only groups whose removal lowers the load are pruned) and re-checked, until
     the target is met, every group is down to its floor, or ``PATIENCE`` rounds in a row lower the load no
     more; then only the shortest prefix of that removal order that meets the target
-    (:func:`shortest_prefix`) is removed from ``units``. Floors: ``floors`` ({group: units it keeps}), by
+    (:func:`shortest_prefix`), less what :func:`give_back` returns of it, is removed from ``units``. Floors: ``floors`` ({group: units it keeps}), by
     default :func:`keep_floors` of the groups' sizes; when the removal planned with them does not meet the
     target, it is planned again with the floor of the group whose unit costs the most load
     (:func:`_relax_order`) halved, that group's down to one unit before the next one's (the load
@@ -627,7 +631,37 @@ def _plan_removal(units, budget: HardwareBudget, scores: Dict[str, "object"], **
     twin = _Tracked(twin_engine(units, budget.in_shape))
     seq = _removal_sequence(twin, budget, lambda name, left: scores[name][left], **rounds)
     p, check = shortest_prefix(units, budget, seq, rounds["target_load"], rounds["at_least"], twin.boundaries)
+    if check.load <= rounds["target_load"]:
+        return give_back(units, budget, seq[:p], rounds["target_load"], rounds["at_least"], check)
     return seq[:p], check
+
+
+def give_back(units, budget: HardwareBudget, removal: Sequence[Tuple[str, int]], target_load: float,
+              at_least: int = 0, check: Optional[BudgetCheck] = None) -> Tuple[list, BudgetCheck]:
+    """(``removal`` less the units it need not remove, the check of that): rounds remove a share at a time
+    by prices measured where the model was, so a removal that meets the target may hold units the design
+    that meets it has room for (a layer whose reuse factor changed, a resource no longer binding). Each group,
+    the one whose last unit went latest (the most valuable in the removal order) first, gets back the most of
+    its removed units, the last removed first, with which the load stays at most ``target_load`` (bisection
+    on copies); at least ``at_least`` units stay removed."""
+    removal = list(removal)
+    last = {name: i for i, (name, _unit) in enumerate(removal)}
+    for name in sorted(last, key=last.get, reverse=True):
+        mine = [r for r in reversed(removal) if r[0] == name]            # the last removed first
+        most = min(len(mine), len(removal) - at_least)
+        lo, hi = 0, most
+        while lo < hi:                                   # the most of ``mine`` given back that still meets it
+            mid = (lo + hi + 1) // 2
+            back = set(mine[:mid])
+            trial = budget.check(_without(units, budget, [r for r in removal if r not in back]).model)
+            if trial.load <= target_load:
+                lo, check = mid, trial
+            else:
+                hi = mid - 1
+        if lo:
+            back = set(mine[:lo])
+            removal = [r for r in removal if r not in back]
+    return removal, check if check is not None else budget.check(_without(units, budget, removal).model)
 
 
 class _Tracked:

@@ -34,15 +34,19 @@ BatchNorm, weights are ranked by the magnitude of the BN-folded weight |w·γ/σ
 NeST does; no effect on networks without BN).
 
 With a hardware budget (``codesign train --fit DEVICE``, :mod:`codesign.methods.budget`) growth
-stays within it, checked before it grows: each growth step is first tried on a copy of the model
-(the same connection and neuron growth from the same gradients; feature maps as their count at the
-layers' densities), pruned on the copy as the schedule will prune it (to ``target_density``, dead
-units removed), at 1, 1/2, 1/4, ... of its rates, and the run grows at the largest rate at which
-that projected model meets the budget (none: the step is skipped). A seed whose projection does not
-meet it is first trimmed; the first pruning round goes on past its schedule until the budget is met
+is checked before it grows: each growth step is first tried on a copy of the model (the same
+connection and neuron growth from the same gradients; feature maps as their count at the layers'
+densities), pruned on the copy as the pruning rounds will prune it (to ``target_density``, dead units
+removed, then trimmed to the budget as the first round trims), at 1, 1/2, 1/4, ... of its rates, and
+the run grows at the largest rate at which that projection meets the budget keeping at least the
+active connections the projection of the model without the step keeps (none: the step is skipped).
+Growth the rounds trim back is admitted where it costs no connections: a projection made right after
+growth, before retraining, is a poor judge of more (whether it met the budget untrimmed hung on the
+valid reuse factors of its widths). A seed whose projection does not meet it is first trimmed; the first pruning round goes on past its schedule until the budget is met
 (so the later rounds and epochs retrain at that size), and so does the last. Trimming
-(``budget_trim``) removes the smallest-magnitude active connections (zero weights cost no multipliers
-under the Latency strategy or the sparse kernel), then units by the budget's measured prices if that
+(``budget_trim``) removes the smallest-magnitude active connections in rounds (zero weights cost no
+multipliers under the Latency strategy or the sparse kernel; the round that meets the budget is
+bisected back to the most connections that meet it), then units by the budget's measured prices if that
 is not enough (``connections``); or units only (``units``: under the Resource strategy a layer's zeros
 cost as much as its other weights, so thinning the connections of the same units may save nothing);
 ``auto`` (default) trims a copy both ways and keeps the way that meets the budget with the larger sum
@@ -80,6 +84,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..units.engine import UnitEngine
 
 MAX_CLEANUP_PASSES = 10
+TRIM_TOLERANCE = 0.002        # the connection trim keeps the most connections that meet a budget to within this share
 
 
 @register_method(__name__)
@@ -190,12 +195,24 @@ class NeST(Method):
         self._charge(ctx, grad_pass.flops_dense, grad_pass.flops_sparse)
         scale = 1.0
         if budget is not None:                   # what the budget admits, tried on a copy before growing
-            def trial(twin, s):
-                self._grow_on(twin, grad_pass, bridges, step, s, others)
+            from .budget import twin_engine
+
+            trim = "units" if self.cfg.budget_trim == "units" else "connections"
+
+            def project(twin):                   # what the pruning rounds will leave of it
                 self._prune_to(twin, self.kept_after(self.cfg.prune_rounds))
                 self.remove_dead_units(twin, count=False)
+                self._trim(twin, budget, trim, 0.05, 60, count=False)
 
-            scale = admitted_growth(units, budget, trial)
+            def trial(twin, s):
+                self._grow_on(twin, grad_pass, bridges, step, s, others)
+                project(twin)
+
+            base = twin_engine(units, budget.in_shape)
+            project(base)
+            floor = active_connections(base)           # what the pruning rounds leave when it does not grow
+            accept = lambda twin, check: check.met and active_connections(twin) >= floor  # noqa: E731
+            scale = admitted_growth(units, budget, trial, accept=accept)
             self._count("budget_scaled_steps" if 0 < scale < 1 else "budget_refused_steps" if scale == 0 else "")
         if scale > 0:
             self._grow_on(units, grad_pass, bridges, step, scale)
@@ -308,26 +325,52 @@ class NeST(Method):
         (whole filters and neurons: under hls4ml's Resource strategy a layer's zero weights cost as much as
         the others, so fewer connections in the same units may save nothing). Returns the last check."""
         check = budget.check(units.model)
-        best, stalled = check.load, 0
-        if not check.met and not reachable(units, budget):
-            stalled = PATIENCE                   # no width meets it: reported missed, not pruned to nothing
-        for _ in range(max_rounds if mode == "connections" else 0):
-            if check.met or stalled >= PATIENCE:
-                break
-            active = active_connections(units)
-            keep = max(1, round(active * (1 - round_fraction(check.load, 1.0, step))))
-            self._prune_to(units, keep)
-            if count:
-                self.counts["pruned_connections"] += active - active_connections(units)
-            self.remove_dead_units(units, count=count)
+        if mode == "connections" and not check.met and reachable(units, budget):
+            for keep in self._connection_trim(units, budget, step, max_rounds):
+                active = active_connections(units)
+                self._prune_to(units, keep)
+                if count:
+                    self.counts["pruned_connections"] += active - active_connections(units)
+                self.remove_dead_units(units, count=count)
             check = budget.check(units.model)
-            stalled = stalled + 1 if check.load >= best - 1e-9 else 0
-            best = min(best, check.load)
         if not check.met:                        # (prune_to_budget removes nothing when no width meets it)
             check, removed = prune_to_budget(units, budget, lambda g: units.unit_norm(g))
             if count:
                 self.counts["budget_pruned_units"] = self.counts.get("budget_pruned_units", 0) + removed
         return check
+
+    def _connection_trim(self, units: "UnitEngine", budget, step: float, max_rounds: int) -> List[int]:
+        """The active connections each round of the connection trim prunes to, planned on a copy: rounds of
+        :func:`~codesign.methods.budget.round_fraction` of them (smallest magnitudes first, dead units removed)
+        until the budget is met or ``PATIENCE`` rounds in a row no longer lower its load; the round that meets
+        it is then bisected between its count and the one before (the load falls in steps: a round may cut
+        far past the step), so the trim keeps the most connections that meet the budget, to within
+        ``TRIM_TOLERANCE`` of them."""
+        from .budget import twin_engine
+
+        twin = twin_engine(units, budget.in_shape)
+        check = budget.check(twin.model)
+        best, stalled, keeps, before = check.load, 0, [], twin
+        for _ in range(max_rounds):
+            if check.met or stalled >= PATIENCE:
+                break
+            before = twin_engine(twin, budget.in_shape)
+            keeps.append(max(1, round(active_connections(twin) * (1 - round_fraction(check.load, 1.0, step)))))
+            self._prune_to(twin, keeps[-1])
+            self.remove_dead_units(twin, count=False)
+            check = budget.check(twin.model)
+            stalled = stalled + 1 if check.load >= best - 1e-9 else 0
+            best = min(best, check.load)
+        if check.met and keeps:
+            lo, hi = keeps[-1], active_connections(before)         # lo meets the budget, hi does not
+            while hi - lo > max(1, TRIM_TOLERANCE * hi):
+                mid = (lo + hi) // 2
+                trial = twin_engine(before, budget.in_shape)
+                self._prune_to(trial, mid)
+                self.remove_dead_units(trial, count=False)
+                lo, hi = (mid, hi) if budget.check(trial.model).met else (lo, mid)
+            keeps[-1] = lo
+        return keeps
 
     def _magnitude_kept(self, units: "UnitEngine") -> float:
         """The sum of the active connections' magnitudes (BN-folded, as pruning ranks them)."""

@@ -149,14 +149,37 @@ def test_cgap_under_a_slack_budget_is_the_unbudgeted_run(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_nest_grows_only_what_the_budget_admits(tmp_path):
-    """Checked before growing: a step whose projected model (pruned to target_density) would break the
-    budget grows at a lower rate (tried on a copy), so nothing grown is trimmed back."""
+def test_nest_grows_what_its_pruning_trims_back_to_the_budget(tmp_path):
+    """A growth step is judged by what the pruning rounds will leave of it (pruned to target_density, then
+    trimmed to the budget): at 0.13 us the grown model breaks the budget, and its trimmed projection keeps at
+    least the connections of not growing, so it grows at the full rate and the first round trims it back."""
     slack = fit(_recipe("nest", {"prune_rounds": 2}, latency_us=100.0), tmp_path / "a").summary
     tight = fit(_recipe("nest", {"prune_rounds": 2}, latency_us=0.13), tmp_path / "b").summary
-    assert tight["method_budget_scaled_steps"] + tight.get("method_budget_refused_steps", 0) >= 1
-    assert "method_budget_scaled_steps" not in slack
-    assert tight["method_grown_connections"] < slack["method_grown_connections"] and tight["budget_met"] is True
+    assert "method_budget_scaled_steps" not in tight and "method_budget_refused_steps" not in tight
+    assert tight["method_grown_connections"] == slack["method_grown_connections"]
+    assert tight["method_budget_trim_connections"] >= 1 and "method_budget_trim_connections" not in slack
+    assert tight["budget_met"] is True and tight["nonzeros"] < slack["nonzeros"]
+
+
+def test_nest_refuses_growth_that_costs_connections(tmp_path, monkeypatch):
+    """Growth whose projection keeps fewer connections than not growing is refused: here every grown copy
+    also loses half of fc1's connections (as a growth the budget's trim cuts past the seed would)."""
+    from codesign.methods.nest import NeST
+
+    real = NeST._grow_on
+
+    def costly(self, units, grad_pass, bridges, step, scale, maps_of=None):
+        real(self, units, grad_pass, bridges, step, scale, maps_of)
+        if maps_of is not None:                        # a copy tried against the budget
+            mask = units.masks.connection_mask("fc1.weight")
+            active = mask.nonzero()
+            mask[tuple(active[: len(active) // 2].T)] = False
+            units.set_connections("fc1.weight", mask)
+
+    monkeypatch.setattr(NeST, "_grow_on", costly)
+    run = fit(_recipe("nest", {"prune_rounds": 2}, latency_us=100.0), tmp_path / "a").summary
+    assert run["method_budget_refused_steps"] >= 1 and run["method_grown_connections"] == 0
+    assert run["budget_met"] is True
 
 
 def test_pruning_to_a_stepped_budget_removes_only_what_crosses_the_step():
@@ -187,6 +210,25 @@ def test_pruning_to_a_stepped_budget_removes_only_what_crosses_the_step():
     assert check.met and removed == 256 - sum(sizes.values())
     assert sizes["fc3"] == 64
     assert weights(sizes["fc1"], sizes["fc2"], sizes["fc3"]) >= 0.7 * weights(64, 64, 64)
+
+
+def test_a_removal_past_the_budget_gives_back_what_the_design_has_room_for():
+    """The stepped jet MLP above: removing 100 of fc1's 128 units and half of fc3 meets the budget with room
+    to spare. fc3 does not move the latency, so all of its units come back; fc1 gets back units as long as
+    the load stays within the budget (bisection: 48, short of 64, where the load is not monotone). With
+    ``at_least`` all of it the removal stands."""
+    from codesign.methods.budget import _without, give_back
+
+    torch.manual_seed(0)
+    units = UnitEngine(create_model("jet_mlp", 2.0, JET, 5), JET)
+    budget = HardwareBudget(BudgetSpec("xc7z020", max_latency_us=2.0, strategy="Latency"), JET)
+    removal = [("fc1", i) for i in range(100)] + [("fc3", i) for i in range(32)]
+    assert budget.check(_without(units, budget, removal).model).met
+    kept, check = give_back(units, budget, removal, 1.0)
+    assert set(kept) < set(removal) and all(name == "fc1" for name, _ in kept)
+    assert 28 < 128 - len(kept) <= 64 and check.met
+    assert check.load == budget.check(_without(units, budget, kept).model).load
+    assert give_back(units, budget, removal, 1.0, at_least=len(removal))[0] == removal
 
 
 def test_pruning_crosses_a_step_a_few_units_do_not_reach():
