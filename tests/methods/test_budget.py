@@ -308,6 +308,32 @@ def test_nest_trims_a_model_over_the_budget_by_connections_or_units():
     assert rank[way] == max(rank.values()) and met == rank[way][0] and (c_met or u_met) == met
 
 
+def test_the_connection_trim_keeps_the_most_connections_that_meet_the_budget(monkeypatch):
+    """The jet MLP at 0.2 us: the trim's rounds of the smallest connections (to 2,537, 1,665, 1,179, 710)
+    meet the budget far past the step (710 leaves units with no inputs; with the dead ones removed, 23
+    connections and one neuron in fc1 and fc2 are left); the last round bisected back prunes to 912
+    instead (593 left, fc1 32, fc2 24), and the run's model is trimmed to the planned counts."""
+    import types
+
+    import codesign.methods.nest as nest_module
+    from codesign.methods.nest import NeST, active_connections
+
+    def trimmed(tolerance):
+        torch.manual_seed(0)
+        units = UnitEngine(create_model("jet_mlp", 1.0, JET, 5), JET)
+        budget, nest = _budget(latency_us=0.2), NeST(NeST.Config(budget_trim="connections"))
+        with monkeypatch.context() as m:
+            m.setattr(nest_module, "TRIM_TOLERANCE", tolerance)
+            keeps = nest._connection_trim(units, budget, 0.05, 60)
+            nest.fit_budget(types.SimpleNamespace(units=units, budget=budget, say=lambda _t: None))
+        return keeps, active_connections(units), budget.check(units.model).met
+
+    keeps, kept, met = trimmed(nest_module.TRIM_TOLERANCE)
+    rounds, kept_by_rounds, met_by_rounds = trimmed(10.0)          # no bisection: the rounds alone
+    assert keeps[:-1] == rounds[:-1] and keeps[-1] > rounds[-1]
+    assert met and met_by_rounds and kept > kept_by_rounds
+
+
 def test_a_dsp_share_binds_the_budget():
     """``max_util`` per resource: the folding keeps DSP within its own share and the load reads each resource
     against its share, so a small DSP share binds and a latency that needs more DSPs is missed."""
