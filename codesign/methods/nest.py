@@ -37,12 +37,15 @@ With a hardware budget (``codesign train --fit DEVICE``, :mod:`codesign.methods.
 is checked before it grows: each growth step is first tried on a copy of the model (the same
 connection and neuron growth from the same gradients; feature maps as their count at the layers'
 densities), pruned on the copy as the pruning rounds will prune it (to ``target_density``, dead units
-removed, then trimmed to the budget as the first round trims), at 1, 1/2, 1/4, ... of its rates, and
-the run grows at the largest rate at which that projection meets the budget keeping at least the
-active connections the projection of the model without the step keeps (none: the step is skipped).
-Growth the rounds trim back is admitted where it costs no connections: a projection made right after
-growth, before retraining, is a poor judge of more (whether it met the budget untrimmed hung on the
-valid reuse factors of its widths). A seed whose projection does not meet it is first trimmed; the first pruning round goes on past its schedule until the budget is met
+removed, then, unless ``budget_trim`` is ``units``, trimmed to the budget by connections alone), at 1,
+1/2, 1/4, ... of its rates, and the run grows at the largest rate at which that projection meets the
+budget keeping at least the active connections the same projection of the model without the step
+keeps (none: the step is skipped). So growth that the rounds trim back by connections is admitted
+where it costs no connections (a projection made right after growth, before retraining, is a poor
+judge of more: whether it met the budget untrimmed hung on the valid reuse factors of its widths), and
+growth that only removing units would bring back within the budget is not (cutting trained maps right
+after growth set a LeNet-5 run back to 0.79). A seed whose projection does not meet it is first
+trimmed; the first pruning round goes on past its schedule until the budget is met
 (so the later rounds and epochs retrain at that size), and so does the last. Trimming
 (``budget_trim``) removes the smallest-magnitude active connections in rounds (zero weights cost no
 multipliers under the Latency strategy or the sparse kernel; the round that meets the budget is
@@ -197,12 +200,11 @@ class NeST(Method):
         if budget is not None:                   # what the budget admits, tried on a copy before growing
             from .budget import twin_engine
 
-            trim = "units" if self.cfg.budget_trim == "units" else "connections"
-
             def project(twin):                   # what the pruning rounds will leave of it
                 self._prune_to(twin, self.kept_after(self.cfg.prune_rounds))
                 self.remove_dead_units(twin, count=False)
-                self._trim(twin, budget, trim, 0.05, 60, count=False)
+                if self.cfg.budget_trim != "units":
+                    self._trim_connections(twin, budget, 0.05, 60, count=False)
 
             def trial(twin, s):
                 self._grow_on(twin, grad_pass, bridges, step, s, others)
@@ -325,19 +327,26 @@ class NeST(Method):
         (whole filters and neurons: under hls4ml's Resource strategy a layer's zero weights cost as much as
         the others, so fewer connections in the same units may save nothing). Returns the last check."""
         check = budget.check(units.model)
-        if mode == "connections" and not check.met and reachable(units, budget):
-            for keep in self._connection_trim(units, budget, step, max_rounds):
-                active = active_connections(units)
-                self._prune_to(units, keep)
-                if count:
-                    self.counts["pruned_connections"] += active - active_connections(units)
-                self.remove_dead_units(units, count=count)
-            check = budget.check(units.model)
+        if mode == "connections":
+            check = self._trim_connections(units, budget, step, max_rounds, count)
         if not check.met:                        # (prune_to_budget removes nothing when no width meets it)
             check, removed = prune_to_budget(units, budget, lambda g: units.unit_norm(g))
             if count:
                 self.counts["budget_pruned_units"] = self.counts.get("budget_pruned_units", 0) + removed
         return check
+
+    def _trim_connections(self, units: "UnitEngine", budget, step: float, max_rounds: int, count: bool = True):
+        """The connection trim alone (:meth:`_connection_trim`'s counts, dead units removed); its check."""
+        check = budget.check(units.model)
+        if check.met or not reachable(units, budget):       # no width meets it: reported missed, not pruned
+            return check
+        for keep in self._connection_trim(units, budget, step, max_rounds):
+            active = active_connections(units)
+            self._prune_to(units, keep)
+            if count:
+                self.counts["pruned_connections"] += active - active_connections(units)
+            self.remove_dead_units(units, count=count)
+        return budget.check(units.model)
 
     def _connection_trim(self, units: "UnitEngine", budget, step: float, max_rounds: int) -> List[int]:
         """The active connections each round of the connection trim prunes to, planned on a copy: rounds of
