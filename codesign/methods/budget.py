@@ -250,7 +250,9 @@ class HardwareBudget:
 
     def _load_of(self, check: BudgetCheck, amounts: Dict[str, float]) -> float:
         """Load of resource amounts and first-output depth cycles (see the module doc)."""
-        avail = {"dsp": self.device.dsp, "lut": self.device.lut, "ff": self.device.ff, "bram": self.device.bram}
+        from ..sim.folding import device_resources
+
+        avail = device_resources(self.device)
         weights = _weights(check)
         limit = self.spec.max_util
         load = sum(w * amounts.get(r, 0.0) / (max(avail[r], 1) * limit[r]) for r, w in weights.items() if r in avail)

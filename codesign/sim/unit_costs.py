@@ -164,11 +164,11 @@ def unit_costs(network: Network, device: Device, mapping: Mapping, max_util=0.8,
     cyc, depth, interval = layer_timing(network, plan, device)
     latency, net_interval = network_timing(network, plan, cyc, depth, interval, device)
     res = layer_resources(network, plan, device)
+    from .folding import device_resources
     from .util_limit import UtilLimit
 
     limit = UtilLimit.of(max_util)
-    avail = {"dsp": device.dsp, "lut": device.lut, "ff": device.ff, "bram": device.bram}
-    left = {k: limit[k] * avail[k] - float(np.sum(res[k])) for k in avail}
+    left = {k: limit[k] * n - float(np.sum(res[k])) for k, n in device_resources(device).items()}
     return UnitCosts(tuple(l.name for l in ls), out_add, out_remove, in_add, in_remove, conn, interval,
                      float(net_interval), float(latency), left)
 

@@ -43,7 +43,7 @@ def test_prices_are_each_layers_own(nets):
         got = layer_resources(_variant(net, one), plan, device)
         for k in ("dsp", "lut", "ff", "bram"):
             assert np.isclose(got[k][i] - ref[k][i], prices.out_add[k][i])
-    assert set(prices.left) == {"dsp", "lut", "ff", "bram"}
+    assert set(prices.left) == {"dsp", "lut", "ff", "bram", "uram"}
 
 
 def test_removing_the_last_channel_is_not_priced(nets):
