@@ -87,6 +87,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..units.engine import UnitEngine
 
 MAX_CLEANUP_PASSES = 10
+TRIM_STEP, TRIM_ROUNDS = 0.05, 60   # a trim to the budget: rounds of at least this share, at most this many
 TRIM_TOLERANCE = 0.002        # the connection trim keeps the most connections that meet a budget to within this share
 
 
@@ -204,7 +205,7 @@ class NeST(Method):
                 self._prune_to(twin, self.kept_after(self.cfg.prune_rounds))
                 self.remove_dead_units(twin, count=False)
                 if self.cfg.budget_trim != "units":
-                    self._trim_connections(twin, budget, 0.05, 60, count=False)
+                    self._trim_connections(twin, budget, TRIM_STEP, TRIM_ROUNDS, count=False)
 
             def trial(twin, s):
                 self._grow_on(twin, grad_pass, bridges, step, s, others)
@@ -297,7 +298,7 @@ class NeST(Method):
             return round(target + (start - target) * (1.0 - progress) ** 3)
         return round(start * (target / start) ** progress)
 
-    def fit_budget(self, ctx: MethodContext, step: float = 0.05, max_rounds: int = 60) -> None:
+    def fit_budget(self, ctx: MethodContext, step: float = TRIM_STEP, max_rounds: int = TRIM_ROUNDS) -> None:
         """Trim the model until the budget is met (see the module doc and :meth:`_trim`): by connections
         or by units (``budget_trim``); under ``auto`` both are tried on copies and the run takes the one
         that meets the budget keeping the larger sum of active weight magnitudes (BN-folded)."""
@@ -326,9 +327,8 @@ class NeST(Method):
         measured prices (:func:`~codesign.methods.budget.prune_to_budget`). ``units``: the latter only
         (whole filters and neurons: under hls4ml's Resource strategy a layer's zero weights cost as much as
         the others, so fewer connections in the same units may save nothing). Returns the last check."""
-        check = budget.check(units.model)
-        if mode == "connections":
-            check = self._trim_connections(units, budget, step, max_rounds, count)
+        check = (self._trim_connections(units, budget, step, max_rounds, count) if mode == "connections"
+                 else budget.check(units.model))
         if not check.met:                        # (prune_to_budget removes nothing when no width meets it)
             check, removed = prune_to_budget(units, budget, lambda g: units.unit_norm(g))
             if count:
