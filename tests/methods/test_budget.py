@@ -249,12 +249,14 @@ def test_pruning_crosses_a_step_a_few_units_do_not_reach():
     assert units.sizes()["1"] <= 9 and units.sizes()["3"] >= 5     # fc1 crossed its step, fc2 kept units
 
 
-def test_pruning_a_hair_over_the_budget_removes_one_measured_unit():
+def test_pruning_a_hair_over_the_budget_removes_one_measured_share():
     """LeNet-5 with 8, 9 and 133 units on the ZCU102 at 4.31 us (io_stream, strategy auto) is 0.5% over:
     a round of 5% of the units from every group (1 conv1 map, 1 conv2 map, 6 fc1 neurons) raises the load
     to 1.18 (a folding with fewer valid reuse factors; the held-folding averages removed 26 units, conv1
-    8 -> 4, conv2 9 -> 5). A measured removal of at most half a group that meets the budget ends it: one
-    conv2 map."""
+    8 -> 4, conv2 9 -> 5). A measured removal of at most half a group that meets the budget ends it, the
+    one losing the least share of its group's saliency: the 14 weakest of fc1's 133 neurons (a tenth), not
+    one of conv2's 9 maps (a ninth of that layer; the choice while saliency was normalised by the group's
+    mean)."""
     torch.manual_seed(0)
     model = create_model("lenet5", 1.0, (1, 28, 28), 10)
     units = UnitEngine(model, (1, 28, 28))
@@ -263,7 +265,7 @@ def test_pruning_a_hair_over_the_budget_removes_one_measured_unit():
     budget = HardwareBudget(BudgetSpec("xczu9eg", max_latency_us=4.3102, io_type="io_stream"), (1, 28, 28))
     assert 1 < budget.check(model).load < 1.01
     check, removed = prune_to_budget(units, budget, lambda g: units.unit_norm(g))
-    assert check.met and removed == 1 and units.sizes() == {"conv1": 8, "conv2": 8, "fc1": 133}
+    assert check.met and removed == 14 and units.sizes() == {"conv1": 8, "conv2": 9, "fc1": 119}
 
 
 def test_nest_removes_units_where_pruning_connections_no_longer_lowers_the_load(tmp_path):
@@ -390,9 +392,9 @@ def test_pruning_to_a_budget_keeps_a_tenth_of_every_group_while_it_can():
         check, _ = prune_to_budget(units, _budget(latency_us), lambda g: units.unit_norm(g), **kw)
         return units.sizes(), check
 
-    sizes, check = pruned(0.2)
+    sizes, check = pruned(0.22)
     assert check.met and all(sizes[g] >= floors[g] for g in floors)
-    bare, bare_check = pruned(0.2, floors={})           # one unit each: the same budget cuts below a floor
+    bare, bare_check = pruned(0.22, floors={})          # one unit each: the same budget cuts fc3 to 1
     assert bare_check.met and any(bare[g] < floors[g] for g in floors)
     tight, tight_check = pruned(0.1)                      # met only below the floors: they give way
     assert tight_check.met and any(tight[g] < floors[g] for g in floors)
