@@ -20,7 +20,7 @@ original rate: a cosine or step schedule gives the late rounds a low rate).
 With a hardware budget (``codesign train --fit DEVICE``, structured only) the rounds prune to the
 budget instead of ``target_density``: round k brings the budget's load (see
 :mod:`codesign.methods.budget`) to ``load0^(1 - k/K)``, so the last round meets it, removing the
-units with the smallest norm per unit of hardware price across all groups.
+units with the smallest norm (as a share of their group's) per unit of hardware price across all groups.
 """
 from __future__ import annotations
 
