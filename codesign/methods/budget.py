@@ -417,7 +417,7 @@ def budget_from_target(target, in_shape: Sequence[int]) -> Optional[HardwareBudg
     return HardwareBudget(spec, in_shape) if spec is not None else None
 
 
-def group_shares(scores) -> "object":
+def group_shares(scores: "torch.Tensor") -> "torch.Tensor":
     """Each unit's score as a share of its group's total: every group is worth the same, whatever its width.
     (Normalised by the group's mean instead, a group was worth its unit count, so under hardware prices the
     few costly filters of a narrow layer were always the cheapest to lose: magnitude pruning to the PYNQ-Z2

@@ -322,7 +322,8 @@ class NeST(Method):
 
     def _trim(self, units: "UnitEngine", budget, mode: str, step: float, max_rounds: int, count: bool = True):
         """``connections``: prune the smallest active connections (and the units left dead) until the budget
-        is met or ``PATIENCE`` rounds in a row no longer lower its load; then, if it is still missed (a
+        is met or ``PATIENCE`` rounds in a row no longer lower its load, the last round bisected back to the
+        most connections that meet it (:meth:`_connection_trim`); then, if it is still missed (a
         latency that the number of maps sets, not their connections), remove units by the budget's
         measured prices (:func:`~codesign.methods.budget.prune_to_budget`). ``units``: the latter only
         (whole filters and neurons: under hls4ml's Resource strategy a layer's zero weights cost as much as
