@@ -250,7 +250,7 @@ class HardwareBudget:
 
     def _load_of(self, check: BudgetCheck, amounts: Dict[str, float]) -> float:
         """Load of resource amounts and first-output depth cycles (see the module doc)."""
-        from ..sim.folding import device_resources
+        from ..sim.device import device_resources
 
         avail = device_resources(self.device)
         weights = _weights(check)

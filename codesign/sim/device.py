@@ -303,3 +303,8 @@ def device_for_part(part: str) -> Tuple[Optional[Device], str]:
 
 def shipped_device_names() -> List[str]:
     return sorted(_shipped())
+
+
+def device_resources(device: Device) -> Dict[str, float]:
+    """{resource: what the device has of it}, keyed as the estimator counts resources."""
+    return {"dsp": device.dsp, "lut": device.lut, "ff": device.ff, "bram": device.bram, "uram": device.uram}

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from . import hls_rules
-from .device import Device
+from .device import Device, device_resources
 from .fold_table import RESOURCES, CostTable, cost_table, refold
 from .layers import Network
 from .util_limit import UtilLimit
@@ -54,11 +54,6 @@ def check_max_util(value) -> UtilLimit:
 def device_budget(device: Device, max_util) -> Dict[str, float]:
     """``max_util`` of each resource the device has."""
     return check_max_util(max_util).budget(device_resources(device))
-
-
-def device_resources(device: Device) -> Dict[str, float]:
-    """{resource: what the device has of it}."""
-    return {"dsp": device.dsp, "lut": device.lut, "ff": device.ff, "bram": device.bram, "uram": device.uram}
 
 
 @dataclass(frozen=True)

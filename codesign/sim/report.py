@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import __version__, atomic
 from .costs import Costs
-from .device import Device
+from .device import Device, device_resources
 from .energy import Energy, energy_note
 from .layers import Network
 from .mapping import Mapping
@@ -37,7 +37,7 @@ def summarize(net: Network, device: Device, costs: Costs, en: Energy) -> Dict[st
     """Network totals as one flat dict (the batch API returns these rows)."""
     ops = 2.0 * float(net.macs) + float(costs.other_ops.sum())
     res = {k: costs.total(k) for k in RESOURCES}
-    avail = {"dsp": device.dsp, "bram": device.bram, "lut": device.lut, "ff": device.ff}
+    avail = device_resources(device)
     util = {k: res[k] / avail[k] if avail[k] else float("inf") for k in RESOURCES}
     energy = en.totals()
     slowest = int(np.argmax(costs.interval if costs.template == "dataflow" else costs.cycles))

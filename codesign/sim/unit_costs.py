@@ -164,7 +164,7 @@ def unit_costs(network: Network, device: Device, mapping: Mapping, max_util=0.8,
     cyc, depth, interval = layer_timing(network, plan, device)
     latency, net_interval = network_timing(network, plan, cyc, depth, interval, device)
     res = layer_resources(network, plan, device)
-    from .folding import device_resources
+    from .device import device_resources
     from .util_limit import UtilLimit
 
     limit = UtilLimit.of(max_util)
