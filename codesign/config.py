@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Tuple
 
 import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from . import target
 from .data import AUGMENTATIONS
@@ -88,8 +88,26 @@ class TargetCfg(Strict):
     clock_period_ns: Optional[float] = Field(None, gt=0)   # None: the device's clock (export: 5 ns)
     fit: bool = False                                     # train within the budget below (codesign train --fit)
     max_latency_us: Optional[float] = Field(None, gt=0)   # latency bound of the budget
-    max_util: UtilShares = 0.8                            # largest fraction of each resource of the device
+    max_util: UtilShares = target.DEFAULT_MAX_UTIL        # largest fraction of each resource of the device
     # (one, or per resource: {all: 0.8, DSP: 0.25} or "0.8,DSP=0.25")
+
+    @model_validator(mode="after")
+    def _budget_settings_are_read(self) -> "TargetCfg":
+        """A budget setting the run would not read is an error, not silently dropped."""
+        if not self.fit:
+            if self.max_latency_us is not None or self.max_util != target.DEFAULT_MAX_UTIL:
+                raise ValueError("max_latency_us and max_util bound the budget of fit: true (codesign train --fit "
+                                 "DEVICE); set fit: true, or remove them")
+            return self
+        if self.template != "dataflow":
+            raise ValueError(f"a budget folds the dataflow template (hls4ml's); template: {self.template} is not "
+                             "trained for (remove it, or fit: false)")
+        if self.reuse_factor != target.DEFAULT_REUSE_FACTOR:
+            raise ValueError("a budget chooses every layer's reuse factor (as export --reuse-factor auto does); "
+                             "remove reuse_factor, or fit: false")
+        if self.precision == "auto":
+            raise ValueError("a budget is priced in one type: give precision (e.g. ap_fixed<16,6>), not auto")
+        return self
 
 
 class Recipe(Strict):

@@ -60,19 +60,27 @@ def _field_names(cls: Type[BaseModel], loc: Tuple[Any, ...]) -> list[str]:
     return list(cls.model_fields)
 
 
+def _type_tag(part: Any) -> bool:
+    """Whether a pydantic error location part names a union member's type ('float', 'list[constrained-int]',
+    'function-after[...]'), not a key the user wrote."""
+    return isinstance(part, str) and (part in ("float", "int", "str", "bool", "dict", "list", "none")
+                                      or "[" in part or part.startswith(("constrained-", "function-")))
+
+
 def describe_validation_error(err: ValidationError, cls: Type[BaseModel], source: str) -> str:
     """The first problem of a pydantic error as one readable line."""
     first = err.errors()[0]
-    loc = tuple(first["loc"])
+    loc = tuple(p for p in first["loc"] if not _type_tag(p))
     where = ".".join(str(p) for p in loc) or "(top level)"
     if first["type"] == "extra_forbidden":
         allowed = _field_names(cls, loc[:-1])
         return (f"{source}: unknown key '{where}'{close_matches(str(loc[-1]), allowed)}"
                 + (f"; allowed: {', '.join(allowed)}" if allowed else ""))
     got = first.get("input")
-    shown = f" (got {got!r})" if got is not None and not isinstance(got, dict) else ""
+    shown = f" (got {got!r})" if got is not None and not isinstance(got, dict) and "got " not in first["msg"] else ""
     more = f" [and {len(err.errors()) - 1} more problem(s)]" if len(err.errors()) > 1 else ""
-    return f"{source}: {where}: {first['msg']}{shown}{more}"
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"{source}: {where}: {msg}{shown}{more}"
 
 
 def validate(cls: Type[M], data: Any, source: str) -> M:

@@ -27,6 +27,7 @@ DEFAULT_IO_TYPE = "auto"           # io_stream for networks with convolutions or
 DEFAULT_PRECISION = "auto"         # simulate, export: per layer, as the export chooses
 DEFAULT_SWEEP_PRECISION = "ap_fixed<16,6>"   # sweeps and recipes' targets: hls4ml's default type
 DEFAULT_SPARSE_KERNEL = "auto"
+DEFAULT_MAX_UTIL = 0.8            # the largest share of every resource a folding may use (export, simulate, --fit)
 DEFAULT_BACKEND = "Vitis"
 DEFAULT_CLOCK_PERIOD_NS = 5.0      # the export's (hls4ml's) default; an estimate without one uses the device's clock
 

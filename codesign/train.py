@@ -28,7 +28,7 @@ from .errors import CodesignError, ConfigError
 from .events import Events, quiet
 from .flops import TRAIN_FLOPS_PER_FORWARD, ModelCost, measure, output_positions
 from .methods import build_method
-from .methods.budget import budget_from_target
+from .methods.budget import budget_from_target, check_trains_to_budget
 from .methods.base import Ledger, Method, MethodContext, Progress, RunData, epoch_seed
 from .optim import lr_at, make_optimizer, set_lr
 from .rundir import RunDir
@@ -65,11 +65,15 @@ class _Run:
         data = RunData(train=splits.train, evaluate=self.evaluate,
                        splits=tuple(n for n in ("train", "val", "test") if getattr(splits, n) is not None),
                        label_smoothing=recipe.train.label_smoothing, eval_batch_size=recipe.train.eval_batch_size)
+        if recipe.target.fit:
+            check_trains_to_budget(recipe.method.name)
         self.ctx = MethodContext(model, lambda: self.units, seed=recipe.train.seed, progress=self.progress,
                                  ledger=self.ledger, data=data, say=self.say, reset_optimizer=self.new_optimizer,
                                  learning_rate=lambda: self.optimizer.param_groups[0]["lr"],
                                  reference=self.reference_model, positions=self.positions,
                                  budget=budget_from_target(recipe.target, splits.in_shape))
+        if self.ctx.budget is not None:
+            self.ctx.budget.check(model)      # a model the estimator cannot read fails here, before any epoch
 
     @property
     def epoch(self) -> int:
@@ -165,6 +169,11 @@ def _check_same_recipe(saved: Dict[str, Any], recipe: Recipe, ckpt: Path) -> Non
         if saved.get(section) != now.get(section):
             raise CodesignError(f"{ckpt} was written by a run with a different '{section}' setting; "
                                 f"resume with the same recipe, or start over with --force / another --out")
+    saved_target, target = saved.get("target") or {}, now.get("target") or {}
+    if (saved_target.get("fit") or target.get("fit")) and saved_target != target:
+        raise CodesignError(f"{ckpt} was written by a run with a different 'target' setting (the hardware budget "
+                            f"it trains for: --fit and its bounds); resume with the same one, or start over with "
+                            f"--force / another --out")
     for key in ("batch_size", "seed", "label_smoothing", "distill"):
         if saved.get("train", {}).get(key) != now["train"].get(key):
             raise CodesignError(f"{ckpt} was written with train.{key}={saved['train'].get(key)}; resume with "

@@ -23,6 +23,14 @@ def test_overrides_win_and_are_typed():
     ({"optim.lr": -1}, r"optim.lr: Input should be greater than 0"),
     ({"optim.name": "sgdd"}, r"optim.name: Input should be 'sgd', 'adam' or 'adamw'"),
     ({"train.epochs": 0}, r"train.epochs"),
+    ({"target.max_util": [0.5]}, r"^recipe: target.max_util: Input should be a valid number"),   # no type tags
+    ({"target.max_util": 0}, r"must be in \(0, 1\], got 0.0$"),                                  # 'got' once
+    # a budget setting nothing reads is an error, not silently dropped
+    ({"target.max_latency_us": 1.0}, r"target: max_latency_us and max_util bound the budget of fit: true"),
+    ({"target.max_util": 0.5}, r"target: max_latency_us and max_util bound the budget of fit: true"),
+    ({"target.fit": True, "target.template": "tiled"}, r"a budget folds the dataflow template"),
+    ({"target.fit": True, "target.reuse_factor": 4}, r"a budget chooses every layer's reuse factor"),
+    ({"target.fit": True, "target.precision": "auto"}, r"a budget is priced in one type"),
 ])
 def test_bad_values_are_one_line_errors(overrides, message):
     with pytest.raises(ConfigError, match=message) as info:

@@ -82,6 +82,16 @@ def test_resume_with_a_different_recipe_is_refused(tmp_path):
         fit(recipe(**{"train.epochs": 2, "optim.lr": 0.01}), tmp_path, resume=True)
 
 
+@pytest.mark.parametrize("resumed_target", [{"target.fit": True, "target.device": "xc7z020", "target.max_latency_us": 5.0},
+                                            {"target.fit": False, "target.max_latency_us": None}])
+def test_resume_with_a_different_budget_is_refused(tmp_path, resumed_target):
+    budget = {"method.name": "magnitude", "method.params": {"structure": "structured"}, "target.fit": True,
+              "target.device": "xc7z020", "target.max_latency_us": 20.0}
+    fit(recipe(**{"train.epochs": 1, **budget}), tmp_path)
+    with pytest.raises(CodesignError, match="different 'target'"):
+        fit(recipe(**{"train.epochs": 2, **budget, **resumed_target}), tmp_path, resume=True)
+
+
 def test_resume_can_extend_epochs(tmp_path):
     fit(recipe(**{"train.epochs": 1}), tmp_path)
     res = fit(recipe(**{"train.epochs": 2}), tmp_path, resume=True)

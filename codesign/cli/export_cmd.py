@@ -42,23 +42,24 @@ def export(
     backend: Optional[str] = typer.Option(None, help="hls4ml backend: Vitis (default) or Vivado."),
     io_type: Optional[str] = io_type_option(),
     part: Optional[str] = typer.Option(None, help="FPGA part (default: the backend's)."),
-    clock_period: Optional[float] = typer.Option(None, help="Clock period in ns (default 5)."),
+    clock_period: Optional[float] = typer.Option(None, help="Clock period in ns (default 5; a model trained with "
+                                                            "--fit: its budget's clock)."),
     reuse_factor: Optional[str] = typer.Option(None, help="hls4ml ReuseFactor (multiplications per multiplier). auto "
                                                           "(default without --hls-config): chosen per Conv/Dense layer "
                                                           "with the strategy, for the shortest interval (then "
                                                           "latency) within --max-util of every resource of the part; "
                                                           "a number: one for every layer."),
     strategy: Optional[str] = strategy_option(),
-    max_util: str = typer.Option("0.8", "--max-util", help="--reuse-factor auto: the share of each of the part's "
-                                                         "DSP, LUT, FF and BRAM the design may use; per resource "
-                                                         "too, e.g. 0.8,DSP=0.25 (the others 0.8)."),
+    max_util: Optional[str] = typer.Option(None, "--max-util", help="--reuse-factor auto: the share of each of the "
+                                           "part's DSP, LUT, FF and BRAM the design may use (default 0.8); per "
+                                           "resource too, e.g. 0.8,DSP=0.25 (the others 0.8)."),
     max_latency_us: Optional[float] = typer.Option(None, "--max-latency-us", help="--reuse-factor auto: a latency "
                                                    "bound (us); the folding is then the least resources that meet "
                                                    "it (else the fastest, with by how much it misses)."),
-    sparse_kernel: str = typer.Option("auto", help="Dense layers on the sparse kernel (only nonzero weights stored "
-                                                   "and multiplied, in every strategy): auto (density below the "
-                                                   "storage break-even, about 0.3, and for layers over 4096 "
-                                                   "nonzeros a reuse factor >= nonzeros per output), on or off."),
+    sparse_kernel: Optional[str] = typer.Option(None, help="Dense layers on the sparse kernel (only nonzero weights "
+                                                "stored and multiplied, in every strategy): auto (default; density "
+                                                "below the storage break-even, about 0.3, and for layers over 4096 "
+                                                "nonzeros a reuse factor >= nonzeros per output), on or off."),
     precision: Optional[str] = precision_option(default="auto (default: per layer from calibration ranges), or "
                                                         "one for all layers: ",
                                                 more=" (here a bare width, 8 or 8/16, takes each layer's integer "
@@ -92,11 +93,10 @@ def export(
     if out is None:
         out = default_out(model, checkpoint, onnx)
     given = {k: v for k, v in dict(backend=backend, io_type=io_type, part=part, clock_period=clock_period,
-                                   reuse_factor=reuse_factor, strategy=strategy, sparse_kernel=sparse_kernel).items()
-             if v is not None}
-    given["max_util"] = max_util
-    if max_latency_us is not None:
-        given["max_latency_us"] = max_latency_us
+                                   reuse_factor=reuse_factor, strategy=strategy, sparse_kernel=sparse_kernel,
+                                   max_util=max_util, max_latency_us=max_latency_us).items() if v is not None}
+    if hls_config is None:          # a model trained for a device: folded as its budget was, unless a flag says
+        given, precision = _as_trained(checkpoint, given, precision)
     if hls_config is not None:      # the file's reuse factors and strategies are taken as given
         from ..export.hls_config import read_export_config
         settings, chosen = read_export_config(hls_config, given, precision, target_agreement)
@@ -113,6 +113,27 @@ def export(
     with ExportProgress() as progress:
         report = run_export(req, events=progress.event)
     render(report, req.out, invocation(ctx))
+
+
+def _as_trained(checkpoint: Optional[Path], given: dict, precision: Optional[str]):
+    """(settings, precision) with what the command line leaves out taken from the budget the model file
+    was trained for (:mod:`codesign.export.trained_for`), and one line saying which were taken."""
+    from ..export.trained_for import trained_for
+    from .console import err_console
+
+    trained = trained_for(checkpoint)
+    if str(given.get("reuse_factor", "auto")).lower() != "auto":
+        trained = {k: v for k, v in trained.items() if k not in ("max_latency_us", "max_util")}
+    taken = {k: v for k, v in trained.items() if v is not None and k not in given
+             and (k != "precision" or precision is None)}
+    if not taken:
+        return given, precision
+    usual = {"reuse_factor": "auto", "strategy": "auto", "io_type": "auto", "sparse_kernel": "auto", "max_util": 0.8}
+    shown = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in taken.items() if usual.get(k) != v)
+    err_console.print(f"export: folded as {checkpoint} was trained (its device budget; a flag given wins): {shown}",
+                      markup=False, highlight=False)
+    precision = taken.pop("precision", precision)
+    return {**given, **taken}, precision
 
 
 def default_out(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Path]) -> Path:

@@ -80,7 +80,7 @@ def train(
         "train.epochs": epochs, "train.batch_size": batch_size, "optim.lr": lr, "optim.name": optimizer,
         "schedule.name": schedule, "train.seed": seed, "data.val_fraction": val_fraction,
         "data.train_limit": train_limit, "data.test_limit": test_limit, "train.threads": threads,
-        "target.device": fit_device, "target.fit": True if fit_device else None,
+        "target.device": fit_device, "target.fit": True if fit_device is not None else None,
         "target.max_latency_us": max_latency_us, "target.max_util": max_util,
         "target.strategy": hw.target_strategy(strategy) if strategy else None,
         "target.io_type": hw.io_type(io_type) if io_type else None, "target.precision": precision,
@@ -98,8 +98,9 @@ def train(
         from ..errors import ConfigError
         raise ConfigError(f"{', '.join(given)} set the device budget's bounds and hardware: add --fit DEVICE "
                           "(or target.fit: true in the recipe)")
-    from ..methods.budget import spec_from_target
-    spec_from_target(cfg.target)                  # the budget's device and settings, checked before any folder
+    from ..methods.budget import check_trains_to_budget, spec_from_target
+    if spec_from_target(cfg.target) is not None:   # the budget's device and settings, checked before any folder
+        check_trains_to_budget(cfg.method.name)
     start = None
     if checkpoint is not None:
         start, cfg = starting_model(checkpoint, cfg, model, data_dir)

@@ -19,7 +19,9 @@ Each method also declares, for sweeps and one-shot pruning:
 - ``density_knob``: the name of its ``Config`` field that sets the final density (fraction of
   weights or units kept), or None when it has none (a density sweep axis skips it);
 - ``one_shot``: the ``Config`` values that make its pruning a single decision taken at once on a
-  trained model (e.g. one round, no pretraining), or None when it cannot prune one-shot.
+  trained model (e.g. one round, no pretraining), or None when it cannot prune one-shot;
+- ``trains_to_budget``: whether its decisions read a hardware budget (``ctx.budget``, ``codesign train
+  --fit``); ``--fit`` with a method that does not is an error, not a budget silently ignored.
 
 Structure and masks change only through the engine: ``keep``/``remove``/``extend`` resize tensors
 for real and remap the optimiser state in place, ``set_units``/``set_connections``/``activate``
@@ -238,6 +240,7 @@ class Method:
     name = "base"
     density_knob: ClassVar[Optional[str]] = None
     one_shot: ClassVar[Optional[Dict[str, Any]]] = None
+    trains_to_budget: ClassVar[bool] = False
 
     class Config(Strict):
         pass

@@ -78,7 +78,11 @@ class BudgetSpec:
         from ..target import io_type, sparse_kernel
 
         parse_precision(self.precision), io_type(self.io_type), sparse_kernel(self.sparse_kernel)
-        load_device(self.device), self.strategies       # a wrong name fails here, before any training
+        device = load_device(self.device)               # a wrong name fails here, before any training
+        self.strategies
+        clock_mhz = 1000.0 / self.clock_period_ns if self.clock_period_ns else device.clock_mhz
+        if self.max_latency_us is not None and not math.isfinite(self.max_latency_us * clock_mhz):
+            raise ConfigError(f"--max-latency-us must be a finite number of microseconds, got {self.max_latency_us:g}")
 
     @property
     def strategies(self) -> Tuple[str, ...]:
@@ -136,6 +140,16 @@ class BudgetCheck:
         return _nearest_limit(self.util, self.max_util)
 
     @property
+    def binding_of_design(self) -> str:
+        """What holds the :attr:`design` back: ``latency`` when it is nearer its bound than any resource is to
+        its share, else that resource."""
+        util = self.design_util
+        resource = _nearest_limit(util, self.max_util)
+        if self.max_latency_s and self.design_latency_s / self.max_latency_s >= self.max_util.load(util):
+            return "latency"
+        return resource
+
+    @property
     def load(self) -> float:
         lat = self.latency_s / self.max_latency_s if self.max_latency_s else 0.0
         return max(lat, self.max_util.load(self.util))
@@ -156,14 +170,14 @@ class BudgetCheck:
         util = self.design_util
         out = {"budget": self.describe(), "budget_met": self.met, "budget_load": round(self.load, 4),
                "budget_margin": round(1 - self.load, 4), "budget_reuse_factors": self.folding_text(self.design),
-               "budget_latency_us": round(self.design_latency_s * 1e6, 4),
+               "budget_latency_us": _significant(self.design_latency_s * 1e6),
                "budget_util_max": round(max(util.values()), 4),
-               "budget_binding": _nearest_limit(util, self.max_util), "budget_max_util": self.max_util.as_json(),
+               "budget_binding": self.binding_of_design, "budget_max_util": self.max_util.as_json(),
                **{f"budget_{k}_util": round(v, 4) for k, v in util.items()},
                "budget_objective": self.design.objective}
         if self.max_latency_s:
-            out["budget_max_latency_us"] = round(self.max_latency_s * 1e6, 4)
-            out.update({"budget_fastest_latency_us": round(self.latency_s * 1e6, 4),
+            out["budget_max_latency_us"] = _significant(self.max_latency_s * 1e6)
+            out.update({"budget_fastest_latency_us": _significant(self.latency_s * 1e6),
                         "budget_fastest_util_max": round(self.util_max, 4),
                         "budget_fastest_reuse_factors": self.folding_text()})
         return out
@@ -173,7 +187,7 @@ class BudgetCheck:
         lat = f"latency {self.design_latency_s * 1e6:.3g} us"
         if self.max_latency_s:
             lat += f" of {self.max_latency_s * 1e6:.3g} us"
-        verdict = "met" if self.met else f"missed by {100 * max(self.load - 1, 0.0):.1f}%"
+        verdict = "met" if self.met else missed_by(self.load)
         if not self.fits and self.load <= 1:
             verdict += " (the folding does not fit)"
         binding = _nearest_limit(util, self.max_util)
@@ -397,6 +411,18 @@ def _weights(check: BudgetCheck) -> Dict[str, float]:
     return {r: v / top for r, v in near.items()}
 
 
+def _significant(x: float) -> float:
+    """``x`` to 4 decimals, or 4 significant digits where that would show 0 (a bound of 1e-6 us)."""
+    return round(x, 4) if abs(x) >= 1e-3 or x == 0 else float(f"{x:.4g}")
+
+
+def missed_by(load: float) -> str:
+    """'missed by 12.5%' (the load over 1), or 'missed by a factor of 2.2e+03' when that is over 100x."""
+    if load > 100:
+        return f"missed by a factor of {load:.3g}"
+    return f"missed by {100 * max(load - 1, 0.0):.1f}%"
+
+
 def _nearest_limit(util: Dict[str, float], limit) -> str:
     """The resource of ``util`` with the largest utilisation over its share of ``limit``."""
     return max(util, key=lambda r: util[r] / limit[r])
@@ -410,6 +436,17 @@ def spec_from_target(target) -> Optional[BudgetSpec]:
     precision = target.precision if target.precision != "auto" else "ap_fixed<16,6>"
     return BudgetSpec(target.device, target.max_latency_us, target.max_util, target.strategy, target.io_type,
                       precision, target.sparse_kernel, target.clock_period_ns)
+
+
+def check_trains_to_budget(method: str) -> None:
+    """A one-line error when a recipe asks to train for a device with a method whose decisions read no budget."""
+    from . import METHODS
+
+    if not METHODS.get(method).trains_to_budget:
+        able = ", ".join(name for name in METHODS.names() if METHODS.get(name).trains_to_budget)
+        raise ConfigError(f"method '{method}' does not train to a hardware budget (--fit / target.fit); these do: "
+                          f"{able}. Train without --fit and fold the result with codesign export --reuse-factor auto "
+                          "[--max-latency-us N]")
 
 
 def budget_from_target(target, in_shape: Sequence[int]) -> Optional[HardwareBudget]:

@@ -60,6 +60,7 @@ ACCUMULATED = ("taylor", "grad_l2")
 @register_method(__name__)
 class CGaP(Method):
     name = "cgap"
+    trains_to_budget = True
 
     class Config(Strict):
         seed_width: float = Field(0.125, gt=0, le=1)    # seed = this fraction of the recipe's widths

@@ -39,6 +39,7 @@ from .ranking import global_top_masks
 @register_method(__name__)
 class Magnitude(Method):
     name = "magnitude"
+    trains_to_budget = True
     density_knob = "target_density"
     one_shot = {"iterations": 1, "pretrain_epochs": None}     # a single round, pruning at once
 

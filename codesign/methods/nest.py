@@ -94,6 +94,7 @@ TRIM_TOLERANCE = 0.002        # the connection trim keeps the most connections t
 @register_method(__name__)
 class NeST(Method):
     name = "nest"
+    trains_to_budget = True
     density_knob = "target_density"
 
     class Config(Strict):

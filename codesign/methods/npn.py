@@ -79,6 +79,7 @@ OFF_PHI = -40.0 / 7.0          # φ of a hibernating gate in the official initia
 @register_method(__name__)
 class NPN(Method):
     name = "npn"
+    trains_to_budget = True
 
     class Config(Strict):
         mode: Literal["sparsify", "expand"] = "sparsify"

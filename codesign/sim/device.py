@@ -249,6 +249,8 @@ def load_device(name_or_path: "str | Path | Device") -> Device:
     if isinstance(name_or_path, Device):
         return name_or_path
     text = str(name_or_path)
+    if not text.strip():
+        raise ConfigError("no device given: name one (codesign list devices) or a device YAML file")
     path = Path(text)
     if path.suffix in (".yaml", ".yml") or path.exists():
         return load_device_file(path)

@@ -108,8 +108,8 @@ class _Tracer:
     # ----------------------------------------------------------------------------- modules
     def module(self, node: fx.Node) -> None:
         mod = self.modules[node.target]
-        name = str(node.target)
-        arg = self.tensor_args(node)[0]
+        name = str(node.target) if str(node.target) not in self.by_name else node.name   # a module called again
+        arg = self.tensor_args(node)[0]                       # (one ReLU for every activation) is a layer again
         if isinstance(mod, PASS_MODULES):
             return self.alias(node, arg)
         if isinstance(mod, (nn.Conv1d, nn.Conv2d)):

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Dict, Mapping, Tuple, Union
 
 from ..errors import ConfigError
+from ..target import DEFAULT_MAX_UTIL
 from .fold_table import RESOURCES
 
-DEFAULT_SHARE = 0.8
+DEFAULT_SHARE = DEFAULT_MAX_UTIL
 EVERY = "all"                                   # the key of the share of the resources not named
 ALIASES = {"dsp": "dsp", "dsp48": "dsp", "lut": "lut", "ff": "ff", "reg": "ff", "bram": "bram",
            "bram_18k": "bram", "uram": "uram"}
@@ -72,10 +73,13 @@ class UtilLimit:
             raise ConfigError(f"{flag} must be in (0, 1], got {value}")
         else:
             pairs = [(EVERY, value)]
-        default, named = DEFAULT_SHARE, {}
+        default, named, common_given = DEFAULT_SHARE, {}, False
         for name, share in pairs:
             if str(name).strip().lower() == EVERY:
-                default = _share(share, "", flag)
+                if common_given:
+                    raise ConfigError(f"{flag} gives the share of every resource twice in '{value}' (one share, "
+                                      "then RESOURCE=share pairs: e.g. 0.8,DSP=0.25)")
+                default, common_given = _share(share, "", flag), True
             else:
                 key = _resource(name, flag)
                 if key in named:

@@ -285,10 +285,9 @@ def _set(recipe: Dict, changes: Dict) -> Dict:
 
 
 def _training_part(recipe: Dict) -> Dict:
-    """What of a recipe decides the trained weights (not its name, nor its hardware target unless
-    the method trains within that target's budget: ``target.fit``)."""
-    fitted = bool((recipe.get("target") or {}).get("fit"))
-    return {k: v for k, v in recipe.items() if k != "name" and (k != "target" or fitted)}
+    """What of a recipe decides the trained weights: not its name, nor its hardware target (a sweep's
+    recipe never trains for its device: :func:`codesign.sweep.spec.check_spec` refuses ``target.fit``)."""
+    return {k: v for k, v in recipe.items() if k not in ("name", "target")}
 
 
 def _finetune_recipe(recipe: Dict, spec: SweepSpec, method: str, params: Dict) -> Dict:

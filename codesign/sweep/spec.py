@@ -201,8 +201,11 @@ def check_spec(spec: SweepSpec) -> None:
     if mode != "none" and not spec.recipe:
         raise ConfigError(f"{src}: train.mode '{mode}' trains models and needs 'recipe' (a shipped recipe name or "
                           f"a recipe YAML: model, data, optimiser)")
-    if spec.recipe:
-        _recipe(spec)
+    if spec.recipe and _recipe(spec).target.fit:
+        raise ConfigError(f"{src}: recipe: target.fit: true trains one model to one device's budget, and a sweep "
+                          "trains each point to its density and folds it at every hardware point: remove target.fit "
+                          "(its hardware settings stay the sweep's defaults), or train each budget with codesign "
+                          "train --fit")
     for key in ("start_from", "weights"):
         _check_model_file(spec, key)
     if spec.search.kind == "random" and spec.search.samples is None:

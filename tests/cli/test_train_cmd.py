@@ -88,6 +88,18 @@ def test_budget_options_need_fit(cli, tmp_path):
     assert one_line_error(r) and "max_util" in r.err and "DSP" in r.err and not (tmp_path / "u").exists()
 
 
+@pytest.mark.parametrize("args,message", [
+    (["--fit", ""], "no device given"),
+    (["--fit", "xc7z020", "--max-latency-us", "1e308"], "finite number of microseconds"),
+    (["--fit", "xc7z020", "--max-util", "0.5,0.6"], "share of every resource twice"),
+    (["--fit", "xc7z020", "--method", "rigl"], "method 'rigl' does not train to a hardware budget"),
+    (["--fit", "xc7z020", "--method", "dense"], "method 'dense' does not train to a hardware budget"),
+])
+def test_budgets_nothing_would_honour_are_refused_before_training(cli, tmp_path, args, message):
+    r = cli("train", "jet_mlp_synthetic", *args, "--out", tmp_path / "r")
+    assert one_line_error(r) and message in r.err and not (tmp_path / "r").exists()
+
+
 def test_train_fit_takes_the_exports_hardware_flags(cli, tmp_path):
     """--strategy/--io-type/--precision as export and simulate spell them (case as the export accepts),
     recorded in the run's target and used by the budget's folding and report."""

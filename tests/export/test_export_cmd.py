@@ -89,6 +89,32 @@ def test_hls_target_with_a_latency_bound_writes_the_least_resources_within_it(cl
     assert one_line_error(bad) and "--max-latency-us must be a positive number" in bad.err
 
 
+def test_a_model_trained_for_a_device_is_folded_as_its_budget_was(cli, tmp_path):
+    """The export of a --fit run takes the budget's part, clock (the device's, not the export's 5 ns), precision
+    and latency bound for what the command line leaves out, so it folds the design the training met; a flag
+    given wins."""
+    r = cli("train", "jet_mlp_synthetic", "--method", "magnitude", "--param", "structure=structured",
+            "--param", "iterations=1", "--epochs", "1", "--train-limit", "128", "--test-limit", "64",
+            "--fit", "xc7z020", "--max-latency-us", "0.3", "--out", tmp_path / "run")
+    assert r.code == 0, r.err
+    cost = json.loads((tmp_path / "run" / "train" / "cost.json").read_text())
+    model = tmp_path / "run" / "train" / "model.pt"
+    e = cli("export", "--checkpoint", model, "--target", "hls", "--calibration-samples", "50", "--out", tmp_path / "e")
+    assert e.code == 0, e.err
+    assert "folded as" in e.err and "--clock-period 10.0" in " ".join(e.err.split())
+    hls = json.loads((tmp_path / "e" / "export.json").read_text())["hls"]
+    assert (hls["settings"]["part"], hls["settings"]["clock_period"]) == ("xc7z020clg400-1", 10.0)
+    assert hls["settings"]["max_latency_us"] == 0.3
+    chosen = ", ".join(f"{n} {c['reuse_factor']}" + ("" if c["strategy"] == "Latency" else f" {c['strategy']}")
+                       for n, c in hls["folding"]["layers"].items())
+    assert chosen == cost["budget_reuse_factors"]
+    own = cli("export", "--checkpoint", model, "--target", "hls", "--clock-period", "5", "--reuse-factor", "2",
+              "--calibration-samples", "50", "--out", tmp_path / "o")
+    assert own.code == 0, own.err
+    settings = json.loads((tmp_path / "o" / "export.json").read_text())["hls"]["settings"]
+    assert (settings["clock_period"], settings["reuse_factor"], settings["max_latency_us"]) == (5.0, 2, None)
+
+
 @pytest.mark.parametrize("rf, style", [(4, "dataflow"), (1, None)])
 def test_latency_reuse_makes_the_project_dataflow(cli, tmp_path, rf, style):
     """A dense-only io_parallel network at the Latency strategy is one pipeline in hls4ml, where HLS may ignore

@@ -45,6 +45,21 @@ def test_the_budget_folds_as_the_export_does():
     assert not check.met and check.latency_s > 0.3e-6     # the dense jet MLP is too slow within 0.8 of a Zynq-7020
 
 
+def test_the_summary_says_what_binds_and_by_how_much():
+    """A budget missed by latency says so (not the resource nearest its share), and a miss by a huge factor
+    reads as a factor; a latency bound far under a microsecond keeps its digits."""
+    from codesign.methods.budget import missed_by
+
+    torch.manual_seed(0)
+    model = create_model("jet_mlp", 1.0, JET, 5)
+    slow = _budget(latency_us=1e-6).check(model)
+    assert slow.summary()["budget_binding"] == "latency" and slow.summary()["budget_max_latency_us"] == 1e-6
+    assert "missed by a factor of" in slow.describe() and slow.summary()["budget_margin"] < -100
+    roomy = _budget(latency_us=1e6, util=0.8).check(model)
+    assert roomy.met and roomy.summary()["budget_binding"] in ("dsp", "lut", "ff", "bram")
+    assert missed_by(1.125) == "missed by 12.5%" and missed_by(2200.0) == "missed by a factor of 2.2e+03"
+
+
 def test_a_unit_price_is_the_estimators_at_the_current_folding():
     """Prices follow the folding: under a tighter utilisation bound fc2 is folded more (larger reuse factor),
     so one of its neurons holds fewer multipliers: it saves fewer DSPs, about its weights / reuse factor."""

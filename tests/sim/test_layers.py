@@ -53,6 +53,22 @@ def test_compacted_model_has_smaller_layers():
     assert small.macs < big.macs / 3 and len(small) == len(big)
 
 
+def test_a_module_called_twice_is_two_layers():
+    """One ``self.relu`` for every activation (common PyTorch): each call is a layer of its own."""
+    class Reuse(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2, self.relu = nn.Linear(8, 8), nn.Linear(8, 4), nn.ReLU()
+
+        def forward(self, x):
+            return self.relu(self.fc2(self.relu(self.fc1(x))))
+
+    net = network_from_model(Reuse(), (8,))
+    acts = [l for l in net.layers if l.op == "act"]
+    assert len(acts) == 2 and acts[0].name == "relu" and acts[1].name != "relu"
+    assert acts[1].inputs == ("fc2",)
+
+
 def test_unsupported_torch_module_names_it():
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Upsample(scale_factor=2))
     with pytest.raises(CodesignError, match="Upsample"):

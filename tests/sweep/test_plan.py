@@ -108,9 +108,11 @@ def test_shipped_specs_are_valid(name, tmp_path):
         assert len(plan.emulations) == 3 * 4                  # one per model and precision
 
 
-def test_a_recipe_trained_for_its_device_keys_its_target():
-    from codesign.sweep.plan import _training_part
-
-    plain = {"name": "r", "model": {"name": "lenet5"}, "target": {"device": "xc7z020"}}
-    fitted = {**plain, "target": {"device": "xc7z020", "fit": True, "max_latency_us": 100.0}}
-    assert "target" not in _training_part(plain) and _training_part(fitted)["target"]["max_latency_us"] == 100.0
+def test_a_recipe_trained_for_its_device_is_refused(finetune_spec):
+    """A sweep trains each point to its density and folds it per hardware point: a recipe's target.fit (one
+    budget) would silently make the density axis meaningless."""
+    load_spec(finetune_spec)
+    fitted = {**finetune_spec, "overrides": {**finetune_spec["overrides"], "target.fit": True,
+                                             "target.max_latency_us": 100.0}}
+    with pytest.raises(ConfigError, match="target.fit"):
+        load_spec(fitted)
