@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Tuple
 
 import yaml
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from . import target
 from .data import AUGMENTATIONS
@@ -90,6 +90,14 @@ class TargetCfg(Strict):
     max_latency_us: Optional[float] = Field(None, gt=0)   # latency bound of the budget
     max_util: UtilShares = target.DEFAULT_MAX_UTIL        # largest fraction of each resource of the device
     # (one, or per resource: {all: 0.8, DSP: 0.25} or "0.8,DSP=0.25")
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy_in_any_case(cls, value):
+        """'latency' as --strategy takes it (hls4ml's spelling kept: Latency)."""
+        if isinstance(value, str):
+            return {s.lower(): s for s in target.TARGET_STRATEGIES}.get(value.lower(), value)
+        return value
 
     @model_validator(mode="after")
     def _budget_settings_are_read(self) -> "TargetCfg":

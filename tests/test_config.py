@@ -11,6 +11,13 @@ def test_shipped_recipes_validate():
         assert load_recipe(name).name == name
 
 
+def test_a_targets_strategy_is_read_in_any_case_as_the_flag_is():
+    assert load_recipe(None, {"target.strategy": "resource"}).target.strategy == "Resource"
+    assert load_recipe(None, {"target.strategy": "AUTO"}).target.strategy == "auto"
+    with pytest.raises(ConfigError, match="target.strategy"):
+        load_recipe(None, {"target.strategy": "fast"})
+
+
 def test_overrides_win_and_are_typed():
     r = load_recipe("lenet5_mnist", {"optim.lr": 0.2, "train.epochs": 3})
     assert r.optim.lr == 0.2 and r.train.epochs == 3 and r.model.name == "lenet5"

@@ -184,7 +184,7 @@ class CGaP(Method):
         elif self._at_cap(ctx):
             self.stop_reason = "cap"
         elif ctx.epoch + 1 >= self.growth_budget(ctx.total_epochs):
-            self.stop_reason = "budget"
+            self.stop_reason = "growth epochs"
         if self.stop_reason:
             self.prune(ctx)
             return True

@@ -46,7 +46,7 @@ def test_cgap_grows_from_a_seed_then_prunes(name, width, shape, init):
     assert all(seed[k] < full[k] for k in full)
     grown = record[1][1]                                         # after epoch 1: one growth step
     assert record[1][0] == "grow" and all(grown[k] == min(2 * seed[k], full[k]) for k in full)
-    assert record[2][0] == "finetune" and method.stop_reason == "budget"
+    assert record[2][0] == "finetune" and method.stop_reason == "growth epochs"
     pruned = record[2][1]
     assert all(pruned[k] == max(1, grown[k] - int(0.4 * grown[k])) for k in full)
     assert record[-1][1] == pruned                               # fine-tuning keeps the structure
@@ -71,7 +71,7 @@ def test_growth_every_n_steps_and_plateau_stop():
     fit(recipe("lenet300_100", 0.4, [1, 28, 28], params, val=0.25), None, method=method)
     seed, first = record[0][1], record[1][1]
     assert all(first[k] > seed[k] for k in seed)                 # grew within the first epoch (2 steps)
-    assert method.stop_reason == "plateau" and method.phase == "finetune"     # patience 1, before the budget
+    assert method.stop_reason == "plateau" and method.phase == "finetune"     # patience 1, before the growth epochs end
     assert method.growth_steps >= 2
 
 
