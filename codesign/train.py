@@ -275,9 +275,13 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
     summary = _summary(run, history, elapsed)
     if run.ctx.budget is not None:
         budget = run.ctx.budget
-        check = budget.write_report(run.model, rd.sim) if rd is not None else budget.check(run.model)
+        check, warnings = budget.write_report(run.model, rd.sim) if rd is not None else (budget.check(run.model), [])
         summary.update(check.summary())
         run.say(check.describe())
+        if warnings:                     # the design's own (e.g. an unroll synthesis may refuse): not only in the report
+            summary["budget_warnings"] = warnings
+            for warning in warnings:
+                run.say(f"warning: {warning}")
     if rd is not None:
         units = run._units
         save_model(rd.trained_model, run.model, source="trained", recipe=recipe_to_dict(recipe), metrics=summary,

@@ -249,12 +249,14 @@ class HardwareBudget:
                                            max_latency_cycles=self.max_latency_s * clock if self.max_latency_s else None)
         return report
 
-    def write_report(self, model: nn.Module, out_dir) -> BudgetCheck:
-        """The estimator's report of ``model`` at its folding on the device: ``out_dir``/report.json, .md."""
+    def write_report(self, model: nn.Module, out_dir) -> Tuple[BudgetCheck, list]:
+        """The estimator's report of ``model`` at its folding on the device: ``out_dir``/report.json, .md;
+        (the check, the report's warnings: what synthesis may refuse or the estimate cannot vouch for)."""
         from ..sim import write_report
 
-        write_report(self.report(model), out_dir)
-        return self.check(model)
+        report = self.report(model)
+        write_report(report, out_dir)
+        return self.check(model), list(report.costs.warnings)
 
     # ------------------------------------------------------------------ prices
     def _unit_costs(self, check: BudgetCheck):

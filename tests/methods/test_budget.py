@@ -60,6 +60,17 @@ def test_the_summary_says_what_binds_and_by_how_much():
     assert missed_by(1.125) == "missed by 12.5%" and missed_by(2200.0) == "missed by a factor of 2.2e+03"
 
 
+def test_the_designs_warnings_reach_the_runs_summary(tmp_path):
+    """A design synthesis may refuse (Latency held on a layer of more than 4,096 weights) is said in the
+    summary and the run's messages, not only inside RUN/sim/report.json."""
+    recipe = load_recipe(None, {**_recipe("magnitude", {"structure": "structured", "iterations": 1}, latency_us=50.0,
+                                           epochs=1).model_dump(), "model.width": 2.0, "target.strategy": "Latency"})
+    said = []
+    result = fit(recipe, tmp_path, events=lambda kind, p: said.append(p["text"]) if kind == "message" else None)
+    assert any("4096" in w for w in result.summary["budget_warnings"])
+    assert any(m.startswith("warning: ") and "4096" in m for m in said)
+
+
 def test_a_unit_price_is_the_estimators_at_the_current_folding():
     """Prices follow the folding: under a tighter utilisation bound fc2 is folded more (larger reuse factor),
     so one of its neurons holds fewer multipliers: it saves fewer DSPs, about its weights / reuse factor."""
