@@ -32,6 +32,16 @@ def test_csim_is_preferred_only_at_each_points_own_precision():
     assert accuracy_column([{"accuracy": 0.9}]) == "accuracy" and accuracy_column([{"latency_s": 1}]) is None
 
 
+def test_a_float_point_gets_a_note_not_an_error_about_precision(tmp_path):
+    """Float arithmetic has nothing to emulate: the row says so (it is not a --precision mistake)."""
+    from codesign.sweep.evaluate import run_emulate
+    from codesign.sweep.plan import EmulateTask
+
+    note = run_emulate(EmulateTask("k", "m", "float", 10, str(tmp_path), None, None), str(tmp_path / "absent.pt"))
+    assert set(note) == {"fixed_error"} and "float arithmetic" in note["fixed_error"]
+    assert "--precision" not in note["fixed_error"]
+
+
 def test_front_points_are_labelled_by_the_axes_that_vary():
     rows = [_row("a", "ap_fixed<8,3>", 1e-6, 0.9, 0.9), _row("b", "ap_fixed<16,6>", 2e-6, 0.9, 0.9, reuse_factor=4)]
     axes = varying_axes(rows)
