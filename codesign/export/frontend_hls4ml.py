@@ -4,6 +4,14 @@
 in channels-first order on the channels-last tensor and leaves ``pad_left``/``pad_right`` unset;
 a wrapper around it sets them from the (N, W, C) shape and the node's pads.
 
+Global pooling (GlobalAveragePool/GlobalMaxPool, ``codesign.sim.hls_rules.is_global_pool``): hls4ml's
+handler (``converters/onnx/pooling.py::parse_global_pooling_layer``) reads channels, height and width
+in channels-first order on the channels-last tensor; a wrapper reads them from the (N, H, W, C) or
+(N, W, C) shape. hls4ml's precision inference (``InferPrecisionTypes``) sizes the accumulator of
+Pooling1D/2D only -- for an average width + 2⌈log2 N⌉ bits, integer + ⌈log2 N⌉, for a max the input's
+type -- and gives GlobalPooling's the model's default type, which an average over a feature map
+overflows; :func:`set_global_pool_accumulators` applies Pooling's rule to them after conversion.
+
 Clip (ReLU6, Hardtanh, torch.clamp), which the frontend does not convert (and whose relu6 has no
 io_stream version): the graph handed to hls4ml carries each
 Clip's constant bounds as attributes (:func:`bounds_as_attributes`; hls4ml would otherwise make
@@ -15,6 +23,7 @@ every project (``backend.register_source``). The same extension API as the spars
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from onnx import helper
@@ -117,6 +126,40 @@ def _with_1d_pads(handler):
     return parse_pool
 
 
+def _channels_last_global(handler):
+    def parse_global_pool(node, input_names, input_shapes, graph):
+        layer = handler(node, input_names, input_shapes, graph)
+        shape = [int(d) for d in input_shapes[0]]
+        if len(shape) == 3:
+            layer.update(n_in=shape[1], n_filt=shape[2])
+        else:
+            layer.update(in_height=shape[1], in_width=shape[2], n_filt=shape[3])
+        return layer
+
+    return parse_global_pool
+
+
+def set_global_pool_accumulators(hls_model) -> None:
+    """Give every GlobalPooling layer the accumulator hls4ml infers for Pooling layers (see the module doc)."""
+    from hls4ml.backends.fpga.fpga_types import APTypeConverter
+    from hls4ml.model.layers import GlobalPooling1D, GlobalPooling2D
+    from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
+
+    for layer in hls_model.get_layers():
+        if not isinstance(layer, (GlobalPooling1D, GlobalPooling2D)) or "accum_t" not in layer.types:
+            continue
+        x = layer.get_input_variable().type.precision
+        if not isinstance(x, (FixedPrecisionType, IntegerPrecisionType)):
+            continue                      # hls4ml's rule: other types keep the default
+        n = layer.get_attr("n_in") if isinstance(layer, GlobalPooling1D) else \
+            layer.get_attr("in_height") * layer.get_attr("in_width")
+        if layer.get_attr("pool_op") == "Average":
+            extra = int(math.ceil(math.log2(n))) if n > 1 else 0
+            x = FixedPrecisionType(width=x.width + 2 * extra, integer=x.integer + extra, signed=x.signed)
+        accum = layer.types["accum_t"]
+        accum.name, accum.precision = f"{layer.name}_accum_t", APTypeConverter().convert(x)
+
+
 def register() -> None:
     """Register the handlers, layer, templates and header with hls4ml (once per process)."""
     global _registered
@@ -128,6 +171,8 @@ def register() -> None:
 
     for op in ("MaxPool", "AveragePool"):
         layer_handlers[op] = _with_1d_pads(layer_handlers[op])
+    for op in ("GlobalMaxPool", "GlobalAveragePool"):
+        layer_handlers[op] = _channels_last_global(layer_handlers[op])
     register_onnx_layer_handler("Clip", _parse_clip)
     layer_cls = _layer_class()
     register_layer(LAYER_NAME, layer_cls)

@@ -331,6 +331,8 @@ def _convert(model_path: Path, out_dir: Path, settings: HlsSettings, plan: Preci
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ExportError(f"hls4ml could not convert the model ({first})") from None
     _set_dense_results(hls_model, plan, fused_matmuls)
+    from .frontend_hls4ml import set_global_pool_accumulators
+    set_global_pool_accumulators(hls_model)
     return hls_model
 
 

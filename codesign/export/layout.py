@@ -8,8 +8,10 @@ is declared NHWC at once, and the few places where the order of elements matters
 
 - Conv weights become (out, kH, kW, in), the layout hls4ml's channels-last Conv expects;
 - the graph input becomes NHWC (csim feeds ``x.permute(0, 2, 3, 1)``);
-- GlobalAveragePool/GlobalMaxPool become channels-last pooling with a kernel the size of the
-  feature map (hls4ml's global-pool handler reads NCHW dimensions even on NHWC tensors);
+- GlobalAveragePool/GlobalMaxPool stay global poolings (hls4ml's GlobalPooling1D/2D: one accumulator
+  per channel; ``codesign.sim.hls_rules.is_global_pool``), in the channels-last op domain so that ONNX
+  shape inference leaves their NHWC shapes alone; hls4ml's handler reads NCHW dimensions even on NHWC
+  tensors, which :mod:`codesign.export.frontend_hls4ml` corrects;
 - a Flatten of a feature map larger than 1×1 that feeds a MatMul has the MatMul's weight rows
   permuted from (c, h, w) to (h, w, c) order, so no Transpose is needed in hardware;
 - constants broadcast against feature maps ((1, C, 1, 1) or (C, 1, 1)) are permuted to match;
@@ -21,13 +23,12 @@ from typing import Dict, List
 
 import numpy as np
 import onnx
-from onnx import helper
 
 from ..errors import ExportError
 from .graph import CHANNELS_LAST, OnnxGraph, set_attribute
 
 LAYOUT_OPS = {"Conv", "MaxPool", "AveragePool", "BatchNormalization"}
-GLOBAL_POOLS = {"GlobalAveragePool": "AveragePool", "GlobalMaxPool": "MaxPool"}
+GLOBAL_POOLS = {"GlobalAveragePool", "GlobalMaxPool"}
 ELEMENTWISE = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Add", "Sub", "Mul", "Clip", "Quant"}
 
 
@@ -47,13 +48,11 @@ def to_channels_last(g: OnnxGraph) -> bool:
         if not any(i in spatial for i in n.input):
             out.append(n)
             continue
-        if n.op_type in LAYOUT_OPS:
+        if n.op_type in LAYOUT_OPS or n.op_type in GLOBAL_POOLS:
             n.domain = CHANNELS_LAST
             if n.op_type == "Conv":      # channels-last Conv weights are (out, *kernel, in)
                 weight = g.inits[g.param_init(n.input[1], producers)]
                 g.set_param(n.input[1], np.moveaxis(weight, 1, -1), producers)
-        elif n.op_type in GLOBAL_POOLS:
-            n = _global_pool_as_pool(n, g.shapes[n.input[0]])
         elif n.op_type == "Flatten":
             _flatten_to_nhwc(g, n, consumers, producers)
         elif n.op_type in ELEMENTWISE:
@@ -68,13 +67,6 @@ def to_channels_last(g: OnnxGraph) -> bool:
     for name in spatial:
         g.shapes[name] = nchw_to_nhwc(g.shapes[name])
     return True
-
-
-def _global_pool_as_pool(n: onnx.NodeProto, nchw) -> onnx.NodeProto:
-    kernel = list(nchw[2:])
-    zeros = [0] * (2 * len(kernel))
-    return helper.make_node(GLOBAL_POOLS[n.op_type], list(n.input), list(n.output), name=n.name,
-                            domain=CHANNELS_LAST, kernel_shape=kernel, strides=kernel, pads=zeros)
 
 
 def _flatten_to_nhwc(g: OnnxGraph, flat: onnx.NodeProto, consumers: Dict[str, list], producers) -> None:

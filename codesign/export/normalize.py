@@ -13,6 +13,9 @@ place and returns whether it changed anything; all run in linear time.
 - ``spatial_mean_to_global_pool``: ReduceMean over every spatial axis → GlobalAveragePool (the
   dynamo exporter's AdaptiveAvgPool2d(1); hls4ml has no ReduceMean), then Flatten without
   keepdims (``x.mean([2, 3])``);
+- ``whole_map_pools_to_global``: AveragePool/MaxPool whose window covers its whole unpadded input map →
+  GlobalAveragePool/GlobalMaxPool (``codesign.sim.hls_rules.is_global_pool``: hls4ml then builds one
+  accumulator per channel instead of a window as large as the map);
 - ``fold_batchnorm``: BatchNormalization after a Conv or Linear (the only reader of its output)
   folded into that layer's weights and bias (BatchNorm1d after Linear, graphs exported in
   training mode); hls4ml would fold it again after our precision choice, off our type grid;
@@ -249,6 +252,24 @@ def spatial_mean_to_global_pool(g: OnnxGraph) -> bool:
                                           axis=1))
         changed = True
     g.nodes[:] = nodes
+    return changed
+
+
+GLOBAL_POOLS = {"AveragePool": "GlobalAveragePool", "MaxPool": "GlobalMaxPool"}
+
+
+def whole_map_pools_to_global(g: OnnxGraph) -> bool:
+    """AveragePool/MaxPool (pads written out) whose window is its whole unpadded input map → the global
+    pooling of the same function (``codesign.sim.hls_rules.is_global_pool``, the rule the estimator prices)."""
+    from ..sim.hls_rules import is_global_pool
+
+    changed = False
+    for k, n in enumerate(g.nodes):
+        if n.op_type not in GLOBAL_POOLS or len(n.output) > 1 or n.input[0] not in g.shapes:
+            continue
+        if is_global_pool(g.shapes[n.input[0]][2:], attribute(n, "kernel_shape"), attribute(n, "pads", [])):
+            g.nodes[k] = helper.make_node(GLOBAL_POOLS[n.op_type], [n.input[0]], list(n.output), name=n.name)
+            changed = True
     return changed
 
 

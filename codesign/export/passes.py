@@ -237,7 +237,8 @@ def normal_graph(model: onnx.ModelProto) -> OnnxGraph:
     if normalize.flatten_reshapes(g):
         g = g.reinferred()
     for normal_form in (normalize.explicit_defaults, normalize.constant_bounds, normalize.spatial_mean_to_global_pool,
-                        normalize.zero_pads_into_convs, normalize.binary_concats, normalize.grouped_conv_to_dense):
+                        normalize.whole_map_pools_to_global, normalize.zero_pads_into_convs, normalize.binary_concats,
+                        normalize.grouped_conv_to_dense):
         normal_form(g)
     return g
 

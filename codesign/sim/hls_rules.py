@@ -17,6 +17,15 @@ zero or not, takes a multiplier slot. At RF 1 there is no ROM: the weight array 
 reshaped and ``function_instantiate``-d, so the zeros are constants HLS drops, as in Latency, which
 is also what hls4ml's own estimator (``vivado_objectives.py``) counts.
 
+Global pooling (one rule for the export and both estimator paths, :func:`is_global_pool`): a pooling
+whose window covers its whole, unpadded input map -- GlobalAveragePool/GlobalMaxPool, AdaptiveAvg/MaxPool
+to one output, AvgPool/MaxPool with a kernel the size of the map -- is built as hls4ml's GlobalPooling1D/2D
+(the export emits it so) and priced as op ``globalpool``. Under io_stream hls4ml's ``global_pooling2d_cl``
+(``nnet_pooling_stream.h``) keeps one accumulator per channel and adds one word per input pixel
+(``compute_global_pool``), while ``pooling2d_cl`` with that window (Vitis: the line-buffer kernel) unrolls,
+inside its per-pixel pipeline, a pool_h*pool_w-input reduction tree per channel over pool_h*pool_w*C
+window registers. Under io_parallel both (``nnet_pooling.h``) unroll the H*W-input reduction per channel.
+
 The sparse kernel's rules (codesign's ``hls_templates/nnet_dense_sparse.h``, see
 ``codesign.export.sparse_kernel``): which Dense layers take it under ``--sparse-kernel auto``, its
 unroll limit and the outputs one multiplier lane touches.
@@ -26,7 +35,7 @@ from __future__ import annotations
 import bisect
 import math
 from functools import lru_cache
-from typing import Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 
@@ -123,6 +132,12 @@ def pipeline_style_for(layers) -> str:
     build, HLS may ignore that reuse factor (:func:`codesign.sim.dataflow_timing.shares_in_one_pipeline`) --
     else ``auto`` (hls4ml's choice)."""
     return "dataflow" if any(int(rf) > 1 and str(s).lower() == "latency" for rf, s in layers) else "auto"
+
+
+def is_global_pool(in_hw: Sequence[int], kernel: Sequence[int], pads: Sequence[int] = ()) -> bool:
+    """Whether a pooling of window ``kernel`` ((height, width); 1-D: (1, width)) over an ``in_hw`` map with
+    ``pads`` is a global pooling: the window covers the whole unpadded map (see the module doc)."""
+    return not any(int(p) for p in pads) and tuple(int(k) for k in kernel) == tuple(int(d) for d in in_hw)
 
 
 def multiplier_limit(n_weights: int, rf: int, n_zeros: int, zeros_free: bool) -> int:

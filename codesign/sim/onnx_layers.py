@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ..errors import CodesignError
-from .hls_rules import shift_add_counts
+from .hls_rules import is_global_pool, shift_add_counts
 from .layers import Layer, Network
 
 #: ONNX activation op → the function it computes (codesign.sim.layers.ACTIVATIONS)
@@ -252,6 +252,9 @@ class _Parser:
         kernel = [int(k) for k in a["kernel_shape"]]
         strides = [int(s) for s in a.get("strides", kernel)]
         kernel, strides = ([1] + kernel, [1] + strides) if len(kernel) == 1 else (kernel, strides)
+        padded = list(a.get("pads", ())) + ["SAME" in str(a.get("auto_pad", ""))]     # SAME_*: padded
+        if is_global_pool(self.source[self.dynamic(node)[0]][1][1:], kernel, padded):
+            return self.global_pool(node)
         self.simple(node, POOL_OPS[node.op_type], self.chw(node.output[0], nhwc), kernel=tuple(kernel),
                     stride=tuple(strides))
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch.fx.passes.shape_prop import ShapeProp
 
 from ..errors import CodesignError
-from .hls_rules import shift_add_counts
+from .hls_rules import is_global_pool, shift_add_counts
 from .layers import Layer, Network
 
 #: activation module → the function it computes (codesign.sim.layers.ACTIVATIONS)
@@ -125,10 +125,7 @@ class _Tracer:
         if isinstance(mod, PAD_MODULES):
             return self.simple(node, "pad", name)
         if isinstance(mod, (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d)):
-            op = "maxpool" if isinstance(mod, (nn.MaxPool1d, nn.MaxPool2d)) else "avgpool"
-            one_d = isinstance(mod, (nn.MaxPool1d, nn.AvgPool1d))
-            return self.simple(node, op, name, kernel=_pair(mod.kernel_size, one_d),
-                               stride=_pair(mod.stride or mod.kernel_size, one_d))
+            return self.pool(node, mod, name, arg)
         if isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool1d)):
             return self.adaptive(node, name, arg)
         raise CodesignError(f"cannot simulate module '{name}' ({type(mod).__name__}); supported: {SUPPORTED}")
@@ -161,6 +158,15 @@ class _Tracer:
             self._fold_values(prev, self.modules.get(node.target))
             return self.alias(node, arg)      # folded into the convolution, as ONNX export and hls4ml do
         self.simple(node, "bn", name)
+
+    def pool(self, node, mod, name, arg) -> None:
+        one_d = isinstance(mod, (nn.MaxPool1d, nn.AvgPool1d))
+        kernel, stride = _pair(mod.kernel_size, one_d), _pair(mod.stride or mod.kernel_size, one_d)
+        in_hw = self.source[arg.name][1][1:]
+        if is_global_pool(in_hw, kernel, _pair(mod.padding, one_d)):
+            return self.simple(node, "globalpool", name, kernel=kernel, stride=kernel)
+        op = "maxpool" if isinstance(mod, (nn.MaxPool1d, nn.MaxPool2d)) else "avgpool"
+        self.simple(node, op, name, kernel=kernel, stride=stride)
 
     def adaptive(self, node, name, arg) -> None:
         c, h, w = self.source[arg.name][1]

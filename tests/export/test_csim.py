@@ -76,6 +76,44 @@ def test_tiny_resnet_with_global_average_pool(tmp_path):
     check_bit_exact_and_agreement(model, tmp_path, x, torch.randn(64, 3, 32, 32))
 
 
+class GlobalHeads(torch.nn.Module):
+    """Global average and max pooling (adaptive, and a window over the whole map) side by side, 2-D or 1-D."""
+
+    def __init__(self, one_d: bool):
+        super().__init__()
+        nn = torch.nn
+        self.conv = nn.Conv1d(2, 4, 3) if one_d else nn.Conv2d(2, 4, 3)
+        self.heads = nn.ModuleList([nn.AdaptiveAvgPool1d(1), nn.MaxPool1d(6)] if one_d else
+                                   [nn.AvgPool2d(6), nn.AdaptiveMaxPool2d(1)])
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        x = torch.relu(self.conv(x))
+        return self.fc(torch.cat([torch.flatten(h(x), 1) for h in self.heads], 1))
+
+
+@pytest.mark.parametrize("shape,io_type", [((2, 8, 8), "io_stream"), ((2, 8, 8), "io_parallel"), ((2, 8), "io_stream")])
+def test_global_poolings_are_hls4mls_own_and_bit_exact(tmp_path, shape, io_type):
+    """hls4ml's GlobalPooling1D/2D on the channels-last tensors (its ONNX handler reads NCHW dimensions;
+    frontend_hls4ml corrects them and sizes the accumulators as hls4ml does for Pooling)."""
+    from codesign.export import HlsSettings
+
+    torch.manual_seed(0)
+    model = GlobalHeads(one_d=len(shape) == 2).eval()
+    x = torch.randn(12, *shape, generator=torch.Generator().manual_seed(1))
+    project = build_hls(model, tmp_path / "hls", settings=HlsSettings(io_type=io_type),
+                        calibration=torch.randn(64, *shape, generator=torch.Generator().manual_seed(2)))
+    kinds = [l.class_name for l in project.hls_model.get_layers() if "Pooling" in l.class_name]
+    assert kinds == ["GlobalPooling%dD" % (len(shape) - 1)] * 2
+    report = csim(project, x, model=model)
+    assert report.top1_agreement >= 0.9
+    clean = source_graph(model, shape)
+    with torch.no_grad():
+        expected = Emulator(clean.graph, clean.fused_bias).run(as_graph_input(x, clean.input_layout),
+                                                               project.precision.types)
+    np.testing.assert_array_equal(report.outputs, expected.double().numpy())
+
+
 def test_quantization_aware_mlp_is_bit_exact(cli, tmp_path):
     r = cli("export", "--model", "lenet300_100", "--width", "0.1", "--qat-epochs", "1", "--dataset", "mnist_mini",
             "--csim-samples", "50", "--calibration-samples", "50", "--out", tmp_path / "qat")

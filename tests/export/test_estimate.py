@@ -118,3 +118,28 @@ def test_planning_like_the_export_gives_the_exports_estimate(tmp_path):
         assert ours.tolist() == theirs.tolist(), field
     for key in ("dsp", "lut", "ff", "bram", "latency_cycles", "interval_cycles"):
         assert simulated.totals[key] == pytest.approx(exported.totals[key]), key
+
+
+def test_a_global_average_pool_costs_what_the_torch_path_says(tmp_path):
+    """The README walkthrough's head (conv → BN → ReLU → AdaptiveAvgPool2d(1) → Linear): the export builds
+    hls4ml's GlobalPooling2D (one accumulator per channel), and its estimate prices the layer as the
+    torch path does (before: a 14x14-window AveragePool, 32x the LUTs of the whole network)."""
+    from codesign.sim import Mapping, network_from_model
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                                torch.nn.Conv2d(8, 16, 1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                                torch.nn.Flatten(), torch.nn.Linear(16, 10)).eval()
+    hls = build_hls(model, tmp_path / "hls", precision="ap_fixed<16,6>", calibration=torch.rand(32, 1, 14, 14))
+    layer = next(l for l in hls.hls_model.get_layers() if l.class_name == "GlobalPooling2D")
+    assert (layer.get_attr("in_height"), layer.get_attr("in_width"), layer.get_attr("n_filt")) == (14, 14, 16)
+    accum = layer.types["accum_t"].precision             # hls4ml's Pooling2D rule: + 2*8 bits, 8 of them integer
+    assert (accum.width, accum.integer) == (32, 14)
+    mapping = Mapping(io_type="io_stream", precision="ap_fixed<16,6>", reuse_factor=4)
+    nets = {"export": export_network(hls), "torch": network_from_model(model, in_shape=(1, 14, 14))}
+    pools = {}
+    for path, net in nets.items():
+        costs = estimate(net, "xc7z020", mapping).costs
+        pools[path] = [(l.op, costs.lut[i], costs.ff[i], costs.cycles[i]) for i, l in enumerate(net.layers)
+                       if "pool" in l.op]
+    assert pools["export"] == pools["torch"] and [p[0] for p in pools["torch"]] == ["globalpool"]

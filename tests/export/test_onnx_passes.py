@@ -53,16 +53,41 @@ def test_cleaned_graph_computes_what_pytorch_computes(name):
 
 
 @pytest.mark.parametrize("name", ["resnet20", "vgg19"])
-def test_global_average_pool_becomes_channels_last_pooling_without_transposes(name):
+def test_global_average_pool_stays_global_in_channels_last_without_transposes(name):
     model = tiny(name)
     proto, layout = hls_ready(clean_graph(to_onnx_proto(model, model.codesign_spec["in_shape"])))
     ops = [(n.op_type, n.domain) for n in proto.graph.node]
     assert layout == "nhwc"
-    assert "Transpose" not in [op for op, _ in ops] and "GlobalAveragePool" not in [op for op, _ in ops]
-    assert ("AveragePool", CHANNELS_LAST) in ops
-    assert all(domain == CHANNELS_LAST for op, domain in ops if op in ("Conv", "MaxPool", "AveragePool"))
+    assert "Transpose" not in [op for op, _ in ops] and "AveragePool" not in [op for op, _ in ops]
+    assert ("GlobalAveragePool", CHANNELS_LAST) in ops
+    assert all(domain == CHANNELS_LAST for op, domain in ops if op in ("Conv", "MaxPool", "GlobalAveragePool"))
     dims = [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
     assert dims[1:] == [32, 32, 3]
+
+
+class WholeMapPools(nn.Module):
+    """Poolings over the whole 6x6 map (average, max) beside a smaller and a padded window."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3)
+        self.heads = nn.ModuleList([nn.AvgPool2d(6), nn.MaxPool2d(6), nn.AvgPool2d(2), nn.AvgPool2d(6, padding=1)])
+
+    def forward(self, x):
+        x = torch.relu(self.conv(x))
+        return torch.cat([torch.flatten(h(x), 1) for h in self.heads], 1)
+
+
+def test_a_pooling_window_over_the_whole_map_becomes_a_global_pooling():
+    """codesign.sim.hls_rules.is_global_pool: what the estimator prices as globalpool is what the export emits."""
+    model = WholeMapPools().eval()
+    clean = clean_graph(to_onnx_proto(model, (2, 8, 8)))
+    pools = [n.op_type for n in clean.graph.nodes if "Pool" in n.op_type]
+    assert pools == ["GlobalAveragePool", "GlobalMaxPool", "AveragePool", "AveragePool"]
+    x = torch.randn(3, 2, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        got = Emulator(clean.graph, clean.fused_bias).run(as_graph_input(x, clean.input_layout))
+        torch.testing.assert_close(got.float(), model(x), rtol=1e-5, atol=1e-5)
 
 
 class PaddedBranches(nn.Module):

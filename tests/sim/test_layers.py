@@ -111,6 +111,32 @@ def test_qonnx_channels_last_graph_matches_torch(tmp_path):
     assert next(l for l in b.layers if l.op == "dense").in_shape == (8, 3, 3)
 
 
+class PoolHeads(nn.Module):
+    """Pooling windows over the whole 6x6 map (global, hls4ml's GlobalPooling2D), a smaller window, a padded one."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3)
+        self.whole_avg, self.whole_max = nn.AvgPool2d(6), nn.MaxPool2d((6, 6), stride=1)
+        self.adaptive, self.small, self.padded = nn.AdaptiveMaxPool2d(1), nn.AvgPool2d(2), nn.AvgPool2d(6, padding=1)
+
+    def forward(self, x):
+        x = torch.relu(self.conv(x))
+        heads = (self.whole_avg, self.whole_max, self.adaptive, self.small, self.padded)
+        return torch.cat([torch.flatten(h(x), 1) for h in heads], 1)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_pooling_window_over_the_whole_map_is_a_global_pool_in_both_paths(tmp_path):
+    """One rule (hls_rules.is_global_pool), whichever path built the network: the export emits these as
+    hls4ml's GlobalPooling2D, so the estimator must not price a 6x6 window tree per channel."""
+    model = PoolHeads().eval()
+    for net in (network_from_model(model, in_shape=(2, 8, 8)), network_from_onnx(_export(model, (2, 8, 8),
+                                                                                         tmp_path / "p.onnx"))):
+        pools = [(l.op, l.kernel, l.out_shape[1:]) for l in net.layers if "pool" in l.op]
+        assert pools == [("globalpool", (6, 6), (1, 1))] * 3 + [("avgpool", (2, 2), (3, 3)), ("avgpool", (6, 6), (1, 1))]
+
+
 def test_onnx_unsupported_op_is_one_line_error(tmp_path):
     import onnx
     from onnx import TensorProto, helper
