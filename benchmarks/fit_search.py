@@ -40,8 +40,7 @@ def _util(costs, device):
 def _buildable(net, plan, device) -> bool:
     """No Latency-strategy layer above the unroll limit: its product loop is unrolled whatever the reuse
     factor, and Vivado HLS stops there (hls4ml issue 1013), so such a design is not counted as fitting."""
-    too_large = hls_rules.latency_too_large(net, plan.sparse, device.calibration["dataflow.unroll_limit"])
-    return not bool((too_large & ~plan.resource).any())
+    return not bool(hls_rules.latency_over_limit(net, plan, device.calibration["dataflow.unroll_limit"]).any())
 
 
 def _row(costs, device, net=None, plan=None):

@@ -86,8 +86,7 @@ def _warnings(net: Network, plan: LayerPlan, device: Device) -> Tuple[str, ...]:
         warnings.append(f"reuse factor {', '.join(map(str, asked))} is not valid for every layer under the Resource "
                         f"strategy; hls4ml uses the closest valid one: {changed}")
     limit = device.calibration["dataflow.unroll_limit"]
-    big = [l.name for l, b in zip(net.layers, hls_rules.latency_too_large(net, plan.sparse, limit) & ~plan.resource)
-           if b]
+    big = [l.name for l, b in zip(net.layers, hls_rules.latency_over_limit(net, plan, limit)) if b]
     if big:
         warnings.append(f"Latency strategy unrolls the product loop of more than {limit:.0f} weights in "
                         f"{compact_names(big)} whatever the reuse factor; Vivado HLS may refuse "

@@ -31,13 +31,15 @@ KNOB_OPS = ("conv", "dense")                 # the layers whose ReuseFactor/Stra
 RESOURCES = ("dsp", "lut", "ff", "bram", "uram")
 
 
-def candidate_reuse_factors(n_in: int, n_out: int, resource: bool, latency_too_large: bool) -> Tuple[int, ...]:
+def candidate_reuse_factors(n_in: int, n_out: int, resource: bool, latency_ok=None) -> Tuple[int, ...]:
     """Reuse factors worth trying for one layer, ascending: hls4ml's valid ones
     (:func:`~codesign.sim.hls_rules.valid_reuse_factors`; the Resource strategy moves any other to the
-    closest of them, and under Latency they are the ones that leave no multiplier idle). Under Latency,
-    none for a layer too large for it (:func:`~codesign.sim.hls_rules.latency_too_large`)."""
+    closest of them, and under Latency they are the ones that leave no multiplier idle). Under Latency, only
+    those where ``latency_ok`` (a bool per valid RF; None: all) says the layer is not too large for it."""
     valid = hls_rules.valid_reuse_factors(int(n_in), int(n_out))
-    return valid if resource or not latency_too_large else ()
+    if resource or latency_ok is None:
+        return valid
+    return tuple(rf for rf, ok in zip(valid, latency_ok) if ok)
 
 
 @dataclass(frozen=True)
@@ -73,35 +75,53 @@ def refold(plan: LayerPlan, network: Network, rf: np.ndarray, resource: np.ndarr
            ) -> LayerPlan:
     """``plan`` with other per-layer reuse factors and strategies (already valid hls4ml values). The sparse
     kernel follows the reuse factor as :func:`~codesign.sim.plan.resolve_plan` and the export choose it: under
-    ``sparse_mode`` 'auto' a layer large enough for the ROM form keeps it only at an RF of at least its
-    nonzeros per output (:func:`~codesign.sim.hls_rules.use_sparse`; ``plan`` resolved at RF 1); the ROM
-    form is the sparse kernel over ``UNROLL_LIMIT`` nonzeros at RF > 1."""
+    ``sparse_mode`` 'auto' a layer keeps it only where :func:`~codesign.sim.hls_rules.sparse_kept` (``plan``
+    resolved at RF 1, whose sparse flags are the layers that may take it); the ROM form is
+    :func:`~codesign.sim.hls_rules.sparse_rom`."""
+    a = network.arrays
     sparse = plan.sparse
-    if sparse.any():
-        a = network.arrays
-        if sparse_mode == "auto":
-            keep = (a.nonzero <= hls_rules.UNROLL_LIMIT) | (rf == 1) | (rf >= a.nonzero / np.maximum(a.n_out, 1))
-            sparse = sparse & keep
-    rom = sparse & (rf > 1) & (network.arrays.nonzero > hls_rules.UNROLL_LIMIT) if sparse.any() else sparse
-    return replace(plan, rf=rf, rf_requested=rf, resource=resource, sparse=sparse, sparse_rom=rom)
+    if sparse_mode == "auto" and sparse.any():
+        sparse = sparse & hls_rules.sparse_kept(a.nonzero, a.n_out, rf)
+    return replace(plan, rf=rf, rf_requested=rf, resource=resource, sparse=sparse,
+                   sparse_rom=hls_rules.sparse_rom(sparse, rf, a.nonzero))
 
 
-def layer_candidates(network: Network, plan: LayerPlan, device: Device, strategies: Sequence[str]
-                     ) -> Tuple[np.ndarray, List[List[Tuple[int, bool]]]]:
-    """(knob layer indices, per layer its (rf, resource) candidates)."""
+def _latency_ok(network: Network, plan: LayerPlan, knobs: np.ndarray, valid: Sequence[Tuple[int, ...]],
+                limit: float, sparse_mode: str) -> List[np.ndarray]:
+    """Per knob layer, per valid RF: may the Latency strategy run it there? The rule
+    (:func:`~codesign.sim.hls_rules.latency_over_limit`) is evaluated on the plan :func:`refold` makes of that
+    very candidate, so the kernel it judges (sparse or dense: the sparse kernel may be dropped at a larger RF)
+    is the one the search prices. Column j gives every layer its j-th RF (a layer's kernel depends on its
+    own RF only)."""
+    k = max((len(v) for v in valid), default=0)
+    ok = np.ones((len(knobs), k), dtype=bool)
+    latency = plan.resource.copy()
+    latency[knobs] = False
+    for j in range(k):
+        rf = plan.rf.copy()
+        rf[knobs] = [v[min(j, len(v) - 1)] for v in valid]
+        ok[:, j] = ~hls_rules.latency_over_limit(network, refold(plan, network, rf, latency, sparse_mode), limit)[knobs]
+    return [ok[i, :len(v)] for i, v in enumerate(valid)]
+
+
+def layer_candidates(network: Network, plan: LayerPlan, device: Device, strategies: Sequence[str],
+                     sparse_mode: str = "on") -> Tuple[np.ndarray, List[List[Tuple[int, bool]]]]:
+    """(knob layer indices, per layer its (rf, resource) candidates); ``plan`` resolved at RF 1 (:func:`refold`)."""
     a = network.arrays
     limit = float(device.calibration["dataflow.unroll_limit"])
     knobs = np.flatnonzero(a.mask(*KNOB_OPS) & (a.weights > 0))
-    too_large = hls_rules.latency_too_large(network, plan.sparse, limit)
+    valid = [hls_rules.valid_reuse_factors(int(a.n_in[i]), int(a.n_out[i])) for i in knobs.tolist()]
+    latency_ok = _latency_ok(network, plan, knobs, valid, limit, sparse_mode) if "Latency" in strategies else None
     options: List[List[Tuple[int, bool]]] = []
-    for i in knobs.tolist():
+    for row, i in enumerate(knobs.tolist()):
         n_in, n_out = int(a.n_in[i]), int(a.n_out[i])
         cands: List[Tuple[int, bool]] = []
         for strategy in strategies:
             res = strategy == "Resource"
-            cands += [(rf, res) for rf in candidate_reuse_factors(n_in, n_out, res, bool(too_large[i]))]
+            ok = None if latency_ok is None else latency_ok[row]
+            cands += [(rf, res) for rf in candidate_reuse_factors(n_in, n_out, res, ok)]
         if not cands:                             # Latency asked for a layer too large for it: the largest RF
-            cands = [(hls_rules.valid_reuse_factors(n_in, n_out)[-1], False)]
+            cands = [(valid[row][-1], False)]
         options.append(sorted(set(cands), key=lambda c: (c[0], c[1])))
     return knobs, options
 
@@ -109,7 +129,7 @@ def layer_candidates(network: Network, plan: LayerPlan, device: Device, strategi
 def cost_table(network: Network, device: Device, plan: LayerPlan, strategies: Sequence[str] = ("Latency", "Resource"),
                sparse_mode: str = "on") -> CostTable:
     """Price every candidate of every Conv/Dense layer with the estimator (see the module doc)."""
-    knobs, options = layer_candidates(network, plan, device, strategies)
+    knobs, options = layer_candidates(network, plan, device, strategies, sparse_mode)
     m, k = len(knobs), max((len(o) for o in options), default=1)
     rf = np.ones((m, k), dtype=np.int64)
     resource = np.zeros((m, k), dtype=bool)

@@ -383,22 +383,23 @@ def _fastest(network: Network, device: Device, base: Mapping, max_util: UtilLimi
     by_layer, streams = {}, {}
     if fifo:
         plan, by_layer, streams = _with_fifo(plan, network, device)
-    plan0 = plan
+    plan0 = table_plan = plan
     budget = device_budget(device, max_util)
     limits = {k: 1.0 for k in RESOURCES}
     evaluations, rounds, first = 0, 0, None
     while True:
         rounds += 1
-        table = cost_table(network, device, plan, strategies, base.sparse_kernel)
+        table = cost_table(network, device, table_plan, strategies, base.sparse_kernel)
         evaluations += table.evaluations
         found = search_table(table, {k: budget[k] * limits[k] for k in RESOURCES}, names)
-        first = first or (table, plan, found)
+        first = first or (table, table_plan, found)
         chosen = table.pick(found.choice)
-        rf, res = plan.rf.copy(), plan.resource.copy()
+        rf, res = table_plan.rf.copy(), table_plan.resource.copy()
         rf[table.layers], res[table.layers] = chosen["rf"], chosen["resource"]
-        plan = _styled(refold(plan, network, rf, res, base.sparse_kernel), network, base)
+        plan = _styled(refold(table_plan, network, rf, res, base.sparse_kernel), network, base)
         if fifo:
             plan, by_layer, streams = _with_fifo(plan, network, device)
+        table_plan = replace(plan, sparse=plan0.sparse)   # the next table refolds from the RF-1 kernels (refold)
         costs = dataflow_costs(network, device, base, plan)
         evaluations += 1
         util = _utilisation(costs, device)
@@ -487,7 +488,7 @@ def _first_candidates(plan: LayerPlan, network: Network, device: Device, strateg
     the FIFO depths and fixed costs the search starts from belong to a design it may choose."""
     if "Resource" not in strategies or plan.resource.all():
         return plan
-    big = hls_rules.latency_too_large(network, plan.sparse, float(device.calibration["dataflow.unroll_limit"]))
+    big = hls_rules.latency_over_limit(network, plan, float(device.calibration["dataflow.unroll_limit"]))
     if not big.any():
         return plan
     return refold(plan, network, plan.rf, plan.resource | big, base.sparse_kernel)

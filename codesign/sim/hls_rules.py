@@ -121,9 +121,17 @@ def latency_too_large(network, sparse, limit: float):
     """Conv/Dense layers (a boolean array) too large for the Latency strategy whatever the reuse factor: its
     kernel unrolls the whole n_in x n_out product loop (the ALLOCATION pragma only limits the multipliers),
     which Vivado HLS refuses beyond ``limit`` (hls4ml issue 1013: "use the Resource strategy"). The sparse
-    kernel unrolls its nonzeros only and has its own rule."""
+    kernel unrolls its nonzeros only and has its own rule. ``sparse``: the kernel each layer has at the reuse
+    factor in question (under ``--sparse-kernel auto`` it depends on the RF: :func:`sparse_kept`)."""
     a = network.arrays
     return a.mask("conv", "dense") & ~sparse & (a.weights > limit)
+
+
+def latency_over_limit(network, plan, limit: float):
+    """The layers ``plan`` (a LayerPlan) runs under the Latency strategy although they are too large for it
+    (:func:`latency_too_large`, with the plan's own kernels): the designs the estimate warns about and the
+    folding search never offers."""
+    return latency_too_large(network, plan.sparse, limit) & ~plan.resource
 
 
 def pipeline_style_for(layers) -> str:
@@ -214,6 +222,19 @@ def unrolled(nnz: int) -> bool:
     return nnz <= UNROLL_LIMIT
 
 
+def sparse_kept(nnz, n_out, reuse_factor):
+    """Where the sparse kernel is worth its input multiplexers at ``reuse_factor`` (elementwise over arrays):
+    the unrolled form, RF 1, or an RF of at least the nonzeros per output (the module doc of
+    :mod:`codesign.export.sparse_kernel`). ``--sparse-kernel auto`` takes it only there (:func:`use_sparse`)."""
+    return (np.asarray(nnz) <= UNROLL_LIMIT) | (np.asarray(reuse_factor) == 1) | \
+        (np.asarray(reuse_factor) >= np.asarray(nnz) / np.maximum(n_out, 1))
+
+
+def sparse_rom(sparse, reuse_factor, nnz):
+    """The sparse kernel's ROM form (elementwise): over ``UNROLL_LIMIT`` nonzeros at RF > 1."""
+    return np.asarray(sparse) & (np.asarray(reuse_factor) > 1) & (np.asarray(nnz) > UNROLL_LIMIT)
+
+
 @lru_cache(maxsize=65536)
 def use_sparse(mode: str, n_in: int, n_out: int, nnz: int, weight_bits: int, reuse_factor: int = 1) -> bool:
     """Does a Dense layer take the sparse kernel under ``mode`` (on, off, or auto: storage below the
@@ -223,4 +244,4 @@ def use_sparse(mode: str, n_in: int, n_out: int, nnz: int, weight_bits: int, reu
     if mode == "off":
         return False
     small_storage = nnz / max(1, n_in * n_out) < break_even_density(n_in, n_out, weight_bits)
-    return small_storage and (unrolled(nnz) or reuse_factor == 1 or reuse_factor >= nnz / n_out)
+    return small_storage and bool(sparse_kept(nnz, n_out, reuse_factor))

@@ -140,7 +140,7 @@ def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:
     else:
         in_bits, out_bits, out_int, acc_bits = _data_types(net, m, settings, given_input, w_bits, w_int, b_bits,
                                                            b_int)
-    sparse_rom = sparse & (rf > 1) & (a.nonzero > hls_rules.UNROLL_LIMIT)
+    sparse_rom = hls_rules.sparse_rom(sparse, rf, a.nonzero)
     io = m.resolved_io_type(net)
     return LayerPlan(rf=rf, resource=resource, w_bits=w_bits, w_int=w_int, b_bits=b_bits, in_bits=in_bits,
                      out_bits=out_bits, out_int=out_int, acc_bits=acc_bits, is_float=is_float, sparse=sparse,
