@@ -103,7 +103,16 @@ def pareto_plot(points: Sequence[Tuple[float, float, bool]], front: Sequence[Tup
                 labels: Sequence[str] = ()) -> Path:
     """Every point (x, y, fits the device: filled, else hollow) in grey and the Pareto front in
     colour, joined by a staircase in front order; ``labels`` name the front's points (e.g.
-    'ap_fixed<8,3> RF4 xc7z020')."""
+    'ap_fixed<8,3> RF4 xc7z020'). A log axis holding zeros is drawn symmetric-log (:func:`scale_axis`)."""
+    fig, _ = pareto_axes(points, front, x_label=x_label, y_label=y_label, title=title, log_x=log_x, log_y=log_y,
+                         labels=labels)
+    _save(fig, path)
+    return Path(path)
+
+
+def pareto_axes(points: Sequence[Tuple[float, float, bool]], front: Sequence[Tuple[float, float]], *, x_label: str,
+                y_label: str, title: str, log_x: bool = False, log_y: bool = False, labels: Sequence[str] = ()):
+    """The (figure, axes) :func:`pareto_plot` writes."""
     fig, ax = _figure()
     fits = [(x, y) for x, y, ok in points if ok]
     over = [(x, y) for x, y, ok in points if not ok]
@@ -121,24 +130,39 @@ def pareto_plot(points: Sequence[Tuple[float, float, bool]], front: Sequence[Tup
             if text:
                 ax.annotate(text, (xs[i], ys[i]), xytext=(4, 4), textcoords="offset points", fontsize=6,
                             color="tab:red", alpha=0.9)
-    return _finish(fig, ax, path, x_label, y_label, title, log_x, log_y, legend_size=8)
+    every = [(p[0], p[1]) for p in points] + list(front)
+    _decorate(ax, [p[0] for p in every], [p[1] for p in every], x_label, y_label, title, log_x, log_y,
+              legend_size=8)
+    return fig, ax
 
 
-def _finish(fig, ax, path, x_label: str, y_label: str, title: str, log_x: bool, log_y: bool,
-            legend_size: int | None) -> Path:
-    """Scales, labels, title, grid and legend (``legend_size`` None: no legend); write and close."""
-    if log_x:
-        ax.set_xscale("log")
-    if log_y:
-        ax.set_yscale("log")
+def scale_axis(ax, which: str, values: Sequence[float], log: bool) -> str:
+    """Set the x or y axis scale: 'log' when asked and every value is positive; asked with a zero or a negative
+    among them (0 DSPs: weights under 9 bits multiply in LUTs), 'symlog', linear up to the smallest positive
+    value, so such a point is drawn at a labelled 0 instead of vanishing; else 'linear'. Returns the scale."""
+    setter = ax.set_xscale if which == "x" else ax.set_yscale
+    if not log:
+        return "linear"
+    positive = [v for v in values if v > 0]
+    if len(positive) == len(values):
+        setter("log")
+        return "log"
+    setter("symlog", linthresh=min(positive, default=1.0))
+    return "symlog"
+
+
+def _decorate(ax, xs: Sequence[float], ys: Sequence[float], x_label: str, y_label: str, title: str, log_x: bool,
+              log_y: bool, legend_size: int | None) -> None:
+    """Scales (:func:`scale_axis` over the values drawn), labels, title, grid and legend (``legend_size``
+    None: no legend)."""
+    scale_axis(ax, "x", xs, log_x)
+    scale_axis(ax, "y", ys, log_y)
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     if legend_size is not None:
         ax.legend(fontsize=legend_size, loc="best")
-    _save(fig, path)
-    return Path(path)
 
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -160,6 +184,15 @@ def series_styles(n: int) -> List[Tuple[Any, str, str]]:
 def series_plot(series: Sequence[Series], path: str | Path, *, x_label: str, y_label: str, title: str,
                 log_x: bool = False, log_y: bool = True, legend_max: int = 12) -> Path:
     """One line per named series of (x, y) pairs (e.g. density vs latency per device and precision)."""
+    fig, _ = series_axes(series, x_label=x_label, y_label=y_label, title=title, log_x=log_x, log_y=log_y,
+                         legend_max=legend_max)
+    _save(fig, path)
+    return Path(path)
+
+
+def series_axes(series: Sequence[Series], *, x_label: str, y_label: str, title: str, log_x: bool = False,
+                log_y: bool = True, legend_max: int = 12):
+    """The (figure, axes) :func:`series_plot` writes."""
     fig, ax = _figure()
     for (name, pairs), (color, marker, dash) in zip(series, series_styles(len(series))):
         pairs = sorted(pairs)
@@ -169,4 +202,7 @@ def series_plot(series: Sequence[Series], path: str | Path, *, x_label: str, y_l
     shown = 0 < len(series) <= legend_max
     if len(series) > legend_max:
         title = f"{title} ({len(series)} series; legend omitted)"
-    return _finish(fig, ax, path, x_label, y_label, title, log_x, log_y, legend_size=7 if shown else None)
+    every = [p for _, pairs in series for p in pairs]
+    _decorate(ax, [p[0] for p in every], [p[1] for p in every], x_label, y_label, title, log_x, log_y,
+              legend_size=7 if shown else None)
+    return fig, ax
