@@ -162,10 +162,10 @@ def apply_overrides(data: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[str
 
 
 def shipped_recipes() -> Dict[str, Path]:
-    from importlib import resources
+    """{name: path} of the recipes shipped with the package (``models/``)."""
+    from .shipped import RECIPES, shipped
 
-    folder = resources.files("codesign").joinpath("recipes")
-    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
+    return shipped(RECIPES)
 
 
 def load_recipe(path_or_name: str | Path | None = None, overrides: Dict[str, Any] | None = None) -> Recipe:

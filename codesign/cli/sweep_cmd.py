@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from ..errors import CodesignError
+from ..shipped import SWEEP_SPECS, shipped
 from . import app
 from .console import console, err_console
 from .progress import BarProgress
@@ -56,9 +57,18 @@ def _job_line(payload: Dict[str, Any]) -> str:
     return f"done {payload['kind']} {payload['label']}" + (f" ({', '.join(facts)})" if facts else "")
 
 
+TEXT_AXES = ("model", "method", "device", "template", "precision", "strategy", "io_type")   # never cut
+HEADERS = {"reuse_factor": "RF", "io_type": "io", "accuracy": "float acc", "fixed_accuracy": "fixed acc",
+           "csim_accuracy": "csim acc", "latency_s": "latency", "energy_j": "energy", "util_max": "util max"}
+UNITS = {"latency_s": "s", "energy_j": "J"}
+
+
 def _front_table(rows: List[Dict[str, Any]]) -> Optional[Table]:
+    """The first points of the report's Pareto front: the axes that vary (names and precisions in full: the
+    numbers wrap first in a narrow terminal), then the accuracy it ranks by, latency, energy and the largest
+    utilisation (report/index.html has every column)."""
     from ..sweep import front_rows
-    from ..sweep.report import main_objectives
+    from ..sweep.report import ACCURACY_COLUMNS, main_objectives
 
     good = [r for r in rows if not r.get("error") and r.get("fits") is True]
     objectives = main_objectives(good)
@@ -68,29 +78,35 @@ def _front_table(rows: List[Dict[str, Any]]) -> Optional[Table]:
     axes = ["model", "width", "method", "density", "device", "template", "reuse_factor", "precision", "strategy",
             "io_type"]
     cols = [a for a in axes if len({str(r.get(a)) for r in rows}) > 1]
-    cols += [c for c in ("accuracy", "fixed_accuracy", "csim_accuracy", "latency_s", "energy_j", "util_max")
-             if any(r.get(c) is not None for r in front)]
-    table = Table(title=f"Pareto front ({' vs '.join(objectives)}; first {len(front)})", header_style="bold")
-    for c in cols:
-        table.add_column(c, justify="left" if c in ("model", "method", "device", "template", "precision",
-                                                    "strategy") else "right")
-    for r in front:
-        table.add_row(*[_fmt(r.get(c)) for c in cols])
+    ranked = [c for c in objectives if c in ACCURACY_COLUMNS]          # the accuracy the front ranks by only
+    cols += [c for c in (*ranked, "latency_s", "energy_j", "util_max") if any(r.get(c) is not None for r in front)]
+    table = Table(title=f"Pareto front ({' vs '.join(HEADERS.get(o, o) for o in objectives)}; first {len(front)})",
+                  header_style="bold", collapse_padding=True, pad_edge=False)
+    cells = [[_fmt(r.get(c), UNITS.get(c, ""), c == "util_max") for c in cols] for r in front]
+    for j, c in enumerate(cols):
+        text, header = c in TEXT_AXES, HEADERS.get(c, c)
+        words = [w for row in cells for w in ([row[j]] if text else row[j].split())]   # a number is never cut
+        table.add_column(header, justify="left" if text else "right", no_wrap=text, overflow="fold",
+                         min_width=max(map(len, words), default=1))
+    for row in cells:
+        table.add_row(*row)
     return table
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, unit: str = "", percent: bool = False) -> str:
+    from ..sim.markdown import fmt
+
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return fmt(value, unit) if unit else f"{value:.0%}" if percent else f"{value:.4g}"
     return str(value)
 
 
 @app.command()
 def sweep(
     spec: str = typer.Argument(..., help="Sweep spec: a YAML path (e.g. sweeps/lenet5_density.yaml) or a shipped "
-                                         "spec name (lenet5_density, resnet110_density, jet_mlp_reuse)."),
+                                         f"spec name ({', '.join(sorted(shipped(SWEEP_SPECS)))})."),
     out: Optional[Path] = typer.Option(None, help="Run folder (default runs/sweeps/<spec name>)."),
     workers: int = typer.Option(1, min=1, help="Parallel jobs (local processes, or Ray CPUs)."),
     executor: str = typer.Option("local", help="local (this machine; a process pool when --workers > 1) or ray "

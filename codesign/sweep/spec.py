@@ -174,10 +174,10 @@ def load_spec(path_or_spec: Union[str, Path, SweepSpec, Dict[str, Any]], check: 
 
 
 def shipped_specs() -> Dict[str, Path]:
-    from importlib import resources
+    """{name: path} of the sweep specs shipped with the package (``sweeps/``)."""
+    from ..shipped import SWEEP_SPECS, shipped
 
-    folder = resources.files("codesign").joinpath("sweep_specs")
-    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
+    return shipped(SWEEP_SPECS)
 
 
 def _find(path_or_name: Union[str, Path]) -> Path:
