@@ -262,6 +262,14 @@ def check_model_name(name: str) -> None:
         MODELS.get(name)
 
 
+def zoo_name(spec: Optional[Dict[str, Any]]) -> Optional[str]:
+    """The zoo model a model's spec (``codesign_spec``) records, or None for a model factory, a hand-built
+    (pickled) module or an unknown model: the models ``--width`` does not apply to (:func:`build_model`)."""
+    if not spec or "factory" in spec or spec.get("pickled") or not spec.get("name"):
+        return None
+    return str(spec["name"])
+
+
 def names_model(name: str, spec: Optional[Dict[str, Any]]) -> bool:
     """``name`` (zoo name or factory reference) is the architecture ``spec`` records."""
     if not spec:

@@ -3,7 +3,7 @@ per-layer settings and costs, the totals against the device, the dense compariso
 from __future__ import annotations
 
 import shlex
-from typing import Any, Dict, Iterable, List, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from rich.table import Table
 
@@ -119,6 +119,9 @@ def invocation(ctx) -> List[str]:
         if getattr(p, "is_flag", False):
             flag = p.opts[0] if value else (p.secondary_opts[0] if p.secondary_opts else None)
             out += [flag] if flag else []
+        elif isinstance(value, (list, tuple)):          # a repeatable option: once per value
+            for item in value:
+                out += [p.opts[0], str(item)]
         else:
             out += [p.opts[0], str(value)]
     return out
@@ -154,6 +157,17 @@ def ready_command(argv: Sequence[str], changes: Dict[str, str], drop: Iterable[s
     return " ".join(shlex.quote(x) for x in out)
 
 
+def way_command(way: Dict[str, Any], argv: Sequence[str], ignore: Iterable[str] = ()) -> Optional[str]:
+    """The ready-to-run line of a way out (:mod:`codesign.sim.ways_out`): ``argv`` with the way's changes
+    (options in ``ignore`` left out), without --out and --force; a narrower zoo model is named by --model, so
+    --checkpoint goes. None when no option makes the way for this model (its ``hint`` says how)."""
+    changes = {k: v for k, v in way["changes"].items() if k not in set(ignore)}
+    if not changes:
+        return None
+    drop = ["--out"] + (["--checkpoint"] if "--width" in changes else [])
+    return ready_command(argv, changes, drop, ["--force"])
+
+
 def print_ways_out(ways: List[Dict[str, Any]]) -> None:
     """Each way out with its estimate, then its ready-to-run command on a line of its own."""
     if not ways:
@@ -165,4 +179,6 @@ def print_ways_out(ways: List[Dict[str, Any]]) -> None:
         util = ", ".join(f"{k.upper()} {100 * v:.0f}%" for k, v in w["utilisation"].items())
         console.print(f"  {w['way']}: interval {fmt(w['interval_s'], 's')}, latency {fmt(w['latency_s'], 's')}, "
                       f"{util}", markup=False, highlight=False)
-        console.print(f"    {w['command']}", markup=False, highlight=False, soft_wrap=True)
+        line = w.get("command") or w.get("hint")
+        if line:
+            console.print(f"    {line}", markup=False, highlight=False, soft_wrap=bool(w.get("command")))

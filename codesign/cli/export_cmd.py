@@ -317,7 +317,7 @@ def _estimate_lines(est: Dict[str, Any], command: list) -> None:
                       f"{count(t['interval_cycles'])} cycles, DSP {count(t['dsp'])}, LUT {count(t['lut'])}, BRAM "
                       f"{count(t['bram'])}, {'fits' if t['fits'] else 'does NOT fit'}", markup=False, highlight=False)
     if "ways_out" in est:
-        from .design_view import print_ways_out, ready_command
+        from .design_view import print_ways_out, way_command
 
         ways = []
         for w in est["ways_out"]:
@@ -325,12 +325,7 @@ def _estimate_lines(est: Dict[str, Any], command: list) -> None:
                 line = (f"codesign simulate --onnx {Path(est['report']).parent.parent / 'model.onnx'} "
                         f"--device {est['device'] or 'YOURS.yaml'} --template tiled")
             else:
-                changes = {k: v for k, v in w["changes"].items() if k != "--device"}
-                drop = ["--out"]
-                if "--width" in changes and "--checkpoint" in command:
-                    changes["--model"] = est.get("model_name") or "MODEL"
-                    drop.append("--checkpoint")
-                line = ready_command(command, changes, drop, ["--force"])
+                line = way_command(w, command, ignore=["--device"])
             ways.append({**w, "command": line})
         print_ways_out(ways)
 

@@ -9,7 +9,7 @@ import typer
 from ..errors import CodesignError
 from . import app
 from .console import console, err_console
-from .design_view import invocation, print_design, print_ways_out, ready_command
+from .design_view import invocation, print_design, print_ways_out, way_command
 from .options import io_type_option, precision_option, strategy_option
 
 
@@ -195,8 +195,8 @@ def _simulate(source, label: str, width: float, device: str, out: Optional[Path]
     report, folding = fitted_estimate(network, dev, mapping, rf, strategies, max_util, dense=_dense(checkpoint, network),
                                       max_latency_cycles=bound)
     if folding is not None and not folding.fits:
-        report = report.with_sections(ways_out=_ways_out(network, dev, mapping, max_util, strategies, width,
-                                                         fold["argv"], checkpoint))
+        report = report.with_sections(ways_out=_ways_out(network, dev, mapping, max_util, strategies, source, width,
+                                                         fold["argv"]))
     data = report.to_dict()
     print_design(data, all_layers)
     if "ways_out" in data:
@@ -233,23 +233,16 @@ def _dense(checkpoint: Optional[Path], network):
     return dense if is_reduced(network, dense) else None
 
 
-def _ways_out(network, device, mapping, max_util, strategies, width, argv, checkpoint):
-    """The ways out as report entries with their ready-to-run ``codesign simulate`` lines."""
+def _ways_out(network, device, mapping, max_util, strategies, source, width, argv):
+    """The ways out as report entries with their ready-to-run ``codesign simulate`` lines (``source``: what
+    :func:`_source` returned, for the zoo model and width a narrower model is asked by)."""
+    from ..model_source import zoo_name
     from ..sim.ways_out import ways_out
 
-    out = []
-    for way in ways_out(network, device, mapping, max_util, strategies, width):
-        changes = {k: v for k, v in way.changes.items() if k != "--part"}
-        drop = ["--out"]
-        if "--width" in changes and checkpoint is not None:      # a width is a zoo model's: name it
-            drop.append("--checkpoint")
-            changes["--model"] = network.meta.get("zoo_name") or _spec_name(checkpoint)
-        out.append({**way.describe(), "command": ready_command(argv, changes, drop,
-                                                                    ["--force"])})
-    return out
-
-
-def _spec_name(checkpoint: Path) -> str:
-    from ..checkpoint import load_model
-
-    return str((load_model(checkpoint)[1].get("model_spec") or {}).get("name", "MODEL"))
+    if isinstance(source, str):                     # a zoo name at --width
+        zoo = source
+    else:                                           # a module (its spec says what it is) or an ONNX path
+        spec = getattr(source, "codesign_spec", None) or {}
+        zoo, width = zoo_name(spec), float(spec.get("width", width))
+    return [{**way.describe(), "command": way_command(way.describe(), argv, ignore=["--part"])}
+            for way in ways_out(network, device, mapping, max_util, strategies, width, zoo)]

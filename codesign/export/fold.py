@@ -163,9 +163,11 @@ def fold_sections(ctx, fold: ProjectFolding, network: Network, mapping: Mapping)
     if not fold.folding.fits:
         from ..sim.ways_out import ways_out
 
-        width = float((getattr(ctx.model, "codesign_spec", None) or {}).get("width", 1.0))
+        from ..model_source import zoo_name
+
+        spec = getattr(ctx.model, "codesign_spec", None) or {}
         sections["ways_out"] = [w.describe() for w in ways_out(network, fold.device, mapping, max_util, strategies,
-                                                               width)]
+                                                               float(spec.get("width", 1.0)), zoo_name(spec))]
     return sections
 
 

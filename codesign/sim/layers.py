@@ -11,7 +11,7 @@ a Conv/Dense is folded into it, as torch's ONNX export and hls4ml both do.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Dict, Tuple
 
@@ -104,6 +104,18 @@ class Layer:
     @property
     def density(self) -> float:
         return self.nonzero_weights / self.weights if self.weights else 1.0
+
+    def with_weights(self, weights: int, nonzero: int, **changes) -> "Layer":
+        """A copy with ``weights`` weights, ``nonzero`` of them nonzero (and the fields in ``changes``, e.g.
+        shapes): an estimate of the same layer resized or pruned. Its shift-and-add counts keep their share of
+        the nonzero weights (the weight values are unknown, their distribution is kept), so they never exceed
+        the nonzeros a resized layer has."""
+        nonzero = max(0, min(int(weights), int(nonzero)))
+        shift_add = self.shift_add
+        if shift_add:
+            scale = nonzero / self.nonzero_weights if self.nonzero_weights else 0.0
+            shift_add = tuple(min(nonzero, round(c * scale)) for c in shift_add)
+        return replace(self, weights=int(weights), nonzero_weights=nonzero, shift_add=shift_add, **changes)
 
     @property
     def out_elements(self) -> int:

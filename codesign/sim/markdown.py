@@ -181,8 +181,10 @@ def _way_command(way: Dict[str, Any]) -> str:
     """The ready-to-run command the CLI built, else the options that make the way (an export's report is
     written before its command line is known)."""
     if way.get("command"):
-        return str(way["command"])
-    return " ".join(f"{k} {v}" for k, v in way.get("changes", {}).items())
+        return f"`{way['command']}`"
+    if not way.get("changes"):
+        return str(way.get("hint", ""))
+    return "`" + " ".join(f"{k} {v}" for k, v in way["changes"].items()) + "`"
 
 
 def _ways_out(d: Dict[str, Any]) -> List[str]:
@@ -192,7 +194,7 @@ def _ways_out(d: Dict[str, Any]) -> List[str]:
     if not ways:
         return ["## Ways out", "", "None of the ways out tried (a smaller width, a lower precision, a larger "
                 "part, the tiled template) fits either.", ""]
-    rows = [[w["way"], f"`{_way_command(w)}`", fmt(w["interval_s"], "s"), fmt(w["latency_s"], "s"),
+    rows = [[w["way"], _way_command(w), fmt(w["interval_s"], "s"), fmt(w["latency_s"], "s"),
              ", ".join(f"{k.upper()} {100 * w['utilisation'][k]:.0f}%" for k in RESOURCES if k in w["utilisation"])]
             for w in ways]
     return ["## Ways out (each estimated to fit)", ""] + _table(["way", "command", "interval", "latency",

@@ -30,7 +30,7 @@ re-running the folding search after a growth step re-balances the pipeline.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Dict, Iterable, List
 
 import numpy as np
@@ -108,9 +108,10 @@ def _resized(layer: Layer, side: str, step: int) -> Layer:
         return layer
     density = layer.density
     weights = max(layer.weights + step * per, 0)
-    return replace(layer, in_shape=(c_in,) + tuple(layer.in_shape[1:]), out_shape=(c_out,) + tuple(layer.out_shape[1:]),
-                   groups=layer.groups if layer.groups == 1 else max(1, layer.groups + (step if side == "out" else 0)),
-                   weights=weights, nonzero_weights=min(weights, round(weights * density)))
+    return layer.with_weights(weights, round(weights * density), in_shape=(c_in,) + tuple(layer.in_shape[1:]),
+                              out_shape=(c_out,) + tuple(layer.out_shape[1:]),
+                              groups=layer.groups if layer.groups == 1 else
+                              max(1, layer.groups + (step if side == "out" else 0)))
 
 
 def _variant(network: Network, layers) -> Network:
@@ -156,7 +157,7 @@ def unit_costs(network: Network, device: Device, mapping: Mapping, max_util=0.8,
     in_add = diff([_resized(l, "in", int(s)) for l, s in zip(ls, s_in)], 1.0 / s_in)
     in_remove = diff([_resized(l, "in", -int(s)) for l, s in zip(ls, s_in)], -1.0 / s_in)
     step = np.maximum(plan.rf, 1)
-    fewer = [replace(l, nonzero_weights=max(0, l.nonzero_weights - int(s))) if l.weights else l
+    fewer = [l.with_weights(l.weights, l.nonzero_weights - int(s)) if l.weights else l
              for l, s in zip(ls, step.tolist())]
     removed = np.array([l.nonzero_weights - f.nonzero_weights for l, f in zip(ls, fewer)], dtype=float)
     conn = diff(fewer, -1.0)

@@ -1,13 +1,14 @@
 """When nothing fits even at the largest folding: the ways out, each estimated with the same search.
 
-    ways = ways_out(network, device, mapping, max_util=0.8)
-    ways[0].way, ways[0].changes, ways[0].interval_s      # e.g. 'width 0.5', {'--width': '0.5'}
+    ways = ways_out(network, device, mapping, max_util=0.8, zoo="lenet5")
+    ways[0].way, ways[0].changes, ways[0].interval_s      # e.g. 'width x0.5 ...', {'--model': 'lenet5', '--width': '0.5'}
 
 Tried in this order, each only while it still helps: a narrower model (the widest of a few width
 multipliers that fits: compact or prune to it, or train at it), a lower precision (8-bit weights need no
 DSPs in hls4ml), the next larger parts of the device database, and the tiled template (weights streamed
 from DRAM; a design for ``codesign simulate``, not an hls4ml project). ``changes`` are the command-line
-options that make the way (the command builds the ready-to-run line from them).
+options that make the way (the command builds the ready-to-run line from them); a way no option makes for
+this model (a narrower user model: ``--width`` applies to zoo models only) has none and a ``hint`` instead.
 """
 from __future__ import annotations
 
@@ -30,14 +31,16 @@ RESOURCES = ("dsp", "lut", "ff", "bram")
 @dataclass(frozen=True)
 class WayOut:
     way: str
-    changes: Dict[str, str]            # command-line option -> value
+    changes: Dict[str, str]            # command-line option -> value ({}: no option makes it, see ``hint``)
     interval_s: float
     latency_s: float
     utilisation: Dict[str, float]
+    hint: str = ""                     # how to make the way in words, when no option does
 
     def describe(self) -> Dict[str, object]:
         return {"way": self.way, "changes": dict(self.changes), "interval_s": self.interval_s,
-                "latency_s": self.latency_s, "utilisation": dict(self.utilisation)}
+                "latency_s": self.latency_s, "utilisation": dict(self.utilisation),
+                **({"hint": self.hint} if self.hint else {})}
 
 
 def scaled_network(network: Network, width: float) -> Network:
@@ -65,8 +68,8 @@ def scaled_network(network: Network, width: float) -> Network:
             per_in = l.weights // max(l.in_shape[0] // l.groups * l.out_shape[0], 1)
             weights = per_in * cin // groups * cout
         nonzero = round(weights * l.density) if l.weights else 0
-        layers.append(replace(l, in_shape=(cin,) + tuple(l.in_shape[1:]), out_shape=(cout,) + tuple(l.out_shape[1:]),
-                              groups=groups, weights=weights, nonzero_weights=nonzero))
+        layers.append(l.with_weights(weights, nonzero, in_shape=(cin,) + tuple(l.in_shape[1:]),
+                                     out_shape=(cout,) + tuple(l.out_shape[1:]), groups=groups))
     return Network(f"{network.name}@width={width:g}", tuple(layers), network.input_shape, network.source,
                    dict(network.meta))
 
@@ -88,14 +91,17 @@ def _fit(network: Network, device: Device, mapping: Mapping, max_util, strategie
 
 
 def ways_out(network: Network, device: Device, mapping: Mapping, max_util = 0.8,
-             strategies: Sequence[str] = STRATEGIES, width: float = 1.0) -> List[WayOut]:
-    """The ways out that fit (see the module doc); ``width`` is the model's current width multiplier."""
+             strategies: Sequence[str] = STRATEGIES, width: float = 1.0, zoo: Optional[str] = None) -> List[WayOut]:
+    """The ways out that fit (see the module doc). ``zoo``: the zoo model ``network`` is, at width multiplier
+    ``width`` (its narrower width is then ``--model ZOO --width W``); None: a model ``--width`` does not apply
+    to (a model factory, a module, an ONNX file): the narrower model is a hint in words."""
     found: List[WayOut] = []
     for w in WIDTHS:                                   # the widest that fits
         way = _fit(scaled_network(network, w), device, mapping, max_util, strategies,
-                   f"width x{w:g} (compact, prune or train at it)", {"--width": f"{w * width:g}"})
+                   f"width x{w:g} (compact, prune or train at it)",
+                   {"--model": zoo, "--width": f"{w * width:g}"} if zoo else {})
         if way is not None:
-            found.append(way)
+            found.append(way if zoo else replace(way, hint=_narrower_hint(w)))
             break
     weight_bits = mapping.precision.weight_bits
     for p in PRECISIONS:
@@ -118,6 +124,11 @@ def ways_out(network: Network, device: Device, mapping: Mapping, max_util = 0.8,
     if tiled is not None:
         found.append(tiled)
     return found
+
+
+def _narrower_hint(w: float) -> str:
+    return (f"--width applies to zoo models only: build this one with x{w:g} of its hidden channels (a model "
+            f"factory: the --model-arg values that size it), or prune its channels to that and compact it")
 
 
 def _larger_parts(device: Device) -> List[Device]:

@@ -142,3 +142,32 @@ def test_an_hls4ml_config_names_an_onnx_files_layers_as_the_export_does(cli, tmp
     layers = {l["name"]: l["detail"] for l in json.loads((tmp_path / "sim" / "report.json").read_text())["layers"]}
     assert layers["/stem/Conv"]["reuse_factor"] == 4 and layers["/fc/Gemm"]["reuse_factor"] == 8
     assert layers["/b1/Conv"]["reuse_factor"] == 2
+
+
+MLP_FILE = textwrap.dedent("""
+    import torch.nn as nn
+
+    def mlp(hidden=1024, num_classes=10):
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                             nn.Linear(hidden, num_classes))
+""")
+
+
+def test_ways_out_of_a_factory_model_give_only_commands_that_run(cli, tmp_path):
+    """--width is refused for a model factory: its narrower model is a hint in words (with --model-arg), and
+    every command printed keeps the factory's --model-arg values, one option each."""
+    path = tmp_path / "mlps.py"
+    path.write_text(MLP_FILE)
+    r = cli("simulate", "--model", f"{path}:mlp", "--model-arg", "hidden=256", "--input-shape", "1,28,28",
+            "--device", "pynq-z2", "--precision", "ap_fixed<16,6>", "--no-plot", "--out", tmp_path / "s")
+    assert r.code == 0, r.err
+    data = json.loads((tmp_path / "s" / "report.json").read_text())
+    if data["folding"]["fits"]:
+        pytest.skip("the estimator now fits this MLP in a PYNQ-Z2")
+    ways = data["ways_out"]
+    narrower = [w for w in ways if w["way"].startswith("width")]
+    assert narrower and narrower[0]["command"] is None and "--model-arg" in narrower[0]["hint"]
+    commands = [w["command"] for w in ways if w["command"]]
+    assert commands and all("--width" not in c and "--model-arg hidden=256 " in c for c in commands)
+    assert all(v >= 0 for w in ways for v in w["utilisation"].values())
+    assert narrower[0]["hint"].split()[0] in r.out and "--width 0." not in r.out
