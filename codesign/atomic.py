@@ -122,16 +122,26 @@ def torch_save(path: str | os.PathLike, obj: Any) -> None:
     write_bytes(path, buf.getbuffer())
 
 
-def check_output_dir(path: str | os.PathLike, force: bool, option: str = "--out", own: Sequence[str] = ()) -> Path:
+def check_output_dir(path: str | os.PathLike, force: bool, option: str = "--out", own: Sequence[str] = (),
+                     replaces: Optional[Sequence[str]] = None) -> Path:
     """Refuse an output folder that exists and holds anything but the names in ``own`` (the command's own
     artifacts, which its --resume/--force logic handles) unless ``force``; refuse a file in its place.
-    Temporary files and the folder's lock file (codesign.lock) do not count. Nothing is deleted here."""
+    ``replaces``: the names a command's ``--force`` deletes; a folder holding anything else (a training
+    run, someone's files) is refused even with ``force``. Temporary files and the folder's lock file
+    (codesign.lock) do not count. Nothing is deleted here."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise CodesignError(f"{option} {path} is a file; choose a folder")
     above = next((p for p in path.absolute().parents if p.exists()), None)
     if above is not None and not above.is_dir():
         raise CodesignError(f"{option} {path}: {above} is a file, not a folder")
+    if replaces is not None and path.is_dir():
+        foreign = sorted(p.name for p in path.iterdir() if p.name not in replaces and p.name not in own
+                         and not _temporary(p))
+        if foreign:
+            raise CodesignError(f"{option} {path} holds {', '.join(foreign[:4])}{', ...' if len(foreign) > 4 else ''}, "
+                                f"which --force would not replace (it replaces only this command's own files); "
+                                f"choose another folder")
     if not force and path.is_dir() and any(p.name not in own and not _temporary(p) for p in path.iterdir()):
         raise CodesignError(f"{option} {path} already exists and is not empty; pass --force to write over it "
                             f"or choose another folder")

@@ -69,6 +69,9 @@ def test_module_factory_and_one_line_errors(model_file, monkeypatch):
         assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match="unexpected keyword"):
         build_model(f"{model_file}:tiny_cnn", {"chanels": 3})
+    with pytest.raises(ConfigError, match=r"tiny_cnn\(channels=-4\) failed: RuntimeError: .*negative") as err:
+        build_model(f"{model_file}:tiny_cnn", {"channels": -4})      # the factory's own error, not an internal one
+    assert "\n" not in str(err.value)
 
 
 def test_a_grown_and_pruned_factory_model_rebuilds_from_its_file(model_file, tmp_path):

@@ -274,8 +274,12 @@ def _folding_lines(folding: Dict[str, Any], fifo: Optional[Dict[str, int]], esti
     groups: Dict[str, list] = {}
     for name, v in layers.items():
         groups.setdefault(f"RF {v['reuse_factor']} {v['strategy']}", []).append(name)
+    stand_in = str(folding.get("device_match", "")).startswith("no shipped device")   # a part with no device model
     console.print(f"reuse factors (auto, {len(layers)} Conv/Dense layers, {folding['search_seconds']:.2f} s, folded "
                   f"for {folding['device']} at <= {UtilLimit.of(folding['max_util']).describe()}):", markup=False)
+    if stand_in:
+        console.print(f"  {folding['device_match']} (its resources and verdict below are the stand-in's, not "
+                      f"your part's)", markup=False, highlight=False)
     for key, names in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         console.print(f"  {key}: {compact_names(names, 3)}", markup=False, highlight=False)
     console.print(f"  interval {count(folding['interval_cycles'])} cycles: {folding['limit']}", markup=False,
@@ -288,8 +292,10 @@ def _folding_lines(folding: Dict[str, Any], fifo: Optional[Dict[str, int]], esti
                       markup=False)
     if not estimated:
         util = ", ".join(f"{k.upper()} {100 * v:.0f}%" for k, v in folding["utilisation"].items() if k != "uram")
-        console.print(f"  estimate: {'fits' if folding['fits'] else 'does NOT fit'} ({util}); the full report comes "
-                      f"with --target fpga or codesign simulate", markup=False)
+        verdict = "fits" if folding["fits"] else "does NOT fit"
+        verdict = f"on the stand-in {folding['device']}, {verdict}" if stand_in else verdict
+        console.print(f"  estimate: {verdict} ({util}); the full report comes with --target fpga or codesign "
+                      f"simulate", markup=False)
 
 
 def _estimate_lines(est: Dict[str, Any], command: list) -> None:

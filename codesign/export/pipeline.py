@@ -65,9 +65,17 @@ def export_model(model: nn.Module, out: str | Path, *, example: Optional[torch.T
     return run_export(ExportRequest(out=Path(out), target=target, module=model, input_shape=shape, **options), events)
 
 
+#: what an export writes into its folder: all --force deletes (a folder holding more is refused)
+EXPORT_ARTIFACTS = ("export.json", "csim.json", "model.onnx", "model_qonnx.onnx", "hls", ".hls.partial", "sim")
+
+
+def check_export_dir(out: Path, force: bool) -> None:
+    atomic.check_output_dir(out, force, replaces=EXPORT_ARTIFACTS)
+
+
 def prepare_out_dir(out: Path, force: bool) -> None:
-    atomic.check_output_dir(out, force)
-    atomic.remove_artifacts(out)          # everything but the folder's lock
+    check_export_dir(out, force)
+    atomic.remove_artifacts(out, EXPORT_ARTIFACTS)
     out.mkdir(parents=True, exist_ok=True)
 
 
@@ -100,7 +108,7 @@ def run_export(req: ExportRequest, events: Events = quiet) -> Dict[str, Any]:
     if req.qat_epochs:
         from .qat import check_qat_supported
         check_qat_supported(model)
-    atomic.check_output_dir(req.out, req.force)
+    check_export_dir(req.out, req.force)
     with folder_lock(req.out, "codesign export"):
         return _export(req, model, source, spec, settings, events)
 

@@ -182,18 +182,44 @@ def test_bad_inputs_are_one_line_errors(cli, tmp_path, args, needle):
 
 
 def test_existing_output_needs_force(cli, tmp_path):
-    (tmp_path / "o").mkdir()
-    (tmp_path / "o" / "keep.txt").write_text("x")
+    assert cli("export", "--model", "lenet300_100", "--target", "onnx", "--out", tmp_path / "o").code == 0
     r = cli("export", "--model", "lenet300_100", "--target", "onnx", "--out", tmp_path / "o")
     assert one_line_error(r) and "--force" in r.err
     assert cli("export", "--model", "lenet300_100", "--target", "onnx", "--out", tmp_path / "o", "--force").code == 0
-    assert not (tmp_path / "o" / "keep.txt").exists()
+    (tmp_path / "o" / "keep.txt").write_text("x")          # not an export's: kept, and said
+    r = cli("export", "--model", "lenet300_100", "--target", "onnx", "--out", tmp_path / "o", "--force")
+    assert one_line_error(r) and "keep.txt" in r.err and (tmp_path / "o" / "keep.txt").exists()
 
 
 def test_missing_gxx_is_one_line_before_any_work(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     r = cli("export", "--model", "lenet5", "--target", "fpga", "--out", tmp_path / "o")
     assert one_line_error(r) and "needs g++" in r.err and not (tmp_path / "o").exists()
+
+
+def test_force_replaces_an_export_never_a_run_beside_it(cli, tmp_path):
+    """--force deletes only what an export writes: a folder holding a training run (or anyone's files) is
+    refused, everything in it kept."""
+    run = tmp_path / "run"
+    (run / "train").mkdir(parents=True)
+    (run / "config.yaml").write_text("name: run\n")
+    (run / "train" / "model.pt").write_bytes(b"weights")
+    r = cli("export", "--model", "jet_mlp", "--target", "onnx", "--out", run, "--force")
+    assert one_line_error(r) and "config.yaml, train" in r.err and "--force would not replace" in r.err
+    assert (run / "train" / "model.pt").read_bytes() == b"weights" and (run / "config.yaml").exists()
+    out = tmp_path / "o"
+    assert cli("export", "--model", "jet_mlp", "--target", "onnx", "--out", out).code == 0
+    again = cli("export", "--model", "jet_mlp", "--target", "onnx", "--out", out, "--force")
+    assert again.code == 0, again.err
+    assert sorted(p.name for p in out.iterdir() if p.name != "codesign.lock") == ["export.json", "model.onnx"]
+
+
+def test_a_part_without_a_device_model_is_said_not_judged(cli, tmp_path):
+    r = cli("export", "--model", "jet_mlp", "--target", "hls", "--part", "xc7z999foo-1", "--calibration-samples", "50",
+            "--out", tmp_path / "o")
+    assert r.code == 0, r.err
+    text = " ".join(r.out.split())
+    assert "no shipped device models part xc7z999foo-1" in text and "estimate: on the stand-in xcu250" in text
 
 
 def test_unknown_layer_in_precision_yaml(cli, tmp_path):
