@@ -144,6 +144,10 @@ def sweep(
     console.print(f"{len(result.rows)} of {result.total} points finished ({result.computed} computed now) in "
                   f"{result.seconds:.1f} s; " + ", ".join(f"{k}: {v}" for k, v in result.paths.items()),
                   markup=False, highlight=False)
+    if result.failed and result.failed == len(result.rows) == result.total:    # nothing to show: a cause to fix
+        first = next(r["error"] for r in result.rows if r.get("error"))
+        raise CodesignError(f"every point of sweep {cfg.name} failed; the first: {str(first).splitlines()[0]} "
+                            f"(all in {result.paths['csv']}; rerun with --resume --retry-failed after fixing it)")
     if result.failed:
         err_console.print(f"warning: {result.failed} point(s) failed; their error is in the 'error' column of "
                           f"{result.paths['csv']} (rerun with --resume --retry-failed after fixing the cause)",

@@ -119,12 +119,13 @@ def _make_starting_model(task: ModelTask) -> Tuple[nn.Module, str]:
     recipe = task.recipe or {}
     args = (recipe.get("model") or {}).get("args") or {}
     dataset = (recipe.get("data") or {}).get("name") if task.recipe else None
+    in_shape = ((recipe.get("data") or {}).get("options") or {}).get("in_shape")    # synthetic data's own shape
     if task.weights == "random" and not is_factory(task.model):    # a factory's model is always a random init
         torch.manual_seed(task.seed)
         model = build_model(task.model, None, width=task.width)
         return model.eval(), f"random init, seed {task.seed}"
     model, source = resolve_model(task.model, None, task.width, task.seed, model_args=args, dataset=dataset,
-                                  data_dir=task.data_dir)
+                                  in_shape=in_shape, data_dir=task.data_dir)
     return model, source.describe()
 
 

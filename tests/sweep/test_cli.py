@@ -50,6 +50,21 @@ def test_bad_spec_is_one_line_and_exit_2(cli, sim_spec, spec_file):
     assert result.code == 2 and "malformed YAML" in result.err
 
 
+def test_a_users_model_takes_the_recipes_input_shape_and_a_sweep_that_fails_everywhere_says_why(cli, spec_file,
+                                                                                                    tmp_path):
+    (tmp_path / "um.py").write_text("import torch.nn as nn\n\ndef mlp16(hidden=8):\n"
+                                    "    return nn.Sequential(nn.Linear(16, hidden), nn.ReLU(), nn.Linear(hidden, 5))\n")
+    spec = {"name": "mine", "recipe": "lenet300_100_mnist", "train": {"mode": "none"},
+            "overrides": {"data.name": "synthetic",
+                          "data.options": {"in_shape": [16], "num_classes": 5, "n_train": 32, "n_test": 32}},
+            "grid": {"model": [f"{tmp_path / 'um.py'}:mlp16"], "device": ["xc7z020"], "reuse_factor": [1, 4]}}
+    ok = cli("sweep", spec_file(spec), "--out", tmp_path / "a")
+    assert ok.code == 0 and "failed" not in ok.err, ok.err            # 16 features, not MNIST's 1x28x28
+    spec["overrides"]["data.options"]["in_shape"] = [3]
+    bad = cli("sweep", spec_file(spec, "bad.yaml"), "--out", tmp_path / "b")
+    assert bad.code == 2 and "every point of sweep mine failed" in bad.err and "Traceback" not in bad.err
+
+
 def test_unknown_spec_name_and_missing_results(cli, tmp_path):
     result = cli("sweep", "lenet5_densty")
     assert result.code == 2 and "did you mean: lenet5_density" in result.err
