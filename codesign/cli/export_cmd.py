@@ -128,7 +128,10 @@ def _as_trained(checkpoint: Optional[Path], given: dict, precision: Optional[str
              and (k != "precision" or precision is None)}
     if not taken:
         return given, precision
-    usual = {"reuse_factor": "auto", "strategy": "auto", "io_type": "auto", "sparse_kernel": "auto", "max_util": 0.8}
+    from .. import target as hw
+
+    usual = {"reuse_factor": "auto", "strategy": hw.AUTO_STRATEGY, "io_type": hw.DEFAULT_IO_TYPE,   # the export's own
+             "sparse_kernel": hw.DEFAULT_SPARSE_KERNEL, "max_util": hw.DEFAULT_MAX_UTIL}
     shown = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in taken.items() if usual.get(k) != v)
     err_console.print(f"export: folded as {checkpoint} was trained (its device budget; a flag given wins): {shown}",
                       markup=False, highlight=False)
