@@ -11,10 +11,11 @@ a lane touches: about ``RF / (nonzeros per output) + 1``). The triplets are stor
 triplet. Padding entries (``n_mult*RF - nnz`` of them) have weight 0.
 
 Two hardware forms of the same arithmetic: ``unrolled`` (up to ``UNROLL_LIMIT`` nonzeros, the
-Vivado HLS unroll limit hls4ml documents): the triplets are constants HLS folds into wiring, the
-nonzero multiply-accumulates share ``n_mult`` multipliers at II = RF, the weights live in logic as
-in hls4ml's Latency strategy; ``rom`` (larger layers): the triplets live in a memory of RF words
-(block RAM above RF 1), each multiplier selects its input through an ``n_in``-way multiplexer.
+Vivado HLS unroll limit hls4ml documents, or at RF 1): the triplets are constants HLS folds into
+wiring, the nonzero multiply-accumulates share ``n_mult`` multipliers at II = RF, the weights live in
+logic as in hls4ml's Latency strategy; ``rom`` (larger layers at RF > 1): the triplets live in a
+memory of RF words (block RAM), each multiplier selects its input through an ``n_in``-way multiplexer.
+One rule, :func:`~codesign.sim.hls_rules.unrolled`, picks the form for the export and the estimator.
 
 The choice and the sizes every stage needs (``use_sparse``, ``UNROLL_LIMIT``, ``estimated_span``) are
 hls rules, defined once in :mod:`codesign.sim.hls_rules` for the export and the estimator.
@@ -94,6 +95,6 @@ def sparse_layer_row(n_in: int, n_out: int, nnz: int, reuse_factor: int, weight_
                      span: int = 0) -> Dict[str, Any]:
     """Report fields of one layer on the sparse kernel (multipliers and storage)."""
     mult = max(1, math.ceil(nnz / reuse_factor))
-    return {"kernel": "sparse", "form": "unrolled" if unrolled(nnz) else "rom", "multipliers": mult,
+    return {"kernel": "sparse", "form": "unrolled" if unrolled(nnz, reuse_factor) else "rom", "multipliers": mult,
             "dense_multipliers": math.ceil(n_in * n_out / reuse_factor),
             "initiation_interval": reuse_factor, **storage_bits(n_in, n_out, nnz, reuse_factor, weight_bits, span)}

@@ -104,7 +104,7 @@ def _pass_class():
                          strategy="sparse", sparse_kernel=True, dense_strategy=node.get_attr("strategy"))
             new = model.make_node(LAYER_NAME, node.name, attrs, list(node.inputs), list(node.outputs))
             model.replace_node(node, new)
-            if not unrolled(int(new.get_attr("n_nonzeros"))) and int(attrs["reuse_factor"]) > 1:
+            if not unrolled(int(new.get_attr("n_nonzeros")), int(attrs["reuse_factor"])):
                 # a top-level PIPELINE would unroll the ROM form's reuse loop: run the layers as DATAFLOW
                 # (hls4ml's set_pipeline_style keeps a style that is already set)
                 model.config.pipeline_style = "dataflow"
@@ -124,7 +124,8 @@ def _template_classes(layer_cls):
 
         def format(self, node):
             params = self._default_config_params(node)
-            params["unrolled"] = "true" if unrolled(int(node.get_attr("n_nonzeros"))) else "false"
+            form = unrolled(int(node.get_attr("n_nonzeros")), int(node.get_attr("reuse_factor")))
+            params["unrolled"] = "true" if form else "false"
             params["product_type"] = get_backend("vivado").product_type(node.get_input_variable().type.precision,
                                                                         node.get_weights("weight").type.precision)
             return self.template.format(**params)

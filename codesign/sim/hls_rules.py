@@ -218,21 +218,24 @@ def break_even_density(n_in: int, n_out: int, weight_bits: int) -> float:
     return weight_bits / (weight_bits + index_bits(n_in) + index_bits(n_out))
 
 
-def unrolled(nnz: int) -> bool:
-    return nnz <= UNROLL_LIMIT
+def unrolled(nnz, reuse_factor):
+    """The sparse kernel's form, the one rule the export (``CONFIG_T::unrolled``) and the estimator share
+    (elementwise over arrays): unrolled up to ``UNROLL_LIMIT`` nonzeros or at RF 1 (where the ROM form's
+    one-word memory would unroll all its multipliers anyway, behind ``n_in``-way input multiplexers),
+    the ROM form otherwise."""
+    return (np.asarray(nnz) <= UNROLL_LIMIT) | (np.asarray(reuse_factor) == 1)
 
 
 def sparse_kept(nnz, n_out, reuse_factor):
     """Where the sparse kernel is worth its input multiplexers at ``reuse_factor`` (elementwise over arrays):
-    the unrolled form, RF 1, or an RF of at least the nonzeros per output (the module doc of
+    the unrolled form, or an RF of at least the nonzeros per output (the module doc of
     :mod:`codesign.export.sparse_kernel`). ``--sparse-kernel auto`` takes it only there (:func:`use_sparse`)."""
-    return (np.asarray(nnz) <= UNROLL_LIMIT) | (np.asarray(reuse_factor) == 1) | \
-        (np.asarray(reuse_factor) >= np.asarray(nnz) / np.maximum(n_out, 1))
+    return unrolled(nnz, reuse_factor) | (np.asarray(reuse_factor) >= np.asarray(nnz) / np.maximum(n_out, 1))
 
 
 def sparse_rom(sparse, reuse_factor, nnz):
-    """The sparse kernel's ROM form (elementwise): over ``UNROLL_LIMIT`` nonzeros at RF > 1."""
-    return np.asarray(sparse) & (np.asarray(reuse_factor) > 1) & (np.asarray(nnz) > UNROLL_LIMIT)
+    """The sparse kernel's ROM form (elementwise): where the kernel is taken and not :func:`unrolled`."""
+    return np.asarray(sparse) & ~unrolled(nnz, reuse_factor)
 
 
 @lru_cache(maxsize=65536)

@@ -67,6 +67,7 @@ def sparse_mlp(densities, seed=0, side=8):
 CASES = [  # densities of the three layers, input side, io type, reuse factor, strategy, precision, forms
     ((0.02, 0.1, 0.5), 8, "io_parallel", 1, "Latency", "auto", ["unrolled"] * 3),
     ((0.7, 0.3, 0.05), 16, "io_stream", 3, "Resource", "fixed<12,4,RND_CONV,SAT>", ["rom", "unrolled", "unrolled"]),
+    ((0.5, 0.1, 0.9), 28, "io_parallel", 1, "Latency", "fixed<10,3,RND_CONV,SAT>", ["unrolled"] * 3),  # fc1 > 4096
 ]
 
 
@@ -103,6 +104,29 @@ def test_export_report_states_the_kernel_per_layer(tmp_path):
     assert first["multipliers"] == nnz and first["sparse_index_bits"] == nnz * (6 + 1) + nnz * 5   # RF 1: offset 0
     assert first["sparse_weight_bits"] == nnz * 10 and first["dense_bits"] == 64 * 30 * 10
     assert "nnet::dense_sparse<" in (tmp_path / "hls" / "firmware" / "myproject.cpp").read_text()
+
+
+@pytest.mark.parametrize("reuse", [1, 4])
+def test_export_writes_the_form_the_estimator_prices(tmp_path, reuse):
+    """One rule (hls_rules.unrolled) picks the form: fc1's 10,000-odd nonzeros are unrolled at RF 1, a ROM above."""
+    from codesign.export import build_hls
+    from codesign.export.hls import HlsSettings
+    from codesign.sim import estimate
+    from codesign.sim.hls_rules import UNROLL_LIMIT
+
+    model = sparse_mlp((0.5, 0.1, 0.9), side=28)
+    settings = HlsSettings(reuse_factor=reuse, strategy="Latency", sparse_kernel="on")
+    project = build_hls(model, tmp_path / "hls", settings=settings, precision="fixed<10,3,RND_CONV,SAT>")
+    first = project.multipliers["layers"][0]
+    assert first["weights"] - first["zeros"] > UNROLL_LIMIT
+    report = estimate(model, "xc7z020", in_shape=(1, 28, 28), reuse_factor=reuse, strategy="Latency",
+                      sparse_kernel="on")
+    rom = bool(report.costs.plan.sparse_rom[report.network.arrays.mask("dense")][0])
+    assert rom == (reuse > 1)
+    assert first["form"] == ("rom" if rom else "unrolled")
+    firmware = tmp_path / "hls" / "firmware"
+    assert f"unrolled = {'false' if rom else 'true'};" in (firmware / "parameters.h").read_text().split("dense_sparse_config {")[1]
+    assert ("#pragma HLS DATAFLOW" in (firmware / "myproject.cpp").read_text()) == rom
 
 
 def test_export_cli_option_and_report_lines(cli, tmp_path):
