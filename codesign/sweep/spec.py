@@ -73,7 +73,7 @@ class Grid(Strict):
     model: List[str] = Field(default_factory=list)           # default: the recipe's model
     width: List[Width] = Field(default_factory=list)         # default: the recipe's width (or 1.0)
     method: List[Union[str, MethodChoice]] = Field(default_factory=lambda: ["dense"])
-    density: Union[List[float], Range, None] = None          # into each method's density parameter
+    density: Union[List[float], Range, None] = None          # into each method's density parameter (one must have it)
     # hardware axes; left out: the recipe's target (codesign.config.TargetCfg), else its defaults
     device: List[str] = Field(default_factory=list)
     template: List[TEMPLATES] = Field(default_factory=list)
@@ -226,6 +226,7 @@ def check_spec(spec: SweepSpec) -> None:
     _check_size(spec, src)
     for method in spec.grid.methods():
         _check_method(spec, method, src)
+    _check_density_axis(spec, src)
 
 
 #: the most points one sweep takes (about 1 kB of memory each while planned, one row each in results.csv)
@@ -331,3 +332,28 @@ def _check_method(spec: SweepSpec, method: MethodChoice, src: str) -> None:
         raise ConfigError(f"{src}: method '{method.name}' needs training; with train.mode 'none' only "
                           f"{', '.join(sorted(one_shot_methods()))} (one-shot pruning) and dense are possible; "
                           f"use train.mode scratch or finetune")
+
+
+def _check_density_axis(spec: SweepSpec, src: str) -> None:
+    """grid.density needs a method that prunes to a density: without one (``grid.method`` left out is
+    ``dense``; a recipe's own method is not a sweep's) every density would make the same model and the
+    axis would vanish from the results. A method without a density next to one with it is a baseline."""
+    from ..methods import METHODS, density_knob
+
+    if spec.grid.density is None:
+        return
+    methods = [m.name for m in spec.grid.methods()]
+    if any(density_knob(name, spec.train.density_param) for name in methods):
+        return
+    pruners = [n for n in METHODS.names() if density_knob(n, spec.train.density_param)]
+    knob = f" named train.density_param '{spec.train.density_param}'" if spec.train.density_param else ""
+    if "method" in spec.grid.model_fields_set:
+        given = f"grid.method ({', '.join(methods)}) has none"
+    else:
+        own = _recipe(spec).method.name if spec.recipe else "dense"
+        given = "grid.method is not given, so it is dense" + (
+            f" (the recipe's method '{own}' is not a sweep's: list it in grid.method)" if own != "dense" else "")
+    raise ConfigError(f"{src}: grid.density needs a method that prunes to a density{knob}, and {given}: set "
+                      f"grid.method: [{{name: magnitude, params: {{structure: unstructured, scope: global}}}}] (methods "
+                      f"with a density: {', '.join(pruners) or 'none'}), or remove grid.density")
+

@@ -50,6 +50,14 @@ def test_bad_spec_is_one_line_and_exit_2(cli, sim_spec, spec_file):
     assert result.code == 2 and "malformed YAML" in result.err
 
 
+def test_a_density_axis_without_a_pruning_method_is_exit_2_before_any_work(cli, sim_spec, spec_file, tmp_path):
+    del sim_spec["grid"]["method"]
+    result = cli("sweep", spec_file(sim_spec), "--out", tmp_path / "run")
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1
+    assert "grid.density needs a method that prunes" in result.err and "set grid.method" in result.err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_users_model_takes_the_recipes_input_shape_and_a_sweep_that_fails_everywhere_says_why(cli, spec_file,
                                                                                                     tmp_path):
     (tmp_path / "um.py").write_text("import torch.nn as nn\n\ndef mlp16(hidden=8):\n"

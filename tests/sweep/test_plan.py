@@ -28,6 +28,29 @@ def test_methods_without_a_density_appear_once(sim_spec, tmp_path):
         ("dense", 0), ("magnitude", 0.25), ("magnitude", 0.5), ("magnitude", 1.0)]
 
 
+@pytest.mark.parametrize("method, given", [
+    (None, "grid.method is not given, so it is dense"), (["dense"], "grid.method (dense) has none"),
+    (["cgap"], "grid.method (cgap) has none")])
+def test_a_density_axis_without_a_method_that_prunes_is_refused(finetune_spec, method, given):
+    """Every density would make the same model: the axis vanished from the results (3 densities, 1 model)."""
+    finetune_spec["train"]["mode"] = "scratch"
+    if method is None:
+        del finetune_spec["grid"]["method"]
+    else:
+        finetune_spec["grid"]["method"] = method
+    with pytest.raises(ConfigError) as err:
+        load_spec(finetune_spec)
+    assert f"grid.density needs a method that prunes to a density, and {given}" in str(err.value)
+    assert "set grid.method: [{name: magnitude" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_recipes_pruning_method_is_named_when_the_grid_leaves_method_out(finetune_spec):
+    finetune_spec.update(recipe="lenet300_100_magnitude_mnist", overrides={})
+    del finetune_spec["grid"]["method"]
+    with pytest.raises(ConfigError, match="the recipe's method 'magnitude' is not a sweep's: list it in grid.method"):
+        load_spec(finetune_spec)
+
+
 def test_the_density_axis_sets_each_methods_own_knob(finetune_spec, tmp_path):
     finetune_spec["train"]["mode"] = "scratch"
     finetune_spec["grid"]["method"] = ["magnitude", "rigl", "nest", "cgap"]
