@@ -125,15 +125,40 @@ def _manifest(reference: nn.Module, small: nn.Module, engine: UnitEngine, before
 
 
 def write_compact(out_dir: str | Path, model: nn.Module, masks: Optional[Masks] = None, *, example: Any = None,
-                  check: bool = True, samples: int = 8, **meta: Any) -> Dict[str, Any]:
-    """Compact ``model`` and write ``out_dir``/model.pt and ``out_dir``/shapes.json; returns the manifest."""
+                  check: bool = True, samples: int = 8, trained: Optional[Dict[str, Any]] = None,
+                  **meta: Any) -> Dict[str, Any]:
+    """Compact ``model`` and write ``out_dir``/model.pt and ``out_dir``/shapes.json; returns the manifest.
+    ``trained``: the training run's summary (its model file's metrics), whose size at the start of training
+    the manifest keeps as ``params_start`` / ``flops_dense_start``."""
     from .checkpoint import save_model
 
     small, manifest = compact(model, masks, example=example, check=check, samples=samples)
+    manifest.update(_start_size(trained or {}))
     out_dir = Path(out_dir)
     save_model(out_dir / "model.pt", small, source="compact", shapes=manifest, in_shape=manifest["in_shape"], **meta)
     atomic.write_json(out_dir / "shapes.json", manifest)
     return manifest
+
+
+def _start_size(summary: Dict[str, Any]) -> Dict[str, Any]:
+    """The size a training run started from (its recipe's architecture), where the run recorded it."""
+    if summary.get("start_params") is None:
+        return {}
+    return {"params_start": summary["start_params"], "flops_dense_start": summary.get("start_flops_dense")}
+
+
+def size_line(manifest: Dict[str, Any]) -> str:
+    """Params and dense FLOPs through compaction, from the start of training where the manifest knows it:
+    a method that removes units while it trains leaves little for compaction itself to remove."""
+    sizes = [(manifest["params_before"], manifest["flops_dense_before"], "trained"),
+             (manifest["params_after"], manifest["flops_dense_after"], "compact")]
+    if manifest.get("params_start") is not None:
+        sizes.insert(0, (manifest["params_start"], manifest.get("flops_dense_start"), "at the start of training"))
+    else:
+        sizes = [(p, f, "") for p, f, _ in sizes]
+    params = " → ".join(f"{p:,}" + (f" {label}" if label else "") for p, _, label in sizes)
+    flops = " → ".join(f"{f:.4g}" for _, f, _ in sizes if f is not None)
+    return f"params {params}  nonzeros {manifest['nonzeros']:,}  dense FLOPs {flops}"
 
 
 def resolve_model_file(path: str | Path) -> Tuple[Path, Path]:
@@ -175,7 +200,7 @@ def compact_file(path: str | Path, out_dir: str | Path | None = None, *, check: 
                             f"--input-shape C,H,W")
     out = Path(out_dir) if out_dir is not None else default_out
     manifest = write_compact(out, loaded, _masks_of(loaded, {**meta, "in_shape": list(shape)}), example=shape,
-                             check=check, samples=samples, compacted_from=str(model_file))
+                             check=check, samples=samples, trained=meta.get("metrics"), compacted_from=str(model_file))
     return out, manifest
 
 
@@ -190,9 +215,9 @@ def compact_run(run_dir: str | Path, events: Events = quiet) -> Dict[str, Any]:
     if not meta.get("pruned", bool(meta.get("masks"))):
         return {}
     manifest = write_compact(run.compact, model, _masks_of(model, meta), example=meta.get("in_shape"),
-                             recipe=meta.get("recipe"))
+                             trained=meta.get("metrics"), recipe=meta.get("recipe"))
     added = {"compact_params": manifest["params_after"], "compact_flops_dense": manifest["flops_dense_after"]}
     if run.cost.exists():
         atomic.write_json(run.cost, {**json.loads(run.cost.read_text()), **added})
-    say(events, f"compacted: {manifest['params_before']:,} → {manifest['params_after']:,} params ({run.compact})")
+    say(events, f"compacted: {size_line(manifest)} ({run.compact})")
     return added

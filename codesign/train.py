@@ -238,6 +238,7 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
     seed_everything(recipe.train.seed)
     splits = splits if splits is not None else _load_splits(recipe, data_dir)
     run = _Run(recipe, _model_for(recipe, model, splits), splits, method, rd, events)
+    start = measure(run.model, run.positions)   # the recipe's architecture (or the given model), before the method
     start_epoch, history, elapsed = 0, [], 0.0
     if ckpt is not None:
         _check_same_recipe(ckpt["recipe"], recipe, ckpt_path)
@@ -272,7 +273,7 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
         history.append(row)
         _save_checkpoint(run, history, elapsed)
         events("epoch", dict(row))
-    summary = _summary(run, history, elapsed)
+    summary = _summary(run, history, elapsed, start)
     if run.ctx.budget is not None:
         budget = run.ctx.budget
         check, warnings = budget.write_report(run.model, rd.sim) if rd is not None else (budget.check(run.model), [])
@@ -372,14 +373,17 @@ def _epoch_metrics(run: _Run) -> Dict[str, Any]:
     return row
 
 
-def _summary(run: _Run, history: List[Dict[str, Any]], elapsed: float) -> Dict[str, Any]:
+def _summary(run: _Run, history: List[Dict[str, Any]], elapsed: float, start: ModelCost) -> Dict[str, Any]:
+    """The run's cost.json; ``start``: the model's size as training began (``start_params``, ``start_flops_dense``:
+    what a method that grows or prunes units changed, and what compaction reports the reduction from)."""
     last = history[-1] if history else {}
     cost, r = run.ledger.cost, run.recipe
     return {
         "model": (getattr(run.model, "codesign_spec", None) or {}).get("name") or type(run.model).__name__,
         "dataset": r.data.name, "method": r.method.name,
         "epochs": len(history), "test_acc": last.get("test_acc"), "test_loss": last.get("test_loss"),
-        "val_acc": last.get("val_acc"), "params": cost.params, "nonzeros": cost.nonzeros,
+        "val_acc": last.get("val_acc"), "start_params": start.params, "start_flops_dense": start.flops_dense,
+        "params": cost.params, "nonzeros": cost.nonzeros,
         "flops_dense": cost.flops_dense, "flops_sparse": cost.flops_sparse,
         "train_flops_dense": run.ledger.flops_dense, "train_flops_sparse": run.ledger.flops_sparse,
         "wall_seconds": round(elapsed, 3), "flops_convention": "2 x MACs of Conv/Linear per sample; "

@@ -107,6 +107,25 @@ def test_compact_cli_on_a_trained_run(cli, tmp_path):
     assert r.code == 2 and "not found" in r.err
 
 
+def test_compact_after_structured_training_shows_the_size_training_started_from(cli, tmp_path):
+    """Structured magnitude removes units during training, so the trained model is already small: compact's
+    before/after alone read "N → N params" and hid the reduction from the recipe's architecture."""
+    r = cli("train", "--model", "lenet300_100", "--width", "0.1", "--dataset", "mnist_mini", "--train-limit", "256",
+            "--test-limit", "128", "--epochs", "2", "--method", "magnitude", "--param", "structure=structured",
+            "--param", "target_density=0.3", "--out", tmp_path / "run")
+    assert r.code == 0, r.err
+    full = model_cost(create_model("lenet300_100", width=0.1), (1, 28, 28))
+    cost = json.loads((tmp_path / "run" / "train" / "cost.json").read_text())
+    assert cost["start_params"] == full.params and cost["start_flops_dense"] == full.flops_dense
+    assert cost["params"] < full.params
+    r = cli("compact", tmp_path / "run", "--out", tmp_path / "again")
+    assert r.code == 0, r.err
+    manifest = json.loads((tmp_path / "again" / "shapes.json").read_text())
+    assert manifest["params_start"] == full.params and manifest["flops_dense_start"] == full.flops_dense
+    assert (f"params {full.params:,} at the start of training → {manifest['params_before']:,} trained → "
+            f"{manifest['params_after']:,} compact") in r.out
+
+
 def test_compaction_is_the_stage_after_training(tmp_path):
     base = {"model.name": "lenet300_100", "model.width": 0.1, "data.name": "synthetic", "train.batch_size": 64,
             "data.options": {"in_shape": [1, 28, 28], "n_train": 128, "n_test": 32}, "train.epochs": 2}

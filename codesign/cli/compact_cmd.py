@@ -30,7 +30,7 @@ def compact(
 ) -> None:
     """Remove pruned filters/neurons for real (zeros stay exact zeros) and check the outputs are unchanged."""
     from ..atomic import check_output_dir
-    from ..compaction import compact_file, resolve_model_file
+    from ..compaction import compact_file, resolve_model_file, size_line
     from ..lock import folder_lock
     from ..model_source import parse_input_shape, parse_model_args
 
@@ -49,7 +49,4 @@ def compact(
     eq = manifest.get("equivalence")
     check_text = (f"equivalence: max |Δ| {eq['max_abs_diff']:.3g} on {eq['samples']} random inputs "
                   f"(tolerance {eq['tolerance']:.3g})") if eq else "equivalence: not checked (--no-check)"
-    console.print(f"params {manifest['params_before']:,} → {manifest['params_after']:,}  "
-                  f"nonzeros {manifest['nonzeros']:,}  dense FLOPs {manifest['flops_dense_before']:.4g} → "
-                  f"{manifest['flops_dense_after']:.4g}\n{check_text}\nwrote {folder}/model.pt, {folder}/shapes.json",
-                  markup=False)
+    console.print(f"{size_line(manifest)}\n{check_text}\nwrote {folder}/model.pt, {folder}/shapes.json", markup=False)
