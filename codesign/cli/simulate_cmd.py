@@ -184,6 +184,7 @@ def _simulate(source, label: str, width: float, device: str, out: Optional[Path]
         rf = mapping.reuse_factor
     strategies = parse_strategy(fold["strategy"] or (AUTO if rf == AUTO else mapping.strategy), rf)
     dev = load_device(device)                # a wrong name fails before any slow step
+    max_util.check_device(dev)               # so does a share of a resource it has none of (URAM on a Zynq)
     if like_export is not None:
         network, mapping = _like_export(*like_export, width, mapping, model_args, shape)
     else:

@@ -63,6 +63,13 @@ def export_device(part: Optional[str], backend: str) -> Tuple[Device, str]:
     return device, how
 
 
+def check_limit_for_part(settings) -> None:
+    """The ``--max-util`` of an export names no resource its part has none of (a one-line ConfigError)."""
+    from ..sim.util_limit import UtilLimit
+
+    UtilLimit.of(settings.max_util).check_device(export_device(settings.part, settings.backend)[0])
+
+
 def plan_mapping(network: Network, plan: PrecisionPlan, settings) -> Mapping:
     """The simulator's Mapping of an export before hls4ml converts it: every layer's weight/bias/result type
     from the precision plan (other layers: hls4ml's default type, as in the project), the project's I/O

@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..events import Events, quiet
 from ..lock import folder_lock
 from .csim import csim, require_gxx
+from .fold import check_limit_for_part
 from .hls import HlsSettings, build_hls
 from .onnx import export_onnx, module_types
 from .passes import clean_graph
@@ -93,6 +94,8 @@ def run_export(req: ExportRequest, events: Events = quiet) -> Dict[str, Any]:
                           "its types are those of the brevitas quantizers")
     if req.target == "fpga":
         require_gxx()
+    if req.target != "onnx":
+        check_limit_for_part(settings)
     if req.onnx is not None:
         if req.model or req.checkpoint or req.qat_epochs or req.width is not None:
             raise ConfigError("--onnx exports an ONNX file as it is: drop --model, --checkpoint, --width and "

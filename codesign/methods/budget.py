@@ -79,6 +79,7 @@ class BudgetSpec:
 
         parse_precision(self.precision), io_type(self.io_type), sparse_kernel(self.sparse_kernel)
         device = load_device(self.device)               # a wrong name fails here, before any training
+        self.max_util.check_device(device)              # so does a share of a resource it has none of
         self.strategies                                 # so does a wrong strategy
         clock_mhz = 1000.0 / self.clock_period_ns if self.clock_period_ns else device.clock_mhz
         if self.max_latency_us is not None and not math.isfinite(self.max_latency_us * clock_mhz):

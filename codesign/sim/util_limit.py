@@ -14,8 +14,8 @@ has the same share, so reports and cache keys of a uniform limit read as they al
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Dict, Mapping, Tuple, Union
+from dataclasses import dataclass, field
+from typing import Dict, Mapping, Optional, Tuple, Union
 
 from ..errors import ConfigError
 from ..target import DEFAULT_MAX_UTIL
@@ -51,8 +51,11 @@ def _resource(name, flag: str) -> str:
 
 @dataclass(frozen=True)
 class UtilLimit:
-    """A share in (0, 1] per resource (:data:`RESOURCES` order)."""
+    """A share in (0, 1] per resource (:data:`RESOURCES` order); ``named``: the resources given a share of
+    their own, ``default``: the share of the others (as given: :meth:`as_json` writes them back)."""
     shares: Tuple[float, ...]
+    named: Tuple[str, ...] = field(default=(), compare=False)
+    default: Optional[float] = field(default=None, compare=False)
 
     @classmethod
     def of(cls, value: Given, flag: str = "--max-util") -> "UtilLimit":
@@ -85,7 +88,23 @@ class UtilLimit:
                 if key in named:
                     raise ConfigError(f"{flag} names {LABELS[key]} twice")
                 named[key] = _share(share, f" of {LABELS[key]}", flag)
-        return cls(tuple(named.get(k, default) for k in RESOURCES))
+        return cls(tuple(named.get(k, default) for k in RESOURCES), tuple(k for k in RESOURCES if k in named),
+                   default)
+
+    def check_device(self, device, flag: str = "--max-util") -> "UtilLimit":
+        """This limit, or a one-line ConfigError when it gives a share of a resource ``device`` has none of
+        (a URAM share on a part without UltraRAM): a share that limits nothing is a mistake to say."""
+        from .device import device_resources
+
+        avail = device_resources(device)
+        missing = [k for k in self.named if not avail[k]]
+        if missing:
+            names = "/".join(LABELS[k] for k in missing)
+            has = ", ".join(f"{LABELS[k]} {int(v):,}" for k, v in avail.items() if v)
+            shares = ",".join(f"{LABELS[k]}={self[k]:g}" for k in missing)
+            raise ConfigError(f"{flag} gives a share of {names}, but {device.name} ({device.board}) has no {names}: "
+                              f"it has {has}; drop {shares}, or pick a device that has {names}")
+        return self
 
     def __getitem__(self, resource: str) -> float:
         return self.shares[RESOURCES.index(resource)]
@@ -112,7 +131,10 @@ class UtilLimit:
         return {k: float(u) / self[k] for k, u in util.items() if k in RESOURCES and u > self[k] + TOLERANCE}
 
     def as_json(self) -> Union[float, Dict[str, float]]:
-        """A number when uniform, else ``{"all": the common share, resource: share, ...}`` (:meth:`of` reads both)."""
+        """A number when uniform and no resource is named, else ``{"all": the share of the others, resource:
+        share, ...}`` as given (:meth:`of` reads both)."""
+        if self.named:
+            return {EVERY: self.default, **{LABELS[k]: self[k] for k in self.named}}
         if self.uniform:
             return self.shares[0]
         common = self.common

@@ -148,6 +148,16 @@ def test_simulate_max_util_per_resource(cli, tmp_path):
     assert bad.code == 2 and "unknown resource 'DSPS'" in bad.err and "Traceback" not in bad.err
 
 
+def test_simulate_refuses_a_share_of_a_resource_the_device_lacks(cli, tmp_path):
+    bad = cli("simulate", "--model", "jet_mlp", "--device", "xc7z020", "--max-util", "0.8,URAM=0.5", "--out",
+              tmp_path / "t", "--no-plot")
+    assert bad.code == 2 and len(bad.err.strip().splitlines()) == 1
+    assert "xc7z020 (PYNQ-Z2) has no URAM: it has DSP 220" in bad.err and "drop URAM=0.5" in bad.err
+    ok = cli("simulate", "--model", "jet_mlp", "--device", "xcu250", "--max-util", "0.8,URAM=0.5", "--out",
+             tmp_path / "u", "--no-plot")
+    assert ok.code == 0, ok.err
+
+
 def test_simulate_prints_ways_out_when_nothing_fits(cli, tmp_path):
     r = cli("simulate", "--model", "lenet5", "--device", "pynq-z2", "--precision", "ap_fixed<16,6>",
             "--max-util", "0.5", "--out", tmp_path / "s", "--no-plot")

@@ -249,3 +249,7 @@ def test_hls_target_folds_within_a_share_per_resource(cli, tmp_path):
     assert "2% of the DSPs, 80% of the others" in " ".join(r.out.split())
     bad = cli("export", "--model", "jet_mlp", "--target", "hls", "--max-util", "0.8,DSP=1.5", "--out", tmp_path / "b")
     assert bad.code == 2 and "DSP must be in (0, 1]" in bad.err and "Traceback" not in bad.err
+    bad = cli("export", "--model", "jet_mlp", "--target", "hls", "--part", "xczu9eg-ffvb1156-2-e", "--max-util",
+              "0.8,URAM=0.5", "--out", tmp_path / "c")
+    assert bad.code == 2 and len(bad.err.strip().splitlines()) == 1 and not (tmp_path / "c").exists()
+    assert "xczu9eg (ZCU102) has no URAM" in bad.err

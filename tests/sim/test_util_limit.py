@@ -54,3 +54,20 @@ def test_a_recipe_limit_error_names_the_key_not_the_flag():
     with pytest.raises(ConfigError, match="the limit of DSP must be in") as err:
         UtilLimit.of("dsp=2", flag="the limit")
     assert "--max-util" not in str(err.value)
+
+
+def test_a_share_of_a_resource_the_device_has_none_of_is_an_error_naming_the_device_and_its_resources():
+    from codesign.sim import load_device
+
+    zynq, alveo = load_device("xc7z020"), load_device("xcu250")
+    with pytest.raises(ConfigError) as err:
+        UtilLimit.of("0.8,URAM=0.5").check_device(zynq)
+    assert str(err.value) == ("--max-util gives a share of URAM, but xc7z020 (PYNQ-Z2) has no URAM: it has DSP 220, "
+                              "LUT 53,200, FF 106,400, BRAM 280; drop URAM=0.5, or pick a device that has URAM")
+    limit = UtilLimit.of("0.8,URAM=0.5")
+    assert limit.check_device(alveo) is limit and UtilLimit.of("0.8,DSP=0.25").check_device(zynq)
+    assert UtilLimit.of(0.8).check_device(zynq)                     # the share of all: whatever the device has
+    named = UtilLimit.of("0.8,URAM=0.8")                            # named, if equal to the others: still said
+    assert named.as_json() == {"all": 0.8, "URAM": 0.8} and UtilLimit.of(named.as_json()).named == ("uram",)
+    with pytest.raises(ConfigError, match="target.max_util gives a share of URAM"):
+        named.check_device(zynq, flag="target.max_util")
