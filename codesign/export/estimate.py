@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from ..sim.export_section import estimate_section
-from ..sim.layers import Network
+from ..sim.layers import Layer, Network
 from ..sim.mapping import LayerSettings, Mapping, hls_origin, layer_key
 from ..sim.onnx_layers import network_from_onnx
 
@@ -107,12 +107,28 @@ class PlannedModel:
     summary: Dict[str, Any]
 
 
+def quantized_layer(layer: Layer, weights) -> Layer:
+    """``layer`` with the nonzeros of ``weights``, its weights as the export writes them (cast to their
+    planned types; a grouped convolution's may be block-diagonal, its extra zeros do not change the count).
+    ``layer`` itself where ``weights`` is None or is not the layer's."""
+    import numpy as np
+
+    if weights is None or layer.op not in ("conv", "dense"):
+        return layer
+    nonzero = int(np.count_nonzero(weights))
+    if nonzero > layer.weights or weights.size not in (layer.weights, layer.weights * layer.groups):
+        return layer
+    return replace(layer, nonzero_weights=nonzero)
+
+
 def plan_like_export(model, meta: Dict[str, Any], *, precision: str = "auto", target_agreement: float = 0.999,
                      dataset: Optional[str] = None, data_dir: Optional[Path] = None, seed: int = 0) -> PlannedModel:
     """Run the export's precision choice on the calibration samples the export would use (same dataset,
-    counts and seed as ``codesign export``), and cast the weights to the chosen types."""
+    counts and seed as ``codesign export``), and cast the weights to the chosen types
+    (:func:`~codesign.export.hls.with_quantized_parameters`, as the export does): each Conv/Dense layer's
+    nonzeros are those of the weights the export writes (:func:`quantized_layer`)."""
     from ..sim.estimate import module_network
-    from .hls import as_graph_input, exact_zeros, source_graph, with_quantized_parameters
+    from .hls import as_graph_input, layer_weights, source_graph, with_quantized_parameters
     from .precision import choose_precision, precision_spec
     from .samples import choose_samples, default_counts, macs_per_sample
 
@@ -123,15 +139,11 @@ def plan_like_export(model, meta: Dict[str, Any], *, precision: str = "auto", ta
     clean = source_graph(model)
     plan = choose_precision(clean, as_graph_input(samples.calibration.float(), clean.input_layout),
                             precision_spec(precision, target_agreement))
-    zeros = exact_zeros(with_quantized_parameters(clean, plan))
+    quantized = layer_weights(with_quantized_parameters(clean, plan))
     network = module_network(model, in_shape)
-    by_key = {layer_key(name): n for name, n in zeros.items()}
-    layers_out = []
-    for layer in network.layers:
-        z = by_key.get(layer_key(layer.name))
-        ok = z is not None and layer.op in ("conv", "dense") and 0 <= z <= layer.weights
-        layers_out.append(replace(layer, nonzero_weights=layer.weights - z) if ok else layer)
-    network = Network(network.name, tuple(layers_out), network.input_shape, network.source, network.meta)
+    by_key = {layer_key(name): w for name, w in quantized.items()}
+    layers_out = tuple(quantized_layer(layer, by_key.get(layer_key(layer.name))) for layer in network.layers)
+    network = Network(network.name, layers_out, network.input_shape, network.source, network.meta)
     settings = {name: LayerSettings(weight=t.weight, bias=t.bias, result=t.result) for name, t in plan.types.items()}
     summary = {"source": plan.source, "calibration_samples": plan.calibration_samples, "samples": samples.note,
                "emulated_agreement": plan.emulated_agreement}

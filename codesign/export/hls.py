@@ -210,15 +210,20 @@ def _weighted_layers(clean: CleanGraph):
             yield n.name, n.input[1], (next((i for i in add.input if i != n.output[0]), None) if add else None)
 
 
-def exact_zeros(clean: CleanGraph) -> Dict[str, int]:
-    """Exact zeros (pruned weights) per Conv/Dense layer of the model as exported."""
+def layer_weights(clean: CleanGraph) -> Dict[str, np.ndarray]:
+    """The weight array of every Conv/Dense layer whose weights are constants, by layer name."""
     g, producers = clean.graph, clean.graph.producers()
     out = {}
     for name, weight, _ in _weighted_layers(clean):
         init = g.param_init(weight, producers)
         if init is not None:
-            out[name] = int((g.inits[init] == 0).sum())
+            out[name] = np.asarray(g.inits[init])
     return out
+
+
+def exact_zeros(clean: CleanGraph) -> Dict[str, int]:
+    """Exact zeros (pruned weights) per Conv/Dense layer of the model as exported."""
+    return {name: int((w == 0).sum()) for name, w in layer_weights(clean).items()}
 
 
 def with_quantized_parameters(clean: CleanGraph, plan: PrecisionPlan) -> CleanGraph:

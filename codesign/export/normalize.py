@@ -25,9 +25,10 @@ place and returns whether it changed anything; all run in linear time.
   ZeroPadding layer that the channels-last conversion does not handle);
 - ``binary_concats``: Concat of k tensors → k−1 Concats of two (hls4ml's Concatenate takes two);
 - ``grouped_conv_to_dense``: a grouped convolution that is not depthwise with one output per
-  channel (hls4ml 1.3 converts only that kind) → an ordinary convolution whose weights are
-  block-diagonal: the same function, the off-group weights exact zeros (free under the Latency
-  strategy; hls4ml's multiplier count and ours subtract them).
+  channel (hls4ml 1.3 converts only that kind: :mod:`codesign.sim.grouped_convs`, whose rule the
+  estimator prices by too) → an ordinary convolution whose weights are block-diagonal: the same
+  function, the off-group weights exact zeros (free under the Latency strategy; hls4ml's multiplier
+  count and ours subtract them).
 """
 from __future__ import annotations
 
@@ -365,17 +366,14 @@ def binary_concats(g: OnnxGraph) -> bool:
     return changed
 
 
-def depthwise_in_hls4ml(g: OnnxGraph, n: onnx.NodeProto) -> bool:
-    """A grouped Conv that hls4ml 1.3 converts itself: depthwise, one output per input channel."""
-    group = attribute(n, "group", 1)
-    return group > 1 and group == g.shapes[n.input[0]][1] == g.shapes[n.output[0]][1]
-
-
 def grouped_conv_to_dense(g: OnnxGraph) -> bool:
+    from ..sim.grouped_convs import hls4ml_keeps_groups      # the estimator prices what this pass leaves
+
     changed = False
     for n in g.nodes:
         group = attribute(n, "group", 1)
-        if n.op_type != "Conv" or group == 1 or depthwise_in_hls4ml(g, n):
+        if n.op_type != "Conv" or group == 1 or \
+                hls4ml_keeps_groups(group, g.shapes[n.input[0]][1], g.shapes[n.output[0]][1]):
             continue
         if n.input[1] not in g.inits:
             raise ExportError(f"layer '{n.name}': a grouped convolution needs constant weights")

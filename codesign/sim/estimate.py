@@ -68,9 +68,16 @@ def load_network(model: ModelLike, width: float = 1.0, in_shape: Optional[Sequen
 
 
 def hardware_network(net: Network, mapping: Mapping) -> Network:
-    """``net`` as the template builds it: under the dataflow template's io_stream, with the ZeroPadding
-    layer hls4ml inserts before every padded convolution (:func:`~codesign.sim.stream_graph.stream_network`)."""
-    if mapping.template == "dataflow" and mapping.resolved_io_type(net) == "io_stream":
+    """``net`` as the template builds it. Dataflow: every grouped convolution hls4ml does not convert as it is
+    becomes the ordinary one with block-diagonal weights the export writes
+    (:func:`~codesign.sim.grouped_convs.hls4ml_convs`), and under io_stream hls4ml's ZeroPadding layer comes
+    before every padded convolution (:func:`~codesign.sim.stream_graph.stream_network`)."""
+    if mapping.template != "dataflow":
+        return net
+    from .grouped_convs import hls4ml_convs
+
+    net = hls4ml_convs(net)
+    if mapping.resolved_io_type(net) == "io_stream":
         from .stream_graph import stream_network
         return stream_network(net).network
     return net

@@ -143,3 +143,71 @@ def test_a_global_average_pool_costs_what_the_torch_path_says(tmp_path):
         pools[path] = [(l.op, costs.lut[i], costs.ff[i], costs.cycles[i]) for i, l in enumerate(net.layers)
                        if "pool" in l.op]
     assert pools["export"] == pools["torch"] and [p[0] for p in pools["torch"]] == ["globalpool"]
+
+
+# ----------------------------------------------------------------------------- simulate = export, layer by layer
+
+def _grouped_model():
+    """A depthwise convolution (hls4ml's own kernel) and a grouped one (the export writes it block-diagonal)."""
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.ReLU(),
+                         nn.Conv2d(8, 16, 3, padding=1, groups=4), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
+
+
+def _simulated_and_exported(tmp_path, factory, io_type: str, strategy: str, precision: str = "auto"):
+    """(simulate's report and folding, the export's estimate and folding) of one model: ``codesign simulate``'s
+    library path (the export's plan, then ``--reuse-factor auto``) and ``codesign export``'s (the built
+    project's network and mapping with its folding), without HLS."""
+    from codesign.export.estimate import plan_like_export
+    from codesign.export.fold import with_fifo_depths
+    from codesign.export.samples import choose_samples, default_counts, macs_per_sample
+    from codesign.export.weights import given_model
+    from codesign.sim import Mapping
+    from codesign.sim.fitted import fitted_estimate
+    from codesign.sim.folding import parse_strategy
+
+    model, source = given_model(factory(), (1, 28, 28))
+    meta = source.meta
+    device = load_device("xcu250")
+    planned = plan_like_export(model, meta, precision=precision)
+    simulated, folding = fitted_estimate(planned.network, device, Mapping(io_type=io_type, layers=planned.layers),
+                                         "auto", parse_strategy(strategy, "auto"), 0.8)
+    counts = default_counts(macs_per_sample(model, (1, 28, 28)))
+    samples = choose_samples(model, meta, None, n_calibration=counts["calibration"], n_csim=counts["csim"])
+    hls = build_hls(model, tmp_path / "hls", calibration=samples.calibration, precision=precision,
+                    settings=HlsSettings(reuse_factor="auto", io_type=io_type, strategy=strategy))
+    network = export_network(hls)
+    exported = estimate(network, device, with_fifo_depths(export_mapping(hls, network), hls.fold.folding))
+    return simulated, folding, exported, hls.fold.folding
+
+
+def _assert_same_design(simulated, folding, exported, exported_folding):
+    from codesign.sim.mapping import layer_key
+
+    def knobs(f):
+        return {layer_key(n): (r, s) for n, r, s in zip(f.names, f.rf, f.strategy)}
+
+    assert knobs(folding) == knobs(exported_folding)
+    ours = {layer_key(l.name): i for i, l in enumerate(simulated.network.layers) if l.op in ("conv", "dense")}
+    theirs = {layer_key(l.name): i for i, l in enumerate(exported.network.layers) if l.op in ("conv", "dense")}
+    assert ours.keys() == theirs.keys()
+    for name, i in ours.items():
+        j = theirs[name]
+        for what in ("cycles", "interval", "dsp", "lut", "ff"):
+            a, b = getattr(simulated.costs, what)[i], getattr(exported.costs, what)[j]
+            assert a == pytest.approx(b, rel=1e-6, abs=1e-6), (name, what)
+    for key in ("latency_cycles", "interval_cycles", "dsp", "lut", "ff", "bram"):
+        assert simulated.totals[key] == pytest.approx(exported.totals[key], rel=1e-6), key
+
+
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+def test_simulate_and_export_fold_and_price_grouped_convolutions_alike(tmp_path, io_type):
+    """A grouped convolution hls4ml cannot take is exported block-diagonal; simulate prices that layer, so
+    both choose the same reuse factor for it (they chose 3 and 9 under io_parallel, 2 and 8 under io_stream,
+    before)."""
+    _assert_same_design(*_simulated_and_exported(tmp_path, _grouped_model, io_type, "Latency"))
+
