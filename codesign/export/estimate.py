@@ -108,17 +108,20 @@ class PlannedModel:
 
 
 def quantized_layer(layer: Layer, weights) -> Layer:
-    """``layer`` with the nonzeros of ``weights``, its weights as the export writes them (cast to their
-    planned types; a grouped convolution's may be block-diagonal, its extra zeros do not change the count).
-    ``layer`` itself where ``weights`` is None or is not the layer's."""
+    """``layer`` with the nonzeros and shift-and-add counts (:func:`~codesign.sim.hls_rules.shift_add_counts`)
+    of ``weights``, its weights as the export writes them (cast to their planned types; a grouped
+    convolution's may be block-diagonal, its extra zeros change neither count). ``layer`` itself where
+    ``weights`` is None or is not the layer's."""
     import numpy as np
+
+    from ..sim.hls_rules import shift_add_counts
 
     if weights is None or layer.op not in ("conv", "dense"):
         return layer
     nonzero = int(np.count_nonzero(weights))
     if nonzero > layer.weights or weights.size not in (layer.weights, layer.weights * layer.groups):
         return layer
-    return replace(layer, nonzero_weights=nonzero)
+    return replace(layer, nonzero_weights=nonzero, shift_add=shift_add_counts(weights))
 
 
 def plan_like_export(model, meta: Dict[str, Any], *, precision: str = "auto", target_agreement: float = 0.999,
@@ -126,7 +129,7 @@ def plan_like_export(model, meta: Dict[str, Any], *, precision: str = "auto", ta
     """Run the export's precision choice on the calibration samples the export would use (same dataset,
     counts and seed as ``codesign export``), and cast the weights to the chosen types
     (:func:`~codesign.export.hls.with_quantized_parameters`, as the export does): each Conv/Dense layer's
-    nonzeros are those of the weights the export writes (:func:`quantized_layer`)."""
+    nonzeros and shift-and-add counts are those of the weights the export writes (:func:`quantized_layer`)."""
     from ..sim.estimate import module_network
     from .hls import as_graph_input, layer_weights, source_graph, with_quantized_parameters
     from .precision import choose_precision, precision_spec

@@ -158,6 +158,25 @@ def _grouped_model():
                          nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
 
 
+def _shift_add_model():
+    """Weights of two signed digits (2^-a + 2^-b), a little off as float training leaves them: rounded to
+    the export's types they are shift-and-add constants, floored (ap_fixed's TRN) most are not."""
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
+    with torch.no_grad():
+        for m in net:
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                a = torch.randint(-4, -1, m.weight.shape).float()
+                b = a - torch.randint(1, 4, m.weight.shape).float()
+                sign = torch.where(torch.rand(m.weight.shape) < 0.5, -1.0, 1.0)
+                m.weight.copy_(sign * (2.0 ** a + 2.0 ** b) * (1 + 1e-4 * torch.randn(m.weight.shape)))
+    return net
+
+
 def _simulated_and_exported(tmp_path, factory, io_type: str, strategy: str, precision: str = "auto"):
     """(simulate's report and folding, the export's estimate and folding) of one model: ``codesign simulate``'s
     library path (the export's plan, then ``--reuse-factor auto``) and ``codesign export``'s (the built
@@ -211,3 +230,11 @@ def test_simulate_and_export_fold_and_price_grouped_convolutions_alike(tmp_path,
     before)."""
     _assert_same_design(*_simulated_and_exported(tmp_path, _grouped_model, io_type, "Latency"))
 
+
+def test_simulate_and_export_count_shift_and_add_constants_alike(tmp_path):
+    """Both count the constants HLS builds from shifts and adders in the weights cast to the export's types."""
+    simulated, folding, exported, exported_folding = _simulated_and_exported(tmp_path, _shift_add_model,
+                                                                             "io_parallel", "auto")
+    compute = [l.op in ("conv", "dense") for l in simulated.network.layers]
+    assert simulated.costs.plan.w_bits[compute].max() >= 9   # wide enough for DSPs: the shift-and-add count matters
+    _assert_same_design(simulated, folding, exported, exported_folding)
