@@ -11,7 +11,7 @@ from rich.table import Table
 from . import app
 from .console import console
 from .design_view import invocation
-from .options import io_type_option, precision_option, show_summary, strategy_option
+from .options import io_type_option, precision_option, run_model_file, show_summary, strategy_option
 
 MAX_LAYER_ROWS = 40
 
@@ -25,9 +25,11 @@ def export(
                                                    "used."),
     model_arg: List[str] = typer.Option([], "--model-arg", help="Keyword argument of a model factory, KEY=VALUE "
                                                                 "(YAML value; repeatable)."),
-    checkpoint: Optional[Path] = typer.Option(None, help="Weights: a codesign model file (train/model.pt, "
-                                                         "compact/model.pt), a plain state_dict (with --model naming "
-                                                         "its architecture) or a pickled nn.Module."),
+    checkpoint: Optional[Path] = typer.Option(None, callback=run_model_file,
+                                              help="Weights: a codesign model file (train/model.pt, "
+                                                   "compact/model.pt) or a run directory (its compact/model.pt, "
+                                                   "else train/model.pt), a plain state_dict (with --model naming "
+                                                   "its architecture) or a pickled nn.Module."),
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="Export an ONNX file (float, or QONNX with Quant "
                                                              "nodes) instead of a PyTorch model."),
     input_shape: Optional[str] = typer.Option(None, "--input-shape", help="One sample's shape, e.g. 3,32,32, for "

@@ -2,6 +2,7 @@
 recipe overrides, and result tables."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import typer
@@ -15,6 +16,21 @@ STRATEGY_HELP = "Latency (pruned zeros save multipliers) or Resource"
 PRECISION_HELP = ("a type as hls4ml reads it (ap_fixed<8,3>, fixed<16,6,RND_CONV,SAT>; no modes: TRN, WRAP as in "
                   "hls4ml; ap_int<8>, float), a bare width (8), or WEIGHT/RESULT such as ap_fixed<8,3>/ap_fixed<16,6>")
 STRATEGY_AUTO = "auto (default: chosen per layer with --reuse-factor auto, else Latency)"
+
+
+def run_model_file(value: Optional[Path]) -> Optional[Path]:
+    """``--checkpoint``: a model file as given; a ``codesign train`` run directory stands for the model the later
+    stages use (``RunDir.final_model``: compact/model.pt, else train/model.pt)."""
+    if value is None or not value.is_dir():
+        return value
+    from ..errors import CodesignError
+    from ..rundir import RunDir
+
+    found = RunDir(value).final_model()
+    if found is None:
+        raise CodesignError(f"--checkpoint {value} is a folder without compact/model.pt or train/model.pt; pass a "
+                            f"`codesign train` run directory or a model file")
+    return found
 
 
 def io_type_option(scope: str = "", default: str = "auto") -> Any:

@@ -10,7 +10,7 @@ from ..errors import CodesignError
 from . import app
 from .console import console, err_console
 from .design_view import invocation, print_design, print_ways_out, way_command
-from .options import io_type_option, precision_option, strategy_option
+from .options import io_type_option, precision_option, run_model_file, strategy_option
 
 
 def _source(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Path], model_args: Dict[str, Any],
@@ -87,8 +87,10 @@ def simulate(
     input_shape: Optional[str] = typer.Option(None, "--input-shape", help="One sample's shape, e.g. 3,32,32 (for "
                                                                           "models that do not record it)."),
     width: float = typer.Option(1.0, help="Width multiplier of the zoo model."),
-    checkpoint: Optional[Path] = typer.Option(None, help="A model file (model.pt from train/compact), a plain "
-                                                         "state_dict (with --model) or a pickled nn.Module."),
+    checkpoint: Optional[Path] = typer.Option(None, callback=run_model_file,
+                                              help="A model file (model.pt from train/compact) or a run "
+                                                   "directory (its compact/model.pt, else train/model.pt), a plain "
+                                                   "state_dict (with --model) or a pickled nn.Module."),
     onnx: Optional[Path] = typer.Option(None, help="Any ONNX file (NCHW or qonnx channels-last)."),
     device: str = typer.Option(..., help="Device name or alias (codesign list devices) or your own YAML file."),
     template: str = typer.Option("dataflow", help="dataflow (hls4ml, weights on chip) or tiled (DRAM-streaming "

@@ -8,7 +8,7 @@ import typer
 
 from . import app
 from .console import console
-from .options import build_overrides, io_type_option, precision_option, show_summary, strategy_option
+from .options import build_overrides, io_type_option, precision_option, run_model_file, show_summary, strategy_option
 
 
 @app.command()
@@ -18,8 +18,10 @@ def train(
                                                    "or package.module:FUNCTION returning an nn.Module."),
     model_arg: List[str] = typer.Option([], "--model-arg", help="Keyword argument of a model factory, KEY=VALUE "
                                                                 "(YAML value; repeatable; recipe key model.args)."),
-    checkpoint: Optional[Path] = typer.Option(None, help="Start from these weights: a codesign model file, a plain "
-                                                         "state_dict (of --model) or a pickled nn.Module."),
+    checkpoint: Optional[Path] = typer.Option(None, callback=run_model_file,
+                                              help="Start from these weights: a codesign model file or a run "
+                                                   "directory (its compact/model.pt, else train/model.pt), a "
+                                                   "plain state_dict (of --model) or a pickled nn.Module."),
     width: Optional[float] = typer.Option(None, help="Width multiplier on hidden layers."),
     dataset: Optional[str] = typer.Option(None, help="Dataset (codesign list datasets)."),
     method: Optional[str] = typer.Option(None, help="Grow/prune method (codesign list methods)."),

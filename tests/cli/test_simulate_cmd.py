@@ -43,6 +43,32 @@ def test_simulate_onnx_and_checkpoint(cli, tmp_path):
     assert ta["macs"] == tb["macs"] and ta["dsp"] == tb["dsp"]
 
 
+def test_a_run_directory_stands_for_its_model_file(cli, tmp_path):
+    """--checkpoint RUN (as `codesign train --out RUN` made it) reads RUN/compact/model.pt, else RUN/train/model.pt;
+    a folder holding neither is a one-line error (it said "checkpoint not found" of a folder that exists)."""
+    from codesign.checkpoint import save_model
+    from codesign.zoo import create_model
+
+    run = tmp_path / "run"
+    (run / "train").mkdir(parents=True)
+    save_model(run / "train" / "model.pt", create_model("lenet5", width=0.5, in_shape=(1, 28, 28)), source="test")
+    by_run = cli("simulate", "--checkpoint", run, "--device", "pynq-z2", "--out", tmp_path / "a", "--no-plot",
+                 "--precision", "ap_fixed<16,6>")
+    by_file = cli("simulate", "--checkpoint", run / "train" / "model.pt", "--device", "pynq-z2", "--out",
+                  tmp_path / "b", "--no-plot", "--precision", "ap_fixed<16,6>")
+    assert by_run.code == 0 and by_file.code == 0, by_run.err + by_file.err
+    ta = json.loads((tmp_path / "a" / "report.json").read_text())["totals"]
+    assert ta == json.loads((tmp_path / "b" / "report.json").read_text())["totals"]
+    (run / "compact").mkdir()
+    save_model(run / "compact" / "model.pt", create_model("lenet5", width=0.25, in_shape=(1, 28, 28)), source="test")
+    compact = cli("simulate", "--checkpoint", run, "--device", "pynq-z2", "--out", tmp_path / "c", "--no-plot",
+                  "--precision", "ap_fixed<16,6>")
+    assert compact.code == 0 and json.loads((tmp_path / "c" / "report.json").read_text())["totals"]["macs"] < ta["macs"]
+    empty = cli("simulate", "--checkpoint", tmp_path / "b", "--device", "pynq-z2", "--out", tmp_path / "d")
+    assert empty.code == 2 and "without compact/model.pt or train/model.pt" in empty.err
+    assert empty.err.count("error:") == 1
+
+
 @pytest.mark.parametrize("args, message", [
     (["--device", "pynq-z2"], "exactly one of --model"),
     (["--model", "lenet5", "--onnx", "x.onnx", "--device", "pynq-z2"], "exactly one of --model"),
