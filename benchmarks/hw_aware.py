@@ -144,6 +144,9 @@ def main() -> None:
     parser.add_argument("--only-budget", type=int, nargs="*", default=None, metavar="I",
                         help="only these budgets of each device (0: the loosest, 2: the tightest)")
     parser.add_argument("--budget-rf", nargs="*", default=[], metavar="MODEL:DEVICE=R1,R2,R3")
+    parser.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
+                        help="only these methods (of cgap, nest, npn, magnitude, dense), in every approach that "
+                             "has them: e.g. --methods nest for (a) and (b) NeST alone, to compare two versions")
     parser.add_argument("--runs", type=Path, default=Path("runs/hw_aware"))
     parser.add_argument("--name", default="hw_aware")
     parser.add_argument("--summarise", nargs="+", default=None, metavar="RESULT",
@@ -175,11 +178,10 @@ def main() -> None:
     args.runs = args.runs / f"seed{args.seed}"
     log = lambda text: print(text, flush=True)     # noqa: E731  (a script, not the library)
     rows = []
+    wanted = lambda method: args.methods is None or method in args.methods     # noqa: E731
     for model in args.models:
-        plain = {"dense": run(f"{model}_dense", recipe(model, "dense", {}, args), args.runs, log),
-                 "magnitude": run(f"{model}_magnitude", recipe(model, "magnitude", MAGNITUDE, args), args.runs, log)}
-        for method in AWARE:
-            plain[method] = run(f"{model}_{method}", recipe(model, method, {}, args), args.runs, log)
+        plain = {method: run(f"{model}_{method}", recipe(model, method, PARAMS.get(method, {}), args), args.runs, log)
+                 for method in ("dense", "magnitude") + AWARE if wanted(method)}
         for device in args.devices:
             for i, latency in enumerate(budgets(model, device)):
                 if args.only_budget is not None and i not in args.only_budget:
@@ -188,7 +190,7 @@ def main() -> None:
                     approach = "b" if method in AWARE else "c"
                     fitted = auto_fit(made["model_file"], model, device, latency, args.strategy)
                     rows.append(row(model, device, latency, approach, method, made, fitted))
-                for method in TRAINED_FOR_DEVICE:
+                for method in filter(wanted, TRAINED_FOR_DEVICE):
                     made = run(f"{model}_{method}_{device}_{latency:g}us",
                                recipe(model, method, PARAMS.get(method, {}), args, (device, latency)), args.runs, log)
                     fitted = auto_fit(made["model_file"], model, device, latency, args.strategy)

@@ -36,13 +36,15 @@ NeST does; no effect on networks without BN).
 With a hardware budget (``codesign train --fit DEVICE``, :mod:`codesign.methods.budget`) growth
 is checked before it grows: each growth step is first tried on a copy of the model (the same
 connection and neuron growth from the same gradients; feature maps as their count at the layers'
-densities), pruned on the copy as the pruning rounds will prune it (to ``target_density``, dead units
-removed, then, unless ``budget_trim`` is ``units``, trimmed to the budget by connections alone), at 1,
-1/2, 1/4, ... of its rates, and the run grows at the largest rate at which that projection meets the
-budget keeping at least the active connections the same projection of the model without the step
-keeps (none: the step is skipped). So growth that the rounds trim back by connections is admitted
-where it costs no connections (a projection made right after growth, before retraining, is a poor
-judge of more: whether it met the budget untrimmed hung on the valid reuse factors of its widths), and
+densities, with magnitudes spread over their layers' own), pruned on the copy as the pruning rounds will
+prune it (to ``target_density``, dead units removed, then, unless ``budget_trim`` is ``units``, trimmed to
+the budget by connections alone), at 1, 1/2, 1/4, ... of its rates, and the run grows at the largest rate
+at which that projection meets the budget keeping at least the sum of active weight magnitudes that the
+same projection of the model without the step keeps (none: the step is skipped). So growth that the
+rounds trim back by connections is admitted where what it adds outweighs the smallest connections the
+trim takes for it (a projection made right after growth, before retraining, is a poor judge of more:
+whether it met the budget untrimmed hung on the valid reuse factors of its widths; a count of
+connections refused every step the trim touched), and
 growth that only removing units would bring back within the budget is not (cutting trained maps right
 after growth set a LeNet-5 run back to 0.79). A seed whose projection does not meet it is first
 trimmed; the first pruning round goes on past its schedule until the budget is met
@@ -213,10 +215,8 @@ class NeST(Method):
                 project(twin)
 
             base = twin_engine(units, budget.in_shape)
-            project(base)
-            floor = active_connections(base)           # what the pruning rounds leave when it does not grow
-            accept = lambda twin, check: check.met and active_connections(twin) >= floor  # noqa: E731
-            scale = admitted_growth(units, budget, trial, accept=accept)
+            project(base)                                # what the pruning rounds leave when it does not grow
+            scale = admitted_growth(units, budget, trial, accept=self._admits_against(base))
             self._count("budget_scaled_steps" if 0 < scale < 1 else "budget_refused_steps" if scale == 0 else "")
         if scale > 0:
             self._grow_on(units, grad_pass, bridges, step, scale)
@@ -230,6 +230,16 @@ class NeST(Method):
         ctx.say(f"nest: growth step {ctx.epoch + 1}" + (f" (scale {scale:g} of the budget's admission)"
                                                          if budget is not None else "")
                 + f": {active_connections(units):,} active connections, units {units.sizes()}")
+
+    def _admits_against(self, base: "UnitEngine"):
+        """The admission of a growth step's projection ``twin`` (with its budget ``check``), given ``base``, the
+        projection of not growing: it meets the budget and keeps at least the sum of active weight magnitudes
+        (BN-folded, as pruning ranks them) that ``base`` keeps. Growth that the trim pays for with a few of
+        the smallest connections is admitted where what it adds outweighs them; a count of connections
+        would refuse any step the trim touches (a LeNet-5 step whose grown model met the budget after
+        training was refused at 2.5% fewer connections)."""
+        floor = self._magnitude_kept(base)
+        return lambda twin, check: check.met and self._magnitude_kept(twin) >= floor
 
     def _projected_fits(self, units: "UnitEngine", budget) -> bool:
         """Whether the model, pruned as the schedule will prune it (to ``target_density``; on a copy), meets

@@ -264,9 +264,15 @@ def grow_feature_maps(ctx: "MethodContext", groups: List["UnitGroup"], cap: floa
 def extend_like_feature_maps(units: "UnitEngine", groups: List[str], cap: float) -> None:
     """What :func:`grow_feature_maps` at ``cap`` adds, in hardware terms, without a growth pass: the
     ``cap`` fraction (rounded up) of every group's size as new units whose incoming and outgoing
-    connections are at the densities of the layers they join (placeholder values). For trying a growth
-    step against a hardware budget on a copy of the model."""
+    connections are at the densities of the layers they join. For trying a growth step against a
+    hardware budget on a copy of the model, which is then pruned by magnitude as the rounds will prune
+    it: so the new connections take magnitudes of the layer's own active weights
+    (:func:`_take_peer_magnitudes`), as if trained like the rest of it. (Placeholder values of 1 outranked
+    every trained weight, so the projection kept every new map's connections and cut the cheap
+    fully-connected ones for them: a LeNet-5 step that met a loose budget after training was refused.)"""
     densities = {name: _density(units, name) for name in units.weight_names()}
+    peers = {name: units.param(name).detach()[units.masks.connection_mask(name)].abs().clone()
+             for name in units.weight_names()}
     plan: Dict[str, Tuple[int, int]] = {}
     for name in groups:
         size = units.size(name)
@@ -277,3 +283,26 @@ def extend_like_feature_maps(units: "UnitEngine", groups: List[str], cap: float)
     ones = {name: torch.ones_like(units.param(name)) for name in units.weight_names()}
     for name, (first, keep) in plan.items():
         _sparsify_new_units(units, units.group(name), first, keep, ones, densities, 1.0)
+    for name, (first, keep) in plan.items():
+        _take_peer_magnitudes(units, units.group(name), first, keep, peers)
+
+
+@torch.no_grad()
+def _take_peer_magnitudes(units: "UnitEngine", g: "UnitGroup", first: int, count: int,
+                          peers: Dict[str, torch.Tensor]) -> None:
+    """The active weights of new units ``first..first+count`` of ``g`` set to magnitudes evenly spread over
+    the quantiles of their layer's active weights before the growth (``peers``), in a fixed shuffled order
+    (no draw from the run's random stream), signs kept."""
+    for axis in units.axes(g):
+        if axis.attr != "weight" or axis.role == "follower" or peers.get(axis.name) is None \
+                or peers[axis.name].numel() == 0:
+            continue
+        view = units.unit_view(axis, first, count)
+        active = _block(units.masks.connection_mask(axis.name), axis, first, count)
+        n = int(active.sum())
+        if n == 0:
+            continue
+        ranked = peers[axis.name].sort().values
+        picks = ranked[((torch.arange(n, dtype=torch.float64) + 0.5) * ranked.numel() / n).long()]
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(n))
+        view[active] = torch.where(view[active] < 0, -1.0, 1.0).to(view.dtype) * picks[order].to(view.dtype)

@@ -178,7 +178,7 @@ def test_cgap_under_a_slack_budget_is_the_unbudgeted_run(tmp_path):
 def test_nest_grows_what_its_pruning_trims_back_to_the_budget(tmp_path):
     """A growth step is judged by what the pruning rounds will leave of it (pruned to target_density, then
     trimmed to the budget): at 0.13 us the grown model breaks the budget, and its trimmed projection keeps at
-    least the connections of not growing, so it grows at the full rate and the first round trims it back."""
+    least the weight magnitude of not growing, so it grows at the full rate and the first round trims it back."""
     slack = fit(_recipe("nest", {"prune_rounds": 2}, latency_us=100.0), tmp_path / "a").summary
     tight = fit(_recipe("nest", {"prune_rounds": 2}, latency_us=0.13), tmp_path / "b").summary
     assert "method_budget_scaled_steps" not in tight and "method_budget_refused_steps" not in tight
@@ -188,7 +188,7 @@ def test_nest_grows_what_its_pruning_trims_back_to_the_budget(tmp_path):
 
 
 def test_nest_refuses_growth_that_costs_connections(tmp_path, monkeypatch):
-    """Growth whose projection keeps fewer connections than not growing is refused: here every grown copy
+    """Growth whose projection keeps less weight magnitude than not growing is refused: here every grown copy
     also loses half of fc1's connections (as a growth the budget's trim cuts past the seed would)."""
     from codesign.methods.nest import NeST
 

@@ -236,3 +236,58 @@ def test_finetune_epochs_ends_the_rounds_that_many_epochs_before_the_end():
     assert method.prune_epochs(60) == [17, 24, 31, 39]              # 0-based; epochs 41..60 fine-tune
     default = build_method("nest", {"growth_epochs": 10, "prune_rounds": 4})
     assert default.prune_epochs(60) == [19, 29, 39, 49]
+
+
+def test_feature_maps_tried_against_a_budget_take_their_layers_magnitudes():
+    """The hardware-terms growth of a budget's projection (``extend_like_feature_maps``): new maps' active
+    connections get magnitudes spread over their layer's own active ones, so the projection's magnitude
+    pruning weighs them as the layer's other units (placeholder 1s outranked every trained weight)."""
+    from codesign.methods.nest_growth import extend_like_feature_maps
+
+    ctx, method = context("lenet5", 0.5, [1, 28, 28], FAST, with_method=True)
+    units = ctx.units
+    before = {n: units.param(n).detach()[units.masks.connection_mask(n)].abs() for n in units.weight_names()}
+    sizes = units.sizes()
+    extend_like_feature_maps(units, ["conv1", "conv2"], 0.25)
+    for group, consumer in (("conv1", "conv2.weight"), ("conv2", "fc1.weight")):
+        first, added = sizes[group], units.size(group) - sizes[group]
+        assert added > 0
+        for axis in units.axes(units.group(group)):
+            if axis.attr != "weight" or axis.role == "follower":
+                continue
+            view = units.unit_view(axis, first, added)
+            live = view[units.masks.connection_mask(axis.name).narrow(axis.dim, axis.offset + first * axis.factor,
+                                                                       added * axis.factor)].abs()
+            peers = before[axis.name]
+            assert live.numel() > 0 and float(live.max()) <= float(peers.max())
+            assert float(live.median()) == pytest.approx(float(peers.median()), rel=0.25)
+        assert axis.name == consumer or any(a.name == consumer for a in units.axes(units.group(group)))
+
+
+def test_growth_is_admitted_by_the_weight_magnitude_its_projection_keeps():
+    """A step's projection is judged by the sum of active weight magnitudes it keeps against not growing
+    (``_admits_against``), not by its count of connections: a projection one connection short that keeps
+    more magnitude is admitted, one with every connection but less magnitude is not, nor one missing the
+    budget."""
+    from types import SimpleNamespace
+
+    from codesign.methods.budget import twin_engine
+
+    ctx, method = context("lenet300_100", 0.1, [1, 28, 28], FAST, with_method=True)
+    base = ctx.units
+    accept = method._admits_against(base)
+    met, missed = SimpleNamespace(met=True), SimpleNamespace(met=False)
+
+    fewer = twin_engine(base, (1, 28, 28))
+    mask = fewer.masks.connection_mask("fc1.weight")
+    mask[tuple(mask.nonzero()[0])] = False
+    fewer.set_connections("fc1.weight", mask)
+    with torch.no_grad():
+        fewer.param("fc2.weight").mul_(2.0)
+    assert active_connections(fewer) == active_connections(base) - 1
+    assert accept(fewer, met) and not accept(fewer, missed)
+
+    weaker = twin_engine(base, (1, 28, 28))
+    with torch.no_grad():
+        weaker.param("fc2.weight").mul_(0.5)
+    assert active_connections(weaker) == active_connections(base) and not accept(weaker, met)
