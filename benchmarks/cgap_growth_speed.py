@@ -24,7 +24,7 @@ CASES = [("lenet5", "mnist", None), ("resnet20", "fashion_mnist", 10000)]
 
 
 def epoch_seconds(model: str, splits, method: str, batch_size: int, seed: int) -> tuple[float, float]:
-    params = {"seed_width": 0.125, "growth_epochs": 1} if method == "cgap" else {}
+    params = {"seed_width": 0.125} if method == "cgap" else {}
     recipe = load_recipe(None, {"model.name": model, "data.name": splits.spec.name, "train.epochs": 2,
                                 "train.batch_size": batch_size, "train.seed": seed, "schedule.name": "constant",
                                 "method.name": method, "method.params": params})

@@ -15,7 +15,8 @@ marks them A) chosen as follows:
   1.0 × the full size of each group).
 - growth every epoch (``growth_interval`` 0; or every N optimiser steps) by ``growth_ratio`` 0.5
   of each group's current size: from 1/8 to full width in about five growth steps, so growth ends
-  within the first half of a typical run (``growth_epochs``, default half the epochs).
+  within the first half of a typical run (``growth_epochs``, default half the epochs, at least two: the
+  growth phase's epochs, each ending in a growth step but the last, which ends in pruning).
 - saliency ``taylor``: |Σ_unit w·∂L/∂w| over the unit's incoming weights and BatchNorm parameters,
   averaged over the steps since the last growth (first-order Taylor, Molchanov et al. 2017; the
   same group's PST code uses Σ|w|·|g|). Alternatives: ``grad_l2``, ``weight_l1``, ``weight_l2``,
@@ -42,7 +43,7 @@ import math
 from typing import TYPE_CHECKING, Any, Dict, Literal, Optional
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..config import Strict
 from ..units.resize import GrowthInit
@@ -67,12 +68,20 @@ class CGaP(Method):
         cap: float = Field(1.0, gt=0)                   # a group stops growing at cap × its full size
         growth_ratio: float = Field(0.5, gt=0)          # each growth step adds ceil(ratio × size) units
         growth_interval: int = Field(0, ge=0)           # optimiser steps between growth steps; 0 = each epoch
-        growth_epochs: Optional[int] = Field(None, ge=1)  # growth budget; default: half the epochs
+        growth_epochs: Optional[int] = Field(None, ge=1)  # epochs of the growth phase (growth steps: one fewer)
         patience: int = Field(2, ge=1)                  # epochs without validation improvement → stop growing
         saliency: Literal["taylor", "grad_l2", "weight_l1", "weight_l2", "bn_gamma"] = "taylor"
         init: Literal["split", "kaiming"] = "split"     # new units: copies of salient ones, or random
         noise: float = Field(0.01, ge=0)                # split: relative noise on the copied weights
         prune_ratio: float = Field(0.4, ge=0, lt=1)     # fraction of each group's units pruned after growth
+
+        @model_validator(mode="after")
+        def _growth_epochs_grow(self) -> "CGaP.Config":
+            if self.growth_epochs == 1 and self.growth_interval == 0:
+                raise ValueError("growth_epochs 1 leaves no growth step: growth ends every epoch of the growth phase "
+                                 "but its last, which ends in pruning; give growth_epochs 2 for one step (N for N - 1), "
+                                 "or growth_interval S to grow every S optimiser steps")
+            return self
 
     def __init__(self, cfg: "CGaP.Config"):
         super().__init__(cfg)
@@ -96,7 +105,10 @@ class CGaP(Method):
                 f"(full width {sum(self.full_sizes.values())})")
 
     def growth_budget(self, total_epochs: int) -> int:
-        budget = self.cfg.growth_epochs or max(1, total_epochs // 2)
+        """The epochs of the growth phase: growth ends each of them but the last, which ends in pruning (so
+        N epochs grow N - 1 times when ``growth_interval`` is 0). Default half the run, and at least two
+        where the run leaves an epoch after them (a 3-epoch run grows once, where half of it grew never)."""
+        budget = self.cfg.growth_epochs or max(2, total_epochs // 2)
         return max(1, min(budget, total_epochs - 1)) if total_epochs > 1 else 1
 
     # ------------------------------------------------------------------ saliency
@@ -219,8 +231,8 @@ class CGaP(Method):
 
     # ------------------------------------------------------------------ reporting and state
     def summary(self) -> Dict[str, Any]:
-        return {"phase": self.phase, "grown_units": self.grown, "pruned_units": self.pruned,
-                "stop": self.stop_reason or "-"}
+        return {"phase": self.phase, "growth_steps": self.growth_steps, "grown_units": self.grown,
+                "pruned_units": self.pruned, "stop": self.stop_reason or "-"}
 
     def state_dict(self) -> Dict[str, Any]:
         return {"phase": self.phase, "full_sizes": dict(self.full_sizes), "scores": dict(self.scores),

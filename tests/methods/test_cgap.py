@@ -91,3 +91,18 @@ def test_cgap_from_the_cli_on_mnist_mini(cli, tmp_path):
     assert r.code == 0, r.err
     assert "method_grown_units" in r.out and "cgap: growth stopped" in r.err
     assert (tmp_path / "compact" / "model.pt").exists()
+
+
+def test_growth_epochs_count_the_growth_phase_and_one_gives_no_step_so_it_is_refused():
+    """``growth_epochs`` N: N epochs of growth phase, N - 1 growth steps (the last ends in pruning); N = 1 grows
+    never with growth_interval 0, so it is a one-line error saying how to get a step (it ran silently with
+    none). The default is half the run but at least two, so a 3-epoch run grows once (it grew never)."""
+    from codesign.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="growth_epochs 2 for one step"):
+        build_method("cgap", {"growth_epochs": 1})
+    assert build_method("cgap", {"growth_epochs": 1, "growth_interval": 5}).cfg.growth_epochs == 1
+    method = build_method("cgap", {})
+    assert [method.growth_budget(n) for n in (1, 2, 3, 4, 8)] == [1, 1, 2, 2, 4]
+    run = fit(recipe("lenet300_100", 0.4, [1, 28, 28], {"seed_width": 0.25, "patience": 5}, epochs=3))
+    assert run.summary["method_growth_steps"] == 1
