@@ -97,6 +97,10 @@ def export(
     given = {k: v for k, v in dict(backend=backend, io_type=io_type, part=part, clock_period=clock_period,
                                    reuse_factor=reuse_factor, strategy=strategy, sparse_kernel=sparse_kernel,
                                    max_util=max_util, max_latency_us=max_latency_us).items() if v is not None}
+    if max_util is not None and str(reuse_factor or "auto").lower() != "auto":
+        from ..errors import ConfigError
+        raise ConfigError("--max-util bounds the folding --reuse-factor auto chooses; with --reuse-factor "
+                            f"{reuse_factor} the design is judged against the whole part: drop one of them")
     if hls_config is None:          # a model trained for a device: folded as its budget was, unless a flag says
         given, precision = _as_trained(checkpoint, given, precision)
     if hls_config is not None:      # the file's reuse factors and strategies are taken as given

@@ -99,9 +99,9 @@ def simulate(
                                                           "--hls-config): chosen per layer with the strategy, for "
                                                           "the shortest interval (then latency) within --max-util "
                                                           "of every resource; a number: one for every layer."),
-    max_util: str = typer.Option("0.8", "--max-util", help="dataflow, --reuse-factor auto: the share of each of "
-                                                         "the device's DSP, LUT, FF and BRAM the design may use; "
-                                                         "per resource too, e.g. 0.8,DSP=0.25 (the others 0.8)."),
+    max_util: Optional[str] = typer.Option(None, "--max-util", help="dataflow, --reuse-factor auto: the share of "
+                                           "each of the device's DSP, LUT, FF and BRAM the design may use (default "
+                                           "0.8); per resource too, e.g. 0.8,DSP=0.25 (the others 0.8)."),
     max_latency_us: Optional[float] = typer.Option(None, "--max-latency-us", help="dataflow, --reuse-factor auto: "
                                                    "a latency bound (us); the folding is then the least resources "
                                                    "that meet it (else the fastest, with by how much it misses)."),
@@ -138,6 +138,7 @@ def simulate(
     """Estimate latency, throughput, DRAM traffic, energy and FPGA resources before synthesis."""
     from ..atomic import check_output_dir
     from ..sim.folding import AUTO, check_max_latency, check_max_util, parse_reuse_factor
+    from ..target import DEFAULT_MAX_UTIL
     from .plot_ahead import PlotAhead
 
     from ..model_source import parse_input_shape, parse_model_args
@@ -148,13 +149,22 @@ def simulate(
         check_output_dir(out, force)
     rf = parse_reuse_factor(reuse_factor if reuse_factor is not None else
                             (AUTO if template == "dataflow" and not hls_config else "1"))
-    max_util = check_max_util(max_util)
+    from ..errors import ConfigError
+    chooses = rf == AUTO and template == "dataflow"
+    if max_util is not None and not chooses:
+        raise ConfigError("--max-util bounds the folding that the dataflow template's --reuse-factor auto chooses; "
+                          "here the folding is given and judged against the whole device: drop one of them")
+    max_util = check_max_util(max_util if max_util is not None else DEFAULT_MAX_UTIL)
     if max_latency_us is not None:
         check_max_latency(max_latency_us)
-        if rf != AUTO or template != "dataflow":
-            from ..errors import ConfigError
+        if not chooses:
             raise ConfigError("--max-latency-us needs the dataflow template with --reuse-factor auto (it chooses "
                               "the folding)")
+    dataflow_only = [flag for flag, value in (("--io-type", io_type), ("--strategy", strategy),
+                                              ("--backend", backend)) if value is not None]
+    if template != "dataflow" and dataflow_only:
+        raise ConfigError(f"{', '.join(dataflow_only)}: hls4ml settings of the dataflow template; the {template} "
+                          f"template has none of them: drop them or use --template dataflow")
     given = dict(precision=precision, io_type=io_type, clock_mhz=clock_mhz, backend=backend,
                  reuse_factor=rf if reuse_factor is not None and rf != AUTO else None,
                  strategy=strategy if strategy is not None and strategy.strip().lower() != AUTO else None)

@@ -77,6 +77,9 @@ def train(
     from ..train import fit
     from .progress import TrainProgress
 
+    if resume and force:
+        from ..errors import ConfigError
+        raise ConfigError("--resume continues the run in --out and --force starts it over: give one of them")
     overrides = build_overrides(set_, {
         "model.name": model, "model.width": width, "data.name": dataset, "method.name": method,
         "train.epochs": epochs, "train.batch_size": batch_size, "optim.lr": lr, "optim.name": optimizer,

@@ -50,6 +50,8 @@ def test_existing_run_dir_is_refused_without_resume(cli, tmp_path):
     assert cli(*args).code == 0
     r = cli(*args)
     assert one_line_error(r) and "--resume" in r.err
+    both = cli(*args, "--resume", "--force")            # it resumed, and --force said nothing
+    assert one_line_error(both) and "give one of them" in both.err
 
 
 @pytest.mark.parametrize("what,needle", [("models", "lenet300_100"), ("datasets", "mnist_mini"),
