@@ -116,10 +116,11 @@ class ModelFactory:
         try:
             model = factory(**self.kwargs)
         except TypeError as err:
-            raise ConfigError(f"{self.name}({_call_text(self.kwargs)}) failed: {err}; check --model-arg") from None
+            raise ConfigError(f"{self.name}({_call_text(self.kwargs)}) failed: {err}; check --model-arg (model.args in a recipe or sweep spec)") from None
         except Exception as err:        # the user's own code failed (e.g. a negative width): theirs to fix, said in one line
             raise ConfigError(f"{self.name}({_call_text(self.kwargs)}) failed: {type(err).__name__}: "
-                              f"{str(err).splitlines()[0] if str(err) else ''}; check --model-arg or the factory") from None
+                              f"{str(err).splitlines()[0] if str(err) else ''}; check --model-arg (model.args in a recipe or "
+                              f"sweep spec) or the factory") from None
         if not isinstance(model, nn.Module):
             raise ConfigError(f"{self.name} returned a {type(model).__name__}, not a torch.nn.Module")
         shape = in_shape if in_shape is not None else self.default("in_shape")
