@@ -181,6 +181,41 @@ class Mosaic(nn.Module):
         return self.fc(self.drop(torch.flatten(self.adaptive(x), 1)))
 
 
+# ---- models no stage takes: each must be a one-line error naming what is wrong (not in USER_MODELS)
+
+class TransposedRecurrent(nn.Module):
+    """An RNN over a (channels, time) signal: the recurrent module comes after a tensor method
+    (``x.transpose``) that is unsupported too, but the module is what the user must be told about."""
+
+    def __init__(self, kind: type = nn.LSTM):
+        super().__init__()
+        self.rnn = kind(2, 8, batch_first=True)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        y, _ = self.rnn(x.transpose(1, 2))
+        return self.fc(y[:, -1])
+
+
+def nan_weights(in_features: int = 16) -> nn.Module:
+    """A factory whose weights are NaN before any training."""
+    m = nn.Linear(in_features, 5)
+    with torch.no_grad():
+        m.weight[0, 0] = float("nan")
+    return nn.Sequential(m)
+
+
+class NaNOutput(nn.Module):
+    """Finite weights, NaN outputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x):
+        return self.fc(x) * float("nan")
+
+
 USER_MODELS = {
     "mosaic": (Mosaic, (3, 16, 16)),
     "depthwise_separable": (DepthwiseSeparable, (3, 8, 8)),

@@ -36,7 +36,8 @@ def export(
                                                                           "models that do not record it (default: "
                                                                           "the model file's, the ONNX file's or "
                                                                           "the dataset's)."),
-    target: str = typer.Option("fpga", help="onnx: ONNX checked with onnxruntime; hls: + hls4ml project; "
+    target: str = typer.Option("fpga", help="onnx: ONNX checked with onnxruntime (any model torch.onnx exports; "
+                                            "says whether hls4ml takes it); hls: + hls4ml project; "
                                             "fpga: + C simulation and agreement report."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default: runs/<run>/export beside the "
                                                   "checkpoint's run, else runs/<model>/export)."),
@@ -224,6 +225,10 @@ def render(report: Dict[str, Any], out: Path, command: Optional[list] = None) ->
         compared = "codesign's graph - the file" if from_file else "onnxruntime - PyTorch"
         console.print(f"ONNX opset {onnx['opset']}: {onnx['path']}  max |{compared}| = "
                       f"{onnx['max_abs_diff_vs_pytorch']:.3g} on {onnx['checked_samples']} samples", markup=False)
+        if "hls4ml" in onnx:        # --target onnx: "supported" or "not supported: WHAT; WHAT TO DO"
+            verdict = onnx["hls4ml"].split("; ")[0]
+            console.print(f"hls4ml export: {verdict}" + ("" if verdict == "supported" else
+                          "; --target hls and fpga refuse this model"), markup=False)
     if "qat" in report:
         show_summary(report["qat"], "quantization-aware training")
     if "hls" in report:

@@ -92,6 +92,13 @@ class OnnxGraph:
         return OnnxGraph.from_model(model)
 
     # ------------------------------------------------------------------ queries
+    def shape_of(self, tensor: str) -> Optional[Shape]:
+        """An activation's shape (batch included) or an initializer's; None for a tensor with no recorded
+        shape (a Constant turned initializer, shape arithmetic): a pass that needs it leaves the node alone."""
+        if tensor in self.shapes:
+            return self.shapes[tensor]
+        return tuple(np.shape(self.inits[tensor])) if tensor in self.inits else None
+
     def producers(self) -> Dict[str, onnx.NodeProto]:
         return {o: n for n in self.nodes for o in n.output}
 

@@ -23,7 +23,8 @@ place and returns whether it changed anything; all run in linear time.
   exporter computes its pads in a constant chain, folded first) whose every reader is a Conv → that padding
   added to each Conv's own (hls4ml's Conv takes asymmetric pads; its ONNX Pad converter builds a separate
   ZeroPadding layer that the channels-last conversion does not handle);
-- ``binary_concats``: Concat of k tensors → k−1 Concats of two (hls4ml's Concatenate takes two);
+- ``binary_concats``: Concat of k activations → k−1 Concats of two (hls4ml's Concatenate takes two; a
+  Concat of shape arithmetic, whose constants have no recorded shape, is left alone);
 - ``grouped_conv_to_dense``: a grouped convolution that is not depthwise with one output per
   channel (hls4ml 1.3 converts only that kind: :mod:`codesign.sim.grouped_convs`, whose rule the
   estimator prices by too) → an ordinary convolution whose weights are block-diagonal: the same
@@ -59,7 +60,8 @@ def flatten_reshapes(g: OnnxGraph) -> bool:
             elif n.op_type == "Squeeze" and _squeezes_to_features(g, n):
                 g.nodes[k] = helper.make_node("Flatten", [n.input[0]], list(n.output), name=n.name, axis=1)
                 changed = True
-        elif n.op_type == "Reshape" and _flattens(g.shapes[n.input[0]], known.get(n.input[1], g.inits.get(n.input[1]))):
+        elif n.op_type == "Reshape" and n.input[0] in g.shapes and \
+                _flattens(g.shapes[n.input[0]], known.get(n.input[1], g.inits.get(n.input[1]))):
             g.nodes[k] = helper.make_node("Flatten", [n.input[0]], list(n.output), name=n.name, axis=1)
             changed = True
     if changed:
@@ -128,7 +130,7 @@ def drop_unread(g: OnnxGraph) -> bool:
 def explicit_defaults(g: OnnxGraph) -> bool:
     changed = False
     for n in g.nodes:
-        if n.op_type not in ("Conv", "MaxPool", "AveragePool"):
+        if n.op_type not in ("Conv", "MaxPool", "AveragePool") or n.input[0] not in g.shapes:
             continue
         rank = len(g.shapes[n.input[0]]) - 2
         changed |= _explicit_auto_pad(g, n, rank)
@@ -348,15 +350,18 @@ def binary_concats(g: OnnxGraph) -> bool:
         if n.op_type != "Concat" or len(n.input) <= 2:
             out.append(n)
             continue
+        shapes = [g.shape_of(t) for t in n.input]
+        if g.shape_of(n.output[0]) is None or any(s is None or len(s) == 0 for s in shapes):
+            out.append(n)                              # shape arithmetic on constants: not a layer, left alone
+            continue
         axis = attribute(n, "axis")
         rank = len(g.shapes[n.output[0]])
-        left = n.input[0]
+        left, shape = n.input[0], list(shapes[0])
         for k, right in enumerate(n.input[1:], start=1):
             last = k == len(n.input) - 1
             name = n.output[0] if last else g.fresh(f"{n.output[0]}_part{k}")
             if not last:
-                shape = list(g.shapes[left])
-                shape[axis % rank] += g.shapes[right][axis % rank]
+                shape[axis % rank] += shapes[k][axis % rank]
                 g.shapes[name] = tuple(shape)
             out.append(helper.make_node("Concat", [left, right], [name], axis=axis,
                                         name=n.name if last else g.fresh(f"{n.name}_part{k}")))
@@ -372,7 +377,7 @@ def grouped_conv_to_dense(g: OnnxGraph) -> bool:
     changed = False
     for n in g.nodes:
         group = attribute(n, "group", 1)
-        if n.op_type != "Conv" or group == 1 or \
+        if n.op_type != "Conv" or group == 1 or n.input[0] not in g.shapes or \
                 hls4ml_keeps_groups(group, g.shapes[n.input[0]][1], g.shapes[n.output[0]][1]):
             continue
         if n.input[1] not in g.inits:

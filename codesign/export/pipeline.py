@@ -1,7 +1,8 @@
 """`codesign export`: model → DIR/model.onnx → DIR/hls/ → C simulation, with a report per target.
 
 Cheap checks come first (output folder, g++ for fpga, model, supported ops), so a mistake is one
-line before any slow step. Reports: DIR/export.json (every target) and, for fpga, DIR/csim.json
+line before any slow step. ``--target onnx`` writes the float ONNX of any model torch.onnx exports (a
+recurrent layer too) and records in the report whether the hls and fpga targets would take it. Reports: DIR/export.json (every target) and, for fpga, DIR/csim.json
 (:func:`codesign.export.report.assemble_fpga_report`).
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .passes import clean_graph
 from .precision import override_targets, precision_spec
 from .report import FpgaContext, assemble_fpga_report
 from .samples import choose_samples, default_counts, macs_per_sample
+from .support import hls4ml_verdict
 from .weights import given_model, resolve_model
 
 TARGETS = ("onnx", "hls", "fpga")
@@ -128,9 +130,11 @@ def _export(req: ExportRequest, model, source, spec, settings: HlsSettings, even
         return quantization_aware(req, model, samples, settings, parts, events)
     events("stage", {"stage": "onnx"})
     onnx_export = export_onnx(model, req.out / "model.onnx", samples=samples.test_x)
-    # unsupported layers and unknown layer names in a precision file fail here, before slow steps
-    override_targets(spec, clean_graph(onnx_export.model, module_types(model)))
     parts["onnx"] = onnx_export.summary()
+    if req.target == "onnx":        # the float model of anything torch.onnx exports, and whether hls4ml takes it
+        parts["onnx"]["hls4ml"] = hls4ml_verdict(onnx_export.model, module_types(model))
+    else:   # unsupported layers and unknown layer names in a precision file fail here, before slow steps
+        override_targets(spec, clean_graph(onnx_export.model, module_types(model)))
     if req.target != "onnx":
         parts["samples"] = samples.summary()
         project = build_hls(onnx_export.model, req.out / "hls", settings=settings, precision=spec,

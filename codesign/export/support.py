@@ -3,7 +3,7 @@ of :mod:`codesign.export.normalize`), before any slow step: an unsupported op is
 the PyTorch layer and what to do."""
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import List, Mapping, Optional
 
 import onnx
 
@@ -33,16 +33,42 @@ def layer_of(node: onnx.NodeProto, module_types: Optional[Mapping[str, str]] = N
 
 
 def check_supported(g: OnnxGraph, module_types: Optional[Mapping[str, str]] = None) -> None:
-    """Raise ExportError for the first op or attribute hls4ml's ONNX path cannot take;
+    """Raise ExportError for an op hls4ml's ONNX path cannot take (see :func:`_to_name`), else the first
+    attribute it cannot take;
     ``module_types`` ({module path: class name}) lets the message name the PyTorch layer type."""
     if len(g.inputs) != 1 or len(g.outputs) != 1:
         raise ExportError(f"the model has {len(g.inputs)} inputs and {len(g.outputs)} outputs; the export "
                           f"supports one of each")
+    bad = [node for node in g.nodes if node.op_type not in SUPPORTED]
+    if bad:
+        raise ExportError(f"{layer_of(_to_name(bad, module_types), module_types)} is not supported by the hls4ml "
+                          f"export; use only {', '.join(sorted(set(SUPPORTED.values()) - {'(constants)'}))}, "
+                          f"or replace it")
     for node in g.nodes:
-        if node.op_type not in SUPPORTED:
-            raise ExportError(f"{layer_of(node, module_types)} is not supported by the hls4ml export; use only "
-                              f"{', '.join(sorted(set(SUPPORTED.values()) - {'(constants)'}))}, or replace it")
         _check_attributes(g, node)
+
+
+def _to_name(bad: List[onnx.NodeProto], module_types: Optional[Mapping[str, str]]) -> onnx.NodeProto:
+    """The unsupported node an error names: one inside a PyTorch module before a bare tensor op (the LSTM,
+    not the ``x.transpose()`` that feeds it), and in that module the op of the module's own kind (ONNX
+    LSTM, not the Shape of its initial state)."""
+    scoped = [node for node in bad if torch_scope(node)]
+    if not scoped:
+        return bad[0]
+    scope = torch_scope(scoped[0])
+    kind = (module_types or {}).get(scope, "").lower()
+    return next((n for n in scoped if torch_scope(n) == scope and n.op_type.lower() == kind), scoped[0])
+
+
+def hls4ml_verdict(model: onnx.ModelProto, module_types: Optional[Mapping[str, str]] = None) -> str:
+    """'supported', or why the hls and fpga targets refuse this ONNX model (the one-line error they give)."""
+    from .passes import clean_graph
+
+    try:
+        clean_graph(model, dict(module_types or {}))
+    except ExportError as err:
+        return f"not supported: {err}"
+    return "supported"
 
 
 def _check_attributes(g: OnnxGraph, node: onnx.NodeProto) -> None:

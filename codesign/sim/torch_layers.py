@@ -29,6 +29,8 @@ SOFTMAX = {nn.Softmax: "softmax", nn.LogSoftmax: "log_softmax"}
 PASS_MODULES = (nn.Flatten, nn.Identity, nn.Dropout, nn.Dropout2d, nn.Unflatten)
 PAD_MODULES = (nn.ZeroPad1d, nn.ZeroPad2d)
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d)
+ADAPTIVE_POOLS = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool1d)
 ACT_FUNCS = {F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid",
              torch.tanh: "tanh", F.tanh: "tanh", F.leaky_relu: "leaky_relu", F.gelu: "gelu", F.silu: "silu",
              F.hardtanh: "hard_tanh", F.elu: "elu"}
@@ -38,6 +40,9 @@ ADD_FUNCS = {operator.add, operator.iadd, torch.add}
 MUL_FUNCS = {operator.mul, operator.imul, torch.mul}
 PASS_METHODS = {"view", "reshape", "flatten", "contiguous", "squeeze", "unsqueeze", "clone", "detach"}
 ACT_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
+#: every module type _Tracer.module maps to a layer
+MODULES = (nn.Conv1d, nn.Conv2d, nn.Linear, *ACTIVATIONS, *SOFTMAX, *PASS_MODULES, *PAD_MODULES, *NORMS, *POOLS,
+           *ADAPTIVE_POOLS)
 SUPPORTED = ("Conv1d/Conv2d, Linear, BatchNorm, ReLU-family activations, MaxPool/AvgPool/AdaptiveAvgPool, "
              "ZeroPad1d/2d, Flatten/Identity/Dropout, Softmax, +, *, torch.cat")
 
@@ -124,11 +129,11 @@ class _Tracer:
             return self.simple(node, "softmax", name, activation=_lookup(SOFTMAX, mod))
         if isinstance(mod, PAD_MODULES):
             return self.simple(node, "pad", name)
-        if isinstance(mod, (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d)):
+        if isinstance(mod, POOLS):
             return self.pool(node, mod, name, arg)
-        if isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool1d)):
+        if isinstance(mod, ADAPTIVE_POOLS):
             return self.adaptive(node, name, arg)
-        raise CodesignError(f"cannot simulate module '{name}' ({type(mod).__name__}); supported: {SUPPORTED}")
+        raise _unmapped(name, mod)
 
     def conv(self, node, mod, name, arg) -> None:
         one_d = isinstance(mod, nn.Conv1d)
@@ -216,6 +221,9 @@ class _Tracer:
                             f"supported: {SUPPORTED}")
 
     def run(self) -> List[Layer]:
+        for node in self.gm.graph.nodes:        # a module no layer maps is named before any tensor op around it
+            if node.op == "call_module" and not isinstance(self.modules[node.target], MODULES):
+                raise _unmapped(str(node.target), self.modules[node.target])
         for node in self.gm.graph.nodes:
             if node.op == "placeholder":
                 self.source[node.name] = (None, _chw(node))
@@ -228,6 +236,10 @@ class _Tracer:
             elif node.op == "get_attr":
                 raise CodesignError(f"cannot simulate '{node.target}': parameters used outside a module")
         return self.layers
+
+
+def _unmapped(name: str, mod: nn.Module) -> CodesignError:
+    return CodesignError(f"cannot simulate module '{name}' ({type(mod).__name__}); supported: {SUPPORTED}")
 
 
 def _lookup(table, mod: nn.Module) -> str:

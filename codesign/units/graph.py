@@ -245,6 +245,7 @@ def trace_units(model: nn.Module, example: Any = None) -> UnitGraph:
 
     x = _example(model, example)
     gm = _symbolic_trace(model)
+    ops.check_modules(gm)
     was_training = model.training
     try:
         model.eval()

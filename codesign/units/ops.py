@@ -69,6 +69,18 @@ def unsupported(node: fx.Node, what: str) -> CodesignError:
         f"Flatten, Add/Mul, cat on channels")
 
 
+def check_modules(gm: fx.GraphModule) -> None:
+    """A module of a type no rule here takes is named before any tensor op around it (the LSTM, not the
+    ``x.transpose()`` that feeds it)."""
+    from .graph import COMPUTE, NORMS
+
+    known = COMPUTE + NORMS + (nn.Flatten, nn.PReLU, nn.modules.padding._ConstantPadNd) + ZERO_MODULES + \
+        NONZERO_MODULES + SOFTMAX_MODULES
+    for node in gm.graph.nodes:
+        if node.op == "call_module" and not isinstance(gm.get_submodule(node.target), known):
+            raise unsupported(node, describe(node, gm.get_submodule(node.target)))
+
+
 def _meta(node: Any) -> Optional[TensorMetadata]:
     meta = node.meta.get("tensor_meta") if isinstance(node, fx.Node) else None
     return meta if isinstance(meta, TensorMetadata) else None

@@ -130,3 +130,55 @@ def test_user_layers_simulate_bit_exactly(tmp_path, name):
     assert project.settings.io_type == "io_stream" and report.top1_agreement >= 0.9
     expected = emulate(source_graph(model, shape), x, project.precision.types).double().numpy()
     np.testing.assert_array_equal(report.outputs, expected)
+
+
+# ------------------------------------------------------------------ recurrent layers
+
+@pytest.mark.parametrize("kind", [nn.LSTM, nn.GRU, nn.RNN])
+def test_a_recurrent_layer_is_named_not_the_transpose_before_it(kind):
+    from codesign.errors import ExportError
+    from tests.user_models import TransposedRecurrent
+
+    model = TransposedRecurrent(kind).eval()
+    with pytest.raises(ExportError) as err:
+        clean_graph(to_onnx_proto(model, (2, 12)), module_types(model))
+    assert f"layer 'rnn' ({kind.__name__})" in str(err.value) and "Transpose" not in str(err.value)
+
+
+def test_normal_forms_leave_shape_arithmetic_on_constants_alone():
+    """torch's LSTM export builds its initial state's shape with a Concat of Constants (which have no
+    recorded shape once they are initializers): no normal form may fail on it."""
+    from codesign.export.passes import normal_graph
+
+    concat = helper.make_node("Concat", ["c0", "n", "c1"], ["s"], axis=0, name="/lstm/Concat")
+    shape = helper.make_node("Shape", ["x"], ["n"], name="/lstm/Shape", start=0, end=1)
+    const = [helper.make_node("Constant", [], [c], value=numpy_helper.from_array(np.array([k], np.int64)))
+             for k, c in ((1, "c0"), (8, "c1"))]
+    fill = helper.make_node("ConstantOfShape", ["s"], ["z"], name="/lstm/ConstantOfShape")
+    add = helper.make_node("Add", ["x", "x"], ["y"], name="/add")
+    graph = helper.make_graph([shape, *const, concat, fill, add], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4]),
+                               helper.make_tensor_value_info("z", TensorProto.FLOAT, None)])
+    g = normal_graph(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    assert any(n.op_type == "Concat" and n.output[0] == "s" for n in g.nodes)
+    assert g.shape_of("c0") == (1,) and g.shape_of("nowhere") is None
+
+
+def test_target_onnx_writes_a_recurrent_model_and_says_hls4ml_refuses_it(cli, tmp_path):
+    import json
+
+    from tests.user_models import TransposedRecurrent
+
+    model = TransposedRecurrent().eval()
+    path = tmp_path / "rnn.pt"
+    torch.save(model, path)
+    r = cli("export", "--checkpoint", path, "--input-shape", "2,12", "--target", "onnx", "--out", tmp_path / "o")
+    assert r.code == 0, r.err
+    report = json.loads((tmp_path / "o" / "export.json").read_text())
+    assert report["onnx"]["max_abs_diff_vs_pytorch"] < 1e-5
+    assert report["onnx"]["hls4ml"].startswith("not supported: layer 'rnn' (LSTM)")
+    assert "--target hls and fpga refuse this model" in r.out
+    r = cli("export", "--checkpoint", path, "--input-shape", "2,12", "--target", "hls", "--out", tmp_path / "h")
+    lines = [line for line in r.err.splitlines() if line.startswith("error")]
+    assert r.code == 2 and len(lines) == 1 and "layer 'rnn' (LSTM)" in lines[0]

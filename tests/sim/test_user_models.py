@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import pytest
+import torch.nn as nn
 
-from codesign.sim import estimate, load_network
+from codesign.sim import estimate, load_network, network_from_model
 from codesign.sim.stream_graph import stream_graph, stream_network
 from tests.user_models import USER_MODELS, build
 
@@ -21,3 +22,12 @@ def test_a_1d_signal_streams_one_word_of_channels_per_sample():
     graph = stream_graph(stream_network(load_network(model, in_shape=shape)).network)
     source = next(f for f in graph.fifos if f.layer == -1)
     assert (source.words, source.lanes) == (16, 2)
+
+
+@pytest.mark.parametrize("kind", [nn.LSTM, nn.GRU, nn.RNN])
+def test_a_recurrent_module_is_named_before_the_tensor_method_that_feeds_it(kind):
+    from codesign.errors import CodesignError
+    from tests.user_models import TransposedRecurrent
+
+    with pytest.raises(CodesignError, match=rf"cannot simulate module 'rnn' \({kind.__name__}\)"):
+        network_from_model(TransposedRecurrent(kind).eval(), (2, 12))

@@ -5,8 +5,10 @@ import copy
 
 import pytest
 import torch
+import torch.nn as nn
 
 from codesign.compaction import compact
+from codesign.errors import CodesignError
 from codesign.units.engine import UnitEngine
 from codesign.units.graph import trace_units
 from codesign.units.resize import GrowthInit
@@ -155,3 +157,11 @@ def test_depthwise_conv_shrunk_to_one_channel_grows_again():
     engine.extend("stem", 4)
     assert model.dw.groups == model.dw.in_channels == model.dw.out_channels == 5
     torch.testing.assert_close(outputs(model, shape), before, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", [nn.LSTM, nn.GRU, nn.RNN])
+def test_a_recurrent_module_is_named_before_the_tensor_method_that_feeds_it(kind):
+    from tests.user_models import TransposedRecurrent
+
+    with pytest.raises(CodesignError, match=rf"through {kind.__name__} 'rnn'"):
+        trace_units(TransposedRecurrent(kind).eval(), (2, 12))
