@@ -16,6 +16,7 @@ import torch.nn as nn
 
 from . import atomic
 from .errors import CodesignError, ConfigError
+from .model_source import first_nonfinite
 from .validate import finite, integer
 from .units.resize import conform
 
@@ -105,9 +106,10 @@ def _check_state(state: Any, path) -> None:
     for key, tensor in state.items():
         if not isinstance(key, str) or not isinstance(tensor, torch.Tensor):
             raise _damaged(path, f"weight entry {key!r} is a {type(tensor).__name__}, not a tensor")
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise CodesignError(f"{path}: tensor '{key}' holds NaN or infinite values (a diverged training run?); "
-                                f"use an earlier checkpoint or train again with a lower learning rate")
+    key = first_nonfinite(state)
+    if key is not None:
+        raise CodesignError(f"{path}: tensor '{key}' holds NaN or infinite values (a diverged training run?); "
+                            f"use an earlier checkpoint or train again with a lower learning rate")
 
 
 def _check_ckpt(obj: Dict[str, Any], path) -> None:
@@ -206,10 +208,10 @@ def save_model(path: str | Path, model: nn.Module, source: str, in_shape: Option
     model whose spec does not record it."""
     from .model_source import spec_of
 
-    for key, tensor in model.state_dict().items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise CodesignError(f"not saving {path}: tensor '{key}' holds NaN or infinite values (training "
-                                f"diverged?); lower the learning rate or check the data")
+    key = first_nonfinite(model.state_dict())
+    if key is not None:
+        raise CodesignError(f"not saving {path}: tensor '{key}' holds NaN or infinite values (training "
+                            f"diverged?); lower the learning rate or check the data")
     spec = spec_of(model, in_shape)
     whole = {"module": model} if spec.get("pickled") else {}
     atomic.torch_save(path, {"format": MODEL_FORMAT, "model_spec": spec, "in_shape": spec["in_shape"],

@@ -194,7 +194,10 @@ def parse_precision(spec: "str | int | Precision | None" = None, where: str = "p
 
 def integer_bits(max_abs: float, signed: bool) -> int:
     """Fewest integer bits (sign included when signed) that hold magnitudes up to ``max_abs``;
-    negative for small values (ap_fixed<8,-2> holds ±0.125 in steps of 2^-10)."""
+    negative for small values (ap_fixed<8,-2> holds ±0.125 in steps of 2^-10). Callers check ranges first:
+    no type holds NaN/inf."""
+    if not math.isfinite(max_abs):
+        raise ValueError(f"integer_bits: the magnitude {max_abs} is not finite")
     magnitude = math.floor(math.log2(max_abs)) + 1 if max_abs > 0 else 0
     return magnitude + 1 if signed else magnitude
 

@@ -123,9 +123,27 @@ class ModelFactory:
                               f"sweep spec) or the factory") from None
         if not isinstance(model, nn.Module):
             raise ConfigError(f"{self.name} returned a {type(model).__name__}, not a torch.nn.Module")
+        check_finite_weights(model, f"{self.name}: ", "check the factory")
         shape = in_shape if in_shape is not None else self.default("in_shape")
         model.codesign_spec = factory_spec(self, model, shape)
         return model
+
+
+def first_nonfinite(state: Dict[str, Any]) -> Optional[str]:
+    """The name of the first floating-point tensor in ``state`` holding NaN or inf, else None."""
+    import torch
+
+    return next((key for key, t in state.items() if isinstance(t, torch.Tensor) and t.is_floating_point()
+                 and not bool(torch.isfinite(t).all())), None)
+
+
+def check_finite_weights(model: nn.Module, where: str, fix: str) -> None:
+    """The one rule for every model source (a factory, a pickled module or state_dict, a module passed in;
+    model files: :func:`codesign.checkpoint.check_contents`): NaN/inf weights are a one-line error naming
+    the tensor, before anything runs the model (whose ranges, losses and estimates would be NaN)."""
+    name = first_nonfinite(model.state_dict())
+    if name is not None:
+        raise ConfigError(f"{where}the model's weights are NaN/inf in {name}; {fix}")
 
 
 def factory_spec(factory: ModelFactory, model: nn.Module, in_shape: Optional[Sequence[int]]) -> Dict[str, Any]:
@@ -368,6 +386,7 @@ def load_any(path: Path, model: Optional[str] = None, model_args: Optional[Dict[
                               f"'{recorded['name']}'; drop --model or pick the matching file")
         return loaded, meta
     if isinstance(obj, nn.Module):
+        check_finite_weights(obj, f"{path}: ", "check the module pickled in the file")
         spec = getattr(obj, "codesign_spec", None)
         shape = in_shape or (spec or {}).get("in_shape")
         obj.codesign_spec = spec_of(obj, shape) if shape is not None else {"name": type(obj).__name__, "pickled": True}
@@ -379,6 +398,9 @@ def load_any(path: Path, model: Optional[str] = None, model_args: Optional[Dict[
     if model is None:
         raise ConfigError(f"{path} is not a codesign model file but a plain state_dict; name its architecture "
                           f"with --model (a zoo name or FILE.py:FUNCTION)")
+    bad = first_nonfinite(state)
+    if bad is not None:
+        raise ConfigError(f"{path}: the model's weights are NaN/inf in {bad}; check the state_dict saved in the file")
     built = build_model(model, model_args, in_shape)
     load_weights(built, state, str(path))
     shape = built.codesign_spec.get("in_shape")

@@ -2,7 +2,7 @@
 import pytest
 
 from codesign.errors import ConfigError
-from codesign.fixed_point import FixedType, FloatType, parse_fixed, parse_precision, parse_type
+from codesign.fixed_point import FixedType, FloatType, integer_bits, parse_fixed, parse_precision, parse_type
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -58,3 +58,9 @@ def test_parse_fixed_refuses_what_is_not_a_fixed_point_type():
     for text in ("float", "auto"):
         with pytest.raises(ConfigError, match="not a fixed-point type"):
             parse_fixed(text, "default")
+
+
+@pytest.mark.parametrize("magnitude", [float("nan"), float("inf")])
+def test_no_integer_bits_for_a_magnitude_that_is_not_finite(magnitude):
+    with pytest.raises(ValueError, match="not finite"):     # callers check ranges first (export.emulate.Ranges)
+        integer_bits(magnitude, True)

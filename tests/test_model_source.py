@@ -3,6 +3,7 @@ arguments, and weights from codesign files, plain state_dicts and pickled module
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -114,3 +115,22 @@ def test_state_dicts_pickled_modules_and_codesign_files(model_file, tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ConfigError, match="is corrupt or not a model file"):
         load_any(tmp_path / "junk.pt")
+
+
+def test_nan_weights_are_one_line_errors_from_every_model_source(tmp_path):
+    """One rule wherever a model comes from: a factory, a pickled module, a plain state_dict, a module
+    passed to export_model (model files: checkpoint.check_contents)."""
+    from codesign.export import export_model
+    from tests.user_models import nan_weights
+
+    with pytest.raises(ConfigError, match=r"^user_models\.py:nan_weights: the model's weights are NaN/inf in "
+                                          r"0\.weight; check the factory$"):
+        build_model(f"{Path(__file__).parent}/user_models.py:nan_weights", {"in_features": 16}, (16,))
+    torch.save(nan_weights(), tmp_path / "whole.pt")
+    with pytest.raises(ConfigError, match=r"NaN/inf in 0\.weight; check the module pickled in the file"):
+        load_any(tmp_path / "whole.pt", in_shape=(16,))
+    torch.save(nan_weights().state_dict(), tmp_path / "sd.pth")
+    with pytest.raises(ConfigError, match=r"NaN/inf in 0\.weight; check the state_dict"):
+        load_any(tmp_path / "sd.pth", "tests.user_models:nan_weights", in_shape=(16,))
+    with pytest.raises(ConfigError, match=r"NaN/inf in 0\.weight; check the Sequential passed to export_model"):
+        export_model(nan_weights(), tmp_path / "e", in_shape=(16,), target="onnx")

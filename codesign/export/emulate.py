@@ -38,6 +38,9 @@ class Ranges:
 
     def update(self, name: str, y: torch.Tensor) -> None:
         hi, lo = float(y.max()), float(y.min())
+        if not (np.isfinite(hi) and np.isfinite(lo)):        # no fixed-point type holds NaN/inf
+            raise ExportError(f"layer '{name}' outputs NaN/inf on the calibration inputs, so no fixed-point type "
+                              f"can be chosen for it; check the model's forward() and its weights")
         self.out_max[name] = max(self.out_max.get(name, -np.inf), hi)
         self.out_min[name] = min(self.out_min.get(name, np.inf), lo)
 

@@ -104,6 +104,9 @@ def export_onnx(model: nn.Module, path: Optional[str | Path] = None, *, samples:
     x = samples[:check_samples].float()
     with torch.no_grad():
         expected = model.eval()(x).numpy()
+    if not np.isfinite(expected).all():     # the check below would compare NaN with NaN and report nan
+        raise ExportError(f"the model outputs NaN/inf on the {len(x)} inputs the ONNX export is checked with "
+                          f"; check the model's forward() and its weights")
     got = run_onnxruntime(proto, x.numpy())
     diff = float(np.abs(got - expected).max()) if len(x) else 0.0
     scale = float(np.abs(expected).max()) if len(x) else 0.0

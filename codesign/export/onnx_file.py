@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import onnx
+from onnx import numpy_helper
 import torch
 
 from .. import atomic
@@ -32,6 +33,9 @@ def load_onnx(path: Path, in_shape: Optional[Sequence[int]] = None) -> Tuple[onn
     except Exception as err:  # protobuf raises several types for files that are not ONNX
         raise ConfigError(f"{path} is not a readable ONNX model ({type(err).__name__})") from None
     inits = {t.name for t in proto.graph.initializer}
+    bad = next((t.name for t in proto.graph.initializer if _nonfinite(numpy_helper.to_array(t))), None)
+    if bad is not None:
+        raise ConfigError(f"{path}: the model's weights are NaN/inf in {bad}; check the file")
     inputs = [i for i in proto.graph.input if i.name not in inits]
     if len(inputs) != 1:
         raise ExportError(f"{path} has {len(inputs)} inputs; the export supports models with one input")
@@ -50,6 +54,10 @@ def load_onnx(path: Path, in_shape: Optional[Sequence[int]] = None) -> Tuple[onn
         d.ClearField("dim_param")
         d.dim_value = size
     return proto, shape
+
+
+def _nonfinite(value: np.ndarray) -> bool:
+    return value.dtype.kind == "f" and not bool(np.isfinite(value).all())
 
 
 def _show(dims) -> str:

@@ -100,6 +100,9 @@ def resolve_model(name: Optional[str], checkpoint: Optional[Path] = None, width:
 def given_model(model: nn.Module, in_shape: Optional[Sequence[int]], dataset: Optional[str] = None,
                 data_dir: Optional[Path] = None) -> Tuple[nn.Module, WeightSource]:
     """A module passed in by a Python caller, with its input shape recorded (see _with_input_shape)."""
+    from ..model_source import check_finite_weights
+
+    check_finite_weights(model, "", f"check the {type(model).__name__} passed to export_model")
     _with_input_shape(model, in_shape, dataset, data_dir)
     return model.eval(), WeightSource("given module", f"the {type(model).__name__} passed to export_model", {})
 

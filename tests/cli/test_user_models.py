@@ -171,3 +171,40 @@ def test_ways_out_of_a_factory_model_give_only_commands_that_run(cli, tmp_path):
     assert commands and all("--width" not in c and "--model-arg hidden=256 " in c for c in commands)
     assert all(v >= 0 for w in ways for v in w["utilisation"].values())
     assert narrower[0]["hint"].split()[0] in r.out and "--width 0." not in r.out
+
+
+NAN_DATA = "data.options={in_shape: [16], num_classes: 5, n_train: 64, n_test: 16}"
+
+
+@pytest.mark.parametrize("command", [
+    ["simulate", "--input-shape", "16", "--device", "xcu250", "--no-plot"],
+    ["simulate", "--input-shape", "16", "--device", "xcu250", "--no-plot", "--precision", "ap_fixed<16,6>"],
+    ["export", "--input-shape", "16", "--target", "hls"],
+    ["train", "--dataset", "synthetic", "--set", NAN_DATA, "--epochs", "1"],
+])
+def test_nan_weights_are_named_by_every_command(cli, tmp_path, command):
+    r = cli(*command[:1], "--model", "tests.user_models:nan_weights", *command[1:], "--out", tmp_path / "o")
+    assert one_line_error(r), r.err
+    assert "the model's weights are NaN/inf in 0.weight; check the factory" in r.err
+
+
+def test_outputs_that_turn_nan_with_finite_weights_are_named(cli, tmp_path):
+    def error(r):                       # one error line, after progress and the precision auto note
+        errors = [line for line in r.err.splitlines() if line.startswith("error")]
+        return r.code == 2 and len(errors) == 1 and errors[0]
+
+    r = cli("simulate", "--model", "tests.user_models:NaNOutput", "--input-shape", "16", "--device", "xcu250",
+            "--no-plot", "--out", tmp_path / "s")
+    assert "outputs NaN/inf on the calibration inputs" in (error(r) or ""), r.err
+    r = cli("export", "--model", "tests.user_models:NaNOutput", "--input-shape", "16", "--target", "onnx",
+            "--out", tmp_path / "o")
+    assert "the model outputs NaN/inf" in (error(r) or ""), r.err
+
+
+def test_an_onnx_file_with_nan_weights_is_named(cli, tmp_path):
+    from tests.user_models import nan_weights
+
+    path = tmp_path / "nan.onnx"
+    torch.onnx.export(nan_weights().eval(), (torch.zeros(1, 16),), str(path), dynamo=False)
+    r = cli("export", "--onnx", path, "--target", "hls", "--out", tmp_path / "o")
+    assert one_line_error(r) and "the model's weights are NaN/inf in" in r.err and "check the file" in r.err, r.err
