@@ -21,7 +21,7 @@ from typing import Any, Dict, Optional, Sequence
 PACKAGE = Path(__file__).resolve().parent
 PATH = PACKAGE / "assets" / "zoo_catalog.json"
 #: the code whose output the catalog holds (folders: every .py file in them)
-SOURCES = ("zoo", "sim/layers.py", "sim/torch_layers.py", "catalog.py")
+SOURCES = ("zoo", "sim/layers.py", "sim/torch_layers.py", "naming.py", "catalog.py")
 
 
 def source_key() -> str:

@@ -129,7 +129,8 @@ def plan_like_export(model, meta: Dict[str, Any], *, precision: str = "auto", ta
     """Run the export's precision choice on the calibration samples the export would use (same dataset,
     counts and seed as ``codesign export``), and cast the weights to the chosen types
     (:func:`~codesign.export.hls.with_quantized_parameters`, as the export does): each Conv/Dense layer's
-    nonzeros and shift-and-add counts are those of the weights the export writes (:func:`quantized_layer`)."""
+    nonzeros and shift-and-add counts are those of the weights the export writes (:func:`quantized_layer`).
+    Both name layers by one rule (:mod:`codesign.naming`), so the types are keyed by the network's layers."""
     from ..sim.estimate import module_network
     from .hls import as_graph_input, layer_weights, source_graph, with_quantized_parameters
     from .precision import choose_precision, precision_spec
@@ -147,7 +148,9 @@ def plan_like_export(model, meta: Dict[str, Any], *, precision: str = "auto", ta
     by_key = {layer_key(name): w for name, w in quantized.items()}
     layers_out = tuple(quantized_layer(layer, by_key.get(layer_key(layer.name))) for layer in network.layers)
     network = Network(network.name, layers_out, network.input_shape, network.source, network.meta)
-    settings = {name: LayerSettings(weight=t.weight, bias=t.bias, result=t.result) for name, t in plan.types.items()}
+    known = {layer_key(layer.name) for layer in network.layers} | {layer_key(clean.graph.inputs[0])}
+    settings = {name: LayerSettings(weight=t.weight, bias=t.bias, result=t.result) for name, t in plan.types.items()
+                if layer_key(name) in known}    # not the ops the simulator folds away (x * 2, a reshape)
     summary = {"source": plan.source, "calibration_samples": plan.calibration_samples, "samples": samples.note,
                "emulated_agreement": plan.emulated_agreement}
     return PlannedModel(network, settings, summary)

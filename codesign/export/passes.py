@@ -12,7 +12,6 @@ in depth (ResNet-110: about 16 minutes on one core). See benchmarks/export_resne
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -21,6 +20,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ..errors import ExportError
+from ..naming import op_names
 from .graph import OnnxGraph, attribute, torch_scope
 
 
@@ -179,38 +179,14 @@ def _rename_io(g: OnnxGraph) -> None:
 
 
 def readable_names(g: OnnxGraph) -> Dict[str, str]:
-    """Name every node after its PyTorch module, C-identifier safe ('layers.0.0.conv1' →
-    'layers_0_0_conv1'; an op inside a container module gets the op appended: 'layers_0_0_add').
-    Returns {new node name: PyTorch-style dotted name}."""
-    scopes = [torch_scope(n) for n in g.nodes]
-    parents = {s.rsplit(".", 1)[0] for s in scopes if s and "." in s}
-    per_scope: Dict[str, int] = {}
-    for s in scopes:
-        per_scope[s] = per_scope.get(s, 0) + 1
+    """Name every node after its PyTorch module, C-identifier safe, by :func:`codesign.naming.op_names`
+    ('layers.0.0.conv1' → 'layers_0_0_conv1'; an op inside a container module gets the op appended:
+    'layers_0_0_add'). Returns {new node name: PyTorch-style dotted name}."""
     dotted: Dict[str, str] = {}
-    taken: set = set()
-    for n, scope in zip(g.nodes, scopes):
-        if scope and scope not in parents and per_scope[scope] == 1:
-            base = scope
-        elif scope:
-            base = f"{scope}.{n.op_type.lower()}"
-        else:
-            base = n.op_type.lower()
-        name = c_identifier(base)
-        k = 1
-        while name in taken:
-            k += 1
-            name = f"{c_identifier(base)}_{k}"
-        taken.add(name)
+    for n, (name, torch_name) in zip(g.nodes, op_names([(torch_scope(n), n.op_type) for n in g.nodes])):
         n.name = name
-        dotted[name] = base
+        dotted[name] = torch_name
     return dotted
-
-
-def c_identifier(name: str) -> str:
-    """'layers.0.conv1' → 'layers_0_conv1' (what hls4ml and C++ accept)."""
-    out = re.sub(r"[^0-9A-Za-z_]", "_", name)
-    return out if out and not out[0].isdigit() else f"l_{out}"
 
 
 @dataclass

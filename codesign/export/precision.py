@@ -30,8 +30,9 @@ from pydantic import Field
 from ..config import Strict, read_yaml, validate
 from ..errors import ConfigError, close_matches
 from ..fixed_point import FloatType, Precision, fixed_for_range, parse_fixed, parse_precision
+from ..naming import c_identifier
 from .emulate import Emulator, LayerTypes, Ranges, batched, layer_names
-from .passes import CleanGraph, c_identifier
+from .passes import CleanGraph
 
 MIN_FRACTIONAL, MAX_FRACTIONAL, MAX_WIDTH = 0, 24, 24
 QUANTIZERS = "quantizers"      # QONNX graphs: types come from the Quant nodes (quantization-aware path)

@@ -218,15 +218,15 @@ def describe_settings(ls: LayerSettings) -> Dict[str, Any]:
 
 def layer_key(name: str) -> str:
     """hls4ml compares layer names in lower case, and writes C identifiers: 'layers.0.conv1' ≡ 'layers_0_conv1';
-    a name starting with a digit (nn.Sequential's '0') is the export's 'l_0' (codesign.export.passes.c_identifier)."""
+    a name starting with a digit (nn.Sequential's '0') is the export's 'l_0' (codesign.naming.c_identifier)."""
     key = re.sub(r"[^0-9a-z_]", "_", name.lower())
     return key if key and not key[0].isdigit() else f"l_{key}"
 
 
 def _inert(ls: LayerSettings) -> bool:
-    """Settings the estimator has no layer for and no use of: at most a result type (hls4ml's entries for
-    the reshape, constant and bias nodes it folds, which a config from hls4ml lists)."""
-    return all(getattr(ls, f.name) is None for f in fields(ls) if f.name != "result")
+    """Settings that set nothing: every type 'auto' and no other value (hls4ml's config generators write
+    such an entry for every node, also the reshape, constant and bias nodes the estimator folds)."""
+    return all(getattr(ls, f.name) in (None, AUTO) for f in fields(ls))
 
 
 def match_layers(settings: Dict[str, LayerSettings], names: List[str], input_name: Optional[str] = None
@@ -235,7 +235,7 @@ def match_layers(settings: Dict[str, LayerSettings], names: List[str], input_nam
     the module path of a torch.onnx node name (as the export names layers), or after hls4ml's renaming
     prefix (``Dense_fc1`` is ``fc1``); entries for the same layer merge, the
     renamed one last. A name the network does not have is a one-line error with close matches, unless
-    it only sets a result type (see :func:`_inert`)."""
+    its entry sets nothing (see :func:`_inert`), as in ``codesign export``."""
     index: Dict[str, int] = {}
     for i, name in enumerate(names):
         index.setdefault(name, i)

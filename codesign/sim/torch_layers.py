@@ -2,7 +2,8 @@
 
 Works on zoo models, loaded checkpoints (grown, pruned or compacted: shapes are read from the live
 tensors) and any ``nn.Module`` built from the supported pieces. An op the simulator cannot map is
-a one-line error naming it.
+a one-line error naming it. Layers are named as ``codesign export`` names them (:mod:`codesign.naming`:
+``block.c1``, ``block.relu``, ``block.relu_2``), so per-layer settings mean the same layer in both.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from torch.fx.passes.shape_prop import ShapeProp
 
 from ..errors import CodesignError
+from ..naming import call_scope, op_names
 from .hls_rules import is_global_pool, shift_add_counts
 from .layers import Layer, Network
 
@@ -43,6 +45,17 @@ ACT_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "tanh": "t
 #: every module type _Tracer.module maps to a layer
 MODULES = (nn.Conv1d, nn.Conv2d, nn.Linear, *ACTIVATIONS, *SOFTMAX, *PASS_MODULES, *PAD_MODULES, *NORMS, *POOLS,
            *ADAPTIVE_POOLS)
+#: the ONNX op type torch.onnx writes for a function or tensor method (None: no op; see _onnx_op)
+ONNX_FUNCS = {**{f: "Relu" for f in (F.relu, torch.relu)}, F.relu6: "Clip", F.hardtanh: "Clip",
+              torch.sigmoid: "Sigmoid", F.sigmoid: "Sigmoid", torch.tanh: "Tanh", F.tanh: "Tanh",
+              F.leaky_relu: "LeakyRelu", F.gelu: "Gelu", F.silu: "Silu", F.elu: "Elu", F.softmax: "Softmax",
+              torch.softmax: "Softmax", F.log_softmax: "LogSoftmax", torch.cat: "Concat", torch.flatten: "Flatten",
+              torch.reshape: "Reshape", torch.squeeze: "Squeeze", torch.unsqueeze: "Unsqueeze", F.dropout: None,
+              getattr: None, **{f: "Add" for f in ADD_FUNCS}, **{f: "Mul" for f in MUL_FUNCS}}
+ONNX_METHODS = {"view": "Reshape", "reshape": "Reshape", "flatten": "Flatten", "squeeze": "Squeeze",
+                "unsqueeze": "Unsqueeze", "contiguous": None, "clone": None, "detach": None, "size": None,
+                "dim": None, "relu": "Relu", "relu_": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh",
+                "mean": "GlobalAveragePool"}
 SUPPORTED = ("Conv1d/Conv2d, Linear, BatchNorm, ReLU-family activations, MaxPool/AvgPool/AdaptiveAvgPool, "
              "ZeroPad1d/2d, Flatten/Identity/Dropout, Softmax, +, *, torch.cat")
 
@@ -66,6 +79,7 @@ class _Tracer:
         self.gm = gm
         self.weight_values = weight_values
         self.modules = dict(gm.named_modules())
+        self.names = _layer_names(gm, self.modules)
         self.layers: List[Layer] = []
         self.by_name: Dict[str, Layer] = {}
         self.source: Dict[str, Tuple[Optional[str], Tuple[int, int, int]]] = {}  # node → (layer, shape seen)
@@ -113,8 +127,8 @@ class _Tracer:
     # ----------------------------------------------------------------------------- modules
     def module(self, node: fx.Node) -> None:
         mod = self.modules[node.target]
-        name = str(node.target) if str(node.target) not in self.by_name else node.name   # a module called again
-        arg = self.tensor_args(node)[0]                       # (one ReLU for every activation) is a layer again
+        name = self.names.get(node.name, node.name)           # a module called again (one ReLU for every
+        arg = self.tensor_args(node)[0]                       # activation) is a layer again: 'act_1'
         if isinstance(mod, PASS_MODULES):
             return self.alias(node, arg)
         if isinstance(mod, (nn.Conv1d, nn.Conv2d)):
@@ -185,38 +199,38 @@ class _Tracer:
 
     # ----------------------------------------------------------------------------- functions / methods
     def function(self, node: fx.Node) -> None:
-        args = self.tensor_args(node)
+        args, name = self.tensor_args(node), self.names.get(node.name, node.name)
         fn = node.target
         if fn in PASS_FUNCS or (fn in ADD_FUNCS | MUL_FUNCS and len(args) == 1):
             return self.alias(node, args[0])
         if fn in ADD_FUNCS:
-            return self.simple(node, "add", node.name)
+            return self.simple(node, "add", name)
         if fn in MUL_FUNCS:
-            return self.simple(node, "mul", node.name)
+            return self.simple(node, "mul", name)
         if fn in ACT_FUNCS:
-            return self.simple(node, "act", node.name, activation=ACT_FUNCS[fn])
+            return self.simple(node, "act", name, activation=ACT_FUNCS[fn])
         if fn in SOFTMAX_FUNCS:
-            return self.simple(node, "softmax", node.name, activation=SOFTMAX_FUNCS[fn])
+            return self.simple(node, "softmax", name, activation=SOFTMAX_FUNCS[fn])
         if fn is torch.cat:
-            return self.simple(node, "concat", node.name)
+            return self.simple(node, "concat", name)
         if fn in (F.adaptive_avg_pool2d, F.adaptive_max_pool2d):
-            return self.adaptive(node, node.name, args[0])
+            return self.adaptive(node, name, args[0])
         if fn is getattr and not args:
             return None
         raise CodesignError(f"cannot simulate function '{getattr(fn, '__name__', fn)}' (node '{node.name}'); "
                             f"supported: {SUPPORTED}")
 
     def method(self, node: fx.Node) -> None:
-        args = self.tensor_args(node)
+        args, name = self.tensor_args(node), self.names.get(node.name, node.name)
         if node.target in PASS_METHODS:
             return self.alias(node, args[0])
         if node.target in ACT_METHODS:
-            return self.simple(node, "act", node.name, activation=ACT_METHODS[node.target])
+            return self.simple(node, "act", name, activation=ACT_METHODS[node.target])
         if node.target in ("size", "dim"):
             return None
         if node.target == "mean" and _chw(node)[1:] == (1, 1):
             c, h, w = self.source[args[0].name][1]
-            return self.simple(node, "globalpool", node.name, kernel=(h, w), stride=(h, w))
+            return self.simple(node, "globalpool", name, kernel=(h, w), stride=(h, w))
         raise CodesignError(f"cannot simulate tensor method '.{node.target}()' (node '{node.name}'); "
                             f"supported: {SUPPORTED}")
 
@@ -240,6 +254,42 @@ class _Tracer:
 
 def _unmapped(name: str, mod: nn.Module) -> CodesignError:
     return CodesignError(f"cannot simulate module '{name}' ({type(mod).__name__}); supported: {SUPPORTED}")
+def _onnx_op(node: fx.Node, modules: Dict[str, nn.Module]) -> Optional[str]:
+    """The ONNX op type torch.onnx writes for ``node`` (None: none, or not an op)."""
+    if node.op == "call_module":
+        mod = modules[node.target]
+        if isinstance(mod, (nn.Identity, nn.Dropout, nn.Dropout2d)):
+            return None
+        return type(mod).__name__
+    if node.op == "call_method":
+        return ONNX_METHODS.get(node.target, str(node.target))
+    if node.op != "call_function":
+        return None
+    if node.target in (F.adaptive_avg_pool2d, F.adaptive_max_pool2d):
+        kind = "Average" if node.target is F.adaptive_avg_pool2d else "Max"
+        return f"Global{kind}Pool" if _chw(node)[1:] == (1, 1) else f"{kind}Pool"
+    try:
+        return ONNX_FUNCS.get(node.target, getattr(node.target, "__name__", str(node.target)))
+    except TypeError:                           # an unhashable target: named in the error that follows
+        return str(node.target)
+
+
+def _scope(node: fx.Node) -> Optional[str]:
+    """The module ``node`` runs in, as torch.onnx names its scope (a module's second call: 'act_1')."""
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return str(node.target) if node.op == "call_module" else None
+    key = next(reversed(stack))                 # fx's key: 'block.c1', or 'block.c1@1' for its second call
+    path, _, call = str(key).partition("@")
+    return call_scope(stack[key][0] if isinstance(stack[key], tuple) else path, int(call or 0))
+
+
+def _layer_names(gm: fx.GraphModule, modules: Dict[str, nn.Module]) -> Dict[str, str]:
+    """{fx node name: layer name} by the export's rule (:func:`codesign.naming.op_names`)."""
+    ops = [(node, _onnx_op(node, modules)) for node in gm.graph.nodes]
+    ops = [(node, op) for node, op in ops if op is not None]
+    names = op_names([(_scope(node), op) for node, op in ops])
+    return {node.name: dotted for (node, _), (_, dotted) in zip(ops, names)}
 
 
 def _lookup(table, mod: nn.Module) -> str:
