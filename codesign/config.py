@@ -141,7 +141,20 @@ def parse_assignment(text: str) -> Tuple[List[str], Any]:
         value = yaml.load(raw, Loader=Loader) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
+    if raw.strip()[:1] == "{" and _colon_without_space(value):
+        raise ConfigError(f"--set {key.strip()}={raw}: YAML needs a space after each ':' of a mapping, e.g. "
+                          f"{{in_shape: [16], num_classes: 5}}")
     return parts, value
+
+
+def _colon_without_space(value: Any) -> bool:
+    """Whether YAML read a ``{a:1}`` as the key 'a:1' without a value, or could not read the mapping at all:
+    what a mapping typed without spaces after its colons gives."""
+    if isinstance(value, str):
+        return ":" in value
+    if isinstance(value, dict):
+        return any(isinstance(k, str) and ":" in k and v is None for k, v in value.items())
+    return False
 
 
 def apply_overrides(data: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[str, Any]:

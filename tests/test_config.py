@@ -69,3 +69,13 @@ def test_parse_assignment():
     assert parse_assignment("data.options.in_shape=[3, 8, 8]") == (["data", "options", "in_shape"], [3, 8, 8])
     with pytest.raises(ConfigError):
         parse_assignment("nokey")
+
+
+def test_a_mapping_without_spaces_after_its_colons_says_so():
+    """YAML reads ``{in_shape:[16],num_classes:5}`` as keys without values (or not at all); --set says to add
+    the spaces instead of a schema error about a dictionary."""
+    for text in ("data.options={in_shape:[16],num_classes:5}", "model.args={hidden:4}"):
+        with pytest.raises(ConfigError, match="space after each ':'"):
+            parse_assignment(text)
+    assert parse_assignment("data.options={in_shape: [16], num_classes: 5}")[1] == {"in_shape": [16], "num_classes": 5}
+    assert parse_assignment("x=[\"http://a\"]")[1] == ["http://a"]
