@@ -169,7 +169,8 @@ def output_size(model: nn.Module, in_shape: Sequence[int]) -> int:
     except Exception as err:  # the user's forward can raise anything
         first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise ConfigError(f"{type(model).__name__} does not run on inputs of shape {tuple(in_shape)} "
-                          f"({first_line}); check --input-shape or the dataset") from None
+                          f"({first_line}); check the input shape (--input-shape; in train, the dataset's or "
+                          f"data.options.in_shape)") from None
     finally:
         model.train(training)
     if not isinstance(out, torch.Tensor):
