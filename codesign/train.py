@@ -333,6 +333,10 @@ def _train_epoch(run: _Run, steps_per_epoch: int) -> Dict[str, Any]:
         run.optimizer.zero_grad(set_to_none=True)
         p.batch = (x, y)
         out = model(x)
+        if p.step == 0 and not bool(torch.isfinite(out).all()):
+            raise CodesignError("the model's outputs are NaN/inf on the first training batch, before any training "
+                                "step: its forward or its initial weights make them, not the learning rate; check "
+                                "the model (e.g. a division by zero or a log of a negative value)")
         loss = ctx.loss(out, y)
         total = run.teacher.loss(out, x, loss) if run.teacher is not None else loss
         reg = method.regulariser(ctx)

@@ -199,6 +199,9 @@ def test_outputs_that_turn_nan_with_finite_weights_are_named(cli, tmp_path):
     r = cli("export", "--model", "tests.user_models:NaNOutput", "--input-shape", "16", "--target", "onnx",
             "--out", tmp_path / "o")
     assert "the model outputs NaN/inf" in (error(r) or ""), r.err
+    r = cli("train", "--model", "tests.user_models:NaNOutput", "--dataset", "synthetic", "--set", NAN_DATA,
+            "--epochs", "1", "--out", tmp_path / "t")   # it said "training diverged ... lower the learning rate"
+    assert "outputs are NaN/inf on the first training batch, before any training step" in (error(r) or ""), r.err
 
 
 def test_an_onnx_file_with_nan_weights_is_named(cli, tmp_path):
