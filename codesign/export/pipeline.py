@@ -2,7 +2,8 @@
 
 Cheap checks come first (output folder, g++ for fpga, model, supported ops), so a mistake is one
 line before any slow step. ``--target onnx`` writes the float ONNX of any model torch.onnx exports (a
-recurrent layer too) and records in the report whether the hls and fpga targets would take it. Reports: DIR/export.json (every target) and, for fpga, DIR/csim.json
+recurrent layer too) and records in the report whether the hls and fpga targets would take it. Reports:
+DIR/export.json (every target) and, for fpga, DIR/csim.json
 (:func:`codesign.export.report.assemble_fpga_report`).
 """
 from __future__ import annotations
