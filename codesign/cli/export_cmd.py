@@ -240,7 +240,10 @@ def render(report: Dict[str, Any], out: Path, command: Optional[list] = None) ->
                       f"{s['clock_period']} ns{', part ' + s['part'] if s['part'] else ''}); "
                       f"build script {hls['build_script']}", markup=False)
         if "folding" in hls:
-            _folding_lines(hls["folding"], hls.get("fifo_depths_written"), estimated="estimate" in report)
+            names = {layer["hls_name"]: layer["layer"] for layer in (report.get("precision") or {}).get("layers", [])
+                     if layer.get("hls_name")}
+            _folding_lines(hls["folding"], hls.get("fifo_depths_written"), estimated="estimate" in report,
+                           names=names)
     if "precision" in report:
         _precision_table(report["precision"])
     if "multipliers" in report:
@@ -279,15 +282,24 @@ def _readable(summary: Dict[str, Any]) -> Dict[str, Any]:
 _CORE = {"model", "weights", "samples", "onnx", "hls", "precision", "multipliers", "csim", "target", "qat"}
 
 
-def _folding_lines(folding: Dict[str, Any], fifo: Optional[Dict[str, int]], estimated: bool) -> None:
-    """The per-layer reuse factors the export chose, grouped, and why the interval is what it is."""
+def _folding_lines(folding: Dict[str, Any], fifo: Optional[Dict[str, int]], estimated: bool,
+                   names: Optional[Dict[str, str]] = None) -> None:
+    """The per-layer reuse factors the export chose, grouped, and why the interval is what it is; ``names``:
+    {hls4ml layer name: the name the precision table and --hls-config use}, so one printout names a layer once."""
+    import re
+
     from ..sim.markdown import compact_names, count
     from ..sim.util_limit import UtilLimit
 
+    shown = {k: v for k, v in (names or {}).items() if k != v}
     layers = folding["layers"]
     groups: Dict[str, list] = {}
     for name, v in layers.items():
-        groups.setdefault(f"RF {v['reuse_factor']} {v['strategy']}", []).append(name)
+        groups.setdefault(f"RF {v['reuse_factor']} {v['strategy']}", []).append(shown.get(name, name))
+    limit = folding["limit"]
+    if shown:
+        pattern = r"\b(" + "|".join(map(re.escape, sorted(shown, key=len, reverse=True))) + r")\b"
+        limit = re.sub(pattern, lambda m: shown[m.group(1)], limit)
     stand_in = str(folding.get("device_match", "")).startswith("no shipped device")   # a part with no device model
     console.print(f"reuse factors (auto, {len(layers)} Conv/Dense layers, {folding['search_seconds']:.2f} s, folded "
                   f"for {folding['device']} at <= {UtilLimit.of(folding['max_util']).describe()}):", markup=False)
@@ -296,7 +308,7 @@ def _folding_lines(folding: Dict[str, Any], fifo: Optional[Dict[str, int]], esti
                       f"your part's)", markup=False, highlight=False)
     for key, names in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         console.print(f"  {key}: {compact_names(names, 3)}", markup=False, highlight=False)
-    console.print(f"  interval {count(folding['interval_cycles'])} cycles: {folding['limit']}", markup=False,
+    console.print(f"  interval {count(folding['interval_cycles'])} cycles: {limit}", markup=False,
                   highlight=False)
     for note in folding.get("notes", []):
         console.print(f"  {note}", markup=False, highlight=False)

@@ -65,6 +65,21 @@ def test_hls_target_writes_the_auto_folding_into_the_project(cli, tmp_path):
     assert len(depths) >= written["set"] and max(depths) <= max(folding["fifo_streams"].values()) < 32 * 32
 
 
+def test_the_printout_names_a_layer_as_its_precision_table_does(cli, tmp_path):
+    """An nn.Sequential's layers are '1', '5' in the precision table (and --hls-config) and 'l_1', 'l_5' in
+    hls4ml: the reuse-factor lines and the interval's reason use the table's names (they used hls4ml's)."""
+    (tmp_path / "seq.py").write_text("import torch.nn as nn\n\ndef seq():\n    return nn.Sequential(nn.Flatten(), "
+                                     "nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 4))\n")
+    r = cli("export", "--model", f"{tmp_path / 'seq.py'}:seq", "--input-shape", "16", "--target", "hls",
+            "--out", tmp_path / "o")
+    assert r.code == 0, r.err
+    report = json.loads((tmp_path / "o" / "export.json").read_text())
+    hls_names = {layer["hls_name"] for layer in report["precision"]["layers"] if layer["hls_name"] != layer["layer"]}
+    assert hls_names and set(report["hls"]["folding"]["layers"]) <= hls_names | {"model_input"}
+    text = " ".join(r.out.split())
+    assert "Latency: 1, 3" in text and not any(re.search(rf"\b{n}\b", text) for n in hls_names)
+
+
 def test_hls_target_with_a_latency_bound_writes_the_least_resources_within_it(cli, tmp_path):
     import yaml
 
