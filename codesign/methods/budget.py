@@ -160,9 +160,10 @@ class BudgetCheck:
         return self.fits and self.load <= 1.0
 
     def folding_text(self, folding=None) -> str:
-        """'conv1 1, conv2 4 Resource, ...': each Conv/Dense layer's reuse factor (strategy if not Latency)."""
+        """'conv1 RF 1, conv2 RF 4 Resource, ...': each Conv/Dense layer's reuse factor (strategy if not Latency;
+        'RF' keeps an nn.Sequential's numbered layers readable: '0 RF 1, 2 RF 4', not '0 1, 2 4')."""
         folding = folding or self.folding
-        return ", ".join(f"{n} {r}" + ("" if s == "Latency" else f" {s}")
+        return ", ".join(f"{n} RF {r}" + ("" if s == "Latency" else f" {s}")
                          for n, r, s in zip(folding.names, folding.rf, folding.strategy))
 
     def summary(self) -> Dict[str, object]:

@@ -120,7 +120,7 @@ def test_a_model_trained_for_a_device_is_folded_as_its_budget_was(cli, tmp_path)
     hls = json.loads((tmp_path / "e" / "export.json").read_text())["hls"]
     assert (hls["settings"]["part"], hls["settings"]["clock_period"]) == ("xc7z020clg400-1", 10.0)
     assert hls["settings"]["max_latency_us"] == 0.3
-    chosen = ", ".join(f"{n} {c['reuse_factor']}" + ("" if c["strategy"] == "Latency" else f" {c['strategy']}")
+    chosen = ", ".join(f"{n} RF {c['reuse_factor']}" + ("" if c["strategy"] == "Latency" else f" {c['strategy']}")
                        for n, c in hls["folding"]["layers"].items())
     assert chosen == cost["budget_reuse_factors"]
     own = cli("export", "--checkpoint", model, "--target", "hls", "--clock-period", "5", "--reuse-factor", "2",
