@@ -347,7 +347,8 @@ def layer_resources(net: Network, plan: LayerPlan, device: Device) -> Dict[str, 
     tables = table_bram(net, plan, device)
     bram = bram + tables
     onchip = onchip + np.where(tables > 0, a.out_elems * 18.0, 0.0)
-    return {"dsp": (mults * dpm * (1.0 - shifts)).astype(float), "lut": lut.astype(float), "ff": ff.astype(float),
+    on_dsps = np.rint(mults * (1.0 - shifts))      # whole multipliers: those not made shift-and-add
+    return {"dsp": (on_dsps * dpm).astype(float), "lut": lut.astype(float), "ff": ff.astype(float),
             "bram": bram.astype(float), "uram": np.zeros(len(net)), "multipliers": mults, "dsp_per_mult": dpm,
             "onchip_bits": onchip, "io_bits": io_bits(net, plan)}
 

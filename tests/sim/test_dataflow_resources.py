@@ -227,5 +227,8 @@ def test_constants_with_two_signed_digits_are_shift_adds_not_dsps(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     t = estimate(path, "xcu250", Mapping(strategy="Resource", io_type="io_parallel")).totals
     assert 740 * 0.9 < t["dsp"] < 792 * 1.1
+    for rf in (1, 3, 4):        # whole DSPs at every reuse factor (a share of shift-adds made 256.25 of them)
+        report = estimate(path, "xcu250", Mapping(strategy="Resource", io_type="io_parallel", reuse_factor=rf))
+        assert report.totals["dsp"] == int(report.totals["dsp"]) > 0
     shapes_only = estimate(path, "xcu250", Mapping(strategy="Resource", io_type="io_parallel", precision="8"))
     assert shapes_only.totals["dsp"] == 0          # a bare width: no fractional bits known, hls4ml's rule (< 9 bits)
