@@ -211,6 +211,8 @@ def test_an_onnx_file_with_nan_weights_is_named(cli, tmp_path):
     torch.onnx.export(nan_weights().eval(), (torch.zeros(1, 16),), str(path), dynamo=False)
     r = cli("export", "--onnx", path, "--target", "hls", "--out", tmp_path / "o")
     assert one_line_error(r) and "the model's weights are NaN/inf in" in r.err and "check the file" in r.err, r.err
+
+
 RESIDUAL_FILE = textwrap.dedent("""
     import torch.nn as nn
     import torch.nn.functional as F
