@@ -213,35 +213,6 @@ def test_an_onnx_file_with_nan_weights_is_named(cli, tmp_path):
     assert one_line_error(r) and "the model's weights are NaN/inf in" in r.err and "check the file" in r.err, r.err
 
 
-RESIDUAL_FILE = textwrap.dedent("""
-    import torch.nn as nn
-    import torch.nn.functional as F
-
-    class Block(nn.Module):
-        def __init__(self, c):
-            super().__init__()
-            self.c1, self.b1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
-            self.c2, self.b2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
-
-        def forward(self, x):
-            y = F.relu(self.b1(self.c1(x)))
-            return F.relu(x + self.b2(self.c2(y)))
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.stem, self.pool, self.block = nn.Conv2d(1, 8, 3, padding=1), nn.MaxPool2d(2), Block(8)
-            self.gap, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(8, 10)
-
-        def forward(self, x):
-            x = F.relu(self.block(self.pool(F.relu(self.stem(x)))))
-            return self.fc(self.gap(x).flatten(1))
-
-    def res_cnn(in_shape=(1, 28, 28), num_classes=10):
-        return Net()
-""")
-
-
 def test_an_hls4ml_config_names_functional_ops_as_the_export_does(cli, tmp_path):
     """LayerName entries use the export's names of F.relu and + inside a submodule (block_relu, block_relu_2,
     block_add); simulate applied nothing for them before, and took its own names (relu_1) that the export
@@ -251,8 +222,7 @@ def test_an_hls4ml_config_names_functional_ops_as_the_export_does(cli, tmp_path)
     from codesign.export.precision import layer_targets
     from codesign.model_source import build_model
 
-    path = tmp_path / "res.py"
-    path.write_text(RESIDUAL_FILE)
+    model = "tests.user_models:functional_residual"
     config = tmp_path / "cfg.yml"
     config.write_text(textwrap.dedent("""
         Model: {ReuseFactor: 2, Precision: 'ap_fixed<16,6>'}
@@ -261,18 +231,18 @@ def test_an_hls4ml_config_names_functional_ops_as_the_export_does(cli, tmp_path)
           block_relu_2: {Precision: {result: 'ap_fixed<8,3>'}}
           block.add: {Precision: {result: 'ap_fixed<10,4>'}}
     """))
-    r = cli("simulate", "--model", f"{path}:res_cnn", "--hls-config", config, "--device", "pynq-z2", "--no-plot",
+    r = cli("simulate", "--model", model, "--hls-config", config, "--device", "pynq-z2", "--no-plot",
             "--out", tmp_path / "sim")
     assert r.code == 0, r.err
     layers = {l["name"]: l["detail"] for l in json.loads((tmp_path / "sim" / "report.json").read_text())["layers"]}
     assert [layers[n]["result_bits"] for n in ("block.relu", "block.add", "block.relu_2", "relu", "relu_2")] == \
         [16, 10, 8, 16, 16]
     assert layers["block.c1"]["reuse_factor"] == 8
-    clean = source_graph(build_model(f"{path}:res_cnn").eval(), (1, 28, 28))
+    clean = source_graph(build_model(model).eval(), (1, 28, 28))
     assert layer_targets(["block_relu_2", "block.add", "block.relu", "relu_2"], clean, "settings") == \
         {"block_relu_2": "block_relu_2", "block.add": "block_add", "block.relu": "block_relu", "relu_2": "relu_2"}
     config.write_text("LayerName:\n  relu_1: {Precision: {result: 'ap_fixed<8,3>'}}\n")
-    r = cli("simulate", "--model", f"{path}:res_cnn", "--hls-config", config, "--device", "pynq-z2", "--no-plot",
+    r = cli("simulate", "--model", model, "--hls-config", config, "--device", "pynq-z2", "--no-plot",
             "--out", tmp_path / "sim2")
     assert one_line_error(r) and "unknown layer 'relu_1'" in r.err
     with pytest.raises(ConfigError, match="unknown layer 'relu_1'"):

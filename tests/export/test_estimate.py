@@ -241,33 +241,10 @@ def test_simulate_and_export_count_shift_and_add_constants_alike(tmp_path):
 
 
 def _functional_model():
-    """F.relu and a residual add inside a submodule, and F.relu called twice at the top level: the export names
-    them block_relu, block_add, block_relu_2 and relu, relu_2 (simulate said relu_1, add, relu_2 and relu_1)."""
-    import torch.nn as nn
-    import torch.nn.functional as F
-
-    class Block(nn.Module):
-        def __init__(self, c):
-            super().__init__()
-            self.c1, self.b1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
-            self.c2, self.b2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
-
-        def forward(self, x):
-            y = F.relu(self.b1(self.c1(x)))
-            return F.relu(x + self.b2(self.c2(y)))
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.stem, self.pool, self.block = nn.Conv2d(1, 8, 3, padding=1), nn.MaxPool2d(4), Block(8)
-            self.mix, self.gap, self.fc = nn.Conv2d(8, 8, 1), nn.AdaptiveAvgPool2d(1), nn.Linear(8, 10)
-
-        def forward(self, x):
-            x = self.block(self.pool(F.relu(self.stem(x))))
-            return self.fc(self.gap(F.relu(self.mix(x))).flatten(1))
+    from tests.user_models import FunctionalResidual
 
     torch.manual_seed(0)
-    return Net()
+    return FunctionalResidual()
 
 
 def test_simulate_and_export_name_and_price_functional_ops_alike(tmp_path):
