@@ -161,10 +161,13 @@ def way_command(way: Dict[str, Any], argv: Sequence[str], ignore: Iterable[str] 
     """The ready-to-run line of a way out (:mod:`codesign.sim.ways_out`): ``argv`` with the way's changes
     (options in ``ignore`` left out), without --out and --force; a narrower zoo model is named by --model, so
     --checkpoint goes. None when no option makes the way for this model (its ``hint`` says how)."""
+    from .options import DATAFLOW_ONLY_OPTIONS
+
     changes = {k: v for k, v in way["changes"].items() if k not in set(ignore)}
     if not changes:
         return None
-    drop = ["--out"] + (["--checkpoint"] if "--width" in changes else [])
+    drop = ["--out"] + (["--checkpoint"] if "--width" in changes else []) + \
+        (list(DATAFLOW_ONLY_OPTIONS) if changes.get("--template") == "tiled" else [])
     return ready_command(argv, changes, drop, ["--force"])
 
 

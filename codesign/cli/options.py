@@ -18,6 +18,10 @@ PRECISION_HELP = ("a type as hls4ml reads it (ap_fixed<8,3>, fixed<16,6,RND_CONV
 STRATEGY_AUTO = "auto (default: chosen per layer with --reuse-factor auto, else Latency)"
 
 
+#: simulate's options of the dataflow template's hls4ml design and its folding: the tiled template takes none of them
+DATAFLOW_ONLY_OPTIONS = ("--io-type", "--strategy", "--backend", "--max-util", "--max-latency-us")
+
+
 def run_model_file(value: Optional[Path]) -> Optional[Path]:
     """``--checkpoint``: a model file as given; a ``codesign train`` run directory stands for the model the later
     stages use (``RunDir.final_model``: compact/model.pt, else train/model.pt)."""

@@ -1,5 +1,6 @@
 """`codesign simulate` end to end (in-process)."""
 import json
+import shlex
 
 import pytest
 
@@ -194,6 +195,19 @@ def test_simulate_prints_ways_out_when_nothing_fits(cli, tmp_path):
     ways = data["ways_out"]
     assert ways and all("codesign simulate --model lenet5" in w["command"] for w in ways)
     assert "ways out (each estimated to fit)" in r.out and "--out" not in ways[0]["command"]
+
+
+def test_the_tiled_way_out_runs_without_the_dataflow_options(cli, tmp_path):
+    """The tiled template's way out drops what only the dataflow template takes (--max-util, --io-type,
+    --strategy): its ready-to-run line would be a one-line error with them."""
+    r = cli("simulate", "--model", "resnet20", "--device", "pynq-z2", "--precision", "ap_fixed<16,6>", "--max-util",
+            "0.7", "--io-type", "io_stream", "--strategy", "Resource", "--out", tmp_path / "s", "--no-plot")
+    assert r.code == 0, r.err
+    tiled = [w["command"] for w in json.loads((tmp_path / "s" / "report.json").read_text())["ways_out"]
+             if "--template tiled" in (w["command"] or "")]
+    assert tiled and not any(flag in tiled[0] for flag in ("--max-util", "--io-type", "--strategy"))
+    again = cli(*shlex.split(tiled[0])[1:], "--out", tmp_path / "t")
+    assert again.code == 0, again.err
 
 
 def test_simulate_max_latency_folds_for_the_least_resources_within_it(cli, tmp_path):
