@@ -127,6 +127,10 @@ def sweep(
     from ..sweep import load_spec, run_sweep
     from ..sweep.runner import ARTIFACTS
 
+    if resume and force:
+        raise CodesignError("--resume continues the sweep in --out and --force deletes it: give one of them")
+    if retry_failed and not resume:
+        raise CodesignError("--retry-failed computes a resumed sweep's failed points again: add --resume")
     cfg = load_spec(spec)
     if cfg.csim.enabled and shutil.which("g++") is None:
         raise CodesignError(f"sweep {cfg.name}: csim.enabled needs g++, which is not on PATH; install it "

@@ -36,6 +36,11 @@ def test_rerun_without_resume_is_an_error_and_resume_computes_nothing(cli, sim_s
     assert len(again.err.strip().splitlines()) == 1
     resumed = cli("sweep", path, "--out", run_dir, "--resume", "--no-report")
     assert resumed.code == 0 and "(0 computed now)" in resumed.out
+    both = cli("sweep", path, "--out", run_dir, "--resume", "--force")       # --force deleted the points, silently
+    assert both.code == 2 and "give one of them" in both.err and len(both.err.strip().splitlines()) == 1
+    retry = cli("sweep", path, "--out", tmp_path / "new", "--retry-failed")  # ignored, silently
+    assert retry.code == 2 and "add --resume" in retry.err and not (tmp_path / "new").exists()
+    assert (run_dir / "results.csv").exists()
 
 
 def test_bad_spec_is_one_line_and_exit_2(cli, sim_spec, spec_file):
