@@ -42,6 +42,9 @@ def test_incremental_update_from_the_cli_reports_update_scratch_and_finetune_cos
         assert row["how"] == "ran" and row["train_flops_sparse"] > 0 and row["test_acc"] is not None
         assert report["savings"][f"vs_{name}"]["sparse"] == pytest.approx(1 - update_cost / row["train_flops_sparse"])
     assert (tmp_path / "compact" / "model.pt").exists()
+    longer = cli("train", "--resume-from", old_run / "compact" / "model.pt", "--new-data", "600:1200", "--epochs", "3",
+                 "--out", tmp_path, "--resume")     # it trained a third epoch on the 2-epoch schedule, silently
+    assert longer.code == 2 and "cannot change train.epochs to 3" in longer.err
     # the estimates are what running the dense comparators measures
     previous = load_previous(old_run)
     cfg = update_recipe(previous, parse_new_data("600:1200"), 0.2, overrides={"train.epochs": 2})

@@ -28,6 +28,9 @@ def train_update(recipe: Optional[str], overrides: Dict[str, Any], resume_from: 
     run = RunDir(out or Path("runs") / cfg.name)
     check_output_dir(run.root, force, own=ARTIFACTS)         # before the lock creates the folder
     with folder_lock(run.root, f"codesign train {cfg.name} (incremental update)"):
+        if resume:                              # the same epochs as the update it continues, as train --resume
+            from ..checkpoint import check_resumable
+            check_resumable(run.checkpoint, cfg)
         run_dir = run.prepare(force, own=ARTIFACTS).root
         with TrainProgress(f"update {cfg.model.name}") as progress:
             result = update(cfg, previous, run_dir, compare=compare, resume=resume, overwrite=force,
