@@ -293,6 +293,10 @@ def _check_names(spec: SweepSpec, src: str) -> None:
                 check(value)
             except CodesignError as err:
                 raise ConfigError(f"{src}: grid.{axis}: {err}") from None
+    for axis in sorted(spec.grid.model_fields_set):    # an axis given as [] would vanish or fall back silently
+        if getattr(spec.grid, axis) == []:
+            raise ConfigError(f"{src}: grid.{axis} is empty; give at least one value, or leave the axis out "
+                              f"(then the recipe's value, else the default, is its one value)")
     for axis in ("model", "method"):
         if not getattr(spec.grid, axis) and not (axis == "model" and spec.recipe):
             raise ConfigError(f"{src}: grid.{axis} is empty; give at least one value"

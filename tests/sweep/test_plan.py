@@ -111,6 +111,10 @@ def test_random_search_of_a_small_grid_is_the_grid(sim_spec, tmp_path):
     ({"grid": {"method": ["cgap"]}}, "method 'cgap' needs training"),
     ({"search": {"kind": "random"}}, "search.kind 'random' needs search.samples"),
     ({"grid": {"density": {"low": 0.1, "high": 1.0}}}, "a range in a grid search needs 'num'"),
+    # an axis given empty: it ran 0 points (density) or fell back to the default silently (device, ...)
+    ({"grid": {"density": []}}, "grid.density is empty; give at least one value, or leave the axis out"),
+    ({"grid": {"device": []}}, "grid.device is empty"),
+    ({"grid": {"reuse_factor": []}}, "grid.reuse_factor is empty"),
 ])
 def test_bad_specs_are_one_line_errors(sim_spec, change, message):
     for section, values in change.items():
