@@ -309,9 +309,16 @@ def _recipe(spec: SweepSpec):
     from ..config import load_recipe
 
     try:
-        return load_recipe(spec.recipe, spec.overrides)
+        recipe = load_recipe(spec.recipe, {})
     except CodesignError as err:
         raise ConfigError(f"{spec.source}: recipe: {err}") from None
+    if not spec.overrides:
+        return recipe
+    try:
+        return load_recipe(spec.recipe, spec.overrides)
+    except CodesignError as err:           # the recipe itself loads: the spec's overrides are what is wrong
+        import re
+        raise ConfigError(f"{spec.source}: overrides: {re.sub(r'^[^:]*[.]ya?ml: ', '', str(err))}") from None
 
 
 def _check_method(spec: SweepSpec, method: MethodChoice, src: str) -> None:

@@ -98,6 +98,15 @@ def test_random_search_of_a_small_grid_is_the_grid(sim_spec, tmp_path):
     assert len(plan_of(sim_spec, tmp_path).points) == 8
 
 
+def test_a_bad_override_is_the_specs_not_the_recipes():
+    """A typo in a spec's overrides is named there (it was reported as the recipe file's)."""
+    spec = {"name": "x", "recipe": "jet_mlp_synthetic", "overrides": {"data.tset_limit": 5},
+            "grid": {"method": ["dense"]}, "train": {"mode": "none"}}
+    with pytest.raises(ConfigError) as err:
+        load_spec(spec)
+    assert "overrides: unknown key 'data.tset_limit'" in str(err.value) and ".yaml" not in str(err.value)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"grid": {"devise": ["xc7z020"]}}, "unknown key 'grid.devise' (did you mean: device?)"),
     ({"grid": {"device": ["pynq-z3"]}}, "grid.device: unknown device 'pynq-z3'"),
