@@ -135,7 +135,7 @@ def sweep(
     if cfg.csim.enabled and shutil.which("g++") is None:
         raise CodesignError(f"sweep {cfg.name}: csim.enabled needs g++, which is not on PATH; install it "
                             f"(e.g. apt-get install g++) or set csim.enabled: false in the spec")
-    out = check_output_dir(out or Path("runs") / "sweeps" / cfg.name, force, own=ARTIFACTS)
+    out = check_output_dir(out or Path("runs") / "sweeps" / cfg.name, force, own=ARTIFACTS, replaces=ARTIFACTS)
     with folder_lock(out, f"codesign sweep {cfg.name}"):
         remove_stale_temporaries(out)                   # left by a killed run; never read, only litter
         with SweepProgress(f"sweep {cfg.name}") as progress:

@@ -41,6 +41,9 @@ def test_rerun_without_resume_is_an_error_and_resume_computes_nothing(cli, sim_s
     retry = cli("sweep", path, "--out", tmp_path / "new", "--retry-failed")  # ignored, silently
     assert retry.code == 2 and "add --resume" in retry.err and not (tmp_path / "new").exists()
     assert (run_dir / "results.csv").exists()
+    (run_dir / "notes.txt").write_text("mine")      # --force wrote the sweep beside them (a training run, too)
+    foreign = cli("sweep", path, "--out", run_dir, "--force")
+    assert foreign.code == 2 and "notes.txt" in foreign.err and (run_dir / "notes.txt").read_text() == "mine"
 
 
 def test_bad_spec_is_one_line_and_exit_2(cli, sim_spec, spec_file):
