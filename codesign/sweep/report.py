@@ -42,7 +42,11 @@ def build_report(run_dir: str | Path, rows: Optional[Sequence[Dict[str, Any]]] =
     run_dir = Path(run_dir)
     if rows is None:
         if not (run_dir / CSV).exists():
-            raise CodesignError(f"{run_dir} holds no {CSV}; run `codesign sweep SPEC --out {run_dir}` first")
+            what = next((f" (it holds a {kind})" for name, kind in (("train", "training run"),
+                                                                    ("export.json", "export"))
+                         if (run_dir / name).exists()), "")
+            raise CodesignError(f"{run_dir} holds no {CSV}{what}; `codesign report` reads a sweep's folder: "
+                                f"give one, or run `codesign sweep SPEC --out DIR` first")
         rows = read_table(run_dir / CSV)
     meta = _meta(run_dir)
     out = run_dir / "report"

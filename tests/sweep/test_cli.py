@@ -86,6 +86,9 @@ def test_unknown_spec_name_and_missing_results(cli, tmp_path):
     assert result.code == 2 and "did you mean: lenet5_density" in result.err
     result = cli("report", tmp_path)
     assert result.code == 2 and "holds no results.csv" in result.err
+    (tmp_path / "train").mkdir()                    # a training run: not told to sweep into it
+    result = cli("report", tmp_path)
+    assert result.code == 2 and "(it holds a training run)" in result.err and "reads a sweep's folder" in result.err
 
 
 def test_bad_executor_and_workers(cli, sim_spec, spec_file, tmp_path):
