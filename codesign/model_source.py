@@ -116,7 +116,8 @@ class ModelFactory:
         try:
             model = factory(**self.kwargs)
         except TypeError as err:
-            raise ConfigError(f"{self.name}({_call_text(self.kwargs)}) failed: {err}; check --model-arg (model.args in a recipe or sweep spec)") from None
+            raise ConfigError(f"{self.name}({_call_text(self.kwargs)}) failed: {err}; check --model-arg "
+                              f"(model.args in a recipe or sweep spec)") from None
         except Exception as err:        # the user's own code failed (e.g. a negative width): theirs to fix, said in one line
             raise ConfigError(f"{self.name}({_call_text(self.kwargs)}) failed: {type(err).__name__}: "
                               f"{str(err).splitlines()[0] if str(err) else ''}; check --model-arg (model.args in a recipe or "
@@ -137,11 +138,12 @@ def first_nonfinite(state: Dict[str, Any]) -> Optional[str]:
                  and not bool(torch.isfinite(t).all())), None)
 
 
-def check_finite_weights(model: nn.Module, where: str, fix: str) -> None:
+def check_finite_weights(model: "nn.Module | Dict[str, Any]", where: str, fix: str) -> None:
     """The one rule for every model source (a factory, a pickled module or state_dict, a module passed in;
-    model files: :func:`codesign.checkpoint.check_contents`): NaN/inf weights are a one-line error naming
-    the tensor, before anything runs the model (whose ranges, losses and estimates would be NaN)."""
-    name = first_nonfinite(model.state_dict())
+    model files: :func:`codesign.checkpoint.check_contents`): NaN/inf weights (of ``model``, a module or a
+    state_dict) are a one-line error naming the tensor, before anything runs the model (whose ranges, losses
+    and estimates would be NaN)."""
+    name = first_nonfinite(model if isinstance(model, dict) else model.state_dict())
     if name is not None:
         raise ConfigError(f"{where}the model's weights are NaN/inf in {name}; {fix}")
 
@@ -399,9 +401,7 @@ def load_any(path: Path, model: Optional[str] = None, model_args: Optional[Dict[
     if model is None:
         raise ConfigError(f"{path} is not a codesign model file but a plain state_dict; name its architecture "
                           f"with --model (a zoo name or FILE.py:FUNCTION)")
-    bad = first_nonfinite(state)
-    if bad is not None:
-        raise ConfigError(f"{path}: the model's weights are NaN/inf in {bad}; check the state_dict saved in the file")
+    check_finite_weights(state, f"{path}: ", "check the state_dict saved in the file")
     built = build_model(model, model_args, in_shape)
     load_weights(built, state, str(path))
     shape = built.codesign_spec.get("in_shape")

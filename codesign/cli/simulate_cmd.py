@@ -162,7 +162,7 @@ def simulate(
                               "the folding)")
     dataflow_only = [flag for flag, value in (("--io-type", io_type), ("--strategy", strategy),
                                               ("--backend", backend)) if value is not None]
-    if template != "dataflow" and dataflow_only:     # (the others are refused above; DATAFLOW_ONLY_OPTIONS)
+    if template != "dataflow" and dataflow_only:     # (--max-util and --max-latency-us: refused above)
         raise ConfigError(f"{', '.join(dataflow_only)}: hls4ml settings of the dataflow template; the {template} "
                           f"template has none of them: drop them or use --template dataflow")
     given = dict(precision=precision, io_type=io_type, clock_mhz=clock_mhz, backend=backend,

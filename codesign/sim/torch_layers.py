@@ -254,6 +254,8 @@ class _Tracer:
 
 def _unmapped(name: str, mod: nn.Module) -> CodesignError:
     return CodesignError(f"cannot simulate module '{name}' ({type(mod).__name__}); supported: {SUPPORTED}")
+
+
 def _onnx_op(node: fx.Node, modules: Dict[str, nn.Module]) -> Optional[str]:
     """The ONNX op type torch.onnx writes for ``node`` (None: none, or not an op)."""
     if node.op == "call_module":
