@@ -3,7 +3,7 @@ spec, the simulator's Mapping, the export's HlsSettings and the command line cal
 
 Defaults are the same everywhere, and the estimate models what the export builds: in particular
 ``sparse_kernel`` is ``auto`` for both (Dense layers below the storage break-even density take
-codesign's sparse kernel, chosen by one rule, :func:`codesign.sim.hls_rules.use_sparse`).
+codesign's sparse kernel where the estimate prices it lower, chosen once, :mod:`codesign.sim.sparse_choice`).
 """
 from __future__ import annotations
 

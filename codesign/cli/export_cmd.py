@@ -61,8 +61,8 @@ def export(
                                                    "it (else the fastest, with by how much it misses)."),
     sparse_kernel: Optional[str] = typer.Option(None, help="Dense layers on the sparse kernel (only nonzero weights "
                                                 "stored and multiplied, in every strategy): auto (default; density "
-                                                "below the storage break-even, about 0.3, and for layers over 4096 "
-                                                "nonzeros a reuse factor >= nonzeros per output), on or off."),
+                                                "below the storage break-even, about 0.3, where the estimate "
+                                                "prices it below the dense kernel), on or off."),
     precision: Optional[str] = precision_option(default="auto (default: per layer from calibration ranges), or "
                                                         "one for all layers: ",
                                                 more=" (here a bare width, 8 or 8/16, takes each layer's integer "

@@ -118,7 +118,8 @@ def simulate(
                                               "command line win over its Model values."),
     sparse_kernel: str = typer.Option("auto", help="dataflow: Dense layers on codesign's sparse kernel (only "
                                                    "nonzeros stored and multiplied): auto (default: as `codesign "
-                                                   "export` chooses, by density), on or off."),
+                                                   "export` chooses: below the storage break-even density, where "
+                                                   "it costs less than the dense kernel), on or off."),
     backend: Optional[str] = typer.Option(None, help="dataflow: hls4ml backend the project is built with, Vitis "
                                                      "(default, as the export's) or Vivado: the HLS tool decides "
                                                      "where Resource-strategy weight ROMs go, whether a ROM "

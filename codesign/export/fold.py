@@ -41,10 +41,6 @@ class ProjectFolding:
     def summary(self) -> Dict[str, Any]:
         return {"device": self.device.name, "device_match": self.device_match, **self.folding.describe()}
 
-    def reuse_by_graph_name(self) -> Dict[str, int]:
-        """{graph layer name: chosen reuse factor} (what the sparse-kernel choice reads)."""
-        return {n: int(r) for n, r in zip(self.folding.names, self.folding.rf)}
-
 
 def default_part(backend: str) -> str:
     """The part hls4ml targets when none is given (its backend's default configuration)."""
@@ -72,13 +68,42 @@ def check_limit_for_part(settings) -> None:
 
 def plan_mapping(network: Network, plan: PrecisionPlan, settings) -> Mapping:
     """The simulator's Mapping of an export before hls4ml converts it: every layer's weight/bias/result type
-    from the precision plan (other layers: hls4ml's default type, as in the project), the project's I/O
-    type, clock, sparse-kernel mode and backend (the HLS tool decides where weight ROMs go)."""
+    from the precision plan (other layers: hls4ml's default type, as in the project), the project's reuse
+    factor and strategy (network-wide, and per layer where the settings give them), I/O type, clock,
+    sparse-kernel mode and backend (the HLS tool decides where weight ROMs go)."""
     known = {layer_key(l.name) for l in network.layers}
     layers = {name: LayerSettings(weight=t.weight, bias=t.bias, result=t.result)
               for name, t in plan.types.items() if layer_key(name) in known}
+    for name, extra in settings.layers.items():
+        if layer_key(name) in known:
+            given = LayerSettings(reuse_factor=extra.get("ReuseFactor"), strategy=extra.get("Strategy"),
+                                  sparse=extra.get("SparseKernel"))
+            layers[name] = layers.get(name, LayerSettings()).merged(given)
     return Mapping(template="dataflow", io_type=settings.io_type, clock_mhz=1000.0 / settings.clock_period,
+                   reuse_factor=settings.uniform_reuse_factor, strategy=settings.model_strategy,
                    sparse_kernel=settings.sparse_kernel, backend=settings.backend, layers=layers)
+
+
+def sparse_kernel_layers(onnx_path: Path, plan: PrecisionPlan, settings, fold: Optional[ProjectFolding] = None
+                         ) -> set:
+    """The graph's Dense layers that get codesign's sparse kernel: the estimator's own choice
+    (:mod:`codesign.sim.sparse_choice` under ``--sparse-kernel auto``) on the hls-ready graph at ``onnx_path``,
+    each layer at its reuse factor and strategy (``fold``'s under ``--reuse-factor auto``), on the project's
+    part; so the export builds the kernels its estimate prices."""
+    from ..sim.estimate import hardware_network
+    from ..sim.onnx_layers import network_from_onnx
+    from ..sim.plan import resolve_plan
+
+    if settings.sparse_kernel == "off":
+        return set()
+    if fold is not None:
+        network, mapping, device = fold.network, fold.mapping, fold.device
+    else:
+        network = network_from_onnx(onnx_path, name="model")
+        mapping, device = plan_mapping(network, plan, settings), export_device(settings.part, settings.backend)[0]
+    network = hardware_network(network, mapping)
+    layer_plan = resolve_plan(network, mapping, device)
+    return {layer.name for layer, sparse in zip(network.layers, layer_plan.sparse) if sparse}
 
 
 def fold_for_project(onnx_path: Path, plan: PrecisionPlan, settings) -> ProjectFolding:

@@ -41,7 +41,7 @@ class HlsSettings:
     reuse_factor: Union[int, str] = target.DEFAULT_REUSE_FACTOR   # "auto": per layer, see codesign/export/fold.py
     strategy: str = target.DEFAULT_STRATEGY   # "auto": per layer with reuse_factor "auto", else Latency
     project_name: str = "myproject"
-    sparse_kernel: str = target.DEFAULT_SPARSE_KERNEL   # auto (by density) | on | off: see sparse_kernel.py
+    sparse_kernel: str = target.DEFAULT_SPARSE_KERNEL   # auto (by cost) | on | off: see sim/sparse_choice.py
     layers: Dict[str, Dict[str, Any]] = field(default_factory=dict, hash=False)   # per layer: ReuseFactor, Strategy
     max_util: Union[float, Dict[str, float]] = field(default=0.8, hash=False)   # reuse_factor "auto": share of
     # each device resource the design may use (one, or per resource: codesign.sim.util_limit)
@@ -178,10 +178,9 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
         times["folding"] = time.perf_counter() - t0
     events("stage", {"stage": "hls4ml"})
     t0 = time.perf_counter()
-    layer_reuse = {k: v["ReuseFactor"] for k, v in settings.layers.items() if "ReuseFactor" in v}
-    if fold is not None:
-        layer_reuse.update(fold.reuse_by_graph_name())
-    sparse = sparse_layers(quantized, plan, settings.sparse_kernel, settings.uniform_reuse_factor, layer_reuse)
+    from .fold import sparse_kernel_layers
+
+    sparse = sparse_kernel_layers(onnx_path, plan, settings, fold)
     hls_model = _convert(onnx_path, partial, settings, plan, set(clean.fused_bias.values()), sparse,
                          fold.folding if fold else None)
     if fold is not None and settings.io_type == "io_stream":
@@ -236,27 +235,6 @@ def with_quantized_parameters(clean: CleanGraph, plan: PrecisionPlan) -> CleanGr
             if tensor is not None and t is not None and tensor in g.inits:
                 g.inits[tensor] = quantize(torch.from_numpy(np.array(g.inits[tensor], dtype=np.float64)), t).numpy()
     return CleanGraph(g, clean.input_layout, clean.layer_names, clean.fused_bias)
-
-
-def sparse_layers(quantized: CleanGraph, plan: PrecisionPlan, mode: str, reuse_factor: int = 1,
-                  layer_reuse: Optional[Dict[str, int]] = None) -> set:
-    """Dense (MatMul) layers that get the sparse kernel under ``mode`` (hls_rules.use_sparse), at the
-    layer's own reuse factor where ``layer_reuse`` gives one."""
-    from ..sim.hls_rules import use_sparse
-
-    g, producers, chosen = quantized.graph, quantized.graph.producers(), set()
-    ops = {n.name: n.op_type for n in g.nodes}
-    for name, weight, _ in _weighted_layers(quantized):
-        init = g.param_init(weight, producers)
-        types = plan.types.get(name)
-        if ops[name] != "MatMul" or init is None or types is None or types.weight is None:
-            continue
-        w = np.asarray(g.inits[init])
-        nnz = int(np.count_nonzero(w))
-        rf = (layer_reuse or {}).get(name, reuse_factor)
-        if w.ndim == 2 and use_sparse(mode, w.shape[0], w.shape[1], nnz, types.weight.width, rf):
-            chosen.add(name)
-    return chosen
 
 
 def hls_config(model_path: Path, settings: HlsSettings, plan: PrecisionPlan, fused_matmuls=(),

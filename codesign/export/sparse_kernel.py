@@ -17,18 +17,18 @@ logic as in hls4ml's Latency strategy; ``rom`` (larger layers at RF > 1): the tr
 memory of RF words (block RAM), each multiplier selects its input through an ``n_in``-way multiplexer.
 One rule, :func:`~codesign.sim.hls_rules.unrolled`, picks the form for the export and the estimator.
 
-The choice and the sizes every stage needs (``use_sparse``, ``UNROLL_LIMIT``, ``estimated_span``) are
-hls rules, defined once in :mod:`codesign.sim.hls_rules` for the export and the estimator.
-``--sparse-kernel auto`` takes the sparse kernel for a Dense layer when (1) its compressed storage
-(weight + two indices per nonzero) is smaller than the dense weight array, i.e. the density is below
+The sizes every stage needs (``sparse_candidate``, ``UNROLL_LIMIT``, ``estimated_span``) are hls rules,
+defined once in :mod:`codesign.sim.hls_rules` for the export and the estimator.
+``--sparse-kernel auto`` considers the sparse kernel for a Dense layer whose compressed storage (weight +
+two indices per nonzero) is smaller than the dense weight array, i.e. the density is below
 ``weight_bits / (weight_bits + in_index_bits + out_index_bits)`` (about 0.3 for LeNet-300-100's first
-layer at 8-bit weights), and (2) the layer fits the unrolled form, or the reuse factor is at least
-its mean nonzeros per output: only then are the ROM form's ``n_in``-way input multiplexers (one per
-multiplier, ``density * n_in * n_out / RF`` multipliers) no larger in total than the ``RF``-way ones
-of hls4ml's Resource kernel (``n_in * n_out / RF`` multipliers). Below that density the sparse
-kernel needs ``density`` times the multipliers and weight bits of the Resource strategy (which gives
-zeros a multiplier slot and a memory word), and g++ builds it as fast as hls4ml's dense kernels,
-unlike ``resource_unrolled`` (measured in ``benchmarks/sparse_kernels.py``).
+layer at 8-bit weights), and takes it where the estimate prices it lower than the dense kernel at the same
+reuse factor and strategy (:mod:`codesign.sim.sparse_choice`; the export reads that choice from the
+estimator's plan of the hls-ready graph, :func:`codesign.export.fold.sparse_kernel_layers`): the ROM form's
+``n_in``-way input multiplexers (one per multiplier) may cost more than the dense kernel saves. The sparse
+kernel needs ``density`` times the multipliers and weight bits of the Resource strategy (which gives zeros
+a multiplier slot and a memory word), and g++ builds it as fast as hls4ml's dense kernels, unlike
+``resource_unrolled`` (measured in ``benchmarks/sparse_kernels.py``).
 """
 from __future__ import annotations
 

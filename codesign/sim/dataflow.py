@@ -6,8 +6,9 @@ bit widths, sparse-kernel choice, FIFO depths); timing (:mod:`codesign.sim.dataf
 :mod:`codesign.sim.stream_timing`) and resources (:mod:`codesign.sim.dataflow_resources`) read only
 that plan. This module puts them together with the notes and warnings of the report.
 
-``sparse_kernel`` (``auto``/``on``; default ``off``) maps Dense layers onto codesign's sparse kernel
-(``hls_templates/nnet_dense_sparse.h``, chosen as ``codesign export --sparse-kernel`` does): in every
+``sparse_kernel`` (``auto``/``on``/``off``; default ``auto``) maps Dense layers onto codesign's sparse kernel
+(``hls_templates/nnet_dense_sparse.h``, chosen as ``codesign export --sparse-kernel`` does, under ``auto`` by
+cost: :mod:`codesign.sim.sparse_choice`): in every
 strategy multipliers = ceil(nonzeros / RF) at the RF given (no valid-RF rounding), II = RF.
 """
 from __future__ import annotations

@@ -26,6 +26,7 @@ from .dataflow_timing import layer_timing
 from .device import Device
 from .layers import Network
 from .plan import LayerPlan
+from .sparse_choice import choose_kernels, priced_kernels
 
 KNOB_OPS = ("conv", "dense")                 # the layers whose ReuseFactor/Strategy the search chooses
 RESOURCES = ("dsp", "lut", "ff", "bram", "uram")
@@ -71,47 +72,37 @@ class CostTable:
         return {k: float(v[rows, choice].sum()) + self.fixed_res[k] for k, v in self.res.items()}
 
 
-def refold(plan: LayerPlan, network: Network, rf: np.ndarray, resource: np.ndarray, sparse_mode: str = "on"
-           ) -> LayerPlan:
+def refold(plan: LayerPlan, network: Network, rf: np.ndarray, resource: np.ndarray, device: Device) -> LayerPlan:
     """``plan`` with other per-layer reuse factors and strategies (already valid hls4ml values). The sparse
-    kernel follows the reuse factor as :func:`~codesign.sim.plan.resolve_plan` and the export choose it: under
-    ``sparse_mode`` 'auto' a layer keeps it only where :func:`~codesign.sim.hls_rules.sparse_kept` (``plan``
-    resolved at RF 1, whose sparse flags are the layers that may take it); the ROM form is
-    :func:`~codesign.sim.hls_rules.sparse_rom`."""
-    a = network.arrays
-    sparse = plan.sparse
-    if sparse_mode == "auto" and sparse.any():
-        sparse = sparse & hls_rules.sparse_kept(a.nonzero, a.n_out, rf)
-    return replace(plan, rf=rf, rf_requested=rf, resource=resource, sparse=sparse,
-                   sparse_rom=hls_rules.sparse_rom(sparse, rf, a.nonzero))
+    kernel follows them as :func:`~codesign.sim.plan.resolve_plan` and the export choose it: the layers of
+    ``plan.sparse_auto`` take it where it costs less there (:func:`~codesign.sim.sparse_choice.choose_kernels`),
+    the others keep theirs; the ROM form is :func:`~codesign.sim.hls_rules.sparse_rom`."""
+    return choose_kernels(network, _moved(plan, network, rf, resource), device)
+
+
+def _moved(plan: LayerPlan, network: Network, rf: np.ndarray, resource: np.ndarray) -> LayerPlan:
+    return replace(plan, rf=rf, rf_requested=rf, resource=resource,
+                   sparse_rom=hls_rules.sparse_rom(plan.sparse, rf, network.arrays.nonzero))
 
 
 def _latency_ok(network: Network, plan: LayerPlan, knobs: np.ndarray, valid: Sequence[Tuple[int, ...]],
-                limit: float, sparse_mode: str) -> List[np.ndarray]:
-    """Per knob layer, per valid RF: may the Latency strategy run it there? The rule
-    (:func:`~codesign.sim.hls_rules.latency_over_limit`) is evaluated on the plan :func:`refold` makes of that
-    very candidate, so the kernel it judges (sparse or dense: the sparse kernel may be dropped at a larger RF)
-    is the one the search prices. Column j gives every layer its j-th RF (a layer's kernel depends on its
-    own RF only)."""
-    k = max((len(v) for v in valid), default=0)
-    ok = np.ones((len(knobs), k), dtype=bool)
-    latency = plan.resource.copy()
-    latency[knobs] = False
-    for j in range(k):
-        rf = plan.rf.copy()
-        rf[knobs] = [v[min(j, len(v) - 1)] for v in valid]
-        ok[:, j] = ~hls_rules.latency_over_limit(network, refold(plan, network, rf, latency, sparse_mode), limit)[knobs]
-    return [ok[i, :len(v)] for i, v in enumerate(valid)]
+                device: Device) -> List[np.ndarray]:
+    """Per knob layer, per valid RF: may the Latency strategy run it there? Not where its kernel unrolls more
+    than the limit (:func:`~codesign.sim.hls_rules.latency_too_large`), and under Latency a layer's kernel does not
+    depend on its RF: a layer of ``plan.sparse_auto`` gets the sparse kernel wherever its dense kernel is that
+    large (:mod:`~codesign.sim.sparse_choice` prices a refused kernel infinitely), the others keep theirs."""
+    limit = float(device.calibration["dataflow.unroll_limit"])
+    too_large = hls_rules.latency_too_large(network, plan.sparse | plan.sparse_auto, limit)[knobs]
+    return [np.full(len(v), not big) for big, v in zip(too_large.tolist(), valid)]
 
 
 def layer_candidates(network: Network, plan: LayerPlan, device: Device, strategies: Sequence[str],
-                     sparse_mode: str = "on") -> Tuple[np.ndarray, List[List[Tuple[int, bool]]]]:
+                     ) -> Tuple[np.ndarray, List[List[Tuple[int, bool]]]]:
     """(knob layer indices, per layer its (rf, resource) candidates); ``plan`` resolved at RF 1 (:func:`refold`)."""
     a = network.arrays
-    limit = float(device.calibration["dataflow.unroll_limit"])
     knobs = np.flatnonzero(a.mask(*KNOB_OPS) & (a.weights > 0))
     valid = [hls_rules.valid_reuse_factors(int(a.n_in[i]), int(a.n_out[i])) for i in knobs.tolist()]
-    latency_ok = _latency_ok(network, plan, knobs, valid, limit, sparse_mode) if "Latency" in strategies else None
+    latency_ok = _latency_ok(network, plan, knobs, valid, device) if "Latency" in strategies else None
     options: List[List[Tuple[int, bool]]] = []
     for row, i in enumerate(knobs.tolist()):
         n_in, n_out = int(a.n_in[i]), int(a.n_out[i])
@@ -127,9 +118,9 @@ def layer_candidates(network: Network, plan: LayerPlan, device: Device, strategi
 
 
 def cost_table(network: Network, device: Device, plan: LayerPlan, strategies: Sequence[str] = ("Latency", "Resource"),
-               sparse_mode: str = "on") -> CostTable:
+               ) -> CostTable:
     """Price every candidate of every Conv/Dense layer with the estimator (see the module doc)."""
-    knobs, options = layer_candidates(network, plan, device, strategies, sparse_mode)
+    knobs, options = layer_candidates(network, plan, device, strategies)
     m, k = len(knobs), max((len(o) for o in options), default=1)
     rf = np.ones((m, k), dtype=np.int64)
     resource = np.zeros((m, k), dtype=bool)
@@ -148,8 +139,7 @@ def cost_table(network: Network, device: Device, plan: LayerPlan, strategies: Se
     for j in range(k):
         col_rf, col_res = plan.rf.copy(), plan.resource.copy()
         col_rf[knobs], col_res[knobs] = rf[:, j], resource[:, j]
-        p = refold(plan, network, col_rf, col_res, sparse_mode)
-        r = layer_resources(network, p, device)
+        p, r = priced_kernels(network, _moved(plan, network, col_rf, col_res), device)
         _cyc, d, itv = layer_timing(network, p, device)
         interval[:, j], depth[:, j] = itv[knobs], d[knobs]
         for name in RESOURCES:

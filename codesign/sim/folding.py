@@ -364,7 +364,7 @@ def evaluate(state: SearchState, network: Network, device: Device, base: Mapping
     chosen = table.pick(choice)
     rf, res = state.plan.rf.copy(), state.plan.resource.copy()
     rf[table.layers], res[table.layers] = chosen["rf"], chosen["resource"]
-    plan = _styled(refold(state.plan, network, rf, res, base.sparse_kernel), network, base)
+    plan = _styled(refold(state.plan, network, rf, res, device), network, base)
     by_layer, streams = {}, {}
     if fifo:
         plan, by_layer, streams = _with_fifo(plan, network, device)
@@ -389,17 +389,17 @@ def _fastest(network: Network, device: Device, base: Mapping, max_util: UtilLimi
     evaluations, rounds, first = 0, 0, None
     while True:
         rounds += 1
-        table = cost_table(network, device, table_plan, strategies, base.sparse_kernel)
+        table = cost_table(network, device, table_plan, strategies)
         evaluations += table.evaluations
         found = search_table(table, {k: budget[k] * limits[k] for k in RESOURCES}, names)
         first = first or (table, table_plan, found)
         chosen = table.pick(found.choice)
         rf, res = table_plan.rf.copy(), table_plan.resource.copy()
         rf[table.layers], res[table.layers] = chosen["rf"], chosen["resource"]
-        plan = _styled(refold(table_plan, network, rf, res, base.sparse_kernel), network, base)
+        plan = _styled(refold(table_plan, network, rf, res, device), network, base)
         if fifo:
             plan, by_layer, streams = _with_fifo(plan, network, device)
-        table_plan = replace(plan, sparse=plan0.sparse)   # the next table refolds from the RF-1 kernels (refold)
+        table_plan = plan
         costs = dataflow_costs(network, device, base, plan)
         evaluations += 1
         util = _utilisation(costs, device)
@@ -451,7 +451,7 @@ def _full_estimate_bisection(table: CostTable, plan: LayerPlan, found: "_Search"
             chosen = table.pick(got[0])
             rf, resource = plan.rf.copy(), plan.resource.copy()
             rf[table.layers], resource[table.layers] = chosen["rf"], chosen["resource"]
-            p = _styled(refold(plan, network, rf, resource, base.sparse_kernel), network, base)
+            p = _styled(refold(plan, network, rf, resource, device), network, base)
             by, streams = {}, {}
             if fifo:
                 p, by, streams = _with_fifo(p, network, device)
@@ -491,7 +491,7 @@ def _first_candidates(plan: LayerPlan, network: Network, device: Device, strateg
     big = hls_rules.latency_over_limit(network, plan, float(device.calibration["dataflow.unroll_limit"]))
     if not big.any():
         return plan
-    return refold(plan, network, plan.rf, plan.resource | big, base.sparse_kernel)
+    return refold(plan, network, plan.rf, plan.resource | big, device)
 
 
 def _styled(plan: LayerPlan, network: Network, base: Mapping) -> LayerPlan:

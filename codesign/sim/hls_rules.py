@@ -122,7 +122,8 @@ def latency_too_large(network, sparse, limit: float):
     kernel unrolls the whole n_in x n_out product loop (the ALLOCATION pragma only limits the multipliers),
     which Vivado HLS refuses beyond ``limit`` (hls4ml issue 1013: "use the Resource strategy"). The sparse
     kernel unrolls its nonzeros only and has its own rule. ``sparse``: the kernel each layer has at the reuse
-    factor in question (under ``--sparse-kernel auto`` it depends on the RF: :func:`sparse_kept`)."""
+    factor in question (under ``--sparse-kernel auto`` it depends on the RF:
+    :func:`codesign.sim.sparse_choice.choose_kernels`)."""
     a = network.arrays
     return a.mask("conv", "dense") & ~sparse & (a.weights > limit)
 
@@ -226,25 +227,18 @@ def unrolled(nnz, reuse_factor):
     return (np.asarray(nnz) <= UNROLL_LIMIT) | (np.asarray(reuse_factor) == 1)
 
 
-def sparse_kept(nnz, n_out, reuse_factor):
-    """Where the sparse kernel is worth its input multiplexers at ``reuse_factor`` (elementwise over arrays):
-    the unrolled form, or an RF of at least the nonzeros per output (the module doc of
-    :mod:`codesign.export.sparse_kernel`). ``--sparse-kernel auto`` takes it only there (:func:`use_sparse`)."""
-    return unrolled(nnz, reuse_factor) | (np.asarray(reuse_factor) >= np.asarray(nnz) / np.maximum(n_out, 1))
-
-
 def sparse_rom(sparse, reuse_factor, nnz):
     """The sparse kernel's ROM form (elementwise): where the kernel is taken and not :func:`unrolled`."""
     return np.asarray(sparse) & ~unrolled(nnz, reuse_factor)
 
 
 @lru_cache(maxsize=65536)
-def use_sparse(mode: str, n_in: int, n_out: int, nnz: int, weight_bits: int, reuse_factor: int = 1) -> bool:
-    """Does a Dense layer take the sparse kernel under ``mode`` (on, off, or auto: storage below the
-    dense array's, and the unrolled form or an RF of at least the nonzeros per output)."""
+def sparse_candidate(mode: str, n_in: int, n_out: int, nnz: int, weight_bits: int) -> bool:
+    """May a Dense layer take the sparse kernel under ``mode``: on, off, or auto (its compressed storage is
+    smaller than the dense array; :func:`codesign.sim.sparse_choice.choose_kernels` then takes it where the
+    estimate says it costs less than the dense kernel)."""
     if mode == "on":
         return True
     if mode == "off":
         return False
-    small_storage = nnz / max(1, n_in * n_out) < break_even_density(n_in, n_out, weight_bits)
-    return small_storage and bool(sparse_kept(nnz, n_out, reuse_factor))
+    return nnz / max(1, n_in * n_out) < break_even_density(n_in, n_out, weight_bits)

@@ -18,7 +18,8 @@ this plan, never the Mapping. Arrays are indexed like ``network.layers``:
   bias (one more integer bit, and the bias' fractional bits if more); layers without an accumulator:
   their result width;
 - ``is_float``: floating-point arithmetic; ``sparse``: a Dense layer on codesign's sparse kernel
-  (``--sparse-kernel``, chosen as the export chooses, or ``LayerSettings.sparse``); ``sparse_rom``: its ROM form (over
+  (``--sparse-kernel``, or ``LayerSettings.sparse``; under ``auto`` where it costs less,
+  :mod:`codesign.sim.sparse_choice`, the layers so decided being ``sparse_auto``); ``sparse_rom``: its ROM form (over
   ``UNROLL_LIMIT`` nonzeros at RF > 1, run as DATAFLOW by the export);
 - ``fifo_depth``: words of the layer's output FIFO (io_stream), default hls4ml's: H·W of the output;
 - ``io_stream``: the network-wide I/O type; ``backend``: hls4ml's backend (``Vitis`` or ``Vivado``: the HLS
@@ -53,6 +54,7 @@ class LayerPlan:
     is_float: np.ndarray
     sparse: np.ndarray
     sparse_rom: np.ndarray
+    sparse_auto: np.ndarray           # the layers whose kernel --sparse-kernel auto chooses by cost (sparse_choice)
     fifo_depth: np.ndarray
     io_stream: bool
     io_type: str
@@ -93,18 +95,19 @@ def lossless_accumulator(w_bits, w_int, in_bits, in_int, b_bits, b_int, n_ops):
             np.where(known, widened, -1))
 
 
-def _sparse(net: Network, m: Mapping, w_bits: np.ndarray, rf_req: np.ndarray) -> np.ndarray:
-    """Dense layers on the sparse kernel under the network-wide mode (hls_rules.use_sparse, as the export chooses)."""
+def _sparse_candidates(net: Network, m: Mapping, w_bits: np.ndarray) -> np.ndarray:
+    """Dense layers that may take the sparse kernel under the network-wide mode (hls_rules.sparse_candidate)."""
     if m.sparse_kernel == "off":
         return np.zeros(len(net), dtype=bool)
     a = net.arrays
     dense = a.mask("dense") & (a.weights > 0)
-    return np.array([bool(d) and hls_rules.use_sparse(m.sparse_kernel, int(i), int(o), int(nz), int(w), int(r))
-                     for d, i, o, nz, w, r in zip(dense, a.n_in, a.n_out, a.nonzero, w_bits, rf_req)], dtype=bool)
+    return np.array([bool(d) and hls_rules.sparse_candidate(m.sparse_kernel, int(i), int(o), int(nz), int(w))
+                     for d, i, o, nz, w in zip(dense, a.n_in, a.n_out, a.nonzero, w_bits)], dtype=bool)
 
 
 def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:
-    """The :class:`LayerPlan` of ``network`` under ``mapping`` (``device`` is reserved for device rules)."""
+    """The :class:`LayerPlan` of ``network`` under ``mapping`` on ``device`` (needed where ``--sparse-kernel auto``
+    has a layer to decide: :mod:`codesign.sim.sparse_choice`)."""
     net, m, a = network, mapping, network.arrays
     n = len(net)
     w_def, wi_def, _, _, float_def = _defaults(m)
@@ -128,10 +131,12 @@ def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:
         w_int, b_int = np.full(n, wi_def, dtype=np.int64), np.full(n, wi_def, dtype=np.int64)
         is_float, depth = np.full(n, float_def, dtype=bool), np.zeros(n, dtype=np.int64)
     compute, bn = a.mask(*COMPUTE_OPS), a.mask("bn")
-    sparse = _sparse(net, m, w_bits, rf_req)
+    sparse = _sparse_candidates(net, m, w_bits)
+    auto = sparse & (m.sparse_kernel == "auto")
     if settings is not None:
         chosen = [ls.sparse for ls in settings]
         sparse = np.array([s if c is None else c and d for s, c, d in zip(sparse, chosen, a.mask("dense"))], dtype=bool)
+        auto &= np.array([c is None for c in chosen], dtype=bool)
     rf = np.where(compute | bn, rf_req, 1)
     for i in np.flatnonzero(compute & resource & ~sparse).tolist():     # hls4ml moves it under Resource only
         rf[i] = hls_rules.closest_reuse_factor(int(a.n_in[i]), int(a.n_out[i]), int(rf_req[i]))
@@ -142,11 +147,18 @@ def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:
                                                            b_int)
     sparse_rom = hls_rules.sparse_rom(sparse, rf, a.nonzero)
     io = m.resolved_io_type(net)
-    return LayerPlan(rf=rf, resource=resource, w_bits=w_bits, w_int=w_int, b_bits=b_bits, in_bits=in_bits,
+    plan = LayerPlan(rf=rf, resource=resource, w_bits=w_bits, w_int=w_int, b_bits=b_bits, in_bits=in_bits,
                      out_bits=out_bits, out_int=out_int, acc_bits=acc_bits, is_float=is_float, sparse=sparse,
                      sparse_rom=sparse_rom, fifo_depth=np.where(depth > 0, depth, a.out_h * a.out_w),
                      io_stream=io == "io_stream", io_type=io, rf_requested=np.where(compute | bn, rf_req, 1),
-                     backend=m.backend, pipeline_style=m.pipeline_style)
+                     backend=m.backend, pipeline_style=m.pipeline_style, sparse_auto=auto)
+    if auto.any():
+        if device is None:
+            raise ValueError("internal: --sparse-kernel auto prices the sparse kernel on a device; none was given")
+        from .sparse_choice import choose_kernels
+
+        plan = choose_kernels(net, plan, device)
+    return plan
 
 
 def _bias(ls):

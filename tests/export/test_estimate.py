@@ -2,6 +2,8 @@
 the quantized weights, the sparse-kernel choice -- so its DSP basis is the export's multiplier count."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -262,3 +264,27 @@ def test_simulate_and_export_name_and_price_functional_ops_alike(tmp_path):
     for what in ("cycles", "interval", "dsp", "lut", "ff"):
         assert getattr(simulated.costs, what) == pytest.approx(getattr(exported.costs, what), rel=1e-6), what
     _assert_same_design(simulated, folding, exported, exported_folding)
+
+
+@pytest.mark.parametrize("density, kernel", [(0.25, "dense"), (0.15, "sparse")])
+def test_the_export_builds_the_kernel_the_estimate_prices_lower(tmp_path, density, kernel):
+    """fc1 (400 x 100, Resource RF 100, PYNQ-Z2): at density 0.25 the sparse kernel's ROM form (250 multipliers
+    with 400-way input multiplexers) costs more than the dense kernel, and the export keeps hls4ml's Dense there
+    (the earlier rule, RF >= nonzeros per output, took the sparse kernel); at 0.15 it takes the sparse one. The
+    project's estimate prices what was built, and equals the estimate of the same settings before the export."""
+    from codesign.sim import Mapping
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(400, 100), torch.nn.ReLU(), torch.nn.Linear(100, 10)).eval()
+    with torch.no_grad():
+        model[0].weight.mul_((torch.rand(model[0].weight.shape) < density).float())
+    settings = HlsSettings(strategy="Resource", reuse_factor=100, part="xc7z020clg400-1", sparse_kernel="auto")
+    hls = build_hls(model, tmp_path / "hls", settings=settings, precision="fixed<16,6,RND_CONV,SAT>",
+                    calibration=torch.rand(64, 400))
+    kernels = [r["kernel"] for r in hls.multipliers["layers"]]
+    assert kernels[0] == kernel
+    network = export_network(hls)
+    built = estimate(network, "xc7z020", export_mapping(hls, network))
+    chosen = estimate(network, "xc7z020", export_mapping(hls, network).with_(
+        sparse_kernel="auto", layers={k: replace(v, sparse=None) for k, v in export_mapping(hls, network).layers.items()}))
+    assert built.totals == chosen.totals

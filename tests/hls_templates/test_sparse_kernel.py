@@ -11,7 +11,7 @@ import torch
 
 from codesign.errors import ConfigError
 from codesign.export.sparse_kernel import offset_span, pack, storage_bits
-from codesign.sim.hls_rules import break_even_density, estimated_span, use_sparse
+from codesign.sim.hls_rules import break_even_density, estimated_span, sparse_candidate
 from codesign.target import sparse_kernel as check_sparse_kernel_mode
 
 
@@ -36,14 +36,13 @@ def test_pack_keeps_every_nonzero_once_in_its_slot(density, reuse):
     assert packed.out_index.min() >= 0 and offset_span(packed) <= max(1, estimated_span(11, nnz, reuse) + 1)
 
 
-def test_auto_chooses_the_sparse_kernel_below_the_storage_break_even():
+def test_auto_considers_the_sparse_kernel_below_the_storage_break_even():
+    """Which layers ``auto`` prices both ways (the choice itself: tests/sim/test_sparse_choice.py)."""
     threshold = break_even_density(784, 300, 8)
     assert threshold == pytest.approx(8 / (8 + 10 + 9))
-    assert use_sparse("auto", 784, 300, int(0.1 * 784 * 300), 8, reuse_factor=100)
-    assert not use_sparse("auto", 784, 300, int(0.1 * 784 * 300), 8, reuse_factor=28)   # ROM form, RF < 78
-    assert use_sparse("auto", 300, 100, 3000, 8, reuse_factor=4)                        # unrolled form
-    assert not use_sparse("auto", 784, 300, int(0.5 * 784 * 300), 8)
-    assert use_sparse("on", 4, 4, 16, 8) and not use_sparse("off", 4, 4, 0, 8)
+    assert sparse_candidate("auto", 784, 300, int(0.1 * 784 * 300), 8)
+    assert not sparse_candidate("auto", 784, 300, int(0.5 * 784 * 300), 8)
+    assert sparse_candidate("on", 4, 4, 16, 8) and not sparse_candidate("off", 4, 4, 0, 8)
     bits = storage_bits(784, 300, 23520, 4, 8)           # 78 nonzeros per output: a lane spans <= 2 outputs
     assert bits["out_offset_bits"] == 1 and bits["dense_bits"] == 784 * 300 * 8
     assert bits["sparse_bits"] == 23520 * (8 + 10 + 1) + 5880 * 9

@@ -42,7 +42,7 @@ def every_design(net, device, mapping, strategies):
         rf, res = plan.rf.copy(), plan.resource.copy()
         rf[knobs] = [c[0] for c in combo]
         res[knobs] = [c[1] for c in combo]
-        yield dataflow_costs(net, device, mapping, refold(plan, net, rf, res, mapping.sparse_kernel))
+        yield dataflow_costs(net, device, mapping, refold(plan, net, rf, res, device))
 
 
 def brute_force(net, device, mapping, max_util, strategies=("Latency",)):
@@ -207,30 +207,30 @@ def test_a_share_per_resource_caps_that_resource_only(nets):
 
 def _unstructured_mlp(nets):
     """LeNet-300-100 at width 0.25 after RigL: fc1 is 784 x 75 with 5,266 nonzeros (above the 4,096 unroll limit),
-    small enough for the sparse kernel only at RF 1 or an RF of at least its 70 nonzeros per output."""
+    too large for the Latency strategy unless on the sparse kernel."""
     return Network("rigl", (nets.dense("fc1", None, 784, 75, nonzero=5266), nets.dense("fc2", "fc1", 75, 25),
                             nets.dense("fc3", "fc2", 25, 10)), (784,))
 
 
 def test_every_candidate_passes_the_latency_rule_with_the_kernel_refold_gives_it(nets):
-    """A Latency candidate is offered only when the kernel the refold gives it at that RF (the sparse kernel is
-    dropped above RF 1 below the nonzeros per output) unrolls at most the limit: the rule is checked against the
-    plan the search will price, not the starting plan's sparse flags."""
+    """A Latency candidate is offered only when the kernel the refold gives it at that RF (sparse or dense,
+    whichever costs less there) unrolls at most the limit: the rule is checked against the plan the search will
+    price, not the starting plan's sparse flags."""
     net, device, mapping = _unstructured_mlp(nets), load_device("xc7z020"), Mapping(precision="ap_fixed<16,6>")
     plan = resolve_plan(net, mapping.with_(reuse_factor=1, strategy="Latency"), device)
     limit = device.calibration["dataflow.unroll_limit"]
-    knobs, options = layer_candidates(net, plan, device, ("Latency", "Resource"), mapping.sparse_kernel)
+    knobs, options = layer_candidates(net, plan, device, ("Latency", "Resource"))
     latency_rfs = []
     for i, opts in zip(knobs.tolist(), options):
         for rf, resource in opts:
             col_rf, col_res = plan.rf.copy(), plan.resource.copy()
             col_rf[i], col_res[i] = rf, resource
-            p = refold(plan, net, col_rf, col_res, mapping.sparse_kernel)
+            p = refold(plan, net, col_rf, col_res, device)
             assert not (hls_rules.latency_too_large(net, p.sparse, limit) & ~p.resource)[i], (i, rf, resource)
             latency_rfs += [rf] if i == 0 and not resource else []
-    # fc1 under Latency: only where it keeps the sparse kernel (RF 1, or at least its 70.2 nonzeros per output)
-    assert latency_rfs == [rf for rf in hls_rules.valid_reuse_factors(784, 75) if rf == 1 or rf >= 5266 / 75]
-    assert latency_rfs[:2] == [1, 98]
+    # fc1 under Latency: its dense kernel (58,800 weights) is refused at every RF, so it keeps the sparse kernel
+    # (5,266 nonzeros) wherever the Latency strategy is offered, and that is every valid RF
+    assert latency_rfs == list(hls_rules.valid_reuse_factors(784, 75))
 
 
 def test_the_folding_never_chooses_what_the_estimate_warns_about(nets):
