@@ -245,6 +245,23 @@ def functional_residual(in_shape=(1, 28, 28), num_classes=10) -> nn.Module:
     return FunctionalResidual()
 
 
+class SiluConcat(nn.Module):
+    """SiLU as a module and as F.silu, and a torch.cat of three branches: the export builds a sigmoid and a product
+    for each SiLU and two concatenations of two, named act.sigmoid, act.mul, sigmoid, mul, concat, concat_2
+    (simulate said act, silu and one concat)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem, self.act, self.pool = nn.Conv2d(1, 4, 3, padding=1), nn.SiLU(), nn.MaxPool2d(4)
+        self.a, self.b, self.c = nn.Conv2d(4, 4, 1), nn.Conv2d(4, 2, 1), nn.Conv2d(4, 6, 1)
+        self.gap, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(12, 10)
+
+    def forward(self, x):
+        x = self.pool(self.act(self.stem(x)))
+        y = torch.cat([self.a(x), F.silu(self.b(x)), self.c(x)], dim=1)
+        return self.fc(self.gap(y).flatten(1))
+
+
 USER_MODELS = {
     "mosaic": (Mosaic, (3, 16, 16)),
     "depthwise_separable": (DepthwiseSeparable, (3, 8, 8)),
@@ -252,6 +269,7 @@ USER_MODELS = {
     "inverted_residual": (InvertedResidual, (3, 8, 8)),
     "grouped": (Grouped, (3, 6, 6)),
     "inception": (Inception, (1, 8, 8)),
+    "silu_concat": (SiluConcat, (1, 8, 8)),
     "signal1d": (Signal1d, (2, 16)),
     "batchnorm_mlp": (BatchNormMLP, (10,)),
     "squeeze_head": (SqueezeHead, (2, 12)),

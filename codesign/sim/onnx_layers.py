@@ -272,10 +272,20 @@ class _Parser:
             self.simple(node, "mul")
 
     def concat(self, node) -> None:
+        """A Concat of k tensors as the export builds it: k - 1 concatenations of two, the first k - 2 named
+        ``<node>_part<k>`` (:func:`codesign.export.normalize.binary_concats`)."""
         ins = self.dynamic(node)
-        c, h, w = self.source[ins[0]][1]
-        total = sum(self.source[t][1][0] for t in ins)
-        self.simple(node, "concat", (total, h, w))
+        (producer, left), name = self.source[ins[0]], self.name(node)
+        for k, tensor in enumerate(ins[1:], start=1):
+            other, shape = self.source[tensor]
+            joined = (left[0] + shape[0], *left[1:])
+            last = k == len(ins) - 1
+            part = name if last or len(ins) <= 2 else f"{name}_part{k}"
+            self.add(Layer(part, "concat", tuple(dict.fromkeys(p for p in (producer, other) if p)), left, joined),
+                     node.output[0])
+            producer, left = part, joined
+        if len(ins) == 1:
+            self.simple(node, "concat")
 
     def node(self, node) -> None:
         op = node.op_type

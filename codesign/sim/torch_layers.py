@@ -34,7 +34,7 @@ NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d)
 ADAPTIVE_POOLS = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool1d)
 ACT_FUNCS = {F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid",
-             torch.tanh: "tanh", F.tanh: "tanh", F.leaky_relu: "leaky_relu", F.gelu: "gelu", F.silu: "silu",
+             torch.tanh: "tanh", F.tanh: "tanh", F.leaky_relu: "leaky_relu", F.gelu: "gelu",
              F.hardtanh: "hard_tanh", F.elu: "elu"}
 SOFTMAX_FUNCS = {F.softmax: "softmax", torch.softmax: "softmax", F.log_softmax: "log_softmax"}
 PASS_FUNCS = {torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, F.dropout}
@@ -45,10 +45,10 @@ ACT_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "tanh": "t
 #: every module type _Tracer.module maps to a layer
 MODULES = (nn.Conv1d, nn.Conv2d, nn.Linear, *ACTIVATIONS, *SOFTMAX, *PASS_MODULES, *PAD_MODULES, *NORMS, *POOLS,
            *ADAPTIVE_POOLS)
-#: the ONNX op type torch.onnx writes for a function or tensor method (None: no op; see _onnx_op)
+#: the ONNX op type torch.onnx writes for a function or tensor method (None: no op; see _onnx_ops)
 ONNX_FUNCS = {**{f: "Relu" for f in (F.relu, torch.relu)}, F.relu6: "Clip", F.hardtanh: "Clip",
               torch.sigmoid: "Sigmoid", F.sigmoid: "Sigmoid", torch.tanh: "Tanh", F.tanh: "Tanh",
-              F.leaky_relu: "LeakyRelu", F.gelu: "Gelu", F.silu: "Silu", F.elu: "Elu", F.softmax: "Softmax",
+              F.leaky_relu: "LeakyRelu", F.gelu: "Gelu", F.elu: "Elu", F.softmax: "Softmax",
               torch.softmax: "Softmax", F.log_softmax: "LogSoftmax", torch.cat: "Concat", torch.flatten: "Flatten",
               torch.reshape: "Reshape", torch.squeeze: "Squeeze", torch.unsqueeze: "Unsqueeze", F.dropout: None,
               getattr: None, **{f: "Add" for f in ADD_FUNCS}, **{f: "Mul" for f in MUL_FUNCS}}
@@ -127,10 +127,12 @@ class _Tracer:
     # ----------------------------------------------------------------------------- modules
     def module(self, node: fx.Node) -> None:
         mod = self.modules[node.target]
-        name = self.names.get(node.name, node.name)           # a module called again (one ReLU for every
-        arg = self.tensor_args(node)[0]                       # activation) is a layer again: 'act_1'
+        names = self.names.get(node.name, (node.name,))      # a module called again (one ReLU for every
+        name, arg = names[0], self.tensor_args(node)[0]       # activation) is a layer again: 'act_1'
         if isinstance(mod, PASS_MODULES):
             return self.alias(node, arg)
+        if isinstance(mod, nn.SiLU):
+            return self.silu(node, names, arg)
         if isinstance(mod, (nn.Conv1d, nn.Conv2d)):
             return self.conv(node, mod, name, arg)
         if isinstance(mod, nn.Linear):
@@ -197,9 +199,29 @@ class _Tracer:
                                 f"whole-window pooling")
         self.simple(node, "avgpool", name, kernel=(h // oh, w // ow), stride=(h // oh, w // ow))
 
+    def silu(self, node: fx.Node, names: Tuple[str, ...], arg: fx.Node) -> None:
+        """SiLU as torch.onnx writes it and hls4ml builds it (:func:`_onnx_ops`): a sigmoid, then the element-wise
+        product of the input with it."""
+        producer, shape = self.source[arg.name]
+        sigmoid, product = names
+        self.add(Layer(sigmoid, "act", (producer,) if producer else (), shape, shape, activation="sigmoid"), node)
+        self.add(Layer(product, "mul", tuple(p for p in (producer, sigmoid) if p), shape, shape), node)
+
+    def concat(self, node: fx.Node, names: Tuple[str, ...], args: List[fx.Node]) -> None:
+        """torch.cat of k tensors as the export builds it: k - 1 concatenations of two (hls4ml's Concatenate
+        takes two; codesign.export.normalize.binary_concats), each joining the last one's result and the next."""
+        (producer, left), out = self.source[args[0].name], _chw(node)
+        for k, (name, arg) in enumerate(zip(names, args[1:]), start=1):
+            other, shape = self.source[arg.name]
+            joined = out if k == len(args) - 1 else (left[0] + shape[0], *left[1:])
+            producers = tuple(dict.fromkeys(p for p in (producer, other) if p))
+            self.add(Layer(name, "concat", producers, left, joined), node)
+            producer, left = name, joined
+
     # ----------------------------------------------------------------------------- functions / methods
     def function(self, node: fx.Node) -> None:
-        args, name = self.tensor_args(node), self.names.get(node.name, node.name)
+        args, names = self.tensor_args(node), self.names.get(node.name, (node.name,))
+        name = names[0]
         fn = node.target
         if fn in PASS_FUNCS or (fn in ADD_FUNCS | MUL_FUNCS and len(args) == 1):
             return self.alias(node, args[0])
@@ -207,12 +229,14 @@ class _Tracer:
             return self.simple(node, "add", name)
         if fn in MUL_FUNCS:
             return self.simple(node, "mul", name)
+        if fn is F.silu:
+            return self.silu(node, names, args[0])
         if fn in ACT_FUNCS:
             return self.simple(node, "act", name, activation=ACT_FUNCS[fn])
         if fn in SOFTMAX_FUNCS:
             return self.simple(node, "softmax", name, activation=SOFTMAX_FUNCS[fn])
         if fn is torch.cat:
-            return self.simple(node, "concat", name)
+            return self.concat(node, names, args)
         if fn in (F.adaptive_avg_pool2d, F.adaptive_max_pool2d):
             return self.adaptive(node, name, args[0])
         if fn is getattr and not args:
@@ -221,7 +245,7 @@ class _Tracer:
                             f"supported: {SUPPORTED}")
 
     def method(self, node: fx.Node) -> None:
-        args, name = self.tensor_args(node), self.names.get(node.name, node.name)
+        args, name = self.tensor_args(node), self.names.get(node.name, (node.name,))[0]
         if node.target in PASS_METHODS:
             return self.alias(node, args[0])
         if node.target in ACT_METHODS:
@@ -256,24 +280,33 @@ def _unmapped(name: str, mod: nn.Module) -> CodesignError:
     return CodesignError(f"cannot simulate module '{name}' ({type(mod).__name__}); supported: {SUPPORTED}")
 
 
-def _onnx_op(node: fx.Node, modules: Dict[str, nn.Module]) -> Optional[str]:
-    """The ONNX op type torch.onnx writes for ``node`` (None: none, or not an op)."""
+def _onnx_ops(node: fx.Node, modules: Dict[str, nn.Module]) -> Tuple[str, ...]:
+    """The ONNX op types torch.onnx writes for ``node``, in graph order, as the export leaves them (none: not an
+    op). Most nodes are one op; SiLU is Sigmoid and Mul (ONNX has no SiLU before opset 20), and a torch.cat of k
+    tensors k - 1 Concats of two (:func:`codesign.export.normalize.binary_concats`)."""
     if node.op == "call_module":
         mod = modules[node.target]
         if isinstance(mod, (nn.Identity, nn.Dropout, nn.Dropout2d)):
-            return None
-        return type(mod).__name__
+            return ()
+        return ("Sigmoid", "Mul") if isinstance(mod, nn.SiLU) else (type(mod).__name__,)
     if node.op == "call_method":
-        return ONNX_METHODS.get(node.target, str(node.target))
+        op = ONNX_METHODS.get(node.target, str(node.target))
+        return (op,) if op else ()
     if node.op != "call_function":
-        return None
+        return ()
     if node.target in (F.adaptive_avg_pool2d, F.adaptive_max_pool2d):
         kind = "Average" if node.target is F.adaptive_avg_pool2d else "Max"
-        return f"Global{kind}Pool" if _chw(node)[1:] == (1, 1) else f"{kind}Pool"
+        return (f"Global{kind}Pool" if _chw(node)[1:] == (1, 1) else f"{kind}Pool",)
+    if node.target is F.silu:
+        return ("Sigmoid", "Mul")
+    if node.target is torch.cat:
+        tensors = [a for a in (node.args[0] if node.args else node.kwargs.get("tensors", ())) if isinstance(a, fx.Node)]
+        return ("Concat",) * max(1, len(tensors) - 1)
     try:
-        return ONNX_FUNCS.get(node.target, getattr(node.target, "__name__", str(node.target)))
+        op = ONNX_FUNCS.get(node.target, getattr(node.target, "__name__", str(node.target)))
     except TypeError:                           # an unhashable target: named in the error that follows
-        return str(node.target)
+        op = str(node.target)
+    return (op,) if op else ()
 
 
 def _scope(node: fx.Node) -> Optional[str]:
@@ -286,12 +319,14 @@ def _scope(node: fx.Node) -> Optional[str]:
     return call_scope(stack[key][0] if isinstance(stack[key], tuple) else path, int(call or 0))
 
 
-def _layer_names(gm: fx.GraphModule, modules: Dict[str, nn.Module]) -> Dict[str, str]:
-    """{fx node name: layer name} by the export's rule (:func:`codesign.naming.op_names`)."""
-    ops = [(node, _onnx_op(node, modules)) for node in gm.graph.nodes]
-    ops = [(node, op) for node, op in ops if op is not None]
+def _layer_names(gm: fx.GraphModule, modules: Dict[str, nn.Module]) -> Dict[str, Tuple[str, ...]]:
+    """{fx node name: the names of the layers it makes} by the export's rule (:func:`codesign.naming.op_names`)."""
+    ops = [(node, op) for node in gm.graph.nodes for op in _onnx_ops(node, modules)]
     names = op_names([(_scope(node), op) for node, op in ops])
-    return {node.name: dotted for (node, _), (_, dotted) in zip(ops, names)}
+    out: Dict[str, Tuple[str, ...]] = {}
+    for (node, _), (_, dotted) in zip(ops, names):
+        out[node.name] = out.get(node.name, ()) + (dotted,)
+    return out
 
 
 def _lookup(table, mod: nn.Module) -> str:

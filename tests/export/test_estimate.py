@@ -266,13 +266,30 @@ def test_simulate_and_export_name_and_price_functional_ops_alike(tmp_path):
     _assert_same_design(simulated, folding, exported, exported_folding)
 
 
+def test_simulate_and_export_build_silu_and_concatenations_of_three_alike(tmp_path):
+    """SiLU is a sigmoid and a product in the hls4ml project, and a torch.cat of three two concatenations of two:
+    simulate names and prices the same layers (before: one 'act' and one 'concat', the product's multipliers and
+    the second concatenation missing)."""
+    from codesign.naming import c_identifier
+    from tests.user_models import SiluConcat
+
+    def model():
+        torch.manual_seed(0)
+        return SiluConcat()
+
+    simulated, folding, exported, exported_folding = _simulated_and_exported(tmp_path, model, "io_stream", "Latency")
+    ours = [c_identifier(l.name) for l in simulated.network.layers]
+    assert ours == [l.name for l in exported.network.layers]
+    assert {"act_sigmoid", "act_mul", "sigmoid", "mul", "concat", "concat_2"} <= set(ours)
+    _assert_same_design(simulated, folding, exported, exported_folding)
+
+
 @pytest.mark.parametrize("density, kernel", [(0.25, "dense"), (0.15, "sparse")])
 def test_the_export_builds_the_kernel_the_estimate_prices_lower(tmp_path, density, kernel):
     """fc1 (400 x 100, Resource RF 100, PYNQ-Z2): at density 0.25 the sparse kernel's ROM form (250 multipliers
     with 400-way input multiplexers) costs more than the dense kernel, and the export keeps hls4ml's Dense there
     (the earlier rule, RF >= nonzeros per output, took the sparse kernel); at 0.15 it takes the sparse one. The
     project's estimate prices what was built, and equals the estimate of the same settings before the export."""
-    from codesign.sim import Mapping
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(400, 100), torch.nn.ReLU(), torch.nn.Linear(100, 10)).eval()
