@@ -128,6 +128,32 @@ def test_quantization_aware_mlp_is_bit_exact(cli, tmp_path):
     assert report["estimate"]["dsp"] == 0
 
 
+def test_quantization_aware_pruned_layers_on_the_sparse_kernel_compute_what_hls4mls_dense_kernel_does(tmp_path):
+    """A pruned model through the quantization-aware path: its Dense weights come from QONNX Quant nodes, not
+    initializers, and take the sparse kernel where the estimate prices it lower (before the cost choice they never
+    did); in C simulation its outputs equal those of hls4ml's own Dense kernel bit for bit."""
+    from codesign.export.hls import HlsSettings
+    from codesign.export.precision import QUANTIZERS, PrecisionSpec
+    from codesign.export.qat import export_qonnx, quantize_model
+
+    torch.manual_seed(0)
+    model = create_model("lenet300_100", width=0.1).eval()
+    with torch.no_grad():
+        for layer in (m for m in model.modules() if isinstance(m, torch.nn.Linear)):
+            layer.weight.mul_((torch.rand(layer.weight.shape) < 0.05).float())
+    qmodel = quantize_model(model).eval()
+    x = torch.rand(24, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    proto = export_qonnx(qmodel, x)
+    kernels, outputs = {}, {}
+    for mode in ("auto", "off"):
+        project = build_hls(proto, tmp_path / mode, settings=HlsSettings(sparse_kernel=mode), calibration=x,
+                            precision=PrecisionSpec(QUANTIZERS, source="quantizers"))
+        kernels[mode] = [row["kernel"] for row in project.multipliers["layers"]]
+        outputs[mode] = csim(project, x, model=qmodel).outputs
+    assert "sparse" in kernels["auto"] and set(kernels["off"]) == {"dense"}
+    np.testing.assert_array_equal(outputs["auto"], outputs["off"])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["vgg19", "resnet32", "resnet56", "resnet110", "jet_mlp", "resnet18"])
 def test_more_zoo_models_simulate(tmp_path, name):
