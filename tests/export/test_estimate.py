@@ -179,10 +179,11 @@ def _shift_add_model():
     return net
 
 
-def _simulated_and_exported(tmp_path, factory, io_type: str, strategy: str, precision: str = "auto"):
+def _simulated_and_exported(tmp_path, factory, io_type: str, strategy: str, precision: str = "auto",
+                            device: str = "xcu250", part: str = None):
     """(simulate's report and folding, the export's estimate and folding) of one model: ``codesign simulate``'s
     library path (the export's plan, then ``--reuse-factor auto``) and ``codesign export``'s (the built
-    project's network and mapping with its folding), without HLS."""
+    project's network and mapping with its folding), without HLS; ``part``: the export's, for ``device``."""
     from codesign.export.estimate import plan_like_export
     from codesign.export.fold import with_fifo_depths
     from codesign.export.samples import choose_samples, default_counts, macs_per_sample
@@ -193,14 +194,14 @@ def _simulated_and_exported(tmp_path, factory, io_type: str, strategy: str, prec
 
     model, source = given_model(factory(), (1, 28, 28))
     meta = source.meta
-    device = load_device("xcu250")
+    device = load_device(device)
     planned = plan_like_export(model, meta, precision=precision)
     simulated, folding = fitted_estimate(planned.network, device, Mapping(io_type=io_type, layers=planned.layers),
                                          "auto", parse_strategy(strategy, "auto"), 0.8)
     counts = default_counts(macs_per_sample(model, (1, 28, 28)))
     samples = choose_samples(model, meta, None, n_calibration=counts["calibration"], n_csim=counts["csim"])
     hls = build_hls(model, tmp_path / "hls", calibration=samples.calibration, precision=precision,
-                    settings=HlsSettings(reuse_factor="auto", io_type=io_type, strategy=strategy))
+                    settings=HlsSettings(reuse_factor="auto", io_type=io_type, strategy=strategy, part=part))
     network = export_network(hls)
     exported = estimate(network, device, with_fifo_depths(export_mapping(hls, network), hls.fold.folding))
     return simulated, folding, exported, hls.fold.folding
@@ -239,6 +240,22 @@ def test_simulate_and_export_count_shift_and_add_constants_alike(tmp_path):
                                                                              "io_parallel", "auto")
     compute = [l.op in ("conv", "dense") for l in simulated.network.layers]
     assert simulated.costs.plan.w_bits[compute].max() >= 9   # wide enough for DSPs: the shift-and-add count matters
+    _assert_same_design(simulated, folding, exported, exported_folding)
+
+
+def test_the_exports_folding_prices_the_planned_input_type(tmp_path):
+    """LeNet-5 (width 0.5, ap_fixed<4,1>, PYNQ-Z2): conv1 reads the input layer's planned 4-bit type. The export's
+    folding priced it at hls4ml's default 16 bits, found RF 1 over the LUT share and folded conv1 by 5 (interval
+    3,925 cycles), where simulate, and the estimate of the built project, keep RF 1 within it (3,841)."""
+    from codesign.zoo import create_model as create
+
+    def lenet5():
+        torch.manual_seed(0)
+        return create("lenet5", width=0.5)
+
+    simulated, folding, exported, exported_folding = _simulated_and_exported(
+        tmp_path, lenet5, "io_stream", "auto", precision="ap_fixed<4,1>", device="pynq-z2", part="xc7z020clg400-1")
+    assert int(exported.costs.plan.in_bits[0]) == 4 and exported.totals["interval_cycles"] == 3841
     _assert_same_design(simulated, folding, exported, exported_folding)
 
 
