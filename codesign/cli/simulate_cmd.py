@@ -55,25 +55,37 @@ def _with_quantizers(network, mapping):
     return mapping.with_(precision=label, layers={**layers, **mapping.layers})
 
 
-def _like_export(model: Optional[str], checkpoint: Optional[Path], width: float, mapping,
+def _like_export(model: Optional[str], checkpoint: Optional[Path], width: float, mapping, precision: str,
                  model_args: Dict[str, Any], input_shape: Optional[tuple]):
-    """precision auto: the types `codesign export` would choose for this model, per layer, and the
-    zeros of its weights cast to them (the export's calibration samples; takes seconds to minutes)."""
+    """The network and per-layer types of what `codesign export --precision PRECISION` would build for this
+    model: its types per layer and the zeros and shift-and-add constants of its weights cast to them.
+    ``auto`` and bare widths choose on the export's calibration samples (seconds to minutes)."""
     from dataclasses import replace
 
     from ..export.estimate import plan_like_export
+    from ..export.precision import precision_spec
     from ..export.weights import resolve_model
 
     net, source = resolve_model(model, checkpoint, None if width == 1.0 else width, model_args=model_args,
                                 in_shape=input_shape)
-    err_console.print("precision auto: choosing every layer's types as `codesign export` does "
-                      "(give --precision, e.g. ap_fixed<16,6>, to skip)", markup=False, highlight=False)
-    planned = plan_like_export(net, source.meta)
-    console.print(f"note: precision per layer as the export chooses it: {planned.summary['calibration_samples']} "
-                  f"calibration samples ({planned.summary['samples']}), emulated top-1 agreement "
-                  f"{planned.summary['emulated_agreement']:.4f}", markup=False, highlight=False)
-    label = replace(mapping.precision, label="auto (the export's choice per layer)")
-    return planned.network, mapping.with_(precision=label, layers={**planned.layers, **mapping.layers})
+    spec = precision_spec(precision)
+    if spec.default == "auto":
+        err_console.print("precision auto: choosing every layer's types as `codesign export` does "
+                          "(give --precision, e.g. ap_fixed<16,6>, to skip)", markup=False, highlight=False)
+    elif spec.needs_calibration:
+        err_console.print(f"precision {precision}: choosing every layer's integer bits as `codesign export` does "
+                          "(give types, e.g. ap_fixed<16,6>, to skip)", markup=False, highlight=False)
+    planned = plan_like_export(net, source.meta, precision=precision)
+    if spec.needs_calibration:
+        console.print(f"note: precision per layer as the export chooses it: {planned.summary['calibration_samples']} "
+                      f"calibration samples ({planned.summary['samples']}), emulated top-1 agreement "
+                      f"{planned.summary['emulated_agreement']:.4f}", markup=False, highlight=False)
+    bare = spec.default != "auto" and None in (spec.default.weight, spec.default.result)
+    label = ("auto (the export's choice per layer)" if spec.default == "auto" else
+             f"{mapping.precision.label} (integer bits per layer as the export chooses them)" if bare else
+             mapping.precision.label)
+    return planned.network, mapping.with_(precision=replace(mapping.precision, label=label),
+                                          layers={**planned.layers, **mapping.layers})
 
 
 @app.command()
@@ -108,7 +120,9 @@ def simulate(
     precision: Optional[str] = precision_option(default="auto (default: for --model/--checkpoint on dataflow, each "
                                                         "layer's types as `codesign export` chooses them; else "
                                                         "ap_fixed<16,6>, with a QONNX file's quantizer types "
-                                                        "where it has them), "),
+                                                        "where it has them; any fixed-point precision of a "
+                                                        "--model/--checkpoint on dataflow counts the weights "
+                                                        "as the export casts them), "),
     strategy: Optional[str] = strategy_option("dataflow: "),
     io_type: Optional[str] = io_type_option("dataflow: "),
     hls_config: Optional[Path] = typer.Option(None, "--hls-config", help="dataflow: an hls4ml configuration "
@@ -171,8 +185,9 @@ def simulate(
                  strategy=strategy if strategy is not None and strategy.strip().lower() != AUTO else None)
     options = dict(template=template, zero_skip=zero_skip, unroll=unroll, dram_layout=dram_layout,
                    sparse_kernel=sparse_kernel, **{k: v for k, v in given.items() if v is not None})
-    like_export = (template == "dataflow" and not onnx and not hls_config
-                   and (precision or "auto").strip().lower() == "auto")
+    from ..fixed_point import parse_precision
+    like_export = (template == "dataflow" and not onnx and not hls_config   # the export builds no float design
+                   and not parse_precision(precision, "--precision").is_float)
     fold = dict(reuse_factor=rf, strategy=strategy, max_util=max_util, checkpoint=checkpoint, argv=invocation(ctx),
                 max_latency_us=max_latency_us)
     with PlotAhead(plot) as plotter:                  # matplotlib loads in parallel with the estimate
@@ -199,7 +214,8 @@ def _simulate(source, label: str, width: float, device: str, out: Optional[Path]
     dev = load_device(device)                # a wrong name fails before any slow step
     max_util.check_device(dev)               # so does a share of a resource it has none of (URAM on a Zynq)
     if like_export is not None:
-        network, mapping = _like_export(*like_export, width, mapping, model_args, shape)
+        network, mapping = _like_export(*like_export, width, mapping, options.get("precision") or "auto",
+                                        model_args, shape)
     else:
         network = load_network(source, width)
         if not hls_config and (options.get("precision") or "auto").strip().lower() == "auto":

@@ -126,23 +126,28 @@ def quantized_layer(layer: Layer, weights) -> Layer:
 
 def plan_like_export(model, meta: Dict[str, Any], *, precision: str = "auto", target_agreement: float = 0.999,
                      dataset: Optional[str] = None, data_dir: Optional[Path] = None, seed: int = 0) -> PlannedModel:
-    """Run the export's precision choice on the calibration samples the export would use (same dataset,
-    counts and seed as ``codesign export``), and cast the weights to the chosen types
-    (:func:`~codesign.export.hls.with_quantized_parameters`, as the export does): each Conv/Dense layer's
-    nonzeros and shift-and-add counts are those of the weights the export writes (:func:`quantized_layer`).
-    Both name layers by one rule (:mod:`codesign.naming`), so the types are keyed by the network's layers."""
+    """The export's precision plan for ``precision`` (any option ``codesign export --precision`` takes), and
+    the weights cast to its types (:func:`~codesign.export.hls.with_quantized_parameters`, as the export does):
+    each Conv/Dense layer's nonzeros and shift-and-add counts are those of the weights the export writes
+    (:func:`quantized_layer`). Where the types depend on value ranges (``auto``, bare widths) the plan runs
+    on the calibration samples the export would use (same dataset, counts and seed as ``codesign export``);
+    given types need none, and nothing is emulated. Both name layers by one rule (:mod:`codesign.naming`), so
+    the types are keyed by the network's layers."""
     from ..sim.estimate import module_network
     from .hls import as_graph_input, layer_weights, source_graph, with_quantized_parameters
     from .precision import choose_precision, precision_spec
     from .samples import choose_samples, default_counts, macs_per_sample
 
     in_shape = tuple(model.codesign_spec["in_shape"])
-    counts = default_counts(macs_per_sample(model, in_shape))
-    samples = choose_samples(model, meta, dataset, n_calibration=counts["calibration"], n_csim=counts["csim"],
-                             data_dir=data_dir, seed=seed)
+    spec = precision_spec(precision, target_agreement)
     clean = source_graph(model)
-    plan = choose_precision(clean, as_graph_input(samples.calibration.float(), clean.input_layout),
-                            precision_spec(precision, target_agreement))
+    samples = calibration = None
+    if spec.needs_calibration:
+        counts = default_counts(macs_per_sample(model, in_shape))
+        samples = choose_samples(model, meta, dataset, n_calibration=counts["calibration"], n_csim=counts["csim"],
+                                 data_dir=data_dir, seed=seed)
+        calibration = as_graph_input(samples.calibration.float(), clean.input_layout)
+    plan = choose_precision(clean, calibration, spec)
     quantized = layer_weights(with_quantized_parameters(clean, plan))
     network = module_network(model, in_shape)
     by_key = {layer_key(name): w for name, w in quantized.items()}
@@ -151,6 +156,6 @@ def plan_like_export(model, meta: Dict[str, Any], *, precision: str = "auto", ta
     known = {layer_key(layer.name) for layer in network.layers} | {layer_key(clean.graph.inputs[0])}
     settings = {name: LayerSettings(weight=t.weight, bias=t.bias, result=t.result) for name, t in plan.types.items()
                 if layer_key(name) in known}    # not the ops the simulator folds away (x * 2, a reshape)
-    summary = {"source": plan.source, "calibration_samples": plan.calibration_samples, "samples": samples.note,
-               "emulated_agreement": plan.emulated_agreement}
+    summary = {"source": plan.source, "calibration_samples": plan.calibration_samples,
+               "samples": samples.note if samples is not None else None, "emulated_agreement": plan.emulated_agreement}
     return PlannedModel(network, settings, summary)

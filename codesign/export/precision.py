@@ -61,6 +61,13 @@ class PrecisionSpec:
     overrides: Mapping[str, LayerOverride] = field(default_factory=dict)
     source: str = "auto"
 
+    @property
+    def needs_calibration(self) -> bool:
+        """Whether the types depend on calibration data: 'auto', the quantizers' path (results from the
+        ranges) and a bare result width (its integer bits from the ranges). Weights' integer bits come
+        from the weights themselves."""
+        return self.default in ("auto", QUANTIZERS) or self.default.result is None
+
 
 def precision_spec(option: Union[str, Path, PrecisionSpec, None], target_agreement: float = 0.999) -> PrecisionSpec:
     """A precision option (:func:`codesign.fixed_point.parse_precision`) or a YAML file path → PrecisionSpec."""
@@ -92,8 +99,8 @@ def _default(text: str, where: str) -> Union[str, Precision]:
 class PrecisionPlan:
     types: Dict[str, LayerTypes]
     rows: List[dict]                       # the per-layer report
-    emulated_agreement: float
-    emulated_output_error: float
+    emulated_agreement: Optional[float]    # None: nothing emulated (no calibration data)
+    emulated_output_error: Optional[float]
     target_agreement: Optional[float]
     widths: Optional[tuple]                # auto: (weight width, result fractional bits)
     calibration_samples: int
@@ -125,14 +132,22 @@ def output_error(got: torch.Tensor, reference: torch.Tensor) -> float:
     return float((got - reference).abs().mean()) / scale if scale > 0 else 0.0
 
 
-def choose_precision(clean: CleanGraph, calibration: torch.Tensor, spec: PrecisionSpec) -> PrecisionPlan:
+def choose_precision(clean: CleanGraph, calibration: Optional[torch.Tensor], spec: PrecisionSpec) -> PrecisionPlan:
     """Pick every layer's types (see the module docstring) and emulate the result. The search runs
     the emulator in float32 (fast; an accumulator sum may be off by an LSB now and then), the
-    reported agreement comes from the bit-exact float64 emulation of the final plan."""
-    emu = Emulator(clean.graph, clean.fused_bias)
+    reported agreement comes from the bit-exact float64 emulation of the final plan. ``calibration``
+    None: the types of a spec that needs no calibration data (``spec.needs_calibration`` false), the same
+    types as with data, nothing emulated."""
     ranges = Ranges()
-    reference = batched(lambda x: emu.run(x, ranges=ranges), calibration)
     weights = _weight_magnitudes(clean)
+    if calibration is None:
+        if spec.needs_calibration:
+            raise ValueError(f"internal: precision '{spec.source}' takes types from calibration ranges; none given")
+        plan = _apply_overrides(_given_types(clean, ranges, weights, spec.default), spec, clean)
+        rows = [_row(name, clean, plan[name], ranges, weights) for name in plan]
+        return PrecisionPlan(plan, rows, None, None, None, None, 0, spec.source)
+    emu = Emulator(clean.graph, clean.fused_bias)
+    reference = batched(lambda x: emu.run(x, ranges=ranges), calibration)
     if spec.default == "auto":
         fast = Emulator(clean.graph, clean.fused_bias, torch.float32)
         widths, plan = _search_widths(fast, clean, calibration, reference.float(), ranges, weights, spec)

@@ -98,6 +98,51 @@ def test_simulate_auto_precision_is_the_exports_choice(cli, tmp_path):
     assert data["template"]["weight_bits"] == max(planned.layers[f"fc{i}"].weight.width for i in range(1, 5)) < 16
 
 
+@pytest.mark.parametrize("given, precision", [
+    ("zoo", "ap_fixed<4,1>"),                      # half of fc1's weights round to zero at 3 fractional bits
+    ("checkpoint", "ap_fixed<12,1>/ap_fixed<16,6>"),   # DSP weights, TRN: small positive weights become zeros
+    ("zoo", "8"),                                  # a bare width: integer bits per layer from the calibration
+])
+def test_simulate_given_precision_is_the_exports_estimate(cli, tmp_path, given, precision):
+    """simulate --precision TYPE of a model = the estimate of its export at TYPE: the weights cast as the export
+    casts them (zeros, shift-and-add constants), the export's types per layer, the same totals (before: the float
+    weights' nonzeros, 2x fc1's LUTs at ap_fixed<4,1>, and a zoo model's shapes without weight values)."""
+    from codesign.checkpoint import save_model
+    from codesign.export.estimate import export_mapping, export_network
+    from codesign.export.hls import HlsSettings, build_hls
+    from codesign.export.samples import choose_samples, default_counts, macs_per_sample
+    from codesign.export.weights import resolve_model
+    from codesign.sim import estimate
+
+    model, source = resolve_model("lenet300_100", width=0.25)
+    which = ["--model", "lenet300_100", "--width", "0.25"]
+    if given == "checkpoint":
+        save_model(tmp_path / "model.pt", model, source="test")
+        which = ["--checkpoint", tmp_path / "model.pt"]
+    r = cli("simulate", *which, "--device", "xcu250", "--precision", precision, "--reuse-factor", "1", "--strategy",
+            "Latency", "--io-type", "io_parallel", "--no-plot", "--out", tmp_path / "s")
+    assert r.code == 0, r.err
+    data = json.loads((tmp_path / "s" / "report.json").read_text())
+    counts = default_counts(macs_per_sample(model, (1, 28, 28)))
+    samples = choose_samples(model, source.meta, None, n_calibration=counts["calibration"], n_csim=counts["csim"])
+    hls = build_hls(model, tmp_path / "hls", calibration=samples.calibration, precision=precision,
+                    settings=HlsSettings(reuse_factor=1, strategy="Latency", io_type="io_parallel"))
+    network = export_network(hls)
+    exported = estimate(network, "xcu250", export_mapping(hls, network))
+    ours = {l["name"]: l for l in data["layers"] if l["op"] == "dense"}
+    plan = exported.costs.plan
+    for i, layer in enumerate(network.layers):
+        if layer.op == "dense":
+            row = ours[layer.name]
+            assert row["nonzero_weights"] == layer.nonzero_weights, layer.name
+            assert (row["detail"]["weight_bits"], row["detail"]["result_bits"]) == (plan.w_bits[i], plan.out_bits[i])
+            for key in ("dsp", "lut", "ff"):
+                assert row[key] == pytest.approx(float(getattr(exported.costs, key)[i]), rel=1e-6), (layer.name, key)
+    assert sum(r["nonzero_weights"] for r in ours.values()) < sum(r["weights"] for r in ours.values())
+    for key in ("dsp", "lut", "ff", "bram", "latency_cycles", "interval_cycles"):
+        assert data["totals"][key] == pytest.approx(exported.totals[key], rel=1e-6), key
+
+
 def test_simulate_hls_config(cli, tmp_path):
     import yaml
 

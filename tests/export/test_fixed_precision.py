@@ -78,6 +78,22 @@ def test_one_type_for_all_layers(mlp_and_data):
     assert plan.target_agreement is None and plan.widths is None
 
 
+@pytest.mark.parametrize("given", ["ap_fixed<8,3>/ap_fixed<16,6>", "6/ap_fixed<16,6>"])
+def test_given_types_need_no_calibration(mlp_and_data, given):
+    """Types that do not depend on value ranges (weights' integer bits come from the weights) are the same
+    without calibration data (what simulate plans with); nothing is emulated then. A bare result width needs
+    the data."""
+    _, clean, digits = mlp_and_data
+    spec = precision_spec(given)
+    with_data = choose_precision(clean, as_graph_input(digits.train[0][:50], clean.input_layout), spec)
+    without = choose_precision(clean, None, spec)
+    assert not spec.needs_calibration and without.types == with_data.types
+    assert without.emulated_agreement is None and without.calibration_samples == 0
+    assert precision_spec("8").needs_calibration and precision_spec("auto").needs_calibration
+    with pytest.raises(ValueError, match="calibration"):
+        choose_precision(clean, None, precision_spec("ap_fixed<8,3>/16"))
+
+
 def test_yaml_overrides_by_pytorch_or_hls4ml_name(mlp_and_data, tmp_path):
     _, clean, digits = mlp_and_data
     spec_file = tmp_path / "p.yaml"
