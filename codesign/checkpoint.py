@@ -18,7 +18,7 @@ from . import atomic
 from .errors import CodesignError, ConfigError
 from .model_source import first_nonfinite
 from .validate import finite, integer
-from .units.resize import conform
+from .units.resize import conform, key_mismatch
 
 MODEL_FORMAT = "codesign.model/1"
 CKPT_FORMAT = "codesign.ckpt/1"
@@ -138,6 +138,10 @@ def model_from_state(spec: Dict[str, Any], state_dict: Dict[str, torch.Tensor], 
     from .model_source import build_from_spec
 
     model = module if module is not None else build_from_spec(spec)
+    wrong = key_mismatch(model, state_dict)
+    if wrong:                                      # the file's tensors are not those of the model it records
+        raise CodesignError(f"{source} does not match model '{spec['name']}' it records: tensors {wrong}; the file "
+                            f"is damaged or was edited, make it again")
     _check_dtypes(model, spec["name"], state_dict, source)
     try:
         conform(model, state_dict)

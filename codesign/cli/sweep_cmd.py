@@ -57,6 +57,9 @@ def _job_line(payload: Dict[str, Any]) -> str:
     return f"done {payload['kind']} {payload['label']}" + (f" ({', '.join(facts)})" if facts else "")
 
 
+#: what to do about failed points: --resume keeps the spec, so a fix in the spec starts a new sweep
+RETRY = ("once the cause is fixed, rerun with --resume --retry-failed; a changed spec needs --force or another "
+         "--out")
 TEXT_AXES = ("model", "method", "device", "template", "precision", "strategy", "io_type")   # never cut
 HEADERS = {"reuse_factor": "RF", "io_type": "io", "accuracy": "float acc", "fixed_accuracy": "fixed acc",
            "csim_accuracy": "csim acc", "latency_s": "latency", "energy_j": "energy", "util_max": "util max"}
@@ -151,8 +154,8 @@ def sweep(
     if result.failed and result.failed == len(result.rows) == result.total:    # nothing to show: a cause to fix
         first = next(r["error"] for r in result.rows if r.get("error"))
         raise CodesignError(f"every point of sweep {cfg.name} failed; the first: {str(first).splitlines()[0]} "
-                            f"(all in {result.paths['csv']}; rerun with --resume --retry-failed after fixing it)")
+                            f"(all in {result.paths['csv']}; {RETRY})")
     if result.failed:
         err_console.print(f"warning: {result.failed} point(s) failed; their error is in the 'error' column of "
-                          f"{result.paths['csv']} (rerun with --resume --retry-failed after fixing the cause)",
+                          f"{result.paths['csv']} ({RETRY})",
                           markup=False, highlight=False)

@@ -114,6 +114,9 @@ class TrainPlan(Strict):
       shared by every density: ``magnitude`` prunes it one-shot to the density and fine-tunes
       ``finetune_epochs`` with the masks held; other methods run their own schedule for
       ``finetune_epochs`` starting from it.
+
+    A model file (``weights``, ``start_from``) must hold the sweep's model, width and data shape
+    (checked when the spec is loaded: :mod:`codesign.sweep.model_file`).
     """
     mode: Literal["none", "scratch", "finetune"] = "none"
     base_epochs: int = Field(5, ge=1)
@@ -206,8 +209,10 @@ def check_spec(spec: SweepSpec) -> None:
                           "trains each point to its density and folds it at every hardware point: remove target.fit "
                           "(its hardware settings stay the sweep's defaults), or train each budget with codesign "
                           "train --fit")
+    from .model_file import check_model_file
+
     for key in ("start_from", "weights"):
-        _check_model_file(spec, key)
+        check_model_file(spec, key, _recipe(spec) if spec.recipe else None)
     if spec.search.kind == "random" and spec.search.samples is None:
         raise ConfigError(f"{src}: search.kind 'random' needs search.samples (how many points to draw)")
     for axis in ("density", "reuse_factor"):
@@ -257,26 +262,6 @@ def _check_size(spec: SweepSpec, src: str) -> None:
         raise ConfigError(f"{src}: the grid has {n:,} points, more than the {MAX_POINTS:,} a sweep takes; use fewer "
                           f"values per axis, split it into several specs, or sample it with search: "
                           f"{{kind: random, samples: N}}")
-
-
-def _check_model_file(spec: SweepSpec, key: str) -> None:
-    """train.start_from / train.weights name a model file: it must exist and be a readable model file now,
-    not when the first point that needs it runs."""
-    value = getattr(spec.train, key)
-    if not value or (key == "weights" and value in ("auto", "random")):
-        return
-    if key == "weights" and spec.train.mode != "none":
-        raise ConfigError(f"{spec.source}: train.weights applies to train.mode 'none' only (finetune starts from "
-                          f"train.start_from)")
-    from ..checkpoint import MODEL_FORMAT, read
-
-    if not Path(value).is_file():
-        raise ConfigError(f"{spec.source}: train.{key}: model file not found: {value}"
-                          + ("; give auto, random or a model file" if key == "weights" else ""))
-    try:
-        read(value, MODEL_FORMAT)
-    except CodesignError as err:
-        raise ConfigError(f"{spec.source}: train.{key}: {err}") from None
 
 
 def _check_names(spec: SweepSpec, src: str) -> None:

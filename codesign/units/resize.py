@@ -42,14 +42,21 @@ def _sync_attributes(module: nn.Module, depthwise: Optional[bool] = None) -> Non
         module.num_features = module.weight.shape[0] if module.weight is not None else module.running_mean.shape[0]
 
 
-def conform(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> nn.Module:
-    """Resize ``model``'s tensors in place to the shapes in ``state_dict`` (values not copied)."""
-    modules = dict(model.named_modules())
+def key_mismatch(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> Optional[str]:
+    """The tensors ``state_dict`` lacks or has beyond ``model``'s ('missing [...]'), else None."""
     expected = set(model.state_dict().keys())
     missing = sorted(expected - set(state_dict))
     unexpected = sorted(set(state_dict) - expected)
-    if missing or unexpected:
-        detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+    if missing:
+        return f"missing {missing[:3]}"
+    return f"unexpected {unexpected[:3]}" if unexpected else None
+
+
+def conform(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> nn.Module:
+    """Resize ``model``'s tensors in place to the shapes in ``state_dict`` (values not copied)."""
+    modules = dict(model.named_modules())
+    detail = key_mismatch(model, state_dict)
+    if detail:
         raise CodesignError(f"checkpoint does not match the model ({detail}); check --model/--width")
     for key, saved in state_dict.items():
         mod_name, _, attr = key.rpartition(".")

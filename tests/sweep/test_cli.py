@@ -79,6 +79,8 @@ def test_a_users_model_takes_the_recipes_input_shape_and_a_sweep_that_fails_ever
     spec["overrides"]["data.options"]["in_shape"] = [3]
     bad = cli("sweep", spec_file(spec, "bad.yaml"), "--out", tmp_path / "b")
     assert bad.code == 2 and "every point of sweep mine failed" in bad.err and "Traceback" not in bad.err
+    # the cause may be in the spec, which --resume refuses to change: the advice says how to start afresh
+    assert "--resume --retry-failed" in bad.err and "a changed spec needs --force or another --out" in bad.err
 
 
 def test_unknown_spec_name_and_missing_results(cli, tmp_path):
