@@ -19,6 +19,11 @@ IO_TYPES = ("auto", "io_parallel", "io_stream")
 SPARSE_KERNEL_MODES = ("auto", "on", "off")
 BACKENDS = ("Vitis", "Vivado")
 
+#: the options of a design point only one template reads: hls4ml's dataflow design folds each layer by its
+#: reuse factor, strategy, I/O type and Dense kernel; the tiled accelerator chooses its own unroll factors
+DATAFLOW_ONLY = ("reuse_factor", "strategy", "io_type", "sparse_kernel")
+TILED_ONLY = ("zero_skip", "unroll", "dram_layout")
+
 DEFAULT_TEMPLATE = "dataflow"
 DEFAULT_REUSE_FACTOR = 1
 DEFAULT_STRATEGY = "Latency"       # one layer's strategy, a Mapping's, a sweep point's (hls4ml's default)

@@ -71,7 +71,7 @@ def _front_table(rows: List[Dict[str, Any]]) -> Optional[Table]:
     numbers wrap first in a narrow terminal), then the accuracy it ranks by, latency, energy and the largest
     utilisation (report/index.html has every column)."""
     from ..sweep import front_rows
-    from ..sweep.report import ACCURACY_COLUMNS, main_objectives
+    from ..sweep.report import ACCURACY_COLUMNS, main_objectives, varies
 
     good = [r for r in rows if not r.get("error") and r.get("fits") is True]
     objectives = main_objectives(good)
@@ -80,7 +80,7 @@ def _front_table(rows: List[Dict[str, Any]]) -> Optional[Table]:
         return None
     axes = ["model", "width", "method", "density", "device", "template", "reuse_factor", "precision", "strategy",
             "io_type"]
-    cols = [a for a in axes if len({str(r.get(a)) for r in rows}) > 1]
+    cols = [a for a in axes if varies(rows, a)]
     ranked = [c for c in objectives if c in ACCURACY_COLUMNS]          # the accuracy the front ranks by only
     cols += [c for c in (*ranked, "latency_s", "energy_j", "util_max") if any(r.get(c) is not None for r in front)]
     table = Table(title=f"Pareto front ({' vs '.join(HEADERS.get(o, o) for o in objectives)}; first {len(front)})",

@@ -62,10 +62,8 @@ _TOTALS: Dict[tuple, Dict] = {}
 
 def _equivalence_key(point: DesignPoint, net: Network) -> tuple:
     """Points that differ only in options their template ignores share one evaluation."""
-    if point.template == "tiled":
-        options = (point.zero_skip, point.unroll, point.dram_layout)
-    else:
-        options = (point.reuse_factor, point.strategy, point.io_type, point.sparse_kernel)
+    read = target.TILED_ONLY if point.template == "tiled" else target.DATAFLOW_ONLY
+    options = tuple(getattr(point, a) for a in read)
     return (net.signature, point.device, point.template, point.precision, point.clock_mhz) + options
 
 

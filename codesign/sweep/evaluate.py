@@ -42,11 +42,17 @@ def simulate_points(model_file: str, items: Sequence[Tuple[str, Dict[str, Any]]]
 
     with torch_threads(1):
         net = network_of(model_file)
-    points = [DesignPoint(model="m", device=h["device"], template=h["template"], reuse_factor=int(h["reuse_factor"]),
-                          precision=h["precision"], strategy=h["strategy"], io_type=h["io_type"],
-                          sparse_kernel=h.get("sparse_kernel", "off")) for _, h in items]
+    points = [DesignPoint(model="m", **_given(h)) for _, h in items]
     rows = evaluate_batch(points, {"m": net}, errors="record")
     return [{"point_id": pid, **sim_fields(row)} for (pid, _), row in zip(items, rows)]
+
+
+def _given(hardware: Dict[str, Any]) -> Dict[str, Any]:
+    """A point's hardware axes as DesignPoint fields; an axis its template does not read (None) is left out."""
+    given = {a: v for a, v in hardware.items() if v is not None}
+    if "reuse_factor" in given:
+        given["reuse_factor"] = int(given["reuse_factor"])
+    return given
 
 
 def sim_fields(row: Dict[str, Any]) -> Dict[str, Any]:

@@ -1,6 +1,7 @@
 """From a spec to the work of a sweep: points, the models they need, the shared dense runs.
 
-A *point* is one row of the results (training axes + hardware axes). Its *model key* hashes what
+A *point* is one row of the results (training axes + hardware axes; a tiled point leaves the
+dataflow-only ones blank, so each tiled design is one point). Its *model key* hashes what
 decides the trained model (mode, model, width, method and parameters, density, recipe, training
 settings), so points that differ only in hardware axes share one model and nothing retrains. The
 dense run shared by a fine-tune sweep has its own *base key*. Keys are content hashes: a changed
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from ..target import DATAFLOW_ONLY
 from .spec import MethodChoice, Range, SweepSpec
 
 TRAINING_AXES = ("model", "width", "method", "density")
@@ -212,7 +214,16 @@ def _method_params(spec: SweepSpec, method: MethodChoice, density: Optional[floa
     return params, density
 
 
+def applicable(combo: Dict[str, Any]) -> Dict[str, Any]:
+    """The point's axes with those its template does not read set to None (blank in the results): a tiled
+    point's reuse factor, strategy, I/O type and sparse kernel would only repeat one design."""
+    if combo["template"] != "tiled":
+        return combo
+    return {**combo, **{a: None for a in DATAFLOW_ONLY}}
+
+
 def _add_point(plan: Plan, spec: SweepSpec, recipe, combo: Dict[str, Any], run_dir: Path, data_dir) -> Point:
+    combo = applicable(combo)
     method: MethodChoice = combo["method"]
     params, density = _method_params(spec, method, combo["density"])
     model_task = _model_task(plan, spec, recipe, combo["model"], float(combo["width"]), method, params, density,

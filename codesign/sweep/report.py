@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import atomic
 from ..errors import CodesignError
+from ..target import DATAFLOW_ONLY
 from .pareto import front_rows
 from .plan import AXES
 from .results import CSV, read_table, number
@@ -109,8 +110,14 @@ def point_label(row: Dict[str, Any], axes: Sequence[str]) -> str:
     return " ".join(parts)
 
 
+def varies(rows: Sequence[Dict[str, Any]], axis: str) -> bool:
+    """``axis`` takes more than one value among ``rows``; a tiled point's blank dataflow-only axis is no value
+    (:func:`codesign.sweep.plan.applicable`)."""
+    return len({str(r.get(axis)) for r in rows if r.get(axis) is not None or axis not in DATAFLOW_ONLY}) > 1
+
+
 def varying_axes(rows) -> List[str]:
-    return [a for a in LABEL_AXES if len({str(r.get(a)) for r in rows}) > 1]
+    return [a for a in LABEL_AXES if varies(rows, a)]
 
 
 # --------------------------------------------------------------------------- figures
@@ -159,7 +166,7 @@ FIX_FIRST = ("sparse_kernel", "io_type", "strategy", "precision", "reuse_factor"
 
 def _series_axes(rows, y: str) -> Tuple[List[str], Dict[str, Any]]:
     """The axes that name a line, and the axes held at one value (their first) to keep <= SERIES_MAX lines."""
-    axes = [a for a in AXES if a != "density" and len({str(r.get(a)) for r in rows}) > 1]
+    axes = [a for a in AXES if a != "density" and varies(rows, a)]
     if y == "accuracy":                          # float accuracy does not depend on hardware axes
         axes = [a for a in axes if a in ("model", "width", "method")]
     elif y in ACCURACY_COLUMNS:                  # fixed-point accuracy depends on the precision too
@@ -170,19 +177,24 @@ def _series_axes(rows, y: str) -> Tuple[List[str], Dict[str, Any]]:
             break
         if axis in axes:
             axes.remove(axis)
-            fixed[axis] = rows[0].get(axis)
-            rows = [r for r in rows if r.get(axis) == fixed[axis]]
+            fixed[axis] = next(r.get(axis) for r in rows if r.get(axis) is not None)
+            rows = [r for r in rows if _holds(r, fixed)]
     return axes, fixed
+
+
+def _holds(row: Dict[str, Any], fixed: Dict[str, Any]) -> bool:
+    """The row has the held value of each axis, or no value (a tiled point reads no dataflow-only axis)."""
+    return all(row.get(a) in (v, None) for a, v in fixed.items())
 
 
 def _density_figure(rows, out: Path, y: str, series_plot) -> Figure:
     axes, fixed = _series_axes(rows, y)
-    rows = [r for r in rows if all(r.get(a) == v for a, v in fixed.items())]
+    rows = [r for r in rows if _holds(r, fixed)]
     groups: Dict[str, Dict[float, float]] = {}
     for r in rows:
         x, v = number(r.get("density_reached")), number(r.get(y))
         if x is not None and v is not None:
-            name = ", ".join(f"{a}={r.get(a)}" for a in axes) or "all points"
+            name = ", ".join(f"{a}={r.get(a)}" for a in axes if r.get(a) is not None) or "all points"
             groups.setdefault(name, {})[x] = v
     series = [(name, sorted(values.items())) for name, values in groups.items()]
     path = out / f"density_{y.split('_')[0]}.png"

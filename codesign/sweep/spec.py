@@ -228,6 +228,7 @@ def check_spec(spec: SweepSpec) -> None:
     if isinstance(spec.grid.reuse_factor, Range) and spec.grid.reuse_factor.high > REUSE_FACTOR_MAX:
         raise ConfigError(f"{src}: grid.reuse_factor: reuse factors are integers in 1..{REUSE_FACTOR_MAX}, got "
                           f"high={spec.grid.reuse_factor.high:g}")
+    _check_dataflow_axes(spec, src)
     _check_size(spec, src)
     for method in spec.grid.methods():
         _check_method(spec, method, src)
@@ -247,8 +248,26 @@ def grid_points(spec: SweepSpec) -> int:
             return 1
         return (axis.num or 1) if isinstance(axis, Range) else max(1, len(axis))
 
-    return math.prod(size(a) for a in (g.model, g.width, g.method, g.density, g.device, g.template,
-                                       g.reuse_factor, g.precision, g.strategy, g.io_type, g.sparse_kernel))
+    common = math.prod(size(a) for a in (g.model, g.width, g.method, g.density, g.device, g.precision))
+    dataflow = math.prod(size(getattr(g, a)) for a in target.DATAFLOW_ONLY)
+    # a tiled point takes no dataflow-only axis (codesign.sweep.plan.applicable); a template left out is counted
+    # as dataflow, the larger
+    return common * sum(1 if t == "tiled" else dataflow for t in (g.template or [None]))
+
+
+def _check_dataflow_axes(spec: SweepSpec, src: str) -> None:
+    """A dataflow-only axis (reuse factor, strategy, I/O type, sparse kernel) on a sweep without the dataflow
+    template would vary nothing: the tiled accelerator reads none of them. (Beside dataflow, tiled points
+    leave them blank: each tiled design is one point.)"""
+    templates = spec.grid.hardware(_recipe(spec).target.model_dump() if spec.recipe else None)["template"]
+    given = [a for a in target.DATAFLOW_ONLY if getattr(spec.grid, a)]
+    if "dataflow" in templates or not given:
+        return
+    source = "grid.template" if spec.grid.template else "the recipe's target.template"
+    raise ConfigError(f"{src}: grid.{given[0]} applies to the dataflow template only (hls4ml), and this sweep's "
+                      f"template is {', '.join(templates)} ({source}), whose accelerator reads no "
+                      f"{', '.join(target.DATAFLOW_ONLY).replace('_', ' ')}: every value would give the same "
+                      f"design; remove grid.{given[0]}, or add dataflow to grid.template")
 
 
 def _check_size(spec: SweepSpec, src: str) -> None:

@@ -32,3 +32,16 @@ def test_sweep_help_lists_every_shipped_spec(cli):
     assert result.code == 0 and len(shipped_specs()) >= 4
     for name in shipped_specs():
         assert name in text
+
+
+def test_front_table_shows_no_axis_that_only_a_tiled_points_blank_varies():
+    rows = [{"model": "lenet5", "density": 1.0, "template": t, "reuse_factor": rf, "strategy": s, "io_type": io,
+             "fits": True, "latency_s": lat, "util_max": u, "error": None}
+            for t, rf, s, io, lat, u in [("tiled", None, None, None, 2e-5, 0.67),
+                                         ("dataflow", 16, "Latency", "auto", 4e-5, 0.56),
+                                         ("dataflow", 64, "Latency", "auto", 1.6e-4, 0.14)]]
+    console = Console(width=80, record=True)
+    console.print(_front_table(rows))
+    header = next(line for line in console.export_text().splitlines() if "template" in line)
+    columns = [c.strip() for c in header.split("┃") if c.strip()]
+    assert columns[:2] == ["template", "RF"] and "strategy" not in columns and "io" not in columns

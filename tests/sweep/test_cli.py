@@ -98,3 +98,19 @@ def test_bad_executor_and_workers(cli, sim_spec, spec_file, tmp_path):
     assert result.code == 2 and "unknown executor 'slurm'" in result.err
     result = cli("sweep", spec_file(sim_spec), "--out", tmp_path / "r2", "--workers", "0")
     assert result.code == 2
+
+
+def test_tiled_designs_appear_once_in_the_results_the_report_and_the_front_table(cli, sim_spec, spec_file, tmp_path):
+    sim_spec["grid"].update(template=["dataflow", "tiled"], strategy=["Latency", "Resource"])
+    run_dir = tmp_path / "run"
+    result = cli("sweep", spec_file(sim_spec), "--out", run_dir)
+    assert result.code == 0, result.err
+    rows = read_table(run_dir / "results.csv")
+    tiled = [r for r in rows if r["template"] == "tiled"]
+    assert len(rows) == 2 * 2 * (2 * 2 + 1) and len(tiled) == 2 * 2        # density x precision x (RF x strategy + 1)
+    assert all(r["reuse_factor"] is None and r["strategy"] is None for r in tiled)
+    axes = ("density", "template", "reuse_factor", "precision", "strategy")
+    assert len({tuple(r[a] for a in axes) for r in rows}) == len(rows)
+    table = [line for line in result.out.splitlines() if line.startswith("│")]
+    assert table and len(set(table)) == len(table)                         # no row of the front table repeated
+    assert (run_dir / "report" / "density_latency.png").exists()

@@ -6,6 +6,8 @@ import pytest
 from codesign.errors import ConfigError
 from codesign.sweep import load_spec, shipped_specs
 from codesign.sweep.plan import make_plan
+from codesign.sweep.spec import grid_points
+from codesign.target import DATAFLOW_ONLY
 
 
 def plan_of(data, tmp_path):
@@ -15,9 +17,45 @@ def plan_of(data, tmp_path):
 def test_hardware_axes_never_add_models(sim_spec, tmp_path):
     sim_spec["grid"].update(device=["xc7z020", "xcu250"], template=["dataflow", "tiled"])
     plan = plan_of(sim_spec, tmp_path)
-    assert len(plan.points) == 2 * 2 * 2 * 2 * 2            # density x device x template x reuse x precision
+    assert len(plan.points) == 2 * 2 * (2 + 1) * 2          # density x device x (dataflow x reuse + tiled) x precision
     assert len(plan.models) == 2                            # one model per density
     assert len({p.point_id for p in plan.points}) == len(plan.points)
+
+
+def test_tiled_points_take_no_dataflow_only_axis(sim_spec, tmp_path):
+    """The tiled template reads no reuse factor, strategy, I/O type or sparse kernel: each of its designs is
+    one point (those axes blank), not one per value of axes it ignores."""
+    sim_spec["grid"].update(template=["dataflow", "tiled"], strategy=["Latency", "Resource"],
+                            io_type=["io_parallel", "io_stream"], sparse_kernel=["off", "auto"])
+    spec = load_spec(sim_spec)
+    plan = make_plan(spec, tmp_path)
+    tiled = [p for p in plan.points if p.axes["template"] == "tiled"]
+    dataflow = [p for p in plan.points if p.axes["template"] == "dataflow"]
+    assert len(tiled) == 2 * 2                               # density x precision
+    assert all(p.axes[a] is None for p in tiled for a in DATAFLOW_ONLY)
+    assert len(dataflow) == 2 * 2 * 2 * 2 * 2 * 2            # density x reuse x precision x strategy x io x kernel
+    assert grid_points(spec) == len(plan.points)             # the size check counts what runs
+
+
+def test_a_random_search_draws_each_tiled_design_once(sim_spec, tmp_path):
+    sim_spec["grid"].update(template=["dataflow", "tiled"], reuse_factor={"low": 1, "high": 64, "log": True})
+    sim_spec["search"] = {"kind": "random", "samples": 30, "seed": 1}
+    plan = plan_of(sim_spec, tmp_path)
+    keys = [tuple(str(p.axes[a]) for a in sorted(p.axes)) for p in plan.points]
+    assert len(keys) == len(set(keys)) == 30 and sum(p.axes["template"] == "tiled" for p in plan.points) == 4
+
+
+@pytest.mark.parametrize("axis, values", [("reuse_factor", [1, 16]), ("strategy", ["Resource"]),
+                                          ("io_type", ["io_stream"]), ("sparse_kernel", ["off", "on"])])
+def test_a_dataflow_only_axis_on_a_tiled_only_sweep_is_refused(sim_spec, axis, values):
+    sim_spec["grid"].update(template=["tiled"], **{axis: values})
+    if axis != "reuse_factor":
+        del sim_spec["grid"]["reuse_factor"]
+    with pytest.raises(ConfigError) as err:
+        load_spec(sim_spec)
+    text = str(err.value)
+    assert f"grid.{axis} applies to the dataflow template only" in text and "add dataflow to grid.template" in text
+    assert "\n" not in text
 
 
 def test_methods_without_a_density_appear_once(sim_spec, tmp_path):
