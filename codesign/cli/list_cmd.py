@@ -1,4 +1,4 @@
-"""`codesign list models|datasets|methods|devices|recipes`."""
+"""`codesign list models|datasets|methods|devices|recipes|sweeps`."""
 from __future__ import annotations
 
 from enum import Enum
@@ -16,6 +16,7 @@ class What(str, Enum):
     methods = "methods"
     devices = "devices"
     recipes = "recipes"
+    sweeps = "sweeps"
 
 
 def _rows(what: What):
@@ -40,11 +41,9 @@ def _rows(what: What):
             yield name, "×".join(map(str, spec.in_shape)) + f", {spec.num_classes} classes", spec.description
     elif what is What.methods:
         yield from _method_rows()
-    elif what is What.recipes:
-        from ..config import shipped_recipes
-        for name, path in sorted(shipped_recipes().items()):
-            comments = [line[1:].strip() for line in path.read_text().splitlines() if line.startswith("#")]
-            yield name, path.name, comments[0] if comments else ""
+    elif what in (What.recipes, What.sweeps):
+        for name, path in sorted(_shipped(what).items()):
+            yield name, _description(path)
     else:
         try:
             from ..sim.device import list_devices
@@ -54,8 +53,48 @@ def _rows(what: What):
             yield name, part, desc
 
 
+def _shipped(what: What):
+    from ..shipped import RECIPES, SWEEP_SPECS, shipped
+
+    return shipped(RECIPES if what is What.recipes else SWEEP_SPECS)
+
+
+#: a description longer than this ends at its first colon or semicolon outside brackets
+SUMMARY_CHARS = 120
+
+
+def _description(path) -> str:
+    """A shipped YAML file in one line: its ``description:`` (sweep specs), else the first sentence of the
+    comment it starts with (recipes), cut at its first top-level ':' or ';' when long."""
+    import re
+
+    import yaml
+
+    text = path.read_text()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("description"), str) and data["description"].strip():
+        return " ".join(data["description"].split())
+    comment = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        comment.append(line[1:].strip())
+    sentence = re.split(r"(?<=[.!?])\s+(?=[^\d\s])", " ".join(comment).strip())[0]
+    if len(sentence) <= SUMMARY_CHARS:
+        return sentence
+    depth = 0
+    for i, c in enumerate(sentence):
+        depth += (c in "([{") - (c in ")]}")
+        if depth == 0 and c in ":;" and sentence[i + 1:i + 2] == " ":
+            return sentence[:i]
+    return sentence
+
+
 def _method_rows():
-    """(name, '', first docstring line) of every method module, read from the source files: importing the
+    """(name, first docstring line) of every method module, read from the source files: importing the
     methods would import torch. A method module is one that calls register_method (key = file stem)."""
     import ast
     from pathlib import Path
@@ -70,7 +109,7 @@ def _method_rows():
                         for node in ast.walk(tree))
         if registers:
             doc = (ast.get_docstring(tree) or "").strip()
-            yield path.stem, "", doc.splitlines()[0] if doc else ""
+            yield path.stem, doc.splitlines()[0] if doc else ""
 
 
 def _default(name: str, argument: str):
@@ -81,13 +120,28 @@ def _default(name: str, argument: str):
     return inspect.signature(MODELS.get(name)).parameters[argument].default
 
 
+HEADERS = {What.devices: ("device", "part"), What.methods: ("method",), What.recipes: ("recipe",),
+           What.sweeps: ("sweep spec",)}
+
+
 @app.command("list")
-def list_(what: What = typer.Argument(..., help="What to list.")) -> None:
-    """List the registered models, datasets, methods, devices or shipped recipes."""
+def list_(what: What = typer.Argument(..., help="What to list: sweeps are the shipped sweep specs "
+                                               "(`codesign sweep NAME` runs one), recipes the shipped "
+                                               "training recipes (`codesign train NAME`).")) -> None:
+    """List the registered models, datasets, methods, devices, or the shipped recipes and sweep specs."""
+    rows = list(_rows(what))
+    headers = HEADERS.get(what, (what.value[:-1], "size"))
     table = Table(show_header=True, header_style="bold")
-    table.add_column(what.value[:-1])
-    table.add_column({What.devices: "part", What.recipes: "file"}.get(what, "size"))
-    table.add_column("description")
-    for row in _rows(what):
+    if what in (What.recipes, What.sweeps):
+        table.caption = f"YAML files in {_folder(what)}; copy one to change it"
+    for j, header in enumerate(headers):            # names (and parts) whole: the description wraps instead
+        table.add_column(header, no_wrap=True, min_width=max([len(header)] + [len(str(r[j])) for r in rows]))
+    table.add_column("description", overflow="fold")
+    for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+def _folder(what: What) -> str:
+    paths = list(_shipped(what).values())
+    return str(paths[0].resolve().parent) if paths else ""
