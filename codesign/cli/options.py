@@ -19,7 +19,10 @@ STRATEGY_AUTO = "auto (default: chosen per layer with --reuse-factor auto, else 
 
 
 #: simulate's options of the dataflow template's hls4ml design and its folding: the tiled template takes none of them
-DATAFLOW_ONLY_OPTIONS = ("--io-type", "--strategy", "--backend", "--max-util", "--max-latency-us")
+DATAFLOW_ONLY_OPTIONS = ("--reuse-factor", "--io-type", "--strategy", "--backend", "--sparse-kernel", "--hls-config",
+                         "--max-util", "--max-latency-us")
+#: simulate's options of the tiled accelerator: the dataflow template takes none of them
+TILED_ONLY_OPTIONS = ("--unroll", "--zero-skip", "--dram-layout")
 
 
 def run_model_file(value: Optional[Path]) -> Optional[Path]:

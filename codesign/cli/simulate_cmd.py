@@ -130,7 +130,7 @@ def simulate(
                                               "Strategy per layer; also hls4ml's hls4ml_config.yml), taken as "
                                               "given (no --reuse-factor auto unless asked). Options given on the "
                                               "command line win over its Model values."),
-    sparse_kernel: str = typer.Option("auto", help="dataflow: Dense layers on codesign's sparse kernel (only "
+    sparse_kernel: Optional[str] = typer.Option(None, help="dataflow: Dense layers on codesign's sparse kernel (only "
                                                    "nonzeros stored and multiplied): auto (default: as `codesign "
                                                    "export` chooses: below the storage break-even density, where "
                                                    "it costs less than the dense kernel), on or off."),
@@ -140,11 +140,11 @@ def simulate(
                                                      "multiplier is a DSP and the interval of one-word "
                                                      "io_stream layers."),
     clock_mhz: Optional[float] = typer.Option(None, help="Clock in MHz (default: the device's)."),
-    unroll: str = typer.Option("auto", help="tiled: auto, ma (Pox x Poy x Pof), zhang (Tm x Tn) or fixed "
-                                            "Pof,Pif,Pox,Poy."),
+    unroll: Optional[str] = typer.Option(None, help="tiled: auto (default), ma (Pox x Poy x Pof), zhang (Tm x Tn) "
+                                                    "or fixed Pof,Pif,Pox,Poy."),
     zero_skip: bool = typer.Option(False, "--zero-skip", help="tiled: model an idealised zero-skipping engine."),
-    dram_layout: str = typer.Option("packed", help="tiled: packed, or aligned (channels padded to the array's "
-                                                   "Pof-wide DRAM words)."),
+    dram_layout: Optional[str] = typer.Option(None, help="tiled: packed (default), or aligned (channels padded to "
+                                                             "the array's Pof-wide DRAM words)."),
     out: Optional[Path] = typer.Option(None, help="Report folder (default runs/sim/<model>-<device>-<template>)."),
     plot: bool = typer.Option(True, "--plot/--no-plot", help="Write roofline.png."),
     all_layers: bool = typer.Option(False, "--all-layers", help="Show every layer in the terminal table."),
@@ -154,10 +154,14 @@ def simulate(
     from ..atomic import check_output_dir
     from ..sim.folding import AUTO, check_max_latency, check_max_util, parse_reuse_factor
     from ..target import DEFAULT_MAX_UTIL
+    from .options import DATAFLOW_ONLY_OPTIONS, TILED_ONLY_OPTIONS
     from .plot_ahead import PlotAhead
 
     from ..model_source import parse_input_shape, parse_model_args
 
+    from ..target import template as checked_template
+
+    template = checked_template(template)
     model_args, shape = parse_model_args(model_arg), parse_input_shape(input_shape)
     source, label = _source(model, checkpoint, onnx, model_args, shape, width)
     if out is not None:
@@ -175,11 +179,18 @@ def simulate(
         if not chooses:
             raise ConfigError("--max-latency-us needs the dataflow template with --reuse-factor auto (it chooses "
                               "the folding)")
-    dataflow_only = [flag for flag, value in (("--io-type", io_type), ("--strategy", strategy),
-                                              ("--backend", backend)) if value is not None]
+    given_flags = {"--reuse-factor": reuse_factor, "--io-type": io_type, "--strategy": strategy, "--backend": backend,
+                   "--sparse-kernel": sparse_kernel, "--hls-config": hls_config, "--unroll": unroll,
+                   "--zero-skip": zero_skip or None, "--dram-layout": dram_layout}
+    dataflow_only = [f for f in DATAFLOW_ONLY_OPTIONS if given_flags.get(f) is not None]
     if template != "dataflow" and dataflow_only:     # (--max-util and --max-latency-us: refused above)
         raise ConfigError(f"{', '.join(dataflow_only)}: hls4ml settings of the dataflow template; the {template} "
                           f"template has none of them: drop them or use --template dataflow")
+    tiled_only = [f for f in TILED_ONLY_OPTIONS if given_flags.get(f) is not None]
+    if template == "dataflow" and tiled_only:
+        raise ConfigError(f"{', '.join(tiled_only)}: settings of the tiled template; the dataflow template (hls4ml) "
+                          f"has none of them: drop them or use --template tiled")
+    sparse_kernel, unroll, dram_layout = sparse_kernel or "auto", unroll or "auto", dram_layout or "packed"
     given = dict(precision=precision, io_type=io_type, clock_mhz=clock_mhz, backend=backend,
                  reuse_factor=rf if reuse_factor is not None and rf != AUTO else None,
                  strategy=strategy if strategy is not None and strategy.strip().lower() != AUTO else None)

@@ -292,6 +292,11 @@ def test_simulate_an_unmeetable_latency_says_by_how_much(cli, tmp_path):
     (["--max-util", "0.5", "--template", "tiled"], "--max-util bounds the folding"),
     (["--template", "tiled", "--io-type", "io_stream"], "--io-type: hls4ml settings of the dataflow template"),
     (["--template", "tiled", "--strategy", "Resource", "--backend", "Vitis"], "--strategy, --backend: hls4ml"),
+    (["--template", "tiled", "--reuse-factor", "4"], "--reuse-factor: hls4ml settings of the dataflow template"),
+    (["--template", "tiled", "--sparse-kernel", "on"], "--sparse-kernel: hls4ml settings"),
+    (["--zero-skip", "--unroll", "ma"], "--unroll, --zero-skip: settings of the tiled template"),
+    (["--dram-layout", "aligned"], "--dram-layout: settings of the tiled template"),
+    (["--template", "systolic", "--reuse-factor", "2"], "unknown template 'systolic'"),
 ])
 def test_simulate_folding_option_errors(cli, tmp_path, args, message):
     r = cli("simulate", "--model", "jet_mlp", "--device", "pynq-z2", *args, "--out", tmp_path / "x")
