@@ -71,8 +71,8 @@ def export(
                                               "e.g. a project's hls4ml_config.yml): Model and per-layer "
                                               "Precision, ReuseFactor, Strategy; IOType, ClockPeriod, Part. "
                                               "Options given on the command line win over its Model values."),
-    target_agreement: float = typer.Option(0.999, min=0.0, max=1.0, help="Top-1 agreement the automatic precision "
-                                                                         "must reach on calibration data."),
+    target_agreement: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Top-1 agreement the automatic "
+                                                     "precision must reach on calibration data (default 0.999)."),
     csim_samples: Optional[int] = typer.Option(None, min=1, help="Samples to simulate (default: by model size, "
                                                                  "10-1000)."),
     calibration_samples: Optional[int] = typer.Option(None, min=1, help="Samples for the precision choice "
@@ -98,6 +98,11 @@ def export(
     given = {k: v for k, v in dict(backend=backend, io_type=io_type, part=part, clock_period=clock_period,
                                    reuse_factor=reuse_factor, strategy=strategy, sparse_kernel=sparse_kernel,
                                    max_util=max_util, max_latency_us=max_latency_us).items() if v is not None}
+    _check_target_options(target, {**{f"--{k.replace('_', '-')}": v for k, v in given.items()},
+                                   "--precision": precision, "--hls-config": hls_config,
+                                   "--target-agreement": target_agreement, "--calibration-samples": calibration_samples,
+                                   "--csim-samples": csim_samples, "--jobs": jobs or None})
+    target_agreement = 0.999 if target_agreement is None else target_agreement
     if max_util is not None and str(reuse_factor or "auto").lower() != "auto":
         from ..errors import ConfigError
         raise ConfigError("--max-util bounds the folding --reuse-factor auto chooses; with --reuse-factor "
@@ -120,6 +125,31 @@ def export(
     with ExportProgress() as progress:
         report = run_export(req, events=progress.event)
     render(report, req.out, invocation(ctx))
+
+
+#: export options by the stage that reads them: the hls4ml project's (not --target onnx) and C simulation's (--target
+#: fpga only)
+PROJECT_OPTIONS = ("--backend", "--io-type", "--part", "--clock-period", "--reuse-factor", "--strategy",
+                   "--sparse-kernel", "--max-util", "--max-latency-us", "--precision", "--hls-config",
+                   "--target-agreement", "--calibration-samples")
+CSIM_OPTIONS = ("--csim-samples", "--jobs")
+
+
+def _check_target_options(target: str, flags: dict) -> None:
+    """Options the ``target`` never reads are a one-line error (they were silently ignored)."""
+    from ..errors import ConfigError
+
+    given = [f for f, v in flags.items() if v is not None]
+    if target == "onnx":
+        unread = [f for f in given if f in PROJECT_OPTIONS + CSIM_OPTIONS]
+        if unread:
+            raise ConfigError(f"{', '.join(unread)}: settings of the hls4ml project and its C simulation; --target "
+                              f"onnx writes the ONNX model only: drop them or use --target hls or fpga")
+    elif target == "hls":
+        unread = [f for f in given if f in CSIM_OPTIONS]
+        if unread:
+            raise ConfigError(f"{', '.join(unread)}: settings of the C simulation; --target hls builds the hls4ml "
+                              f"project without it: drop them or use --target fpga")
 
 
 def _as_trained(checkpoint: Optional[Path], given: dict, precision: Optional[str]):
