@@ -60,10 +60,11 @@ def train(
                                                "NeST grows on the new (+ replayed old) data, then prunes."),
     new_data: Optional[str] = typer.Option(None, "--new-data", help="With --resume-from: the new training samples, "
                                            "[DATASET:]START:STOP; the samples before START are the old data."),
-    replay: float = typer.Option(0.2, "--replay", min=0.0, max=1.0, help="With --resume-from: fraction of the old "
-                                 "samples trained on again with the new ones."),
-    compare: str = typer.Option("estimate", "--compare", help="With --resume-from: training cost of the "
-                                "comparators (scratch, fine-tuning, NeST from scratch): estimate, run or none."),
+    replay: Optional[float] = typer.Option(None, "--replay", min=0.0, max=1.0, help="With --resume-from: fraction of "
+                                           "the old samples trained on again with the new ones (default 0.2)."),
+    compare: Optional[str] = typer.Option(None, "--compare", help="With --resume-from: training cost of the "
+                                          "comparators (scratch, fine-tuning, NeST from scratch): estimate "
+                                          "(default), run or none."),
 ) -> None:
     """Train a model with the single training loop (checkpoint every epoch; --resume continues exactly)."""
     from ..atomic import check_output_dir
@@ -94,7 +95,13 @@ def train(
     if resume_from is not None or new_data is not None:
         from .update_view import train_update
 
-        return train_update(recipe, overrides, resume_from, new_data, replay, compare, out, resume, force, data_dir)
+        return train_update(recipe, overrides, resume_from, new_data, 0.2 if replay is None else replay,
+                            compare or "estimate", out, resume, force, data_dir)
+    update_only = [flag for flag, value in (("--replay", replay), ("--compare", compare)) if value is not None]
+    if update_only:
+        from ..errors import ConfigError
+        raise ConfigError(f"{', '.join(update_only)}: settings of an incremental update; add --resume-from RUN and "
+                          f"--new-data, or drop them")
     cfg = load_recipe(recipe, overrides)
     budget_flags = {"--max-latency-us": max_latency_us, "--max-util": max_util, "--strategy": strategy,
                     "--io-type": io_type, "--precision": precision}

@@ -25,6 +25,9 @@ def test_train_from_cli_on_bundled_mnist(cli, tmp_path):
     (["train", "--modle", "x"], "No such option: --modle"),
     (["train", "--epochs", "many"], "Invalid value for '--epochs'"),
     (["list", "things"], "things"),
+    # options of an incremental update without one (were silently ignored)
+    (["train", "--model", "lenet5", "--replay", "0.5"], "--replay: settings of an incremental update"),
+    (["train", "--model", "lenet5", "--compare", "run"], "--compare: settings of an incremental update"),
 ])
 def test_bad_inputs_are_one_line_exit_2(cli, args, needle):
     r = cli(*args)
