@@ -194,7 +194,11 @@ def compact_file(path: str | Path, out_dir: str | Path | None = None, *, check: 
 
     model_file, default_out = resolve_model_file(path)
     loaded, meta = load_any(model_file, model, model_args, in_shape)
-    shape = in_shape or (getattr(loaded, "codesign_spec", None) or {}).get("in_shape")
+    recorded = (getattr(loaded, "codesign_spec", None) or {}).get("in_shape")
+    if in_shape is not None and recorded is not None and tuple(in_shape) != tuple(recorded):
+        raise CodesignError(f"--input-shape {','.join(map(str, in_shape))} differs from the input shape "
+                            f"{','.join(map(str, recorded))} that {model_file} records; drop --input-shape")
+    shape = in_shape or recorded
     if shape is None:
         raise CodesignError(f"the input shape of {type(loaded).__name__} in {model_file} is unknown; give "
                             f"--input-shape C,H,W")

@@ -17,7 +17,7 @@ def compact(
                                             "masks), a model file, a plain state_dict (with --model) or a "
                                             "pickled nn.Module."),
     out: Optional[Path] = typer.Option(None, help="Folder for model.pt and shapes.json (default: RUN_DIR/compact)."),
-    samples: int = typer.Option(8, min=1, help="Random inputs of the equivalence check."),
+    samples: Optional[int] = typer.Option(None, min=1, help="Random inputs of the equivalence check (default 8)."),
     check: bool = typer.Option(True, "--check/--no-check", help="Check that the compact model's outputs equal the "
                                                                  "masked model's (on by default)."),
     force: bool = typer.Option(False, "--force", help="Write over an existing, non-empty output folder."),
@@ -34,6 +34,10 @@ def compact(
     from ..lock import folder_lock
     from ..model_source import parse_input_shape, parse_model_args
 
+    if samples is not None and not check:
+        from ..errors import ConfigError
+        raise ConfigError("--samples sizes the equivalence check that --no-check turns off: drop one of them")
+    samples = 8 if samples is None else samples
     folder = check_output_dir(out if out is not None else resolve_model_file(source)[1], force)
     with folder_lock(folder, "codesign compact"):
         folder, manifest = compact_file(source, folder, check=check, samples=samples, model=model,
