@@ -348,7 +348,9 @@ def _folding_lines(folding: Dict[str, Any], fifo: Optional[Dict[str, int]], esti
                       markup=False)
     if not estimated:
         util = ", ".join(f"{k.upper()} {100 * v:.0f}%" for k, v in folding["utilisation"].items() if k != "uram")
-        verdict = "fits" if folding["fits"] else "does NOT fit"
+        in_part = all(v <= 1.0 for v in folding["utilisation"].values())      # --target fpga's "fits" (the part)
+        verdict = "fits within --max-util" if folding["fits"] else \
+            "over --max-util, within the part" if in_part else "does NOT fit the part"
         verdict = f"on the stand-in {folding['device']}, {verdict}" if stand_in else verdict
         console.print(f"  estimate: {verdict} ({util}); the full report comes with --target fpga or codesign "
                       f"simulate", markup=False)

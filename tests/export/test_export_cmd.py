@@ -275,3 +275,11 @@ def test_hls_target_folds_within_a_share_per_resource(cli, tmp_path):
               "0.8,URAM=0.5", "--out", tmp_path / "c")
     assert bad.code == 2 and len(bad.err.strip().splitlines()) == 1 and not (tmp_path / "c").exists()
     assert "xczu9eg (ZCU102) has no URAM" in bad.err
+
+
+def test_the_hls_targets_verdict_says_which_limit_it_judges(cli, tmp_path):
+    """--target hls judges the folding against --max-util and said "does NOT fit" where --target fpga's estimate
+    of the same design said "fits" (the whole part): it names the margin."""
+    r = cli("export", "--model", "jet_mlp", "--target", "hls", "--max-util", "0.001", "--out", tmp_path / "e")
+    assert r.code == 0, r.err
+    assert "estimate: over --max-util, within the part" in " ".join(r.out.split())
