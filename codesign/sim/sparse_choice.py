@@ -63,8 +63,10 @@ def choose_kernels(network: Network, plan: LayerPlan, device: Device) -> LayerPl
 
 def priced_kernels(network: Network, plan: LayerPlan, device: Device) -> Tuple[LayerPlan, Dict[str, np.ndarray]]:
     """(:func:`choose_kernels`, its per-layer resources as :func:`layer_resources` gives them): a layer's resources
-    depend on its own kernel only, so the choice's are taken from the two pricings."""
+    depend on its own kernel only, so the choice's are taken from the two pricings, unless the choice changes
+    how hls4ml builds the whole network (a ROM form makes an io_parallel pipeline DATAFLOW: priced again)."""
     from .dataflow_resources import layer_resources
+    from .dataflow_timing import pipeline_style
 
     auto = plan.sparse_auto
     if not auto.any():
@@ -74,8 +76,11 @@ def priced_kernels(network: Network, plan: LayerPlan, device: Device) -> Tuple[L
     res_on, res_off = layer_resources(network, on, device), layer_resources(network, off, device)
     dense_cost = np.where(refused(network, off, device), np.inf, kernel_cost(network, off, device, res_off))
     cheaper = auto & (kernel_cost(network, on, device, res_on) <= dense_cost)
-    chosen = {k: np.where(cheaper, res_on[k], res_off[k]) if np.ndim(res_on[k]) else res_on[k] for k in res_on}
-    return with_kernels(plan, network, fixed | cheaper), chosen
+    final = with_kernels(plan, network, fixed | cheaper)
+    style = pipeline_style(network, final)
+    if style != pipeline_style(network, on) or style != pipeline_style(network, off):
+        return final, layer_resources(network, final, device)     # a ROM form made the network DATAFLOW
+    return final, {k: np.where(cheaper, res_on[k], res_off[k]) if np.ndim(res_on[k]) else res_on[k] for k in res_on}
 
 
 def refused(network: Network, plan: LayerPlan, device: Device) -> np.ndarray:

@@ -62,3 +62,20 @@ def test_a_layer_setting_or_mode_fixes_the_kernel(nets):
 def test_auto_needs_the_device_it_prices_on(nets):
     with pytest.raises(ValueError, match="device"):
         resolve_plan(one_dense(nets, 800, 500, 0.05), Mapping(reuse_factor=256, strategy="Resource"))
+
+
+def test_the_prices_returned_are_the_chosen_plans_own(nets):
+    """A Latency layer too large for the dense kernel takes the ROM form at RF 4, which makes hls4ml's one-pipeline
+    io_parallel network DATAFLOW (ping-pong buffers for every layer): the resources handed to the folding search
+    are those of the plan chosen, not a mix of the two pricings."""
+    from codesign.sim.dataflow_resources import layer_resources
+    from codesign.sim.sparse_choice import priced_kernels
+
+    net = Network("mlp", (nets.dense("fc1", None, 784, 75, nonzero=5266), nets.dense("fc2", "fc1", 75, 25, nonzero=180),
+                          nets.dense("fc3", "fc2", 25, 10)), (784,))
+    plan = resolve_plan(net, Mapping(reuse_factor=4, strategy="Latency", io_type="io_parallel"), PYNQ)
+    chosen, res = priced_kernels(net, plan, PYNQ)
+    assert chosen.sparse_rom[0]
+    exact = layer_resources(net, chosen, PYNQ)
+    for k in ("dsp", "lut", "ff", "bram"):
+        np.testing.assert_allclose(res[k], exact[k], err_msg=k)
