@@ -38,8 +38,13 @@ def tiny(words, fpga: bool):
         out.append("synthetic" if word == "mnist_mini" else ("hls" if word == "fpga" and not fpga else word))
     if words[:2] == ["codesign", "train"]:
         out += ["--train-limit", "256", "--test-limit", "64", "--threads", "1"]
-    if words[:2] == ["codesign", "export"]:
-        out += ["--calibration-samples", "64", "--csim-samples", "10"]
+    if words[:2] == ["codesign", "export"]:          # each sample count where the export's target reads it
+        target = out[out.index("--target") + 1] if "--target" in out else "fpga"
+        for option in ("--csim-samples", "--jobs", "--calibration-samples"):     # ours below
+            while option in out:
+                del out[out.index(option):out.index(option) + 2]
+        out += [] if target == "onnx" else ["--calibration-samples", "64"]
+        out += ["--csim-samples", "10"] if target == "fpga" else []
     return out
 
 

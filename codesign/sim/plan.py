@@ -105,6 +105,17 @@ def _sparse_candidates(net: Network, m: Mapping, w_bits: np.ndarray) -> np.ndarr
                      for d, i, o, nz, w in zip(dense, a.n_in, a.n_out, a.nonzero, w_bits)], dtype=bool)
 
 
+def hls_reuse_factors(net: Network, requested: np.ndarray, resource: np.ndarray, sparse: np.ndarray) -> np.ndarray:
+    """The reuse factor hls4ml uses per layer: the one ``requested``, moved to the closest valid one for Conv/Dense
+    layers under the Resource strategy (hls4ml does so only there) that are not on the sparse kernel (it takes
+    any)."""
+    a = net.arrays
+    rf = np.asarray(requested, dtype=np.int64).copy()
+    for i in np.flatnonzero(a.mask(*COMPUTE_OPS) & resource & ~sparse).tolist():
+        rf[i] = hls_rules.closest_reuse_factor(int(a.n_in[i]), int(a.n_out[i]), int(rf[i]))
+    return rf
+
+
 def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:
     """The :class:`LayerPlan` of ``network`` under ``mapping`` on ``device`` (needed where ``--sparse-kernel auto``
     has a layer to decide: :mod:`codesign.sim.sparse_choice`)."""
@@ -137,9 +148,7 @@ def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:
         chosen = [ls.sparse for ls in settings]
         sparse = np.array([s if c is None else c and d for s, c, d in zip(sparse, chosen, a.mask("dense"))], dtype=bool)
         auto &= np.array([c is None for c in chosen], dtype=bool)
-    rf = np.where(compute | bn, rf_req, 1)
-    for i in np.flatnonzero(compute & resource & ~sparse).tolist():     # hls4ml moves it under Resource only
-        rf[i] = hls_rules.closest_reuse_factor(int(a.n_in[i]), int(a.n_out[i]), int(rf_req[i]))
+    rf = hls_reuse_factors(net, np.where(compute | bn, rf_req, 1), resource, sparse)
     if settings is None:
         in_bits, out_bits, out_int, acc_bits = _uniform_types(net, m, w_bits, w_int, b_bits, b_int)
     else:

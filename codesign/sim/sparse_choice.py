@@ -29,18 +29,15 @@ import numpy as np
 
 from . import hls_rules
 from .device import Device, device_resources
-from .layers import COMPUTE_OPS, Network
-from .plan import LayerPlan
+from .layers import Network
+from .plan import LayerPlan, hls_reuse_factors
+
 
 def with_kernels(plan: LayerPlan, network: Network, sparse: np.ndarray) -> LayerPlan:
-    """``plan`` with the sparse kernel exactly on ``sparse``: the other Conv/Dense layers under the Resource
-    strategy move their requested reuse factor to hls4ml's closest valid one (the sparse kernel takes any),
-    and the ROM form follows (:func:`~codesign.sim.hls_rules.sparse_rom`)."""
-    a = network.arrays
-    rf = np.where(a.mask(*COMPUTE_OPS, "bn"), plan.rf_requested, 1).astype(np.int64)
-    for i in np.flatnonzero(a.mask(*COMPUTE_OPS) & plan.resource & ~sparse).tolist():
-        rf[i] = hls_rules.closest_reuse_factor(int(a.n_in[i]), int(a.n_out[i]), int(rf[i]))
-    return replace(plan, rf=rf, sparse=sparse, sparse_rom=hls_rules.sparse_rom(sparse, rf, a.nonzero))
+    """``plan`` with the sparse kernel exactly on ``sparse``, and the reuse factors hls4ml then uses
+    (:func:`~codesign.sim.plan.hls_reuse_factors`) and the ROM form (:func:`~codesign.sim.hls_rules.sparse_rom`)."""
+    rf = hls_reuse_factors(network, plan.rf_requested, plan.resource, sparse)
+    return replace(plan, rf=rf, sparse=sparse, sparse_rom=hls_rules.sparse_rom(sparse, rf, network.arrays.nonzero))
 
 
 def kernel_cost(network: Network, plan: LayerPlan, device: Device, resources=None) -> np.ndarray:

@@ -130,7 +130,7 @@ def test_export_writes_the_form_the_estimator_prices(tmp_path, reuse):
 
 def test_export_cli_option_and_report_lines(cli, tmp_path):
     r = cli("export", "--model", "lenet300_100", "--width", "0.1", "--target", "hls", "--sparse-kernel", "on",
-            "--reuse-factor", "4", "--csim-samples", "10", "--calibration-samples", "32", "--out", tmp_path / "o")
+            "--reuse-factor", "4", "--calibration-samples", "32", "--out", tmp_path / "o")
     assert r.code == 0, r.err
     assert "fc1: sparse kernel" in r.out and "II 4" in r.out
     top = (tmp_path / "o" / "hls" / "firmware" / "myproject.cpp").read_text()
