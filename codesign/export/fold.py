@@ -69,9 +69,9 @@ def check_limit_for_part(settings) -> None:
 def plan_mapping(network: Network, plan: PrecisionPlan, settings) -> Mapping:
     """The simulator's Mapping of an export before hls4ml converts it: every layer's weight/bias/result type
     from the precision plan, the input layer's too (what the first layers read; other layers: hls4ml's default
-    type, as in the project), the project's reuse
-    factor and strategy (network-wide, and per layer where the settings give them), I/O type, clock,
-    sparse-kernel mode and backend (the HLS tool decides where weight ROMs go)."""
+    type, as in the project), the project's reuse factor and strategy (network-wide, and per layer where the
+    settings give them, with their SparseKernel), I/O type, clock, sparse-kernel mode and backend (the HLS tool
+    decides where weight ROMs go)."""
     known = {layer_key(l.name) for l in network.layers} | {layer_key(str(network.meta.get("input")))}
     layers = {name: LayerSettings(weight=t.weight, bias=t.bias, result=t.result)
               for name, t in plan.types.items() if layer_key(name) in known}

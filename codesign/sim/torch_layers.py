@@ -210,6 +210,8 @@ class _Tracer:
     def concat(self, node: fx.Node, names: Tuple[str, ...], args: List[fx.Node]) -> None:
         """torch.cat of k tensors as the export builds it: k - 1 concatenations of two (hls4ml's Concatenate
         takes two; codesign.export.normalize.binary_concats), each joining the last one's result and the next."""
+        if len(args) < 2:
+            return self.simple(node, "concat", names[0])
         (producer, left), out = self.source[args[0].name], _chw(node)
         for k, (name, arg) in enumerate(zip(names, args[1:]), start=1):
             other, shape = self.source[arg.name]
