@@ -1,11 +1,12 @@
 """A sweep's starting model file, checked when the spec is loaded.
 
 ``train.weights`` (mode ``none``) and ``train.start_from`` (mode ``finetune``) name one model file that
-every point starts from, so the file must hold the sweep's model: the one ``grid.model`` (or the
-recipe) names, at the sweep's width, a factory's with the sweep's ``model.args``, made for the recipe's
-data. Found only when a point runs, a mismatch failed every point (``weights``) or fine-tuned another
-network under the spec's model name (``start_from``); here it is one line naming the mismatch and
-what to change, before anything is trained or written.
+every point starts from (either one under another mode would be ignored, so it is refused), so the file
+must hold the sweep's model: the one ``grid.model`` (or the recipe) names, at the sweep's width, a
+factory's with the sweep's ``model.args``, made for the recipe's data. Found only when a point runs, a
+mismatch failed every point (``weights``) or fine-tuned another network under the spec's model name
+(``start_from``); here it is one line naming the mismatch and what to change, before anything is trained
+or written.
 """
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ def check_model_file(spec, key: str, recipe) -> None:
     where = f"{spec.source}: train.{key}"
     if key == "weights" and spec.train.mode != "none":
         raise ConfigError(f"{where} applies to train.mode 'none' only (finetune starts from train.start_from)")
+    if key == "start_from" and spec.train.mode != "finetune":
+        instead = ("none starts from train.weights" if spec.train.mode == "none" else
+                   "scratch trains each point from a random init")
+        raise ConfigError(f"{where} applies to train.mode 'finetune' only, and train.mode is '{spec.train.mode}' "
+                          f"({instead}); remove train.start_from, or set train.mode: finetune")
     if not Path(value).is_file():
         raise ConfigError(f"{where}: model file not found: {value}"
                           + ("; give auto, random or a model file" if key == "weights" else ""))

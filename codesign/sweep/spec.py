@@ -116,7 +116,8 @@ class TrainPlan(Strict):
       ``finetune_epochs`` starting from it.
 
     A model file (``weights``, ``start_from``) must hold the sweep's model, width and data shape
-    (checked when the spec is loaded: :mod:`codesign.sweep.model_file`).
+    (checked when the spec is loaded: :mod:`codesign.sweep.model_file`); each applies to its own mode
+    only, and given under another is refused.
     """
     mode: Literal["none", "scratch", "finetune"] = "none"
     base_epochs: int = Field(5, ge=1)

@@ -123,3 +123,21 @@ def test_cli_refuses_it_before_any_work(cli, sim_spec, spec_file, model_file, tm
     lines = result.err.strip().splitlines()
     assert result.code == 2 and len(lines) == 1 and "holds lenet300_100" in lines[0], result.err
     assert "Traceback" not in result.err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("mode", ["none", "scratch"])
+def test_start_from_under_a_mode_that_ignores_it_is_refused(finetune_spec, model_file, mode):
+    """train.start_from is finetune's starting model; under none or scratch it was loaded, checked and then
+    ignored (the points started from train.weights or a random init)."""
+    spec = _finetune(finetune_spec, model_file("lenet5", width=0.25))
+    spec["train"]["mode"] = mode
+    text = _error(spec)
+    assert "train.start_from applies to train.mode 'finetune' only" in text and f"train.mode is '{mode}'" in text
+
+
+def test_cli_refuses_start_from_under_mode_none(cli, sim_spec, spec_file, model_file, tmp_path):
+    sim_spec["train"]["start_from"] = model_file("jet_mlp")
+    result = cli("sweep", spec_file(sim_spec), "--out", tmp_path / "run")
+    lines = result.err.strip().splitlines()
+    assert result.code == 2 and len(lines) == 1 and "train.start_from" in lines[0] and "'none'" in lines[0], result.err
+    assert not (tmp_path / "run").exists()
