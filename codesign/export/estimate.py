@@ -133,29 +133,63 @@ def plan_like_export(model, meta: Dict[str, Any], *, precision: str = "auto", ta
     on the calibration samples the export would use (same dataset, counts and seed as ``codesign export``);
     given types need none, and nothing is emulated. Both name layers by one rule (:mod:`codesign.naming`), so
     the types are keyed by the network's layers."""
-    from ..sim.estimate import module_network
-    from .hls import as_graph_input, layer_weights, source_graph, with_quantized_parameters
-    from .precision import choose_precision, precision_spec
-    from .samples import choose_samples, default_counts, macs_per_sample
+    planner = ExportPlanner(model, meta, target_agreement=target_agreement, dataset=dataset, data_dir=data_dir,
+                            seed=seed)
+    return planner.plan(precision)
 
-    in_shape = tuple(model.codesign_spec["in_shape"])
-    spec = precision_spec(precision, target_agreement)
-    clean = source_graph(model)
-    samples = calibration = None
-    if spec.needs_calibration:
-        counts = default_counts(macs_per_sample(model, in_shape))
-        samples = choose_samples(model, meta, dataset, n_calibration=counts["calibration"], n_csim=counts["csim"],
-                                 data_dir=data_dir, seed=seed)
-        calibration = as_graph_input(samples.calibration.float(), clean.input_layout)
-    plan = choose_precision(clean, calibration, spec)
-    quantized = layer_weights(with_quantized_parameters(clean, plan))
-    network = module_network(model, in_shape)
-    by_key = {layer_key(name): w for name, w in quantized.items()}
-    layers_out = tuple(quantized_layer(layer, by_key.get(layer_key(layer.name))) for layer in network.layers)
-    network = Network(network.name, layers_out, network.input_shape, network.source, network.meta)
-    known = {layer_key(layer.name) for layer in network.layers} | {layer_key(clean.graph.inputs[0])}
-    settings = {name: LayerSettings(weight=t.weight, bias=t.bias, result=t.result) for name, t in plan.types.items()
-                if layer_key(name) in known}    # not the ops the simulator folds away (x * 2, a reshape)
-    summary = {"source": plan.source, "calibration_samples": plan.calibration_samples,
-               "samples": samples.note if samples is not None else None, "emulated_agreement": plan.emulated_agreement}
-    return PlannedModel(network, settings, summary)
+
+class ExportPlanner:
+    """:func:`plan_like_export` for any number of precisions of one model: the export graph, the network and
+    (when a precision needs them) the export's calibration samples, run once through the emulation, are made
+    once and shared, so each further precision costs only its types and the cast of the weights. With
+    ``emulate=False`` a plan's emulated agreement is not measured (None; the types are the same)."""
+
+    def __init__(self, model, meta: Dict[str, Any], *, target_agreement: float = 0.999, dataset: Optional[str] = None,
+                 data_dir: Optional[Path] = None, seed: int = 0, emulate: bool = True):
+        from ..sim.estimate import module_network
+        from .hls import source_graph
+
+        self.model, self.meta, self.target_agreement, self.emulate = model, meta, target_agreement, emulate
+        self.dataset, self.data_dir, self.seed = dataset, data_dir, seed
+        self.in_shape = tuple(model.codesign_spec["in_shape"])
+        self.clean = source_graph(model)
+        self.network = module_network(model, self.in_shape)
+        self._samples = self._calibration = None
+
+    def _calibrated(self):
+        """(the samples, their :class:`~codesign.export.precision.Calibration`), made on first use."""
+        if self._calibration is None:
+            from .hls import as_graph_input
+            from .precision import calibrate
+            from .samples import choose_samples, default_counts, macs_per_sample
+
+            counts = default_counts(macs_per_sample(self.model, self.in_shape))
+            self._samples = choose_samples(self.model, self.meta, self.dataset, n_calibration=counts["calibration"],
+                                           n_csim=counts["csim"], data_dir=self.data_dir, seed=self.seed)
+            inputs = as_graph_input(self._samples.calibration.float(), self.clean.input_layout)
+            self._calibration = calibrate(self.clean, inputs)
+        return self._samples, self._calibration
+
+    def plan(self, precision: str = "auto") -> PlannedModel:
+        """What the export at ``precision`` would build (see :func:`plan_like_export`)."""
+        from .hls import layer_weights, with_quantized_parameters
+        from .precision import choose_precision, precision_spec
+
+        spec = precision_spec(precision, self.target_agreement)
+        samples = calibration = None
+        if spec.needs_calibration:
+            samples, calibration = self._calibrated()
+        plan = choose_precision(self.clean, calibration, spec, emulate=self.emulate)
+        quantized = layer_weights(with_quantized_parameters(self.clean, plan))
+        network, clean = self.network, self.clean
+        by_key = {layer_key(name): w for name, w in quantized.items()}
+        layers_out = tuple(quantized_layer(layer, by_key.get(layer_key(layer.name))) for layer in network.layers)
+        network = Network(network.name, layers_out, network.input_shape, network.source, network.meta)
+        known = {layer_key(layer.name) for layer in network.layers} | {layer_key(clean.graph.inputs[0])}
+        settings = {name: LayerSettings(weight=t.weight, bias=t.bias, result=t.result)
+                    for name, t in plan.types.items()
+                    if layer_key(name) in known}    # not the ops the simulator folds away (x * 2, a reshape)
+        summary = {"source": plan.source, "calibration_samples": plan.calibration_samples,
+                   "samples": samples.note if samples is not None else None,
+                   "emulated_agreement": plan.emulated_agreement}
+        return PlannedModel(network, settings, summary)

@@ -132,12 +132,39 @@ def output_error(got: torch.Tensor, reference: torch.Tensor) -> float:
     return float((got - reference).abs().mean()) / scale if scale > 0 else 0.0
 
 
-def choose_precision(clean: CleanGraph, calibration: Optional[torch.Tensor], spec: PrecisionSpec) -> PrecisionPlan:
+@dataclass(frozen=True)
+class Calibration:
+    """Calibration inputs run once through the bit-exact float64 emulation: the reference outputs and
+    every layer's value range (:func:`calibrate`). The precision choices of one graph (several precisions,
+    e.g. a sweep's) can share it: nothing writes to it after."""
+    inputs: torch.Tensor
+    reference: torch.Tensor
+    ranges: Ranges
+
+
+#: samples per float64 pass of the calibration. A float64 convolution's unfolded input grows with the batch
+#: (ResNet-20's first stage: about 115 MB at 98 samples), and buffers that large come from the system as fresh
+#: pages on every call: at 256 samples, page faults took 40% of the calibration time of the 10,000-point sweep
+#: benchmark's 20 models, at 32 none. A sample's arithmetic does not depend on the batch (outputs and ranges
+#: were identical).
+CALIBRATION_BATCH = 32
+
+
+def calibrate(clean: CleanGraph, inputs: torch.Tensor) -> Calibration:
+    """Run ``inputs`` (in the graph's input layout) through the float64 emulation, recording the ranges."""
+    emu, ranges = Emulator(clean.graph, clean.fused_bias), Ranges()
+    return Calibration(inputs, batched(lambda x: emu.run(x, ranges=ranges), inputs, CALIBRATION_BATCH), ranges)
+
+
+def choose_precision(clean: CleanGraph, calibration: Union[torch.Tensor, Calibration, None], spec: PrecisionSpec,
+                     *, emulate: bool = True) -> PrecisionPlan:
     """Pick every layer's types (see the module docstring) and emulate the result. The search runs
     the emulator in float32 (fast; an accumulator sum may be off by an LSB now and then), the
     reported agreement comes from the bit-exact float64 emulation of the final plan. ``calibration``
     None: the types of a spec that needs no calibration data (``spec.needs_calibration`` false), the same
-    types as with data, nothing emulated."""
+    types as with data, nothing emulated; a :class:`Calibration` is calibration data already run (shared by
+    several choices). ``emulate=False``: the types only, without the final emulation of the plan (its
+    agreement and output error are then None); the same types."""
     ranges = Ranges()
     weights = _weight_magnitudes(clean)
     if calibration is None:
@@ -146,20 +173,25 @@ def choose_precision(clean: CleanGraph, calibration: Optional[torch.Tensor], spe
         plan = _apply_overrides(_given_types(clean, ranges, weights, spec.default), spec, clean)
         rows = [_row(name, clean, plan[name], ranges, weights) for name in plan]
         return PrecisionPlan(plan, rows, None, None, None, None, 0, spec.source)
-    emu = Emulator(clean.graph, clean.fused_bias)
-    reference = batched(lambda x: emu.run(x, ranges=ranges), calibration)
+    if not isinstance(calibration, Calibration):
+        calibration = calibrate(clean, calibration)
+    inputs, reference, ranges = calibration.inputs, calibration.reference, calibration.ranges
     if spec.default == "auto":
         fast = Emulator(clean.graph, clean.fused_bias, torch.float32)
-        widths, plan = _search_widths(fast, clean, calibration, reference.float(), ranges, weights, spec)
+        widths, plan = _search_widths(fast, clean, inputs, reference.float(), ranges, weights, spec)
     elif spec.default == QUANTIZERS:
         widths, plan = None, _wide_types(clean, ranges)
     else:
         widths, plan = None, _given_types(clean, ranges, weights, spec.default)
     plan = _apply_overrides(plan, spec, clean)
-    emulated = batched(lambda x: emu.run(x, plan), calibration)
     rows = [_row(name, clean, plan[name], ranges, weights) for name in plan]
+    target = spec.target_agreement if spec.default == "auto" else None
+    if not emulate:
+        return PrecisionPlan(plan, rows, None, None, target, widths, len(inputs), spec.source)
+    emu = Emulator(clean.graph, clean.fused_bias)
+    emulated = batched(lambda x: emu.run(x, plan), inputs)
     return PrecisionPlan(plan, rows, agreement(emulated, reference), output_error(emulated, reference),
-                         spec.target_agreement if spec.default == "auto" else None, widths, len(calibration), spec.source)
+                         target, widths, len(inputs), spec.source)
 
 
 def _weight_magnitudes(clean: CleanGraph) -> Dict[str, Dict[str, float]]:

@@ -4,10 +4,12 @@ Default: the dataset the checkpoint was trained on when its file records it; els
 digits for 1×28×28 ten-class models (the full set when fetched, the bundled 1,000-image subset
 otherwise); else synthetic Gaussian inputs of the model's shape (labels are then meaningless, so
 no accuracy is reported). Sample counts default to what keeps a run to about a minute on two
-cores, from the model's multiply-accumulates per sample.
+cores, from the model's multiply-accumulates per sample. A dataset is read once per process and data
+folder (a sweep plans many models on one); the samples are copies.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
@@ -95,11 +97,25 @@ def _have_mnist(data_dir: Optional[Path]) -> bool:
     return (Path(data_dir or default_data_dir()) / "mnist").is_dir()
 
 
+_LOADED: Dict[str, Any] = {}
+
+
+def _dataset(name: str, options: Dict[str, Any], data_dir: Optional[Path]):
+    """The dataset's splits, loaded once per process and folder (a sweep plans many models on one dataset)."""
+    key = json.dumps([name, options, str(Path(data_dir) if data_dir else default_data_dir())], sort_keys=True,
+                     default=str)
+    if key not in _LOADED:
+        if len(_LOADED) > 1:
+            _LOADED.clear()
+        _LOADED[key] = load_dataset(name, data_dir, **options)
+    return _LOADED[key]
+
+
 def _load(name, options, spec, n_calibration, n_csim, data_dir, note) -> Samples:
-    splits = load_dataset(name, data_dir, **options)
+    splits = _dataset(name, options, data_dir)
     check_input_shape(spec["in_shape"], splits, spec["name"])
-    return Samples(name, splits.train[0][:n_calibration], splits.test[0][:n_csim], splits.test[1][:n_csim], note,
-                   dict(options))
+    return Samples(name, splits.train[0][:n_calibration].clone(), splits.test[0][:n_csim].clone(),
+                   splits.test[1][:n_csim].clone(), note, dict(options))
 
 
 def _synthetic(in_shape, classes, n_calibration, n_csim, seed, why: str = "") -> Samples:

@@ -3,7 +3,10 @@
     rows = evaluate_batch(points, networks)
 
 ``networks`` maps a model key to a :class:`Network` (build each once: ``load_network``); ``points`` is
-any iterable of :class:`DesignPoint`. Each result row is the point's fields plus the report totals
+any iterable of :class:`DesignPoint`. ``layers`` (optional) maps a model key to per-layer settings
+(:class:`~codesign.sim.mapping.LayerSettings` by layer name, e.g. the types the export plans for that
+network at one precision: :class:`codesign.export.estimate.ExportPlanner`), added to the Mapping of every
+point of that model; neither is changed after. Each result row is the point's fields plus the report totals
 (:func:`codesign.sim.report.summarize`): latency, interval, throughput, DRAM bytes, the energy split,
 DSP/BRAM/LUT/FF with utilisation, ``fits``. Devices, mappings, per-network arrays, hls4ml reuse-factor
 rules, tiled design searches and the totals of equivalent points (points differing only in options their
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Callable, Dict, Iterable, List, Mapping as MappingT, Optional
+from typing import Callable, Dict, Iterable, List, Mapping as MappingT, Optional, Tuple
 
 from .. import target
 from ..errors import CodesignError
@@ -22,7 +25,7 @@ from .device import Device, load_device
 from .energy import energy
 from .estimate import hardware_network, template_costs
 from .layers import Network
-from .mapping import Mapping
+from .mapping import LayerSettings, Mapping
 from .report import summarize
 
 
@@ -60,24 +63,59 @@ FIELDS = tuple(DesignPoint.__dataclass_fields__)
 _TOTALS: Dict[tuple, Dict] = {}
 
 
-def _equivalence_key(point: DesignPoint, net: Network) -> tuple:
-    """Points that differ only in options their template ignores share one evaluation."""
+def _equivalence_key(point: DesignPoint, net: Network, layers: str = "") -> tuple:
+    """Points that differ only in options their template ignores share one evaluation (``layers``: the
+    digest of the per-layer settings added to the point's Mapping)."""
     read = target.TILED_ONLY if point.template == "tiled" else target.DATAFLOW_ONLY
     options = tuple(getattr(point, a) for a in read)
-    return (net.signature, point.device, point.template, point.precision, point.clock_mhz) + options
+    return (net.signature, layers, point.device, point.template, point.precision, point.clock_mhz) + options
 
 
-def evaluate_point(point: DesignPoint, networks: MappingT[str, Network], share: bool = True) -> Dict:
-    """Totals of one point; ``share=False`` evaluates it even if an equivalent point was evaluated before."""
+LayerTypes = MappingT[str, LayerSettings]
+_WITH_LAYERS: Dict[Tuple[Mapping, str], Mapping] = {}
+_DIGESTS: Dict[int, Tuple[LayerTypes, str]] = {}
+
+
+def _layers_digest(layers: Optional[LayerTypes]) -> str:
+    """What per-layer settings say, as text (a cache key; computed once per settings object, which the
+    cache holds, so its id is not reused while cached)."""
+    if not layers:
+        return ""
+    hit = _DIGESTS.get(id(layers))
+    if hit is None or hit[0] is not layers:
+        if len(_DIGESTS) > 1024:
+            _DIGESTS.clear()
+        hit = _DIGESTS[id(layers)] = (layers, repr(sorted(layers.items())))
+    return hit[1]
+
+
+def _with_layers(m: Mapping, layers: Optional[LayerTypes], digest: str) -> Mapping:
+    if not layers:
+        return m
+    key = (m, digest)
+    if key not in _WITH_LAYERS:
+        if len(_WITH_LAYERS) > 65536:
+            _WITH_LAYERS.clear()
+        _WITH_LAYERS[key] = m.with_(layers={**layers, **m.layers})
+    return _WITH_LAYERS[key]
+
+
+def evaluate_point(point: DesignPoint, networks: MappingT[str, Network], share: bool = True,
+                   layers: Optional[MappingT[str, LayerTypes]] = None) -> Dict:
+    """Totals of one point; ``share=False`` evaluates it even if an equivalent point was evaluated before;
+    ``layers``: per-layer settings by model key (see the module doc)."""
     if point.model not in networks:
         raise CodesignError(f"design point names model '{point.model}', which is not among the networks given")
     net = networks[point.model]
-    key = _equivalence_key(point, net)
+    given = (layers or {}).get(point.model)
+    digest = _layers_digest(given)
+    key = _equivalence_key(point, net, digest)
     totals = _TOTALS.get(key) if share else None
     if totals is None:
         dev = _device(point.device)
         m = _mapping(point.template, point.reuse_factor, point.precision, point.strategy, point.io_type,
                      point.clock_mhz, point.zero_skip, point.unroll, point.dram_layout, point.sparse_kernel)
+        m = _with_layers(m, given, digest)
         net = hardware_network(net, m)
         costs = template_costs(net, dev, m)
         totals = summarize(net, dev, costs, energy(costs, dev, m.precision))
@@ -89,21 +127,25 @@ def evaluate_point(point: DesignPoint, networks: MappingT[str, Network], share: 
 
 def clear_cache() -> None:
     """Forget cached evaluations (design searches included)."""
-    from . import stream_timing, tiled_search
+    from . import plan, stream_timing, tiled_search
     _TOTALS.clear()
+    plan._LAYER_TYPES.clear()
+    _WITH_LAYERS.clear()
+    _DIGESTS.clear()
     tiled_search._CACHE.clear()
     stream_timing._TIMING_CACHE.clear()
 
 
 def evaluate_batch(points: Iterable[DesignPoint], networks: MappingT[str, Network], errors: str = "raise",
-                   events: Optional[Callable[[str, dict], None]] = None, share: bool = True) -> List[Dict]:
+                   events: Optional[Callable[[str, dict], None]] = None, share: bool = True,
+                   layers: Optional[MappingT[str, LayerTypes]] = None) -> List[Dict]:
     """One totals row per design point, in order (see the module doc)."""
     if errors not in ("raise", "record"):
         raise CodesignError(f"errors must be 'raise' or 'record', got '{errors}'")
     rows: List[Dict] = []
     for i, point in enumerate(points):
         try:
-            rows.append(evaluate_point(point, networks, share))
+            rows.append(evaluate_point(point, networks, share, layers))
         except CodesignError as err:
             if errors == "raise":
                 raise

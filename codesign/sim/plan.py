@@ -28,7 +28,7 @@ this plan, never the Mapping. Arrays are indexed like ``network.layers``:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 
@@ -116,24 +116,67 @@ def hls_reuse_factors(net: Network, requested: np.ndarray, resource: np.ndarray,
     return rf
 
 
+@dataclass(frozen=True)
+class _LayerTypes:
+    """What a Mapping's per-layer settings decide, the same at every reuse factor and strategy: the settings
+    matched to the network's layers, and the types of weights, biases, data and accumulators."""
+    settings: tuple
+    w_bits: np.ndarray
+    w_int: np.ndarray
+    b_bits: np.ndarray
+    b_int: np.ndarray
+    is_float: np.ndarray
+    depth: np.ndarray
+    in_bits: np.ndarray
+    out_bits: np.ndarray
+    out_int: np.ndarray
+    acc_bits: np.ndarray
+
+
+_LAYER_TYPES: Dict[tuple, _LayerTypes] = {}
+
+
+def _layer_types(net: Network, m: Mapping) -> _LayerTypes:
+    """:class:`_LayerTypes` of a Mapping with per-layer settings; cached (a batch evaluates one network with
+    the same settings at many reuse factors, strategies and devices). The arrays are read-only."""
+    names = tuple(l.name for l in net.layers)
+    key = (net.signature, names, net.meta.get("input"), m.precision, m.accum, tuple(m.layers.items()))
+    found = _LAYER_TYPES.get(key)
+    if found is not None:
+        return found
+    w_def, wi_def, _, _, float_def = _defaults(m)
+    settings, given_input = m.layer_settings(list(names), net.meta.get("input"))
+    w_bits = np.array([_bits(ls.weight, w_def) for ls in settings], dtype=np.int64)
+    w_int = np.array([_int_bits(ls.weight, wi_def) for ls in settings], dtype=np.int64)
+    b_bits = np.array([_bits(_bias(ls), w_def) for ls in settings], dtype=np.int64)
+    b_int = np.array([_int_bits(_bias(ls), wi_def) for ls in settings], dtype=np.int64)
+    is_float = np.array([isinstance(ls.weight, FloatType) if ls.weight not in (None, AUTO) else float_def
+                         for ls in settings], dtype=bool)
+    depth = np.array([ls.fifo_depth or 0 for ls in settings], dtype=np.int64)
+    data = _data_types(net, m, settings, given_input, w_bits, w_int, b_bits, b_int)
+    arrays = (w_bits, w_int, b_bits, b_int, is_float, depth) + tuple(data)
+    for array in arrays:
+        array.flags.writeable = False
+    if len(_LAYER_TYPES) > 4096:
+        _LAYER_TYPES.clear()
+    found = _LAYER_TYPES[key] = _LayerTypes(tuple(settings), *arrays)
+    return found
+
+
 def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:
     """The :class:`LayerPlan` of ``network`` under ``mapping`` on ``device`` (needed where ``--sparse-kernel auto``
     has a layer to decide: :mod:`codesign.sim.sparse_choice`)."""
     net, m, a = network, mapping, network.arrays
     n = len(net)
     w_def, wi_def, _, _, float_def = _defaults(m)
-    given_input = None
+    types = None
     if m.layers:
-        settings, given_input = m.layer_settings([l.name for l in net.layers], net.meta.get("input"))
+        types = _layer_types(net, m)
+        settings = types.settings
         rf_req = np.array([ls.reuse_factor or m.reuse_factor for ls in settings], dtype=np.int64)
         resource = np.array([(ls.strategy or m.strategy) == "Resource" for ls in settings], dtype=bool)
-        w_bits = np.array([_bits(ls.weight, w_def) for ls in settings], dtype=np.int64)
-        w_int = np.array([_int_bits(ls.weight, wi_def) for ls in settings], dtype=np.int64)
-        b_bits = np.array([_bits(_bias(ls), w_def) for ls in settings], dtype=np.int64)
-        b_int = np.array([_int_bits(_bias(ls), wi_def) for ls in settings], dtype=np.int64)
-        is_float = np.array([isinstance(ls.weight, FloatType) if ls.weight not in (None, AUTO) else float_def
-                             for ls in settings], dtype=bool)
-        depth = np.array([ls.fifo_depth or 0 for ls in settings], dtype=np.int64)
+        w_bits, w_int, b_bits, b_int = types.w_bits, types.w_int, types.b_bits, types.b_int
+        is_float, depth = types.is_float, types.depth
     else:
         settings = None
         rf_req = np.full(n, m.reuse_factor, dtype=np.int64)
@@ -149,11 +192,10 @@ def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:
         sparse = np.array([s if c is None else c and d for s, c, d in zip(sparse, chosen, a.mask("dense"))], dtype=bool)
         auto &= np.array([c is None for c in chosen], dtype=bool)
     rf = hls_reuse_factors(net, np.where(compute | bn, rf_req, 1), resource, sparse)
-    if settings is None:
+    if types is None:
         in_bits, out_bits, out_int, acc_bits = _uniform_types(net, m, w_bits, w_int, b_bits, b_int)
     else:
-        in_bits, out_bits, out_int, acc_bits = _data_types(net, m, settings, given_input, w_bits, w_int, b_bits,
-                                                           b_int)
+        in_bits, out_bits, out_int, acc_bits = types.in_bits, types.out_bits, types.out_int, types.acc_bits
     sparse_rom = hls_rules.sparse_rom(sparse, rf, a.nonzero)
     io = m.resolved_io_type(net)
     plan = LayerPlan(rf=rf, resource=resource, w_bits=w_bits, w_int=w_int, b_bits=b_bits, in_bits=in_bits,

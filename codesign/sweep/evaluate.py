@@ -3,8 +3,13 @@ accuracy at each precision from the export's bit-exact emulation (default on), a
 hls4ml C simulation.
 
 All run in workers. The simulator's batch API evaluates all hardware points of one model in one
-call (devices, mappings, design searches and equivalent points are cached per process); the
-network of a model file is extracted once per process.
+call (devices, mappings, design searches and equivalent points are cached per process). A dataflow
+point at a fixed-point precision is priced as ``codesign simulate --precision`` prices the model file:
+the network the export builds at that precision (its types per layer; the nonzeros and shift-and-add
+constants of the weights cast to them: :class:`codesign.export.estimate.ExportPlanner`, on the export's
+calibration samples where the types depend on value ranges: ``auto``, bare widths). That network is made
+once per (model file, precision) per process and shared by every device, reuse factor and strategy; a
+``float`` or tiled point reads the float weights (as simulate does).
 """
 from __future__ import annotations
 
@@ -13,10 +18,13 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import atomic
+from ..errors import CodesignError
 from .plan import CsimTask, EmulateTask
 from .models import torch_threads
 
 _NETWORKS: Dict[Tuple[str, float], Any] = {}
+_PLANNERS: Dict[tuple, Any] = {}
+_PLANNED: Dict[tuple, Any] = {}
 DROPPED = ("model", "device", "template", "reuse_factor", "precision", "strategy", "io_type", "clock_mhz",
            "zero_skip", "unroll", "dram_layout", "sparse_kernel")
 
@@ -35,16 +43,72 @@ def network_of(model_file: str):
     return _NETWORKS[key]
 
 
-def simulate_points(model_file: str, items: Sequence[Tuple[str, Dict[str, Any]]],
+def planned_network(model_file: str, precision: str, data_dir: Optional[str] = None):
+    """(network, per-layer types) of what ``codesign export --precision PRECISION`` builds from the model
+    file, as ``codesign simulate --checkpoint FILE --precision PRECISION`` plans it; cached per process by
+    path, modification time, precision and data folder (the planner, shared by a file's precisions, too)."""
+    from ..checkpoint import load_model
+    from ..export.estimate import ExportPlanner
+
+    file = (str(model_file), Path(model_file).stat().st_mtime, data_dir)
+    key = file + (precision,)
+    if key not in _PLANNED:
+        if file not in _PLANNERS:
+            if len(_PLANNERS) > 8:
+                _PLANNERS.clear()
+            model, meta = load_model(model_file)
+            _PLANNERS[file] = ExportPlanner(model, meta, data_dir=Path(data_dir) if data_dir else None, emulate=False)
+        if len(_PLANNED) > 256:
+            _PLANNED.clear()
+        planned = _PLANNERS[file].plan(precision)
+        _PLANNED[key] = (planned.network, planned.layers)
+    return _PLANNED[key]
+
+
+FLOAT = "float weights"      # the network key of points priced on the float weights (float, tiled)
+
+
+def simulate_points(model_file: str, items: Sequence[Tuple[str, Dict[str, Any]]], data_dir: Optional[str] = None,
                     threads: Optional[int] = None) -> List[Dict[str, Any]]:
-    """One row of simulator totals per (point id, hardware axes); invalid points carry 'error'."""
+    """One row of simulator totals per (point id, hardware axes); invalid points carry 'error' (so do the
+    points of a precision the export cannot plan for this model, with its reason)."""
     from ..sim import DesignPoint, evaluate_batch
 
-    with torch_threads(1):
-        net = network_of(model_file)
-    points = [DesignPoint(model="m", **_given(h)) for _, h in items]
-    rows = evaluate_batch(points, {"m": net}, errors="record")
-    return [{"point_id": pid, **sim_fields(row)} for (pid, _), row in zip(items, rows)]
+    networks: Dict[str, Any] = {}
+    layers: Dict[str, Any] = {}
+    failed: Dict[str, str] = {}
+    points = []
+    for _, hardware in items:
+        given = _given(hardware)
+        key = _network_key(given)
+        if key not in networks and key not in failed:
+            try:
+                with torch_threads(1):         # as the model jobs: workers share the cores
+                    networks[key], layers[key] = ((network_of(model_file), None) if key == FLOAT else
+                                                  planned_network(model_file, key, data_dir))
+            except CodesignError as err:
+                failed[key] = f"the export's precision plan at {key} failed: {err}"
+        points.append(DesignPoint(model=key, **given))
+    rows = evaluate_batch([p for p in points if p.model not in failed], networks, errors="record",
+                          layers={k: v for k, v in layers.items() if v})
+    rows_iter = iter(rows)
+    out = []
+    for (pid, _), point in zip(items, points):
+        row = {"error": failed[point.model]} if point.model in failed else sim_fields(next(rows_iter))
+        out.append({"point_id": pid, **row})
+    return out
+
+
+def _network_key(given: Dict[str, Any]) -> str:
+    """Which network a point is priced on: its precision's planned network (a dataflow point at a fixed-point
+    precision, as simulate and export), else the float weights' (``FLOAT``)."""
+    from .. import target
+    from ..fixed_point import parse_precision
+
+    precision = given.get("precision", target.DEFAULT_PRECISION)
+    if given.get("template", target.DEFAULT_TEMPLATE) != "dataflow" or parse_precision(precision).is_float:
+        return FLOAT
+    return str(precision)
 
 
 def _given(hardware: Dict[str, Any]) -> Dict[str, Any]:

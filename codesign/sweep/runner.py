@@ -239,11 +239,15 @@ class _Scheduler:
 
     def _submit_points(self, model_key: str) -> None:
         points = self.points_of.get(model_key, [])
+        order = {v: i for i, v in enumerate(dict.fromkeys(p.axes["precision"] for p in points))}
+        points = sorted(points, key=lambda p: order[p.axes["precision"]])    # a chunk holds few precisions: a worker
+        # plans the network of each precision it prices (sweep.evaluate.planned_network)
         size = max(50, min(2000, math.ceil(len(self.plan.points) / (4 * self.executor.workers))))
         for i in range(0, len(points), size):
             chunk = points[i:i + size]
             items = [(p.point_id, {a: p.axes[a] for a in HARDWARE_AXES}) for p in chunk]
-            self._submit("points", (model_key, chunk), simulate_points, self.models[model_key]["model_file"], items)
+            self._submit("points", (model_key, chunk), simulate_points, self.models[model_key]["model_file"], items,
+                         self.data_dir)
 
     def _on_points(self, key: Tuple[str, List[Point]], outcome: Outcome) -> None:
         model_key, chunk = key
