@@ -38,6 +38,7 @@ from .util_limit import UtilLimit
 from ..target import STRATEGIES
 from .mapping import LayerSettings, Mapping, match_layers
 from .plan import LayerPlan, resolve_plan
+from .sparse_choice import refused
 
 FASTEST = "fastest"                          # shortest interval, then latency, within max_util
 LEAST_RESOURCES = "least resources within the latency bound"
@@ -488,7 +489,7 @@ def _first_candidates(plan: LayerPlan, network: Network, device: Device, strateg
     the FIFO depths and fixed costs the search starts from belong to a design it may choose."""
     if "Resource" not in strategies or plan.resource.all():
         return plan
-    big = hls_rules.latency_over_limit(network, plan, float(device.calibration["dataflow.unroll_limit"]))
+    big = refused(network, plan, device)
     if not big.any():
         return plan
     return refold(plan, network, plan.rf, plan.resource | big, device)

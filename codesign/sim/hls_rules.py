@@ -27,8 +27,9 @@ inside its per-pixel pipeline, a pool_h*pool_w-input reduction tree per channel 
 window registers. Under io_parallel both (``nnet_pooling.h``) unroll the H*W-input reduction per channel.
 
 The sparse kernel's rules (codesign's ``hls_templates/nnet_dense_sparse.h``, see
-``codesign.export.sparse_kernel``): which Dense layers take it under ``--sparse-kernel auto``, its
-unroll limit and the outputs one multiplier lane touches.
+``codesign.export.sparse_kernel``): which Dense layers ``--sparse-kernel auto`` considers for it (which of
+them take it is a cost choice, :mod:`codesign.sim.sparse_choice`), its unroll limit and the outputs one
+multiplier lane touches.
 """
 from __future__ import annotations
 
