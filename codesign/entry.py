@@ -6,6 +6,10 @@ one line on stderr, exit code 130, no child process left running.
 - The first signal raises ``KeyboardInterrupt`` in the main thread, so the command unwinds: a
   temporary file is removed, a sweep stops its workers, g++ is killed, and the CLI prints one line
   saying how to continue (``codesign.cli.main``).
+- Not while a module is being imported: an exception raised inside an import can cross a C++
+  extension's initialisation (torch's), which then aborts the process (``terminate called after
+  throwing pybind11::error_already_set``, exit -6). The signal is held and delivered again every
+  ``RETRY_S`` until the import has finished, then raises as above.
 - A second signal while that happens, or any signal once the command has returned, does not wait:
   children are killed, the line is printed unless it already was, and the process exits.
 
@@ -17,11 +21,14 @@ This module imports nothing heavy, so the handlers are in place before the CLI's
 """
 from __future__ import annotations
 
+import _thread
 import os
 import signal
 import sys
+import threading
 
-_state = {"signals": 0, "reported": False, "finishing": False, "hint": "nothing was changed"}
+RETRY_S = 0.02         # a signal held during an import is delivered again after this long
+_state = {"signals": 0, "reported": False, "finishing": False, "hint": "nothing was changed", "held": False}
 
 
 def install() -> None:
@@ -41,10 +48,35 @@ def reported() -> None:
 
 
 def _on_signal(signum, frame) -> None:
-    _state["signals"] += 1
+    if _state["held"]:                  # the held signal delivered again, not a new one
+        _state["held"] = False
+    else:
+        _state["signals"] += 1
     if _state["signals"] == 1 and not _state["finishing"]:
+        if _importing(frame):
+            _hold(signum)
+            return
         raise KeyboardInterrupt
     _hard_exit(130)
+
+
+def _importing(frame) -> bool:
+    """True when the interrupted code runs inside an import (importlib's frames are on its stack)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _hold(signum: int) -> None:
+    def deliver_again() -> None:
+        _state["held"] = True
+        _thread.interrupt_main(signum)
+
+    timer = threading.Timer(RETRY_S, deliver_again)
+    timer.daemon = True
+    timer.start()
 
 
 def _hard_exit(code: int) -> None:
