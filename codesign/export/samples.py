@@ -21,6 +21,7 @@ import torch.nn as nn
 from ..data import check_input_shape, default_data_dir, load_dataset
 from ..errors import DataError
 from ..flops import model_cost
+from ..memo import Memo
 
 CALIBRATION_MACS = 4e9      # multiply-accumulates spent per emulation pass of the precision search
 CSIM_MACS = 2e9             # the C simulation runs about 40M MACs/s per core
@@ -97,18 +98,14 @@ def _have_mnist(data_dir: Optional[Path]) -> bool:
     return (Path(data_dir or default_data_dir()) / "mnist").is_dir()
 
 
-_LOADED: Dict[str, Any] = {}
+_LOADED = Memo(2)
 
 
 def _dataset(name: str, options: Dict[str, Any], data_dir: Optional[Path]):
     """The dataset's splits, loaded once per process and folder (a sweep plans many models on one dataset)."""
     key = json.dumps([name, options, str(Path(data_dir) if data_dir else default_data_dir())], sort_keys=True,
                      default=str)
-    if key not in _LOADED:
-        if len(_LOADED) > 1:
-            _LOADED.clear()
-        _LOADED[key] = load_dataset(name, data_dir, **options)
-    return _LOADED[key]
+    return _LOADED.get_or_make(key, lambda: load_dataset(name, data_dir, **options))
 
 
 def _load(name, options, spec, n_calibration, n_csim, data_dir, note) -> Samples:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Callable, Dict, Iterable, List, Mapping as MappingT, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping as MappingT, Optional
 
 from .. import target
 from ..errors import CodesignError
+from ..memo import Memo
 from .device import Device, load_device
 from .energy import energy
 from .estimate import hardware_network, template_costs
@@ -60,7 +61,7 @@ def _mapping(template, reuse_factor, precision, strategy, io_type, clock_mhz, ze
 
 
 FIELDS = tuple(DesignPoint.__dataclass_fields__)
-_TOTALS: Dict[tuple, Dict] = {}
+_TOTALS = Memo(200_000)
 
 
 def _equivalence_key(point: DesignPoint, net: Network, layers: str = "") -> tuple:
@@ -72,32 +73,22 @@ def _equivalence_key(point: DesignPoint, net: Network, layers: str = "") -> tupl
 
 
 LayerTypes = MappingT[str, LayerSettings]
-_WITH_LAYERS: Dict[Tuple[Mapping, str], Mapping] = {}
-_DIGESTS: Dict[int, Tuple[LayerTypes, str]] = {}
+_WITH_LAYERS = Memo(65536)
+_DIGESTS = Memo(1024)
 
 
 def _layers_digest(layers: Optional[LayerTypes]) -> str:
-    """What per-layer settings say, as text (a cache key; computed once per settings object, which the
-    cache holds, so its id is not reused while cached)."""
+    """What per-layer settings say, as text (a cache key; computed once per settings object: the cache
+    holds the object with its text, so its id cannot name another object while cached)."""
     if not layers:
         return ""
-    hit = _DIGESTS.get(id(layers))
-    if hit is None or hit[0] is not layers:
-        if len(_DIGESTS) > 1024:
-            _DIGESTS.clear()
-        hit = _DIGESTS[id(layers)] = (layers, repr(sorted(layers.items())))
-    return hit[1]
+    return _DIGESTS.get_or_make(id(layers), lambda: (layers, repr(sorted(layers.items()))))[1]
 
 
 def _with_layers(m: Mapping, layers: Optional[LayerTypes], digest: str) -> Mapping:
     if not layers:
         return m
-    key = (m, digest)
-    if key not in _WITH_LAYERS:
-        if len(_WITH_LAYERS) > 65536:
-            _WITH_LAYERS.clear()
-        _WITH_LAYERS[key] = m.with_(layers={**layers, **m.layers})
-    return _WITH_LAYERS[key]
+    return _WITH_LAYERS.get_or_make((m, digest), lambda: m.with_(layers={**layers, **m.layers}))
 
 
 def evaluate_point(point: DesignPoint, networks: MappingT[str, Network], share: bool = True,
@@ -110,18 +101,17 @@ def evaluate_point(point: DesignPoint, networks: MappingT[str, Network], share: 
     given = (layers or {}).get(point.model)
     digest = _layers_digest(given)
     key = _equivalence_key(point, net, digest)
-    totals = _TOTALS.get(key) if share else None
-    if totals is None:
+
+    def evaluate() -> Dict:
         dev = _device(point.device)
         m = _mapping(point.template, point.reuse_factor, point.precision, point.strategy, point.io_type,
                      point.clock_mhz, point.zero_skip, point.unroll, point.dram_layout, point.sparse_kernel)
         m = _with_layers(m, given, digest)
-        net = hardware_network(net, m)
-        costs = template_costs(net, dev, m)
-        totals = summarize(net, dev, costs, energy(costs, dev, m.precision))
-        if len(_TOTALS) > 200_000:
-            _TOTALS.clear()
-        _TOTALS[key] = totals
+        hw = hardware_network(net, m)
+        costs = template_costs(hw, dev, m)
+        return summarize(hw, dev, costs, energy(costs, dev, m.precision))
+
+    totals = _TOTALS.get_or_make(key, evaluate) if share else _TOTALS.put(key, evaluate())
     return {**{f: getattr(point, f) for f in FIELDS}, **totals}
 
 

@@ -28,11 +28,12 @@ this plan, never the Mapping. Arrays are indexed like ``network.layers``:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Tuple
 
 import numpy as np
 
 from ..fixed_point import FixedType, FloatType, parse_type
+from ..memo import Memo
 from . import hls_rules
 from .layers import COMPUTE_OPS, Network
 from .mapping import AUTO, Mapping
@@ -133,7 +134,7 @@ class _LayerTypes:
     acc_bits: np.ndarray
 
 
-_LAYER_TYPES: Dict[tuple, _LayerTypes] = {}
+_LAYER_TYPES = Memo(4096)
 
 
 def _layer_types(net: Network, m: Mapping) -> _LayerTypes:
@@ -141,9 +142,10 @@ def _layer_types(net: Network, m: Mapping) -> _LayerTypes:
     the same settings at many reuse factors, strategies and devices). The arrays are read-only."""
     names = tuple(l.name for l in net.layers)
     key = (net.signature, names, net.meta.get("input"), m.precision, m.accum, tuple(m.layers.items()))
-    found = _LAYER_TYPES.get(key)
-    if found is not None:
-        return found
+    return _LAYER_TYPES.get_or_make(key, lambda: _make_layer_types(net, m, names))
+
+
+def _make_layer_types(net: Network, m: Mapping, names: Tuple[str, ...]) -> _LayerTypes:
     w_def, wi_def, _, _, float_def = _defaults(m)
     settings, given_input = m.layer_settings(list(names), net.meta.get("input"))
     w_bits = np.array([_bits(ls.weight, w_def) for ls in settings], dtype=np.int64)
@@ -157,10 +159,7 @@ def _layer_types(net: Network, m: Mapping) -> _LayerTypes:
     arrays = (w_bits, w_int, b_bits, b_int, is_float, depth) + tuple(data)
     for array in arrays:
         array.flags.writeable = False
-    if len(_LAYER_TYPES) > 4096:
-        _LAYER_TYPES.clear()
-    found = _LAYER_TYPES[key] = _LayerTypes(tuple(settings), *arrays)
-    return found
+    return _LayerTypes(tuple(settings), *arrays)
 
 
 def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:

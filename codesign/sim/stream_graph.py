@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ..errors import CodesignError
+from ..memo import Memo
 from .layers import Layer, Network
 
 PAD_OP = "pad"
@@ -77,15 +78,10 @@ def stream_network(net: Network) -> StreamNetwork:
     """``net`` with hls4ml's ZeroPadding layer before every padded convolution (idempotent: a conv whose
     input is already padded needs none). Cached by the network's structure and names."""
     key = (net.signature, tuple(l.name for l in net.layers), net.name, net.source, tuple(net.input_shape))
-    found = _PADDED.get(key)
-    if found is None:
-        if len(_PADDED) > 256:
-            _PADDED.clear()
-        found = _PADDED[key] = _pad(net)
-    return found
+    return _PADDED.get_or_make(key, lambda: _pad(net))
 
 
-_PADDED: Dict[tuple, StreamNetwork] = {}
+_PADDED = Memo(256)
 
 
 def _pad(net: Network) -> StreamNetwork:
@@ -167,15 +163,11 @@ def stream_graph(net: Network, input_name: str = "input") -> StreamGraph:
     Cached by the network's structure and names (treat the result as read-only).
     """
     key = (net.signature, tuple(l.name for l in net.layers), tuple(net.input_shape), input_name)
-    graph = _GRAPHS.get(key)
-    if graph is None:
-        if len(_GRAPHS) > 256:
-            _GRAPHS.clear()
-        graph = _GRAPHS[key] = _build_graph(net, input_name)
+    graph = _GRAPHS.get_or_make(key, lambda: _build_graph(net, input_name))
     return graph if graph.network is net else StreamGraph(net, graph.processes, graph.fifos)
 
 
-_GRAPHS: Dict[tuple, StreamGraph] = {}
+_GRAPHS = Memo(256)
 
 
 def _build_graph(net: Network, input_name: str) -> StreamGraph:

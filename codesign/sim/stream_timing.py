@@ -46,6 +46,7 @@ from typing import List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from ..memo import Memo
 from .stream_graph import PAD_OP, StreamGraph
 
 ELEMENTWISE = ("act", "bn", "add", "mul", "concat")
@@ -373,7 +374,7 @@ def region_interval(profiles: List[RateProfile], latency: float, backend: str) -
     return max(p.interval_for(backend) for p in profiles)
 
 
-_TIMING_CACHE: dict = {}
+_TIMING_CACHE = Memo(4096)
 
 
 def _network_timing(signature: str, net, rf: bytes, resource: bytes, cal: StreamCal,
@@ -381,14 +382,12 @@ def _network_timing(signature: str, net, rf: bytes, resource: bytes, cal: Stream
     from .stream_graph import stream_graph, stream_network
     from .stream_schedule import stream_schedule
 
-    key = (signature, rf, resource, cal, backend)
-    if key not in _TIMING_CACHE:
+    def timing() -> Tuple[float, float]:
         sn = stream_network(net)
         graph = stream_graph(sn.network)
         rfs, res = np.frombuffer(rf, dtype=np.int64), np.frombuffer(resource, dtype=bool)
         profiles = process_profiles(graph, sn.take(rfs, 1), sn.take(res, False), cal)
         sched = stream_schedule(graph, profiles, 1, cal)
-        if len(_TIMING_CACHE) > 4096:
-            _TIMING_CACHE.clear()
-        _TIMING_CACHE[key] = (sched.latency, region_interval(profiles, sched.latency, backend))
-    return _TIMING_CACHE[key]
+        return sched.latency, region_interval(profiles, sched.latency, backend)
+
+    return _TIMING_CACHE.get_or_make((signature, rf, resource, cal, backend), timing)

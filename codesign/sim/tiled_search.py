@@ -16,6 +16,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 from ..errors import ConfigError
+from ..memo import Memo
 from .device import Device
 from .layers import Network
 from .mapping import Mapping
@@ -26,7 +27,7 @@ SPATIAL = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16)
 SPLITS = ((1 / 3, 1 / 3, 1 / 3), (0.5, 0.25, 0.25), (0.25, 0.5, 0.25), (0.25, 0.25, 0.5), (0.45, 0.45, 0.1),
           (0.15, 0.7, 0.15), (0.7, 0.15, 0.15))
 TOP_UNROLLS = 4
-_CACHE: Dict[tuple, "TiledDesign"] = {}
+_CACHE = Memo(4096)
 
 
 @dataclass(frozen=True)
@@ -156,12 +157,14 @@ def _best(net: Network, designs: List["TiledDesign"], prob, counts, env) -> "Til
 
 def search_design(net: Network, device: Device, m: Mapping) -> "TiledDesign":
     """The fastest design for ``net`` on ``device`` (cached)."""
-    from .tiled import problems
-
     key = (net.signature, device.name, device.path, m.precision.label, m.zero_skip, m.unroll, m.clock_mhz,
            m.dram_layout)
-    if key in _CACHE:
-        return _CACHE[key]
+    return _CACHE.get_or_make(key, lambda: _search(net, device, m))
+
+
+def _search(net: Network, device: Device, m: Mapping) -> "TiledDesign":
+    from .tiled import problems
+
     max_macs, bram_budget = _budgets(device, m)
     if isinstance(m.unroll, tuple):
         units = [(*m.unroll, "fixed")]
@@ -177,7 +180,4 @@ def search_design(net: Network, device: Device, m: Mapping) -> "TiledDesign":
     if choice is None:
         raise ConfigError(f"no tiling of the network fits the {device.bram_kind} budget of {device.name} with "
                           f"unrolling {units[0][:4]}; choose smaller unroll factors or another device")
-    if len(_CACHE) > 4096:
-        _CACHE.clear()
-    _CACHE[key] = choice
     return choice

@@ -19,12 +19,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import atomic
 from ..errors import CodesignError
+from ..memo import Memo
 from .plan import CsimTask, EmulateTask
 from .models import torch_threads
 
-_NETWORKS: Dict[Tuple[str, float], Any] = {}
-_PLANNERS: Dict[tuple, Any] = {}
-_PLANNED: Dict[tuple, Any] = {}
+_NETWORKS = Memo(64)
+_PLANNERS = Memo(8)
+_PLANNED = Memo(256)
 DROPPED = ("model", "device", "template", "reuse_factor", "precision", "strategy", "io_type", "clock_mhz",
            "zero_skip", "unroll", "dram_layout", "sparse_kernel")
 
@@ -35,12 +36,8 @@ def network_of(model_file: str):
     from ..sim.estimate import module_network
 
     key = (str(model_file), Path(model_file).stat().st_mtime)
-    if key not in _NETWORKS:
-        if len(_NETWORKS) > 64:
-            _NETWORKS.clear()
-        model, _meta = load_model(model_file)
-        _NETWORKS[key] = module_network(model, source=f"checkpoint:{model_file}")
-    return _NETWORKS[key]
+    return _NETWORKS.get_or_make(key, lambda: module_network(load_model(model_file)[0],
+                                                             source=f"checkpoint:{model_file}"))
 
 
 def planned_network(model_file: str, precision: str, data_dir: Optional[str] = None):
@@ -51,18 +48,16 @@ def planned_network(model_file: str, precision: str, data_dir: Optional[str] = N
     from ..export.estimate import ExportPlanner
 
     file = (str(model_file), Path(model_file).stat().st_mtime, data_dir)
-    key = file + (precision,)
-    if key not in _PLANNED:
-        if file not in _PLANNERS:
-            if len(_PLANNERS) > 8:
-                _PLANNERS.clear()
-            model, meta = load_model(model_file)
-            _PLANNERS[file] = ExportPlanner(model, meta, data_dir=Path(data_dir) if data_dir else None, emulate=False)
-        if len(_PLANNED) > 256:
-            _PLANNED.clear()
-        planned = _PLANNERS[file].plan(precision)
-        _PLANNED[key] = (planned.network, planned.layers)
-    return _PLANNED[key]
+
+    def planner():
+        model, meta = load_model(model_file)
+        return ExportPlanner(model, meta, data_dir=Path(data_dir) if data_dir else None, emulate=False)
+
+    def plan():
+        planned = _PLANNERS.get_or_make(file, planner).plan(precision)
+        return planned.network, planned.layers
+
+    return _PLANNED.get_or_make(file + (precision,), plan)
 
 
 FLOAT = "float weights"      # the network key of points priced on the float weights (float, tiled)

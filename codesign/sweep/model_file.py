@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import CodesignError, ConfigError
+from ..memo import Memo
 
 #: factory arguments the data decides (compared with the recipe's data, not with model.args)
 DATA_ARGS = ("in_shape", "num_classes")
-_LOADED: Dict[Tuple[str, int, int], Dict[str, Any]] = {}
+_LOADED = Memo(17)
 
 
 def check_model_file(spec, key: str, recipe) -> None:
@@ -52,15 +53,14 @@ def _model_spec(path: str, where: str) -> Dict[str, Any]:
 
     stat = Path(path).stat()
     key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
-    if key not in _LOADED:
+
+    def spec():
         try:
-            _model, meta = load_model(path)
+            return dict(load_model(path)[1]["model_spec"])
         except CodesignError as err:
             raise ConfigError(f"{where}: {err}") from None
-        if len(_LOADED) > 16:
-            _LOADED.clear()
-        _LOADED[key] = dict(meta["model_spec"])
-    return _LOADED[key]
+
+    return _LOADED.get_or_make(key, spec)
 
 
 def _sweep_models(spec, recipe) -> Tuple[List[str], str]:

@@ -27,12 +27,13 @@ from ..checkpoint import load_model, save_model
 from ..config import Recipe, validate
 from ..data import Splits, check_input_shape, load_dataset
 from ..flops import model_cost
+from ..memo import Memo
 from ..rundir import RunDir
 from .oneshot import OneShot, prune_model
 from .plan import BaseTask, ModelTask, content_key
 
-_SPLITS: Dict[str, Splits] = {}
-_STARTS: Dict[Tuple[str, float, str, int], Tuple[nn.Module, str, int]] = {}
+_SPLITS = Memo(5)
+_STARTS = Memo(5)
 
 
 @contextlib.contextmanager
@@ -53,12 +54,9 @@ def load_splits(recipe: Recipe, data_dir: Optional[str]) -> Splits:
     """The recipe's dataset, loaded once per process."""
     d = recipe.data
     key = content_key({"data": d.model_dump(mode="json"), "seed": recipe.train.seed, "dir": data_dir})
-    if key not in _SPLITS:
-        if len(_SPLITS) > 4:
-            _SPLITS.clear()
-        _SPLITS[key] = load_dataset(d.name, data_dir, val_fraction=d.val_fraction, train_limit=d.train_limit,
-                                    test_limit=d.test_limit, split_seed=recipe.train.seed, **d.options)
-    return _SPLITS[key]
+    return _SPLITS.get_or_make(key, lambda: load_dataset(
+        d.name, data_dir, val_fraction=d.val_fraction, train_limit=d.train_limit, test_limit=d.test_limit,
+        split_seed=recipe.train.seed, **d.options))
 
 
 def run_base(task: BaseTask, data_dir: Optional[str] = None, threads: Optional[int] = None) -> Dict[str, Any]:
@@ -95,12 +93,12 @@ def _starting_model(task: ModelTask) -> Tuple[nn.Module, str, int]:
     """(model, where its weights come from, its parameters) of a pruned-only point: made once per
     process, copied for each point."""
     key = (task.model, task.width, task.weights, task.seed)
-    if key not in _STARTS:
-        if len(_STARTS) > 4:
-            _STARTS.clear()
+
+    def start():
         model, weights = _make_starting_model(task)
-        _STARTS[key] = (model, weights, sum(p.numel() for p in model.parameters()))
-    model, weights, params = _STARTS[key]
+        return model, weights, sum(p.numel() for p in model.parameters())
+
+    model, weights, params = _STARTS.get_or_make(key, start)
     return copy.deepcopy(model), weights, params
 
 
