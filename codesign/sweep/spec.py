@@ -214,6 +214,7 @@ def check_spec(spec: SweepSpec) -> None:
 
     for key in ("start_from", "weights"):
         check_model_file(spec, key, _recipe(spec) if spec.recipe else None)
+    _check_mode_keys(spec.train, src)
     if spec.search.kind == "random" and spec.search.samples is None:
         raise ConfigError(f"{src}: search.kind 'random' needs search.samples (how many points to draw)")
     for axis in ("density", "reuse_factor"):
@@ -234,6 +235,31 @@ def check_spec(spec: SweepSpec) -> None:
     for method in spec.grid.methods():
         _check_method(spec, method, src)
     _check_density_axis(spec, src)
+
+
+#: the keys of ``train`` each mode reads (``weights`` and ``start_from`` are checked with their files)
+MODE_KEYS = {"none": {"mode", "weights", "seed", "density_param"},
+             "scratch": {"mode", "density_param"},
+             "finetune": {"mode", "base_epochs", "finetune_epochs", "finetune_lr", "finetune_train_limit",
+                          "start_from", "density_param"}}
+
+
+def _check_mode_keys(plan: TrainPlan, src: str) -> None:
+    """A key that only another training mode reads (``finetune_epochs: 3`` under ``mode: none``) would change
+    nothing: refused where it is set to other than its default (a spec written out in full, every key at its
+    default, stays valid)."""
+    used = MODE_KEYS[plan.mode]
+    ignored = [k for k in sorted(plan.model_fields_set - used)
+               if getattr(plan, k) != TrainPlan.model_fields[k].get_default(call_default_factory=True)]
+    if plan.mode == "finetune" and plan.start_from and "base_epochs" in plan.model_fields_set \
+            and plan.base_epochs != TrainPlan.model_fields["base_epochs"].default:
+        ignored.insert(0, "base_epochs")
+    if ignored:
+        readers = [m for m, keys in MODE_KEYS.items() if ignored[0] in keys]
+        why = ("finetune starts from train.start_from, so no base run is trained" if ignored[0] == "base_epochs"
+               and plan.mode == "finetune" else f"only train.mode {' or '.join(repr(m) for m in readers)} reads it")
+        raise ConfigError(f"{src}: train.{ignored[0]} has no effect with train.mode '{plan.mode}' ({why}); "
+                          f"remove it, or change train.mode")
 
 
 #: the most points one sweep takes (about 1 kB of memory each while planned, one row each in results.csv)

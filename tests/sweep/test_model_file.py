@@ -141,3 +141,10 @@ def test_cli_refuses_start_from_under_mode_none(cli, sim_spec, spec_file, model_
     lines = result.err.strip().splitlines()
     assert result.code == 2 and len(lines) == 1 and "train.start_from" in lines[0] and "'none'" in lines[0], result.err
     assert not (tmp_path / "run").exists()
+
+
+def test_base_epochs_beside_start_from_is_refused(finetune_spec, model_file):
+    """With train.start_from no base run is trained, so base_epochs changed nothing."""
+    spec = _finetune(finetune_spec, model_file("lenet5", width=0.25))
+    spec["train"]["base_epochs"] = 3
+    assert "train.base_epochs has no effect" in _error(spec) and "no base run is trained" in _error(spec)

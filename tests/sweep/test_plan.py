@@ -190,3 +190,22 @@ def test_a_recipe_trained_for_its_device_is_refused(finetune_spec):
                                              "target.max_latency_us": 100.0}}
     with pytest.raises(ConfigError, match="target.fit"):
         load_spec(fitted)
+
+
+@pytest.mark.parametrize("mode, key, value, reader", [
+    ("none", "finetune_epochs", 3, "'finetune'"), ("none", "base_epochs", 2, "'finetune'"),
+    ("scratch", "seed", 4, "'none'"), ("scratch", "finetune_lr", 0.01, "'finetune'")])
+def test_a_key_only_another_training_mode_reads_is_refused(finetune_spec, mode, key, value, reader):
+    """Such a key changed nothing: e.g. finetune_epochs under mode none was accepted and ignored."""
+    finetune_spec["train"] = {"mode": mode, key: value}
+    with pytest.raises(ConfigError, match=f"train.{key} has no effect with train.mode '{mode}' "
+                                          f"\\(only train.mode {reader} reads it\\)"):
+        load_spec(finetune_spec)
+
+
+def test_a_spec_written_out_in_full_stays_valid(finetune_spec):
+    """Every key at its default (a saved spec, or a library caller's model_dump) is not 'given'."""
+    spec = load_spec(finetune_spec)
+    full = spec.model_dump(mode="json")
+    full["train"]["mode"] = "scratch"
+    assert load_spec({**finetune_spec, "train": full["train"] | {"base_epochs": 5}}).train.mode == "scratch"
