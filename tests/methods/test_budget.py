@@ -280,9 +280,9 @@ def test_pruning_a_hair_over_the_budget_removes_one_measured_share():
     a round of 5% of the units from every group (1 conv1 map, 1 conv2 map, 6 fc1 neurons) raises the load
     to 1.18 (a folding with fewer valid reuse factors; the held-folding averages removed 26 units, conv1
     8 -> 4, conv2 9 -> 5). A measured removal of at most half a group that meets the budget ends it, the
-    one losing the least share of its group's saliency: the 14 weakest of fc1's 133 neurons (a tenth), not
-    one of conv2's 9 maps (a ninth of that layer; the choice while saliency was normalised by the group's
-    mean)."""
+    one losing the least share of its group's saliency: the 12 weakest of fc1's 133 neurons (14 before the
+    folding search bought latency by its relaxation), not one of conv2's 9 maps (a ninth of that layer; the
+    choice while saliency was normalised by the group's mean)."""
     torch.manual_seed(0)
     model = create_model("lenet5", 1.0, (1, 28, 28), 10)
     units = UnitEngine(model, (1, 28, 28))
@@ -291,7 +291,7 @@ def test_pruning_a_hair_over_the_budget_removes_one_measured_share():
     budget = HardwareBudget(BudgetSpec("xczu9eg", max_latency_us=4.3102, io_type="io_stream"), (1, 28, 28))
     assert 1 < budget.check(model).load < 1.01
     check, removed = prune_to_budget(units, budget, lambda g: units.unit_norm(g))
-    assert check.met and removed == 14 and units.sizes() == {"conv1": 8, "conv2": 9, "fc1": 119}
+    assert check.met and removed == 12 and units.sizes() == {"conv1": 8, "conv2": 9, "fc1": 121}
 
 
 def test_nest_removes_units_where_pruning_connections_no_longer_lowers_the_load(tmp_path):

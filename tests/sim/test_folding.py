@@ -241,3 +241,25 @@ def test_the_folding_never_chooses_what_the_estimate_warns_about(nets):
     assert not hls_rules.latency_over_limit(net, plan, device.calibration["dataflow.unroll_limit"]).any()
     costs = dataflow_costs(net, device, folding.mapping(mapping, net))
     assert folding.fits and not [w for w in costs.warnings if "unrolls the product loop" in w]
+
+
+def _two_layer_table(depth, dsp):
+    """A hand-made cost table: two layers of two candidates each, every candidate keeping the interval."""
+    from codesign.sim.fold_table import RESOURCES, CostTable
+
+    depth, dsp = np.array(depth, dtype=float), np.array(dsp, dtype=float)
+    res = {k: (dsp if k == "dsp" else np.zeros_like(dsp)) for k in RESOURCES}
+    return CostTable(layers=np.array([0, 1]), rf=np.array([[2, 1], [2, 1]]), resource=np.zeros((2, 2), dtype=bool),
+                     valid=np.ones((2, 2), dtype=bool), interval=np.ones((2, 2)), depth=depth, res=res,
+                     fixed_res={k: 0.0 for k in RESOURCES}, fixed_interval=0.0, fixed_slowest=-1, evaluations=0)
+
+
+def test_the_left_over_budget_buys_the_largest_latency_gain_it_can():
+    """Layer a gains 10 cycles for 1 DSP, layer b 400 cycles for 80 DSPs; the budget (90 DSPs beyond the
+    cheapest 20) takes one move. The best gain per DSP first (a) left no room for b: 590 cycles, not 200."""
+    from codesign.sim.folding import search_table
+
+    table = _two_layer_table(depth=[[100, 90], [500, 100]], dsp=[[10, 11], [10, 90]])
+    found = search_table(table, {"dsp": 100.0, "lut": 1.0, "ff": 1.0, "bram": 1.0, "uram": 1.0}, ["a", "b"])
+    assert found.feasible and found.choice.tolist() == [0, 1]
+    assert found.moved.tolist() == [False, True]
