@@ -19,7 +19,7 @@ missed. The training decisions (growth admitted, pruning's prices and targets) r
 **Design.** With a latency bound, the design the run reports (summary, ``RUN/sim/report.json``) is the
 folding with the least resources that meets the bound (``--reuse-factor auto --max-latency-us N``,
 :mod:`codesign.sim.folding_bound`; :attr:`BudgetCheck.design`): met exactly when the fastest folding meets
-it, and never more of any resource than the fastest one.
+it, and never more resources in all than the fastest one.
 
 **Prices.** What one unit (filter, neuron) of each unit group, or one weight of each layer, costs:
 :func:`codesign.sim.unit_costs.unit_costs` at the current folding (the estimator's per-layer finite

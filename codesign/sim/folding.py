@@ -451,6 +451,7 @@ class SearchState:
     plan: LayerPlan
     choice: np.ndarray
     max_util: UtilLimit
+    others: Tuple[np.ndarray, ...] = ()      # the other choices it compared (the cheapest at its interval first)
 
 
 def evaluate(state: SearchState, network: Network, device: Device, base: Mapping, choice: np.ndarray, fifo: bool):
@@ -515,7 +516,9 @@ def _fastest(network: Network, device: Device, base: Mapping, max_util: UtilLimi
         max_util=max_util, utilisation=util, interval_cycles=float(costs.interval_cycles),
         latency_cycles=float(costs.latency_cycles), seconds=time.perf_counter() - t0, evaluations=evaluations,
         rounds=rounds)
-    return folding, SearchState(table, plan0, np.asarray(found.choice), max_util)
+    others = tuple(c for c in ((found.cheapest,) if found.cheapest is not None else ()) + found.alternatives
+                   if not np.array_equal(c, found.choice))
+    return folding, SearchState(table, plan0, np.asarray(found.choice), max_util, others)
 
 
 def _checked(found: "_Search", state: SearchState, network: Network, device: Device, base: Mapping, fifo: bool):

@@ -12,8 +12,10 @@ from codesign.sim.folding_bound import resource_cost
 from .test_folding import RES, _util, every_design, mlp, small_device
 
 
-def _no_more_of_any(bounded, fastest):
-    return all(bounded.utilisation[k] <= fastest.utilisation[k] + 1e-12 for k in RES)
+def _no_more_in_all(bounded, fastest):
+    """Within --max-util of every resource and no more resources in all (sum of shares) than the fastest."""
+    return all(bounded.utilisation[k] <= 0.8 + 1e-12 for k in RES) and \
+        resource_cost(bounded.utilisation) <= resource_cost(fastest.utilisation) + 1e-12
 
 
 def brute_force_least(net, device, mapping, max_util, bound, strategies=("Latency", "Resource")):
@@ -28,14 +30,14 @@ def brute_force_least(net, device, mapping, max_util, bound, strategies=("Latenc
 
 
 @pytest.mark.parametrize("slack", [1.0, 1.5, 3.0, 10.0])
-def test_mlp_bound_is_met_with_no_more_of_any_resource(nets, slack):
+def test_mlp_bound_is_met_with_no_more_resources(nets, slack):
     net, device = mlp(nets, (12, 8, 6, 4)), small_device(dsp=60, lut=60_000, ff=10**7, bram=12)
     fastest = choose_folding(net, device, Mapping(), 0.8)
     bound = slack * fastest.latency_cycles
     folding = choose_folding(net, device, Mapping(), 0.8, max_latency_cycles=bound)
     assert folding.fits and folding.meets_latency and folding.latency_cycles <= bound
     assert folding.objective == LEAST_RESOURCES and folding.unbounded.rf == fastest.rf
-    assert _no_more_of_any(folding, fastest)
+    assert _no_more_in_all(folding, fastest)
     costs = dataflow_costs(net, device, folding.mapping(Mapping(), net))      # what the export builds
     assert costs.latency_cycles == folding.latency_cycles
     if slack >= 3.0:                                     # room to fold: strictly fewer resources
@@ -67,7 +69,7 @@ def test_io_stream_cnn_meets_the_bound_in_the_full_estimate(nets):
     base = Mapping(io_type="io_stream")
     fastest = choose_folding(net, device, base)
     folding = choose_folding(net, device, base, max_latency_cycles=3 * fastest.latency_cycles)
-    assert folding.meets_latency and _no_more_of_any(folding, fastest)
+    assert folding.meets_latency and _no_more_in_all(folding, fastest)
     costs = dataflow_costs(net, device, folding.mapping(base, net))
     assert costs.latency_cycles <= 3 * fastest.latency_cycles
     assert max(_util(costs, device).values()) <= 0.8 + 1e-9
@@ -88,3 +90,15 @@ def test_an_unmeetable_bound_returns_the_fastest_folding_and_says_by_how_much(ne
 def test_a_bad_bound_is_a_config_error(nets, bad):
     with pytest.raises(ConfigError, match="latency bound"):
         choose_folding(mlp(nets), load_device("pynq-z2"), Mapping(), max_latency_cycles=bad)
+
+
+def test_the_least_resources_may_use_a_resource_the_fastest_folding_does_not(nets):
+    """The cheapest design within the bound takes a sliver of BRAM (a slower layer's weights in a ROM) to save
+    7 points of DSP and 2 of LUT; holding every resource to the fastest folding's use (BRAM 0) kept it out
+    (resource cost 0.654 against 0.562)."""
+    net, device = nets.chain_cnn((16, 32), size=14), load_device("pynq-z2")
+    base = Mapping(io_type="io_stream")
+    fastest = choose_folding(net, device, base)
+    folding = choose_folding(net, device, base, max_latency_cycles=8000)
+    assert folding.meets_latency and fastest.utilisation["bram"] == 0 < folding.utilisation["bram"]
+    assert resource_cost(folding.utilisation) < 0.6
