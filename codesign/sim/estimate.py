@@ -6,6 +6,8 @@ train/compact) or an ONNX file; ``device`` a :class:`Device`, a shipped name/ali
 from __future__ import annotations
 
 import inspect
+import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -76,11 +78,25 @@ def hardware_network(net: Network, mapping: Mapping) -> Network:
         return net
     from .grouped_convs import hls4ml_convs
 
-    net = hls4ml_convs(net)
+    net = hls4ml_convs(flat_input(net))
     if mapping.resolved_io_type(net) == "io_stream":
         from .stream_graph import stream_network
         return stream_network(net).network
     return net
+
+
+def flat_input(net: Network) -> Network:
+    """``net`` with a flat input where its input feeds one Dense layer alone (an MLP on images), as the export
+    builds it (:func:`codesign.export.passes.flatten_graph_input`: the Flatten goes, the input port is one
+    vector): under io_stream that Dense reads one stream word, not one per pixel."""
+    readers = [i for i, layer in enumerate(net.layers) if not layer.inputs]
+    size = math.prod(net.input_shape)
+    if len(readers) != 1 or net.layers[readers[0]].op != "dense" or size in net.input_shape:
+        return net
+    i = readers[0]
+    layers = list(net.layers)
+    layers[i] = replace(layers[i], in_shape=(size, 1, 1))
+    return Network(net.name, tuple(layers), (size,), net.source, dict(net.meta))
 
 
 def module_network(model, in_shape: Optional[Sequence[int]] = None, source: Optional[str] = None) -> Network:

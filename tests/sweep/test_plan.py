@@ -71,7 +71,7 @@ def test_methods_without_a_density_appear_once(sim_spec, tmp_path):
     (["cgap"], "grid.method (cgap) has none")])
 def test_a_density_axis_without_a_method_that_prunes_is_refused(finetune_spec, method, given):
     """Every density would make the same model: the axis vanished from the results (3 densities, 1 model)."""
-    finetune_spec["train"]["mode"] = "scratch"
+    finetune_spec["train"] = {"mode": "scratch"}
     if method is None:
         del finetune_spec["grid"]["method"]
     else:
@@ -90,7 +90,7 @@ def test_a_recipes_pruning_method_is_named_when_the_grid_leaves_method_out(finet
 
 
 def test_the_density_axis_sets_each_methods_own_knob(finetune_spec, tmp_path):
-    finetune_spec["train"]["mode"] = "scratch"
+    finetune_spec["train"] = {"mode": "scratch"}
     finetune_spec["grid"]["method"] = ["magnitude", "rigl", "nest", "cgap"]
     finetune_spec["grid"]["density"] = [0.5, 0.25]
     plan = plan_of(finetune_spec, tmp_path)
