@@ -44,7 +44,11 @@ def export(
     width: Optional[float] = typer.Option(None, help="Width multiplier for a randomly initialised model."),
     backend: Optional[str] = typer.Option(None, help="hls4ml backend: Vitis (default) or Vivado."),
     io_type: Optional[str] = io_type_option(),
-    part: Optional[str] = typer.Option(None, help="FPGA part (default: the backend's)."),
+    part: Optional[str] = typer.Option(None, help="FPGA part (default: the backend's, or --device's)."),
+    device: Optional[str] = typer.Option(None, help="The device the design is folded and estimated for: a shipped "
+                                                    "name (codesign list devices) or a device YAML (default: the "
+                                                    "part's shipped device; a model trained with --fit: its "
+                                                    "budget's device)."),
     clock_period: Optional[float] = typer.Option(None, help="Clock period in ns (default 5; a model trained with "
                                                             "--fit: its budget's clock)."),
     reuse_factor: Optional[str] = typer.Option(None, help="hls4ml ReuseFactor (multiplications per multiplier). auto "
@@ -95,7 +99,8 @@ def export(
 
     if out is None:
         out = default_out(model, checkpoint, onnx)
-    given = {k: v for k, v in dict(backend=backend, io_type=io_type, part=part, clock_period=clock_period,
+    given = {k: v for k, v in dict(backend=backend, io_type=io_type, part=part, device=device,
+                                   clock_period=clock_period,
                                    reuse_factor=reuse_factor, strategy=strategy, sparse_kernel=sparse_kernel,
                                    max_util=max_util, max_latency_us=max_latency_us).items() if v is not None}
     _check_target_options(target, {**{f"--{k.replace('_', '-')}": v for k, v in given.items()},
@@ -129,7 +134,7 @@ def export(
 
 #: export options by the stage that reads them: the hls4ml project's (not --target onnx) and C simulation's (--target
 #: fpga only)
-PROJECT_OPTIONS = ("--backend", "--io-type", "--part", "--clock-period", "--reuse-factor", "--strategy",
+PROJECT_OPTIONS = ("--backend", "--io-type", "--part", "--device", "--clock-period", "--reuse-factor", "--strategy",
                    "--sparse-kernel", "--max-util", "--max-latency-us", "--precision", "--hls-config",
                    "--target-agreement", "--calibration-samples")
 CSIM_OPTIONS = ("--csim-samples", "--jobs")
@@ -159,6 +164,8 @@ def _as_trained(checkpoint: Optional[Path], given: dict, precision: Optional[str
     from .console import err_console
 
     trained = trained_for(checkpoint)
+    if "part" in given:                 # the part given decides the device, not the run's
+        trained.pop("device", None)
     if str(given.get("reuse_factor", "auto")).lower() != "auto":
         trained = {k: v for k, v in trained.items() if k not in ("max_latency_us", "max_util")}
     taken = {k: v for k, v in trained.items() if v is not None and k not in given

@@ -93,7 +93,7 @@ def estimate_export(ctx) -> Dict[str, Any]:
         mapping = with_fifo_depths(mapping, fold.folding)
         sections = fold_sections(ctx, fold, network, mapping)
     return estimate_section(network, mapping, project_part(ctx.project), ctx.out_dir,
-                            f"hls4ml project ({PROJECT_ONNX})", sections)
+                            f"hls4ml project ({PROJECT_ONNX})", sections, ctx.project.settings.device)
 
 
 # ----------------------------------------------------------------------------- before an export

@@ -49,8 +49,12 @@ def default_part(backend: str) -> str:
     return str(hls4ml.backends.get_backend(backend).create_initial_config().get("Part", ""))
 
 
-def export_device(part: Optional[str], backend: str) -> Tuple[Device, str]:
-    """The device database entry of the project's part (the U250 when the part is not in it)."""
+def export_device(part: Optional[str], backend: str, device: Optional[str] = None) -> Tuple[Device, str]:
+    """The device the design is folded for: ``device`` (a name or device YAML) where given, else the device
+    database entry of the project's part (the U250 when the part is not in it)."""
+    if device is not None:
+        found = load_device(device)
+        return found, f"device {device} ({found.name}, part {found.part})"
     part = part or default_part(backend)
     device, how = device_for_part(part)
     if device is None:
@@ -63,7 +67,7 @@ def check_limit_for_part(settings) -> None:
     """The ``--max-util`` of an export names no resource its part has none of (a one-line ConfigError)."""
     from ..sim.util_limit import UtilLimit
 
-    UtilLimit.of(settings.max_util).check_device(export_device(settings.part, settings.backend)[0])
+    UtilLimit.of(settings.max_util).check_device(export_device(settings.part, settings.backend, settings.device)[0])
 
 
 def plan_mapping(network: Network, plan: PrecisionPlan, settings) -> Mapping:
@@ -101,7 +105,8 @@ def sparse_kernel_layers(onnx_path: Path, plan: PrecisionPlan, settings, fold: O
         network, mapping, device = fold.network, fold.mapping, fold.device
     else:
         network = network_from_onnx(onnx_path, name="model")
-        mapping, device = plan_mapping(network, plan, settings), export_device(settings.part, settings.backend)[0]
+        mapping, device = plan_mapping(network, plan, settings), export_device(settings.part, settings.backend,
+                                                                               settings.device)[0]
     network = hardware_network(network, mapping)
     layer_plan = resolve_plan(network, mapping, device)
     return {layer.name for layer, sparse in zip(network.layers, layer_plan.sparse) if sparse}
@@ -112,7 +117,7 @@ def fold_for_project(onnx_path: Path, plan: PrecisionPlan, settings) -> ProjectF
     from ..sim.onnx_layers import network_from_onnx
 
     network = network_from_onnx(onnx_path, name="model")
-    device, how = export_device(settings.part, settings.backend)
+    device, how = export_device(settings.part, settings.backend, settings.device)
     base = plan_mapping(network, plan, settings)
     strategies = ("Latency", "Resource") if settings.strategy == "auto" else (settings.strategy,)
     folding = choose_folding(network, device, base, settings.max_util, strategies,

@@ -47,12 +47,16 @@ class HlsSettings:
     # each device resource the design may use (one, or per resource: codesign.sim.util_limit)
     pipeline_style: str = "auto"       # hls4ml's PipelineStyle; auto: dataflow when a Latency layer has RF > 1
     max_latency_us: Optional[float] = None   # reuse_factor "auto": the least resources within this latency
+    device: Optional[str] = None       # the device (name or YAML) folded and estimated for; None: the part's
 
     def checked(self) -> "HlsSettings":
         from ..sim.folding import AUTO, check_max_latency, check_max_util, parse_reuse_factor
 
         clock = validate.finite(self.clock_period, "clock period (ns)", low=0, low_open=True)
         part = validate.part(self.part) if self.part is not None else None
+        if self.device is not None:
+            from ..sim import load_device
+            part = part or validate.part(load_device(self.device).part)
         reuse = parse_reuse_factor(self.reuse_factor)
         auto_strategy = str(self.strategy).lower() == AUTO
         strategy = (AUTO if reuse == AUTO else target.DEFAULT_STRATEGY) if auto_strategy else target.strategy(self.strategy)
@@ -65,7 +69,7 @@ class HlsSettings:
         return HlsSettings(target.backend(self.backend), target.io_type(self.io_type), part, clock,
                            reuse, strategy, self.project_name, target.sparse_kernel(self.sparse_kernel),
                            dict(self.layers), check_max_util(self.max_util).as_json(), target.pipeline_style(self.pipeline_style),
-                           bound)
+                           bound, self.device)
 
     @property
     def max_latency_cycles(self) -> Optional[float]:

@@ -31,7 +31,7 @@ def trained_for(checkpoint: Optional[Path]) -> Dict[str, Any]:
         return {}
     spec = spec_from_target(validate(TargetCfg, target, f"{checkpoint}: the recipe's target"))
     device = load_device(spec.device)
-    return {"part": device.part, "clock_period": spec.clock_period_ns or 1000.0 / device.clock_mhz,
+    return {"device": spec.device, "part": device.part, "clock_period": spec.clock_period_ns or 1000.0 / device.clock_mhz,
             "reuse_factor": "auto", "strategy": spec.strategy, "io_type": spec.io_type,
             "sparse_kernel": spec.sparse_kernel, "max_util": spec.max_util.as_json(),
             "max_latency_us": spec.max_latency_us, "precision": spec.precision}

@@ -65,10 +65,15 @@ def precision_label(report) -> str:
 
 
 def estimate_section(network: Network, mapping: Mapping, part: str, out_dir: Path, network_source: str,
-                     sections: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+                     sections: Optional[Dict[str, Any]] = None, device_name: Optional[str] = None) -> Dict[str, Any]:
     """Estimate an exported design and write its report to ``out_dir / 'sim'``; returns the report section.
-    ``sections``: extra report sections of an auto-folded export (``folding``, ``dense``, ``ways_out``)."""
-    device, how = device_for_part(part)
+    ``sections``: extra report sections of an auto-folded export (``folding``, ``dense``, ``ways_out``);
+    ``device_name``: the device (name or YAML) the export was told to build for, else the part's."""
+    if device_name is not None:
+        device = load_device(device_name)
+        how = f"device {device_name} ({device.name}, part {device.part})"
+    else:
+        device, how = device_for_part(part)
     modeled = device is not None
     if not modeled:                     # a well-formed part codesign does not model (hls4ml builds for any)
         device = load_device(FALLBACK_DEVICE)

@@ -34,7 +34,7 @@ def test_hls_target_writes_a_project_for_vendor_synthesis(cli, tmp_path):
     settings = report["hls"]["settings"]
     assert settings == {"backend": "Vivado", "io_type": "io_stream", "part": "xc7z020clg400-1", "clock_period": 10.0,
                         "reuse_factor": 4, "strategy": "Latency", "project_name": "myproject", "sparse_kernel": "auto",
-                        "layers": {}, "max_util": 0.8, "pipeline_style": "auto", "max_latency_us": None}
+                        "layers": {}, "max_util": 0.8, "pipeline_style": "auto", "max_latency_us": None, "device": None}
     assert report["weights"]["kind"] == "random init" and "random init" in r.out
     assert (tmp_path / "o" / "hls" / "build_prj.tcl").exists()
     assert "per-layer types in export.json" in r.out and len(report["precision"]["layers"]) > 40
@@ -283,3 +283,27 @@ def test_the_hls_targets_verdict_says_which_limit_it_judges(cli, tmp_path):
     r = cli("export", "--model", "jet_mlp", "--target", "hls", "--max-util", "0.001", "--out", tmp_path / "e")
     assert r.code == 0, r.err
     assert "estimate: over --max-util, within the part" in " ".join(r.out.split())
+
+
+def test_a_device_file_is_what_the_design_is_folded_for(cli, tmp_path):
+    """--device names the board (a device YAML of a part's smaller sibling here): the export folds and estimates
+    for it, and its part is the project's. A model trained with --fit on such a file inherits it; before, the
+    export folded for the shipped device of the same part, and said "fits" at 4x the board's DSPs."""
+    import yaml
+
+    from codesign.sim.device import load_device
+
+    data = yaml.safe_load(open(load_device("xc7z020").path).read())
+    data["name"] = "small_board"
+    data["resources"]["dsp"]["value"] = 10
+    device = tmp_path / "small.yaml"
+    device.write_text(yaml.safe_dump(data))
+    folded = {}
+    for name, extra in (("shipped", []), ("mine", ["--device", device])):
+        r = cli("export", "--model", "jet_mlp", "--target", "hls", "--part", "xc7z020clg400-1", *extra,
+                "--out", tmp_path / name)
+        assert r.code == 0, r.err
+        folded[name] = json.loads((tmp_path / name / "export.json").read_text())["hls"]["folding"]
+    assert folded["shipped"]["device"] == "xc7z020" and folded["mine"]["device"] == "small_board"
+    assert folded["mine"]["utilisation"]["dsp"] <= 0.8
+    assert folded["mine"]["interval_cycles"] > folded["shipped"]["interval_cycles"]
