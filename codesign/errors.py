@@ -2,7 +2,8 @@
 
 Every error a user can cause (bad name, bad config, missing file, wrong shape ...) is raised as a
 :class:`CodesignError` whose message is one line saying what is wrong and what to do. The CLI prints
-that line and exits with code 2; library callers catch the class like any other exception.
+that line and exits with code 2; library callers catch the class like any other exception. An
+:class:`InternalError` is a bug that codesign reports in one line too, with exit code 1.
 """
 from __future__ import annotations
 
@@ -31,6 +32,14 @@ class DataError(CodesignError):
 
 class ExportError(CodesignError):
     """A model cannot be exported (unsupported layer or op, missing tool)."""
+
+
+class InternalError(CodesignError):
+    """Something codesign's own checks let through failed anyway (a C simulation that crashes, a generated
+    project that computes another network): a bug in codesign, not the user's, so the CLI exits with code 1
+    (as for any other bug), still with one line that says what happened and what to do meanwhile."""
+
+    exit_code = 1
 
 
 def close_matches(name: str, choices: Iterable[str], n: int = 3) -> str:

@@ -1,8 +1,10 @@
 """C simulation of an hls4ml project (g++ only) and its agreement with PyTorch.
 
 hls4ml's ``compile`` script builds the project's bridge library; the samples then run through it
-in worker processes (one per core by default), so a crash inside the generated C++ (a SIGILL or
-SIGSEGV) becomes a one-line error instead of killing the caller, and the cores work in parallel.
+in worker processes (one per core by default), so a crash inside the generated C++ (a SIGILL, SIGSEGV or
+a failed assertion of hls4ml's templates) becomes a one-line error instead of killing the caller, and the
+cores work in parallel. A model codesign's checks let through should never crash: a crash is reported as
+codesign's bug (:class:`~codesign.errors.InternalError`, exit code 1), not as bad input (exit code 2).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 
 from .. import procs
-from ..errors import ExportError
+from ..errors import ExportError, InternalError
 from ..events import Events, quiet
 from .hls import HlsProject, as_graph_input
 
@@ -95,8 +97,10 @@ def predict(project: HlsProject, lib: Path, x: torch.Tensor, jobs: int = 0, even
             events("csim", {"done": min((k + 1) * chunk, len(data)), "total": len(data)})
     except BrokenProcessPool:
         procs.terminate_pool(pool)
-        raise ExportError(f"the C simulation of {project.path} crashed (a signal in the generated C++); "
-                          f"this is a bug, report it with the model") from None
+        raise InternalError(f"the C simulation of {project.path} crashed (a signal in the generated C++, e.g. an "
+                            f"assertion of hls4ml's templates, printed above) although codesign's checks passed the "
+                            f"model: a bug in codesign, please report it with the model; meanwhile --target hls "
+                            f"writes the project without simulating it") from None
     except BaseException:               # interrupted: stop the workers now instead of finishing the samples
         procs.terminate_pool(pool)
         raise
@@ -125,9 +129,9 @@ def csim(project: HlsProject, inputs: torch.Tensor, *, reference: Optional[torch
     ref = reference.double().numpy()
     per_sample = int(np.prod(ref.shape[1:]))
     if got.shape[1] != per_sample:
-        raise ExportError(f"the C simulation of {project.path} returns {got.shape[1]} values per sample where the "
-                          f"model returns {per_sample} {tuple(ref.shape[1:])}: hls4ml built a different network; "
-                          f"report it with the model")
+        raise InternalError(f"the C simulation of {project.path} returns {got.shape[1]} values per sample where the "
+                            f"model returns {per_sample} {tuple(ref.shape[1:])}: hls4ml built a different network, "
+                            f"a bug in codesign; please report it with the model")
     return compare(as_model_output(got, ref.shape, project.input_layout), ref.reshape(len(inputs), -1), labels,
                    compiled, predicted, max(1, min(jobs or os.cpu_count() or 1, len(inputs))))
 

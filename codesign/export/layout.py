@@ -36,10 +36,16 @@ def nchw_to_nhwc(shape):
     return (shape[0], *shape[2:], shape[1])
 
 
+def feature_maps(g: OnnxGraph) -> set:
+    """The 4-D (and 3-D) activation tensors: those channels-last conversion turns NHWC. A graph with any
+    is built io_stream under io_type auto (:func:`codesign.export.hls.build_hls`)."""
+    constant = g.constant_tensors()
+    return {name for name, s in g.shapes.items() if len(s) in (3, 4) and name not in constant}
+
+
 def to_channels_last(g: OnnxGraph) -> bool:
     """Convert every 4-D (and 3-D) activation tensor to channels-last; no-op for MLPs."""
-    constant = g.constant_tensors()
-    spatial = {name for name, s in g.shapes.items() if len(s) in (3, 4) and name not in constant}
+    spatial = feature_maps(g)
     if not spatial:
         return False
     consumers, producers = g.consumers(), g.producers()

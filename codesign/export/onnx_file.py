@@ -110,12 +110,14 @@ def run_onnx_export(req, settings, spec, events: Events) -> Dict[str, Any]:
     from .precision import QUANTIZERS, PrecisionSpec, override_targets
     from .report import FpgaContext, assemble_fpga_report
     from .samples import choose_samples, default_counts, onnx_macs
+    from .support import check_io_stream
 
     proto, in_shape = load_onnx(req.onnx, req.input_shape)
     clean = clean_graph(proto)                   # unsupported layers fail here, before any slow step
     if is_qonnx(proto):
         spec = PrecisionSpec(QUANTIZERS, source=f"quantizers ({Path(req.onnx).name})")
     override_targets(spec, clean)
+    check_io_stream(clean, settings.io_type)
     prepare_out_dir(req.out, req.force)
     model_spec = onnx_model_spec(req.onnx, proto, in_shape)
     counts = default_counts(onnx_macs(clean))

@@ -27,7 +27,7 @@ from .passes import clean_graph
 from .precision import override_targets, precision_spec
 from .report import FpgaContext, assemble_fpga_report
 from .samples import choose_samples, default_counts, macs_per_sample
-from .support import hls4ml_verdict
+from .support import check_io_stream, hls4ml_verdict
 from .weights import given_model, resolve_model
 
 TARGETS = ("onnx", "hls", "fpga")
@@ -112,8 +112,10 @@ def run_export(req: ExportRequest, events: Events = quiet) -> Dict[str, Any]:
         model, source = resolve_model(req.model, req.checkpoint, req.width, req.seed, model_args=req.model_args,
                                       in_shape=req.input_shape, dataset=req.dataset, data_dir=req.data_dir)
     if req.qat_epochs:
+        from .hls import source_graph
         from .qat import check_qat_supported
         check_qat_supported(model)
+        check_io_stream(source_graph(model), settings.io_type, module_types(model))
     check_export_dir(req.out, req.force)
     with folder_lock(req.out, "codesign export"):
         return _export(req, model, source, spec, settings, events)
@@ -135,7 +137,9 @@ def _export(req: ExportRequest, model, source, spec, settings: HlsSettings, even
     if req.target == "onnx":        # the float model of anything torch.onnx exports, and whether hls4ml takes it
         parts["onnx"]["hls4ml"] = hls4ml_verdict(onnx_export.model, module_types(model))
     else:   # unsupported layers and unknown layer names in a precision file fail here, before slow steps
-        override_targets(spec, clean_graph(onnx_export.model, module_types(model)))
+        clean = clean_graph(onnx_export.model, module_types(model))
+        override_targets(spec, clean)
+        check_io_stream(clean, settings.io_type, module_types(model))
     if req.target != "onnx":
         parts["samples"] = samples.summary()
         project = build_hls(onnx_export.model, req.out / "hls", settings=settings, precision=spec,

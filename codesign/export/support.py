@@ -48,6 +48,31 @@ def check_supported(g: OnnxGraph, module_types: Optional[Mapping[str, str]] = No
         _check_attributes(g, node)
 
 
+def check_io_stream(clean, io_type: str, module_types: Optional[Mapping[str, str]] = None) -> None:
+    """Raise ExportError for a layer hls4ml's io_stream kernels cannot build, where the project of the
+    cleaned graph ``clean`` (:class:`~codesign.export.passes.CleanGraph`) is io_stream (``io_type``
+    io_stream, or auto on a graph with feature maps, as :func:`~codesign.export.hls.build_hls` chooses): a
+    pooling :func:`~codesign.sim.hls_rules.stream_pooling_problem` refuses (hls4ml converts it, then the C
+    simulation dies on an assertion)."""
+    from ..sim.hls_rules import stream_pooling_problem
+    from .layout import feature_maps
+
+    g = clean.graph
+    if io_type != "io_stream" and not (io_type == "auto" and feature_maps(g)):
+        return
+    for node in g.nodes:
+        if node.op_type not in ("MaxPool", "AveragePool"):
+            continue
+        kernel = [int(k) for k in attribute(node, "kernel_shape")]
+        stride = [int(s) for s in attribute(node, "strides", [1] * len(kernel))]
+        padded = any(int(p) for p in attribute(node, "pads", []))     # auto_pad is explicit pads by now
+        problem = stream_pooling_problem(kernel, stride, padded, len(kernel) == 1)
+        if problem:
+            name = clean.layer_names.get(node.name, node.name)
+            kind = (module_types or {}).get(name)
+            raise ExportError(f"layer '{name}' ({f'{kind}, ONNX ' if kind else ''}{node.op_type}): {problem}")
+
+
 def _to_name(bad: List[onnx.NodeProto], module_types: Optional[Mapping[str, str]]) -> onnx.NodeProto:
     """The unsupported node an error names: one inside a PyTorch module before a bare tensor op (the LSTM,
     not the ``x.transpose()`` that feeds it), and in that module the op of the module's own kind (ONNX

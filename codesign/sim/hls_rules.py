@@ -26,6 +26,12 @@ to one output, AvgPool/MaxPool with a kernel the size of the map -- is built as 
 inside its per-pixel pipeline, a pool_h*pool_w-input reduction tree per channel over pool_h*pool_w*C
 window registers. Under io_parallel both (``nnet_pooling.h``) unroll the H*W-input reduction per channel.
 
+io_stream pooling (one rule for the export's early check and the estimator's stream network,
+:func:`stream_pooling_problem`): ``nnet_pooling_stream.h`` asserts, in both backends' 2-D kernels
+(``pooling2d_cl``: line buffer and encoded), no padding and a window equal to its stride; the 1-D
+line-buffer kernel (``pooling1d_cl``, the implementation the export writes) asserts no padding only and
+steps by its stride. hls4ml converts such a pooling without a word; the C simulation dies on the assertion.
+
 The sparse kernel's rules (codesign's ``hls_templates/nnet_dense_sparse.h``, see
 ``codesign.export.sparse_kernel``): which Dense layers ``--sparse-kernel auto`` considers for it (which of
 them take it is a cost choice, :mod:`codesign.sim.sparse_choice`), its unroll limit and the outputs one
@@ -148,6 +154,20 @@ def is_global_pool(in_hw: Sequence[int], kernel: Sequence[int], pads: Sequence[i
     """Whether a pooling of window ``kernel`` ((height, width); 1-D: (1, width)) over an ``in_hw`` map with
     ``pads`` is a global pooling: the window covers the whole unpadded map (see the module doc)."""
     return not any(int(p) for p in pads) and tuple(int(k) for k in kernel) == tuple(int(d) for d in in_hw)
+
+
+def stream_pooling_problem(kernel: Sequence[int], stride: Sequence[int], padded: bool, one_d: bool) -> str:
+    """Why hls4ml's io_stream pooling kernels cannot build a (non-global) pooling of window ``kernel`` and
+    ``stride`` ((height, width); 1-D: (1, width), ``one_d``), padded or not, and what to do; '' when they can
+    (see the module doc)."""
+    if padded:
+        return ("hls4ml's io_stream pooling takes no padding (nnet_pooling_stream.h asserts it; only convolutions "
+                "get a ZeroPadding layer); use --io-type io_parallel or an unpadded pooling")
+    if not one_d and tuple(int(k) for k in kernel) != tuple(int(s) for s in stride):
+        return (f"hls4ml's io_stream 2-D pooling needs a stride equal to its window (nnet_pooling_stream.h asserts "
+                f"it), here window {'x'.join(map(str, kernel))} and stride {'x'.join(map(str, stride))}; use "
+                f"--io-type io_parallel or a pooling whose stride is its window")
+    return ""
 
 
 def multiplier_limit(n_weights: int, rf: int, n_zeros: int, zeros_free: bool) -> int:

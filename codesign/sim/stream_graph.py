@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import CodesignError
 from ..memo import Memo
+from .hls_rules import stream_pooling_problem
 from .layers import Layer, Network
 
 PAD_OP = "pad"
@@ -74,6 +75,16 @@ class StreamNetwork:
         return out
 
 
+def check_stream_pooling(layer: Layer) -> None:
+    """A one-line error for a pooling hls4ml's io_stream kernels cannot build
+    (:func:`~codesign.sim.hls_rules.stream_pooling_problem`); a 1-D pooling is one over an H = 1 map with a
+    1-row window and stride."""
+    one_d = layer.in_shape[1] == 1 and layer.kernel[0] == 1 and layer.stride[0] == 1
+    problem = stream_pooling_problem(layer.kernel, layer.stride, any(conv_padding(layer)), one_d)
+    if problem:
+        raise CodesignError(f"layer '{layer.name}': {problem}")
+
+
 def stream_network(net: Network) -> StreamNetwork:
     """``net`` with hls4ml's ZeroPadding layer before every padded convolution (idempotent: a conv whose
     input is already padded needs none). Cached by the network's structure and names."""
@@ -89,10 +100,8 @@ def _pad(net: Network) -> StreamNetwork:
     origin: List[int] = []
     renamed: Dict[str, str] = {}
     for i, layer in enumerate(net.layers):
-        if layer.op in ("maxpool", "avgpool") and any(conv_padding(layer)):
-            raise CodesignError(f"layer '{layer.name}': hls4ml's io_stream pooling takes no padding "
-                                f"(nnet_pooling_stream.h asserts it; only convolutions get a ZeroPadding layer); "
-                                f"use io_parallel or an unpadded pooling")
+        if layer.op in ("maxpool", "avgpool"):
+            check_stream_pooling(layer)
         inputs = tuple(renamed.get(p, p) for p in layer.inputs)
         pads = conv_padding(layer) if layer.op == "conv" else (0, 0, 0, 0)
         if any(pads):

@@ -147,3 +147,27 @@ def test_resource_kernel_keeps_weights_in_rom_only_above_rf_1():
     assert text.count("#pragma HLS function_instantiate variable=weights,biases") == 3
     assert hls_rules.zeros_save_multipliers("Resource", 1) and not hls_rules.zeros_save_multipliers("Resource", 2)
     assert hls_rules.zeros_save_multipliers("Latency", 7)
+
+
+def _asserts(header: str, kernel: str) -> str:
+    """The assert lines at the top of ``kernel``'s body in hls4ml's ``header`` (templates/vitis/nnet_utils)."""
+    from pathlib import Path
+
+    text = (Path(hls4ml.__file__).parent / "templates" / "vitis" / "nnet_utils" / header).read_text()
+    body = text[text.index(f"void {kernel}("):]
+    body = body[:body.index("\n}\n")]
+    return " ".join(line.strip() for line in body.splitlines() if "assert(" in line)
+
+
+def test_stream_pooling_rule_is_hls4mls_assertions():
+    """hls_rules.stream_pooling_problem states what nnet_pooling_stream.h asserts (the C simulation dies on it):
+    the 2-D kernel asserts no padding and stride == window, the 1-D line-buffer kernel no padding only."""
+    two_d, one_d = _asserts("nnet_pooling_stream.h", "pooling2d_cl"), _asserts("nnet_pooling_stream.h", "pooling1d_cl")
+    assert ("CONFIG_T::pool_height == CONFIG_T::stride_height && CONFIG_T::pool_width == CONFIG_T::stride_width"
+            in two_d)
+    assert "pad_top == 0" in two_d and "pad_left == 0" in one_d and "stride_width" not in one_d
+    assert hls_rules.stream_pooling_problem((3, 3), (2, 2), False, False)
+    assert hls_rules.stream_pooling_problem((2, 2), (2, 2), True, False)
+    assert not hls_rules.stream_pooling_problem((2, 2), (2, 2), False, False)
+    assert not hls_rules.stream_pooling_problem((1, 3), (1, 2), False, True)
+    assert hls_rules.stream_pooling_problem((1, 3), (1, 3), True, True)

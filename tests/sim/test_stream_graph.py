@@ -98,3 +98,17 @@ def test_names_and_default_depths_are_hls4mls():
     var = hls.output_vars["relu0_cpy2"]
     var.pragma = ("stream", 17)                      # what FifoDepths.by_name() feeds, before write()
     assert hls.output_vars["relu0_cpy2"].pragma == ("stream", 17)
+
+
+def test_overlapping_2d_pooling_is_refused_under_io_stream_and_1d_is_not():
+    """hls4ml's pooling2d_cl asserts stride == window (C simulation died on it); its 1-D line-buffer kernel steps
+    by its stride (a Conv1d net's MaxPool1d(3, 2) simulates correctly)."""
+    pool = Layer("pool", "maxpool", (), (4, 13, 13), (4, 6, 6), (3, 3), (2, 2))      # MaxPool2d(3, stride=2)
+    with pytest.raises(CodesignError, match=r"'pool': hls4ml's io_stream 2-D pooling needs a stride equal to its "
+                                            r"window .* window 3x3 and stride 2x2; use --io-type io_parallel"):
+        stream_network(Network("p", (pool,), (4, 13, 13)))
+    skip = Layer("pool", "avgpool", (), (4, 12, 12), (4, 4, 4), (2, 2), (3, 3))      # windows that skip pixels
+    with pytest.raises(CodesignError, match="window 2x2 and stride 3x3"):
+        stream_network(Network("p", (skip,), (4, 12, 12)))
+    one_d = Layer("pool", "maxpool", (), (4, 1, 30), (4, 1, 14), (1, 3), (1, 2))     # MaxPool1d(3, stride=2)
+    assert stream_network(Network("p", (one_d,), (4, 1, 30))).network.layers == (one_d,)
