@@ -73,7 +73,8 @@ def export(
                                                      "bits from the ranges), or a YAML file with per-layer overrides"),
     hls_config: Optional[Path] = typer.Option(None, "--hls-config", help="An hls4ml configuration (YAML/JSON, "
                                               "e.g. a project's hls4ml_config.yml): Model and per-layer "
-                                              "Precision, ReuseFactor, Strategy; IOType, ClockPeriod, Part. "
+                                              "Precision, ReuseFactor, Strategy, FifoDepth (io_stream FIFO "
+                                              "depths, which the export writes there); IOType, ClockPeriod, Part. "
                                               "Options given on the command line win over its Model values."),
     target_agreement: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Top-1 agreement the automatic "
                                                      "precision must reach on calibration data (default 0.999)."),
@@ -281,6 +282,8 @@ def render(report: Dict[str, Any], out: Path, command: Optional[list] = None) ->
                      if layer.get("hls_name")}
             _folding_lines(hls["folding"], hls.get("fifo_depths_written"), estimated="estimate" in report,
                            names=names)
+        elif hls.get("fifo_depths_written"):
+            _fifo_line(hls["fifo_depths_written"], "")
     if "precision" in report:
         _precision_table(report["precision"])
     if "multipliers" in report:
@@ -350,9 +353,7 @@ def _folding_lines(folding: Dict[str, Any], fifo: Optional[Dict[str, int]], esti
     for note in folding.get("notes", []):
         console.print(f"  {note}", markup=False, highlight=False)
     if fifo:
-        console.print(f"  io_stream FIFO depths from the dataflow schedule: {fifo['set']} streams, {count(fifo['words'])} "
-                      f"words" + (f" ({fifo['unmatched']} left at hls4ml's default)" if fifo["unmatched"] else ""),
-                      markup=False)
+        _fifo_line(fifo, "  ")
     if not estimated:
         util = ", ".join(f"{k.upper()} {100 * v:.0f}%" for k, v in folding["utilisation"].items() if k != "uram")
         in_part = all(v <= 1.0 for v in folding["utilisation"].values())      # --target fpga's "fits" (the part)
@@ -361,6 +362,14 @@ def _folding_lines(folding: Dict[str, Any], fifo: Optional[Dict[str, int]], esti
         verdict = f"on the stand-in {folding['device']}, {verdict}" if stand_in else verdict
         console.print(f"  estimate: {verdict} ({util}); the full report comes with --target fpga or codesign "
                       f"simulate", markup=False)
+
+
+def _fifo_line(fifo: Dict[str, Any], indent: str) -> None:
+    from ..sim.markdown import count
+
+    console.print(f"{indent}io_stream FIFO depths from {fifo.get('from', 'the dataflow schedule')}: {fifo['set']} "
+                  f"streams, {count(fifo['words'])} words" +
+                  (f" ({fifo['unmatched']} left at hls4ml's default)" if fifo["unmatched"] else ""), markup=False)
 
 
 def _estimate_lines(est: Dict[str, Any], command: list) -> None:

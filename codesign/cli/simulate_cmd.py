@@ -1,6 +1,7 @@
 """`codesign simulate`: latency, DRAM traffic, energy and resources of a model on a device, before synthesis."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -42,8 +43,6 @@ def _source(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Pat
 def _with_quantizers(network, mapping):
     """precision auto on a QONNX file: each quantized layer's types from its quantizers, as hls4ml takes them
     (hls4ml's default ap_fixed<16,6> elsewhere)."""
-    from dataclasses import replace
-
     from ..sim.mapping import quantizer_layers
 
     layers = quantizer_layers(network)
@@ -55,37 +54,90 @@ def _with_quantizers(network, mapping):
     return mapping.with_(precision=label, layers={**layers, **mapping.layers})
 
 
-def _like_export(model: Optional[str], checkpoint: Optional[Path], width: float, mapping, precision: str,
-                 model_args: Dict[str, Any], input_shape: Optional[tuple]):
-    """The network and per-layer types of what `codesign export --precision PRECISION` would build for this
-    model: its types per layer and the zeros and shift-and-add constants of its weights cast to them.
-    ``auto`` and bare widths choose on the export's calibration samples (seconds to minutes)."""
-    from dataclasses import replace
-
-    from ..export.estimate import plan_like_export
+def _like_export(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Path], width: float, mapping,
+                 precision: Optional[str], hls_config: Optional[Path], model_args: Dict[str, Any],
+                 input_shape: Optional[tuple]):
+    """The network and per-layer types of what `codesign export --precision PRECISION` (or `--hls-config FILE`)
+    would build for this model or ONNX file: its types per layer and the zeros and shift-and-add constants of its
+    weights cast to them, after the export's own checks (supported layers, io_stream kernels). ``auto`` and bare
+    widths choose on the export's calibration samples (seconds to minutes); an ONNX file's ``auto`` is hls4ml's
+    default ap_fixed<16,6>. None for a QONNX file (its quantizers set the types: the caller reads it as it is),
+    once the export's checks have passed."""
+    from ..export.estimate import ExportPlanner
+    from ..export.onnx import module_types
+    from ..export.onnx_file import is_qonnx
     from ..export.precision import precision_spec
+    from ..export.support import check_io_stream
     from ..export.weights import resolve_model
+    from ..sim.mapping import AUTO
 
-    net, source = resolve_model(model, checkpoint, None if width == 1.0 else width, model_args=model_args,
-                                in_shape=input_shape)
-    spec = precision_spec(precision)
-    if spec.default == "auto":
-        err_console.print("precision auto: choosing every layer's types as `codesign export` does "
-                          "(give --precision, e.g. ap_fixed<16,6>, to skip)", markup=False, highlight=False)
-    elif spec.needs_calibration:
-        err_console.print(f"precision {precision}: choosing every layer's integer bits as `codesign export` does "
-                          "(give types, e.g. ap_fixed<16,6>, to skip)", markup=False, highlight=False)
-    planned = plan_like_export(net, source.meta, precision=precision)
+    if onnx is not None:
+        from ..sim import load_network
+        load_network(onnx)                  # the simulator's own checks of the file (shapes, weights that fit)
+        planner, kinds = ExportPlanner.of_onnx(onnx, input_shape), None
+        if is_qonnx(planner.model):
+            check_io_stream(planner.clean, mapping.io_type)
+            return None
+    else:
+        net, source = resolve_model(model, checkpoint, None if width == 1.0 else width, model_args=model_args,
+                                    in_shape=input_shape)
+        planner, kinds = ExportPlanner(net, source.meta), module_types(net)
+    if hls_config is not None:                                       # the file's types, as the export reads them
+        from ..export.hls_config import export_precision
+        spec = export_precision(hls_config, precision)
+    else:
+        spec = precision_spec("ap_fixed<16,6>" if onnx is not None and (precision or AUTO) == AUTO else precision)
+    _check(planner, mapping, spec, kinds)
+    _announce(spec, precision)
+    planned = planner.plan(spec)
     if spec.needs_calibration:
         console.print(f"note: precision per layer as the export chooses it: {planned.summary['calibration_samples']} "
                       f"calibration samples ({planned.summary['samples']}), emulated top-1 agreement "
                       f"{planned.summary['emulated_agreement']:.4f}", markup=False, highlight=False)
-    bare = spec.default != "auto" and None in (spec.default.weight, spec.default.result)
-    label = ("auto (the export's choice per layer)" if spec.default == "auto" else
+    bare = spec.default != AUTO and None in (spec.default.weight, spec.default.result)
+    label = ("auto (the export's choice per layer)" if spec.default == AUTO else
              f"{mapping.precision.label} (integer bits per layer as the export chooses them)" if bare else
              mapping.precision.label)
-    return planned.network, mapping.with_(precision=replace(mapping.precision, label=label),
-                                          layers={**planned.layers, **mapping.layers})
+    return planned.network, mapping.with_(precision=replace(mapping.precision, label=label), accum=AUTO,
+                                          layers=_with_types(planned.layers, mapping.layers))
+
+
+def _check(planner, mapping, spec, module_types) -> None:
+    """What the export checks before any slow step (the calibration): io_stream kernels, the layers a
+    precision file or an hls4ml config names (its Precision as the export reads it, its other settings as the
+    estimate reads them)."""
+    from ..export.precision import override_targets
+    from ..export.support import check_io_stream
+    from ..sim.estimate import hardware_network
+
+    check_io_stream(planner.clean, mapping.io_type, module_types)
+    override_targets(spec, planner.clean)
+    network = hardware_network(planner.network, mapping)
+    mapping.layer_settings([layer.name for layer in network.layers], network.meta.get("input"))
+
+
+def _announce(spec, precision: Optional[str]) -> None:
+    if spec.default == "auto":
+        err_console.print("precision auto: choosing every layer's types as `codesign export` does "
+                          "(give --precision, e.g. ap_fixed<16,6>, to skip)", markup=False, highlight=False)
+    elif spec.needs_calibration:
+        err_console.print(f"precision {precision or spec.source}: choosing every layer's integer bits as `codesign "
+                          f"export` does (give types, e.g. ap_fixed<16,6>, to skip)", markup=False, highlight=False)
+
+
+def _with_types(planned, given):
+    """The per-layer settings of a planned design: the plan's types (which already hold an hls4ml config's
+    per-layer Precision, as the export applies it), the other settings (ReuseFactor, Strategy, FifoDepth,
+    SparseKernel) from ``given`` (the command line's and the config's); accumulators are hls4ml's lossless
+    inference, as the export leaves them."""
+    from ..sim.mapping import LayerSettings
+
+    out = dict(planned)
+    for name, ls in given.items():
+        rest = replace(ls, weight=None, bias=None, result=None, accum=None)
+        if rest != LayerSettings():
+            out[name] = out[name].merged(rest) if name in out else rest
+    return out
 
 
 @app.command()
@@ -120,16 +172,19 @@ def simulate(
     precision: Optional[str] = precision_option(default="auto (default: for --model/--checkpoint on dataflow, each "
                                                         "layer's types as `codesign export` chooses them; else "
                                                         "ap_fixed<16,6>, with a QONNX file's quantizer types "
-                                                        "where it has them; any fixed-point precision of a "
-                                                        "--model/--checkpoint on dataflow counts the weights "
-                                                        "as the export casts them), "),
+                                                        "where it has them; at any fixed-point precision the "
+                                                        "dataflow template estimates what the export builds: "
+                                                        "its checks, BatchNorm folded, the weights cast as the "
+                                                        "export casts them), "),
     strategy: Optional[str] = strategy_option("dataflow: "),
     io_type: Optional[str] = io_type_option("dataflow: "),
     hls_config: Optional[Path] = typer.Option(None, "--hls-config", help="dataflow: an hls4ml configuration "
                                               "(YAML/JSON: Model and LayerName with Precision, ReuseFactor, "
-                                              "Strategy per layer; also hls4ml's hls4ml_config.yml), taken as "
-                                              "given (no --reuse-factor auto unless asked). Options given on the "
-                                              "command line win over its Model values."),
+                                              "Strategy per layer; also hls4ml's hls4ml_config.yml, with the "
+                                              "FIFO depths the export writes as FifoDepth), taken as given (no "
+                                              "--reuse-factor auto unless asked); the weights are cast to its "
+                                              "types as the export casts them. Options given on the command "
+                                              "line win over its Model values."),
     sparse_kernel: Optional[str] = typer.Option(None, help="dataflow: Dense layers on codesign's sparse kernel (only "
                                                    "nonzeros stored and multiplied): auto (default: as `codesign "
                                                    "export` chooses: below the storage break-even density, where "
@@ -197,13 +252,13 @@ def simulate(
     options = dict(template=template, zero_skip=zero_skip, unroll=unroll, dram_layout=dram_layout,
                    sparse_kernel=sparse_kernel, **{k: v for k, v in given.items() if v is not None})
     from ..fixed_point import parse_precision
-    like_export = (template == "dataflow" and not onnx and not hls_config   # the export builds no float design
-                   and not parse_precision(precision, "--precision").is_float)
+    like_export = template == "dataflow" and not parse_precision(precision, "--precision").is_float   # (the export
+    # builds no float design; nor of a float --hls-config, see _simulate)
     fold = dict(reuse_factor=rf, strategy=strategy, max_util=max_util, checkpoint=checkpoint, argv=invocation(ctx),
                 max_latency_us=max_latency_us)
     with PlotAhead(plot) as plotter:                  # matplotlib loads in parallel with the estimate
         _simulate(source, label, width, device, out, plot, all_layers, force, plotter, options, hls_config,
-                  (model, checkpoint) if like_export else None, fold, model_args, shape)
+                  (model, checkpoint, onnx) if like_export else None, fold, model_args, shape)
 
 
 def _simulate(source, label: str, width: float, device: str, out: Optional[Path], plot: bool, all_layers: bool,
@@ -224,9 +279,11 @@ def _simulate(source, label: str, width: float, device: str, out: Optional[Path]
     strategies = parse_strategy(fold["strategy"] or (AUTO if rf == AUTO else mapping.strategy), rf)
     dev = load_device(device)                # a wrong name fails before any slow step
     max_util.check_device(dev)               # so does a share of a resource it has none of (URAM on a Zynq)
-    if like_export is not None:
-        network, mapping = _like_export(*like_export, width, mapping, options.get("precision") or "auto",
-                                        model_args, shape)
+    planned = None
+    if like_export is not None and not mapping.precision.is_float:
+        planned = _like_export(*like_export, width, mapping, options.get("precision"), hls_config, model_args, shape)
+    if planned is not None:
+        network, mapping = planned
     else:
         network = load_network(source, width)
         if not hls_config and (options.get("precision") or "auto").strip().lower() == "auto":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from ..sim.export_section import estimate_section
 from ..sim.layers import Layer, Network
@@ -87,10 +87,16 @@ def estimate_export(ctx) -> Dict[str, Any]:
     network = export_network(ctx.project, name=(getattr(ctx.model, "codesign_spec", None) or {}).get("name"))
     mapping = export_mapping(ctx.project, network)
     fold, sections = getattr(ctx.project, "fold", None), {}
-    if fold is not None:                # --reuse-factor auto: the FIFO depths written, why, the ways out
-        from .fold import fold_sections, with_fifo_depths
+    fifo = (getattr(ctx.project, "fifo", None) or {}).get("depths")
+    if fifo:                            # io_stream: the FIFO depths written (the schedule's or a config's)
+        from .fifo import layer_depths
+        from .fold import with_fifo_depths
 
-        mapping = with_fifo_depths(mapping, fold.folding)
+        mapping = with_fifo_depths(mapping, {name: max(d) if isinstance(d, list) else d
+                                             for name, d in layer_depths(fifo).items()})
+    if fold is not None:                # --reuse-factor auto: why, the ways out
+        from .fold import fold_sections
+
         sections = fold_sections(ctx, fold, network, mapping)
     return estimate_section(network, mapping, project_part(ctx.project), ctx.out_dir,
                             f"hls4ml project ({PROJECT_ONNX})", sections, ctx.project.settings.device)
@@ -142,36 +148,62 @@ class ExportPlanner:
     """:func:`plan_like_export` for any number of precisions of one model: the export graph, the network and
     (when a precision needs them) the export's calibration samples, run once through the emulation, are made
     once and shared, so each further precision costs only its types and the cast of the weights. With
-    ``emulate=False`` a plan's emulated agreement is not measured (None; the types are the same)."""
+    ``emulate=False`` a plan's emulated agreement is not measured (None; the types are the same).
+
+    ``model`` is a PyTorch module (its codesign record gives the input shape; the network is the simulator's
+    trace of it) or an ONNX model as ``codesign export --onnx`` takes it (:meth:`of_onnx`: the network is that
+    of the graph hls4ml converts, BatchNorm folded into the Conv/Dense before it, layers named as the export
+    names them)."""
 
     def __init__(self, model, meta: Dict[str, Any], *, target_agreement: float = 0.999, dataset: Optional[str] = None,
-                 data_dir: Optional[Path] = None, seed: int = 0, emulate: bool = True):
-        from ..sim.estimate import module_network
+                 data_dir: Optional[Path] = None, seed: int = 0, emulate: bool = True,
+                 spec: Optional[Dict[str, Any]] = None):
         from .hls import source_graph
 
         self.model, self.meta, self.target_agreement, self.emulate = model, meta, target_agreement, emulate
         self.dataset, self.data_dir, self.seed = dataset, data_dir, seed
-        self.in_shape = tuple(model.codesign_spec["in_shape"])
+        self.model_spec = spec if spec is not None else model.codesign_spec
+        self.in_shape = tuple(self.model_spec["in_shape"])
         self.clean = source_graph(model)
-        self.network = module_network(model, self.in_shape)
+        self.onnx = spec is not None
+        if not self.onnx:
+            from ..sim.estimate import module_network
+            self.network = module_network(model, self.in_shape)
+        else:
+            from ..sim.onnx_layers import network_from_proto
+            from .passes import hls_ready
+            self.network = network_from_proto(hls_ready(self.clean)[0], spec["name"], f"onnx:{spec['onnx']}")
         self._samples = self._calibration = None
+
+    @classmethod
+    def of_onnx(cls, path: Path, in_shape: Optional[Sequence[int]] = None, **options) -> "ExportPlanner":
+        """The planner of an ONNX file (float; its input shape from the file or ``in_shape``, as
+        ``codesign export --onnx`` takes it; unsupported layers are the export's one-line errors)."""
+        from .onnx_file import load_onnx, onnx_model_spec
+
+        proto, shape = load_onnx(Path(path), in_shape)
+        return cls(proto, {}, spec=onnx_model_spec(Path(path), proto, shape), **options)
 
     def _calibrated(self):
         """(the samples, their :class:`~codesign.export.precision.Calibration`), made on first use."""
         if self._calibration is None:
             from .hls import as_graph_input
             from .precision import calibrate
-            from .samples import choose_samples, default_counts, macs_per_sample
+            from .samples import choose_samples, default_counts, macs_per_sample, onnx_macs
 
-            counts = default_counts(macs_per_sample(self.model, self.in_shape))
-            self._samples = choose_samples(self.model, self.meta, self.dataset, n_calibration=counts["calibration"],
-                                           n_csim=counts["csim"], data_dir=self.data_dir, seed=self.seed)
+            macs = onnx_macs(self.clean) if self.onnx else macs_per_sample(self.model, self.in_shape)
+            counts = default_counts(macs)
+            self._samples = choose_samples(self.model_spec, self.meta, self.dataset,
+                                           n_calibration=counts["calibration"], n_csim=counts["csim"],
+                                           data_dir=self.data_dir, seed=self.seed)
             inputs = as_graph_input(self._samples.calibration.float(), self.clean.input_layout)
             self._calibration = calibrate(self.clean, inputs)
         return self._samples, self._calibration
 
-    def plan(self, precision: str = "auto") -> PlannedModel:
-        """What the export at ``precision`` would build (see :func:`plan_like_export`)."""
+    def plan(self, precision="auto") -> PlannedModel:
+        """What the export at ``precision`` (an option ``--precision`` takes, or a
+        :class:`~codesign.export.precision.PrecisionSpec`, e.g. an hls4ml config's) would build (see
+        :func:`plan_like_export`)."""
         from .hls import layer_weights, with_quantized_parameters
         from .precision import choose_precision, precision_spec
 

@@ -6,15 +6,13 @@
    picks every Conv/Dense layer's ReuseFactor and Strategy and the io_stream FIFO depths (with
    ``--max-latency-us``: the least resources that meet it, :mod:`codesign.sim.folding_bound`);
 2. :func:`apply_layer_config`: ``LayerName.<layer>.ReuseFactor`` / ``Strategy`` in the hls4ml configuration;
-3. :func:`apply_fifo_depths`: after conversion, before ``write()``, every stream's depth, set as hls4ml's own
-   FIFO-depth optimisation sets it (``output_vars[name].pragma = ('stream', depth)``, which the writer
-   emits as ``#pragma HLS STREAM variable=... depth=...``). Stream names of the schedule are matched to
-   hls4ml's layers: a layer's output, ``zp2d_<conv>`` for inserted padding, ``<layer>_cpyK`` for the K-th
-   output of a Clone.
+3. :func:`codesign.export.fifo.apply_fifo_depths`: after conversion, before ``write()``, every stream's depth,
+   set as hls4ml's own FIFO-depth optimisation sets it (``output_vars[name].pragma = ('stream', depth)``,
+   which the writer emits as ``#pragma HLS STREAM variable=... depth=...``), and written into the project's
+   ``hls4ml_config.yml`` (``LayerName.<layer>.FifoDepth``), so the project's configuration rebuilds them.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
@@ -27,7 +25,6 @@ from ..sim.mapping import LayerSettings, Mapping, layer_key
 from .precision import PrecisionPlan
 
 FALLBACK_DEVICE = "xcu250"
-_PREFIX = re.compile(r"^(zp[12]d_)?[A-Z][A-Za-z0-9]*_(.+)$")
 
 
 @dataclass(frozen=True)
@@ -135,53 +132,13 @@ def apply_layer_config(cfg: Dict[str, Any], folding: Folding) -> None:
         cfg["LayerName"][key].update(layer)
 
 
-def _keys(name: str):
-    yield layer_key(name)
-    m = _PREFIX.match(name)
-    if m:
-        yield layer_key((m.group(1) or "") + m.group(2))
-
-
-def stream_variables(hls_model) -> Dict[str, Any]:
-    """{schedule stream name (normalised): hls4ml output variable} of every stream of ``hls_model``."""
-    out: Dict[str, Any] = {}
-    keys_of: Dict[str, list] = {}            # variable name -> the names its producer goes by
-    for layer in hls_model.get_layers():
-        outputs = [hls_model.output_vars[o] for o in layer.outputs if o in hls_model.output_vars]
-        if layer.class_name == "Clone":
-            source = hls_model.output_vars.get(layer.inputs[0])
-            for k, var in enumerate(outputs, 1):
-                for key in keys_of.get(source.name if source is not None else "", []):
-                    out.setdefault(f"{key}_cpy{k}", var)
-            continue
-        if outputs:
-            keys = list(_keys(layer.name))
-            keys_of[outputs[0].name] = keys
-            for key in keys:
-                out.setdefault(key, outputs[0])
-    return out
-
-
-def apply_fifo_depths(hls_model, folding: Folding) -> Dict[str, int]:
-    """Set each stream's depth; returns {'set': n, 'unmatched': m, 'words': total words set}."""
-    variables = stream_variables(hls_model)
-    done, missing, words = 0, 0, 0
-    for name, depth in folding.fifo_streams.items():
-        var = variables.get(layer_key(name))
-        if var is None or not getattr(var, "pragma", None):
-            missing += 1
-            continue
-        var.pragma = (var.pragma[0], int(depth))
-        done, words = done + 1, words + int(depth)
-    return {"set": done, "unmatched": missing, "words": words}
-
-
-def with_fifo_depths(mapping: Mapping, folding: Folding) -> Mapping:
-    """``mapping`` (the export's estimate of the built project) with the FIFO depths written into it."""
-    if not folding.fifo_depth:
+def with_fifo_depths(mapping: Mapping, depths: Dict[str, int]) -> Mapping:
+    """``mapping`` (the export's estimate of the built project) with the FIFO depths written into it
+    ({layer: depth}, the largest of its streams: :func:`codesign.export.fifo.layer_depths`)."""
+    if not depths:
         return mapping
     layers = dict(mapping.layers)
-    for name, depth in folding.fifo_depth.items():
+    for name, depth in depths.items():
         layers[name] = replace(layers.get(name, LayerSettings()), fifo_depth=int(depth))
     return mapping.with_(layers=layers)
 

@@ -29,6 +29,7 @@ from .onnx import in_shape_of, module_types, to_onnx_proto
 from .passes import CleanGraph, clean_graph, hls_ready
 from .precision import PrecisionPlan, PrecisionSpec, choose_precision, precision_spec
 from .sparsity import multiplier_report
+from .support import check_io_stream
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class HlsSettings:
     pipeline_style: str = "auto"       # hls4ml's PipelineStyle; auto: dataflow when a Latency layer has RF > 1
     max_latency_us: Optional[float] = None   # reuse_factor "auto": the least resources within this latency
     device: Optional[str] = None       # the device (name or YAML) folded and estimated for; None: the part's
+    fifo_depths: Dict[str, Any] = field(default_factory=dict, hash=False)   # io_stream, reuse factors given:
+    # {layer: depth or [own, copy 1, ...]} (an hls4ml config's FifoDepth, codesign/export/fifo.py)
 
     def checked(self) -> "HlsSettings":
         from ..sim.folding import AUTO, check_max_latency, check_max_util, parse_reuse_factor
@@ -69,7 +72,7 @@ class HlsSettings:
         return HlsSettings(target.backend(self.backend), target.io_type(self.io_type), part, clock,
                            reuse, strategy, self.project_name, target.sparse_kernel(self.sparse_kernel),
                            dict(self.layers), check_max_util(self.max_util).as_json(), target.pipeline_style(self.pipeline_style),
-                           bound, self.device)
+                           bound, self.device, dict(self.fifo_depths))
 
     @property
     def max_latency_cycles(self) -> Optional[float]:
@@ -97,7 +100,7 @@ class HlsProject:
     layer_names: Dict[str, str]
     seconds: Dict[str, float] = field(default_factory=dict)
     fold: Optional[Any] = None         # reuse factor "auto": codesign.export.fold.ProjectFolding
-    fifo: Optional[Dict[str, int]] = None   # FIFO depths written (set / unmatched / words)
+    fifo: Optional[Dict[str, Any]] = None   # FIFO depths set (set / unmatched / words / depths per stream / from)
 
     def summary(self) -> dict:
         out = {"path": str(self.path), "settings": asdict(self.settings), "input_layout": self.input_layout,
@@ -106,7 +109,7 @@ class HlsProject:
         if self.fold is not None:
             out["folding"] = self.fold.summary()
         if self.fifo is not None:
-            out["fifo_depths_written"] = self.fifo
+            out["fifo_depths_written"] = {k: v for k, v in self.fifo.items() if k not in ("depths", "missing")}
         return out
 
 
@@ -146,6 +149,7 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     times: Dict[str, float] = {}
     t0 = time.perf_counter()
     clean = source_graph(source, in_shape, calibration)
+    check_io_stream(clean, settings.io_type, module_types(source) if isinstance(source, nn.Module) else None)
     times["clean_graph"] = time.perf_counter() - t0
     if calibration is None:
         shape = clean.graph.shapes[clean.graph.inputs[0]][1:]
@@ -187,10 +191,8 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     sparse = sparse_kernel_layers(onnx_path, plan, settings, fold)
     hls_model = _convert(onnx_path, partial, settings, plan, set(clean.fused_bias.values()), sparse,
                          fold.folding if fold else None)
-    if fold is not None and settings.io_type == "io_stream":
-        from .fold import apply_fifo_depths
-
-        fifo = apply_fifo_depths(hls_model, fold.folding)
+    if settings.io_type == "io_stream" and (fold is not None or settings.fifo_depths):
+        fifo = _fifo_depths(hls_model, fold, settings)
     times["hls4ml_convert"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
@@ -199,6 +201,22 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     times["hls4ml_write"] = time.perf_counter() - t0
     return HlsProject(final, hls_model, settings, layout, plan, multiplier_report(hls_model, clean.layer_names, pruned),
                       clean.layer_names, times, fold, fifo)
+
+
+def _fifo_depths(hls_model, fold, settings: HlsSettings) -> Dict[str, Any]:
+    """Set the io_stream FIFO depths (the folding's schedule under reuse factor auto, else an hls4ml config's
+    ``FifoDepth``) and write them into the project's configuration (codesign/export/fifo.py)."""
+    from .fifo import apply_fifo_depths, given_depths, record_in_config
+
+    if fold is not None:
+        streams = dict(fold.folding.fifo_streams)
+        fifo = {**apply_fifo_depths(hls_model, streams), "from": "the dataflow schedule"}
+        streams = {k: v for k, v in streams.items() if k not in fifo["missing"]}
+    else:
+        fifo = {**given_depths(hls_model, settings.fifo_depths), "from": "the configuration (FifoDepth)"}
+        streams = fifo["depths"]
+    record_in_config(hls_model, streams)
+    return {**fifo, "depths": streams}
 
 
 def _weighted_layers(clean: CleanGraph):

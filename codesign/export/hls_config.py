@@ -8,7 +8,9 @@ optional, as hls4ml writes ``hls4ml_config.yml``) as the export's settings and p
   per-layer ``Precision`` (weight, bias, result) overrides the network-wide precision for that layer,
   as a precision YAML's ``layers:`` does. Names are PyTorch names, the export's graph names or hls4ml's
   (``Dense_fc1``). ``auto`` types are left to the export; an accumulator other than ``auto`` is refused
-  (the export's emulation and csim agreement assume hls4ml's lossless accumulators).
+  (the export's emulation and csim agreement assume hls4ml's lossless accumulators). Per-layer ``FifoDepth``
+  (codesign's key, which the export writes: :mod:`codesign.export.fifo`) sets the io_stream FIFO depths, as
+  the reuse factors, when the folding is the file's (not ``--reuse-factor auto``).
 """
 from __future__ import annotations
 
@@ -30,8 +32,7 @@ def read_export_config(path: Path, given: Dict[str, Any], precision: Optional[st
                        target_agreement: float = 0.999) -> Tuple[HlsSettings, PrecisionSpec]:
     """(settings, precision) from the file; ``given`` holds the HlsSettings fields set on the command line
     and ``precision`` the --precision given there (None: not given)."""
-    raw = read_yaml(path)
-    mapping = Mapping.from_hls_config(raw) if isinstance(raw, dict) else Mapping.from_hls_config(path)
+    raw, mapping = _read(path)
     top = raw if "HLSConfig" in raw else {}
     model = (raw.get("HLSConfig", raw) or {}).get("Model") or {}
     values: Dict[str, Any] = {}
@@ -48,20 +49,43 @@ def read_export_config(path: Path, given: Dict[str, Any], precision: Optional[st
     for key, field in (("Part", "part"), ("Backend", "backend")):
         if top.get(key):
             values[field] = str(top[key])
-    layers, overrides = {}, {}
+    layers = {}
+    for name, ls in mapping.layers.items():
+        extra = {k: v for k, v in (("ReuseFactor", ls.reuse_factor), ("Strategy", ls.strategy)) if v is not None}
+        if extra:
+            layers[name] = extra
+    sections = ((raw.get("HLSConfig", raw) or {}).get("LayerName") or {}).items()
+    depths = {str(name): cfg["FifoDepth"] for name, cfg in sections     # (checked by Mapping.from_hls_config)
+              if isinstance(cfg, dict) and cfg.get("FifoDepth") is not None}
+    settings = HlsSettings(**{**values, **given, "layers": layers, "fifo_depths": depths})
+    return settings.checked(), _precision(path, raw, mapping, precision, target_agreement)
+
+
+def export_precision(path: Path, precision: Optional[str], target_agreement: float = 0.999) -> PrecisionSpec:
+    """The precision the export takes from the file (``precision``: the --precision given on the command
+    line, None: not given): the Model's as the network-wide precision, each LayerName Precision as that
+    layer's override (what ``codesign simulate --hls-config`` plans with, as the export does)."""
+    raw, mapping = _read(path)
+    return _precision(path, raw, mapping, precision, target_agreement)
+
+
+def _read(path: Path):
+    raw = read_yaml(path)
+    return raw, Mapping.from_hls_config(raw) if isinstance(raw, dict) else Mapping.from_hls_config(path)
+
+
+def _precision(path: Path, raw: Dict[str, Any], mapping: Mapping, precision: Optional[str],
+               target_agreement: float) -> PrecisionSpec:
+    model = (raw.get("HLSConfig", raw) or {}).get("Model") or {}
+    overrides = {}
     for name, ls in mapping.layers.items():
         if ls.accum not in (None, AUTO):
             raise ConfigError(f"{path}: LayerName.{name}: accum {ls.accum.hls()}: the export leaves accumulators to "
                               f"hls4ml's lossless inference (its emulation assumes them); set accum: auto")
-        extra = {k: v for k, v in (("ReuseFactor", ls.reuse_factor), ("Strategy", ls.strategy)) if v is not None}
-        if extra:
-            layers[name] = extra
         types = {k: _type_text(getattr(ls, k)) for k in ("weight", "bias", "result")}
         if any(types.values()):
             overrides[name] = LayerOverride(**{k: v for k, v in types.items() if v})
     default = precision if precision is not None else (mapping.precision.label if "Precision" in model else "auto")
     base = precision_spec(default, target_agreement)
-    spec = PrecisionSpec(base.default, target_agreement, base.max_output_error, overrides,
+    return PrecisionSpec(base.default, target_agreement, base.max_output_error, overrides,
                          f"{path}" + (f" with --precision {precision}" if precision is not None else ""))
-    settings = HlsSettings(**{**values, **given, "layers": layers})
-    return settings.checked(), spec

@@ -88,6 +88,16 @@ def type_setting(value: Any, name: str = "precision") -> TypeSetting:
     return AUTO if value.strip().lower() == AUTO else parse_type(value, name)
 
 
+def fifo_depth_entry(value: Any, where: str = "FifoDepth") -> Tuple[int, ...]:
+    """An hls4ml configuration's ``FifoDepth`` (codesign's key; :mod:`codesign.export.fifo`): one depth, or the
+    depths of a cloned output ``[own, copy 1, ...]``; each an integer >= 1."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+        raise ConfigError(f"{where}: a FIFO depth is an integer >= 1, or a list of them (a cloned output and its "
+                          f"copies), got {value!r}")
+    return tuple(int(v) for v in values)
+
+
 def checked_reuse_factor(value: Any) -> int:
     """An integer >= 1 (strings, booleans and fractions are errors, not coerced)."""
     ok = isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and value.is_integer()
@@ -257,11 +267,19 @@ def match_layers(settings: Dict[str, LayerSettings], names: List[str], input_nam
             out[i] = out[i].merged(ls) if i in out else ls
         elif key in inputs:
             given_input = given_input.merged(ls)
+        elif _padding_of(key, index) and replace(ls, fifo_depth=None) == EMPTY:
+            continue        # the FIFO of hls4ml's ZeroPadding before a convolution, which io_parallel has not
         elif not _inert(ls):
             shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
             raise ConfigError(f"per-layer settings for unknown layer '{given}'{close_matches(given, names)}; "
                               f"layers: {shown}")
     return out, given_input
+
+
+def _padding_of(key: str, index: Dict[str, int]) -> bool:
+    """Whether ``key`` names the ZeroPadding layer hls4ml inserts before a padded convolution under io_stream
+    (``zp2d_<conv>``, codesign.sim.stream_graph) of a layer ``index`` has."""
+    return key.startswith(("zp2d_", "zp1d_")) and key[5:] in index
 
 
 # ----------------------------------------------------------------------------- hls4ml configurations
@@ -309,8 +327,10 @@ def _layer_settings(name: str, cfg: Any) -> LayerSettings:
     types = _precision_entries(cfg.get("Precision"), where)
     default = types.get("default")
     try:
+        depth = cfg.get("FifoDepth")         # the simulator prices a layer's FIFOs at the deepest one's depth
         return LayerSettings(reuse_factor=cfg.get("ReuseFactor"), strategy=cfg.get("Strategy"),
-                             fifo_depth=cfg.get("FifoDepth"), sparse=cfg.get("SparseKernel"),
+                             fifo_depth=max(fifo_depth_entry(depth)) if depth is not None else None,
+                             sparse=cfg.get("SparseKernel"),
                              **{k: types.get(k, default) for k in ("weight", "bias", "result", "accum")})
     except ConfigError as err:
         raise ConfigError(f"{where}: {err}") from None

@@ -358,9 +358,20 @@ class _Parser:
 def network_from_onnx(path: str | Path, name: Optional[str] = None) -> Network:
     """The :class:`Network` of an ONNX file (any producer; NCHW or qonnx channels-last)."""
     path = Path(path)
-    parser = _Parser(_load(path))
+    return _network(_load(path), name or path.stem, f"onnx:{path}")
+
+
+def network_from_proto(model, name: str, source: str) -> Network:
+    """The :class:`Network` of an ONNX ModelProto held in memory (as :func:`network_from_onnx` reads a file)."""
+    from .onnx_fold import infer_shapes
+
+    return _network(infer_shapes(model), name, source)
+
+
+def _network(model, name: str, source: str) -> Network:
+    parser = _Parser(model)
     layers, in_shape = parser.run()
     meta = {"input": parser.input_name}
     if parser.layer_types:
         meta["quantizer_types"] = parser.layer_types
-    return Network(name or path.stem, tuple(layers), tuple(in_shape), f"onnx:{path}", meta)
+    return Network(name, tuple(layers), tuple(in_shape), source, meta)

@@ -156,10 +156,22 @@ def _make_layer_types(net: Network, m: Mapping, names: Tuple[str, ...]) -> _Laye
                          for ls in settings], dtype=bool)
     depth = np.array([ls.fifo_depth or 0 for ls in settings], dtype=np.int64)
     data = _data_types(net, m, settings, given_input, w_bits, w_int, b_bits, b_int)
+    _product_operands(net, w_bits, w_int, data[1], data[2])
     arrays = (w_bits, w_int, b_bits, b_int, is_float, depth) + tuple(data)
     for array in arrays:
         array.flags.writeable = False
     return _LayerTypes(tuple(settings), *arrays)
+
+
+def _product_operands(net: Network, w_bits: np.ndarray, w_int: np.ndarray, out_bits: np.ndarray,
+                      out_int: np.ndarray) -> None:
+    """A product of two tensors (op ``mul``) has no weights: the operand in the place of a weight is its last
+    input, whose result type is its width (in place; not the network's weight type, which an exported design
+    does not use there)."""
+    a = net.arrays
+    for i in np.flatnonzero(a.mask("mul")).tolist():
+        if a.preds[i]:
+            w_bits[i], w_int[i] = out_bits[a.preds[i][-1]], out_int[a.preds[i][-1]]
 
 
 def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:
@@ -183,6 +195,8 @@ def resolve_plan(network: Network, mapping: Mapping, device=None) -> LayerPlan:
         w_bits, b_bits = np.full(n, w_def, dtype=np.int64), np.full(n, w_def, dtype=np.int64)
         w_int, b_int = np.full(n, wi_def, dtype=np.int64), np.full(n, wi_def, dtype=np.int64)
         is_float, depth = np.full(n, float_def, dtype=bool), np.zeros(n, dtype=np.int64)
+        _, _, r_def, ri_def, _ = _defaults(m)
+        _product_operands(net, w_bits, w_int, np.full(n, r_def), np.full(n, ri_def))
     compute, bn = a.mask(*COMPUTE_OPS), a.mask("bn")
     sparse = _sparse_candidates(net, m, w_bits)
     auto = sparse & (m.sparse_kernel == "auto")
@@ -248,8 +262,8 @@ def _data_types(net: Network, m: Mapping, settings, given_input, w_bits, w_int, 
         result = ls.result
         if result == AUTO and compute[i]:
             out_bits[i], out_int[i] = acc
-        elif result is None and pad[i] and preds:       # hls4ml's inserted ZeroPadding keeps its input's type
-            out_bits[i], out_int[i] = in_bits[i], in_int
+        elif result is None and pad[i]:     # hls4ml's inserted ZeroPadding keeps its input's type (also the
+            out_bits[i], out_int[i] = in_bits[i], in_int    # network input's, for a padded first convolution)
         else:
             out_bits[i], out_int[i] = _type_width(result, None) or (r_def, ri_def)
         acc_bits[i] = acc[0] if acc is not None else out_bits[i]

@@ -301,3 +301,169 @@ def test_simulate_an_unmeetable_latency_says_by_how_much(cli, tmp_path):
 def test_simulate_folding_option_errors(cli, tmp_path, args, message):
     r = cli("simulate", "--model", "jet_mlp", "--device", "pynq-z2", *args, "--out", tmp_path / "x")
     assert r.code == 2 and message in r.err and r.err.count("error:") == 1
+
+
+def _onnx(tmp_path, name, module, shape):
+    import torch
+
+    path = tmp_path / f"{name}.onnx"
+    torch.onnx.export(module.eval(), (torch.zeros(1, *shape),), str(path), dynamo=False, opset_version=13)
+    return path
+
+
+class _TwoHeads:
+    """Built inside the test (torch is imported lazily)."""
+
+    @staticmethod
+    def make():
+        import torch.nn as nn
+
+        class TwoHeads(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a, self.b = nn.Linear(16, 4), nn.Linear(16, 3)
+
+            def forward(self, x):
+                return self.a(x), self.b(x)
+
+        return TwoHeads()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("case, io_type, message", [
+    ("elu", None, "layer '1' (Elu) is not supported by the hls4ml export"),
+    ("two_outputs", None, "the model has 1 inputs and 2 outputs"),
+    ("dilation", None, "dilation [2, 2] is not supported"),          # io_stream: it said "stream ... carries"
+    ("dilation", "io_parallel", "dilation [2, 2] is not supported"),
+    ("ceil_mode", "io_parallel", "ceil_mode=True pooling is not supported"),
+])
+def test_simulate_onnx_refuses_what_the_export_refuses(cli, tmp_path, case, io_type, message):
+    """simulate --onnx of a dataflow design runs the export's support check (codesign.export.support): before, it
+    estimated ELU, two-output graphs, dilated convolutions and ceil_mode pooling that export refuses."""
+    import torch.nn as nn
+
+    from codesign.export.onnx_file import load_onnx
+    from codesign.export.support import hls4ml_verdict
+
+    modules = {"elu": (nn.Sequential(nn.Linear(16, 8), nn.ELU(), nn.Linear(8, 4)), (16,)),
+               "two_outputs": (_TwoHeads.make(), (16,)),
+               "dilation": (nn.Sequential(nn.Conv2d(1, 4, 3, dilation=2), nn.ReLU(), nn.Flatten(),
+                                          nn.Linear(4 * 8 * 8, 4)), (1, 12, 12)),
+               "ceil_mode": (nn.Sequential(nn.Conv2d(1, 4, 3), nn.MaxPool2d(2, ceil_mode=True), nn.Flatten(),
+                                           nn.Linear(4 * 5 * 5, 4)), (1, 11, 11))}
+    path = _onnx(tmp_path, case, *modules[case])
+    r = cli("simulate", "--onnx", path, "--device", "xcu250", *(["--io-type", io_type] if io_type else []),
+            "--no-plot", "--out", tmp_path / "s")
+    assert r.code == 2 and r.err.count("error:") == 1 and message in r.err, r.err
+    verdict = hls4ml_verdict(load_onnx(path)[0])                     # the export's own one-line refusal
+    assert r.err.strip().splitlines()[-1][len("error: "):] == verdict[len("not supported: "):]
+    if case == "elu":                   # the tiled template is no hls4ml design: it estimates any layer it maps
+        r = cli("simulate", "--onnx", path, "--device", "xcu250", "--template", "tiled", "--no-plot",
+                "--out", tmp_path / "t")
+        assert r.code == 0, r.err
+
+
+def _bn_mlp_files(tmp_path):
+    """One Linear -> BatchNorm1d -> SiLU network as torch's legacy exporter writes it (Gemm, then
+    BatchNormalization) and with the BatchNorm folded into the Linear (as the dynamo exporter writes it)."""
+    import copy
+
+    import torch
+
+    from tests.user_models import build
+
+    model, shape = build("batchnorm_mlp")
+    folded = copy.deepcopy(model)
+    linear, bn = folded.net[0], folded.net[1]
+    with torch.no_grad():
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        linear.weight.mul_(scale[:, None])
+        linear.bias.copy_((linear.bias - bn.running_mean) * scale + bn.bias)
+    folded.net[1] = torch.nn.Identity()
+    return _onnx(tmp_path, "legacy", model, shape), _onnx(tmp_path, "folded", folded, shape)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_simulate_onnx_prices_the_weights_hls4ml_builds(cli, tmp_path):
+    """A Linear -> BatchNorm1d network gets one estimate whatever the exporter, and simulate --onnx FILE at a
+    precision is the estimate of the export of FILE at that precision: the constants are counted on the weights
+    hls4ml builds (BatchNorm folded into the Dense, cast to the types). Before: the Gemm's own weights before the
+    BatchNorm, in float (the D7 report: DSP 36% vs the export's 41%, no zero weights counted)."""
+    from codesign.export.hls import HlsSettings, build_hls
+
+    legacy, folded = _bn_mlp_files(tmp_path)
+    totals = []
+    for path in (legacy, folded):
+        out = tmp_path / path.stem
+        r = cli("simulate", "--onnx", path, "--device", "xcu250", "--precision", "ap_fixed<10,3>", "--no-plot",
+                "--out", out)
+        assert r.code == 0, r.err
+        totals.append(json.loads((out / "report.json").read_text()))
+    keys = ("dsp", "lut", "ff", "bram", "nonzero_weights", "latency_cycles", "interval_cycles")
+    assert [totals[0]["totals"][k] for k in keys] == [totals[1]["totals"][k] for k in keys]
+    project = build_hls(legacy, tmp_path / "hls", precision="ap_fixed<10,3>",
+                        settings=HlsSettings(reuse_factor="auto"))
+    assert project.fold.device.name == "xcu250"
+    exported = project.fold.folding.describe()
+    ours = totals[0]["folding"]
+    assert ours["utilisation"] == pytest.approx(exported["utilisation"], rel=1e-9)
+    assert {k: (v["reuse_factor"], v["strategy"]) for k, v in ours["layers"].items()} == \
+        {k: (v["reuse_factor"], v["strategy"]) for k, v in exported["layers"].items()}
+    zeros = sum(r["weights"] - r["nonzero_weights"] for r in totals[0]["layers"])
+    assert zeros == project.multipliers["total"]["zeros"] > 0
+
+
+def test_simulate_hls_config_plans_like_the_export(cli, tmp_path):
+    """With --hls-config, simulate counts zeros and shift-and-add constants on the weights cast to the file's
+    types, as the export builds them (before: on the float weights), and so equals simulate --precision of the
+    same types."""
+    import yaml
+
+    config = tmp_path / "cfg.yml"
+    config.write_text(yaml.safe_dump({"IOType": "io_parallel", "HLSConfig": {
+        "Model": {"Precision": "ap_fixed<6,1>", "ReuseFactor": 1, "Strategy": "Latency"}}}))
+    r = cli("simulate", "--model", "jet_mlp", "--device", "xcku115", "--hls-config", config, "--no-plot",
+            "--out", tmp_path / "a")
+    assert r.code == 0, r.err
+    r = cli("simulate", "--model", "jet_mlp", "--device", "xcku115", "--precision", "ap_fixed<6,1>",
+            "--reuse-factor", "1", "--strategy", "Latency", "--io-type", "io_parallel", "--no-plot",
+            "--out", tmp_path / "b")
+    assert r.code == 0, r.err
+    a, b = (json.loads((tmp_path / x / "report.json").read_text()) for x in "ab")
+    for key in ("nonzero_weights", "dsp", "lut", "ff", "bram", "latency_cycles"):
+        assert a["totals"][key] == b["totals"][key], key
+    assert a["totals"]["nonzero_weights"] < sum(layer["weights"] for layer in a["layers"])
+
+
+def test_simulate_refuses_an_overlapping_stream_pooling_before_calibrating(cli, tmp_path):
+    """MaxPool2d(3, stride=2) under io_stream: hls4ml's nnet_pooling_stream.h asserts stride == window, so the
+    export's C simulation died ("this is a bug", exit 2); simulate estimated it. Now both refuse it in one line,
+    before the precision calibration, naming the layer and io_parallel, which builds it."""
+    model = tmp_path / "pools.py"
+    model.write_text("import torch.nn as nn\n\ndef net():\n    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), "
+                     "nn.MaxPool2d(3, stride=2), nn.Flatten(), nn.Linear(4 * 6 * 6, 10))\n")
+    args = ("simulate", "--model", f"{model}:net", "--input-shape", "1,16,16", "--device", "xcu250", "--no-plot")
+    r = cli(*args, "--out", tmp_path / "a")
+    assert r.code == 2 and r.err.strip().count("\n") == 0, r.err      # one line: nothing calibrated before it
+    assert "layer '2' (MaxPool2d, ONNX MaxPool)" in r.err and "--io-type io_parallel" in r.err
+    r = cli(*args, "--io-type", "io_parallel", "--precision", "ap_fixed<16,6>", "--out", tmp_path / "b")
+    assert r.code == 0, r.err
+
+
+def test_simulate_of_a_projects_own_config_is_the_design_it_built(cli, tmp_path):
+    """simulate --hls-config PROJECT/hls4ml_config.yml prices the design the export built: its types, reuse
+    factors and io_stream FIFO depths (the export writes them as FifoDepth). Before, the depths were lost (hls4ml's
+    full-length defaults: BRAM 21 where the project has 0) and the zeros were counted on the float weights."""
+    model = ("--model", "tests.user_models:functional_residual", "--precision", "ap_fixed<16,6>")
+    r = cli("export", *model, "--target", "hls", "--out", tmp_path / "e")
+    assert r.code == 0, r.err
+    r = cli("simulate", *model, "--device", "xcu250", "--no-plot", "--out", tmp_path / "a")
+    assert r.code == 0, r.err
+    r = cli("simulate", "--model", "tests.user_models:functional_residual", "--hls-config",
+            tmp_path / "e" / "hls" / "hls4ml_config.yml", "--device", "xcu250", "--no-plot", "--out", tmp_path / "b")
+    assert r.code == 0, r.err
+    a, b = (json.loads((tmp_path / x / "report.json").read_text()) for x in "ab")
+    for key in ("dsp", "lut", "ff", "bram", "nonzero_weights", "latency_cycles", "interval_cycles"):
+        assert a["totals"][key] == pytest.approx(b["totals"][key], rel=1e-9), key
+    assert [layer["detail"].get("fifo_depth") for layer in a["layers"]] == \
+        [layer["detail"].get("fifo_depth") for layer in b["layers"]]

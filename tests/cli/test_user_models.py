@@ -127,6 +127,8 @@ def test_qonnx_file_takes_its_types_from_its_quantizers(cli, tmp_path):
 
 
 def test_an_hls4ml_config_names_an_onnx_files_layers_as_the_export_does(cli, tmp_path):
+    """simulate --onnx prices the graph the export builds, so its layers have the export's names too ('stem',
+    not the file's '/stem/Conv')."""
     path = tmp_path / "outside.onnx"
     torch.onnx.export(Inception().eval(), (torch.zeros(1, 1, 8, 8),), str(path), dynamo=False)
     (tmp_path / "cfg.yml").write_text(textwrap.dedent("""
@@ -140,8 +142,8 @@ def test_an_hls4ml_config_names_an_onnx_files_layers_as_the_export_does(cli, tmp
             "--out", tmp_path / "sim")
     assert r.code == 0, r.err
     layers = {l["name"]: l["detail"] for l in json.loads((tmp_path / "sim" / "report.json").read_text())["layers"]}
-    assert layers["/stem/Conv"]["reuse_factor"] == 4 and layers["/fc/Gemm"]["reuse_factor"] == 8
-    assert layers["/b1/Conv"]["reuse_factor"] == 2
+    assert layers["stem"]["reuse_factor"] == 4 and layers["fc"]["reuse_factor"] == 8
+    assert layers["b1"]["reuse_factor"] == 2
 
 
 MLP_FILE = textwrap.dedent("""

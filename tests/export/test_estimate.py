@@ -203,7 +203,7 @@ def _simulated_and_exported(tmp_path, factory, io_type: str, strategy: str, prec
     hls = build_hls(model, tmp_path / "hls", calibration=samples.calibration, precision=precision,
                     settings=HlsSettings(reuse_factor="auto", io_type=io_type, strategy=strategy, part=part))
     network = export_network(hls)
-    exported = estimate(network, device, with_fifo_depths(export_mapping(hls, network), hls.fold.folding))
+    exported = estimate(network, device, with_fifo_depths(export_mapping(hls, network), hls.fold.folding.fifo_depth))
     return simulated, folding, exported, hls.fold.folding
 
 

@@ -34,7 +34,8 @@ def test_hls_target_writes_a_project_for_vendor_synthesis(cli, tmp_path):
     settings = report["hls"]["settings"]
     assert settings == {"backend": "Vivado", "io_type": "io_stream", "part": "xc7z020clg400-1", "clock_period": 10.0,
                         "reuse_factor": 4, "strategy": "Latency", "project_name": "myproject", "sparse_kernel": "auto",
-                        "layers": {}, "max_util": 0.8, "pipeline_style": "auto", "max_latency_us": None, "device": None}
+                        "layers": {}, "max_util": 0.8, "pipeline_style": "auto", "max_latency_us": None,
+                        "device": None, "fifo_depths": {}}
     assert report["weights"]["kind"] == "random init" and "random init" in r.out
     assert (tmp_path / "o" / "hls" / "build_prj.tcl").exists()
     assert "per-layer types in export.json" in r.out and len(report["precision"]["layers"]) > 40
@@ -307,3 +308,40 @@ def test_a_device_file_is_what_the_design_is_folded_for(cli, tmp_path):
     assert folded["shipped"]["device"] == "xc7z020" and folded["mine"]["device"] == "small_board"
     assert folded["mine"]["utilisation"]["dsp"] <= 0.8
     assert folded["mine"]["interval_cycles"] > folded["shipped"]["interval_cycles"]
+
+
+def test_an_overlapping_stream_pooling_is_refused_before_any_slow_step(cli, tmp_path):
+    """MaxPool2d(3, stride=2) under io_stream passed every check, compiled, then hls4ml's nnet_pooling_stream.h
+    assertion killed the C simulation (no export.json). Now: one line naming the layer and io_parallel, before
+    the precision choice (no hls4ml project is written); under io_parallel it exports."""
+    model = tmp_path / "pools.py"
+    model.write_text("import torch.nn as nn\n\ndef net():\n    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), "
+                     "nn.MaxPool2d(3, stride=2), nn.Flatten(), nn.Linear(4 * 6 * 6, 10))\n")
+    args = ("export", "--model", f"{model}:net", "--input-shape", "1,16,16", "--target", "hls")
+    r = cli(*args, "--out", tmp_path / "o")
+    assert r.code == 2 and r.err.count("error:") == 1 and "precision" not in r.err, r.err
+    assert "layer '2' (MaxPool2d, ONNX MaxPool): hls4ml's io_stream 2-D pooling needs a stride equal" in r.err
+    assert "--io-type io_parallel" in r.err and not (tmp_path / "o" / "hls").exists()
+    r = cli(*args, "--io-type", "io_parallel", "--precision", "ap_fixed<16,6>", "--out", tmp_path / "p")
+    assert r.code == 0, r.err
+
+
+def _abort(*args):
+    """A C-simulation worker that dies on a signal, as on a failed assertion of the generated C++."""
+    import os
+
+    os.abort()
+
+
+def test_a_crashing_c_simulation_is_a_bug_with_exit_code_1(cli, tmp_path, monkeypatch):
+    """A C simulation that dies on a signal passed codesign's checks: a bug in codesign (exit code 1, one line
+    that says so and what to do meanwhile), not bad input (it said "this is a bug" with exit code 2)."""
+    import importlib
+
+    csim = importlib.import_module("codesign.export.csim")
+    monkeypatch.setattr(csim, "compile_project", lambda project: tmp_path / "lib.so")
+    monkeypatch.setattr(csim, "_run_chunk", _abort)
+    r = cli("export", "--model", "jet_mlp", "--target", "fpga", "--csim-samples", "4", "--reuse-factor", "1",
+            "--precision", "ap_fixed<16,6>", "--out", tmp_path / "o")
+    assert r.code == 1 and r.err.count("error:") == 1, (r.code, r.err)
+    assert "crashed" in r.err and "a bug in codesign" in r.err and "--target hls" in r.err

@@ -77,3 +77,19 @@ def test_backend_is_the_hls_tool_of_hls4mls_backend(given, backend):
     # hls4ml's accelerator backends wrap the same HLS tool (VivadoAccelerator: Vivado HLS)
     assert Mapping.from_hls_config({"Backend": given, **CONFIG}).backend == backend
     assert Mapping(backend=given).describe()["backend"] == backend
+
+
+def test_fifo_depths_of_a_projects_config(nets):
+    """``FifoDepth`` (codesign's key, which the export writes into hls4ml_config.yml): one depth, or a cloned
+    output's [own, copy 1, ...], priced at the deepest; the entry of hls4ml's ZeroPadding before a convolution
+    (zp2d_<conv>) names no layer under io_parallel and is skipped there."""
+    net = Network("c", (nets.conv("c1", None, 1, 8, 4, pad=1), nets.simple("r", "act", ["c1"], (4, 8, 8))), (1, 8, 8))
+    m = Mapping.from_hls_config({"LayerName": {"c1": {"FifoDepth": [3, 40, 5]}, "zp2d_c1": {"FifoDepth": 6},
+                                               "r": {"FifoDepth": 2}}})
+    assert m.layers["c1"].fifo_depth == 40 and m.layers["zp2d_c1"].fifo_depth == 6
+    stream = resolve_plan(estimate(net, "xcu250", m.with_(io_type="io_stream")).network, m.with_(io_type="io_stream"))
+    assert stream.fifo_depth.tolist() == [6, 40, 2]
+    assert resolve_plan(net, m.with_(io_type="io_parallel")).fifo_depth.tolist() == [40, 2]
+    for bad in (0, [2, 0], "deep", []):
+        with pytest.raises(ConfigError, match="LayerName.c1: FifoDepth: a FIFO depth is an integer >= 1"):
+            Mapping.from_hls_config({"LayerName": {"c1": {"FifoDepth": bad}}})

@@ -98,3 +98,29 @@ def test_lossless_accumulator_matches_hls4ml(tmp_path):
     layer = next(l for l in hls_model.get_layers() if l.class_name == "Dense")
     accum = layer.get_attr("accum_t").precision
     assert lossless_accumulator(7, 2, 12, 4, 9, 3, 20) == (accum.width, accum.integer)
+
+
+def test_a_product_of_two_tensors_multiplies_their_result_types(nets):
+    """op mul (x * gate(x), SiLU's x * sigmoid(x)) has no weights: its operands are its inputs' results, not the
+    network's weight type. Before, ap_fixed<16,6> weights made an 8-bit product of the exported design (whose
+    layers all have their own types) a DSP multiplier in the export's estimate and a LUT one in simulate's."""
+    net = Network("g", (nets.dense("fc", None, 8, 16), nets.simple("gate", "act", ["fc"], (16, 1, 1)),
+                        nets.simple("prod", "mul", ["fc", "gate"], (16, 1, 1))), (8, 1, 1))
+    eight = {n: LayerSettings(result="ap_fixed<8,3>") for n in ("fc", "gate")}
+    plan = resolve_plan(net, Mapping(precision="ap_fixed<16,6>", layers=eight))
+    assert plan.w_bits.tolist()[2] == 8 and plan.w_int.tolist()[2] == 3
+    assert estimate(net, "xcu250", Mapping(precision="ap_fixed<16,6>", layers=eight)).costs.dsp[2] == 0
+    plan = resolve_plan(net, Mapping(precision="ap_fixed<8,3>/ap_fixed<16,6>"))    # the uniform plan too
+    assert plan.w_bits.tolist() == [8, 8, 16]
+
+
+def test_the_padding_before_a_first_convolution_keeps_the_input_type(nets):
+    """hls4ml's ZeroPadding (io_stream, before a padded convolution) keeps its input's type, also when it reads
+    the network input (the project's layer28_t = input_t); it took the network's default result type there."""
+    from codesign.sim.estimate import hardware_network
+
+    net = Network("c", (nets.conv("c1", None, 1, 8, 4, pad=1),), (1, 8, 8), meta={"input": "x"})
+    m = Mapping(io_type="io_stream", precision="ap_fixed<16,6>", layers={"x": LayerSettings(result="ap_fixed<12,3>")})
+    padded = hardware_network(net, m)
+    plan = resolve_plan(padded, m)
+    assert [layer.name for layer in padded.layers] == ["zp2d_c1", "c1"] and plan.out_bits.tolist()[0] == 12
