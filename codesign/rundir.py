@@ -13,13 +13,15 @@
 Each stage reads the artifacts before it and writes its own folder; files are written atomically
 (codesign.atomic), so a killed stage leaves either the old file or the new one. A stage that is
 started over (``--force``) first removes its own artifacts and everything after it
-(:meth:`RunDir.clear`), so a fresh run never sits beside a stale model.
+(:meth:`RunDir.clear`), so a fresh run never sits beside a stale model. ``--force`` replaces only what
+a run writes: a folder holding anything else, at the top or inside a stage folder (someone's own
+``train/`` or ``export/``), is refused, with or without it (:meth:`RunDir.check`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 from . import atomic
 
@@ -27,6 +29,18 @@ from . import atomic
 ARTIFACTS: Tuple[str, ...] = ("config.yaml", "train", "compact", "export", "sim", "incremental.json", "compare")
 TRAINING = ARTIFACTS[:5]     # what a fresh training run replaces: the model and everything made from it
                              # (sim: the estimate a run trained for a device ends with)
+STAGES: Tuple[str, ...] = ("train", "compact", "export", "sim")   # the stage folders
+TRAIN_FILES: Tuple[str, ...] = ("ckpt.pt", "history.csv", "model.pt", "cost.json")
+COMPACT_FILES: Tuple[str, ...] = ("model.pt", "shapes.json")      # also what `codesign compact` writes
+REPORT_FILES: Tuple[str, ...] = ("report.json", "report.md", "roofline.png")   # sim/, `codesign simulate`
+
+
+def stage_files(name: str) -> Sequence[str]:
+    """The files a run writes into its stage folder ``name`` (train, compact, export or sim)."""
+    if name == "export":
+        from .export.pipeline import EXPORT_ARTIFACTS
+        return EXPORT_ARTIFACTS
+    return {"train": TRAIN_FILES, "compact": COMPACT_FILES, "sim": REPORT_FILES}[name]
 
 
 @dataclass(frozen=True)
@@ -100,10 +114,21 @@ class RunDir:
                 return path
         return None
 
+    def check(self, force: bool, own: Tuple[str, ...] = ARTIFACTS, option: str = "--out") -> "RunDir":
+        """Refuse a folder this command may not write (see atomic.check_output_dir): one holding anything but
+        ``own`` unless ``force``, and, even with ``force``, one holding anything a run does not write, at
+        the top or in one of the stage folders of ``own`` that it writes or starts over."""
+        atomic.check_output_dir(self.root, force, option, own=own, replaces=ARTIFACTS)
+        for name in own:
+            folder = self.root / name
+            if name in STAGES and folder.exists():
+                atomic.check_output_dir(folder, True, option, replaces=stage_files(name))
+        return self
+
     def prepare(self, force: bool, own: Tuple[str, ...] = ARTIFACTS, fresh: Tuple[str, ...] = ()) -> "RunDir":
-        """Check the folder may be written (see atomic.check_output_dir), remove ``fresh`` artifacts when
-        starting over and the temporaries a killed writer left."""
-        atomic.check_output_dir(self.root, force, own=own)
+        """Check the folder may be written (:meth:`check`), remove ``fresh`` artifacts when starting over
+        and the temporaries a killed writer left."""
+        self.check(force, own)
         if fresh:
             self.clear(fresh)
         atomic.remove_stale_temporaries(self.root)

@@ -36,5 +36,38 @@ def test_prepare_refuses_foreign_files_and_starts_over_only_when_asked(tmp_path)
     run.prepare(force=True, own=TRAINING, fresh=TRAINING)
     assert not run.train.exists()
     (run.root / "notes.txt").write_text("mine")
-    with pytest.raises(CodesignError, match="not empty"):
-        run.prepare(force=False, own=TRAINING)
+    with pytest.raises(CodesignError, match="holds notes.txt, which --force would not replace"):
+        run.prepare(force=False, own=TRAINING)              # (--force would not help: not "pass --force")
+
+
+def test_force_replaces_only_what_a_run_writes(tmp_path):
+    """A folder that is not a codesign run (someone's own train/ and export/) is refused even with force;
+    nothing is deleted."""
+    run = RunDir(tmp_path / "mine")
+    run.train.mkdir(parents=True)
+    (run.train / "notes.txt").write_text("precious")
+    run.export.mkdir()
+    (run.export / "draft.md").write_text("precious too")
+    with pytest.raises(CodesignError, match="train holds notes.txt, which --force would not replace"):
+        run.prepare(force=True, own=TRAINING, fresh=TRAINING)
+    (run.train / "notes.txt").unlink()
+    with pytest.raises(CodesignError, match="export holds draft.md"):
+        run.prepare(force=True, own=TRAINING, fresh=TRAINING)
+    assert (run.export / "draft.md").read_text() == "precious too"
+    (run.export / "draft.md").unlink()
+    (run.root / "readme.txt").write_text("x")
+    with pytest.raises(CodesignError, match="holds readme.txt"):
+        run.prepare(force=True, own=TRAINING, fresh=TRAINING)
+    assert (run.root / "readme.txt").exists() and run.train.is_dir()
+
+
+def test_force_starts_a_whole_run_over(tmp_path):
+    """Every stage's files (a budget's sim/, an export into RUN/export) are a run's own: --force replaces them."""
+    run = RunDir(tmp_path / "run")
+    for path in (run.checkpoint, run.history, run.cost, run.trained_model, run.compact_model, run.shapes,
+                 run.export / "export.json", run.export / "hls" / "firmware" / "x.cpp", run.sim / "report.json",
+                 run.sim / "roofline.png", run.config):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    run.prepare(force=True, own=TRAINING, fresh=TRAINING)
+    assert not any(run.root.iterdir())

@@ -20,7 +20,8 @@ def compact(
     samples: Optional[int] = typer.Option(None, min=1, help="Random inputs of the equivalence check (default 8)."),
     check: bool = typer.Option(True, "--check/--no-check", help="Check that the compact model's outputs equal the "
                                                                  "masked model's (on by default)."),
-    force: bool = typer.Option(False, "--force", help="Write over an existing, non-empty output folder."),
+    force: bool = typer.Option(False, "--force", help="Write over the compact model in an existing output folder "
+                                                    "(a folder holding other files is refused)."),
     model: Optional[str] = typer.Option(None, help="The architecture of a plain state_dict: a zoo name or "
                                                    "FILE.py:FUNCTION / package.module:FUNCTION."),
     model_arg: List[str] = typer.Option([], "--model-arg", help="Keyword argument of a model factory, KEY=VALUE "
@@ -33,12 +34,14 @@ def compact(
     from ..compaction import compact_file, resolve_model_file, size_line
     from ..lock import folder_lock
     from ..model_source import parse_input_shape, parse_model_args
+    from ..rundir import COMPACT_FILES
 
     if samples is not None and not check:
         from ..errors import ConfigError
         raise ConfigError("--samples sizes the equivalence check that --no-check turns off: drop one of them")
     samples = 8 if samples is None else samples
-    folder = check_output_dir(out if out is not None else resolve_model_file(source)[1], force)
+    folder = check_output_dir(out if out is not None else resolve_model_file(source)[1], force,
+                              replaces=COMPACT_FILES)
     with folder_lock(folder, "codesign compact"):
         folder, manifest = compact_file(source, folder, check=check, samples=samples, model=model,
                                         model_args=parse_model_args(model_arg),

@@ -203,10 +203,14 @@ def simulate(
     out: Optional[Path] = typer.Option(None, help="Report folder (default runs/sim/<model>-<device>-<template>)."),
     plot: bool = typer.Option(True, "--plot/--no-plot", help="Write roofline.png."),
     all_layers: bool = typer.Option(False, "--all-layers", help="Show every layer in the terminal table."),
-    force: bool = typer.Option(False, "--force", help="Write over an existing, non-empty report folder."),
+    force: bool = typer.Option(False, "--force", help="Write over the report in an existing report folder (a "
+                                                    "folder holding other files is refused)."),
 ) -> None:
     """Estimate latency, throughput, DRAM traffic, energy and FPGA resources before synthesis."""
     from ..atomic import check_output_dir
+    from ..lock import folder_lock
+    from ..rundir import REPORT_FILES
+    from ..sim import load_device
     from ..sim.folding import AUTO, check_max_latency, check_max_util, parse_reuse_factor
     from ..target import DEFAULT_MAX_UTIL
     from .options import DATAFLOW_ONLY_OPTIONS, TILED_ONLY_OPTIONS
@@ -219,8 +223,6 @@ def simulate(
     template = checked_template(template)
     model_args, shape = parse_model_args(model_arg), parse_input_shape(input_shape)
     source, label = _source(model, checkpoint, onnx, model_args, shape, width)
-    if out is not None:
-        check_output_dir(out, force)
     rf = parse_reuse_factor(reuse_factor if reuse_factor is not None else
                             (AUTO if template == "dataflow" and not hls_config else "1"))
     from ..errors import ConfigError
@@ -256,18 +258,21 @@ def simulate(
     # builds no float design; nor of a float --hls-config, see _simulate)
     fold = dict(reuse_factor=rf, strategy=strategy, max_util=max_util, checkpoint=checkpoint, argv=invocation(ctx),
                 max_latency_us=max_latency_us)
-    with PlotAhead(plot) as plotter:                  # matplotlib loads in parallel with the estimate
-        _simulate(source, label, width, device, out, plot, all_layers, force, plotter, options, hls_config,
+    dev = load_device(device)                         # a wrong name fails before any slow step
+    out = out or Path("runs") / "sim" / f"{label}-{dev.name}-{template}"
+    check_output_dir(out, force, replaces=REPORT_FILES)
+    # the lock makes the folder now: one that cannot be made (or is another's) fails before the estimate
+    with folder_lock(out, "codesign simulate"), PlotAhead(plot) as plotter:  # matplotlib loads in parallel
+        _simulate(source, label, width, dev, out, plot, all_layers, plotter, options, hls_config,
                   (model, checkpoint, onnx) if like_export else None, fold, model_args, shape)
 
 
-def _simulate(source, label: str, width: float, device: str, out: Optional[Path], plot: bool, all_layers: bool,
-              force: bool, plotter, options: Dict[str, Any], hls_config: Optional[Path], like_export,
+def _simulate(source, label: str, width: float, device, out: Path, plot: bool, all_layers: bool,
+              plotter, options: Dict[str, Any], hls_config: Optional[Path], like_export,
               fold: Dict[str, Any], model_args: Dict[str, Any], shape: Optional[tuple]) -> None:
-    """``fold``: the folding options (reuse_factor 'auto' or a number, strategy, max_util) and what the ways
-    out need (checkpoint, the command line); ``model_args``/``shape``: a factory's arguments and input shape."""
-    from ..atomic import check_output_dir
-    from ..lock import folder_lock
+    """``out``: the report folder (checked and locked by the caller); ``fold``: the folding options
+    (reuse_factor 'auto' or a number, strategy, max_util) and what the ways out need (checkpoint, the command
+    line); ``model_args``/``shape``: a factory's arguments and input shape."""
     from ..sim import Mapping, load_device, load_network, write_report
     from ..sim.fitted import fitted_estimate
     from ..sim.folding import AUTO, parse_strategy
@@ -277,8 +282,8 @@ def _simulate(source, label: str, width: float, device: str, out: Optional[Path]
     if rf != AUTO:
         rf = mapping.reuse_factor
     strategies = parse_strategy(fold["strategy"] or (AUTO if rf == AUTO else mapping.strategy), rf)
-    dev = load_device(device)                # a wrong name fails before any slow step
-    max_util.check_device(dev)               # so does a share of a resource it has none of (URAM on a Zynq)
+    dev = load_device(device)
+    max_util.check_device(dev)               # a share of a resource it has none of (URAM on a Zynq): before any slow step
     planned = None
     if like_export is not None and not mapping.precision.is_float:
         planned = _like_export(*like_export, width, mapping, options.get("precision"), hls_config, model_args, shape)
@@ -299,11 +304,9 @@ def _simulate(source, label: str, width: float, device: str, out: Optional[Path]
     print_design(data, all_layers)
     if "ways_out" in data:
         print_ways_out(data["ways_out"])
-    folder = out or check_output_dir(Path("runs") / "sim" / f"{label}-{report.device.name}-{mapping.template}", force)
-    with folder_lock(folder, "codesign simulate"):
-        paths = write_report(report, folder, plot=False)
-        if plot:
-            paths["roofline"] = plotter.draw(data, folder / "roofline.png")
+    paths = write_report(report, out, plot=False)
+    if plot:
+        paths["roofline"] = plotter.draw(data, out / "roofline.png")
     console.print("report: " + ", ".join(str(p) for p in paths.values()), markup=False, highlight=False)
 
 

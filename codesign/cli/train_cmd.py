@@ -67,7 +67,6 @@ def train(
                                           "(default), run or none."),
 ) -> None:
     """Train a model with the single training loop (checkpoint every epoch; --resume continues exactly)."""
-    from ..atomic import check_output_dir
     from ..checkpoint import check_resumable
     from ..compaction import compact_run
     from ..config import load_recipe
@@ -117,7 +116,7 @@ def train(
     if checkpoint is not None:
         start, cfg = starting_model(checkpoint, cfg, model, data_dir)
     run = RunDir(out or Path("runs") / cfg.name)
-    check_output_dir(run.root, force, own=TRAINING)          # before the lock creates the folder
+    run.check(force, own=TRAINING)                          # before the lock creates the folder
     with folder_lock(run.root, f"codesign train {cfg.name}"):
         if resume:
             check_resumable(run.checkpoint, cfg)

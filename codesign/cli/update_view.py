@@ -15,7 +15,6 @@ def train_update(recipe: Optional[str], overrides: Dict[str, Any], resume_from: 
                  force: bool, data_dir: Optional[Path]) -> None:
     from ..errors import CodesignError
     from ..incremental import load_previous, parse_new_data, update, update_recipe
-    from ..atomic import check_output_dir
     from ..lock import folder_lock
     from ..rundir import ARTIFACTS, RunDir
     from .progress import TrainProgress
@@ -26,7 +25,7 @@ def train_update(recipe: Optional[str], overrides: Dict[str, Any], resume_from: 
     previous = load_previous(resume_from)
     cfg = update_recipe(previous, parse_new_data(new_data), replay, recipe, overrides)
     run = RunDir(out or Path("runs") / cfg.name)
-    check_output_dir(run.root, force, own=ARTIFACTS)         # before the lock creates the folder
+    run.check(force, own=ARTIFACTS)                         # before the lock creates the folder
     with folder_lock(run.root, f"codesign train {cfg.name} (incremental update)"):
         if resume:                              # the same epochs as the update it continues, as train --resume
             from ..checkpoint import check_resumable

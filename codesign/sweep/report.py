@@ -36,6 +36,7 @@ LABELS = {"accuracy": "floating-point test accuracy (precision not applied)",
           "util_max": "largest resource utilisation (DSP/BRAM/LUT/FF, fraction of the device)",
           "density_reached": "density reached (nonzeros / original parameters)"}
 Figure = Tuple[str, str, Path]        # (title, caption, png path)
+FIGURE_PREFIXES = ("pareto_", "density_")   # the names of the report's figures (_pareto_figure, _density_figure)
 
 
 def build_report(run_dir: str | Path, rows: Optional[Sequence[Dict[str, Any]]] = None) -> Path:
@@ -53,8 +54,8 @@ def build_report(run_dir: str | Path, rows: Optional[Sequence[Dict[str, Any]]] =
     out = run_dir / "report"
     good = [r for r in rows if not r.get("error") and number(r.get("latency_s")) is not None]
     figures = _figures(good, out)
-    for stale in set(out.glob("*.png")) - {path for _, _, path in figures}:
-        stale.unlink()
+    for stale in {p for p in out.glob("*.png") if p.name.startswith(FIGURE_PREFIXES)} - {f[2] for f in figures}:
+        stale.unlink()                   # a figure an earlier report wrote; never another PNG someone put there
     objectives = main_objectives(good)
     front = front_rows([r for r in good if r.get("fits") is True], objectives)
     page = _html(meta, rows, good, figures, front, objectives)

@@ -467,3 +467,28 @@ def test_simulate_of_a_projects_own_config_is_the_design_it_built(cli, tmp_path)
         assert a["totals"][key] == pytest.approx(b["totals"][key], rel=1e-9), key
     assert [layer["detail"].get("fifo_depth") for layer in a["layers"]] == \
         [layer["detail"].get("fifo_depth") for layer in b["layers"]]
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self"), reason="needs a /proc file system")
+def test_simulate_checks_its_report_folder_before_the_estimate(cli):
+    """A report folder that cannot be made is one line before any estimate (the whole report printed first)."""
+    r = cli("simulate", "--model", "jet_mlp", "--device", "pynq-z2", "--precision", "ap_fixed<16,6>",
+            "--out", "/proc/codesign-no-such-folder")
+    assert r.code == 2 and r.err.startswith("error: cannot create /proc/codesign-no-such-folder") and r.out == ""
+
+
+def test_simulate_force_never_writes_into_a_run_or_someones_folder(cli, tmp_path):
+    """--force writes over a report, never into a training run's root or a folder holding other files."""
+    (tmp_path / "run" / "train").mkdir(parents=True)
+    (tmp_path / "run" / "config.yaml").write_text("model: {name: jet_mlp}\n")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("x")
+    for folder, holds in ((tmp_path / "run", "holds config.yaml, train"), (tmp_path / "mine", "holds notes.txt")):
+        r = cli("simulate", "--model", "jet_mlp", "--device", "pynq-z2", "--precision", "ap_fixed<16,6>",
+                "--out", folder, "--force")
+        assert r.code == 2 and holds in r.err and r.out == "", r.err
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]
+    again = cli("simulate", "--model", "jet_mlp", "--device", "pynq-z2", "--precision", "ap_fixed<16,6>",
+                "--no-plot", "--out", tmp_path / "sim")
+    assert again.code == 0 and cli("simulate", "--model", "jet_mlp", "--device", "pynq-z2", "--precision",
+                                   "ap_fixed<16,6>", "--no-plot", "--out", tmp_path / "sim", "--force").code == 0

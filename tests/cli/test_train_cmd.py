@@ -163,3 +163,22 @@ def test_the_hardware_flags_are_one_definition(cli):
     for command in ("train", "export", "simulate"):
         text = " ".join(cli(command, "--help").out.split())
         assert " ".join(IO_TYPE_HELP.split()) in text and " ".join(STRATEGY_HELP.split()) in text, command
+
+
+def test_force_never_deletes_a_folder_that_is_not_a_run(cli, tmp_path):
+    """`--force` replaces a run's own files only: someone's train/ and export/ folders stay (they were deleted)."""
+    user = tmp_path / "userdir"
+    (user / "train").mkdir(parents=True)
+    (user / "export").mkdir()
+    (user / "train" / "mine.txt").write_text("precious")
+    (user / "export" / "notes.md").write_text("precious2")
+    args = ["train", "lenet5_mnist_mini", "--width", "0.1", "--epochs", "1", "--train-limit", "128", "--out", user]
+    for extra in ([], ["--force"]):
+        r = cli(*args, *extra)
+        assert one_line_error(r) and "train holds mine.txt, which --force would not replace" in r.err, r.err
+    (user / "readme.txt").write_text("x")
+    r = cli(*args, "--force")
+    assert one_line_error(r) and "holds readme.txt" in r.err
+    assert (user / "train" / "mine.txt").read_text() == "precious"
+    assert (user / "export" / "notes.md").read_text() == "precious2"
+    assert sorted(p.name for p in user.iterdir()) == ["export", "readme.txt", "train"]

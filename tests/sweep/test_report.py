@@ -32,3 +32,15 @@ def test_density_lines_keep_the_tiled_design_when_an_axis_is_held(monkeypatch, t
     assert "template=tiled" in names                               # not dropped when strategy is held at Latency
     assert not any("None" in name for name in names)
     assert "template=dataflow, reuse_factor=1" in names and len(names) == 9
+
+
+def test_a_rebuilt_report_removes_only_its_own_stale_figures(monkeypatch, tmp_path):
+    """A figure an earlier report wrote goes; a PNG someone else put in report/ stays (it was deleted)."""
+    monkeypatch.setattr(plots, "series_plot", lambda series, path, **kw: path.write_bytes(b"png"))
+    monkeypatch.setattr(plots, "pareto_plot", lambda points, front, path, **kw: path.write_bytes(b"png"))
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "photo.png").write_bytes(b"mine")
+    (tmp_path / "report" / "pareto_old_latency.png").write_bytes(b"stale")
+    build_report(tmp_path, _rows())
+    names = {p.name for p in (tmp_path / "report").iterdir()}
+    assert "photo.png" in names and "pareto_old_latency.png" not in names and "density_latency.png" in names
