@@ -208,12 +208,12 @@ class ExportProgress:
     simulation, on stderr."""
 
     def __init__(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        from .console import err_console
+        from .progress import progress_display
 
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True)
+        self.progress = progress_display(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                         MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
         self.stage = None
         self.label = ""
         self.started = 0.0

@@ -6,19 +6,38 @@ from typing import Any, Dict
 from .console import err_console
 
 
+def progress_display(*columns: Any, transient: bool = False):
+    """A rich Progress on stderr that, when stderr is not a terminal (a log, a pipe, a test), prints no empty
+    line on stopping: rich's own printed one whatever it had shown, so an error that ended a command inside a
+    progress display came out as two lines (an empty one, then `error: ...`). Every CLI progress display is
+    made here."""
+    from rich.progress import Progress
+
+    class _Progress(Progress):
+        def stop(self) -> None:
+            if self.disable:
+                return
+            self.live.stop()
+            shown = not self.live.transient and any(task.visible for task in self.tasks)
+            if shown and not self.console.is_interactive and not self.console.is_jupyter:
+                self.console.print()          # ends the bar's last state, which rich leaves open in a file
+
+    return _Progress(*columns, console=err_console, transient=transient)
+
+
 class BarProgress:
     """A rich progress bar on stderr as a context manager: description, bar, n/total, elapsed, and
     (``info``) a free text field and the remaining time; ``transient`` bars vanish when done."""
 
     def __init__(self, title: str = "", info: bool = True, transient: bool = False):
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+        from rich.progress import (BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn,
                                    TimeRemainingColumn)   # here: every command module imports this file
 
         self.title = title
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
         columns += [TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn()] if info \
             else [TimeElapsedColumn()]
-        self.progress = Progress(*columns, console=err_console, transient=transient)
+        self.progress = progress_display(*columns, transient=transient)
         self.task = None
 
     def __enter__(self):

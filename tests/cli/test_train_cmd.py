@@ -5,7 +5,7 @@ import yaml
 
 
 def one_line_error(result):
-    lines = [line for line in result.err.strip().splitlines() if line.strip()]
+    lines = result.err.rstrip("\n").split("\n")     # an empty line before the error is a second line
     return result.code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.err
 
 

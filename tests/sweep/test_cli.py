@@ -32,7 +32,7 @@ def test_rerun_without_resume_is_an_error_and_resume_computes_nothing(cli, sim_s
     path, run_dir = spec_file(sim_spec), tmp_path / "run"
     assert cli("sweep", path, "--out", run_dir, "--no-report").code == 0
     again = cli("sweep", path, "--out", run_dir)
-    assert again.code == 2 and again.err.strip().startswith("error: ") and "--resume" in again.err
+    assert again.code == 2 and again.err.startswith("error: ") and "--resume" in again.err   # (was '\nerror: ...')
     assert len(again.err.strip().splitlines()) == 1
     resumed = cli("sweep", path, "--out", run_dir, "--resume", "--no-report")
     assert resumed.code == 0 and "(0 computed now)" in resumed.out
