@@ -113,8 +113,9 @@ def export(
         from ..errors import ConfigError
         raise ConfigError("--max-util bounds the folding --reuse-factor auto chooses; with --reuse-factor "
                             f"{reuse_factor} the design is judged against the whole part: drop one of them")
-    if hls_config is None:          # a model trained for a device: folded as its budget was, unless a flag says
-        given, precision = _as_trained(checkpoint, given, precision)
+    precision_given = (precision or "auto") != "auto" or hls_config is not None    # by the user, not inherited
+    if hls_config is None and target != "onnx":   # a model trained for a device: folded as its budget was, unless
+        given, precision = _as_trained(checkpoint, given, precision)          # a flag says (onnx: nothing to fold)
     if hls_config is not None:      # the file's reuse factors and strategies are taken as given
         from ..export.hls_config import read_export_config
         settings, chosen = read_export_config(hls_config, given, precision, target_agreement)
@@ -124,7 +125,7 @@ def export(
         out=out, onnx=onnx, model_args=parse_model_args(model_arg), input_shape=parse_input_shape(input_shape),
         target=target, model=model, checkpoint=checkpoint, width=width, settings=settings,
         precision=chosen if chosen is not None else "auto",
-        precision_given=(precision or "auto") != "auto" or hls_config is not None,
+        precision_given=precision_given,
         target_agreement=target_agreement, calibration_samples=calibration_samples,
         csim_samples=csim_samples, dataset=dataset, data_dir=data_dir, jobs=jobs, force=force, seed=seed,
         qat_epochs=qat_epochs)

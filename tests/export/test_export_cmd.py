@@ -129,6 +129,9 @@ def test_a_model_trained_for_a_device_is_folded_as_its_budget_was(cli, tmp_path)
     assert own.code == 0, own.err
     settings = json.loads((tmp_path / "o" / "export.json").read_text())["hls"]["settings"]
     assert (settings["clock_period"], settings["reuse_factor"], settings["max_latency_us"]) == (5.0, 2, None)
+    # --target onnx folds nothing: the budget's precision is not the user's --precision (it was refused as one)
+    onnx = cli("export", "--checkpoint", model, "--target", "onnx", "--out", tmp_path / "x")
+    assert onnx.code == 0 and "folded as" not in onnx.err and (tmp_path / "x" / "model.onnx").exists(), onnx.err
 
 
 @pytest.mark.parametrize("rf, style", [(4, "dataflow"), (1, None)])
