@@ -68,10 +68,11 @@ def name(value: Any, what: str) -> str:
 PART_PATTERN = re.compile(r"x[acq][a-z0-9]+(?:-[a-z0-9]+)*", re.IGNORECASE)
 
 
-def part(value: Any) -> str:
+def part(value: Any, what: str = "--part") -> str:
     """A well-formed AMD/Xilinx part number. Whether codesign models the part is another matter: the estimate
-    says when it has no device model for it (see codesign.sim.export_section)."""
+    says when it has no device model for it (see codesign.sim.export_section). ``what``: how the message names
+    where the part came from."""
     if not isinstance(value, str) or not PART_PATTERN.fullmatch(value.strip()):
-        raise ConfigError(f"--part {value!r} is not an AMD/Xilinx part number (e.g. xc7z020clg400-1 or "
+        raise ConfigError(f"{what} {value!r} is not an AMD/Xilinx part number (e.g. xc7z020clg400-1 or "
                           f"xcu250-figd2104-2L-e); the Vitis and Vivado backends build for those only")
     return value.strip()

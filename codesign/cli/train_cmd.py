@@ -49,7 +49,8 @@ def train(
                                               "--reuse-factor auto)"),
     io_type: Optional[str] = io_type_option("With --fit: ", "the recipe's target.io_type, auto"),
     precision: Optional[str] = precision_option("With --fit: ", "the type the budget is priced in (default: the "
-                                                "recipe's target.precision, ap_fixed<16,6>): "),
+                                                "recipe's target.precision, ap_fixed<16,6>): ",
+                                                more=" (fixed point only: the export builds no float design)"),
     set_: List[str] = typer.Option([], "--set", help="Override any recipe key, e.g. --set optim.momentum=0.8."),
     out: Optional[Path] = typer.Option(None, help="Run directory (default runs/<recipe name>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),

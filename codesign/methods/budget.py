@@ -78,7 +78,11 @@ class BudgetSpec:
         from ..target import io_type, sparse_kernel
 
         parse_precision(self.precision), io_type(self.io_type), sparse_kernel(self.sparse_kernel)
-        device = load_device(self.device)               # a wrong name fails here, before any training
+        from ..export.precision import precision_spec
+        from ..validate import part
+        precision_spec(self.precision)                  # the export's rules: a design it would refuse (float
+        device = load_device(self.device)               # types, a part its backends do not build) is no budget;
+        part(device.part, f"--fit {self.device}: the device's part")    # a wrong name fails here, before training
         self.max_util.check_device(device)              # so does a share of a resource it has none of
         self.strategies                                 # so does a wrong strategy
         clock_mhz = 1000.0 / self.clock_period_ns if self.clock_period_ns else device.clock_mhz

@@ -1,6 +1,8 @@
 """Training for a device: the hardware budget's folding and prices, and each method within it."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -162,6 +164,16 @@ def test_npn_weighs_its_l0_cost_by_hardware_price():
 def test_budget_spec_checks_its_bounds():
     with pytest.raises(ConfigError, match="max-util"):
         BudgetSpec("xc7z020", max_util=1.5)
+
+
+@pytest.mark.parametrize("device, precision, message", [
+    ("arria10", "ap_fixed<16,6>", "--fit arria10: the device's part '10AX115N2F40E2LG' is not an AMD/Xilinx part"),
+    ("xc7z020", "float", "'float': the export builds fixed-point designs"),
+])
+def test_a_budget_the_export_would_refuse_is_refused_before_training(device, precision, message):
+    """The export builds Xilinx parts in fixed point only: a budget priced otherwise trained for nothing."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        BudgetSpec(device, max_latency_us=2.0, precision=precision)
 
 
 def test_cgap_under_a_slack_budget_is_the_unbudgeted_run(tmp_path):
