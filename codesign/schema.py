@@ -107,6 +107,7 @@ Loader.add_implicit_resolver(
 
 
 def read_yaml(path: str | Path) -> Any:
+    """The YAML document in ``path``; a missing, unreadable, malformed or empty file is a one-line ConfigError."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -115,9 +116,12 @@ def read_yaml(path: str | Path) -> Any:
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read {path}: {err}") from None
     try:
-        return yaml.load(text, Loader=Loader)
+        data = yaml.load(text, Loader=Loader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ConfigError(f"{path}:{where}: malformed YAML ({problem})") from None
+    if data is None:        # nothing, or only comments: read as every default, it trained a recipe no one wrote
+        raise ConfigError(f"{path} is empty (it holds no YAML, only blank lines or comments); give its settings")
+    return data
