@@ -61,11 +61,19 @@ class Magnitude(Method):
         self.budget: Dict[str, Any] = {}
 
     def setup(self, ctx: MethodContext) -> None:
+        from ..errors import ConfigError
+
         self.original_units = ctx.units.sizes()
         if ctx.budget is not None and self.cfg.structure != "structured":
-            from ..errors import ConfigError
             raise ConfigError("magnitude prunes to a hardware budget (--fit) with structure: structured only "
-                              "(unstructured zeros save multipliers only under some strategies)")
+                              "(unstructured zeros save multipliers only under some strategies): add --param "
+                              "structure=structured (method.params.structure in a recipe)")
+        if ctx.budget is not None and "target_density" in self.cfg.model_fields_set:
+            raise ConfigError(f"magnitude's target_density {self.cfg.target_density:g} and --fit disagree: with a "
+                              "hardware budget the budget decides how far it prunes; give one of them")
+        if self.cfg.structure == "structured" and not self.original_units:
+            ctx.say("magnitude: no unit group of this model is prunable (a grouped or depthwise convolution, or "
+                    "the classifier, ties every channel); structured pruning removes nothing")
 
     def prune_epochs(self, total_epochs: int) -> List[int]:
         """The epoch (0-based) at whose end each round k = 1..K prunes."""
@@ -138,7 +146,9 @@ class Magnitude(Method):
         units = ctx.units
         if self.cfg.structure == "unstructured":
             return units.masks.density(include_output=self.cfg.prune_output)
-        return sum(units.sizes().values()) / max(1, sum(self.original_units.values()))
+        if not self.original_units:              # nothing prunable: all of it is kept (not density 0)
+            return 1.0
+        return sum(units.sizes().values()) / sum(self.original_units.values())
 
     def summary(self) -> Dict[str, Any]:
         return {"rounds": self.rounds_done, "density": round(self.density_reached, 6)}

@@ -84,3 +84,35 @@ def test_crash_then_resume_keeps_masks_and_is_bit_identical(crash_resume, tmp_pa
     cfg = recipe("lenet5", 0.25, [1, 28, 28], {"target_density": 0.3, "iterations": 2})
     reference, resumed = crash_resume(cfg, tmp_path, epoch=2, step=1)
     assert resumed.summary["nonzeros"] == reference.summary["nonzeros"] < reference.summary["params"]
+
+
+def test_structured_pruning_of_a_model_with_nothing_prunable_reports_density_one():
+    """Every group tied by grouped convolutions: nothing can go, so the density is 1.0 (it said 0.0000) and a
+    message says why."""
+    from torch import nn
+
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(4, 8, 3, padding=1, groups=4), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(8, 8, 3, padding=1, groups=2), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+    params = {"target_density": 0.5, "structure": "structured", "iterations": 1}
+    said = []
+    res = fit(recipe("lenet5", 1.0, [1, 8, 8], params, epochs=1), None, model=model,
+              events=lambda kind, payload: said.append(payload["text"]) if kind == "message" else None)
+    assert res.summary["method_density"] == 1.0
+    assert any("no unit group of this model is prunable" in text for text in said), said
+
+
+@pytest.mark.parametrize("params, message", [
+    ({}, "add --param structure=structured"),
+    ({"structure": "structured", "target_density": 0.3}, "target_density 0.3 and --fit disagree"),
+])
+def test_a_budget_refuses_what_it_would_ignore_or_cannot_do(params, message):
+    from codesign.errors import ConfigError
+
+    cfg = load_recipe(None, {"model.name": "jet_mlp", "model.width": 0.25, "data.name": "synthetic",
+                             "data.options": {"in_shape": [16], "num_classes": 5, "n_train": 64, "n_test": 32},
+                             "train.epochs": 1, "method.name": "magnitude", "method.params": params,
+                             "target.fit": True, "target.device": "xc7z020", "target.max_latency_us": 1.0})
+    with pytest.raises(ConfigError, match=message):
+        fit(cfg, None)
