@@ -95,6 +95,8 @@ def recipe(model: str, method: str, params: dict, args, budget=None, max_util=MA
                  "target.precision": PRECISION, "target.io_type": IO_TYPE[model], "target.strategy": args.strategy}
     if budget is not None:
         device, latency = budget
+        params = {k: v for k, v in params.items() if k != "target_density"}   # the budget decides how far
+        overrides["method.params"] = params                                  # magnitude prunes (given: refused)
         overrides.update({"target.fit": True, "target.device": device, "target.max_latency_us": latency,
                           "target.max_util": max_util})
     return load_recipe(RECIPES[model], overrides)

@@ -57,18 +57,60 @@ def precision_option(scope: str = "", default: str = "", more: str = "") -> Any:
 
 def build_overrides(assignments: List[str], flags: Dict[str, Any], method_params: Optional[List[str]] = None
                     ) -> Dict[str, Any]:
-    """--set KEY=VALUE pairs, then explicit flags (which win), then --param into method.params."""
+    """--set KEY=VALUE pairs, explicit flags and --param KEY=VALUE (into method.params) as one {dotted key:
+    value}. ``flags``: {dotted key: (the flag as typed, value)}, None when not given. A flag or --param and a
+    --set of the same key (or of a section holding it) that disagree are a one-line error naming both (the
+    flag used to win silently); equal values are fine."""
     from ..config import parse_assignment
+    from ..errors import ConfigError
 
-    out: Dict[str, Any] = {}
+    sets: Dict[str, Any] = {}
+    shown: Dict[str, str] = {}
     for text in assignments:
         keys, value = parse_assignment(text)
-        out[".".join(keys)] = value
-    out.update({k: v for k, v in flags.items() if v is not None})
+        sets[".".join(keys)] = value
+        shown[".".join(keys)] = text
+    given = {k: v for k, v in flags.items() if v[1] is not None}
     for text in method_params or []:
         keys, value = parse_assignment(text)
-        out["method.params." + ".".join(keys)] = value
-    return out
+        given["method.params." + ".".join(keys)] = (f"--param {text}", value)
+    for key, (flag, value) in given.items():
+        for set_key, set_value in sets.items():
+            if not _agree(key, value, set_key, set_value):
+                raise ConfigError(f"{flag} and --set {shown[set_key]} disagree; give one of them")
+    return {**sets, **{k: v for k, (_, v) in given.items()}}
+
+
+_MISSING = object()
+
+
+def _agree(key: str, value: Any, set_key: str, set_value: Any) -> bool:
+    """Whether a flag's ``key: value`` and a --set of ``set_key`` can both hold: other keys, or equal values."""
+    if set_key.startswith(key + "."):             # --set target.max_util.DSP=0.25 beside --max-util
+        return False
+    if set_key != key and not key.startswith(set_key + "."):
+        return True
+    node = set_value                              # the flag's key inside a --set section (train={epochs: 2})
+    for part in key[len(set_key):].split(".")[1:]:
+        node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
+    return node is _MISSING or _same(value, node)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as settings: 1 and 1.0, '0.8' and 0.8, 'latency' and 'Latency' (never true and 1)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    a_number, b_number = (isinstance(x, (int, float)) for x in (a, b))
+    if a_number and b_number:
+        return float(a) == float(b)
+    if a_number and isinstance(b, str) or b_number and isinstance(a, str):
+        try:
+            return float(a) == float(b)
+        except ValueError:
+            return False
+    if isinstance(a, str) and isinstance(b, str):
+        return a.strip().lower() == b.strip().lower()
+    return a == b
 
 
 def _fmt(value: Any) -> str:

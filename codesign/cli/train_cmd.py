@@ -81,17 +81,27 @@ def train(
     if resume and force:
         from ..errors import ConfigError
         raise ConfigError("--resume continues the run in --out and --force starts it over: give one of them")
-    overrides = build_overrides(set_, {
-        "model.name": model, "model.width": width, "data.name": dataset, "method.name": method,
-        "train.epochs": epochs, "train.batch_size": batch_size, "optim.lr": lr, "optim.name": optimizer,
-        "schedule.name": schedule, "train.seed": seed, "data.val_fraction": val_fraction,
-        "data.train_limit": train_limit, "data.test_limit": test_limit, "train.threads": threads,
-        "target.device": fit_device, "target.fit": True if fit_device is not None else None,
-        "target.max_latency_us": max_latency_us, "target.max_util": max_util,
-        "target.strategy": hw.target_strategy(strategy) if strategy else None,
-        "target.io_type": hw.io_type(io_type) if io_type else None, "target.precision": precision,
-    }, param)
-    overrides.update({f"model.args.{k}": v for k, v in parse_model_args(model_arg).items()})
+    if resume and checkpoint is not None:
+        from ..errors import ConfigError
+        raise ConfigError(f"--resume continues the run in --out from its own last epoch and --checkpoint "
+                          f"{checkpoint} starts a new one from these weights: give one of them")
+    flags = {"model.name": ("--model", model), "model.width": ("--width", width), "data.name": ("--dataset", dataset),
+             "method.name": ("--method", method), "train.epochs": ("--epochs", epochs),
+             "train.batch_size": ("--batch-size", batch_size), "optim.lr": ("--lr", lr),
+             "optim.name": ("--optimizer", optimizer), "schedule.name": ("--schedule", schedule),
+             "train.seed": ("--seed", seed), "data.val_fraction": ("--val-fraction", val_fraction),
+             "data.train_limit": ("--train-limit", train_limit), "data.test_limit": ("--test-limit", test_limit),
+             "train.threads": ("--threads", threads), "target.device": ("--fit", fit_device),
+             "target.max_latency_us": ("--max-latency-us", max_latency_us), "target.max_util": ("--max-util", max_util),
+             "target.strategy": ("--strategy", strategy), "target.io_type": ("--io-type", io_type),
+             "target.precision": ("--precision", precision)}
+    flags = {key: (f"{flag} {_typed(value)}", value) for key, (flag, value) in flags.items()}
+    flags["target.fit"] = (f"--fit {fit_device}", True if fit_device is not None else None)
+    for key in ("target.strategy", "target.io_type"):         # as the recipe spells them (Latency, io_stream)
+        if flags[key][1] is not None:
+            flags[key] = (flags[key][0], (hw.target_strategy if key == "target.strategy" else hw.io_type)(flags[key][1]))
+    flags.update({f"model.args.{k}": (f"--model-arg {k}={v}", v) for k, v in parse_model_args(model_arg).items()})
+    overrides = build_overrides(set_, flags, param)
     if resume_from is not None or new_data is not None:
         from .update_view import train_update
 
@@ -115,7 +125,7 @@ def train(
         check_trains_to_budget(cfg.method.name)
     start = None
     if checkpoint is not None:
-        start, cfg = starting_model(checkpoint, cfg, model, data_dir)
+        start, cfg = starting_model(checkpoint, cfg, model, data_dir, overrides.get("model.width"))
     run = RunDir(out or Path("runs") / cfg.name)
     run.check(force, own=TRAINING)                          # before the lock creates the folder
     with folder_lock(run.root, f"codesign train {cfg.name}"):
@@ -134,9 +144,15 @@ def train(
                   f"{estimated}", markup=False)
 
 
-def starting_model(checkpoint: Path, cfg, model: Optional[str], data_dir: Optional[Path]):
+def _typed(value) -> str:
+    """A flag's value as the user typed it: 5 for --max-latency-us 5 (read as 5.0)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def starting_model(checkpoint: Path, cfg, model: Optional[str], data_dir: Optional[Path], width=None):
     """(the model in ``checkpoint``, the recipe naming its architecture): a codesign model file names
-    its own; a state_dict needs --model; a pickled module is trained as it is."""
+    its own; a state_dict needs --model; a pickled module is trained as it is. ``width``: a --width (or --set
+    model.width) given, which must be the checkpoint's."""
     from ..config import Recipe, recipe_to_dict, validate
     from ..data import load_dataset
     from ..model_source import load_any
@@ -145,6 +161,12 @@ def starting_model(checkpoint: Path, cfg, model: Optional[str], data_dir: Option
     splits = load_dataset(d.name, data_dir, val_fraction=d.val_fraction, train_limit=1, test_limit=1, **d.options)
     loaded, meta = load_any(checkpoint, cfg.model.name if model else None, cfg.model.args, splits.in_shape)
     spec = meta["model_spec"]
+    held = float(spec.get("width", 1.0)) if "factory" not in spec and not spec.get("pickled") else 1.0
+    if width is not None and float(width) != held:
+        from ..errors import ConfigError
+        raise ConfigError(f"--width {_typed(float(width))} and the checkpoint {checkpoint}, a {spec.get('name')} of "
+                          f"width {_typed(held)}, disagree: the checkpoint's architecture is what trains; drop "
+                          f"--width or pick the matching file")
     data = recipe_to_dict(cfg)
     if "factory" in spec:
         data["model"].update(name=spec["factory"], args=spec.get("kwargs", {}), width=1.0)

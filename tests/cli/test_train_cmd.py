@@ -126,7 +126,7 @@ name: tiny_fit
 model: {name: jet_mlp, width: 2.0}
 data: {name: synthetic, options: {in_shape: [16], num_classes: 5, n_train: 128, n_test: 64}}
 train: {epochs: 1, batch_size: 64}
-method: {name: magnitude, params: {structure: structured, iterations: 1, target_density: 0.9}}
+method: {name: magnitude, params: {structure: structured, iterations: 1}}
 target: {fit: true, device: xc7z020, max_latency_us: 5.0, strategy: STRATEGY}
 """
 
@@ -182,3 +182,54 @@ def test_force_never_deletes_a_folder_that_is_not_a_run(cli, tmp_path):
     assert (user / "train" / "mine.txt").read_text() == "precious"
     assert (user / "export" / "notes.md").read_text() == "precious2"
     assert sorted(p.name for p in user.iterdir()) == ["export", "readme.txt", "train"]
+
+
+TINY = ["--model", "lenet300_100", "--width", "0.1", "--dataset", "mnist_mini", "--train-limit", "64",
+        "--test-limit", "64"]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--epochs", "1", "--set", "train.epochs=2"], "--epochs 1 and --set train.epochs=2 disagree"),
+    (["--epochs", "1", "--set", "train.epochs=true"], "--epochs 1 and --set train.epochs=true disagree"),
+    (["--epochs", "1", "--set", "train={epochs: 3}"], "--epochs 1 and --set train={epochs: 3} disagree"),
+    (["--method", "nest", "--fit", "xc7z020", "--set", "target.device=xcu250"],
+     "--fit xc7z020 and --set target.device=xcu250 disagree"),
+    (["--method", "nest", "--fit", "xc7z020", "--set", "target.fit=false"],
+     "--fit xc7z020 and --set target.fit=false disagree"),
+    (["--method", "nest", "--fit", "xc7z020", "--max-latency-us", "5", "--set", "target.max_latency_us=10"],
+     "--max-latency-us 5 and --set target.max_latency_us=10 disagree"),
+    (["--method", "nest", "--fit", "xc7z020", "--max-util", "0.8", "--set", "target.max_util.DSP=0.25"],
+     "--max-util 0.8 and --set target.max_util.DSP=0.25 disagree"),
+    (["--method", "magnitude", "--param", "iterations=2", "--set", "method.params.iterations=3"],
+     "--param iterations=2 and --set method.params.iterations=3 disagree"),
+])
+def test_a_flag_and_a_set_that_disagree_are_refused(cli, tmp_path, args, needle):
+    """(the flag won silently: --epochs 1 --set train.epochs=2 trained one epoch)"""
+    r = cli("train", *TINY, *args, "--out", tmp_path / "r")
+    assert one_line_error(r) and needle in r.err, r.err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_flag_and_a_set_that_agree_are_fine(cli, tmp_path):
+    r = cli("train", *TINY, "--epochs", "1", "--set", "train.epochs=1", "--method", "nest", "--fit", "xc7z020",
+            "--set", "target.device=xc7z020", "--strategy", "latency", "--set", "target.strategy=Latency",
+            "--max-util", "0.8", "--set", "target.max_util=0.8", "--out", tmp_path / "r")
+    assert r.code == 0, r.err
+    assert yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())["target"]["strategy"] == "Latency"
+
+
+def test_a_checkpoint_refuses_another_width_and_resume(cli, tmp_path):
+    """(--width 0.5 trained the checkpoint's width 0.25 silently; --resume ignored --checkpoint silently)"""
+    from codesign.checkpoint import save_model
+    from codesign.zoo import create_model
+
+    model = tmp_path / "m.pt"
+    save_model(model, create_model("lenet300_100", width=0.25, in_shape=(1, 28, 28)), source="test")
+    other = cli("train", *TINY[:2], "--width", "0.5", *TINY[4:], "--epochs", "1", "--checkpoint", model,
+                "--out", tmp_path / "a")
+    assert one_line_error(other) and "--width 0.5 and the checkpoint" in other.err and "width 0.25" in other.err
+    both = cli("train", *TINY, "--epochs", "1", "--checkpoint", model, "--resume", "--out", tmp_path / "b")
+    assert one_line_error(both) and "--resume" in both.err and f"--checkpoint {model}" in both.err
+    same = cli("train", *TINY[:2], "--width", "0.25", *TINY[4:], "--epochs", "1", "--checkpoint", model,
+               "--out", tmp_path / "c")
+    assert same.code == 0, same.err
