@@ -169,7 +169,7 @@ def _check_same_recipe(saved: Dict[str, Any], recipe: Recipe, ckpt: Path) -> Non
         if saved.get(section) != now.get(section):
             raise CodesignError(f"{ckpt} was written by a run with a different '{section}' setting; "
                                 f"resume with the same recipe, or start over with --force / another --out")
-    saved_target, target = saved.get("target") or {}, now.get("target") or {}
+    saved_target, target = (_resolved_device(saved.get("target") or {}), _resolved_device(now.get("target") or {}))
     if (saved_target.get("fit") or target.get("fit")) and saved_target != target:
         raise CodesignError(f"{ckpt} was written by a run with a different 'target' setting (the hardware budget "
                             f"it trains for: --fit and its bounds); resume with the same one, or start over with "
@@ -178,6 +178,19 @@ def _check_same_recipe(saved: Dict[str, Any], recipe: Recipe, ckpt: Path) -> Non
         if saved.get("train", {}).get(key) != now["train"].get(key):
             raise CodesignError(f"{ckpt} was written with train.{key}={saved['train'].get(key)}; resume with "
                                 f"the same value, or start over with --force / another --out")
+
+
+def _resolved_device(target: Dict[str, Any]) -> Dict[str, Any]:
+    """``target`` with its device named by the file it loads (pynq-z2 and xc7z020 are one device); a device
+    that no longer loads keeps its name (and differs from any other)."""
+    from .sim import load_device
+
+    if not target.get("device"):
+        return target
+    try:
+        return {**target, "device": load_device(target["device"]).path}
+    except CodesignError:
+        return target
 
 
 def _save_checkpoint(run: _Run, history: List[Dict[str, Any]], elapsed: float) -> None:

@@ -92,6 +92,17 @@ def test_resume_with_a_different_budget_is_refused(tmp_path, resumed_target):
         fit(recipe(**{"train.epochs": 2, **budget, **resumed_target}), tmp_path, resume=True)
 
 
+def test_resume_names_the_budgets_device_by_any_alias(tmp_path):
+    """--fit pynq-z2 resumes a run trained with --fit xc7z020: one device (it was 'a different target')."""
+    budget = {"method.name": "magnitude", "method.params": {"structure": "structured"}, "target.fit": True,
+              "target.max_latency_us": 20.0, "train.epochs": 1}
+    fit(recipe(**budget, **{"target.device": "xc7z020"}), tmp_path)
+    resumed = fit(recipe(**budget, **{"target.device": "pynq-z2"}), tmp_path, resume=True)
+    assert len(resumed.history) == 1
+    with pytest.raises(CodesignError, match="different 'target'"):
+        fit(recipe(**budget, **{"target.device": "xcu250"}), tmp_path, resume=True)
+
+
 def test_resume_can_extend_epochs(tmp_path):
     fit(recipe(**{"train.epochs": 1}), tmp_path)
     res = fit(recipe(**{"train.epochs": 2}), tmp_path, resume=True)
