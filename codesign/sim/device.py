@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Dict, Iterator, List, Literal, Mapping, Optional, Tuple, Union
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from ..schema import Name, Strict, read_yaml, validate
 from ..errors import ConfigError, close_matches
@@ -30,14 +30,17 @@ class Quantity(Strict):
     confidence: Confidence
 
 
-def _unit(*expected: str, positive: bool = False, at_most: Optional[float] = None):
+def _unit(*expected: str, positive: bool = False, at_most: Optional[float] = None, count: bool = False):
     """A quantity in one of the ``expected`` units: one finite number, >= 0, or > 0 with ``positive`` (a
-    clock, a bandwidth or a resource count of zero would divide by zero in the cost models)."""
+    clock, a bandwidth or a resource count of zero would divide by zero in the cost models); a whole number
+    with ``count`` (a device has 220 DSPs, not 2.5: the cost models would truncate it)."""
     def check(q: Quantity) -> Quantity:
         if q.unit not in expected:
             raise ValueError(f"unit must be {' or '.join(repr(e) for e in expected)}, got '{q.unit}'")
         if isinstance(q.value, list) or q.value < 0 or (positive and q.value == 0):
             raise ValueError(f"expected one {'positive' if positive else 'non-negative'} number, got {q.value!r}")
+        if count and q.value != int(q.value):
+            raise ValueError(f"expected a whole number, got {q.value!r}")
         if at_most is not None and q.value > at_most:
             raise ValueError(f"expected a {q.unit} of at most {at_most:g}, got {q.value!r}")
         return q
@@ -53,21 +56,21 @@ def _pair_of_bits(q: Quantity) -> Quantity:
 
 
 class Resources(Strict):
-    lut: _unit("count", positive=True)
-    ff: _unit("count", positive=True)
-    dsp: _unit("count", positive=True)
-    bram: _unit("BRAM18", "M20K", positive=True)
-    uram: Optional[_unit("count")] = None
+    lut: _unit("count", positive=True, count=True)
+    ff: _unit("count", positive=True, count=True)
+    dsp: _unit("count", positive=True, count=True)
+    bram: _unit("BRAM18", "M20K", positive=True, count=True)
+    uram: Optional[_unit("count", count=True)] = None
 
 
 class Memory(Strict):
-    bram_block_bits: _unit("bit", positive=True)
+    bram_block_bits: _unit("bit", positive=True, count=True)
 
 
 class DspModel(Strict):
     mult_width: Annotated[Quantity, AfterValidator(_pair_of_bits)]
-    fixed_mults_per_dsp: _unit("mult", positive=True)
-    int8_mults_per_dsp: _unit("mult", positive=True)
+    fixed_mults_per_dsp: _unit("mult", positive=True, count=True)
+    int8_mults_per_dsp: _unit("mult", positive=True, count=True)
     fp32_dsp_per_mac: _unit("DSP", positive=True)
 
 
@@ -91,6 +94,10 @@ class Energy(Strict):
     board_power: Optional[_unit("W")] = None     # the rest of the board while the design runs (PS, memory, ...)
 
 
+#: the block RAM each vendor's parts count in
+BRAM_KIND = {"xilinx": "BRAM18", "intel": "M20K"}
+
+
 class DeviceFile(Strict):
     name: Name                       # becomes part of report folder names
     board: str
@@ -106,6 +113,16 @@ class DeviceFile(Strict):
     dram: Dram
     energy: Energy
     calibration: Dict[str, Dict[str, Quantity]] = {}
+
+    @field_validator("resources")
+    @classmethod
+    def _block_ram_of_the_vendor(cls, resources: Resources, info: ValidationInfo) -> Resources:
+        """BRAM18 blocks are AMD/Xilinx's, M20K Intel's: the other vendor's unit is a mistake, not a device."""
+        kind = BRAM_KIND.get(info.data.get("vendor"))
+        if kind is not None and resources.bram.unit != kind:
+            raise ValueError(f"a {info.data['vendor']} device counts its block RAM (bram) in {kind} blocks, got "
+                             f"unit '{resources.bram.unit}'")
+        return resources
 
 
 class CalibrationFile(Strict):

@@ -70,6 +70,12 @@ def test_users_own_yaml_by_path(tmp_path):
     (lambda d: d["dram"]["efficiency"].update(value=7), "fraction"),
     (lambda d: d.update(calibration={"tiled": {"dsp_budget": {"value": 1, "unit": "fraction", "source": "x y",
                                                               "confidence": "M"}}}), "dsp_budget_fraction"),
+    # counts are whole numbers (a DSP count of 2.5 was read as 2), in the vendor's block RAM unit
+    (lambda d: d["resources"]["dsp"].update(value=2.5), "resources.dsp: expected a whole number, got 2.5"),
+    (lambda d: d["resources"]["lut"].update(value=100.5), "resources.lut: expected a whole number"),
+    (lambda d: d["memory"]["bram_block_bits"].update(value=18432.5), "bram_block_bits: expected a whole number"),
+    (lambda d: d["dsp"]["fixed_mults_per_dsp"].update(value=1.5), "fixed_mults_per_dsp: expected a whole number"),
+    (lambda d: d["resources"]["bram"].update(unit="M20K"), "a xilinx device counts its block RAM (bram) in BRAM18"),
 ])
 def test_bad_device_file_is_one_line_error(tmp_path, mutate, message):
     with pytest.raises(ConfigError) as err:
