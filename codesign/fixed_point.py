@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional, Union
 
 from .errors import ConfigError
@@ -182,6 +183,9 @@ def parse_precision(spec: "str | int | Precision | None" = None, where: str = "p
     if text.lower() in ("", "auto"):
         default = parse_type(DEFAULT_TYPE)
         return Precision(None, None, default.width, default.width, DEFAULT_TYPE, auto=True)
+    if text.lower().endswith((".yaml", ".yml")) or Path(text).is_file():   # not WEIGHT/RESULT split at a '/'
+        raise ConfigError(f"{where}: '{text}' is a precision file, which only `codesign export --precision FILE` "
+                          f"reads; here give one type (e.g. ap_fixed<16,6>), WEIGHT/RESULT or a width")
     parts = text.split("/")
     if len(parts) > 2:
         raise ConfigError(f"{where}: '{text}': give one type, or two as WEIGHT/RESULT")

@@ -102,3 +102,19 @@ def hls_tool(value: str) -> str:
         if str(value).lower().startswith(b.lower()):
             return b
     return choice("backend", value, BACKENDS)
+
+
+def latency_cycles(max_latency_us: float, clock_mhz: float, what: str = "--max-latency-us") -> float:
+    """A latency bound in clock cycles at ``clock_mhz``: the microseconds a user gives must count as cycles, a
+    finite number above zero (1e308 us overflowed to inf and 1e-320 to 0, reported as 'not finite' or as a
+    bound of inf or 0 cycles the user never typed)."""
+    cycles = max_latency_us * clock_mhz
+    if not 0 < max_latency_us < float("inf"):
+        raise ConfigError(f"{what} must be a positive number of microseconds, got {max_latency_us:g}")
+    if cycles == float("inf"):
+        raise ConfigError(f"{what} {max_latency_us:g} is too large to count in clock cycles at {clock_mhz:g} MHz; "
+                          f"give at most {1e300 / clock_mhz:g}")
+    if cycles == 0:
+        raise ConfigError(f"{what} {max_latency_us:g} is too small to count in clock cycles at {clock_mhz:g} MHz "
+                          f"(one cycle is {1 / clock_mhz:g} us)")
+    return cycles

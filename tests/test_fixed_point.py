@@ -64,3 +64,11 @@ def test_parse_fixed_refuses_what_is_not_a_fixed_point_type():
 def test_no_integer_bits_for_a_magnitude_that_is_not_finite(magnitude):
     with pytest.raises(ValueError, match="not finite"):     # callers check ranges first (export.emulate.Ranges)
         integer_bits(magnitude, True)
+
+
+def test_a_precision_file_where_one_type_is_read_is_named_as_a_file(tmp_path):
+    """simulate/train --precision bad/prec.yaml was split at '/' ("'bad' not understood")."""
+    (tmp_path / "prec.yaml").write_text("default: ap_fixed<16,6>\n")
+    for text in (str(tmp_path / "prec.yaml"), "bad/prec.yml"):
+        with pytest.raises(ConfigError, match="is a precision file, which only `codesign export --precision FILE`"):
+            parse_precision(text, "--precision")

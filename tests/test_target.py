@@ -79,3 +79,13 @@ def test_auto_strategy_means_the_same_everywhere():
         with pytest.raises(ConfigError, match="unknown strategy 'fast'.*auto, Latency or Resource") as err:
             bad()
         assert "\n" not in str(err.value)
+
+
+def test_a_latency_bound_counts_in_clock_cycles():
+    """The user's microseconds, named as typed: 1e308 overflowed to 'inf cycles', 1e-320 us * 1e-6 to '0.0'."""
+    assert target.latency_cycles(2.0, 100.0) == 200.0
+    assert 0 < target.latency_cycles(1e-320, 100.0) < 1          # below one cycle: valid, and missed
+    with pytest.raises(ConfigError, match=r"--max-latency-us 1e\+308 is too large .* at 100 MHz"):
+        target.latency_cycles(1e308, 100.0)
+    with pytest.raises(ConfigError, match="must be a positive number of microseconds, got -1"):
+        target.latency_cycles(-1.0, 100.0)

@@ -276,6 +276,7 @@ def _simulate(source, label: str, width: float, device, out: Path, plot: bool, a
     from ..sim import Mapping, load_device, load_network, write_report
     from ..sim.fitted import fitted_estimate
     from ..sim.folding import AUTO, parse_strategy
+    from ..target import latency_cycles
 
     mapping = Mapping.from_hls_config(hls_config, **options) if hls_config else Mapping(**options)
     rf, max_util, checkpoint = fold["reuse_factor"], fold["max_util"], fold["checkpoint"]
@@ -294,7 +295,7 @@ def _simulate(source, label: str, width: float, device, out: Path, plot: bool, a
         if not hls_config and (options.get("precision") or "auto").strip().lower() == "auto":
             mapping = _with_quantizers(network, mapping)
     bound = fold.get("max_latency_us")
-    bound = bound * 1e-6 * mapping.clock_hz(dev) if bound is not None else None
+    bound = latency_cycles(bound, mapping.clock_hz(dev) / 1e6) if bound is not None else None
     report, folding = fitted_estimate(network, dev, mapping, rf, strategies, max_util, dense=_dense(checkpoint, network),
                                       max_latency_cycles=bound)
     if folding is not None and not folding.fits:

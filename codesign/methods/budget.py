@@ -86,8 +86,9 @@ class BudgetSpec:
         self.max_util.check_device(device)              # so does a share of a resource it has none of
         self.strategies                                 # so does a wrong strategy
         clock_mhz = 1000.0 / self.clock_period_ns if self.clock_period_ns else device.clock_mhz
-        if self.max_latency_us is not None and not math.isfinite(self.max_latency_us * clock_mhz):
-            raise ConfigError(f"--max-latency-us must be a finite number of microseconds, got {self.max_latency_us:g}")
+        if self.max_latency_us is not None:
+            from ..target import latency_cycles
+            latency_cycles(self.max_latency_us, clock_mhz)     # as clock cycles: finite and above zero
 
     @property
     def strategies(self) -> Tuple[str, ...]:

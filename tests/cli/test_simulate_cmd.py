@@ -286,6 +286,7 @@ def test_simulate_an_unmeetable_latency_says_by_how_much(cli, tmp_path):
     (["--max-util", "1.5"], "--max-util"),
     (["--strategy", "Fast"], "unknown strategy"),
     (["--max-latency-us", "0"], "--max-latency-us must be a positive number"),
+    (["--max-latency-us", "1e308"], "--max-latency-us 1e+308 is too large to count in clock cycles"),  # (was: inf)
     (["--max-latency-us", "2", "--reuse-factor", "4"], "--max-latency-us needs"),
     # options the command would ignore (it judged a fixed folding against the whole device, silently)
     (["--max-util", "0.01", "--reuse-factor", "1"], "--max-util bounds the folding"),
