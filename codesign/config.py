@@ -95,9 +95,7 @@ class TargetCfg(Strict):
     @classmethod
     def _strategy_in_any_case(cls, value):
         """'latency' as --strategy takes it (hls4ml's spelling kept: Latency)."""
-        if isinstance(value, str):
-            return {s.lower(): s for s in target.TARGET_STRATEGIES}.get(value.lower(), value)
-        return value
+        return target.spelled(value, target.TARGET_STRATEGIES)
 
     @model_validator(mode="after")
     def _budget_settings_are_read(self) -> "TargetCfg":

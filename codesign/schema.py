@@ -67,10 +67,29 @@ def _type_tag(part: Any) -> bool:
                                       or "[" in part or part.startswith(("constrained-", "function-")))
 
 
+def _user_loc(error: Dict[str, Any]) -> Tuple[Any, ...]:
+    """An error's location as the user wrote it: without the union members' type tags."""
+    return tuple(p for p in error["loc"] if not _type_tag(p))
+
+
+def _value_loc(error: Dict[str, Any]) -> Tuple[Any, ...]:
+    """The value an error is about: its location up to a union member's type tag (every member's error about
+    one value shares it), else the whole location."""
+    loc = error["loc"]
+    tag = next((i for i, p in enumerate(loc) if _type_tag(p)), len(loc))
+    return tuple(p for p in loc[:tag])
+
+
 def describe_validation_error(err: ValidationError, cls: Type[BaseModel], source: str) -> str:
-    """The first problem of a pydantic error as one readable line."""
-    first = err.errors()[0]
-    loc = tuple(p for p in first["loc"] if not _type_tag(p))
+    """The first problem of a pydantic error as one readable line. A value that no member of a union takes
+    fails once per member: the member it was written for (the one whose problem is not the kind of input, as
+    a mapping for a range is not a list) says what is wrong, and the others are not more problems."""
+    errors = err.errors()
+    key = _value_loc(errors[0])
+    alternatives = [e for e in errors if _value_loc(e) == key]
+    first = next((e for e in alternatives if not e["type"].endswith("_type")), alternatives[0])
+    problems = len({_value_loc(e) for e in errors})
+    loc = _user_loc(first)
     where = ".".join(str(p) for p in loc) or "(top level)"
     if first["type"] == "extra_forbidden":
         allowed = _field_names(cls, loc[:-1])
@@ -78,7 +97,7 @@ def describe_validation_error(err: ValidationError, cls: Type[BaseModel], source
                 + (f"; allowed: {', '.join(allowed)}" if allowed else ""))
     got = first.get("input")
     shown = f" (got {got!r})" if got is not None and not isinstance(got, dict) and "got " not in first["msg"] else ""
-    more = f" [and {len(err.errors()) - 1} more problem(s)]" if len(err.errors()) > 1 else ""
+    more = f" [and {problems - 1} more problem(s)]" if problems > 1 else ""
     msg = first["msg"].removeprefix("Value error, ")
     return f"{source}: {where}: {msg}{shown}{more}"
 

@@ -48,6 +48,14 @@ def choice(kind: str, value, choices: Iterable[str], advice: str = "") -> str:
                       f"{advice or 'choose one of: ' + ', '.join(choices)}")
 
 
+def spelled(value, choices: Iterable[str]):
+    """``value`` spelled as in ``choices`` when it is one of them in another case ('latency': 'Latency'),
+    else unchanged (for a schema to refuse with its own message)."""
+    if isinstance(value, str):
+        return next((c for c in choices if c.lower() == value.lower()), value)
+    return value
+
+
 def template(value: str) -> str:
     return choice("template", value, TEMPLATES)
 

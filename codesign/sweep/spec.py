@@ -27,7 +27,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .. import target
 from ..config import TargetCfg
@@ -82,6 +82,12 @@ class Grid(Strict):
     strategy: List[STRATEGIES] = Field(default_factory=list)
     io_type: List[IO_TYPES] = Field(default_factory=list)
     sparse_kernel: List[SPARSE_KERNELS] = Field(default_factory=list)   # codesign's sparse Dense kernel
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy_in_any_case(cls, value):
+        """[latency] as train --strategy and a recipe's target take it (hls4ml's spelling kept: Latency)."""
+        return [target.spelled(v, target.STRATEGIES) for v in value] if isinstance(value, list) else value
 
     def methods(self) -> List[MethodChoice]:
         return [MethodChoice(name=m) if isinstance(m, str) else m for m in self.method]

@@ -162,6 +162,9 @@ def test_a_bad_override_is_the_specs_not_the_recipes():
     ({"grid": {"density": []}}, "grid.density is empty; give at least one value, or leave the axis out"),
     ({"grid": {"device": []}}, "grid.device is empty"),
     ({"grid": {"reuse_factor": []}}, "grid.reuse_factor is empty"),
+    # a range written the wrong way round: its own problem, not "Input should be a valid list [and 1 more ...]"
+    ({"grid": {"reuse_factor": {"low": 64, "high": 1, "num": 4}}}, "grid.reuse_factor: high (1.0) must be >= low"),
+    ({"grid": {"density": {"low": 0.5}}}, "grid.density.high: Field required"),
 ])
 def test_bad_specs_are_one_line_errors(sim_spec, change, message):
     for section, values in change.items():
@@ -209,3 +212,9 @@ def test_a_spec_written_out_in_full_stays_valid(finetune_spec):
     full = spec.model_dump(mode="json")
     full["train"]["mode"] = "scratch"
     assert load_spec({**finetune_spec, "train": full["train"] | {"base_epochs": 5}}).train.mode == "scratch"
+
+
+def test_a_grid_strategy_takes_any_case(sim_spec):
+    """strategy: [latency] as train --strategy and a recipe's target take it (it was refused)."""
+    sim_spec["grid"]["strategy"] = ["latency", "RESOURCE"]
+    assert load_spec(sim_spec).grid.strategy == ["Latency", "Resource"]
