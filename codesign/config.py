@@ -195,8 +195,22 @@ def load_recipe(path_or_name: str | Path | None = None, overrides: Dict[str, Any
         source = str(path)
         if data is not None and not isinstance(data, dict):
             raise ConfigError(f"{source}: expected a mapping of keys to values at the top level, got {type(data).__name__}")
+        data = _device_beside(data, path)
     data = apply_overrides(data or {}, overrides or {})
     return validate(Recipe, data, source)
+
+
+def _device_beside(data: Dict[str, Any], recipe: Path) -> Dict[str, Any]:
+    """A recipe's ``target.device`` that is a relative path to a device file names the file beside the recipe
+    (where its author put it), whatever folder codesign runs in; one found only from the current folder
+    still is (as before)."""
+    section = data.get("target") if isinstance(data, dict) else None
+    device = section.get("device") if isinstance(section, dict) else None
+    if isinstance(device, str) and device.endswith((".yaml", ".yml")) and not Path(device).is_absolute():
+        beside = recipe.parent / device
+        if beside.exists() or not Path(device).exists():
+            return {**data, "target": {**section, "device": str(beside)}}
+    return data
 
 
 # Fields added after records were first written, whose unset value keeps the old behaviour: left out of the

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from codesign.config import load_recipe, parse_assignment, shipped_recipes
@@ -79,3 +81,23 @@ def test_a_mapping_without_spaces_after_its_colons_says_so():
             parse_assignment(text)
     assert parse_assignment("data.options={in_shape: [16], num_classes: 5}")[1] == {"in_shape": [16], "num_classes": 5}
     assert parse_assignment("x=[\"http://a\"]")[1] == ["http://a"]
+
+
+def test_a_recipes_device_file_is_the_one_beside_it(tmp_path, monkeypatch):
+    """target.device: small.yaml in sub/rec.yaml names sub/small.yaml wherever codesign runs (it was looked
+    for in the current folder: 'file not found: small.yaml')."""
+    import shutil
+
+    from codesign.methods.budget import spec_from_target
+    from codesign.sim.device import _package_dir
+
+    (tmp_path / "sub").mkdir()
+    shutil.copy(_package_dir() / "xc7z020.yaml", tmp_path / "sub" / "small.yaml")
+    (tmp_path / "sub" / "rec.yaml").write_text("method: {name: nest}\n"
+                                               "target: {device: small.yaml, fit: true, max_latency_us: 2}\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_recipe("sub/rec.yaml")
+    assert cfg.target.device == str(Path("sub") / "small.yaml") and spec_from_target(cfg.target) is not None
+    (tmp_path / "sub" / "small.yaml").unlink()
+    with pytest.raises(ConfigError, match="target.device \\(--fit\\): file not found: sub/small.yaml"):
+        spec_from_target(load_recipe("sub/rec.yaml").target)

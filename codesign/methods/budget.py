@@ -73,22 +73,27 @@ class BudgetSpec:
         object.__setattr__(self, "max_util", UtilLimit.of(self.max_util))
         if self.max_latency_us is not None and self.max_latency_us <= 0:
             raise ConfigError(f"--max-latency-us must be > 0, got {self.max_latency_us}")
+        from ..export.precision import precision_spec
         from ..fixed_point import parse_precision
         from ..sim import load_device
         from ..target import io_type, sparse_kernel
-
-        parse_precision(self.precision), io_type(self.io_type), sparse_kernel(self.sparse_kernel)
-        from ..export.precision import precision_spec
         from ..validate import part
-        precision_spec(self.precision)                  # the export's rules: a design it would refuse (float
-        device = load_device(self.device)               # types, a part its backends do not build) is no budget;
-        part(device.part, f"--fit {self.device}: the device's part")    # a wrong name fails here, before training
-        self.max_util.check_device(device)              # so does a share of a resource it has none of
-        self.strategies                                 # so does a wrong strategy
+
+        # every mistake fails here, before any training: a wrong name or type, and a design the export would
+        # refuse to build (float types, a part its Vitis/Vivado backends do not build: the export's own rules)
+        parse_precision(self.precision), io_type(self.io_type), sparse_kernel(self.sparse_kernel)
+        precision_spec(self.precision)
+        try:
+            device = load_device(self.device)
+        except ConfigError as err:                      # named by its key, for a recipe's device too
+            raise ConfigError(f"target.device (--fit): {err}") from None
+        part(device.part, f"--fit {self.device}: the device's part")
+        self.max_util.check_device(device)              # a share of a resource it has none of
+        self.strategies                                 # a wrong strategy
         clock_mhz = 1000.0 / self.clock_period_ns if self.clock_period_ns else device.clock_mhz
         if self.max_latency_us is not None:
             from ..target import latency_cycles
-            latency_cycles(self.max_latency_us, clock_mhz)     # as clock cycles: finite and above zero
+            latency_cycles(self.max_latency_us, clock_mhz)     # a bound that does not count as clock cycles
 
     @property
     def strategies(self) -> Tuple[str, ...]:
