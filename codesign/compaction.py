@@ -200,8 +200,8 @@ def compact_file(path: str | Path, out_dir: str | Path | None = None, *, check: 
                             f"{','.join(map(str, recorded))} that {model_file} records; drop --input-shape")
     shape = in_shape or recorded
     if shape is None:
-        raise CodesignError(f"the input shape of {type(loaded).__name__} in {model_file} is unknown; give "
-                            f"--input-shape C,H,W")
+        from .model_source import unknown_input_shape
+        raise unknown_input_shape(f"the {type(loaded).__name__} in {model_file}", loaded)
     out = Path(out_dir) if out_dir is not None else default_out
     manifest = write_compact(out, loaded, _masks_of(loaded, {**meta, "in_shape": list(shape)}), example=shape,
                              check=check, samples=samples, trained=meta.get("metrics"), compacted_from=str(model_file))

@@ -206,6 +206,20 @@ def spec_of(model: nn.Module, in_shape: Optional[Sequence[int]] = None,
     return module_spec(model, in_shape, num_classes)
 
 
+def unknown_input_shape(what: str, model: Optional[nn.Module] = None, dataset: bool = False) -> ConfigError:
+    """The error for a model whose input shape nothing records or gives (every command says it alike):
+    ``what`` names it as the user gave it (FILE.py:FUNCTION, the model in FILE); the shape's form is read
+    from its first layer (C,L for Conv1d, not C,H,W); ``dataset``: the command also takes one from --dataset."""
+    import torch.nn as nn
+
+    first = next((m for m in (model.modules() if model is not None else ()) if isinstance(m, (nn.Conv1d, nn.Conv2d,
+                                                                                              nn.Linear))), None)
+    form = ("C,L (channels, length)" if isinstance(first, nn.Conv1d) else
+            "N (its input features) or C,H,W" if isinstance(first, nn.Linear) else "C,H,W")
+    return ConfigError(f"the input shape of {what} is unknown; give --input-shape {form}, one sample's shape"
+                       f"{' (or --dataset)' if dataset else ''}")
+
+
 def parse_input_shape(text: Optional[str]) -> Optional[Tuple[int, ...]]:
     """'3,32,32' or '3x32x32' or '[3, 32, 32]' → (3, 32, 32)."""
     if text is None:
@@ -377,6 +391,10 @@ def load_any(path: Path, model: Optional[str] = None, model_args: Optional[Dict[
         obj = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # torch raises many types for corrupt files and missing classes
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        if isinstance(err, ImportError) or (isinstance(err, AttributeError) and "Can't get attribute" in first):
+            raise ConfigError(f"{path} holds a pickled model whose code cannot be imported here ({type(err).__name__}"
+                              f": {first[:160]}): put the folder of the model's Python file on PYTHONPATH (or run "
+                              f"codesign there), or save a state_dict and give --model FILE.py:FUNCTION") from None
         raise ConfigError(f"{path} is corrupt or not a model file ({type(err).__name__}: {first[:160]}); point at "
                           f"another file") from None
     if isinstance(obj, dict) and "format" in obj:

@@ -134,3 +134,23 @@ def test_nan_weights_are_one_line_errors_from_every_model_source(tmp_path):
         load_any(tmp_path / "sd.pth", "tests.user_models:nan_weights", in_shape=(16,))
     with pytest.raises(ConfigError, match=r"NaN/inf in 0\.weight; check the Sequential passed to export_model"):
         export_model(nan_weights(), tmp_path / "e", in_shape=(16,), target="onnx")
+
+
+def test_a_pickled_model_whose_code_is_missing_says_so(tmp_path, monkeypatch):
+    """Not 'corrupt or not a model file': the class's module is not importable (PYTHONPATH lacks its folder)."""
+    import importlib
+    import sys
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "usernet_pickled.py").write_text("import torch.nn as nn\n\nclass Net(nn.Sequential):\n"
+                                             "    def __init__(self):\n        super().__init__(nn.Linear(4, 2))\n")
+    monkeypatch.syspath_prepend(str(code))
+    module = importlib.import_module("usernet_pickled")
+    torch.save(module.Net(), tmp_path / "net.pt")
+    monkeypatch.delitem(sys.modules, "usernet_pickled")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(code)])
+    with pytest.raises(ConfigError) as err:
+        load_any(tmp_path / "net.pt")
+    text = str(err.value)
+    assert "cannot be imported here" in text and "No module named 'usernet_pickled'" in text and "corrupt" not in text

@@ -17,7 +17,7 @@ from .options import io_type_option, precision_option, run_model_file, strategy_
 def _source(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Path], model_args: Dict[str, Any],
             input_shape: Optional[tuple], width: float) -> tuple[Any, str]:
     """What to simulate (an ONNX path, a zoo name or a loaded module) and a label for the report folder."""
-    from ..model_source import build_model, is_factory, load_any
+    from ..model_source import build_model, is_factory, load_any, unknown_input_shape
 
     given = [x for x in (model if not checkpoint else None, checkpoint, onnx) if x]
     if len(given) != 1:
@@ -28,12 +28,12 @@ def _source(model: Optional[str], checkpoint: Optional[Path], onnx: Optional[Pat
     if checkpoint:                      # runs/mag/compact/model.pt -> "mag-compact"
         loaded, _ = load_any(checkpoint, model, model_args, input_shape)
         if (getattr(loaded, "codesign_spec", None) or {}).get("in_shape") is None:
-            raise CodesignError(f"the input shape of the model in {checkpoint} is unknown; give --input-shape C,H,W")
+            raise unknown_input_shape(f"the model in {checkpoint}", loaded)
         return loaded, "-".join(checkpoint.resolve().parent.parts[-2:]) or checkpoint.stem
     if is_factory(model):
         built = build_model(model, model_args, input_shape, width=width)
         if built.codesign_spec.get("in_shape") is None:
-            raise CodesignError(f"{model} takes no in_shape argument; give --input-shape C,H,W")
+            raise unknown_input_shape(built.codesign_spec.get("name", model), built)   # named as export names it
         return built.eval(), model.rpartition(":")[2]
     if model_args:
         raise CodesignError(f"--model-arg applies to model factories (FILE.py:FUNCTION), not to zoo model '{model}'")

@@ -35,10 +35,11 @@ BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 def check_qat_supported(model: nn.Module) -> None:
     """One-line error, before any slow step, for models the QAT path cannot take."""
-    if not isinstance(model, nn.Sequential):
-        raise ExportError(f"the quantization-aware path takes feed-forward (nn.Sequential) models such as lenet5, "
-                          f"lenet300_100 and jet_mlp; '{getattr(model, 'codesign_spec', {}).get('name', type(model).__name__)}' "
-                          f"has residual connections: export it without --qat-epochs")
+    if not isinstance(model, nn.Sequential):     # (it is not told whether the forward() has a residual branch)
+        name = (getattr(model, "codesign_spec", None) or {}).get("name") or type(model).__name__
+        raise ExportError(f"'{name}' ({type(model).__name__}) is not an nn.Sequential: the quantization-aware path "
+                          f"takes models whose layers run one after another in an nn.Sequential, such as lenet5, "
+                          f"lenet300_100 and jet_mlp; export it without --qat-epochs, or build it as an nn.Sequential")
     for name, module in model.named_children():
         if not isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Linear, nn.ReLU) + PASS_THROUGH + BATCHNORMS):
             raise ExportError(f"layer '{name}' ({type(module).__name__}) is not supported by the quantization-aware "

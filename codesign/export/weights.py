@@ -128,8 +128,8 @@ def _with_input_shape(model: nn.Module, in_shape, dataset: Optional[str], data_d
         return
     shape = in_shape if in_shape is not None else (dataset_shape(dataset, data_dir)[0] if dataset else None)
     if shape is None:
-        raise ConfigError(f"the input shape of {spec.get('name', type(model).__name__)} is unknown; give "
-                          f"--input-shape C,H,W or --dataset")
+        from ..model_source import unknown_input_shape
+        raise unknown_input_shape(spec.get("name", type(model).__name__), model, dataset=True)
     model.codesign_spec = spec_of(model, shape)
 
 

@@ -24,7 +24,7 @@ DATA = "data.options={in_shape: [1, 8, 8], num_classes: 3, n_train: 128, n_test:
 
 
 def one_line_error(result):
-    lines = [line for line in result.err.strip().splitlines() if line.strip()]
+    lines = result.err.rstrip("\n").split("\n")     # an empty line before the error is a second line
     return result.code == 2 and len(lines) == 1 and lines[0].startswith("error: ")
 
 
@@ -249,3 +249,23 @@ def test_an_hls4ml_config_names_functional_ops_as_the_export_does(cli, tmp_path)
     assert one_line_error(r) and "unknown layer 'relu_1'" in r.err
     with pytest.raises(ConfigError, match="unknown layer 'relu_1'"):
         layer_targets(["relu_1"], clean, "precision override")
+
+
+SIGNAL_FILE = textwrap.dedent("""
+    import torch.nn as nn
+
+    def signal(num_classes=5):
+        return nn.Sequential(nn.Conv1d(4, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(),
+                             nn.Linear(8, num_classes))
+""")
+
+
+def test_an_unknown_input_shape_is_one_message_in_every_command(cli, tmp_path):
+    """simulate said 'takes no in_shape argument', export 'is unknown', both asked a Conv1d model for C,H,W."""
+    path = tmp_path / "signal.py"
+    path.write_text(SIGNAL_FILE)
+    expected = "the input shape of signal.py:signal is unknown; give --input-shape C,L (channels, length)"
+    sim = cli("simulate", "--model", f"{path}:signal", "--device", "xcu250", "--out", tmp_path / "s")
+    export = cli("export", "--model", f"{path}:signal", "--target", "hls", "--out", tmp_path / "e")
+    for r in (sim, export):
+        assert one_line_error(r) and expected in r.err, r.err

@@ -194,7 +194,7 @@ def test_fpga_target_reports_agreement_in_json_and_terminal(cli, tmp_path):
     (["--model", "lenet5", "--target", "hls", "--csim-samples", "10", "--jobs", "2"],
      "--csim-samples, --jobs: settings of the C simulation; --target hls"),
     (["--model", "lenet5", "--hls-config", "missing.yml"], "file not found: missing.yml"),
-    (["--model", "resnet20", "--qat-epochs", "1"], "has residual connections"),
+    (["--model", "resnet20", "--qat-epochs", "1"], "'resnet20' (ResNet) is not an nn.Sequential"),
     (["--checkpoint", "nowhere/model.pt"], "checkpoint not found"),
     (["--model", "lenet5", "--reuse-factor", "4", "--max-util", "0.01"], "--max-util bounds the folding"),
     (["--model", "lenet5", "--width", "0.5", "--checkpoint", "x.pt"], "--width applies to models without"),
