@@ -123,6 +123,11 @@ def prepare_run_dir(run_dir: Path, resume: bool, force: bool, spec: Optional[Swe
                             f"kept) or --force to start over")
     elif holds_sweep and spec is not None:
         check_same_spec(run_dir, spec)
+    elif run_dir.is_dir():                 # a sweep's names that no sweep wrote (spec.yaml comes before any point)
+        stray = sorted(p.name for p in run_dir.iterdir() if p.name in ARTIFACTS)
+        if stray:
+            raise CodesignError(f"--out {run_dir} holds {', '.join(stray)} but no sweep (no spec.yaml or {JOURNAL}); "
+                                f"a sweep would write over them: choose another folder")
     run_dir.mkdir(parents=True, exist_ok=True)
 
 

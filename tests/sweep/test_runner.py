@@ -56,6 +56,17 @@ def test_existing_sweep_needs_resume_or_force(sim_spec, tmp_path):
     assert forced.computed == 8 and len(journal_lines(tmp_path / "run")) == 8
 
 
+def test_a_folder_with_a_sweeps_names_but_no_sweep_is_refused(sim_spec, tmp_path):
+    """Someone's results.csv and models/ (no spec.yaml, no journal): a sweep wrote over them, even without --force."""
+    mine = tmp_path / "mine"
+    (mine / "models").mkdir(parents=True)
+    (mine / "results.csv").write_text("a,b\n1,2\n")
+    for force in (False, True):
+        with pytest.raises(CodesignError, match="holds models, results.csv but no sweep"):
+            run_sweep(sim_spec, mine, force=force, report=False)
+    assert (mine / "results.csv").read_text() == "a,b\n1,2\n"
+
+
 def test_a_failing_point_is_recorded_and_the_sweep_goes_on(sim_spec, tmp_path, monkeypatch):
     real = sweep_models._pruned_only
 
