@@ -71,6 +71,10 @@ class Magnitude(Method):
         if ctx.budget is not None and "target_density" in self.cfg.model_fields_set:
             raise ConfigError(f"magnitude's target_density {self.cfg.target_density:g} and --fit disagree: with a "
                               "hardware budget the budget decides how far it prunes; give one of them")
+        left = ctx.units.unmasked_layers() if self.cfg.structure == "unstructured" else {}
+        if left:
+            ctx.say(f"magnitude: {', '.join(left)} (grouped convolutions, {sum(left.values()):,} weights) are not "
+                    f"pruned: the density counts the other Conv/Linear weights only")
         if self.cfg.structure == "structured" and not self.original_units:
             ctx.say("magnitude: no unit group of this model is prunable (a grouped or depthwise convolution, or "
                     "the classifier, ties every channel); structured pruning removes nothing")

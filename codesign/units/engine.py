@@ -76,6 +76,15 @@ class UnitEngine:
     def sizes(self) -> Dict[str, int]:
         return {g.name: self.size(g) for g in self.groups()}
 
+    def unmasked_layers(self) -> Dict[str, int]:
+        """{module: weights} of the Conv/Linear layers connection masks do not cover (grouped and depthwise
+        convolutions: the graph's layers are the ``groups=1`` ones)."""
+        from ..layertypes import COMPUTE
+
+        covered = set(self.graph.layers)
+        return {name: m.weight.numel() for name, m in self.model.named_modules()
+                if isinstance(m, COMPUTE) and name not in covered}
+
     def axes(self, group: GroupRef) -> List[Axis]:
         """Tensor dimensions indexed by the group's units (producer rows, BN entries, consumer columns)."""
         return self.graph.axes(self.model, group)

@@ -103,6 +103,19 @@ def test_structured_pruning_of_a_model_with_nothing_prunable_reports_density_one
     assert any("no unit group of this model is prunable" in text for text in said), said
 
 
+def test_unstructured_pruning_says_which_grouped_convolutions_it_leaves_dense():
+    """Connection masks cover the groups=1 layers only: the density (0.30) was reported with 84% of a user's
+    depthwise model's weights left dense and nothing said."""
+    from torch import nn
+
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 8, 3, padding=1, groups=4),
+                          nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+    said = []
+    fit(recipe("lenet5", 1.0, [1, 8, 8], {"target_density": 0.5, "iterations": 1}, epochs=1), None, model=model,
+        events=lambda kind, payload: said.append(payload["text"]) if kind == "message" else None)
+    assert any("2 (grouped convolutions, 72 weights) are not pruned" in text for text in said), said
+
+
 @pytest.mark.parametrize("params, message", [
     ({}, "add --param structure=structured"),
     ({"structure": "structured", "target_density": 0.3}, "target_density 0.3 and --fit disagree"),
