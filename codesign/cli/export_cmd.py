@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from . import app
-from .console import console
+from .console import console, err_console
 from .design_view import invocation
 from .options import io_type_option, precision_option, run_model_file, show_summary, strategy_option
 
@@ -425,6 +425,8 @@ def _precision_table(precision: Dict[str, Any]) -> None:
     title = (f"precision ({precision['source']}): emulated top-1 agreement {precision['emulated_agreement']:.4f}, "
              f"output error {precision['emulated_output_error']:.4f} on {precision['calibration_samples']} "
              f"calibration samples")
+    for line in precision_warnings(precision):
+        err_console.print(f"warning: {line}", markup=False, highlight=False)
     if len(layers) > MAX_LAYER_ROWS:
         console.print(f"{title}; {len(layers)} layers (per-layer types in export.json)", markup=False)
         return
@@ -436,6 +438,27 @@ def _precision_table(precision: Dict[str, Any]) -> None:
         table.add_row(row["layer"], row["op"], _short(row["weight"]), _short(row["bias"]), _short(row["result"]),
                       f"[{lo:.3g}, {hi:.3g}]" if lo is not None else "")
     console.print(table)
+
+
+def precision_warnings(precision: Dict[str, Any]) -> List[str]:
+    """What the precision report must not leave unsaid: an automatic choice that missed its targets, and an
+    emulation that is not bit-exact with the C simulation."""
+    out = []
+    if precision.get("target_met") is False:
+        out.append(f"precision auto: no width reaches --target-agreement {precision['target_agreement']} with at most "
+                   f"{precision.get('max_output_error', 0.01):.0%} output error (emulated: agreement "
+                   f"{precision['emulated_agreement']:.4f}, output error {precision['emulated_output_error']:.4f}); the "
+                   f"types chosen are the smallest that compute what the widest compute"
+                   + ("" if not _has_lookup_tables(precision) else
+                      " (hls4ml computes Sigmoid, Tanh and Softmax with lookup tables, whose resolution no width "
+                      "changes)"))
+    if precision.get("emulation", "bit-exact") != "bit-exact":
+        out.append(f"the emulated agreement is not bit-exact with the C simulation: {precision['emulation']}")
+    return out
+
+
+def _has_lookup_tables(precision: Dict[str, Any]) -> bool:
+    return any(row.get("op") in ("Sigmoid", "Tanh", "Softmax") for row in precision.get("layers", []))
 
 
 def _short(hls_type: Optional[str]) -> str:

@@ -9,6 +9,7 @@ samples per second, before the slow C simulation checks the chosen types.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, Mapping, Optional
 
@@ -18,8 +19,10 @@ import torch.nn.functional as F
 
 from ..errors import ExportError
 from ..fixed_point import FixedType, fixed_for_range
+from . import lut
 from .fixed import quantize
 from .graph import OnnxGraph, attribute
+from .lut import LUT_OPS
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,9 @@ def _conv(x, w, b, node):
                 dilation=attribute(node, "dilations", [1] * rank), groups=attribute(node, "group", 1))
 
 
-def _pool(x, node, kind: str):
+def _pool(x, node, kind: str, input_t: Optional[FixedType] = None):
+    """Max or average pooling; an average of fixed-point inputs (``input_t``) as hls4ml computes it
+    (:func:`_average`)."""
     kernel = attribute(node, "kernel_shape")
     rank = len(kernel)
     strides = attribute(node, "strides", kernel)
@@ -78,11 +83,35 @@ def _pool(x, node, kind: str):
         x = _padded(x, node, rank, value=-np.inf)
         fn = F.max_pool2d if rank == 2 else F.max_pool1d
         return fn(x, kernel, strides, ceil_mode=ceil)
-    if attribute(node, "count_include_pad", 0) or not any(_pads(node, rank)[0] + _pads(node, rank)[1]):
-        x = _padded(x, node, rank)
-        fn = F.avg_pool2d if rank == 2 else F.avg_pool1d
-        return fn(x, kernel, strides, ceil_mode=ceil)
-    raise ExportError(f"layer '{node.name}': average pooling with padding that excludes the pad is not supported")
+    window_sum = lambda t: _window_sum(_padded(t, node, rank), kernel, strides, ceil)     # noqa: E731
+    count = window_sum(torch.ones_like(x[:1, :1])) if not attribute(node, "count_include_pad", 0) else \
+        torch.tensor(float(np.prod(kernel)), dtype=x.dtype)
+    return _average(window_sum(x), count, int(np.prod(kernel)), input_t)
+
+
+def _window_sum(x: torch.Tensor, kernel, strides, ceil: bool) -> torch.Tensor:
+    """The sum of every pooling window (1-D pools as 2-D ones of height 1)."""
+    if len(kernel) == 1:
+        return _window_sum(x.unsqueeze(2), [1] + list(kernel), [1] + list(strides), ceil).squeeze(2)
+    return F.avg_pool2d(x, kernel, strides, ceil_mode=ceil, divisor_override=1)
+
+
+def _global_average(x: torch.Tensor, input_t: Optional[FixedType] = None) -> torch.Tensor:
+    dims = tuple(range(2, x.dim()))
+    n = int(np.prod(x.shape[2:]))
+    return _average(x.sum(dim=dims, keepdim=True), torch.tensor(float(n), dtype=x.dtype), n, input_t)
+
+
+def _average(window_sum: torch.Tensor, count: torch.Tensor, window: int, input_t: Optional[FixedType]):
+    """``window_sum / count``; for fixed-point inputs as hls4ml's pooling divides (nnet_pooling.h ``avg``,
+    nnet_pooling_stream.h ``reduce_pool``): the sum in the accumulator hls4ml infers for a window of
+    ``window`` pixels (the input's fractional bits + ceil(log2 window)), divided by ``count`` truncating
+    towards zero at those bits. ``count``: the window size, or the pixels each window overlaps (hls4ml's
+    count_pad false)."""
+    if input_t is None:
+        return window_sum / count
+    scale = 2.0 ** (input_t.fractional + math.ceil(math.log2(window)) if window > 1 else input_t.fractional)
+    return torch.div(window_sum.double() * scale, count.double(), rounding_mode="trunc").to(window_sum.dtype) / scale
 
 
 def _batchnorm(x, scale, bias, mean, var, node):
@@ -122,12 +151,12 @@ def _leaky_relu(x: torch.Tensor, node) -> torch.Tensor:
 UNARY: Dict[str, Callable] = {
     "Relu": lambda x, n: torch.relu(x),
     "LeakyRelu": _leaky_relu,
-    "Sigmoid": lambda x, n: torch.sigmoid(x),
+    "Sigmoid": lambda x, n: torch.sigmoid(x),        # float; fixed-point inputs read hls4ml's tables (lut.py)
     "Tanh": lambda x, n: torch.tanh(x),
     "Softmax": lambda x, n: torch.softmax(x, attribute(n, "axis", -1)),
     "MaxPool": lambda x, n: _pool(x, n, "max"),
     "AveragePool": lambda x, n: _pool(x, n, "avg"),
-    "GlobalAveragePool": lambda x, n: x.mean(dim=tuple(range(2, x.dim())), keepdim=True),
+    "GlobalAveragePool": lambda x, n: _global_average(x),
     "GlobalMaxPool": lambda x, n: x.amax(dim=tuple(range(2, x.dim())), keepdim=True),
     "Flatten": lambda x, n: x.reshape(x.shape[0], -1),
 }
@@ -139,6 +168,7 @@ def clip_bound(value: float) -> float:
     return min(max(float(value), CLIP_BOUND.lowest), CLIP_BOUND.highest)
 BINARY: Dict[str, Callable] = {"Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Max": torch.maximum,
                                "Min": torch.minimum}
+TYPED_OPS = set(LUT_OPS) | {"AveragePool", "GlobalAveragePool"}
 EMULATED_OPS = set(UNARY) | set(BINARY) | {"Conv", "MatMul", "BatchNormalization", "Quant", "Clip", "Concat"}
 
 
@@ -164,9 +194,12 @@ class Emulator:
         if ranges is not None:
             ranges.update(name, x)
         values: Dict[str, torch.Tensor] = {name: x}
+        typed = tensor_types(self.g, self.fused_bias, plan) if plan else {}
         for node in self.g.nodes:
             types = plan.get(self.fused_bias.get(node.name, node.name), LayerTypes())
-            y = self._node(node, values, types)
+            input_t = typed.get(node.input[0]) if node.op_type in TYPED_OPS else None
+            y = self._typed(node, values[node.input[0]], input_t) if input_t is not None else \
+                self._node(node, values, types)
             layer = self.fused_bias.get(node.name, node.name)
             if node.op_type == "MatMul" and self._has_fused_bias(node):
                 pass                                   # the accumulator: cast after the bias add
@@ -176,6 +209,18 @@ class Emulator:
                 ranges.update(layer, y)
             values[node.output[0]] = y
         return values[self.g.outputs[0]]
+
+    @staticmethod
+    def _typed(node, x: torch.Tensor, input_t: FixedType) -> torch.Tensor:
+        """An op whose hls4ml arithmetic depends on its input's fixed-point type: Sigmoid, Tanh and Softmax
+        (lookup tables, lut.py) and average pooling (its accumulator)."""
+        if node.op_type == "Softmax":
+            return lut.softmax(x, input_t, attribute(node, "axis", -1))
+        if node.op_type == "AveragePool":
+            return _pool(x, node, "avg", input_t)
+        if node.op_type == "GlobalAveragePool":
+            return _global_average(x, input_t)
+        return lut.activation(node.op_type, x)
 
     def _has_fused_bias(self, node) -> bool:
         return node.name in self._biased
@@ -207,6 +252,40 @@ class Emulator:
             cast = types.bias if node.name in self.fused_bias else None
             return BINARY[op](self._arg(ins[0], values, cast), self._arg(ins[1], values, cast))
         return UNARY[op](values[ins[0]], node)
+
+
+def tensor_types(g: OnnxGraph, fused_bias: Mapping[str, str], plan: Mapping[str, LayerTypes]) -> Dict[str, FixedType]:
+    """The fixed-point type each tensor holds under ``plan`` (the input's, every layer result's; a Flatten
+    passes its input's on): what the input of a layer whose arithmetic depends on it is (:data:`TYPED_OPS`)."""
+    def result(name: str) -> Optional[FixedType]:
+        t = plan[name].result if name in plan else None
+        return t if isinstance(t, FixedType) else None
+
+    typed = {g.inputs[0]: result(g.inputs[0])}
+    biased = set(fused_bias.values())
+    for node in g.nodes:
+        if node.op_type == "MatMul" and node.name in biased:
+            continue                                   # its bias Add carries the layer's result
+        typed[node.output[0]] = result(fused_bias.get(node.name, node.name))
+        if node.op_type == "Flatten":
+            typed[node.output[0]] = typed.get(node.input[0])
+    return {k: v for k, v in typed.items() if v is not None}
+
+
+def inexact_layers(g: OnnxGraph, fused_bias: Mapping[str, str], plan: Mapping[str, LayerTypes],
+                   names: Optional[Mapping[str, str]] = None) -> Iterable[str]:
+    """Layers whose hls4ml arithmetic the emulation does not reproduce bit for bit under ``plan``, each with
+    why: a type-dependent op (:data:`TYPED_OPS`) whose input type is unknown, and a BatchNormalization not
+    folded into a Conv or Linear layer (hls4ml stores its scale and bias in its default type, which the
+    emulation does not apply)."""
+    typed = tensor_types(g, fused_bias, plan)
+    names = names or {}
+    for node in g.nodes:
+        what = f"'{names.get(node.name, node.name)}' ({node.op_type})"
+        if node.op_type in TYPED_OPS and node.input[0] not in typed:
+            yield f"{what}: its input has no fixed-point type"
+        elif node.op_type == "BatchNormalization":
+            yield f"{what}: hls4ml stores its scale and bias in its default type, which the emulation does not apply"
 
 
 def batched(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch: int = 256) -> torch.Tensor:

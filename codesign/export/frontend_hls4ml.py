@@ -1,8 +1,12 @@
 """Additions to hls4ml 1.3's ONNX frontend, through its extension API.
 
-1-D pooling: hls4ml's ONNX handler for MaxPool/AveragePool reads a 1-D layer's width and channels
+Pooling: hls4ml's ONNX handler for MaxPool/AveragePool reads a 1-D layer's width and channels
 in channels-first order on the channels-last tensor and leaves ``pad_left``/``pad_right`` unset;
-a wrapper around it sets them from the (N, W, C) shape and the node's pads.
+a wrapper around it sets them from the (N, W, C) shape and the node's pads. The handler also leaves
+``count_pad`` at its default, false (a padded border window divided by the pixels it overlaps, PyTorch's
+``count_include_pad=False``); the wrapper sets it from the node's ``count_include_pad``, so PyTorch's
+default (True, divide by the window size) is built as PyTorch computes it (io_parallel; hls4ml's io_stream
+pooling takes no padding).
 
 Global pooling (GlobalAveragePool/GlobalMaxPool, ``codesign.sim.hls_rules.is_global_pool``): hls4ml's
 handler (``converters/onnx/pooling.py::parse_global_pooling_layer``) reads channels, height and width
@@ -112,9 +116,11 @@ def _template_classes(layer_cls):
     return ClipConfigTemplate, ClipFunctionTemplate
 
 
-def _with_1d_pads(handler):
+def _with_pool_fixes(handler):
     def parse_pool(node, input_names, input_shapes, graph):
         layer = handler(node, input_names, input_shapes, graph)
+        if node.op_type == "AveragePool":      # divide a border window by what PyTorch divides it by
+            layer["count_pad"] = bool(attribute(node, "count_include_pad", 0))
         if layer["class_name"].endswith("Pooling1D"):
             pads = [int(p) for p in (layer.get("pads") or [0, 0])]
             _, width, channels = input_shapes[0]
@@ -170,7 +176,7 @@ def register() -> None:
     from hls4ml.model.layers import register_layer
 
     for op in ("MaxPool", "AveragePool"):
-        layer_handlers[op] = _with_1d_pads(layer_handlers[op])
+        layer_handlers[op] = _with_pool_fixes(layer_handlers[op])
     for op in ("GlobalMaxPool", "GlobalAveragePool"):
         layer_handlers[op] = _channels_last_global(layer_handlers[op])
     register_onnx_layer_handler("Clip", _parse_clip)

@@ -23,7 +23,9 @@ from .. import atomic, target, validate
 from ..errors import ConfigError, ExportError
 from ..events import Events, quiet
 from ..sim.hls_rules import pipeline_style_for
-from .emulate import leaky_alpha_type
+from . import lut
+from .emulate import leaky_alpha_type, tensor_types
+from .lut import LUT_OPS
 from .fixed import quantize
 from .onnx import in_shape_of, module_types, to_onnx_proto
 from .passes import CleanGraph, clean_graph, hls_ready
@@ -190,7 +192,7 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
 
     sparse = sparse_kernel_layers(onnx_path, plan, settings, fold)
     hls_model = _convert(onnx_path, partial, settings, plan, set(clean.fused_bias.values()), sparse,
-                         fold.folding if fold else None)
+                         fold.folding if fold else None, lut_input_types(clean, plan))
     if settings.io_type == "io_stream" and (fold is not None or settings.fifo_depths):
         fifo = _fifo_depths(hls_model, fold, settings)
     times["hls4ml_convert"] = time.perf_counter() - t0
@@ -259,8 +261,14 @@ def with_quantized_parameters(clean: CleanGraph, plan: PrecisionPlan) -> CleanGr
     return CleanGraph(g, clean.input_layout, clean.layer_names, clean.fused_bias)
 
 
+def lut_input_types(clean: CleanGraph, plan: PrecisionPlan) -> Dict[str, Any]:
+    """{lookup-table layer (Sigmoid, Tanh, Softmax): the fixed-point type of its input under ``plan``}."""
+    typed = tensor_types(clean.graph, clean.fused_bias, plan.types)
+    return {n.name: typed.get(n.input[0]) for n in clean.graph.nodes if n.op_type in LUT_OPS}
+
+
 def hls_config(model_path: Path, settings: HlsSettings, plan: PrecisionPlan, fused_matmuls=(),
-               sparse=(), folding=None) -> Dict[str, Any]:
+               sparse=(), folding=None, lut_inputs: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     import hls4ml
 
     from . import frontend_hls4ml
@@ -278,6 +286,11 @@ def hls_config(model_path: Path, settings: HlsSettings, plan: PrecisionPlan, fus
             alpha = next((a.f for a in node.attribute if a.name == "alpha"), 0.01)
             layer = cfg["LayerName"].setdefault(node.name, {})
             layer.setdefault("Precision", {})["param"] = leaky_alpha_type(alpha).hls()
+        if node.op_type in LUT_OPS:                      # the tables the emulation reads (lut.py)
+            layer, extra = cfg["LayerName"].setdefault(node.name, {}), lut.hls_layer_config(
+                node.op_type, (lut_inputs or {}).get(node.name))
+            layer.setdefault("Precision", {}).update(extra.pop("Precision"))
+            layer.update(extra)
     for name, layer_cfg in plan.hls_layer_config().items():
         if name not in cfg["LayerName"]:
             raise ExportError(f"internal: precision plan names layer '{name}' that hls4ml does not see")
@@ -319,10 +332,10 @@ def _set_dense_results(hls_model, plan: PrecisionPlan, fused_matmuls) -> None:
 
 
 def _convert(model_path: Path, out_dir: Path, settings: HlsSettings, plan: PrecisionPlan, fused_matmuls, sparse=(),
-             folding=None):
+             folding=None, lut_inputs=None):
     import hls4ml
 
-    cfg = hls_config(model_path, settings, plan, fused_matmuls, sparse, folding)
+    cfg = hls_config(model_path, settings, plan, fused_matmuls, sparse, folding, lut_inputs)
     kwargs = dict(output_dir=str(out_dir.resolve()), project_name=settings.project_name, backend=settings.backend,
                   io_type=settings.io_type, clock_period=settings.clock_period, hls_config=cfg)
     if settings.part:

@@ -8,7 +8,8 @@ optional, as hls4ml writes ``hls4ml_config.yml``) as the export's settings and p
   per-layer ``Precision`` (weight, bias, result) overrides the network-wide precision for that layer,
   as a precision YAML's ``layers:`` does. Names are PyTorch names, the export's graph names or hls4ml's
   (``Dense_fc1``). ``auto`` types are left to the export; an accumulator other than ``auto`` is refused
-  (the export's emulation and csim agreement assume hls4ml's lossless accumulators). Per-layer ``FifoDepth``
+  (the export's emulation and csim agreement assume hls4ml's lossless accumulators), except the Softmax sums'
+  type the export writes itself (:data:`codesign.export.lut.SOFTMAX_T`). Per-layer ``FifoDepth``
   (codesign's key, which the export writes: :mod:`codesign.export.fifo`) sets the io_stream FIFO depths, as
   the reuse factors, when the folding is the file's (not ``--reuse-factor auto``).
 """
@@ -21,6 +22,7 @@ from ..config import read_yaml
 from ..errors import ConfigError
 from ..sim.mapping import AUTO, Mapping
 from .hls import HlsSettings
+from .lut import SOFTMAX_T
 from .precision import LayerOverride, PrecisionSpec, precision_spec
 
 
@@ -79,7 +81,7 @@ def _precision(path: Path, raw: Dict[str, Any], mapping: Mapping, precision: Opt
     model = (raw.get("HLSConfig", raw) or {}).get("Model") or {}
     overrides = {}
     for name, ls in mapping.layers.items():
-        if ls.accum not in (None, AUTO):
+        if ls.accum not in (None, AUTO, SOFTMAX_T):     # SOFTMAX_T: a Softmax's sums, as the export writes them
             raise ConfigError(f"{path}: LayerName.{name}: accum {ls.accum.hls()}: the export leaves accumulators to "
                               f"hls4ml's lossless inference (its emulation assumes them); set accum: auto")
         types = {k: _type_text(getattr(ls, k)) for k in ("weight", "bias", "result")}

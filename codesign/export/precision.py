@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Union
+from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 from pydantic import Field
@@ -31,7 +31,7 @@ from ..config import Strict, read_yaml, validate
 from ..errors import ConfigError, close_matches
 from ..fixed_point import FloatType, Precision, fixed_for_range, parse_fixed, parse_precision
 from ..naming import c_identifier
-from .emulate import Emulator, LayerTypes, Ranges, batched, layer_names
+from .emulate import Emulator, LayerTypes, Ranges, batched, inexact_layers, layer_names
 from .passes import CleanGraph
 
 MIN_FRACTIONAL, MAX_FRACTIONAL, MAX_WIDTH = 0, 24, 24
@@ -105,6 +105,8 @@ class PrecisionPlan:
     widths: Optional[tuple]                # auto: (weight width, result fractional bits)
     calibration_samples: int
     source: str
+    max_output_error: Optional[float] = None   # auto: the output error bound the search aims at
+    inexact: Tuple[str, ...] = ()              # layers the emulation does not compute bit for bit, with why
 
     def hls_layer_config(self) -> Dict[str, dict]:
         out = {}
@@ -113,9 +115,23 @@ class PrecisionPlan:
             out[name] = {"Precision": prec}
         return out
 
+    @property
+    def target_met(self) -> Optional[bool]:
+        """auto: whether the emulated agreement and output error meet the search's targets (None: nothing to meet)."""
+        if self.target_agreement is None or self.emulated_agreement is None:
+            return None
+        return bool(self.emulated_agreement >= self.target_agreement and
+                    (self.max_output_error is None or self.emulated_output_error <= self.max_output_error))
+
+    @property
+    def emulation(self) -> str:
+        """'bit-exact' (the emulated numbers are the C simulation's), or which layers make them approximate."""
+        return "bit-exact" if not self.inexact else "approximate: " + "; ".join(self.inexact)
+
     def summary(self) -> dict:
         return {"source": self.source, "target_agreement": self.target_agreement,
-                "emulated_agreement": self.emulated_agreement,
+                "max_output_error": self.max_output_error, "target_met": self.target_met,
+                "emulated_agreement": self.emulated_agreement, "emulation": self.emulation,
                 "emulated_output_error": self.emulated_output_error,
                 "weight_width": self.widths[0] if self.widths else None,
                 "result_fractional_bits": self.widths[1] if self.widths else None,
@@ -172,7 +188,8 @@ def choose_precision(clean: CleanGraph, calibration: Union[torch.Tensor, Calibra
             raise ValueError(f"internal: precision '{spec.source}' takes types from calibration ranges; none given")
         plan = _apply_overrides(_given_types(clean, ranges, weights, spec.default), spec, clean)
         rows = [_row(name, clean, plan[name], ranges, weights) for name in plan]
-        return PrecisionPlan(plan, rows, None, None, None, None, 0, spec.source)
+        return PrecisionPlan(plan, rows, None, None, None, None, 0, spec.source,
+                             inexact=tuple(inexact_layers(clean.graph, clean.fused_bias, plan, clean.layer_names)))
     if not isinstance(calibration, Calibration):
         calibration = calibrate(clean, calibration)
     inputs, reference, ranges = calibration.inputs, calibration.reference, calibration.ranges
@@ -185,13 +202,15 @@ def choose_precision(clean: CleanGraph, calibration: Union[torch.Tensor, Calibra
         widths, plan = None, _given_types(clean, ranges, weights, spec.default)
     plan = _apply_overrides(plan, spec, clean)
     rows = [_row(name, clean, plan[name], ranges, weights) for name in plan]
-    target = spec.target_agreement if spec.default == "auto" else None
+    auto = spec.default == "auto"
+    target, bound = (spec.target_agreement, spec.max_output_error) if auto else (None, None)
+    inexact = tuple(inexact_layers(clean.graph, clean.fused_bias, plan, clean.layer_names))
     if not emulate:
-        return PrecisionPlan(plan, rows, None, None, target, widths, len(inputs), spec.source)
+        return PrecisionPlan(plan, rows, None, None, target, widths, len(inputs), spec.source, bound, inexact)
     emu = Emulator(clean.graph, clean.fused_bias)
     emulated = batched(lambda x: emu.run(x, plan), inputs)
     return PrecisionPlan(plan, rows, agreement(emulated, reference), output_error(emulated, reference),
-                         target, widths, len(inputs), spec.source)
+                         target, widths, len(inputs), spec.source, bound, inexact)
 
 
 def _weight_magnitudes(clean: CleanGraph) -> Dict[str, Dict[str, float]]:
@@ -281,20 +300,30 @@ def _search_widths(emu, clean, calibration, reference, ranges, weights, spec: Pr
     """Smallest weight width (results in float), then smallest result fractional width (weights
     at that width), each by bisection; both grow together until the pair meets the targets (top-1
     agreement, and a bound on the output error so that a model whose predictions barely depend on
-    its input, such as a randomly initialised one, still gets meaningful widths)."""
-    def good(weight_width, frac):
+    its input, such as a randomly initialised one, still gets meaningful widths). Where even the widest
+    types miss the targets (hls4ml's Softmax lookup tables bound what any width reaches), the targets
+    are met against the widest types' outputs instead of the float model's: the smallest widths that
+    compute what the widest compute (weights searched with results at their widest, which the tables read)."""
+    def good(weight_width, frac, against):
         plan = _auto_types(clean, ranges, weights, weight_width, frac)
         got = batched(lambda x: emu.run(x, plan), calibration)
-        return (agreement(got, reference) >= spec.target_agreement
-                and output_error(got, reference) <= spec.max_output_error), plan
+        return (agreement(got, against) >= spec.target_agreement
+                and output_error(got, against) <= spec.max_output_error), plan
 
-    weight_width = _smallest(lambda w: good(w, None)[0], 2, MAX_WIDTH)
-    frac = _smallest(lambda f: good(weight_width, f)[0], MIN_FRACTIONAL, MAX_FRACTIONAL)
-    ok, plan = good(weight_width, frac)
-    while not ok and weight_width < MAX_WIDTH and frac < MAX_FRACTIONAL:
-        weight_width, frac = weight_width + 1, frac + 1
-        ok, plan = good(weight_width, frac)
-    return (weight_width, frac), plan
+    def search(against, weight_results):
+        weight_width = _smallest(lambda w: good(w, weight_results, against)[0], 2, MAX_WIDTH)
+        frac = _smallest(lambda f: good(weight_width, f, against)[0], MIN_FRACTIONAL, MAX_FRACTIONAL)
+        ok, plan = good(weight_width, frac, against)
+        while not ok and weight_width < MAX_WIDTH and frac < MAX_FRACTIONAL:
+            weight_width, frac = weight_width + 1, frac + 1
+            ok, plan = good(weight_width, frac, against)
+        return ok, (weight_width, frac), plan
+
+    ok, widths, plan = search(reference, None)
+    if not ok:
+        widest = _auto_types(clean, ranges, weights, MAX_WIDTH, MAX_FRACTIONAL)
+        ok, widths, plan = search(batched(lambda x: emu.run(x, widest), calibration), MAX_FRACTIONAL)
+    return widths, plan
 
 
 def _smallest(ok: Callable[[int], bool], lo: int, hi: int) -> int:

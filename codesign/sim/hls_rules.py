@@ -162,7 +162,8 @@ def stream_pooling_problem(kernel: Sequence[int], stride: Sequence[int], padded:
     (see the module doc)."""
     if padded:
         return ("hls4ml's io_stream pooling takes no padding (nnet_pooling_stream.h asserts it; only convolutions "
-                "get a ZeroPadding layer); use --io-type io_parallel or an unpadded pooling")
+                "get a ZeroPadding layer); use --io-type io_parallel, which builds it as PyTorch computes it "
+                "(count_include_pad either way), or an unpadded pooling")
     if not one_d and tuple(int(k) for k in kernel) != tuple(int(s) for s in stride):
         return (f"hls4ml's io_stream 2-D pooling needs a stride equal to its window (nnet_pooling_stream.h asserts "
                 f"it), here window {'x'.join(map(str, kernel))} and stride {'x'.join(map(str, stride))}; use "

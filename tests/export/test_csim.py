@@ -170,3 +170,52 @@ def test_quantization_aware_cnn_is_bit_exact(cli, tmp_path):
     assert r.code == 0, r.err
     import json
     assert json.loads((tmp_path / "qat" / "csim.json").read_text())["csim"]["bit_exact"]
+
+
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+def test_lookup_table_activations_are_bit_exact(tmp_path, io_type):
+    """Sigmoid, Tanh and Softmax read hls4ml's tables (lut.py): the emulation equals the C simulation element by
+    element, inputs spanning the tables' ranges and beyond (before the fix it computed the float functions and
+    reported an agreement the hardware did not reach)."""
+    from codesign.export import HlsSettings
+
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(nn.Linear(6, 12), nn.Sigmoid(), nn.Linear(12, 10), nn.Tanh(), nn.Linear(10, 5),
+                          nn.Softmax(dim=1)).eval()
+    with torch.no_grad():
+        for layer, gain in ((model[0], 6.0), (model[2], 8.0), (model[4], 6.0)):
+            layer.weight.mul_(gain)
+    x = 1.5 * torch.randn(300, 6, generator=torch.Generator().manual_seed(1))
+    project = build_hls(model, tmp_path / "hls", settings=HlsSettings(io_type=io_type),
+                        calibration=torch.randn(128, 6, generator=torch.Generator().manual_seed(2)))
+    report = csim(project, x, model=model)
+    assert report.max_abs_error > 1e-3                                          # tables, not float functions
+    clean = source_graph(model, (6,))
+    with torch.no_grad():
+        expected = Emulator(clean.graph, clean.fused_bias).run(x, project.precision.types)
+    np.testing.assert_array_equal(report.outputs, expected.double().numpy())
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_padded_average_pooling_divides_as_pytorch(tmp_path, count_include_pad):
+    """AvgPool2d(3, stride 2, padding 1) under io_parallel: hls4ml's count_pad follows count_include_pad (before
+    the fix it was always false, so PyTorch's default was built dividing border windows by the pixels they
+    overlap: an error of bg * (1 - 4/9) on a constant background), and the emulation is bit-exact."""
+    from codesign.export import HlsSettings
+
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(2, 3, 1), nn.AvgPool2d(3, stride=2, padding=1,
+                                                           count_include_pad=count_include_pad)).eval()
+    x = torch.randn(40, 2, 9, 9, generator=torch.Generator().manual_seed(1)) + 2.0
+    project = build_hls(model, tmp_path / "hls", settings=HlsSettings(io_type="io_parallel"),
+                        precision="fixed<16,5,RND_CONV,SAT>", calibration=x)
+    report = csim(project, x, model=model)
+    assert report.max_abs_error < 2e-3
+    clean = source_graph(model, (2, 9, 9))
+    with torch.no_grad():
+        expected = Emulator(clean.graph, clean.fused_bias).run(as_graph_input(x, clean.input_layout),
+                                                               project.precision.types)
+    np.testing.assert_array_equal(report.outputs, expected.double().numpy().reshape(len(x), -1))
+
