@@ -23,6 +23,7 @@ from . import lut
 from .fixed import quantize
 from .graph import OnnxGraph, attribute
 from .lut import LUT_OPS
+from .quantizers import output_type as quantizer_output_type
 
 
 @dataclass(frozen=True)
@@ -255,8 +256,9 @@ class Emulator:
 
 
 def tensor_types(g: OnnxGraph, fused_bias: Mapping[str, str], plan: Mapping[str, LayerTypes]) -> Dict[str, FixedType]:
-    """The fixed-point type each tensor holds under ``plan`` (the input's, every layer result's; a Flatten
-    passes its input's on): what the input of a layer whose arithmetic depends on it is (:data:`TYPED_OPS`)."""
+    """The fixed-point type each tensor holds under ``plan`` (the input's, every layer result's, a QONNX
+    quantizer's own; a Flatten passes its input's on): what the input of a layer whose arithmetic depends on
+    it is (:data:`TYPED_OPS`)."""
     def result(name: str) -> Optional[FixedType]:
         t = plan[name].result if name in plan else None
         return t if isinstance(t, FixedType) else None
@@ -269,6 +271,8 @@ def tensor_types(g: OnnxGraph, fused_bias: Mapping[str, str], plan: Mapping[str,
         typed[node.output[0]] = result(fused_bias.get(node.name, node.name))
         if node.op_type == "Flatten":
             typed[node.output[0]] = typed.get(node.input[0])
+        elif node.op_type == "Quant" and typed[node.output[0]] is None:
+            typed[node.output[0]] = quantizer_output_type(g, node)
     return {k: v for k, v in typed.items() if v is not None}
 
 

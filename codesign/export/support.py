@@ -9,6 +9,7 @@ import onnx
 
 from ..errors import ExportError
 from .graph import OnnxGraph, attribute, torch_scope
+from .quantizers import check_quantizer
 
 # ONNX ops → the PyTorch modules users know them as (for the error message)
 SUPPORTED = {
@@ -20,7 +21,7 @@ SUPPORTED = {
     "GlobalMaxPool": "AdaptiveMaxPool2d(1)", "Flatten": "Flatten", "BatchNormalization": "BatchNorm",
     "Identity": "Identity", "Dropout": "Dropout", "Constant": "(constants)",
     "ReduceMean": "mean over the spatial dimensions", "Reshape": "view/reshape to (batch, features)",
-    "Quant": "brevitas quantizers (QONNX Quant)",
+    "Quant": "brevitas quantizers (QONNX Quant, power-of-two scales)",
 }
 
 
@@ -98,6 +99,8 @@ def hls4ml_verdict(model: onnx.ModelProto, module_types: Optional[Mapping[str, s
 
 def _check_attributes(g: OnnxGraph, node: onnx.NodeProto) -> None:
     where = layer_of(node)
+    if node.op_type == "Quant":
+        check_quantizer(g, node, where)
     if node.op_type == "Conv":
         rank = len(g.shapes[node.input[0]]) - 2
         if rank not in (1, 2):

@@ -42,9 +42,11 @@ from __future__ import annotations
 import bisect
 import math
 from functools import lru_cache
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
+
+from ..fixed_point import FixedType
 
 HLS4ML_VERSION = "1.3.0"
 DSP_MIN_WEIGHT_BITS = 9        # vivado_objectives.py: weight precision < 9 bits -> multiplications in LUTs
@@ -169,6 +171,42 @@ def stream_pooling_problem(kernel: Sequence[int], stride: Sequence[int], padded:
                 f"it), here window {'x'.join(map(str, kernel))} and stride {'x'.join(map(str, stride))}; use "
                 f"--io-type io_parallel or a pooling whose stride is its window")
     return ""
+
+
+QUANT_HINT = ("quantize with one power-of-two scale and zero point 0 (brevitas' *FixedPoint quantizers, e.g. "
+              "Int8WeightPerTensorFixedPoint, Int8ActPerTensorFixedPoint, Uint8ActPerTensorFixedPoint)")
+
+
+def quantizer_problem(scale: np.ndarray, zero: np.ndarray, rounding: str, signed: bool, narrow: bool) -> Optional[str]:
+    """Why hls4ml 1.3 does not build a QONNX Quant node as a fixed-point type, or None
+    (``model/optimizer/passes/quant_opt.py``): it does so for one positive power-of-two scale and zero point 0,
+    rounding ROUND or FLOOR, narrow only when signed. Any other scale or zero point becomes ApplyAlpha layers that
+    divide by the scale before a quantizing activation and multiply by it after (both with the Quant node's one
+    precision configuration), and the ``move_scales`` passes move that rescale below the next Dense, Conv or
+    Add, whose results then hold unscaled values; codesign neither chooses those types nor emulates them, so
+    the export and the estimator refuse such a quantizer."""
+    scale, zero = np.asarray(scale, dtype=np.float64).reshape(-1), np.asarray(zero, dtype=np.float64).reshape(-1)
+    if scale.size > 1 and not np.all(scale == scale[0]):
+        return f"it has one scale per channel ({scale.size})"
+    if not scale.size or scale[0] <= 0 or np.frexp(scale[0])[0] != 0.5:
+        return f"its scale {float(scale[0]) if scale.size else float('nan'):.6g} is not a power of two"
+    if np.any(zero != 0):
+        return f"its zero point is {float(zero[0]):g}, not 0"
+    if rounding.upper() not in ("ROUND", "FLOOR"):
+        return f"its rounding mode is {rounding} (hls4ml takes ROUND and FLOOR)"
+    if narrow and not signed:
+        return "it is narrow and unsigned (hls4ml takes narrow ranges for signed quantizers only)"
+    return None
+
+
+def quantizer_type(scale: np.ndarray, bits: np.ndarray, rounding: str, signed: bool, narrow: bool) -> FixedType:
+    """The fixed-point type hls4ml gives a power-of-two Quant node's output (see :func:`quantizer_problem`):
+    ``bits`` wide, ``bits + log2(scale)`` integer bits, RND_CONV for ROUND and TRN for FLOOR, SAT_SYM when
+    narrow, else SAT."""
+    width = int(np.ceil(float(np.asarray(bits).reshape(-1)[0])))
+    integer = width + int(np.frexp(float(np.asarray(scale).reshape(-1)[0]))[1]) - 1
+    return FixedType(width, integer, bool(signed), "TRN" if rounding.upper() == "FLOOR" else "RND_CONV",
+                     "SAT_SYM" if narrow else "SAT")
 
 
 def multiplier_limit(n_weights: int, rf: int, n_zeros: int, zeros_free: bool) -> int:

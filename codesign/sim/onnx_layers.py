@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ..errors import CodesignError
-from .hls_rules import is_global_pool, shift_add_counts
+from .hls_rules import QUANT_HINT, is_global_pool, quantizer_problem, quantizer_type, shift_add_counts
 from .layers import Layer, Network
 
 #: ONNX activation op → the function it computes (codesign.sim.layers.ACTIVATIONS)
@@ -206,10 +206,9 @@ class _Parser:
 
     def quantizer(self, node) -> Optional[Tuple[Optional[np.ndarray], str]]:
         """A QONNX Quant with constant scale, zero point and bit width: (its output when its input is constant,
-        else None; the fixed-point type hls4ml gives it, model/optimizer/passes/quant_opt.py: width = bitwidth,
-        integer bits = bitwidth + log2(scale) for a power-of-two scale (bitwidth otherwise: hls4ml rescales
-        with ApplyAlpha layers), RND_CONV for ROUND, TRN for FLOOR, SAT_SYM when narrow). None when its
-        parameters are not constants."""
+        else None; the fixed-point type hls4ml gives it, :func:`codesign.sim.hls_rules.quantizer_type`). None
+        when its parameters are not constants; a quantizer hls4ml would rescale with ApplyAlpha layers (a scale
+        other than one power of two, a zero point) is refused, as the export refuses it."""
         consts = [self.const.get(t) for t in node.input[1:4]]
         if len(consts) < 3 or any(c is None for c in consts):
             return None
@@ -218,22 +217,21 @@ class _Parser:
         signed, narrow = bool(a.get("signed", 1)), bool(a.get("narrow", 0))
         rounding = a.get("rounding_mode", b"ROUND")
         rounding = rounding.decode() if isinstance(rounding, bytes) else str(rounding)
-        width = int(np.ceil(float(bits.ravel()[0])))
-        integer = width
-        if scale.size and np.all(scale == scale.ravel()[0]) and scale.ravel()[0] > 0:
-            mantissa, exp = np.frexp(scale.ravel()[0])
-            if mantissa == 0.5:
-                integer = width + int(exp) - 1
-        kind = "fixed" if signed else "ufixed"
-        text = f"{kind}<{width},{integer},{'TRN' if rounding.upper() == 'FLOOR' else 'RND_CONV'},{'SAT_SYM' if narrow else 'SAT'}>"
+        problem = quantizer_problem(scale, zero, rounding, signed, narrow)
+        if problem is not None:
+            raise CodesignError(f"ONNX node '{node.name}' (Quant): {problem}; hls4ml 1.3 builds such a QONNX quantizer "
+                                f"from ApplyAlpha rescale layers the export refuses and the estimate does not model: "
+                                f"{QUANT_HINT}")
+        t = quantizer_type(scale, bits, rounding, signed, narrow)
         x = self.const.get(node.input[0])
         if x is None:
-            return None, text
+            return None, t.hls()
+        width = t.width
         lo = -(2 ** (width - 1)) + (1 if narrow else 0) if signed else 0
         hi = 2 ** (width - 1) - 1 if signed else 2 ** width - 1
         step = np.floor if rounding.upper() == "FLOOR" else np.round
         q = np.clip(step(np.asarray(x, dtype=np.float64) / scale + zero), lo, hi)
-        return ((q - zero) * scale).astype(np.float32), text
+        return ((q - zero) * scale).astype(np.float32), t.hls()
 
     def norm(self, node) -> None:
         x = self.dynamic(node)[0]

@@ -106,16 +106,25 @@ def _qonnx_mlp(tmp_path, weight_scale=0.25):
                  [helper.make_opsetid("qonnx.custom_op.general", 1)]), w
 
 
-@pytest.mark.parametrize("scale, weight_type", [(0.25, "fixed<4,2,RND_CONV,SAT>"), (0.3, "fixed<4,4,RND_CONV,SAT>")])
-def test_qonnx_quantizers_give_hls4mls_types_and_zeros(tmp_path, scale, weight_type):
+def test_qonnx_quantizers_give_hls4mls_types_and_zeros(tmp_path):
     """hls4ml's QONNX passes (quant_opt.py): width = bitwidth, integer bits = bitwidth + log2(scale) for a
-    power-of-two scale (else bitwidth); the weights are quantized before hls4ml counts their zeros."""
+    power-of-two scale; the weights are quantized before hls4ml counts their zeros."""
+    scale = 0.25
     path, w = _qonnx_mlp(tmp_path, scale)
     net = network_from_onnx(path)
     assert net.meta["quantizer_types"] == {"in_quant": {"result": "fixed<8,5,RND_CONV,SAT>"},
-                                           "fc": {"weight": weight_type}}
+                                           "fc": {"weight": "fixed<4,2,RND_CONV,SAT>"}}
     zeros = int(np.sum(np.clip(np.round(w / scale), -8, 7) == 0))
     assert net.layers[1].nonzero_weights == w.size - zeros and zeros > int(np.sum(w == 0))
+
+
+def test_a_quantizer_hls4ml_rescales_is_refused_as_the_export_refuses_it(tmp_path):
+    """A scale other than a power of two becomes hls4ml ApplyAlpha rescale layers, which the export refuses; the
+    estimate refuses the file too (before the fix it priced the weights as fixed<4,4> and a design the export
+    would not build)."""
+    path, _ = _qonnx_mlp(tmp_path, 0.3)
+    with pytest.raises(CodesignError, match=r"'w_quant' \(Quant\): its scale 0\.3 is not a power of two"):
+        network_from_onnx(path)
 
 
 def test_simulate_takes_a_qonnx_files_quantizers(cli, tmp_path):
