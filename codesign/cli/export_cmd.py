@@ -77,7 +77,9 @@ def export(
                                               "depths, which the export writes there); IOType, ClockPeriod, Part. "
                                               "Options given on the command line win over its Model values."),
     target_agreement: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Top-1 agreement the automatic "
-                                                     "precision must reach on calibration data (default 0.999)."),
+                                                     "precision must reach on calibration data (default 0.999; "
+                                                     "a warning says where no width reaches it), and the C "
+                                                     "simulation is checked against."),
     csim_samples: Optional[int] = typer.Option(None, min=1, help="Samples to simulate (default: by model size, "
                                                                  "10-1000)."),
     calibration_samples: Optional[int] = typer.Option(None, min=1, help="Samples for the precision choice "
@@ -295,7 +297,10 @@ def render(report: Dict[str, Any], out: Path, command: Optional[list] = None) ->
         _kernel_lines(report["multipliers"]["layers"])
     if "csim" in report:
         reference = "the ONNX file" if from_file else "PyTorch"
-        show_summary(_readable(report["csim"]), f"C simulation vs {reference} ({report['samples']['dataset']})")
+        show_summary(_readable({k: v for k, v in report["csim"].items() if k != "warnings"}),
+                     f"C simulation vs {reference} ({report['samples']['dataset']})")
+        for line in report["csim"].get("warnings", []):
+            err_console.print(f"warning: {line}", markup=False, highlight=False)
     if "estimate" in report:
         _estimate_lines(report["estimate"], command or ["codesign", "export"])
     for key, section in report.items():

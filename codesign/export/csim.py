@@ -9,13 +9,14 @@ codesign's bug (:class:`~codesign.errors.InternalError`, exit code 1), not as ba
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import shutil
 import time
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -39,9 +40,14 @@ class CsimReport:
     samples_per_second: float
     jobs: int
     outputs: Optional[np.ndarray] = field(default=None, repr=False, compare=False)   # csim outputs
+    target_agreement: Optional[float] = None      # --target-agreement, which the agreement is checked against
+    emulation_mismatches: Optional[int] = None    # samples whose outputs differ from the emulation of the types
+    warnings: Tuple[str, ...] = ()                 # what the agreement check found (see :func:`agreement_warnings`)
 
     def summary(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "outputs"}
+        out = {k: v for k, v in asdict(self).items() if k != "outputs"}
+        out["warnings"] = list(self.warnings)
+        return out
 
 
 def require_gxx() -> str:
@@ -110,9 +116,10 @@ def predict(project: HlsProject, lib: Path, x: torch.Tensor, jobs: int = 0, even
 
 def csim(project: HlsProject, inputs: torch.Tensor, *, reference: Optional[torch.Tensor] = None,
          model: Optional[torch.nn.Module] = None, labels: Optional[torch.Tensor] = None, jobs: int = 0,
-         events: Events = quiet) -> CsimReport:
+         events: Events = quiet, target_agreement: Optional[float] = None) -> CsimReport:
     """Compile ``project``, simulate NCHW ``inputs`` and compare with PyTorch: ``reference``
-    outputs, or ``model``'s outputs on the same inputs."""
+    outputs, or ``model``'s outputs on the same inputs; then with the emulation of the project's types on the
+    same inputs and with ``target_agreement`` (the report's ``warnings``)."""
     if reference is None:
         if model is None:
             raise ExportError("csim needs the PyTorch reference: pass reference outputs or the model")
@@ -132,8 +139,49 @@ def csim(project: HlsProject, inputs: torch.Tensor, *, reference: Optional[torch
         raise InternalError(f"the C simulation of {project.path} returns {got.shape[1]} values per sample where the "
                             f"model returns {per_sample} {tuple(ref.shape[1:])}: hls4ml built a different network, "
                             f"a bug in codesign; please report it with the model")
-    return compare(as_model_output(got, ref.shape, project.input_layout), ref.reshape(len(inputs), -1), labels,
-                   compiled, predicted, max(1, min(jobs or os.cpu_count() or 1, len(inputs))))
+    report = compare(as_model_output(got, ref.shape, project.input_layout), ref.reshape(len(inputs), -1), labels,
+                     compiled, predicted, max(1, min(jobs or os.cpu_count() or 1, len(inputs))))
+    emulated = _emulated(project, inputs)
+    mismatches = None if emulated is None else int(np.any(report.outputs != emulated, axis=1).sum())
+    checked = replace(report, target_agreement=target_agreement, emulation_mismatches=mismatches)
+    return replace(checked, warnings=tuple(agreement_warnings(checked, project.precision.emulated_agreement, emulated)))
+
+
+def _emulated(project: HlsProject, inputs: torch.Tensor) -> Optional[np.ndarray]:
+    """The emulation of the project's types on ``inputs`` (model output order), None without its graph."""
+    from .emulate import Emulator, batched
+
+    if project.graph is None or not len(inputs):
+        return None
+    emu = Emulator(project.graph.graph, project.graph.fused_bias)
+    x = as_graph_input(inputs.float(), project.graph.input_layout)
+    return batched(lambda b: emu.run(b, project.precision.types), x).double().numpy().reshape(len(inputs), -1)
+
+
+def clearly_below(observed: float, expected: float, n: int) -> bool:
+    """Whether an agreement ``observed`` on ``n`` samples is below ``expected`` by more than sampling explains
+    (three binomial standard deviations and one sample)."""
+    return n > 0 and observed < expected - 3.0 * math.sqrt(max(expected * (1.0 - expected), 0.0) / n) - 1.0 / n
+
+
+def agreement_warnings(report: CsimReport, emulated_agreement: Optional[float],
+                       emulated: Optional[np.ndarray] = None) -> List[str]:
+    """One line per finding: outputs that differ from the emulation of the chosen types (it is bit-exact where
+    the precision report says so), and a top-1 agreement clearly below ``--target-agreement`` or the emulated
+    agreement (:func:`clearly_below`)."""
+    out, n, got = [], report.samples, report.top1_agreement
+    if report.emulation_mismatches:
+        diff = float(np.abs(report.outputs - emulated).max())
+        out.append(f"the C simulation differs from the emulation of the chosen types on {report.emulation_mismatches:,} "
+                   f"of {n:,} samples (max |difference| {diff:.3g}): the emulated agreement is not the hardware's")
+    below = []
+    if report.target_agreement is not None and clearly_below(got, report.target_agreement, n):
+        below.append(f"--target-agreement {report.target_agreement:g}")
+    if emulated_agreement is not None and clearly_below(got, emulated_agreement, n):
+        below.append(f"the emulated agreement {emulated_agreement:.4f}")
+    if below:
+        out.append(f"C simulation top-1 agreement {got:.4f} on {n:,} samples is below {' and '.join(below)}")
+    return out
 
 
 def as_model_output(got: np.ndarray, shape, layout: str) -> np.ndarray:

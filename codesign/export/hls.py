@@ -103,6 +103,7 @@ class HlsProject:
     seconds: Dict[str, float] = field(default_factory=dict)
     fold: Optional[Any] = None         # reuse factor "auto": codesign.export.fold.ProjectFolding
     fifo: Optional[Dict[str, Any]] = None   # FIFO depths set (set / unmatched / words / depths per stream / from)
+    graph: Optional[CleanGraph] = field(default=None, repr=False)   # the export graph the precision plan types
 
     def summary(self) -> dict:
         out = {"path": str(self.path), "settings": asdict(self.settings), "input_layout": self.input_layout,
@@ -202,7 +203,7 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     _move_into_place(hls_model, partial, final)
     times["hls4ml_write"] = time.perf_counter() - t0
     return HlsProject(final, hls_model, settings, layout, plan, multiplier_report(hls_model, clean.layer_names, pruned),
-                      clean.layer_names, times, fold, fifo)
+                      clean.layer_names, times, fold, fifo, clean)
 
 
 def _fifo_depths(hls_model, fold, settings: HlsSettings) -> Dict[str, Any]:

@@ -134,7 +134,7 @@ def run_onnx_export(req, settings, spec, events: Events) -> Dict[str, Any]:
         parts["precision"], parts["multipliers"] = project.precision.summary(), project.multipliers
     if req.target == "fpga":
         report = csim(project, samples.test_x, reference=reference_outputs(proto, samples.test_x),
-                      labels=samples.test_y, jobs=req.jobs, events=events)
+                      labels=samples.test_y, jobs=req.jobs, events=events, target_agreement=req.target_agreement)
         parts["csim"] = {**report.summary(), "reference": f"the ONNX file ({_reference(proto)})"}
         parts = assemble_fpga_report(parts, FpgaContext(None, req.out, project, report, dict(parts)))
         atomic.write_json(req.out / "csim.json", parts)

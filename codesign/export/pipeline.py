@@ -147,7 +147,8 @@ def _export(req: ExportRequest, model, source, spec, settings: HlsSettings, even
         parts["hls"] = {k: v for k, v in project.summary().items() if k not in ("precision", "multipliers")}
         parts["precision"], parts["multipliers"] = project.precision.summary(), project.multipliers
     if req.target == "fpga":
-        report = csim(project, samples.test_x, model=model, labels=samples.test_y, jobs=req.jobs, events=events)
+        report = csim(project, samples.test_x, model=model, labels=samples.test_y, jobs=req.jobs, events=events,
+                      target_agreement=req.target_agreement)
         parts["csim"] = report.summary()
         events("stage", {"stage": "estimate"})
         fpga = assemble_fpga_report(parts, FpgaContext(model, req.out, project, report, dict(parts)))

@@ -204,7 +204,8 @@ def quantization_aware(req, model: nn.Module, samples, settings, parts: Dict[str
     parts["hls"] = {k: v for k, v in project.summary().items() if k not in ("precision", "multipliers")}
     parts["precision"], parts["multipliers"] = project.precision.summary(), project.multipliers
     if req.target == "fpga":
-        report = csim(project, samples.test_x, model=qmodel, labels=samples.test_y, jobs=req.jobs, events=events)
+        report = csim(project, samples.test_x, model=qmodel, labels=samples.test_y, jobs=req.jobs, events=events,
+                      target_agreement=req.target_agreement)
         parts["csim"] = {**report.summary(), "reference": "the quantized (brevitas) PyTorch model",
                          "bit_exact": report.max_abs_error == 0.0}
         parts = assemble_fpga_report(parts, FpgaContext(qmodel, req.out, project, report, dict(parts)))

@@ -190,7 +190,7 @@ def test_lookup_table_activations_are_bit_exact(tmp_path, io_type):
     project = build_hls(model, tmp_path / "hls", settings=HlsSettings(io_type=io_type),
                         calibration=torch.randn(128, 6, generator=torch.Generator().manual_seed(2)))
     report = csim(project, x, model=model)
-    assert report.max_abs_error > 1e-3                                          # tables, not float functions
+    assert report.emulation_mismatches == 0 and report.max_abs_error > 1e-3      # tables, not float functions
     clean = source_graph(model, (6,))
     with torch.no_grad():
         expected = Emulator(clean.graph, clean.fused_bias).run(x, project.precision.types)
@@ -212,10 +212,24 @@ def test_padded_average_pooling_divides_as_pytorch(tmp_path, count_include_pad):
     project = build_hls(model, tmp_path / "hls", settings=HlsSettings(io_type="io_parallel"),
                         precision="fixed<16,5,RND_CONV,SAT>", calibration=x)
     report = csim(project, x, model=model)
-    assert report.max_abs_error < 2e-3
+    assert report.max_abs_error < 2e-3 and report.emulation_mismatches == 0
     clean = source_graph(model, (2, 9, 9))
     with torch.no_grad():
         expected = Emulator(clean.graph, clean.fused_bias).run(as_graph_input(x, clean.input_layout),
                                                                project.precision.types)
     np.testing.assert_array_equal(report.outputs, expected.double().numpy().reshape(len(x), -1))
+
+
+def test_a_disagreeing_c_simulation_is_flagged(cli, tmp_path):
+    """--target fpga with types too narrow for the model: a warning line, and csim.json says what was found (before
+    the fix a C simulation agreeing on 0-25% printed nothing beyond its table)."""
+    import json
+
+    r = cli("export", "--model", "lenet300_100", "--width", "0.1", "--precision", "ap_fixed<5,2>", "--dataset",
+            "mnist_mini", "--csim-samples", "60", "--calibration-samples", "60", "--out", tmp_path / "ex")
+    assert r.code == 0, r.err
+    found = json.loads((tmp_path / "ex" / "csim.json").read_text())["csim"]
+    assert found["emulation_mismatches"] == 0 and found["target_agreement"] == 0.999
+    assert found["top1_agreement"] < 0.97 and any("below --target-agreement 0.999" in w for w in found["warnings"])
+    assert "warning: C simulation top-1 agreement" in r.err
 

@@ -1,4 +1,4 @@
-"""Multiplier accounting, weight origins, sample choice and the fpga-report assembly point."""
+"""Multiplier accounting, weight origins, sample choice, the fpga-report assembly point and its agreement checks."""
 from __future__ import annotations
 
 import math
@@ -100,3 +100,20 @@ def test_fpga_report_assembles_core_parts_then_registered_sections():
     report = assemble_fpga_report(parts, context, sections)
     assert list(report) == ["model", "weights", "csim", "extra", "estimate"]
     assert report["estimate"] == {"latency_cycles": 10}
+
+
+def test_agreement_warnings_allow_for_sampling():
+    """A shortfall is flagged when sampling cannot explain it (3 binomial standard deviations and one sample)."""
+    import numpy as np
+
+    from codesign.export.csim import CsimReport, agreement_warnings, clearly_below
+
+    assert not clearly_below(0.98, 0.999, 100) and clearly_below(0.97, 0.999, 100)
+    assert not clearly_below(0.99, 1.0, 100) and clearly_below(0.98, 1.0, 100)
+    report = CsimReport(100, 0.13, 0.8, 0.2, None, None, 1.0, 1.0, 100.0, 1, np.zeros((100, 2)), 0.999, 0)
+    assert agreement_warnings(report, 1.0) == [
+        "C simulation top-1 agreement 0.1300 on 100 samples is below --target-agreement 0.999 and the emulated "
+        "agreement 1.0000"]
+    mismatched = CsimReport(2, 1.0, 0.0, 0.0, None, None, 1.0, 1.0, 2.0, 1, np.array([[1.0, 0.0], [0.5, 0.5]]), None, 1)
+    assert agreement_warnings(mismatched, None, np.array([[1.0, 0.0], [0.5, 0.25]]))[0].startswith(
+        "the C simulation differs from the emulation of the chosen types on 1 of 2 samples (max |difference| 0.25)")
