@@ -36,6 +36,7 @@ from . import hls_rules
 from .device import Device, device_resources
 from .fold_table import RESOURCES, CostTable, cost_table, refold
 from .layers import Network
+from .log_bisection import log_threshold
 from .util_limit import UtilLimit
 from ..target import STRATEGIES
 from .mapping import LayerSettings, Mapping, match_layers
@@ -246,12 +247,8 @@ def _relaxed(depth: np.ndarray, shares: np.ndarray, ok: np.ndarray) -> List[np.n
         lo, hi = LATENCY_LAMBDA_RANGE
         if shares[rows, pick(10.0 ** hi)].sum(axis=0).max() > 1.0:
             break                                          # not even the cheapest fits under these prices
-        for _ in range(LATENCY_LAMBDA_STEPS):
-            mid = (lo + hi) / 2
-            if shares[rows, pick(10.0 ** mid)].sum(axis=0).max() <= 1.0:
-                hi = mid
-            else:
-                lo = mid
+        lo, hi = log_threshold(lambda lam: shares[rows, pick(lam)].sum(axis=0).max() <= 1.0, lo, hi,
+                               LATENCY_LAMBDA_STEPS)
         choice = pick(10.0 ** hi)
         found.append(choice)
         over = _repaired(depth, shares, ok, pick(10.0 ** lo))    # the other side of the threshold, made to fit

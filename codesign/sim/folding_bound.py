@@ -26,9 +26,9 @@ Otherwise, on the unbounded search's cost table:
 
 Every accepted design meets the bound and ``max_util`` of every resource in the full estimate (FIFOs and
 all), and the descent only lowers the cost, so the result never costs more in all than the unbounded
-choice; it may use more of one resource to save more of others (a LeNet-5 on the PYNQ-Z2 at 50 us: 21% of
-the DSPs, 13% of the LUTs and 8% of the BRAM, where holding every resource to the fastest design's use,
-BRAM 0%, kept 79% of the DSPs and 20% of the LUTs). The estimator prices every candidate (:mod:`codesign.sim.fold_table`); nothing here
+choice; it may use more of one resource to save more of others (a user's LeNet-5 at width 0.25 on the
+PYNQ-Z2 at 50 us, ``--max-util 0.8,LUT=0.3``: 25% of the DSPs and 11% of the LUTs, where holding every
+resource to the fastest design's use kept 79% of the DSPs and 20% of the LUTs). The estimator prices every candidate (:mod:`codesign.sim.fold_table`); nothing here
 knows how a cycle or a LUT is counted.
 """
 from __future__ import annotations
@@ -44,6 +44,7 @@ from .fold_table import RESOURCES
 from .folding import (LEAST_RESOURCES, Folding, SearchState, _Budget, _cheapest, _stacked, device_budget,
                       evaluate)
 from .layers import Network
+from .log_bisection import log_threshold
 from .mapping import Mapping
 
 DESCENT_PASSES = 6
@@ -164,22 +165,13 @@ class _Bounded:
             return np.argmin(np.where(table.valid, self.layer_cost + lam * t, np.inf), axis=1)
 
         lo, hi = LAMBDA_RANGE
-        best = self.state.choice
         if self.check(pick(10.0 ** lo)) is not None:
             return pick(10.0 ** lo)
         if self.check(pick(10.0 ** hi)) is None:
-            return best
-        best = pick(10.0 ** hi)
-        for _ in range(LAMBDA_STEPS):
-            if self.exhausted:
-                break
-            mid = 0.5 * (lo + hi)
-            choice = pick(10.0 ** mid)
-            if self.check(choice) is not None:
-                hi, best = mid, choice
-            else:
-                lo = mid
-        return np.asarray(best)
+            return self.state.choice
+        lo, hi = log_threshold(lambda lam: self.check(pick(lam)) is not None, lo, hi, LAMBDA_STEPS,
+                               stop=lambda: self.exhausted)
+        return np.asarray(pick(10.0 ** hi))
 
     def descend(self, choice: np.ndarray) -> np.ndarray:
         """Layer by layer, the cheapest candidate (by the table) that keeps the design within the bound and
