@@ -86,6 +86,7 @@ class _Parser:
         for node in graph.node:
             for name in node.input:
                 self.consumers[name] = self.consumers.get(name, 0) + 1
+        self.readable = _readable_names(graph.node)
 
     # ----------------------------------------------------------------------------- helpers
     def chw(self, tensor: str, nhwc: bool) -> Tuple[int, int, int]:
@@ -142,7 +143,7 @@ class _Parser:
         self.add(Layer(self.name(node), op, producers, in_shape, out_shape or in_shape, **kw), node.output[0])
 
     def name(self, node) -> str:
-        base = node.name or f"{node.op_type}_{len(self.layers)}"
+        base = self.readable.get(node.name) or node.name or f"{node.op_type}_{len(self.layers)}"
         return base if base not in self.by_name else f"{base}_{len(self.layers)}"
 
     # ----------------------------------------------------------------------------- ops
@@ -364,6 +365,21 @@ def network_from_proto(model, name: str, source: str) -> Network:
     from .onnx_fold import infer_shapes
 
     return _network(infer_shapes(model), name, source)
+
+
+def _readable_names(nodes) -> Dict[str, str]:
+    """{torch.onnx node name: the export's name of its layer} (``/fc1/Gemm`` → ``fc1``, by
+    :func:`codesign.naming.op_names`, as the export renames the graph it builds), for a file whose every
+    named node is torch.onnx's ``/scope/Op``; else {} (the nodes' own names: another producer's, or a graph
+    the export named already)."""
+    from ..export.graph import torch_scope
+    from ..naming import op_names
+
+    named = [n for n in nodes if n.name]
+    if not named or not all(n.name.startswith("/") for n in named) or len({n.name for n in named}) < len(named):
+        return {}
+    return {n.name: c_name for n, (c_name, _) in zip(nodes, op_names([(torch_scope(n), n.op_type) for n in nodes]))
+            if n.name}
 
 
 def _network(model, name: str, source: str) -> Network:

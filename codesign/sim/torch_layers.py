@@ -369,4 +369,13 @@ def network_from_model(model: nn.Module, in_shape: Optional[Sequence[int]] = Non
     layers = _Tracer(gm, weight_values).run()
     label = name or spec.get("name") or type(model).__name__
     meta = {"width": spec.get("width")} if spec else {}
-    return Network(label, tuple(layers), in_shape, source or (f"zoo:{spec['name']}" if spec else "torch"), meta)
+    return Network(label, tuple(layers), in_shape, source or _source_of(spec), meta)
+
+
+def _source_of(spec: dict) -> str:
+    """'zoo:lenet5' for a zoo model, 'factory:nets.py:bn_mlp' for a user's factory, 'torch' otherwise."""
+    from ..model_source import is_factory
+
+    if not spec or not spec.get("name"):
+        return "torch"
+    return f"{'factory' if is_factory(spec['name']) else 'zoo'}:{spec['name']}"

@@ -168,3 +168,28 @@ def test_dilated_pooling_is_refused(tmp_path):
                                                            dilations=[2, 2])], [], [1, 3, 8, 8], None)
     with pytest.raises(CodesignError, match=r"MaxPool node 'pool' has dilations \[2, 2\]; hls4ml's pooling kernels"):
         network_from_onnx(path)
+
+
+class _Named(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU())
+        self.fc1, self.fc2 = nn.Linear(2 * 6 * 6, 8), nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(self.body(x).flatten(1))))
+
+
+def test_a_torch_onnx_files_layers_take_the_exports_names(tmp_path):
+    """torch.onnx's node names ('/body/body.0/Conv', '/Relu') become the export's layer names ('body_0',
+    'relu'), also without the export's planning (--precision float); other files keep their node names."""
+    path = tmp_path / "named.onnx"
+    torch.onnx.export(_Named().eval(), (torch.zeros(1, 1, 8, 8),), str(path), dynamo=False)
+    assert [l.name for l in network_from_onnx(path).layers if l.op != "flatten"] == \
+        ["body_0", "body_1", "fc1", "relu", "fc2"]
+    proto = onnx.load(str(path))
+    for k, node in enumerate(proto.graph.node):
+        node.name = f"n{k}"
+    other = tmp_path / "other.onnx"
+    onnx.save(proto, str(other))
+    assert all(l.name.startswith("n") for l in network_from_onnx(other).layers)

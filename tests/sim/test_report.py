@@ -108,3 +108,17 @@ def test_ways_out_without_a_command_line_show_their_options(nets):
          "utilisation": {"lut": 0.5}}])
     md = report.to_markdown()
     assert "## Ways out" in md and "`--precision ap_fixed<8,3>`" in md
+
+
+def test_report_rows_carry_the_hls4ml_layer_name_the_export_uses():
+    """simulate names a PyTorch model's layers by module path ('body.0', '0'); the export's report by the
+    hls4ml layer ('body_0', 'l_0'): each row carries the latter, so the two reports join."""
+    import torch.nn as nn
+
+    from codesign.sim import estimate
+    from codesign.sim.torch_layers import network_from_model
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 4))
+    net = network_from_model(model, (16,))
+    rows = estimate(net, "xc7z020").layer_rows()
+    assert [(r["name"], r["hls_name"]) for r in rows if r["op"] == "dense"] == [("1", "l_1"), ("3", "l_3")]

@@ -31,3 +31,15 @@ def test_a_recurrent_module_is_named_before_the_tensor_method_that_feeds_it(kind
 
     with pytest.raises(CodesignError, match=rf"cannot simulate module 'rnn' \({kind.__name__}\)"):
         network_from_model(TransposedRecurrent(kind).eval(), (2, 12))
+
+
+def test_a_users_factory_is_not_labelled_a_zoo_model(tmp_path):
+    """report.json's model source: 'factory:nets.py:mlp' for a user's factory (it said 'zoo:nets.py:mlp')."""
+    from codesign.model_source import build_model
+
+    (tmp_path / "nets.py").write_text("import torch.nn as nn\n"
+                                      "def mlp():\n    return nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))\n")
+    model = build_model(f"{tmp_path / 'nets.py'}:mlp", in_shape=(8,))
+    source = network_from_model(model, (8,)).source
+    assert source.startswith("factory:") and source.endswith("nets.py:mlp")
+    assert network_from_model(nn.Sequential(nn.Linear(8, 2)), (8,)).source == "torch"
