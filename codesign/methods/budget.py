@@ -14,12 +14,16 @@ export's folding of it fits and is fast enough.
 
 **Load.** ``load = max(latency / max_latency, largest utilisation / its max_util share)`` of that (fastest)
 folding: the budget is met when the folding fits and ``load <= 1``; ``load - 1`` is by how much it is
-missed. The training decisions (growth admitted, pruning's prices and targets) read the load.
+missed. Where the fastest folding fits but misses the latency bound, the folding of a longer interval
+that meets it, when the export's search finds one (:mod:`codesign.sim.folding_bound`), is the one the load
+reads instead: a model meets its budget exactly when the export's folding under the bound
+(``--max-latency-us``) meets it. The training decisions (growth admitted, pruning's prices and targets)
+read the load.
 
 **Design.** With a latency bound, the design the run reports (summary, ``RUN/sim/report.json``) is the
 folding with the least resources that meets the bound (``--reuse-factor auto --max-latency-us N``,
-:mod:`codesign.sim.folding_bound`; :attr:`BudgetCheck.design`): met exactly when the fastest folding meets
-it, and never more resources in all than the fastest one.
+:mod:`codesign.sim.folding_bound`; :attr:`BudgetCheck.design`), never more resources in all than the
+fastest one when that meets the bound.
 
 **Prices.** What one unit (filter, neuron) of each unit group, or one weight of each layer, costs:
 :func:`codesign.sim.unit_costs.unit_costs` at the current folding (the estimator's per-layer finite
@@ -188,10 +192,11 @@ class BudgetCheck:
                **{f"budget_{k}_util": round(v, 4) for k, v in util.items()},
                "budget_objective": self.design.objective}
         if self.max_latency_s:
+            fastest = self.folding.fastest or self.folding
             out["budget_max_latency_us"] = _significant(self.max_latency_s * 1e6)
-            out.update({"budget_fastest_latency_us": _significant(self.latency_s * 1e6),
-                        "budget_fastest_util_max": round(self.util_max, 4),
-                        "budget_fastest_reuse_factors": self.folding_text()})
+            out.update({"budget_fastest_latency_us": _significant(fastest.latency_cycles / self.clock_hz * 1e6),
+                        "budget_fastest_util_max": round(max(fastest.utilisation.values()), 4),
+                        "budget_fastest_reuse_factors": self.folding_text(fastest)})
         return out
 
     def describe(self) -> str:
@@ -238,13 +243,19 @@ class HardwareBudget:
         from ..sim.folding import choose_folding
 
         folding = choose_folding(network, self.device, self.base, self.spec.max_util, self.strategies)
-        util = {k: float(v) for k, v in folding.utilisation.items() if k != "uram" or v > 0}
         clock = self.base.clock_hz(self.device)
-        latency = folding.latency_cycles / clock
         design_of = None
         if self.max_latency_s:
+            bound = self.max_latency_s * clock
             design_of = lambda: choose_folding(network, self.device, self.base, self.spec.max_util,  # noqa: E731
-                                               self.strategies, max_latency_cycles=self.max_latency_s * clock)
+                                               self.strategies, max_latency_cycles=bound)
+            if folding.fits and folding.latency_cycles > bound:     # a longer interval may still meet it
+                design = design_of()
+                design_of = lambda: design                           # noqa: E731
+                if design.meets_latency:
+                    folding = design
+        util = {k: float(v) for k, v in folding.utilisation.items() if k != "uram" or v > 0}
+        latency = folding.latency_cycles / clock
         return BudgetCheck(folding, float(latency), util, self.max_latency_s, self.spec.max_util,
                            folding.mapping(self.base, network), network, design_of, clock)
 

@@ -102,3 +102,34 @@ def test_the_least_resources_may_use_a_resource_the_fastest_folding_does_not(net
     folding = choose_folding(net, device, base, max_latency_cycles=8000)
     assert folding.meets_latency and fastest.utilisation["bram"] == 0 < folding.utilisation["bram"]
     assert resource_cost(folding.utilisation) < 0.6
+
+
+def _lenet(c1, c2, f1):
+    from collections import OrderedDict
+
+    import torch.nn as nn
+
+    from codesign.sim import network_from_model
+
+    return network_from_model(nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(1, c1, 5), relu1=nn.ReLU(), pool1=nn.MaxPool2d(2), conv2=nn.Conv2d(c1, c2, 5),
+        relu2=nn.ReLU(), pool2=nn.MaxPool2d(2), flatten=nn.Flatten(), fc1=nn.Linear(c2 * 16, f1),
+        relu3=nn.ReLU(), fc2=nn.Linear(f1, 10))), (1, 28, 28))
+
+
+def test_a_bound_the_fastest_folding_misses_is_met_at_a_longer_interval():
+    """The fastest folding minimises the interval first: a LeNet-5 (9/16/160 units) on the ZCU102 within 993
+    DSPs and 85 k LUTs takes 2,247 cycles at its interval of 1,046, over a bound of 1,688 that a folding of
+    interval 1,302 meets (1,647 cycles; the search said "no folding meets it")."""
+    net, device = _lenet(9, 16, 160), load_device("xczu9eg")
+    base = Mapping(io_type="io_stream", precision="ap_fixed<16,6>")
+    caps = "0.8,DSP=0.394047619048,LUT=0.311559340339"
+    fastest = choose_folding(net, device, base, caps)
+    folding = choose_folding(net, device, base, caps, max_latency_cycles=1688.4)
+    assert fastest.fits and fastest.latency_cycles > 1688.4
+    assert folding.meets_latency and folding.objective == LEAST_RESOURCES
+    assert folding.interval_cycles > fastest.interval_cycles
+    costs = dataflow_costs(net, device, folding.mapping(base, net))
+    util = _util(costs, device)
+    assert costs.latency_cycles <= 1688.4 and util["dsp"] <= 0.394047619048 + 1e-9 and util["lut"] <= 0.3116
+    assert "shortest interval" in folding.limit
