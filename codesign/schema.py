@@ -90,6 +90,8 @@ def describe_validation_error(err: ValidationError, cls: Type[BaseModel], source
     first = next((e for e in alternatives if not e["type"].endswith("_type")), alternatives[0])
     problems = len({_value_loc(e) for e in errors})
     loc = _user_loc(first)
+    if first["type"] == "extra_forbidden":      # the last part is the key the user wrote, whatever it spells ('float')
+        loc = _user_loc({"loc": first["loc"][:-1]}) + tuple(first["loc"][-1:])
     where = ".".join(str(p) for p in loc) or "(top level)"
     if first["type"] == "extra_forbidden":
         allowed = _field_names(cls, loc[:-1])

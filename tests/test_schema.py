@@ -1,7 +1,10 @@
 """YAML files: an empty one (nothing, or only comments) is refused by every reader, never read as defaults."""
 import pytest
 
+from codesign.config import Recipe
 from codesign.errors import ConfigError
+from codesign.schema import validate
+
 
 
 def _recipe(path):
@@ -27,3 +30,13 @@ def test_an_empty_yaml_file_is_refused(tmp_path, read, text):
     path.write_text(text)
     with pytest.raises(ConfigError, match=f"{path} is empty"):
         read(path)
+
+
+@pytest.mark.parametrize("key", ["float", "int", "list", "dict"])
+def test_an_unknown_key_spelled_like_a_type_is_named(key):
+    """A key named like one of pydantic's union member tags ('float') is still the user's key: one line, not
+    an IndexError out of the error formatting."""
+    with pytest.raises(ConfigError, match=f"unknown key '{key}'"):
+        validate(Recipe, {key: None}, "r.yaml")
+    with pytest.raises(ConfigError, match=f"unknown key 'target.{key}'"):
+        validate(Recipe, {"target": {key: 1}}, "r.yaml")
