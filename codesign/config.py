@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Optional, Tuple
+from typing import Any, Dict, List, Literal, Optional, Tuple, Union
 
 import yaml
 from pydantic import Field, field_validator, model_validator
@@ -78,7 +78,8 @@ class MethodCfg(Strict):
 class TargetCfg(Strict):
     """The hardware a recipe's model is meant for (codesign.target's vocabulary and defaults). A sweep
     over the recipe takes every hardware axis its grid leaves out from here."""
-    device: str = "xc7z020"
+    device: Union[str, Dict[str, Any]] = "xc7z020"   # a shipped name, a device YAML, or a device file's content
+    # (the mapping a run records of a file it trains for: codesign.sim.device_record)
     template: Literal[target.TEMPLATES] = target.DEFAULT_TEMPLATE
     reuse_factor: ReuseFactor = target.DEFAULT_REUSE_FACTOR
     precision: str = target.DEFAULT_SWEEP_PRECISION
@@ -216,6 +217,22 @@ def _device_beside(data: Dict[str, Any], recipe: Path) -> Dict[str, Any]:
 # Fields added after records were first written, whose unset value keeps the old behaviour: left out of the
 # dict while unset, so checkpoints, run records and cache keys written before them still match.
 ADDED_LATER = (("data", "augment"), ("train", "distill"))
+
+
+def with_recorded_device(recipe: Recipe) -> Recipe:
+    """``recipe`` with the device file its budget trains for (``target.fit``) replaced by the file's content,
+    what a run records (config.yaml, checkpoint, model file: :mod:`codesign.sim.device_record`); a shipped
+    device and a recipe that trains for no device are returned as they are."""
+    from .sim.device_record import is_file, recorded
+
+    t = recipe.target
+    if not t.fit or not is_file(t.device):
+        return recipe
+    try:
+        device = recorded(t.device)
+    except ConfigError as err:                      # named by its key, as the budget names it
+        raise ConfigError(f"target.device (--fit): {err}") from None
+    return recipe.model_copy(update={"target": t.model_copy(update={"device": device})})
 
 
 def recipe_to_dict(recipe: Recipe) -> Dict[str, Any]:

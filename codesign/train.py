@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from . import atomic
 from .checkpoint import CKPT_FORMAT, read, save_model
-from .config import Recipe, recipe_to_dict
+from .config import Recipe, recipe_to_dict, with_recorded_device
 from .distill import load_teacher
 from .data import Splits, augment_batch, augment_kind, check_input_shape, load_dataset
 from .errors import CodesignError, ConfigError
@@ -163,34 +163,46 @@ def _model_for(recipe: Recipe, model: Optional[nn.Module], splits: Splits) -> nn
     return model
 
 
-def _check_same_recipe(saved: Dict[str, Any], recipe: Recipe, ckpt: Path) -> None:
+def _check_same_recipe(saved: Dict[str, Any], recipe: Recipe, ckpt: Path, device_given: Any = None) -> None:
     now = recipe_to_dict(recipe)
     for section in ("model", "data", "optim", "schedule", "method"):
         if saved.get(section) != now.get(section):
             raise CodesignError(f"{ckpt} was written by a run with a different '{section}' setting; "
                                 f"resume with the same recipe, or start over with --force / another --out")
-    saved_target, target = (_resolved_device(saved.get("target") or {}), _resolved_device(now.get("target") or {}))
-    if (saved_target.get("fit") or target.get("fit")) and saved_target != target:
-        raise CodesignError(f"{ckpt} was written by a run with a different 'target' setting (the hardware budget "
-                            f"it trains for: --fit and its bounds); resume with the same one, or start over with "
-                            f"--force / another --out")
+    saved_target, target = saved.get("target") or {}, now.get("target") or {}
+    if saved_target.get("fit") or target.get("fit"):
+        if _but_device(saved_target) != _but_device(target):
+            raise CodesignError(f"{ckpt} was written by a run with a different 'target' setting (the hardware budget "
+                                f"it trains for: --fit and its bounds); resume with the same one, or start over with "
+                                f"--force / another --out")
+        _check_same_device(saved_target.get("device"), target.get("device"), device_given, ckpt)
     for key in ("batch_size", "seed", "label_smoothing", "distill"):
         if saved.get("train", {}).get(key) != now["train"].get(key):
             raise CodesignError(f"{ckpt} was written with train.{key}={saved['train'].get(key)}; resume with "
                                 f"the same value, or start over with --force / another --out")
 
 
-def _resolved_device(target: Dict[str, Any]) -> Dict[str, Any]:
-    """``target`` with its device named by the file it loads (pynq-z2 and xc7z020 are one device); a device
-    that no longer loads keeps its name (and differs from any other)."""
-    from .sim import load_device
+def _but_device(target: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in target.items() if k != "device"}
 
-    if not target.get("device"):
-        return target
-    try:
-        return {**target, "device": load_device(target["device"]).path}
-    except CodesignError:
-        return target
+
+def _check_same_device(saved: Any, now: Any, given: Any, ckpt: Path) -> None:
+    """The budget's device is the one the run trained for: a shipped device by any of its names, a device file
+    by its content (:mod:`codesign.sim.device_record`; a run from before contents were recorded holds the
+    file's path, read as it is now). A file changed since is named, with what changed."""
+    from .sim import load_device
+    from .sim.device_record import changes, identity, is_file, label
+
+    if identity(saved) == identity(now):
+        return
+    given = now if given is None else given
+    restart = "start over with --force / another --out"
+    if is_file(saved) and is_file(now) and identity(saved)[0] == identity(now)[0] == "content":
+        what = changes(load_device(saved).content, load_device(now).content)
+        raise CodesignError(f"{ckpt} trained for another device than {label(given)} holds now: it has changed since "
+                            f"({what}); --resume continues that run exactly: restore the file, or {restart}")
+    raise CodesignError(f"{ckpt} was written by a run with a different 'target' setting (it trains for the device "
+                        f"{label(saved)}, not {label(given)}); resume with the same --fit device, or {restart}")
 
 
 def _save_checkpoint(run: _Run, history: List[Dict[str, Any]], elapsed: float) -> None:
@@ -246,6 +258,8 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
                                 f"fit(..., model=<a new {ckpt['model_spec']['name']}>), or build it with a factory "
                                 f"(FILE.py:FUNCTION) so that the checkpoint alone rebuilds it")
     method = method or build_method(recipe.method.name, recipe.method.params)
+    device_given = recipe.target.device
+    recipe = with_recorded_device(recipe)    # trains for, and records, the content of a device file read once
     if recipe.train.threads:
         torch.set_num_threads(recipe.train.threads)
     seed_everything(recipe.train.seed)
@@ -254,7 +268,7 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
     start = measure(run.model, run.positions)   # the recipe's architecture (or the given model), before the method
     start_epoch, history, elapsed = 0, [], 0.0
     if ckpt is not None:
-        _check_same_recipe(ckpt["recipe"], recipe, ckpt_path)
+        _check_same_recipe(ckpt["recipe"], recipe, ckpt_path, device_given)
         start_epoch, history, elapsed = _restore(run, ckpt)
         atomic.write_csv(rd.history, history)   # a kill may have hit between the two
     else:

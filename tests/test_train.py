@@ -151,3 +151,68 @@ def test_kill_minus_nine_then_resume_matches_unkilled_run(tmp_path):
     b, _ = load_model(tmp_path / "run" / "train" / "model.pt")
     assert same(weights(a), weights(b))
     assert killed, "the run finished before it could be killed; make it longer"
+
+
+def _device_file(path, dsp):
+    """A copy of the shipped xc7z020 named 'mine', with ``dsp`` DSPs."""
+    import yaml
+
+    from codesign.sim.device import _package_dir
+
+    data = yaml.safe_load((_package_dir() / "xc7z020.yaml").read_text())
+    data.update(name="mine", aliases=[])
+    data["resources"]["dsp"]["value"] = dsp
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+BUDGET = {"method.name": "magnitude", "method.params": {"structure": "structured"}, "target.fit": True,
+          "target.max_latency_us": 20.0, "train.epochs": 1}
+
+
+def test_resume_refuses_a_device_file_changed_since(tmp_path):
+    """A device file edited after the run started is another budget: refused, naming the file and what changed,
+    and the run stays as it was (it resumed, half under each budget)."""
+    device = _device_file(tmp_path / "mine.yaml", 220)
+    fit(recipe(**BUDGET, **{"target.device": str(device)}), tmp_path / "run")
+    before = (tmp_path / "run" / "train" / "ckpt.pt").read_bytes()
+    _device_file(device, 2200)
+    with pytest.raises(CodesignError, match=r"mine\.yaml.*changed since.*resources\.dsp 220 → 2200"):
+        fit(recipe(**BUDGET, **{"target.device": str(device)}), tmp_path / "run", resume=True)
+    assert (tmp_path / "run" / "train" / "ckpt.pt").read_bytes() == before
+
+
+def test_the_run_records_the_device_files_content_and_resumes_from_it_anywhere(tmp_path):
+    """config.yaml holds the device the run trained for, not a relative path: it trains again (or resumes)
+    with the file gone, and the same content under another path is the same device."""
+    import yaml
+
+    device = _device_file(tmp_path / "mine.yaml", 220)
+    fit(recipe(**BUDGET, **{"target.device": str(device)}), tmp_path / "run")
+    config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert config["target"]["device"]["resources"]["dsp"]["value"] == 220
+    moved = _device_file(tmp_path / "elsewhere.yaml", 220)
+    device.unlink()
+    assert len(fit(recipe(**BUDGET, **{"target.device": str(moved)}), tmp_path / "run", resume=True).history) == 1
+    again = fit(load_recipe(tmp_path / "run" / "config.yaml"), tmp_path / "run", resume=True)
+    assert len(again.history) == 1
+
+
+def test_a_shipped_device_name_is_recorded_as_before(tmp_path):
+    import yaml
+
+    fit(recipe(**BUDGET, **{"target.device": "pynq-z2"}), tmp_path / "run")
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["target"]["device"] == "pynq-z2"
+
+
+def test_a_checkpoint_that_recorded_a_device_path_still_resumes(tmp_path):
+    """Runs made before devices were recorded by content hold the path: they resume with the file as it is."""
+    from codesign import atomic
+
+    device = _device_file(tmp_path / "mine.yaml", 220)
+    fit(recipe(**BUDGET, **{"target.device": str(device)}), tmp_path / "run")
+    ckpt_path = tmp_path / "run" / "train" / "ckpt.pt"
+    ckpt = torch.load(ckpt_path, weights_only=False)
+    ckpt["recipe"]["target"]["device"] = str(device)
+    atomic.torch_save(ckpt_path, ckpt)
+    assert len(fit(recipe(**BUDGET, **{"target.device": str(device)}), tmp_path / "run", resume=True).history) == 1

@@ -180,7 +180,10 @@ def _as_trained(checkpoint: Optional[Path], given: dict, precision: Optional[str
 
     usual = {"reuse_factor": "auto", "strategy": hw.AUTO_STRATEGY, "io_type": hw.DEFAULT_IO_TYPE,   # the export's own
              "sparse_kernel": hw.DEFAULT_SPARSE_KERNEL, "max_util": hw.DEFAULT_MAX_UTIL}
-    shown = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in taken.items() if usual.get(k) != v)
+    from ..sim.device_record import label
+
+    shown = ", ".join(f"--{k.replace('_', '-')} {label(v) if k == 'device' else v}" for k, v in taken.items()
+                      if usual.get(k) != v)
     err_console.print(f"export: folded as {checkpoint} was trained (its device budget; a flag given wins): {shown}",
                       markup=False, highlight=False)
     precision = taken.pop("precision", precision)

@@ -36,8 +36,9 @@ def train(
     train_limit: Optional[int] = typer.Option(None, help="Use only the first N training samples."),
     test_limit: Optional[int] = typer.Option(None, help="Use only the first N test samples."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
-    fit_device: Optional[str] = typer.Option(None, "--fit", help="Train for this device (codesign list devices): "
-                                             "the method grows and prunes within the budget of --max-latency-us and "
+    fit_device: Optional[str] = typer.Option(None, "--fit", help="Train for this device (codesign list devices, or "
+                                             "a device YAML, which the run records by its content): the method "
+                                             "grows and prunes within the budget of --max-latency-us and "
                                              "--max-util; the run ends with RUN/sim/report.json on it."),
     max_latency_us: Optional[float] = typer.Option(None, "--max-latency-us", help="With --fit: latency bound (us); the "
                                                    "run reports the least resources within it."),

@@ -46,12 +46,13 @@ def default_part(backend: str) -> str:
     return str(hls4ml.backends.get_backend(backend).create_initial_config().get("Part", ""))
 
 
-def export_device(part: Optional[str], backend: str, device: Optional[str] = None) -> Tuple[Device, str]:
-    """The device the design is folded for: ``device`` (a name or device YAML) where given, else the device
-    database entry of the project's part (the U250 when the part is not in it)."""
+def export_device(part: Optional[str], backend: str, device=None) -> Tuple[Device, str]:
+    """The device the design is folded for: ``device`` (a name, device YAML or a device file's recorded content)
+    where given, else the device database entry of the project's part (the U250 when the part is not in it)."""
     if device is not None:
+        from ..sim.device_record import described
         found = load_device(device)
-        return found, f"device {device} ({found.name}, part {found.part})"
+        return found, described(device, found)
     part = part or default_part(backend)
     device, how = device_for_part(part)
     if device is None:

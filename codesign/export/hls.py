@@ -50,7 +50,9 @@ class HlsSettings:
     # each device resource the design may use (one, or per resource: codesign.sim.util_limit)
     pipeline_style: str = "auto"       # hls4ml's PipelineStyle; auto: dataflow when a Latency layer has RF > 1
     max_latency_us: Optional[float] = None   # reuse_factor "auto": the least resources within this latency
-    device: Optional[str] = None       # the device (name or YAML) folded and estimated for; None: the part's
+    device: Union[str, Dict[str, Any], None] = field(default=None, hash=False)   # the device folded and estimated
+    # for: a shipped name, or a device file's content (checked() reads a file once: codesign.sim.device_record);
+    # None: the part's
     fifo_depths: Dict[str, Any] = field(default_factory=dict, hash=False)   # io_stream, reuse factors given:
     # {layer: depth or [own, copy 1, ...]} (an hls4ml config's FifoDepth, codesign/export/fifo.py)
 
@@ -59,9 +61,12 @@ class HlsSettings:
 
         clock = validate.finite(self.clock_period, "clock period (ns)", low=0, low_open=True)
         part = validate.part(self.part) if self.part is not None else None
-        if self.device is not None:
+        device = self.device
+        if device is not None:
             from ..sim import load_device
-            part = part or validate.part(load_device(self.device).part)
+            from ..sim.device_record import recorded
+            device = recorded(device)           # a file's content, what the export folds for and records
+            part = part or validate.part(load_device(device).part)
         reuse = parse_reuse_factor(self.reuse_factor)
         auto_strategy = str(self.strategy).lower() == AUTO
         strategy = (AUTO if reuse == AUTO else target.DEFAULT_STRATEGY) if auto_strategy else target.strategy(self.strategy)
@@ -74,7 +79,7 @@ class HlsSettings:
         return HlsSettings(target.backend(self.backend), target.io_type(self.io_type), part, clock,
                            reuse, strategy, self.project_name, target.sparse_kernel(self.sparse_kernel),
                            dict(self.layers), check_max_util(self.max_util).as_json(), target.pipeline_style(self.pipeline_style),
-                           bound, self.device, dict(self.fifo_depths))
+                           bound, device, dict(self.fifo_depths))
 
     @property
     def max_latency_cycles(self) -> Optional[float]:

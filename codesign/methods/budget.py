@@ -80,6 +80,7 @@ class BudgetSpec:
         from ..export.precision import precision_spec
         from ..fixed_point import parse_precision
         from ..sim import load_device
+        from ..sim.device_record import label
         from ..target import io_type, sparse_kernel
         from ..validate import part
 
@@ -91,7 +92,7 @@ class BudgetSpec:
             device = load_device(self.device)
         except ConfigError as err:                      # named by its key, for a recipe's device too
             raise ConfigError(f"target.device (--fit): {err}") from None
-        part(device.part, f"--fit {self.device}: the device's part")
+        part(device.part, f"--fit {label(self.device)}: the device's part")
         self.max_util.check_device(device)              # a share of a resource it has none of
         self.strategies                                 # a wrong strategy
         clock_mhz = 1000.0 / self.clock_period_ns if self.clock_period_ns else device.clock_mhz

@@ -15,6 +15,7 @@ template ignores, e.g. the reuse factor of a tiled point) are cached. With
 """
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Callable, Dict, Iterable, List, Mapping as MappingT, Optional
@@ -22,7 +23,7 @@ from typing import Callable, Dict, Iterable, List, Mapping as MappingT, Optional
 from .. import target
 from ..errors import CodesignError
 from ..memo import Memo
-from .device import Device, load_device
+from .device import Device, load_device, names_file
 from .energy import energy
 from .estimate import hardware_network, template_costs
 from .layers import Network
@@ -48,8 +49,26 @@ class DesignPoint:
 
 
 @lru_cache(maxsize=256)
+def _named_device(name: str) -> Optional[Device]:
+    """A device by a shipped name or alias (cached), None for a device file's path."""
+    return None if names_file(name) else load_device(name)
+
+
+_FILES = Memo(256)
+
+
 def _device(name: str) -> Device:
-    return load_device(name)
+    """The point's device; a device file is read again once it changed (modification time, size, inode), so
+    an edit between two evaluations in one process is priced (cache keys hold :attr:`Device.key`, its numbers)."""
+    device = _named_device(name)
+    if device is not None:
+        return device
+    try:
+        stat = os.stat(name)
+    except OSError:
+        return load_device(name)              # its own one-line error
+    return _FILES.get_or_make((os.path.abspath(name), stat.st_mtime_ns, stat.st_size, stat.st_ino),
+                              lambda: load_device(name))
 
 
 @lru_cache(maxsize=65536)
@@ -64,12 +83,14 @@ FIELDS = tuple(DesignPoint.__dataclass_fields__)
 _TOTALS = Memo(200_000)
 
 
-def _equivalence_key(point: DesignPoint, net: Network, layers: str = "") -> tuple:
+def _equivalence_key(point: DesignPoint, net: Network, layers: str = "", device: Optional[Device] = None) -> tuple:
     """Points that differ only in options their template ignores share one evaluation (``layers``: the
-    digest of the per-layer settings added to the point's Mapping)."""
+    digest of the per-layer settings added to the point's Mapping; ``device``: the point's, keyed by its
+    numbers, so an edited device file is not priced as it was)."""
     read = target.TILED_ONLY if point.template == "tiled" else target.DATAFLOW_ONLY
     options = tuple(getattr(point, a) for a in read)
-    return (net.signature, layers, point.device, point.template, point.precision, point.clock_mhz) + options
+    named = device.key if device is not None else point.device
+    return (net.signature, layers, named, point.template, point.precision, point.clock_mhz) + options
 
 
 LayerTypes = MappingT[str, LayerSettings]
@@ -100,10 +121,10 @@ def evaluate_point(point: DesignPoint, networks: MappingT[str, Network], share: 
     net = networks[point.model]
     given = (layers or {}).get(point.model)
     digest = _layers_digest(given)
-    key = _equivalence_key(point, net, digest)
+    dev = _device(point.device)
+    key = _equivalence_key(point, net, digest, dev)
 
     def evaluate() -> Dict:
-        dev = _device(point.device)
         m = _mapping(point.template, point.reuse_factor, point.precision, point.strategy, point.io_type,
                      point.clock_mhz, point.zero_skip, point.unroll, point.dram_layout, point.sparse_kernel)
         m = _with_layers(m, given, digest)
@@ -119,6 +140,7 @@ def clear_cache() -> None:
     """Forget cached evaluations (design searches included)."""
     from . import plan, stream_timing, tiled_search
     _TOTALS.clear()
+    _FILES.clear()
     plan._LAYER_TYPES.clear()
     _WITH_LAYERS.clear()
     _DIGESTS.clear()

@@ -8,8 +8,9 @@ and a device file may override any of them. A malformed file is a one-line :clas
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import lru_cache
+import hashlib
+from dataclasses import dataclass, field, fields
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -165,6 +166,16 @@ class Device:
     constants: Mapping[str, Dict[str, Any]] = field(compare=False, hash=False)
     path: str = ""
     aliases: Tuple[str, ...] = ()
+    content: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)   # the YAML it
+    # was read from, validated (codesign.sim.device_record: what a run records of a device file)
+
+    @cached_property
+    def key(self) -> str:
+        """A hash of every number and name the cost models read: what per-process caches key a device by (a device
+        file edited since is another key; where a file lies is not part of it)."""
+        values = ((f.name, getattr(self, f.name)) for f in fields(self) if f.compare and f.name != "path")
+        numbers = tuple((name, tuple(sorted(v.items())) if isinstance(v, Mapping) else v) for name, v in values)
+        return hashlib.sha1(repr(numbers).encode()).hexdigest()
 
     @property
     def dram_bytes_per_s(self) -> float:
@@ -232,7 +243,8 @@ def _from_spec(spec: DeviceFile, source: str) -> Device:
         alu_pj_16b=float(e.alu_op_16b.value), bram_pj_per_bit=float(e.bram_access.value),
         static_w=float(e.static_power.value), board_w=float(e.board_power.value) if e.board_power else 0.0,
         calibration=MappingProxyType({k: float(q.value) for k, q in cal.items()}),
-        constants=MappingProxyType(_constants(spec, cal)), path=source, aliases=tuple(spec.aliases))
+        constants=MappingProxyType(_constants(spec, cal)), path=source, aliases=tuple(spec.aliases),
+        content=spec.model_dump(mode="json"))
 
 
 def load_device_file(path: str | Path) -> Device:
@@ -240,6 +252,21 @@ def load_device_file(path: str | Path) -> Device:
     data = read_yaml(path)
     spec = validate(DeviceFile, data, str(path))
     return _from_spec(spec, str(path))
+
+
+def device_from_content(content: Mapping[str, Any], source: str = "the recorded device") -> Device:
+    """The device a mapping holds: a device YAML's content, as a run records a device file
+    (:mod:`codesign.sim.device_record`)."""
+    if not isinstance(content, Mapping):
+        raise ConfigError(f"{source}: expected a device (a mapping of a device YAML's keys), got "
+                          f"{type(content).__name__}")
+    return _from_spec(validate(DeviceFile, dict(content), source), source)
+
+
+def names_file(text: str) -> bool:
+    """Whether :func:`load_device` reads ``text`` as the path of a device YAML (not a shipped name)."""
+    path = Path(text)
+    return path.suffix in (".yaml", ".yml") or path.exists()
 
 
 @lru_cache(maxsize=1)
@@ -261,16 +288,18 @@ def _aliases() -> Dict[str, str]:
     return table
 
 
-def load_device(name_or_path: "str | Path | Device") -> Device:
-    """A shipped device by name or alias (``codesign list devices``), or a user's YAML file by path."""
+def load_device(name_or_path: "str | Path | Device | Mapping[str, Any]") -> Device:
+    """A shipped device by name or alias (``codesign list devices``), a user's YAML file by path, or the
+    content of one (a mapping, as a run records a device file: :mod:`codesign.sim.device_record`)."""
     if isinstance(name_or_path, Device):
         return name_or_path
+    if isinstance(name_or_path, Mapping):
+        return device_from_content(name_or_path)
     text = str(name_or_path)
     if not text.strip():
         raise ConfigError("no device given: name one (codesign list devices) or a device YAML file")
-    path = Path(text)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        return load_device_file(path)
+    if names_file(text):
+        return load_device_file(Path(text))
     by_name = _shipped_by_name(text)
     if by_name is not None:                  # a shipped device by its own name: read only its file
         return by_name

@@ -68,10 +68,11 @@ def estimate_section(network: Network, mapping: Mapping, part: str, out_dir: Pat
                      sections: Optional[Dict[str, Any]] = None, device_name: Optional[str] = None) -> Dict[str, Any]:
     """Estimate an exported design and write its report to ``out_dir / 'sim'``; returns the report section.
     ``sections``: extra report sections of an auto-folded export (``folding``, ``dense``, ``ways_out``);
-    ``device_name``: the device (name or YAML) the export was told to build for, else the part's."""
+    ``device_name``: the device (a name, YAML or a file's recorded content) the export builds for, else the part's."""
     if device_name is not None:
+        from .device_record import described
         device = load_device(device_name)
-        how = f"device {device_name} ({device.name}, part {device.part})"
+        how = described(device_name, device)
     else:
         device, how = device_for_part(part)
     modeled = device is not None

@@ -157,8 +157,7 @@ def _best(net: Network, designs: List["TiledDesign"], prob, counts, env) -> "Til
 
 def search_design(net: Network, device: Device, m: Mapping) -> "TiledDesign":
     """The fastest design for ``net`` on ``device`` (cached)."""
-    key = (net.signature, device.name, device.path, m.precision.label, m.zero_skip, m.unroll, m.clock_mhz,
-           m.dram_layout)
+    key = (net.signature, device.key, m.precision.label, m.zero_skip, m.unroll, m.clock_mhz, m.dram_layout)
     return _CACHE.get_or_make(key, lambda: _search(net, device, m))
 
 

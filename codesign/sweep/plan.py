@@ -5,7 +5,8 @@ dataflow-only ones blank, so each tiled design is one point). Its *model key* ha
 decides the trained model (mode, model, width, method and parameters, density, recipe, training
 settings), so points that differ only in hardware axes share one model and nothing retrains. The
 dense run shared by a fine-tune sweep has its own *base key*. Keys are content hashes: a changed
-spec recomputes exactly what changed, and a resumed sweep finds its finished work by key.
+spec recomputes exactly what changed, and a resumed sweep finds its finished work by key. A point on a
+device file holds the file's content in its key (:func:`device_contents`), never only its path.
 """
 from __future__ import annotations
 
@@ -185,14 +186,24 @@ def make_plan(spec: SweepSpec, run_dir: Path, data_dir: Optional[Path] = None) -
         combos, wanted = random_combinations(values, spec.search.samples, spec.search.seed), spec.search.samples
     plan = Plan([], {}, {})
     seen = set()
+    contents = device_contents(values["device"])
     for combo in combos:
-        point = _add_point(plan, spec, recipe, combo, Path(run_dir), data_dir)
+        point = _add_point(plan, spec, recipe, combo, Path(run_dir), data_dir, contents)
         if point.point_id not in seen:
             seen.add(point.point_id)
             plan.points.append(point)
             if wanted is not None and len(plan.points) >= wanted:
                 break
     return plan.restricted(plan.points)
+
+
+def device_contents(devices: Sequence[Any]) -> Dict[str, str]:
+    """{device file on the axis: the digest of what it holds now} (:mod:`codesign.sim.device_record`): a point
+    priced on a file is identified by the file's content, a shipped device's point by its name as before."""
+    from ..sim import load_device
+    from ..sim.device_record import digest, is_file
+
+    return {d: digest(load_device(d)) for d in devices if is_file(d)}
 
 
 def _recipe_dict(spec: SweepSpec) -> Optional[Dict[str, Any]]:
@@ -222,7 +233,8 @@ def applicable(combo: Dict[str, Any]) -> Dict[str, Any]:
     return {**combo, **{a: None for a in DATAFLOW_ONLY}}
 
 
-def _add_point(plan: Plan, spec: SweepSpec, recipe, combo: Dict[str, Any], run_dir: Path, data_dir) -> Point:
+def _add_point(plan: Plan, spec: SweepSpec, recipe, combo: Dict[str, Any], run_dir: Path, data_dir,
+               contents: Dict[str, str]) -> Point:
     combo = applicable(combo)
     method: MethodChoice = combo["method"]
     params, density = _method_params(spec, method, combo["density"])
@@ -244,8 +256,11 @@ def _add_point(plan: Plan, spec: SweepSpec, recipe, combo: Dict[str, Any], run_d
                                                             spec.emulate.samples,
                                                             str(run_dir / "models" / model_task.key / "emulate"),
                                                             model_task.recipe, model_task.data_dir))
-    # the emulation is not part of the point's identity: a sweep journaled before it existed resumes
-    point_id = content_key({"model": model_task.key, "method": method.shown, **hardware, "csim": csim_key}, 16)
+    # the emulation is not part of the point's identity: a sweep journaled before it existed resumes; a device
+    # file's content is (added only for a file: a shipped device's point keeps its key)
+    content = {"device_content": contents[combo["device"]]} if combo["device"] in contents else {}
+    point_id = content_key({"model": model_task.key, "method": method.shown, **hardware, "csim": csim_key,
+                            **content}, 16)
     return Point(point_id, model_task.key, axes, csim_key, emulate_key)
 
 

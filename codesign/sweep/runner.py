@@ -32,6 +32,7 @@ from .executors import Outcome, in_worker_start, make_executor
 from .models import run_base, run_model
 from .plan import HARDWARE_AXES, Plan, Point, make_plan
 from .results import CSV, JOURNAL, Journal, write_table
+from .device_files import changed_device_file, recorded_device_files
 from .spec import SweepSpec, load_spec
 
 ARTIFACTS = ("spec.yaml", "sweep.json", JOURNAL, CSV, "results.parquet", "base", "models", "report")
@@ -87,7 +88,8 @@ def _run_sweep(spec: SweepSpec, run_dir: Path, start: float, pool, executor: str
     if retry_failed:
         finished = {k: r for k, r in finished.items() if not r.get("error")}
     todo = [p for p in points if p.point_id not in finished]
-    atomic.write_text(run_dir / "spec.yaml", yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+    record = {**spec.model_dump(mode="json"), "device_files": recorded_device_files(spec)}
+    atomic.write_text(run_dir / "spec.yaml", yaml.safe_dump(record, sort_keys=False))
     runner = _Scheduler(plan.restricted(todo), pool, journal, finished, events,
                         lambda: write_table(run_dir, _ordered(points, finished)), str(data_dir) if data_dir else None)
     events("start", {"name": spec.name, "total": len(points), "done": len(points) - len(todo), "todo": len(todo),
@@ -143,13 +145,18 @@ def check_same_spec(run_dir: Path, spec: SweepSpec) -> None:
         raise CodesignError(f"{path} is damaged, so --resume cannot tell which sweep {run_dir} holds; start over "
                             f"with --force or choose another --out") from None
     now = spec.model_dump(mode="json")
-    changed = [k for k in now if k != "description" and saved.get(k) != now.get(k)]
+    changed = [k for k in now if k not in ("description", "device_files") and saved.get(k) != now.get(k)]
     if changed:
         key = changed[0]
         if isinstance(now.get(key), dict):
             key += "." + next((k for k in now[key] if saved.get(changed[0], {}).get(k) != now[key].get(k)), "")
         raise CodesignError(f"{run_dir} holds the sweep of another spec ('{key.rstrip('.')}' differs from its "
                             f"spec.yaml); resume with the same spec, or start over with --force / another --out")
+    changed = changed_device_file(saved.get("device_files"), spec)
+    if changed:
+        raise CodesignError(f"{run_dir} holds a sweep priced on the device file {changed[0]}, which has changed since "
+                            f"({changed[1]}); --resume would keep its rows priced on the old numbers: restore the "
+                            f"file, or start over with --force / another --out")
 
 
 def _ordered(points: List[Point], finished: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:

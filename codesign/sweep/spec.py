@@ -166,6 +166,8 @@ class SweepSpec(Strict):
     search: Search = Search()
     csim: Csim = Csim()
     emulate: Emulate = Emulate()
+    device_files: Dict[str, Dict[str, Any]] = Field(default_factory=dict)   # recorded by the sweep in its spec.yaml:
+    # what each device file of the grid held when it started (codesign.sim.device_record); it must hold it still
     source: str = Field("sweep spec", exclude=True)
 
 
@@ -207,6 +209,8 @@ def check_spec(spec: SweepSpec) -> None:
     precisions, the recipe, and what each training mode needs. Raises a one-line ConfigError."""
     src = spec.source
     _check_names(spec, src)
+    from .device_files import check_device_files
+    check_device_files(spec, src)
     mode = spec.train.mode
     if mode != "none" and not spec.recipe:
         raise ConfigError(f"{src}: train.mode '{mode}' trains models and needs 'recipe' (a shipped recipe name or "
@@ -340,6 +344,11 @@ def _check_names(spec: SweepSpec, src: str) -> None:
                               + (" (or a recipe whose model is used)" if axis == "model" else ""))
     if isinstance(spec.grid.reuse_factor, list) and any(r < 1 for r in spec.grid.reuse_factor):
         raise ConfigError(f"{src}: grid.reuse_factor: reuse factors are integers >= 1")
+
+
+def devices_of(spec: SweepSpec) -> List[Any]:
+    """The device axis: the grid's, else the recipe's target device."""
+    return spec.grid.hardware(_recipe(spec).target.model_dump() if spec.recipe else None)["device"]
 
 
 def _recipe(spec: SweepSpec):

@@ -134,6 +134,46 @@ def test_a_model_trained_for_a_device_is_folded_as_its_budget_was(cli, tmp_path)
     assert onnx.code == 0 and "folded as" not in onnx.err and (tmp_path / "x" / "model.onnx").exists(), onnx.err
 
 
+def _device_file(path, dsp):
+    import yaml
+
+    from codesign.sim.device import _package_dir
+
+    data = yaml.safe_load((_package_dir() / "xc7z020.yaml").read_text())
+    data.update(name="mine", aliases=[])
+    data["resources"]["dsp"]["value"] = dsp
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_a_model_trained_for_a_device_file_is_folded_for_the_device_it_trained_for(cli, tmp_path):
+    """The model file records the device file's content: the export folds for it after the file was edited or
+    from a folder where its relative path names nothing, and says so in one readable line."""
+    device = _device_file(tmp_path / "mine.yaml", 180)
+    r = cli("train", "jet_mlp_synthetic", "--method", "magnitude", "--param", "structure=structured",
+            "--param", "iterations=1", "--epochs", "1", "--train-limit", "128", "--test-limit", "64",
+            "--fit", device, "--max-latency-us", "0.3", "--out", tmp_path / "run")
+    assert r.code == 0, r.err
+    device.unlink()
+    e = cli("export", "--checkpoint", tmp_path / "run" / "train" / "model.pt", "--target", "hls",
+            "--calibration-samples", "50", "--out", tmp_path / "e")
+    assert e.code == 0, e.err
+    assert "--device mine (as recorded by the run)" in " ".join(e.err.split()) and "'resources'" not in e.err
+    settings = json.loads((tmp_path / "e" / "export.json").read_text())["hls"]["settings"]
+    assert settings["device"]["name"] == "mine" and settings["device"]["resources"]["dsp"]["value"] == 180
+
+
+def test_an_export_records_the_content_of_its_device_file(cli, tmp_path):
+    """export --device FILE folds for, and records in export.json, what the file held (read once)."""
+    device = _device_file(tmp_path / "mine.yaml", 150)
+    r = cli("export", "--model", "jet_mlp", "--target", "hls", "--device", device, "--calibration-samples", "50",
+            "--out", tmp_path / "e")
+    assert r.code == 0, r.err
+    hls = json.loads((tmp_path / "e" / "export.json").read_text())["hls"]
+    assert hls["settings"]["device"]["resources"]["dsp"]["value"] == 150
+    assert hls["folding"]["device"] == "mine" and "recorded" in hls["folding"]["device_match"]
+
+
 @pytest.mark.parametrize("rf, style", [(4, "dataflow"), (1, None)])
 def test_latency_reuse_makes_the_project_dataflow(cli, tmp_path, rf, style):
     """A dense-only io_parallel network at the Latency strategy is one pipeline in hls4ml, where HLS may ignore

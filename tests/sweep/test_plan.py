@@ -218,3 +218,29 @@ def test_a_grid_strategy_takes_any_case(sim_spec):
     """strategy: [latency] as train --strategy and a recipe's target take it (it was refused)."""
     sim_spec["grid"]["strategy"] = ["latency", "RESOURCE"]
     assert load_spec(sim_spec).grid.strategy == ["Latency", "Resource"]
+
+
+def test_a_points_identity_holds_its_device_files_content(sim_spec, tmp_path):
+    """A point priced on a device file is another point once the file holds other numbers (its journaled row
+    is never taken for it); a shipped device's point keeps the key it always had (old sweeps resume)."""
+    import yaml
+
+    from codesign.sim.device import _package_dir
+    from codesign.sweep.plan import HARDWARE_AXES, content_key
+
+    data = yaml.safe_load((_package_dir() / "xc7z020.yaml").read_text())
+    data.update(name="mine", aliases=[])
+    device = tmp_path / "mine.yaml"
+    device.write_text(yaml.safe_dump(data))
+    sim_spec["grid"]["device"] = ["xc7z020", str(device)]
+    before = plan_of(sim_spec, tmp_path)
+    data["resources"]["lut"]["value"] = 2 * data["resources"]["lut"]["value"]
+    device.write_text(yaml.safe_dump(data))
+    after = plan_of(sim_spec, tmp_path)
+    moved = {(p.axes["device"], p.point_id) for p in before.points} ^ {(p.axes["device"], p.point_id) for p in after.points}
+    assert {d for d, _ in moved} == {str(device)} and len(moved) == len(before.points)   # each file point, twice
+    for p in before.points:
+        if p.axes["device"] == "xc7z020":
+            hardware = {a: p.axes[a] for a in HARDWARE_AXES}
+            assert p.point_id == content_key({"model": p.model_key, "method": p.axes["method"], **hardware,
+                                              "csim": None}, 16)
