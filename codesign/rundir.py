@@ -15,7 +15,8 @@ Each stage reads the artifacts before it and writes its own folder; files are wr
 started over (``--force``) first removes its own artifacts and everything after it
 (:meth:`RunDir.clear`), so a fresh run never sits beside a stale model. ``--force`` replaces only what
 a run writes: a folder holding anything else, at the top or inside a stage folder (someone's own
-``train/`` or ``export/``), is refused, with or without it (:meth:`RunDir.check`).
+``train/`` or ``export/``, or an ``export/hls/`` codesign has no record of writing: :mod:`codesign.written`),
+is refused, with or without it (:meth:`RunDir.check`).
 """
 from __future__ import annotations
 
@@ -121,7 +122,10 @@ class RunDir:
         atomic.check_output_dir(self.root, force, option, own=own, replaces=ARTIFACTS)
         for name in own:
             folder = self.root / name
-            if name in STAGES and folder.exists():
+            if name == "export" and folder.exists():        # and inside its hls/ and sim/ (export.pipeline)
+                from .export.pipeline import check_export_dir
+                check_export_dir(folder, True, option)
+            elif name in STAGES and folder.exists():
                 atomic.check_output_dir(folder, True, option, replaces=stage_files(name))
         return self
 

@@ -64,10 +64,36 @@ def test_force_replaces_only_what_a_run_writes(tmp_path):
 def test_force_starts_a_whole_run_over(tmp_path):
     """Every stage's files (a budget's sim/, an export into RUN/export) are a run's own: --force replaces them."""
     run = RunDir(tmp_path / "run")
+    from codesign import written
+
     for path in (run.checkpoint, run.history, run.cost, run.trained_model, run.compact_model, run.shapes,
                  run.export / "export.json", run.export / "hls" / "firmware" / "x.cpp", run.sim / "report.json",
                  run.sim / "roofline.png", run.config):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x")
+    written.record(run.export / "hls")                      # the export's record of the project it wrote
     run.prepare(force=True, own=TRAINING, fresh=TRAINING)
     assert not any(run.root.iterdir())
+
+
+def test_force_refuses_an_export_folder_holding_what_the_export_did_not_write(tmp_path):
+    """Inside a run's export/: someone's sim/ of notes, or an hls/ project codesign has no record of writing
+    (made by hand), are refused by train --force, as a stray file at the top is."""
+    from codesign import written
+
+    run = RunDir(tmp_path / "run")
+    run.checkpoint.parent.mkdir(parents=True)
+    run.checkpoint.write_bytes(b"x")
+    (run.export / "sim").mkdir(parents=True)
+    (run.export / "sim" / "notes.md").write_text("precious")
+    with pytest.raises(CodesignError, match="notes.md"):
+        run.prepare(force=True, own=TRAINING, fresh=TRAINING)
+    (run.export / "sim" / "notes.md").unlink()
+    (run.export / "hls" / "firmware").mkdir(parents=True)
+    (run.export / "hls" / "firmware" / "x.cpp").write_text("mine")
+    with pytest.raises(CodesignError, match="not written by codesign"):
+        run.prepare(force=True, own=TRAINING, fresh=TRAINING)
+    assert (run.export / "hls" / "firmware" / "x.cpp").read_text() == "mine"
+    written.record(run.export / "hls")
+    run.prepare(force=True, own=TRAINING, fresh=TRAINING)
+    assert not run.export.exists()

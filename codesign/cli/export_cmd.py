@@ -93,7 +93,9 @@ def export(
                                                           "with brevitas power-of-two quantizers and export "
                                                           "through QONNX (0: off)."),
     seed: int = typer.Option(0, help="Seed for random init, synthetic samples and QAT."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
+    force: bool = typer.Option(False, "--force", help="Replace an earlier export in the output folder: only the "
+                                                      "files codesign wrote (a folder holding anything else, also "
+                                                      "inside its hls/ or sim/, is refused and kept)."),
 ) -> None:
     """Export a model to ONNX, an hls4ml project and a C-simulated FPGA design."""
     from ..export.hls import HlsSettings

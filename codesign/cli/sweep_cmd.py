@@ -116,7 +116,9 @@ def sweep(
                                                "(a local Ray instance, or the cluster in $RAY_ADDRESS)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the sweep in --out: finished points are kept, "
                                                          "unfinished training resumes from its last epoch."),
-    force: bool = typer.Option(False, "--force", help="Delete the sweep in --out and start over."),
+    force: bool = typer.Option(False, "--force", help="Delete the sweep in --out and start over (only its own "
+                                                      "files: a folder holding anything else, also inside its "
+                                                      "models/, base/ or report/, is refused and kept)."),
     limit: Optional[int] = typer.Option(None, min=1, help="Run only the first N points of the spec."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="With --resume: compute failed points again."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report/ (plots and index.html)."),

@@ -55,7 +55,9 @@ def train(
     set_: List[str] = typer.Option([], "--set", help="Override any recipe key, e.g. --set optim.momentum=0.8."),
     out: Optional[Path] = typer.Option(None, help="Run directory (default runs/<recipe name>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
-    force: bool = typer.Option(False, "--force", help="Start over even if --out holds a run."),
+    force: bool = typer.Option(False, "--force", help="Start over even if --out holds a run (only the files a run "
+                                                      "wrote are replaced: a folder holding anything else, also "
+                                                      "inside train/, compact/, export/ or sim/, is refused)."),
     data_dir: Optional[Path] = typer.Option(None, help="Data folder (default $CODESIGN_DATA or ~/.cache/codesign/data)."),
     resume_from: Optional[Path] = typer.Option(None, "--resume-from", help="Incremental update of a trained model "
                                                "(RUN_DIR, RUN_DIR/compact/model.pt or a model file) on --new-data: "

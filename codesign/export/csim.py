@@ -21,7 +21,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch
 
-from .. import procs
+from .. import procs, written
 from ..errors import ExportError, InternalError
 from ..events import Events, quiet
 from .hls import HlsProject, as_graph_input
@@ -65,12 +65,16 @@ def compile_project(project: HlsProject) -> Path:
     require_gxx()
     config = project.hls_model.config
     folder = Path(config.get_output_dir())
+    name = config.get_project_name()
+    lib = f"firmware/{name}-{config.get_config_value('Stamp')}.so"
+    # what build_lib.sh writes (its .o files until it ends), recorded before it starts: --force may replace them
+    written.add(folder, [f"{name}.o", f"{name}_bridge.o", lib])
     result = procs.run_command(["bash", "./build_lib.sh"], cwd=folder)
     if result.returncode != 0:
         last = " | ".join(line.strip() for line in result.stdout.strip().splitlines()[-3:])
         raise ExportError(f"g++ could not compile the hls4ml project in {folder} (exit {result.returncode}: "
                           f"{last}); run ./build_lib.sh there to see all compiler errors")
-    return folder / "firmware" / f"{config.get_project_name()}-{config.get_config_value('Stamp')}.so"
+    return folder / lib
 
 
 def _run_chunk(lib: str, function: str, x: np.ndarray, n_out: int) -> np.ndarray:

@@ -19,7 +19,7 @@ import onnx
 import torch
 import torch.nn as nn
 
-from .. import atomic, target, validate
+from .. import atomic, target, validate, written
 from ..errors import ConfigError, ExportError
 from ..events import Events, quiet
 from ..sim.hls_rules import pipeline_style_for
@@ -178,6 +178,7 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
         targets = layer_targets(settings.layers, clean, "per-layer hls4ml settings")
         settings = HlsSettings(**{**asdict(settings), "layers": {targets[k]: v for k, v in settings.layers.items()}})
     final = Path(out_dir)
+    written.check_replaceable(final, "")    # a project of codesign's is replaced, never a folder of anyone else's
     partial = final.with_name(f".{final.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -205,6 +206,7 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         hls_model.write()
+    written.record(partial)             # what --force may replace, before the project appears under its name
     _move_into_place(hls_model, partial, final)
     times["hls4ml_write"] = time.perf_counter() - t0
     return HlsProject(final, hls_model, settings, layout, plan, multiplier_report(hls_model, clean.layer_names, pruned),

@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from .. import atomic
+from .. import atomic, written
 from ..errors import ConfigError
 from ..events import Events, quiet
 from ..lock import folder_lock
@@ -73,8 +73,16 @@ def export_model(model: nn.Module, out: str | Path, *, example: Optional[torch.T
 EXPORT_ARTIFACTS = ("export.json", "csim.json", "model.onnx", "model_qonnx.onnx", "hls", ".hls.partial", "sim")
 
 
-def check_export_dir(out: Path, force: bool) -> None:
-    atomic.check_output_dir(out, force, replaces=EXPORT_ARTIFACTS)
+def check_export_dir(out: Path, force: bool, option: str = "--out") -> None:
+    """Refuse an output folder the export may not write (:func:`codesign.atomic.check_output_dir`), and one whose
+    ``hls/`` or ``sim/`` holds what an export did not write there: ``sim/`` holds only the report's files, and
+    ``hls/`` only the files its record lists (:mod:`codesign.written`)."""
+    from ..rundir import REPORT_FILES
+
+    atomic.check_output_dir(out, force, option, replaces=EXPORT_ARTIFACTS)
+    if (out / "sim").is_dir():
+        atomic.check_output_dir(out / "sim", True, option, replaces=REPORT_FILES)
+    written.check_replaceable(out / "hls", option)
 
 
 def prepare_out_dir(out: Path, force: bool) -> None:

@@ -119,6 +119,7 @@ def prepare_run_dir(run_dir: Path, resume: bool, force: bool, spec: Optional[Swe
         raise CodesignError(f"--out {run_dir} is a file; choose a folder")
     holds_sweep = (run_dir / JOURNAL).exists() or (run_dir / "spec.yaml").exists()
     if holds_sweep and force:
+        check_replaceable(run_dir)
         atomic.remove_artifacts(run_dir, ARTIFACTS)
     elif holds_sweep and not resume:
         raise CodesignError(f"{run_dir} already holds a sweep; pass --resume to continue it (finished points are "
@@ -131,6 +132,31 @@ def prepare_run_dir(run_dir: Path, resume: bool, force: bool, spec: Optional[Swe
             raise CodesignError(f"--out {run_dir} holds {', '.join(stray)} but no sweep (no spec.yaml or {JOURNAL}); "
                                 f"a sweep would write over them: choose another folder")
     run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def check_replaceable(run_dir: Path) -> None:
+    """--force deletes a sweep's folders whole: refused (one line, nothing deleted) while ``models/`` or ``base/``
+    holds anything but the folders of its content keys, or ``report/`` anything but its page and figures."""
+    import re
+
+    from .report import FIGURE_PREFIXES
+
+    def ours(folder: str, path: Path) -> bool:
+        if path.name.startswith(".") and path.name.endswith(".tmp"):       # a killed writer's temporary
+            return True
+        if folder == "report":
+            return path.is_file() and (path.name == "index.html" or
+                                       path.suffix == ".png" and path.name.startswith(FIGURE_PREFIXES))
+        return path.is_dir() and not path.is_symlink() and re.fullmatch(r"[0-9a-f]{12}", path.name) is not None
+
+    for folder in ("models", "base", "report"):
+        if not (run_dir / folder).is_dir():
+            continue
+        others = sorted(p.name for p in (run_dir / folder).iterdir() if not ours(folder, p))
+        if others:
+            raise CodesignError(f"{run_dir / folder} holds {', '.join(others[:4])}{', ...' if len(others) > 4 else ''}"
+                                f", which the sweep did not write (--force replaces only a sweep's own files); move "
+                                f"{'it' if len(others) == 1 else 'them'} away, or choose another folder")
 
 
 def check_same_spec(run_dir: Path, spec: SweepSpec) -> None:

@@ -215,6 +215,8 @@ def test_fpga_target_reports_agreement_in_json_and_terminal(cli, tmp_path):
     assert report["samples"]["dataset"] in ("mnist", "mnist_mini")
     assert list(report)[:3] == ["model", "weights", "samples"]
     assert "top1_agreement" in r.out and "C simulation vs PyTorch" in r.out
+    from codesign import written
+    assert written.foreign(tmp_path / "o" / "hls") == []       # the compiled library too: --force may replace all
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -278,6 +280,44 @@ def test_force_replaces_an_export_never_a_run_beside_it(cli, tmp_path):
     again = cli("export", "--model", "jet_mlp", "--target", "onnx", "--out", out, "--force")
     assert again.code == 0, again.err
     assert sorted(p.name for p in out.iterdir() if p.name != "codesign.lock") == ["export.json", "model.onnx"]
+
+
+def test_force_never_deletes_hls_or_sim_folders_codesign_did_not_write(cli, tmp_path):
+    """A folder's own sim/ (notes) and hls/ (an hls4ml project made by hand) carry an export's names, but
+    codesign did not write them: --force refuses, naming them, and deletes nothing."""
+    mine = tmp_path / "mine"
+    (mine / "sim").mkdir(parents=True)
+    (mine / "sim" / "notes.md").write_text("my notes")
+    args = ("export", "--model", "jet_mlp", "--target", "hls", "--calibration-samples", "50", "--out", mine)
+    r = cli(*args, "--force")
+    assert one_line_error(r) and "sim" in r.err and "notes.md" in r.err, r.err
+    (mine / "sim" / "notes.md").unlink()
+    (mine / "sim" / "report.md").write_text("my own report")      # an export's name, in a folder it did not write
+    (mine / "hls").mkdir()
+    (mine / "hls" / "build_prj.tcl").write_text("my project")
+    r = cli(*args, "--force")
+    assert one_line_error(r) and "hls" in r.err and "not written by codesign" in r.err, r.err
+    assert (mine / "hls" / "build_prj.tcl").read_text() == "my project"
+    assert (mine / "sim" / "report.md").read_text() == "my own report"
+
+
+def test_force_replaces_an_export_but_not_what_was_added_to_its_project(cli, tmp_path):
+    """An export's hls/ records the files codesign wrote: --force replaces them, and refuses while the project
+    holds anything else (a synthesis run's output, a file of yours), which is kept."""
+    out = tmp_path / "o"
+    args = ("export", "--model", "jet_mlp", "--target", "hls", "--calibration-samples", "50", "--out", out)
+    assert cli(*args).code == 0
+    (out / "hls" / "myproject_prj").mkdir()
+    (out / "hls" / "myproject_prj" / "solution1.log").write_text("hours of synthesis")
+    (out / "hls" / "vivado_hls.log").write_text("log")
+    r = cli(*args, "--force")
+    assert one_line_error(r) and "myproject_prj" in r.err and "vivado_hls.log" in r.err, r.err
+    assert (out / "hls" / "myproject_prj" / "solution1.log").read_text() == "hours of synthesis"
+    (out / "hls" / "vivado_hls.log").unlink()
+    import shutil
+    shutil.rmtree(out / "hls" / "myproject_prj")
+    again = cli(*args, "--force")
+    assert again.code == 0, again.err
 
 
 def test_a_part_without_a_device_model_is_said_not_judged(cli, tmp_path):

@@ -120,6 +120,19 @@ def test_a_device_file_edited_between_two_sweeps_in_one_process_is_read_again(si
     assert [r["lut_util"] for r in large.rows] == pytest.approx([r["lut_util"] / 10 for r in small.rows])
 
 
+@pytest.mark.parametrize("where", ["report/notes.md", "models/notes.md", "base/draft"])
+def test_force_refuses_a_sweeps_folder_holding_what_the_sweep_did_not_write(sim_spec, tmp_path, where):
+    """--force starts the sweep over in its own folders: a file someone put into report/, models/ or base/ is
+    refused (named) and kept, as a stray file at the top is."""
+    run_sweep(sim_spec, tmp_path / "run")
+    added = tmp_path / "run" / where
+    added.parent.mkdir(exist_ok=True)
+    added.write_text("precious")
+    with pytest.raises(CodesignError, match=where.split("/")[1]):
+        run_sweep(sim_spec, tmp_path / "run", force=True, report=False)
+    assert added.read_text() == "precious" and len(journal_lines(tmp_path / "run")) == 8
+
+
 def test_a_failing_point_is_recorded_and_the_sweep_goes_on(sim_spec, tmp_path, monkeypatch):
     real = sweep_models._pruned_only
 
