@@ -19,6 +19,7 @@ from .data import AUGMENTATIONS
 from .errors import ConfigError, close_matches
 from .schema import (Loader, Name, ReuseFactor, Seed, Strict, UtilShares, Width, describe_validation_error,  # noqa: F401
                      read_yaml, validate)
+from .yaml_paths import RECIPE_PATHS, rebase, relative_to
 
 
 class ModelCfg(Strict):
@@ -186,7 +187,8 @@ def load_recipe(path_or_name: str | Path | None = None, overrides: Dict[str, Any
     source = "recipe"
     if path_or_name:
         path = Path(path_or_name)
-        if not path.exists() and path.suffix == "":
+        shipped = not path.exists() and path.suffix == ""
+        if shipped:
             recipes = shipped_recipes()
             if str(path_or_name) not in recipes:
                 raise ConfigError(f"recipe '{path_or_name}' is neither a file nor a shipped recipe"
@@ -196,22 +198,10 @@ def load_recipe(path_or_name: str | Path | None = None, overrides: Dict[str, Any
         source = str(path)
         if data is not None and not isinstance(data, dict):
             raise ConfigError(f"{source}: expected a mapping of keys to values at the top level, got {type(data).__name__}")
-        data = _device_beside(data, path)
+        if not shipped:     # relative paths name files beside the recipe (codesign.yaml_paths); a shipped
+            data = rebase(data, RECIPE_PATHS, path)   # recipe's name run folders the user makes (runs/...)
     data = apply_overrides(data or {}, overrides or {})
     return validate(Recipe, data, source)
-
-
-def _device_beside(data: Dict[str, Any], recipe: Path) -> Dict[str, Any]:
-    """A recipe's ``target.device`` that is a relative path to a device file names the file beside the recipe
-    (where its author put it), whatever folder codesign runs in; one found only from the current folder
-    still is (as before)."""
-    section = data.get("target") if isinstance(data, dict) else None
-    device = section.get("device") if isinstance(section, dict) else None
-    if isinstance(device, str) and device.endswith((".yaml", ".yml")) and not Path(device).is_absolute():
-        beside = recipe.parent / device
-        if beside.exists() or not Path(device).exists():
-            return {**data, "target": {**section, "device": str(beside)}}
-    return data
 
 
 # Fields added after records were first written, whose unset value keeps the old behaviour: left out of the
@@ -233,6 +223,13 @@ def with_recorded_device(recipe: Recipe) -> Recipe:
     except ConfigError as err:                      # named by its key, as the budget names it
         raise ConfigError(f"target.device (--fit): {err}") from None
     return recipe.model_copy(update={"target": t.model_copy(update={"device": device})})
+
+
+def recipe_record(recipe: Recipe, folder: Path) -> Dict[str, Any]:
+    """The recipe as a run's ``config.yaml`` in ``folder`` holds it: its relative paths (a model file, a device
+    file, a teacher) written relative to ``folder``, so that :func:`load_recipe` of the file reads the same
+    files from any folder (codesign.yaml_paths)."""
+    return relative_to(recipe_to_dict(recipe), RECIPE_PATHS, folder)
 
 
 def recipe_to_dict(recipe: Recipe) -> Dict[str, Any]:

@@ -37,6 +37,7 @@ from .config import Recipe, apply_overrides, load_recipe, read_yaml, recipe_to_d
 from .data import load_dataset
 from .data.subset import Subset
 from .compaction import compact_run
+from .yaml_paths import RECIPE_PATHS, rebase
 from .errors import CodesignError
 from .events import Events, quiet, say
 from .flops import TRAIN_FLOPS_PER_FORWARD, model_cost
@@ -100,7 +101,7 @@ def load_previous(source: str | Path) -> Previous:
     model, meta = load_model(model_file)
     recipe = meta.get("recipe")
     if recipe is None and run is not None and run.config.exists():
-        recipe = read_yaml(run.config)
+        recipe = rebase(read_yaml(run.config), RECIPE_PATHS, run.config, check=False)   # its paths: beside it
     cost = json.loads(run.cost.read_text()) if run is not None and run.cost.exists() else None
     return Previous(model, model_file, recipe, cost)
 

@@ -71,7 +71,7 @@ class ModelFactory:
         if where.endswith(".py"):
             path = Path(where).expanduser()
             if not path.is_file():
-                raise ConfigError(f"model file not found: {where} (from --model {text})")
+                raise ConfigError(f"model file not found: {where}")
             where = str(path.resolve())
         return cls(f"{where}:{fn}", dict(kwargs or {}))
 

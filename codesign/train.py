@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from . import atomic
 from .checkpoint import CKPT_FORMAT, read, save_model
-from .config import Recipe, recipe_to_dict, with_recorded_device
+from .config import Recipe, recipe_record, recipe_to_dict, with_recorded_device
 from .distill import load_teacher
 from .data import Splits, augment_batch, augment_kind, check_input_shape, load_dataset
 from .errors import CodesignError, ConfigError
@@ -275,7 +275,7 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
         method.setup(run.ctx)
         run.new_optimizer()
     if rd is not None:
-        atomic.write_text(rd.config, _yaml(recipe_to_dict(recipe)))
+        atomic.write_text(rd.config, _yaml(recipe_record(recipe, rd.root)))
     p = run.progress
     p.total_epochs = method.total_epochs(recipe.train.epochs)
     p.steps_per_epoch = -(-len(splits.train[1]) // recipe.train.batch_size)

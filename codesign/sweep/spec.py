@@ -179,10 +179,24 @@ def load_spec(path_or_spec: Union[str, Path, SweepSpec, Dict[str, Any]], check: 
         spec = validate(SweepSpec, path_or_spec, "sweep spec")
     else:
         path = _find(path_or_spec)
-        spec = validate(SweepSpec, read_yaml(path), str(path)).model_copy(update={"source": str(path)})
+        data = read_yaml(path)
+        if path == Path(path_or_spec):          # a file named by its path, not a shipped spec named by its name
+            data = _paths_beside(data, path)
+        spec = validate(SweepSpec, data, str(path)).model_copy(update={"source": str(path)})
     if check:
         check_spec(spec)
     return spec
+
+
+def _paths_beside(data: Any, path: Path) -> Any:
+    """A spec file's relative paths (its recipe, model and device files, starting weights, and the recipe
+    paths among its overrides) name files beside it (codesign.yaml_paths)."""
+    from ..yaml_paths import SPEC_PATHS, rebase, rebase_overrides
+
+    data = rebase(data, SPEC_PATHS, path)
+    if isinstance(data, dict) and isinstance(data.get("overrides"), dict):
+        data["overrides"] = rebase_overrides(data["overrides"], path)
+    return data
 
 
 def shipped_specs() -> Dict[str, Path]:
