@@ -73,7 +73,9 @@ def roofline_plot(report: Dict[str, Any], path: str | Path) -> Path:
     ax.set_ylabel("achieved GOP/s")
     m, d, t = report["model"], report["device"], report["template"]
     totals = report["totals"]
-    verdict = "fits the device" if totals["fits"] else f"does NOT fit ({', '.join(totals['over'])} over)"
+    from .sim.markdown import misfit
+
+    verdict = "fits the device" if totals["fits"] else f"does NOT fit ({misfit(totals)})"
     ax.set_title(f"{m['name']} on {d['name']} — {t['template']} template"
                  + (" (weights on chip: no DRAM roof)" if dataflow else "") + f"\n{verdict}", fontsize=10)
     ax.minorticks_off()                  # decades only: minor log ticks cost a third of the drawing time

@@ -7,7 +7,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from rich.table import Table
 
-from ..sim.markdown import RESOURCES, compact_names, count, fmt, verdict
+from ..sim.markdown import RESOURCES, compact_names, count, fmt, misfit, verdict
 from .console import console, err_console
 
 MAX_ROWS = 60
@@ -72,7 +72,7 @@ def summary_table(data: Dict[str, Any]) -> Table:
     for k in ("dsp", "bram", "lut", "ff"):
         row(k.upper(), f"{count(t[k])} of {count(res[k])} ({100 * t[f'{k}_util']:.1f}%)",
             o and f"{count(o[k])} ({100 * o[f'{k}_util']:.1f}%)")
-    row("fits the device", "yes" if t["fits"] else f"NO ({', '.join(t['over'])} over budget)",
+    row("fits the device", "yes" if t["fits"] else f"NO ({misfit(t)})",
         o and ("yes" if o["fits"] else "NO"))
     return table
 

@@ -393,7 +393,9 @@ def _estimate_lines(est: Dict[str, Any], command: list) -> None:
                       markup=False, highlight=False)
     else:
         util = ", ".join(f"{k.upper()} {count(est[k])} ({est[f'{k}_percent']:.0f}%)" for k in ("dsp", "lut", "ff", "bram"))
-        verdict = "fits" if est["fits"] else f"does NOT fit ({est.get('over', '')} over)"
+        why = [f"{est['over']} over"] if est.get("over") else []
+        why += [f"HLS refuses {est['refused']}"] if est.get("refused") else []
+        verdict = "fits" if est["fits"] else f"does NOT fit ({'; '.join(why)})"
         console.print(f"estimate on {est['device']} ({est['template']}, {est['precision']}): {verdict}; {util}",
                       markup=False, highlight=False)
     console.print(f"  latency {fmt(est['latency_us'] * 1e-6, 's')} ({count(est['latency_cycles'])} cycles), interval "

@@ -70,12 +70,11 @@ def _front_table(rows: List[Dict[str, Any]]) -> Optional[Table]:
     """The first points of the report's Pareto front: the axes that vary (names and precisions in full: the
     numbers wrap first in a narrow terminal), then the accuracy it ranks by, latency, energy and the largest
     utilisation (report/index.html has every column)."""
-    from ..sweep import front_rows
-    from ..sweep.report import ACCURACY_COLUMNS, main_objectives, varies
+    from ..sweep.report import ACCURACY_COLUMNS, main_objectives, report_front, varies
 
     good = [r for r in rows if not r.get("error") and r.get("fits") is True]
     objectives = main_objectives(good)
-    front = front_rows(good, objectives)[:15]
+    front = report_front(good, objectives)[:15]
     if not front:
         return None
     axes = ["model", "width", "method", "density", "device", "template", "reuse_factor", "precision", "strategy",
@@ -94,6 +93,13 @@ def _front_table(rows: List[Dict[str, Any]]) -> Optional[Table]:
     for row in cells:
         table.add_row(*row)
     return table
+
+
+def _refused_count(rows: List[Dict[str, Any]]) -> str:
+    """' (N of the points are designs HLS refuses: ...)', else ''."""
+    refused = sum(1 for r in rows if r.get("refused"))
+    return (f" ({refused} of the points are designs HLS refuses: the Latency strategy over the unroll limit, see "
+            f"the refused and warnings columns)" if refused else "")
 
 
 def _fmt(value: Any, unit: str = "", percent: bool = False) -> str:
@@ -150,6 +156,9 @@ def sweep(
     table = _front_table(result.rows)
     if table is not None:
         console.print(table)
+    elif any(not r.get("error") for r in result.rows):
+        console.print(f"Pareto front: empty, no point fits its device{_refused_count(result.rows)}", markup=False,
+                      highlight=False)
     console.print(f"{len(result.rows)} of {result.total} points finished ({result.computed} computed now) in "
                   f"{result.seconds:.1f} s; " + ", ".join(f"{k}: {v}" for k, v in result.paths.items()),
                   markup=False, highlight=False)

@@ -206,7 +206,11 @@ class BudgetCheck:
         if self.max_latency_s:
             lat += f" of {self.max_latency_s * 1e6:.3g} us"
         verdict = "met" if self.met else missed_by(self.load)
-        if not self.fits and self.load <= 1:
+        if self.folding.refused:
+            verdict = (f"{'missed' if self.load <= 1 else verdict}: HLS refuses {', '.join(self.folding.refused)} "
+                       f"under the Latency strategy at every reuse factor (more weights than the unroll limit; allow "
+                       f"--strategy Resource or auto)")
+        elif not self.fits and self.load <= 1:
             verdict += " (the folding does not fit)"
         binding = _nearest_limit(util, self.max_util)
         how = ("least resources within the latency bound" if self.design is not self.folding and self.met

@@ -36,6 +36,7 @@ class Costs:
     notes: Tuple[str, ...] = ()
     warnings: Tuple[str, ...] = ()
     plan: Any = None            # the per-layer plan the costs were computed from (dataflow: sim.plan.LayerPlan)
+    refused: Tuple[str, ...] = ()   # layers HLS refuses to build (sim.hls_rules.refused): the design does not fit
 
     @property
     def latency_s(self) -> float:

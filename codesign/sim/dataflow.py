@@ -54,7 +54,12 @@ def dataflow_costs(net: Network, device: Device, m: Mapping, plan: "LayerPlan | 
                 "io_bits": res["io_bits"],
                 "kernel": np.where(sparse, "sparse", np.where(a.mask("conv", "dense"), "dense", "-")),
                 "pipeline_style": style},
-        notes=notes, warnings=warnings, plan=plan)
+        notes=notes, warnings=warnings, plan=plan, refused=refused_layers(net, plan, device))
+
+
+def refused_layers(net: Network, plan: LayerPlan, device: Device) -> Tuple[str, ...]:
+    """The names of the layers HLS refuses to build (:func:`~codesign.sim.hls_rules.refused`)."""
+    return tuple(l.name for l, b in zip(net.layers, hls_rules.refused(net, plan, device)) if b)
 
 
 def _notes(net: Network, plan: LayerPlan, style: str) -> Tuple[str, ...]:
@@ -86,12 +91,9 @@ def _warnings(net: Network, plan: LayerPlan, device: Device) -> Tuple[str, ...]:
         asked = sorted({int(plan.rf_requested[i]) for i in moved})
         warnings.append(f"reuse factor {', '.join(map(str, asked))} is not valid for every layer under the Resource "
                         f"strategy; hls4ml uses the closest valid one: {changed}")
-    limit = device.calibration["dataflow.unroll_limit"]
-    big = [l.name for l, b in zip(net.layers, hls_rules.latency_over_limit(net, plan, limit)) if b]
+    big = refused_layers(net, plan, device)
     if big:
-        warnings.append(f"Latency strategy unrolls the product loop of more than {limit:.0f} weights in "
-                        f"{compact_names(big)} whatever the reuse factor; Vivado HLS may refuse "
-                        f"(hls4ml issue 1013): use --strategy Resource")
+        warnings.append(hls_rules.refused_warning(compact_names(big), device.calibration["dataflow.unroll_limit"]))
     shared = [l.name for l, s in zip(net.layers, shares_in_one_pipeline(net, plan)) if s]
     if shared:
         warnings.append(f"reuse factor > 1 ({compact_names(shared)}) in a network hls4ml builds as one pipeline: "

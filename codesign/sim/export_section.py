@@ -35,6 +35,8 @@ def summary_totals(totals: Dict[str, Any]) -> Dict[str, Any]:
     out["fits"] = bool(totals["fits"])
     if totals.get("over"):
         out["over"] = ", ".join(totals["over"])
+    if totals.get("refused"):
+        out["refused"] = ", ".join(totals["refused"])
     return out
 
 

@@ -41,7 +41,6 @@ from .util_limit import UtilLimit
 from ..target import STRATEGIES
 from .mapping import LayerSettings, Mapping, match_layers
 from .plan import LayerPlan, resolve_plan
-from .sparse_choice import refused
 
 FASTEST = "fastest"                          # shortest interval, then latency, within max_util
 LEAST_RESOURCES = "least resources within the latency bound"
@@ -87,6 +86,7 @@ class Folding:
     max_latency_cycles: Optional[float] = None    # the latency bound asked for (None: none)
     objective: str = FASTEST                      # FASTEST, or LEAST_RESOURCES (within the latency bound)
     fastest: Optional["Folding"] = field(default=None, compare=False, repr=False)   # the unbounded one it started from
+    refused: Tuple[str, ...] = ()                 # layers HLS refuses (hls_rules.refused): then it does not fit
 
     @property
     def meets_latency(self) -> bool:
@@ -139,6 +139,7 @@ class Folding:
         return {"objective": self.objective, **bound, **({"notes": list(self.notes)} if self.notes else {}),
                 "target_interval_cycles": self.target_interval, "interval_cycles": self.interval_cycles,
                 "latency_cycles": self.latency_cycles, "limit": self.limit, "fits": self.fits,
+                **({"refused": list(self.refused)} if self.refused else {}),
                 "max_util": self.max_util.as_json(), "utilisation": self.utilisation, "search_seconds": self.seconds,
                 "evaluations": self.evaluations, "rounds": self.rounds,
                 "layers": {n: {"reuse_factor": int(r), "strategy": s, "why": w,
@@ -506,13 +507,17 @@ def _fastest(network: Network, device: Device, base: Mapping, max_util: UtilLimi
     reasons = _reasons(table, found, chosen, costs.interval_cycles)
     limit = found.limit if not over or not found.feasible else \
         f"{found.limit}; the full estimate is still over in {', '.join(over)}"
+    if costs.refused:          # the Latency strategy only, on a layer no reuse factor makes buildable
+        fits = False
+        limit = (f"HLS refuses {', '.join(costs.refused)} under the Latency strategy at every reuse factor (its kernel "
+                 f"unrolls all of its weights, more than the unroll limit): allow --strategy Resource (or auto)")
     folding = Folding(
         names=tuple(names[i] for i in table.layers.tolist()), rf=tuple(int(r) for r in chosen["rf"]),
         strategy=tuple("Resource" if r else "Latency" for r in chosen["resource"]), reasons=reasons,
         fifo_depth=by_layer, fifo_streams=streams, target_interval=found.target, limit=limit, fits=fits,
         max_util=max_util, utilisation=util, interval_cycles=float(costs.interval_cycles),
         latency_cycles=float(costs.latency_cycles), seconds=time.perf_counter() - t0, evaluations=evaluations,
-        rounds=rounds)
+        rounds=rounds, refused=tuple(costs.refused))
     others = tuple(c for c in ((found.cheapest,) if found.cheapest is not None else ()) + found.alternatives
                    if not np.array_equal(c, found.choice))
     return folding, SearchState(table, plan0, np.asarray(found.choice), max_util, others)
@@ -593,7 +598,7 @@ def _first_candidates(plan: LayerPlan, network: Network, device: Device, strateg
     the FIFO depths and fixed costs the search starts from belong to a design it may choose."""
     if "Resource" not in strategies or plan.resource.all():
         return plan
-    big = refused(network, plan, device)
+    big = hls_rules.refused(network, plan, device)
     if not big.any():
         return plan
     return refold(plan, network, plan.rf, plan.resource | big, device)

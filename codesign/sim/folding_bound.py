@@ -138,7 +138,7 @@ class _Bounded:
             got = evaluate(self.state, self.network, self.device, self.base, np.asarray(key), self.fifo)
             costs, util = got[4], got[5]
             self.cache[key] = (resource_cost(util), got, costs.latency_cycles <= self.bound + EPS,
-                               all(util[k] <= self.ceiling[k] + 1e-9 for k in RESOURCES))
+                               not costs.refused and all(util[k] <= self.ceiling[k] + 1e-9 for k in RESOURCES))
         return self.cache[key]
 
     def check(self, choice: np.ndarray) -> Optional[tuple]:

@@ -128,10 +128,12 @@ def _popcount(x: np.ndarray) -> np.ndarray:
 
 def latency_too_large(network, sparse, limit: float):
     """Conv/Dense layers (a boolean array) too large for the Latency strategy whatever the reuse factor: its
-    kernel unrolls the whole n_in x n_out product loop (the ALLOCATION pragma only limits the multipliers),
-    which Vivado HLS refuses beyond ``limit`` (hls4ml issue 1013: "use the Resource strategy"). The sparse
-    kernel unrolls its nonzeros only and has its own rule. ``sparse``: the kernel each layer has at the reuse
-    factor in question (under ``--sparse-kernel auto`` it depends on the RF:
+    kernel (``nnet_dense_latency.h``, PIPELINE II=RF) unrolls the whole n_in x n_out product loop, zero weights
+    included (HLS drops their constants only after unrolling; the ALLOCATION pragma only limits the
+    multipliers), and Vivado HLS stops beyond ``limit`` ("ERROR: [XFORM 203-504] Stop unrolling loop
+    'Product1'", pre-synthesis failed: hls4ml issues 1013 and 252; hls4ml's FAQ: pruning does not help, use the
+    Resource strategy). The sparse kernel unrolls its nonzeros only and has its own rule. ``sparse``: the kernel
+    each layer has at the reuse factor in question (under ``--sparse-kernel auto`` it depends on the RF:
     :func:`codesign.sim.sparse_choice.choose_kernels`)."""
     a = network.arrays
     return a.mask("conv", "dense") & ~sparse & (a.weights > limit)
@@ -139,9 +141,26 @@ def latency_too_large(network, sparse, limit: float):
 
 def latency_over_limit(network, plan, limit: float):
     """The layers ``plan`` (a LayerPlan) runs under the Latency strategy although they are too large for it
-    (:func:`latency_too_large`, with the plan's own kernels): the designs the estimate warns about and the
-    folding search never offers."""
+    (:func:`latency_too_large`, with the plan's own kernels)."""
     return latency_too_large(network, plan.sparse, limit) & ~plan.resource
+
+
+def refused(network, plan, device):
+    """The one rule for a design HLS refuses to build: the layers (a boolean array) of ``plan`` on the dense kernel
+    under the Latency strategy with more weights than the device's ``dataflow.unroll_limit``
+    (:func:`latency_over_limit`), dense or pruned alike. Every path applies it: the estimate (such a design does
+    not fit, ``totals['refused']`` names the layers, a warning says why), the sparse-kernel choice (a refused
+    dense kernel costs infinitely much, :mod:`codesign.sim.sparse_choice`), the folding search (never offers such
+    a candidate; with the Latency strategy only, the folding does not fit) and so the budget and the sweeps."""
+    return latency_over_limit(network, plan, float(device.calibration["dataflow.unroll_limit"]))
+
+
+def refused_warning(names: str, limit: float) -> str:
+    """The estimate's warning for the layers :func:`refused` names (``names``: already listed in words)."""
+    return (f"HLS refuses {names}: the Latency strategy unrolls the product loop of its more than {limit:.0f} "
+            f"weights whatever the reuse factor and the zeros (Vivado HLS stops with XFORM 203-504, hls4ml issue "
+            f"1013), so the design does not fit: use --strategy Resource (or auto), or the sparse kernel of a "
+            f"pruned layer")
 
 
 def pipeline_style_for(layers) -> str:

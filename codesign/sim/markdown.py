@@ -65,6 +65,14 @@ def _table(header: List[str], rows: List[List[Any]]) -> List[str]:
     return lines + [""]
 
 
+def misfit(totals: Dict[str, Any]) -> str:
+    """Why a design does not fit, in a few words: 'lut over', 'HLS refuses fc1', or both."""
+    why = [f"{', '.join(totals['over'])} over"] if totals.get("over") else []
+    if totals.get("refused"):
+        why.append(f"HLS refuses {', '.join(totals['refused'])}")
+    return "; ".join(why)
+
+
 def verdict(d: Dict[str, Any]) -> str:
     """One line: fits or not, at which utilisation, against which margin."""
     t = d["totals"]
@@ -73,6 +81,9 @@ def verdict(d: Dict[str, Any]) -> str:
     limit = UtilLimit.of(folding["max_util"]) if folding else None
     margin = "" if limit is None else f" (limit {100 * limit.common:.0f}% of each)" if limit.uniform else \
         f" (limit {limit.describe()})"
+    if t.get("refused"):
+        return (f"does NOT fit: HLS refuses {', '.join(t['refused'])} (the Latency strategy over the unroll limit, "
+                f"see the warning); {util}{margin}" + (f"; over in {', '.join(t['over'])}" if t["over"] else ""))
     if not t["fits"]:
         return f"does NOT fit the device: {util}{margin}; over in {', '.join(t['over'])}"
     if folding and not folding["fits"]:

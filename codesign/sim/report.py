@@ -54,9 +54,11 @@ def summarize(net: Network, device: Device, costs: Costs, en: Energy) -> Dict[st
         "energy_io_j": energy["io"], "energy_static_j": energy["static"], "energy_board_j": energy["board"],
         "energy_j": energy["total"],
         **res, **{f"{k}_util": v for k, v in util.items()},
-        "fits": all(v <= 1.0 for v in util.values()),
+        "fits": all(v <= 1.0 for v in util.values()) and not costs.refused,
         "over": [k for k, v in util.items() if v > 1.0],
+        "refused": list(costs.refused),
         "slowest_layer": net.layers[slowest].name,
+        "warnings": list(costs.warnings),
     }
 
 
@@ -163,7 +165,7 @@ class Report:
                        "dram": {"type": dev.dram_type, "peak_gbps": dev.dram_peak_gbps,
                                 "efficiency": dev.dram_efficiency, "pj_per_bit": dev.dram_pj_per_bit}},
             "template": self.template_info(),
-            "totals": self.totals,
+            "totals": {k: v for k, v in self.totals.items() if k != "warnings"},    # the report's own, below
             "roofline": {"peak_gops": c.peak_ops_per_s / 1e9, "bandwidth_gbps": c.dram_bytes_per_s / 1e9,
                          "device_peak_gops": device_peak_ops(dev, self.mapping, c.clock_hz) / 1e9},
             "layers": self.layer_rows(),

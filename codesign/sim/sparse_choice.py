@@ -8,11 +8,14 @@ weight array (:func:`~codesign.sim.hls_rules.sparse_candidate`) and that no laye
 both ways with the estimator's own per-layer resources
 (:func:`~codesign.sim.dataflow_resources.layer_resources`): the cost of a kernel is the sum of its DSP, LUT, FF,
 BRAM and URAM as shares of what the device has of each (any use of a resource the device lacks: infinite).
-A dense kernel the HLS tool refuses (:func:`~codesign.sim.hls_rules.latency_too_large`: the Latency strategy
-unrolls more than the unroll limit of weights whatever the RF) costs infinitely much; the sparse kernel unrolls
-only its nonzeros. Ties go to the sparse kernel: at RF 1 under Latency both are priced alike (HLS drops the
-dense kernel's zero constants), and the sparse kernel's loop of nonzeros is the smaller one for HLS and g++ to
-compile. Intervals are not compared: both kernels take about RF cycles.
+A dense kernel the HLS tool refuses (:func:`~codesign.sim.hls_rules.refused`, the one rule the estimate, the folding
+search and the sweeps apply too: the Latency strategy unrolls more than the unroll limit of weights whatever the RF
+and the zeros) costs infinitely much; the sparse kernel unrolls only its nonzeros. So a pruned layer that large
+takes the sparse kernel under Latency, whatever it costs: the dense kernel is no design (with ``--sparse-kernel
+off`` the estimate says HLS refuses it, as it says for the unpruned layer). Ties go to the sparse kernel: at RF 1
+under Latency both are priced alike (HLS drops the dense kernel's zero constants), and the sparse kernel's loop of
+nonzeros is the smaller one for HLS and g++ to compile. Intervals are not compared: both kernels take about RF
+cycles.
 
 So the ROM form's ``n_in``-way input multiplexers (one per multiplier) are taken only where they cost less than
 the dense kernel's multipliers, memory and multiplexers, and never because a rule of thumb on the reuse factor
@@ -71,7 +74,7 @@ def priced_kernels(network: Network, plan: LayerPlan, device: Device) -> Tuple[L
     fixed = plan.sparse & ~auto
     on, off = with_kernels(plan, network, fixed | auto), with_kernels(plan, network, fixed)
     res_on, res_off = layer_resources(network, on, device), layer_resources(network, off, device)
-    dense_cost = np.where(refused(network, off, device), np.inf, kernel_cost(network, off, device, res_off))
+    dense_cost = np.where(hls_rules.refused(network, off, device), np.inf, kernel_cost(network, off, device, res_off))
     cheaper = auto & (kernel_cost(network, on, device, res_on) <= dense_cost)
     final = with_kernels(plan, network, fixed | cheaper)
     style = pipeline_style(network, final)
@@ -80,6 +83,3 @@ def priced_kernels(network: Network, plan: LayerPlan, device: Device) -> Tuple[L
     return final, {k: np.where(cheaper, res_on[k], res_off[k]) if np.ndim(res_on[k]) else res_on[k] for k in res_on}
 
 
-def refused(network: Network, plan: LayerPlan, device: Device) -> np.ndarray:
-    """Layers of ``plan`` the HLS tool refuses to build (:func:`~codesign.sim.hls_rules.latency_over_limit`)."""
-    return hls_rules.latency_over_limit(network, plan, float(device.calibration["dataflow.unroll_limit"]))

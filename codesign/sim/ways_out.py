@@ -3,7 +3,8 @@
     ways = ways_out(network, device, mapping, max_util=0.8, zoo="lenet5")
     ways[0].way, ways[0].changes, ways[0].interval_s      # e.g. 'width x0.5 ...', {'--model': 'lenet5', '--width': '0.5'}
 
-Tried in this order, each only while it still helps: a narrower model (the widest of a few width
+Tried in this order, each only while it still helps: the strategy chosen per layer when the search held one
+(the Latency strategy alone may leave a layer HLS refuses at every reuse factor), a narrower model (the widest of a few width
 multipliers that fits: compact or prune to it, or train at it), a lower precision (8-bit weights need no
 DSPs in hls4ml), the next larger parts of the device database, and the tiled template (weights streamed
 from DRAM; a design for ``codesign simulate``, not an hls4ml project). ``changes`` are the command-line
@@ -19,7 +20,7 @@ from .device import Device, load_device, shipped_device_names
 from .estimate import estimate
 from .folding import choose_folding
 from .layers import COMPUTE_OPS, Network
-from ..target import STRATEGIES
+from ..target import AUTO_STRATEGY, STRATEGIES
 from .mapping import Mapping
 from .util_limit import UtilLimit
 
@@ -96,6 +97,11 @@ def ways_out(network: Network, device: Device, mapping: Mapping, max_util = 0.8,
     ``width`` (its narrower width is then ``--model ZOO --width W``); None: a model ``--width`` does not apply
     to (a model factory, a module, an ONNX file): the narrower model is a hint in words."""
     found: List[WayOut] = []
+    if tuple(strategies) != tuple(STRATEGIES) and mapping.template != "tiled":   # a layer HLS refuses under Latency
+        way = _fit(network, device, mapping, max_util, STRATEGIES, "strategy chosen per layer (Latency or Resource)",
+                   {"--strategy": AUTO_STRATEGY})
+        if way is not None:
+            found.append(way)
     for w in WIDTHS:                                   # the widest that fits
         way = _fit(scaled_network(network, w), device, mapping, max_util, strategies,
                    f"width x{w:g} (compact, prune or train at it)",

@@ -26,6 +26,7 @@ from .models import torch_threads
 _NETWORKS = Memo(64)
 _PLANNERS = Memo(8)
 _PLANNED = Memo(256)
+WARNINGS_JOIN = " | "          # a row's warnings in one text column (a warning's own text may hold ';')
 DROPPED = ("model", "device", "template", "reuse_factor", "precision", "strategy", "io_type", "clock_mhz",
            "zero_skip", "unroll", "dram_layout", "sparse_kernel")
 
@@ -116,8 +117,11 @@ def _given(hardware: Dict[str, Any]) -> Dict[str, Any]:
 
 def sim_fields(row: Dict[str, Any]) -> Dict[str, Any]:
     out = {k: v for k, v in row.items() if k not in DROPPED}
-    if "over" in out:
-        out["over"] = ";".join(out["over"])
+    for key in ("over", "refused"):
+        if key in out:
+            out[key] = ";".join(out[key])
+    if "warnings" in out:
+        out["warnings"] = WARNINGS_JOIN.join(out["warnings"])
     utils = [out[k] for k in ("dsp_util", "bram_util", "lut_util", "ff_util") if k in out]
     if utils:
         out["util_max"] = max(utils)

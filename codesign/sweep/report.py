@@ -2,8 +2,9 @@
 page (summary, embedded figures, the Pareto table and the results table), from results.csv.
 
 ``build_report(run_dir)`` is what ``codesign report RUN_DIR`` runs; the sweep calls it at the end.
-Fronts are taken over the points that fit their device and did not fail; the plots show every
-successful point (hollow: does not fit) and label the front's points with the axes that vary.
+Fronts are taken over the points that fit their device and did not fail (a design HLS refuses to build does
+not fit: :func:`report_front`); the plots show every successful point (hollow: does not fit) and label the
+front's points with the axes that vary.
 
 Accuracy fronts rank by the accuracy the hardware would have (:func:`accuracy_column`): C
 simulation at the point's precision when the sweep ran it, else the fixed-point emulation of the
@@ -27,7 +28,8 @@ from .results import CSV, read_table, number
 
 TABLE_COLUMNS = ("model", "width", "method", "density", "density_reached", "device", "template", "reuse_factor",
                  "precision", "strategy", "io_type", "sparse_kernel", "accuracy", "fixed_accuracy", "csim_accuracy",
-                 "params", "nonzeros", "latency_s", "interval_s", "energy_j", "dsp", "bram", "lut", "ff", "util_max", "fits", "error")
+                 "params", "nonzeros", "latency_s", "interval_s", "energy_j", "dsp", "bram", "lut", "ff", "util_max", "fits",
+                 "refused", "error")
 TABLE_ROWS_MAX = 1000
 LABELS = {"accuracy": "floating-point test accuracy (precision not applied)",
           "fixed_accuracy": "fixed-point test accuracy (hls4ml arithmetic emulated at the point's precision)",
@@ -57,7 +59,7 @@ def build_report(run_dir: str | Path, rows: Optional[Sequence[Dict[str, Any]]] =
     for stale in {p for p in out.glob("*.png") if p.name.startswith(FIGURE_PREFIXES)} - {f[2] for f in figures}:
         stale.unlink()                   # a figure an earlier report wrote; never another PNG someone put there
     objectives = main_objectives(good)
-    front = front_rows([r for r in good if r.get("fits") is True], objectives)
+    front = report_front(good, objectives)
     page = _html(meta, rows, good, figures, front, objectives)
     atomic.write_text(out / "index.html", page)
     return out / "index.html"
@@ -88,6 +90,14 @@ def accuracy_column(rows) -> Optional[str]:
     if csim and all(r.get("csim_precision") == r.get("precision") for r in csim):
         return "csim_accuracy"
     return next((c for c in ACCURACY_COLUMNS[1:] if _has(rows, c)), None)
+
+
+def report_front(rows: Sequence[Dict[str, Any]], objectives: Optional[Dict[str, str]] = None) -> List[Dict[str, Any]]:
+    """The report's Pareto front (of ``objectives``, default :func:`main_objectives`): over the points that did not
+    fail and fit their device. A design HLS refuses (:func:`codesign.sim.hls_rules.refused`: its row names the
+    layers in ``refused`` and says why in ``warnings``) does not fit, so it is never on a front."""
+    good = [r for r in rows if not r.get("error") and number(r.get("latency_s")) is not None]
+    return front_rows([r for r in good if r.get("fits") is True], objectives or main_objectives(good))
 
 
 def main_objectives(rows) -> Dict[str, str]:
@@ -221,6 +231,10 @@ def _html(meta, rows, good, figures: List[Figure], front, objectives) -> str:
     facts = [("points finished", f"{len(rows)}" + (f" of {meta['points']}" if meta.get("points") else "")),
              ("succeeded / failed", f"{len(good)} / {len(failed)}"),
              ("fit their device", str(sum(1 for r in good if r.get("fits") is True)))]
+    refused = sum(1 for r in good if r.get("refused"))
+    if refused:
+        facts.append(("refused by HLS (do not fit)", f"{refused}: the Latency strategy over the unroll limit (the "
+                                                     f"rows' refused and warnings columns)"))
     if meta.get("seconds") is not None:
         facts.append(("last run", f"{meta['seconds']:.1f} s, {meta.get('workers', 1)} worker(s), "
                                   f"executor {meta.get('executor', 'local')}"))

@@ -33,13 +33,13 @@ COLUMNS = (
     "latency_s", "latency_cycles", "interval_s", "interval_cycles", "throughput_per_s",
     "energy_j", "energy_dram_j", "energy_onchip_j", "energy_compute_j", "energy_static_j",
     "dram_read_bytes", "dram_write_bytes", "dsp", "bram", "lut", "ff",
-    "dsp_util", "bram_util", "lut_util", "ff_util", "util_max", "fits", "over", "slowest_layer",
+    "dsp_util", "bram_util", "lut_util", "ff_util", "util_max", "fits", "over", "refused", "warnings", "slowest_layer",
     "train_seconds", "train_flops", "make_seconds", "model_key", "error",
 )
 
 TEXT_COLUMNS = {"point_id", "model_key", "model", "method", "device", "template", "precision", "strategy",
-                "io_type", "sparse_kernel", "over", "slowest_layer", "error", "csim_precision", "csim_dataset",
-                "weights_source"}
+                "io_type", "sparse_kernel", "over", "refused", "warnings", "slowest_layer", "error", "csim_precision",
+                "csim_dataset", "weights_source"}
 
 
 class Journal:

@@ -73,6 +73,18 @@ def test_the_designs_warnings_reach_the_runs_summary(tmp_path):
     assert any(m.startswith("warning: ") and "4096" in m for m in said)
 
 
+def test_a_design_hls_refuses_does_not_meet_the_budget():
+    """--strategy Latency holds jet_mlp at width 2's 128 x 64 layer (8,192 weights) on the Latency strategy, whose
+    kernel HLS refuses at any reuse factor (codesign.sim.hls_rules.refused): the budget is missed and says why;
+    before, it was met with a warning. Under strategy auto the same model meets it (that layer goes Resource)."""
+    torch.manual_seed(0)
+    model = create_model("jet_mlp", 2.0, JET, 5)
+    latency = HardwareBudget(BudgetSpec("xc7z020", max_latency_us=50.0, strategy="Latency"), JET).check(model)
+    assert not latency.fits and not latency.met and "HLS refuses" in latency.describe()
+    assert latency.summary()["budget_met"] is False
+    assert HardwareBudget(BudgetSpec("xc7z020", max_latency_us=50.0), JET).check(model).met
+
+
 def test_a_unit_price_is_the_estimators_at_the_current_folding():
     """Prices follow the folding: under a tighter utilisation bound fc2 is folded more (larger reuse factor),
     so one of its neurons holds fewer multipliers: it saves fewer DSPs, about its weights / reuse factor."""

@@ -71,6 +71,26 @@ def test_combinational_io_parallel_layers_take_no_cycles(nets):
     assert dataflow_costs(two, dev, m).latency_cycles > 0              # an adder: not combinational
 
 
+def test_a_dense_latency_kernel_over_the_unroll_limit_is_refused_dense_or_pruned(nets):
+    """One rule (hls_rules.refused): the Latency strategy's dense kernel unrolls its whole n_in x n_out product loop,
+    zeros included, whatever the reuse factor, and Vivado HLS stops there (XFORM 203-504; hls4ml issue 1013, FAQ:
+    pruning does not help). The estimate says the design does not fit, with why, for the dense and the pruned
+    model alike; before, it priced both as buildable and fitting with a warning, while the sparse-kernel choice
+    called the same kernel refused. The Resource strategy, and the sparse kernel of a pruned layer, build."""
+    dev = load_device(U250)
+    for nonzero in (None, 128 * 64 * 3 // 10):                      # dense, and pruned to 30%
+        net = Network("big", (nets.dense("fc", None, 128, 64, nonzero=nonzero),), (128, 1, 1))
+        for rf in (1, 4):
+            t = estimate(net, dev, Mapping(reuse_factor=rf, sparse_kernel="off")).totals
+            assert t["refused"] == ["fc"] and t["fits"] is False and t["over"] == [], (nonzero, rf)
+            assert any("refuses" in w and "fc" in w for w in t["warnings"])
+        resource = estimate(net, dev, Mapping(reuse_factor=4, strategy="Resource", sparse_kernel="off")).totals
+        assert resource["refused"] == [] and resource["fits"] is True
+    pruned = Network("big", (nets.dense("fc", None, 128, 64, nonzero=128 * 64 * 3 // 10),), (128, 1, 1))
+    sparse = estimate(pruned, dev, Mapping(reuse_factor=4))        # auto: the sparse kernel unrolls 2,457 nonzeros
+    assert sparse.costs.plan.sparse[0] and sparse.totals["refused"] == [] and sparse.totals["fits"] is True
+
+
 def test_unroll_limit_warning(nets):
     # the Latency kernel unrolls its whole 128 x 64 product loop whatever the reuse factor (hls4ml issue 1013)
     net = Network("big", (nets.dense("fc", None, 128, 64),), (128, 1, 1))

@@ -243,6 +243,21 @@ def test_the_folding_never_chooses_what_the_estimate_warns_about(nets):
     assert folding.fits and not [w for w in costs.warnings if "unrolls the product loop" in w]
 
 
+def test_a_latency_only_folding_of_a_layer_too_large_for_it_does_not_fit(nets):
+    """--strategy Latency --reuse-factor auto on a dense 784 x 75 layer: no reuse factor makes its kernel one HLS
+    builds (hls_rules.refused), so the folding does not fit and says why; before, it chose RF 58,800 and
+    reported that it fits. With the Resource strategy allowed, the folding never takes such a kernel."""
+    net = Network("mlp", (nets.dense("fc1", None, 784, 75), nets.dense("fc2", "fc1", 75, 10)), (784,))
+    device, mapping = load_device("xc7z020"), Mapping(precision="ap_fixed<6,2>")
+    latency = choose_folding(net, device, mapping, 0.8, ("Latency",))
+    assert not latency.fits and "fc1" in latency.limit and "Resource" in latency.limit
+    bounded = choose_folding(net, device, mapping, 0.8, ("Latency",), max_latency_cycles=1e6)
+    assert not bounded.fits
+    both = choose_folding(net, device, mapping)
+    plan = resolve_plan(net, both.mapping(mapping, net), device)
+    assert both.fits and not hls_rules.refused(net, plan, device).any()
+
+
 def _two_layer_table(depth, dsp):
     """A hand-made cost table: two layers of two candidates each, every candidate keeping the interval."""
     from codesign.sim.fold_table import RESOURCES, CostTable

@@ -48,6 +48,26 @@ def test_sparse_kernel_axis_shows_the_saving_of_unstructured_zeros(sim_spec, tmp
     assert rows["on"]["dsp"] < rows["off"]["dsp"] / 2                      # Resource keeps a slot per zero
 
 
+def test_a_point_hls_refuses_carries_its_warning_and_stays_off_the_front(sim_spec, tmp_path):
+    """LeNet-300-100 at width 0.25: fc1 has 58,800 weights, and the Latency strategy unrolls them all whatever the
+    reuse factor, which HLS refuses (codesign.sim.hls_rules.refused). Such points do not fit, their rows say why
+    (``warnings``, also in results.csv) and the Pareto front is taken without them; before, they fit, their rows
+    carried no warning and they topped the front."""
+    sim_spec["grid"] = {"model": ["lenet300_100"], "width": [0.25], "method": ["dense"], "device": ["xc7z020"],
+                        "reuse_factor": [64, 784], "precision": ["ap_fixed<6,2>"], "strategy": ["Latency", "Resource"]}
+    result = run_sweep(sim_spec, tmp_path / "run", report=False)
+    rows = read_table(result.paths["csv"])
+    assert len(rows) == 4 and all(r["error"] is None for r in rows)
+    for row in rows:
+        refused = row["strategy"] == "Latency"
+        assert (row["fits"] is False) if refused else (row["refused"] is None), row
+        assert ("HLS refuses" in (row["warnings"] or "")) is refused and (row["refused"] == "fc1") is refused
+    from codesign.sweep.report import report_front
+
+    front = report_front(rows)
+    assert front and all(r["strategy"] == "Resource" and r["fits"] is True for r in front)
+
+
 def test_existing_sweep_needs_resume_or_force(sim_spec, tmp_path):
     run_sweep(sim_spec, tmp_path / "run", report=False)
     with pytest.raises(CodesignError, match="already holds a sweep; pass --resume"):
