@@ -35,6 +35,9 @@ DEFAULT_SPARSE_KERNEL = "auto"
 DEFAULT_MAX_UTIL = 0.8            # the largest share of every resource a folding may use (export, simulate, --fit)
 DEFAULT_BACKEND = "Vitis"
 DEFAULT_CLOCK_PERIOD_NS = 5.0      # the export's (hls4ml's) default; an estimate without one uses the device's clock
+#: the top-1 agreement with the float model the export aims at (``--target-agreement``'s default): the automatic
+#: precision searches for it; given types, and a training run's budget precision, clearly below it are flagged
+DEFAULT_TARGET_AGREEMENT = 0.999
 
 
 def choice(kind: str, value, choices: Iterable[str], advice: str = "") -> str:

@@ -303,10 +303,15 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
     summary = _summary(run, history, elapsed, start)
     if run.ctx.budget is not None:
         budget = run.ctx.budget
-        check, warnings = budget.write_report(run.model, rd.sim) if rd is not None else (budget.check(run.model), [])
+        fixed = _fixed_point(run, budget.spec.precision, summary)
+        sections = {"fixed_point": fixed.section()} if fixed is not None else {}
+        check, warnings = budget.write_report(run.model, rd.sim, sections) if rd is not None else \
+            (budget.check(run.model), [])
         summary.update(check.summary())
         run.say(check.describe())
-        if warnings:                     # the design's own (e.g. an unroll synthesis may refuse): not only in the report
+        if fixed is not None:            # how the design the budget priced answers, right after the verdict
+            run.say(fixed.line())
+        if warnings:                     # the design's own (e.g. a layer HLS refuses): not only in the report
             summary["budget_warnings"] = warnings
             for warning in warnings:
                 run.say(f"warning: {warning}")
@@ -318,6 +323,25 @@ def fit(recipe: Recipe, run_dir: str | Path | None = None, *, resume: bool = Fal
         atomic.write_json(rd.cost, summary)
     events("end", summary)
     return FitResult(run.model, history, summary, rd.root if rd is not None else None)
+
+
+def _fixed_point(run: _Run, precision: str, summary: Dict[str, Any]):
+    """The end of a --fit run: the trained model at the budget's precision, emulated as the export computes it, on
+    held-out test samples (:func:`~codesign.export.accuracy.held_out_check`); its fields go into ``summary``
+    (``fixed_*`` as a sweep's columns, ``fixed_warning`` when clearly below the export's target agreement). A model
+    the export cannot convert is a note (``fixed_error``), not a failed run. None when nothing was measured."""
+    from .export.accuracy import held_out_check
+
+    try:
+        fixed = held_out_check(run.model, precision, run.splits)
+    except CodesignError as err:
+        summary["fixed_error"] = str(err)
+        run.say(f"note: the fixed-point agreement at {precision} was not measured: {err}")
+        return None
+    summary.update(fixed.result.fields())
+    if fixed.below:
+        summary["fixed_warning"] = fixed.line().removeprefix("warning: ")
+    return fixed
 
 
 def _check_finite(row: Dict[str, Any], epoch: int, recipe: Recipe) -> None:

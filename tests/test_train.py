@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import subprocess
@@ -101,6 +102,36 @@ def test_resume_names_the_budgets_device_by_any_alias(tmp_path):
     assert len(resumed.history) == 1
     with pytest.raises(CodesignError, match="different 'target'"):
         fit(recipe(**budget, **{"target.device": "xcu250"}), tmp_path, resume=True)
+
+
+@pytest.mark.parametrize("precision, below", [("ap_fixed<8,2>", True), ("fixed<24,10,RND_CONV,SAT>", False)])
+def test_a_fit_run_reports_its_fixed_point_agreement_at_the_budgets_precision(tmp_path, precision, below):
+    """A --fit run's budget prices hardware at its precision; the end of the run says how that design answers: the
+    top-1 agreement of the export's emulation of hls4ml arithmetic at that precision with the float model, on
+    held-out test samples, in the summary (cost.json), RUN/sim/report.json and report.md, and one warning line
+    right after the budget's verdict when it is clearly below the export's --target-agreement. At ap_fixed<8,2>
+    fc1's results wrap (2 integer bits, values past 10); before, the run said only "budget met"."""
+    said = []
+    budget = {"method.name": "magnitude", "method.params": {"structure": "structured"}, "target.fit": True,
+              "target.device": "xc7z020", "target.max_latency_us": 200.0, "target.precision": precision}
+    res = fit(recipe(**{"train.epochs": 1, "data.name": "mnist_mini", "data.options": {}, **budget}), tmp_path,
+              events=lambda kind, p: said.append(p["text"]) if kind == "message" else None)
+    s = res.summary
+    assert s["fixed_precision"] == precision and s["fixed_samples"] == 256 and s["fixed_float_accuracy"] > 0.5
+    assert (s["fixed_agreement"] < 0.5) is below and ("fixed_warning" in s) is below
+    verdict = next(i for i, m in enumerate(said) if m.startswith("budget "))
+    assert "fixed point at " + precision in said[verdict + 1]
+    assert said[verdict + 1].startswith("warning: ") is below
+    if below:
+        from codesign.target import DEFAULT_TARGET_AGREEMENT
+
+        assert f"{DEFAULT_TARGET_AGREEMENT:g}" in s["fixed_warning"] and "fc1" in s["fixed_warning"]
+    assert json.loads((tmp_path / "train" / "cost.json").read_text())["fixed_agreement"] == s["fixed_agreement"]
+    report = json.loads((tmp_path / "sim" / "report.json").read_text())
+    assert report["fixed_point"]["agreement"] == s["fixed_agreement"]
+    assert report["fixed_point"]["below_target"] is below
+    markdown = (tmp_path / "sim" / "report.md").read_text()
+    assert "## Fixed-point arithmetic" in markdown and ("**Warning:" in markdown.split("## Fixed")[1]) is below
 
 
 def test_resume_can_extend_epochs(tmp_path):

@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional
 import typer
 from rich.table import Table
 
+from ..target import DEFAULT_TARGET_AGREEMENT
 from . import app
 from .console import console, err_console
 from .design_view import invocation
@@ -77,9 +78,10 @@ def export(
                                               "depths, which the export writes there); IOType, ClockPeriod, Part. "
                                               "Options given on the command line win over its Model values."),
     target_agreement: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Top-1 agreement the automatic "
-                                                     "precision must reach on calibration data (default 0.999; "
-                                                     "a warning says where no width reaches it), and the C "
-                                                     "simulation is checked against."),
+                                                     f"precision must reach on calibration data (default "
+                                                     f"{DEFAULT_TARGET_AGREEMENT:g}; a warning says where no width "
+                                                     f"reaches it, or given types fall clearly below it), and the "
+                                                     f"C simulation is checked against."),
     csim_samples: Optional[int] = typer.Option(None, min=1, help="Samples to simulate (default: by model size, "
                                                                  "10-1000)."),
     calibration_samples: Optional[int] = typer.Option(None, min=1, help="Samples for the precision choice "
@@ -112,7 +114,7 @@ def export(
                                    "--precision": precision, "--hls-config": hls_config,
                                    "--target-agreement": target_agreement, "--calibration-samples": calibration_samples,
                                    "--csim-samples": csim_samples, "--jobs": jobs or None})
-    target_agreement = 0.999 if target_agreement is None else target_agreement
+    target_agreement = DEFAULT_TARGET_AGREEMENT if target_agreement is None else target_agreement
     if max_util is not None and str(reuse_factor or "auto").lower() != "auto":
         from ..errors import ConfigError
         raise ConfigError("--max-util bounds the folding --reuse-factor auto chooses; with --reuse-factor "
@@ -453,9 +455,20 @@ def _precision_table(precision: Dict[str, Any]) -> None:
 
 
 def precision_warnings(precision: Dict[str, Any]) -> List[str]:
-    """What the precision report must not leave unsaid: an automatic choice that missed its targets, and an
-    emulation that is not bit-exact with the C simulation."""
+    """What the precision report must not leave unsaid: an automatic choice that missed its targets, given types
+    clearly below --target-agreement (with the layers whose results leave their type's range), and an emulation
+    that is not bit-exact with the C simulation."""
     out = []
+    if precision.get("below_target"):
+        overflows = precision.get("overflows") or []
+        where = (f": the results of {', '.join(overflows[:6])}{' ...' if len(overflows) > 6 else ''} leave their "
+                 f"type's range on the calibration data (see the range column)" if overflows else "")
+        agree = precision["emulated_agreement"]
+        out.append(f"precision {precision['source']}: emulated top-1 agreement {agree:.4f} on "
+                   f"{precision['calibration_samples']} calibration samples is clearly below --target-agreement "
+                   f"{precision['checked_against']:g} (the project answers otherwise than the model on "
+                   f"{1 - agree:.1%} of them){where}; give wider types (more integer bits where a range is "
+                   f"exceeded) or --precision auto")
     if precision.get("target_met") is False:
         out.append(f"precision auto: no width reaches --target-agreement {precision['target_agreement']} with at most "
                    f"{precision.get('max_output_error', 0.01):.0%} output error (emulated: agreement "

@@ -39,7 +39,9 @@ def train(
     fit_device: Optional[str] = typer.Option(None, "--fit", help="Train for this device (codesign list devices, or "
                                              "a device YAML, which the run records by its content): the method "
                                              "grows and prunes within the budget of --max-latency-us and "
-                                             "--max-util; the run ends with RUN/sim/report.json on it."),
+                                             "--max-util; the run ends with RUN/sim/report.json on it, and with "
+                                             "the top-1 agreement of that design's fixed-point arithmetic (at "
+                                             "--precision) with the trained model (a warning when low)."),
     max_latency_us: Optional[float] = typer.Option(None, "--max-latency-us", help="With --fit: latency bound (us); the "
                                                    "run reports the least resources within it."),
     max_util: Optional[str] = typer.Option(None, "--max-util", help="With --fit: largest fraction of each "

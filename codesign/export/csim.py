@@ -9,7 +9,6 @@ codesign's bug (:class:`~codesign.errors.InternalError`, exit code 1), not as ba
 from __future__ import annotations
 
 import ctypes
-import math
 import os
 import shutil
 import time
@@ -25,6 +24,7 @@ from .. import procs, written
 from ..errors import ExportError, InternalError
 from ..events import Events, quiet
 from .hls import HlsProject, as_graph_input
+from .precision import clearly_below
 
 
 @dataclass(frozen=True)
@@ -160,12 +160,6 @@ def _emulated(project: HlsProject, inputs: torch.Tensor) -> Optional[np.ndarray]
     emu = Emulator(project.graph.graph, project.graph.fused_bias)
     x = as_graph_input(inputs.float(), project.graph.input_layout)
     return batched(lambda b: emu.run(b, project.precision.types), x).double().numpy().reshape(len(inputs), -1)
-
-
-def clearly_below(observed: float, expected: float, n: int) -> bool:
-    """Whether an agreement ``observed`` on ``n`` samples is below ``expected`` by more than sampling explains
-    (three binomial standard deviations and one sample)."""
-    return n > 0 and observed < expected - 3.0 * math.sqrt(max(expected * (1.0 - expected), 0.0) / n) - 1.0 / n
 
 
 def agreement_warnings(report: CsimReport, emulated_agreement: Optional[float],

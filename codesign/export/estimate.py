@@ -19,6 +19,7 @@ from ..sim.export_section import estimate_section
 from ..sim.layers import Layer, Network
 from ..sim.mapping import LayerSettings, Mapping, hls_origin, layer_key
 from ..sim.onnx_layers import network_from_onnx
+from ..target import DEFAULT_TARGET_AGREEMENT
 
 PROJECT_ONNX = "model_channels_last.onnx"
 
@@ -130,8 +131,9 @@ def quantized_layer(layer: Layer, weights) -> Layer:
     return replace(layer, nonzero_weights=nonzero, shift_add=shift_add_counts(weights))
 
 
-def plan_like_export(model, meta: Dict[str, Any], *, precision: str = "auto", target_agreement: float = 0.999,
-                     dataset: Optional[str] = None, data_dir: Optional[Path] = None, seed: int = 0) -> PlannedModel:
+def plan_like_export(model, meta: Dict[str, Any], *, precision: str = "auto",
+                     target_agreement: float = DEFAULT_TARGET_AGREEMENT, dataset: Optional[str] = None,
+                     data_dir: Optional[Path] = None, seed: int = 0) -> PlannedModel:
     """The export's precision plan for ``precision`` (any option ``codesign export --precision`` takes), and
     the weights cast to its types (:func:`~codesign.export.hls.with_quantized_parameters`, as the export does):
     each Conv/Dense layer's nonzeros and shift-and-add counts are those of the weights the export writes
@@ -155,8 +157,8 @@ class ExportPlanner:
     of the graph hls4ml converts, BatchNorm folded into the Conv/Dense before it, layers named as the export
     names them)."""
 
-    def __init__(self, model, meta: Dict[str, Any], *, target_agreement: float = 0.999, dataset: Optional[str] = None,
-                 data_dir: Optional[Path] = None, seed: int = 0, emulate: bool = True,
+    def __init__(self, model, meta: Dict[str, Any], *, target_agreement: float = DEFAULT_TARGET_AGREEMENT,
+                 dataset: Optional[str] = None, data_dir: Optional[Path] = None, seed: int = 0, emulate: bool = True,
                  spec: Optional[Dict[str, Any]] = None):
         from .hls import source_graph
 

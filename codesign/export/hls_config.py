@@ -21,6 +21,7 @@ from typing import Any, Dict, Optional, Tuple
 from ..config import read_yaml
 from ..errors import ConfigError
 from ..sim.mapping import AUTO, Mapping
+from ..target import DEFAULT_TARGET_AGREEMENT
 from .hls import HlsSettings
 from .lut import SOFTMAX_T
 from .precision import LayerOverride, PrecisionSpec, precision_spec
@@ -31,7 +32,7 @@ def _type_text(t) -> Optional[str]:
 
 
 def read_export_config(path: Path, given: Dict[str, Any], precision: Optional[str],
-                       target_agreement: float = 0.999) -> Tuple[HlsSettings, PrecisionSpec]:
+                       target_agreement: float = DEFAULT_TARGET_AGREEMENT) -> Tuple[HlsSettings, PrecisionSpec]:
     """(settings, precision) from the file; ``given`` holds the HlsSettings fields set on the command line
     and ``precision`` the --precision given there (None: not given)."""
     raw, mapping = _read(path)
@@ -63,7 +64,8 @@ def read_export_config(path: Path, given: Dict[str, Any], precision: Optional[st
     return settings.checked(), _precision(path, raw, mapping, precision, target_agreement)
 
 
-def export_precision(path: Path, precision: Optional[str], target_agreement: float = 0.999) -> PrecisionSpec:
+def export_precision(path: Path, precision: Optional[str],
+                     target_agreement: float = DEFAULT_TARGET_AGREEMENT) -> PrecisionSpec:
     """The precision the export takes from the file (``precision``: the --precision given on the command
     line, None: not given): the Model's as the network-wide precision, each LayerName Precision as that
     layer's override (what ``codesign simulate --hls-config`` plans with, as the export does)."""

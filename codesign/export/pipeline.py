@@ -19,6 +19,7 @@ from .. import atomic, written
 from ..errors import ConfigError
 from ..events import Events, quiet
 from ..lock import folder_lock
+from ..target import DEFAULT_TARGET_AGREEMENT
 from .csim import csim, require_gxx
 from .fold import check_limit_for_part
 from .hls import HlsSettings, build_hls
@@ -43,7 +44,7 @@ class ExportRequest:
     settings: HlsSettings = field(default_factory=HlsSettings)
     precision: Any = "auto"                 # auto | a type | WEIGHT/RESULT | widths | YAML path | PrecisionSpec
     precision_given: bool = False           # --precision or --hls-config on the command line
-    target_agreement: float = 0.999
+    target_agreement: float = DEFAULT_TARGET_AGREEMENT
     calibration_samples: Optional[int] = None
     csim_samples: Optional[int] = None
     dataset: Optional[str] = None

@@ -20,6 +20,7 @@ take the first type, layer results the second), or a YAML file::
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
@@ -31,6 +32,7 @@ from ..config import Strict, read_yaml, validate
 from ..errors import ConfigError, close_matches
 from ..fixed_point import FloatType, Precision, fixed_for_range, parse_fixed, parse_precision
 from ..naming import c_identifier
+from ..target import DEFAULT_TARGET_AGREEMENT
 from .emulate import Emulator, LayerTypes, Ranges, batched, inexact_layers, layer_names
 from .passes import CleanGraph
 
@@ -46,7 +48,7 @@ class LayerOverride(Strict):
 
 class PrecisionFile(Strict):
     default: str = "auto"
-    target_agreement: float = Field(0.999, gt=0, le=1)
+    target_agreement: float = Field(DEFAULT_TARGET_AGREEMENT, gt=0, le=1)
     max_output_error: float = Field(0.01, gt=0)
     layers: Dict[str, LayerOverride] = Field(default_factory=dict)
 
@@ -56,7 +58,7 @@ class PrecisionSpec:
     """What the user asked for: 'auto', the quantizers of a QONNX graph, or weight/result types (a
     :class:`~codesign.fixed_point.Precision`), plus overrides by layer name."""
     default: Union[str, Precision] = "auto"
-    target_agreement: float = 0.999
+    target_agreement: float = DEFAULT_TARGET_AGREEMENT
     max_output_error: float = 0.01       # mean |y_fixed - y_float| / mean |y_float| on calibration data
     overrides: Mapping[str, LayerOverride] = field(default_factory=dict)
     source: str = "auto"
@@ -69,7 +71,8 @@ class PrecisionSpec:
         return self.default in ("auto", QUANTIZERS) or self.default.result is None
 
 
-def precision_spec(option: Union[str, Path, PrecisionSpec, None], target_agreement: float = 0.999) -> PrecisionSpec:
+def precision_spec(option: Union[str, Path, PrecisionSpec, None],
+                   target_agreement: float = DEFAULT_TARGET_AGREEMENT) -> PrecisionSpec:
     """A precision option (:func:`codesign.fixed_point.parse_precision`) or a YAML file path → PrecisionSpec."""
     if isinstance(option, PrecisionSpec):
         return option
@@ -107,6 +110,7 @@ class PrecisionPlan:
     source: str
     max_output_error: Optional[float] = None   # auto: the output error bound the search aims at
     inexact: Tuple[str, ...] = ()              # layers the emulation does not compute bit for bit, with why
+    checked_against: Optional[float] = None    # given types: the --target-agreement the emulated one is checked against
 
     def hls_layer_config(self) -> Dict[str, dict]:
         out = {}
@@ -124,6 +128,27 @@ class PrecisionPlan:
                     (self.max_output_error is None or self.emulated_output_error <= self.max_output_error))
 
     @property
+    def below_target(self) -> Optional[bool]:
+        """Given types (auto's search aims at the target itself: :attr:`target_met`): whether the emulated agreement
+        is clearly below ``--target-agreement`` (:func:`clearly_below`); None when nothing was emulated."""
+        if self.checked_against is None or self.emulated_agreement is None:
+            return None
+        return clearly_below(self.emulated_agreement, self.checked_against, self.calibration_samples)
+
+    @property
+    def overflows(self) -> Tuple[str, ...]:
+        """Layers whose results on the calibration data leave their type's range (they wrap or saturate)."""
+        out = []
+        for row in self.rows:
+            t = self.types.get(row["hls_name"])
+            result = None if t is None else t.result
+            if result is None or result.is_float or row.get("out_min") is None:
+                continue
+            if row["out_min"] < result.lowest or row["out_max"] >= result.highest + 2.0 ** -result.fractional:
+                out.append(row["layer"])
+        return tuple(out)
+
+    @property
     def emulation(self) -> str:
         """'bit-exact' (the emulated numbers are the C simulation's), or which layers make them approximate."""
         return "bit-exact" if not self.inexact else "approximate: " + "; ".join(self.inexact)
@@ -132,6 +157,8 @@ class PrecisionPlan:
         return {"source": self.source, "target_agreement": self.target_agreement,
                 "max_output_error": self.max_output_error, "target_met": self.target_met,
                 "emulated_agreement": self.emulated_agreement, "emulation": self.emulation,
+                "checked_against": self.checked_against, "below_target": self.below_target,
+                "overflows": list(self.overflows),
                 "emulated_output_error": self.emulated_output_error,
                 "weight_width": self.widths[0] if self.widths else None,
                 "result_fractional_bits": self.widths[1] if self.widths else None,
@@ -140,6 +167,12 @@ class PrecisionPlan:
 
 def agreement(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.argmax(1) == b.argmax(1)).double().mean()) if len(a) else 1.0
+
+
+def clearly_below(observed: float, expected: float, n: int) -> bool:
+    """Whether an agreement ``observed`` on ``n`` samples is below ``expected`` by more than sampling explains
+    (three binomial standard deviations and one sample)."""
+    return n > 0 and observed < expected - 3.0 * math.sqrt(max(expected * (1.0 - expected), 0.0) / n) - 1.0 / n
 
 
 def output_error(got: torch.Tensor, reference: torch.Tensor) -> float:
@@ -204,13 +237,14 @@ def choose_precision(clean: CleanGraph, calibration: Union[torch.Tensor, Calibra
     rows = [_row(name, clean, plan[name], ranges, weights) for name in plan]
     auto = spec.default == "auto"
     target, bound = (spec.target_agreement, spec.max_output_error) if auto else (None, None)
+    checked = spec.target_agreement if spec.default not in ("auto", QUANTIZERS) else None
     inexact = tuple(inexact_layers(clean.graph, clean.fused_bias, plan, clean.layer_names))
     if not emulate:
-        return PrecisionPlan(plan, rows, None, None, target, widths, len(inputs), spec.source, bound, inexact)
+        return PrecisionPlan(plan, rows, None, None, target, widths, len(inputs), spec.source, bound, inexact, checked)
     emu = Emulator(clean.graph, clean.fused_bias)
     emulated = batched(lambda x: emu.run(x, plan), inputs)
     return PrecisionPlan(plan, rows, agreement(emulated, reference), output_error(emulated, reference),
-                         target, widths, len(inputs), spec.source, bound, inexact)
+                         target, widths, len(inputs), spec.source, bound, inexact, checked)
 
 
 def _weight_magnitudes(clean: CleanGraph) -> Dict[str, Dict[str, float]]:

@@ -277,12 +277,14 @@ class HardwareBudget:
                                            max_latency_cycles=self.max_latency_s * clock if self.max_latency_s else None)
         return report
 
-    def write_report(self, model: nn.Module, out_dir) -> Tuple[BudgetCheck, list]:
-        """The estimator's report of ``model`` at its folding on the device: ``out_dir``/report.json, .md;
-        (the check, the report's warnings: what synthesis may refuse or the estimate cannot vouch for)."""
+    def write_report(self, model: nn.Module, out_dir, sections: Optional[Dict[str, object]] = None
+                     ) -> Tuple[BudgetCheck, list]:
+        """The estimator's report of ``model`` at its folding on the device, with more ``sections`` (e.g. the
+        run's ``fixed_point`` check): ``out_dir``/report.json, .md; (the check, the report's warnings: what
+        synthesis refuses or the estimate cannot vouch for)."""
         from ..sim import write_report
 
-        report = self.report(model)
+        report = self.report(model).with_sections(**(sections or {}))
         write_report(report, out_dir)
         return self.check(model), list(report.costs.warnings)
 

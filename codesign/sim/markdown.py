@@ -212,6 +212,24 @@ def _ways_out(d: Dict[str, Any]) -> List[str]:
                                                                  "utilisation"], rows)
 
 
+def _fixed_point(d: Dict[str, Any]) -> List[str]:
+    """A training run's check of how the design answers at its precision (the ``fixed_point`` section)."""
+    f = d.get("fixed_point")
+    if not f:
+        return []
+    lines = ["## Fixed-point arithmetic", ""]
+    if f["below_target"]:
+        where = f"; the results of {', '.join(f['overflows'])} leave their type's range" if f["overflows"] else ""
+        lines += [f"**Warning: the top-1 agreement with the float model, {f['agreement']:.4f}, is clearly below the "
+                  f"export's target {f['target_agreement']:g}{where}: this design answers otherwise than the trained "
+                  f"model, however well it fits.**", ""]
+    acc = "" if f["accuracy"] is None else f"; accuracy {f['accuracy']:.4f} (float {f['float_accuracy']:.4f})"
+    lines += [f"- precision {f['precision']}, the export's emulation of hls4ml's arithmetic ({f['emulation']})",
+              f"- top-1 agreement with the float model {f['agreement']:.4f} on {f['samples']:,} held-out test samples "
+              f"(the export's target: {f['target_agreement']:g}){acc}", ""]
+    return lines
+
+
 def _constants(d: Dict[str, Any]) -> List[str]:
     rows = [[k, q["value"], q["unit"], q["confidence"], q["source"]] for k, q in d["constants"].items()]
     return ["## Device constants used", "",
@@ -235,4 +253,5 @@ def report_markdown(d: Dict[str, Any]) -> str:
                      f"({tpl['design']['mac_units']} MAC units, {tpl['design']['family']})")
     lines += [""] + [f"> {n}" for n in d["notes"]] + [""]
     lines += [f"**Warning:** {w}" for w in d["warnings"]] + ([""] if d["warnings"] else [])
-    return "\n".join(lines + _design(d) + _ways_out(d) + _totals(d) + _dense(d) + _layers(d) + _constants(d))
+    return "\n".join(lines + _design(d) + _fixed_point(d) + _ways_out(d) + _totals(d) + _dense(d) + _layers(d)
+                     + _constants(d))

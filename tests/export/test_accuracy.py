@@ -29,3 +29,17 @@ def test_without_labels_only_the_agreement_is_known():
     model, x, _ = _model_and_data()
     result = fixed_point_accuracy(model, "ap_fixed<16,6>", x[:50])
     assert result.accuracy is None and result.float_accuracy is None and 0 <= result.agreement <= 1
+
+
+def test_a_check_against_the_target_agreement_names_what_overflows():
+    """What the end of a --fit run reports (codesign.export.accuracy.fixed_point_check): below the export's target
+    agreement only when clearly below it, with the layers whose results leave their type's range."""
+    from codesign.export.accuracy import fixed_point_check
+
+    model, x, y = _model_and_data()
+    narrow = fixed_point_check(model, "ap_fixed<4,1>", x, y)
+    assert narrow.below and narrow.overflows and narrow.line().startswith("warning: fixed point at ap_fixed<4,1>")
+    assert narrow.section()["below_target"] is True and narrow.section()["target_agreement"] == 0.999
+    wide = fixed_point_check(model, "fixed<24,10,RND_CONV,SAT>", x, y)
+    assert not wide.below and wide.overflows == () and not wide.line().startswith("warning")
+    assert wide.emulation == "bit-exact"

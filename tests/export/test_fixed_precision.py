@@ -78,6 +78,23 @@ def test_one_type_for_all_layers(mlp_and_data):
     assert plan.target_agreement is None and plan.widths is None
 
 
+def test_a_given_type_clearly_below_the_target_agreement_is_flagged(mlp_and_data):
+    """A given type (not auto, whose search aims at --target-agreement) whose emulated agreement is clearly below
+    the target is flagged, with the layers whose results leave their type's range; before, the export printed
+    "emulated top-1 agreement 0.1250" for ap_fixed<8,2> on LeNet-300-100 (fc1 reaches -16.6) without a word."""
+    from codesign.cli.export_cmd import precision_warnings
+
+    _, clean, digits = mlp_and_data
+    calibration = as_graph_input(digits.train[0][:256], clean.input_layout)
+    bad = choose_precision(clean, calibration, precision_spec("ap_fixed<8,2>"))
+    assert bad.below_target is True and "fc1" in bad.overflows and bad.summary()["below_target"] is True
+    lines = precision_warnings(bad.summary())
+    assert any("ap_fixed<8,2>" in line and "--target-agreement 0.999" in line and "fc1" in line for line in lines)
+    wide = choose_precision(clean, calibration, precision_spec("fixed<24,10,RND_CONV,SAT>"))
+    assert wide.below_target is False and wide.overflows == () and not precision_warnings(wide.summary())
+    assert choose_precision(clean, None, precision_spec("ap_fixed<8,2>")).below_target is None   # nothing emulated
+
+
 @pytest.mark.parametrize("given", ["ap_fixed<8,3>/ap_fixed<16,6>", "6/ap_fixed<16,6>"])
 def test_given_types_need_no_calibration(mlp_and_data, given):
     """Types that do not depend on value ranges (weights' integer bits come from the weights) are the same
