@@ -183,6 +183,8 @@ def test_shipped_specs_are_valid(name, tmp_path):
     assert len(plan.bases) == (0 if name in ("resnet110_density", "lenet5_precision") else 1)
     if name == "lenet5_precision":
         assert len(plan.emulations) == 3 * 4                  # one per model and precision
+    if name.startswith("lenet5"):       # HLS refuses LeNet-5's conv2 under Latency: the front needs Resource
+        assert "Resource" in load_spec(name).grid.strategy
 
 
 def test_a_recipe_trained_for_its_device_is_refused(finetune_spec):
