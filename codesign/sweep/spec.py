@@ -255,6 +255,7 @@ def check_spec(spec: SweepSpec) -> None:
         raise ConfigError(f"{src}: grid.reuse_factor: reuse factors are integers in 1..{REUSE_FACTOR_MAX}, got "
                           f"high={spec.grid.reuse_factor.high:g}")
     _check_dataflow_axes(spec, src)
+    _check_buildable(spec, src)
     _check_size(spec, src)
     for method in spec.grid.methods():
         _check_method(spec, method, src)
@@ -319,6 +320,28 @@ def _check_dataflow_axes(spec: SweepSpec, src: str) -> None:
                       f"template is {', '.join(templates)} ({source}), whose accelerator reads no "
                       f"{', '.join(target.DATAFLOW_ONLY).replace('_', ' ')}: every value would give the same "
                       f"design; remove grid.{given[0]}, or add dataflow to grid.template")
+
+
+def _check_buildable(spec: SweepSpec, src: str) -> None:
+    """A dataflow point is a design hls4ml builds, and its Vitis and Vivado backends build AMD/Xilinx parts only:
+    dataflow on a device of another part (an Intel one) is refused, as ``train --fit`` and ``export`` refuse it
+    (the tiled accelerator prices any device)."""
+    from ..sim.device import load_device
+    from ..validate import part
+
+    hardware = spec.grid.hardware(_recipe(spec).target.model_dump() if spec.recipe else None)
+    if "dataflow" not in hardware["template"]:
+        return
+    for name in hardware["device"]:
+        device = load_device(name)
+        try:
+            part(device.part, "its part")
+        except ConfigError:
+            where = "grid.template" if spec.grid.template else "the template (the recipe's, or the default)"
+            raise ConfigError(f"{src}: grid.device {name} ({device.part}, {device.vendor}) with the dataflow "
+                              f"template ({where}): dataflow points are hls4ml designs, and its Vitis and Vivado "
+                              f"backends build AMD/Xilinx parts only (train --fit and export refuse it too); sweep "
+                              f"{name} in a spec of its own with grid.template: [tiled], or remove it") from None
 
 
 def _check_size(spec: SweepSpec, src: str) -> None:

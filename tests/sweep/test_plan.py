@@ -246,3 +246,20 @@ def test_a_points_identity_holds_its_device_files_content(sim_spec, tmp_path):
             hardware = {a: p.axes[a] for a in HARDWARE_AXES}
             assert p.point_id == content_key({"model": p.model_key, "method": p.axes["method"], **hardware,
                                               "csim": None}, 16)
+
+
+def test_dataflow_points_on_an_intel_device_are_refused(sim_spec, tmp_path):
+    """R11: a sweep priced hls4ml dataflow designs on Arria 10 as plain fitting rows, which train --fit and export
+    refuse (hls4ml's Vitis and Vivado backends build AMD/Xilinx parts only). Refused when the spec is loaded, as
+    train --fit refuses it; the tiled template prices any device."""
+    sim_spec["grid"].update(device=["arria10", "xc7z020"], template=["dataflow", "tiled"])
+    with pytest.raises(ConfigError) as err:
+        load_spec(sim_spec)
+    assert "grid.device arria10 (10AX115N2F40E2LG, intel) with the dataflow template (grid.template)" in str(err.value)
+    assert "grid.template: [tiled]" in str(err.value) and "\n" not in str(err.value)
+    sim_spec["grid"].pop("template")                          # the default template is dataflow too
+    with pytest.raises(ConfigError, match="with the dataflow template"):
+        load_spec(sim_spec)
+    sim_spec["grid"].update(template=["tiled"])
+    sim_spec["grid"].pop("reuse_factor")
+    assert {p.axes["device"] for p in plan_of(sim_spec, tmp_path).points} == {"arria10", "xc7z020"}
