@@ -45,7 +45,9 @@ def export(
     width: Optional[float] = typer.Option(None, help="Width multiplier for a randomly initialised model."),
     backend: Optional[str] = typer.Option(None, help="hls4ml backend: Vitis (default) or Vivado."),
     io_type: Optional[str] = io_type_option(),
-    part: Optional[str] = typer.Option(None, help="FPGA part (default: the backend's, or --device's)."),
+    part: Optional[str] = typer.Option(None, help="FPGA part (default: the backend's, or --device's); with "
+                                                  "--device, a part of the device's chip (another package or speed "
+                                                  "grade of its die), else refused."),
     device: Optional[str] = typer.Option(None, help="The device the design is folded and estimated for: a shipped "
                                                     "name (codesign list devices) or a device YAML (default: the "
                                                     "part's shipped device; a model trained with --fit: its "
@@ -174,6 +176,8 @@ def _as_trained(checkpoint: Optional[Path], given: dict, precision: Optional[str
     trained = trained_for(checkpoint)
     if "part" in given:                 # the part given decides the device, not the run's
         trained.pop("device", None)
+    if "device" in given:               # and the device given decides the part
+        trained.pop("part", None)
     if str(given.get("reuse_factor", "auto")).lower() != "auto":
         trained = {k: v for k, v in trained.items() if k not in ("max_latency_us", "max_util")}
     taken = {k: v for k, v in trained.items() if v is not None and k not in given

@@ -259,6 +259,14 @@ def simulate(
     fold = dict(reuse_factor=rf, strategy=strategy, max_util=max_util, checkpoint=checkpoint, argv=invocation(ctx),
                 max_latency_us=max_latency_us)
     dev = load_device(device)                         # a wrong name fails before any slow step
+    if hls_config is not None and template == "dataflow":    # the file's part is the chip priced, or none is
+        from ..export.hls_config import config_part
+        from ..sim.device import check_same_chip
+        part = config_part(hls_config)
+        if part:
+            check_same_chip(part, f"the Part of {hls_config}", dev, f"--device {device}",
+                            f"give the --device of that part (another package or speed grade of the die is the same "
+                            f"chip), or remove Part from the file to price its design on {dev.name}")
     out = out or Path("runs") / "sim" / f"{label}-{dev.name}-{template}"
     check_output_dir(out, force, replaces=REPORT_FILES)
     # the lock makes the folder now: one that cannot be made (or is another's) fails before the estimate

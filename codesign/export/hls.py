@@ -62,11 +62,17 @@ class HlsSettings:
         clock = validate.finite(self.clock_period, "clock period (ns)", low=0, low_open=True)
         part = validate.part(self.part) if self.part is not None else None
         device = self.device
-        if device is not None:
+        if device is not None:                         # the device folded for is the part's chip
             from ..sim import load_device
+            from ..sim.device import check_same_chip
             from ..sim.device_record import recorded
+            said = f"--device {device}" if isinstance(device, str) else f"the device {device.get('name')}"
             device = recorded(device)           # a file's content, what the export folds for and records
-            part = part or validate.part(load_device(device).part)
+            loaded = load_device(device)
+            device_part = validate.part(loaded.part, f"{said}: the device's part")
+            if part is not None:
+                check_same_chip(part, "the project's part (--part, or Part in --hls-config)", loaded, said)
+            part = part or device_part
         reuse = parse_reuse_factor(self.reuse_factor)
         auto_strategy = str(self.strategy).lower() == AUTO
         strategy = (AUTO if reuse == AUTO else target.DEFAULT_STRATEGY) if auto_strategy else target.strategy(self.strategy)

@@ -11,7 +11,8 @@ optional, as hls4ml writes ``hls4ml_config.yml``) as the export's settings and p
   (the export's emulation and csim agreement assume hls4ml's lossless accumulators), except the Softmax sums'
   type the export writes itself (:data:`codesign.export.lut.SOFTMAX_T`). Per-layer ``FifoDepth``
   (codesign's key, which the export writes: :mod:`codesign.export.fifo`) sets the io_stream FIFO depths, as
-  the reuse factors, when the folding is the file's (not ``--reuse-factor auto``).
+  the reuse factors, when the folding is the file's (not ``--reuse-factor auto``). A ``Part`` of another chip
+  than ``--device`` is refused (:func:`codesign.sim.device.check_same_chip`).
 """
 from __future__ import annotations
 
@@ -73,9 +74,15 @@ def export_precision(path: Path, precision: Optional[str],
     return _precision(path, raw, mapping, precision, target_agreement)
 
 
-def _read(path: Path):
+def config_part(path: Path) -> Optional[str]:
+    """The file's ``Part`` (top level, beside ``HLSConfig``, as hls4ml writes it), None where it has none."""
     raw = read_yaml(path)
-    return raw, Mapping.from_hls_config(raw) if isinstance(raw, dict) else Mapping.from_hls_config(path)
+    top = raw if isinstance(raw, dict) and "HLSConfig" in raw else {}
+    return str(top["Part"]).strip() if top.get("Part") else None
+
+
+def _read(path: Path):
+    return read_yaml(path), Mapping.from_hls_config(path)     # (its errors name the file, as simulate's)
 
 
 def _precision(path: Path, raw: Dict[str, Any], mapping: Mapping, precision: Optional[str],

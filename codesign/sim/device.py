@@ -9,6 +9,7 @@ and a device file may override any of them. A malformed file is a one-line :clas
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field, fields
 from functools import cached_property, lru_cache
 from importlib import resources
@@ -347,6 +348,31 @@ def device_for_part(part: str) -> Tuple[Optional[Device], str]:
             device = _shipped()[name]
             return device, f"part {part} ({die}) has the same die and resources as the {device.board}'s {name}"
     return None, f"no shipped device models part {part}"
+
+
+#: a 7-series (or older) part number: the die, then the package (xc7z020 clg400, xc7a100t csg324)
+_SERIES7 = re.compile(r"^(x[acq]\d[a-z]+\d+t?)[a-z]+\d+$")
+
+
+def die_of(part: str) -> str:
+    """The FPGA die of an AMD/Xilinx part number, without package and speed grade: 'xc7z020clg400-1' → 'xc7z020',
+    'xcu250-figd2104-2L-e' → 'xcu250'; a die sold under another name on a card is the card's
+    (:data:`SAME_DIE`: 'xcvu13p-flga2577-2-e' → 'xcu250')."""
+    head = part.strip().lower().split("-")[0]
+    m = _SERIES7.match(head)
+    die = m.group(1) if m else head
+    return SAME_DIE.get(die, die)
+
+
+def check_same_chip(part: str, part_said: str, device: Device, device_said: str, remedy: Optional[str] = None) -> None:
+    """A one-line ConfigError where ``part`` (the project's, named ``part_said``) and ``device`` (what the design is
+    folded and estimated for, named ``device_said``) are different chips; another package or speed grade of the
+    same die is the same chip (the same resources). ``remedy``: what to do, said in the message."""
+    if die_of(part) != die_of(device.part):
+        remedy = remedy or (f"give one of them, or a part of the device's die ({die_of(device.part)}, any package or "
+                            f"speed grade)")
+        raise ConfigError(f"{device_said} is part {device.part} and {part_said} is {part}: two different chips "
+                          f"(a design for one, folded and judged for the other); {remedy}")
 
 
 def shipped_device_names() -> List[str]:

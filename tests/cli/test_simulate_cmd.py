@@ -493,3 +493,19 @@ def test_simulate_force_never_writes_into_a_run_or_someones_folder(cli, tmp_path
                 "--no-plot", "--out", tmp_path / "sim")
     assert again.code == 0 and cli("simulate", "--model", "jet_mlp", "--device", "pynq-z2", "--precision",
                                    "ap_fixed<16,6>", "--no-plot", "--out", tmp_path / "sim", "--force").code == 0
+
+
+def test_an_hls_configs_part_and_another_device_are_refused(cli, tmp_path):
+    """R3: simulate --device xc7z020 --hls-config FILE whose Part is a ZCU102's priced the design on the PYNQ-Z2
+    without a word. The device of that part (another package or speed grade of the die too) prices it."""
+    import yaml
+
+    config = tmp_path / "hls4ml_config.yml"
+    config.write_text(yaml.safe_dump({"Part": "xczu9eg-ffvb1156-1-e", "IOType": "io_parallel",
+                                      "HLSConfig": {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 8}}}))
+    args = ("simulate", "--model", "jet_mlp", "--hls-config", config, "--no-plot")
+    r = cli(*args, "--device", "xc7z020", "--out", tmp_path / "a")
+    assert r.code == 2 and r.err.strip().count("\n") == 0, r.err
+    assert f"--device xc7z020 is part xc7z020clg400-1 and the Part of {config} is xczu9eg-ffvb1156-1-e" in r.err
+    r = cli(*args, "--device", "zcu102", "--out", tmp_path / "b")
+    assert r.code == 0, r.err

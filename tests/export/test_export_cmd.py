@@ -129,6 +129,13 @@ def test_a_model_trained_for_a_device_is_folded_as_its_budget_was(cli, tmp_path)
     assert own.code == 0, own.err
     settings = json.loads((tmp_path / "o" / "export.json").read_text())["hls"]["settings"]
     assert (settings["clock_period"], settings["reuse_factor"], settings["max_latency_us"]) == (5.0, 2, None)
+    # a --device given decides the part, as a --part given decides the device (it built the run's xc7z020 part
+    # and folded for the ZCU102)
+    other = cli("export", "--checkpoint", model, "--target", "hls", "--device", "zcu102", "--calibration-samples",
+                "50", "--out", tmp_path / "z")
+    assert other.code == 0, other.err
+    hls = json.loads((tmp_path / "z" / "export.json").read_text())["hls"]
+    assert (hls["settings"]["part"], hls["folding"]["device"]) == ("xczu9eg-ffvb1156-2-e", "xczu9eg")
     # --target onnx folds nothing: the budget's precision is not the user's --precision (it was refused as one)
     onnx = cli("export", "--checkpoint", model, "--target", "onnx", "--out", tmp_path / "x")
     assert onnx.code == 0 and "folded as" not in onnx.err and (tmp_path / "x" / "model.onnx").exists(), onnx.err
@@ -428,3 +435,46 @@ def test_a_crashing_c_simulation_is_a_bug_with_exit_code_1(cli, tmp_path, monkey
             "--precision", "ap_fixed<16,6>", "--out", tmp_path / "o")
     assert r.code == 1 and r.err.count("error:") == 1, (r.code, r.err)
     assert "crashed" in r.err and "a bug in codesign" in r.err and "--target hls" in r.err
+
+
+def _device_yaml(folder, name: str, part: str):
+    import yaml
+
+    from codesign.sim.device import _package_dir
+
+    data = yaml.safe_load((_package_dir() / "xc7z020.yaml").read_text())
+    data.update(name=name, part=part, aliases=[])
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_device_and_a_part_of_different_chips_are_refused(cli, tmp_path):
+    """R3: --device xc7z020 --part xcu250-... built a U250 project folded and judged for a PYNQ-Z2, without a word
+    (so did a device YAML, and an --hls-config Part). Another package or speed grade of the device's die is the
+    same chip, and accepted."""
+    import yaml
+
+    from codesign.export.hls import HlsSettings
+
+    board = _device_yaml(tmp_path, "myboard", "xc7z020clg400-1")
+    config = tmp_path / "hls.yml"
+    config.write_text(yaml.safe_dump({"Part": "xcu250-figd2104-2L-e", "HLSConfig": {"Model": {"ReuseFactor": 1}}}))
+    for given, device in ((("--device", "xc7z020", "--part", "xcu250-figd2104-2L-e"), "--device xc7z020"),
+                          (("--device", board, "--part", "xcu250-figd2104-2L-e"), f"--device {board}"),
+                          (("--device", "pynq-z2", "--hls-config", config), "--device pynq-z2")):
+        r = cli("export", "--model", "lenet300_100", "--width", "0.25", "--target", "hls", *given,
+                "--out", tmp_path / "o")
+        assert one_line_error(r), r.err
+        assert f"{device} is part xc7z020clg400-1 and the project's part" in r.err and "two different chips" in r.err
+    assert HlsSettings(part="xc7z020clg484-1", device="pynq-z2").checked().part == "xc7z020clg484-1"
+    assert HlsSettings(part="xcvu13p-flga2577-2-e", device="xcu250").checked().part == "xcvu13p-flga2577-2-e"
+
+
+def test_a_device_files_bad_part_names_the_device_file(cli, tmp_path):
+    """R10: a device YAML's malformed part was reported as a bad --part, which the user never gave."""
+    path = _device_yaml(tmp_path, "injected", "xc7z020clg400-1; exec rm -rf ~")
+    r = cli("export", "--model", "lenet300_100", "--width", "0.25", "--target", "hls", "--device", path,
+            "--out", tmp_path / "o")
+    assert one_line_error(r) and f"--device {path}: the device's part 'xc7z020clg400-1; exec" in r.err, r.err
+    assert "--part" not in r.err
