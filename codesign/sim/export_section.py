@@ -10,6 +10,7 @@ export calls the estimator, not the other way round.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -84,11 +85,13 @@ def estimate_section(network: Network, mapping: Mapping, part: str, out_dir: Pat
                 f"({device.name}) DSP and clock rules, and no utilisation or fit is claimed; add a device YAML "
                 f"for your part and use codesign simulate --device YOURS.yaml")
     report = estimate(network, device, mapping)
+    label = precision_label(report)     # the project's types, not its Model default (which every layer overrides)
+    report = replace(report, mapping=mapping.with_(precision=replace(mapping.precision, label=label)))
     if sections:
         report = report.with_sections(**sections)
     paths = write_report(report, Path(out_dir) / "sim")
     section: Dict[str, Any] = {"device": device.name, "device_match": how, "network": network_source,
-                               "template": "dataflow", "precision": precision_label(report)}
+                               "template": "dataflow", "precision": label}
     section.update(summary_totals(report.totals))
     folding = (sections or {}).get("folding")
     if folding is not None:

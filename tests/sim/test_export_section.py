@@ -53,6 +53,21 @@ def test_section_writes_the_report_of_the_device_for_the_part(tmp_path):
     assert written["device"]["name"] == "xc7z020" and (tmp_path / "sim" / "roofline.png").exists()
 
 
+def test_the_reports_header_says_the_types_are_the_projects_per_layer(tmp_path, nets):
+    """R10: the export's sim/report.md said 'precision fixed<16,6>' (hls4ml's Model default) where every layer has
+    its own types; the header now says what the estimate priced, as the section does."""
+    from codesign.sim import Network
+
+    network = Network("m", (nets.dense("fc1", None, 16, 8), nets.dense("fc2", "fc1", 8, 4)), (16, 1, 1))
+    mapping = Mapping.from_hls_config({"Model": {"Precision": "fixed<16,6>"}, "LayerName": {
+        "fc1": {"Precision": {"weight": "fixed<9,2>", "bias": "fixed<9,2>", "result": "fixed<12,4>"}},
+        "fc2": {"Precision": {"weight": "fixed<7,2>", "bias": "fixed<7,2>", "result": "fixed<10,4>"}}}})
+    section = estimate_section(network, mapping, "xc7z020clg400-1", tmp_path, "test")
+    header = next(line for line in (tmp_path / "sim" / "report.md").read_text().splitlines() if "mapping:" in line)
+    assert section["precision"] == "per layer from the project: weights 7-9 bits, results 10-12 bits"
+    assert f"precision {section['precision']}," in header and "fixed<16,6>" not in header
+
+
 def test_sim_never_imports_the_export():
     import subprocess
     import sys
