@@ -135,11 +135,18 @@ def run_onnx_export(req, settings, spec, events: Events) -> Dict[str, Any]:
     if req.target == "fpga":
         report = csim(project, samples.test_x, reference=reference_outputs(proto, samples.test_x),
                       labels=samples.test_y, jobs=req.jobs, events=events, target_agreement=req.target_agreement)
-        parts["csim"] = {**report.summary(), "reference": f"the ONNX file ({_reference(proto)})"}
+        parts["csim"] = onnx_csim_summary(report, _reference(proto))
         parts = assemble_fpga_report(parts, FpgaContext(None, req.out, project, report, dict(parts)))
         atomic.write_json(req.out / "csim.json", parts)
     atomic.write_json(req.out / "export.json", parts)
     return parts
+
+
+def onnx_csim_summary(report, runtime: str) -> Dict[str, Any]:
+    """The C simulation's summary against the ONNX file run by ``runtime``: the reference's accuracy is
+    ``accuracy_onnx`` (a PyTorch model's is ``accuracy_pytorch``)."""
+    summary = {("accuracy_onnx" if k == "accuracy_pytorch" else k): v for k, v in report.summary().items()}
+    return {**summary, "reference": f"the ONNX file ({runtime})"}
 
 
 def _reference(proto: onnx.ModelProto) -> str:

@@ -478,3 +478,18 @@ def test_a_device_files_bad_part_names_the_device_file(cli, tmp_path):
             "--out", tmp_path / "o")
     assert one_line_error(r) and f"--device {path}: the device's part 'xc7z020clg400-1; exec" in r.err, r.err
     assert "--part" not in r.err
+
+
+@pytest.mark.csim
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_an_onnx_files_c_simulation_names_its_reference_the_onnx_file(cli, tmp_path):
+    """R10: export --onnx --target fpga labelled the ONNX file's accuracy (onnxruntime's) accuracy_pytorch, in
+    csim.json and the printed table."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.ReLU(), torch.nn.Linear(8, 4)).eval()
+    torch.onnx.export(net, (torch.zeros(1, 16),), str(tmp_path / "m.onnx"), dynamo=False)
+    r = cli("export", "--onnx", tmp_path / "m.onnx", "--target", "fpga", "--csim-samples", "10",
+            "--calibration-samples", "32", "--precision", "ap_fixed<16,6>", "--out", tmp_path / "o")
+    assert r.code == 0, r.err
+    summary = json.loads((tmp_path / "o" / "csim.json").read_text())["csim"]
+    assert "accuracy_onnx" in summary and "accuracy_pytorch" not in summary     # (None here: no labels)
