@@ -77,7 +77,9 @@ def export(
     hls_config: Optional[Path] = typer.Option(None, "--hls-config", help="An hls4ml configuration (YAML/JSON, "
                                               "e.g. a project's hls4ml_config.yml): Model and per-layer "
                                               "Precision, ReuseFactor, Strategy, FifoDepth (io_stream FIFO "
-                                              "depths, which the export writes there); IOType, ClockPeriod, Part. "
+                                              "depths, which the export writes there); IOType, ClockPeriod, Part "
+                                              "(of --device's chip where both are given). Two entries of one layer "
+                                              "(c1 and hls4ml's Conv2D_c1) that disagree are refused. "
                                               "Options given on the command line win over its Model values."),
     target_agreement: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Top-1 agreement the automatic "
                                                      f"precision must reach on calibration data (default "

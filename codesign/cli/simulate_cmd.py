@@ -181,7 +181,9 @@ def simulate(
     hls_config: Optional[Path] = typer.Option(None, "--hls-config", help="dataflow: an hls4ml configuration "
                                               "(YAML/JSON: Model and LayerName with Precision, ReuseFactor, "
                                               "Strategy per layer; also hls4ml's hls4ml_config.yml, with the "
-                                              "FIFO depths the export writes as FifoDepth), taken as given (no "
+                                              "FIFO depths the export writes as FifoDepth; its Part, if any, of "
+                                              "--device's chip; two entries of one layer that disagree are refused), "
+                                              "taken as given (no "
                                               "--reuse-factor auto unless asked); the weights are cast to its "
                                               "types as the export casts them. Options given on the command "
                                               "line win over its Model values."),

@@ -17,7 +17,8 @@ from typing import Any, Dict, Optional, Sequence
 
 from ..sim.export_section import estimate_section
 from ..sim.layers import Layer, Network
-from ..sim.mapping import LayerSettings, Mapping, hls_origin, layer_key
+from ..hls_names import hls_origin, layer_key
+from ..sim.mapping import LayerSettings, Mapping
 from ..sim.onnx_layers import network_from_onnx
 from ..target import DEFAULT_TARGET_AGREEMENT
 

@@ -22,7 +22,8 @@ import re
 from typing import Any, Dict, List, Mapping, Union
 
 from ..errors import ExportError
-from ..sim.mapping import fifo_depth_entry, layer_key
+from ..hls_names import layer_key
+from ..sim.mapping import fifo_depth_entry
 
 KEY = "FifoDepth"
 _PREFIX = re.compile(r"^(zp[12]d_)?[A-Z][A-Za-z0-9]*_(.+)$")

@@ -21,7 +21,8 @@ from ..errors import ExportError
 from ..sim.device import Device, device_for_part, load_device
 from ..sim.folding import Folding, choose_folding
 from ..sim.layers import Network
-from ..sim.mapping import LayerSettings, Mapping, layer_key
+from ..hls_names import layer_key
+from ..sim.mapping import LayerSettings, Mapping
 from .precision import PrecisionPlan
 
 FALLBACK_DEVICE = "xcu250"

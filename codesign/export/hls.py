@@ -180,9 +180,7 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     if settings.io_type == "auto":
         settings = HlsSettings(**{**asdict(settings), "io_type": "io_stream" if layout == "nhwc" else "io_parallel"})
     if settings.layers:                 # per-layer hls4ml settings, keyed by the graph's layer names
-        from .precision import layer_targets
-        targets = layer_targets(settings.layers, clean, "per-layer hls4ml settings")
-        settings = HlsSettings(**{**asdict(settings), "layers": {targets[k]: v for k, v in settings.layers.items()}})
+        settings = HlsSettings(**{**asdict(settings), "layers": graph_layer_settings(settings.layers, clean)})
     final = Path(out_dir)
     written.check_replaceable(final, "")    # a project of codesign's is replaced, never a folder of anyone else's
     partial = final.with_name(f".{final.name}.partial")
@@ -213,10 +211,20 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     with contextlib.redirect_stdout(io.StringIO()):
         hls_model.write()
     written.record(partial)             # what --force may replace, before the project appears under its name
-    _move_into_place(hls_model, partial, final)
+    _move_into_place(hls_model, partial, final, [n.name for n in model.graph.node])
     times["hls4ml_write"] = time.perf_counter() - t0
     return HlsProject(final, hls_model, settings, layout, plan, multiplier_report(hls_model, clean.layer_names, pruned),
                       clean.layer_names, times, fold, fifo, clean)
+
+
+def graph_layer_settings(layers: Dict[str, Dict[str, Any]], clean: CleanGraph) -> Dict[str, Dict[str, Any]]:
+    """Per-layer hls4ml settings ({given name: {ReuseFactor, Strategy, ...}}) keyed by the export graph's layer
+    names; two names of one layer merge as hls4ml applies them, and disagree in a one-line error
+    (codesign.hls_names' rule, the one ``codesign simulate`` follows)."""
+    from ..hls_names import merge_by_layer
+    from .precision import layer_targets
+
+    return merge_by_layer(layers, layer_targets(layers, clean, "per-layer hls4ml settings"))
 
 
 def _fifo_depths(hls_model, fold, settings: HlsSettings) -> Dict[str, Any]:
@@ -368,15 +376,12 @@ def _convert(model_path: Path, out_dir: Path, settings: HlsSettings, plan: Preci
     return hls_model
 
 
-def _move_into_place(hls_model, partial: Path, final: Path) -> None:
-    """Rename the complete project over ``final`` and point hls4ml's config file at it."""
-    old, new = str(partial.resolve()), str(final.resolve())
+def _move_into_place(hls_model, partial: Path, final: Path, nodes) -> None:
+    """Rename the complete project over ``final`` and write its hls4ml configuration for it
+    (:mod:`codesign.export.project_config`)."""
+    from .project_config import write_project_config
+
     if final.exists():
         shutil.rmtree(final)
     os.replace(partial, final)
-    hls_model.config.config["OutputDir"] = new
-    hls_model.config.config["OnnxModel"] = str(final / "model_channels_last.onnx")
-    cfg_file = final / "hls4ml_config.yml"
-    if cfg_file.exists():
-        atomic.write_text(cfg_file, cfg_file.read_text().replace(old, new))
-
+    write_project_config(hls_model, final, nodes)

@@ -7,7 +7,9 @@ optional, as hls4ml writes ``hls4ml_config.yml``) as the export's settings and p
 - ``LayerName``: per-layer ``ReuseFactor`` and ``Strategy`` go into the project's hls4ml config;
   per-layer ``Precision`` (weight, bias, result) overrides the network-wide precision for that layer,
   as a precision YAML's ``layers:`` does. Names are PyTorch names, the export's graph names or hls4ml's
-  (``Dense_fc1``). ``auto`` types are left to the export; an accumulator other than ``auto`` is refused
+  (``Dense_fc1``), found by :mod:`codesign.hls_names`' rule, as ``codesign simulate`` finds them; two entries of
+  one layer (``fc1`` and ``Dense_fc1``) merge as hls4ml applies them, and are refused where they disagree.
+  ``auto`` types are left to the export; an accumulator other than ``auto`` is refused
   (the export's emulation and csim agreement assume hls4ml's lossless accumulators), except the Softmax sums'
   type the export writes itself (:data:`codesign.export.lut.SOFTMAX_T`). Per-layer ``FifoDepth``
   (codesign's key, which the export writes: :mod:`codesign.export.fifo`) sets the io_stream FIFO depths, as

@@ -104,7 +104,7 @@ def onnx_model_spec(path: Path, proto: onnx.ModelProto, in_shape: Tuple[int, ...
 def run_onnx_export(req, settings, spec, events: Events) -> Dict[str, Any]:
     """The pipeline for ``req.onnx`` (see :func:`codesign.export.pipeline.run_export`)."""
     from .csim import csim
-    from .hls import build_hls
+    from .hls import build_hls, graph_layer_settings
     from .passes import clean_graph
     from .pipeline import prepare_out_dir
     from .precision import QUANTIZERS, PrecisionSpec, override_targets
@@ -117,6 +117,7 @@ def run_onnx_export(req, settings, spec, events: Events) -> Dict[str, Any]:
     if is_qonnx(proto):
         spec = PrecisionSpec(QUANTIZERS, source=f"quantizers ({Path(req.onnx).name})")
     override_targets(spec, clean)
+    graph_layer_settings(settings.layers, clean)
     check_io_stream(clean, settings.io_type)
     prepare_out_dir(req.out, req.force)
     model_spec = onnx_model_spec(req.onnx, proto, in_shape)

@@ -22,7 +22,7 @@ from ..lock import folder_lock
 from ..target import DEFAULT_TARGET_AGREEMENT
 from .csim import csim, require_gxx
 from .fold import check_limit_for_part
-from .hls import HlsSettings, build_hls
+from .hls import HlsSettings, build_hls, graph_layer_settings
 from .onnx import export_onnx, module_types
 from .passes import clean_graph
 from .precision import override_targets, precision_spec
@@ -148,6 +148,7 @@ def _export(req: ExportRequest, model, source, spec, settings: HlsSettings, even
     else:   # unsupported layers and unknown layer names in a precision file fail here, before slow steps
         clean = clean_graph(onnx_export.model, module_types(model))
         override_targets(spec, clean)
+        graph_layer_settings(settings.layers, clean)
         check_io_stream(clean, settings.io_type, module_types(model))
     if req.target != "onnx":
         parts["samples"] = samples.summary()

@@ -31,7 +31,7 @@ from pydantic import Field
 from ..config import Strict, read_yaml, validate
 from ..errors import ConfigError, close_matches
 from ..fixed_point import FloatType, Precision, fixed_for_range, parse_fixed, parse_precision
-from ..naming import c_identifier
+from ..hls_names import find_layer, layer_keys, merge_by_layer
 from ..target import DEFAULT_TARGET_AGREEMENT
 from .emulate import Emulator, LayerTypes, Ranges, batched, inexact_layers, layer_names
 from .passes import CleanGraph
@@ -381,19 +381,19 @@ def override_targets(spec: PrecisionSpec, clean: CleanGraph) -> Dict[str, str]:
 
 def layer_targets(given_names, clean: CleanGraph, what: str) -> Dict[str, str]:
     """{given name: the export graph's layer name} for PyTorch names (fc1, layers.0.0.conv1), the graph's
-    names, or hls4ml's renamed ones (Dense_fc1, Conv2D_conv1); an unknown name is a one-line error."""
-    from ..sim.mapping import HLS_PREFIX
-
+    names, or hls4ml's renamed ones (Dense_fc1, Conv2D_conv1), by codesign.hls_names' rule (the one ``codesign
+    simulate`` follows); an unknown name is a one-line error."""
     layers = list(layer_names(clean.graph, clean.fused_bias))
-    by_torch = {c_identifier(torch_name): hls for hls, torch_name in clean.layer_names.items()}
+    index: Dict[str, str] = {}
+    for name in layers:
+        for key in layer_keys(name):
+            index.setdefault(key, name)
+    for name, torch_name in clean.layer_names.items():
+        for key in layer_keys(torch_name):
+            index.setdefault(key, name)
     out = {}
     for given in given_names:
-        out[given] = None
-        for candidate in (c_identifier(given), HLS_PREFIX.sub("", c_identifier(given))):
-            found = candidate if candidate in layers else by_torch.get(candidate)
-            if found is not None:
-                out[given] = found
-                break
+        out[given] = find_layer(given, index)
         if out[given] is None:
             choices = sorted(clean.layer_names[n] for n in layers if n in clean.layer_names)
             raise ConfigError(f"{what} for unknown layer '{given}'{close_matches(given, choices)}; "
@@ -402,10 +402,12 @@ def layer_targets(given_names, clean: CleanGraph, what: str) -> Dict[str, str]:
 
 
 def _apply_overrides(plan: Dict[str, LayerTypes], spec: PrecisionSpec, clean: CleanGraph) -> Dict[str, LayerTypes]:
+    """The plan with the overrides' types; overrides of one layer under two names merge as hls4ml applies them
+    (codesign.hls_names.merge_by_layer: two that disagree are a one-line error)."""
     out = dict(plan)
-    for given, name in override_targets(spec, clean).items():
-        layer = spec.overrides[given]
-        values = {k: parse_fixed(v, f"layers.{given}.{k}") for k, v in layer.model_dump(exclude_none=True).items()}
+    parsed = {given: {k: parse_fixed(v, f"layers.{given}.{k}") for k, v in layer.model_dump(exclude_none=True).items()}
+              for given, layer in spec.overrides.items()}
+    for name, values in merge_by_layer(parsed, override_targets(spec, clean)).items():
         out[name] = replace(out.get(name, LayerTypes()), **values)
     return out
 

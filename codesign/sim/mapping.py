@@ -14,7 +14,6 @@ Mapping into per-layer arrays; the cost models read only that plan.
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -22,6 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from .. import target
 from ..errors import ConfigError, close_matches
 from ..fixed_point import NumType, Precision, parse_precision, parse_type
+from ..hls_names import PAD_PREFIXES, check_entries, find_layer, layer_key, layer_keys, merge_entries
 from ..validate import REUSE_FACTOR_MAX
 
 UNROLL_FAMILIES = ("auto", "ma", "zhang")
@@ -198,10 +198,19 @@ class Mapping:
 
 EMPTY = LayerSettings()
 INPUT_NAMES = ("input", "input_1", "model_input", "x")     # hls4ml's names of the input layer
-#: hls4ml's ONNX passes rename layers: MatMul -> Dense_<name>, Conv -> Conv2D_<name>, ... (model/optimizer/passes)
-HLS_PREFIX = re.compile(r"^(dense|conv1d|conv2d|depthwiseconv1d|depthwiseconv2d|pointwiseconv1d|pointwiseconv2d|bn)_",
-                        re.IGNORECASE)
-HLS_SUFFIX = re.compile(r"_act$", re.IGNORECASE)     # a qonnx Quant's Activation (passes/quant_opt.py)
+#: a LayerSettings field → its hls4ml configuration key (how a setting is named where two entries disagree)
+HLS_KEYS = {"reuse_factor": "ReuseFactor", "strategy": "Strategy", "weight": "Precision.weight",
+            "bias": "Precision.bias", "result": "Precision.result", "accum": "Precision.accum",
+            "fifo_depth": "FifoDepth", "sparse": "SparseKernel"}
+
+
+def hls_view(ls: LayerSettings) -> Dict[str, Any]:
+    """{hls4ml key: value} of the settings ``ls`` gives (what :func:`codesign.hls_names.merge_entries` merges)."""
+    return {key: getattr(ls, f) for f, key in HLS_KEYS.items() if getattr(ls, f) is not None}
+
+
+def from_hls_view(values: Dict[str, Any]) -> LayerSettings:
+    return LayerSettings(**{f: values.get(key) for f, key in HLS_KEYS.items()})
 
 
 def quantizer_layers(network) -> Dict[str, LayerSettings]:
@@ -209,12 +218,6 @@ def quantizer_layers(network) -> Dict[str, LayerSettings]:
     each quantized layer; ``network.meta['quantizer_types']``, from :mod:`codesign.sim.onnx_layers`)."""
     types = (getattr(network, "meta", None) or {}).get("quantizer_types") or {}
     return {name: LayerSettings(**{k: type_setting(v) for k, v in t.items()}) for name, t in types.items()}
-
-
-def hls_origin(name: str) -> str:
-    """The key of the network layer an hls4ml layer name came from: 'Dense_fc1' → 'fc1',
-    'relu1_quant_act' → 'relu1_quant'."""
-    return HLS_SUFFIX.sub("", HLS_PREFIX.sub("", layer_key(name)))
 
 
 def describe_settings(ls: LayerSettings) -> Dict[str, Any]:
@@ -226,60 +229,61 @@ def describe_settings(ls: LayerSettings) -> Dict[str, Any]:
     return out
 
 
-def layer_key(name: str) -> str:
-    """hls4ml compares layer names in lower case, and writes C identifiers: 'layers.0.conv1' ≡ 'layers_0_conv1';
-    a name starting with a digit (nn.Sequential's '0') is the export's 'l_0' (codesign.naming.c_identifier)."""
-    key = re.sub(r"[^0-9a-z_]", "_", name.lower())
-    return key if key and not key[0].isdigit() else f"l_{key}"
-
-
 def _inert(ls: LayerSettings) -> bool:
     """Settings that set nothing: every type 'auto' and no other value (hls4ml's config generators write
     such an entry for every node, also the reshape, constant and bias nodes the estimator folds)."""
     return all(getattr(ls, f.name) in (None, AUTO) for f in fields(ls))
 
 
-def match_layers(settings: Dict[str, LayerSettings], names: List[str], input_name: Optional[str] = None
-                 ) -> Tuple[Dict[int, LayerSettings], LayerSettings]:
-    """({layer index: settings}, input settings). Names match exactly, as C identifiers in any case, as
-    the module path of a torch.onnx node name (as the export names layers), or after hls4ml's renaming
-    prefix (``Dense_fc1`` is ``fc1``); entries for the same layer merge, the
-    renamed one last. A name the network does not have is a one-line error with close matches, unless
-    its entry sets nothing (see :func:`_inert`), as in ``codesign export``."""
+def network_index(names: List[str]) -> Dict[str, int]:
+    """{key: layer index} of a network's layer names (:func:`codesign.hls_names.layer_keys`; an ONNX file's
+    '/stem/Conv' is also the export's 'stem')."""
     index: Dict[str, int] = {}
     for i, name in enumerate(names):
-        index.setdefault(name, i)
-        index.setdefault(layer_key(name), i)
-    for i, name in enumerate(names):               # an ONNX file's '/stem/Conv' is the export's 'stem'
+        for key in layer_keys(name):
+            index.setdefault(key, i)
+    for i, name in enumerate(names):
         if name.startswith("/"):
             from ..export.graph import scope_of_name
             scope = scope_of_name(name)
             if scope:
                 index.setdefault(layer_key(scope), i)
+    return index
+
+
+def match_layers(settings: Dict[str, LayerSettings], names: List[str], input_name: Optional[str] = None
+                 ) -> Tuple[Dict[int, LayerSettings], LayerSettings]:
+    """({layer index: settings}, input settings). Names are found by codesign.hls_names' rule (as given, as C
+    identifiers in any case, as the module path of a torch.onnx node name, or after hls4ml's renaming prefix:
+    ``Dense_fc1`` is ``fc1``); entries for one layer merge as hls4ml applies them, and two that disagree are a
+    one-line error (:func:`codesign.hls_names.merge_entries`). A name the network does not have is a one-line
+    error with close matches, unless its entry sets nothing (see :func:`_inert`), as in ``codesign export``."""
+    index = network_index(names)
     inputs = {layer_key(n) for n in (*INPUT_NAMES, *([input_name] if input_name else []))}
-    out: Dict[int, LayerSettings] = {}
-    given_input = EMPTY
-    ordered = sorted(settings.items(), key=lambda item: hls_origin(item[0]) != layer_key(item[0]))
-    for given, ls in ordered:
+    found: Dict[Any, Dict[str, LayerSettings]] = {}
+    for given, ls in settings.items():
         key = layer_key(given)
-        i = index.get(given, index.get(key, index.get(HLS_PREFIX.sub("", key), index.get(hls_origin(key)))))
+        i = find_layer(given, index)
         if i is not None:
-            out[i] = out[i].merged(ls) if i in out else ls
+            found.setdefault(i, {})[given] = ls
         elif key in inputs:
-            given_input = given_input.merged(ls)
+            found.setdefault("input", {})[given] = ls
         elif _padding_of(key, index) and replace(ls, fifo_depth=None) == EMPTY:
             continue        # the FIFO of hls4ml's ZeroPadding before a convolution, which io_parallel has not
         elif not _inert(ls):
             shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
             raise ConfigError(f"per-layer settings for unknown layer '{given}'{close_matches(given, names)}; "
                               f"layers: {shown}")
-    return out, given_input
+    merged = {i: from_hls_view(merge_entries([(n, hls_view(ls)) for n, ls in group.items()],
+                                             names[i] if i != "input" else "the input"))
+              for i, group in found.items()}
+    return {i: ls for i, ls in merged.items() if i != "input"}, merged.get("input", EMPTY)
 
 
 def _padding_of(key: str, index: Dict[str, int]) -> bool:
     """Whether ``key`` names the ZeroPadding layer hls4ml inserts before a padded convolution under io_stream
     (``zp2d_<conv>``, codesign.sim.stream_graph) of a layer ``index`` has."""
-    return key.startswith(("zp2d_", "zp1d_")) and key[5:] in index
+    return key.startswith(PAD_PREFIXES) and key[5:] in index
 
 
 # ----------------------------------------------------------------------------- hls4ml configurations
@@ -366,9 +370,19 @@ def read_hls_config(config: Dict[str, Any], overrides: Optional[Dict[str, Any]] 
     types = _precision_entries(model.get("Precision"), "Model")
     if types:
         values["precision"], values["accum"] = _model_precision(types)
-    layers = {str(name): _layer_settings(str(name), cfg) for name, cfg in _section(hls, "LayerName", "HLSConfig").items()}
+    section = {str(name): cfg for name, cfg in _section(hls, "LayerName", "HLSConfig").items()}
+    layers = {name: _layer_settings(name, cfg) for name, cfg in section.items()}
+    check_entries({name: {**hls_view(ls), **({"FifoDepth": _depths(section[name]["FifoDepth"])}
+                                             if ls.fifo_depth is not None else {})}
+                   for name, ls in layers.items()})        # as written: before a Model value is taken for its own
     values["layers"] = {name: _without_model_values(ls, model) for name, ls in layers.items()}
     return Mapping(**{**values, **(overrides or {})})
+
+
+def _depths(value: Any) -> Union[int, List[int]]:
+    """A FifoDepth entry as one depth where all its depths are one (``[2, 2]`` is ``2``), else the list."""
+    depths = fifo_depth_entry(value)
+    return depths[0] if len(set(depths)) == 1 else list(depths)
 
 
 def _without_model_values(ls: LayerSettings, model: Dict[str, Any]) -> LayerSettings:

@@ -13,7 +13,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from .. import __version__, atomic
-from ..naming import c_identifier
+from ..hls_names import hls_layer_name
 from .costs import Costs
 from .device import Device, device_resources
 from .energy import Energy, energy_note
@@ -97,7 +97,7 @@ class Report:
             dram = float(c.dram_read[i] + c.dram_write[i])
             secs = float(c.cycles[i]) / c.clock_hz
             rows.append({
-                "name": layer.name, "hls_name": c_identifier(layer.name), "op": layer.op, "inputs": list(layer.inputs),
+                "name": layer.name, "hls_name": hls_layer_name(layer.name), "op": layer.op, "inputs": list(layer.inputs),
                 "in_shape": list(layer.in_shape), "out_shape": list(layer.out_shape),
                 "weights": layer.weights, "nonzero_weights": layer.nonzero_weights, "macs": layer.macs,
                 "macs_executed": float(c.macs_exec[i]), "ops": ops,

@@ -495,6 +495,62 @@ def test_simulate_force_never_writes_into_a_run_or_someones_folder(cli, tmp_path
                                    "ap_fixed<16,6>", "--no-plot", "--out", tmp_path / "sim", "--force").code == 0
 
 
+SEQUENTIAL_CONVS = ("import torch.nn as nn\n\ndef net():\n    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), "
+                    "nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 7 * 7, 10))\n")
+
+
+def test_a_sequentials_own_config_round_trips_its_padding_fifos(cli, tmp_path):
+    """An nn.Sequential's padded convolutions: the project's config names the padding FIFOs zp2d_l_0 and simulate
+    named the padding zp2d_0, so simulate --hls-config of the project left them at hls4ml's full length (BRAM 9
+    where the project has 0; the tester read it as lost types, models D6)."""
+    (tmp_path / "seq.py").write_text(SEQUENTIAL_CONVS)
+    model = ("--model", f"{tmp_path / 'seq.py'}:net", "--input-shape", "1,14,14", "--precision", "ap_fixed<16,6>")
+    assert cli("export", *model, "--target", "hls", "--out", tmp_path / "e").code == 0
+    r = cli("simulate", *model, "--device", "xcu250", "--no-plot", "--out", tmp_path / "a")
+    assert r.code == 0, r.err
+    r = cli("simulate", "--model", f"{tmp_path / 'seq.py'}:net", "--input-shape", "1,14,14", "--hls-config",
+            tmp_path / "e" / "hls" / "hls4ml_config.yml", "--device", "xcu250", "--no-plot", "--out", tmp_path / "b")
+    assert r.code == 0, r.err
+    a, b = (json.loads((tmp_path / x / "report.json").read_text()) for x in "ab")
+    for key in ("dsp", "lut", "ff", "bram", "latency_cycles", "interval_cycles"):
+        assert a["totals"][key] == pytest.approx(b["totals"][key], rel=1e-9), key
+    pads = [(layer["hls_name"], layer["detail"].get("fifo_depth")) for layer in b["layers"] if layer["op"] == "pad"]
+    assert pads == [(layer["hls_name"], layer["detail"].get("fifo_depth")) for layer in a["layers"]
+                    if layer["op"] == "pad"] and [name for name, _ in pads] == ["zp2d_l_0", "zp2d_l_3"]
+
+
+def test_one_edited_config_is_one_design_in_export_and_simulate(cli, tmp_path):
+    """R6: the project's hls4ml_config.yml held two entries per layer (l_0 and hls4ml's Conv2D_l_0); an edit of
+    one reached the export and hls4ml, of the other simulate. Now it holds one, the name hls4ml reads, and both
+    commands build the edit; a second name for the layer that disagrees is refused in one line by both."""
+    import yaml
+
+    (tmp_path / "seq.py").write_text(SEQUENTIAL_CONVS)
+    model = ("--model", f"{tmp_path / 'seq.py'}:net", "--input-shape", "1,14,14")
+    assert cli("export", *model, "--precision", "ap_fixed<16,6>", "--target", "hls", "--out", tmp_path / "e").code == 0
+    config = yaml.safe_load((tmp_path / "e" / "hls" / "hls4ml_config.yml").read_text())
+    layers = config["HLSConfig"]["LayerName"]
+    assert not [n for n in layers if n.startswith(("Conv2D_", "Dense_"))] and {"l_0", "l_3", "l_6"} <= set(layers)
+    layers["l_0"]["ReuseFactor"] = 4
+    edited = tmp_path / "edited.yml"
+    edited.write_text(yaml.safe_dump(config))
+    r = cli("export", *model, "--hls-config", edited, "--target", "hls", "--out", tmp_path / "x")
+    assert r.code == 0, r.err
+    built = json.loads((tmp_path / "x" / "export.json").read_text())["hls"]["settings"]["layers"]
+    r = cli("simulate", *model, "--hls-config", edited, "--device", "xcu250", "--no-plot", "--out", tmp_path / "s")
+    assert r.code == 0, r.err
+    priced = {layer["hls_name"]: layer["detail"]["reuse_factor"]
+              for layer in json.loads((tmp_path / "s" / "report.json").read_text())["layers"]}
+    assert built["l_0"]["ReuseFactor"] == priced["l_0"] == 4
+    layers["Conv2D_l_0"] = {**layers["l_0"], "ReuseFactor": 2}
+    edited.write_text(yaml.safe_dump(config))
+    for command in (("export", "--target", "hls", "--out", tmp_path / "y"),
+                    ("simulate", "--device", "xcu250", "--no-plot", "--out", tmp_path / "t")):
+        r = cli(command[0], *model, "--hls-config", edited, *command[1:])
+        assert r.code == 2 and r.err.strip().count("\n") == 0, r.err
+        assert "'Conv2D_l_0' and 'l_0' are one layer" in r.err and "ReuseFactor to 2 and 4" in r.err, r.err
+
+
 def test_an_hls_configs_part_and_another_device_are_refused(cli, tmp_path):
     """R3: simulate --device xc7z020 --hls-config FILE whose Part is a ZCU102's priced the design on the PYNQ-Z2
     without a word. The device of that part (another package or speed grade of the die too) prices it."""

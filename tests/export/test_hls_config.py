@@ -75,3 +75,64 @@ def test_bad_configs_are_one_line_errors(model, tmp_path, layer, message):
         settings, spec = read_export_config(path, {}, None)
         build_hls(model, tmp_path / "hls", settings=settings, precision=spec)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+class _PaddedConvs(torch.nn.Module):
+    """Padded convolutions under io_stream (hls4ml inserts zp2d_ layers), a pooled Dense with a fused bias."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.c2 = torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.Conv2d(4, 4, 3, padding=1)
+        self.pool, self.fc = torch.nn.MaxPool2d(2), torch.nn.Linear(4 * 4 * 4, 5)
+
+    def forward(self, x):
+        x = self.pool(torch.relu(self.c2(torch.relu(self.c1(x)))))
+        return self.fc(x.flatten(1))
+
+
+@pytest.fixture(scope="module")
+def padded_project(tmp_path_factory):
+    torch.manual_seed(0)
+    model = _PaddedConvs().eval()
+    model.codesign_spec = {"in_shape": [1, 8, 8]}
+    calibration = torch.randn(64, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    project = build_hls(model, tmp_path_factory.mktemp("padded") / "a", precision="auto", calibration=calibration,
+                        settings=HlsSettings(reuse_factor="auto", io_type="io_stream", part="xc7z020clg400-1"))
+    return model, calibration, project
+
+
+def _firmware(path):
+    return {f: (path / "firmware" / f).read_text() for f in ("defines.h", "parameters.h", "myproject.cpp")}
+
+
+def test_the_written_config_is_one_entry_per_layer_that_hls4ml_and_codesign_rebuild(padded_project, tmp_path):
+    """R6/R2: hls4ml_config.yml held c1 and hls4ml's Conv2D_c1 (fc's result type only under Dense_fc), and
+    OnnxModel named the deleted temporary folder, so hls4ml.converters.convert_from_config failed. Now one entry
+    per layer, under the name hls4ml reads (an edit of it reaches hls4ml's layer), and the final paths; given back
+    (--hls-config) it still builds the same firmware: types (also of the padding layers, which take their input's),
+    reuse factors, strategies, FIFO depths."""
+    import hls4ml
+
+    model, calibration, project = padded_project
+    config = yaml.safe_load((project.path / "hls4ml_config.yml").read_text())
+    layers = config["HLSConfig"]["LayerName"]
+    assert {"c1", "c2", "fc"} <= set(layers) and not [n for n in layers if n.startswith(("Conv2D_", "Dense_", "bn_"))]
+    dense = next(l for l in project.hls_model.get_layers() if l.name == "Dense_fc")
+    assert layers["fc"]["Precision"]["result"] == str(dense.get_output_variable().type.precision).replace(",0>", ">")
+    assert config["OnnxModel"] == str(project.path.resolve() / "model_channels_last.onnx")
+    assert config["OutputDir"] == str(project.path.resolve())
+    settings, spec = read_export_config(project.path / "hls4ml_config.yml", {}, None)
+    second = build_hls(model, tmp_path / "b", settings=settings, precision=spec, calibration=calibration)
+    assert _firmware(second.path) == _firmware(project.path)
+    layers["c1"]["ReuseFactor"] = 2
+    config["OutputDir"] = str(tmp_path / "rebuilt")
+    rebuilt = hls4ml.converters.convert_from_config(config)
+    assert next(l for l in rebuilt.get_layers() if l.name == "Conv2D_c1").get_attr("reuse_factor") == 2
+
+
+def test_two_names_of_one_layer_that_disagree_are_refused(tmp_path):
+    path = tmp_path / "c.yml"
+    path.write_text(yaml.safe_dump({"LayerName": {"fc1": {"ReuseFactor": 9}, "Dense_fc1": {"ReuseFactor": 3}}}))
+    with pytest.raises(ConfigError, match=r"'Dense_fc1' and 'fc1' are one layer \(fc1\) and set its ReuseFactor to 3 "
+                                          r"and 9: keep one of them \(hls4ml reads 'fc1'\)"):
+        read_export_config(path, {}, None)

@@ -93,3 +93,46 @@ def test_fifo_depths_of_a_projects_config(nets):
     for bad in (0, [2, 0], "deep", []):
         with pytest.raises(ConfigError, match="LayerName.c1: FifoDepth: a FIFO depth is an integer >= 1"):
             Mapping.from_hls_config({"LayerName": {"c1": {"FifoDepth": bad}}})
+
+
+@pytest.mark.parametrize("layers, setting", [
+    ({"c1": {"ReuseFactor": 9}, "Conv2D_c1": {"ReuseFactor": 3}}, "ReuseFactor to 3 and 9"),
+    # a layer's value equal to the Model's is still the layer's own where another name of it says otherwise
+    ({"c1": {"ReuseFactor": 4}, "Conv2D_c1": {"ReuseFactor": 3}}, "ReuseFactor to 3 and 4"),
+    ({"fc": {"Precision": "fixed<8,3>"}, "dense_fc": {"Precision": {"weight": "ap_fixed<10,3>"}}},
+     "Precision.weight to fixed<10,3,TRN,WRAP> and fixed<8,3,TRN,WRAP>"),
+    ({"c1": {"FifoDepth": 2}, "Conv2D_c1": {"FifoDepth": [2, 5]}}, "FifoDepth to [2, 5] and 2"),
+])
+def test_two_names_of_one_layer_that_disagree_are_one_line_naming_both(layers, setting):
+    """R6: the export wrote a layer's entry twice (c1 and hls4ml's Conv2D_c1); simulate obeyed one, export and
+    hls4ml the other. Two entries of one layer that disagree are refused, naming both, before any network is
+    read; the message says which one hls4ml reads."""
+    with pytest.raises(ConfigError) as err:
+        Mapping.from_hls_config({"Model": {"ReuseFactor": 4}, "LayerName": layers})
+    own = next(n for n in layers if "_" not in n or n == "c1")
+    assert setting in str(err.value) and f"hls4ml reads '{own}'" in str(err.value) and "\n" not in str(err.value)
+    assert all(f"'{name}'" in str(err.value) for name in layers)
+
+
+def test_two_names_of_one_layer_that_agree_merge(nets):
+    """Entries that agree (a project written by an earlier codesign has both) merge; 'auto' yields to a type; a
+    name of the layer that disagrees is refused (simulate obeyed the hls4ml-made name, hls4ml the other)."""
+    net = _mlp(nets)
+    layers = {"fc1": {"ReuseFactor": 8, "Precision": {"result": "auto"}},
+              "Dense_fc1": {"ReuseFactor": 8, "Precision": {"result": "fixed<9,2>"}, "Strategy": "Resource"}}
+    settings, _ = Mapping.from_hls_config({"LayerName": layers}).layer_settings([layer.name for layer in net.layers])
+    assert (settings[0].reuse_factor, settings[0].strategy, settings[0].result.width) == (8, "Resource", 9)
+    with pytest.raises(ConfigError, match="'Dense_fc1' and 'fc1' are one layer"):
+        Mapping.from_hls_config({"LayerName": {**layers, "fc1": {"ReuseFactor": 2}}})
+
+
+
+
+def test_a_sequentials_padding_is_named_as_the_export_names_it(nets):
+    """nn.Sequential's conv '0' is the export's l_0, and its io_stream padding the export's zp2d_l_0 (simulate
+    named it zp2d_0, so a project's FifoDepth for it was silently dropped: models D6)."""
+    from codesign.sim.mapping import match_layers
+
+    found, _ = match_layers({"zp2d_l_0": Mapping.from_hls_config({"LayerName": {"x": {"FifoDepth": 6}}}).layers["x"]},
+                            ["zp2d_0", "0"])
+    assert found[0].fifo_depth == 6
