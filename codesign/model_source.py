@@ -152,33 +152,75 @@ def factory_spec(factory: ModelFactory, model: nn.Module, in_shape: Optional[Seq
     spec: Dict[str, Any] = {"name": factory.name, "factory": factory.ref, "kwargs": dict(factory.kwargs)}
     if in_shape is not None:
         spec["in_shape"] = [int(d) for d in in_shape]
-        spec["num_classes"] = output_size(model, spec["in_shape"])
+        spec["num_classes"] = output_size(model, spec["in_shape"], factory.name)
     return spec
 
 
-def output_size(model: nn.Module, in_shape: Sequence[int]) -> int:
-    """Features of the model's output for one sample of ``in_shape`` (one forward pass of zeros in
-    eval mode; no statistics change)."""
+TRIAL_BATCH = 2      # the trial run's batch: training, calibration and C simulation all run batches
+
+
+def output_size(model: nn.Module, in_shape: Sequence[int], what: Optional[str] = None) -> int:
+    """Features of the model's output per sample of ``in_shape``: the one trial run of a user's model, wherever it
+    comes from (a factory, a pickled module, a state_dict), before any command uses it. The model must be float32
+    (:func:`check_float32`) and run on a batch of ``TRIAL_BATCH`` zeros (eval mode, no statistics change) into an
+    output whose first dimension is that batch; otherwise a one-line error says what is wrong and how to fix it.
+    ``what``: how messages name the model (default: its recorded name, else its class)."""
     import torch
 
+    what = what or (getattr(model, "codesign_spec", None) or {}).get("name") or type(model).__name__
+    check_float32(model, what)
+    shape = tuple(int(d) for d in in_shape)
     training = model.training
-    first = next(model.parameters(), None)
     model.eval()
     try:
         with torch.no_grad():
-            out = model(torch.zeros(1, *[int(d) for d in in_shape],
-                                    dtype=first.dtype if first is not None else torch.float32))
-    except Exception as err:  # the user's forward can raise anything
-        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ConfigError(f"{type(model).__name__} does not run on inputs of shape {tuple(in_shape)} "
-                          f"({first_line}); check the input shape (--input-shape; in train, the dataset's or "
-                          f"data.options.in_shape)") from None
+            out, err = _trial(model, (TRIAL_BATCH, *shape))
+            if err is not None:
+                one, err_one = _trial(model, (1, *shape))
+                if err_one is not None:
+                    raise ConfigError(f"{what} does not run on inputs of shape {shape} ({err_one}); check the input "
+                                      f"shape (--input-shape; in train, the dataset's or data.options.in_shape)")
+                raise ConfigError(f"{what} runs on one input but not on a batch of {TRIAL_BATCH} inputs of shape "
+                                  f"{shape} ({err}), as training and export run it: its forward() must keep the "
+                                  f"batch dimension, e.g. flatten with x.flatten(1) or x.view(x.size(0), -1), "
+                                  f"not x.view(1, -1)")
     finally:
         model.train(training)
     if not isinstance(out, torch.Tensor):
-        raise ConfigError(f"{type(model).__name__} returns a {type(out).__name__}; codesign needs a model "
-                          f"with one output tensor")
-    return int(out.reshape(1, -1).shape[1])
+        raise ConfigError(f"{what} returns a {type(out).__name__}; codesign needs a model with one output tensor")
+    if out.dim() == 0 or out.shape[0] != TRIAL_BATCH:
+        raise ConfigError(f"{what} returns shape {tuple(out.shape)} for a batch of {TRIAL_BATCH} inputs; its output "
+                          f"must keep the batch as the first dimension, one row per input (check its forward(): "
+                          f"x.flatten(1), not x.view(-1); no sum or mean over dimension 0)")
+    return int(out[0].numel())
+
+
+def _trial(model: nn.Module, shape: Tuple[int, ...]) -> Tuple[Any, Optional[str]]:
+    """(the model's output on float32 zeros of ``shape``, None) or (None, the first line of what it raised)."""
+    import torch
+
+    try:
+        return model(torch.zeros(*shape)), None
+    except Exception as err:  # the user's forward can raise anything
+        return None, (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def check_float32(model: nn.Module, what: str) -> None:
+    """Every floating-point parameter and buffer is float32, the type of codesign's data, training and export
+    (a float64 or float16 layer fails on the first batch); else a one-line error naming the layer."""
+    import torch
+
+    tensors = [*model.named_parameters(), *model.named_buffers()]
+    name, dtype = next(((n, t.dtype) for n, t in tensors if t.is_floating_point() and t.dtype != torch.float32),
+                       (None, None))
+    if name is None:
+        return
+    layer = name.rpartition(".")[0]
+    kind = type(model.get_submodule(layer)).__name__
+    where = f"layer '{layer}' ({kind})" if layer else f"its tensor '{name}'"
+    raise ConfigError(f"{what}: {where} is {str(dtype).replace('torch.', '')}; codesign trains and exports float32 "
+                      f"models: call model.float() on it (in a factory, return model.float()), or drop the layer's "
+                      f"dtype= argument")
 
 
 def module_spec(model: nn.Module, in_shape: Sequence[int], num_classes: Optional[int] = None) -> Dict[str, Any]:

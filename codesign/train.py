@@ -34,7 +34,7 @@ from .optim import lr_at, make_optimizer, set_lr
 from .rundir import RunDir
 from .units.engine import UnitEngine
 from .units.resize import conform
-from .model_source import build_model, check_model_name, names_model, spec_of
+from .model_source import build_model, check_model_name, names_model, output_size, spec_of
 
 
 def seed_everything(seed: int) -> None:
@@ -153,13 +153,15 @@ def _load_splits(recipe: Recipe, data_dir) -> Splits:
 
 
 def _model_for(recipe: Recipe, model: Optional[nn.Module], splits: Splits) -> nn.Module:
-    """The model handed to fit (checked against the data when it is a zoo model), else the recipe's."""
+    """The model handed to fit (checked against the data when it records its input shape, and given the trial
+    run of every model: :func:`codesign.model_source.output_size`), else the recipe's."""
     if model is None:
         return build_model(recipe.model.name, recipe.model.args, splits.in_shape, splits.num_classes,
                            recipe.model.width)
     spec = getattr(model, "codesign_spec", None)
-    if spec is not None:
+    if spec is not None and spec.get("in_shape") is not None:
         check_input_shape(spec["in_shape"], splits, spec["name"])
+    output_size(model, splits.in_shape)
     return model
 
 

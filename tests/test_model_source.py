@@ -154,3 +154,43 @@ def test_a_pickled_model_whose_code_is_missing_says_so(tmp_path, monkeypatch):
         load_any(tmp_path / "net.pt")
     text = str(err.value)
     assert "cannot be imported here" in text and "No module named 'usernet_pickled'" in text and "corrupt" not in text
+
+
+def test_a_model_that_runs_on_one_sample_only_is_refused_by_every_source(tmp_path):
+    """x.view(1, -1) passed the trial run on one sample, then failed in training and export as 'a bug in
+    codesign'; the trial run now takes a batch of 2, as training and export do, and says how to fix it."""
+    from tests.user_models import BatchOfOne
+
+    fix = r"runs on one input but not on a batch of 2 inputs of shape \(16,\) .*x\.flatten\(1\)"
+    with pytest.raises(ConfigError, match=r"^user_models\.py:BatchOfOne " + fix) as err:
+        build_model(f"{Path(__file__).parent}/user_models.py:BatchOfOne", in_shape=(16,))
+    assert "\n" not in str(err.value)
+    torch.save(BatchOfOne(), tmp_path / "whole.pt")
+    with pytest.raises(ConfigError, match=r"^BatchOfOne " + fix):
+        load_any(tmp_path / "whole.pt", in_shape=(16,))
+    torch.save(BatchOfOne().state_dict(), tmp_path / "sd.pt")
+    with pytest.raises(ConfigError, match=fix):
+        load_any(tmp_path / "sd.pt", "tests.user_models:BatchOfOne", in_shape=(16,))
+
+
+def test_a_model_whose_output_loses_the_batch_is_refused():
+    from codesign.model_source import output_size
+
+    class Summed(torch.nn.Linear):
+        def forward(self, x):
+            return super().forward(x).sum(0)            # runs on any batch, one row out
+
+    with pytest.raises(ConfigError, match=r"returns shape \(5,\) for a batch of 2 inputs; its output must keep the "
+                                          r"batch as the first dimension"):
+        output_size(Summed(16, 5), (16,))
+
+
+def test_a_float64_layer_is_refused_by_every_source(tmp_path):
+    from tests.user_models import float64_layer
+
+    fix = r"layer '2' \(Linear\) is float64; codesign trains and exports float32 models: call model\.float\(\)"
+    with pytest.raises(ConfigError, match=r"^user_models\.py:float64_layer: " + fix):
+        build_model(f"{Path(__file__).parent}/user_models.py:float64_layer", in_shape=(16,))
+    torch.save(float64_layer().double(), tmp_path / "whole.pt")      # all of it float64: the same rule
+    with pytest.raises(ConfigError, match=r"^Sequential: layer '0' \(Linear\) is float64"):
+        load_any(tmp_path / "whole.pt", in_shape=(16,))

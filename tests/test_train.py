@@ -43,6 +43,19 @@ def test_fit_learns_and_writes_artifacts(tmp_path):
     assert same(weights(model), weights(res.model))
 
 
+def test_a_model_handed_to_fit_gets_the_trial_run_of_every_model(tmp_path):
+    """A module passed by hand that runs on one sample only failed in the first batch with a RuntimeError."""
+    from codesign.errors import ConfigError
+
+    class BatchOfOne(torch.nn.Linear):
+        def forward(self, x):
+            return super().forward(x.view(1, -1))
+
+    with pytest.raises(ConfigError, match="runs on one input but not on a batch of 2 inputs of shape"):
+        fit(recipe(), tmp_path, model=BatchOfOne(784, 10))
+    assert not (tmp_path / "config.yaml").exists()
+
+
 def test_same_seed_same_weights_different_seed_differs(tmp_path):
     a = fit(recipe(), tmp_path / "a").model
     b = fit(recipe(), tmp_path / "b").model

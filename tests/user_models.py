@@ -216,6 +216,22 @@ class NaNOutput(nn.Module):
         return self.fc(x) * float("nan")
 
 
+class BatchOfOne(nn.Module):
+    """A common user bug: x.view(1, -1) flattens a whole batch into one row, so it runs on one sample only."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x):
+        return self.fc(x.view(1, -1))
+
+
+def float64_layer(in_features: int = 16) -> nn.Module:
+    """One layer built in float64 (dtype=torch.float64), the rest float32."""
+    return nn.Sequential(nn.Linear(in_features, 8), nn.ReLU(), nn.Linear(8, 5, dtype=torch.float64))
+
+
 class _ResidualBlock(nn.Module):
     def __init__(self, c: int):
         super().__init__()

@@ -190,6 +190,24 @@ def test_nan_weights_are_named_by_every_command(cli, tmp_path, command):
     assert "the model's weights are NaN/inf in 0.weight; check the factory" in r.err
 
 
+@pytest.mark.parametrize("command", [
+    ["simulate", "--input-shape", "16", "--device", "xc7z020", "--no-plot"],
+    ["export", "--input-shape", "16", "--target", "hls"],
+    ["train", "--dataset", "synthetic", "--set", NAN_DATA, "--epochs", "1"],
+])
+@pytest.mark.parametrize("model, needle", [
+    ("BatchOfOne", "BatchOfOne runs on one input but not on a batch of 2 inputs of shape (16,)"),
+    ("float64_layer", "float64_layer: layer '2' (Linear) is float64; codesign trains and exports float32 models: "
+                      "call model.float()"),
+])
+def test_a_model_that_cannot_run_on_a_batch_is_one_rule_in_every_command(cli, tmp_path, command, model, needle):
+    """train and export said 'internal error ... a bug in codesign' (exit 1), simulate estimated the model."""
+    r = cli(*command[:1], "--model", f"tests.user_models:{model}", *command[1:], "--out", tmp_path / "o")
+    assert one_line_error(r), r.err
+    assert needle in r.err
+    assert not list((tmp_path / "o").glob("**/*.yaml"))      # nothing written for a model that cannot run
+
+
 def test_outputs_that_turn_nan_with_finite_weights_are_named(cli, tmp_path):
     def error(r):                       # one error line, after progress and the precision auto note
         errors = [line for line in r.err.splitlines() if line.startswith("error")]
