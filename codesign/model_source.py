@@ -40,19 +40,25 @@ def is_factory(text: Optional[str]) -> bool:
 
 
 def parse_model_args(items: Sequence[str]) -> Dict[str, Any]:
-    """['width=16', 'in_shape=[3, 32, 32]'] → {'width': 16, 'in_shape': [3, 32, 32]} (YAML values)."""
+    """['width=16', 'in_shape=[3, 32, 32]'] → {'width': 16, 'in_shape': [3, 32, 32]} (YAML values); one key
+    given twice with two values is an error (the same value twice is fine)."""
     import yaml
 
     out: Dict[str, Any] = {}
+    shown: Dict[str, str] = {}
     for text in items:
         key, eq, raw = text.partition("=")
-        if not eq or not key.strip().isidentifier():
+        key = key.strip()
+        if not eq or not key.isidentifier():
             raise ConfigError(f"--model-arg expects KEY=VALUE with a Python identifier as key (e.g. "
                               f"channels=16), got '{text}'")
         try:
-            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+            value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError:
-            out[key.strip()] = raw
+            value = raw
+        if key in out and out[key] != value:
+            raise ConfigError(f"--model-arg {key} given twice ({shown[key]} and {raw.strip()}); give it once")
+        out[key], shown[key] = value, raw.strip()
     return out
 
 

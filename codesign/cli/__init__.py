@@ -2,8 +2,9 @@
 library. Errors the user can fix are one line on stderr and exit code 2 (``--debug`` shows the
 traceback); Ctrl-C and SIGTERM stop cleanly with exit code 130 and keep finished work (signal
 handling: codesign.entry). Every number given on the command line is checked once, here: floats
-must be finite and integers fit in 64 bits (:func:`_check_numbers`); each command's library
-call checks what the value means."""
+must be finite and integers fit in 64 bits (:func:`_check_numbers`), and an option given twice takes
+one value (:func:`codesign.cli.repeated.refuse_repeats`); each command's library call checks what the
+value means."""
 from __future__ import annotations
 
 import functools
@@ -18,6 +19,7 @@ from .. import entry
 from ..errors import CodesignError, os_error
 from ..validate import INT_MAX
 from .console import err_console
+from .repeated import refuse_repeats
 
 app = typer.Typer(
     name="codesign", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -111,7 +113,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     entry.set_hint(_rerun_hint(args))
     try:
         _register_commands(args)
-        command = _check_numbers(typer.main.get_command(app))
+        command = refuse_repeats(_check_numbers(typer.main.get_command(app)))
         code = command.main(args=args, prog_name="codesign", standalone_mode=False)
         if code == 130:       # typer turns KeyboardInterrupt into Exit(130) and, here, returns the code
             return _fail(f"interrupted; {_rerun_hint(args)}", 130)

@@ -60,7 +60,7 @@ def build_overrides(assignments: List[str], flags: Dict[str, Any], method_params
     """--set KEY=VALUE pairs, explicit flags and --param KEY=VALUE (into method.params) as one {dotted key:
     value}. ``flags``: {dotted key: (the flag as typed, value)}, None when not given. A flag or --param and a
     --set of the same key (or of a section holding it) that disagree are a one-line error naming both (the
-    flag used to win silently); equal values are fine."""
+    flag used to win silently), and so are two --set (or two --param) of one key; equal values are fine."""
     from ..config import parse_assignment
     from ..errors import ConfigError
 
@@ -68,11 +68,16 @@ def build_overrides(assignments: List[str], flags: Dict[str, Any], method_params
     shown: Dict[str, str] = {}
     for text in assignments:
         keys, value = parse_assignment(text)
+        _refuse_twice("--set", ".".join(keys), value, text, sets, shown)
         sets[".".join(keys)] = value
         shown[".".join(keys)] = text
     given = {k: v for k, v in flags.items() if v[1] is not None}
+    params: Dict[str, Any] = {}
+    params_shown: Dict[str, str] = {}
     for text in method_params or []:
         keys, value = parse_assignment(text)
+        _refuse_twice("--param", ".".join(keys), value, text, params, params_shown)
+        params[".".join(keys)], params_shown[".".join(keys)] = value, text
         given["method.params." + ".".join(keys)] = (f"--param {text}", value)
     for key, (flag, value) in given.items():
         for set_key, set_value in sets.items():
@@ -82,6 +87,18 @@ def build_overrides(assignments: List[str], flags: Dict[str, Any], method_params
 
 
 _MISSING = object()
+
+
+def _refuse_twice(option: str, key: str, value: Any, text: str, earlier: Dict[str, Any], shown: Dict[str, str]) -> None:
+    """One key of a repeatable KEY=VALUE ``option`` given twice with two values (also as a section and a key
+    inside it: train={epochs: 3} and train.epochs=2) is an error; the same value twice is fine."""
+    from ..errors import ConfigError
+
+    for old_key, old_value in earlier.items():
+        inner, outer = ((key, value), (old_key, old_value)) if len(key) >= len(old_key) else \
+            ((old_key, old_value), (key, value))
+        if not _agree(*inner, *outer):
+            raise ConfigError(f"{option} {shown[old_key]} and {option} {text} disagree; give one of them")
 
 
 def _agree(key: str, value: Any, set_key: str, set_value: Any) -> bool:
