@@ -17,8 +17,8 @@ from pydantic import Field, field_validator, model_validator
 from . import target
 from .data import AUGMENTATIONS
 from .errors import ConfigError, close_matches
-from .schema import (Loader, Name, ReuseFactor, Seed, Strict, UtilShares, Width, describe_validation_error,  # noqa: F401
-                     read_yaml, validate)
+from .schema import (ClockPeriodNs, Epochs, Loader, Name, ReuseFactor, Seed, Strict, UtilShares, Width,  # noqa: F401
+                     describe_validation_error, read_yaml, validate)
 from .yaml_paths import RECIPE_PATHS, rebase, relative_to
 
 
@@ -62,7 +62,7 @@ class DistillCfg(Strict):
 
 
 class TrainCfg(Strict):
-    epochs: int = Field(10, ge=1)
+    epochs: Epochs = 10                                    # 1 .. codesign.validate.EPOCHS_MAX
     batch_size: int = Field(128, ge=1)
     eval_batch_size: int = Field(1000, ge=1)
     seed: Seed = 0
@@ -87,7 +87,7 @@ class TargetCfg(Strict):
     strategy: Literal[target.TARGET_STRATEGIES] = target.DEFAULT_TARGET_STRATEGY   # auto: per layer when fitting
     io_type: Literal[target.IO_TYPES] = target.DEFAULT_IO_TYPE
     sparse_kernel: Literal[target.SPARSE_KERNEL_MODES] = target.DEFAULT_SPARSE_KERNEL
-    clock_period_ns: Optional[float] = Field(None, gt=0)   # None: the device's clock (export: 5 ns)
+    clock_period_ns: Optional[ClockPeriodNs] = None       # None: the device's clock (export: 5 ns)
     fit: bool = False                                     # train within the budget below (codesign train --fit)
     max_latency_us: Optional[float] = Field(None, gt=0)   # latency bound of the budget
     max_util: UtilShares = target.DEFAULT_MAX_UTIL        # largest fraction of each resource of the device

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Dict, Tuple, Type, TypeVar, Union
+from typing import Annotated, Any, Callable, Dict, Tuple, Type, TypeVar, Union
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError, close_matches
+from . import validate as checks
 from .validate import NAME_PATTERN, REUSE_FACTOR_MAX, SEED_MAX, WIDTH_MAX
 
 M = TypeVar("M", bound=BaseModel)
@@ -35,11 +36,28 @@ def _util_limit(value):
         raise ValueError(str(err)) from None
 
 
+def in_limits(check: Callable[[Any, str], Any], value: Any) -> Any:
+    """``check(value, '')`` of :mod:`codesign.validate` inside a pydantic validator: its ConfigError becomes the
+    ValueError pydantic reports, the check's own words (the range it allows) after the field's name."""
+    try:
+        check(value, "")
+    except ConfigError as err:
+        raise ValueError(str(err).lstrip(": ")) from None
+    return value
+
+
+def limited(check: Callable[[Any, str], Any]) -> AfterValidator:
+    """A field validator from a :mod:`codesign.validate` check (see :func:`in_limits`)."""
+    return AfterValidator(lambda value: in_limits(check, value))
+
+
 #: field types with the limits of codesign.validate
 Name = Annotated[str, AfterValidator(_name)]       # becomes a file or folder name
 Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 ReuseFactor = Annotated[int, Field(ge=1, le=REUSE_FACTOR_MAX)]
 Width = Annotated[float, Field(gt=0, le=WIDTH_MAX)]
+Epochs = Annotated[int, Field(ge=1), limited(checks.epochs)]
+ClockPeriodNs = Annotated[float, Field(gt=0), limited(checks.clock_period_ns)]
 UtilShares = Annotated[Union[float, Dict[str, float], str], AfterValidator(_util_limit)]   # codesign.sim.util_limit
 
 

@@ -5,7 +5,8 @@ Each kind of input has one validation layer, and they share the limits here:
 - command-line numbers: ``codesign.cli`` (finite floats, integers within 64 bits);
 - YAML files (recipes, sweep specs, device files, precision files): the ``Strict`` pydantic base of
   ``codesign.config`` (strict types: a string or a boolean is never a number; no inf or nan),
-  with its annotated types (``Name``, ``Seed``, ``ReuseFactor``, ``Width``) built on the limits here;
+  with its annotated types (``Name``, ``Seed``, ``ReuseFactor``, ``Width``, ``Epochs``, ``ClockPeriodNs``)
+  built on the limits and checks here (:func:`codesign.schema.limited`);
 - model files: ``codesign.checkpoint``; datasets: ``codesign.data.checks``;
 - library arguments: the checks below, called where a value enters (e.g. ``HlsSettings.checked``).
 """
@@ -22,6 +23,12 @@ SEED_MAX = 2 ** 63 - 1                # seeds: 0 .. SEED_MAX (torch.manual_seed 
 REUSE_FACTOR_MAX = 2 ** 31 - 1        # hls4ml's C++ templates hold the reuse factor in an int
 WIDTH_MAX = 64.0                      # a zoo model's width multiplier: 64x the paper's channels at most
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=-]{0,127}")
+#: an FPGA's fabric clock: 1 MHz to 1 GHz (periods 1000 ns to 1 ns). Shipped designs run at 80-400 MHz and no
+#: part's fabric or DSP slices close timing at 1 GHz; outside this range a clock is a typo (1e12 for 1e2, or ps
+#: for ns), and every latency, throughput and energy figure derived from it would be nonsense.
+CLOCK_MHZ_MIN, CLOCK_MHZ_MAX = 1.0, 1000.0
+#: training epochs: a million epochs is days even for the smallest dataset at ten epochs a second; more is a typo
+EPOCHS_MAX = 1_000_000
 
 
 def finite(value: Any, what: str, *, low: Optional[float] = None, high: Optional[float] = None,
@@ -49,6 +56,30 @@ def integer(value: Any, what: str, *, low: int = 0, high: int = INT_MAX) -> int:
     if not ok or not low <= value <= high:
         raise ConfigError(f"{what} must be an integer in {low}..{high}, got {value!r}")
     return int(value)
+
+
+def clock_mhz(value: Any, what: str) -> float:
+    """A clock frequency in MHz within [CLOCK_MHZ_MIN, CLOCK_MHZ_MAX], else a one-line ConfigError naming the range."""
+    x = finite(value, what, low=0, low_open=True)
+    if not CLOCK_MHZ_MIN <= x <= CLOCK_MHZ_MAX:
+        raise ConfigError(f"{what}: an FPGA clock runs at {CLOCK_MHZ_MIN:g} to {CLOCK_MHZ_MAX:g} MHz, got {x:g}")
+    return x
+
+
+def clock_period_ns(value: Any, what: str) -> float:
+    """A clock period in ns: the periods of :func:`clock_mhz`'s range (1 to 1000 ns), else a one-line ConfigError."""
+    x = finite(value, what, low=0, low_open=True)
+    low, high = 1000.0 / CLOCK_MHZ_MAX, 1000.0 / CLOCK_MHZ_MIN
+    if not low <= x <= high:
+        raise ConfigError(f"{what}: an FPGA clock period is {low:g} to {high:g} ns, got {x:g}")
+    return x
+
+
+def epochs(value: Any, what: str) -> int:
+    """A number of training epochs: an integer in 1..EPOCHS_MAX."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > EPOCHS_MAX:
+        raise ConfigError(f"{what}: at most {EPOCHS_MAX} epochs, got {value}")
+    return integer(value, what, low=1, high=EPOCHS_MAX)
 
 
 def seed(value: Any, what: str = "seed") -> int:

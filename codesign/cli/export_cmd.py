@@ -52,8 +52,8 @@ def export(
                                                     "name (codesign list devices) or a device YAML (default: the "
                                                     "part's shipped device; a model trained with --fit: its "
                                                     "budget's device)."),
-    clock_period: Optional[float] = typer.Option(None, help="Clock period in ns (default 5; a model trained with "
-                                                            "--fit: its budget's clock)."),
+    clock_period: Optional[float] = typer.Option(None, help="Clock period in ns, 1 to 1000 (default 5; a model "
+                                                            "trained with --fit: its budget's clock)."),
     reuse_factor: Optional[str] = typer.Option(None, help="hls4ml ReuseFactor (multiplications per multiplier). auto "
                                                           "(default without --hls-config): chosen per Conv/Dense layer "
                                                           "with the strategy, for the shortest interval (then "
@@ -108,6 +108,9 @@ def export(
     from ..export.pipeline import ExportRequest, run_export
     from ..model_source import parse_input_shape, parse_model_args
 
+    if clock_period is not None:
+        from .. import validate
+        validate.clock_period_ns(clock_period, "--clock-period")
     if out is None:
         out = default_out(model, checkpoint, onnx)
     given = {k: v for k, v in dict(backend=backend, io_type=io_type, part=part, device=device,

@@ -196,7 +196,7 @@ def simulate(
                                                      "where Resource-strategy weight ROMs go, whether a ROM "
                                                      "multiplier is a DSP and the interval of one-word "
                                                      "io_stream layers."),
-    clock_mhz: Optional[float] = typer.Option(None, help="Clock in MHz (default: the device's)."),
+    clock_mhz: Optional[float] = typer.Option(None, help="Clock in MHz, 1 to 1000 (default: the device's)."),
     unroll: Optional[str] = typer.Option(None, help="tiled: auto (default), ma (Pox x Poy x Pof), zhang (Tm x Tn) "
                                                     "or fixed Pof,Pif,Pox,Poy."),
     zero_skip: bool = typer.Option(False, "--zero-skip", help="tiled: model an idealised zero-skipping engine."),
@@ -223,6 +223,9 @@ def simulate(
     from ..target import template as checked_template
 
     template = checked_template(template)
+    if clock_mhz is not None:
+        from .. import validate
+        validate.clock_mhz(clock_mhz, "--clock-mhz")
     model_args, shape = parse_model_args(model_arg), parse_input_shape(input_shape)
     source, label = _source(model, checkpoint, onnx, model_args, shape, width)
     rf = parse_reuse_factor(reuse_factor if reuse_factor is not None else

@@ -59,7 +59,7 @@ class HlsSettings:
     def checked(self) -> "HlsSettings":
         from ..sim.folding import AUTO, check_max_latency, check_max_util, parse_reuse_factor
 
-        clock = validate.finite(self.clock_period, "clock period (ns)", low=0, low_open=True)
+        clock = validate.clock_period_ns(self.clock_period, "clock period (ns)")
         part = validate.part(self.part) if self.part is not None else None
         device = self.device
         if device is not None:                         # the device folded for is the part's chip

@@ -19,7 +19,8 @@ from typing import Annotated, Any, Dict, Iterator, List, Literal, Mapping, Optio
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from ..schema import Name, Strict, read_yaml, validate
+from .. import validate as checks
+from ..schema import Name, Strict, in_limits, read_yaml, validate
 from ..errors import ConfigError, close_matches
 
 Confidence = Literal["V", "V2", "D", "M", "fit"]
@@ -76,8 +77,13 @@ class DspModel(Strict):
     fp32_dsp_per_mac: _unit("DSP", positive=True)
 
 
+def _fabric_clock(q: Quantity) -> Quantity:
+    in_limits(checks.clock_mhz, q.value)      # 1 to 1000 MHz (codesign.validate.CLOCK_MHZ_MIN, _MAX)
+    return q
+
+
 class Clock(Strict):
-    default: _unit("MHz", positive=True)
+    default: Annotated[_unit("MHz", positive=True), AfterValidator(_fabric_clock)]
 
 
 class Dram(Strict):

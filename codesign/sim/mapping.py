@@ -22,6 +22,7 @@ from .. import target
 from ..errors import ConfigError, close_matches
 from ..fixed_point import NumType, Precision, parse_precision, parse_type
 from ..hls_names import PAD_PREFIXES, check_entries, find_layer, layer_key, layer_keys, merge_entries
+from .. import validate
 from ..validate import REUSE_FACTOR_MAX
 
 UNROLL_FAMILIES = ("auto", "ma", "zhang")
@@ -139,8 +140,8 @@ class Mapping:
         set_("accum", type_setting(self.accum, "accum") or AUTO)
         set_("layers", {str(k): v if isinstance(v, LayerSettings) else LayerSettings(**v)
                         for k, v in dict(self.layers).items()})
-        if self.clock_mhz is not None and not self.clock_mhz > 0:
-            raise ConfigError(f"clock must be > 0 MHz, got {self.clock_mhz}")
+        if self.clock_mhz is not None:
+            set_("clock_mhz", validate.clock_mhz(self.clock_mhz, "clock (MHz)"))
 
     def clock_hz(self, device) -> float:
         return (self.clock_mhz or device.clock_mhz) * 1e6
@@ -363,10 +364,7 @@ def read_hls_config(config: Dict[str, Any], overrides: Optional[Dict[str, Any]] 
     if "Backend" in top:
         values["backend"] = top["Backend"]
     if "ClockPeriod" in top:
-        period = top["ClockPeriod"]
-        if isinstance(period, bool) or not isinstance(period, (int, float)) or not period > 0:
-            raise ConfigError(f"ClockPeriod must be a number of ns > 0, got {period!r}")
-        values["clock_mhz"] = 1000.0 / period
+        values["clock_mhz"] = 1000.0 / validate.clock_period_ns(top["ClockPeriod"], "ClockPeriod (ns)")
     types = _precision_entries(model.get("Precision"), "Model")
     if types:
         values["precision"], values["accum"] = _model_precision(types)

@@ -31,7 +31,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .. import target
 from ..config import TargetCfg
-from ..schema import Name, ReuseFactor, Seed, Strict, Width, read_yaml, validate
+from ..schema import Epochs, Name, ReuseFactor, Seed, Strict, Width, read_yaml, validate
 from ..errors import CodesignError, ConfigError
 from ..validate import REUSE_FACTOR_MAX
 
@@ -126,8 +126,8 @@ class TrainPlan(Strict):
     only, and given under another is refused.
     """
     mode: Literal["none", "scratch", "finetune"] = "none"
-    base_epochs: int = Field(5, ge=1)
-    finetune_epochs: int = Field(1, ge=1)
+    base_epochs: Epochs = 5
+    finetune_epochs: Epochs = 1
     finetune_lr: Optional[float] = Field(None, gt=0)          # default: the recipe's lr / 10
     finetune_train_limit: Optional[int] = Field(None, ge=1)   # training samples of a fine-tune
     start_from: Optional[str] = None                           # finetune: a trained model file

@@ -104,7 +104,7 @@ CASES = {
     "export dataset of another shape": ([*EXPORT_HLS, "--dataset", "mnist_mini"], "built for inputs (16,)"),
     # impossible configs
     "export reuse factor 0": ([*EXPORT_HLS, "--reuse-factor", "0"], "reuse factor"),
-    "export negative clock": ([*EXPORT_HLS, "--clock-period", "-1"], "clock period"),
+    "export negative clock": ([*EXPORT_HLS, "--clock-period", "-1"], "--clock-period must be a finite number > 0"),
     "export precision does not parse": ([*EXPORT_HLS, "--precision", "fixed<16"], "not understood"),
     "export precision nonsense": ([*EXPORT_HLS, "--precision", "banana"], "not understood"),
     "export unknown strategy": ([*EXPORT_HLS, "--strategy", "Fast"], "Latency or Resource"),

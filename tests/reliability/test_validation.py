@@ -95,7 +95,8 @@ def _devices(folder: Path) -> None:
     changes = {"clock_zero": ("clock", "default", 0), "mults_zero": ("dsp", "fixed_mults_per_dsp", 0),
                "lut_nan": ("resources", "lut", math.nan), "bandwidth_zero": ("dram", "peak_bandwidth", 0),
                "dsp_text": ("resources", "dsp", "many"), "efficiency_high": ("dram", "efficiency", 1.5),
-               "energy_inf": ("energy", "mac_16x16", math.inf)}
+               "energy_inf": ("energy", "mac_16x16", math.inf), "clock_1thz": ("clock", "default", 1e6),
+               "clock_1khz": ("clock", "default", 0.001)}
     for name, (section, key, value) in changes.items():
         data = copy.deepcopy(base)
         data["name"] = name
@@ -154,6 +155,7 @@ RECIPES = {
     "epochs_text": "model: {name: jet_mlp}\ndata: {name: synthetic}\ntrain: {epochs: '5'}\n",
     "name_escapes": "name: ../../x\nmodel: {name: jet_mlp}\ndata: {name: synthetic}\n",
     "width_nan": "model: {name: jet_mlp, width: .nan}\ndata: {name: synthetic}\n",
+    "clock_period_tiny": "model: {name: jet_mlp}\ndata: {name: synthetic}\ntarget: {clock_period_ns: 1.0e-9}\n",
 }
 
 
@@ -219,6 +221,16 @@ NUMBERS = {
     "--set lr 1e999": ([*TINY_TRAIN, "--set", "optim.lr=1e999"], "optim.lr"),
     "--set reuse factor true": ([*TINY_TRAIN, "--set", "target.reuse_factor=true"], "target.reuse_factor"),
     "--set seed text": ([*TINY_TRAIN, "--set", "train.seed='3'"], "train.seed"),
+    "simulate clock 1 THz": (["simulate", "--model", "jet_mlp", "--clock-mhz", "1e12", "--device", "xc7z020"],
+                             "--clock-mhz: an FPGA clock runs at 1 to 1000 MHz, got 1e+12"),
+    "simulate clock 1 kHz": (["simulate", "--model", "jet_mlp", "--clock-mhz", "0.001", "--device", "xc7z020"],
+                             "--clock-mhz: an FPGA clock runs at 1 to 1000 MHz, got 0.001"),
+    "export clock period 1 fs": (["export", "--model", "jet_mlp", "--target", "hls", "--clock-period", "1e-9"],
+                                 "--clock-period: an FPGA clock period is 1 to 1000 ns, got 1e-09"),
+    "export clock period 1 ms": (["export", "--model", "jet_mlp", "--target", "hls", "--clock-period", "1e6"],
+                                 "--clock-period: an FPGA clock period is 1 to 1000 ns, got 1e+06"),
+    "train --fit clock 1 fs": ([*TINY_TRAIN, "--method", "nest", "--fit", "xc7z020", "--set",
+                                "target.clock_period_ns=1e-9"], "an FPGA clock period is 1 to 1000 ns, got 1e-09"),
 }
 
 
@@ -242,9 +254,29 @@ def test_training_that_diverges_stops_before_saving_a_nan_model(cli, tmp_path):
 
 @pytest.mark.parametrize("name, needle", sorted({
     "lr_inf": "optim.lr", "seed_huge": "train.seed", "epochs_text": "train.epochs",
-    "name_escapes": "name", "width_nan": "model.width"}.items()))
+    "name_escapes": "name", "width_nan": "model.width",
+    "clock_period_tiny": "target.clock_period_ns: an FPGA clock period is 1 to 1000 ns, got 1e-09"}.items()))
 def test_recipe_values(cli, bad, tmp_path, name, needle):
     assert_one_line_error(cli("train", bad / f"recipe_{name}.yaml", "--out", tmp_path / "o"), needle)
+
+
+def test_absurd_epochs_are_refused_when_a_recipe_or_spec_loads(tmp_path):
+    """10^11 epochs trained on (a cosine schedule spanning them); checked on loading, so that a regression fails
+    here instead of training for ever."""
+    from codesign.config import load_recipe
+    from codesign.errors import ConfigError
+    from codesign.sweep.spec import load_spec
+
+    needle = "train.epochs: at most 1000000 epochs, got 100000000000"
+    with pytest.raises(ConfigError, match=needle):
+        load_recipe(None, {"model.name": "jet_mlp", "data.name": "synthetic", "train.epochs": 10 ** 11})
+    (tmp_path / "r.yaml").write_text("model: {name: jet_mlp}\ndata: {name: synthetic}\ntrain: {epochs: 100000000000}\n")
+    with pytest.raises(ConfigError, match=needle):
+        load_recipe(tmp_path / "r.yaml")
+    assert load_recipe(None, {"train.epochs": 10 ** 6}).train.epochs == 10 ** 6
+    (tmp_path / "s.yaml").write_text("name: s\nrecipe: jet_mlp_synthetic\ntrain: {mode: scratch, base_epochs: 10000000}\n")
+    with pytest.raises(ConfigError, match="train.base_epochs: at most 1000000 epochs, got 10000000"):
+        load_spec(tmp_path / "s.yaml")
 
 
 def test_yaml_exponents_are_numbers(tmp_path):
@@ -291,7 +323,9 @@ def test_data_checks_cover_every_loader():
 
 DEVICES = {"clock_zero": "clock.default", "mults_zero": "dsp.fixed_mults_per_dsp", "lut_nan": "resources.lut",
            "bandwidth_zero": "dram.peak_bandwidth", "dsp_text": "resources.dsp", "efficiency_high":
-           "dram.efficiency", "energy_inf": "energy.mac_16x16", "name_escapes": "name"}
+           "dram.efficiency", "energy_inf": "energy.mac_16x16", "name_escapes": "name",
+           "clock_1thz": "clock.default: an FPGA clock runs at 1 to 1000 MHz, got 1e+06",
+           "clock_1khz": "clock.default: an FPGA clock runs at 1 to 1000 MHz, got 0.001"}
 
 
 @pytest.mark.parametrize("name", sorted(DEVICES))
