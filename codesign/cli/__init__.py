@@ -1,6 +1,6 @@
 """`codesign` command line. Each subcommand lives in its own module and is a thin call into the
 library. Errors the user can fix are one line on stderr and exit code 2 (``--debug`` shows the
-traceback); Ctrl-C and SIGTERM stop cleanly with exit code 130 and keep finished work (signal
+traceback too, with the same exit code); Ctrl-C and SIGTERM stop cleanly with exit code 130 and keep finished work (signal
 handling: codesign.entry). Every number given on the command line is checked once, here: floats
 must be finite and integers fit in 64 bits (:func:`_check_numbers`), and an option given twice takes
 one value (:func:`codesign.cli.repeated.refuse_repeats`); each command's library call checks what the
@@ -11,6 +11,7 @@ import functools
 import math
 import os
 import sys
+import traceback
 from typing import Any, List, Optional
 
 import typer
@@ -30,7 +31,7 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors.")) -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors (the exit code stays 2 for an error of yours).")) -> None:
     if debug:
         os.environ["CODESIGN_DEBUG"] = "1"
 
@@ -57,7 +58,11 @@ def _command(args: List[str]) -> str:
     return next((a for a in args if not a.startswith("-")), "")
 
 
-def _fail(message: str, code: int = 2) -> int:
+def _fail(message: str, code: int = 2, debug: bool = False) -> int:
+    """The error line (and exit ``code``); with ``debug``, the traceback of the exception being handled first:
+    --debug shows where an error came from and keeps its exit code (2 for the user's, 1 for a bug)."""
+    if debug:
+        err_console.file.write(traceback.format_exc())
     message = " ".join(str(message).split())      # one line, always
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     entry.reported()
@@ -119,9 +124,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return _fail(f"interrupted; {_rerun_hint(args)}", 130)
         return code if isinstance(code, int) else 0
     except CodesignError as err:
-        if debug:
-            raise
-        return _fail(str(err), err.exit_code)
+        return _fail(str(err), err.exit_code, debug)
     except typer.Exit as err:
         return err.exit_code
     except (typer.Abort, KeyboardInterrupt):
@@ -136,19 +139,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         return _fail(f"{err.format_message()}{hint}", getattr(err, "exit_code", 2) or 2)
     except OSError as err:  # disk full, no permission, a file where a folder should be ...
-        if debug:
-            raise
-        return _fail(str(os_error(err)), 2)
+        return _fail(str(os_error(err)), 2, debug)
     except MemoryError:
+        return _fail(OUT_OF_MEMORY, 2, debug)
+    except RuntimeError as err:    # torch's allocator reports a failed allocation as a RuntimeError
+        if "can't allocate memory" in str(err):
+            return _fail(OUT_OF_MEMORY, 2, debug)
         if debug:
             raise
-        return _fail(OUT_OF_MEMORY, 2)
-    except RuntimeError as err:    # torch's allocator reports a failed allocation as a RuntimeError
-        if debug or "can't allocate memory" not in str(err):
-            if debug:
-                raise
-            return _internal(err)
-        return _fail(OUT_OF_MEMORY, 2)
+        return _internal(err)
     except Exception as err:  # a bug, not a user error: still one line unless --debug
         if debug:
             raise

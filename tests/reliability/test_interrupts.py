@@ -1,6 +1,6 @@
 """Ctrl-C, SIGTERM, a full disk, a missing permission and internal errors: one line each, the documented
 exit code (130 for an interruption, 2 for something the user can fix, 1 for a bug), finished work kept,
-no temporary files left behind; --debug shows the traceback instead."""
+no temporary files left behind; --debug shows the traceback as well (with the same exit code)."""
 from __future__ import annotations
 
 import errno
@@ -15,7 +15,6 @@ import pytest
 import torch
 
 import codesign.train
-from codesign.errors import CodesignError
 
 TINY = ["train", "--model", "jet_mlp", "--width", "0.25", "--dataset", "synthetic", "--set",
         "data.options={in_shape: [16], num_classes: 5, n_train: 256, n_test: 64}", "--epochs", "3",
@@ -121,8 +120,18 @@ def test_a_bug_is_one_line_with_exit_code_1_and_debug_shows_the_traceback(cli, t
     monkeypatch.setenv("CODESIGN_DEBUG", "0")               # restored after the test (--debug sets it)
     with pytest.raises(ValueError):
         cli("--debug", *args)
-    with pytest.raises(CodesignError):
-        cli("--debug", "train", tmp_path / "missing.yaml")
+
+
+def test_debug_shows_the_traceback_of_a_user_error_and_keeps_exit_code_2(cli, tmp_path, monkeypatch):
+    """--debug turned every user error into exit code 1, the code of a bug in codesign."""
+    monkeypatch.setenv("CODESIGN_DEBUG", "0")               # restored after the test (--debug sets it)
+    for args in (["simulate", "--model", "lenet5", "--device", "xc7z02"], ["train", tmp_path / "missing.yaml"]):
+        r = cli("--debug", *args, "--out", tmp_path / "o")
+        assert r.code == 2, r.err
+        assert "Traceback (most recent call last)" in r.err and "ConfigError" in r.err
+        assert r.err.strip().splitlines()[-1].startswith("error: ")
+    r = cli("--debug", "simulate", "--model", "jet_mlp", "--device", "xc7z020", "--clock-mhz", "1e12")
+    assert r.code == 2 and "Traceback" in r.err and "--clock-mhz: an FPGA clock" in r.err
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="needs SIGTERM")
