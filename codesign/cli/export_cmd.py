@@ -307,9 +307,11 @@ def render(report: Dict[str, Any], out: Path, command: Optional[list] = None) ->
         _precision_table(report["precision"])
     if "multipliers" in report:
         total = report["multipliers"]["total"]
+        off_group = total.get("off_group_zeros") or 0
+        grouped = f"{off_group:,} off-group in grouped convolutions, " if off_group else ""
         console.print(f"multipliers: {total['multipliers']:,} (dense {total['dense_multipliers']:,}; "
-                      f"{total['zeros']:,} zero weights, {total['pruned_zeros']:,} of them pruned and the rest "
-                      f"rounded to zero, saved {total['saved_by_zeros']:,})", markup=False)
+                      f"{total['zeros']:,} zero weights ({grouped}{total['pruned_zeros']:,} pruned, the rest rounded "
+                      f"to zero), saved {total['saved_by_zeros']:,})", markup=False)
         _kernel_lines(report["multipliers"]["layers"])
     if "csim" in report:
         reference = "the ONNX file" if from_file else "PyTorch"

@@ -46,11 +46,11 @@ def _rows(what: What):
             yield name, _description(path)
     else:
         try:
-            from ..sim.device import list_devices
+            from ..sim.device import list_devices, load_device
         except ModuleNotFoundError:
             return
-        for name, part, desc in list_devices():
-            yield name, part, desc
+        for name, part, desc in list_devices():      # the aliases: what README and docs/devices.md say to type
+            yield name, part, ", ".join(load_device(name).aliases), desc
 
 
 def _shipped(what: What):
@@ -120,8 +120,10 @@ def _default(name: str, argument: str):
     return inspect.signature(MODELS.get(name)).parameters[argument].default
 
 
-HEADERS = {What.devices: ("device", "part"), What.methods: ("method",), What.recipes: ("recipe",),
+HEADERS = {What.devices: ("device", "part", "aliases"), What.methods: ("method",), What.recipes: ("recipe",),
            What.sweeps: ("sweep spec",)}
+#: columns that wrap between their comma-separated entries (the others keep every name whole on one line)
+LISTS = ("aliases",)
 
 
 @app.command("list")
@@ -135,7 +137,9 @@ def list_(what: What = typer.Argument(..., help="What to list: sweeps are the sh
     if what in (What.recipes, What.sweeps):
         table.caption = f"YAML files in {_folder(what)}; copy one to change it"
     for j, header in enumerate(headers):            # names (and parts) whole: the description wraps instead
-        table.add_column(header, no_wrap=True, min_width=max([len(header)] + [len(str(r[j])) for r in rows]))
+        cells = [str(r[j]).split(", ") if header in LISTS else [str(r[j])] for r in rows]
+        width = max([len(header)] + [len(c) for cell in cells for c in cell])
+        table.add_column(header, no_wrap=header not in LISTS, min_width=width)
     table.add_column("description", overflow="fold")
     for row in rows:
         table.add_row(*row)

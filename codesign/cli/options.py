@@ -13,8 +13,9 @@ from .console import console
 # ``scope`` says where a command applies it, ``default`` what that command does without the option).
 IO_TYPE_HELP = "io_parallel, io_stream or auto (io_stream for networks with convolutions or pooling, else io_parallel)"
 STRATEGY_HELP = "Latency (pruned zeros save multipliers) or Resource"
-PRECISION_HELP = ("a type as hls4ml reads it (ap_fixed<8,3>, fixed<16,6,RND_CONV,SAT>; no modes: TRN, WRAP as in "
-                  "hls4ml; ap_int<8>, float), a bare width (8), or WEIGHT/RESULT such as ap_fixed<8,3>/ap_fixed<16,6>")
+PRECISION_HELP = ("a fixed-point type as hls4ml reads it (ap_fixed<8,3>, fixed<16,6,RND_CONV,SAT>; no modes: TRN, "
+                  "WRAP as in hls4ml; ap_int<8>), a bare width (8), or WEIGHT/RESULT such as "
+                  "ap_fixed<8,3>/ap_fixed<16,6>")
 STRATEGY_AUTO = "auto (default: chosen per layer with --reuse-factor auto, else Latency)"
 
 

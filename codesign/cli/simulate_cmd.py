@@ -175,7 +175,8 @@ def simulate(
                                                         "where it has them; at any fixed-point precision the "
                                                         "dataflow template estimates what the export builds: "
                                                         "its checks, BatchNorm folded, the weights cast as the "
-                                                        "export casts them), "),
+                                                        "export casts them), ",
+                                                more=", or float (an fp32 design, which the export does not build)"),
     strategy: Optional[str] = strategy_option("dataflow: "),
     io_type: Optional[str] = io_type_option("dataflow: "),
     hls_config: Optional[Path] = typer.Option(None, "--hls-config", help="dataflow: an hls4ml configuration "

@@ -174,7 +174,7 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     times["precision"] = time.perf_counter() - t0
     events("stage", {"stage": "hls-ready graph"})
     t0 = time.perf_counter()
-    pruned = exact_zeros(clean)
+    pruned, off_group = exact_zeros(clean), off_group_zeros(clean)
     quantized = with_quantized_parameters(clean, plan)
     model, layout = hls_ready(quantized)
     if settings.io_type == "auto":
@@ -213,7 +213,7 @@ def build_hls(source: Union[nn.Module, onnx.ModelProto, str, Path], out_dir: Uni
     written.record(partial)             # what --force may replace, before the project appears under its name
     _move_into_place(hls_model, partial, final, [n.name for n in model.graph.node])
     times["hls4ml_write"] = time.perf_counter() - t0
-    return HlsProject(final, hls_model, settings, layout, plan, multiplier_report(hls_model, clean.layer_names, pruned),
+    return HlsProject(final, hls_model, settings, layout, plan, multiplier_report(hls_model, clean.layer_names, pruned, off_group),
                       clean.layer_names, times, fold, fifo, clean)
 
 
@@ -267,8 +267,20 @@ def layer_weights(clean: CleanGraph) -> Dict[str, np.ndarray]:
 
 
 def exact_zeros(clean: CleanGraph) -> Dict[str, int]:
-    """Exact zeros (pruned weights) per Conv/Dense layer of the model as exported."""
-    return {name: int((w == 0).sum()) for name, w in layer_weights(clean).items()}
+    """Exact zeros that are pruned weights, per Conv/Dense layer of the model as exported: a grouped
+    convolution's off-group zeros (:func:`off_group_zeros`) are not."""
+    off = off_group_zeros(clean)
+    return {name: int((w == 0).sum()) - off.get(name, 0) for name, w in layer_weights(clean).items()}
+
+
+def off_group_zeros(clean: CleanGraph) -> Dict[str, int]:
+    """{layer: the off-group zeros of a grouped convolution written block-diagonal (1 − 1/groups of its weights)}."""
+    from .normalize import groups_before_dense
+
+    weights = layer_weights(clean)
+    groups = {n.name: groups_before_dense(n) for n in clean.graph.nodes if n.op_type == "Conv"}
+    return {name: weights[name].size - weights[name].size // k for name, k in groups.items()
+            if k > 1 and name in weights}
 
 
 def with_quantized_parameters(clean: CleanGraph, plan: PrecisionPlan) -> CleanGraph:

@@ -29,10 +29,12 @@ place and returns whether it changed anything; all run in linear time.
   channel (hls4ml 1.3 converts only that kind: :mod:`codesign.sim.grouped_convs`, whose rule the
   estimator prices by too) → an ordinary convolution whose weights are block-diagonal: the same
   function, the off-group weights exact zeros (free under the Latency strategy; hls4ml's multiplier
-  count and ours subtract them).
+  count and ours subtract them). The node's ``doc_string`` records its groups (:func:`groups_before_dense`), so
+  reports do not count those zeros as pruned weights.
 """
 from __future__ import annotations
 
+import re
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -371,6 +373,17 @@ def binary_concats(g: OnnxGraph) -> bool:
     return changed
 
 
+GROUPED_NOTE = "codesign: a grouped convolution of {} groups, written block-diagonal"
+_GROUPED = re.compile(re.escape(GROUPED_NOTE).replace(r"\{\}", r"(\d+)"))
+
+
+def groups_before_dense(node: onnx.NodeProto) -> int:
+    """The groups of a convolution :func:`grouped_conv_to_dense` wrote block-diagonal (its ``doc_string`` says),
+    else 1: of its weights, a share 1 − 1/groups are off-group zeros, not pruned ones."""
+    found = _GROUPED.fullmatch(node.doc_string or "")
+    return int(found.group(1)) if found else 1
+
+
 def grouped_conv_to_dense(g: OnnxGraph) -> bool:
     from ..sim.grouped_convs import hls4ml_keeps_groups      # the estimator prices what this pass leaves
 
@@ -390,5 +403,6 @@ def grouped_conv_to_dense(g: OnnxGraph) -> bool:
             dense[k * outs:(k + 1) * outs, k * per_group:(k + 1) * per_group] = w[k * outs:(k + 1) * outs]
         g.inits[n.input[1]] = dense
         set_attribute(n, "group", 1)
+        n.doc_string = GROUPED_NOTE.format(group)
         changed = True
     return changed

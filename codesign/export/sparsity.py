@@ -38,20 +38,24 @@ def _fan(layer) -> tuple:
 
 
 def multiplier_report(hls_model, layer_names: Mapping[str, str] | None = None,
-                      pruned: Mapping[str, int] | None = None) -> Dict[str, Any]:
-    """Per compute layer: weights, zeros in hls4ml's weights (``pruned``: how many of them were
-    exact zeros in the model; the rest are weights that round to zero at the chosen precision),
-    reuse factor, multipliers with and without the zeros."""
-    layer_names, pruned = layer_names or {}, pruned or {}
+                      pruned: Mapping[str, int] | None = None, off_group: Mapping[str, int] | None = None
+                      ) -> Dict[str, Any]:
+    """Per compute layer: weights, zeros in hls4ml's weights (``off_group``: how many of them are the off-group
+    zeros of a grouped convolution written block-diagonal; ``pruned``: how many were other exact zeros in the
+    model; the rest are weights that round to zero at the chosen precision), reuse factor, multipliers with and
+    without the zeros."""
+    layer_names, pruned, off_group = layer_names or {}, pruned or {}, off_group or {}
     rows: List[Dict[str, Any]] = []
     for layer in hls_model.get_layers():
         if layer.class_name not in COMPUTE_CLASSES:
             continue
         onnx_name = layer.name.split("_", 1)[1] if layer.name.startswith(("Dense_", "Conv")) else layer.name
         rows.append({"layer": layer_names.get(onnx_name, onnx_name), "hls_layer": layer.name,
-                     "pruned_zeros": pruned.get(onnx_name), **_layer_row(layer)})
-    total = {k: sum(r[k] or 0 for r in rows) for k in ("weights", "zeros", "pruned_zeros", "dense_multipliers",
-                                                       "multipliers", "saved_by_zeros", "storage_bits")}
+                     "pruned_zeros": pruned.get(onnx_name), "off_group_zeros": off_group.get(onnx_name, 0),
+                     **_layer_row(layer)})
+    total = {k: sum(r[k] or 0 for r in rows) for k in ("weights", "zeros", "pruned_zeros", "off_group_zeros",
+                                                       "dense_multipliers", "multipliers", "saved_by_zeros",
+                                                       "storage_bits")}
     return {"rule": "multiplier_limit = ceil(n_in*n_out/RF) - n_zeros/RF (hls4ml; Latency strategy, and Resource "
                     "at RF 1 only); sparse kernel: ceil(n_nonzeros/RF) in every strategy",
             "total": total, "layers": rows}

@@ -57,3 +57,18 @@ def test_help_and_readme_name_the_sweeps(cli):
 def test_methods_have_no_empty_size_column(cli):
     header = next(line for line in cli("list", "methods").out.splitlines() if "method" in line)
     assert [c.strip() for c in header.split("┃") if c.strip()] == ["method", "description"]
+
+
+def test_devices_show_the_aliases_users_are_told_to_type(cli, narrow):
+    """README and docs/devices.md tell users to type pynq-z2 or u250; `list devices` showed none of them."""
+    from codesign.sim import load_device
+    from codesign.sim.device import shipped_device_names
+
+    result = cli("list", "devices")
+    assert result.code == 0 and max(len(line) for line in result.out.splitlines()) <= 80
+    header = next(line for line in result.out.splitlines() if "device" in line)
+    assert [c.strip() for c in header.split("┃") if c.strip()] == ["device", "part", "aliases", "description"]
+    cells = " ".join(line.split("│")[3].strip() for line in result.out.splitlines() if line.startswith("│"))
+    for name in shipped_device_names():
+        for alias in load_device(name).aliases:
+            assert alias in cells.replace(", ", " ").split(), (name, alias)

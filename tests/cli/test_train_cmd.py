@@ -166,6 +166,24 @@ def test_the_hardware_flags_are_one_definition(cli):
         assert " ".join(IO_TYPE_HELP.split()) in text and " ".join(STRATEGY_HELP.split()) in text, command
 
 
+def test_precision_help_lists_the_types_each_command_takes():
+    """train --fit and export refuse float, yet their --help listed it among the types."""
+    import re
+
+    import typer
+
+    from codesign.cli import _register_commands, app
+
+    _register_commands()
+    commands = typer.main.get_command(app).commands
+    helps = {name: next(p.help for p in commands[name].params if p.name == "precision")
+             for name in ("train", "export", "simulate")}
+    for name in ("train", "export"):
+        assert not re.search(r"\bfloat\b", helps[name].replace("no float design", "")), (name, helps[name])
+        assert "ap_fixed<8,3>" in helps[name] and "ap_int<8>" in helps[name]
+    assert re.search(r"\bfloat\b", helps["simulate"])
+
+
 def test_force_never_deletes_a_folder_that_is_not_a_run(cli, tmp_path):
     """`--force` replaces a run's own files only: someone's train/ and export/ folders stay (they were deleted)."""
     user = tmp_path / "userdir"

@@ -493,3 +493,10 @@ def test_an_onnx_files_c_simulation_names_its_reference_the_onnx_file(cli, tmp_p
     assert r.code == 0, r.err
     summary = json.loads((tmp_path / "o" / "csim.json").read_text())["csim"]
     assert "accuracy_onnx" in summary and "accuracy_pytorch" not in summary     # (None here: no labels)
+def test_the_summary_tells_off_group_zeros_from_pruned_ones(cli, tmp_path):
+    r = cli("export", "--model", "tests.user_models:Grouped", "--input-shape", "3,6,6", "--target", "hls",
+            "--reuse-factor", "1", "--strategy", "Latency", "--out", tmp_path / "o")
+    assert r.code == 0, r.err
+    line = " ".join(r.out[r.out.index("multipliers:"):].split())
+    assert re.search(r"zero weights \([0-9,]+ off-group in grouped convolutions, 0 pruned, the rest rounded to "
+                     r"zero\), saved", line), line

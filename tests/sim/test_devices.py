@@ -1,5 +1,6 @@
 """Device database: every shipped device loads, every constant carries unit/source/confidence,
 aliases resolve, a user's YAML works, and bad files are one-line errors."""
+import re
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,23 @@ def test_cli_lists_devices(cli):
     assert result.code == 0
     for name in REQUIRED:
         assert name in result.out
+
+
+def _doc_table(heading: str):
+    """The rows (lists of cells) of the first table under ``## heading`` in docs/devices.md."""
+    text = (DEVICE_DIR.parents[2] / "docs" / "devices.md").read_text(encoding="utf-8")
+    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("|")][2:]
+    return [[cell.strip().strip("`") for cell in line.strip("|").split("|")] for line in lines]
+
+
+@pytest.mark.parametrize("name", shipped_device_names())
+def test_docs_tables_list_every_shipped_device_as_its_file_says(name):
+    """docs/devices.md had no Arty A7-100T (xc7a100t) row in its shipped-devices and DSP-model tables."""
+    dev = load_device(name)
+    data = yaml.safe_load((DEVICE_DIR / f"{name}.yaml").read_text())
+    rows = {row[0]: row for row in _doc_table("Shipped devices")}
+    assert name in rows, f"docs/devices.md 'Shipped devices' has no row for {name}"
+    assert rows[name][1:] == [data["board"], dev.part, ", ".join(dev.aliases)]
+    families = [row[0] for row in _doc_table("DSP models")]
+    assert any(re.search(rf"\b{name}\b", family) for family in families), families
