@@ -14,6 +14,7 @@ from codesign.errors import CodesignError
 from codesign.flops import model_cost
 from codesign.train import fit
 from codesign.zoo import create_model
+from tests.device_files import device_file
 
 TINY = {"model.name": "lenet300_100", "model.width": 0.1, "data.name": "synthetic",
         "data.options": {"in_shape": [1, 28, 28], "n_train": 512, "n_test": 128},
@@ -197,19 +198,6 @@ def test_kill_minus_nine_then_resume_matches_unkilled_run(tmp_path):
     assert killed, "the run finished before it could be killed; make it longer"
 
 
-def _device_file(path, dsp):
-    """A copy of the shipped xc7z020 named 'mine', with ``dsp`` DSPs."""
-    import yaml
-
-    from codesign.sim.device import _package_dir
-
-    data = yaml.safe_load((_package_dir() / "xc7z020.yaml").read_text())
-    data.update(name="mine", aliases=[])
-    data["resources"]["dsp"]["value"] = dsp
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
 BUDGET = {"method.name": "magnitude", "method.params": {"structure": "structured"}, "target.fit": True,
           "target.max_latency_us": 20.0, "train.epochs": 1}
 
@@ -217,10 +205,10 @@ BUDGET = {"method.name": "magnitude", "method.params": {"structure": "structured
 def test_resume_refuses_a_device_file_changed_since(tmp_path):
     """A device file edited after the run started is another budget: refused, naming the file and what changed,
     and the run stays as it was (it resumed, half under each budget)."""
-    device = _device_file(tmp_path / "mine.yaml", 220)
+    device = device_file(tmp_path / "mine.yaml", dsp=220)
     fit(recipe(**BUDGET, **{"target.device": str(device)}), tmp_path / "run")
     before = (tmp_path / "run" / "train" / "ckpt.pt").read_bytes()
-    _device_file(device, 2200)
+    device_file(device, dsp=2200)
     with pytest.raises(CodesignError, match=r"mine\.yaml.*changed since.*resources\.dsp 220 → 2200"):
         fit(recipe(**BUDGET, **{"target.device": str(device)}), tmp_path / "run", resume=True)
     assert (tmp_path / "run" / "train" / "ckpt.pt").read_bytes() == before
@@ -231,11 +219,11 @@ def test_the_run_records_the_device_files_content_and_resumes_from_it_anywhere(t
     with the file gone, and the same content under another path is the same device."""
     import yaml
 
-    device = _device_file(tmp_path / "mine.yaml", 220)
+    device = device_file(tmp_path / "mine.yaml", dsp=220)
     fit(recipe(**BUDGET, **{"target.device": str(device)}), tmp_path / "run")
     config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert config["target"]["device"]["resources"]["dsp"]["value"] == 220
-    moved = _device_file(tmp_path / "elsewhere.yaml", 220)
+    moved = device_file(tmp_path / "elsewhere.yaml", dsp=220)
     device.unlink()
     assert len(fit(recipe(**BUDGET, **{"target.device": str(moved)}), tmp_path / "run", resume=True).history) == 1
     again = fit(load_recipe(tmp_path / "run" / "config.yaml"), tmp_path / "run", resume=True)
@@ -253,7 +241,7 @@ def test_a_checkpoint_that_recorded_a_device_path_still_resumes(tmp_path):
     """Runs made before devices were recorded by content hold the path: they resume with the file as it is."""
     from codesign import atomic
 
-    device = _device_file(tmp_path / "mine.yaml", 220)
+    device = device_file(tmp_path / "mine.yaml", dsp=220)
     fit(recipe(**BUDGET, **{"target.device": str(device)}), tmp_path / "run")
     ckpt_path = tmp_path / "run" / "train" / "ckpt.pt"
     ckpt = torch.load(ckpt_path, weights_only=False)

@@ -9,6 +9,7 @@ import torch
 
 from codesign.checkpoint import save_model
 from codesign.zoo import create_model
+from tests.device_files import device_file
 
 
 def one_line_error(result):
@@ -141,22 +142,10 @@ def test_a_model_trained_for_a_device_is_folded_as_its_budget_was(cli, tmp_path)
     assert onnx.code == 0 and "folded as" not in onnx.err and (tmp_path / "x" / "model.onnx").exists(), onnx.err
 
 
-def _device_file(path, dsp):
-    import yaml
-
-    from codesign.sim.device import _package_dir
-
-    data = yaml.safe_load((_package_dir() / "xc7z020.yaml").read_text())
-    data.update(name="mine", aliases=[])
-    data["resources"]["dsp"]["value"] = dsp
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
 def test_a_model_trained_for_a_device_file_is_folded_for_the_device_it_trained_for(cli, tmp_path):
     """The model file records the device file's content: the export folds for it after the file was edited or
     from a folder where its relative path names nothing, and says so in one readable line."""
-    device = _device_file(tmp_path / "mine.yaml", 180)
+    device = device_file(tmp_path / "mine.yaml", dsp=180)
     r = cli("train", "jet_mlp_synthetic", "--method", "magnitude", "--param", "structure=structured",
             "--param", "iterations=1", "--epochs", "1", "--train-limit", "128", "--test-limit", "64",
             "--fit", device, "--max-latency-us", "0.3", "--out", tmp_path / "run")
@@ -172,7 +161,7 @@ def test_a_model_trained_for_a_device_file_is_folded_for_the_device_it_trained_f
 
 def test_an_export_records_the_content_of_its_device_file(cli, tmp_path):
     """export --device FILE folds for, and records in export.json, what the file held (read once)."""
-    device = _device_file(tmp_path / "mine.yaml", 150)
+    device = device_file(tmp_path / "mine.yaml", dsp=150)
     r = cli("export", "--model", "jet_mlp", "--target", "hls", "--device", device, "--calibration-samples", "50",
             "--out", tmp_path / "e")
     assert r.code == 0, r.err
@@ -437,18 +426,6 @@ def test_a_crashing_c_simulation_is_a_bug_with_exit_code_1(cli, tmp_path, monkey
     assert "crashed" in r.err and "a bug in codesign" in r.err and "--target hls" in r.err
 
 
-def _device_yaml(folder, name: str, part: str):
-    import yaml
-
-    from codesign.sim.device import _package_dir
-
-    data = yaml.safe_load((_package_dir() / "xc7z020.yaml").read_text())
-    data.update(name=name, part=part, aliases=[])
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
 def test_a_device_and_a_part_of_different_chips_are_refused(cli, tmp_path):
     """R3: --device xc7z020 --part xcu250-... built a U250 project folded and judged for a PYNQ-Z2, without a word
     (so did a device YAML, and an --hls-config Part). Another package or speed grade of the device's die is the
@@ -457,7 +434,7 @@ def test_a_device_and_a_part_of_different_chips_are_refused(cli, tmp_path):
 
     from codesign.export.hls import HlsSettings
 
-    board = _device_yaml(tmp_path, "myboard", "xc7z020clg400-1")
+    board = device_file(tmp_path / "myboard.yaml", name="myboard", part="xc7z020clg400-1")
     config = tmp_path / "hls.yml"
     config.write_text(yaml.safe_dump({"Part": "xcu250-figd2104-2L-e", "HLSConfig": {"Model": {"ReuseFactor": 1}}}))
     for given, device in ((("--device", "xc7z020", "--part", "xcu250-figd2104-2L-e"), "--device xc7z020"),
@@ -473,7 +450,7 @@ def test_a_device_and_a_part_of_different_chips_are_refused(cli, tmp_path):
 
 def test_a_device_files_bad_part_names_the_device_file(cli, tmp_path):
     """R10: a device YAML's malformed part was reported as a bad --part, which the user never gave."""
-    path = _device_yaml(tmp_path, "injected", "xc7z020clg400-1; exec rm -rf ~")
+    path = device_file(tmp_path / "injected.yaml", name="injected", part="xc7z020clg400-1; exec rm -rf ~")
     r = cli("export", "--model", "lenet300_100", "--width", "0.25", "--target", "hls", "--device", path,
             "--out", tmp_path / "o")
     assert one_line_error(r) and f"--device {path}: the device's part 'xc7z020clg400-1; exec" in r.err, r.err

@@ -14,6 +14,7 @@ import pytest
 from codesign.errors import CodesignError
 from codesign.sweep import read_table, run_sweep
 from codesign.sweep import models as sweep_models
+from tests.device_files import device_file
 
 METRICS = ("latency_s", "interval_s", "energy_j", "dsp", "lut", "util_max", "fits", "params", "nonzeros")
 
@@ -87,31 +88,19 @@ def test_a_folder_with_a_sweeps_names_but_no_sweep_is_refused(sim_spec, tmp_path
     assert (mine / "results.csv").read_text() == "a,b\n1,2\n"
 
 
-def _device_file(path, lut):
-    import yaml
-
-    from codesign.sim.device import _package_dir
-
-    data = yaml.safe_load((_package_dir() / "xc7z020.yaml").read_text())
-    data.update(name="mine", aliases=[])
-    data["resources"]["lut"]["value"] = lut
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
 def test_resume_refuses_a_device_file_changed_since(sim_spec, tmp_path):
     """A device file of the grid edited after the sweep priced points on it: --resume would keep rows priced on
     the old content (utilisation of the old LUT count); refused, naming the file and what changed, and the
     sweep stays as it was."""
-    device = _device_file(tmp_path / "mine.yaml", 20000)
+    device = device_file(tmp_path / "mine.yaml", lut=20000)
     sim_spec["grid"]["device"] = ["xc7z020", str(device)]
     run_sweep(sim_spec, tmp_path / "run", report=False)
     before = journal_lines(tmp_path / "run")
-    _device_file(device, 200000)
+    device_file(device, lut=200000)
     with pytest.raises(CodesignError, match=r"mine\.yaml.*changed since.*resources\.lut 20000 → 200000"):
         run_sweep(sim_spec, tmp_path / "run", resume=True, report=False)
     assert journal_lines(tmp_path / "run") == before
-    _device_file(device, 20000)                               # restored: resumes, nothing to compute
+    device_file(device, lut=20000)                               # restored: resumes, nothing to compute
     assert run_sweep(sim_spec, tmp_path / "run", resume=True, report=False).computed == 0
 
 
@@ -119,7 +108,7 @@ def test_a_sweep_from_before_device_files_were_recorded_resumes(sim_spec, tmp_pa
     """A spec.yaml without device_files (written before they were recorded) resumes."""
     import yaml
 
-    device = _device_file(tmp_path / "mine.yaml", 20000)
+    device = device_file(tmp_path / "mine.yaml", lut=20000)
     sim_spec["grid"]["device"] = ["xc7z020", str(device)]
     first = run_sweep(sim_spec, tmp_path / "run", report=False)
     spec_yaml = tmp_path / "run" / "spec.yaml"
@@ -132,10 +121,10 @@ def test_a_sweep_from_before_device_files_were_recorded_resumes(sim_spec, tmp_pa
 
 def test_a_device_file_edited_between_two_sweeps_in_one_process_is_read_again(sim_spec, tmp_path):
     """The simulator's per-process caches key a device file by its content, not its path."""
-    device = _device_file(tmp_path / "mine.yaml", 20000)
+    device = device_file(tmp_path / "mine.yaml", lut=20000)
     sim_spec["grid"]["device"] = [str(device)]
     small = run_sweep(sim_spec, tmp_path / "a", report=False)
-    _device_file(device, 200000)
+    device_file(device, lut=200000)
     large = run_sweep(sim_spec, tmp_path / "b", report=False)
     assert [r["lut_util"] for r in large.rows] == pytest.approx([r["lut_util"] / 10 for r in small.rows])
 
