@@ -187,13 +187,13 @@ def load_recipe(path_or_name: str | Path | None = None, overrides: Dict[str, Any
     source = "recipe"
     if path_or_name:
         path = Path(path_or_name)
-        shipped = not path.exists() and path.suffix == ""
-        if shipped:
-            recipes = shipped_recipes()
+        recipes = shipped_recipes()
+        if not path.exists() and path.suffix == "":
             if str(path_or_name) not in recipes:
                 raise ConfigError(f"recipe '{path_or_name}' is neither a file nor a shipped recipe"
                                   f"{close_matches(str(path_or_name), recipes)}; shipped: {', '.join(sorted(recipes))}")
             path = recipes[str(path_or_name)]
+        shipped = path.resolve() in {p.resolve() for p in recipes.values()}   # by name or by its path
         data = read_yaml(path)
         source = str(path)
         if data is not None and not isinstance(data, dict):

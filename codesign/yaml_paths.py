@@ -90,6 +90,9 @@ def rebase_overrides(overrides: Dict[str, Any], source: Path, check: bool = True
     the spec."""
     out = {}
     for key, value in overrides.items():
+        if not isinstance(key, str):            # not a recipe key: the spec's validation names it
+            out[key] = value
+            continue
         if key in RECIPE_PATHS:
             value = _beside(value, RECIPE_PATHS[key], Path(source), f"overrides: {key}", check)
         else:
