@@ -245,17 +245,16 @@ class HardwareBudget:
 
     def fold(self, network) -> BudgetCheck:
         """The export's folding of ``network`` (``--reuse-factor auto``) and its estimate."""
-        from ..sim.folding import choose_folding
+        from ..sim.folding import fold_fastest
 
-        folding = choose_folding(network, self.device, self.base, self.spec.max_util, self.strategies)
+        folding, within = fold_fastest(network, self.device, self.base, self.spec.max_util, self.strategies)
         clock = self.base.clock_hz(self.device)
         design_of = None
         if self.max_latency_s:
             bound = self.max_latency_s * clock
-            design_of = lambda: choose_folding(network, self.device, self.base, self.spec.max_util,  # noqa: E731
-                                               self.strategies, max_latency_cycles=bound)
+            design_of = lambda: within(bound)                        # noqa: E731
             if folding.fits and folding.latency_cycles > bound:     # a longer interval may still meet it
-                design = design_of()
+                design = within(bound)
                 design_of = lambda: design                           # noqa: E731
                 if design.meets_latency:
                     folding = design

@@ -143,7 +143,8 @@ class Magnitude(Method):
         check, removed = prune_to_budget(units, ctx.budget, lambda g: units.unit_norm(g, p=p), target_load=target,
                                          floors=floors)
         self.budget = check.summary()
-        ctx.say(f"magnitude: removed {removed} units; {check.describe()}")
+        left = ", ".join(f"{name} {size}" for name, size in units.sizes().items())
+        ctx.say(f"magnitude: removed {removed} units ({left} left); {check.describe()}")
 
     # ------------------------------------------------------------------ reporting and state
     def _measure_density(self, ctx: MethodContext) -> float:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, fields, replace
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -412,22 +412,34 @@ def choose_folding(network: Network, device: Device, mapping: Mapping, max_util=
     from the schedule (else hls4ml's default depths). ``max_latency_cycles``: a latency bound; the folding
     is then the least resources that meet it (:mod:`codesign.sim.folding_bound`), or, when no folding within
     ``max_util`` meets it, the fastest one (``meets_latency`` False, a note says by how much it misses)."""
+    if max_latency_cycles is not None:
+        max_latency_cycles = check_max_latency(max_latency_cycles, "the latency bound (cycles)")
+    fastest, within = fold_fastest(network, device, mapping, max_util, strategies, fifo)
+    return fastest if max_latency_cycles is None else within(max_latency_cycles)
+
+
+def fold_fastest(network: Network, device: Device, mapping: Mapping, max_util=0.8,
+                 strategies: Optional[Sequence[str]] = None,
+                 fifo: bool = True) -> Tuple[Folding, Callable[[float], Folding]]:
+    """(the fastest folding, ``within(max_latency_cycles)``: :func:`choose_folding` under that bound, searched on
+    from the same fastest folding instead of choosing it again): for a caller that needs the fastest folding
+    and, only where it misses a bound, the folding under the bound (the training budget's check)."""
     from .estimate import hardware_network
+    from .folding_bound import least_resources
 
     t0 = time.perf_counter()
     max_util = check_max_util(max_util)
-    if max_latency_cycles is not None:
-        max_latency_cycles = check_max_latency(max_latency_cycles, "the latency bound (cycles)")
     strategies = tuple(strategies or STRATEGIES)
     base = mapping.with_(template="dataflow", layers={n: replace(ls, reuse_factor=None, strategy=None)
                                                        for n, ls in mapping.layers.items()})
     network = hardware_network(network, base)      # what the estimate and hls4ml build (io_stream padding)
     fastest, search = _fastest(network, device, base, max_util, strategies, fifo, t0)
-    if max_latency_cycles is None:
-        return fastest
-    from .folding_bound import least_resources
 
-    return least_resources(fastest, search, network, device, base, max_latency_cycles, fifo, t0)
+    def within(bound: float) -> Folding:            # its seconds: the fastest search's and its own
+        return least_resources(fastest, search, network, device, base,
+                               check_max_latency(bound, "the latency bound (cycles)"), fifo,
+                               time.perf_counter() - fastest.seconds)
+    return fastest, within
 
 
 def check_max_latency(value, what: str = "--max-latency-us") -> float:
