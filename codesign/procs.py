@@ -16,6 +16,7 @@ external commands (hls4ml's ``build_lib.sh`` running g++). The rules:
 from __future__ import annotations
 
 import contextlib
+import io
 import multiprocessing
 import os
 import signal
@@ -146,3 +147,24 @@ def run_command(args: Sequence[str], cwd: "str | os.PathLike", env: Optional[dic
     finally:
         _GROUPS.discard(proc.pid)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, None)
+
+
+@contextlib.contextmanager
+def silenced_output():
+    """Silence stdout and stderr at the file-descriptor level, for libraries whose C++ prints past Python
+    (onnxoptimizer's warning about every brevitas export; torch.onnx's IR dump of a graph it cannot
+    export, printed once its exporter has switched its log on); Python exceptions still propagate."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "w") as null:
+        try:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+            with contextlib.redirect_stdout(io.StringIO()):
+                yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)

@@ -5,7 +5,6 @@ ReduceMean, which hls4ml rejects; both fold BatchNorm into the preceding convolu
 """
 from __future__ import annotations
 
-import contextlib
 import io
 import warnings
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import torch.nn as nn
 
 from .. import atomic
 from ..errors import ExportError
+from ..procs import silenced_output
 
 OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "input", "output"
@@ -67,7 +67,7 @@ def to_onnx_proto(model: nn.Module, in_shape: Sequence[int], opset: int = OPSET)
     was_training = model.training
     model.eval()
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with warnings.catch_warnings(), silenced_output():
             warnings.simplefilter("ignore")
             torch.onnx.export(model, (torch.zeros(1, *in_shape),), buf, dynamo=False, opset_version=opset,
                               input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], do_constant_folding=True,

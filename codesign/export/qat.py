@@ -15,10 +15,8 @@ need quantized additions with matched scales and are not supported here.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import io
-import os
 import warnings
 from collections import OrderedDict
 from typing import Any, Dict, List, Tuple
@@ -27,6 +25,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import ExportError
+from ..procs import silenced_output
 from ..events import Events
 
 PASS_THROUGH = (nn.MaxPool1d, nn.MaxPool2d, nn.Flatten, nn.Dropout, nn.Identity)
@@ -107,29 +106,11 @@ def export_qonnx(qmodel: nn.Module, example: torch.Tensor):
 
     buf = io.BytesIO()
     qmodel.eval()
-    with warnings.catch_warnings(), _silenced_output(), torch.no_grad():
+    with warnings.catch_warnings(), silenced_output(), torch.no_grad():
         warnings.simplefilter("ignore")
         from brevitas.export import export_qonnx as brevitas_export
         brevitas_export(qmodel, example[:1].float(), buf, dynamo=False, opset_version=17)
     return onnx.load_from_string(buf.getvalue())
-
-
-@contextlib.contextmanager
-def _silenced_output():
-    """Silence stdout/stderr at the file-descriptor level (onnxoptimizer's C++ prints a warning
-    about every brevitas export); Python exceptions still propagate."""
-    saved = [os.dup(1), os.dup(2)]
-    with open(os.devnull, "w") as null:
-        try:
-            os.dup2(null.fileno(), 1)
-            os.dup2(null.fileno(), 2)
-            with contextlib.redirect_stdout(io.StringIO()):
-                yield
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
 
 
 def training_splits(samples, model: nn.Module, data_dir, seed: int):

@@ -182,3 +182,23 @@ def test_target_onnx_writes_a_recurrent_model_and_says_hls4ml_refuses_it(cli, tm
     r = cli("export", "--checkpoint", path, "--input-shape", "2,12", "--target", "hls", "--out", tmp_path / "h")
     lines = [line for line in r.err.splitlines() if line.startswith("error")]
     assert r.code == 2 and len(lines) == 1 and "layer 'rnn' (LSTM)" in lines[0]
+
+
+def test_an_operator_onnx_lacks_is_one_line_without_torchs_graph_dump(capfd):
+    """torch.onnx prints its IR graph past Python (C++, once its exporter has switched its log on) before it
+    raises; the user sees only the one-line error naming the operator."""
+    from codesign.errors import ExportError
+
+    class Spectrum(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, 4)
+
+        def forward(self, x):
+            return torch.fft.fft(self.fc(x)).real
+
+    for _ in range(2):                         # the second export runs with torch's log already on
+        with pytest.raises(ExportError, match="could not trace the model.*fft"):
+            to_onnx_proto(Spectrum(), (8,))
+    out, err = capfd.readouterr()
+    assert "Torch IR graph" not in out + err and "aten::" not in out + err
