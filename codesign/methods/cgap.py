@@ -50,6 +50,7 @@ from ..units.resize import GrowthInit
 from . import register_method
 from .base import Method, MethodContext
 from .budget import growth_that_fits, prune_to_budget
+from .sample_loss import sample_loss
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..units.engine import UnitEngine
@@ -212,7 +213,9 @@ class CGaP(Method):
     # ------------------------------------------------------------------ pruning
     def prune(self, ctx: MethodContext) -> None:
         """Remove the ``prune_ratio`` least salient units of every group; with a hardware budget, then
-        the least salient units per hardware price of all groups until it is met. Fine-tuning follows."""
+        the least salient units per hardware price of all groups until it is met (or by saliency alone,
+        whichever loses less on a sample of the training data: :mod:`codesign.methods.budget_plans`).
+        Fine-tuning follows."""
         units = ctx.units
         for g in units.groups():
             size = units.size(g)
@@ -221,7 +224,8 @@ class CGaP(Method):
                 units.keep(g, self.saliency(ctx, g).topk(keep).indices)
                 self.pruned += size - keep
         if ctx.budget is not None:
-            check, removed = prune_to_budget(units, ctx.budget, lambda g: self.saliency(ctx, g))
+            check, removed = prune_to_budget(units, ctx.budget, lambda g: self.saliency(ctx, g),
+                                             judge=sample_loss(ctx))
             self.pruned += removed
             ctx.say(f"cgap: {check.describe()}")
         self.phase = "finetune"

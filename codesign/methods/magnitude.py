@@ -33,6 +33,7 @@ from ..config import Strict
 from . import register_method
 from .base import Method, MethodContext
 from .budget import keep_floors, prune_to_budget
+from .sample_loss import sample_loss
 from .ranking import global_top_masks
 
 
@@ -141,7 +142,7 @@ class Magnitude(Method):
         target = max(1.0, self.start_load) ** (1 - self.rounds_done / self.cfg.iterations)
         floors = {n: min(f, units.size(n)) for n, f in keep_floors(self.original_units).items()}   # of the start
         check, removed = prune_to_budget(units, ctx.budget, lambda g: units.unit_norm(g, p=p), target_load=target,
-                                         floors=floors)
+                                         floors=floors, judge=sample_loss(ctx))
         self.budget = check.summary()
         left = ", ".join(f"{name} {size}" for name, size in units.sizes().items())
         ctx.say(f"magnitude: removed {removed} units ({left} left); {check.describe()}")

@@ -71,6 +71,7 @@ from ..errors import ConfigError, close_matches
 from . import register_method
 from .base import Method, MethodContext
 from .budget import prune_to_budget, units_over_budget
+from .sample_loss import sample_loss
 from .npn_gates import COLUMNS, UnitGates
 
 OFF_PHI = -40.0 / 7.0          # φ of a hibernating gate in the official initialisation: π ≈ 0 at any k ≥ 1
@@ -292,7 +293,8 @@ class NPN(Method):
         ctx.say(f"npn: hardened, kept {self.units_kept} of {self.units_total} units "
                 f"({', '.join(f'{n} {a}/{b}' for n, (a, b) in {**kept, **columns}.items())})")
         if ctx.budget is not None:
-            check, removed = prune_to_budget(ctx.units, ctx.budget, lambda g: ctx.units.unit_norm(g))
+            check, removed = prune_to_budget(ctx.units, ctx.budget, lambda g: ctx.units.unit_norm(g),
+                                             judge=sample_loss(ctx))
             self.units_kept -= removed
             ctx.say(f"npn: removed {removed} more units; {check.describe()}")
 

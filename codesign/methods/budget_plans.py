@@ -1,0 +1,62 @@
+"""Two ways to prune to a hardware budget, the one that loses less on data taken.
+
+:func:`codesign.methods.budget.prune_to_budget` removes units by saliency per hardware price. Prices win where
+the budget is tight (a filter that holds the latency back goes before a cheap neuron), but where the budget has
+room for a network pruned by saliency alone (the resources of such a network: BENCHMARKS.md, the resource-matched
+runs) they can spend it worse: on LeNet-5 within one ZCU102 design's DSPs and LUTs the priced removal kept
+9/16/160 units of conv1/conv2/fc1 where that design's 8/19/258 fit. So, given a ``judge`` (the loss on a fixed
+sample of the training data, :mod:`codesign.methods.sample_loss`), a second removal is planned by saliency
+alone -- units ranked by their share of their group's saliency, all groups together (no group below its floor),
+the shortest prefix of that order that meets the target, then what the design has room for given back -- and
+of the two, the one whose pruned model has the lower loss is removed (the priced one on a tie).
+
+Only whole removals that each meet the budget are compared, so the choice cannot drift to an allocation that
+neither ranking would make (an exchange of units judged move by move by the same loss took conv2 of LeNet-5
+down to its floor at one tight budget and lost 7.6 points; BENCHMARKS.md).
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, Optional, Sequence, Tuple
+
+Judge = Callable[[object], float]       # model -> loss on the fixed sample (lower is better)
+
+
+def share_order(scores: Dict[str, "object"], floors: Dict[str, int]) -> list:
+    """[(group, unit index)] by ascending share of its group's saliency (:func:`~codesign.methods.budget.
+    group_shares`), all groups together; each group's ``floors`` units of largest saliency are left out."""
+    from .budget import group_shares
+
+    rows = []
+    for name, s in scores.items():
+        keep = max(1, floors.get(name, 1))
+        order = s.argsort().tolist()[:max(0, len(s) - keep)]
+        shares = group_shares(s).tolist()
+        rows += [(shares[i], name, i) for i in order]
+    return [(name, i) for _share, name, i in sorted(rows)]
+
+
+def saliency_removal(units, budget, scores: Dict[str, "object"], target_load: float, at_least: int,
+                     floors: Dict[str, int]) -> Optional[Tuple[list, object]]:
+    """(the removal by saliency alone that meets ``target_load``, its check), or None when none does."""
+    from .budget import give_back, shortest_prefix
+
+    order = share_order(scores, floors)
+    if len(order) < at_least:
+        return None
+    p, check = shortest_prefix(units, budget, order, target_load, at_least)
+    if check.load > target_load:
+        return None
+    return give_back(units, budget, order[:p], target_load, at_least, check)
+
+
+def judged_removal(units, budget, removal: Sequence[Tuple[str, int]], check, scores: Dict[str, "object"],
+                   target_load: float, at_least: int, floors: Dict[str, int], judge: Judge) -> Tuple[list, object]:
+    """(``removal``, ``check``) or the removal by saliency alone, whichever model ``judge`` scores lower."""
+    from .budget import _without
+
+    other = saliency_removal(units, budget, scores, target_load, at_least, floors)
+    if other is None or sorted(other[0]) == sorted(removal):
+        return list(removal), check
+    priced = judge(_without(units, budget, removal).model)
+    plain = judge(_without(units, budget, other[0]).model)
+    return other if plain < priced else (list(removal), check)

@@ -1,0 +1,51 @@
+"""Pruning to a budget: the priced removal or the one by saliency alone, judged by a loss
+(codesign.methods.budget_plans)."""
+from __future__ import annotations
+
+import torch
+
+from codesign.methods.budget import BudgetSpec, HardwareBudget, _without, keep_floors
+from codesign.methods.budget_plans import judged_removal, saliency_removal, share_order
+from codesign.units.engine import UnitEngine
+from codesign.zoo import create_model
+
+JET = (16,)
+
+
+def _stepped():
+    """The width-2 jet MLP (fc1 128, fc2 64, fc3 64) under a 2 us Latency budget on the xc7z020: halving fc1
+    meets it, and so do 128/32/48 (tests/methods/test_budget.py, the stepped budget)."""
+    torch.manual_seed(0)
+    units = UnitEngine(create_model("jet_mlp", 2.0, JET, 5), JET)
+    budget = HardwareBudget(BudgetSpec("xc7z020", max_latency_us=2.0, strategy="Latency"), JET)
+    return units, budget, {g.name: units.unit_norm(g) for g in units.groups()}
+
+
+def test_the_saliency_order_ranks_shares_of_each_group_and_keeps_the_floors():
+    scores = {"a": torch.tensor([4.0, 1.0, 3.0, 2.0]), "b": torch.tensor([1.0, 9.0])}
+    assert share_order(scores, {"a": 2, "b": 1}) == [("b", 0), ("a", 1), ("a", 3)]   # shares 0.1, 0.1, 0.2
+
+
+def test_the_removal_by_saliency_alone_meets_the_budget():
+    units, budget, scores = _stepped()
+    removal, check = saliency_removal(units, budget, scores, 1.0, 0, keep_floors(units.sizes()))
+    assert check.met and check.load == budget.check(_without(units, budget, removal).model).load
+    assert {name for name, _ in removal} == {"fc1"}          # fc1's 128 units have the smallest shares
+
+
+def test_the_removal_whose_model_loses_less_is_taken():
+    """A priced removal of 32 fc2 and 16 fc3 units against the saliency removal (half of fc1): a loss that
+    prefers a wide fc2 takes the latter, one that prefers a wide fc1 (or cannot tell) keeps the priced one."""
+    units, budget, scores = _stepped()
+    priced = [("fc2", i) for i in range(32)] + [("fc3", i) for i in range(16)]
+    check = budget.check(_without(units, budget, priced).model)
+    assert check.met
+    floors = keep_floors(units.sizes())
+
+    def judged(judge):
+        return judged_removal(units, budget, priced, check, scores, 1.0, 0, floors, judge)[0]
+
+    taken = judged(lambda m: -float(m.fc2.out_features))
+    assert taken != priced and _without(units, budget, taken).sizes()["fc2"] == 64
+    assert judged(lambda m: -float(m.fc1.out_features)) == priced
+    assert judged(lambda m: 0.0) == priced
