@@ -22,8 +22,8 @@ def _stepped():
 
 
 def test_the_saliency_order_ranks_shares_of_each_group_and_keeps_the_floors():
-    scores = {"a": torch.tensor([4.0, 1.0, 3.0, 2.0]), "b": torch.tensor([1.0, 9.0])}
-    assert share_order(scores, {"a": 2, "b": 1}) == [("b", 0), ("a", 1), ("a", 3)]   # shares 0.1, 0.1, 0.2
+    scores = {"a": torch.tensor([4.0, 1.0, 3.0, 2.0]), "b": torch.tensor([3.0, 7.0])}
+    assert share_order(scores, {"a": 2, "b": 1}) == [("a", 1), ("a", 3), ("b", 0)]   # shares 0.1, 0.2, 0.3
 
 
 def test_the_removal_by_saliency_alone_meets_the_budget():
