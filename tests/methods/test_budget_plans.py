@@ -49,3 +49,17 @@ def test_the_removal_whose_model_loses_less_is_taken():
     assert taken != priced and _without(units, budget, taken).sizes()["fc2"] == 64
     assert judged(lambda m: -float(m.fc1.out_features)) == priced
     assert judged(lambda m: 0.0) == priced
+
+
+def test_a_killed_run_that_prunes_to_a_budget_resumes_bit_identically(crash_resume, tmp_path):
+    """Killed between magnitude's two rounds: the resumed run judges its second removal on the same sample
+    (drawn from the run's seed and epoch) and ends with the same weights."""
+    from codesign.config import load_recipe
+
+    cfg = load_recipe("jet_mlp_synthetic", {
+        "method.name": "magnitude", "method.params": {"structure": "structured", "iterations": 2},
+        "train.epochs": 4, "train.batch_size": 64,
+        "data.options": {"in_shape": [16], "num_classes": 5, "n_train": 256, "n_test": 128},
+        "target.fit": True, "target.device": "xc7z020", "target.max_latency_us": 0.3})
+    reference, resumed = crash_resume(cfg, tmp_path, epoch=1, step=1)
+    assert resumed.summary["budget_met"] and resumed.summary["params"] == reference.summary["params"]
