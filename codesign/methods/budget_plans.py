@@ -6,9 +6,12 @@ room for a network pruned by saliency alone (the resources of such a network: BE
 runs) they can spend it worse: on LeNet-5 within one ZCU102 design's DSPs and LUTs the priced removal kept
 9/16/160 units of conv1/conv2/fc1 where that design's 8/19/258 fit. So, given a ``judge`` (the loss on a fixed
 sample of the training data, :mod:`codesign.methods.sample_loss`), a second removal is planned by saliency
-alone -- units ranked by their share of their group's saliency, all groups together (no group below its floor),
-the shortest prefix of that order that meets the target, then what the design has room for given back -- and
-of the two, the one whose pruned model has the lower loss is removed (the priced one on a tie).
+alone -- units ranked by their score over their group's mean, all groups together (as unbudgeted global
+structured pruning ranks them; no group below its floor), the shortest prefix of that order that meets the
+target, then what the design has room for given back -- and of the two, the one whose pruned model has the
+lower loss is removed (the priced one on a tie). (Ranked by their share of their group's total instead, as the
+priced removal counts saliency, the widest group's units always went first: LeNet-300-100's fc1 fell to 5
+neurons at the tightest PYNQ-Z2 budget, 0.841 -> 0.804.)
 
 Only whole removals that each meet the budget are compared, so the choice cannot drift to an allocation that
 neither ranking would make (an exchange of units judged move by move by the same loss took conv2 of LeNet-5
@@ -21,18 +24,18 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 Judge = Callable[[object], float]       # model -> loss on the fixed sample (lower is better)
 
 
-def share_order(scores: Dict[str, "object"], floors: Dict[str, int]) -> list:
-    """[(group, unit index)] by ascending share of its group's saliency (:func:`~codesign.methods.budget.
-    group_shares`), all groups together; each group's ``floors`` units of largest saliency are left out."""
-    from .budget import group_shares
+def saliency_order(scores: Dict[str, "object"], floors: Dict[str, int]) -> list:
+    """[(group, unit index)] by ascending score over its group's mean (:func:`~codesign.methods.ranking.
+    mean_normalised`), all groups together; each group's ``floors`` units of largest saliency are left out."""
+    from .ranking import mean_normalised
 
     rows = []
     for name, s in scores.items():
         keep = max(1, floors.get(name, 1))
         order = s.argsort().tolist()[:max(0, len(s) - keep)]
-        shares = group_shares(s).tolist()
-        rows += [(shares[i], name, i) for i in order]
-    return [(name, i) for _share, name, i in sorted(rows)]
+        values = mean_normalised(s).tolist()
+        rows += [(values[i], name, i) for i in order]
+    return [(name, i) for _value, name, i in sorted(rows)]
 
 
 def saliency_removal(units, budget, scores: Dict[str, "object"], target_load: float, at_least: int,
@@ -40,7 +43,7 @@ def saliency_removal(units, budget, scores: Dict[str, "object"], target_load: fl
     """(the removal by saliency alone that meets ``target_load``, its check), or None when none does."""
     from .budget import give_back, shortest_prefix
 
-    order = share_order(scores, floors)
+    order = saliency_order(scores, floors)
     if len(order) < at_least:
         return None
     p, check = shortest_prefix(units, budget, order, target_load, at_least)

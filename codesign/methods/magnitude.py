@@ -34,7 +34,7 @@ from . import register_method
 from .base import Method, MethodContext
 from .budget import keep_floors, prune_to_budget
 from .sample_loss import sample_loss
-from .ranking import global_top_masks
+from .ranking import global_top_masks, mean_normalised
 
 
 @register_method(__name__)
@@ -181,7 +181,7 @@ def _top_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
 
 def _global_keep(scores: Dict[str, torch.Tensor], total: int) -> Dict[str, torch.Tensor]:
     """Units kept when the normalised scores of all groups compete; each group keeps >= 1."""
-    normalised = {n: s / s.mean().clamp_min(1e-12) for n, s in scores.items()}
+    normalised = {n: mean_normalised(s) for n, s in scores.items()}
     flat = torch.cat(list(normalised.values()))
     chosen = _top_mask(flat, total)
     keep, start = {}, 0

@@ -28,3 +28,10 @@ def global_top_masks(scores: Dict[str, torch.Tensor], k: int, top: TopMask = top
         if not masks[name].any():
             masks[name] = top(s, 1)
     return masks
+
+
+def mean_normalised(scores: torch.Tensor) -> torch.Tensor:
+    """Each unit's score over its group's mean: a unit of average saliency counts 1 in every group, whatever
+    the group's width or scale (global structured pruning's cross-layer ranking)."""
+    s = scores.detach().float()
+    return s / s.mean().clamp_min(1e-12)

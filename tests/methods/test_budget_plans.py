@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from codesign.methods.budget import BudgetSpec, HardwareBudget, _without, keep_floors
-from codesign.methods.budget_plans import judged_removal, saliency_removal, share_order
+from codesign.methods.budget_plans import judged_removal, saliency_order, saliency_removal
 from codesign.units.engine import UnitEngine
 from codesign.zoo import create_model
 
@@ -21,21 +21,25 @@ def _stepped():
     return units, budget, {g.name: units.unit_norm(g) for g in units.groups()}
 
 
-def test_the_saliency_order_ranks_shares_of_each_group_and_keeps_the_floors():
-    scores = {"a": torch.tensor([4.0, 1.0, 3.0, 2.0]), "b": torch.tensor([3.0, 7.0])}
-    assert share_order(scores, {"a": 2, "b": 1}) == [("a", 1), ("a", 3), ("b", 0)]   # shares 0.1, 0.2, 0.3
+def test_the_saliency_order_ranks_scores_over_their_groups_mean_and_keeps_the_floors():
+    """Over the group's mean (a: 2.375, b: 5): a1 0.42, b0 0.6, a3 0.63 (a0 and a2 are a's floor); by shares
+    of the group's total a's units would all go first (0.11, 0.16 against 0.3)."""
+    scores = {"a": torch.tensor([4.0, 1.0, 3.0, 1.5]), "b": torch.tensor([3.0, 7.0])}
+    assert saliency_order(scores, {"a": 2, "b": 1}) == [("a", 1), ("b", 0), ("a", 3)]
 
 
 def test_the_removal_by_saliency_alone_meets_the_budget():
     units, budget, scores = _stepped()
     removal, check = saliency_removal(units, budget, scores, 1.0, 0, keep_floors(units.sizes()))
     assert check.met and check.load == budget.check(_without(units, budget, removal).model).load
-    assert {name for name, _ in removal} == {"fc1"}          # fc1's 128 units have the smallest shares
+    sizes = _without(units, budget, removal).sizes()
+    assert all(sizes[name] >= floor for name, floor in keep_floors(units.sizes()).items())
 
 
 def test_the_removal_whose_model_loses_less_is_taken():
-    """A priced removal of 32 fc2 and 16 fc3 units against the saliency removal (half of fc1): a loss that
-    prefers a wide fc2 takes the latter, one that prefers a wide fc1 (or cannot tell) keeps the priced one."""
+    """A priced removal of 32 fc2 and 16 fc3 units against the saliency removal (which keeps more of fc2): a
+    loss that prefers a wide fc2 takes the latter, one that prefers a wide fc1 (or cannot tell) keeps the priced
+    one."""
     units, budget, scores = _stepped()
     priced = [("fc2", i) for i in range(32)] + [("fc3", i) for i in range(16)]
     check = budget.check(_without(units, budget, priced).model)
@@ -46,7 +50,7 @@ def test_the_removal_whose_model_loses_less_is_taken():
         return judged_removal(units, budget, priced, check, scores, 1.0, 0, floors, judge)[0]
 
     taken = judged(lambda m: -float(m.fc2.out_features))
-    assert taken != priced and _without(units, budget, taken).sizes()["fc2"] == 64
+    assert taken != priced and _without(units, budget, taken).sizes()["fc2"] > 32
     assert judged(lambda m: -float(m.fc1.out_features)) == priced
     assert judged(lambda m: 0.0) == priced
 
