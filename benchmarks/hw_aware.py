@@ -17,9 +17,11 @@ fastest folding within the utilisation meets the latency bound (what training de
 is then the least resources within the bound (:mod:`codesign.sim.folding_bound`), whose DSP and LUT
 counts the Pareto comparison reads (``dominance`` in the JSON, ``<name>_pareto.png``).
 
-``--match`` then trains every (a) method (of ``--methods``) again within the DSPs and LUTs of each (b)/(c) design that no
-(a) design covers (at least as accurate with no more DSPs and LUTs), as per-resource shares
-(``--max-util 0.8,DSP=d,LUT=l``) at the same latency bound: the resource-matched comparison.
+``--match`` then trains every (a) method (of ``--methods``) again within the DSPs and LUTs of each (b)/(c)
+design that no (a) design covers (at least as accurate with no more DSPs and LUTs), as per-resource shares
+(``--max-util 0.8,DSP=d,LUT=l``) at the same latency bound: the resource-matched comparison. Resources are
+counted in whole units, rounded up (:func:`whole`), and a design that misses the budget matched to it is
+flagged (a warning, and ``matched_budget_met_by_its_design`` on the rows).
 
 Every run has the same schedule (``--epochs`` on the first ``--train-limit`` training digits). A
 run that misses a budget counts as missing it: its accuracy does not enter the comparison there.
@@ -239,7 +241,7 @@ def match_resources(args) -> None:
     does not cover; each new row is an (a) design of its budget, named ``<method>@<the design>``."""
     torch.set_num_threads(1)
     data = json.loads((RESULTS / f"{args.name}.json").read_text())
-    for key in ("epochs", "train_limit", "test_limit", "seed", "strategy", "methods"):   # the file's schedule and methods
+    for key in ("epochs", "train_limit", "test_limit", "seed", "strategy", "methods"):   # the file's runs
         setattr(args, key, data["settings"].get(key))
     args.runs = args.runs / f"seed{args.seed}"
     log = lambda text: print(text, flush=True)     # noqa: E731  (a script, not the library)

@@ -25,8 +25,8 @@ import torch
 import torch.nn as nn
 
 from ..errors import ExportError
-from ..procs import silenced_output
 from ..events import Events
+from ..procs import silenced_output
 
 PASS_THROUGH = (nn.MaxPool1d, nn.MaxPool2d, nn.Flatten, nn.Dropout, nn.Identity)
 BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d)

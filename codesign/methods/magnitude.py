@@ -20,7 +20,9 @@ original rate: a cosine or step schedule gives the late rounds a low rate).
 With a hardware budget (``codesign train --fit DEVICE``, structured only) the rounds prune to the
 budget instead of ``target_density``: round k brings the budget's load (see
 :mod:`codesign.methods.budget`) to ``load0^(1 - k/K)``, so the last round meets it, removing the
-units with the smallest norm (as a share of their group's) per unit of hardware price across all groups.
+units with the smallest norm (as a share of their group's) per unit of hardware price across all groups,
+or those of smallest norm over their group's mean alone where that loses less on a sample of the training
+data (:mod:`codesign.methods.budget_plans`).
 """
 from __future__ import annotations
 
@@ -33,8 +35,8 @@ from ..config import Strict
 from . import register_method
 from .base import Method, MethodContext
 from .budget import keep_floors, prune_to_budget
-from .sample_loss import sample_loss
 from .ranking import global_top_masks, mean_normalised
+from .sample_loss import sample_loss
 
 
 @register_method(__name__)
