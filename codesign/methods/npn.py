@@ -71,8 +71,8 @@ from ..errors import ConfigError, close_matches
 from . import register_method
 from .base import Method, MethodContext
 from .budget import prune_to_budget, units_over_budget
-from .sample_loss import sample_loss
 from .npn_gates import COLUMNS, UnitGates
+from .sample_loss import sample_loss
 
 OFF_PHI = -40.0 / 7.0          # φ of a hibernating gate in the official initialisation: π ≈ 0 at any k ≥ 1
 

@@ -439,6 +439,7 @@ def fold_fastest(network: Network, device: Device, mapping: Mapping, max_util=0.
         return least_resources(fastest, search, network, device, base,
                                check_max_latency(bound, "the latency bound (cycles)"), fifo,
                                time.perf_counter() - fastest.seconds)
+
     return fastest, within
 
 
