@@ -13,6 +13,8 @@ lower loss is removed (the priced one on a tie). (Ranked by their share of their
 priced removal counts saliency, the widest group's units always went first: LeNet-300-100's fc1 fell to 5
 neurons at the tightest PYNQ-Z2 budget, 0.841 -> 0.804.)
 
+A method that prunes in rounds moves towards that removal a share at a time (:func:`prune_toward_budget`).
+
 Only whole removals that each meet the budget are compared, so the choice cannot drift to an allocation that
 neither ranking would make (an exchange of units judged move by move by the same loss took conv2 of LeNet-5
 down to its floor at one tight budget and lost 7.6 points; BENCHMARKS.md).
@@ -63,3 +65,37 @@ def judged_removal(units, budget, removal: Sequence[Tuple[str, int]], check, sco
     priced = judge(_without(units, budget, removal).model)
     plain = judge(_without(units, budget, other[0]).model)
     return other if plain < priced else (list(removal), check)
+
+
+def prune_toward_budget(units, budget, scores_of, *, rounds_left: int, floors: Dict[str, int],
+                        judge: Optional[Judge] = None) -> Tuple[object, int]:
+    """One round of a pruning schedule that ends at the budget: the removal that meets the budget now is
+    planned on a copy (:func:`~codesign.methods.budget.prune_to_budget`, ``judge``d), and each group loses the
+    share of its planned units (those of lowest ``scores_of(group name)`` first) that takes it from ``S`` units
+    to ``S * (F / S) ** (1 / rounds_left)``, ``F`` being what the plan leaves it: every round removes the same
+    fraction of what is left of the way, and the last (``rounds_left`` 1) removes the whole plan. Returns the
+    check of the model as pruned and the number of units removed.
+
+    Each round thus moves towards the allocation that meets the budget from where the model is, not to an
+    intermediate load, whose binding limit can differ from the budget's: on LeNet-5 within one ZCU102 design's
+    DSPs and LUTs, a first round to the square root of the dense model's load (latency, of a folding forced to
+    very high reuse factors by the utilisation) halved fc1 and left the convolutions whole, and the last round
+    then had to cut conv2 below that design's (9/16/160 units of conv1/conv2/fc1 where its 8/19/258 fit)."""
+    from .budget import _Tracked, prune_to_budget, twin_engine
+
+    if rounds_left <= 1:
+        return prune_to_budget(units, budget, lambda g: scores_of(g.name), floors=floors, judge=judge)
+    twin = _Tracked(twin_engine(units, budget.in_shape))
+    prune_to_budget(twin, budget, lambda g: scores_of(g.name), floors=floors, judge=judge)
+    removed = 0
+    for name, left in twin.left.items():
+        size = units.size(name)
+        planned = sorted(set(range(size)) - set(left))
+        keep = round(size * (len(left) / size) ** (1.0 / rounds_left))
+        drop = min(len(planned), size - keep)
+        if drop <= 0:
+            continue
+        scores = scores_of(name)[planned]
+        units.remove(name, sorted(planned[i] for i in scores.argsort()[:drop].tolist()))
+        removed += drop
+    return budget.check(units.model), removed

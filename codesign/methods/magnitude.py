@@ -18,11 +18,12 @@ The learning rate follows the recipe's schedule throughout (Han et al. retrain a
 original rate: a cosine or step schedule gives the late rounds a low rate).
 
 With a hardware budget (``codesign train --fit DEVICE``, structured only) the rounds prune to the
-budget instead of ``target_density``: round k brings the budget's load (see
-:mod:`codesign.methods.budget`) to ``load0^(1 - k/K)``, so the last round meets it, removing the
-units with the smallest norm (as a share of their group's) per unit of hardware price across all groups,
+budget instead of ``target_density``: each plans the removal that meets the budget now (on a copy: the
+units with the smallest norm, as a share of their group's, per unit of hardware price across all groups,
 or those of smallest norm over their group's mean alone where that loses less on a sample of the training
-data (:mod:`codesign.methods.budget_plans`).
+data, :mod:`codesign.methods.budget_plans`), and round k takes every group a geometric share of the way
+to what that plan leaves it, so the last round meets the budget
+(:func:`~codesign.methods.budget_plans.prune_toward_budget`).
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ from pydantic import Field
 from ..config import Strict
 from . import register_method
 from .base import Method, MethodContext
-from .budget import keep_floors, prune_to_budget
+from .budget import keep_floors
+from .budget_plans import prune_toward_budget
 from .ranking import global_top_masks, mean_normalised
 from .sample_loss import sample_loss
 
@@ -60,7 +62,6 @@ class Magnitude(Method):
         self.rounds_done = 0
         self.density_reached = 1.0
         self.original_units: Dict[str, int] = {}
-        self.start_load: Optional[float] = None
         self.budget: Dict[str, Any] = {}
 
     def setup(self, ctx: MethodContext) -> None:
@@ -139,12 +140,10 @@ class Magnitude(Method):
 
     def _prune_to_budget(self, ctx: MethodContext) -> None:
         units, p = ctx.units, 1 if self.cfg.norm == "l1" else 2
-        if self.start_load is None:
-            self.start_load = ctx.budget.check(units.model).load
-        target = max(1.0, self.start_load) ** (1 - self.rounds_done / self.cfg.iterations)
         floors = {n: min(f, units.size(n)) for n, f in keep_floors(self.original_units).items()}   # of the start
-        check, removed = prune_to_budget(units, ctx.budget, lambda g: units.unit_norm(g, p=p), target_load=target,
-                                         floors=floors, judge=sample_loss(ctx))
+        check, removed = prune_toward_budget(units, ctx.budget, lambda name: units.unit_norm(name, p=p),
+                                             rounds_left=self.cfg.iterations - self.rounds_done + 1, floors=floors,
+                                             judge=sample_loss(ctx))
         self.budget = check.summary()
         left = ", ".join(f"{name} {size}" for name, size in units.sizes().items())
         ctx.say(f"magnitude: removed {removed} units ({left} left); {check.describe()}")
@@ -163,13 +162,12 @@ class Magnitude(Method):
 
     def state_dict(self) -> Dict[str, Any]:
         return {"rounds_done": self.rounds_done, "original_units": dict(self.original_units),
-                "density_reached": self.density_reached, "start_load": self.start_load, "budget": dict(self.budget)}
+                "density_reached": self.density_reached, "budget": dict(self.budget)}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.rounds_done = int(state.get("rounds_done", 0))
         self.original_units = dict(state.get("original_units", {}))
         self.density_reached = float(state.get("density_reached", 1.0))
-        self.start_load = state.get("start_load")
         self.budget = dict(state.get("budget") or {})
 
 

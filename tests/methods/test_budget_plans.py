@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from codesign.methods.budget import BudgetSpec, HardwareBudget, _without, keep_floors
-from codesign.methods.budget_plans import judged_removal, saliency_order, saliency_removal
+from codesign.methods.budget import BudgetSpec, HardwareBudget, _Tracked, _without, keep_floors, prune_to_budget, twin_engine
+from codesign.methods.budget_plans import judged_removal, prune_toward_budget, saliency_order, saliency_removal
 from codesign.units.engine import UnitEngine
 from codesign.zoo import create_model
 
@@ -53,6 +53,29 @@ def test_the_removal_whose_model_loses_less_is_taken():
     assert taken != priced and _without(units, budget, taken).sizes()["fc2"] > 32
     assert judged(lambda m: -float(m.fc1.out_features)) == priced
     assert judged(lambda m: 0.0) == priced
+
+
+def test_a_round_of_the_schedule_moves_each_group_a_share_of_the_way_to_the_removal_that_meets_the_budget():
+    """With 2 rounds left, each group goes from S to round(S * sqrt(F / S)) units, F being what the removal that
+    meets the budget now leaves it, losing its planned units of lowest score; the last round meets the budget."""
+    units, budget, scores = _stepped()
+    floors = keep_floors(units.sizes())
+    plan = _Tracked(twin_engine(units, budget.in_shape))
+    prune_to_budget(plan, budget, lambda g: scores[g.name], floors=floors)
+    before = units.sizes()
+    final = {name: len(left) for name, left in plan.left.items()}
+    assert final != before                                  # the plan prunes more than one group below its size
+    score_of = {name: units.unit_norm(name) for name in before}
+    units = _Tracked(units)                                 # to see which units are left
+    check, removed = prune_toward_budget(units, budget, units.unit_norm, rounds_left=2, floors=floors)
+    after = units.sizes()
+    assert after == {name: round(before[name] * (final[name] / before[name]) ** 0.5) for name in before}
+    assert removed == sum(before.values()) - sum(after.values()) and not check.met
+    for name in before:                                     # each group's planned units of lowest score went
+        planned = sorted(set(range(before[name])) - set(plan.left[name]), key=lambda i: float(score_of[name][i]))
+        assert set(range(before[name])) - set(units.left[name]) == set(planned[:before[name] - after[name]])
+    check, _removed = prune_toward_budget(units, budget, units.unit_norm, rounds_left=1, floors=floors)
+    assert check.met
 
 
 def test_a_killed_run_that_prunes_to_a_budget_resumes_bit_identically(crash_resume, tmp_path):
