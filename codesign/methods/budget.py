@@ -655,7 +655,8 @@ def shortest_prefix(units, budget: HardwareBudget, seq: Sequence[Tuple[str, int]
 def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0.05, max_rounds: int = 60,
                     at_least: int = 0, target_load: float = 1.0,
                     floors: Optional[Dict[str, int]] = None,
-                    judge: Optional[Callable[[nn.Module], float]] = None) -> Tuple[BudgetCheck, int]:
+                    judge: Optional[Callable[[nn.Module], float]] = None,
+                    widths: Optional[Dict[str, int]] = None) -> Tuple[BudgetCheck, int]:
     """Remove the units with the lowest saliency per price (``scores_of(group) -> tensor``, read once on
     the model as it is) until the load is at most ``target_load`` (1: the budget is met): rounds of about
     ``step`` of all units (more while far over; at least ``at_least`` in total; no group loses more than
@@ -671,8 +672,9 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
     ``at_least`` (the method's own schedule) one unit each. Nothing is
     removed when even one unit per group would not reach ``target_load`` (:func:`reachable`). With a
     ``judge`` (``model -> loss``, :func:`~codesign.methods.sample_loss.sample_loss`), that removal or the one by
-    saliency alone, whichever model loses less (:mod:`codesign.methods.budget_plans`). Returns the
-    last check and the number removed."""
+    saliency alone, whichever model loses less (:mod:`codesign.methods.budget_plans`), and also, given
+    ``widths`` ({group: units}, e.g. the plan of a method's previous round), the removal to those widths
+    where it meets the target. Returns the last check and the number removed."""
     check = budget.check(units.model)
     if check.load <= target_load and at_least == 0:
         return check, 0
@@ -693,7 +695,8 @@ def prune_to_budget(units, budget: HardwareBudget, scores_of, *, step: float = 0
     if judge is not None and check.load <= target_load:
         from .budget_plans import judged_removal
 
-        removal, check = judged_removal(units, budget, removal, check, scores, target_load, at_least, floors, judge)
+        removal, check = judged_removal(units, budget, removal, check, scores, target_load, at_least, floors, judge,
+                                        widths=widths)
     _remove_all(units, removal)
     return check, len(removal)          # the check of a copy with exactly these units removed
 

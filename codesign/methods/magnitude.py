@@ -21,8 +21,9 @@ With a hardware budget (``codesign train --fit DEVICE``, structured only) the ro
 budget instead of ``target_density``: each plans the removal that meets the budget now (on a copy: the
 units with the smallest norm, as a share of their group's, per unit of hardware price across all groups,
 or those of smallest norm over their group's mean alone where that loses less on a sample of the training
-data, :mod:`codesign.methods.budget_plans`), and round k takes every group a geometric share of the way
-to what that plan leaves it, so the last round meets the budget
+data, or to the widths the previous round planned where those lose less,
+:mod:`codesign.methods.budget_plans`), and round k takes every group a geometric share of the way to what
+that plan leaves it, so the last round meets the budget
 (:func:`~codesign.methods.budget_plans.prune_toward_budget`).
 """
 from __future__ import annotations
@@ -63,6 +64,7 @@ class Magnitude(Method):
         self.density_reached = 1.0
         self.original_units: Dict[str, int] = {}
         self.budget: Dict[str, Any] = {}
+        self.planned: Dict[str, int] = {}         # with a budget: the widths the last round planned
 
     def setup(self, ctx: MethodContext) -> None:
         from ..errors import ConfigError
@@ -141,9 +143,10 @@ class Magnitude(Method):
     def _prune_to_budget(self, ctx: MethodContext) -> None:
         units, p = ctx.units, 1 if self.cfg.norm == "l1" else 2
         floors = {n: min(f, units.size(n)) for n, f in keep_floors(self.original_units).items()}   # of the start
-        check, removed = prune_toward_budget(units, ctx.budget, lambda name: units.unit_norm(name, p=p),
-                                             rounds_left=self.cfg.iterations - self.rounds_done + 1, floors=floors,
-                                             judge=sample_loss(ctx))
+        rounds_left = self.cfg.iterations - self.rounds_done + 1
+        check, removed, self.planned = prune_toward_budget(units, ctx.budget, lambda name: units.unit_norm(name, p=p),
+                                                           rounds_left=rounds_left, floors=floors,
+                                                           judge=sample_loss(ctx), planned=self.planned)
         self.budget = check.summary()
         left = ", ".join(f"{name} {size}" for name, size in units.sizes().items())
         ctx.say(f"magnitude: removed {removed} units ({left} left); {check.describe()}")
@@ -162,13 +165,15 @@ class Magnitude(Method):
 
     def state_dict(self) -> Dict[str, Any]:
         return {"rounds_done": self.rounds_done, "original_units": dict(self.original_units),
-                "density_reached": self.density_reached, "budget": dict(self.budget)}
+                "density_reached": self.density_reached, "budget": dict(self.budget),
+                "planned": dict(self.planned)}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.rounds_done = int(state.get("rounds_done", 0))
         self.original_units = dict(state.get("original_units", {}))
         self.density_reached = float(state.get("density_reached", 1.0))
         self.budget = dict(state.get("budget") or {})
+        self.planned = {name: int(n) for name, n in (state.get("planned") or {}).items()}
 
 
 def _top_mask(scores: torch.Tensor, k: int) -> torch.Tensor:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from codesign.methods.budget import BudgetSpec, HardwareBudget, _Tracked, _without, keep_floors, prune_to_budget, twin_engine
-from codesign.methods.budget_plans import judged_removal, prune_toward_budget, saliency_order, saliency_removal
+from codesign.methods.budget import (BudgetSpec, HardwareBudget, _Tracked, _without, keep_floors, prune_to_budget,
+                                    twin_engine)
+from codesign.methods.budget_plans import (judged_removal, prune_toward_budget, saliency_order, saliency_removal,
+                                          width_removal)
 from codesign.units.engine import UnitEngine
 from codesign.zoo import create_model
 
@@ -55,6 +57,31 @@ def test_the_removal_whose_model_loses_less_is_taken():
     assert judged(lambda m: 0.0) == priced
 
 
+def test_a_width_removal_takes_each_groups_lowest_scores_past_its_width():
+    scores = {"a": torch.tensor([4.0, 1.0, 3.0, 1.5]), "b": torch.tensor([3.0, 7.0])}
+    assert sorted(width_removal(scores, {"a": 2, "b": 0})) == [("a", 1), ("a", 3), ("b", 0)]
+    assert width_removal(scores, {}) == []
+
+
+def test_the_widths_of_a_previous_plan_are_judged_with_the_other_removals():
+    """Given widths that meet the budget (64/64/64 here, where the priced removal leaves 128/32/48 and the one by
+    saliency alone 78/51/58), the removal to them is taken where it loses least, and ignored where they miss
+    the budget (128/64/64)."""
+    units, budget, scores = _stepped()
+    priced = [("fc2", i) for i in range(32)] + [("fc3", i) for i in range(16)]
+    check = budget.check(_without(units, budget, priced).model)
+    floors = keep_floors(units.sizes())
+
+    def judged(widths, judge):
+        return judged_removal(units, budget, priced, check, scores, 1.0, 0, floors, judge, widths=widths)[0]
+
+    wide_late = lambda m: -float(m.fc2.out_features) - float(m.fc3.out_features)   # noqa: E731
+    assert _without(units, budget, judged(None, wide_late)).sizes() == {"fc1": 78, "fc2": 51, "fc3": 58}
+    taken = judged({"fc1": 64, "fc2": 64, "fc3": 64}, wide_late)
+    assert _without(units, budget, taken).sizes() == {"fc1": 64, "fc2": 64, "fc3": 64}
+    assert judged({"fc1": 128, "fc2": 64, "fc3": 64}, wide_late) == judged(None, wide_late)
+
+
 def test_a_round_of_the_schedule_moves_each_group_a_share_of_the_way_to_the_removal_that_meets_the_budget():
     """With 2 rounds left, each group goes from S to round(S * sqrt(F / S)) units, F being what the removal that
     meets the budget now leaves it, losing its planned units of lowest score; the last round meets the budget."""
@@ -67,15 +94,16 @@ def test_a_round_of_the_schedule_moves_each_group_a_share_of_the_way_to_the_remo
     assert final != before                                  # the plan prunes more than one group below its size
     score_of = {name: units.unit_norm(name) for name in before}
     units = _Tracked(units)                                 # to see which units are left
-    check, removed = prune_toward_budget(units, budget, units.unit_norm, rounds_left=2, floors=floors)
+    check, removed, widths = prune_toward_budget(units, budget, units.unit_norm, rounds_left=2, floors=floors)
     after = units.sizes()
+    assert widths == final
     assert after == {name: round(before[name] * (final[name] / before[name]) ** 0.5) for name in before}
     assert removed == sum(before.values()) - sum(after.values()) and not check.met
     for name in before:                                     # each group's planned units of lowest score went
         planned = sorted(set(range(before[name])) - set(plan.left[name]), key=lambda i: float(score_of[name][i]))
         assert set(range(before[name])) - set(units.left[name]) == set(planned[:before[name] - after[name]])
-    check, _removed = prune_toward_budget(units, budget, units.unit_norm, rounds_left=1, floors=floors)
-    assert check.met
+    check, _removed, widths = prune_toward_budget(units, budget, units.unit_norm, rounds_left=1, floors=floors)
+    assert check.met and widths == units.sizes()
 
 
 def test_a_killed_run_that_prunes_to_a_budget_resumes_bit_identically(crash_resume, tmp_path):
