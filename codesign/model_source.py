@@ -136,6 +136,18 @@ class ModelFactory:
         return model
 
 
+def model_label(model: nn.Module) -> str:
+    """Where a model's class is defined, as a user would name it: ``nets.py:Bad`` (its file and class), or the
+    class alone where no file is known."""
+    cls = type(model)
+    try:
+        file = inspect.getsourcefile(cls)
+    except (TypeError, OSError):
+        file = None
+    name = cls.__qualname__.rpartition("<locals>.")[2]          # a class defined in a function: its own name
+    return f"{Path(file).name}:{name}" if file else name
+
+
 def first_nonfinite(state: Dict[str, Any]) -> Optional[str]:
     """The name of the first floating-point tensor in ``state`` holding NaN or inf, else None."""
     import torch

@@ -18,6 +18,7 @@ import torch.nn as nn
 
 from .. import atomic
 from ..errors import ExportError
+from ..model_source import model_label
 from ..procs import silenced_output
 
 OPSET = 17
@@ -74,7 +75,8 @@ def to_onnx_proto(model: nn.Module, in_shape: Sequence[int], opset: int = OPSET)
                               dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
     except Exception as err:  # the tracer raises many types; the message names the op
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ExportError(f"torch.onnx could not trace the model ({first}); remove or replace that layer") from None
+        raise ExportError(f"torch.onnx could not trace the model {model_label(model)} ({first}); remove or replace "
+                          "that layer") from None
     finally:
         model.train(was_training)
     return onnx.load_from_string(buf.getvalue())
