@@ -121,12 +121,12 @@ def prune_toward_budget(units, budget, scores_of, *, rounds_left: int, floors: D
     removed = 0
     for name, left in twin.left.items():
         size = units.size(name)
-        planned = sorted(set(range(size)) - set(left))
+        gone = sorted(set(range(size)) - set(left))                    # the plan's removal from this group
         keep = round(size * (len(left) / size) ** (1.0 / rounds_left))
-        drop = min(len(planned), size - keep)
+        drop = min(len(gone), size - keep)
         if drop <= 0:
             continue
-        scores = scores_of(name)[planned]
-        units.remove(name, sorted(planned[i] for i in scores.argsort()[:drop].tolist()))
+        scores = scores_of(name)[gone]
+        units.remove(name, sorted(gone[i] for i in scores.argsort()[:drop].tolist()))
         removed += drop
     return budget.check(units.model), removed, twin.sizes()
