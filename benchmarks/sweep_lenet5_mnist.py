@@ -2,7 +2,7 @@
 
 `codesign sweep lenet5_density` (sweeps/lenet5_density.yaml: one dense run of 2 epochs on 60,000
 digits, then 20 densities from 1.0 to 0.01, each pruned one-shot by global weight magnitude and
-fine-tuned 1 epoch on 10,000 digits, test accuracy on all 10,000 test digits; 240 hardware points)
+fine-tuned 1 epoch on 10,000 digits, test accuracy on all 10,000 test digits; 480 hardware points)
 is run end to end in a fresh process from an empty folder with 1 worker and with --workers 2, one
 torch thread per job in both (OMP_NUM_THREADS=1: on a machine shared with other jobs, two torch
 threads per process spin against each other and an epoch takes minutes instead of seconds), in
@@ -26,9 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from codesign.sweep.spec import grid_points, load_spec
+
 from common import median, save
 
 CONFIGS = {"workers_1": (1, {"OMP_NUM_THREADS": "1"}), "workers_2": (2, {"OMP_NUM_THREADS": "1"})}
+POINTS = grid_points(load_spec("lenet5_density"))      # hardware points of the shipped spec
 
 
 def load() -> float:
@@ -46,7 +49,7 @@ def run(name: str, out: Path) -> dict:
     base = json.loads(next((out / "base").glob("*/train/cost.json")).read_text())
     with open(out / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 240 and not any(r["error"] for r in rows)
+    assert len(rows) == POINTS and not any(r["error"] for r in rows)
     accuracy = {float(r["density"]): float(r["accuracy"]) for r in rows}
     return {"seconds": seconds, "base_seconds": base["wall_seconds"], "base_test_acc": base["test_acc"],
             "finetune_phase_seconds": seconds - base["wall_seconds"], "load_before": before, "load_after": load(),
