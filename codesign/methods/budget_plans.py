@@ -93,6 +93,15 @@ def judged_removal(units, budget, removal: Sequence[Tuple[str, int]], check, sco
     return min(distinct, key=lambda c: judge(_without(units, budget, c[0]).model))
 
 
+def share_of_the_way(size: int, final: int, rounds_left: int) -> int:
+    """The units a group keeps this round on its way from ``size`` to ``final`` in ``rounds_left`` rounds:
+    ``size * (final / size) ** (1 / rounds_left)``, the same fraction of what is left of the way each round,
+    ``final`` in the last."""
+    if rounds_left <= 1 or size <= 0:
+        return final
+    return round(size * (final / size) ** (1.0 / rounds_left))
+
+
 def prune_toward_budget(units, budget, scores_of, *, rounds_left: int, floors: Dict[str, int],
                         judge: Optional[Judge] = None,
                         planned: Optional[Dict[str, int]] = None) -> Tuple[object, int, Dict[str, int]]:
@@ -122,7 +131,7 @@ def prune_toward_budget(units, budget, scores_of, *, rounds_left: int, floors: D
     for name, left in twin.left.items():
         size = units.size(name)
         gone = sorted(set(range(size)) - set(left))                    # the plan's removal from this group
-        keep = round(size * (len(left) / size) ** (1.0 / rounds_left))
+        keep = share_of_the_way(size, len(left), rounds_left)
         drop = min(len(gone), size - keep)
         if drop <= 0:
             continue

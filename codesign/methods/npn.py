@@ -48,9 +48,10 @@ fc1 neurons kept, all 784 pixels); ``feature_lam`` adds the official code's char
 layer's full output width per feature, which does not fade. With a hardware budget (``codesign train --fit DEVICE``, :mod:`codesign.methods.budget`) the L0
 term counts hardware instead of weights: each layer's λ is multiplied by what one of its weights
 costs on the device relative to the network's mean (:meth:`HardwareBudget.weight_prices`, set at
-the start); after each stage-2 epoch but the last, the gates of the units with the lowest π·norm
-per hardware price are switched off (φ to the hibernating value) until the model without them has
-the load ``load0^(1 - j/J)`` (epoch j of the J before hardening; found on a copy of the model), so the
+the start); after each stage-2 epoch but the last, the gating that meets the budget is planned on a
+copy of the model (the units with the lowest π·norm per hardware price off first), and every group
+switches off a geometric share of its planned units (φ to the hibernating value; all of them after
+epoch J of the J before hardening; :func:`~codesign.methods.budget_plans.share_of_the_way`), so the
 gated network meets the budget one epoch before hardening and trains on at that size; hardening is
 followed by pruning the smallest units per hardware price while the budget is still not met (a
 short L0 phase switches few gates off by itself). Deviations: without ``feature_gates`` no gates on the network
@@ -71,6 +72,7 @@ from ..errors import ConfigError, close_matches
 from . import register_method
 from .base import Method, MethodContext
 from .budget import prune_to_budget, units_over_budget
+from .budget_plans import share_of_the_way
 from .npn_gates import COLUMNS, UnitGates
 from .sample_loss import sample_loss
 
@@ -126,7 +128,6 @@ class NPN(Method):
         self.units_kept = 0
         self.n_train = 1
         self.hw_scale: Dict[str, float] = {}
-        self.budget_load0: Optional[float] = None
         self._pending: Optional[Dict[str, Any]] = None
 
     # ------------------------------------------------------------------ setup and stages
@@ -261,26 +262,30 @@ class NPN(Method):
             self.expansions += n
 
     def _gate_to_budget(self, ctx: MethodContext, j: int, rounds: int) -> None:
-        """With a budget, after stage-2 epoch ``j`` of the ``rounds`` before the hardening one: switch off
-        the gates of the units with the lowest π·norm per hardware price until the load (of the model
-        without the units whose gates are off) is ``load0^(1 - j/rounds)``, so the budget is met one
-        epoch before hardening and the gated network adapts to it while it still trains."""
+        """With a budget, after stage-2 epoch ``j`` of the ``rounds`` before the hardening one: plan on a copy
+        which units' gates to switch off for the model (without the units whose gates are off) to meet the
+        budget, the lowest π·norm per hardware price first, and switch off a geometric share of them in every
+        group (:func:`~codesign.methods.budget_plans.share_of_the_way`; all in the last round), so the budget is
+        met one epoch before hardening and the gated network adapts to it while it still trains."""
         units, pi = ctx.units, {n: self.gates.test_gate(n) for n in self.gates.unit_gates()}
         off = {n: (p == 0).nonzero().flatten().tolist() for n, p in pi.items()}
-        if self.budget_load0 is None:
-            _, check = units_over_budget(units, ctx.budget, lambda n, left: units.unit_norm(n)[left],
-                                         target_load=math.inf, gone=off)
-            self.budget_load0 = check.load
-        target = max(1.0, self.budget_load0) ** (1.0 - j / max(rounds, 1))
-        drop, check = units_over_budget(
-            units, ctx.budget, lambda n, left: units.unit_norm(n)[left] * torch.as_tensor(pi[n])[left].clamp_min(1e-6),
-            target_load=target, gone=off)
+        score = {n: units.unit_norm(n) * torch.as_tensor(pi[n]).clamp_min(1e-6) for n in pi}
+        plan, check = units_over_budget(units, ctx.budget, lambda n, left: score[n][left], gone=off)
+        rounds_left = max(rounds, 1) - j + 1
+        switched = 0
         with torch.no_grad():
-            for name, idx in drop.items():
-                if idx and name in self.gates.phi:
-                    self.gates.phi[name][idx] = OFF_PHI
-        ctx.say(f"npn: gates of {sum(len(v) for v in drop.values())} units off for the budget "
-                f"(load {check.load:.3g}, aiming at {target:.3g})")
+            for name, idx in plan.items():
+                if name not in self.gates.phi:
+                    continue
+                new = sorted(set(idx) - set(off.get(name, [])))
+                on = units.size(name) - len(off.get(name, []))
+                count = on - share_of_the_way(on, on - len(new), rounds_left)
+                if count > 0:
+                    order = score[name][new].argsort()[:count].tolist()
+                    self.gates.phi[name][[new[i] for i in order]] = OFF_PHI
+                    switched += count
+        ctx.say(f"npn: gates of {switched} more units off for the budget (round {j} of {max(rounds, 1)}; "
+                f"the gating that meets it: load {check.load:.3g})")
 
     def harden(self, ctx: MethodContext, k: float) -> None:
         """Test-time gates at ``k`` folded into the weights, units that are off removed; no gates after."""
@@ -315,7 +320,7 @@ class NPN(Method):
                 "allocated": dict(self.allocated), "best_objective": self.best_objective,
                 "expansions": self.expansions, "hardened": self.hardened, "units_total": self.units_total,
                 "units_kept": self.units_kept, "n_train": self.n_train, "stage": self.stage, "k": self.k,
-                "hw_scale": dict(self.hw_scale), "budget_load0": self.budget_load0}
+                "hw_scale": dict(self.hw_scale)}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self._pending = {"phi": state.get("phi", {}), "gate_optimizer": state.get("gate_optimizer")}
@@ -329,7 +334,6 @@ class NPN(Method):
         self.n_train = int(state.get("n_train", 1))
         self.stage, self.k = int(state.get("stage", 1)), float(state.get("k", self.cfg.k_hard))
         self.hw_scale = dict(state.get("hw_scale") or {})
-        self.budget_load0 = state.get("budget_load0")
 
 
 def _check_names(given: Dict[str, Any], known: list, key: str, what: str) -> None:

@@ -173,6 +173,31 @@ def test_npn_weighs_its_l0_cost_by_hardware_price():
     assert mean == pytest.approx(1.0) and all(p > 0 for p in prices.values())
 
 
+def test_npn_gates_a_share_of_the_budgets_plan_off_each_round(tmp_path, monkeypatch):
+    """8 epochs: stage 2 is epochs 3-6, so gates go off after epochs 3, 4 and 5, each time a geometric share
+    of the gating that meets the budget (share_of_the_way with 3, 2 and 1 rounds left), the whole of it in
+    the last; the run ends within the budget."""
+    import codesign.methods.npn as npn
+    from codesign.methods.budget_plans import share_of_the_way
+
+    calls = []
+
+    def recorded(size, final, rounds_left):
+        calls.append((size, final, rounds_left, share_of_the_way(size, final, rounds_left)))
+        return calls[-1][-1]
+
+    monkeypatch.setattr(npn, "share_of_the_way", recorded)
+    said = []
+    result = fit(_recipe("npn", {}, epochs=8), tmp_path,
+                 events=lambda kind, p: said.append(p["text"]) if kind == "message" else None)
+    rounds = [t for t in said if "more units off for the budget" in t]
+    assert [re.search(r"round (\d) of (\d)", t).groups() for t in rounds] == [("1", "3"), ("2", "3"), ("3", "3")]
+    assert sorted({c[2] for c in calls}) == [1, 2, 3]
+    assert all(keep == final for size, final, left, keep in calls if left == 1)
+    assert any(final < keep < size for size, final, left, keep in calls if left > 1)   # a share, not all of it
+    assert result.summary["budget_met"] is True
+
+
 def test_budget_spec_checks_its_bounds():
     with pytest.raises(ConfigError, match="max-util"):
         BudgetSpec("xc7z020", max_util=1.5)

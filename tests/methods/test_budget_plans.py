@@ -7,7 +7,7 @@ import torch
 from codesign.methods.budget import (BudgetSpec, HardwareBudget, _Tracked, _without, keep_floors, prune_to_budget,
                                     twin_engine)
 from codesign.methods.budget_plans import (judged_removal, prune_toward_budget, saliency_order, saliency_removal,
-                                          width_removal)
+                                          share_of_the_way, width_removal)
 from codesign.units.engine import UnitEngine
 from codesign.zoo import create_model
 
@@ -55,6 +55,12 @@ def test_the_removal_whose_model_loses_less_is_taken():
     assert taken != priced and _without(units, budget, taken).sizes()["fc2"] > 32
     assert judged(lambda m: -float(m.fc1.out_features)) == priced
     assert judged(lambda m: 0.0) == priced
+
+
+def test_each_round_goes_the_same_fraction_of_what_is_left_of_the_way():
+    assert share_of_the_way(100, 25, 2) == 50 and share_of_the_way(50, 25, 1) == 25
+    assert share_of_the_way(64, 8, 3) == 32 and share_of_the_way(32, 8, 2) == 16
+    assert share_of_the_way(10, 10, 3) == 10 and share_of_the_way(0, 0, 2) == 0
 
 
 def test_a_width_removal_takes_each_groups_lowest_scores_past_its_width():
