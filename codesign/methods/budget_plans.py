@@ -75,22 +75,26 @@ def judged_removal(units, budget, removal: Sequence[Tuple[str, int]], check, sco
     (the first on a tie)."""
     from .budget import _without
 
-    candidates = [(list(removal), check)]
+    candidates = [(list(removal), check, None)]          # (removal, its check, its model where built)
     other = saliency_removal(units, budget, scores, target_load, at_least, floors)
     if other is not None:
-        candidates.append(other)
+        candidates.append((*other, None))
     if widths:
         planned = width_removal(scores, widths)
-        planned_check = budget.check(_without(units, budget, planned).model)
+        model = _without(units, budget, planned).model
+        planned_check = budget.check(model)
         if planned_check.load <= target_load and len(planned) >= at_least:
-            candidates.append((planned, planned_check))
-    distinct = []
+            candidates.append((planned, planned_check, model))
+    distinct, seen = [], []
     for candidate in candidates:
-        if all(sorted(candidate[0]) != sorted(seen[0]) for seen in distinct):
+        key = sorted(candidate[0])
+        if key not in seen:
+            seen.append(key)
             distinct.append(candidate)
     if len(distinct) == 1:
-        return distinct[0]
-    return min(distinct, key=lambda c: judge(_without(units, budget, c[0]).model))
+        return distinct[0][:2]
+    best = min(distinct, key=lambda c: judge(c[2] if c[2] is not None else _without(units, budget, c[0]).model))
+    return best[:2]
 
 
 def share_of_the_way(size: int, final: int, rounds_left: int) -> int:
